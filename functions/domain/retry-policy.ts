@@ -1,0 +1,292 @@
+/**
+ * The one place that decides what to do about a failed Tencent call: retry with backoff, slow down,
+ * regenerate the UserSig, skip the group, or stop the run. The HTTP adapter obeys; it never decides.
+ *
+ * Hand-written rather than p-retry/async-retry: those own real timers and make their own
+ * retry-or-not decision, while we need the decision to be a pure, table-tested function of the
+ * documented error codes (reference §6, §3.7) with the clock and randomness injected.
+ */
+import { AbortedError, TencentApiError, TransportError } from './errors.ts';
+import type { Random } from './ports.ts';
+
+export type FailureClass =
+  /** Transient: back off and try again (bounded). */
+  | 'retry'
+  /** A frequency limit: pause the API's limiter, back off, try again. */
+  | 'slow-down'
+  /** The UserSig was refused: make a new one and try once more. */
+  | 'regenerate-signature'
+  /** The answer would exceed 1 MB (10018): ask for fewer messages. */
+  | 'shrink-request'
+  /** This group (or topic) cannot be archived: record it and go on with the others. */
+  | 'skip-group'
+  /** The app's configuration is wrong (key, region, admin, plan): stop and tell the user how to fix it. */
+  | 'fatal-config'
+  /** A bug on our side (a malformed request): stop. */
+  | 'fatal';
+
+export interface Verdict {
+  readonly class: FailureClass;
+  /** What happened, in words. */
+  readonly reason: string;
+  /** For fatal classes: what the user should do. */
+  readonly fix?: string;
+}
+
+const WRONG_KEY =
+  'Check that the secret key belongs to this SDKAppID (console > Application > Basic configuration).';
+const WRONG_REGION =
+  'Check that the region (data center) in the config is the one the SDKAppID was created in, or set the endpoint.';
+const NOT_ADMIN =
+  'Set identifier to an App admin account (console > Application > Account management > administrators).';
+
+const v = (cls: FailureClass, reason: string, fix?: string): Verdict =>
+  fix === undefined ? { class: cls, reason } : { class: cls, reason, fix };
+
+/** Documented codes (reference §6 and §3.7). Anything else is treated as transient but bounded. */
+const CODE_TABLE: ReadonlyMap<number, Verdict> = new Map([
+  [60002, v('fatal', 'HTTP request URL could not be parsed (60002)', 'This is a bug; please report it.')],
+  [60003, v('fatal', 'request JSON could not be parsed (60003)', 'This is a bug; please report it.')],
+  [60004, v('regenerate-signature', 'account or signature in the request is wrong (60004)', WRONG_KEY)],
+  [60005, v('regenerate-signature', 'account or signature in the request is wrong (60005)', WRONG_KEY)],
+  [60006, v('fatal-config', 'the SDKAppID is not valid (60006)', 'Check sdkAppId in the config.')],
+  [60007, v('slow-down', 'REST API call frequency limit exceeded (60007)')],
+  [60008, v('retry', 'service request timed out (60008)')],
+  [
+    60009,
+    v('fatal', 'requested resource is wrong (60009)', 'Check the endpoint override; this may be a bug.'),
+  ],
+  [60010, v('fatal-config', 'the request needs App admin rights (60010)', NOT_ADMIN)],
+  [60011, v('slow-down', 'SDKAppID request frequency limit exceeded (60011)')],
+  [60012, v('fatal', 'the request carries no SDKAppID (60012)', 'This is a bug; please report it.')],
+  [60013, v('retry', 'HTTP response JSON parse error on the server side (60013)')],
+  [60014, v('retry', 'account exchange timed out (60014)')],
+  [60015, v('fatal', 'wrong account type in the request body (60015)', 'This is a bug; please report it.')],
+  [60016, v('fatal-config', 'the SDKAppID is disabled (60016)', 'Re-enable the application in the console.')],
+  [
+    60017,
+    v('fatal-config', 'the request is disabled (60017)', 'Contact Tencent support about this SDKAppID.'),
+  ],
+  [60018, v('slow-down', 'requests too frequent (60018)')],
+  [60019, v('slow-down', 'requests too frequent (60019)')],
+  [
+    60020,
+    v(
+      'fatal-config',
+      'the paid plan has expired (60020)',
+      'Renew the plan; it takes effect 5 minutes later.',
+    ),
+  ],
+  [
+    60021,
+    v(
+      'fatal-config',
+      'the caller IP is not allowed (60021)',
+      'Add the egress IP to the REST API IP allow-list in the console, or remove the allow-list.',
+    ),
+  ],
+  [70001, v('regenerate-signature', 'the UserSig has expired (70001)')],
+  [70002, v('regenerate-signature', 'the UserSig is empty (70002)')],
+  [70003, v('regenerate-signature', 'the UserSig could not be parsed (70003)')],
+  [70005, v('regenerate-signature', 'the UserSig is invalid (70005)')],
+  [
+    70009,
+    v(
+      'fatal-config',
+      'the UserSig failed verification: wrong secret key for this SDKAppID (70009)',
+      WRONG_KEY,
+    ),
+  ],
+  [
+    70013,
+    v(
+      'fatal-config',
+      'the identifier does not match the one the UserSig was made for (70013)',
+      'Use the same admin identifier for the UserSig and the requests.',
+    ),
+  ],
+  [
+    70014,
+    v(
+      'fatal-config',
+      'the SDKAppID does not match the one the UserSig was made for (70014)',
+      'Use the UserSig or key of this SDKAppID.',
+    ),
+  ],
+  [70016, v('fatal-config', 'no key exists for this SDKAppID in this data center (70016)', WRONG_REGION)],
+  [70020, v('fatal-config', 'the SDKAppID was not found in this data center (70020)', WRONG_REGION)],
+  [
+    70050,
+    v(
+      'fatal-config',
+      'too many failed UserSig verifications; the server blocks for a minute (70050)',
+      `${WRONG_KEY} Then wait at least one minute before retrying.`,
+    ),
+  ],
+  [70051, v('fatal-config', 'the account is blacklisted (70051)', 'Contact Tencent support.')],
+  [70107, v('fatal-config', 'the admin account does not exist (70107)', NOT_ADMIN)],
+  [70114, v('slow-down', 'login restricted for security reasons (70114)')],
+  [70169, v('retry', 'server internal timeout (70169)')],
+  [70202, v('retry', 'server internal timeout (70202)')],
+  [70206, v('fatal', 'invalid batch size in the request (70206)', 'This is a bug; please report it.')],
+  [70402, v('fatal', 'invalid parameter (70402)', 'This is a bug; please report it.')],
+  [70403, v('fatal-config', 'the request needs App admin rights (70403)', NOT_ADMIN)],
+  [70500, v('retry', 'server internal error (70500)')],
+  [72000, v('fatal-config', 'the free trial DAU quota is used up (72000)', 'Upgrade the plan.')],
+  // Group service (reference §3.7, §4).
+  [10002, v('retry', 'server internal error (10002)')],
+  [10003, v('fatal', 'invalid command word (10003)', 'Check the endpoint override; this may be a bug.')],
+  [10004, v('skip-group', 'invalid parameter for this group (10004)')],
+  [10006, v('slow-down', 'operation frequency limit (10006)')],
+  [10007, v('fatal-config', 'insufficient permission: the caller must be an App admin (10007)', NOT_ADMIN)],
+  [10008, v('regenerate-signature', 'signature verification failed (10008)')],
+  [10010, v('skip-group', 'the group (or topic) has been dissolved (10010)')],
+  [10015, v('skip-group', 'invalid group id: the group does not exist (10015)')],
+  [10018, v('shrink-request', 'the answer exceeds the 1 MB limit (10018)')],
+  [10044, v('skip-group', 'this group type keeps no history, e.g. AVChatRoom (10044)')],
+  [11000, v('skip-group', 'Community features are not enabled for this app (11000)')],
+  [110003, v('skip-group', 'the topic has been deleted (110003)')],
+]);
+
+/** Is this `ErrorCode` one of the documented frequency-limit answers? */
+export function isFrequencyLimitCode(code: number): boolean {
+  return CODE_TABLE.get(code)?.class === 'slow-down';
+}
+
+/** Classify one `ErrorCode` from the API envelope. */
+export function classifyTencentCode(code: number): Verdict {
+  return (
+    CODE_TABLE.get(code) ??
+    v('retry', `undocumented ErrorCode ${code}; retrying a bounded number of times in case it is transient`)
+  );
+}
+
+/** Classify any failure of one request. */
+export function classifyFailure(error: unknown): Verdict {
+  if (error instanceof TencentApiError) return classifyTencentCode(error.code);
+  if (error instanceof TransportError) return classifyTransport(error);
+  if (error instanceof AbortedError) return v('fatal', 'aborted');
+  return v('fatal', `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+function classifyTransport(error: TransportError): Verdict {
+  switch (error.failure) {
+    case 'network':
+      return v('retry', 'network error');
+    case 'timeout':
+      return v('retry', 'request timed out');
+    case 'malformed-body':
+      return v('retry', 'malformed response body');
+    case 'http-status': {
+      const status = error.status ?? 0;
+      // The API answers 200 except on network-level errors (reference §1.3): 5xx, 408 and 429
+      // are infrastructure hiccups. Other 4xx mean the URL points somewhere that is not the API.
+      if (status >= 500 || status === 408 || status === 429) return v('retry', `HTTP ${status}`);
+      return v(
+        'fatal-config',
+        `HTTP ${status} from the endpoint`,
+        `${WRONG_REGION} A 4xx status means the URL is not the Tencent REST API.`,
+      );
+    }
+  }
+}
+
+export interface RetryOptions {
+  /** Attempts per request, first one included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Minimum pause after a frequency-limit answer before that API sends again. */
+  readonly slowDownMs: number;
+}
+
+export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
+  maxAttempts: 8,
+  baseDelayMs: 200,
+  maxDelayMs: 20_000,
+  slowDownMs: 1_000,
+};
+
+/**
+ * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"):
+ * a uniform delay in [0, min(cap, base * 2^(attempt-1))).
+ *
+ * @param attempt - the attempt that just failed, starting at 1
+ */
+export function backoffDelayMs(attempt: number, options: RetryOptions, random: Random): number {
+  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+export type GiveUpAction = 'skip-group' | 'fatal-config' | 'fatal' | 'retries-exhausted' | 'shrink-request';
+
+export type RetryDecision =
+  | {
+      readonly kind: 'retry';
+      readonly delayMs: number;
+      readonly pauseApiMs: number;
+      readonly verdict: Verdict;
+    }
+  | { readonly kind: 'regenerate-signature'; readonly verdict: Verdict }
+  | {
+      readonly kind: 'give-up';
+      readonly action: GiveUpAction;
+      readonly message: string;
+      readonly verdict: Verdict;
+    };
+
+export interface RetryInput {
+  readonly error: unknown;
+  /** The attempt that just failed, starting at 1. */
+  readonly attempt: number;
+  /** Whether this request already regenerated its UserSig once. */
+  readonly signatureRegenerated: boolean;
+  readonly options: RetryOptions;
+  readonly random: Random;
+}
+
+/**
+ * Decide what to do after one failed attempt. Pure: the caller sleeps, pauses and regenerates.
+ *
+ * @returns `retry` with the delay (and, for frequency limits, how long to pause the API),
+ *   `regenerate-signature` (at most once per request), or `give-up` with a message that names the
+ *   cause and, for configuration errors, the fix.
+ */
+export function decideRetry(input: RetryInput): RetryDecision {
+  const verdict = classifyFailure(input.error);
+  const giveUp = (action: GiveUpAction, message: string): RetryDecision => ({
+    kind: 'give-up',
+    action,
+    message,
+    verdict,
+  });
+  switch (verdict.class) {
+    case 'regenerate-signature':
+      if (!input.signatureRegenerated) return { kind: 'regenerate-signature', verdict };
+      return giveUp(
+        'fatal-config',
+        `${verdict.reason}, even with a freshly generated UserSig. ${verdict.fix ?? WRONG_KEY}`,
+      );
+    case 'fatal-config':
+      return giveUp('fatal-config', `${verdict.reason}. ${verdict.fix ?? ''}`.trim());
+    case 'fatal':
+      return giveUp(
+        'fatal',
+        verdict.fix === undefined ? verdict.reason : `${verdict.reason}. ${verdict.fix}`,
+      );
+    case 'skip-group':
+      return giveUp('skip-group', verdict.reason);
+    case 'shrink-request':
+      return giveUp('shrink-request', verdict.reason);
+    case 'retry':
+    case 'slow-down': {
+      if (input.attempt >= input.options.maxAttempts) {
+        return giveUp('retries-exhausted', `${verdict.reason}; gave up after ${input.attempt} attempts`);
+      }
+      const backoff = backoffDelayMs(input.attempt, input.options, input.random);
+      if (verdict.class === 'retry') return { kind: 'retry', delayMs: backoff, pauseApiMs: 0, verdict };
+      const pause = input.options.slowDownMs + backoff;
+      return { kind: 'retry', delayMs: pause, pauseApiMs: pause, verdict };
+    }
+  }
+}

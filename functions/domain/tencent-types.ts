@@ -1,0 +1,102 @@
+/**
+ * The Tencent Cloud Chat REST API as the domain sees it: the four calls the archiver needs and the
+ * shapes they return, already validated at the adapter boundary. Raw message objects are kept
+ * verbatim (unknown fields included) so normalisation can be lossless.
+ */
+
+/** A JSON value as parsed losslessly: integers beyond 2^53 arrive as `bigint`. */
+export type JsonValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** The API names, as they appear in `v4/<service>/<command>`. */
+export const TENCENT_APIS = {
+  getAppidGroupList: 'group_open_http_svc/get_appid_group_list',
+  getGroupInfo: 'group_open_http_svc/get_group_info',
+  groupMsgGetSimple: 'group_open_http_svc/group_msg_get_simple',
+  getTopic: 'million_group_open_http_svc/get_topic',
+} as const;
+export type TencentApiKey = keyof typeof TENCENT_APIS;
+export type TencentApiPath = (typeof TENCENT_APIS)[TencentApiKey];
+
+/** Group types as documented for `get_appid_group_list` / `get_group_info`. */
+export type GroupType =
+  | 'Public'
+  | 'Private'
+  | 'ChatRoom'
+  | 'AVChatRoom'
+  | 'BChatRoom'
+  | 'Community'
+  | (string & {});
+
+/** One page of `get_appid_group_list`. `next` is the uint64 cursor; 0n means "no more". */
+export interface GroupListPage {
+  groupIds: string[];
+  totalCount: number;
+  next: bigint;
+}
+
+/** One entry of `get_group_info`; groups can fail individually (deleted, invalid id). */
+export type GroupInfo =
+  | {
+      ok: true;
+      groupId: string;
+      type: GroupType;
+      /** Seq the *next* message will get; the newest existing message has `nextMsgSeq - 1`. */
+      nextMsgSeq: number;
+      /** Epoch seconds of the last message, 0 if none. */
+      lastMsgTime: number;
+    }
+  | { ok: false; groupId: string; errorCode: number; errorInfo: string };
+
+/** One entry of `get_topic`. */
+export type TopicInfo =
+  | { ok: true; topicId: string; nextMsgSeq: number; lastMsgTime: number; topicName: string | undefined }
+  | { ok: false; topicId: string | undefined; errorCode: number; errorInfo: string };
+
+export interface HistoryRequest {
+  groupId: string;
+  topicId?: string | undefined;
+  /** Largest seq to return (inclusive). Omit on the first call to get the newest messages. */
+  reqMsgSeq?: number | undefined;
+  /** 1..20. */
+  reqMsgNumber: number;
+  /** Ask for recalled messages (`IsPlaceMsg=2`). */
+  withRecalledMsg: boolean;
+}
+
+/** A message exactly as the API returned it (validated for the fields we rely on). */
+export interface RawMessage extends JsonObject {
+  MsgSeq: number;
+  MsgTimeStamp: number;
+}
+
+/** One page of `group_msg_get_simple`. */
+export interface HistoryPage {
+  groupId: string;
+  /** 0 = more below, 1 = requested window complete, 2 = window (and everything below) expired. */
+  isFinished: number;
+  messages: RawMessage[];
+}
+
+/** What the archive engine needs from Tencent. Implemented by the HTTP adapter. */
+export interface ChatApi {
+  /** Pages through `get_appid_group_list` (1 call/s), optionally filtered by type. */
+  listGroups(options?: {
+    groupType?: string;
+    pageSize?: number;
+    signal?: AbortSignal;
+  }): AsyncIterable<GroupListPage>;
+  /** `get_group_info` for up to 50 ids (Type, NextMsgSeq, LastMsgTime). */
+  getGroupInfo(groupIds: readonly string[], signal?: AbortSignal): Promise<GroupInfo[]>;
+  /** One page of `group_msg_get_simple`. */
+  getHistory(request: HistoryRequest, signal?: AbortSignal): Promise<HistoryPage>;
+  /** All topics of a topic-enabled Community group (`get_topic`). */
+  getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]>;
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { AbortedError, TencentApiError, TransportError } from '../../functions/domain/errors.ts';
+import {
+  backoffDelayMs,
+  classifyFailure,
+  classifyTencentCode,
+  DEFAULT_RETRY_OPTIONS,
+  decideRetry,
+  type RetryInput,
+} from '../../functions/domain/retry-policy.ts';
+
+const api = (code: number) => new TencentApiError('group_open_http_svc/group_msg_get_simple', code, 'x');
+const input = (error: unknown, over: Partial<RetryInput> = {}): RetryInput => ({
+  error,
+  attempt: 1,
+  signatureRegenerated: false,
+  options: DEFAULT_RETRY_OPTIONS,
+  random: () => 0.5,
+  ...over,
+});
+
+describe('classifyTencentCode', () => {
+  it.each([
+    [10002, 'retry'],
+    [60008, 'retry'],
+    [70169, 'retry'],
+    [70202, 'retry'],
+    [70500, 'retry'],
+    [60013, 'retry'],
+    [10006, 'slow-down'],
+    [60007, 'slow-down'],
+    [60011, 'slow-down'],
+    [60018, 'slow-down'],
+    [60019, 'slow-down'],
+    [70001, 'regenerate-signature'],
+    [70003, 'regenerate-signature'],
+    [60004, 'regenerate-signature'],
+    [10010, 'skip-group'],
+    [10015, 'skip-group'],
+    [10044, 'skip-group'],
+    [110003, 'skip-group'],
+    [11000, 'skip-group'],
+    [10018, 'shrink-request'],
+    [70009, 'fatal-config'],
+    [70016, 'fatal-config'],
+    [70020, 'fatal-config'],
+    [60006, 'fatal-config'],
+    [60016, 'fatal-config'],
+    [60021, 'fatal-config'],
+    [10007, 'fatal-config'],
+    [70050, 'fatal-config'],
+    [60003, 'fatal'],
+    [10003, 'fatal'],
+  ])('code %i is %s', (code, expected) => {
+    expect(classifyTencentCode(code).class).toBe(expected);
+  });
+
+  it('treats an undocumented code as transient, saying so', () => {
+    const verdict = classifyTencentCode(99999);
+    expect(verdict.class).toBe('retry');
+    expect(verdict.reason).toContain('undocumented ErrorCode 99999');
+  });
+
+  it('names the fix for configuration errors', () => {
+    expect(classifyTencentCode(70020).fix).toMatch(/region/);
+    expect(classifyTencentCode(70009).fix).toMatch(/secret key/);
+    expect(classifyTencentCode(10007).fix).toMatch(/admin/);
+  });
+});
+
+describe('classifyFailure for transport errors', () => {
+  const t = (failure: 'network' | 'timeout' | 'http-status' | 'malformed-body', status?: number) =>
+    new TransportError('a/b', failure, 'm', status === undefined ? {} : { status });
+  it.each([
+    [t('network'), 'retry'],
+    [t('timeout'), 'retry'],
+    [t('malformed-body'), 'retry'],
+    [t('http-status', 502), 'retry'],
+    [t('http-status', 503), 'retry'],
+    [t('http-status', 429), 'retry'],
+    [t('http-status', 404), 'fatal-config'],
+    [t('http-status', 403), 'fatal-config'],
+  ])('%s → %s', (error, expected) => {
+    expect(classifyFailure(error).class).toBe(expected);
+  });
+
+  it('treats an abort and an unknown error as fatal', () => {
+    expect(classifyFailure(new AbortedError()).class).toBe('fatal');
+    expect(classifyFailure(new Error('boom')).class).toBe('fatal');
+  });
+});
+
+describe('backoffDelayMs (full jitter)', () => {
+  const opts = { ...DEFAULT_RETRY_OPTIONS, baseDelayMs: 100, maxDelayMs: 1_000 };
+  it('grows exponentially up to the cap', () => {
+    const top = (attempt: number) => backoffDelayMs(attempt, opts, () => 0.999999);
+    expect([1, 2, 3, 4, 5, 6].map(top)).toEqual([99, 199, 399, 799, 999, 999]);
+  });
+  it('draws uniformly from [0, ceiling)', () => {
+    expect(backoffDelayMs(3, opts, () => 0)).toBe(0);
+    expect(backoffDelayMs(3, opts, () => 0.5)).toBe(200);
+  });
+});
+
+describe('decideRetry', () => {
+  it('retries a transient error with backoff and no pause', () => {
+    const d = decideRetry(input(api(10002), { attempt: 2 }));
+    expect(d).toMatchObject({ kind: 'retry', delayMs: 200, pauseApiMs: 0 });
+  });
+
+  it('pauses the API on a frequency limit', () => {
+    const d = decideRetry(input(api(10006)));
+    expect(d.kind).toBe('retry');
+    if (d.kind !== 'retry') return;
+    expect(d.pauseApiMs).toBe(DEFAULT_RETRY_OPTIONS.slowDownMs + 100);
+    expect(d.delayMs).toBe(d.pauseApiMs);
+  });
+
+  it('gives up when attempts run out', () => {
+    const d = decideRetry(input(api(10002), { attempt: DEFAULT_RETRY_OPTIONS.maxAttempts }));
+    expect(d).toMatchObject({ kind: 'give-up', action: 'retries-exhausted' });
+  });
+
+  it('regenerates the signature once, then gives up as a configuration error', () => {
+    expect(decideRetry(input(api(70001))).kind).toBe('regenerate-signature');
+    const second = decideRetry(input(api(70001), { signatureRegenerated: true }));
+    expect(second).toMatchObject({ kind: 'give-up', action: 'fatal-config' });
+    if (second.kind === 'give-up') expect(second.message).toMatch(/freshly generated UserSig/);
+  });
+
+  it.each([
+    [10010, 'skip-group'],
+    [10018, 'shrink-request'],
+    [70020, 'fatal-config'],
+    [60003, 'fatal'],
+  ])('gives up at once on %i with action %s', (code, action) => {
+    const d = decideRetry(input(api(code)));
+    expect(d).toMatchObject({ kind: 'give-up', action });
+  });
+
+  it('puts the fix into the give-up message of a configuration error', () => {
+    const d = decideRetry(input(api(70016)));
+    expect(d.kind === 'give-up' && d.message).toMatch(/region/);
+  });
+});
