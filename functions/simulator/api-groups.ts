@@ -1,0 +1,142 @@
+/**
+ * `get_appid_group_list` and `get_group_info` (reference §4.1 and GINFO).
+ */
+import { stringify } from 'lossless-json';
+import type { JsonObject } from '../domain/tencent-types.ts';
+import {
+  optionalInt,
+  optionalObject,
+  optionalString,
+  optionalStringArray,
+  optionalUint64,
+} from './body-fields.ts';
+import { type ApiAnswer, ApiFailure, type BodyObject, errorInfo, OK_HEAD } from './envelope.ts';
+import type { GroupState, SimWorld } from './world.ts';
+
+/**
+ * `Next` cursors are `NEXT_BASE + ordinal * CURSOR_STRIDE + CURSOR_SALT`: always above 2^53 (the
+ * reference's own sample, 4454685361, is above 2^32) and odd. A client that parses JSON numbers
+ * into doubles rounds them to a multiple of 256, which is never a valid cursor, so the mistake
+ * surfaces as 10004 instead of silently restarting or skipping the listing.
+ */
+export const NEXT_BASE = 2n ** 60n;
+const CURSOR_STRIDE = 1000n;
+const CURSOR_SALT = 7n;
+
+/** The cursor that resumes the listing at catalogue ordinal `ordinal`. */
+export function encodeNext(ordinal: number): bigint {
+  return NEXT_BASE + BigInt(ordinal) * CURSOR_STRIDE + CURSOR_SALT;
+}
+
+/** The ordinal a cursor resumes at, or undefined if we never handed it out. */
+function decodeNext(next: bigint, groupCount: number): number | undefined {
+  const offset = next - NEXT_BASE - CURSOR_SALT;
+  if (offset < 0n || offset % CURSOR_STRIDE !== 0n) return undefined;
+  const ordinal = offset / CURSOR_STRIDE;
+  return ordinal <= BigInt(groupCount) ? Number(ordinal) : undefined;
+}
+const MAX_LIMIT = 10_000;
+/**
+ * Accepted `GroupType` filters. The newer names `Work`/`Meeting` are rejected (10004): the
+ * reference only documents the old ones (open question 8), so we take the harsher reading.
+ */
+const GROUP_TYPES = new Set(['Public', 'Private', 'ChatRoom', 'AVChatRoom', 'BChatRoom', 'Community']);
+
+function parseListRequest(
+  body: BodyObject,
+  groupCount: number,
+): { limit: number; start: number; type?: string } {
+  const limit = optionalInt(body, 'Limit') ?? MAX_LIMIT;
+  // "不得超过 10000"; 0 or negative is equally meaningless, so also 10004.
+  if (limit < 1 || limit > MAX_LIMIT) throw new ApiFailure(10004, `Limit must be 1..${MAX_LIMIT}`);
+  const next = optionalUint64(body, 'Next') ?? 0n;
+  // "第一次填0": 0 starts the listing; any other value must be a cursor we handed out.
+  const start = next === 0n ? 0 : decodeNext(next, groupCount);
+  if (start === undefined) throw new ApiFailure(10004, 'invalid Next');
+  const type = optionalString(body, 'GroupType');
+  if (type !== undefined && !GROUP_TYPES.has(type)) throw new ApiFailure(10004, `invalid GroupType ${type}`);
+  return type === undefined ? { limit, start } : { limit, start, type };
+}
+
+/**
+ * One page of the app's groups in catalogue order; dissolved groups are not listed. The cursor is
+ * the catalogue ordinal, so dissolving a group between pages neither skips nor repeats others.
+ * A full page always carries a non-zero Next, even when nothing is left: the client must accept an
+ * empty last page with Next 0 (harsher than stopping early).
+ */
+export function getAppidGroupList(world: SimWorld, body: BodyObject): ApiAnswer {
+  const { limit, start, type } = parseListRequest(body, world.ordered.length);
+  const listed = (group: GroupState): boolean =>
+    !group.deleted && (type === undefined || group.plan.type === type);
+  let totalCount = 0;
+  for (const group of world.ordered) if (listed(group)) totalCount++;
+  const ids: Array<{ GroupId: string }> = [];
+  let next = 0n;
+  for (let i = start; i < world.ordered.length; i++) {
+    const group = world.ordered[i];
+    if (group === undefined || !listed(group)) continue;
+    ids.push({ GroupId: group.plan.groupId });
+    if (ids.length === limit) {
+      next = encodeNext(i + 1);
+      break;
+    }
+  }
+  const text = stringify({ ...OK_HEAD, TotalCount: totalCount, GroupIdList: ids, Next: next }) ?? '';
+  return { code: 0, body: text, messages: 0 };
+}
+
+const MAX_INFO_IDS = 50;
+
+/** Every base-info field we return, in the order we return them. */
+function baseInfo(group: GroupState): JsonObject {
+  const plan = group.plan;
+  return {
+    Type: plan.type,
+    Name: plan.name,
+    Introduction: `Introduction of ${plan.name}`,
+    Notification: '',
+    FaceUrl: '',
+    Owner_Account: plan.ownerAccount,
+    CreateTime: plan.createTimeSec,
+    InfoSeq: 1 + (plan.ordinal % 7),
+    LastInfoTime: plan.createTimeSec,
+    // Group-level stream only: a topic community's activity is visible through get_topic alone.
+    LastMsgTime: group.main.lastMsgTime,
+    NextMsgSeq: group.main.nextSeq,
+    MemberNum: plan.memberNum,
+    MaxMemberNum: plan.type === 'AVChatRoom' || plan.type === 'Community' ? 100_000 : 2000,
+    ApplyJoinOption: plan.type === 'Private' ? 'DisableApply' : 'FreeAccess',
+    MuteAllMember: 'Off',
+  };
+}
+
+function pickFields(info: JsonObject, filter: readonly string[] | undefined): JsonObject {
+  if (filter === undefined) return info;
+  const out: JsonObject = {};
+  for (const name of filter) {
+    const value = info[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Base info for 1..50 groups. Each entry carries its own ErrorCode: 10010 for a dissolved group,
+ * 10015 for an id that never existed; the envelope stays OK. With
+ * `ResponseFilter.GroupBaseInfoFilter` only the named base fields are returned (unknown names are
+ * ignored); member lists are not simulated.
+ */
+export function getGroupInfo(world: SimWorld, body: BodyObject): ApiAnswer {
+  const ids = optionalStringArray(body.GroupIdList, 'GroupIdList');
+  if (ids === undefined || ids.length === 0) throw new ApiFailure(10004, 'GroupIdList is required');
+  if (ids.length > MAX_INFO_IDS) throw new ApiFailure(10004, `GroupIdList holds at most ${MAX_INFO_IDS} ids`);
+  const responseFilter = optionalObject(body, 'ResponseFilter');
+  const filter = optionalStringArray(responseFilter?.GroupBaseInfoFilter, 'GroupBaseInfoFilter');
+  const infos = ids.map((groupId): JsonObject => {
+    const group = world.group(groupId);
+    if (group === undefined) return { GroupId: groupId, ErrorCode: 10015, ErrorInfo: errorInfo(10015) };
+    if (group.deleted) return { GroupId: groupId, ErrorCode: 10010, ErrorInfo: errorInfo(10010) };
+    return { GroupId: groupId, ErrorCode: 0, ErrorInfo: '', ...pickFields(baseInfo(group), filter) };
+  });
+  return { code: 0, body: JSON.stringify({ ...OK_HEAD, GroupInfo: infos }), messages: 0 };
+}

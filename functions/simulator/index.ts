@@ -1,0 +1,16 @@
+/**
+ * A local fake of the Tencent Cloud Chat REST API (group history subset), for integration tests,
+ * the benchmark and the demo. See `startSimulator`.
+ */
+
+export type { DatasetSpec, ExtraGroupSpec, GeneratedGroupKind } from './dataset.ts';
+export { buildDataset, DEMO_DATASET, seqTimeSec } from './dataset.ts';
+export type { FaultSpec } from './faults.ts';
+export type { ApiName, SimulatorApp } from './gateway.ts';
+export { API_NAMES } from './gateway.ts';
+export type { ElementType, MessageFate, MessageStreamKey } from './messages.ts';
+export { ELEMENT_TYPES, generateMessage, messageFate, streamKey } from './messages.ts';
+export type { Simulator, SimulatorOptions } from './server.ts';
+export { DEMO_APP, startSimulator } from './server.ts';
+export type { ApiStats, SimulatorStats } from './stats.ts';
+export type { SimGroupSummary, SimTopicSummary } from './world.ts';

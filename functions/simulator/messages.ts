@@ -1,0 +1,354 @@
+/**
+ * Pure generation of one synthetic group message: a function of (seed, stream, seq, time) only.
+ *
+ * Bodies cover every element type of the reference (§5), including the legacy 2.X/3.X media
+ * shapes without URLs, multi-element bodies, CJK/emoji/RTL text, control characters in
+ * TIMCustomElem.Data, and TIMRelayElem with nested MsgList (or JsonMsgKey when "too large").
+ */
+import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.ts';
+import { createPrng, hashString, hexString, intBetween, mix, type Prng, pick, unit } from './hash.ts';
+
+/** The element types of reference §5. */
+export const ELEMENT_TYPES = [
+  'TIMTextElem',
+  'TIMLocationElem',
+  'TIMFaceElem',
+  'TIMCustomElem',
+  'TIMSoundElem',
+  'TIMImageElem',
+  'TIMFileElem',
+  'TIMVideoFileElem',
+  'TIMRelayElem',
+] as const;
+export type ElementType = (typeof ELEMENT_TYPES)[number];
+
+/** What the history API does with a stored seq. */
+export type MessageFate = 'normal' | 'deleted' | 'recalled';
+
+/** Default media host; looks like the COS buckets in the reference samples but is never fetched. */
+export const DEFAULT_MEDIA_BASE_URL = 'https://sim-im-1400000000.cos.ap-shanghai.myqcloud.com';
+
+/** Everything about a message stream (a group, or one topic of a group) needed to build its messages. */
+export interface MessageStreamKey {
+  seed: number;
+  groupId: string;
+  /** hashString(groupId): drives the sender pool, shared by a group's topics. */
+  groupHash: number;
+  /** hashString(topicId ?? groupId): drives per-message randomness. */
+  keyHash: number;
+  mediaBaseUrl: string;
+}
+
+/** Builds the stream key for `groupId` (and optionally one of its topics). */
+export function streamKey(
+  seed: number,
+  groupId: string,
+  topicId?: string,
+  mediaBaseUrl?: string,
+): MessageStreamKey {
+  return {
+    seed,
+    groupId,
+    groupHash: hashString(groupId),
+    keyHash: hashString(topicId ?? groupId),
+    mediaBaseUrl: mediaBaseUrl ?? DEFAULT_MEDIA_BASE_URL,
+  };
+}
+
+// Salts keep the independent decisions about one seq uncorrelated.
+const SALT_FATE = 0xfa7e;
+const SALT_BODY = 0xb0d1;
+
+/**
+ * Decides deterministically whether `seq` is a normal, deleted or recalled message.
+ * About `deletedFraction` of seqs are deleted and `recalledFraction` recalled.
+ */
+export function messageFate(
+  key: Pick<MessageStreamKey, 'seed' | 'keyHash'>,
+  seq: number,
+  deletedFraction: number,
+  recalledFraction: number,
+): MessageFate {
+  const u = unit(mix(key.seed, key.keyHash, seq, SALT_FATE));
+  if (u < deletedFraction) return 'deleted';
+  if (u < deletedFraction + recalledFraction) return 'recalled';
+  return 'normal';
+}
+
+/**
+ * Generates the full, unredacted message stored at `seq` (IsPlaceMsg 0). Placeholders for
+ * deleted, expired or recalled seqs are derived from this by the caller.
+ */
+export function generateMessage(key: MessageStreamKey, seq: number, timeSec: number): RawMessage {
+  const random = createPrng(mix(key.seed, key.keyHash, seq, SALT_BODY));
+  const isSystem = random() < 0.02;
+  const message: RawMessage = {
+    From_Account: isSystem ? 'administrator' : senderAccount(key, random),
+    IsPlaceMsg: 0,
+    MsgBody: isSystem ? [systemElement(random, key)] : messageBody(random, key, seq, timeSec),
+    MsgPriority: pick(random, [1, 1, 2, 2, 2, 2, 3, 4]),
+    // uint32: deliberately spans the full range, so values above 2^31 appear.
+    MsgRandom: Math.floor(random() * 0x1_0000_0000),
+    MsgSeq: seq,
+    MsgTimeStamp: timeSec,
+  };
+  if (isSystem) message.IsSystemMsg = 1;
+  if (random() < 0.1) message.CloudCustomData = pick(random, CLOUD_CUSTOM_DATA);
+  return message;
+}
+
+const NAMES = ['alice', 'bob.li', 'carol_wang', 'dave-zhang', 'erin', 'frank', 'grace', 'heidi'];
+
+/** A sender from the group's pool: a mix of name-like and long numeric UserIDs. */
+function senderAccount(key: MessageStreamKey, random: Prng): string {
+  const poolSize = 3 + (key.groupHash % 38);
+  const member = Math.floor(random() * poolSize);
+  if (member % 3 === 0)
+    return `1441151${String(mix(key.groupHash, member) % 100_000_000_000).padStart(11, '0')}`;
+  return `${NAMES[member % NAMES.length] ?? 'user'}${member}`;
+}
+
+const TEXTS: readonly string[] = [
+  '报上来',
+  '收到 👍',
+  '你好，大家好！今天下午三点开会，请准时参加 📅',
+  '数据库迁移完成，耗时 3 分 12 秒 ✅',
+  'Hello world',
+  'Ça marche très bien — merci !',
+  'مرحبا بالعالم',
+  '👨‍👩‍👧‍👦 family, 🇨🇳 flag, 🏳️‍🌈 rainbow',
+  'Line one\nLine two\tTabbed',
+  'Quotes " and backslash \\ and <b>html</b> & ampersand',
+  '𠮷野家の牛丼 (CJK extension B, surrogate pair)',
+  'e\u0301 combining accent, zero\u200bwidth space',
+  '한국어 메시지입니다 🙂',
+  '',
+];
+const LONG_TEXT_UNIT =
+  '这是一段很长的消息，用来测试分页的字节上限。Long message body for page-size limits. 🚀 ';
+
+const CLOUD_CUSTOM_DATA: readonly string[] = [
+  '{"mentions":["alice1"],"v":1}',
+  '{"quote":{"seq":1,"text":"原文 🧵"}}',
+  'plain string 🎈',
+  '',
+];
+
+const CUSTOM_DATA: readonly string[] = [
+  '\b\u0001\u0010\u0006\u001a\u0006猫瞳',
+  '\b\u0001\u0010\u0006\u001a\u000f西瓜妹妹。',
+  '{"businessID":"order","orderId":"A-1001","amount":12.5}',
+  'nul\u0000inside and \u001f unit separator',
+];
+
+/** Picks the body's elements. Every 5th seq showcases the element types in rotation. */
+function messageBody(random: Prng, key: MessageStreamKey, seq: number, timeSec: number): JsonValue[] {
+  const primary: ElementType =
+    seq % 5 === 0 ? (ELEMENT_TYPES[(seq / 5) % ELEMENT_TYPES.length] ?? 'TIMTextElem') : weightedType(random);
+  const body = [element(primary, random, key, seq, timeSec, 0)];
+  if (random() < 0.15) {
+    // Multi-element bodies; at most one TIMCustomElem per message (reference §5).
+    let customAllowed = primary !== 'TIMCustomElem';
+    const count = intBetween(random, 1, 2);
+    for (let i = 0; i < count; i++) {
+      const extras: ElementType[] = ['TIMTextElem', 'TIMFaceElem', 'TIMImageElem'];
+      if (customAllowed) extras.push('TIMCustomElem');
+      const type = pick(random, extras);
+      if (type === 'TIMCustomElem') customAllowed = false;
+      body.push(element(type, random, key, seq, timeSec, 0));
+    }
+  }
+  return body;
+}
+
+const WEIGHTS: ReadonlyArray<readonly [ElementType, number]> = [
+  ['TIMTextElem', 55],
+  ['TIMImageElem', 10],
+  ['TIMFaceElem', 6],
+  ['TIMCustomElem', 6],
+  ['TIMSoundElem', 5],
+  ['TIMFileElem', 5],
+  ['TIMRelayElem', 5],
+  ['TIMVideoFileElem', 4],
+  ['TIMLocationElem', 4],
+];
+const WEIGHT_TOTAL = WEIGHTS.reduce((sum, [, w]) => sum + w, 0);
+
+function weightedType(random: Prng): ElementType {
+  let roll = random() * WEIGHT_TOTAL;
+  for (const [type, weight] of WEIGHTS) {
+    roll -= weight;
+    if (roll < 0) return type;
+  }
+  return 'TIMTextElem';
+}
+
+function element(
+  type: ElementType,
+  random: Prng,
+  key: MessageStreamKey,
+  seq: number,
+  timeSec: number,
+  depth: number,
+): JsonObject {
+  return { MsgType: type, MsgContent: content(type, random, key, seq, timeSec, depth) };
+}
+
+function content(
+  type: ElementType,
+  random: Prng,
+  key: MessageStreamKey,
+  seq: number,
+  timeSec: number,
+  depth: number,
+): JsonObject {
+  switch (type) {
+    case 'TIMTextElem':
+      return { Text: textContent(random) };
+    case 'TIMLocationElem':
+      return {
+        Desc: pick(random, ['深圳市南山区科技园', 'Singapore, Marina Bay', '']),
+        Latitude: Math.round((random() * 180 - 90) * 1e6) / 1e6,
+        Longitude: Math.round((random() * 360 - 180) * 1e6) / 1e6,
+      };
+    case 'TIMFaceElem':
+      return { Index: intBetween(random, 0, 200), Data: pick(random, ['', 'smile', '[微笑]']) };
+    case 'TIMCustomElem':
+      return { Data: pick(random, CUSTOM_DATA), Desc: pick(random, ['MIF', '']), Ext: '', Sound: '' };
+    case 'TIMSoundElem':
+      return soundContent(random, key);
+    case 'TIMImageElem':
+      return imageContent(random, key);
+    case 'TIMFileElem':
+      return fileContent(random, key);
+    case 'TIMVideoFileElem':
+      return videoContent(random, key);
+    case 'TIMRelayElem':
+      return relayContent(random, key, seq, timeSec, depth);
+  }
+}
+
+function textContent(random: Prng): string {
+  // ~3% long texts (1.5-6 KB) so page byte budgets are exercised.
+  if (random() < 0.03) return LONG_TEXT_UNIT.repeat(intBetween(random, 15, 60));
+  return pick(random, TEXTS);
+}
+
+/** Roughly 15% of media elements use the legacy 2.X/3.X shape that carries no download URL. */
+function isLegacy(random: Prng): boolean {
+  return random() < 0.15;
+}
+
+function soundContent(random: Prng, key: MessageStreamKey): JsonObject {
+  const uuid = hexString(random, 32);
+  const base = { UUID: uuid, Size: intBetween(random, 2_000, 400_000), Second: intBetween(random, 1, 60) };
+  if (isLegacy(random)) return base;
+  return { Url: `${key.mediaBaseUrl}/sound/${uuid}.m4a`, ...base, Download_Flag: 2 };
+}
+
+function imageContent(random: Prng, key: MessageStreamKey): JsonObject {
+  const uuid = hexString(random, 32);
+  const width = intBetween(random, 200, 4000);
+  const height = intBetween(random, 200, 4000);
+  const size = intBetween(random, 20_000, 5_000_000);
+  const info = (type: number, scale: number): JsonObject => ({
+    Type: type,
+    Size: Math.max(1, Math.round(size * scale * scale)),
+    Width: Math.max(1, Math.round(width * scale)),
+    Height: Math.max(1, Math.round(height * scale)),
+    URL: `${key.mediaBaseUrl}/image/${uuid}_${type}.jpg`,
+  });
+  return {
+    UUID: uuid,
+    ImageFormat: pick(random, [1, 2, 3, 4, 255]),
+    ImageInfoArray: [info(1, 1), info(2, 0.5), info(3, 0.1)],
+  };
+}
+
+function fileContent(random: Prng, key: MessageStreamKey): JsonObject {
+  const uuid = hexString(random, 32);
+  const name = pick(random, ['季度报告 Q3.pdf', 'notes.txt', 'résumé final (2).docx', 'archive.tar.gz']);
+  const base = { UUID: uuid, FileSize: intBetween(random, 100, 50_000_000), FileName: name };
+  if (isLegacy(random)) return base;
+  return { Url: `${key.mediaBaseUrl}/file/${uuid}`, ...base, Download_Flag: 2 };
+}
+
+function videoContent(random: Prng, key: MessageStreamKey): JsonObject {
+  const videoUuid = hexString(random, 32);
+  const thumbUuid = hexString(random, 32);
+  const legacy = isLegacy(random);
+  const video: JsonObject = {
+    VideoUUID: videoUuid,
+    VideoSize: intBetween(random, 100_000, 200_000_000),
+    // Web clients cannot read the duration and send 0 (reference §5).
+    VideoSecond: random() < 0.1 ? 0 : intBetween(random, 1, 600),
+    VideoFormat: 'mp4',
+    ThumbUUID: thumbUuid,
+    ThumbSize: intBetween(random, 5_000, 300_000),
+    ThumbWidth: intBetween(random, 100, 1080),
+    ThumbHeight: intBetween(random, 100, 1920),
+    ThumbFormat: 'JPG',
+  };
+  if (legacy) return video;
+  return {
+    ...video,
+    VideoUrl: `${key.mediaBaseUrl}/video/${videoUuid}.mp4`,
+    VideoDownloadFlag: 2,
+    ThumbUrl: `${key.mediaBaseUrl}/video/${thumbUuid}.jpg`,
+    ThumbDownloadFlag: 2,
+  };
+}
+
+function relayContent(
+  random: Prng,
+  key: MessageStreamKey,
+  seq: number,
+  timeSec: number,
+  depth: number,
+): JsonObject {
+  const count = intBetween(random, 1, 4);
+  const head: JsonObject = {
+    Title: pick(random, ['群聊的聊天记录', 'Chat history of alice1 and bob.li']),
+    MsgNum: count,
+    CompatibleText: '[聊天记录]',
+    AbstractList: [],
+  };
+  // Forwards larger than 12K carry only a key to fetch them (reference §5).
+  if (random() < 0.1)
+    return { ...head, AbstractList: ['alice1: 图片', 'bob.li: 收到'], JsonMsgKey: hexString(random, 40) };
+  const list: JsonValue[] = [];
+  const abstracts: JsonValue[] = [];
+  for (let i = 0; i < count; i++) {
+    const from = senderAccount(key, random);
+    const nestedType: ElementType =
+      depth < 1 && random() < 0.1
+        ? 'TIMRelayElem'
+        : pick(random, ['TIMTextElem', 'TIMFaceElem', 'TIMImageElem']);
+    const nested = element(nestedType, random, key, seq, timeSec, depth + 1);
+    const item: JsonObject = {
+      From_Account: from,
+      GroupId: key.groupId,
+      MsgSeq: Math.max(1, seq - count + i),
+      MsgRandom: Math.floor(random() * 0x1_0000_0000),
+      MsgTimeStamp: Math.max(0, timeSec - (count - i) * 60),
+      MsgBody: [nested],
+      CloudCustomData: '',
+    };
+    list.push(item);
+    abstracts.push(`${from}: ${nestedType === 'TIMTextElem' ? '文本' : '[媒体]'}`);
+  }
+  return { ...head, AbstractList: abstracts, MsgList: list };
+}
+
+function systemElement(random: Prng, key: MessageStreamKey): JsonObject {
+  const op = pick(random, ['join', 'quit', 'rename', 'notice']);
+  return {
+    MsgType: 'TIMCustomElem',
+    MsgContent: {
+      Data: JSON.stringify({ type: 'group_tips', op, group: key.groupId }),
+      Desc: '',
+      Ext: '',
+      Sound: '',
+    },
+  };
+}

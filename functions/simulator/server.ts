@@ -1,0 +1,351 @@
+/**
+ * The simulator's HTTP server (node:http on 127.0.0.1): wires gateway checks, rate limiting,
+ * faults, latency and the API handlers together, and exposes the control surface used by tests,
+ * the benchmark and the demo.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../domain/errors.ts';
+import type { RawMessage } from '../domain/tencent-types.ts';
+import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
+import { groupMsgGetSimple } from './api-history.ts';
+import { getTopic } from './api-topic.ts';
+import { buildDataset, type DatasetSpec, DEMO_DATASET } from './dataset.ts';
+import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from './envelope.ts';
+import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
+import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
+import { createPrng, mix } from './hash.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { type SimulatorStats, StatsRecorder } from './stats.ts';
+import { type SimGroupSummary, SimWorld } from './world.ts';
+
+/** The default application. The key is made up (64 hex characters, like a console key). */
+export const DEMO_APP: SimulatorApp = Object.freeze({
+  sdkAppId: 1400000000,
+  secretKey: '5ea1d3c0ffee0b57ac1e5eed5ca1ab1e0ddba11deadbeefcafef00d5eedf00d5',
+  adminIdentifier: 'administrator',
+});
+
+export interface SimulatorOptions {
+  /** Accepted apps; all of them see the same dataset. Default: [DEMO_APP]. */
+  apps?: SimulatorApp[];
+  /** Default: DEMO_DATASET. */
+  dataset?: DatasetSpec;
+  /** Default 1. */
+  seed?: number;
+  /** Epoch ms; default Date.now. Drives sig expiry, retention, append timestamps and the dataset anchor. */
+  now?: () => number;
+  /** Calls per second per app per API. Defaults: get_appid_group_list 1, the others 200. */
+  rateLimits?: Partial<Record<ApiName, number>>;
+  /** Code answered when over the limit; default 10006 (the real one is undocumented, reference §3.3). */
+  rateLimitErrorCode?: number;
+  /** Messages older than this read as IsPlaceMsg 1; default 30. */
+  retentionDays?: number;
+  /** Added to every response, plus uniform seeded jitter in [0, jitterMs). Default 0. */
+  latencyMs?: number;
+  jitterMs?: number;
+  /** JSON size budget of one group_msg_get_simple answer; longer pages are cut short (IsFinished 0). */
+  maxPageBytes?: number;
+  /** TCP port on 127.0.0.1; default 0 (any free port). */
+  port?: number;
+}
+
+export interface Simulator {
+  /** `http://127.0.0.1:PORT`; clients append `/v4/<service>/<command>?...`. */
+  readonly url: string;
+  readonly apps: readonly SimulatorApp[];
+  /** Closes the server, dropping open connections and answers still waiting on latency. */
+  stop(): Promise<void>;
+  stats(): SimulatorStats;
+  resetStats(): void;
+  /** Queues faults; matching requests consume them in order. */
+  injectFaults(...faults: FaultSpec[]): void;
+  /** Drops every queued fault. */
+  clearFaults(): void;
+  /** Appends `count` messages stamped `now()` (to a topic for topic communities). */
+  appendMessages(groupId: string, count: number, options?: { topicId?: string }): void;
+  /** Dissolves a group: unlisted, and 10010 afterwards. */
+  deleteGroup(groupId: string): void;
+  /** Every message the API would return right now, newest first (lazy). */
+  groundTruth(
+    groupId: string,
+    options?: { topicId?: string; withRecalledMsg?: boolean },
+  ): Iterable<RawMessage>;
+  groups(): readonly SimGroupSummary[];
+}
+
+const DEFAULT_RATES: Record<ApiName, number> = {
+  get_appid_group_list: 1,
+  get_group_info: 200,
+  group_msg_get_simple: 200,
+  get_topic: 200,
+};
+/** Bodies above this are not JSON we would accept anyway; stop buffering them. */
+const MAX_BODY_BYTES = 1 << 20;
+/** Idle keep-alive sockets are closed after this long (Node's 5 s default races pooled clients). */
+const KEEP_ALIVE_MS = 30_000;
+
+interface Config {
+  apps: ReadonlyMap<number, SimulatorApp>;
+  now: () => number;
+  rateLimitErrorCode: number;
+  latencyMs: number;
+  jitterMs: number;
+  maxPageBytes: number | undefined;
+}
+
+function validateOptions(options: SimulatorOptions): void {
+  const nonNegative = (value: number | undefined, field: string): void => {
+    if (value !== undefined && !(value >= 0 && Number.isFinite(value))) {
+      throw new ConfigError(`${field} must be a non-negative number`, { field });
+    }
+  };
+  nonNegative(options.latencyMs, 'latencyMs');
+  nonNegative(options.jitterMs, 'jitterMs');
+  nonNegative(options.retentionDays, 'retentionDays');
+  if (options.maxPageBytes !== undefined && !(options.maxPageBytes > 0)) {
+    throw new ConfigError('maxPageBytes must be positive', { field: 'maxPageBytes' });
+  }
+  for (const [api, rate] of Object.entries(options.rateLimits ?? {})) {
+    if (!(rate > 0))
+      throw new ConfigError(`rateLimits.${api} must be positive`, { field: `rateLimits.${api}` });
+  }
+  if (options.apps?.length === 0) throw new ConfigError('apps must not be empty', { field: 'apps' });
+}
+
+/** Reads the whole body (keeping at most MAX_BODY_BYTES). */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? '' : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+type Handler = (world: SimWorld, body: BodyObject, maxPageBytes: number | undefined) => ApiAnswer;
+const HANDLERS: Record<ApiName, Handler> = {
+  get_appid_group_list: (world, body) => getAppidGroupList(world, body),
+  get_group_info: (world, body) => getGroupInfo(world, body),
+  group_msg_get_simple: groupMsgGetSimple,
+  get_topic: (world, body) => getTopic(world, body),
+};
+
+/** A request as read off the wire. */
+interface Incoming {
+  method: string | undefined;
+  target: Route;
+  api: ApiName | undefined;
+  query: URLSearchParams;
+  text: string;
+}
+
+/** A finished decision about a request, to be sent after the latency delay. */
+type Outcome = { kind: 'answer'; status: number; body: string; contentType: string } | { kind: 'reset' };
+
+function jsonOutcome(answer: ApiAnswer): Outcome {
+  return { kind: 'answer', status: 200, body: answer.body, contentType: 'application/json; charset=utf-8' };
+}
+
+/** The simulator; one instance per started server. */
+class SimulatorServer {
+  readonly #config: Config;
+  readonly #world: SimWorld;
+  readonly #limiter: RateLimiter<ApiName>;
+  readonly #faults = new FaultQueue();
+  readonly #stats = new StatsRecorder();
+  readonly #jitter: () => number;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly server: Server;
+
+  public constructor(options: SimulatorOptions) {
+    validateOptions(options);
+    const now = options.now ?? Date.now;
+    const apps = options.apps ?? [DEMO_APP];
+    const seed = options.seed ?? 1;
+    this.#config = {
+      apps: new Map(apps.map((app) => [app.sdkAppId, app])),
+      now,
+      rateLimitErrorCode: options.rateLimitErrorCode ?? 10006,
+      latencyMs: options.latencyMs ?? 0,
+      jitterMs: options.jitterMs ?? 0,
+      maxPageBytes: options.maxPageBytes,
+    };
+    const dataset = buildDataset(options.dataset ?? DEMO_DATASET, seed, Math.floor(now() / 1000));
+    this.#world = new SimWorld(dataset, now, options.retentionDays ?? 30);
+    this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits });
+    this.#jitter = createPrng(mix(seed, 0x717e));
+    this.server = createServer((req, res) => {
+      this.#onRequest(req, res).catch(() => res.destroy());
+    });
+    this.server.keepAliveTimeout = KEEP_ALIVE_MS;
+  }
+
+  get world(): SimWorld {
+    return this.#world;
+  }
+
+  get faults(): FaultQueue {
+    return this.#faults;
+  }
+
+  get stats(): StatsRecorder {
+    return this.#stats;
+  }
+
+  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#stats.requestStarted();
+    let ended = false;
+    res.on('close', () => {
+      if (!ended) this.#stats.requestEnded();
+      ended = true;
+    });
+    const text = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const target = route(url.pathname);
+    const api = target.kind === 'api' ? target.api : undefined;
+    const request: Incoming = { method: req.method, target, api, query: url.searchParams, text };
+    this.#stats.call(api);
+    // Faults act before the gateway (like a failing proxy or network) and consume no rate budget.
+    const fault = api === undefined ? undefined : this.#faults.take(api);
+    if (api !== undefined && fault !== undefined) this.#stats.fault(api);
+    const extraDelay = fault?.kind === 'slow' ? fault.delayMs : 0;
+    const outcome = fault !== undefined && fault.kind !== 'slow' ? this.#faultOutcome(api, fault) : undefined;
+    this.#later(extraDelay, () => {
+      // Handled after the delay, so a slow answer reflects the state at the time it is sent.
+      this.#send(res, outcome ?? jsonOutcome(this.#answer(request)));
+    });
+  }
+
+  #faultOutcome(api: ApiName | undefined, fault: Exclude<FaultSpec, { kind: 'slow' }>): Outcome {
+    switch (fault.kind) {
+      case 'error-code': {
+        const answer = failure(fault.code, fault.info);
+        this.#stats.envelope(api, answer.code, 0);
+        return jsonOutcome(answer);
+      }
+      case 'http-status':
+        return {
+          kind: 'answer',
+          status: fault.status,
+          body: fault.body ?? DEFAULT_HTTP_FAULT_BODY,
+          contentType: 'text/html',
+        };
+      case 'malformed-json':
+        return {
+          kind: 'answer',
+          status: 200,
+          body: MALFORMED_JSON_BODY,
+          contentType: 'application/json; charset=utf-8',
+        };
+      case 'reset':
+        return { kind: 'reset' };
+    }
+  }
+
+  /** Gateway checks, rate limit, body parse, then the API itself; records the outcome. */
+  #answer(request: Incoming): ApiAnswer {
+    const answer = this.#decide(request);
+    this.#stats.envelope(request.api, answer.code, answer.messages);
+    return answer;
+  }
+
+  #decide({ method, target, api, query, text }: Incoming): ApiAnswer {
+    // "REST API 仅支持 POST 方法": another method is an HTTP format error (60002).
+    if (method !== 'POST') return failure(60002, 'HTTP parse error: only POST is supported');
+    if (target.kind === 'unknown-resource') return failure(60009);
+    const verdict = checkQuery(query, this.#config.apps, this.#world.nowSec());
+    if (!verdict.ok) return verdict.answer;
+    if (api === undefined) return failure(10003);
+    // After authentication, so unauthenticated calls do not eat the app's budget.
+    if (!this.#limiter.allow(verdict.app.sdkAppId, api)) {
+      this.#stats.overLimit(api);
+      return failure(this.#config.rateLimitErrorCode);
+    }
+    const body = parseBody(text);
+    if (body === undefined) return failure(60003);
+    try {
+      return HANDLERS[api](this.#world, body, this.#config.maxPageBytes);
+    } catch (error) {
+      if (error instanceof ApiFailure) return failure(error.code, error.message);
+      return failure(10002);
+    }
+  }
+
+  /** Runs `action` after the configured latency, seeded jitter and `extraMs`. */
+  #later(extraMs: number, action: () => void): void {
+    const { latencyMs, jitterMs } = this.#config;
+    const delay = latencyMs + (jitterMs > 0 ? this.#jitter() * jitterMs : 0) + extraMs;
+    if (delay <= 0) {
+      action();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      action();
+    }, delay);
+    this.#timers.add(timer);
+  }
+
+  #send(res: ServerResponse, outcome: Outcome): void {
+    if (res.destroyed) return;
+    if (outcome.kind === 'reset') {
+      res.socket?.destroy();
+      return;
+    }
+    res.writeHead(outcome.status, {
+      'content-type': outcome.contentType,
+      'content-length': Buffer.byteLength(outcome.body),
+    });
+    res.end(outcome.body);
+  }
+
+  public stop(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+/**
+ * Starts a Tencent Cloud Chat REST API simulator on 127.0.0.1. It implements
+ * get_appid_group_list, get_group_info, group_msg_get_simple and get_topic as documented in the
+ * reference, choosing the harsher reading wherever the documentation is silent.
+ *
+ * @throws ConfigError for inconsistent options or dataset specs.
+ * @example
+ * const sim = await startSimulator({ seed: 7, latencyMs: 80 });
+ * // POST `${sim.url}/v4/group_open_http_svc/group_msg_get_simple?sdkappid=…&identifier=…&usersig=…&random=…&contenttype=json`
+ * await sim.stop();
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = new SimulatorServer(options);
+  const apps = Object.freeze([...(options.apps ?? [DEMO_APP])]);
+  await new Promise<void>((resolve, reject) => {
+    sim.server.once('error', reject);
+    sim.server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = sim.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    apps,
+    stop: () => sim.stop(),
+    stats: () => sim.stats.snapshot(),
+    resetStats: () => sim.stats.reset(),
+    injectFaults: (...faults) => sim.faults.push(...faults),
+    clearFaults: () => sim.faults.clear(),
+    appendMessages: (groupId, count, appendOptions) =>
+      sim.world.appendMessages(groupId, count, appendOptions?.topicId),
+    deleteGroup: (groupId) => sim.world.deleteGroup(groupId),
+    groundTruth: (groupId, truthOptions) =>
+      sim.world.groundTruth(groupId, truthOptions?.topicId, truthOptions?.withRecalledMsg ?? false),
+    groups: () => sim.world.summaries(),
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * The simulator's mutable world: the static catalogue plus what happened since start (appended
+ * messages, dissolved groups), and the single place that decides what the API shows for a seq.
+ * Both the HTTP handlers and `groundTruth` render messages through here, so they cannot disagree.
+ */
+import { ConfigError } from '../domain/errors.ts';
+import type { GroupType, RawMessage } from '../domain/tencent-types.ts';
+import { type GroupPlan, type ResolvedDataset, type StreamPlan, seqTimeSec } from './dataset.ts';
+import { generateMessage, messageFate } from './messages.ts';
+
+/** Messages appended after start: seqs fromSeq..toSeq, all stamped `timeSec`. */
+interface AppendBatch {
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  readonly timeSec: number;
+}
+
+/** A message stream with its appended batches. */
+export interface StreamState {
+  readonly plan: StreamPlan;
+  readonly appended: AppendBatch[];
+  /** Seq the next message will get. */
+  nextSeq: number;
+  /** Epoch seconds of the newest message; 0 when the stream is empty. */
+  lastMsgTime: number;
+}
+
+export interface GroupState {
+  readonly plan: GroupPlan;
+  deleted: boolean;
+  readonly main: StreamState;
+  readonly topics: ReadonlyMap<string, StreamState>;
+}
+
+export interface SimTopicSummary {
+  topicId: string;
+  nextMsgSeq: number;
+  lastMsgTime: number;
+}
+
+/** What `Simulator.groups()` reports for one group. */
+export interface SimGroupSummary {
+  groupId: string;
+  type: GroupType;
+  nextMsgSeq: number;
+  lastMsgTime: number;
+  deleted: boolean;
+  topicsEnabled: boolean;
+  topics: SimTopicSummary[];
+}
+
+/** A rendered seq, plus whether it lies beyond retention (drives IsFinished 2). */
+export interface RenderedMessage {
+  message: RawMessage;
+  expired: boolean;
+}
+
+function streamState(plan: StreamPlan): StreamState {
+  return {
+    plan,
+    appended: [],
+    nextSeq: plan.baseCount + 1,
+    lastMsgTime: plan.baseCount > 0 ? plan.lastTimeSec : 0,
+  };
+}
+
+/** Mutable simulator state over a resolved dataset. `now` is epoch ms (the simulator's clock). */
+export class SimWorld {
+  readonly #byId = new Map<string, GroupState>();
+  /** All groups by ordinal (the group-list cursor indexes this array). */
+  readonly ordered: readonly GroupState[];
+  readonly #dataset: ResolvedDataset;
+  readonly #now: () => number;
+  readonly #retentionSec: number;
+
+  public constructor(dataset: ResolvedDataset, now: () => number, retentionDays: number) {
+    this.#dataset = dataset;
+    this.#now = now;
+    this.#retentionSec = Math.round(retentionDays * 86_400);
+    this.ordered = dataset.groups.map((plan) => {
+      const state: GroupState = {
+        plan,
+        deleted: false,
+        main: streamState(plan.main),
+        topics: new Map(plan.topics.map((topic) => [topic.topicId, streamState(topic)])),
+      };
+      this.#byId.set(plan.groupId, state);
+      return state;
+    });
+  }
+
+  /** The group, deleted or not; undefined if it never existed. */
+  public group(groupId: string): GroupState | undefined {
+    return this.#byId.get(groupId);
+  }
+
+  /** Current time in whole epoch seconds. */
+  public nowSec(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  /** Appends `count` messages stamped now (never before the stream's newest message). */
+  public appendMessages(groupId: string, count: number, topicId?: string): void {
+    if (!Number.isInteger(count) || count < 1)
+      throw new ConfigError('count must be a positive integer', { field: 'count' });
+    const stream = this.#liveStream(groupId, topicId);
+    const timeSec = Math.max(this.nowSec(), stream.lastMsgTime);
+    stream.appended.push({ fromSeq: stream.nextSeq, toSeq: stream.nextSeq + count - 1, timeSec });
+    stream.nextSeq += count;
+    stream.lastMsgTime = timeSec;
+  }
+
+  /** Dissolves the group: it leaves the group list and answers 10010 afterwards. */
+  public deleteGroup(groupId: string): void {
+    const group = this.#byId.get(groupId);
+    if (group === undefined) throw new ConfigError(`Unknown group ${groupId}`, { field: 'groupId' });
+    group.deleted = true;
+  }
+
+  /** Epoch seconds of an existing seq (1..nextSeq-1). */
+  public timeOf(stream: StreamState, seq: number): number {
+    if (seq <= stream.plan.baseCount) return seqTimeSec(stream.plan, seq);
+    // Appended batches are few and sorted: binary search for the one holding seq.
+    let lo = 0;
+    let hi = stream.appended.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const batch = stream.appended[mid];
+      if (batch === undefined) break;
+      if (seq < batch.fromSeq) hi = mid - 1;
+      else if (seq > batch.toSeq) lo = mid + 1;
+      else return batch.timeSec;
+    }
+    throw new RangeError(`seq ${seq} does not exist in ${stream.plan.topicId ?? stream.plan.groupId}`);
+  }
+
+  /**
+   * What group_msg_get_simple shows for `seq`, or undefined when the seq is left out of the page
+   * (recalled and WithRecalledMsg not set).
+   *
+   * Placeholders (reference §3.5 leaves their content open; we take the harsher reading):
+   * - IsPlaceMsg 1 (deleted, or older than retention): MsgBody [], From_Account '', MsgRandom 0,
+   *   no MsgPriority; only MsgSeq and MsgTimeStamp are meaningful.
+   * - IsPlaceMsg 2 (recalled): sender, random and priority kept, MsgBody [].
+   * Expiry wins over recall: a recalled message beyond retention is an IsPlaceMsg 1 placeholder.
+   */
+  public render(
+    stream: StreamState,
+    seq: number,
+    withRecalled: boolean,
+    nowSec: number,
+  ): RenderedMessage | undefined {
+    const timeSec = this.timeOf(stream, seq);
+    const expired = timeSec < nowSec - this.#retentionSec;
+    const { deletedFraction, recalledFraction } = this.#dataset;
+    const fate = messageFate(stream.plan, seq, deletedFraction, recalledFraction);
+    if (expired || fate === 'deleted') {
+      const message: RawMessage = {
+        From_Account: '',
+        IsPlaceMsg: 1,
+        MsgBody: [],
+        MsgRandom: 0,
+        MsgSeq: seq,
+        MsgTimeStamp: timeSec,
+      };
+      return { message, expired };
+    }
+    const full = generateMessage(stream.plan, seq, timeSec);
+    if (fate === 'normal') return { message: full, expired };
+    if (!withRecalled) return undefined;
+    const recalled: RawMessage = {
+      From_Account: full.From_Account ?? '',
+      IsPlaceMsg: 2,
+      MsgBody: [],
+      MsgPriority: full.MsgPriority ?? 2,
+      MsgRandom: full.MsgRandom ?? 0,
+      MsgSeq: seq,
+      MsgTimeStamp: timeSec,
+    };
+    return { message: recalled, expired };
+  }
+
+  /**
+   * Every message the API would return for the stream, newest first, rendered at the current
+   * time. Lazy: a 1,000,000-message group is never materialised.
+   */
+  public groundTruth(groupId: string, topicId?: string, withRecalled = false): Iterable<RawMessage> {
+    // Validated eagerly, so a typo fails at the call rather than at the first iteration.
+    const group = this.#byId.get(groupId);
+    if (group === undefined) throw new ConfigError(`Unknown group ${groupId}`, { field: 'groupId' });
+    const stream = this.streamOf(group, topicId);
+    if (stream === undefined) throw new ConfigError(`Unknown topic ${topicId}`, { field: 'topicId' });
+    const nowSec = this.nowSec();
+    const newest = stream.nextSeq - 1;
+    const render = (seq: number) => this.render(stream, seq, withRecalled, nowSec);
+    return {
+      *[Symbol.iterator]() {
+        for (let seq = newest; seq >= 1; seq--) {
+          const rendered = render(seq);
+          if (rendered !== undefined) yield rendered.message;
+        }
+      },
+    };
+  }
+
+  /** The group's own stream, or one of its topics. */
+  public streamOf(group: GroupState, topicId: string | undefined): StreamState | undefined {
+    return topicId === undefined ? group.main : group.topics.get(topicId);
+  }
+
+  /** One summary per group, in catalogue order. */
+  public summaries(): SimGroupSummary[] {
+    return this.ordered.map((group) => ({
+      groupId: group.plan.groupId,
+      type: group.plan.type,
+      nextMsgSeq: group.main.nextSeq,
+      lastMsgTime: group.main.lastMsgTime,
+      deleted: group.deleted,
+      topicsEnabled: group.plan.topicsEnabled,
+      topics: [...group.topics.values()].map((topic) => ({
+        topicId: topic.plan.topicId ?? '',
+        nextMsgSeq: topic.nextSeq,
+        lastMsgTime: topic.lastMsgTime,
+      })),
+    }));
+  }
+
+  #liveStream(groupId: string, topicId: string | undefined): StreamState {
+    const group = this.#byId.get(groupId);
+    if (group === undefined || group.deleted) {
+      throw new ConfigError(`Unknown or dissolved group ${groupId}`, { field: 'groupId' });
+    }
+    if (group.plan.topicsEnabled && topicId === undefined) {
+      throw new ConfigError(`${groupId} has topics enabled: append to one of its topics`, {
+        field: 'topicId',
+      });
+    }
+    const stream = this.streamOf(group, topicId);
+    if (stream === undefined) throw new ConfigError(`Unknown topic ${topicId}`, { field: 'topicId' });
+    return stream;
+  }
+}
