@@ -1,0 +1,396 @@
+/**
+ * The Tencent Cloud Chat REST client: the only code in the project that speaks HTTP.
+ *
+ * Every call goes through {@link TencentClient.call}: a concurrency slot, a token from the API's
+ * rate limiter, one POST with its own timeout, envelope and schema checks, and on failure the
+ * verdict of the retry policy (`functions/domain/retry-policy.ts`), which this class obeys.
+ */
+import {
+  isInteger,
+  isSafeNumber,
+  parse as losslessParse,
+  stringify as losslessStringify,
+} from 'lossless-json';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { z } from 'zod';
+import {
+  AbortedError,
+  ConfigError,
+  GiveUpError,
+  TencentApiError,
+  TransportError,
+} from '../../domain/errors.ts';
+import type { Clock, Logger, Random } from '../../domain/ports.ts';
+import { RateLimiter } from '../../domain/rate-limiter.ts';
+import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
+import {
+  type ChatApi,
+  type GroupInfo,
+  type GroupListPage,
+  type HistoryPage,
+  type HistoryRequest,
+  type JsonObject,
+  type JsonValue,
+  type RawMessage,
+  TENCENT_APIS,
+  type TencentApiKey,
+  type TopicInfo,
+} from '../../domain/tencent-types.ts';
+import { redactSecrets } from '../logging/redact.ts';
+import { baseUrlFor, type EndpointChoice } from './regions.ts';
+import type { UserSigProvider } from './user-sig.ts';
+import {
+  describeSchemaError,
+  Envelope,
+  GroupInfoResponse,
+  GroupListResponse,
+  HistoryResponse,
+  TopicResponse,
+} from './wire.ts';
+
+/** Documented per-app limits (reference §3.3, §4.1, §4.2), in calls per second. */
+export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
+  getAppidGroupList: 1,
+  getGroupInfo: 200,
+  groupMsgGetSimple: 200,
+  getTopic: 200,
+};
+
+export interface TencentClientOptions extends EndpointChoice {
+  sdkAppId: number;
+  /** An App admin account (reference §1.1). */
+  adminIdentifier: string;
+  userSig: UserSigProvider;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** Calls per second per API; defaults to the documented limits. */
+  rateLimits?: Partial<Record<TencentApiKey, number>>;
+  /** Requests in flight at once, across all APIs. Bounded separately from the rate. */
+  maxConcurrency?: number;
+  /** Per-request timeout; must exceed the server's own 3 s (reference §1.3). */
+  requestTimeoutMs?: number;
+  retry?: Partial<RetryOptions>;
+}
+
+/** Counters for the run report and the benchmark. */
+export interface ClientStats {
+  /** HTTP requests sent, per API (retries included). */
+  requests: Record<TencentApiKey, number>;
+  /** Retries after a transient failure. */
+  retries: number;
+  /** Frequency-limit answers (slow-downs). */
+  throttles: number;
+  /** UserSig regenerations after the server refused one. */
+  signatureRenewals: number;
+  /** Requests that ended in a give-up, per action. */
+  giveUps: Record<string, number>;
+}
+
+const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
+  getAppidGroupList: 0,
+  getGroupInfo: 0,
+  groupMsgGetSimple: 0,
+  getTopic: 0,
+});
+
+/** `get_group_info` takes at most 50 ids per call (GINFO). */
+export const GROUP_INFO_BATCH = 50;
+/** `group_msg_get_simple` returns at most 20 messages per call (reference §3.4). */
+export const MAX_PAGE_SIZE = 20;
+
+export class TencentClient implements ChatApi {
+  private readonly baseUrl: string;
+  private readonly limiter: RateLimiter;
+  private readonly slots: LimitFunction;
+  private readonly retry: RetryOptions;
+  private readonly timeoutMs: number;
+  private readonly counters: ClientStats = {
+    requests: ZERO_REQUESTS(),
+    retries: 0,
+    throttles: 0,
+    signatureRenewals: 0,
+    giveUps: {},
+  };
+
+  public constructor(private readonly options: TencentClientOptions) {
+    this.baseUrl = baseUrlFor(options);
+    const rates = { ...DOCUMENTED_RATE_LIMITS, ...options.rateLimits };
+    this.limiter = new RateLimiter(rates, options.clock);
+    const concurrency = options.maxConcurrency ?? 64;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new ConfigError(`maxConcurrency must be a positive integer, got ${concurrency}`, {
+        field: 'tencent.maxConcurrency',
+      });
+    }
+    this.slots = pLimit(concurrency);
+    this.retry = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
+    // The config schema requires more than the server's own 3 s; tests use shorter ones.
+    this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  /** A snapshot of the counters. */
+  public stats(): ClientStats {
+    return structuredClone(this.counters);
+  }
+
+  public async *listGroups(
+    options: { groupType?: string; pageSize?: number; signal?: AbortSignal } = {},
+  ): AsyncIterable<GroupListPage> {
+    let next = 0n;
+    do {
+      const body: JsonObject = { Limit: options.pageSize ?? 10_000, Next: next };
+      if (options.groupType !== undefined) body.GroupType = options.groupType;
+      const res = await this.call('getAppidGroupList', body, GroupListResponse, options.signal);
+      next = res.Next;
+      yield { groupIds: res.GroupIdList.map((g) => g.GroupId), totalCount: res.TotalCount, next };
+    } while (next !== 0n);
+  }
+
+  public async getGroupInfo(groupIds: readonly string[], signal?: AbortSignal): Promise<GroupInfo[]> {
+    if (groupIds.length === 0 || groupIds.length > GROUP_INFO_BATCH) {
+      throw new RangeError(`getGroupInfo takes 1..${GROUP_INFO_BATCH} ids, got ${groupIds.length}`);
+    }
+    const res = await this.call(
+      'getGroupInfo',
+      {
+        GroupIdList: [...groupIds],
+        ResponseFilter: { GroupBaseInfoFilter: ['Type', 'NextMsgSeq', 'LastMsgTime'] },
+      },
+      GroupInfoResponse,
+      signal,
+    );
+    return res.GroupInfo.map((g): GroupInfo => {
+      if (g.ErrorCode !== 0) {
+        return { ok: false, groupId: g.GroupId, errorCode: g.ErrorCode, errorInfo: this.redact(g.ErrorInfo) };
+      }
+      return {
+        ok: true,
+        groupId: g.GroupId,
+        type: g.Type ?? 'Unknown',
+        nextMsgSeq: g.NextMsgSeq ?? 0,
+        lastMsgTime: g.LastMsgTime ?? 0,
+      };
+    });
+  }
+
+  public async getHistory(request: HistoryRequest, signal?: AbortSignal): Promise<HistoryPage> {
+    if (
+      !Number.isInteger(request.reqMsgNumber) ||
+      request.reqMsgNumber < 1 ||
+      request.reqMsgNumber > MAX_PAGE_SIZE
+    ) {
+      throw new RangeError(`reqMsgNumber must be 1..${MAX_PAGE_SIZE}, got ${request.reqMsgNumber}`);
+    }
+    const body: JsonObject = { GroupId: request.groupId, ReqMsgNumber: request.reqMsgNumber };
+    if (request.reqMsgSeq !== undefined) body.ReqMsgSeq = request.reqMsgSeq;
+    if (request.withRecalledMsg) body.WithRecalledMsg = 1;
+    if (request.topicId !== undefined) body.TopicId = request.topicId;
+    const res = await this.call('groupMsgGetSimple', body, HistoryResponse, signal);
+    return {
+      groupId: res.GroupId ?? request.groupId,
+      isFinished: res.IsFinished,
+      messages: res.RspMsgList as RawMessage[],
+    };
+  }
+
+  public async getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]> {
+    const res = await this.call(
+      'getTopic',
+      { GroupId: groupId, From_Account: this.options.adminIdentifier },
+      TopicResponse,
+      signal,
+    );
+    return res.TopicAndSelfInfo.map((t): TopicInfo => {
+      if (t.ErrorCode !== 0 || t.TopicInfo === undefined) {
+        return {
+          ok: false,
+          topicId: t.TopicInfo?.TopicId,
+          errorCode: t.ErrorCode,
+          errorInfo: this.redact(t.ErrorInfo),
+        };
+      }
+      return {
+        ok: true,
+        topicId: t.TopicInfo.TopicId,
+        topicName: t.TopicInfo.TopicName,
+        nextMsgSeq: t.TopicInfo.NextMsgSeq ?? 0,
+        lastMsgTime: t.TopicInfo.LastMsgTime ?? 0,
+      };
+    });
+  }
+
+  /**
+   * One API call with rate limiting, bounded concurrency and the retry policy's decisions.
+   * Resolves with the response body (envelope fields included) once `ErrorCode` is 0.
+   * @throws GiveUpError when the policy gives up; AbortedError when `signal` fires.
+   */
+  public async call<S extends z.ZodType>(
+    api: TencentApiKey,
+    body: JsonObject,
+    schema: S,
+    signal?: AbortSignal,
+  ): Promise<z.output<S>> {
+    let regenerated = false;
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(signal);
+      try {
+        return await this.slots(async () => {
+          await this.limiter.acquire(api, signal);
+          return this.check(api, schema, await this.send(api, body, signal));
+        });
+      } catch (error) {
+        if (error instanceof AbortedError) throw error;
+        if (signal?.aborted) throw new AbortedError(`${api} aborted`, { cause: error });
+        const decision = decideRetry({
+          error,
+          attempt,
+          signatureRegenerated: regenerated,
+          options: this.retry,
+          random: this.options.random,
+        });
+        if (decision.kind === 'give-up') {
+          this.counters.giveUps[decision.action] = (this.counters.giveUps[decision.action] ?? 0) + 1;
+          throw new GiveUpError(decision.action, `Tencent API ${TENCENT_APIS[api]}: ${decision.message}`, {
+            cause: error,
+            attempts: attempt,
+          });
+        }
+        if (decision.kind === 'regenerate-signature') {
+          regenerated = true;
+          this.counters.signatureRenewals++;
+          this.options.logger.warn('UserSig refused; regenerating it once', {
+            api: TENCENT_APIS[api],
+            reason: decision.verdict.reason,
+          });
+          this.options.userSig.regenerate();
+          continue;
+        }
+        this.counters.retries++;
+        if (decision.pauseApiMs > 0) {
+          this.counters.throttles++;
+          this.limiter.pause(api, decision.pauseApiMs);
+        }
+        this.options.logger.debug('retrying Tencent call', {
+          api: TENCENT_APIS[api],
+          attempt,
+          delayMs: decision.delayMs,
+          reason: decision.verdict.reason,
+        });
+        await this.options.clock.sleep(decision.delayMs, signal).catch((cause: unknown) => {
+          throw new AbortedError(`${api} aborted while backing off`, { cause });
+        });
+      }
+    }
+  }
+
+  /** One HTTP exchange. Throws TransportError or TencentApiError; never includes the URL in a message. */
+  private async send(
+    api: TencentApiKey,
+    body: JsonObject,
+    signal: AbortSignal | undefined,
+  ): Promise<JsonObject> {
+    const path = TENCENT_APIS[api];
+    this.counters.requests[api]++;
+    const url = this.buildUrl(path);
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: losslessStringify(body) ?? '{}',
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      });
+      text = await response.text();
+    } catch (error) {
+      if (signal?.aborted) throw new AbortedError(`${path} aborted`, { cause: signal.reason });
+      if (timeout.aborted) {
+        throw new TransportError(path, 'timeout', `no answer within ${this.timeoutMs} ms`, { cause: error });
+      }
+      throw new TransportError(path, 'network', `network error: ${this.describeCause(error)}`, {
+        cause: error,
+      });
+    }
+    if (response.status !== 200) {
+      throw new TransportError(path, 'http-status', `HTTP ${response.status} ${response.statusText}`.trim(), {
+        status: response.status,
+      });
+    }
+    const parsed = this.parseJson(path, text);
+    const envelope = Envelope.safeParse(parsed);
+    if (!envelope.success) {
+      throw new TransportError(
+        path,
+        'malformed-body',
+        `response is not an API envelope (${describeSchemaError(envelope.error)})`,
+      );
+    }
+    const code = envelope.data.ErrorCode ?? 0;
+    // get_topic's top-level code "has no meaning; check each topic's ErrorCode" (reference §4.2).
+    const perItemErrors = api === 'getTopic' && Array.isArray((parsed as JsonObject).TopicAndSelfInfo);
+    if ((code !== 0 || envelope.data.ActionStatus !== 'OK') && !perItemErrors) {
+      throw new TencentApiError(path, code === 0 ? -1 : code, this.redact(envelope.data.ErrorInfo ?? ''));
+    }
+    return parsed as JsonObject;
+  }
+
+  private parseJson(path: string, text: string): JsonValue {
+    try {
+      // Lossless: `Next` of get_appid_group_list is a uint64 and can exceed 2^53 (reference §4.1).
+      return losslessParse(text, null, (value: string) =>
+        isInteger(value) && !isSafeNumber(value) ? BigInt(value) : Number(value),
+      ) as JsonValue;
+    } catch (error) {
+      throw new TransportError(
+        path,
+        'malformed-body',
+        `response body is not valid JSON (${text.length} bytes)`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /** A body that is valid JSON but not the documented shape counts as malformed (retried, bounded). */
+  private check<S extends z.ZodType>(api: TencentApiKey, schema: S, raw: JsonObject): z.output<S> {
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+      throw new TransportError(
+        TENCENT_APIS[api],
+        'malformed-body',
+        `unexpected response shape (${describeSchemaError(result.error)})`,
+        { cause: result.error },
+      );
+    }
+    return result.data;
+  }
+
+  private buildUrl(path: string): string {
+    const query = new URLSearchParams({
+      sdkappid: String(this.options.sdkAppId),
+      identifier: this.options.adminIdentifier,
+      usersig: this.options.userSig.current(),
+      random: String(Math.floor(this.options.random() * 0x1_0000_0000)),
+      contenttype: 'json',
+    });
+    return `${this.baseUrl}/v4/${path}?${query.toString()}`;
+  }
+
+  private describeCause(error: unknown): string {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    return this.redact(typeof code === 'string' ? `${code} ${message}` : message);
+  }
+
+  private redact(text: string): string {
+    return redactSecrets(text, this.options.userSig.secrets());
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('aborted', { cause: signal.reason });
+}

@@ -1,0 +1,73 @@
+/**
+ * Runtime schemas of the Tencent REST responses, checked at the boundary. Unknown fields are
+ * tolerated and kept (`looseObject`): Tencent adds fields over time (reference §1.3).
+ */
+import { z } from 'zod';
+
+const int = z.number().int();
+/** A JSON integer parsed losslessly: beyond 2^53 it arrives as a bigint. */
+const uint64 = z.union([int.nonnegative(), z.bigint().nonnegative()]).transform((n) => BigInt(n));
+
+/** The envelope every API returns. `ErrorInfo` is missing in some old samples, so it is optional. */
+export const Envelope = z.looseObject({
+  ActionStatus: z.string(),
+  ErrorCode: int.optional(),
+  ErrorInfo: z.string().optional(),
+});
+
+export const GroupListResponse = z.looseObject({
+  TotalCount: int.optional().default(0),
+  GroupIdList: z.array(z.looseObject({ GroupId: z.string() })).default([]),
+  Next: uint64.optional().default(0n),
+});
+
+export const GroupInfoResponse = z.looseObject({
+  GroupInfo: z
+    .array(
+      z.looseObject({
+        GroupId: z.string(),
+        ErrorCode: int.optional().default(0),
+        ErrorInfo: z.string().optional().default(''),
+        Type: z.string().optional(),
+        NextMsgSeq: int.nonnegative().optional(),
+        LastMsgTime: int.nonnegative().optional(),
+      }),
+    )
+    .default([]),
+});
+
+export const RawMessageSchema = z.looseObject({
+  MsgSeq: int.nonnegative(),
+  MsgTimeStamp: int.nonnegative(),
+});
+
+export const HistoryResponse = z.looseObject({
+  GroupId: z.string().optional(),
+  IsFinished: int.min(0).max(2),
+  RspMsgList: z.array(RawMessageSchema).optional().default([]),
+});
+
+export const TopicResponse = z.looseObject({
+  TopicAndSelfInfo: z.array(
+    z.looseObject({
+      ErrorCode: int.optional().default(0),
+      ErrorInfo: z.string().optional().default(''),
+      TopicInfo: z
+        .looseObject({
+          TopicId: z.string(),
+          TopicName: z.string().optional(),
+          NextMsgSeq: int.nonnegative().optional(),
+          LastMsgTime: int.nonnegative().optional(),
+        })
+        .optional(),
+    }),
+  ),
+});
+
+/** A short, secret-free description of why a body did not match its schema. */
+export function describeSchemaError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
