@@ -1,0 +1,249 @@
+/**
+ * The continuation: what has been archived per target (a group, or a topic of a Community group)
+ * and where an interrupted range resumes. Pure data and pure transitions; the engine persists it
+ * with conditional writes (see `functions/engine/state-keeper.ts`).
+ *
+ * Invariant per target: every seq `<= highWater` is archived, and while a range is in progress,
+ * every seq in `(cursor, top]` is archived too. The range is done when `cursor < highWater + 1`;
+ * only then does `highWater` advance to `top`. Nothing is ever claimed that was not written.
+ */
+import { z } from 'zod';
+import { ArchiverError } from './errors.ts';
+
+export const STATE_VERSION = 1;
+
+export interface TargetRef {
+  readonly groupId: string;
+  /** Set for a topic of a topic-enabled Community group; seqs are per topic. */
+  readonly topicId: string | null;
+}
+
+export interface RangeProgress {
+  /** Newest seq of the range, snapshotted when the range started (so a run always ends). */
+  top: number;
+  /** Next seq to fetch, going down; `(cursor, top]` is archived. */
+  cursor: number;
+  /** Messages older than this (epoch seconds) are out of scope (first-run look-back), or null. */
+  floorTime: number | null;
+}
+
+export interface TargetState extends TargetRef {
+  /** Every seq `<= highWater` is archived (0: nothing yet). */
+  highWater: number;
+  inProgress: RangeProgress | null;
+}
+
+export interface Lease {
+  owner: string;
+  expiresAtMs: number;
+}
+
+/** Objects a checkpoint is about to write; cleared when the checkpoint commits. */
+export interface PendingWrite {
+  runId: string;
+  objects: string[];
+}
+
+export interface ArchiveState {
+  version: typeof STATE_VERSION;
+  sdkAppId: number;
+  lease: Lease | null;
+  pending: PendingWrite | null;
+  targets: TargetState[];
+}
+
+/** The state object is unreadable or from an unknown version. Never silently restarted from scratch. */
+export class StateCorruptError extends ArchiverError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StateCorruptError';
+  }
+}
+
+const seq = z.number().int().nonnegative();
+const StateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  sdkAppId: z.number().int().positive(),
+  lease: z.object({ owner: z.string().min(1), expiresAtMs: z.number() }).nullable(),
+  pending: z.object({ runId: z.string().min(1), objects: z.array(z.string().min(1)) }).nullable(),
+  targets: z.array(
+    z.object({
+      groupId: z.string().min(1),
+      topicId: z.string().min(1).nullable(),
+      highWater: seq,
+      inProgress: z
+        .object({ top: seq, cursor: seq, floorTime: z.number().int().nullable() })
+        .refine((r) => r.cursor <= r.top, 'cursor must not exceed top')
+        .nullable(),
+    }),
+  ),
+});
+
+/** A fresh state for an app that was never archived. */
+export function emptyState(sdkAppId: number): ArchiveState {
+  return { version: STATE_VERSION, sdkAppId, lease: null, pending: null, targets: [] };
+}
+
+/**
+ * Parse and validate a stored state document.
+ * @throws StateCorruptError naming the problem and the way out (restore a previous version of the object).
+ */
+export function parseState(text: string, expectedSdkAppId: number, location: string): ArchiveState {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new StateCorruptError(
+      `The state object ${location} is not valid JSON. Restore it from a previous version (S3 versioning) or a backup; ` +
+        'deleting it makes the next run re-archive all retained history.',
+      { cause },
+    );
+  }
+  const version = (json as { version?: unknown } | null)?.version;
+  if (version !== STATE_VERSION) {
+    throw new StateCorruptError(
+      `The state object ${location} has version ${JSON.stringify(version)}, but this archiver reads version ${STATE_VERSION}. ` +
+        'Use the archiver release that wrote it, or restore an older state object.',
+    );
+  }
+  const parsed = StateSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new StateCorruptError(
+      `The state object ${location} is damaged (${issue?.path.join('.') || '(root)'}: ${issue?.message}). ` +
+        'Restore it from a previous version (S3 versioning) or a backup.',
+      { cause: parsed.error },
+    );
+  }
+  if (parsed.data.sdkAppId !== expectedSdkAppId) {
+    throw new StateCorruptError(
+      `The state object ${location} belongs to SDKAppID ${parsed.data.sdkAppId}, not ${expectedSdkAppId}.`,
+    );
+  }
+  return parsed.data as ArchiveState;
+}
+
+/** Serialise a state document (stable key order, readable). */
+export function serializeState(state: ArchiveState): string {
+  return `${JSON.stringify(state, null, 2)}\n`;
+}
+
+/** The identity of a target as a map key. */
+export function targetKey(ref: TargetRef): string {
+  return JSON.stringify([ref.groupId, ref.topicId]);
+}
+
+/** A contiguous block of seqs fetched by one or more `group_msg_get_simple` calls. */
+export interface SeqWindow {
+  /** Inclusive bounds, `lo <= hi`. */
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** `group_msg_get_simple` returns at most 20 messages a call. */
+export const PAGE_SIZE = 20;
+
+/**
+ * Split the rest of a range into windows of at most {@link PAGE_SIZE} seqs, newest first, aligned
+ * to `cursor`. Windows can be fetched in parallel; results are released in this order.
+ */
+export function* windowsBelow(cursor: number, floor: number, size = PAGE_SIZE): Generator<SeqWindow> {
+  for (let hi = cursor; hi >= floor; hi -= size) {
+    yield { lo: Math.max(floor, hi - size + 1), hi };
+  }
+}
+
+/** What one page means for its window. */
+export type PageOutcome =
+  | { kind: 'window-done'; stopTarget: false }
+  /** Everything below is out of scope (expired or older than the look-back); the range ends here. */
+  | { kind: 'window-done'; stopTarget: true; reason: 'expired' | 'before-floor-time' }
+  /** The page was cut short (or asked for less than the window); ask again for the rest. */
+  | { kind: 'continue'; reqMsgSeq: number; reqMsgNumber: number };
+
+/**
+ * Decide how a window continues after one page (reference §3.6). Pure.
+ *
+ * `IsFinished` 1 means the requested seqs `[ReqMsgSeq - ReqMsgNumber + 1, ReqMsgSeq]` came back
+ * whole (missing seqs no longer exist); 0 means the page was cut short (long messages), so the next
+ * request starts below the smallest seq returned; 2 means the requested seqs are all expired, and
+ * since retention is by age, everything below is expired too.
+ */
+export function evaluatePage(args: {
+  window: SeqWindow;
+  /** `ReqMsgSeq` and `ReqMsgNumber` of this page. */
+  reqMsgSeq: number;
+  reqMsgNumber: number;
+  isFinished: number;
+  /** Seqs of the returned messages that fall inside the window (any order). */
+  seqs: readonly number[];
+  /** `MsgTimeStamp` of the oldest message returned inside the window, if any. */
+  oldestTime: number | undefined;
+  /** Look-back cut-off (epoch seconds) or null. */
+  floorTime: number | null;
+}): PageOutcome {
+  const { window, isFinished, seqs } = args;
+  if (args.floorTime !== null && args.oldestTime !== undefined && args.oldestTime < args.floorTime) {
+    return { kind: 'window-done', stopTarget: true, reason: 'before-floor-time' };
+  }
+  if (isFinished === 2) return { kind: 'window-done', stopTarget: true, reason: 'expired' };
+  let coveredDownTo: number;
+  if (isFinished === 1) {
+    coveredDownTo = args.reqMsgSeq - args.reqMsgNumber + 1;
+  } else if (seqs.length === 0) {
+    // Cut short with nothing in the window: nothing is left in it.
+    return { kind: 'window-done', stopTarget: false };
+  } else {
+    coveredDownTo = Math.min(...seqs);
+  }
+  if (coveredDownTo <= window.lo) return { kind: 'window-done', stopTarget: false };
+  const next = Math.min(coveredDownTo - 1, args.reqMsgSeq - 1);
+  return { kind: 'continue', reqMsgSeq: next, reqMsgNumber: next - window.lo + 1 };
+}
+
+/** Keep only the messages inside the window (a page can reach below it when seqs are missing). */
+export function inWindow<T extends { MsgSeq: number }>(window: SeqWindow, messages: readonly T[]): T[] {
+  return messages.filter((m) => m.MsgSeq >= window.lo && m.MsgSeq <= window.hi);
+}
+
+/**
+ * Start (or keep) the work for a target given the newest seq seen now.
+ * Returns the ranges still to archive, in the order to process them.
+ */
+export function rangesToArchive(
+  current: TargetState | undefined,
+  newestSeq: number,
+  floorTime: number | null,
+): RangeProgress[] {
+  const highWater = current?.highWater ?? 0;
+  const ranges: RangeProgress[] = [];
+  let covered = highWater;
+  if (current?.inProgress) {
+    ranges.push({ ...current.inProgress });
+    covered = Math.max(covered, current.inProgress.top);
+  }
+  if (newestSeq > covered) {
+    // A new range starts above what is archived or in progress. Its look-back applies only to a
+    // target never archived before: later ranges take everything since the last high-water mark.
+    const isFirst = highWater === 0 && !current?.inProgress;
+    ranges.push({ top: newestSeq, cursor: newestSeq, floorTime: isFirst ? floorTime : null });
+  }
+  return ranges;
+}
+
+/**
+ * Record progress of the range at the head of a target's work: `(cursor, top]` is now archived.
+ * When `finished`, the range is complete and the high-water mark advances to its top.
+ */
+export function advanceTarget(
+  target: TargetState,
+  range: RangeProgress,
+  cursor: number,
+  finished: boolean,
+): TargetState {
+  const floor = target.highWater + 1;
+  if (finished || cursor < floor) {
+    return { ...target, highWater: Math.max(target.highWater, range.top), inProgress: null };
+  }
+  return { ...target, inProgress: { ...range, cursor } };
+}

@@ -1,0 +1,132 @@
+/**
+ * Buffers archive records across groups into one gzip NDJSON stream per `dt` partition, so the
+ * number of objects grows with data volume and days touched, not with the number of groups.
+ * Memory stays bounded: lines are compressed as they arrive and only compressed bytes are held.
+ */
+import { createGzip, type Gzip } from 'node:zlib';
+import { dateInZone, messageObjectKey } from '../domain/partition.ts';
+import { type ArchiveRecord, serializeRecord } from '../domain/record.ts';
+import type { ObjectStore } from '../domain/storage.ts';
+
+interface Partition {
+  readonly dt: string;
+  readonly gzip: Gzip;
+  readonly chunks: Buffer[];
+  readonly done: Promise<void>;
+  records: number;
+  bytes: number;
+}
+
+export interface PlannedObject {
+  readonly key: string;
+  readonly dt: string;
+}
+
+export interface FlushResult {
+  objects: number;
+  records: number;
+  /** Compressed bytes written. */
+  bytes: number;
+}
+
+export class PartitionWriter {
+  private partitions = new Map<string, Partition>();
+  private planned: PlannedObject[] | undefined;
+  private nextPart = 0;
+  private uncompressed = 0;
+
+  public constructor(
+    private readonly options: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
+  ) {}
+
+  /** Uncompressed bytes buffered since the last flush. */
+  public get bufferedBytes(): number {
+    return this.uncompressed;
+  }
+
+  /** Records buffered since the last flush. */
+  public get bufferedRecords(): number {
+    let n = 0;
+    for (const p of this.partitions.values()) n += p.records;
+    return n;
+  }
+
+  /** Append one record to its day's partition. */
+  public add(record: ArchiveRecord): void {
+    if (this.planned) throw new Error('PartitionWriter.add after planFlush and before flush');
+    const dt = dateInZone(record.msg_time, this.options.timeZone);
+    const partition = this.partitions.get(dt) ?? this.open(dt);
+    const line = Buffer.from(`${serializeRecord(record)}\n`, 'utf8');
+    partition.gzip.write(line);
+    partition.records++;
+    partition.bytes += line.length;
+    this.uncompressed += line.length;
+  }
+
+  /**
+   * Name the objects the next flush will write (one per non-empty partition), so the caller can
+   * record them as intent before anything is written.
+   */
+  public planFlush(): PlannedObject[] {
+    this.planned ??= [...this.partitions.keys()].sort().map((dt) => ({
+      dt,
+      key: messageObjectKey({
+        sdkAppId: this.options.sdkAppId,
+        dt,
+        runId: this.options.runId,
+        part: this.nextPart++,
+      }),
+    }));
+    return this.planned;
+  }
+
+  /** Write the planned objects (create-only) and start empty buffers. */
+  public async flush(): Promise<FlushResult> {
+    const planned = this.planFlush();
+    const result: FlushResult = { objects: 0, records: 0, bytes: 0 };
+    for (const { dt, key } of planned) {
+      const partition = this.partitions.get(dt);
+      if (!partition) continue;
+      partition.gzip.end();
+      await partition.done;
+      const body = Buffer.concat(partition.chunks);
+      await this.options.store.put(key, body, {
+        ifNoneMatch: '*',
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+      });
+      result.objects++;
+      result.records += partition.records;
+      result.bytes += body.length;
+    }
+    this.reset();
+    return result;
+  }
+
+  /** Drop everything buffered (after a failed checkpoint the data is fetched again). */
+  public discard(): void {
+    for (const p of this.partitions.values()) p.gzip.destroy();
+    this.reset();
+  }
+
+  private reset(): void {
+    this.partitions = new Map();
+    this.planned = undefined;
+    this.uncompressed = 0;
+  }
+
+  private open(dt: string): Partition {
+    const gzip = createGzip({ level: 6 });
+    const chunks: Buffer[] = [];
+    gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const done = new Promise<void>((resolve, reject) => {
+      gzip.once('end', resolve);
+      gzip.once('error', reject);
+    });
+    // A destroyed (discarded) stream rejects `done`; nobody awaits it then.
+    done.catch(() => undefined);
+    const partition: Partition = { dt, gzip, chunks, done, records: 0, bytes: 0 };
+    this.partitions.set(dt, partition);
+    return partition;
+  }
+}

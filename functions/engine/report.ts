@@ -1,0 +1,102 @@
+/**
+ * The run report: written into the archive (`runs/…json`) and printed at the end of every run.
+ */
+export interface RunReport {
+  runId: string;
+  sdkAppId: number;
+  startedAtMs: number;
+  finishedAtMs: number;
+  elapsedMs: number;
+  /** True only when every selected target is caught up to the newest seq seen at run start. */
+  done: boolean;
+  groups: {
+    /** Groups selected (after discovery and id filters). */
+    seen: number;
+    /** Skipped groups by reason (deleted, invalid-id, no-history-type, type-filtered, error). */
+    skipped: Record<string, number>;
+    /** Targets with nothing new since their high-water mark: no history call was made. */
+    idle: number;
+    /** Targets fully caught up by this run. */
+    archived: number;
+    /** Targets that failed in this run (see `errors`). */
+    failed: number;
+  };
+  /** Topics of topic-enabled Community groups seen. */
+  topics: number;
+  /** Targets (groups or topics) that had new messages. */
+  targetsWithWork: number;
+  /** Targets that still have work (deadline reached, or a transient failure). */
+  remainingTargets: number;
+  /** Records written, placeholders included. */
+  messages: number;
+  /** `IsPlaceMsg = 1`: deleted, expired or failed to store. */
+  placeholders: number;
+  /** `IsPlaceMsg = 2`: recalled. */
+  recalled: number;
+  /** `group_msg_get_simple` pages that produced records or ended a window. */
+  pages: number;
+  /** Extra pages because an answer was cut short (long messages, `IsFinished` 0). */
+  shortPages: number;
+  /** Time spent discovering and planning, before the first history call. */
+  planMs: number;
+  /** HTTP requests per API, retries included. */
+  calls: Record<string, number>;
+  retries: number;
+  throttles: number;
+  checkpoints: number;
+  objectsWritten: number;
+  bytesWritten: number;
+  /** Objects of an earlier run's uncommitted checkpoint that this run deleted. */
+  rolledBackObjects: number;
+  errors: { groupId: string; topicId: string | null; error: string }[];
+  fatalError?: string;
+}
+
+/** A report with every counter at zero. */
+export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number): RunReport {
+  return {
+    runId,
+    sdkAppId,
+    startedAtMs,
+    finishedAtMs: startedAtMs,
+    elapsedMs: 0,
+    done: false,
+    groups: { seen: 0, skipped: {}, idle: 0, archived: 0, failed: 0 },
+    topics: 0,
+    targetsWithWork: 0,
+    remainingTargets: 0,
+    messages: 0,
+    placeholders: 0,
+    recalled: 0,
+    pages: 0,
+    shortPages: 0,
+    planMs: 0,
+    calls: {},
+    retries: 0,
+    throttles: 0,
+    checkpoints: 0,
+    objectsWritten: 0,
+    bytesWritten: 0,
+    rolledBackObjects: 0,
+    errors: [],
+  };
+}
+
+/** A few lines for people. */
+export function formatReport(report: RunReport): string {
+  const skipped = Object.entries(report.groups.skipped)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  const calls = Object.entries(report.calls)
+    .map(([api, n]) => `${api} ${n}`)
+    .join(', ');
+  return [
+    `run ${report.runId} (app ${report.sdkAppId}): ${report.done ? 'done' : 'NOT done, run again to continue'} in ${(report.elapsedMs / 1000).toFixed(1)} s`,
+    `  groups: ${report.groups.seen} seen, ${report.groups.idle} idle, ${report.groups.archived} caught up, ${report.groups.failed} failed${skipped ? `, skipped: ${skipped}` : ''}; topics ${report.topics}`,
+    `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled) in ${report.pages} pages`,
+    `  calls: ${calls || 'none'}; retries ${report.retries}, throttled ${report.throttles}`,
+    `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
+    ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
+    ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
+  ].join('\n');
+}

@@ -1,0 +1,150 @@
+/**
+ * Keeps the continuation state object and the run's lease on it. Every write is a conditional
+ * write (`If-Match` on the ETag last read, or `If-None-Match: *` for the first), serialised through
+ * one queue, so two runs can never both advance the state: the loser gets a clear error.
+ */
+import { type ArchiveState, emptyState, parseState, serializeState } from '../domain/continuation.ts';
+import { ArchiverError, PreconditionFailedError } from '../domain/errors.ts';
+import { stateKey } from '../domain/partition.ts';
+import type { Clock, Logger } from '../domain/ports.ts';
+import type { ObjectStore } from '../domain/storage.ts';
+
+/** Another run holds the lease: this one must not write. Retry after `expiresAtMs`. */
+export class LeaseHeldError extends ArchiverError {
+  public readonly owner: string;
+  public readonly expiresAtMs: number;
+  public constructor(owner: string, expiresAtMs: number) {
+    super(
+      `Another run (${owner}) is archiving this app and holds the lease until ${new Date(expiresAtMs).toISOString()}. ` +
+        'This run stops without writing. If that run crashed, its lease expires by itself; run again after that time.',
+    );
+    this.name = 'LeaseHeldError';
+    this.owner = owner;
+    this.expiresAtMs = expiresAtMs;
+  }
+}
+
+/** The state changed under us (another run took over after our lease expired). Stop writing. */
+export class LeaseLostError extends ArchiverError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'LeaseLostError';
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface StateKeeperOptions {
+  store: ObjectStore;
+  sdkAppId: number;
+  runId: string;
+  clock: Clock;
+  logger: Logger;
+  /** How long a lease lasts without renewal. Every state write renews it. */
+  leaseMs: number;
+}
+
+export class StateKeeper {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly options: StateKeeperOptions,
+    private current: ArchiveState,
+    private etag: string | undefined,
+  ) {}
+
+  /**
+   * Read the state (or start an empty one) and take the lease.
+   * @throws LeaseHeldError when another run holds an unexpired lease
+   * @throws StateCorruptError when the stored state cannot be trusted
+   */
+  public static async open(options: StateKeeperOptions): Promise<StateKeeper> {
+    const key = stateKey(options.sdkAppId);
+    for (let attempt = 1; ; attempt++) {
+      const stored = await options.store.get(key);
+      const state = stored
+        ? parseState(decoder.decode(stored.body), options.sdkAppId, `${options.store.location}/${key}`)
+        : emptyState(options.sdkAppId);
+      const now = options.clock.now();
+      if (state.lease && state.lease.owner !== options.runId && state.lease.expiresAtMs > now) {
+        throw new LeaseHeldError(state.lease.owner, state.lease.expiresAtMs);
+      }
+      if (state.lease && state.lease.owner !== options.runId) {
+        options.logger.warn('taking over an expired lease', { previousOwner: state.lease.owner });
+      }
+      const keeper = new StateKeeper(options, state, stored?.etag);
+      try {
+        await keeper.update((s) => s);
+        return keeper;
+      } catch (error) {
+        // Someone wrote between our read and our write: read again to report who, or to retry.
+        if (!(error instanceof LeaseLostError) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  /** The state as last written. */
+  public get state(): ArchiveState {
+    return this.current;
+  }
+
+  /** When our lease ends unless renewed. */
+  public get leaseExpiresAtMs(): number {
+    return this.current.lease?.expiresAtMs ?? 0;
+  }
+
+  /**
+   * Apply `change` and write the result conditionally, renewing the lease. Writes are serialised.
+   * @throws LeaseLostError if the object changed since we last wrote it
+   */
+  public update(change: (state: ArchiveState) => ArchiveState): Promise<void> {
+    const run = this.queue.then(() => this.write(change));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Give the lease back so the next run need not wait for it to expire. */
+  public release(): Promise<void> {
+    const run = this.queue.then(() => this.writeRaw({ ...this.current, lease: null }));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** @throws LeaseLostError when the lease is (nearly) over, so no object is written without it. */
+  public assertLease(marginMs: number): void {
+    if (this.options.clock.now() + marginMs >= this.leaseExpiresAtMs) {
+      throw new LeaseLostError(
+        `The lease on ${stateKey(this.options.sdkAppId)} is about to expire; stopping before writing without it.`,
+      );
+    }
+  }
+
+  private async write(change: (state: ArchiveState) => ArchiveState): Promise<void> {
+    const next = change(structuredClone(this.current));
+    await this.writeRaw({
+      ...next,
+      lease: { owner: this.options.runId, expiresAtMs: this.options.clock.now() + this.options.leaseMs },
+    });
+  }
+
+  private async writeRaw(next: ArchiveState): Promise<void> {
+    const key = stateKey(this.options.sdkAppId);
+    try {
+      const { etag } = await this.options.store.put(key, encoder.encode(serializeState(next)), {
+        contentType: 'application/json',
+        ...(this.etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: this.etag }),
+      });
+      this.etag = etag;
+      this.current = next;
+    } catch (error) {
+      if (error instanceof PreconditionFailedError) {
+        throw new LeaseLostError(
+          `The state object ${key} was changed by another run (${this.options.runId} lost its lease). This run stops; nothing it has not committed is claimed.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The archive engine end to end: the simulator over real HTTP, the local folder and S3 (s3rver)
+ * over real I/O. Each test checks the archive against the simulator's ground truth: every message
+ * exactly once, in the right `dt` folder.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { emptyState, StateCorruptError, serializeState } from '../../functions/domain/continuation.ts';
+import { stateKey } from '../../functions/domain/partition.ts';
+import type { Clock } from '../../functions/domain/ports.ts';
+import type { ObjectStore } from '../../functions/domain/storage.ts';
+import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
+import { LeaseHeldError } from '../../functions/engine/state-keeper.ts';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../functions/simulator/index.ts';
+import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
+import { startS3rver } from '../helpers/s3rver.ts';
+import { clientFor } from '../helpers/tencent.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const FAST = {
+  get_appid_group_list: 1_000,
+  get_group_info: 5_000,
+  group_msg_get_simple: 5_000,
+  get_topic: 5_000,
+};
+const DATASET: SimulatorOptions['dataset'] = {
+  groups: 14,
+  activeFraction: 0.85,
+  messagesPerActiveGroup: [30, 260],
+  historyDays: 20,
+  extraGroups: [
+    {
+      groupId: '@TGS#_@TGS#cENGINETOPIC',
+      type: 'Community',
+      messages: 0,
+      topics: [
+        { topicId: '@TGS#_@TGS#cENGINETOPIC@TOPIC#_@TOPIC#cA', messages: 70 },
+        { topicId: '@TGS#_@TGS#cENGINETOPIC@TOPIC#_@TOPIC#cB', messages: 9 },
+      ],
+    },
+    { groupId: '@TGS#aLIVE', type: 'AVChatRoom', messages: 10 },
+  ],
+};
+
+async function simulator(over: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = await startSimulator({
+    seed: 11,
+    dataset: DATASET,
+    rateLimits: FAST,
+    retentionDays: 365,
+    ...over,
+  });
+  cleanups.push(() => sim.stop());
+  return sim;
+}
+
+async function localStore(): Promise<LocalFolderStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'archive-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return new LocalFolderStore(dir);
+}
+
+function runWith(sim: Simulator, store: ObjectStore, over: Partial<RunOptions> & { clock?: Clock } = {}) {
+  const { client, app } = clientFor(sim, {
+    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
+    clock: over.clock ?? systemClock,
+  });
+  const options: RunOptions = {
+    sdkAppId: app.sdkAppId,
+    runId: `run${Math.random().toString(36).slice(2, 10)}`,
+    groupIds: undefined,
+    selection: { include: [], exclude: [], types: [] },
+    withRecalledMsg: true,
+    timeZone: 'UTC',
+    initialLookbackDays: null,
+    flushBytes: 64 * 1024 * 1024,
+    checkpointIntervalMs: 60_000,
+    leaseMs: 120_000,
+    deadlineMs: null,
+    concurrency: 16,
+    ...over,
+  };
+  return {
+    client,
+    run: () =>
+      runArchive(
+        {
+          api: client,
+          store,
+          clock: over.clock ?? systemClock,
+          logger: silent,
+          apiStats: () => client.stats(),
+        },
+        options,
+      ),
+  };
+}
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('runArchive', () => {
+  it.each(['UTC', 'Asia/Shanghai'])(
+    'archives every message exactly once into dt folders of %s',
+    async (timeZone) => {
+      const sim = await simulator();
+      const store = await localStore();
+      const report = await runWith(sim, store, { timeZone, flushBytes: 20_000 }).run();
+      const rows = await readArchive(store);
+      expect(exactlyOnceProblems(rows, expectedIdentities(sim), timeZone)).toEqual([]);
+      expect(report.done).toBe(true);
+      expect(report.messages).toBe(rows.length);
+      expect(report.groups.skipped['no-history-type']).toBe(1);
+      expect(report.topics).toBe(sim.groups().reduce((n, g) => n + g.topics.length, 0));
+      expect(report.topics).toBeGreaterThanOrEqual(2);
+      expect(report.checkpoints).toBeGreaterThan(1);
+    },
+  );
+
+  it('is incremental: only new messages, no history call for idle groups, a dissolved group skipped', async () => {
+    const sim = await simulator();
+    const store = await localStore();
+    await runWith(sim, store).run();
+    const [a, b, c] = sim
+      .groups()
+      .filter((g) => g.type === 'Public' || g.type === 'Private' || g.type === 'ChatRoom');
+    if (!a || !b || !c) throw new Error('dataset too small');
+    sim.appendMessages(a.groupId, 45);
+    sim.appendMessages(b.groupId, 3);
+    sim.deleteGroup(c.groupId);
+    sim.resetStats();
+    const report = await runWith(sim, store).run();
+    expect(report.messages).toBe(48);
+    expect(report.groups.archived).toBe(2);
+    // ceil(45/20) + ceil(3/20): idle groups and topics cost no history call at all.
+    expect(sim.stats().perApi.group_msg_get_simple.calls).toBe(4);
+    const rows = await readArchive(store);
+    const expected = expectedIdentities(sim).concat(
+      [...rows]
+        .filter((r) => r.record.group_id === c.groupId)
+        .map((r) => `${c.groupId}||${r.record.msg_seq}`),
+    );
+    expect(exactlyOnceProblems(rows, expected, 'UTC')).toEqual([]);
+  });
+
+  it('stops at the deadline with done=false and resumes exactly where it stopped', async () => {
+    const sim = await simulator();
+    const store = await localStore();
+    let reports = 0;
+    for (let i = 0; i < 50; i++) {
+      // A clock that passes the deadline (10 s away) after a handful of reads: each run does a little
+      // and commits, well inside its 120 s lease.
+      let calls = 0;
+      const clock: Clock = {
+        now: () => Date.now() + (calls++ > 40 ? 20_000 : 0),
+        sleep: systemClock.sleep,
+      };
+      const report = await runWith(sim, store, {
+        clock,
+        deadlineMs: Date.now() + 10_000,
+        concurrency: 4,
+      }).run();
+      reports++;
+      if (report.done) break;
+      expect(report.remainingTargets).toBeGreaterThan(0);
+    }
+    expect(reports).toBeGreaterThan(2);
+    const rows = await readArchive(store);
+    expect(exactlyOnceProblems(rows, expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+
+  it('survives 502s, 10002, malformed bodies and frequency limits without losing or duplicating', async () => {
+    const sim = await simulator();
+    const store = await localStore();
+    sim.injectFaults(
+      { api: 'group_msg_get_simple', kind: 'http-status', status: 502, body: '<html>502</html>', times: 3 },
+      { api: 'group_msg_get_simple', kind: 'error-code', code: 10002, times: 3 },
+      { api: 'group_msg_get_simple', kind: 'malformed-json', times: 2 },
+      { api: 'group_msg_get_simple', kind: 'error-code', code: 10006, times: 2 },
+      { api: 'get_group_info', kind: 'error-code', code: 70001 },
+    );
+    const report = await runWith(sim, store).run();
+    expect(report.done).toBe(true);
+    expect(report.retries).toBeGreaterThanOrEqual(10);
+    expect(report.throttles).toBe(2);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+
+  it('reports a group dissolved mid-run without failing the others, and never claims its messages', async () => {
+    const sim = await simulator();
+    const store = await localStore();
+    sim.injectFaults({ api: 'group_msg_get_simple', kind: 'error-code', code: 10010 });
+    const report = await runWith(sim, store, { concurrency: 1 }).run();
+    expect(report.groups.failed).toBe(1);
+    expect(report.errors[0]?.error).toMatch(/10010/);
+    expect(report.done).toBe(true);
+    // The group was not really dissolved: the next run archives it, and nothing is duplicated.
+    const second = await runWith(sim, store).run();
+    expect(second.groups.archived).toBe(1);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+
+  it('lets only one of two simultaneous runs proceed; the other stops with a clear message', async () => {
+    const sim = await simulator();
+    const store = await localStore();
+    const results = await Promise.allSettled([runWith(sim, store).run(), runWith(sim, store).run()]);
+    const failed = results.filter((r) => r.status === 'rejected');
+    expect(failed.length).toBe(1);
+    const reason = (failed[0] as PromiseRejectedResult).reason;
+    expect(reason).toBeInstanceOf(LeaseHeldError);
+    expect(String(reason.message)).toMatch(/Another run .* holds the lease/);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+
+  it('rolls back the objects of a checkpoint that never committed', async () => {
+    const sim = await simulator();
+    const store = await localStore();
+    const orphan = 'messages/sdkappid=1400000000/dt=2026-01-01/part-crashed-00000.ndjson.gz';
+    await store.put(orphan, new Uint8Array([1, 2, 3]));
+    const state = { ...emptyState(1400000000), pending: { runId: 'crashed', objects: [orphan] } };
+    await store.put(stateKey(1400000000), new TextEncoder().encode(serializeState(state)));
+    const report = await runWith(sim, store).run();
+    expect(report.rolledBackObjects).toBe(1);
+    expect(await store.get(orphan)).toBeUndefined();
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+
+  it.each([
+    ['corrupted', '{"version": 1, "sdkAppId": '],
+    ['of an unknown version', '{"version": 9}'],
+  ])('refuses a state object that is %s instead of restarting from scratch', async (_label, text) => {
+    const sim = await simulator();
+    const store = await localStore();
+    await store.put(stateKey(1400000000), new TextEncoder().encode(text));
+    await expect(runWith(sim, store).run()).rejects.toBeInstanceOf(StateCorruptError);
+    expect(await readArchive(store)).toEqual([]);
+  });
+
+  it('archives into S3 (s3rver over real HTTP) exactly once, incrementally', async () => {
+    const s3 = await startS3rver();
+    cleanups.push(() => s3.stop());
+    const sim = await simulator();
+    const store = new S3Store({ client: s3.client, bucket: s3.bucket, prefix: 'tenant-a/chat' });
+    await runWith(sim, store, { flushBytes: 30_000 }).run();
+    const group = sim.groups().find((g) => g.type === 'Public');
+    if (!group) throw new Error('no Public group');
+    sim.appendMessages(group.groupId, 21);
+    const report = await runWith(sim, store).run();
+    expect(report.messages).toBe(21);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+});
