@@ -1,0 +1,74 @@
+/** `npm run archive -- --config <file>`: archive every configured app (or one) once. */
+import { composeAppRun, openStore, type Runtime } from '../composition.ts';
+import { ConfigError } from '../domain/errors.ts';
+import { formatReport, type RunReport } from '../engine/report.ts';
+import { runArchive } from '../engine/run-archive.ts';
+import { EXIT } from './exit-codes.ts';
+import { loadConfigFile } from './load-config.ts';
+import { createProgressView } from './progress.ts';
+
+export interface ArchiveArgs {
+  configPath: string | undefined;
+  out: string | undefined;
+  deadline: string | undefined;
+  app: string | undefined;
+}
+
+export async function runArchiveCommand(runtime: Runtime, args: ArchiveArgs): Promise<number> {
+  if (args.configPath === undefined) {
+    throw new ConfigError('--config <file.json> is required (see archiver.config.example.json)', {
+      field: '--config',
+    });
+  }
+  const config = await loadConfigFile(args.configPath);
+  if (args.out !== undefined) config.archive.out = args.out;
+  const deadlineMs = parseDeadline(args.deadline, runtime.clock.now());
+  const indexes = selectApps(
+    config.apps.map((a) => a.sdkAppId),
+    args.app,
+  );
+  const store = openStore(config.archive.out);
+  const reports: RunReport[] = [];
+  for (const index of indexes) {
+    const view = createProgressView({
+      tty: process.stderr.isTTY === true,
+      write: (line) => process.stderr.write(`${line}\n`),
+      label: `app ${config.apps[index]?.sdkAppId}`,
+    });
+    const { deps, options } = await composeAppRun(config, index, runtime, {
+      store,
+      ...(deadlineMs === undefined ? {} : { deadlineMs }),
+      onProgress: (p) => view.update(p),
+    });
+    try {
+      reports.push(await runArchive(deps, options));
+    } finally {
+      view.stop();
+    }
+  }
+  for (const report of reports) process.stdout.write(`${formatReport(report)}\n`);
+  process.stdout.write(`archive: ${store.location}\n`);
+  return reports.every((r) => r.done) ? EXIT.done : EXIT.notDone;
+}
+
+function parseDeadline(text: string | undefined, now: number): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new ConfigError(`--deadline must be a positive number of seconds, got ${JSON.stringify(text)}`, {
+      field: '--deadline',
+    });
+  }
+  return now + seconds * 1000;
+}
+
+function selectApps(ids: number[], app: string | undefined): number[] {
+  if (app === undefined) return ids.map((_, i) => i);
+  const index = ids.indexOf(Number(app));
+  if (index < 0) {
+    throw new ConfigError(`--app ${app} is not in the config (configured: ${ids.join(', ')})`, {
+      field: '--app',
+    });
+  }
+  return [index];
+}

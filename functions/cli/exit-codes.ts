@@ -1,0 +1,25 @@
+import { ConfigError } from '../domain/errors.ts';
+import { RunFailedError } from '../engine/run-archive.ts';
+import { LeaseHeldError } from '../engine/state-keeper.ts';
+
+/** Exit codes of the CLI, documented in the README. */
+export const EXIT = {
+  done: 0,
+  failed: 1,
+  usage: 2,
+  /** The run stopped at its deadline; run again to continue. */
+  notDone: 3,
+  /** Another run holds the lease (EX_TEMPFAIL): try again later. */
+  leaseHeld: 75,
+  /** Bad configuration (EX_CONFIG). */
+  config: 78,
+} as const;
+
+/** Map an error that escaped a command to its exit code. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ConfigError) return EXIT.config;
+  if (error instanceof LeaseHeldError) return EXIT.leaseHeld;
+  if (error instanceof RunFailedError) return EXIT.failed;
+  if ((error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS')) return EXIT.usage;
+  return EXIT.failed;
+}

@@ -1,0 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import { type Config, parseConfig } from '../config/schema.ts';
+import { ConfigError } from '../domain/errors.ts';
+
+/** Read and validate a JSON config file. Errors name the file, the field and the fix. */
+export async function loadConfigFile(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(
+      `Cannot read config file ${path}: ${(cause as NodeJS.ErrnoException).code ?? cause}`,
+      {
+        field: '--config',
+        cause,
+      },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`Config file ${path} is not valid JSON: ${(cause as Error).message}`, {
+      field: '(root)',
+      cause,
+    });
+  }
+  return parseConfig(raw, `config file ${path}`);
+}

@@ -1,0 +1,43 @@
+/**
+ * `npm run simulator`: run the simulator alone and write a config that points at it, so
+ * `npm run archive -- --config .tmp/simulator.config.json` exercises the real CLI path.
+ * The simulator's key is made up; it goes into a file (mode 600), never onto the terminal.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startSimulator } from '../simulator/index.ts';
+import { EXIT } from './exit-codes.ts';
+
+export async function runSimulatorCommand(port: string | undefined, folder = '.tmp'): Promise<number> {
+  const simulator = await startSimulator({
+    latencyMs: 5,
+    jitterMs: 5,
+    ...(port === undefined ? {} : { port: Number(port) }),
+  });
+  const app = simulator.apps[0];
+  if (!app) throw new Error('the simulator has no app');
+  await mkdir(folder, { recursive: true });
+  const keyFile = join(folder, 'simulator.key');
+  const configFile = join(folder, 'simulator.config.json');
+  await writeFile(keyFile, `${app.secretKey}\n`, { mode: 0o600 });
+  const config = {
+    apps: [
+      {
+        sdkAppId: app.sdkAppId,
+        endpoint: simulator.url,
+        adminIdentifier: app.adminIdentifier,
+        secretKey: { file: keyFile },
+      },
+    ],
+    archive: { out: './archive-simulator', timeZone: 'UTC' },
+  };
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  process.stdout.write(
+    `Simulator of the Tencent Chat REST API on ${simulator.url} (SDKAppID ${app.sdkAppId}).\n` +
+      `Wrote ${configFile}; in another terminal: npm run archive -- --config ${configFile}\n` +
+      'Press Ctrl-C to stop.\n',
+  );
+  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  await simulator.stop();
+  return EXIT.done;
+}

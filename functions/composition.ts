@@ -1,0 +1,161 @@
+/**
+ * The composition root: the one place that builds adapters from validated configuration and hands
+ * them to the use case. Entry points (CLI, Lambda) call this and nothing else.
+ */
+import { randomBytes } from 'node:crypto';
+import { LocalFolderStore } from './adapters/local-folder/local-folder-store.ts';
+import { createConsoleLogger } from './adapters/logging/console-logger.ts';
+import { createS3Client, parseS3Url, S3Store } from './adapters/s3/s3-store.ts';
+import { createSecretResolver, type SecretResolver } from './adapters/secrets/resolve-secret.ts';
+import { systemClock } from './adapters/system-clock.ts';
+import { TencentClient } from './adapters/tencent/client.ts';
+import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
+import type { AppConfig, Config } from './config/schema.ts';
+import type { Clock, Logger, Random } from './domain/ports.ts';
+import type { ObjectStore } from './domain/storage.ts';
+import type { RunDeps, RunOptions } from './engine/run-archive.ts';
+
+/** Process-wide services that entry points provide. */
+export interface Runtime {
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  resolveSecret: SecretResolver;
+  /** Every provider built here registers its secrets, so the logger can mask them. */
+  secrets: SecretRegistry;
+}
+
+/** The secrets currently in use (keys and UserSigs), for log redaction. */
+export class SecretRegistry {
+  private readonly sources: (() => Iterable<string>)[] = [];
+  public add(source: () => Iterable<string>): void {
+    this.sources.push(source);
+  }
+  public *all(): Iterable<string> {
+    for (const source of this.sources) yield* source();
+  }
+}
+
+/** A runtime for the CLI: real clock, text or JSON logs on stderr with secrets masked. */
+export function cliRuntime(
+  options: { level?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean } = {},
+): Runtime {
+  const secrets = new SecretRegistry();
+  return {
+    clock: systemClock,
+    random: Math.random,
+    logger: createConsoleLogger({
+      level: options.level ?? 'info',
+      format: options.json ? 'json' : 'text',
+      secrets: () => secrets.all(),
+    }),
+    resolveSecret: createSecretResolver(),
+    secrets,
+  };
+}
+
+/** Open the archive location: a local folder, or `s3://bucket/prefix`. */
+export function openStore(out: string): ObjectStore {
+  if (out.startsWith('s3://')) {
+    const { bucket, prefix } = parseS3Url(out);
+    return new S3Store({ client: createS3Client(), bucket, prefix });
+  }
+  return new LocalFolderStore(out);
+}
+
+/** Sign (or load) the admin UserSig for one app. */
+export async function userSigFor(app: AppConfig, index: number, runtime: Runtime): Promise<UserSigProvider> {
+  const provider = app.secretKey
+    ? userSigFromKey({
+        sdkAppId: app.sdkAppId,
+        key: await runtime.resolveSecret(app.secretKey, `apps.${index}.secretKey`),
+        identifier: app.adminIdentifier,
+        lifetimeSeconds: app.userSigLifetimeSeconds,
+        clock: runtime.clock,
+      })
+    : userSigFromReadySig({
+        userSig: await runtime.resolveSecret(
+          app.userSig as NonNullable<AppConfig['userSig']>,
+          `apps.${index}.userSig`,
+        ),
+        sdkAppId: app.sdkAppId,
+        identifier: app.adminIdentifier,
+        clock: runtime.clock,
+        logger: runtime.logger,
+      });
+  runtime.secrets.add(() => provider.secrets());
+  return provider;
+}
+
+/** A run id that sorts by start time: `20261125T233807Z-1a2b3c`. */
+export function newRunId(clock: Clock): string {
+  const stamp = new Date(clock.now())
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Everything `runArchive` needs for one app. */
+export async function composeAppRun(
+  config: Config,
+  index: number,
+  runtime: Runtime,
+  overrides: {
+    store?: ObjectStore;
+    deadlineMs?: number | null;
+    runId?: string;
+    onProgress?: RunDeps['onProgress'];
+  } = {},
+): Promise<{ deps: RunDeps; options: RunOptions; client: TencentClient }> {
+  const app = config.apps[index];
+  if (!app) throw new RangeError(`no app at index ${index}`);
+  const userSig = await userSigFor(app, index, runtime);
+  const client = new TencentClient({
+    sdkAppId: app.sdkAppId,
+    adminIdentifier: app.adminIdentifier,
+    region: app.region,
+    endpoint: app.endpoint,
+    useBackupDomain: app.useBackupDomain,
+    userSig,
+    clock: runtime.clock,
+    random: runtime.random,
+    logger: runtime.logger,
+    rateLimits: {
+      ...app.rateLimits,
+      groupMsgGetSimple: app.rateLimits.groupMsgGetSimple ?? app.planRateLimit,
+    },
+    maxConcurrency: app.maxConcurrency,
+    requestTimeoutMs: app.requestTimeoutMs,
+  });
+  const store = overrides.store ?? openStore(config.archive.out);
+  const deadlineMs =
+    overrides.deadlineMs !== undefined
+      ? overrides.deadlineMs
+      : config.run.deadlineSeconds === null
+        ? null
+        : runtime.clock.now() + config.run.deadlineSeconds * 1000;
+  const deps: RunDeps = {
+    api: client,
+    store,
+    clock: runtime.clock,
+    logger: runtime.logger,
+    apiStats: () => client.stats(),
+    ...(overrides.onProgress ? { onProgress: overrides.onProgress } : {}),
+  };
+  const options: RunOptions = {
+    sdkAppId: app.sdkAppId,
+    runId: overrides.runId ?? newRunId(runtime.clock),
+    groupIds: app.groups.ids,
+    selection: { include: app.groups.include, exclude: app.groups.exclude, types: app.groups.types },
+    withRecalledMsg: app.withRecalledMsg,
+    timeZone: config.archive.timeZone,
+    initialLookbackDays: app.initialLookbackDays,
+    flushBytes: Math.round(config.archive.flushMegabytes * 1024 * 1024),
+    checkpointIntervalMs: config.run.checkpointSeconds * 1000,
+    leaseMs: config.run.leaseSeconds * 1000,
+    deadlineMs,
+    concurrency: app.maxConcurrency,
+  };
+  return { deps, options, client };
+}

@@ -1,0 +1,163 @@
+/**
+ * The configuration schema, shared by the CLI, the Lambda and the CDK stack. Validated once, at the
+ * edge; every error names the field (dotted path) and says how to fix it.
+ */
+import { z } from 'zod';
+import { TENCENT_REGION_NAMES } from '../adapters/tencent/regions.ts';
+import { ConfigError } from '../domain/errors.ts';
+
+/** Where a secret comes from. Secrets are never written into the config itself. */
+export const SecretSourceSchema = z.union(
+  [
+    z.strictObject({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+    }),
+    z.strictObject({ file: z.string().min(1) }),
+    z.strictObject({
+      ssmParameter: z.string().regex(/^\/?[A-Za-z0-9_.\-/]+$/, 'must be an SSM parameter name'),
+    }),
+  ],
+  { error: 'must be one of { "env": "VAR" }, { "file": "path" } or { "ssmParameter": "/name" }' },
+);
+export type SecretSource = z.infer<typeof SecretSourceSchema>;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Documented default of `group_msg_get_simple`; each add-on pack bought in the console adds 100/s. */
+const DOCUMENTED_HISTORY_RATE = 200;
+
+const AppSchema = z
+  .strictObject({
+    sdkAppId: z.number({ error: 'must be the numeric SDKAppID from the console' }).int().positive(),
+    region: z
+      .enum(TENCENT_REGION_NAMES, { error: `must be one of ${TENCENT_REGION_NAMES.join(', ')}` })
+      .optional(),
+    endpoint: z.url({ error: 'must be a URL like https://adminapisgp.im.qcloud.com' }).optional(),
+    useBackupDomain: z.boolean().default(false),
+    adminIdentifier: z.string().min(1).max(32).default('administrator'),
+    /** The app's secret key, to sign UserSigs. */
+    secretKey: SecretSourceSchema.optional(),
+    /** Or a ready-made admin UserSig (cannot be renewed by the archiver). */
+    userSig: SecretSourceSchema.optional(),
+    userSigLifetimeSeconds: z
+      .number()
+      .int()
+      .min(3_600, 'should be at least 3600 (Tencent recommends 24 h or more)')
+      .max(50 * 365 * 86_400)
+      .default(86_400),
+    /** Your plan's `group_msg_get_simple` limit: 200/s plus 100/s per add-on pack. */
+    planRateLimit: z.number().int().min(1).default(DOCUMENTED_HISTORY_RATE),
+    rateLimits: z
+      .strictObject({
+        groupMsgGetSimple: z.number().positive().optional(),
+        getGroupInfo: z.number().positive().max(200, 'the documented limit is 200/s').optional(),
+        getAppidGroupList: z.number().positive().max(1, 'the documented limit is 1/s').optional(),
+        getTopic: z.number().positive().max(200, 'the documented limit is 200/s').optional(),
+      })
+      .default({}),
+    maxConcurrency: z.number().int().min(1).max(512).default(64),
+    requestTimeoutMs: z.number().int().min(3_001, 'must exceed the server-side 3 s timeout').default(10_000),
+    groups: z
+      .strictObject({
+        /** Archive exactly these groups (no discovery). */
+        ids: z.array(z.string().min(1)).min(1).optional(),
+        include: z.array(z.string().min(1)).default([]),
+        exclude: z.array(z.string().min(1)).default([]),
+        types: z.array(z.enum(['Public', 'Private', 'ChatRoom', 'Community', 'Work', 'Meeting'])).default([]),
+      })
+      .default({ include: [], exclude: [], types: [] }),
+    withRecalledMsg: z.boolean().default(true),
+    /** First run of a group: only this many days back (default: all retained history). */
+    initialLookbackDays: z.number().positive().nullable().default(null),
+    /** The plan's history retention in days (7, 30, 60, 90…), for lag and headroom metrics. */
+    retentionDays: z.number().int().positive().default(7),
+  })
+  .superRefine((app, ctx) => {
+    if (app.region === undefined && app.endpoint === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['region'],
+        message: 'set region (the data center of the app) or endpoint',
+      });
+    }
+    if ((app.secretKey === undefined) === (app.userSig === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secretKey'],
+        message:
+          'set exactly one of secretKey (recommended: signs and renews UserSigs) or userSig (a ready-made sig)',
+      });
+    }
+    const rate = app.rateLimits.groupMsgGetSimple;
+    if (rate !== undefined && rate > app.planRateLimit) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rateLimits', 'groupMsgGetSimple'],
+        message: `${rate}/s is above planRateLimit (${app.planRateLimit}/s); raise planRateLimit only if you bought add-on packs`,
+      });
+    }
+  });
+export type AppConfig = z.output<typeof AppSchema>;
+
+export const ConfigSchema = z.strictObject({
+  apps: z.array(AppSchema).min(1, 'configure at least one app'),
+  archive: z
+    .strictObject({
+      /** A local folder, or `s3://bucket/prefix`. */
+      out: z.string().min(1).default('./archive'),
+      /** IANA zone for the `dt=` partitions. */
+      timeZone: z
+        .string()
+        .refine(isTimeZone, 'must be an IANA time zone such as UTC or Asia/Shanghai')
+        .default('UTC'),
+      /** Flush partition buffers at this many uncompressed MB. */
+      flushMegabytes: z.number().positive().max(1024).default(64),
+    })
+    .default({ out: './archive', timeZone: 'UTC', flushMegabytes: 64 }),
+  run: z
+    .strictObject({
+      checkpointSeconds: z.number().positive().default(60),
+      leaseSeconds: z.number().positive().default(180),
+      /** Stop starting new pages this many seconds after start (CLI); the Lambda uses its remaining time. */
+      deadlineSeconds: z.number().positive().nullable().default(null),
+    })
+    .default({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null }),
+});
+export type Config = z.output<typeof ConfigSchema>;
+
+/**
+ * Validate raw configuration (parsed JSON or CDK context).
+ * @throws ConfigError naming the first bad field, with every problem listed in the message
+ */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const result = ConfigSchema.safeParse(raw);
+  if (result.success) {
+    assertLeaseCoversCheckpoints(result.data, source);
+    return result.data;
+  }
+  const lines = result.error.issues.map(
+    (issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+  );
+  const first = result.error.issues[0];
+  throw new ConfigError(`Invalid ${source}:\n${lines.join('\n')}`, {
+    field: first?.path.join('.') ?? '',
+    cause: result.error,
+  });
+}
+
+function assertLeaseCoversCheckpoints(config: Config, source: string): void {
+  // Every checkpoint renews the lease; a lease shorter than two checkpoints could lapse mid-run.
+  if (config.run.leaseSeconds < 2 * config.run.checkpointSeconds) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - run.leaseSeconds: must be at least twice run.checkpointSeconds (${config.run.checkpointSeconds})`,
+      { field: 'run.leaseSeconds' },
+    );
+  }
+}
