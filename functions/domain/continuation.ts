@@ -25,11 +25,15 @@ export interface RangeProgress {
   cursor: number;
   /** Messages older than this (epoch seconds) are out of scope (first-run look-back), or null. */
   floorTime: number | null;
+  /** `MsgTimeStamp` of the newest message archived in this range, once known. */
+  topTime: number | null;
 }
 
 export interface TargetState extends TargetRef {
   /** Every seq `<= highWater` is archived (0: nothing yet). */
   highWater: number;
+  /** `MsgTimeStamp` of the newest archived message, once known (for lag and retention headroom). */
+  highWaterTime: number | null;
   inProgress: RangeProgress | null;
 }
 
@@ -71,8 +75,15 @@ const StateSchema = z.object({
       groupId: z.string().min(1),
       topicId: z.string().min(1).nullable(),
       highWater: seq,
+      // Added after the first release of version 1; absent in older documents.
+      highWaterTime: z.number().int().nullable().default(null),
       inProgress: z
-        .object({ top: seq, cursor: seq, floorTime: z.number().int().nullable() })
+        .object({
+          top: seq,
+          cursor: seq,
+          floorTime: z.number().int().nullable(),
+          topTime: z.number().int().nullable().default(null),
+        })
         .refine((r) => r.cursor <= r.top, 'cursor must not exceed top')
         .nullable(),
     }),
@@ -226,7 +237,7 @@ export function rangesToArchive(
     // A new range starts above what is archived or in progress. Its look-back applies only to a
     // target never archived before: later ranges take everything since the last high-water mark.
     const isFirst = highWater === 0 && !current?.inProgress;
-    ranges.push({ top: newestSeq, cursor: newestSeq, floorTime: isFirst ? floorTime : null });
+    ranges.push({ top: newestSeq, cursor: newestSeq, floorTime: isFirst ? floorTime : null, topTime: null });
   }
   return ranges;
 }
@@ -243,7 +254,12 @@ export function advanceTarget(
 ): TargetState {
   const floor = target.highWater + 1;
   if (finished || cursor < floor) {
-    return { ...target, highWater: Math.max(target.highWater, range.top), inProgress: null };
+    return {
+      ...target,
+      highWater: Math.max(target.highWater, range.top),
+      highWaterTime: range.topTime ?? target.highWaterTime,
+      inProgress: null,
+    };
   }
   return { ...target, inProgress: { ...range, cursor } };
 }

@@ -27,6 +27,19 @@ export interface RunReport {
   targetsWithWork: number;
   /** Targets that still have work (deadline reached, or a transient failure). */
   remainingTargets: number;
+  /**
+   * Upper bound of `MsgTimeStamp` of the newest message not yet archived (epoch seconds), or null
+   * when nothing is pending: `now - pendingNewestTime` is the archive's lag.
+   */
+  pendingNewestTime: number | null;
+  /**
+   * Lower bound of `MsgTimeStamp` of the oldest message not yet archived, from the high-water marks
+   * of targets with pending work (null when none is known): with the plan's retention it gives the
+   * headroom before Tencent deletes unarchived messages.
+   */
+  pendingOldestTime: number | null;
+  /** Pending targets never archived before: their oldest messages sit at the retention edge. */
+  pendingNeverArchived: number;
   /** Records written, placeholders included. */
   messages: number;
   /** `IsPlaceMsg = 1`: deleted, expired or failed to store. */
@@ -65,6 +78,9 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     topics: 0,
     targetsWithWork: 0,
     remainingTargets: 0,
+    pendingNewestTime: null,
+    pendingOldestTime: null,
+    pendingNeverArchived: 0,
     messages: 0,
     placeholders: 0,
     recalled: 0,

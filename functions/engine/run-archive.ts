@@ -109,6 +109,8 @@ class TargetWork {
     public readonly ref: TargetRef,
     state: TargetState,
     ranges: RangeProgress[],
+    /** Upper bound of the newest message not yet archived (epoch seconds; starts as the group's LastMsgTime). */
+    public newestPendingTime: number,
   ) {
     this.state = state;
     this.ranges = ranges;
@@ -221,15 +223,10 @@ async function writeReport(
     timeZone,
   });
   try {
-    await store.put(
-      key,
-      new TextEncoder().encode(`${JSON.stringify(report)}
-`),
-      {
-        ifNoneMatch: '*',
-        contentType: 'application/json',
-      },
-    );
+    await store.put(key, new TextEncoder().encode(`${JSON.stringify(report)}\n`), {
+      ifNoneMatch: '*',
+      contentType: 'application/json',
+    });
   } catch (error) {
     logger.warn('could not write the run report', { key, error: describe(error) });
   }
@@ -270,15 +267,15 @@ async function planTargets(
       ? null
       : Math.floor(deps.clock.now() / 1000) - Math.round(options.initialLookbackDays * 86_400);
   const work: TargetWork[] = [];
-  const consider = (ref: TargetRef, newestSeq: number) => {
+  const consider = (ref: TargetRef, newestSeq: number, lastMsgTime: number) => {
     const current = known.get(targetKey(ref));
     const ranges = rangesToArchive(current, newestSeq, floorTime);
     if (ranges.length === 0) {
       report.groups.idle++;
       return;
     }
-    const base: TargetState = current ?? { ...ref, highWater: 0, inProgress: null };
-    work.push(new TargetWork(ref, base, ranges));
+    const base: TargetState = current ?? { ...ref, highWater: 0, highWaterTime: null, inProgress: null };
+    work.push(new TargetWork(ref, base, ranges, lastMsgTime));
   };
 
   const infoBatches = batches(selected, 50);
@@ -293,7 +290,7 @@ async function planTargets(
       continue;
     }
     if (!info.ok) continue;
-    consider({ groupId: info.groupId, topicId: null }, Math.max(0, info.nextMsgSeq - 1));
+    consider({ groupId: info.groupId, topicId: null }, Math.max(0, info.nextMsgSeq - 1), info.lastMsgTime);
     if (decision.hasTopics) communities.push(info.groupId);
   }
   // Topic lists are independent calls: fetch them in parallel under the client's rate limit.
@@ -319,7 +316,7 @@ async function planTargets(
         continue;
       }
       report.topics++;
-      consider({ groupId, topicId: topic.topicId }, Math.max(0, topic.nextMsgSeq - 1));
+      consider({ groupId, topicId: topic.topicId }, Math.max(0, topic.nextMsgSeq - 1), topic.lastMsgTime);
     }
   });
   report.targetsWithWork = work.length;
@@ -388,6 +385,11 @@ async function pageTargets(
       report.shortPages += result.pages - 1;
       const range = target.range as RangeProgress;
       range.cursor = head.window.lo - 1;
+      if (result.records.length > 0) {
+        const times = result.records.map((r) => r.msg_time);
+        range.topTime ??= Math.max(...times);
+        target.newestPendingTime = Math.min(target.newestPendingTime, ...times);
+      }
       if (result.stop !== false || (target.windows === undefined && target.slots.length === 0)) {
         target.finishRange();
         if (target.finished) report.groups.archived++;
@@ -420,7 +422,7 @@ async function pageTargets(
 
   const checkpoint = async (): Promise<void> => {
     await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, targets, report);
+    await commitCheckpoint(keeper, writer, targets, report, options.leaseMs);
     lastCheckpoint = clock.now();
     progress();
   };
@@ -469,7 +471,12 @@ async function pageTargets(
   await checkpoint();
   // A group that cannot be archived (dissolved mid-run, invalid id) is settled for this run; one that
   // failed transiently is not, so the next invocation tries it again.
-  report.remainingTargets = targets.filter((t) => !t.finished && !isSkipped(t.failed)).length;
+  const remaining = targets.filter((t) => !t.finished && !isSkipped(t.failed));
+  report.remainingTargets = remaining.length;
+  report.pendingNewestTime = remaining.length === 0 ? null : Math.max(...remaining.map((t) => t.newestPendingTime));
+  const known = remaining.filter((t) => t.state.highWaterTime !== null).map((t) => t.state.highWaterTime as number);
+  report.pendingOldestTime = known.length === 0 ? null : Math.min(...known);
+  report.pendingNeverArchived = remaining.filter((t) => t.state.highWater === 0).length;
   report.done = report.remainingTargets === 0 && fatal === undefined && !signal?.aborted;
   if (fatal !== undefined) throw fatal;
 }
@@ -480,12 +487,14 @@ async function commitCheckpoint(
   writer: PartitionWriter,
   targets: TargetWork[],
   report: RunReport,
+  leaseMs: number,
 ): Promise<void> {
   const planned = writer.planFlush();
   const runId = report.runId;
   if (planned.length > 0) {
     await keeper.update((s) => ({ ...s, pending: { runId, objects: planned.map((p) => p.key) } }));
-    keeper.assertLease(5_000);
+    // The intent write just renewed the lease; keep a margin that fits inside short leases too.
+    keeper.assertLease(Math.min(5_000, leaseMs / 2));
     const flushed = await writer.flush();
     report.objectsWritten += flushed.objects;
     report.bytesWritten += flushed.bytes;

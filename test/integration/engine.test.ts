@@ -11,6 +11,7 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { emptyState, StateCorruptError, serializeState } from '../../functions/domain/continuation.ts';
+import { StorageError } from '../../functions/domain/errors.ts';
 import { stateKey } from '../../functions/domain/partition.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
@@ -169,8 +170,14 @@ describe('runArchive', () => {
         concurrency: 4,
       }).run();
       reports++;
-      if (report.done) break;
+      if (report.done) {
+        expect(report.pendingNewestTime).toBeNull();
+        break;
+      }
       expect(report.remainingTargets).toBeGreaterThan(0);
+      // Lag and headroom inputs: something newer than an hour ago is still pending.
+      expect(report.pendingNewestTime).toBeGreaterThan(0);
+      expect(report.pendingNeverArchived + (report.pendingOldestTime === null ? 0 : 1)).toBeGreaterThan(0);
     }
     expect(reports).toBeGreaterThan(2);
     const rows = await readArchive(store);
@@ -218,6 +225,33 @@ describe('runArchive', () => {
     expect(reason).toBeInstanceOf(LeaseHeldError);
     expect(String(reason.message)).toMatch(/Another run .* holds the lease/);
     expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+
+  it('stops with the storage error when S3 refuses a write, and the next run recovers exactly once', async () => {
+    const sim = await simulator();
+    const inner = await localStore();
+    let failures = 0;
+    const flaky: ObjectStore = {
+      location: inner.location,
+      get: (key) => inner.get(key),
+      delete: (key) => inner.delete(key),
+      list: (prefix) => inner.list(prefix),
+      put: async (key, body, options) => {
+        // Let one object through, then refuse the next: a checkpoint half written.
+        if (key.startsWith('messages/') && failures++ === 1) {
+          throw new StorageError('Access denied to s3://bucket/x: check the IAM policy / bucket policy', {
+            key,
+          });
+        }
+        return inner.put(key, body, options);
+      },
+    };
+    await expect(runWith(sim, flaky, { flushBytes: 10_000 }).run()).rejects.toThrow(/Access denied/);
+    const state = await inner.get(stateKey(1400000000));
+    expect(JSON.parse(new TextDecoder().decode(state?.body)).pending).not.toBeNull();
+    const report = await runWith(sim, inner).run();
+    expect(report.rolledBackObjects).toBeGreaterThan(0);
+    expect(exactlyOnceProblems(await readArchive(inner), expectedIdentities(sim), 'UTC')).toEqual([]);
   });
 
   it('rolls back the objects of a checkpoint that never committed', async () => {

@@ -16,6 +16,7 @@ const target = (over: Partial<TargetState> = {}): TargetState => ({
   groupId: 'g',
   topicId: null,
   highWater: 0,
+  highWaterTime: null,
   inProgress: null,
   ...over,
 });
@@ -42,7 +43,14 @@ describe('windowsBelow', () => {
 
 describe('evaluatePage (reference §3.6)', () => {
   const window = { lo: 81, hi: 100 };
-  const base = { window, reqMsgSeq: 100, reqMsgNumber: 20, oldestTime: 1_000, floorTime: null };
+  const base = {
+    window,
+    reqMsgSeq: 100,
+    reqMsgNumber: 20,
+    oldestTime: 1_000,
+    floorTime: null,
+    topTime: null,
+  };
   it.each([
     [
       'a whole window (IsFinished 1)',
@@ -95,30 +103,51 @@ describe('inWindow', () => {
 
 describe('rangesToArchive', () => {
   it('starts with everything on the first run, with the look-back floor', () => {
-    expect(rangesToArchive(undefined, 500, 1234)).toEqual([{ top: 500, cursor: 500, floorTime: 1234 }]);
+    expect(rangesToArchive(undefined, 500, 1234)).toEqual([
+      { top: 500, cursor: 500, floorTime: 1234, topTime: null },
+    ]);
   });
   it('has no work for an idle target (no history call needed)', () => {
     expect(rangesToArchive(target({ highWater: 500 }), 500, null)).toEqual([]);
   });
   it('archives only what is new above the high-water mark, without a look-back', () => {
     expect(rangesToArchive(target({ highWater: 500 }), 520, 99)).toEqual([
-      { top: 520, cursor: 520, floorTime: null },
+      { top: 520, cursor: 520, floorTime: null, topTime: null },
     ]);
   });
   it('resumes an interrupted range, then takes what arrived since', () => {
-    const t = target({ highWater: 100, inProgress: { top: 300, cursor: 180, floorTime: null } });
+    const t = target({
+      highWater: 100,
+      inProgress: { top: 300, cursor: 180, floorTime: null, topTime: null },
+    });
     expect(rangesToArchive(t, 350, null)).toEqual([
-      { top: 300, cursor: 180, floorTime: null },
-      { top: 350, cursor: 350, floorTime: null },
+      { top: 300, cursor: 180, floorTime: null, topTime: null },
+      { top: 350, cursor: 350, floorTime: null, topTime: null },
     ]);
   });
 });
 
 describe('advanceTarget', () => {
-  const range = { top: 300, cursor: 300, floorTime: null };
+  const range = { top: 300, cursor: 300, floorTime: null, topTime: null };
   it('records partial progress without moving the high-water mark', () => {
     expect(advanceTarget(target({ highWater: 100 }), range, 200, false)).toEqual(
-      target({ highWater: 100, inProgress: { top: 300, cursor: 200, floorTime: null } }),
+      target({ highWater: 100, inProgress: { top: 300, cursor: 200, floorTime: null, topTime: null } }),
+    );
+  });
+  it('remembers the time of the newest archived message when a range completes', () => {
+    const done = advanceTarget(
+      target({ highWater: 100, highWaterTime: 5 }),
+      { ...range, topTime: 900 },
+      100,
+      false,
+    );
+    expect(done).toEqual(target({ highWater: 300, highWaterTime: 900 }));
+  });
+  it('reads state documents written before highWaterTime and topTime existed', () => {
+    const old =
+      '{"version":1,"sdkAppId":1,"lease":null,"pending":null,"targets":[{"groupId":"g","topicId":null,"highWater":3,"inProgress":{"top":9,"cursor":5,"floorTime":null}}]}';
+    expect(parseState(old, 1, 'x').targets[0]).toEqual(
+      target({ highWater: 3, inProgress: { top: 9, cursor: 5, floorTime: null, topTime: null } }),
     );
   });
   it('moves the high-water mark only when the range is complete', () => {
@@ -144,7 +173,7 @@ describe('parseState', () => {
       'a cursor above its top',
       JSON.stringify({
         ...emptyState(1),
-        targets: [target({ inProgress: { top: 1, cursor: 5, floorTime: null } })],
+        targets: [target({ inProgress: { top: 1, cursor: 5, floorTime: null, topTime: null } })],
       }),
       /cursor must not exceed top/,
     ],
