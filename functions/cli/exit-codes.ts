@@ -1,4 +1,4 @@
-import { ConfigError } from '../domain/errors.ts';
+import { ConfigError, GiveUpError } from '../domain/errors.ts';
 import { RunFailedError } from '../engine/run-archive.ts';
 import { LeaseHeldError } from '../engine/state-keeper.ts';
 
@@ -19,6 +19,10 @@ export const EXIT = {
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.config;
   if (error instanceof LeaseHeldError) return EXIT.leaseHeld;
+  // A wrong key, region or admin account is a configuration problem, even when found mid-run.
+  if (error instanceof RunFailedError && error.cause instanceof GiveUpError && error.cause.action === 'fatal-config') {
+    return EXIT.config;
+  }
   if (error instanceof RunFailedError) return EXIT.failed;
   if ((error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS')) return EXIT.usage;
   return EXIT.failed;
