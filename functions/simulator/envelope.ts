@@ -4,6 +4,7 @@
  */
 import { isInteger, isSafeNumber, parse } from 'lossless-json';
 import { ArchiverError } from '../domain/errors.ts';
+import type { JsonObject, JsonValue } from '../domain/tencent-types.ts';
 
 /** An HTTP 200 answer: the JSON text plus what the stats need to know about it. */
 export interface ApiAnswer {
@@ -67,15 +68,9 @@ export function failure(code: number, info?: string): ApiAnswer {
 }
 
 /** A request body value after lossless parsing: integers beyond 2^53 are bigint. */
-export type BodyValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | null
-  | BodyValue[]
-  | { [key: string]: BodyValue };
-export type BodyObject = { [key: string]: BodyValue };
+/** Request and response bodies are the domain's lossless JSON values. */
+export type BodyValue = JsonValue;
+export type BodyObject = JsonObject;
 
 /** Integers that fit a double exactly stay numbers; larger ones become bigint, so `Next` survives. */
 function parseNumber(text: string): number | bigint {

@@ -1,20 +1,12 @@
 import { createConsoleLogger } from '../../functions/adapters/logging/console-logger.ts';
 import { TencentClient, type TencentClientOptions } from '../../functions/adapters/tencent/client.ts';
 import { type UserSigProvider, userSigFromKey } from '../../functions/adapters/tencent/user-sig.ts';
+import { createPrng } from '../../functions/simulator/hash.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 import { FakeClock } from './fake-clock.ts';
 
-/** A seeded uniform generator (mulberry32), so jitter and `random` are repeatable in tests. */
-export function seededRandom(seed = 42): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** A seeded uniform generator (the simulator's mulberry32), so jitter and `random` repeat in tests. */
+export const seededRandom = (seed = 42): (() => number) => createPrng(seed);
 
 /** Captures log lines without redaction, so a test can prove nothing secret was ever written. */
 export function captureLogger() {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genUserSig, type UserSigProvider } from '../../functions/adapters/tencent/user-sig.ts';
 import { GiveUpError } from '../../functions/domain/errors.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { rejection } from '../helpers/assertions.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
 let sim: Simulator;
@@ -25,15 +26,6 @@ const historyGroup = () => {
   if (!g) throw new Error('demo dataset has no Public group with history');
   return g;
 };
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('TencentClient APIs against the simulator', () => {
   it('lists every group, parsing a uint64 Next cursor beyond 2^53 losslessly', async () => {

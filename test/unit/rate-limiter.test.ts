@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AbortedError, ConfigError } from '../../functions/domain/errors.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import { RateLimiter, TokenBucket } from '../../functions/domain/rate-limiter.ts';
+import { thrown } from '../helpers/assertions.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 const T0 = 1_800_000_000_000;
@@ -29,15 +30,6 @@ function lcg(seed: number): () => number {
     state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
     return state / 2 ** 32;
   };
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
 }
 
 describe('TokenBucket', () => {

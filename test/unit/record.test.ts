@@ -13,6 +13,7 @@ import {
   toRecord,
 } from '../../functions/domain/record.ts';
 import type { JsonObject, JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';
+import { createPrng } from '../../functions/simulator/hash.ts';
 
 const ctx: RecordContext = { sdkAppId: 1400000000, groupId: '@TGS#15ERQPAER', topicId: null };
 const topicCtx: RecordContext = {
@@ -598,17 +599,8 @@ describe('serializeRecord / parseRecordLine', () => {
 // Property test: a few hundred random raw messages
 // ------------------------------------------------------------------------------------------------
 
-/** mulberry32: tiny, seeded, good enough to drive a fuzzer reproducibly. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the simulator's), seeded so every fuzz case is reproducible. */
+const prng = createPrng;
 
 const STRING_PIECES = [
   'a',

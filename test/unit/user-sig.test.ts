@@ -11,6 +11,7 @@ import {
 } from '../../functions/adapters/tencent/user-sig.ts';
 import { ConfigError, GiveUpError } from '../../functions/domain/errors.ts';
 import type { LogFields, Logger } from '../../functions/domain/ports.ts';
+import { thrown } from '../helpers/assertions.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 // Reference §2.4: the sample key of the official tests, and the vectors computed for the reference.
@@ -54,15 +55,6 @@ function officialSigAt(nowMs: number, sdkAppId: number, key: string, identifier:
   } finally {
     vi.useRealTimers();
   }
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
 }
 
 class RecordingLogger implements Logger {
