@@ -375,8 +375,8 @@ async function pageTargets(
         continue;
       }
       const result = head.result as WindowResult;
+      writer.addAll(result.records);
       for (const record of result.records) {
-        writer.add(record);
         report.messages++;
         if (record.is_place_msg === 1) report.placeholders++;
         if (record.is_place_msg === 2) report.recalled++;
