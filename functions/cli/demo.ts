@@ -1,13 +1,14 @@
 /**
  * `npm start`: the whole engine on the built-in simulator, archiving into a local folder.
  * Run 1 archives all retained history; then new messages arrive and a group is dissolved, and
- * run 2 archives only what is new.
+ * run 2 archives only what is new. It ends with a sample query over the archive (DuckDB).
  */
 import { createSecretResolver } from '../adapters/secrets/resolve-secret.ts';
 import { composeAppRun, openStore, type Runtime } from '../composition.ts';
 import { parseConfig } from '../config/schema.ts';
 import { formatReport } from '../engine/report.ts';
 import { runArchive } from '../engine/run-archive.ts';
+import { runDemoQuery } from '../query/demo-query.ts';
 import { startSimulator } from '../simulator/index.ts';
 import { EXIT } from './exit-codes.ts';
 import { createProgressView } from './progress.ts';
@@ -84,6 +85,10 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
         `\n(${options.out} already held an earlier demo's archive, so run 1 found nothing new. Delete it to start over.)`,
       );
     }
+
+    // Querying: the same named queries as on Athena, here with DuckDB over the local folder.
+    out('');
+    for (const line of await runDemoQuery(options.out, config.archive.timeZone)) out(line);
     return first.done && second.done ? EXIT.done : EXIT.notDone;
   } finally {
     await simulator.stop();

@@ -20,7 +20,11 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.config;
   if (error instanceof LeaseHeldError) return EXIT.leaseHeld;
   // A wrong key, region or admin account is a configuration problem, even when found mid-run.
-  if (error instanceof RunFailedError && error.cause instanceof GiveUpError && error.cause.action === 'fatal-config') {
+  if (
+    error instanceof RunFailedError &&
+    error.cause instanceof GiveUpError &&
+    error.cause.action === 'fatal-config'
+  ) {
     return EXIT.config;
   }
   if (error instanceof RunFailedError) return EXIT.failed;

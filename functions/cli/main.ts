@@ -5,9 +5,12 @@
  *   demo        run the archiver on the built-in simulator into ./archive (npm start)
  *   archive     archive the apps of a config file (npm run archive -- --config archiver.config.json)
  *   simulator   start the simulator alone and print how to reach it (npm run simulator)
+ *   export      run a named query or SQL over the archive into a CSV/JSONL file (npm run export)
  */
 import { parseArgs } from 'node:util';
+import { systemClock } from '../adapters/system-clock.ts';
 import { cliRuntime } from '../composition.ts';
+import { EXPORT_USAGE, runExportCommand } from '../query/export-command.ts';
 import { runArchiveCommand } from './archive-command.ts';
 import { runDemo } from './demo.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
@@ -16,10 +19,15 @@ import { runSimulatorCommand } from './simulator-command.ts';
 const USAGE = `Usage:
   npm start                                   demo: simulator -> ./archive
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
-  npm run simulator -- [--port <n>]`;
+  npm run simulator -- [--port <n>]
+${EXPORT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  // `main.ts --help` has options but no command.
+  const command = argv[0]?.startsWith('-') ? undefined : argv[0];
+  const rest = command === undefined ? argv : argv.slice(1);
+  // `export` has its own arguments (a query and key=value parameters), so it parses them itself.
+  if (command === 'export') return exportCommand(rest);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -54,6 +62,28 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`Unknown command ${JSON.stringify(command)}.\n${USAGE}\n`);
       return EXIT.usage;
+  }
+}
+
+/** Runs `export`, stopping a running Athena query on Ctrl-C instead of leaving it to scan on. */
+async function exportCommand(args: string[]): Promise<number> {
+  const abort = new AbortController();
+  // The first Ctrl-C stops the query cleanly; a second one exits at once.
+  const onSigint = () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await runExportCommand(args, {
+      clock: systemClock,
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+      tty: process.stderr.isTTY === true,
+      signal: abort.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }
 

@@ -473,8 +473,11 @@ async function pageTargets(
   // failed transiently is not, so the next invocation tries it again.
   const remaining = targets.filter((t) => !t.finished && !isSkipped(t.failed));
   report.remainingTargets = remaining.length;
-  report.pendingNewestTime = remaining.length === 0 ? null : Math.max(...remaining.map((t) => t.newestPendingTime));
-  const known = remaining.filter((t) => t.state.highWaterTime !== null).map((t) => t.state.highWaterTime as number);
+  report.pendingNewestTime =
+    remaining.length === 0 ? null : Math.max(...remaining.map((t) => t.newestPendingTime));
+  const known = remaining
+    .filter((t) => t.state.highWaterTime !== null)
+    .map((t) => t.state.highWaterTime as number);
   report.pendingOldestTime = known.length === 0 ? null : Math.min(...known);
   report.pendingNeverArchived = remaining.filter((t) => t.state.highWater === 0).length;
   report.done = report.remainingTargets === 0 && fatal === undefined && !signal?.aborted;

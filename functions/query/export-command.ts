@@ -1,0 +1,255 @@
+/**
+ * `npm run export -- <named query | SQL> [--params key=value ...] --out <file.csv|file.jsonl>`
+ *
+ * Runs a query over the archive and writes the result to a file. Where it runs depends on the
+ * archive: a local folder (from --archive, or `archive.out` of --config) is queried with DuckDB,
+ * `s3://…` with Athena (workgroup and database from flags, defaults as the CDK construct creates
+ * them). The file is written under a temporary name and renamed when complete, so a failed query
+ * never leaves a half-written export behind.
+ */
+import { open, rename, rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { loadConfigFile } from '../cli/load-config.ts';
+import type { Clock } from '../domain/ports.ts';
+import { type AthenaProgress, runAthenaQuery } from './athena-runner.ts';
+import { DuckDbArchive } from './duckdb-runner.ts';
+import { formatBytes, QueryUsageError } from './errors.ts';
+import { type ExportFormat, formatForPath, renderExport } from './export-format.ts';
+import {
+  athenaExecutionParameters,
+  compiledFor,
+  describeParams,
+  findNamedQuery,
+  NAMED_QUERIES,
+  type NamedQuery,
+  orderedValues,
+  type ParamValue,
+  parseParams,
+} from './named-queries.ts';
+import type { QueryResult } from './result.ts';
+import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from './tables.ts';
+
+/** The export lines of the CLI usage (main.ts prints them under its own "Usage:"). */
+export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
+                    [--archive <dir|s3://bucket/prefix>] [--config <file.json>] [--time-zone <IANA zone>]
+                    [--workgroup <name>] [--database <name>] [--timeout <seconds>]
+Named queries:
+${NAMED_QUERIES.map((q) => `  ${q.name.padEnd(17)} ${describeParams(q)}\n  ${''.padEnd(17)} ${q.description}`).join('\n')}`;
+
+/** What the command needs from the outside; tests pass fakes. */
+export interface ExportDeps {
+  readonly clock: Clock;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress rewrites one line instead of printing many). */
+  readonly tty: boolean;
+  readonly athenaClient?: () => AthenaClient;
+  readonly signal?: AbortSignal;
+}
+
+/** Parsed command line. */
+export interface ExportArgs {
+  readonly query: NamedQuery | { readonly sql: string };
+  readonly params: Map<string, ParamValue>;
+  readonly out: string;
+  readonly format: ExportFormat;
+  readonly archive: string | undefined;
+  readonly configPath: string | undefined;
+  readonly timeZone: string | undefined;
+  readonly workGroup: string;
+  readonly database: string;
+  readonly timeoutMs: number | undefined;
+}
+
+/**
+ * Parses the export command line. `--params a=1 b=2` and `--params a=1 --params b=2` both work:
+ * `key=value` words after the query are parameters.
+ *
+ * @throws QueryUsageError naming the flag or parameter.
+ */
+export function parseExportArgs(argv: readonly string[]): ExportArgs {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new QueryUsageError((error as Error).message, { cause: error });
+  }
+  const { values, positionals } = parsed;
+  const [target, ...extra] = positionals;
+  if (target === undefined) throw new QueryUsageError('name a query or give SQL', { field: 'query' });
+  const rawParams: Record<string, string> = {};
+  for (const word of [...(values.params ?? []), ...extra]) {
+    const eq = word.indexOf('=');
+    if (eq <= 0) {
+      throw new QueryUsageError(`--params: expected key=value, got ${JSON.stringify(word)}`, {
+        field: '--params',
+      });
+    }
+    const key = word.slice(0, eq);
+    if (Object.hasOwn(rawParams, key)) {
+      throw new QueryUsageError(`--params ${key}: given twice`, { field: `--params ${key}` });
+    }
+    rawParams[key] = word.slice(eq + 1);
+  }
+  const named = findNamedQuery(target);
+  let query: ExportArgs['query'];
+  let params = new Map<string, ParamValue>();
+  if (named) {
+    query = named;
+    params = parseParams(named, rawParams);
+  } else if (/\s/.test(target.trim())) {
+    if (Object.keys(rawParams).length > 0) {
+      throw new QueryUsageError('--params: only named queries take parameters; write values into your SQL', {
+        field: '--params',
+      });
+    }
+    query = { sql: target };
+  } else {
+    throw new QueryUsageError(
+      `unknown named query ${JSON.stringify(target)} (known: ${NAMED_QUERIES.map((q) => q.name).join(', ')}); ` +
+        'SQL must be quoted as one argument',
+      { field: 'query' },
+    );
+  }
+  if (values.out === undefined)
+    throw new QueryUsageError('--out <file.csv|file.jsonl> is required', { field: '--out' });
+  const format = formatForPath(values.out);
+  if (format === undefined) {
+    throw new QueryUsageError(`--out ${values.out}: the file must end in .csv or .jsonl`, { field: '--out' });
+  }
+  return {
+    query,
+    params,
+    out: values.out,
+    format,
+    archive: values.archive,
+    configPath: values.config,
+    timeZone: values['time-zone'],
+    workGroup: values.workgroup ?? DEFAULT_WORKGROUP,
+    database: values.database ?? DEFAULT_DATABASE,
+    timeoutMs: parseTimeout(values.timeout),
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      params: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      archive: { type: 'string' },
+      config: { type: 'string' },
+      'time-zone': { type: 'string' },
+      workgroup: { type: 'string' },
+      database: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+  });
+}
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new QueryUsageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(text)}`, {
+      field: '--timeout',
+    });
+  }
+  return seconds * 1000;
+}
+
+/** Runs the command; usage errors print the usage and return 2, other errors propagate. */
+export async function runExportCommand(argv: readonly string[], deps: ExportDeps): Promise<number> {
+  let args: ExportArgs;
+  try {
+    args = parseExportArgs(argv);
+  } catch (error) {
+    if (!(error instanceof QueryUsageError)) throw error;
+    deps.stderr(`${error.message}\nUsage:\n${EXPORT_USAGE}\n`);
+    return 2;
+  }
+  const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
+  const archive = args.archive ?? config?.archive.out ?? './archive';
+  const timeZone = args.timeZone ?? config?.archive.timeZone ?? 'UTC';
+  const rows = archive.startsWith('s3://')
+    ? await exportWith(args, () => runOnAthena(args, deps))
+    : await exportWithDuckDb(args, deps, archive, timeZone);
+  deps.stdout(`wrote ${rows} rows to ${args.out}\n`);
+  return 0;
+}
+
+async function exportWithDuckDb(args: ExportArgs, deps: ExportDeps, root: string, timeZone: string) {
+  deps.stderr(`duckdb: querying the local archive ${root} (dt in ${timeZone})\n`);
+  const db = await DuckDbArchive.open(root, { timeZone });
+  const interrupt = () => db.interrupt();
+  deps.signal?.addEventListener('abort', interrupt, { once: true });
+  try {
+    return await exportWith(args, () =>
+      'name' in args.query ? db.runNamed(args.query, args.params) : db.run(args.query.sql),
+    );
+  } finally {
+    deps.signal?.removeEventListener('abort', interrupt);
+    db.close();
+  }
+}
+
+function runOnAthena(args: ExportArgs, deps: ExportDeps): Promise<QueryResult> {
+  const compiled =
+    'name' in args.query ? compiledFor(args.query, 'athena') : { sql: args.query.sql, order: [] };
+  const client = deps.athenaClient?.() ?? new AthenaClient({});
+  return runAthenaQuery(compiled.sql, athenaExecutionParameters(orderedValues(compiled, args.params)), {
+    client,
+    clock: deps.clock,
+    workGroup: args.workGroup,
+    database: args.database,
+    ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
+    onProgress: progressPrinter(deps),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+}
+
+/** Prints Athena progress on stderr: one rewritten line on a terminal, a line per state otherwise. */
+export function progressPrinter(deps: Pick<ExportDeps, 'stderr' | 'tty'>): (p: AthenaProgress) => void {
+  let lastState = '';
+  return (p) => {
+    const line = `athena ${p.queryExecutionId}: ${p.state}, ${formatBytes(p.bytesScanned)} scanned, ${(p.elapsedMs / 1000).toFixed(1)} s`;
+    const terminal = p.state === 'SUCCEEDED' || p.state === 'FAILED' || p.state === 'CANCELLED';
+    if (deps.tty) deps.stderr(`\r${line}${terminal ? '\n' : ''}`);
+    else if (p.state !== lastState) deps.stderr(`${line}\n`);
+    lastState = p.state;
+  };
+}
+
+/** Bytes gathered before one write: few syscalls, flat memory. */
+const WRITE_BATCH = 64 * 1024;
+
+/** Runs the query and streams the result into `args.out` via a temp file; returns the row count. */
+async function exportWith(args: ExportArgs, run: () => Promise<QueryResult>): Promise<number> {
+  const result = await run();
+  const temp = `${args.out}.partial`;
+  const file = await open(temp, 'w');
+  let rows = 0;
+  try {
+    let batch = '';
+    for await (const chunk of renderExport(result, args.format)) {
+      batch += chunk;
+      rows++;
+      if (batch.length >= WRITE_BATCH) {
+        await file.write(batch, null, 'utf8');
+        batch = '';
+      }
+    }
+    await file.write(batch, null, 'utf8');
+    await file.close();
+    await rename(temp, args.out);
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw error;
+  }
+  // The CSV header is a chunk too.
+  return args.format === 'csv' ? rows - 1 : rows;
+}

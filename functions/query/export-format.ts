@@ -1,0 +1,106 @@
+/**
+ * Writing a query result as CSV (RFC 4180) or JSON Lines, and as a small text table for the demo.
+ * Pure: the writers produce strings; the export command streams them to a file.
+ */
+import type { Cell, QueryResult, ResultColumn } from './result.ts';
+
+export type ExportFormat = 'csv' | 'jsonl';
+
+/** The format from the output file's extension, or undefined. */
+export function formatForPath(path: string): ExportFormat | undefined {
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  return undefined;
+}
+
+const CSV_NEEDS_QUOTES = /[",\r\n]/;
+
+/**
+ * One RFC 4180 field: quoted when it holds a quote, comma, CR or LF, quotes doubled. SQL NULL is
+ * an empty unquoted field and the empty string is `""`, so a reader can tell them apart.
+ */
+export function csvField(cell: Cell): string {
+  if (cell === null) return '';
+  if (cell === '' || CSV_NEEDS_QUOTES.test(cell)) return `"${cell.replaceAll('"', '""')}"`;
+  return cell;
+}
+
+/** One CSV record, CRLF-terminated as RFC 4180 specifies. */
+export function csvRecord(cells: readonly Cell[]): string {
+  return `${cells.map(csvField).join(',')}\r\n`;
+}
+
+/** JSON number grammar (RFC 8259): what may be written unquoted. */
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/**
+ * One JSONL value. Integers (any size, including beyond 2^53) are written as JSON numbers digit
+ * for digit, never rounded through a double; other numbers likewise when they are valid JSON
+ * numbers (NaN and Infinity become strings); booleans as booleans; everything else as strings.
+ */
+export function jsonValue(column: ResultColumn, cell: Cell): string {
+  if (cell === null) return 'null';
+  switch (column.kind) {
+    case 'integer':
+    case 'number':
+      return JSON_NUMBER.test(cell) ? cell : JSON.stringify(cell);
+    case 'boolean':
+      return cell === 'true' || cell === 'false' ? cell : JSON.stringify(cell);
+    case 'string':
+      return JSON.stringify(cell);
+  }
+}
+
+/** One JSON Lines record keyed by column name. */
+export function jsonlRecord(columns: readonly ResultColumn[], cells: readonly Cell[]): string {
+  const fields = columns.map((c, i) => `${JSON.stringify(c.name)}:${jsonValue(c, cells[i] ?? null)}`);
+  return `{${fields.join(',')}}\n`;
+}
+
+/**
+ * Column names made unique (`count`, `count_2`), since JSONL keys must be: `SELECT 1, 1` is legal
+ * SQL but would otherwise lose a value.
+ */
+export function uniqueColumns(columns: readonly ResultColumn[]): ResultColumn[] {
+  const seen = new Map<string, number>();
+  return columns.map((c) => {
+    const n = (seen.get(c.name) ?? 0) + 1;
+    seen.set(c.name, n);
+    return n === 1 ? c : { ...c, name: `${c.name}_${n}` };
+  });
+}
+
+/**
+ * The whole export as chunks of text: the header (CSV), then one record per row.
+ * Streaming keeps memory flat for large Athena results.
+ */
+export async function* renderExport(result: QueryResult, format: ExportFormat): AsyncGenerator<string> {
+  const columns = uniqueColumns(result.columns);
+  if (format === 'csv') yield csvRecord(columns.map((c) => c.name));
+  for await (const row of result.rows) {
+    yield format === 'csv' ? csvRecord(row) : jsonlRecord(columns, row);
+  }
+}
+
+/** A small aligned text table for the terminal (the demo's sample query). */
+export function formatTable(columns: readonly ResultColumn[], rows: readonly (readonly Cell[])[]): string {
+  const text = (cell: Cell) => (cell === null ? '' : cell.replace(/\s+/g, ' '));
+  const widths = columns.map((c, i) =>
+    Math.max(c.name.length, ...rows.map((r) => [...text(r[i] ?? null)].length)),
+  );
+  const right = columns.map((c) => c.kind === 'integer' || c.kind === 'number');
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => {
+        const pad = ' '.repeat(Math.max(0, (widths[i] ?? 0) - [...cell].length));
+        return right[i] ? pad + cell : cell + pad;
+      })
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns.map((c) => c.name)),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(columns.map((_, i) => text(r[i] ?? null)))),
+  ].join('\n');
+}

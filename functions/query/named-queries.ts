@@ -1,0 +1,237 @@
+/**
+ * The named queries for the common questions, defined once: name, description, typed parameters
+ * and SQL. The same definitions become Athena saved queries (`AWS::Athena::NamedQuery`), run on
+ * Athena through the export command, and run on DuckDB over a local archive.
+ *
+ * SQL is written with `:name` markers and compiled to positional `?` placeholders; values are
+ * never pasted into the SQL. Athena receives them as `ExecutionParameters` (each a SQL literal,
+ * rendered here from a validated, typed value), DuckDB as prepared-statement bindings.
+ *
+ * The queries read the views, which absorb the dialect differences (time zones, array functions),
+ * so the named queries themselves are plain SQL both engines accept. `duckdbSql` exists for a
+ * query that ever needs a translation.
+ */
+import { QueryUsageError } from './errors.ts';
+import { isRealDate } from './tables.ts';
+import { sqlString } from './views.ts';
+
+export type ParamType = 'string' | 'date' | 'integer';
+
+/** One parameter of a named query. */
+export interface QueryParamSpec {
+  readonly name: string;
+  readonly type: ParamType;
+  readonly description: string;
+}
+
+/** A named query. */
+export interface NamedQuery {
+  readonly name: string;
+  readonly description: string;
+  readonly params: readonly QueryParamSpec[];
+  /** Athena (Trino) SQL with `:param` markers. */
+  readonly sql: string;
+  /** DuckDB SQL with `:param` markers, only where it differs from `sql`. */
+  readonly duckdbSql?: string;
+}
+
+const FROM: QueryParamSpec = { name: 'from', type: 'date', description: 'first dt, YYYY-MM-DD (inclusive)' };
+const TO: QueryParamSpec = { name: 'to', type: 'date', description: 'last dt, YYYY-MM-DD (inclusive)' };
+
+export const NAMED_QUERIES: readonly NamedQuery[] = [
+  {
+    name: 'conversation',
+    description: "A group's conversation for a date range, oldest first",
+    params: [{ name: 'group_id', type: 'string', description: 'the GroupId' }, FROM, TO],
+    sql: `SELECT sent_at, sender, text, element_types, is_deleted, is_recalled, is_system, group_id, topic_id, msg_seq, dt
+FROM messages_flat
+WHERE dt BETWEEN :from AND :to AND group_id = :group_id
+ORDER BY msg_time, topic_id NULLS FIRST, msg_seq`,
+  },
+  {
+    name: 'text-search',
+    description: 'Messages whose text contains a string (case-insensitive) in a date range',
+    params: [{ name: 'text', type: 'string', description: 'the text to look for' }, FROM, TO],
+    sql: `SELECT sent_at, group_id, topic_id, sender, text, msg_seq, dt
+FROM messages_flat
+WHERE dt BETWEEN :from AND :to AND strpos(lower(text), lower(:text)) > 0
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
+  },
+  {
+    name: 'daily-volume',
+    description: 'Messages, deleted and recalled per group and day',
+    params: [FROM, TO],
+    sql: `SELECT dt, sdk_app_id, group_id,
+  count_if(NOT is_deleted AND NOT is_recalled) AS messages,
+  count_if(is_deleted) AS deleted,
+  count_if(is_recalled) AS recalled
+FROM messages_flat
+WHERE dt BETWEEN :from AND :to
+GROUP BY dt, sdk_app_id, group_id
+ORDER BY dt, sdk_app_id, group_id`,
+  },
+  {
+    name: 'deleted-recalled',
+    description: 'Deleted (placeholder) and recalled messages in a date range',
+    params: [FROM, TO],
+    sql: `SELECT sent_at, group_id, topic_id, msg_seq, sender,
+  CASE WHEN is_recalled THEN 'recalled' ELSE 'deleted' END AS status, dt
+FROM messages_flat
+WHERE dt BETWEEN :from AND :to AND (is_deleted OR is_recalled)
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
+  },
+  {
+    name: 'element-types',
+    description: 'Message elements per type (text, image, file, ...) in a date range',
+    params: [FROM, TO],
+    sql: `SELECT t.element_type, count(*) AS elements
+FROM messages CROSS JOIN UNNEST(element_types) AS t(element_type)
+WHERE dt BETWEEN :from AND :to
+GROUP BY t.element_type
+ORDER BY elements DESC, t.element_type`,
+  },
+  {
+    name: 'runs',
+    description: 'Archiver runs started in a date range, with their counters',
+    params: [FROM, TO],
+    sql: `SELECT * FROM runs_flat
+WHERE dt BETWEEN :from AND :to
+ORDER BY started_at, run_id`,
+  },
+];
+
+/** Looks up a named query. */
+export function findNamedQuery(name: string): NamedQuery | undefined {
+  return NAMED_QUERIES.find((q) => q.name === name);
+}
+
+/** SQL with positional `?` placeholders and the parameter name behind each, in order. */
+export interface CompiledSql {
+  readonly sql: string;
+  readonly order: readonly string[];
+}
+
+/** `:name` not preceded by `:` or a word character (so `::cast` and `a:b` are left alone). */
+const MARKER = /(?<![:\w]):([a-z_][a-z0-9_]*)/g;
+
+/** Replaces `:name` markers with `?` and records their order. */
+export function compileSql(template: string): CompiledSql {
+  const order: string[] = [];
+  const sql = template.replace(MARKER, (_match, name: string) => {
+    order.push(name);
+    return '?';
+  });
+  return { sql, order };
+}
+
+/** The SQL of a query for an engine, compiled. */
+export function compiledFor(query: NamedQuery, engine: 'athena' | 'duckdb'): CompiledSql {
+  return compileSql(engine === 'duckdb' ? (query.duckdbSql ?? query.sql) : query.sql);
+}
+
+/** A validated parameter value. */
+export type ParamValue =
+  | { readonly type: 'string' | 'date'; readonly value: string }
+  | { readonly type: 'integer'; readonly value: bigint };
+
+const MAX_STRING_PARAM = 1_000;
+
+function parseOne(spec: QueryParamSpec, raw: string): ParamValue {
+  const field = `--params ${spec.name}`;
+  switch (spec.type) {
+    case 'date':
+      if (!isRealDate(raw)) {
+        throw new QueryUsageError(
+          `${field}: must be a date formatted YYYY-MM-DD, got ${JSON.stringify(raw)}`,
+          {
+            field,
+          },
+        );
+      }
+      return { type: 'date', value: raw };
+    case 'integer':
+      if (!/^-?\d{1,19}$/.test(raw) || BigInt(raw) > 2n ** 63n - 1n || BigInt(raw) < -(2n ** 63n)) {
+        throw new QueryUsageError(`${field}: must be a 64-bit integer, got ${JSON.stringify(raw)}`, {
+          field,
+        });
+      }
+      return { type: 'integer', value: BigInt(raw) };
+    case 'string':
+      if (raw.length === 0 || raw.length > MAX_STRING_PARAM) {
+        throw new QueryUsageError(
+          `${field}: must be 1 to ${MAX_STRING_PARAM} characters, got ${raw.length}`,
+          {
+            field,
+          },
+        );
+      }
+      return { type: 'string', value: raw };
+  }
+}
+
+/**
+ * Validates `key=value` parameters against the query's declaration.
+ *
+ * @throws QueryUsageError naming the parameter: unknown, missing, malformed, or `from` after `to`.
+ */
+export function parseParams(
+  query: NamedQuery,
+  raw: Readonly<Record<string, string>>,
+): Map<string, ParamValue> {
+  const known = query.params.map((p) => p.name);
+  for (const name of Object.keys(raw)) {
+    if (!known.includes(name)) {
+      throw new QueryUsageError(
+        `--params ${name}: "${query.name}" has no such parameter (it takes ${describeParams(query)})`,
+        { field: `--params ${name}` },
+      );
+    }
+  }
+  const values = new Map<string, ParamValue>();
+  for (const spec of query.params) {
+    const text = raw[spec.name];
+    if (text === undefined) {
+      throw new QueryUsageError(
+        `--params ${spec.name}: missing; "${query.name}" takes ${describeParams(query)}`,
+        { field: `--params ${spec.name}` },
+      );
+    }
+    values.set(spec.name, parseOne(spec, text));
+  }
+  const from = values.get('from')?.value;
+  const to = values.get('to')?.value;
+  if (typeof from === 'string' && typeof to === 'string' && from > to) {
+    throw new QueryUsageError(`--params from: ${from} is after to=${to}`, { field: '--params from' });
+  }
+  return values;
+}
+
+/** `group_id=<string> from=<date> to=<date>` */
+export function describeParams(query: NamedQuery): string {
+  return query.params.length === 0
+    ? 'no parameters'
+    : query.params.map((p) => `${p.name}=<${p.type}>`).join(' ');
+}
+
+/** The values in placeholder order. */
+export function orderedValues(compiled: CompiledSql, values: ReadonlyMap<string, ParamValue>): ParamValue[] {
+  return compiled.order.map((name) => {
+    const value = values.get(name);
+    if (value === undefined) throw new RangeError(`no value for :${name}`);
+    return value;
+  });
+}
+
+/**
+ * Athena `ExecutionParameters`: each value is a SQL literal. Strings are quoted with embedded
+ * quotes doubled, so a value can never end the literal; integers are validated digits.
+ */
+export function athenaExecutionParameters(values: readonly ParamValue[]): string[] {
+  return values.map((v) => (v.type === 'integer' ? v.value.toString() : sqlString(v.value)));
+}
+
+/** A one-line description for a saved query, with its parameters in placeholder order. */
+export function savedQueryDescription(query: NamedQuery): string {
+  const order = compiledFor(query, 'athena').order;
+  return `${query.description}. Parameters in order: ${order.join(', ')} (quote strings and dates: '2024-03-01').`;
+}

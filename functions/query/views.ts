@@ -1,0 +1,205 @@
+/**
+ * The two readable views over the archive, defined once and rendered for both engines:
+ *
+ * - `messages_flat`: one row per message with the local time in the archive zone, the sender, the
+ *   text, the element types and the deleted/recalled/system flags.
+ * - `runs_flat`: one row per archiver run with its counters.
+ *
+ * Every output column is CAST to its declared type in both dialects. For Athena that is what makes
+ * the Glue view encoding safe: Athena marks a view "stale" when the column types stored in Glue
+ * differ from what its SQL returns, and an explicit CAST makes them equal by construction.
+ */
+import { Buffer } from 'node:buffer';
+import { assertTimeZone } from '../domain/partition.ts';
+import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
+import { MESSAGES_TABLE, RUNS_TABLE } from './tables.ts';
+
+/** One view column: its Hive type and the expression that computes it in each dialect. */
+export interface ViewColumn {
+  readonly name: string;
+  readonly hiveType: 'string' | 'bigint' | 'boolean';
+  /** Trino/Athena expression; `{zone}` is replaced by the archive zone as a SQL string literal. */
+  readonly athena: string;
+  /** DuckDB expression over the DuckDB mirror of the table; `{zone}` as above. */
+  readonly duckdb: string;
+  readonly comment: string;
+}
+
+/** A view: a name, the table it reads and its columns. */
+export interface ViewSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly from: string;
+  readonly columns: readonly ViewColumn[];
+}
+
+/** The same expression in both dialects. */
+const both = (expr: string) => ({ athena: expr, duckdb: expr });
+
+const localTime = (epochSeconds: string) => ({
+  athena: `format_datetime(from_unixtime(${epochSeconds}, {zone}), 'yyyy-MM-dd HH:mm:ss')`,
+  duckdb: `strftime(timezone({zone}, to_timestamp(${epochSeconds})), '%Y-%m-%d %H:%M:%S')`,
+});
+
+const PARTITION_VIEW_COLUMNS: readonly ViewColumn[] = [
+  { name: 'sdkappid', hiveType: 'string', ...both('sdkappid'), comment: 'Partition: the SDKAppID' },
+  {
+    name: 'dt',
+    hiveType: 'string',
+    ...both('dt'),
+    comment: 'Partition: filter on it to limit bytes scanned',
+  },
+];
+
+export const MESSAGES_FLAT_VIEW: ViewSpec = {
+  name: 'messages_flat',
+  description: 'One readable row per archived message',
+  from: MESSAGES_TABLE,
+  columns: [
+    { name: 'sdk_app_id', hiveType: 'bigint', ...both('sdk_app_id'), comment: 'SDKAppID' },
+    { name: 'group_id', hiveType: 'string', ...both('group_id'), comment: 'Group ID' },
+    { name: 'topic_id', hiveType: 'string', ...both('topic_id'), comment: 'Topic ID, null outside topics' },
+    { name: 'msg_seq', hiveType: 'bigint', ...both('msg_seq'), comment: 'MsgSeq' },
+    { name: 'msg_time', hiveType: 'bigint', ...both('msg_time'), comment: 'Epoch seconds' },
+    {
+      name: 'sent_at',
+      hiveType: 'string',
+      ...localTime('msg_time'),
+      comment: 'Local time in the archive zone, yyyy-MM-dd HH:mm:ss',
+    },
+    { name: 'sender', hiveType: 'string', ...both('from_account'), comment: 'From_Account' },
+    { name: 'text', hiveType: 'string', ...both('text'), comment: 'Text elements joined with a newline' },
+    {
+      name: 'element_types',
+      hiveType: 'string',
+      athena: "array_join(element_types, ',')",
+      duckdb: "array_to_string(element_types, ',')",
+      comment: 'Element types, comma separated',
+    },
+    {
+      name: 'element_count',
+      hiveType: 'bigint',
+      athena: 'cardinality(element_types)',
+      duckdb: 'len(element_types)',
+      comment: 'Number of elements',
+    },
+    {
+      name: 'is_deleted',
+      hiveType: 'boolean',
+      ...both('is_place_msg = 1'),
+      comment: 'Placeholder: deleted, expired or failed (IsPlaceMsg 1)',
+    },
+    {
+      name: 'is_recalled',
+      hiveType: 'boolean',
+      ...both('is_place_msg = 2'),
+      comment: 'Recalled (IsPlaceMsg 2)',
+    },
+    { name: 'is_system', hiveType: 'boolean', ...both('is_system_msg = 1'), comment: 'System message' },
+    { name: 'priority', hiveType: 'bigint', ...both('msg_priority'), comment: 'MsgPriority' },
+    {
+      name: 'cloud_custom_data',
+      hiveType: 'string',
+      ...both('cloud_custom_data'),
+      comment: 'CloudCustomData',
+    },
+    ...PARTITION_VIEW_COLUMNS,
+  ],
+};
+
+export const RUNS_FLAT_VIEW: ViewSpec = {
+  name: 'runs_flat',
+  description: 'One readable row per archiver run',
+  from: RUNS_TABLE,
+  columns: [
+    { name: 'run_id', hiveType: 'string', ...both('run_id'), comment: 'Run id' },
+    { name: 'sdk_app_id', hiveType: 'bigint', ...both('sdk_app_id'), comment: 'SDKAppID' },
+    {
+      name: 'started_at',
+      hiveType: 'string',
+      ...localTime('started_at_ms / 1000'),
+      comment: 'Start, local time in the archive zone',
+    },
+    { name: 'elapsed_ms', hiveType: 'bigint', ...both('elapsed_ms'), comment: 'Duration' },
+    { name: 'done', hiveType: 'boolean', ...both('done'), comment: 'Every group caught up' },
+    // Quoted: GROUPS is a keyword in some SQL dialects.
+    { name: 'groups_seen', hiveType: 'bigint', ...both('"groups".seen'), comment: 'Groups selected' },
+    { name: 'groups_failed', hiveType: 'bigint', ...both('"groups".failed'), comment: 'Groups that failed' },
+    { name: 'messages', hiveType: 'bigint', ...both('messages'), comment: 'Records written' },
+    { name: 'placeholders', hiveType: 'bigint', ...both('placeholders'), comment: 'IsPlaceMsg 1 records' },
+    { name: 'recalled', hiveType: 'bigint', ...both('recalled'), comment: 'IsPlaceMsg 2 records' },
+    { name: 'objects_written', hiveType: 'bigint', ...both('objects_written'), comment: 'Objects written' },
+    { name: 'bytes_written', hiveType: 'bigint', ...both('bytes_written'), comment: 'Gzip bytes written' },
+    { name: 'retries', hiveType: 'bigint', ...both('retries'), comment: 'Retried requests' },
+    {
+      name: 'error_count',
+      hiveType: 'bigint',
+      athena: 'cardinality(errors)',
+      duckdb: 'json_array_length(errors)',
+      comment: 'Targets that failed',
+    },
+    {
+      name: 'fatal_error',
+      hiveType: 'string',
+      ...both('fatal_error'),
+      comment: 'Why the run stopped, if it did',
+    },
+    ...PARTITION_VIEW_COLUMNS,
+  ],
+};
+
+export const VIEWS: readonly ViewSpec[] = [MESSAGES_FLAT_VIEW, RUNS_FLAT_VIEW];
+
+/** A SQL string literal, quotes doubled (both dialects). */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A quoted SQL identifier (both dialects). */
+export function sqlIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function selectList(view: ViewSpec, dialect: 'athena' | 'duckdb', timeZone: string): string {
+  assertTimeZone(timeZone);
+  const zone = sqlString(timeZone);
+  return view.columns
+    .map((c) => {
+      const type = parseHiveType(c.hiveType);
+      const target = dialect === 'athena' ? toPrestoType(type) : toDuckDbType(type);
+      const expr = c[dialect].replaceAll('{zone}', zone);
+      return `  CAST(${expr} AS ${target}) AS ${sqlIdentifier(c.name)}`;
+    })
+    .join(',\n');
+}
+
+/** The view's SELECT for Athena, reading `"<database>"."<table>"`. */
+export function athenaViewSql(view: ViewSpec, ctx: { database: string; timeZone: string }): string {
+  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${sqlIdentifier(ctx.database)}.${sqlIdentifier(view.from)}`;
+}
+
+/** The view's SELECT for DuckDB, reading the DuckDB mirror of the table. */
+export function duckdbViewSql(view: ViewSpec, ctx: { timeZone: string }): string {
+  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${sqlIdentifier(view.from)}`;
+}
+
+/** `CREATE OR REPLACE VIEW` for Athena: the fallback if the Glue encoding ever stops working. */
+export function athenaCreateViewSql(view: ViewSpec, ctx: { database: string; timeZone: string }): string {
+  return `CREATE OR REPLACE VIEW ${sqlIdentifier(ctx.database)}.${sqlIdentifier(view.name)} AS\n${athenaViewSql(view, ctx)}`;
+}
+
+/**
+ * The `ViewOriginalText` of a Glue table of type `VIRTUAL_VIEW` that Athena reads as a view:
+ * `/* Presto View: <base64 JSON> *\/` with the SQL, the default catalog and schema, and the
+ * columns in Presto types. This is what Athena itself stores for `CREATE VIEW`; AWS does not
+ * document it, but it has been stable for years and is used by Terraform and CDK projects alike.
+ */
+export function prestoViewOriginalText(view: ViewSpec, ctx: { database: string; timeZone: string }): string {
+  const definition = {
+    originalSql: athenaViewSql(view, ctx),
+    catalog: 'awsdatacatalog',
+    schema: ctx.database,
+    columns: view.columns.map((c) => ({ name: c.name, type: toPrestoType(parseHiveType(c.hiveType)) })),
+  };
+  return `/* Presto View: ${Buffer.from(JSON.stringify(definition), 'utf8').toString('base64')} */`;
+}

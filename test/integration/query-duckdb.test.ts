@@ -1,0 +1,385 @@
+/**
+ * The named queries and views on DuckDB over a real archive: the simulator archived by the engine
+ * into a temp folder (in a zone ahead of UTC), then every named query compared with counts
+ * computed independently from the simulator's ground truth. Also checks that every object the
+ * engine wrote sits where the Athena projection template says, and the export command end to end.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { dateInZone } from '../../functions/domain/partition.ts';
+import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
+import type { RunReport } from '../../functions/engine/report.ts';
+import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
+import { DuckDbArchive } from '../../functions/query/duckdb-runner.ts';
+import { runExportCommand } from '../../functions/query/export-command.ts';
+import { findNamedQuery, parseParams } from '../../functions/query/named-queries.ts';
+import { type Cell, collectRows, type QueryResult } from '../../functions/query/result.ts';
+import { messagesTable, runsTable } from '../../functions/query/tables.ts';
+import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { clientFor } from '../helpers/tencent.ts';
+
+const ZONE = 'Asia/Shanghai';
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+interface Truth {
+  groupId: string;
+  topicId: string | null;
+  seq: number;
+  dt: string;
+  isPlace: number;
+  text: string | null;
+  types: string[];
+}
+
+let sim: Simulator;
+let dir = '';
+let db: DuckDbArchive;
+let truth: Truth[] = [];
+const reports: RunReport[] = [];
+
+async function archiveOnce(): Promise<RunReport> {
+  const { client, app } = clientFor(sim, {
+    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
+    clock: systemClock,
+  });
+  const options: RunOptions = {
+    sdkAppId: app.sdkAppId,
+    runId: `run${reports.length}x${Date.now().toString(36)}`,
+    groupIds: undefined,
+    selection: { include: [], exclude: [], types: [] },
+    withRecalledMsg: true,
+    timeZone: ZONE,
+    initialLookbackDays: null,
+    flushBytes: 40_000,
+    checkpointIntervalMs: 60_000,
+    leaseMs: 120_000,
+    deadlineMs: null,
+    concurrency: 16,
+  };
+  const store = new LocalFolderStore(dir);
+  const report = await runArchive(
+    { api: client, store, clock: systemClock, logger: silent, apiStats: () => client.stats() },
+    options,
+  );
+  reports.push(report);
+  return report;
+}
+
+/** What the archive must contain, straight from the simulator (not from the writer). */
+function groundTruth(): Truth[] {
+  const out: Truth[] = [];
+  const add = (groupId: string, topicId: string | null, m: RawMessage) => {
+    const body = (Array.isArray(m.MsgBody) ? m.MsgBody : []) as JsonObject[];
+    const texts = body
+      .filter((e) => e.MsgType === 'TIMTextElem')
+      .map((e) => (e.MsgContent as JsonObject).Text)
+      .filter((t): t is string => typeof t === 'string');
+    out.push({
+      groupId,
+      topicId,
+      seq: m.MsgSeq as number,
+      dt: dateInZone(m.MsgTimeStamp as number, ZONE),
+      isPlace: typeof m.IsPlaceMsg === 'number' ? m.IsPlaceMsg : 0,
+      text: texts.length > 0 ? texts.join('\n') : null,
+      types: body.map((e) => e.MsgType as string),
+    });
+  };
+  for (const group of sim.groups()) {
+    if (group.deleted || group.type === 'AVChatRoom' || group.type === 'BChatRoom') continue;
+    for (const m of sim.groundTruth(group.groupId, { withRecalledMsg: true })) add(group.groupId, null, m);
+    for (const topic of group.topics) {
+      for (const m of sim.groundTruth(group.groupId, { topicId: topic.topicId, withRecalledMsg: true })) {
+        add(group.groupId, topic.topicId, m);
+      }
+    }
+  }
+  return out;
+}
+
+async function named(name: string, params: Record<string, string>): Promise<QueryResult> {
+  const query = findNamedQuery(name);
+  if (!query) throw new Error(`no named query ${name}`);
+  return db.runNamed(query, parseParams(query, params));
+}
+
+async function rowObjects(result: QueryResult): Promise<Record<string, Cell>[]> {
+  const rows = await collectRows(result);
+  return rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c.name, row[i] ?? null])));
+}
+
+const inRange = (from: string, to: string) => (t: Truth) => t.dt >= from && t.dt <= to;
+let FIRST = '';
+let LAST = '';
+let MIDDLE: [string, string] = ['', ''];
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    seed: 23,
+    retentionDays: 365,
+    rateLimits: {
+      get_appid_group_list: 1_000,
+      get_group_info: 5_000,
+      group_msg_get_simple: 5_000,
+      get_topic: 5_000,
+    },
+    dataset: {
+      groups: 12,
+      activeFraction: 0.9,
+      messagesPerActiveGroup: [40, 220],
+      historyDays: 30,
+      deletedFraction: 0.02,
+      recalledFraction: 0.02,
+      extraGroups: [
+        {
+          groupId: '@TGS#_@TGS#cQUERYTOPICS',
+          type: 'Community',
+          messages: 0,
+          topics: [
+            { topicId: '@TGS#_@TGS#cQUERYTOPICS@TOPIC#_@TOPIC#cA', messages: 60 },
+            { topicId: '@TGS#_@TGS#cQUERYTOPICS@TOPIC#_@TOPIC#cB', messages: 15 },
+          ],
+        },
+      ],
+    },
+  });
+  dir = await mkdtemp(join(tmpdir(), 'query-duckdb-'));
+  await archiveOnce();
+  const grow = sim.groups().find((g) => g.type === 'Public' && !g.deleted);
+  if (grow) sim.appendMessages(grow.groupId, 30);
+  await archiveOnce();
+  truth = groundTruth();
+  const dts = [...new Set(truth.map((t) => t.dt))].sort();
+  FIRST = dts[0] as string;
+  LAST = dts.at(-1) as string;
+  MIDDLE = [dts[Math.floor(dts.length / 3)] as string, dts[Math.floor(dts.length / 3) + 4] as string];
+  db = await DuckDbArchive.open(dir, { timeZone: ZONE });
+});
+
+afterAll(async () => {
+  db?.close();
+  await sim?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the archive on DuckDB', () => {
+  it('is where the Athena projection looks: every object key fills the location template', async () => {
+    const props = {
+      bucketName: 'bucket',
+      prefix: '',
+      sdkAppIds: [1400000000],
+      timeZone: ZONE,
+      dtStart: '2000-01-01',
+    };
+    const templates = [messagesTable(props), runsTable(props)].map((t) =>
+      (t.parameters['storage.location.template'] as string).replace('s3://bucket/', ''),
+    );
+    const keys: string[] = [];
+    for await (const key of new LocalFolderStore(dir).list('')) keys.push(key);
+    const data = keys.filter((k) => k.startsWith('messages/') || k.startsWith('runs/'));
+    expect(data.length).toBeGreaterThan(10);
+    for (const key of data) {
+      const match = /sdkappid=(\d+)\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key);
+      const filled = templates.map((t) =>
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena projection placeholders, not a JS template.
+        t.replace('${sdkappid}', match?.[1] ?? '?').replace('${dt}', match?.[2] ?? '?'),
+      );
+      expect(
+        filled.some((folder) => key === `${folder}${key.slice(key.lastIndexOf('/') + 1)}`),
+        key,
+      ).toBe(true);
+    }
+  });
+
+  it('has one messages_flat row per message, with the local time on the dt of its folder', async () => {
+    const rows = await rowObjects(
+      await db.run('SELECT sent_at, dt, sdkappid, sdk_app_id FROM messages_flat'),
+    );
+    expect(rows.length).toBe(truth.length);
+    for (const row of rows) {
+      expect(row.sent_at?.slice(0, 10)).toBe(row.dt);
+      expect(row.sdkappid).toBe(row.sdk_app_id);
+    }
+  });
+
+  it('conversation: a group (and a topic community) for a date range, oldest first', async () => {
+    const plain = truth.find((t) => t.topicId === null)?.groupId as string;
+    for (const groupId of [plain, '@TGS#_@TGS#cQUERYTOPICS']) {
+      for (const [from, to] of [[FIRST, LAST], MIDDLE] as const) {
+        const rows = await rowObjects(await named('conversation', { group_id: groupId, from, to }));
+        const expected = truth.filter((t) => t.groupId === groupId).filter(inRange(from, to));
+        expect(rows.length, `${groupId} ${from}..${to}`).toBe(expected.length);
+        const sent = rows.map((r) => r.sent_at as string);
+        expect(sent).toEqual([...sent].sort());
+        expect(
+          rows.every((r) => r.group_id === groupId && (r.dt as string) >= from && (r.dt as string) <= to),
+        ).toBe(true);
+      }
+    }
+    expect(
+      await collectRows(await named('conversation', { group_id: 'nope', from: FIRST, to: LAST })),
+    ).toEqual([]);
+  });
+
+  it.each(['world', 'HELLO', '" and', "x' OR '1'='1", '收到'])(
+    'text-search %j counts what the simulator sent',
+    async (text) => {
+      const rows = await collectRows(await named('text-search', { text, from: FIRST, to: LAST }));
+      const expected = truth.filter((t) => t.text?.toLowerCase().includes(text.toLowerCase()));
+      expect(rows.length).toBe(expected.length);
+      if (text !== "x' OR '1'='1") expect(rows.length).toBeGreaterThan(0);
+    },
+  );
+
+  it('daily-volume: messages, deleted and recalled per group and day', async () => {
+    const rows = await rowObjects(await named('daily-volume', { from: FIRST, to: LAST }));
+    const expected = new Map<string, { messages: number; deleted: number; recalled: number }>();
+    for (const t of truth) {
+      const key = `${t.dt}|${t.groupId}`;
+      const entry = expected.get(key) ?? { messages: 0, deleted: 0, recalled: 0 };
+      if (t.isPlace === 1) entry.deleted++;
+      else if (t.isPlace === 2) entry.recalled++;
+      else entry.messages++;
+      expected.set(key, entry);
+    }
+    const actual = new Map(
+      rows.map((r) => [
+        `${r.dt}|${r.group_id}`,
+        { messages: Number(r.messages), deleted: Number(r.deleted), recalled: Number(r.recalled) },
+      ]),
+    );
+    expect(actual).toEqual(expected);
+    expect(
+      [...expected.values()].some((e) => e.deleted > 0) && [...expected.values()].some((e) => e.recalled > 0),
+    ).toBe(true);
+  });
+
+  it('deleted-recalled: every placeholder and recalled message, with its status', async () => {
+    const rows = await rowObjects(await named('deleted-recalled', { from: FIRST, to: LAST }));
+    const expected = truth
+      .filter((t) => t.isPlace === 1 || t.isPlace === 2)
+      .map((t) => `${t.groupId}|${t.topicId ?? ''}|${t.seq}|${t.isPlace === 2 ? 'recalled' : 'deleted'}`)
+      .sort();
+    expect(rows.map((r) => `${r.group_id}|${r.topic_id ?? ''}|${r.msg_seq}|${r.status}`).sort()).toEqual(
+      expected,
+    );
+  });
+
+  it('element-types: elements per type, narrowed by dt', async () => {
+    for (const [from, to] of [[FIRST, LAST], MIDDLE] as const) {
+      const rows = await rowObjects(await named('element-types', { from, to }));
+      const expected = new Map<string, number>();
+      for (const t of truth.filter(inRange(from, to))) {
+        for (const type of t.types) expected.set(type, (expected.get(type) ?? 0) + 1);
+      }
+      expect(new Map(rows.map((r) => [r.element_type, Number(r.elements)]))).toEqual(expected);
+    }
+  });
+
+  it('runs: one row per run report, counters as reported', async () => {
+    const rows = await rowObjects(await named('runs', { from: FIRST, to: '2099-12-31' }));
+    expect(rows.map((r) => r.run_id)).toEqual(reports.map((r) => r.runId));
+    expect(rows.map((r) => Number(r.messages))).toEqual(reports.map((r) => r.messages));
+    expect(rows.map((r) => r.done)).toEqual(['true', 'true']);
+    expect(rows.map((r) => Number(r.error_count))).toEqual(reports.map((r) => r.errors.length));
+    expect(rows.reduce((n, r) => n + Number(r.messages), 0)).toBe(truth.length);
+  });
+
+  it('exposes msg_body elements (as JSON, DuckDB matches keys case-sensitively) and extra as JSON text', async () => {
+    const rows = await collectRows(
+      await db.run(
+        "SELECT json_extract_string(msg_body[1].msg_content, '$.Text') FROM messages WHERE msg_body[1].msg_type = 'TIMTextElem' AND text IS NOT NULL LIMIT 5",
+      ),
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    for (const [text] of rows) expect(typeof text).toBe('string');
+  });
+
+  it('gives empty tables, not errors, for an archive with no files yet', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'query-empty-'));
+    const emptyDb = await DuckDbArchive.open(empty, { timeZone: 'UTC' });
+    try {
+      expect(await collectRows(await emptyDb.run('SELECT count(*) FROM messages_flat'))).toEqual([['0']]);
+      expect(await collectRows(await emptyDb.run('SELECT count(*) FROM runs_flat'))).toEqual([['0']]);
+    } finally {
+      emptyDb.close();
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm run export on a local archive', () => {
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return {
+      out,
+      err,
+      deps: {
+        clock: new FakeClock(),
+        stdout: (t: string) => out.push(t),
+        stderr: (t: string) => err.push(t),
+        tty: false,
+      },
+    };
+  };
+
+  it('writes a named query as CSV and arbitrary SQL as JSONL', async () => {
+    const csv = join(dir, 'volume.csv');
+    const a = io();
+    expect(
+      await runExportCommand(
+        [
+          'daily-volume',
+          '--params',
+          `from=${FIRST}`,
+          `to=${LAST}`,
+          '--out',
+          csv,
+          '--archive',
+          dir,
+          '--time-zone',
+          ZONE,
+        ],
+        a.deps,
+      ),
+    ).toBe(0);
+    const lines = (await readFile(csv, 'utf8')).split('\r\n');
+    expect(lines[0]).toBe('dt,sdk_app_id,group_id,messages,deleted,recalled');
+    const days = new Set(truth.map((t) => `${t.dt}|${t.groupId}`));
+    expect(lines.filter((l) => l.length > 0).length - 1).toBe(days.size);
+    expect(a.out.join('')).toBe(`wrote ${days.size} rows to ${csv}\n`);
+
+    const jsonl = join(dir, 'top.jsonl');
+    const b = io();
+    await runExportCommand(
+      [
+        'SELECT group_id, count(*) AS n, max(msg_seq) AS top FROM messages GROUP BY 1 ORDER BY 2 DESC LIMIT 3',
+        '--out',
+        jsonl,
+        '--archive',
+        dir,
+      ],
+      b.deps,
+    );
+    const records = (await readFile(jsonl, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(records).toHaveLength(3);
+    expect(typeof records[0].n).toBe('number');
+    expect(typeof records[0].group_id).toBe('string');
+  });
+
+  it('fails on bad SQL and leaves no partial file', async () => {
+    const out = join(dir, 'bad.csv');
+    await expect(
+      runExportCommand(['SELECT * FROM nosuch', '--out', out, '--archive', dir], io().deps),
+    ).rejects.toThrow(/nosuch/);
+    expect((await readdir(dir)).filter((f) => f.startsWith('bad.csv'))).toEqual([]);
+  });
+});
