@@ -1,0 +1,134 @@
+/**
+ * Runs the real CLI (`node --import tsx functions/cli/main.ts …`) as a child process (which a test
+ * may SIGKILL while it runs) and collects its exit code, signal and output.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Simulator } from '../../functions/simulator/index.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface CliResult {
+  /** Exit code, or null when the process was ended by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+}
+
+export interface CliOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Safety net: SIGKILL after this long and fail (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** A running CLI process. */
+export interface CliProcess {
+  /** Settles when the process has exited and its output is read. */
+  readonly done: Promise<CliResult>;
+  /** Whether the process has exited. */
+  readonly exited: boolean;
+  /** SIGKILL the process (if it still runs). */
+  kill(): void;
+}
+
+const running = new Set<ChildProcess>();
+
+/** SIGKILL every child this helper started that is still running (for afterEach). */
+export function killStrayChildren(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
+
+/** Run the CLI to its end. */
+export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return spawnCli(args, options).done;
+}
+
+/** Start the CLI; the caller may kill it while it runs. */
+export function spawnCli(args: readonly string[], options: CliOptions = {}): CliProcess {
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'functions/cli/main.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  let timedOut = false;
+  let exited = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 60_000);
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      running.delete(child);
+      exited = true;
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      running.delete(child);
+      exited = true;
+      if (timedOut) {
+        reject(new Error(`CLI ${args.join(' ')} timed out\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+        return;
+      }
+      resolve({ code, signal, stdout, stderr, elapsedMs: Date.now() - started });
+    });
+  });
+  return {
+    done,
+    get exited() {
+      return exited;
+    },
+    kill: () => {
+      if (!exited) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Writes the simulator's key into `dir/secret.key` and a config pointing at the simulator; returns its path. */
+export async function writeSimulatorConfig(
+  sim: Simulator,
+  dir: string,
+  over: {
+    app?: Record<string, unknown>;
+    archive?: Record<string, unknown>;
+    run?: Record<string, unknown>;
+  } = {},
+): Promise<string> {
+  const app = sim.apps[0];
+  if (!app) throw new Error('simulator has no app');
+  const keyFile = join(dir, 'secret.key');
+  await writeFile(keyFile, `${app.secretKey}\n`, { mode: 0o600 });
+  const config = {
+    apps: [
+      {
+        sdkAppId: app.sdkAppId,
+        endpoint: sim.url,
+        adminIdentifier: app.adminIdentifier,
+        secretKey: { file: keyFile },
+        ...over.app,
+      },
+    ],
+    archive: { out: join(dir, 'archive'), ...over.archive },
+    ...(over.run ? { run: over.run } : {}),
+  };
+  const configFile = join(dir, 'config.json');
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  return configFile;
+}

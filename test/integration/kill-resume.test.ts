@@ -1,0 +1,237 @@
+/**
+ * Exactly once under SIGKILL, with the real CLI in a real process: runs are killed at random moments
+ * (mid-page, mid-checkpoint, holding the lease), rerun until done — waiting out the dead run's lease
+ * when the CLI says so (exit 75) — with new messages arriving between runs. Afterwards every message
+ * the simulator holds is in the archive exactly once, in the `dt` folder of the configured zone.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { type ArchiveState, parseState } from '../../functions/domain/continuation.ts';
+import { dateInZone, stateKey } from '../../functions/domain/partition.ts';
+import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
+import {
+  type CliProcess,
+  type CliResult,
+  killStrayChildren,
+  spawnCli,
+  writeSimulatorConfig,
+} from '../helpers/cli.ts';
+import { seededRandom } from '../helpers/tencent.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  killStrayChildren();
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const RATE = 2_000;
+const KILLS = 5;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readState(store: LocalFolderStore, sdkAppId: number): Promise<ArchiveState | undefined> {
+  const object = await store.get(stateKey(sdkAppId));
+  return object && parseState(new TextDecoder().decode(object.body), sdkAppId, 'test');
+}
+
+/** Every file and folder name under `dir`, recursively (temp and lock files included). */
+async function allNames(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+describe('archive CLI killed with SIGKILL at random moments', () => {
+  it.each(['UTC', 'Asia/Shanghai'])(
+    'reruns until done and archives every message exactly once into dt folders of %s',
+    async (timeZone) => {
+      const sim: Simulator = await startSimulator({
+        seed: 23,
+        latencyMs: 3,
+        retentionDays: 3_650,
+        rateLimits: {
+          get_appid_group_list: RATE,
+          get_group_info: RATE,
+          group_msg_get_simple: RATE,
+          get_topic: RATE,
+        },
+        dataset: { groups: 50, activeFraction: 0.9, messagesPerActiveGroup: [100, 600], historyDays: 6 },
+      });
+      cleanups.push(() => sim.stop());
+      const dir = await mkdtemp(join(tmpdir(), 'kill-resume-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const config = await writeSimulatorConfig(sim, dir, {
+        app: {
+          planRateLimit: RATE,
+          rateLimits: { groupMsgGetSimple: RATE, getGroupInfo: 200, getAppidGroupList: 1, getTopic: 200 },
+          maxConcurrency: 16,
+          retentionDays: 3_650,
+        },
+        archive: { timeZone, flushMegabytes: 0.02 },
+        run: { checkpointSeconds: 0.3, leaseSeconds: 1.2 },
+      });
+      const archiveDir = join(dir, 'archive');
+      const store = new LocalFolderStore(archiveDir);
+      const sdkAppId = sim.apps[0]?.sdkAppId as number;
+      const random = seededRandom(timeZone === 'UTC' ? 101 : 202);
+      const stats = { runs: 0, kills: 0, killsHoldingLease: 0, killsMidCheckpoint: 0, leaseWaits: 0 };
+      const history: string[] = [];
+
+      // Groups with their own message stream (topic communities keep messages per topic).
+      const plainGroups = sim
+        .groups()
+        .filter((g) => !g.topicsEnabled && g.type !== 'AVChatRoom' && g.nextMsgSeq > 1);
+      expect(plainGroups.length).toBeGreaterThan(5);
+      let appendRound = 0;
+      /** New messages in three groups (stamped now), so the next run has an incremental range. */
+      const appendMessages = (perGroup: readonly [number, number]): void => {
+        for (let i = 0; i < 3; i++) {
+          const group = plainGroups[(appendRound * 3 + i) % plainGroups.length];
+          const count = perGroup[0] + Math.floor(random() * (perGroup[1] - perGroup[0]));
+          if (group) sim.appendMessages(group.groupId, count);
+        }
+        appendRound++;
+      };
+      const FEW = [30, 120] as const;
+      // Enough for ~0.5 s of paging, so a kill after the archive caught up still lands mid-run.
+      const MANY = [400, 700] as const;
+
+      const waitForLeaseExpiry = async (state: ArchiveState | undefined): Promise<void> => {
+        await sleep(Math.max(0, (state?.lease?.expiresAtMs ?? 0) - Date.now() + 50));
+      };
+
+      /** Kill the run this long after it started, or this long after it took the lease (was working). */
+      type KillPlan = { after: 'spawn' | 'lease'; ms: number };
+      const killLater = async (run: CliProcess, plan: KillPlan, previousOwner: string | undefined) => {
+        while (plan.after === 'lease' && !run.exited) {
+          const state = await readState(store, sdkAppId).catch(() => undefined);
+          if (state?.lease && state.lease.owner !== previousOwner) break;
+          await sleep(10);
+        }
+        await Promise.race([sleep(plan.ms), run.done.catch(() => undefined)]);
+        run.kill();
+      };
+
+      const archive = async (kill?: KillPlan): Promise<CliResult> => {
+        const before = await readState(store, sdkAppId);
+        const run = spawnCli(['archive', '--config', config]);
+        const killing = kill ? killLater(run, kill, before?.lease?.owner) : Promise.resolve();
+        const result = await run.done;
+        await killing;
+        stats.runs++;
+        const after = await readState(store, sdkAppId);
+        history.push(
+          `${kill ? `kill@${kill.after}+${Math.round(kill.ms)}ms` : 'run'} -> ${result.code ?? result.signal}`,
+        );
+        if (result.signal === 'SIGKILL') {
+          stats.kills++;
+          // The killed run took the lease (a new owner) and died holding it: it was killed mid-run.
+          if (after?.lease && after.lease.owner !== before?.lease?.owner) stats.killsHoldingLease++;
+          if (after?.pending) stats.killsMidCheckpoint++;
+          return result;
+        }
+        if (result.code === 75) {
+          // The killed run's lease: the CLI names it and says to retry after it expires.
+          expect(result.stderr).toMatch(/LeaseHeldError: Another run \(.+\) is archiving this app/);
+          stats.leaseWaits++;
+          await waitForLeaseExpiry(after);
+          return result;
+        }
+        if (result.code !== 0 && result.code !== 3) {
+          throw new Error(`archive exited with ${result.code}\n${result.stdout}\n${result.stderr}`);
+        }
+        return result;
+      };
+
+      const archiveUntilDone = async (): Promise<void> => {
+        for (let attempt = 0; attempt < 15; attempt++) {
+          if ((await archive()).code === 0) return;
+        }
+        throw new Error(`no run finished: ${history.join(', ')}`);
+      };
+
+      /**
+       * Start runs and SIGKILL each at a random moment, until `kills` of them died by the signal and
+       * `holdingLease` of those died mid-run (after taking the lease, before giving it back). Most
+       * kills come a random 0–`maxDelayMs` after the run took the lease, so they land in its work
+       * (rollback, planning, paging, checkpoints, release) however fast this machine starts Node;
+       * every fourth comes 100–900 ms after the spawn, during start-up or planning.
+       */
+      const killSeveralTimes = async (
+        kills: number,
+        holdingLease: number,
+        maxDelayMs: number,
+        appendBefore: readonly number[],
+      ): Promise<void> => {
+        const killsTarget = stats.kills + kills;
+        const midRunTarget = stats.killsHoldingLease + holdingLease;
+        let last: CliResult | undefined;
+        for (
+          let attempt = 0;
+          stats.kills < killsTarget || stats.killsHoldingLease < midRunTarget;
+          attempt++
+        ) {
+          if (attempt >= 25) throw new Error(`too few kills landed mid-run: ${history.join(', ')}`);
+          if (appendBefore.includes(attempt)) appendMessages(FEW);
+          // A run that finished left nothing to kill: give the next one new work.
+          if (last?.code === 0) appendMessages(MANY);
+          // Wait out the lease of the run killed last. (archiveUntilDone starts at once, so it usually
+          // meets exit 75 — unless Node starts slower than the 1.2 s lease; cli.test covers 75 for sure.)
+          if (last?.signal === 'SIGKILL') await waitForLeaseExpiry(await readState(store, sdkAppId));
+          last = await archive(
+            attempt % 4 === 3
+              ? { after: 'spawn', ms: 100 + random() * 800 }
+              : { after: 'lease', ms: random() * maxDelayMs },
+          );
+        }
+      };
+
+      // First runs, killed again and again; new messages arrive between some of them.
+      await killSeveralTimes(KILLS, 3, 1_000, [2, 4]);
+      await archiveUntilDone();
+      // Incremental runs: new messages, killed again, more messages, then run to the end.
+      appendMessages(MANY);
+      await killSeveralTimes(2, 1, 400, []);
+      appendMessages(FEW);
+      await archiveUntilDone();
+
+      const summary = `${JSON.stringify(stats)}\n${history.join(', ')}`;
+      expect(stats.kills, summary).toBeGreaterThanOrEqual(KILLS + 2);
+      expect(stats.killsHoldingLease, summary).toBeGreaterThanOrEqual(4);
+
+      const rows = await readArchive(store);
+      expect(exactlyOnceProblems(rows, expectedIdentities(sim), timeZone), summary).toEqual([]);
+      // The history spans several midnights, so the zone decides the folder of many messages.
+      expect(new Set(rows.map((r) => r.dt)).size).toBeGreaterThanOrEqual(5);
+      const zoneMatters = rows.filter((r) => dateInZone(r.record.msg_time, 'UTC') !== r.dt).length;
+      if (timeZone === 'UTC') expect(zoneMatters).toBe(0);
+      else expect(zoneMatters).toBeGreaterThan(100);
+
+      // Only archive objects are listed: no temp or lock file, nothing outside the three folders.
+      const keys: string[] = [];
+      for await (const key of store.list('')) keys.push(key);
+      const unexpected = keys.filter(
+        (k) =>
+          !/^messages\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/part-[\w-]+-\d{5}\.ndjson\.gz$/.test(k) &&
+          !/^runs\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/[\w-]+\.json$/.test(k) &&
+          k !== stateKey(sdkAppId),
+      );
+      expect(unexpected).toEqual([]);
+      // A lock left by a killed process was taken over and released by a later run.
+      expect((await allNames(archiveDir)).filter((n) => n.includes('.archiver-lock-'))).toEqual([]);
+
+      const state = await readState(store, sdkAppId);
+      expect(state?.pending).toBeNull();
+      expect(state?.lease).toBeNull();
+      expect(state?.targets.every((t) => t.inProgress === null)).toBe(true);
+      if (process.env.KILL_TEST_VERBOSE) {
+        const temps = (await allNames(archiveDir)).filter((n) => n.includes('.archiver-tmp-')).length;
+        console.info(`${timeZone}: ${summary}\n${rows.length} rows, ${temps} temp files left on disk`);
+      }
+    },
+    120_000,
+  );
+});

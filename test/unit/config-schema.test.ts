@@ -1,0 +1,251 @@
+/**
+ * The config schema: defaults are filled in, and every bad setting is rejected with a ConfigError
+ * whose `field` is the dotted path of the setting and whose message says how to fix it.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/config/schema.ts';
+import { ConfigError } from '../../functions/domain/errors.ts';
+
+type Raw = { apps: Record<string, unknown>[] } & Record<string, unknown>;
+
+function minimal(): Raw {
+  return {
+    apps: [{ sdkAppId: 1400000000, region: 'singapore', secretKey: { env: 'TENCENT_IM_SECRET_KEY' } }],
+  };
+}
+
+function withApp(change: (app: Record<string, unknown>) => void): Raw {
+  const raw = minimal();
+  change(raw.apps[0] as Record<string, unknown>);
+  return raw;
+}
+
+function configError(raw: unknown): ConfigError {
+  try {
+    parseConfig(raw, 'test config');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('parseConfig accepted an invalid config');
+}
+
+describe('parseConfig', () => {
+  it('fills in every default from a minimal config', () => {
+    const config = parseConfig(minimal());
+    expect(config.apps[0]).toEqual({
+      sdkAppId: 1400000000,
+      region: 'singapore',
+      secretKey: { env: 'TENCENT_IM_SECRET_KEY' },
+      useBackupDomain: false,
+      adminIdentifier: 'administrator',
+      userSigLifetimeSeconds: 86_400,
+      planRateLimit: 200,
+      rateLimits: {},
+      maxConcurrency: 64,
+      requestTimeoutMs: 10_000,
+      groups: { include: [], exclude: [], types: [] },
+      withRecalledMsg: true,
+      initialLookbackDays: null,
+      retentionDays: 7,
+    });
+    expect(config.archive).toEqual({ out: './archive', timeZone: 'UTC', flushMegabytes: 64 });
+    expect(config.run).toEqual({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null });
+  });
+
+  it('keeps given values and accepts every secret source, an endpoint instead of a region, and a userSig', () => {
+    const config = parseConfig({
+      apps: [
+        {
+          sdkAppId: 1400000001,
+          endpoint: 'http://127.0.0.1:9000',
+          userSig: { file: '/run/secrets/usersig' },
+          planRateLimit: 400,
+          rateLimits: { groupMsgGetSimple: 400, getAppidGroupList: 1 },
+          groups: { ids: ['@TGS#1'] },
+        },
+        { sdkAppId: 1400000002, region: 'china', secretKey: { ssmParameter: '/chat-archiver/key' } },
+      ],
+      archive: { out: 's3://bucket/prefix', timeZone: 'Asia/Shanghai', flushMegabytes: 8 },
+      run: { checkpointSeconds: 30, leaseSeconds: 60, deadlineSeconds: 600 },
+    });
+    expect(config.apps[0]?.endpoint).toBe('http://127.0.0.1:9000');
+    expect(config.apps[0]?.region).toBeUndefined();
+    expect(config.apps[0]?.userSig).toEqual({ file: '/run/secrets/usersig' });
+    expect(config.apps[0]?.rateLimits).toEqual({ groupMsgGetSimple: 400, getAppidGroupList: 1 });
+    expect(config.apps[0]?.groups).toEqual({ ids: ['@TGS#1'], include: [], exclude: [], types: [] });
+    expect(config.apps[1]?.secretKey).toEqual({ ssmParameter: '/chat-archiver/key' });
+    expect(config.archive.timeZone).toBe('Asia/Shanghai');
+    expect(config.run).toEqual({ checkpointSeconds: 30, leaseSeconds: 60, deadlineSeconds: 600 });
+  });
+
+  it.each<[string, Raw, string, RegExp]>([
+    [
+      'sdkAppId is not a number',
+      withApp((a) => {
+        a.sdkAppId = '1400000000';
+      }),
+      'apps.0.sdkAppId',
+      /numeric SDKAppID from the console/,
+    ],
+    [
+      'region is unknown',
+      withApp((a) => {
+        a.region = 'mars';
+      }),
+      'apps.0.region',
+      /must be one of china, singapore, .*riyadh/,
+    ],
+    [
+      'neither region nor endpoint is set',
+      withApp((a) => {
+        delete a.region;
+      }),
+      'apps.0.region',
+      /set region \(the data center of the app\) or endpoint/,
+    ],
+    [
+      'endpoint is not a URL',
+      withApp((a) => {
+        delete a.region;
+        a.endpoint = 'adminapisgp';
+      }),
+      'apps.0.endpoint',
+      /must be a URL like https:\/\//,
+    ],
+    [
+      'both secretKey and userSig are set',
+      withApp((a) => {
+        a.userSig = { env: 'TENCENT_IM_USERSIG' };
+      }),
+      'apps.0.secretKey',
+      /set exactly one of secretKey .* or userSig/,
+    ],
+    [
+      'neither secretKey nor userSig is set',
+      withApp((a) => {
+        delete a.secretKey;
+      }),
+      'apps.0.secretKey',
+      /set exactly one of secretKey .* or userSig/,
+    ],
+    [
+      'the secret source has an unknown shape',
+      withApp((a) => {
+        a.secretKey = { vault: 'kv/tencent' };
+      }),
+      'apps.0.secretKey',
+      /must be one of \{ "env": "VAR" \}, \{ "file": "path" \} or \{ "ssmParameter": "\/name" \}/,
+    ],
+    [
+      'the secret source names two sources',
+      withApp((a) => {
+        a.secretKey = { env: 'KEY', file: '/run/key' };
+      }),
+      'apps.0.secretKey',
+      /must be one of \{ "env": "VAR" \}/,
+    ],
+    [
+      'the secret source is the secret itself',
+      withApp((a) => {
+        a.secretKey = 'deadbeef';
+      }),
+      'apps.0.secretKey',
+      /must be one of \{ "env": "VAR" \}/,
+    ],
+    [
+      'the environment variable name is invalid',
+      withApp((a) => {
+        a.userSig = { env: 'MY-SIG' };
+        delete a.secretKey;
+      }),
+      'apps.0.userSig.env',
+      /must be an environment variable name/,
+    ],
+    [
+      'the history rate is above planRateLimit',
+      withApp((a) => {
+        a.rateLimits = { groupMsgGetSimple: 300 };
+      }),
+      'apps.0.rateLimits.groupMsgGetSimple',
+      /300\/s is above planRateLimit \(200\/s\); raise planRateLimit only if you bought add-on packs/,
+    ],
+    [
+      'getAppidGroupList is above 1/s',
+      withApp((a) => {
+        a.rateLimits = { getAppidGroupList: 2 };
+      }),
+      'apps.0.rateLimits.getAppidGroupList',
+      /the documented limit is 1\/s/,
+    ],
+    [
+      'requestTimeoutMs does not exceed 3 s',
+      withApp((a) => {
+        a.requestTimeoutMs = 3_000;
+      }),
+      'apps.0.requestTimeoutMs',
+      /must exceed the server-side 3 s timeout/,
+    ],
+    [
+      'the time zone is not an IANA zone',
+      { ...minimal(), archive: { timeZone: 'Mars/Olympus_Mons' } },
+      'archive.timeZone',
+      /must be an IANA time zone such as UTC or Asia\/Shanghai/,
+    ],
+    [
+      'an app has an unknown (misspelt) key',
+      withApp((a) => {
+        a.secretkey = { env: 'KEY' };
+      }),
+      'apps.0.secretkey',
+      /unknown setting: check its spelling/,
+    ],
+    [
+      'the root has an unknown key',
+      { ...minimal(), archve: { out: './x' } },
+      'archve',
+      /unknown setting: check its spelling/,
+    ],
+    [
+      'a section has an unknown key',
+      { ...minimal(), run: { checkpointSecs: 10 } },
+      'run.checkpointSecs',
+      /unknown setting: check its spelling/,
+    ],
+    [
+      'the lease is shorter than two checkpoints',
+      { ...minimal(), run: { checkpointSeconds: 60, leaseSeconds: 100 } },
+      'run.leaseSeconds',
+      /must be at least twice run\.checkpointSeconds \(60\)/,
+    ],
+    ['apps is empty', { apps: [] }, 'apps', /configure at least one app/],
+  ])('rejects a config where %s', (_label, raw, field, fix) => {
+    const error = configError(raw);
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(/^Invalid test config:\n/);
+    expect(error.message).toContain(`  - ${field}: `);
+    expect(error.message).toMatch(fix);
+  });
+
+  it('accepts a lease of exactly two checkpoints', () => {
+    expect(
+      parseConfig({ ...minimal(), run: { checkpointSeconds: 30, leaseSeconds: 60 } }).run.leaseSeconds,
+    ).toBe(60);
+  });
+
+  it('lists every problem, and names the first one as the field', () => {
+    const error = configError({
+      apps: [{ sdkAppId: 'x', region: 'mars', secretKey: { env: 'K' } }],
+      archive: { timeZone: 'Nowhere/Atlantis' },
+    });
+    expect(error.field).toBe('apps.0.sdkAppId');
+    expect(error.message).toContain('apps.0.region: must be one of');
+    expect(error.message).toContain('archive.timeZone: must be an IANA time zone');
+  });
+
+  it('names the app by its index', () => {
+    const raw = minimal();
+    raw.apps.push({ sdkAppId: 1400000001, region: 'tokyo', secretKey: { env: 'K' }, maxConcurrency: 0 });
+    expect(configError(raw).field).toBe('apps.1.maxConcurrency');
+  });
+});
