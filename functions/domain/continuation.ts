@@ -7,7 +7,7 @@
  * every seq in `(cursor, top]` is archived too. The range is done when `cursor < highWater + 1`;
  * only then does `highWater` advance to `top`. Nothing is ever claimed that was not written.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ArchiverError } from './errors.ts';
 
 export const STATE_VERSION = 1;

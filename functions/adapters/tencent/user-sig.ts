@@ -22,7 +22,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ArchiverError, ConfigError, GiveUpError } from '../../domain/errors.ts';
 import type { Clock, Logger } from '../../domain/ports.ts';
 

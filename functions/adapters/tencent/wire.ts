@@ -2,7 +2,7 @@
  * Runtime schemas of the Tencent REST responses, checked at the boundary. Unknown fields are
  * tolerated and kept (`looseObject`): Tencent adds fields over time (reference §1.3).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const int = z.number().int();
 /** A JSON integer parsed losslessly: beyond 2^53 it arrives as a bigint. */
