@@ -1,0 +1,74 @@
+/**
+ * The contract between the archiver Lambda and what drives it (the Step Functions loop, the CDK
+ * stack's alarms and dashboard). One module, imported by both sides, so a renamed field or metric
+ * breaks the build instead of an alarm silently watching nothing.
+ */
+
+/** What the state machine sends: one app per invocation, so apps run in parallel. */
+export interface ArchiveEvent {
+  sdkAppId: number;
+}
+
+/** What the function returns: small, because Step Functions keeps it in the execution history. */
+export interface ArchiveResult {
+  sdkAppId: number;
+  /** True once every selected group is caught up; the loop stops on it. */
+  done: boolean;
+  runId: string;
+  messages: number;
+  pages: number;
+  remainingTargets: number;
+  elapsedMs: number;
+}
+
+/** CloudWatch namespace of the function's EMF metrics and of the deadline check. */
+export const METRICS_NAMESPACE = 'TencentChatArchiver';
+/** Powertools `service` (a dimension of every metric, and a key of every log line). */
+export const SERVICE_NAME = 'tencent-chat-archiver';
+/** The per-app dimension (besides `service`). */
+export const APP_DIMENSION = 'SdkAppId';
+
+/** Metric names, emitted once per invocation per app. */
+export const METRIC = {
+  messagesArchived: 'MessagesArchived',
+  pages: 'Pages',
+  throttles: 'Throttles',
+  /** Group-level errors of the run, plus 1 for a run that failed outright. */
+  errors: 'Errors',
+  /** Seconds since the newest message not yet archived was sent (0 when caught up). */
+  lagSeconds: 'LagSeconds',
+  /** Days before the oldest message not yet archived leaves Tencent's retention. */
+  retentionHeadroomDays: 'RetentionHeadroomDays',
+  /** Pending groups never archived before: their oldest messages sit at the retention edge. */
+  pendingNeverArchived: 'PendingNeverArchived',
+  /** Invocations that found another run holding the app's lease (retried by Step Functions). */
+  leaseHeld: 'LeaseHeld',
+  /** 1 when the deadline check finds a run still in progress at the configured hour, else 0. */
+  runNotDone: 'RunNotDoneByDeadline',
+} as const;
+
+/** Environment variables the stack sets and the handler reads. */
+export const ENV = {
+  /** The validated archiver config (the CLI's schema), as JSON. */
+  config: 'ARCHIVER_CONFIG',
+  bucket: 'ARCHIVE_BUCKET',
+  /** Key prefix inside the bucket, e.g. `archive/` (may be empty). */
+  prefix: 'ARCHIVE_PREFIX',
+  /** How long a fetched SSM value is reused before it is read again (rotation takes effect). */
+  secretCacheSeconds: 'SECRET_CACHE_SECONDS',
+} as const;
+
+/**
+ * Error names the state machine matches in Retry/Catch. The Lambda runtime reports an error's
+ * `name` as its `errorType`, which is what Step Functions compares.
+ */
+export const ERROR_NAME = {
+  /** Another run holds the app's lease: retry later. */
+  leaseHeld: 'LeaseHeldError',
+  /** Middy's early timeout: the hard stop fired before the run could finish its commit. */
+  timeout: 'TimeoutError',
+  /** Throttling or an outage (S3, SSM, Tencent) outlasted the in-process retries: retry later. */
+  transient: 'TransientError',
+  /** Bad configuration or event: retrying cannot help. */
+  config: 'ConfigError',
+} as const;

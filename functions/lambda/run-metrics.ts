@@ -1,0 +1,72 @@
+/**
+ * CloudWatch metrics (EMF, through Powertools Metrics) from a run report: what was archived, how
+ * hard Tencent pushed back, and how close unarchived history is to falling out of retention.
+ */
+import type { RunReport } from '../engine/report.ts';
+import { APP_DIMENSION, METRIC } from './contract.ts';
+
+/** The part of Powertools Metrics used here (a fake in unit tests). */
+export interface MetricsSink {
+  addDimensions(dimensions: Record<string, string>): unknown;
+  addMetric(name: string, unit: 'Count' | 'Seconds' | 'None', value: number): unknown;
+}
+
+/** Lag and headroom derived from the report's pending bounds; `undefined` when unknown. */
+export interface Freshness {
+  lagSeconds: number;
+  headroomDays: number | undefined;
+}
+
+/**
+ * - lag: seconds since the newest message not yet archived (0 when nothing is pending);
+ * - headroom: days until the oldest not-yet-archived message leaves a retention of
+ *   `retentionDays` (the full retention when nothing is pending). Unknown when the only pending
+ *   groups were never archived: their oldest messages are at the retention edge by definition,
+ *   which {@link METRIC.pendingNeverArchived} reports instead.
+ */
+export function freshness(report: RunReport, retentionDays: number, nowMs: number): Freshness {
+  const nowSeconds = nowMs / 1000;
+  const lagSeconds =
+    report.pendingNewestTime === null ? 0 : Math.max(0, Math.round(nowSeconds - report.pendingNewestTime));
+  let headroomDays: number | undefined;
+  if (report.pendingOldestTime !== null) {
+    headroomDays = retentionDays - (nowSeconds - report.pendingOldestTime) / 86_400;
+  } else if (report.remainingTargets === 0) {
+    headroomDays = retentionDays;
+  }
+  return { lagSeconds, headroomDays: headroomDays === undefined ? undefined : round2(headroomDays) };
+}
+
+/** Record one invocation's metrics, dimensioned by app. */
+export function recordRunMetrics(
+  metrics: MetricsSink,
+  report: RunReport,
+  retentionDays: number,
+  nowMs: number,
+): void {
+  metrics.addDimensions({ [APP_DIMENSION]: String(report.sdkAppId) });
+  metrics.addMetric(METRIC.messagesArchived, 'Count', report.messages);
+  metrics.addMetric(METRIC.pages, 'Count', report.pages);
+  metrics.addMetric(METRIC.throttles, 'Count', report.throttles);
+  metrics.addMetric(METRIC.errors, 'Count', report.errors.length + (report.fatalError ? 1 : 0));
+  metrics.addMetric(METRIC.pendingNeverArchived, 'Count', report.pendingNeverArchived);
+  const { lagSeconds, headroomDays } = freshness(report, retentionDays, nowMs);
+  metrics.addMetric(METRIC.lagSeconds, 'Seconds', lagSeconds);
+  if (headroomDays !== undefined) metrics.addMetric(METRIC.retentionHeadroomDays, 'None', headroomDays);
+}
+
+/** A run that failed before producing a report still counts as an error for its app. */
+export function recordFailedRun(metrics: MetricsSink, sdkAppId: number): void {
+  metrics.addDimensions({ [APP_DIMENSION]: String(sdkAppId) });
+  metrics.addMetric(METRIC.errors, 'Count', 1);
+}
+
+/** Another run held the app's lease: not an error (Step Functions retries), but worth seeing. */
+export function recordLeaseHeld(metrics: MetricsSink, sdkAppId: number): void {
+  metrics.addDimensions({ [APP_DIMENSION]: String(sdkAppId) });
+  metrics.addMetric(METRIC.leaseHeld, 'Count', 1);
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,306 @@
+/**
+ * The real Lambda handler, middy stack included, driven the way the state machine drives it:
+ * invoked again and again with a fake Lambda context whose remaining time is short, until it
+ * reports `done`. SSM is mocked at the SDK level (GetParameters), S3 is s3rver, Tencent is the
+ * simulator. The archive must end up complete and exactly once, and no log line may carry a secret.
+ */
+import { randomUUID } from 'node:crypto';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import type { ArchiveResult } from '../../functions/lambda/contract.ts';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../functions/simulator/index.ts';
+import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
+import { rejection } from '../helpers/assertions.ts';
+import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
+
+const PARAMETER = '/tencent-chat-archiver/1400000000/secret-key';
+const PREFIX = 'archive/';
+
+const DATASET: SimulatorOptions['dataset'] = {
+  groups: 12,
+  activeFraction: 0.9,
+  messagesPerActiveGroup: [40, 220],
+  historyDays: 10,
+  extraGroups: [
+    {
+      groupId: '@TGS#_@TGS#cLAMBDATOPIC',
+      type: 'Community',
+      messages: 0,
+      topics: [{ topicId: '@TGS#_@TGS#cLAMBDATOPIC@TOPIC#_@TOPIC#cA', messages: 60 }],
+    },
+  ],
+};
+
+let sim: Simulator;
+let s3: S3rverHandle;
+const ssm = mockClient(SSMClient);
+let handlerModule: typeof import('../../functions/lambda/handler.ts');
+const savedEnv = { ...process.env };
+/** Every line written to stdout (Powertools logs and EMF metrics) during the tests. */
+const stdout: string[] = [];
+
+/** A Lambda context whose clock starts now and runs out after `remainingMs`. */
+function fakeContext(remainingMs: number): Context {
+  const deadline = Date.now() + remainingMs;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'archiver',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:archiver',
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/archiver',
+    logStreamName: '2026/11/25/[$LATEST]0123',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** The config the stack would put in ARCHIVER_CONFIG, pointed at the simulator. */
+function archiverConfig(over: Record<string, unknown> = {}) {
+  return {
+    apps: [
+      {
+        sdkAppId: 1400000000,
+        endpoint: sim.url,
+        secretKey: { ssmParameter: PARAMETER },
+        // Slow enough that one short invocation cannot finish the archive.
+        planRateLimit: 30,
+        maxConcurrency: 4,
+        requestTimeoutMs: 4_000,
+        retentionDays: 30,
+        ...over,
+      },
+    ],
+    archive: { timeZone: 'Asia/Shanghai', flushMegabytes: 0.05 },
+    run: { checkpointSeconds: 1, leaseSeconds: 30 },
+  };
+}
+
+function lambdaEnv(config: unknown, extra: Record<string, string> = {}) {
+  return {
+    ARCHIVER_CONFIG: JSON.stringify(config),
+    ARCHIVE_BUCKET: s3.bucket,
+    ARCHIVE_PREFIX: PREFIX,
+    ...extra,
+  };
+}
+
+function answerSsm(value: string) {
+  ssm.on(GetParametersCommand).resolves({
+    Parameters: [{ Name: PARAMETER, Type: 'SecureString', Value: value, Version: 1 }],
+    InvalidParameters: [],
+  });
+}
+
+const store = () => new S3Store({ client: s3.client, bucket: s3.bucket, prefix: PREFIX });
+
+/** The run reports in the archive (`runs/…/<runId>.json`). */
+async function runReports(): Promise<{ runId: string; messages: number }[]> {
+  const out: { runId: string; messages: number }[] = [];
+  for await (const key of store().list('runs/')) {
+    const object = await store().get(key);
+    if (object) out.push(JSON.parse(new TextDecoder().decode(object.body)));
+  }
+  return out;
+}
+
+type Handler = ReturnType<typeof handlerModule.createHandler>;
+
+/** Errors the state machine retries (its Retry blocks); anything else fails the app. */
+const RETRIED = new Set(['LeaseHeldError', 'TimeoutError', 'TransientError']);
+
+/**
+ * The state machine's per-app loop: invoke; on `done` stop; on a retried error pause and invoke
+ * again (the real loop waits 30-60 s with backoff, this one 100 ms); bounded like the real one.
+ */
+async function invokeUntilDone(handler: Handler, sdkAppId: number, remainingMs: number) {
+  const results: ArchiveResult[] = [];
+  const retried: string[] = [];
+  for (let attempt = 0; attempt < 60; attempt++) {
+    try {
+      const result = (await handler({ sdkAppId }, fakeContext(remainingMs))) as ArchiveResult;
+      results.push(result);
+      if (result.done) return { results, retried };
+    } catch (error) {
+      const name = (error as Error).name;
+      if (!RETRIED.has(name)) throw error;
+      retried.push(name);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`not done after 60 attempts: ${results.length} results, retried ${retried.join(', ')}`);
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    seed: 4,
+    dataset: DATASET,
+    retentionDays: 365,
+    rateLimits: {
+      get_appid_group_list: 100,
+      get_group_info: 1_000,
+      group_msg_get_simple: 1_000,
+      get_topic: 1_000,
+    },
+  });
+  s3 = await startS3rver('lambda-archive');
+  // What the Lambda runtime and the stack provide; s3rver's credentials and endpoint.
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    POWERTOOLS_SERVICE_NAME: 'tencent-chat-archiver',
+    ...lambdaEnv(archiverConfig()),
+  });
+  // Captured (not echoed): the Lambda writes its JSON logs and EMF metrics to stdout.
+  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => {
+    stdout.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  }) as typeof process.stdout.write);
+  // Importing builds the exported handler from process.env: no network call may happen here.
+  handlerModule = await import('../../functions/lambda/handler.ts');
+});
+
+afterEach(() => {
+  ssm.reset();
+});
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  process.env = savedEnv;
+  await sim?.stop();
+  await s3?.stop();
+});
+
+describe('the Lambda handler', () => {
+  it('makes no network call at init: no SSM read, no Tencent call', () => {
+    expect(typeof handlerModule.handler).toBe('function');
+    handlerModule.createHandler({ env: lambdaEnv(archiverConfig()) });
+    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(0);
+    expect(sim.stats().totalCalls).toBe(0);
+  });
+
+  it('run again and again with a short remaining time until done, archives every message exactly once', async () => {
+    const app = sim.apps[0];
+    if (!app) throw new Error('simulator has no app');
+    answerSsm(app.secretKey);
+    // The hard stop is scaled down with the short remaining time; production keeps the default.
+    const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
+    const { results, retried } = await invokeUntilDone(handler, app.sdkAppId, 2_000);
+    expect(results.at(-1)?.done).toBe(true);
+    // Several invocations each stopped at their deadline (or, on a loaded machine, at the hard
+    // stop, which Step Functions retries) and the next one resumed.
+    expect(results.length + retried.length).toBeGreaterThanOrEqual(3);
+    expect(results.length).toBeGreaterThanOrEqual(2);
+    expect(retried.every((name) => name === 'TimeoutError' || name === 'LeaseHeldError')).toBe(true);
+    expect(results.slice(0, -1).every((r) => !r.done && r.remainingTargets > 0)).toBe(true);
+    expect(new Set(results.map((r) => r.runId)).size).toBe(results.length);
+
+    const rows = await readArchive(store());
+    expect(exactlyOnceProblems(rows, expectedIdentities(sim), 'Asia/Shanghai')).toEqual([]);
+    // Every invocation left its run report; together they account for every archived message
+    // (an invocation cut off by the hard stop still commits and reports in the background).
+    const reports = await runReports();
+    expect(reports.length).toBeGreaterThanOrEqual(results.length);
+    expect(reports.reduce((n, r) => n + r.messages, 0)).toBe(rows.length);
+
+    // One batched GetParameters for the configured parameter, with decryption; then the cache.
+    const calls = ssm.commandCalls(GetParametersCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toEqual({ Names: [PARAMETER], WithDecryption: true });
+
+    // EMF metrics per invocation, per app; they add up to what was archived.
+    const emf = stdout.filter((l) => l.includes('"CloudWatchMetrics"')).map((l) => JSON.parse(l));
+    const archived = emf.filter((m) => m.SdkAppId === String(app.sdkAppId) && 'MessagesArchived' in m);
+    const total = archived.flatMap((m) => [m.MessagesArchived].flat() as number[]).reduce((n, v) => n + v, 0);
+    expect(total).toBe(rows.length);
+    expect(archived.at(-1)).toMatchObject({ LagSeconds: 0, RetentionHeadroomDays: 30, Errors: 0 });
+    expect(archived.at(-1)._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'TencentChatArchiver',
+      Dimensions: [['service', 'SdkAppId']],
+    });
+
+    // Structured JSON logs with the Lambda context, and no secret anywhere.
+    const logs = stdout.filter((l) => l.startsWith('{') && !l.includes('"CloudWatchMetrics"'));
+    expect(logs.some((l) => JSON.parse(l).message === 'run done: caught up')).toBe(true);
+    expect(JSON.parse(logs[0] as string)).toMatchObject({
+      service: 'tencent-chat-archiver',
+      function_name: 'archiver',
+    });
+    for (const line of stdout) {
+      expect(line).not.toContain(app.secretKey);
+      expect(line).not.toMatch(/usersig=(?!\*\*\*)/i);
+    }
+
+    // Once caught up, another invocation finds nothing new and is done at once.
+    const again = (await handler({ sdkAppId: app.sdkAppId }, fakeContext(2_000))) as ArchiveResult;
+    expect(again).toMatchObject({ done: true, messages: 0 });
+  });
+
+  it('names the missing SSM parameter and fails without retry value (ConfigError)', async () => {
+    ssm.on(GetParametersCommand).resolves({ Parameters: [], InvalidParameters: [PARAMETER] });
+    const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
+    const error = (await rejection(handler({ sdkAppId: 1400000000 }, fakeContext(2_000)))) as Error;
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain(`apps.0.secretKey: cannot read SSM parameter ${PARAMETER} (not found)`);
+  });
+
+  it('picks up a rotated secret once the cache expires', async () => {
+    const app = sim.apps[0];
+    if (!app) throw new Error('simulator has no app');
+    const handler = handlerModule.createHandler({
+      env: lambdaEnv(archiverConfig(), { SECRET_CACHE_SECONDS: '0' }),
+      hardStopMs: 200,
+    });
+    answerSsm('0000000000000000000000000000000000000000000000000000000000000000');
+    const error = (await rejection(handler({ sdkAppId: app.sdkAppId }, fakeContext(2_000)))) as Error;
+    // Tencent rejects the old key: a configuration error, and the key is never echoed.
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).not.toContain('0000000000000000');
+    ssm.reset();
+    answerSsm(app.secretKey);
+    const result = (await handler({ sdkAppId: app.sdkAppId }, fakeContext(2_000))) as ArchiveResult;
+    expect(result.sdkAppId).toBe(app.sdkAppId);
+    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(1);
+  });
+
+  it('reports LeaseHeldError (Step Functions retries it) while another run holds the lease', async () => {
+    const app = sim.apps[0];
+    if (!app) throw new Error('simulator has no app');
+    answerSsm(app.secretKey);
+    const { StateKeeper } = await import('../../functions/engine/state-keeper.ts');
+    const other = await StateKeeper.open({
+      store: store(),
+      sdkAppId: app.sdkAppId,
+      runId: 'another-run',
+      clock: systemClock,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      leaseMs: 60_000,
+    });
+    try {
+      const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
+      const error = (await rejection(handler({ sdkAppId: app.sdkAppId }, fakeContext(2_000)))) as Error;
+      expect(error.name).toBe('LeaseHeldError');
+      expect(error.message).toContain('another-run');
+    } finally {
+      await other.release();
+    }
+  });
+
+  it('rejects an event for an app that is not configured (ConfigError naming sdkAppId)', async () => {
+    const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
+    const error = (await rejection(handler({ sdkAppId: 42 }, fakeContext(2_000)))) as Error;
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain('sdkAppId 42 is not configured');
+    // Checked before anything is fetched.
+    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(0);
+  });
+});
