@@ -1,0 +1,333 @@
+/**
+ * The stack's configuration: the archiver config the CLI uses (same schema, same validation) plus
+ * a `deploy` section for what exists only in AWS (schedule, bucket, alarms). It comes from the CDK
+ * context: `archiver` (an inline object, as in cdk.json) or `archiverConfigFile` (a JSON file,
+ * e.g. `npx cdk deploy -c archiverConfigFile=archiver.stack.json`), which wins when both are set.
+ *
+ * Every error is a ConfigError naming the dotted field, so `cdk synth` fails with the same kind of
+ * message as the CLI.
+ */
+import { readFileSync } from 'node:fs';
+import * as z from 'zod';
+import { type Config, parseConfig } from '../functions/config/schema.ts';
+import { ConfigError } from '../functions/domain/errors.ts';
+import { secretParameters } from '../functions/lambda/lambda-config.ts';
+
+const CLOUDWATCH_LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Step Functions keeps at most 25,000 events per execution; one loop turn of one app uses ~16. */
+const HISTORY_EVENTS_LIMIT = 25_000;
+export const HISTORY_EVENTS_PER_ITERATION = 16;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const days = (max = 36_500) => z.number().int().positive().max(max);
+
+const LifecycleSchema = z
+  .strictObject({
+    /** Move message files to S3 Standard-IA after this many days (S3 requires at least 30). */
+    infrequentAccessAfterDays: days()
+      .min(30, 'S3 requires at least 30 days before Standard-IA')
+      .nullable()
+      .default(30),
+    /** Then to Glacier Instant Retrieval (still queryable by Athena). */
+    glacierInstantRetrievalAfterDays: days().nullable().default(90),
+    /** Then to Glacier Flexible Retrieval: cheaper, but Athena can no longer read those files. */
+    glacierFlexibleRetrievalAfterDays: days().nullable().default(null),
+    /** Then to Glacier Deep Archive: cheapest, not queryable, restores take up to 48 h. */
+    deepArchiveAfterDays: days().nullable().default(null),
+    /** Delete replaced or deleted object versions (rolled-back checkpoints, old state) after this. */
+    noncurrentVersionExpirationDays: days().nullable().default(30),
+  })
+  .superRefine((lifecycle, ctx) => {
+    // Transitions must come in this order, each later than the one before.
+    const steps = [
+      'infrequentAccessAfterDays',
+      'glacierInstantRetrievalAfterDays',
+      'glacierFlexibleRetrievalAfterDays',
+      'deepArchiveAfterDays',
+    ] as const;
+    let previous: { key: string; day: number } | undefined;
+    for (const key of steps) {
+      const day = lifecycle[key];
+      if (day === null) continue;
+      const minimum = previous ? previous.day + (previous.key === 'infrequentAccessAfterDays' ? 30 : 1) : 0;
+      if (previous && day < minimum) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `must be at least ${minimum} (after ${previous.key}${previous.key === 'infrequentAccessAfterDays' ? ' + the 30 days S3 requires in Standard-IA' : ''})`,
+        });
+      }
+      previous = { key, day };
+    }
+  });
+
+const BucketSchema = z
+  .strictObject({
+    /** Use this existing bucket instead of creating one (its settings are then yours to manage). */
+    existingBucketName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+      .optional(),
+    /** The KMS key ARN of the existing bucket's default encryption, if it uses a customer key. */
+    existingBucketKmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN')
+      .optional(),
+    /** Key prefix of the archive inside the bucket. */
+    prefix: z
+      .string()
+      .regex(
+        /^([A-Za-z0-9_.=-]+\/)*[A-Za-z0-9_.=-]*$/,
+        'must be a key prefix such as archive or chat/archive',
+      )
+      .default('archive'),
+    /** `kms`: SSE-KMS with a customer key created by the stack (rotated yearly); `s3`: SSE-S3. */
+    encryption: z.enum(['kms', 's3'], { error: 'must be kms or s3' }).default('kms'),
+    lifecycle: LifecycleSchema.default({
+      infrequentAccessAfterDays: 30,
+      glacierInstantRetrievalAfterDays: 90,
+      glacierFlexibleRetrievalAfterDays: null,
+      deepArchiveAfterDays: null,
+      noncurrentVersionExpirationDays: 30,
+    }),
+    /** Object Lock default retention (WORM) for compliance; only for a bucket the stack creates. */
+    objectLock: z
+      .strictObject({
+        mode: z.enum(['COMPLIANCE', 'GOVERNANCE'], { error: 'must be COMPLIANCE or GOVERNANCE' }),
+        days: days(),
+      })
+      .nullable()
+      .default(null),
+    /** How long the server access logs are kept. */
+    accessLogExpirationDays: days().default(365),
+  })
+  .superRefine((bucket, ctx) => {
+    if (bucket.existingBucketKmsKeyArn !== undefined && bucket.existingBucketName === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['existingBucketKmsKeyArn'],
+        message: 'only with existingBucketName',
+      });
+    }
+    if (bucket.existingBucketName !== undefined && bucket.objectLock !== null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['objectLock'],
+        message:
+          'Object Lock can only be set on a bucket the stack creates; configure it on your bucket instead',
+      });
+    }
+  });
+
+export const DeploySchema = z.strictObject({
+  /** The CloudFormation stack name. */
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must be a CloudFormation stack name')
+    .default('TencentChatArchiver'),
+  schedule: z
+    .strictObject({
+      /** EventBridge Scheduler cron: minutes hours day-of-month month day-of-week year. */
+      cron: z
+        .string()
+        .regex(
+          /^\S+( \S+){5}$/,
+          'must have 6 fields: minutes hours day-of-month month day-of-week year, e.g. "0 2 * * ? *"',
+        )
+        .default('0 2 * * ? *'),
+      /** IANA time zone the cron is read in (daylight saving time is handled by the Scheduler). */
+      timeZone: z
+        .string()
+        .refine(isTimeZone, 'must be an IANA time zone such as UTC or Asia/Shanghai')
+        .default('UTC'),
+      enabled: z.boolean().default(true),
+    })
+    .default({ cron: '0 2 * * ? *', timeZone: 'UTC', enabled: true }),
+  run: z
+    .strictObject({
+      /** Invocations (15 min each) per app per run before the run fails. */
+      maxIterations: z.number().int().min(1).max(500).default(48),
+      memoryMb: z.number().int().min(256).max(10_240).default(1024),
+    })
+    .default({ maxIterations: 48, memoryMb: 1024 }),
+  secrets: z
+    .strictObject({
+      /** The customer KMS key of the SecureString parameters; omit for the default `aws/ssm` key. */
+      kmsKeyArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN')
+        .optional(),
+    })
+    .default({}),
+  bucket: BucketSchema.default(BucketSchema.parse({})),
+  alarms: z
+    .strictObject({
+      /** Subscribe this address to the alarm topic (confirm the e-mail AWS sends). */
+      email: z.email({ error: 'must be an e-mail address' }).optional(),
+      /** A run still in progress at this hour (schedule time zone) raises an alarm. */
+      runNotDoneByHour: z.number().int().min(0).max(23).default(8),
+      /** Errors (failed groups, failed invocations) per hour that raise an alarm. */
+      errorsPerHour: z.number().int().min(1).default(5),
+      /** Alarm when unarchived history is this close (days) to Tencent's retention limit. */
+      headroomDays: z.number().positive().default(2),
+    })
+    .default({ runNotDoneByHour: 8, errorsPerHour: 5, headroomDays: 2 }),
+  query: z
+    .strictObject({
+      /** First date the archive can hold (`YYYY-MM-DD`): where Athena's projected `dt` range starts. */
+      dtStart: z
+        .string()
+        .regex(
+          /^\d{4}-\d{2}-\d{2}$/,
+          'must be a date like 2025-01-01 (the oldest message you expect to archive)',
+        )
+        .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'must be a real date')
+        .default('2025-01-01'),
+      databaseName: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,254}$/, 'must be lower-case letters, digits and underscores')
+        .default('chat_archive'),
+      workGroupName: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be letters, digits, dots, dashes or underscores')
+        .default('chat-archive'),
+      /** Per-query scan limit of the workgroup, in GB (Athena's minimum is 10 MB). */
+      bytesScannedCutoffGb: z.number().min(0.01).default(10),
+    })
+    .default({
+      dtStart: '2025-01-01',
+      databaseName: 'chat_archive',
+      workGroupName: 'chat-archive',
+      bytesScannedCutoffGb: 10,
+    }),
+  logRetentionDays: z
+    .number()
+    .refine(
+      (n) => (CLOUDWATCH_LOG_RETENTION_DAYS as readonly number[]).includes(n),
+      `must be one of ${CLOUDWATCH_LOG_RETENTION_DAYS.join(', ')}`,
+    )
+    .default(90),
+});
+export type DeployConfig = z.output<typeof DeploySchema>;
+
+/** The archiver config (as the Lambda will see it) and the deploy settings. */
+export interface StackConfig {
+  /** Validated, for synth-time checks and the stack's own use. */
+  config: Config;
+  /** What the function receives in `ARCHIVER_CONFIG`: the input as written, minus `deploy`. */
+  rawConfig: Record<string, unknown>;
+  deploy: DeployConfig;
+}
+
+/** Lambda's limit on all environment variables together is 4 KB; leave room for the others. */
+const MAX_CONFIG_ENV_BYTES = 3_400;
+
+/**
+ * Validate a stack configuration object.
+ * @throws ConfigError naming the first bad field, e.g. `deploy.schedule.timeZone` or `apps.0.secretKey`
+ */
+export function parseStackConfig(raw: unknown, source = 'archiver config'): StackConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`Invalid ${source}: must be an object with apps and deploy`, { field: '(root)' });
+  }
+  const { deploy: rawDeploy, ...rawConfig } = raw as Record<string, unknown>;
+  const config = parseConfig(rawConfig, source);
+  secretParameters(config);
+  const parsed = DeploySchema.safeParse(rawDeploy ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({
+            field: ['deploy', ...issue.path, key].join('.'),
+            message: 'unknown setting',
+          }))
+        : [{ field: ['deploy', ...issue.path].join('.'), message: issue.message }],
+    );
+    throw new ConfigError(
+      `Invalid ${source}:\n${issues.map((i) => `  - ${i.field}: ${i.message}`).join('\n')}`,
+      {
+        field: issues[0]?.field ?? 'deploy',
+        cause: parsed.error,
+      },
+    );
+  }
+  const deploy = parsed.data;
+  const events = deploy.run.maxIterations * config.apps.length * HISTORY_EVENTS_PER_ITERATION;
+  if (events > HISTORY_EVENTS_LIMIT) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - deploy.run.maxIterations: ${deploy.run.maxIterations} iterations x ${config.apps.length} apps could exceed the ${HISTORY_EVENTS_LIMIT} history events of one Step Functions execution; lower it to ${Math.floor(HISTORY_EVENTS_LIMIT / HISTORY_EVENTS_PER_ITERATION / config.apps.length)} or less`,
+      { field: 'deploy.run.maxIterations' },
+    );
+  }
+  const size = Buffer.byteLength(JSON.stringify(rawConfig));
+  if (size > MAX_CONFIG_ENV_BYTES) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - apps: the config is ${size} bytes of JSON, more than the ${MAX_CONFIG_ENV_BYTES} that fit in the function's environment; deploy one stack per group of apps, or select groups with include/types instead of long id lists`,
+      { field: 'apps' },
+    );
+  }
+  return { config, rawConfig, deploy };
+}
+
+/** Where the stack config comes from: the CDK context of the app. */
+export interface ContextSource {
+  tryGetContext(key: string): unknown;
+}
+
+/**
+ * Read `archiverConfigFile` (a JSON file path) or `archiver` (an object, or a JSON string when
+ * given with `-c`) from the CDK context and validate it.
+ * @throws ConfigError naming the field (or the context key when neither is set)
+ */
+export function loadStackConfig(
+  node: ContextSource,
+  readFile = (p: string) => readFileSync(p, 'utf8'),
+): StackConfig {
+  const file = node.tryGetContext('archiverConfigFile');
+  if (typeof file === 'string' && file !== '') {
+    let text: string;
+    try {
+      text = readFile(file);
+    } catch (cause) {
+      throw new ConfigError(
+        `Cannot read archiverConfigFile ${file}: ${(cause as NodeJS.ErrnoException).code ?? cause}`,
+        {
+          field: 'archiverConfigFile',
+          cause,
+        },
+      );
+    }
+    return parseStackConfig(
+      parseJson(text, `config file ${file}`, 'archiverConfigFile'),
+      `config file ${file}`,
+    );
+  }
+  const inline = node.tryGetContext('archiver');
+  if (inline === undefined) {
+    throw new ConfigError(
+      'No archiver config: set the context key "archiver" in cdk.json, or pass -c archiverConfigFile=<file.json>',
+      { field: 'archiver' },
+    );
+  }
+  const raw = typeof inline === 'string' ? parseJson(inline, 'context archiver', 'archiver') : inline;
+  return parseStackConfig(raw, 'cdk context "archiver"');
+}
+
+function parseJson(text: string, what: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`${what} is not valid JSON: ${(cause as Error).message}`, { field, cause });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * "A run not done by the configured hour": at that hour (in the schedule's time zone) a tiny state
+ * machine asks Step Functions whether an archiver run is still in progress and publishes
+ * `RunNotDoneByDeadline` = 1 (or 0). No Lambda: two SDK calls. A failed or never-started run is
+ * caught by the failed-run and schedule alarms instead.
+ */
+import { Aws, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { METRIC, METRICS_NAMESPACE } from '../../functions/lambda/contract.ts';
+
+export interface DeadlineCheckProps {
+  runStateMachine: sfn.IStateMachine;
+  runStateMachineName: string;
+  logRetention: logs.RetentionDays;
+}
+
+/** The dimension of `RunNotDoneByDeadline`: the run state machine's name. */
+export const RUN_NOT_DONE_DIMENSION = 'StateMachine';
+
+export class DeadlineCheck extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+
+  public constructor(scope: Construct, id: string, props: DeadlineCheckProps) {
+    super(scope, id);
+    const listRunning = new tasks.CallAwsService(this, 'ListRunningRuns', {
+      service: 'sfn',
+      action: 'listExecutions',
+      iamAction: 'states:ListExecutions',
+      iamResources: [props.runStateMachine.stateMachineArn],
+      parameters: {
+        StateMachineArn: props.runStateMachine.stateMachineArn,
+        StatusFilter: 'RUNNING',
+        MaxResults: 1,
+      },
+      resultSelector: { running: sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.Executions')) },
+    });
+    const put = (name: string, value: number) =>
+      // A raw state: CallAwsService would grant PutMetricData without the namespace condition.
+      new sfn.CustomState(this, name, {
+        stateJson: {
+          Type: 'Task',
+          Resource: `arn:${Aws.PARTITION}:states:::aws-sdk:cloudwatch:putMetricData`,
+          Parameters: {
+            Namespace: METRICS_NAMESPACE,
+            MetricData: [
+              {
+                MetricName: METRIC.runNotDone,
+                Dimensions: [{ Name: RUN_NOT_DONE_DIMENSION, Value: props.runStateMachineName }],
+                Value: value,
+                Unit: 'Count',
+              },
+            ],
+          },
+        },
+      });
+    const definition = listRunning.next(
+      new sfn.Choice(this, 'RunStillInProgress?')
+        .when(sfn.Condition.numberGreaterThan('$.running', 0), put('ReportNotDone', 1))
+        .otherwise(put('ReportOnTime', 0)),
+    );
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+      comment: 'tencent-chat-archiver: is a run still in progress at the deadline hour?',
+    });
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        // PutMetricData has no resource-level permissions; the namespace condition scopes it.
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+      }),
+    );
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'cloudwatch:PutMetricData (limited by a cloudwatch:namespace condition to this project), X-Ray and CloudWatch Logs delivery support no resource-level permissions.',
+    });
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Operations: an encrypted SNS topic for alarms (optionally e-mailed), the alarms the issue asks
+ * for, and a small dashboard. Metrics come from the function (EMF, per app) and from Step
+ * Functions, Lambda and SQS themselves.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { APP_DIMENSION, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/lambda/contract.ts';
+import type { DeployConfig } from '../config.ts';
+import { RUN_NOT_DONE_DIMENSION } from './deadline-check.ts';
+
+export interface OperationsProps {
+  key: kms.IKey;
+  alarms: DeployConfig['alarms'];
+  sdkAppIds: readonly number[];
+  archiver: lambda.IFunction;
+  runStateMachine: sfn.IStateMachine;
+  runStateMachineName: string;
+  deadlineCheck: sfn.IStateMachine;
+  deadLetterQueue: sqs.IQueue;
+}
+
+const HOUR = Duration.hours(1);
+
+/** A per-app metric the function emits. */
+export function appMetric(
+  name: string,
+  sdkAppId: number,
+  statistic: string,
+  label?: string,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { service: SERVICE_NAME, [APP_DIMENSION]: String(sdkAppId) },
+    statistic,
+    period: HOUR,
+    ...(label === undefined ? {} : { label }),
+  });
+}
+
+export class Operations extends Construct {
+  public readonly topic: sns.Topic;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  public constructor(scope: Construct, id: string, props: OperationsProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'tencent-chat-archiver alarms',
+      masterKey: props.key,
+      enforceSSL: true,
+    });
+    // CloudWatch publishes to the encrypted topic with the customer key (an AWS-managed SNS key
+    // would not let it).
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    if (props.alarms.email !== undefined) {
+      this.topic.addSubscription(
+        new subscriptions.EmailSubscription(props.alarms.email, { deadLetterQueue: props.deadLetterQueue }),
+      );
+    }
+
+    const runFailed = this.alarm('RunFailedAlarm', {
+      alarmDescription:
+        'A run failed: an app hit a configuration error, its iteration bound or repeated errors (see the failed execution), or a run timed out, or the deadline check failed.',
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(checkFailed, 0)',
+        usingMetrics: {
+          failed: props.runStateMachine.metricFailed({ statistic: 'Sum' }),
+          timedOut: props.runStateMachine.metricTimedOut({ statistic: 'Sum' }),
+          checkFailed: props.deadlineCheck.metricFailed({ statistic: 'Sum' }),
+        },
+        period: Duration.minutes(5),
+        label: 'failed runs',
+      }),
+      threshold: 1,
+    });
+    const notStarted = this.alarm('ScheduleUndeliveredAlarm', {
+      alarmDescription:
+        'EventBridge Scheduler could not start a run (or deliver an alarm e-mail): see the dead-letter queue.',
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+    });
+    const notDone = this.alarm('RunNotDoneByDeadlineAlarm', {
+      alarmDescription: `A run was still in progress at ${props.alarms.runNotDoneByHour}:00 (schedule time zone).`,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.runNotDone,
+        dimensionsMap: { [RUN_NOT_DONE_DIMENSION]: props.runStateMachineName },
+        statistic: 'Maximum',
+        period: HOUR,
+      }),
+      threshold: 1,
+    });
+    const appErrors = Object.fromEntries(
+      props.sdkAppIds.map((id, i) => [`app${i}`, appMetric(METRIC.errors, id, 'Sum')]),
+    );
+    const errors = this.alarm('ErrorsAlarm', {
+      alarmDescription: `At least ${props.alarms.errorsPerHour} errors in an hour (failed groups, failed runs, function errors).`,
+      metric: new cloudwatch.MathExpression({
+        expression: `SUM([${[...Object.keys(appErrors), 'functionErrors'].map((k) => `FILL(${k}, 0)`).join(', ')}])`,
+        usingMetrics: {
+          ...appErrors,
+          functionErrors: props.archiver.metricErrors({ statistic: 'Sum', period: HOUR }),
+        },
+        period: HOUR,
+        label: 'errors',
+      }),
+      threshold: props.alarms.errorsPerHour,
+    });
+    const headroom = props.sdkAppIds.map((id) =>
+      this.alarm(`HeadroomAlarm${id}`, {
+        alarmDescription: `App ${id}: unarchived history is less than ${props.alarms.headroomDays} days from falling out of Tencent's retention.`,
+        metric: appMetric(METRIC.retentionHeadroomDays, id, 'Minimum'),
+        threshold: props.alarms.headroomDays,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      }),
+    );
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(7),
+      widgets: [
+        [
+          this.graph('Messages archived', METRIC.messagesArchived, props.sdkAppIds, 'Sum'),
+          this.graph('Pages fetched', METRIC.pages, props.sdkAppIds, 'Sum'),
+          this.graph('Throttled requests', METRIC.throttles, props.sdkAppIds, 'Sum'),
+          this.graph('Errors', METRIC.errors, props.sdkAppIds, 'Sum'),
+        ],
+        [
+          this.graph(
+            'Lag: age of newest unarchived message (s)',
+            METRIC.lagSeconds,
+            props.sdkAppIds,
+            'Maximum',
+          ),
+          new cloudwatch.GraphWidget({
+            title: 'Retention headroom (days)',
+            left: props.sdkAppIds.map((id) =>
+              appMetric(METRIC.retentionHeadroomDays, id, 'Minimum', `${id}`),
+            ),
+            leftAnnotations: [{ value: props.alarms.headroomDays, label: 'alarm', color: '#d62728' }],
+            width: 6,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Runs',
+            left: [
+              props.runStateMachine.metricStarted({ statistic: 'Sum', period: HOUR, label: 'started' }),
+              props.runStateMachine.metricSucceeded({ statistic: 'Sum', period: HOUR, label: 'succeeded' }),
+              props.runStateMachine.metricFailed({ statistic: 'Sum', period: HOUR, label: 'failed' }),
+            ],
+            width: 6,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Function',
+            left: [props.archiver.metricInvocations({ statistic: 'Sum', period: HOUR })],
+            right: [props.archiver.metricDuration({ statistic: 'Maximum', period: HOUR })],
+            width: 6,
+          }),
+        ],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: [runFailed, notStarted, notDone, errors, ...headroom],
+            width: 24,
+          }),
+        ],
+      ],
+    });
+  }
+
+  private alarm(id: string, props: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'>): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No data means nothing happened (no run, no error): not an alarm by itself.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...props,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    alarm.addOkAction(new actions.SnsAction(this.topic));
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  private graph(
+    title: string,
+    metric: string,
+    sdkAppIds: readonly number[],
+    statistic: string,
+  ): cloudwatch.GraphWidget {
+    return new cloudwatch.GraphWidget({
+      title,
+      left: sdkAppIds.map((id) => appMetric(metric, id, statistic, `${id}`)),
+      width: 6,
+    });
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * TencentChatArchiver: everything the nightly archive needs, configured by the same validated
+ * config as the CLI (plus its `deploy` section). Reusable: put it in any stack.
+ *
+ *   Scheduler (cron, time zone) → run state machine (per app: invoke until done) → function → S3
+ *   Scheduler (deadline hour)   → deadline check → RunNotDoneByDeadline metric
+ *   alarms → SNS topic (e-mail);  dashboard
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { StackConfig } from '../config.ts';
+import { ArchiveBucket } from './archive-bucket.ts';
+import { ArchiverFunction } from './archiver-function.ts';
+import { DeadlineCheck } from './deadline-check.ts';
+import { Operations } from './operations.ts';
+import { RunStateMachine } from './run-state-machine.ts';
+import { CronSchedule, DeadLetterQueue } from './schedules.ts';
+
+export interface TencentChatArchiverProps {
+  /** From `loadStackConfig` / `parseStackConfig` (infra/config.ts). */
+  stackConfig: StackConfig;
+}
+
+export class TencentChatArchiver extends Construct {
+  /** The customer key of the archive bucket (SSE-KMS) and the alarm topic. */
+  public readonly key: kms.Key;
+  public readonly archive: ArchiveBucket;
+  public readonly archiver: ArchiverFunction;
+  public readonly run: RunStateMachine;
+  public readonly operations: Operations;
+
+  public constructor(scope: Construct, id: string, props: TencentChatArchiverProps) {
+    super(scope, id);
+    const { config, deploy } = props.stackConfig;
+    const logRetention = deploy.logRetentionDays as logs.RetentionDays;
+    const sdkAppIds = config.apps.map((app) => app.sdkAppId);
+
+    this.key = new kms.Key(this, 'Key', {
+      description: 'tencent-chat-archiver: archive bucket (SSE-KMS) and alarm topic',
+      enableKeyRotation: true,
+      // Retained with the bucket: without the key, the archive could not be read.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.archive = new ArchiveBucket(this, 'Archive', { settings: deploy.bucket, key: this.key });
+    this.archiver = new ArchiverFunction(this, 'Archiver', {
+      stackConfig: props.stackConfig,
+      archive: this.archive,
+      logRetention,
+    });
+    this.run = new RunStateMachine(this, 'Run', {
+      archiver: this.archiver.function,
+      sdkAppIds,
+      maxIterations: deploy.run.maxIterations,
+      logRetention,
+    });
+    const deadLetters = new DeadLetterQueue(this, 'DeadLetters');
+    new CronSchedule(this, 'Nightly', {
+      stateMachine: this.run.stateMachine,
+      cron: deploy.schedule.cron,
+      timeZone: deploy.schedule.timeZone,
+      enabled: deploy.schedule.enabled,
+      description: 'tencent-chat-archiver: start the nightly archive run',
+      deadLetterQueue: deadLetters.queue,
+      input: { source: 'nightly-schedule' },
+    });
+    const deadlineCheck = new DeadlineCheck(this, 'DeadlineCheck', {
+      runStateMachine: this.run.stateMachine,
+      runStateMachineName: this.run.stateMachineName,
+      logRetention,
+    });
+    new CronSchedule(this, 'Deadline', {
+      stateMachine: deadlineCheck.stateMachine,
+      cron: `0 ${deploy.alarms.runNotDoneByHour} * * ? *`,
+      timeZone: deploy.schedule.timeZone,
+      enabled: deploy.schedule.enabled,
+      description: 'tencent-chat-archiver: is a run still in progress at the deadline hour?',
+      deadLetterQueue: deadLetters.queue,
+      input: {},
+    });
+    this.operations = new Operations(this, 'Operations', {
+      key: this.key,
+      alarms: deploy.alarms,
+      sdkAppIds,
+      archiver: this.archiver.function,
+      runStateMachine: this.run.stateMachine,
+      runStateMachineName: this.run.stateMachineName,
+      deadlineCheck: deadlineCheck.stateMachine,
+      deadLetterQueue: deadLetters.queue,
+    });
+  }
+}
