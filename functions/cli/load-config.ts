@@ -25,5 +25,10 @@ export async function loadConfigFile(path: string): Promise<Config> {
       cause,
     });
   }
+  // One file can serve the CDK stack too: its `deploy` section is for the stack, not the CLI.
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'deploy' in raw) {
+    const { deploy: _forTheStack, ...cliConfig } = raw as Record<string, unknown>;
+    raw = cliConfig;
+  }
   return parseConfig(raw, `config file ${path}`);
 }

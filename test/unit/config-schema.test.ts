@@ -249,3 +249,21 @@ describe('parseConfig', () => {
     expect(configError(raw).field).toBe('apps.1.maxConcurrency');
   });
 });
+
+describe('loadConfigFile', () => {
+  it('reads a stack config file too, ignoring its deploy section', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadConfigFile } = await import('../../functions/cli/load-config.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'archiver.stack.json');
+    const app = { sdkAppId: 1400000000, region: 'singapore', secretKey: { ssmParameter: '/x/key' } };
+    await writeFile(file, JSON.stringify({ apps: [app], deploy: { schedule: { cron: '0 2 * * ? *' } } }));
+    const config = await loadConfigFile(file);
+    expect(config.apps[0]?.sdkAppId).toBe(1400000000);
+    expect('deploy' in config).toBe(false);
+    await writeFile(file, JSON.stringify({ apps: [app], deplyo: {} }));
+    await expect(loadConfigFile(file)).rejects.toThrow(/deplyo: unknown setting/);
+  });
+});
