@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { type Config, parseConfig } from '../functions/config/schema.ts';
 import { ConfigError } from '../functions/domain/errors.ts';
+import { isTimeZone } from '../functions/domain/partition.ts';
 import { secretParameters } from '../functions/lambda/lambda-config.ts';
 
 const CLOUDWATCH_LOG_RETENTION_DAYS = [
@@ -20,15 +21,6 @@ const CLOUDWATCH_LOG_RETENTION_DAYS = [
 /** Step Functions keeps at most 25,000 events per execution; one loop turn of one app uses ~16. */
 const HISTORY_EVENTS_LIMIT = 25_000;
 export const HISTORY_EVENTS_PER_ITERATION = 16;
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const days = (max = 36_500) => z.number().int().positive().max(max);
 

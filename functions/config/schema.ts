@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { TENCENT_REGION_NAMES } from '../adapters/tencent/regions.ts';
 import { ConfigError } from '../domain/errors.ts';
+import { isTimeZone } from '../domain/partition.ts';
 
 /** Where a secret comes from. Secrets are never written into the config itself. */
 export const SecretSourceSchema = z.union(
@@ -21,15 +22,6 @@ export const SecretSourceSchema = z.union(
   { error: 'must be one of { "env": "VAR" }, { "file": "path" } or { "ssmParameter": "/name" }' },
 );
 export type SecretSource = z.infer<typeof SecretSourceSchema>;
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Documented default of `group_msg_get_simple`; each add-on pack bought in the console adds 100/s. */
 const DOCUMENTED_HISTORY_RATE = 200;

@@ -80,6 +80,16 @@ export function assertTimeZone(tz: string): void {
   formatterFor(tz);
 }
 
+/** Whether `tz` is a time zone this runtime knows: the same test {@link dateInZone} applies. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    formatterFor(tz);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The calendar date (`YYYY-MM-DD`) of an instant as seen in an IANA time zone.
  *

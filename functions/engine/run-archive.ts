@@ -347,7 +347,7 @@ async function pageTargets(
   const progress = (): void =>
     deps.onProgress?.({
       targetsTotal: targets.length,
-      targetsDone: targets.filter((t) => t.finished).length,
+      targetsDone: report.groups.archived,
       messages: report.messages,
       pages: report.pages,
       objects: report.objectsWritten,
@@ -548,18 +548,15 @@ async function fetchWindow(
       throw error;
     }
     pages++;
-    const inside = inWindow(window, page.messages).filter(
-      (m) => floorTime === null || m.MsgTimeStamp >= floorTime,
-    );
-    for (const m of inside) bySeq.set(m.MsgSeq, m);
-    const all = inWindow(window, page.messages);
+    const inside = inWindow(window, page.messages);
+    for (const m of inside) if (floorTime === null || m.MsgTimeStamp >= floorTime) bySeq.set(m.MsgSeq, m);
     const outcome = evaluatePage({
       window,
       reqMsgSeq,
       reqMsgNumber,
       isFinished: page.isFinished,
-      seqs: all.map((m) => m.MsgSeq),
-      oldestTime: all.length === 0 ? undefined : Math.min(...all.map((m) => m.MsgTimeStamp)),
+      seqs: inside.map((m) => m.MsgSeq),
+      oldestTime: inside.length === 0 ? undefined : Math.min(...inside.map((m) => m.MsgTimeStamp)),
       floorTime,
     });
     if (outcome.kind === 'window-done') {
