@@ -9,6 +9,8 @@
  *   E  objects written vs number of groups for the same data volume
  *
  * BENCH_SCALE (default 1) shrinks B, C and E for a quick look, e.g. BENCH_SCALE=0.1.
+ * BENCH_ONLY picks sections (e.g. BENCH_ONLY=AC). BENCH_MEM_TRACE=<module> is preloaded into the
+ * engine process (e.g. one that logs process.memoryUsage() every few seconds) and its stderr shown.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -95,10 +97,20 @@ async function engine(sim: Simulator, label: string): Promise<{ report: RunRepor
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     process.stderr.write(`${label}: running the engine…\n`);
-    const { stdout } = await run('npx', ['tsx', 'bench/engine-worker.ts', join(dir, 'config.json')], {
-      maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    });
+    const { stdout, stderr } = await run(
+      'npx',
+      [
+        'tsx',
+        ...(process.env.BENCH_MEM_TRACE ? ['--import', process.env.BENCH_MEM_TRACE] : []),
+        'bench/engine-worker.ts',
+        join(dir, 'config.json'),
+      ],
+      {
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      },
+    );
+    if (process.env.BENCH_MEM_TRACE) process.stderr.write(stderr);
     return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
   } finally {
     await rm(dir, { recursive: true, force: true });
