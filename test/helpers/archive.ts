@@ -66,3 +66,10 @@ export function exactlyOnceProblems(rows: ArchivedRow[], expected: string[], tim
   for (const id of seen.keys()) if (!want.has(id)) problems.push(`${id} unexpected`);
   return problems;
 }
+
+/** Every key under `prefix`, in the order the store lists them. */
+export async function listAll(store: ObjectStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of store.list(prefix)) keys.push(key);
+  return keys;
+}

@@ -14,6 +14,8 @@ import {
   LocalFolderStore,
 } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { PreconditionFailedError, StorageError } from '../../functions/domain/errors.ts';
+import { listAll } from '../helpers/archive.ts';
+import { rejection } from '../helpers/assertions.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RACER = fileURLToPath(new URL('../helpers/local-store-racer.ts', import.meta.url));
@@ -25,21 +27,6 @@ const text = (body: Uint8Array | undefined): string | undefined => body && new T
 async function onDisk(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true });
   return entries.map((entry) => entry.split('\\').join('/')).sort();
-}
-
-async function listAll(store: LocalFolderStore, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const key of store.list(prefix)) keys.push(key);
-  return keys;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
 }
 
 /** Resolves once `child` has printed `line` on stdout. */

@@ -11,6 +11,8 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { PreconditionFailedError, StorageError } from '../../functions/domain/errors.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
+import { listAll } from '../helpers/archive.ts';
+import { rejection } from '../helpers/assertions.ts';
 import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
 
 /** One fresh, empty store per test, plus stores rooted at a sub-path of it. */
@@ -72,21 +74,6 @@ function s3Harness(): StoreHarness {
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string | undefined => body && new TextDecoder().decode(body);
-
-async function listAll(store: ObjectStore, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const key of store.list(prefix)) keys.push(key);
-  return keys;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe.each([localHarness(), s3Harness()])('ObjectStore contract: $name', (harness) => {
   let store: ObjectStore;

@@ -17,6 +17,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createS3Client, parseS3Url, S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { ConfigError, PreconditionFailedError, StorageError } from '../../functions/domain/errors.ts';
+import { listAll } from '../helpers/archive.ts';
+import { rejection } from '../helpers/assertions.ts';
 
 const BUCKET = 'archive-bucket';
 const ACCESS_KEY_ID = 'AKIAEXAMPLEKEYID0001';
@@ -34,21 +36,6 @@ function s3Error(
     $metadata: { httpStatusCode: status },
     message: name,
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
-
-async function listAll(store: S3Store, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const key of store.list(prefix)) keys.push(key);
-  return keys;
 }
 
 describe('S3Store', () => {
