@@ -24,9 +24,13 @@ const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string | undefined => body && new TextDecoder().decode(body);
 
 /** Every file and folder under `root`, relative, sorted: what is really on disk. */
+/**
+ * Everything on disk under `root`. The store's temp folder may exist but must be empty: it is left
+ * out only when it is, so a leftover temp file still shows up (as `.archiver-tmp/<name>`).
+ */
 async function onDisk(root: string): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true });
-  return entries.map((entry) => entry.split('\\').join('/')).sort();
+  const entries = (await readdir(root, { recursive: true })).map((entry) => entry.split('\\').join('/'));
+  return entries.filter((entry) => entry !== '.archiver-tmp').sort();
 }
 
 /** Resolves once `child` has printed `line` on stdout. */
@@ -148,6 +152,22 @@ describe('LocalFolderStore', () => {
   });
 
   describe('what is on disk', () => {
+    it('sweeps temp files that a killed writer left behind, and only stale ones', async () => {
+      // Prepare: what a writer killed mid-put leaves, long ago and just now.
+      const temps = join(root, '.archiver-tmp');
+      await mkdir(temps, { recursive: true });
+      await writeFile(join(temps, '.archiver-tmp-dead'), 'half a body');
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(join(temps, '.archiver-tmp-dead'), anHourAgo, anHourAgo);
+      await writeFile(join(temps, '.archiver-tmp-live'), 'being written');
+
+      // Act
+      await new LocalFolderStore(root).put('x', bytes('1'));
+
+      // Assess
+      expect(await onDisk(root)).toEqual(['.archiver-tmp/.archiver-tmp-live', 'x']);
+    });
+
     it('stores only the objects: no temp, lock or metadata files after successful writes', async () => {
       // Act
       const { etag } = await store.put('a/b.json', bytes('1'), { ifNoneMatch: '*' });

@@ -4,8 +4,10 @@
  * content, recomputed on `get`, which is also what S3 reports for a single-part upload.
  *
  * Atomicity, also against other processes sharing the folder:
- * - every write goes to a temp file in the target's folder (same file system), is fsynced, then
- *   published with a single rename or link, so readers see the old body or the new one;
+ * - every write goes to a temp file in `<root>/.archiver-tmp/` (same file system), is fsynced,
+ *   then published with a single rename or link, so readers see the old body or the new one;
+ * - temp files that a killed process left behind are swept from that one folder by the next store
+ *   that writes (only when older than {@link STALE_TEMP_MS}, so live writers are never touched);
  * - `ifNoneMatch: '*'` publishes with `link()`, which fails with EEXIST if the name exists;
  * - `ifMatch` compares and renames while holding a proper-lockfile lock on the key.
  * Temp and lock files use the reserved `.archiver-` name prefix, which `list()` skips and which
@@ -21,6 +23,10 @@ import type { ObjectStore, PutOptions, StoredObject } from '../../domain/storage
 import { RESERVED_NAME_PREFIX, validateListPrefix, validateObjectKey } from '../object-key.ts';
 
 const TEMP_PREFIX = `${RESERVED_NAME_PREFIX}tmp-`;
+/** The one folder, directly under the root, that holds temp files while they are written. */
+const TEMP_FOLDER = `${RESERVED_NAME_PREFIX}tmp`;
+/** A temp file this old belongs to a writer that died: a live write takes milliseconds. */
+const STALE_TEMP_MS = 15 * 60_000;
 const LOCK_PREFIX = `${RESERVED_NAME_PREFIX}lock-`;
 
 /**
@@ -66,11 +72,14 @@ const NOT_AN_OBJECT_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 
 export class LocalFolderStore implements ObjectStore {
   public readonly location: string;
   private readonly rootPath: string;
+  private readonly tempFolder: string;
+  private prepared: Promise<void> | undefined;
 
   /** @param root the archive folder; created on the first `put` if missing. */
   public constructor(root: string) {
     this.location = root;
     this.rootPath = path.resolve(root);
+    this.tempFolder = path.join(this.rootPath, TEMP_FOLDER);
   }
 
   /**
@@ -85,7 +94,9 @@ export class LocalFolderStore implements ObjectStore {
       throw new StorageError(`put ${key}: ifNoneMatch and ifMatch cannot be combined`, { key });
     }
     await this.makeParentFolder(key, target);
-    const temp = await writeTempFile(key, target, body);
+    this.prepared ??= this.prepareTempFolder(key);
+    await this.prepared;
+    const temp = await writeTempFile(key, this.tempFolder, body);
     try {
       if (options.ifNoneMatch === '*') await publishIfAbsent(key, temp, target);
       else if (options.ifMatch !== undefined) await this.publishIfMatch(key, temp, target, options.ifMatch);
@@ -96,6 +107,22 @@ export class LocalFolderStore implements ObjectStore {
     }
     await syncFolder(path.dirname(target));
     return { etag: etagOf(body) };
+  }
+
+  /** Create the temp folder once per store and sweep what killed writers left in it. */
+  private async prepareTempFolder(key: string): Promise<void> {
+    try {
+      await fs.mkdir(this.tempFolder, { recursive: true });
+    } catch (error) {
+      this.prepared = undefined;
+      throw fsErrorToStorageError('create folder', this.tempFolder, error, key);
+    }
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    for (const name of await fs.readdir(this.tempFolder).catch(() => [] as string[])) {
+      const file = path.join(this.tempFolder, name);
+      const stat = await fs.lstat(file).catch(() => undefined);
+      if (stat?.isFile() && name.startsWith(TEMP_PREFIX) && stat.mtimeMs < cutoff) await removeQuietly(file);
+    }
   }
 
   /**
@@ -220,8 +247,8 @@ function stripQuotes(etag: string): string {
 }
 
 /** Writes and fsyncs a uniquely named temp file next to `target`, so publishing it is one rename. */
-async function writeTempFile(key: string, target: string, body: Uint8Array): Promise<string> {
-  const temp = path.join(path.dirname(target), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+async function writeTempFile(key: string, folder: string, body: Uint8Array): Promise<string> {
+  const temp = path.join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
   try {
     // 'wx': never follow or clobber an existing name, however unlikely a clash is.
     const handle = await fs.open(temp, 'wx');
