@@ -2,7 +2,7 @@
  * The end of `npm start`: one named query over the demo archive with DuckDB, printed as a table,
  * with the command that reproduces it as a file export.
  */
-import { DuckDbArchive } from './duckdb-runner.ts';
+import { DuckDbArchive } from '../adapters/duckdb/duckdb-runner.ts';
 import { formatTable } from './export-format.ts';
 import { findNamedQuery, parseParams } from './named-queries.ts';
 import { collectRows } from './result.ts';

@@ -9,11 +9,11 @@
  */
 import { open, rename, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { AthenaClient } from '@aws-sdk/client-athena';
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import { type AthenaProgress, createAthenaClient, runAthenaQuery } from '../adapters/aws/athena-runner.ts';
+import { DuckDbArchive } from '../adapters/duckdb/duckdb-runner.ts';
 import { loadConfigFile } from '../cli/load-config.ts';
 import type { Clock } from '../domain/ports.ts';
-import { type AthenaProgress, runAthenaQuery } from './athena-runner.ts';
-import { DuckDbArchive } from './duckdb-runner.ts';
 import { formatBytes, QueryUsageError } from './errors.ts';
 import { type ExportFormat, formatForPath, renderExport } from './export-format.ts';
 import {
@@ -199,7 +199,7 @@ async function exportWithDuckDb(args: ExportArgs, deps: ExportDeps, root: string
 function runOnAthena(args: ExportArgs, deps: ExportDeps): Promise<QueryResult> {
   const compiled =
     'name' in args.query ? compiledFor(args.query, 'athena') : { sql: args.query.sql, order: [] };
-  const client = deps.athenaClient?.() ?? new AthenaClient({});
+  const client = deps.athenaClient?.() ?? createAthenaClient();
   return runAthenaQuery(compiled.sql, athenaExecutionParameters(orderedValues(compiled, args.params)), {
     client,
     clock: deps.clock,

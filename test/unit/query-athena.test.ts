@@ -17,8 +17,8 @@ import {
 } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type AthenaProgress, runAthenaQuery } from '../../functions/adapters/aws/athena-runner.ts';
 import { AbortedError } from '../../functions/domain/errors.ts';
-import { type AthenaProgress, runAthenaQuery } from '../../functions/query/athena-runner.ts';
 import {
   BytesScannedLimitError,
   QueryCancelledError,

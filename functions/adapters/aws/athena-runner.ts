@@ -7,7 +7,7 @@
  * and how to narrow the query by `dt`.
  */
 import {
-  type AthenaClient,
+  AthenaClient,
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   GetWorkGroupCommand,
@@ -15,16 +15,16 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
-import { AbortedError } from '../domain/errors.ts';
-import type { Clock } from '../domain/ports.ts';
+import { AbortedError } from '../../domain/errors.ts';
+import type { Clock } from '../../domain/ports.ts';
 import {
   BytesScannedLimitError,
   QueryCancelledError,
   QueryExecutionError,
   QueryFailedError,
   QueryTimeoutError,
-} from './errors.ts';
-import { athenaKind, type Cell, type QueryResult, type ResultColumn } from './result.ts';
+} from '../../query/errors.ts';
+import { athenaKind, type Cell, type QueryResult, type ResultColumn } from '../../query/result.ts';
 
 /** What the poller reports after every status check. */
 export interface AthenaProgress {
@@ -183,4 +183,9 @@ async function readResults(
     }
   }
   return { columns, rows: rows() };
+}
+
+/** The Athena client for exports: region and credentials from the usual AWS environment. */
+export function createAthenaClient(): AthenaClient {
+  return new AthenaClient({});
 }

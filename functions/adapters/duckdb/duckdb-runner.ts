@@ -18,13 +18,13 @@ import {
   DuckDBTypeId,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import { assertTimeZone } from '../domain/partition.ts';
-import { RECORD_COLUMNS } from '../domain/record.ts';
-import { parseHiveType, toDuckDbType } from './hive-types.ts';
-import { compiledFor, type NamedQuery, orderedValues, type ParamValue } from './named-queries.ts';
-import type { Cell, QueryResult, ResultColumn, ValueKind } from './result.ts';
-import { MESSAGES_TABLE, RUN_REPORT_COLUMNS, RUNS_TABLE } from './tables.ts';
-import { duckdbViewSql, sqlIdentifier, sqlString, VIEWS } from './views.ts';
+import { assertTimeZone } from '../../domain/partition.ts';
+import { RECORD_COLUMNS } from '../../domain/record.ts';
+import { parseHiveType, toDuckDbType } from '../../query/hive-types.ts';
+import { compiledFor, type NamedQuery, orderedValues, type ParamValue } from '../../query/named-queries.ts';
+import type { Cell, QueryResult, ResultColumn, ValueKind } from '../../query/result.ts';
+import { MESSAGES_TABLE, RUN_REPORT_COLUMNS, RUNS_TABLE } from '../../query/tables.ts';
+import { duckdbViewSql, sqlIdentifier, sqlString, VIEWS } from '../../query/views.ts';
 
 /** A column of a DuckDB mirror: the JSON key it reads, its name in the table and its DuckDB type. */
 interface MirrorColumn {
