@@ -5,7 +5,8 @@
  */
 
 import { loadConfigFile } from '../functions/cli/load-config.ts';
-import { cliRuntime, composeAppRun } from '../functions/composition.ts';
+import { cliRuntime } from '../functions/cli/runtime.ts';
+import { composeAppRun } from '../functions/composition.ts';
 import { runArchive } from '../functions/engine/run-archive.ts';
 
 const path = process.argv[2];

@@ -4,10 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LocalFolderStore } from './adapters/local-folder/local-folder-store.ts';
-import { createConsoleLogger } from './adapters/logging/console-logger.ts';
-import { createS3Client, parseS3Url, S3Store } from './adapters/s3/s3-store.ts';
-import { createSecretResolver, type SecretResolver } from './adapters/secrets/resolve-secret.ts';
-import { systemClock } from './adapters/system-clock.ts';
+import type { SecretResolver } from './adapters/secrets/resolve-secret.ts';
 import { TencentClient } from './adapters/tencent/client.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import type { AppConfig, Config } from './config/schema.ts';
@@ -36,27 +33,13 @@ export class SecretRegistry {
   }
 }
 
-/** A runtime for the CLI: real clock, text or JSON logs on stderr with secrets masked. */
-export function cliRuntime(
-  options: { level?: 'debug' | 'info' | 'warn' | 'error'; json?: boolean } = {},
-): Runtime {
-  const secrets = new SecretRegistry();
-  return {
-    clock: systemClock,
-    random: Math.random,
-    logger: createConsoleLogger({
-      level: options.level ?? 'info',
-      format: options.json ? 'json' : 'text',
-      secrets: () => secrets.all(),
-    }),
-    resolveSecret: createSecretResolver(),
-    secrets,
-  };
-}
-
-/** Open the archive location: a local folder, or `s3://bucket/prefix`. */
-export function openStore(out: string): ObjectStore {
+/**
+ * Open the archive location: a local folder, or `s3://bucket/prefix`. The S3 SDK is loaded only
+ * for an S3 location (about 18 MB of a local run's memory otherwise).
+ */
+export async function openStore(out: string): Promise<ObjectStore> {
   if (out.startsWith('s3://')) {
+    const { createS3Client, parseS3Url, S3Store } = await import('./adapters/s3/s3-store.ts');
     const { bucket, prefix } = parseS3Url(out);
     return new S3Store({ client: createS3Client(), bucket, prefix });
   }
@@ -128,7 +111,7 @@ export async function composeAppRun(
     maxConcurrency: app.maxConcurrency,
     requestTimeoutMs: app.requestTimeoutMs,
   });
-  const store = overrides.store ?? openStore(config.archive.out);
+  const store = overrides.store ?? (await openStore(config.archive.out));
   const deadlineMs =
     overrides.deadlineMs !== undefined
       ? overrides.deadlineMs

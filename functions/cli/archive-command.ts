@@ -27,7 +27,7 @@ export async function runArchiveCommand(runtime: Runtime, args: ArchiveArgs): Pr
     config.apps.map((a) => a.sdkAppId),
     args.app,
   );
-  const store = openStore(config.archive.out);
+  const store = await openStore(config.archive.out);
   const reports: RunReport[] = [];
   for (const index of indexes) {
     const view = createProgressView({

@@ -42,7 +42,7 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
       ...runtime,
       resolveSecret: createSecretResolver({ [DEMO_KEY_VARIABLE]: app.secretKey }),
     };
-    const store = openStore(options.out);
+    const store = await openStore(options.out);
     const runOnce = async (label: string) => {
       const view = createProgressView({
         tty: process.stderr.isTTY === true,

@@ -56,7 +56,9 @@ export function createHandler(options: HandlerOptions = {}) {
   const parameters = secretParameters(config);
   const logger = new Logger({ serviceName: SERVICE_NAME });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-  const store = openStore(config.archive.out);
+  // Constructing the S3 client opens no connection; the promise only waits for the module.
+  const storeReady = openStore(config.archive.out);
+  storeReady.catch(() => undefined); // awaited (and so reported) in the first invocation
   const cacheSeconds = Number(env[ENV.secretCacheSeconds] ?? 300);
 
   const archive = async (
@@ -71,7 +73,7 @@ export function createHandler(options: HandlerOptions = {}) {
     logger.appendKeys({ sdkAppId: app.sdkAppId });
     try {
       const { deps, options: runOptions } = await composeAppRun(config, appIndex, runtime, {
-        store,
+        store: await storeReady,
         deadlineMs: budget.deadlineMs,
       });
       logger.appendKeys({ runId: runOptions.runId });

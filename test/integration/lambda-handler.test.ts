@@ -71,7 +71,8 @@ function archiverConfig(over: Record<string, unknown> = {}) {
         endpoint: sim.url,
         secretKey: { ssmParameter: PARAMETER },
         // Slow enough that one short invocation cannot finish the archive.
-        planRateLimit: 30,
+        // About 4 s of paging at 20/s against 1.5 s of budget per invocation: at least 3 invocations.
+        planRateLimit: 20,
         maxConcurrency: 4,
         requestTimeoutMs: 4_000,
         retentionDays: 30,

@@ -5,13 +5,12 @@
 import { readFile } from 'node:fs/promises';
 import type { SecretSource } from '../../config/schema.ts';
 import { ConfigError } from '../../domain/errors.ts';
-import { readSsmParameter } from '../aws/ssm-parameter.ts';
 
 export type SecretResolver = (source: SecretSource, field: string) => Promise<string>;
 
 export function createSecretResolver(
   env: Readonly<Record<string, string | undefined>> = process.env,
-  readSsm: (name: string, field: string) => Promise<string> = readSsmParameter,
+  readSsm: (name: string, field: string) => Promise<string> = readSsmLazily,
 ): SecretResolver {
   return async (source, field) => {
     let value: string | undefined;
@@ -33,4 +32,10 @@ export function createSecretResolver(
     if (trimmed.length === 0) throw new ConfigError(`${field}: the secret is empty`, { field });
     return trimmed;
   };
+}
+
+/** The SSM SDK is loaded only when a secret really comes from SSM (about 12 MB otherwise). */
+async function readSsmLazily(name: string, field: string): Promise<string> {
+  const { readSsmParameter } = await import('../aws/ssm-parameter.ts');
+  return readSsmParameter(name, field);
 }
