@@ -148,11 +148,6 @@ const CODE_TABLE: ReadonlyMap<number, Verdict> = new Map([
   [110003, v('skip-group', 'the topic has been deleted (110003)')],
 ]);
 
-/** Is this `ErrorCode` one of the documented frequency-limit answers? */
-export function isFrequencyLimitCode(code: number): boolean {
-  return CODE_TABLE.get(code)?.class === 'slow-down';
-}
-
 /** Classify one `ErrorCode` from the API envelope. */
 export function classifyTencentCode(code: number): Verdict {
   return (

@@ -23,7 +23,6 @@ export const TENCENT_APIS = {
   getTopic: 'million_group_open_http_svc/get_topic',
 } as const;
 export type TencentApiKey = keyof typeof TENCENT_APIS;
-export type TencentApiPath = (typeof TENCENT_APIS)[TencentApiKey];
 
 /** Group types as documented for `get_appid_group_list` / `get_group_info`. */
 export type GroupType =

@@ -44,13 +44,6 @@ export class PartitionWriter {
     return this.uncompressed;
   }
 
-  /** Records buffered since the last flush. */
-  public get bufferedRecords(): number {
-    let n = 0;
-    for (const p of this.partitions.values()) n += p.records;
-    return n;
-  }
-
   /**
    * Append records to their days' partitions. Lines for one partition go to its gzip stream in one
    * write: one compression job per page instead of one per message keeps the event loop and the

@@ -83,8 +83,6 @@ export interface ClientStats {
   throttles: number;
   /** UserSig regenerations after the server refused one. */
   signatureRenewals: number;
-  /** Requests that ended in a give-up, per action. */
-  giveUps: Record<string, number>;
 }
 
 const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
@@ -110,7 +108,6 @@ export class TencentClient implements ChatApi {
     retries: 0,
     throttles: 0,
     signatureRenewals: 0,
-    giveUps: {},
   };
 
   public constructor(private readonly options: TencentClientOptions) {
@@ -250,7 +247,6 @@ export class TencentClient implements ChatApi {
           random: this.options.random,
         });
         if (decision.kind === 'give-up') {
-          this.counters.giveUps[decision.action] = (this.counters.giveUps[decision.action] ?? 0) + 1;
           throw new GiveUpError(decision.action, `Tencent API ${TENCENT_APIS[api]}: ${decision.message}`, {
             cause: error,
             attempts: attempt,
