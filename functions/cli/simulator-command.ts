@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startSimulator } from '../simulator/index.ts';
+import { type Simulator, startSimulator } from '../simulator/index.ts';
 import { EXIT } from './exit-codes.ts';
 
 export async function runSimulatorCommand(port: string | undefined, folder = '.tmp'): Promise<number> {
@@ -17,21 +17,11 @@ export async function runSimulatorCommand(port: string | undefined, folder = '.t
   const app = simulator.apps[0];
   if (!app) throw new Error('the simulator has no app');
   await mkdir(folder, { recursive: true });
-  const keyFile = join(folder, 'simulator.key');
-  const configFile = join(folder, 'simulator.config.json');
-  await writeFile(keyFile, `${app.secretKey}\n`, { mode: 0o600 });
-  const config = {
-    apps: [
-      {
-        sdkAppId: app.sdkAppId,
-        endpoint: simulator.url,
-        adminIdentifier: app.adminIdentifier,
-        secretKey: { file: keyFile },
-      },
-    ],
+  const configFile = await writeSimulatorConfig(simulator, {
+    keyFile: join(folder, 'simulator.key'),
+    configFile: join(folder, 'simulator.config.json'),
     archive: { out: './archive-simulator', timeZone: 'UTC' },
-  };
-  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  });
   process.stdout.write(
     `Simulator of the Tencent Chat REST API on ${simulator.url} (SDKAppID ${app.sdkAppId}).\n` +
       `Wrote ${configFile}; in another terminal: npm run archive -- --config ${configFile}\n` +
@@ -40,4 +30,38 @@ export async function runSimulatorCommand(port: string | undefined, folder = '.t
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   await simulator.stop();
   return EXIT.done;
+}
+
+/**
+ * Write the simulator's made-up key to `keyFile` (mode 600) and a config file that points the CLI
+ * at the simulator; returns the config's path. `app`, `archive` and `run` add or override settings.
+ */
+export async function writeSimulatorConfig(
+  sim: Simulator,
+  files: {
+    keyFile: string;
+    configFile: string;
+    app?: Record<string, unknown>;
+    archive?: Record<string, unknown>;
+    run?: Record<string, unknown>;
+  },
+): Promise<string> {
+  const app = sim.apps[0];
+  if (!app) throw new Error('the simulator has no app');
+  await writeFile(files.keyFile, `${app.secretKey}\n`, { mode: 0o600 });
+  const config = {
+    apps: [
+      {
+        sdkAppId: app.sdkAppId,
+        endpoint: sim.url,
+        adminIdentifier: app.adminIdentifier,
+        secretKey: { file: files.keyFile },
+        ...files.app,
+      },
+    ],
+    archive: { ...files.archive },
+    ...(files.run ? { run: files.run } : {}),
+  };
+  await writeFile(files.configFile, `${JSON.stringify(config, null, 2)}\n`);
+  return files.configFile;
 }

@@ -3,9 +3,9 @@
  * may SIGKILL while it runs) and collects its exit code, signal and output.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeSimulatorConfig as writeConfigFor } from '../../functions/cli/simulator-command.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -102,7 +102,7 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
 }
 
 /** Writes the simulator's key into `dir/secret.key` and a config pointing at the simulator; returns its path. */
-export async function writeSimulatorConfig(
+export function writeSimulatorConfig(
   sim: Simulator,
   dir: string,
   over: {
@@ -111,24 +111,10 @@ export async function writeSimulatorConfig(
     run?: Record<string, unknown>;
   } = {},
 ): Promise<string> {
-  const app = sim.apps[0];
-  if (!app) throw new Error('simulator has no app');
-  const keyFile = join(dir, 'secret.key');
-  await writeFile(keyFile, `${app.secretKey}\n`, { mode: 0o600 });
-  const config = {
-    apps: [
-      {
-        sdkAppId: app.sdkAppId,
-        endpoint: sim.url,
-        adminIdentifier: app.adminIdentifier,
-        secretKey: { file: keyFile },
-        ...over.app,
-      },
-    ],
+  return writeConfigFor(sim, {
+    keyFile: join(dir, 'secret.key'),
+    configFile: join(dir, 'config.json'),
+    ...over,
     archive: { out: join(dir, 'archive'), ...over.archive },
-    ...(over.run ? { run: over.run } : {}),
-  };
-  const configFile = join(dir, 'config.json');
-  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
-  return configFile;
+  });
 }

@@ -20,7 +20,7 @@ import { findNamedQuery, parseParams } from '../../functions/query/named-queries
 import { type Cell, collectRows, type QueryResult } from '../../functions/query/result.ts';
 import { messagesTable, runsTable } from '../../functions/query/tables.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
-import { FakeClock } from '../helpers/fake-clock.ts';
+import { captureExportIo } from '../helpers/export.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
 const ZONE = 'Asia/Shanghai';
@@ -313,20 +313,7 @@ describe('the archive on DuckDB', () => {
 });
 
 describe('npm run export on a local archive', () => {
-  const io = () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    return {
-      out,
-      err,
-      deps: {
-        clock: new FakeClock(),
-        stdout: (t: string) => out.push(t),
-        stderr: (t: string) => err.push(t),
-        tty: false,
-      },
-    };
-  };
+  const io = () => captureExportIo();
 
   it('writes a named query as CSV and arbitrary SQL as JSONL', async () => {
     const csv = join(dir, 'volume.csv');

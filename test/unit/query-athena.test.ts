@@ -27,6 +27,7 @@ import {
 } from '../../functions/query/errors.ts';
 import { runExportCommand } from '../../functions/query/export-command.ts';
 import { collectRows } from '../../functions/query/result.ts';
+import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 const athena = mockClient(AthenaClient);
@@ -237,21 +238,7 @@ describe('export command on an s3:// archive (Athena)', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  function deps() {
-    const out: string[] = [];
-    const err: string[] = [];
-    return {
-      out,
-      err,
-      deps: {
-        clock: new FakeClock(),
-        stdout: (t: string) => out.push(t),
-        stderr: (t: string) => err.push(t),
-        tty: false,
-        athenaClient: () => client,
-      },
-    };
-  }
+  const deps = () => captureExportIo({ athenaClient: () => client });
 
   it('binds validated parameters as literals, prints progress and writes the CSV', async () => {
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: ID });
