@@ -76,12 +76,27 @@ export interface RawMessage extends JsonObject {
   MsgTimeStamp: number;
 }
 
+/**
+ * An item of a history page that failed the page schema (e.g. a null `MsgTimeStamp`), kept verbatim
+ * so it can be archived as a flagged row instead of failing the whole page.
+ */
+export interface RejectedItem {
+  /** The item's exact JSON text as received. */
+  text: string;
+  /** What the schema rejected, naming the field, e.g. "MsgTimeStamp: expected number, got null". */
+  reason: string;
+  /** Its `MsgSeq` when that field was readable, else null. */
+  msgSeq: number | null;
+}
+
 /** One page of `group_msg_get_simple`. */
 export interface HistoryPage {
   groupId: string;
   /** 0 = more below, 1 = requested window complete, 2 = window (and everything below) expired. */
   isFinished: number;
   messages: RawMessage[];
+  /** Items the page schema rejected (absent or empty when every item was valid). */
+  rejected?: RejectedItem[];
 }
 
 /** What the archive engine needs from Tencent. Implemented by the HTTP adapter. */
