@@ -25,6 +25,8 @@ import { RateLimiter } from '../../domain/rate-limiter.ts';
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
 import {
   type ChatApi,
+  type CosSigRequest,
+  type CosSigResult,
   type GroupInfo,
   type GroupListPage,
   type HistoryPage,
@@ -40,6 +42,7 @@ import { redactSecrets } from '../logging/redact.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
 import {
+  CosSigResponse,
   describeSchemaError,
   Envelope,
   GroupInfoResponse,
@@ -54,6 +57,8 @@ export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
   getGroupInfo: 200,
   groupMsgGetSimple: 200,
   getTopic: 200,
+  // Undocumented; only called after a 403 on a media URL, so a modest pace is plenty.
+  getCosSig: 50,
 };
 
 export interface TencentClientOptions extends EndpointChoice {
@@ -90,6 +95,7 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   getGroupInfo: 0,
   groupMsgGetSimple: 0,
   getTopic: 0,
+  getCosSig: 0,
 });
 
 /** `get_group_info` takes at most 50 ids per call (GINFO). */
@@ -215,6 +221,27 @@ export class TencentClient implements ChatApi {
         lastMsgTime: t.TopicInfo.LastMsgTime ?? 0,
       };
     });
+  }
+
+  /**
+   * Pre-signed URLs for media files (`get_cos_sig`). The answers' `PreSigURL`s are credentials: they
+   * are returned to the caller and never logged.
+   */
+  public async getCosSig(urls: readonly CosSigRequest[], signal?: AbortSignal): Promise<CosSigResult[]> {
+    if (urls.length === 0) return [];
+    const res = await this.call(
+      'getCosSig',
+      { RawURLs: urls.map((u) => ({ ResourceID: u.resourceId, RawURL: u.rawUrl })) },
+      CosSigResponse,
+      signal,
+    );
+    return res.PreSigURLs.map((item) => ({
+      resourceId: item.ResourceID,
+      code: item.Code,
+      desc: this.redact(item.Desc),
+      status: item.Status,
+      preSigUrl: item.PreSigURL,
+    }));
   }
 
   /**
