@@ -198,14 +198,21 @@ export class SimMedia {
     this.#stats.requests++;
     const url = new URL(req.url ?? '/', this.#baseUrl);
     const path = req.method === 'GET' ? parseMediaPath(url.pathname) : undefined;
-    if (path === undefined) return this.#text(res, 404, 'NoSuchKey');
+    if (path === undefined) {
+      this.#text(res, 404, 'NoSuchKey');
+      return;
+    }
     const fate = mediaFate(this.#seed, path.fileId, this.spec);
     const signed = this.#validSignature(url);
     if (signed) this.#stats.signed++;
-    if (fate === 'expired') return this.#text(res, 404, 'NoSuchKey');
+    if (fate === 'expired') {
+      this.#text(res, 404, 'NoSuchKey');
+      return;
+    }
     if (!signed && (fate === 'banned' || needsSignature(this.#seed, path, this.spec))) {
       this.#stats.forbidden++;
-      return this.#text(res, 403, 'AccessDenied');
+      this.#text(res, 403, 'AccessDenied');
+      return;
     }
     if (fate === 'redirect') {
       res.writeHead(302, { location: `${this.#disallowedBaseUrl}${url.pathname}` });

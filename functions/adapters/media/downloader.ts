@@ -15,6 +15,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -101,6 +102,8 @@ export class MediaDownloader {
   private readonly idleTimeoutMs: number;
   private readonly maxRedirects: number;
   private tempReady: Promise<unknown> | undefined;
+  /** Answers whose request our idle timer ended (their body errors only say "aborted"). */
+  private readonly timedOut = new WeakSet<IncomingMessage>();
   private readonly counters: DownloaderStats = { requests: 0, retries: 0, signatures: 0, bytes: 0 };
 
   public constructor(private readonly options: MediaDownloaderOptions) {
@@ -268,10 +271,15 @@ export class MediaDownloader {
         ...(rule.allowPrivateAddresses ? {} : { lookup: publicOnlyLookup }),
         ...(signal ? { signal } : {}),
       });
-      req.setTimeout(this.idleTimeoutMs, () =>
-        req.destroy(new IdleTimeout(`no data for ${this.idleTimeoutMs} ms`)),
-      );
-      req.once('response', resolve);
+      let response: IncomingMessage | undefined;
+      req.setTimeout(this.idleTimeoutMs, () => {
+        if (response) this.timedOut.add(response);
+        req.destroy(new IdleTimeout(`no data for ${this.idleTimeoutMs} ms`));
+      });
+      req.once('response', (res) => {
+        response = res;
+        resolve(res);
+      });
       req.once('error', (error: NodeJS.ErrnoException) => {
         if (error.code === 'EMEDIABLOCKED') reject(new Refusal(error.message));
         else reject(error);
@@ -326,13 +334,19 @@ export class MediaDownloader {
       },
     });
     const dispose = () => rm(file, { force: true }).then(() => undefined);
+    const out = createWriteStream(file, { flags: 'wx' });
     try {
-      await pipeline(response, meter, createWriteStream(file, { flags: 'wx' }), signal ? { signal } : {});
+      await pipeline(response, meter, out, signal ? { signal } : {});
     } catch (error) {
+      // A stream destroyed while still opening creates its file afterwards: wait for it to close.
+      if (!out.closed) await once(out, 'close').catch(() => undefined);
       await dispose();
       if (error instanceof Refusal) return { status: 'refused', reason: error.message };
       if (signal?.aborted) throw new AbortedError('media download aborted', { cause: error });
-      return { status: 'retry', failure: toFailure(error) };
+      return {
+        status: 'retry',
+        failure: this.timedOut.has(response) ? { kind: 'timeout' } : toFailure(error),
+      };
     }
     const verdict = [contentTypeFits(ref.kind, contentType, head), sizeMatches(ref.declaredSize, bytes)].find(
       (v) => !v.ok,
