@@ -16,7 +16,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -28,7 +28,7 @@ import { pipeline } from 'node:stream/promises';
 import { AbortedError } from '../../domain/errors.ts';
 import type { MediaRef } from '../../domain/media-refs.ts';
 import { contentTypeFits, sizeMatches } from '../../domain/media-verify.ts';
-import type { Clock, Logger, Random } from '../../domain/ports.ts';
+import type { Clock, FetchedMedia, Logger, MediaFetcher, Random } from '../../domain/ports.ts';
 import {
   DEFAULT_MEDIA_RETRY_OPTIONS,
   decideMediaRetry,
@@ -59,17 +59,10 @@ export interface MediaDownloaderOptions {
   maxRedirects?: number;
 }
 
-/** A verified file in a temp file; the caller stores it and then calls `dispose`. */
-export interface DownloadedFile {
-  status: 'archived';
+/** A verified file in a temp file; the caller stores it (`open`) and then calls `dispose`. */
+export interface DownloadedFile extends FetchedMedia {
+  /** The temp file. */
   file: string;
-  sha256: string;
-  bytes: number;
-  contentType: string | null;
-  /** Set when the file came through `get_cos_sig` (e.g. banned files). */
-  reason: string | null;
-  attempts: number;
-  dispose(): Promise<void>;
 }
 
 export type DownloadResult =
@@ -97,7 +90,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Bytes kept for sniffing (an HTML page served as an image). */
 const HEAD_BYTES = 512;
 
-export class MediaDownloader {
+export class MediaDownloader implements MediaFetcher {
   private readonly retry: MediaRetryOptions;
   private readonly idleTimeoutMs: number;
   private readonly maxRedirects: number;
@@ -356,7 +349,8 @@ export class MediaDownloader {
       return { status: 'refused', reason: verdict.reason };
     }
     this.counters.bytes += bytes;
-    return { status: 'archived', file, sha256: hash.digest('hex'), bytes, contentType, dispose };
+    const open = () => createReadStream(file);
+    return { status: 'archived', file, sha256: hash.digest('hex'), bytes, contentType, open, dispose };
   }
 
   private tooLarge(what: string): string {
