@@ -4,9 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, GiveUpError, StorageError } from '../../functions/domain/errors.ts';
+import { LeaseHeldError, RunFailedError } from '../../functions/engine/errors.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
-import { RunFailedError } from '../../functions/engine/run-archive.ts';
-import { LeaseHeldError } from '../../functions/engine/state-keeper.ts';
 import { errorNameFor, publicError } from '../../functions/lambda/errors.ts';
 import { loadLambdaConfig, normalizeArchivePrefix } from '../../functions/lambda/lambda-config.ts';
 import { freshness, type MetricsSink, recordRunMetrics } from '../../functions/lambda/run-metrics.ts';
