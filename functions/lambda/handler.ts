@@ -82,7 +82,7 @@ export function createHandler(options: HandlerOptions = {}) {
         reserveMs: budget.reserveMs,
       });
       const report = await runArchive(deps, runOptions, signal);
-      recordRunMetrics(metrics, report, app.retentionDays, Date.now());
+      recordRunMetrics(metrics, report, app.retentionDays, report.serverFinishedAtMs);
       runtime.logger.info(
         report.done ? 'run done: caught up' : 'run paused at its deadline',
         summary(report),
@@ -90,7 +90,7 @@ export function createHandler(options: HandlerOptions = {}) {
       return resultOf(report);
     } catch (error) {
       if (error instanceof RunFailedError) {
-        recordRunMetrics(metrics, error.report, app.retentionDays, Date.now());
+        recordRunMetrics(metrics, error.report, app.retentionDays, error.report.serverFinishedAtMs);
         runtime.logger.error('run failed', summary(error.report));
       } else if (error instanceof LeaseHeldError) {
         recordLeaseHeld(metrics, app.sdkAppId);

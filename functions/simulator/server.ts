@@ -298,6 +298,8 @@ class SimulatorServer {
       return;
     }
     res.writeHead(outcome.status, {
+      // The simulator's own time (node would send the real time): clients estimate the server clock from it.
+      date: new Date(this.#config.now()).toUTCString(),
       'content-type': outcome.contentType,
       'content-length': Buffer.byteLength(outcome.body),
     });
