@@ -6,7 +6,7 @@
  *   Scheduler (deadline hour)   → deadline check → RunNotDoneByDeadline metric
  *   alarms → SNS topic (e-mail);  dashboard
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -29,6 +29,7 @@ export class TencentChatArchiver extends Construct {
   public readonly archive: ArchiveBucket;
   public readonly archiver: ArchiverFunction;
   public readonly run: RunStateMachine;
+  public readonly deadlineCheck: DeadlineCheck;
   public readonly operations: Operations;
 
   public constructor(scope: Construct, id: string, props: TencentChatArchiverProps) {
@@ -51,8 +52,10 @@ export class TencentChatArchiver extends Construct {
     });
     this.run = new RunStateMachine(this, 'Run', {
       archiver: this.archiver.function,
+      functionTimeout: Duration.seconds(deploy.run.timeoutSeconds),
       sdkAppIds,
       maxIterations: deploy.run.maxIterations,
+      noProgressInvocations: deploy.run.noProgressInvocations,
       logRetention,
     });
     const deadLetters = new DeadLetterQueue(this, 'DeadLetters');
@@ -70,6 +73,7 @@ export class TencentChatArchiver extends Construct {
       runStateMachineName: this.run.stateMachineName,
       logRetention,
     });
+    this.deadlineCheck = deadlineCheck;
     new CronSchedule(this, 'Deadline', {
       stateMachine: deadlineCheck.stateMachine,
       cron: `0 ${deploy.alarms.runNotDoneByHour} * * ? *`,
@@ -88,6 +92,7 @@ export class TencentChatArchiver extends Construct {
       runStateMachineName: this.run.stateMachineName,
       deadlineCheck: deadlineCheck.stateMachine,
       deadLetterQueue: deadLetters.queue,
+      noProgressInvocations: deploy.run.noProgressInvocations,
     });
   }
 }
