@@ -69,16 +69,18 @@ export class ArchiveBucket extends Construct {
       // The archive is the point of the project: deleting the stack must never delete it.
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: lifecycleRules(settings.lifecycle, this.prefix),
-      ...(settings.objectLock === null
-        ? {}
-        : {
-            objectLockEnabled: true,
-            objectLockDefaultRetention:
-              settings.objectLock.mode === 'COMPLIANCE'
-                ? s3.ObjectLockRetention.compliance(Duration.days(settings.objectLock.days))
-                : s3.ObjectLockRetention.governance(Duration.days(settings.objectLock.days)),
-          }),
+      // Object Lock without a default retention: a default would lock every version of the
+      // continuation state, rewritten at every checkpoint, for the whole period. The write-once
+      // objects get their retention one by one (ObjectLockRetention, from S3's EventBridge events).
+      ...(settings.objectLock === null ? {} : { objectLockEnabled: true }),
     });
+    if (settings.objectLock !== null) {
+      // S3's native EventBridge switch (CDK's `eventBridgeEnabled` would add a custom resource
+      // with a Lambda of its own); ObjectLockRetention listens to these events.
+      (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+        eventBridgeConfiguration: { eventBridgeEnabled: true },
+      };
+    }
   }
 
   /**

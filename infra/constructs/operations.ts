@@ -29,6 +29,8 @@ export interface OperationsProps {
   deadLetterQueue: sqs.IQueue;
   /** Invocations without progress before an app stops (for the alarm's description). */
   noProgressInvocations: number;
+  /** The Object Lock retention function, when Object Lock is on. */
+  objectLockFunction?: lambda.IFunction;
 }
 
 const HOUR = Duration.hours(1);
@@ -114,7 +116,7 @@ export class Operations extends Construct {
     });
     const notStarted = this.alarm('ScheduleUndeliveredAlarm', {
       alarmDescription:
-        'EventBridge Scheduler could not start a run (or deliver an alarm e-mail): see the dead-letter queue.',
+        'EventBridge Scheduler could not start a run, an alarm e-mail could not be delivered, or an Object Lock retention event failed: see the dead-letter queue.',
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         statistic: 'Maximum',
         period: Duration.minutes(5),
@@ -141,6 +143,16 @@ export class Operations extends Construct {
       metric: runMetric(METRIC.appsWithoutProgress, props.runStateMachineName),
       threshold: 1,
     });
+    const retention = props.objectLockFunction
+      ? [
+          this.alarm('ObjectLockRetentionAlarm', {
+            alarmDescription:
+              'Setting Object Lock retention on a new archive object failed (retried, then to the dead-letter queue): that object is not locked yet; see the retention function log.',
+            metric: props.objectLockFunction.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+            threshold: 1,
+          }),
+        ]
+      : [];
     const headroom = props.sdkAppIds.map((id) =>
       this.alarm(`HeadroomAlarm${id}`, {
         alarmDescription: `App ${id}: unarchived history is less than ${props.alarms.headroomDays} days from falling out of Tencent's retention.`,
@@ -199,7 +211,7 @@ export class Operations extends Construct {
         [
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
-            alarms: [runFailed, notStarted, notDone, noProgress, ...errors, ...headroom],
+            alarms: [runFailed, notStarted, notDone, noProgress, ...retention, ...errors, ...headroom],
             width: 24,
           }),
         ],

@@ -14,6 +14,7 @@ import type { StackConfig } from '../config.ts';
 import { ArchiveBucket } from './archive-bucket.ts';
 import { ArchiverFunction } from './archiver-function.ts';
 import { DeadlineCheck } from './deadline-check.ts';
+import { ObjectLockRetention } from './object-lock-retention.ts';
 import { Operations } from './operations.ts';
 import { RunStateMachine } from './run-state-machine.ts';
 import { CronSchedule, DeadLetterQueue } from './schedules.ts';
@@ -30,6 +31,8 @@ export class TencentChatArchiver extends Construct {
   public readonly archiver: ArchiverFunction;
   public readonly run: RunStateMachine;
   public readonly deadlineCheck: DeadlineCheck;
+  /** Only with `deploy.bucket.objectLock`. */
+  public readonly objectLock: ObjectLockRetention | undefined;
   public readonly operations: Operations;
 
   public constructor(scope: Construct, id: string, props: TencentChatArchiverProps) {
@@ -45,6 +48,16 @@ export class TencentChatArchiver extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.archive = new ArchiveBucket(this, 'Archive', { settings: deploy.bucket, key: this.key });
+    const deadLetters = new DeadLetterQueue(this, 'DeadLetters');
+    if (deploy.bucket.objectLock !== null) {
+      this.objectLock = new ObjectLockRetention(this, 'ObjectLock', {
+        archive: this.archive,
+        mode: deploy.bucket.objectLock.mode,
+        days: deploy.bucket.objectLock.days,
+        deadLetterQueue: deadLetters.queue,
+        logRetention,
+      });
+    }
     this.archiver = new ArchiverFunction(this, 'Archiver', {
       stackConfig: props.stackConfig,
       archive: this.archive,
@@ -58,7 +71,6 @@ export class TencentChatArchiver extends Construct {
       noProgressInvocations: deploy.run.noProgressInvocations,
       logRetention,
     });
-    const deadLetters = new DeadLetterQueue(this, 'DeadLetters');
     new CronSchedule(this, 'Nightly', {
       stateMachine: this.run.stateMachine,
       cron: deploy.schedule.cron,
@@ -93,6 +105,7 @@ export class TencentChatArchiver extends Construct {
       deadlineCheck: deadlineCheck.stateMachine,
       deadLetterQueue: deadLetters.queue,
       noProgressInvocations: deploy.run.noProgressInvocations,
+      ...(this.objectLock ? { objectLockFunction: this.objectLock.function } : {}),
     });
   }
 }

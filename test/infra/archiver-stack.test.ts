@@ -249,10 +249,8 @@ describe('the archive bucket', () => {
       SSEAlgorithm: 'AES256',
     });
     expect(bucket.ObjectLockEnabled).toBe(true);
-    expect(bucket.ObjectLockConfiguration).toEqual({
-      ObjectLockEnabled: 'Enabled',
-      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 365 } },
-    });
+    // No default retention: write-once objects are locked one by one (see operator-setups.test.ts).
+    expect(bucket.ObjectLockConfiguration).toBeUndefined();
     expect(bucket.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({
         Transitions: [
