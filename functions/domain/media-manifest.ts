@@ -9,7 +9,7 @@
  */
 
 import { type MediaKind, type MediaRef, mediaRefId, type SizeClass } from './media-refs.ts';
-import { messageObjectKey } from './partition.ts';
+import { messageObjectKey, stateKey } from './partition.ts';
 
 /**
  * The outcome of one reference:
@@ -185,4 +185,52 @@ export function manifestObjectKey(input: {
   part: number;
 }): string {
   return `${MEDIA_MANIFEST_PREFIX}${messageObjectKey(input).slice('messages/'.length)}`;
+}
+
+/** A reference waiting to be copied, as kept in a media queue object. */
+export interface MediaQueueEntry {
+  ref: MediaRef;
+  /** Download attempts in earlier runs. */
+  attempts: number;
+  /** Why the last attempt failed (null when never tried). */
+  lastError: string | null;
+}
+
+/** Folder of one app's media queue objects (committed with the message checkpoints). */
+export function mediaQueuePrefix(sdkAppId: number): string {
+  return `${stateKey(sdkAppId).replace(/state\.json$/, '')}media-queue/`;
+}
+
+/** A media queue object: `state/sdkappid=<id>/media-queue/<runId>-<nnnnn>.ndjson.gz`. */
+export function mediaQueueKey(sdkAppId: number, runId: string, part: number): string {
+  // messageObjectKey validates the run id and the part the same way.
+  const name = messageObjectKey({ sdkAppId, dt: '2000-01-01', runId, part }).split('/part-')[1] ?? '';
+  return `${mediaQueuePrefix(sdkAppId)}${name}`;
+}
+
+/** The media ledger: intents of media checkpoints (see engine/media-ledger.ts). */
+export function mediaLedgerKey(sdkAppId: number): string {
+  return stateKey(sdkAppId).replace(/state\.json$/, 'media-ledger.json');
+}
+
+export function serializeQueueEntry(entry: MediaQueueEntry): string {
+  return JSON.stringify(entry).replace(/[\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16)}`);
+}
+
+/** @throws SyntaxError / TypeError for a line that is not a queue entry */
+export function parseQueueEntry(line: string): MediaQueueEntry {
+  const value = JSON.parse(line) as MediaQueueEntry;
+  const ref = value?.ref;
+  if (
+    typeof ref !== 'object' ||
+    ref === null ||
+    typeof ref.groupId !== 'string' ||
+    typeof ref.msgSeq !== 'number' ||
+    typeof ref.elementPath !== 'string' ||
+    typeof ref.sizeClass !== 'string' ||
+    typeof value.attempts !== 'number'
+  ) {
+    throw new TypeError('not a media queue entry');
+  }
+  return value;
 }

@@ -60,5 +60,6 @@ export async function commitCheckpoint(
     for (const [key, t] of updated) if (!known.has(key)) merged.push(t);
     return { ...s, pending: null, targets: merged };
   });
+  writer.committed();
   report.checkpoints++;
 }

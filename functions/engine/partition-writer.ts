@@ -109,6 +109,9 @@ export class PartitionWriter {
     return result;
   }
 
+  /** Called by the checkpoint once it committed: what the last flush wrote is durable. */
+  public committed(): void {}
+
   /** Drop everything buffered (after a failed checkpoint the data is fetched again). */
   public discard(): void {
     for (const p of this.partitions.values()) p.gzip.destroy();

@@ -9,6 +9,8 @@ import type { Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { rollBackPendingWrite } from './checkpoint.ts';
 import { describeError as describe, RunFailedError } from './errors.ts';
+import { MediaQueueWriter } from './media-queue-writer.ts';
+import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { planTargets } from './plan-targets.ts';
@@ -40,19 +42,32 @@ export async function runArchive(
   });
   await rollBackPendingWrite(keeper, store, logger, report);
 
-  const writer = new PartitionWriter({
+  const writerOptions = {
     sdkAppId: options.sdkAppId,
     runId: options.runId,
     timeZone: options.timeZone,
     store,
-  });
+  };
   let fatal: unknown;
+  let media: MediaStage | undefined;
   try {
+    media = await openMediaStage(deps, options, keeper, signal);
+    const writer = media ? new MediaQueueWriter(writerOptions, media) : new PartitionWriter(writerOptions);
     const targets = await planTargets(deps, options, keeper.state, report, signal);
     report.planMs = clock.now() - report.startedAtMs;
     await pageTargets(deps, options, keeper, writer, targets, report, signal);
+    if (media) {
+      report.media = await media.finish();
+      // Work left for lack of time makes the run not done (run again); retries wait for the next run.
+      const left = report.media.pending - report.media.retrying + report.media.pendingBatches;
+      if (left > 0) report.done = false;
+    }
   } catch (error) {
     fatal = error;
+    if (media) {
+      media.close();
+      report.media = await media.finish().catch(() => media?.report);
+    }
   }
   report.finishedAtMs = clock.now();
   report.serverFinishedAtMs = deps.api.serverNowMs();
@@ -75,6 +90,34 @@ export async function runArchive(
   await writeReport(store, report, options.timeZone, logger);
   await keeper.release();
   return report;
+}
+
+/** The media stage, when media copying is on; it recovers what a killed run left first. */
+async function openMediaStage(
+  deps: RunDeps,
+  options: RunOptions,
+  keeper: StateKeeper,
+  signal: AbortSignal | undefined,
+): Promise<MediaStage | undefined> {
+  const media = options.media;
+  if (!media?.enabled) return undefined;
+  if (!deps.media) throw new ArchiverError('media copying is enabled but no media downloader was composed');
+  return MediaStage.open(
+    { fetcher: deps.media.fetcher, store: deps.media.store, clock: deps.clock, logger: deps.logger },
+    {
+      sdkAppId: options.sdkAppId,
+      runId: options.runId,
+      timeZone: options.timeZone,
+      concurrency: media.concurrency,
+      imageSizes: media.imageSizes,
+      retentionDays: media.retentionDays,
+      deadlineMs: options.deadlineMs,
+      leaseMs: options.leaseMs,
+      renewEveryMs: Math.max(100, Math.min(options.checkpointIntervalMs, options.leaseMs / 3)),
+    },
+    keeper,
+    signal,
+  );
 }
 
 /** Keep the report beside the archive (`runs/…`), so every run leaves evidence. Best effort. */

@@ -7,6 +7,7 @@
  * test fails if the two disagree).
  */
 import { assertTimeZone, MESSAGE_LOCATION_TEMPLATE } from '../domain/partition.ts';
+import { MEDIA_REPORT_HIVE_TYPE } from '../engine/media-report.ts';
 import type { RunReport } from '../engine/report.ts';
 import { ATHENA_SERDE, PARTITION_COLUMNS, RECORD_COLUMNS } from './message-schema.ts';
 
@@ -245,6 +246,7 @@ const RUN_REPORT_SPEC: { readonly [K in keyof Required<RunReport>]: readonly [na
     rolledBackObjects: ['rolled_back_objects', 'bigint'],
     errors: ['errors', 'array<struct<groupid:string,topicid:string,error:string>>'],
     fatalError: ['fatal_error', 'string'],
+    media: ['media', MEDIA_REPORT_HIVE_TYPE],
   };
 
 /** The runs table columns, in `RunReport` declaration order. */

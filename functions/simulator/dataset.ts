@@ -56,6 +56,8 @@ export interface DatasetSpec {
 /** A small world with every group kind and every element type; the default for `startSimulator`. */
 export const DEMO_DATASET: DatasetSpec = {
   groups: 10,
+  // Demo-sized media (up to 300 KB each); benchmarks and tests set their own maximum.
+  mediaMaxBytes: 300_000,
   activeFraction: 0.9,
   messagesPerActiveGroup: [40, 160],
   historyDays: 45,

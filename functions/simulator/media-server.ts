@@ -145,14 +145,18 @@ export class SimMedia {
     const fate = this.fateOf(url);
     const path = parseMediaPath(safeUrl(url)?.pathname ?? '');
     if (fate === undefined || path === undefined) return undefined;
-    const expected = expectedMediaStatus(fate);
+    // The SDK documents the size of an image's original only (SDK-IMG): a large or thumbnail
+    // image one byte longer than its `Size` is not detectable, so it is archived as served.
+    const sizeUnchecked = fate === 'wrong-size' && /_[23]$/.test(path.fileId);
+    const expected = sizeUnchecked ? 'archived' : expectedMediaStatus(fate);
+    const bytes = servedLength(path, fate);
     let sha256: string | undefined;
     if (expected === 'archived') {
       const hash = createHash('sha256');
-      for (const block of mediaBytes(this.#seed, path.fileId, path.size)) hash.update(block);
+      for (const block of mediaBytes(this.#seed, path.fileId, bytes)) hash.update(block);
       sha256 = hash.digest('hex');
     }
-    return { fate, expected, bytes: path.size, sha256 };
+    return { fate, expected, bytes, sha256 };
   }
 
   /** `v4/im_cos_msg/get_cos_sig`: `{RawURLs:[{ResourceID,RawURL}]}` → `PreSigURLs`. */

@@ -40,7 +40,7 @@ const MESSAGE_MIRROR: readonly MirrorColumn[] = RECORD_COLUMNS.map((c) => ({
 }));
 
 /** Run-report columns whose nested keys are camelCase: read as JSON (see the file header). */
-const RUN_JSON_COLUMNS = new Set(['errors']);
+const RUN_JSON_COLUMNS = new Set(['errors', 'media']);
 
 const RUN_MIRROR: readonly MirrorColumn[] = RUN_REPORT_COLUMNS.map((c) => ({
   key: c.key,

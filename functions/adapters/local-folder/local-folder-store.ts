@@ -163,11 +163,14 @@ export class LocalFolderStore implements StreamingObjectStore {
       await removeQuietly(temp);
     }
     const meta = { contentType: options.contentType, metadata: options.metadata ?? {} };
-    const metaTemp = await writeTempFile(
-      key,
-      this.tempFolder,
-      new TextEncoder().encode(JSON.stringify(meta)),
-    );
+    // The sidecar is a convenience (the manifest has the same facts): no fsync of its own.
+    const metaTemp = path.join(this.tempFolder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      await fs.writeFile(metaTemp, JSON.stringify(meta), { flag: 'wx' });
+    } catch (error) {
+      await removeQuietly(metaTemp);
+      throw fsErrorToStorageError('write', metaTemp, error, key);
+    }
     await publish(key, metaTemp, metaPathOf(target));
     await syncFolder(path.dirname(target));
     return { bytes };
