@@ -10,6 +10,7 @@ import { MediaDownloader } from './adapters/media/downloader.ts';
 import { parseAllowedHosts } from './adapters/media/host-policy.ts';
 import type { SecretResolver } from './adapters/secrets/resolve-secret.ts';
 import { TencentClient } from './adapters/tencent/client.ts';
+import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import type { AppConfig, Config } from './config/schema.ts';
 import type { Clock, Logger, Random } from './domain/ports.ts';
@@ -177,7 +178,7 @@ function mediaDepsFor(
     clock: runtime.clock,
     random: runtime.random,
     logger: runtime.logger,
-    signer: async (rawUrl, signal) => (await client.getCosSig([{ resourceId: '0', rawUrl }], signal))[0],
+    signer: cosSigBatcher(client),
   });
   return { fetcher, store };
 }

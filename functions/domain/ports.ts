@@ -56,6 +56,8 @@ export type MediaFetchResult =
 
 /** Downloads and verifies media files (implemented by adapters/media). */
 export interface MediaFetcher {
+  /** Why `ref` would be refused without sending anything (host, scheme, declared size), if it would. */
+  refusal(ref: MediaRef): string | undefined;
   /** @throws AbortedError when `signal` fires; nothing is left behind */
   download(ref: MediaRef, signal?: AbortSignal): Promise<MediaFetchResult>;
 }

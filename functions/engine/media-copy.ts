@@ -25,7 +25,12 @@ export const NO_URL_REASON = 'the element comes from an SDK 2.X/3.X client and c
  */
 export async function copyMedia(
   ref: MediaRef,
-  deps: { fetcher: MediaFetcher; store: StreamingObjectStore },
+  deps: {
+    fetcher: MediaFetcher;
+    store: StreamingObjectStore;
+    /** Bounds concurrent writes to the store (fsyncs share the I/O thread pool with everything else). */
+    writeSlots?: <T>(write: () => Promise<T>) => Promise<T>;
+  },
   signal?: AbortSignal,
 ): Promise<CopyResult> {
   if (ref.url === null)
@@ -38,20 +43,23 @@ export async function copyMedia(
       storedBytes: 0,
     };
   }
+  const slot = deps.writeSlots ?? (<T>(write: () => Promise<T>) => write());
   try {
     const key = mediaObjectKey(fetched.sha256);
     let storedBytes = 0;
-    const existing = await deps.store.head(key);
+    const existing = await slot(() => deps.store.head(key));
     if (existing === undefined) {
       try {
         const metadata: Record<string, string> = { sha256: fetched.sha256, kind: ref.kind };
         if (ref.fileName !== null) metadata['original-filename'] = ref.fileName;
-        const put = await deps.store.putStream(key, fetched.open(), {
-          ifNoneMatch: '*',
-          ...(fetched.contentType === null ? {} : { contentType: fetched.contentType }),
-          metadata,
-          ...(signal ? { signal } : {}),
-        });
+        const put = await slot(() =>
+          deps.store.putStream(key, fetched.open(), {
+            ifNoneMatch: '*',
+            ...(fetched.contentType === null ? {} : { contentType: fetched.contentType }),
+            metadata,
+            ...(signal ? { signal } : {}),
+          }),
+        );
         if (put.bytes !== fetched.bytes) {
           throw new StorageError(`stored ${put.bytes} bytes of ${key}, expected ${fetched.bytes}`, { key });
         }

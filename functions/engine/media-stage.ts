@@ -10,6 +10,7 @@
  * final rows into the manifest, the rest (not started before the deadline, failed but still inside
  * retention) into a remainder queue object for the next run.
  */
+import { setMaxListeners } from 'node:events';
 import { createGzip, gunzipSync } from 'node:zlib';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { AbortedError } from '../domain/errors.ts';
@@ -70,6 +71,8 @@ export class MediaStage {
   private readonly waiting: Batch[] = [];
   private readonly running = new Set<Promise<void>>();
   private readonly limit: LimitFunction;
+  /** Media writes at once: few, so the checkpoints' own writes are not starved of I/O threads. */
+  private readonly writeSlots: LimitFunction = pLimit(2);
   private readonly abort = new AbortController();
   private nextQueuePart = 0;
   private nextManifestPart = 0;
@@ -78,6 +81,7 @@ export class MediaStage {
   private renewTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private failure: unknown;
+  private readonly startedAt: number;
 
   private constructor(
     private readonly deps: MediaStageDeps,
@@ -86,6 +90,9 @@ export class MediaStage {
     private readonly ledger: MediaLedger,
   ) {
     this.limit = pLimit(options.concurrency);
+    // Every download and upload listens on this one signal.
+    setMaxListeners(options.concurrency * 4 + 16, this.abort.signal);
+    this.startedAt = deps.clock.now();
   }
 
   /**
@@ -215,15 +222,23 @@ export class MediaStage {
   private async copyOne(entry: MediaQueueEntry): Promise<MediaManifestRow | MediaQueueEntry | undefined> {
     if (this.stopped) return undefined;
     const { clock } = this.deps;
+    const refused = entry.ref.url === null ? undefined : this.deps.fetcher.refusal(entry.ref);
+    if (refused !== undefined) {
+      this.report.refused++;
+      return manifestRow(entry.ref, { status: 'refused', reason: refused }, clock.now(), entry.attempts);
+    }
     const declared = entry.ref.declaredSize ?? 0;
     const rate = this.downloadMs > 0 ? Math.max(this.downloadedBytes / this.downloadMs, 100) : INITIAL_RATE;
-    if (this.options.deadlineMs !== null && clock.now() + declared / rate >= this.options.deadlineMs) {
+    const needs = declared / rate;
+    const deadline = this.options.deadlineMs;
+    // Left for the next invocation unless even a whole one could not fit it (then try anyway).
+    if (deadline !== null && clock.now() + needs >= deadline && needs < deadline - this.startedAt) {
       return undefined;
     }
     const started = clock.now();
     let result: Awaited<ReturnType<typeof copyMedia>>;
     try {
-      result = await copyMedia(entry.ref, this.deps, this.abort.signal);
+      result = await copyMedia(entry.ref, { ...this.deps, writeSlots: this.writeSlots }, this.abort.signal);
     } catch (error) {
       if (error instanceof AbortedError || this.abort.signal.aborted) return undefined;
       // The store failed for this file: keep it for a later run, and say so.
@@ -283,7 +298,10 @@ export class MediaStage {
     if (remainder.length > 0)
       writes.push({ key: this.nextQueueKey(), lines: remainder.map(serializeQueueEntry) });
     const runId = this.options.runId;
-    this.keeper.assertLease(Math.min(5_000, this.options.leaseMs / 2));
+    const margin = Math.min(5_000, this.options.leaseMs / 2);
+    // Renew first when the lease runs short (media work can outlast the paging that renews it).
+    if (this.deps.clock.now() + margin >= this.keeper.leaseExpiresAtMs) await this.keeper.update((s) => s);
+    this.keeper.assertLease(margin);
     await this.ledger.update((p) => [...p, { runId, source, objects: writes.map((w) => w.key) }]);
     for (const write of writes) {
       await this.deps.store.put(write.key, await gzipLines(write.lines), {

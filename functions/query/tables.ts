@@ -131,7 +131,7 @@ function maxUtcOffsetMinutes(timeZone: string): number {
   );
 }
 
-function assertProps(props: ArchiveLocationProps): void {
+export function assertProps(props: ArchiveLocationProps): void {
   if (props.sdkAppIds.length === 0) throw new RangeError('sdkAppIds must list at least one app');
   for (const id of props.sdkAppIds) {
     if (!Number.isSafeInteger(id) || id <= 0)
@@ -154,7 +154,7 @@ export function isRealDate(text: string): boolean {
 }
 
 /** Table properties for partition projection over `sdkappid=<enum>/dt=<date>`. */
-function projection(props: ArchiveLocationProps, locationTemplate: string): Record<string, string> {
+export function projection(props: ArchiveLocationProps, locationTemplate: string): Record<string, string> {
   return {
     'projection.enabled': 'true',
     'projection.sdkappid.type': 'enum',
@@ -168,7 +168,7 @@ function projection(props: ArchiveLocationProps, locationTemplate: string): Reco
   };
 }
 
-const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
+export const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
   name: c.name,
   type: c.athenaType,
   comment:
@@ -178,7 +178,7 @@ const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
 }));
 
 /** Shared table parameters: gzip NDJSON files. */
-const JSON_TABLE_PARAMETERS = { EXTERNAL: 'TRUE', classification: 'json', compressionType: 'gzip' };
+export const JSON_TABLE_PARAMETERS = { EXTERNAL: 'TRUE', classification: 'json', compressionType: 'gzip' };
 
 /** The messages table: one row per archived message, columns exactly `RECORD_COLUMNS`. */
 export function messagesTable(props: ArchiveLocationProps): ArchiveTableDefinition {

@@ -18,8 +18,10 @@ import {
   DuckDBTypeId,
   type DuckDBValue,
 } from '@duckdb/node-api';
+import { MANIFEST_COLUMNS } from '../../domain/media-manifest.ts';
 import { assertTimeZone } from '../../domain/partition.ts';
 import { parseHiveType, toDuckDbType } from '../../query/hive-types.ts';
+import { MEDIA_COLUMN_SPEC, MEDIA_TABLE } from '../../query/media-table.ts';
 import { RECORD_COLUMNS } from '../../query/message-schema.ts';
 import { compiledFor, type NamedQuery, orderedValues, type ParamValue } from '../../query/named-queries.ts';
 import type { Cell, QueryResult, ResultColumn, ValueKind } from '../../query/result.ts';
@@ -46,6 +48,12 @@ const RUN_MIRROR: readonly MirrorColumn[] = RUN_REPORT_COLUMNS.map((c) => ({
   key: c.key,
   name: c.name,
   type: RUN_JSON_COLUMNS.has(c.name) ? 'JSON' : toDuckDbType(parseHiveType(c.type)),
+}));
+
+const MEDIA_MIRROR: readonly MirrorColumn[] = MANIFEST_COLUMNS.map((name) => ({
+  key: name,
+  name,
+  type: toDuckDbType(parseHiveType(MEDIA_COLUMN_SPEC[name][0])),
 }));
 
 const PARTITIONS = ['sdkappid', 'dt'] as const;
@@ -142,6 +150,12 @@ export class DuckDbArchive {
         `${base}/runs/sdkappid=*/dt=*/*.json`,
         RUN_MIRROR,
         'uncompressed',
+      );
+      await archive.createMirror(
+        MEDIA_TABLE,
+        `${base}/media-manifest/sdkappid=*/dt=*/*.ndjson.gz`,
+        MEDIA_MIRROR,
+        'gzip',
       );
       for (const view of VIEWS) {
         await connection.run(

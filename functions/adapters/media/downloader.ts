@@ -109,15 +109,24 @@ export class MediaDownloader implements MediaFetcher {
     return { ...this.counters };
   }
 
+  public refusal(ref: MediaRef): string | undefined {
+    if (ref.url === null) return 'the element carries no URL';
+    if (ref.declaredSize !== null && ref.declaredSize > this.options.maxBytes) {
+      return this.tooLarge(`declared ${ref.declaredSize} bytes`);
+    }
+    const verdict = checkMediaUrl(this.options.allowedHosts, ref.url);
+    return verdict.ok ? undefined : verdict.reason;
+  }
+
   /**
    * Download and verify one reference (which must have a URL).
    * @throws AbortedError when `signal` fires; nothing is left behind
    */
   public async download(ref: MediaRef, signal?: AbortSignal): Promise<DownloadResult> {
     const rawUrl = ref.url;
-    if (rawUrl === null) return { status: 'refused', reason: 'the element carries no URL', attempts: 0 };
-    if (ref.declaredSize !== null && ref.declaredSize > this.options.maxBytes) {
-      return { status: 'refused', reason: this.tooLarge(`declared ${ref.declaredSize} bytes`), attempts: 0 };
+    const refused = this.refusal(ref);
+    if (refused !== undefined || rawUrl === null) {
+      return { status: 'refused', reason: refused ?? 'the element carries no URL', attempts: 0 };
     }
     let target = rawUrl;
     let signed = false;
