@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DuckDbArchive } from '../../functions/adapters/duckdb/duckdb-runner.ts';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { MediaDownloader } from '../../functions/adapters/media/downloader.ts';
 import { parseAllowedHosts } from '../../functions/adapters/media/host-policy.ts';
@@ -16,9 +17,10 @@ import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
 import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
 import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
+import { findNamedQuery, parseParams } from '../../functions/query/named-queries.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
-import { expectedMediaRefs, mediaProblems, readManifest } from '../helpers/media.ts';
+import { expectedMediaRefs, expectedStatus, mediaProblems, readManifest } from '../helpers/media.ts';
 import { startS3rver } from '../helpers/s3rver.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
@@ -152,6 +154,34 @@ describe('media stage', () => {
     },
     60_000,
   );
+
+  it('answers the missing-media query on DuckDB with the counts of the simulator ground truth', async () => {
+    // Prepare
+    const sim = await simulator();
+    const store = await localStore();
+    const { run, sdkAppId } = runWith(sim, store);
+    await run();
+    const truth = new Map<string, number>();
+    for (const ref of expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail'])) {
+      const status = expectedStatus(sim, ref);
+      if (status !== 'archived') truth.set(status, (truth.get(status) ?? 0) + 1);
+    }
+
+    // Act
+    const db = await DuckDbArchive.open(store.location, { timeZone: 'UTC' });
+    cleanups.push(async () => db.close());
+    const query = findNamedQuery('missing-media');
+    if (!query) throw new Error('no missing-media query');
+    const result = await db.runNamed(query, parseParams(query, { from: '2000-01-01', to: '2100-01-01' }));
+    const counts = new Map<string, number>();
+    const statusColumn = result.columns.findIndex((c) => c.name === 'status');
+    for await (const row of result.rows)
+      counts.set(String(row[statusColumn]), (counts.get(String(row[statusColumn])) ?? 0) + 1);
+
+    // Assess
+    expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(truth));
+    expect(truth.size).toBeGreaterThanOrEqual(3);
+  }, 60_000);
 
   it('does not copy again what an incremental run already has, and copies what is new', async () => {
     // Prepare
