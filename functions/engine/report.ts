@@ -1,7 +1,7 @@
 /**
  * The run report: written into the archive (`runs/…json`) and printed at the end of every run.
  */
-import { formatMediaReport, type MediaReport } from './media-report.ts';
+import { emptyMediaReport, formatMediaReport, type MediaReport } from './media-report.ts';
 
 export interface RunReport {
   runId: string;
@@ -71,7 +71,7 @@ export interface RunReport {
   /** Objects of an earlier run's uncommitted checkpoint that this run deleted. */
   rolledBackObjects: number;
   errors: { groupId: string; topicId: string | null; error: string }[];
-  /** The media stage's counts; absent when media copying is off. */
+  /** The media stage's counts (zeros when media copying is off; absent in older reports). */
   media?: MediaReport;
   fatalError?: string;
 }
@@ -108,6 +108,7 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     bytesWritten: 0,
     rolledBackObjects: 0,
     errors: [],
+    media: emptyMediaReport(),
   };
 }
 
@@ -125,7 +126,9 @@ export function formatReport(report: RunReport): string {
     `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled) in ${report.pages} pages`,
     `  calls: ${calls || 'none'}; retries ${report.retries}, throttled ${report.throttles}`,
     `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
-    ...(report.media ? [formatMediaReport(report.media)] : []),
+    ...(report.media && report.media.references + report.media.queuedFromEarlierRuns > 0
+      ? [formatMediaReport(report.media)]
+      : []),
     ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
     ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
   ].join('\n');
