@@ -100,6 +100,8 @@ async function engine(sim: Simulator, label: string): Promise<{ report: RunRepor
         },
       ],
       archive: { out: join(dir, 'archive') },
+      // History figures alone; section F measures media copying.
+      media: { enabled: false },
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     process.stderr.write(`${label}: running the engine…\n`);

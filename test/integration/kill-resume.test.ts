@@ -67,7 +67,7 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
         },
         // Small media files (every fault switch at its default share), copied beside the paging.
         dataset: {
-          groups: media ? 6 : 50,
+          groups: media ? 9 : 50,
           activeFraction: 0.9,
           messagesPerActiveGroup: [100, 600],
           historyDays: 6,
