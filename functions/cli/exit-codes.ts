@@ -12,6 +12,10 @@ export const EXIT = {
   leaseHeld: 75,
   /** Bad configuration (EX_CONFIG). */
   config: 78,
+  /** Stopped by Ctrl-C (SIGINT) after committing the current checkpoint and releasing the lease (128 + 2). */
+  interrupted: 130,
+  /** Stopped by SIGTERM, likewise (128 + 15). */
+  terminated: 143,
 } as const;
 
 /** Map an error that escaped a command to its exit code. */

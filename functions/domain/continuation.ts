@@ -9,6 +9,7 @@
  */
 import * as z from 'zod';
 import { ArchiverError } from './errors.ts';
+import type { Lease, RolledBackKey } from './lease.ts';
 
 export const STATE_VERSION = 1;
 
@@ -37,10 +38,7 @@ export interface TargetState extends TargetRef {
   inProgress: RangeProgress | null;
 }
 
-export interface Lease {
-  owner: string;
-  expiresAtMs: number;
-}
+export type { Lease } from './lease.ts';
 
 /** Objects a checkpoint is about to write; cleared when the checkpoint commits. */
 export interface PendingWrite {
@@ -53,6 +51,8 @@ export interface ArchiveState {
   sdkAppId: number;
   lease: Lease | null;
   pending: PendingWrite | null;
+  /** Keys of rolled-back checkpoints, deleted again by every run until they expire (see lease.ts). */
+  rolledBack: RolledBackKey[];
   targets: TargetState[];
 }
 
@@ -68,8 +68,19 @@ const seq = z.number().int().nonnegative();
 const StateSchema = z.object({
   version: z.literal(STATE_VERSION),
   sdkAppId: z.number().int().positive(),
-  lease: z.object({ owner: z.string().min(1), expiresAtMs: z.number() }).nullable(),
+  lease: z
+    .object({
+      owner: z.string().min(1),
+      expiresAtMs: z.number(),
+      // Added after the first release of version 1; absent in older documents.
+      holder: z
+        .object({ host: z.string(), pid: z.number().int(), startedAt: z.string() })
+        .nullable()
+        .default(null),
+    })
+    .nullable(),
   pending: z.object({ runId: z.string().min(1), objects: z.array(z.string().min(1)) }).nullable(),
+  rolledBack: z.array(z.object({ key: z.string().min(1), untilMs: z.number() })).default([]),
   targets: z.array(
     z.object({
       groupId: z.string().min(1),
@@ -92,7 +103,7 @@ const StateSchema = z.object({
 
 /** A fresh state for an app that was never archived. */
 export function emptyState(sdkAppId: number): ArchiveState {
-  return { version: STATE_VERSION, sdkAppId, lease: null, pending: null, targets: [] };
+  return { version: STATE_VERSION, sdkAppId, lease: null, pending: null, rolledBack: [], targets: [] };
 }
 
 /**

@@ -22,6 +22,12 @@ export async function pageTargets(
   targets: TargetWork[],
   report: RunReport,
   signal: AbortSignal | undefined,
+  control: {
+    /** Runs before every object write and state commit; throws to stop (lease lost, hard stop). */
+    fence: () => Promise<void>;
+    /** Soft stop (Ctrl-C): like the deadline, no new page; drain, commit, report. */
+    stop?: AbortSignal | undefined;
+  } = { fence: async () => undefined },
 ): Promise<void> {
   const { clock } = deps;
   const inFlight = new Set<Promise<void>>();
@@ -106,7 +112,7 @@ export async function pageTargets(
 
   const checkpoint = async (): Promise<void> => {
     await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, targets, report, options.leaseMs);
+    await commitCheckpoint(keeper, writer, targets, report, control.fence);
     lastCheckpoint = clock.now();
     progress();
   };
@@ -124,6 +130,7 @@ export async function pageTargets(
   for (;;) {
     if (fatal !== undefined || signal?.aborted) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
+    if (control.stop?.aborted) break;
     if (
       writer.bufferedBytes >= options.flushBytes ||
       clock.now() - lastCheckpoint >= options.checkpointIntervalMs

@@ -65,7 +65,7 @@ export const ENV = {
 export const ERROR_NAME = {
   /** Another run holds the app's lease: retry later. */
   leaseHeld: 'LeaseHeldError',
-  /** Middy's early timeout: the hard stop fired before the run could finish its commit. */
+  /** The engine's hard stop fired before the run could finish its commit (in-flight work aborted). */
   timeout: 'TimeoutError',
   /** Throttling or an outage (S3, SSM, Tencent) outlasted the in-process retries: retry later. */
   transient: 'TransientError',
