@@ -99,6 +99,9 @@ const AppSchema = z
   });
 export type AppConfig = z.output<typeof AppSchema>;
 
+/** Days of history every run re-reads for changes, unless `rescan.days` says otherwise. */
+export const DEFAULT_RESCAN_DAYS = 3;
+
 export const ConfigSchema = z.strictObject({
   apps: z
     .array(AppSchema)
@@ -138,6 +141,19 @@ export const ConfigSchema = z.strictObject({
       deadlineSeconds: z.number().positive().nullable().default(null),
     })
     .default({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null }),
+  rescan: z
+    .strictObject({
+      /**
+       * Re-read this many days of every target each run (on the server's clock) to record recalls,
+       * edits and deletions as new revisions; 0 turns the rescan off. At most each app's retentionDays.
+       */
+      days: z
+        .number({ error: 'must be a whole number of days (0 turns the rescan off)' })
+        .int('must be a whole number of days (0 turns the rescan off)')
+        .min(0, 'must be 0 (off) or more')
+        .default(DEFAULT_RESCAN_DAYS),
+    })
+    .default({ days: DEFAULT_RESCAN_DAYS }),
 });
 export type Config = z.output<typeof ConfigSchema>;
 
@@ -180,6 +196,7 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   const result = ConfigSchema.safeParse(raw);
   if (result.success) {
     assertLeaseCoversCheckpoints(result.data, source);
+    assertRescanWithinRetention(result.data, source);
     return result.data;
   }
   // An unknown key is reported at the key itself (`apps.0.secretkey`), with the likely fix.
@@ -204,6 +221,26 @@ function assertLeaseCoversCheckpoints(config: Config, source: string): void {
     throw new ConfigError(
       `Invalid ${source}:\n  - run.leaseSeconds: must be at least twice run.checkpointSeconds (${config.run.checkpointSeconds})`,
       { field: 'run.leaseSeconds' },
+    );
+  }
+}
+
+function assertRescanWithinRetention(config: Config, source: string): void {
+  // Beyond retention the server shows every message as an IsPlaceMsg 1 placeholder: a rescan there
+  // would record expiry as deletion.
+  const days = config.rescan.days;
+  const shortest = config.apps.reduce(
+    (min, app, i) => (app.retentionDays < min.days ? { days: app.retentionDays, i } : min),
+    {
+      days: Number.POSITIVE_INFINITY,
+      i: -1,
+    },
+  );
+  if (days > shortest.days) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - rescan.days: ${days} is beyond apps.${shortest.i}.retentionDays (${shortest.days}); ` +
+        `set rescan.days to at most ${shortest.days}, or 0 to turn the rescan off`,
+      { field: 'rescan.days' },
     );
   }
 }
