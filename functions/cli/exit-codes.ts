@@ -1,5 +1,5 @@
 import { ConfigError, GiveUpError } from '../domain/errors.ts';
-import { LeaseHeldError, RunFailedError } from '../engine/errors.ts';
+import { LeaseHeldError, LeaseLostError, RunFailedError } from '../engine/errors.ts';
 
 /** Exit codes of the CLI, documented in the README. */
 export const EXIT = {
@@ -8,7 +8,7 @@ export const EXIT = {
   usage: 2,
   /** The run stopped at its deadline; run again to continue. */
   notDone: 3,
-  /** Another run holds the lease (EX_TEMPFAIL): try again later. */
+  /** Another run holds the lease, or took it over from this one (EX_TEMPFAIL): try again later. */
   leaseHeld: 75,
   /** Bad configuration (EX_CONFIG). */
   config: 78,
@@ -21,7 +21,7 @@ export const EXIT = {
 /** Map an error that escaped a command to its exit code. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.config;
-  if (error instanceof LeaseHeldError) return EXIT.leaseHeld;
+  if (error instanceof LeaseHeldError || error instanceof LeaseLostError) return EXIT.leaseHeld;
   // A wrong key, region or admin account is a configuration problem, even when found mid-run.
   if (
     error instanceof RunFailedError &&
