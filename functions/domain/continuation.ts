@@ -36,6 +36,11 @@ export interface TargetState extends TargetRef {
   /** `MsgTimeStamp` of the newest archived message, once known (for lag and retention headroom). */
   highWaterTime: number | null;
   inProgress: RangeProgress | null;
+  /**
+   * Which incarnation of the target's seq space: 0, bumped when its newest seq went below the
+   * archived high-water mark (dissolved and re-created under the same id, or a server reset).
+   */
+  generation: number;
 }
 
 export type { Lease } from './lease.ts';
@@ -88,6 +93,7 @@ const StateSchema = z.object({
       highWater: seq,
       // Added after the first release of version 1; absent in older documents.
       highWaterTime: z.number().int().nullable().default(null),
+      generation: z.number().int().nonnegative().default(0),
       inProgress: z
         .object({
           top: seq,
@@ -226,6 +232,27 @@ export function evaluatePage(args: {
 /** Keep only the messages inside the window (a page can reach below it when seqs are missing). */
 export function inWindow<T extends { MsgSeq: number }>(window: SeqWindow, messages: readonly T[]): T[] {
   return messages.filter((m) => m.MsgSeq >= window.lo && m.MsgSeq <= window.hi);
+}
+
+/**
+ * Did the target's seqs go backwards? Its newest seq is below what is archived (or in progress):
+ * the group was dissolved and re-created under the same id, or the server reset it. Seqs never
+ * decrease otherwise (reference §3.1), so this is never skipped silently: see {@link nextGeneration}.
+ */
+export function seqWentBack(current: TargetState, newestSeq: number): boolean {
+  return newestSeq < Math.max(current.highWater, current.inProgress?.top ?? 0);
+}
+
+/** A target's state for a new incarnation of its seq space: nothing archived yet, generation + 1. */
+export function nextGeneration(current: TargetState): TargetState {
+  return {
+    groupId: current.groupId,
+    topicId: current.topicId,
+    highWater: 0,
+    highWaterTime: null,
+    inProgress: null,
+    generation: current.generation + 1,
+  };
 }
 
 /**

@@ -70,7 +70,9 @@ export async function pageTargets(
         report.messages++;
         if (record.is_place_msg === 1) report.placeholders++;
         if (record.is_place_msg === 2) report.recalled++;
+        if (record.quarantined) report.quarantined++;
       }
+      report.inconsistentAnswers += result.inconsistent ?? 0;
       report.pages += result.pages;
       report.shortPages += result.pages - 1;
       const range = target.range as RangeProgress;
@@ -94,7 +96,15 @@ export async function pageTargets(
     const slot: Slot = { window, settled: false };
     target.slots.push(slot);
     const range = target.range as RangeProgress;
-    const task = fetchWindow(deps.api, options, target.ref, range.floorTime, window, signal).then(
+    const task = fetchWindow(
+      deps.api,
+      options,
+      target.ref,
+      range.floorTime,
+      window,
+      signal,
+      target.state.generation,
+    ).then(
       (result) => {
         slot.result = result;
       },

@@ -21,6 +21,11 @@ export interface RunOptions {
   leaseMs: number;
   /** Epoch ms after which no new page is started; the run then flushes, commits and reports `done: false`. */
   deadlineMs: number | null;
+  /**
+   * The plan's history retention: with the server's clock it gives the retention horizon, the
+   * backstop that ends a range at expired placeholders (page-trust.ts). Null/absent: unknown.
+   */
+  retentionDays?: number | null;
   /** Windows (page requests) in flight at once. */
   concurrency: number;
   /**
