@@ -330,13 +330,18 @@ describe('the errors alarm', () => {
 describe('log groups of the state machines', () => {
   it('are under /aws/vendedlogs/states/, with names unique to the stack', () => {
     const t = build().template();
-    const groups = resourcesOf(t, 'AWS::Logs::LogGroup');
+    const groups = t.findResources('AWS::Logs::LogGroup') as Record<
+      string,
+      { DeletionPolicy?: string; Properties: Cfn }
+    >;
     const machines = Object.values(resourcesOf(t, 'AWS::StepFunctions::StateMachine'));
     expect(machines).toHaveLength(2);
     for (const sm of machines) {
       const arn = sm.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn;
       const group = groups[arn['Fn::GetAtt'][0]];
       expect(group?.Properties.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\/TencentChatArchiver-/);
+      // A fixed name must not outlive the stack, or a redeploy after `cdk destroy` would fail.
+      expect(group?.DeletionPolicy).toBe('Delete');
     }
   });
 });
