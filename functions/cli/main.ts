@@ -9,10 +9,10 @@
  */
 import { parseArgs } from 'node:util';
 import { systemClock } from '../adapters/system-clock.ts';
-import { EXPORT_USAGE, runExportCommand } from '../query/export-command.ts';
 import { runArchiveCommand } from './archive-command.ts';
 import { runDemo } from './demo.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { EXPORT_USAGE, runExportCommand } from './export-command.ts';
 import { cliRuntime } from './runtime.ts';
 import { runSimulatorCommand } from './simulator-command.ts';
 

@@ -10,25 +10,24 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { type AthenaProgress, createAthenaClient, runAthenaQuery } from '../adapters/aws/athena-runner.ts';
-import { DuckDbArchive } from '../adapters/duckdb/duckdb-runner.ts';
-import { loadConfigFile } from '../cli/load-config.ts';
+import { formatBytes } from '../adapters/aws/athena-errors.ts';
+import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
 import type { Clock } from '../domain/ports.ts';
-import { formatBytes, QueryUsageError } from './errors.ts';
-import { type ExportFormat, formatForPath, renderExport } from './export-format.ts';
+import { QueryUsageError } from '../query/errors.ts';
+import { type ExportFormat, formatForPath, renderExport } from '../query/export-format.ts';
 import {
-  athenaExecutionParameters,
-  compiledFor,
   describeParams,
   findNamedQuery,
   NAMED_QUERIES,
   type NamedQuery,
-  orderedValues,
   type ParamValue,
   parseParams,
-} from './named-queries.ts';
-import type { QueryResult } from './result.ts';
-import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from './tables.ts';
+  runNamedQuery,
+} from '../query/named-queries.ts';
+import type { QueryResult } from '../query/port.ts';
+import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
+import { loadConfigFile } from './load-config.ts';
+import { isS3Archive, openArchiveRunner } from './query-runners.ts';
 
 /** The export lines of the CLI usage (main.ts prints them under its own "Usage:"). */
 export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
@@ -174,41 +173,28 @@ export async function runExportCommand(argv: readonly string[], deps: ExportDeps
   const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
   const archive = args.archive ?? config?.archive.out ?? './archive';
   const timeZone = args.timeZone ?? config?.archive.timeZone ?? 'UTC';
-  const rows = archive.startsWith('s3://')
-    ? await exportWith(args, () => runOnAthena(args, deps))
-    : await exportWithDuckDb(args, deps, archive, timeZone);
-  deps.stdout(`wrote ${rows} rows to ${args.out}\n`);
-  return 0;
-}
-
-async function exportWithDuckDb(args: ExportArgs, deps: ExportDeps, root: string, timeZone: string) {
-  deps.stderr(`duckdb: querying the local archive ${root} (dt in ${timeZone})\n`);
-  const db = await DuckDbArchive.open(root, { timeZone });
-  const interrupt = () => db.interrupt();
-  deps.signal?.addEventListener('abort', interrupt, { once: true });
-  try {
-    return await exportWith(args, () =>
-      'name' in args.query ? db.runNamed(args.query, args.params) : db.run(args.query.sql),
-    );
-  } finally {
-    deps.signal?.removeEventListener('abort', interrupt);
-    db.close();
-  }
-}
-
-function runOnAthena(args: ExportArgs, deps: ExportDeps): Promise<QueryResult> {
-  const compiled =
-    'name' in args.query ? compiledFor(args.query, 'athena') : { sql: args.query.sql, order: [] };
-  const client = deps.athenaClient?.() ?? createAthenaClient();
-  return runAthenaQuery(compiled.sql, athenaExecutionParameters(orderedValues(compiled, args.params)), {
-    client,
+  if (!isS3Archive(archive))
+    deps.stderr(`duckdb: querying the local archive ${archive} (dt in ${timeZone})\n`);
+  const runner = await openArchiveRunner({
+    archive,
+    timeZone,
     clock: deps.clock,
     workGroup: args.workGroup,
     database: args.database,
     ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
     onProgress: progressPrinter(deps),
     ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(deps.athenaClient ? { athenaClient: deps.athenaClient } : {}),
   });
+  try {
+    const rows = await exportWith(args, () =>
+      'name' in args.query ? runNamedQuery(runner, args.query, args.params) : runner.run(args.query.sql),
+    );
+    deps.stdout(`wrote ${rows} rows to ${args.out}\n`);
+    return 0;
+  } finally {
+    runner.close();
+  }
 }
 
 /** Prints Athena progress on stderr: one rewritten line on a terminal, a line per state otherwise. */
