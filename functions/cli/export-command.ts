@@ -28,11 +28,13 @@ import type { QueryResult } from '../query/port.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { loadConfigFile } from './load-config.ts';
 import { isS3Archive, openArchiveRunner } from './query-runners.ts';
+import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts';
 
 /** The export lines of the CLI usage (main.ts prints them under its own "Usage:"). */
 export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
                     [--archive <dir|s3://bucket/prefix>] [--config <file.json>] [--time-zone <IANA zone>]
                     [--workgroup <name>] [--database <name>] [--timeout <seconds>] [--raw-csv]
+${TRANSCRIPT_USAGE}
 Named queries:
 ${NAMED_QUERIES.map((q) => `  ${q.name.padEnd(17)} ${describeParams(q)}\n  ${''.padEnd(17)} ${q.description}`).join('\n')}`;
 
@@ -166,6 +168,7 @@ function parseTimeout(text: string | undefined): number | undefined {
 
 /** Runs the command; usage errors print the usage and return 2, other errors propagate. */
 export async function runExportCommand(argv: readonly string[], deps: ExportDeps): Promise<number> {
+  if (argv[0] === 'transcript') return runTranscriptCommand(argv.slice(1), deps);
   let args: ExportArgs;
   try {
     args = parseExportArgs(argv);

@@ -11,6 +11,7 @@
  * - Where DuckDB differs, the difference is contained: DuckDB matches JSON keys to struct fields
  *   case-sensitively, so `msg_content` (the API's mixed-case `MsgContent`) and the run report's
  *   `errors` are read as JSON instead of structs; the views read neither.
+ * - Athena's hidden `"$path"` (the object a row came from) is a column named `$path` here.
  */
 import { assertTimeZone } from '../domain/partition.ts';
 import { RECORD_COLUMNS } from '../domain/record.ts';
@@ -44,17 +45,24 @@ const RUN_MIRROR: readonly MirrorColumn[] = RUN_REPORT_COLUMNS.map((c) => ({
 
 const PARTITIONS = ['sdkappid', 'dt'] as const;
 
+/**
+ * The object each row was read from, under Athena's name for its hidden pseudo-column, so the same
+ * SQL (`SELECT DISTINCT "$path" …`) finds the objects on both engines.
+ */
+export const PATH_COLUMN = '$path';
+
 /** The SELECT that mirrors one Athena table over `<root>/<folder>/sdkappid=*\/dt=*\/<file pattern>`. */
 function mirrorSql(glob: string, columns: readonly MirrorColumn[], compression: string): string {
   const types = columns.map((c) => `${sqlString(c.key)}: ${sqlString(c.type)}`).join(', ');
   const select = [
     ...columns.map((c) => `${sqlIdentifier(c.key)} AS ${sqlIdentifier(c.name)}`),
     ...PARTITIONS,
+    `filename AS ${sqlIdentifier(PATH_COLUMN)}`,
   ].join(', ');
   return (
     `SELECT ${select} FROM read_json(${sqlString(glob)}, format = 'newline_delimited', ` +
     `compression = ${sqlString(compression)}, hive_partitioning = true, hive_types_autocast = false, ` +
-    `columns = {${types}})`
+    `filename = true, columns = {${types}})`
   );
 }
 
@@ -63,6 +71,7 @@ function emptySql(columns: readonly MirrorColumn[]): string {
   const select = [
     ...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${sqlIdentifier(c.name)}`),
     ...PARTITIONS.map((p) => `CAST(NULL AS VARCHAR) AS ${p}`),
+    `CAST(NULL AS VARCHAR) AS ${sqlIdentifier(PATH_COLUMN)}`,
   ].join(', ');
   return `SELECT ${select} WHERE false`;
 }
