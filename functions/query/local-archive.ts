@@ -14,8 +14,8 @@
  * - Athena's hidden `"$path"` (the object a row came from) is a column named `$path` here.
  */
 import { assertTimeZone } from '../domain/partition.ts';
-import { RECORD_COLUMNS } from '../domain/record.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
+import { RECORD_COLUMNS } from './message-schema.ts';
 import type { QueryRunner } from './port.ts';
 import { collectRows } from './result.ts';
 import { MESSAGES_TABLE, RUN_REPORT_COLUMNS, RUNS_TABLE } from './tables.ts';

@@ -6,7 +6,7 @@
  * table does not declare.
  */
 import { gunzipSync } from 'node:zlib';
-import { parseRecordLine } from '../../domain/record.ts';
+import { parseRecordLine } from '../../domain/record-codec.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
 import type { ParamValue, QueryRunner } from '../port.ts';
 import { collectRows } from '../result.ts';
