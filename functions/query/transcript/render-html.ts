@@ -206,14 +206,9 @@ function renderImage(ctx: RenderContext, content: JsonObject, path: readonly num
     const shown = mediaFor(ctx, path, variant);
     if (shown === undefined) continue;
     const full = mediaFor(ctx, path, 'image-original') ?? shown;
-    const info = sizes.get(variant);
-    const w = info === undefined ? undefined : num(info, 'Width');
-    const h = info === undefined ? undefined : num(info, 'Height');
-    const size =
-      w !== undefined && h !== undefined ? ` width="${Math.round(w)}" height="${Math.round(h)}"` : '';
     const alt = `image ${dims(original) ?? ''}`.trim();
     return (
-      `<figure class="image"><a href="${escapeHtml(full.href)}"><img src="${escapeHtml(shown.href)}" alt="${escapeHtml(alt)}"${size} loading="lazy"></a>` +
+      `<figure class="image"><a href="${escapeHtml(full.href)}"><img src="${escapeHtml(shown.href)}" alt="${escapeHtml(alt)}" loading="lazy"></a>` +
       `<figcaption>${escapeHtml([dims(original), bytes === undefined ? undefined : humanBytes(bytes)].filter(Boolean).join(', '))}</figcaption></figure>`
     );
   }
@@ -243,27 +238,23 @@ function renderSound(ctx: RenderContext, content: JsonObject, path: readonly num
     return `<span class="sound">${escapeHtml(label)}</span> ${notArchived('voice', [size === undefined ? undefined : humanBytes(size)])}`;
   }
   const type = copy.contentType === undefined ? '' : ` type="${escapeHtml(copy.contentType)}"`;
-  return `<span class="sound">${escapeHtml(label)}</span> <audio controls preload="none"><source src="${escapeHtml(copy.href)}"${type}><a href="${escapeHtml(copy.href)}">voice file</a></audio>`;
+  return `<div class="media"><span class="sound">${escapeHtml(label)}</span> <audio controls preload="none"><source src="${escapeHtml(copy.href)}"${type}><a href="${escapeHtml(copy.href)}">voice file</a></audio></div>`;
 }
 
 function renderVideo(ctx: RenderContext, content: JsonObject, path: readonly number[]): string {
   const seconds = num(content, 'VideoSecond');
   const size = num(content, 'VideoSize');
-  const w = num(content, 'ThumbWidth');
-  const h = num(content, 'ThumbHeight');
   const label = `🎬 video${seconds ? `, ${seconds} s` : ''}${size === undefined ? '' : `, ${humanBytes(size)}`}`;
   const video = mediaFor(ctx, path, 'video');
   const thumb = mediaFor(ctx, path, 'video-thumbnail');
   if (video === undefined) {
     const still =
-      thumb === undefined
-        ? ''
-        : `<img class="thumb" src="${escapeHtml(thumb.href)}" alt="video thumbnail"${w && h ? ` width="${Math.round(w)}" height="${Math.round(h)}"` : ''}> `;
-    return `${still}<span class="video">${escapeHtml(label)}</span> ${notArchived('video', [str(content, 'VideoFormat')])}`;
+      thumb === undefined ? '' : `<img class="thumb" src="${escapeHtml(thumb.href)}" alt="video thumbnail">`;
+    return `<div class="media">${still}<span class="video">${escapeHtml(label)}</span> ${notArchived('video', [str(content, 'VideoFormat')])}</div>`;
   }
   const poster = thumb === undefined ? '' : ` poster="${escapeHtml(thumb.href)}"`;
   const type = video.contentType === undefined ? '' : ` type="${escapeHtml(video.contentType)}"`;
-  return `<video controls preload="none"${poster}${w && h ? ` width="${Math.round(w)}" height="${Math.round(h)}"` : ''}><source src="${escapeHtml(video.href)}"${type}><a href="${escapeHtml(video.href)}">video file</a></video><div class="caption">${escapeHtml(label)}</div>`;
+  return `<video controls preload="none"${poster}><source src="${escapeHtml(video.href)}"${type}><a href="${escapeHtml(video.href)}">video file</a></video><div class="caption">${escapeHtml(label)}</div>`;
 }
 
 function renderLocation(content: JsonObject): string {
@@ -463,9 +454,11 @@ main { max-width: 880px; margin: 0 auto; padding: 8px 16px 48px; }
 .badge { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 4px; background: #fef3c7; color: #92400e; }
 .missing { color: #b91c1c; font-size: 13px; }
 figure.image { margin: 4px 0; }
-figure.image img, img.thumb { max-width: 100%; height: auto; max-height: 360px; border-radius: 6px; border: 1px solid var(--line); object-fit: contain; }
+figure.image img, img.thumb { display: block; width: auto; height: auto; max-width: min(100%, 420px); max-height: 280px; border-radius: 6px; border: 1px solid var(--line); }
+.media { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
+audio { height: 36px; }
 figcaption, .caption { font-size: 12px; color: var(--muted); }
-video { max-width: 100%; height: auto; max-height: 360px; }
+video { display: block; max-width: min(100%, 480px); max-height: 320px; }
 .custom dl { margin: 2px 0; display: grid; grid-template-columns: max-content 1fr; gap: 0 8px; }
 .custom dt { color: var(--muted); font-size: 12px; }
 .custom dd { margin: 0; }
