@@ -208,10 +208,13 @@ describe.skipIf(!HAVE_CHROMIUM)('transcript in headless Chromium', () => {
     expect(links.length).toBeGreaterThan(10);
     for (const link of links) expect(link).toMatch(/^chat_files\/[A-Za-z0-9._-]+$/);
 
-    // Every text of every message with content is visible.
-    const visible = (
-      await page.$eval('main', (m) => (m as unknown as { innerText: string }).innerText)
-    ).replace(/\s+/g, ' ');
+    // Every text of every message with content is visible (innerText: what is rendered, not the DOM).
+    const visible =
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees.
+      (await page.$eval('main', (m) => (m as unknown as { innerText: string }).innerText)).replace(
+        /\s+/g,
+        ' ',
+      );
     let texts = 0;
     for (const m of truth) {
       if (m.IsPlaceMsg !== 0 && m.IsPlaceMsg !== undefined) continue;
