@@ -190,7 +190,11 @@ describe.skipIf(!HAVE_CHROMIUM)('transcript in headless Chromium', () => {
       problems.push(`dialog: ${d.message()}`);
       void d.dismiss();
     });
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    // ERR_ABORTED is a media element restarting its own fetch (load() below), not a failure.
+    page.on('requestfailed', (r) => {
+      if (r.failure()?.errorText !== 'net::ERR_ABORTED')
+        problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
     await page.setViewport({ width: 960, height: 1400 });
     await page.goto(pathToFileURL(out).href, { waitUntil: 'load' });
     await page.evaluate(async () => {

@@ -60,6 +60,7 @@ beforeEach(async () => {
     groupId: '@TGS#A',
     topicId: null,
     highWater: 3,
+    generation: 0,
     highWaterTime: null,
     inProgress: null,
     generation: 0,

@@ -48,7 +48,8 @@ export interface AuditOptions {
 
 const text = (cell: Cell | undefined) => cell ?? '';
 const int = (cell: Cell | undefined) => Number(cell ?? 0);
-const targetId = (groupId: string, topicId: string | null) => `${groupId}\u0000${topicId ?? ''}`;
+const targetId = (groupId: string, topicId: string | null, generation = 0) =>
+  `${groupId}\u0000${topicId ?? ''}\u0000${generation}`;
 
 /** Apps found in the archive: under `state/` and `messages/`. */
 export async function discoverApps(store: ObjectStore): Promise<number[]> {
@@ -118,6 +119,7 @@ interface ObjectTarget {
   key: string;
   groupId: string;
   topicId: string | null;
+  generation: number;
   firstSeq: number;
   lastSeq: number;
   rows: number;
@@ -143,6 +145,7 @@ async function auditApp(
     key: keyOfPath(text(r.path)) ?? text(r.path),
     groupId: text(r.group_id),
     topicId: r.topic_id ?? null,
+    generation: int(r.gen),
     firstSeq: int(r.first_seq),
     lastSeq: int(r.last_seq),
     rows: int(r.rows_n),
@@ -150,12 +153,31 @@ async function auditApp(
   }));
   const byTarget = new Map<string, ObjectTarget[]>();
   for (const ot of objectTargets) {
-    const id = targetId(ot.groupId, ot.topicId);
+    const id = targetId(ot.groupId, ot.topicId, ot.generation);
     byTarget.set(id, [...(byTarget.get(id) ?? []), ot]);
   }
+  // The state keeps each target's current generation; an earlier generation was archived whole
+  // before its seqs started over, so everything from its first to its last row is claimed.
   const stateTargets = new Map<string, TargetState>();
-  for (const t of state?.targets ?? []) stateTargets.set(targetId(t.groupId, t.topicId), t);
-  const pending = new Set(state?.pending?.objects ?? []);
+  for (const t of state?.targets ?? []) {
+    stateTargets.set(targetId(t.groupId, t.topicId, t.generation), t);
+    for (let g = 0; g < t.generation; g++) {
+      const old = byTarget.get(targetId(t.groupId, t.topicId, g)) ?? [];
+      const top = Math.max(0, ...old.map((o) => o.lastSeq));
+      stateTargets.set(targetId(t.groupId, t.topicId, g), {
+        ...t,
+        generation: g,
+        highWater: top,
+        inProgress: null,
+      });
+    }
+  }
+  // Objects the state names as not committed: an open intent, or keys rolled back after a takeover
+  // (a frozen writer may put them late; every run deletes them again).
+  const pending = new Set([
+    ...(state?.pending?.objects ?? []),
+    ...(state?.rolledBack ?? []).map((r) => r.key),
+  ]);
 
   if (state === null && objectTargets.length > 0) {
     finding({
@@ -177,7 +199,7 @@ async function auditApp(
   // Rows and objects beyond the committed state.
   const objectsBeyond = new Map<string, { beyond: number; rows: number }>();
   for (const ot of objectTargets) {
-    const t = stateTargets.get(targetId(ot.groupId, ot.topicId));
+    const t = stateTargets.get(targetId(ot.groupId, ot.topicId, ot.generation));
     const entry = objectsBeyond.get(ot.key) ?? { beyond: 0, rows: 0 };
     entry.rows += ot.rows;
     if (!claims(t, ot.lastSeq) || !claims(t, ot.firstSeq)) entry.beyond += ot.rows;
@@ -188,11 +210,11 @@ async function auditApp(
     { groupId: string; topicId: string | null; seqs: number[]; objects: Set<string> }
   >();
   for (const ot of objectTargets) {
-    const t = stateTargets.get(targetId(ot.groupId, ot.topicId));
+    const t = stateTargets.get(targetId(ot.groupId, ot.topicId, ot.generation));
     if (claims(t, ot.firstSeq) && claims(t, ot.lastSeq)) continue;
     const seqs: number[] = [];
     for (let s = ot.firstSeq; s <= ot.lastSeq && seqs.length < 100_000; s++) if (!claims(t, s)) seqs.push(s);
-    const id = `${targetId(ot.groupId, ot.topicId)}\u0000${pending.has(ot.key) ? 'p' : objectsBeyond.get(ot.key)?.beyond === objectsBeyond.get(ot.key)?.rows ? 'o' : 'u'}`;
+    const id = `${targetId(ot.groupId, ot.topicId, ot.generation)}\u0000${pending.has(ot.key) ? 'p' : objectsBeyond.get(ot.key)?.beyond === objectsBeyond.get(ot.key)?.rows ? 'o' : 'u'}`;
     const u = uncommitted.get(id) ?? {
       groupId: ot.groupId,
       topicId: ot.topicId,
@@ -219,7 +241,7 @@ async function auditApp(
       detail:
         kind === 'pending-rollback'
           ? 'named by the state as an uncommitted checkpoint; the next run deletes it'
-          : stateTargets.has(targetId(u.groupId, u.topicId))
+          : [...stateTargets.values()].some((t) => t.groupId === u.groupId && t.topicId === u.topicId)
             ? 'seqs beyond the committed high-water mark'
             : 'a target the committed state does not know',
     });
@@ -260,14 +282,14 @@ async function auditApp(
   // Gaps inside each target's archived range.
   const holes = new Map<string, number[]>();
   for (const r of await rowsOf(runner, GAPS_SQL, app)) {
-    const id = targetId(text(r.group_id), r.topic_id ?? null);
+    const id = targetId(text(r.group_id), r.topic_id ?? null, int(r.gen));
     const list = holes.get(id) ?? [];
     for (let s = int(r.msg_seq) + 1; s < int(r.next_seq) && list.length < 100_000; s++) list.push(s);
     holes.set(id, list);
   }
   const placeholders = new Map<string, { deleted: number[]; recalled: number[] }>();
   for (const r of await rowsOf(runner, PLACEHOLDERS_SQL, app)) {
-    const id = targetId(text(r.group_id), r.topic_id ?? null);
+    const id = targetId(text(r.group_id), r.topic_id ?? null, int(r.gen));
     const p = placeholders.get(id) ?? { deleted: [], recalled: [] };
     (int(r.is_place_msg) === 2 ? p.recalled : p.deleted).push(int(r.msg_seq));
     placeholders.set(id, p);
@@ -278,7 +300,7 @@ async function auditApp(
   for (const id of [...ids].sort()) {
     const t = stateTargets.get(id);
     const objects = byTarget.get(id) ?? [];
-    const [groupId = '', topicPart = ''] = id.split('\u0000');
+    const [groupId = '', topicPart = '', generationPart = '0'] = id.split('\u0000');
     const topicId = t?.topicId ?? objects[0]?.topicId ?? (topicPart === '' ? null : topicPart);
     const claimed = objects.filter((o) => claims(t, o.firstSeq));
     const firstSeq = claimed.length > 0 ? Math.min(...claimed.map((o) => o.firstSeq)) : null;
@@ -330,6 +352,7 @@ async function auditApp(
     targets.push({
       groupId,
       topicId,
+      generation: Number(generationPart),
       highWater,
       inProgress,
       firstSeq,
@@ -349,7 +372,7 @@ async function auditApp(
   ) => {
     const per = new Map<string, Record<string, Cell>[]>();
     for (const r of await rowsOf(runner, sql, values)) {
-      const id = targetId(text(r.group_id), r.topic_id ?? null);
+      const id = targetId(text(r.group_id), r.topic_id ?? null, int(r.gen));
       per.set(id, [...(per.get(id) ?? []), r]);
     }
     for (const rows of per.values()) {

@@ -63,6 +63,8 @@ export interface TargetGaps {
 export interface TargetAudit {
   readonly groupId: string;
   readonly topicId: string | null;
+  /** Incarnation of the seq space (bumped when a group's seqs started over); 0 normally. */
+  readonly generation: number;
   /** From the state: every seq ≤ highWater is archived (0: nothing). */
   readonly highWater: number;
   /** From the state: an interrupted range `(cursor, top]` that is archived too, or null. */
