@@ -11,9 +11,15 @@ import {
   type TargetState,
   targetKey,
 } from '../domain/continuation.ts';
-import { GiveUpError } from '../domain/errors.ts';
-import { batches, decideGroup, selectsGroupId } from '../domain/planner.ts';
-import type { ChatApi } from '../domain/tencent-types.ts';
+import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import {
+  batches,
+  decideGroup,
+  type ListingProgress,
+  listingProblem,
+  selectsGroupId,
+} from '../domain/planner.ts';
+import { type ChatApi, TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { TargetWork } from './target-work.ts';
@@ -117,7 +123,17 @@ export async function planTargets(
 }
 
 async function discoverGroups(api: ChatApi, signal: AbortSignal | undefined): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const page of api.listGroups(signal ? { signal } : {})) ids.push(...page.groupIds);
-  return [...new Set(ids)];
+  const ids = new Set<string>();
+  const progress: ListingProgress = { seen: new Set(), emptyInARow: 0 };
+  for await (const page of api.listGroups(signal ? { signal } : {})) {
+    for (const id of page.groupIds) ids.add(id);
+    const problem = listingProblem(progress, { count: page.groupIds.length, next: page.next });
+    if (problem !== undefined) {
+      throw new InconsistentAnswerError(
+        TENCENT_APIS.getAppidGroupList,
+        `${problem}. Nothing was archived; configure apps[].groups.ids to archive named groups meanwhile.`,
+      );
+    }
+  }
+  return [...ids];
 }
