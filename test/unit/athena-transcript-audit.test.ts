@@ -63,7 +63,6 @@ beforeEach(async () => {
     generation: 0,
     highWaterTime: null,
     inProgress: null,
-    generation: 0,
   });
   await store.put(stateKey(APP), new TextEncoder().encode(serializeState(state)));
 });
