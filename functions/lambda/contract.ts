@@ -9,7 +9,12 @@ export interface ArchiveEvent {
   sdkAppId: number;
 }
 
-/** What the function returns: small, because Step Functions keeps it in the execution history. */
+/**
+ * What the function returns: small, because Step Functions keeps it in the execution history.
+ * Always complete: the run state machine checks `done`, `runId`, `messages` and
+ * `remainingTargets` (type and presence) before reading them, and fails only that app
+ * (`InvalidResult`) if one is missing, never the whole run with a `States.Runtime` error.
+ */
 export interface ArchiveResult {
   sdkAppId: number;
   /** True once every selected group is caught up; the loop stops on it. */
