@@ -1,6 +1,5 @@
 import { ConfigError, GiveUpError } from '../domain/errors.ts';
-import { RunFailedError } from '../engine/run-archive.ts';
-import { LeaseHeldError } from '../engine/state-keeper.ts';
+import { LeaseHeldError, RunFailedError } from '../engine/errors.ts';
 
 /** Exit codes of the CLI, documented in the README. */
 export const EXIT = {

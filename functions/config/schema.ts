@@ -103,7 +103,23 @@ export type AppConfig = z.output<typeof AppSchema>;
 export const DEFAULT_RESCAN_DAYS = 3;
 
 export const ConfigSchema = z.strictObject({
-  apps: z.array(AppSchema).min(1, 'configure at least one app'),
+  apps: z
+    .array(AppSchema)
+    .min(1, 'configure at least one app')
+    .superRefine((apps, ctx) => {
+      // Two entries of one app would share its state object and lease, and fight over both.
+      const first = new Map<number, number>();
+      apps.forEach((app, index) => {
+        const earlier = first.get(app.sdkAppId);
+        if (earlier === undefined) first.set(app.sdkAppId, index);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'sdkAppId'],
+            message: `${app.sdkAppId} is already configured as apps.${earlier}; configure each app once (merge the two entries)`,
+          });
+      });
+    }),
   archive: z
     .strictObject({
       /** A local folder, or `s3://bucket/prefix`. */
@@ -140,6 +156,37 @@ export const ConfigSchema = z.strictObject({
     .default({ days: DEFAULT_RESCAN_DAYS }),
 });
 export type Config = z.output<typeof ConfigSchema>;
+
+/** A whole number of seconds in an environment variable (`"300"`; not `"5m"`, not `""`). */
+const envSeconds = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of seconds, such as 300')
+    .transform(Number)
+    .optional()
+    .transform((n) => n ?? fallback);
+
+/** The Lambda's numeric environment settings (the config itself comes as JSON in ARCHIVER_CONFIG). */
+export const LambdaEnvSchema = z.looseObject({
+  /** How long a fetched SSM value is reused before it is read again. */
+  SECRET_CACHE_SECONDS: envSeconds(300),
+});
+export type LambdaEnv = z.output<typeof LambdaEnvSchema>;
+
+/**
+ * Validate the Lambda's environment settings.
+ * @throws ConfigError naming the variable and the fix
+ */
+export function parseLambdaEnv(env: Readonly<Record<string, string | undefined>>): LambdaEnv {
+  const result = LambdaEnvSchema.safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = String(issue?.path[0] ?? '(environment)');
+  throw new ConfigError(`Invalid environment: ${field}=${JSON.stringify(env[field])}: ${issue?.message}`, {
+    field,
+    cause: result.error,
+  });
+}
 
 /**
  * Validate raw configuration (parsed JSON or CDK context).

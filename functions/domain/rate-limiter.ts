@@ -1,35 +1,55 @@
 /**
- * Request pacing per Tencent API (e.g. 200 requests/s for `group_msg_get_simple`).
+ * Request pacing per Tencent API (e.g. 200 requests/s for `group_msg_get_simple`), safe against
+ * the strictest reading of "N calls per second": at most N requests ARRIVING at the server in any
+ * 1000 ms window (reference §3.3 leaves the counting undocumented).
  *
  * Hand-written rather than taken from a library: `bottleneck` and `limiter` schedule with real
  * timers and read `Date.now()` themselves, so they cannot take the injected {@link Clock}, and
- * tests would have to wait in real time. This module is pure arithmetic; the only waiting happens
- * through `clock.sleep`.
+ * tests would have to wait in real time. {@link SlidingWindowPacer} is pure arithmetic on the times
+ * the caller passes in; the only waiting happens through `clock.sleep` in {@link RateLimiter}.
  *
- * The bucket is the GCRA ("virtual scheduling") form of a token bucket: instead of counting
- * tokens it keeps the theoretical arrival time (TAT) of the next request. That one number gives
- * fair FIFO queueing (each reservation gets the next free slot, even at the same instant), an
- * exact long-run rate (slots are `1000 / rate` ms apart, never rounded), and a burst allowance
- * (a reservation goes out at once while the TAT is fewer than `burst` slots ahead of now; idle
- * time lets the TAT fall back to now, which is what "refills" the bucket, never past `burst`).
+ * Why a sliding log of ACTUAL send times and not a schedule (GCRA, token bucket): a schedule hands
+ * out slots `1000 / N` ms apart whether or not they were used on time, so after an event-loop stall
+ * (GC, gzip, a checkpoint) the delayed sends go out back to back and, together with the sends
+ * before the stall, put more than N into one window as the server counts it. The log keeps the
+ * times at which requests really went out, and a send is allowed only when the N-th most recent one
+ * is more than `window + margin` ago: however late a send is, no N + 1 sends ever fall into one
+ * window of `window + margin` ms.
+ *
+ * The margin covers the difference between when a request is sent and when it arrives: if the
+ * one-way delay varies by ±J, two sends `window + margin` apart can arrive `window + margin - 2J`
+ * apart, so the margin must exceed 2J. It is the larger of
+ * - the observed spread of round-trip times (which bounds the spread of one-way delays), plus a
+ *   small safety; and
+ * - an AIMD term: it starts at `marginMs`, doubles (at least `+marginMs`) on every frequency-limit
+ *   answer, and shrinks by `marginMs / 10` after every N accepted requests without one, never
+ *   below a floor that each frequency-limit answer raises to 1.5 times the margin that proved too
+ *   small (at least one step more), so that margin is not tried again in this run.
  */
 import { AbortedError, ConfigError } from './errors.ts';
 import type { Clock } from './ports.ts';
 
-/** Options for one {@link TokenBucket}. */
-export interface TokenBucketOptions {
+/** Options for one {@link SlidingWindowPacer}. */
+export interface PacerOptions {
   /** Sustained requests per second; positive and finite. */
   ratePerSecond: number;
-  /** Requests that may go out back to back after idle time; a positive integer, default 1 (no bursts). */
-  burst?: number;
+  /** Initial and minimum extra ms added to the window; default {@link DEFAULT_MARGIN_MS}. */
+  marginMs?: number;
+  /** The margin never grows beyond this; default 3 windows (a quarter of the rate). */
+  maxMarginMs?: number;
 }
 
+/** Default margin for arrival jitter: small, because the observed jitter is added on top. */
+export const DEFAULT_MARGIN_MS = 20;
+/** RTT samples kept for the jitter estimate (about a second's worth at 200/s). */
+const RTT_SAMPLES = 256;
 /**
- * Waits are handed out as whole milliseconds, rounded up so no request goes out early. The slack
- * absorbs float error: at 30/s, 15 slots of 1000/30 ms come to 500.00000000000006 ms, which must
- * not become 501.
+ * The RTT spread also contains server processing time, which comes after arrival; past this it says
+ * more about slow answers than about arrival jitter, and would only cost throughput.
  */
-const ROUNDING_SLACK_MS = 1e-6;
+const MAX_JITTER_MS = 250;
+/** Added to the observed RTT spread: timer granularity and the odd sample outside what was seen. */
+const JITTER_SAFETY_MS = 8;
 
 function describeRate(value: unknown): string {
   return typeof value === 'number' ? String(value) : typeof value;
@@ -39,108 +59,175 @@ function isValidRate(rate: unknown): rate is number {
   return typeof rate === 'number' && Number.isFinite(rate) && rate > 0;
 }
 
-function validateBurst(burst: number, field: string): void {
-  if (!Number.isSafeInteger(burst) || burst < 1) {
-    throw new ConfigError(`${field} must be a positive integer, got ${describeRate(burst)}`, { field });
-  }
-}
-
 function requireFiniteTime(ms: number, what: string): void {
   if (!Number.isFinite(ms)) throw new RangeError(`${what} must be a finite number of ms, got ${ms}`);
 }
 
-/** A pure token bucket on caller-supplied timestamps (epoch ms): no timers, no clock of its own. */
-export class TokenBucket {
+/**
+ * A pure sliding-window pacer on caller-supplied timestamps (ms): no timers, no clock of its own.
+ * Rates below 1/s become one request per `1000 / rate` ms; fractional rates above 1/s round down
+ * to whole requests per second.
+ */
+export class SlidingWindowPacer {
   public readonly ratePerSecond: number;
-  /** Milliseconds between two slots at the sustained rate (fractional for rates like 3/s). */
-  private readonly intervalMs: number;
-  /** How many slots ahead of "now" may still be handed out at once. */
-  private readonly toleranceSlots: number;
-  /**
-   * The theoretical arrival time (TAT: the slot the next reservation gets, before the burst
-   * tolerance) is `baseMs + slots * intervalMs`. It is kept in two parts because epoch
-   * milliseconds (~1.8e12) carry only about 1/4000 ms of float precision: adding fractional
-   * intervals to them one by one would drift, while `base - now` stays exact for whole-ms inputs
-   * and `slots * intervalMs` is a single rounding.
-   */
-  private baseMs: number;
-  private slots = 0;
+  /** Requests allowed per window. */
+  public readonly limit: number;
+  public readonly windowMs: number;
+  private readonly baseMarginMs: number;
+  private readonly maxMarginMs: number;
+  /** The most recent `limit` send times, oldest first (a ring). */
+  private readonly sends: number[] = [];
+  private head = 0;
+  /** The AIMD part of the margin and its floor. */
+  private aimdMarginMs: number;
+  private floorMs: number;
+  private acceptedSinceThrottle = 0;
+  private readonly rtts: number[] = [];
+  private rttNext = 0;
+  private jitterMs = 0;
+  private throttles = 0;
+  /** The newest send time, and the newest send when the margin was last raised. */
+  private lastSendMs = Number.NEGATIVE_INFINITY;
+  private raisedAtMs = Number.NEGATIVE_INFINITY;
 
-  /**
-   * @param startMs the time at which the bucket starts full (`burst` immediate sends available).
-   * @throws ConfigError when the rate is not a positive finite number or burst is not a positive integer.
-   */
-  public constructor(options: TokenBucketOptions, startMs: number) {
+  /** @throws ConfigError when the rate is not a positive finite number or the margins are negative. */
+  public constructor(options: PacerOptions) {
     if (!isValidRate(options.ratePerSecond)) {
       throw new ConfigError(
         `ratePerSecond must be a positive finite number, got ${describeRate(options.ratePerSecond)}`,
         { field: 'ratePerSecond' },
       );
     }
-    const burst = options.burst ?? 1;
-    validateBurst(burst, 'burst');
-    requireFiniteTime(startMs, 'startMs');
     this.ratePerSecond = options.ratePerSecond;
-    this.intervalMs = 1000 / options.ratePerSecond;
-    this.toleranceSlots = burst - 1;
-    this.baseMs = startMs;
+    this.limit = Math.max(1, Math.floor(options.ratePerSecond));
+    this.windowMs = (1000 * this.limit) / options.ratePerSecond;
+    const margin = options.marginMs ?? DEFAULT_MARGIN_MS;
+    const max = options.maxMarginMs ?? 3 * this.windowMs;
+    if (!(margin >= 0 && Number.isFinite(margin)) || !(max >= margin && Number.isFinite(max))) {
+      throw new ConfigError(`marginMs must be >= 0 and <= maxMarginMs, got ${margin} and ${max}`, {
+        field: 'marginMs',
+      });
+    }
+    this.baseMarginMs = margin;
+    this.maxMarginMs = max;
+    this.aimdMarginMs = margin;
+    this.floorMs = margin;
   }
 
-  /**
-   * Reserve one token at `nowMs`; returns how many ms the caller must wait before sending
-   * (0 = send now). Reservations queue fairly: successive calls at the same instant get
-   * increasing waits (1000/rate apart).
-   */
-  public reserve(nowMs: number): number {
+  /** The extra ms currently added to the window. */
+  public get marginMs(): number {
+    const observed = this.rtts.length === 0 ? 0 : this.jitterMs + JITTER_SAFETY_MS;
+    return Math.min(this.maxMarginMs, Math.max(this.aimdMarginMs, observed));
+  }
+
+  /** Frequency-limit answers reported so far. */
+  public get throttleCount(): number {
+    return this.throttles;
+  }
+
+  /** The earliest time (>= nowMs) at which one more request may be sent. */
+  public earliestSendMs(nowMs: number): number {
     requireFiniteTime(nowMs, 'nowMs');
-    // An idle bucket's TAT lies in the past; catching it up to now is what caps the refill at `burst`.
-    if (this.msAheadOf(nowMs, 0) < 0) this.restartAt(nowMs, 0);
-    const waitMs = this.msAheadOf(nowMs, this.toleranceSlots);
-    this.slots += 1;
-    return waitMs <= ROUNDING_SLACK_MS ? 0 : Math.ceil(waitMs - ROUNDING_SLACK_MS);
+    if (this.sends.length < this.limit) return nowMs;
+    const oldest = this.sends[this.head] as number;
+    return Math.max(nowMs, oldest + this.windowMs + this.marginMs);
   }
 
-  /**
-   * Hand out no token before `untilMs` (after a frequency-limit answer); later reservations queue
-   * after it. Only one token is available at `untilMs`, then the bucket paces again: right after a
-   * throttle answer is the worst moment for a burst. Waits already returned are not changed.
-   */
-  public pauseUntil(untilMs: number): void {
-    requireFiniteTime(untilMs, 'untilMs');
-    // The burst tolerance lets slots start `toleranceSlots` early, so the TAT goes that much past the pause.
-    if (this.msAheadOf(untilMs, 0) < this.toleranceSlots * this.intervalMs) {
-      this.restartAt(untilMs, this.toleranceSlots);
+  /** Record a request that goes out at `atMs` (the caller sends it now). */
+  public recordSend(atMs: number): void {
+    requireFiniteTime(atMs, 'atMs');
+    this.lastSendMs = Math.max(this.lastSendMs, atMs);
+    if (this.sends.length < this.limit) {
+      this.sends.push(atMs);
+      return;
+    }
+    this.sends[this.head] = atMs;
+    this.head = (this.head + 1) % this.limit;
+  }
+
+  /** A request was answered (whatever the outcome) `rttMs` after it was sent: feeds the jitter estimate. */
+  public observeRtt(rttMs: number): void {
+    if (!(rttMs >= 0 && Number.isFinite(rttMs))) return;
+    if (this.rtts.length < RTT_SAMPLES) this.rtts.push(rttMs);
+    else this.rtts[this.rttNext] = rttMs;
+    this.rttNext = (this.rttNext + 1) % RTT_SAMPLES;
+    // Recomputed every 16 samples: cheap, and the estimate moves slowly anyway.
+    if (this.rttNext % 16 === 0 || this.rtts.length < 16) {
+      let min = Number.POSITIVE_INFINITY;
+      let max = 0;
+      for (const r of this.rtts) {
+        if (r < min) min = r;
+        if (r > max) max = r;
+      }
+      this.jitterMs = Math.min(max - min, MAX_JITTER_MS);
     }
   }
 
-  /** How far the TAT, less `lessSlots` slots, lies after `ms` (negative: before it). */
-  private msAheadOf(ms: number, lessSlots: number): number {
-    return this.baseMs - ms + (this.slots - lessSlots) * this.intervalMs;
+  /** A request was accepted (not answered with a frequency limit): additive decrease of the margin. */
+  public accepted(): void {
+    this.acceptedSinceThrottle++;
+    if (this.acceptedSinceThrottle >= this.limit) {
+      this.acceptedSinceThrottle = 0;
+      this.aimdMarginMs = Math.max(this.floorMs, this.aimdMarginMs - Math.max(1, this.baseMarginMs / 10));
+    }
   }
 
-  private restartAt(baseMs: number, slots: number): void {
-    this.baseMs = baseMs;
-    this.slots = slots;
+  /**
+   * A frequency-limit answer to a request sent at `sentAtMs`: multiplicative increase of the margin,
+   * and a higher floor. Answers to requests sent before the last increase were paced with the old
+   * margin and say nothing new, so they count but do not raise it again (one increase per round).
+   */
+  public throttled(sentAtMs: number = Number.POSITIVE_INFINITY): void {
+    this.throttles++;
+    this.acceptedSinceThrottle = 0;
+    if (sentAtMs < this.raisedAtMs) return;
+    this.raisedAtMs = this.lastSendMs;
+    const current = this.marginMs;
+    const step = Math.max(this.baseMarginMs, 10);
+    this.floorMs = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + Math.max(step, current / 2)));
+    this.aimdMarginMs = Math.min(this.maxMarginMs, Math.max(2 * current, current + step, this.floorMs));
   }
 }
 
-/** Limits per API name, sharing one clock. acquire() reserves then sleeps via clock.sleep(ms, signal). */
+interface Waiter {
+  resolve(sentAtMs: number): void;
+  reject(error: unknown): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  done: boolean;
+}
+
+/** One API's pacer and the callers waiting for it, served first come, first served. */
+class Lane {
+  public readonly queue: Waiter[] = [];
+  public pumping = false;
+  public constructor(public readonly pacer: SlidingWindowPacer) {}
+}
+
+/** A permit to send one request, returned by {@link RateLimiter.acquire}. */
+export interface SendPermit {
+  /** When the request was let through (clock ms). */
+  readonly sentAtMs: number;
+}
+
+/**
+ * One {@link SlidingWindowPacer} per API, shared by every caller of the client (one client per app),
+ * and a FIFO queue in front of each. `acquire()` resolves at the moment the send is recorded, so the
+ * caller must send right away.
+ */
 export class RateLimiter {
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly lanes = new Map<string, Lane>();
 
   /**
    * @param rates requests per second for each API name; every API the caller will use must be listed.
-   * @param options.burst immediate sends allowed after idle time, per API (default 1).
+   * @param options.marginMs initial and minimum margin for arrival jitter (default {@link DEFAULT_MARGIN_MS}).
    * @throws ConfigError (field `rateLimits.<api>`) when a rate is not a positive finite number.
    */
   public constructor(
     rates: Record<string, number>,
     private readonly clock: Clock,
-    options?: { burst?: number },
+    options?: { marginMs?: number },
   ) {
-    const burst = options?.burst ?? 1;
-    validateBurst(burst, 'rateLimits.burst');
-    const startMs = clock.now();
     for (const [api, rate] of Object.entries(rates)) {
       if (!isValidRate(rate)) {
         throw new ConfigError(
@@ -148,53 +235,113 @@ export class RateLimiter {
           { field: `rateLimits.${api}` },
         );
       }
-      this.buckets.set(api, new TokenBucket({ ratePerSecond: rate, burst }, startMs));
+      const pacerOptions: PacerOptions = { ratePerSecond: rate };
+      if (options?.marginMs !== undefined) pacerOptions.marginMs = options.marginMs;
+      this.lanes.set(api, new Lane(new SlidingWindowPacer(pacerOptions)));
     }
   }
 
   /**
-   * Waits (through the injected clock) until `api` may send one more request.
-   *
-   * A token reserved before an abort is not given back: returning it could let a later caller
-   * jump the queue ahead of reservations made meanwhile, and losing one slot only sends slower.
+   * Waits (through the injected clock) until `api` may send one more request, and records the
+   * send. Callers are served in arrival order.
    *
    * @throws ConfigError when `api` has no configured rate; AbortedError when `signal` aborts
-   *   (before reserving, or during the wait).
+   *   (before or while waiting; an aborted waiter takes no slot).
    */
-  public async acquire(api: string, signal?: AbortSignal): Promise<void> {
-    const bucket = this.bucketFor(api);
-    if (signal?.aborted) {
-      throw new AbortedError(`Rate limiter wait for ${api} aborted`, { cause: signal.reason });
-    }
-    const waitMs = bucket.reserve(this.clock.now());
-    if (waitMs === 0) return;
+  public acquire(api: string, signal?: AbortSignal): Promise<SendPermit> {
+    let lane: Lane;
     try {
-      await this.clock.sleep(waitMs, signal);
-    } catch (cause) {
-      // The Clock contract rejects only on abort; anything else is not ours to relabel.
-      if (signal?.aborted) throw new AbortedError(`Rate limiter wait for ${api} aborted`, { cause });
-      throw cause;
+      lane = this.laneFor(api);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    if (signal?.aborted) {
+      return Promise.reject(
+        new AbortedError(`Rate limiter wait for ${api} aborted`, { cause: signal.reason }),
+      );
+    }
+    const granted = new Promise<SendPermit>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (sentAtMs) => resolve({ sentAtMs }),
+        reject,
+        signal,
+        onAbort: undefined,
+        done: false,
+      };
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          if (waiter.done) return;
+          waiter.done = true;
+          reject(new AbortedError(`Rate limiter wait for ${api} aborted`, { cause: signal.reason }));
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      lane.queue.push(waiter);
+    });
+    this.pump(lane);
+    return granted;
   }
 
   /**
-   * Sends nothing to `api` for the next `ms` (after a frequency-limit answer); queued and later
-   * reservations go after the pause.
-   *
-   * @throws ConfigError when `api` has no configured rate.
+   * The request sent under `permit` got an answer from the API (an envelope, whatever its code):
+   * feeds the jitter estimate, and adapts the margin. Not for transport failures (timeouts would
+   * read as jitter).
    */
-  public pause(api: string, ms: number): void {
-    this.bucketFor(api).pauseUntil(this.clock.now() + ms);
+  public answered(api: string, permit: SendPermit, outcome: 'accepted' | 'throttled' | 'other'): void {
+    const pacer = this.laneFor(api).pacer;
+    pacer.observeRtt(this.clock.now() - permit.sentAtMs);
+    if (outcome === 'accepted') pacer.accepted();
+    if (outcome === 'throttled') pacer.throttled(permit.sentAtMs);
   }
 
-  private bucketFor(api: string): TokenBucket {
-    const bucket = this.buckets.get(api);
-    if (bucket === undefined) {
-      const known = [...this.buckets.keys()].join(', ') || '(none)';
+  /** The pacer of `api` (for reports and tests). */
+  public pacer(api: string): SlidingWindowPacer {
+    return this.laneFor(api).pacer;
+  }
+
+  /** Lets queued callers through as the pacer allows; one pump per lane at a time. */
+  private pump(lane: Lane): void {
+    if (lane.pumping) return;
+    lane.pumping = true;
+    void (async () => {
+      try {
+        for (;;) {
+          while (lane.queue[0]?.done) lane.queue.shift();
+          const head = lane.queue[0];
+          if (head === undefined) return;
+          const now = this.clock.now();
+          const at = lane.pacer.earliestSendMs(now);
+          if (at > now) {
+            // The real time of the send is read again after the sleep: a late wake-up is paced on
+            // when it really happens, not on when it was planned.
+            await this.clock.sleep(Math.ceil(at - now));
+            continue;
+          }
+          lane.queue.shift();
+          head.done = true;
+          if (head.signal !== undefined && head.onAbort !== undefined) {
+            head.signal.removeEventListener('abort', head.onAbort);
+          }
+          lane.pacer.recordSend(now);
+          head.resolve(now);
+        }
+      } catch (error) {
+        // Clock.sleep rejects only on abort, and this sleep has no signal; fail the waiters loudly.
+        for (const waiter of lane.queue.splice(0)) if (!waiter.done) waiter.reject(error);
+      } finally {
+        lane.pumping = false;
+      }
+    })();
+  }
+
+  private laneFor(api: string): Lane {
+    const lane = this.lanes.get(api);
+    if (lane === undefined) {
+      const known = [...this.lanes.keys()].join(', ') || '(none)';
       throw new ConfigError(`No rate limit configured for API "${api}" (configured: ${known})`, {
         field: `rateLimits.${api}`,
       });
     }
-    return bucket;
+    return lane;
   }
 }

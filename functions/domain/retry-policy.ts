@@ -12,7 +12,7 @@ import type { Random } from './ports.ts';
 export type FailureClass =
   /** Transient: back off and try again (bounded). */
   | 'retry'
-  /** A frequency limit: pause the API's limiter, back off, try again. */
+  /** A frequency limit: try this call again in the pacer's next slot, with a wider margin. */
   | 'slow-down'
   /** The UserSig was refused: make a new one and try once more. */
   | 'regenerate-signature'
@@ -191,15 +191,12 @@ export interface RetryOptions {
   readonly maxAttempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
-  /** Minimum pause after a frequency-limit answer before that API sends again. */
-  readonly slowDownMs: number;
 }
 
 export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   maxAttempts: 8,
   baseDelayMs: 200,
   maxDelayMs: 20_000,
-  slowDownMs: 1_000,
 };
 
 /**
@@ -219,7 +216,13 @@ export type RetryDecision =
   | {
       readonly kind: 'retry';
       readonly delayMs: number;
-      readonly pauseApiMs: number;
+      /**
+       * A frequency-limit answer: the caller tells the API's pacer (which widens its margin) and
+       * sends this one call again in the pacer's next free slot, with no delay of its own. Nothing
+       * else is paused: the other calls in flight were counted within the limit, and sleeping the
+       * whole app for seconds would only waste the budget.
+       */
+      readonly slowDown: boolean;
       readonly verdict: Verdict;
     }
   | { readonly kind: 'regenerate-signature'; readonly verdict: Verdict }
@@ -243,7 +246,7 @@ export interface RetryInput {
 /**
  * Decide what to do after one failed attempt. Pure: the caller sleeps, pauses and regenerates.
  *
- * @returns `retry` with the delay (and, for frequency limits, how long to pause the API),
+ * @returns `retry` with the delay (for frequency limits: none, and `slowDown` for the pacer),
  *   `regenerate-signature` (at most once per request), or `give-up` with a message that names the
  *   cause and, for configuration errors, the fix.
  */
@@ -278,10 +281,9 @@ export function decideRetry(input: RetryInput): RetryDecision {
       if (input.attempt >= input.options.maxAttempts) {
         return giveUp('retries-exhausted', `${verdict.reason}; gave up after ${input.attempt} attempts`);
       }
+      if (verdict.class === 'slow-down') return { kind: 'retry', delayMs: 0, slowDown: true, verdict };
       const backoff = backoffDelayMs(input.attempt, input.options, input.random);
-      if (verdict.class === 'retry') return { kind: 'retry', delayMs: backoff, pauseApiMs: 0, verdict };
-      const pause = input.options.slowDownMs + backoff;
-      return { kind: 'retry', delayMs: pause, pauseApiMs: pause, verdict };
+      return { kind: 'retry', delayMs: backoff, slowDown: false, verdict };
     }
   }
 }

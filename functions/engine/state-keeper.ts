@@ -4,33 +4,11 @@
  * one queue, so two runs can never both advance the state: the loser gets a clear error.
  */
 import { type ArchiveState, emptyState, parseState, serializeState } from '../domain/continuation.ts';
-import { ArchiverError, PreconditionFailedError } from '../domain/errors.ts';
+import { PreconditionFailedError } from '../domain/errors.ts';
 import { stateKey } from '../domain/partition.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
-
-/** Another run holds the lease: this one must not write. Retry after `expiresAtMs`. */
-export class LeaseHeldError extends ArchiverError {
-  public readonly owner: string;
-  public readonly expiresAtMs: number;
-  public constructor(owner: string, expiresAtMs: number) {
-    super(
-      `Another run (${owner}) is archiving this app and holds the lease until ${new Date(expiresAtMs).toISOString()}. ` +
-        'This run stops without writing. If that run crashed, its lease expires by itself; run again after that time.',
-    );
-    this.name = 'LeaseHeldError';
-    this.owner = owner;
-    this.expiresAtMs = expiresAtMs;
-  }
-}
-
-/** The state changed under us (another run took over after our lease expired). Stop writing. */
-export class LeaseLostError extends ArchiverError {
-  public constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'LeaseLostError';
-  }
-}
+import { LeaseHeldError, LeaseLostError } from './errors.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -5,8 +5,7 @@
  */
 import { redactSecrets } from '../adapters/logging/redact.ts';
 import { ConfigError, GiveUpError, StorageError } from '../domain/errors.ts';
-import { RunFailedError } from '../engine/run-archive.ts';
-import { LeaseHeldError } from '../engine/state-keeper.ts';
+import { LeaseHeldError, RunFailedError } from '../engine/errors.ts';
 import { ERROR_NAME } from './contract.ts';
 
 /** A failure worth retrying later: throttling or an outage outlasted the in-process retries. */

@@ -216,6 +216,8 @@ const RUN_REPORT_SPEC: { readonly [K in keyof Required<RunReport>]: readonly [na
     sdkAppId: ['sdk_app_id', 'bigint'],
     startedAtMs: ['started_at_ms', 'bigint'],
     finishedAtMs: ['finished_at_ms', 'bigint'],
+    serverFinishedAtMs: ['server_finished_at_ms', 'bigint'],
+    serverClockOffsetMs: ['server_clock_offset_ms', 'bigint'],
     elapsedMs: ['elapsed_ms', 'bigint'],
     done: ['done', 'boolean'],
     groups: [

@@ -15,7 +15,7 @@ import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from 
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
 import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
 import { createPrng, mix } from './hash.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { RATE_LIMIT_MODES, RateLimiter, type RateLimitMode } from './rate-limit.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { type SimGroupSummary, SimWorld } from './world.ts';
 
@@ -37,11 +37,29 @@ export interface SimulatorOptions {
   now?: () => number;
   /** Calls per second per app per API. Defaults: get_appid_group_list 1, the others 200. */
   rateLimits?: Partial<Record<ApiName, number>>;
+  /**
+   * How "N calls per second" is counted (undocumented, reference §3.3). Default `sliding`, the
+   * strictest reading: at most N requests arriving in any 1000 ms window. `token-bucket` is the
+   * lenient reading (a bucket of N tokens refilled at N/s).
+   */
+  rateLimitMode?: RateLimitMode;
+  /**
+   * Whether a rejected request still counts against the sliding window (it did arrive). Default
+   * true, the strictest reading: a client that keeps sending over the limit stays over it.
+   * Ignored by `token-bucket`.
+   */
+  rateLimitCountsRejected?: boolean;
   /** Code answered when over the limit; default 10006 (the real one is undocumented, reference §3.3). */
   rateLimitErrorCode?: number;
   /** Messages older than this read as IsPlaceMsg 1; default 30. */
   retentionDays?: number;
-  /** Added to every response, plus uniform seeded jitter in [0, jitterMs). Default 0. */
+  /**
+   * Mean round-trip latency added to every exchange, split in two legs: the request reaches the
+   * server (and is counted against the rate limit) after `latencyMs / 2 ± jitterMs`, the answer
+   * leaves `latencyMs / 2` later. The jitter is uniform in [-jitterMs, +jitterMs] and seeded, and
+   * it is all on the way in, so requests arrive in a different order than they were sent. Both
+   * default to 0.
+   */
   latencyMs?: number;
   jitterMs?: number;
   /** JSON size budget of one group_msg_get_simple answer; longer pages are cut short (IsFinished 0). */
@@ -102,6 +120,7 @@ interface Config {
   apps: ReadonlyMap<number, SimulatorApp>;
   now: () => number;
   rateLimitErrorCode: number;
+  rateLimitMode: RateLimitMode;
   latencyMs: number;
   jitterMs: number;
   maxPageBytes: number | undefined;
@@ -124,6 +143,11 @@ function validateOptions(options: SimulatorOptions): void {
       throw new ConfigError(`rateLimits.${api} must be positive`, { field: `rateLimits.${api}` });
   }
   if (options.apps?.length === 0) throw new ConfigError('apps must not be empty', { field: 'apps' });
+  if (options.rateLimitMode !== undefined && !RATE_LIMIT_MODES.includes(options.rateLimitMode)) {
+    throw new ConfigError(`rateLimitMode must be one of ${RATE_LIMIT_MODES.join(', ')}`, {
+      field: 'rateLimitMode',
+    });
+  }
 }
 
 /** Reads the whole body (keeping at most MAX_BODY_BYTES). */
@@ -155,6 +179,8 @@ interface Incoming {
   api: ApiName | undefined;
   query: URLSearchParams;
   text: string;
+  /** Monotonic ms at which the request reaches the server (after the inbound latency). */
+  arrivalMs: number;
 }
 
 /** A finished decision about a request, to be sent after the latency delay. */
@@ -184,13 +210,16 @@ class SimulatorServer {
       apps: new Map(apps.map((app) => [app.sdkAppId, app])),
       now,
       rateLimitErrorCode: options.rateLimitErrorCode ?? 10006,
+      rateLimitMode: options.rateLimitMode ?? 'sliding',
       latencyMs: options.latencyMs ?? 0,
       jitterMs: options.jitterMs ?? 0,
       maxPageBytes: options.maxPageBytes,
     };
     const dataset = buildDataset(options.dataset ?? DEMO_DATASET, seed, Math.floor(now() / 1000));
     this.#world = new SimWorld(dataset, now, options.retentionDays ?? 30);
-    this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits });
+    this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
+      countRejected: options.rateLimitCountsRejected ?? true,
+    });
     this.#jitter = createPrng(mix(seed, 0x717e));
     this.server = createServer((req, res) => {
       this.#onRequest(req, res).catch(() => res.destroy());
@@ -211,6 +240,7 @@ class SimulatorServer {
   }
 
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedMs = performance.now();
     this.#stats.requestStarted();
     let ended = false;
     res.on('close', () => {
@@ -221,16 +251,23 @@ class SimulatorServer {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const target = route(url.pathname);
     const api = target.kind === 'api' ? target.api : undefined;
-    const request: Incoming = { method: req.method, target, api, query: url.searchParams, text };
     this.#stats.call(api);
     // Faults act before the gateway (like a failing proxy or network) and consume no rate budget.
     const fault = api === undefined ? undefined : this.#faults.take(api);
     if (api !== undefined && fault !== undefined) this.#stats.fault(api);
     const extraDelay = fault?.kind === 'slow' ? fault.delayMs : 0;
     const outcome = fault !== undefined && fault.kind !== 'slow' ? this.#faultOutcome(api, fault) : undefined;
-    this.#later(extraDelay, () => {
-      // Handled after the delay, so a slow answer reflects the state at the time it is sent.
-      this.#send(res, outcome ?? jsonOutcome(this.#answer(request)));
+    const { latencyMs, jitterMs } = this.#config;
+    const jitter = jitterMs > 0 ? (this.#jitter() * 2 - 1) * jitterMs : 0;
+    const inboundMs = Math.max(0, latencyMs / 2 + jitter) + extraDelay;
+    // Counted at the time it reaches the server, computed rather than read when the timer fires,
+    // so a stall of the simulator's own event loop does not bunch arrivals together.
+    const arrivalMs = receivedMs + inboundMs;
+    const request: Incoming = { method: req.method, target, api, query: url.searchParams, text, arrivalMs };
+    this.#later(inboundMs, () => {
+      // Handled on arrival, so a slow answer reflects the state at the time it is sent.
+      const decided = outcome ?? jsonOutcome(this.#answer(request));
+      this.#later(latencyMs / 2, () => this.#send(res, decided));
     });
   }
 
@@ -267,7 +304,7 @@ class SimulatorServer {
     return answer;
   }
 
-  #decide({ method, target, api, query, text }: Incoming): ApiAnswer {
+  #decide({ method, target, api, query, text, arrivalMs }: Incoming): ApiAnswer {
     // "REST API 仅支持 POST 方法": another method is an HTTP format error (60002).
     if (method !== 'POST') return failure(60002, 'HTTP parse error: only POST is supported');
     if (target.kind === 'unknown-resource') return failure(60009);
@@ -275,7 +312,7 @@ class SimulatorServer {
     if (!verdict.ok) return verdict.answer;
     if (api === undefined) return failure(10003);
     // After authentication, so unauthenticated calls do not eat the app's budget.
-    if (!this.#limiter.allow(verdict.app.sdkAppId, api)) {
+    if (!this.#limiter.allow(verdict.app.sdkAppId, api, arrivalMs)) {
       this.#stats.overLimit(api);
       return failure(this.#config.rateLimitErrorCode);
     }
@@ -289,10 +326,8 @@ class SimulatorServer {
     }
   }
 
-  /** Runs `action` after the configured latency, seeded jitter and `extraMs`. */
-  #later(extraMs: number, action: () => void): void {
-    const { latencyMs, jitterMs } = this.#config;
-    const delay = latencyMs + (jitterMs > 0 ? this.#jitter() * jitterMs : 0) + extraMs;
+  /** Runs `action` after `delay` ms (at once when 0). */
+  #later(delay: number, action: () => void): void {
     if (delay <= 0) {
       action();
       return;
@@ -311,6 +346,8 @@ class SimulatorServer {
       return;
     }
     res.writeHead(outcome.status, {
+      // The simulator's own time (node would send the real time): clients estimate the server clock from it.
+      date: new Date(this.#config.now()).toUTCString(),
       'content-type': outcome.contentType,
       'content-length': Buffer.byteLength(outcome.body),
     });

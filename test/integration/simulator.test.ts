@@ -697,8 +697,8 @@ describe('simulator faults, latency and stats', () => {
     expect((await call(t, PATHS.history, body)).json.ErrorCode).toBe(0);
   });
 
-  it('delays answers by latency plus jitter and tracks peak concurrency and messages returned', async () => {
-    const slow = await start({ latencyMs: 60, jitterMs: 20 });
+  it('delays answers by latency plus or minus jitter and tracks peak concurrency and messages returned', async () => {
+    const slow = await start({ latencyMs: 60, jitterMs: 10 });
     try {
       const startedAt = performance.now();
       const replies = await Promise.all(
@@ -706,7 +706,8 @@ describe('simulator faults, latency and stats', () => {
           call(slow, PATHS.history, { GroupId: '@TGS#1PAGING', ReqMsgNumber: 3, WithRecalledMsg: 1 }),
         ),
       );
-      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(59);
+      // 60 ± 10 ms: never less than 50.
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(49);
       expect(replies.every((r) => r.json.RspMsgList.length === 3)).toBe(true);
       const stats = slow.sim.stats();
       expect(stats.peakInFlight).toBe(6);

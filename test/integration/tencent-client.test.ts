@@ -3,6 +3,7 @@
  * promise that no secret reaches a log line or an error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { genUserSig, type UserSigProvider } from '../../functions/adapters/tencent/user-sig.ts';
 import { GiveUpError } from '../../functions/domain/errors.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
@@ -125,17 +126,20 @@ describe('TencentClient failure handling (the retry policy decides, the client o
     expect(clock.sleeps.filter((ms) => ms >= 0).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('slows down on a frequency-limit answer and counts the throttle', async () => {
+  it('repeats only the call that got a frequency-limit answer, without pausing the app', async () => {
     const { client, clock } = clientFor(sim);
+    const before = sim.stats().perApi.group_msg_get_simple.calls;
     sim.injectFaults({ api: 'group_msg_get_simple', kind: 'error-code', code: 10006 });
-    const page = await client.getHistory({
-      groupId: historyGroup().groupId,
-      reqMsgNumber: 1,
-      withRecalledMsg: true,
-    });
-    expect(page.messages.length).toBe(1);
-    expect(client.stats().throttles).toBe(1);
-    expect(clock.sleptMs).toBeGreaterThanOrEqual(1_000);
+    const pages = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        client.getHistory({ groupId: historyGroup().groupId, reqMsgNumber: 1, withRecalledMsg: true }),
+      ),
+    );
+    expect(pages.every((p) => p.messages.length === 1)).toBe(true);
+    expect(client.stats()).toMatchObject({ throttles: 1, retries: 1, requests: { groupMsgGetSimple: 11 } });
+    expect(sim.stats().perApi.group_msg_get_simple.calls - before).toBe(11);
+    // No backoff sleep: the retry waited only for the pacer's next slot (here: none needed).
+    expect(clock.sleeps).toEqual([]);
   });
 
   it('gives up after maxAttempts on a persistent transient error', async () => {
@@ -297,3 +301,35 @@ function errorTexts(error: unknown): string[] {
   }
   return out;
 }
+
+describe('TencentClient pacing against the strict simulator (sliding window, jitter)', () => {
+  it('gets no frequency-limit answer over several windows at the full rate', async () => {
+    // 100/s counted as a sliding window of arrivals, 20 ± 10 ms latency: 350 calls span 3.5 windows.
+    const strict = await startSimulator({
+      seed: 11,
+      latencyMs: 20,
+      jitterMs: 10,
+      rateLimits: { group_msg_get_simple: 100 },
+    });
+    try {
+      const { client } = clientFor(strict, {
+        clock: systemClock,
+        rateLimits: { groupMsgGetSimple: 100 },
+        maxConcurrency: 16,
+      });
+      const group = strict.groups().find((g) => !g.deleted && g.type === 'Public' && g.nextMsgSeq > 20);
+      if (!group) throw new Error('no Public group with history');
+      await Promise.all(
+        Array.from({ length: 350 }, () =>
+          client.getHistory({ groupId: group.groupId, reqMsgNumber: 1, withRecalledMsg: true }),
+        ),
+      );
+      const stats = strict.stats().perApi.group_msg_get_simple;
+      expect(stats.calls).toBe(350);
+      expect(stats.overLimit).toBe(0);
+      expect(client.stats().throttles).toBe(0);
+    } finally {
+      await strict.stop();
+    }
+  });
+});

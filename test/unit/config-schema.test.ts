@@ -262,6 +262,15 @@ describe('parseConfig', () => {
     expect(error.message).toContain('archive.timeZone: must be an IANA time zone');
   });
 
+  it('rejects an app configured twice, naming the second entry', () => {
+    const raw = minimal();
+    raw.apps.push({ sdkAppId: 1400000001, region: 'tokyo', secretKey: { env: 'K' } });
+    raw.apps.push({ ...(raw.apps[0] as object), region: 'tokyo' } as (typeof raw.apps)[number]);
+    const error = configError(raw);
+    expect(error.field).toBe('apps.2.sdkAppId');
+    expect(error.message).toContain('is already configured as apps.0');
+  });
+
   it('names the app by its index', () => {
     const raw = minimal();
     raw.apps.push({ sdkAppId: 1400000001, region: 'tokyo', secretKey: { env: 'K' }, maxConcurrency: 0 });

@@ -1,29 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { AbortedError, ConfigError } from '../../functions/domain/errors.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
-import { RateLimiter, TokenBucket } from '../../functions/domain/rate-limiter.ts';
+import { DEFAULT_MARGIN_MS, RateLimiter, SlidingWindowPacer } from '../../functions/domain/rate-limiter.ts';
+import { SlidingWindowLog } from '../../functions/simulator/rate-limit.ts';
 import { thrown } from '../helpers/assertions.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { VirtualTime } from '../helpers/virtual-time.ts';
 
 const T0 = 1_800_000_000_000;
 
-/** `n` reservations at the same instant. */
-function reserveMany(bucket: TokenBucket, n: number, nowMs = T0): number[] {
-  return Array.from({ length: n }, () => bucket.reserve(nowMs));
-}
-
-/** A caller that reserves, waits the answer out, sends, and immediately asks again. Returns send times. */
-function sendBackToBack(bucket: TokenBucket, n: number, startMs = T0): number[] {
-  const sends: number[] = [];
-  let now = startMs;
-  for (let i = 0; i < n; i++) {
-    now += bucket.reserve(now);
-    sends.push(now);
+/** The most times in any half-open window [s, s + windowMs). */
+function busiest(times: readonly number[], windowMs = 1000): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while ((sorted[hi] as number) - (sorted[lo] as number) >= windowMs) lo++;
+    best = Math.max(best, hi - lo + 1);
   }
-  return sends;
+  return best;
 }
 
-/** Deterministic uniform numbers in [0, 1) (a 32-bit LCG), so the "random arrivals" test is repeatable. */
+/** Deterministic uniform numbers in [0, 1) (a 32-bit LCG). */
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -32,172 +30,224 @@ function lcg(seed: number): () => number {
   };
 }
 
-describe('TokenBucket', () => {
-  it('spaces reservations made at the same instant 1000/rate ms apart', () => {
-    expect(reserveMany(new TokenBucket({ ratePerSecond: 200 }, T0), 5)).toEqual([0, 5, 10, 15, 20]);
-    expect(reserveMany(new TokenBucket({ ratePerSecond: 4 }, T0), 4)).toEqual([0, 250, 500, 750]);
+/** `n` callers queued at once on `limiter`; resolves with their send times once virtual time has run out. */
+async function sendAll(time: VirtualTime, limiter: RateLimiter, n: number, api = 'a'): Promise<number[]> {
+  const sends: number[] = [];
+  for (let i = 0; i < n; i++) void limiter.acquire(api).then((p) => sends.push(p.sentAtMs));
+  await time.run();
+  return sends;
+}
+
+describe('SlidingWindowPacer', () => {
+  it('lets N go at once, then the next only when the N-th most recent send is window + margin old', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 3, marginMs: 20 });
+    for (const t of [0, 0, 5]) {
+      expect(pacer.earliestSendMs(T0 + t)).toBe(T0 + t);
+      pacer.recordSend(T0 + t);
+    }
+    expect(pacer.earliestSendMs(T0 + 10)).toBe(T0 + 1020);
+    pacer.recordSend(T0 + 1020);
+    expect(pacer.earliestSendMs(T0 + 1020)).toBe(T0 + 1020); // the second send at T0 + 0
+    pacer.recordSend(T0 + 1020);
+    expect(pacer.earliestSendMs(T0 + 1020)).toBe(T0 + 1025);
   });
 
-  it('rounds fractional slots up to whole ms without drifting', () => {
-    // 1000/3 ms slots are never handed out early (333.33 -> 334).
-    expect(reserveMany(new TokenBucket({ ratePerSecond: 3 }, T0), 5)).toEqual([0, 334, 667, 1000, 1334]);
-    // In floats 15 * (1000/30) is 500.00000000000006: that slot must still be 500, not 501.
-    const at30 = reserveMany(new TokenBucket({ ratePerSecond: 30 }, T0), 16);
-    expect([at30[1], at30[14], at30[15]]).toEqual([34, 467, 500]);
+  it('paces on the times sends really happened: a late send pushes the next ones back', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 2, marginMs: 0 });
+    pacer.recordSend(T0);
+    // Allowed at T0, but the caller only got to send at T0 + 700 (a stall).
+    pacer.recordSend(T0 + 700);
+    expect(pacer.earliestSendMs(T0 + 700)).toBe(T0 + 1000);
+    pacer.recordSend(T0 + 1000);
+    expect(pacer.earliestSendMs(T0 + 1000)).toBe(T0 + 1700); // not T0 + 1500 as a schedule would say
   });
 
-  it('sustains exactly the configured rate over a long run (10,000 at 200/s span 50 s)', () => {
-    const sends = sendBackToBack(new TokenBucket({ ratePerSecond: 200 }, T0), 10_000);
-
-    // 10,000 sends occupy 10,000 slots of 5 ms: the last starts one slot before the 50 s mark.
-    expect(sends.at(-1)).toBe(T0 + 50_000 - 5);
-    expect(reserveMany(new TokenBucket({ ratePerSecond: 200 }, T0), 10_000).at(-1)).toBe(50_000 - 5);
+  it('paces rates below 1/s as one request per 1000/rate ms', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 0.5, marginMs: 10 });
+    pacer.recordSend(T0);
+    expect(pacer.limit).toBe(1);
+    expect(pacer.earliestSendMs(T0)).toBe(T0 + 2010);
   });
 
-  it('sustains a rate whose slots are not whole ms (3,000 at 3/s fit in exactly 1,000 s)', () => {
-    const sends = sendBackToBack(new TokenBucket({ ratePerSecond: 3 }, T0), 3_001);
-
-    expect(sends.filter((t) => t < T0 + 1_000_000)).toHaveLength(3_000);
-    expect(sends.at(-1)).toBe(T0 + 1_000_000);
+  it('widens the margin to the observed RTT spread', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 10 });
+    expect(pacer.marginMs).toBe(10);
+    const random = lcg(3);
+    for (let i = 0; i < 512; i++) pacer.observeRtt(60 + random() * 40); // 80 ± 20 ms
+    expect(pacer.marginMs).toBeGreaterThan(40 + 5);
+    expect(pacer.marginMs).toBeLessThan(40 + 10);
+    // Timeouts are not fed in by the client; absurd samples are ignored.
+    pacer.observeRtt(Number.NaN);
+    pacer.observeRtt(-1);
+    expect(pacer.marginMs).toBeLessThan(50);
   });
 
-  it('allows `burst` immediate sends, then paces', () => {
-    expect(reserveMany(new TokenBucket({ ratePerSecond: 10, burst: 3 }, T0), 6)).toEqual([
-      0, 0, 0, 100, 200, 300,
-    ]);
+  it('multiplies the margin on a frequency-limit answer and lowers it by steps, not below the raised floor', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 10, marginMs: 20 });
+    pacer.throttled();
+    expect(pacer.marginMs).toBe(40);
+    pacer.throttled();
+    expect(pacer.marginMs).toBe(80);
+    expect(pacer.throttleCount).toBe(2);
+    // Each window's worth (10) of accepted answers takes 2 ms off, down to the floor (40 * 1.5 = 60).
+    for (let i = 0; i < 10; i++) pacer.accepted();
+    expect(pacer.marginMs).toBe(78);
+    for (let i = 0; i < 1_000; i++) pacer.accepted();
+    expect(pacer.marginMs).toBe(60);
   });
 
-  it('refills during idle time, up to burst and never more', () => {
-    const bucket = new TokenBucket({ ratePerSecond: 10, burst: 3 }, T0);
-    expect(reserveMany(bucket, 3)).toEqual([0, 0, 0]);
-
-    // 150 ms idle regains 1.5 tokens: one send now, the next 50 ms later.
-    expect(reserveMany(bucket, 2, T0 + 150)).toEqual([0, 50]);
-    // A long idle spell refills to 3 tokens, not 100.
-    expect(reserveMany(bucket, 5, T0 + 10_000)).toEqual([0, 0, 0, 100, 200]);
+  it('caps the margin', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 10, marginMs: 20, maxMarginMs: 100 });
+    for (let i = 0; i < 10; i++) pacer.throttled();
+    expect(pacer.marginMs).toBe(100);
   });
 
-  it('never lets more than rate + burst - 1 requests through in any 1-second window under random load', () => {
-    const rate = 100;
-    const burst = 5;
-    const bucket = new TokenBucket({ ratePerSecond: rate, burst }, T0);
-    const random = lcg(42);
-    const arrivals = Array.from({ length: 2_000 }, () => T0 + Math.floor(random() * 5_000)).sort(
-      (a, b) => a - b,
-    );
-
-    const sends = arrivals.map((arrival) => arrival + bucket.reserve(arrival)).sort((a, b) => a - b);
-
-    // The send `rate + burst - 1` places later is always at least a full second away.
-    const maxInWindow = rate + burst - 1;
-    const spans = sends.slice(maxInWindow).map((send, i) => send - (sends[i] ?? Number.NaN));
-    expect(Math.min(...spans)).toBeGreaterThanOrEqual(1_000);
-    // And it does not under-deliver: 2,000 requests at 100/s finish within 20 s of the first arrival.
-    expect(Math.max(...sends) - T0).toBeLessThanOrEqual(20_000);
+  it.each([0, -3, Number.NaN, Number.POSITIVE_INFINITY])('rejects a rate of %s', (rate) => {
+    expect(thrown(() => new SlidingWindowPacer({ ratePerSecond: rate }))).toBeInstanceOf(ConfigError);
   });
 
-  it('pauseUntil hands out nothing before the pause ends, then paces without a burst', () => {
-    const bucket = new TokenBucket({ ratePerSecond: 10, burst: 3 }, T0);
-
-    bucket.pauseUntil(T0 + 1_000);
-
-    expect(reserveMany(bucket, 3)).toEqual([1_000, 1_100, 1_200]);
-    expect(bucket.reserve(T0 + 1_050)).toBe(250);
-  });
-
-  it('pauseUntil queues later reservations after the reservations already made', () => {
-    const bucket = new TokenBucket({ ratePerSecond: 10 }, T0);
-    expect(reserveMany(bucket, 5)).toEqual([0, 100, 200, 300, 400]);
-
-    bucket.pauseUntil(T0 + 200); // inside the existing queue: changes nothing
-    expect(bucket.reserve(T0)).toBe(500);
-
-    bucket.pauseUntil(T0 + 2_000);
-    expect(bucket.reserve(T0)).toBe(2_000);
-  });
-
-  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])(
-    'rejects ratePerSecond %s with a ConfigError',
-    (rate) => {
-      const error = thrown(() => new TokenBucket({ ratePerSecond: rate }, T0));
-
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).field).toBe('ratePerSecond');
-    },
-  );
-
-  it.each([0, 1.5, -2])('rejects burst %s with a ConfigError', (burst) => {
-    const error = thrown(() => new TokenBucket({ ratePerSecond: 1, burst }, T0));
-
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).field).toBe('burst');
-  });
-
-  it('rejects a non-finite time rather than corrupting its schedule', () => {
-    const bucket = new TokenBucket({ ratePerSecond: 10 }, T0);
-
-    expect(() => bucket.reserve(Number.NaN)).toThrow(RangeError);
-    expect(() => bucket.pauseUntil(Number.NaN)).toThrow(RangeError);
-    expect(bucket.reserve(T0)).toBe(0);
+  it('rejects a negative margin and non-finite times', () => {
+    expect(() => new SlidingWindowPacer({ ratePerSecond: 1, marginMs: -1 })).toThrow(ConfigError);
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 1 });
+    expect(() => pacer.earliestSendMs(Number.NaN)).toThrow(RangeError);
+    expect(() => pacer.recordSend(Number.POSITIVE_INFINITY)).toThrow(RangeError);
   });
 });
 
-/** A clock whose sleeps stay pending until the signal aborts, to test an abort mid-wait. */
-class NeverWakingClock implements Clock {
-  public readonly sleeps: number[] = [];
-  public now(): number {
-    return T0;
-  }
-  public sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    this.sleeps.push(ms);
-    return new Promise((_resolve, reject) => {
-      signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  }
-}
-
 describe('RateLimiter', () => {
-  it('sleeps the reserved time through the injected clock', async () => {
-    const clock = new FakeClock(T0);
-    const limiter = new RateLimiter({ groupMsgGetSimple: 10 }, clock);
+  it('never puts more than N sends into any 1000 ms window after a 300 ms stall and a backlog', async () => {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 200 }, time);
+    // The loop freezes for 300 ms in the middle of the second second, while 1,400 callers wait.
+    time.stall(T0 + 1_500, 300);
+    const sends = await sendAll(time, limiter, 1_400);
 
-    for (let i = 0; i < 4; i++) await limiter.acquire('groupMsgGetSimple');
-
-    expect(clock.sleeps).toEqual([100, 100, 100]);
-    expect(clock.now()).toBe(T0 + 300);
+    expect(sends).toHaveLength(1_400);
+    expect(busiest(sends)).toBe(200);
+    // Not even in a window widened by the margin: that is what absorbs arrival jitter.
+    expect(busiest(sends, 1000 + DEFAULT_MARGIN_MS)).toBe(200);
+    // The stall happened: nothing was sent during it.
+    expect(sends.filter((t) => t > T0 + 1_500 && t < T0 + 1_800)).toEqual([]);
   });
 
-  it('keeps a separate bucket per API', async () => {
-    const clock = new FakeClock(T0);
-    const limiter = new RateLimiter({ a: 10, b: 5 }, clock);
-
-    await limiter.acquire('a');
-    await limiter.acquire('b');
-    expect(clock.sleeps).toEqual([]);
-
-    await limiter.acquire('b');
-    expect(clock.sleeps).toEqual([200]);
+  it('the same check fails for sends on a fixed schedule released late (the GCRA failure)', () => {
+    // What a scheduled pacer does: slots 5 ms apart; those due in the stall all go at its end.
+    const slots = Array.from({ length: 1_400 }, (_, i) => T0 + i * 5);
+    const released = slots.map((t) => (t > T0 + 1_500 && t < T0 + 1_800 ? T0 + 1_800 : t));
+    expect(busiest(released)).toBeGreaterThan(200);
   });
 
-  it('passes the burst option to every bucket', async () => {
-    const clock = new FakeClock(T0);
-    const limiter = new RateLimiter({ a: 10 }, clock, { burst: 2 });
-
-    for (let i = 0; i < 4; i++) await limiter.acquire('a');
-
-    expect(clock.sleeps).toEqual([100, 100]);
+  it('sustains the configured rate within 5% over a long run (10,000 at 200/s)', async () => {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 200 }, time);
+    const sends = await sendAll(time, limiter, 10_000);
+    const seconds = ((sends.at(-1) as number) - T0) / 1000;
+    const rate = (sends.length - 200) / seconds; // the first window's 200 go at once
+    expect(rate).toBeGreaterThan(200 * 0.95);
+    expect(rate).toBeLessThanOrEqual(200);
   });
 
-  it('pause() delays the next request by the given ms', async () => {
-    const clock = new FakeClock(T0);
-    const limiter = new RateLimiter({ a: 10 }, clock);
-    await limiter.acquire('a');
+  /**
+   * `callers` at a time (like the client's concurrency slots) make `calls` calls against a strict
+   * sliding-window server (50/s) with 40 ± 20 ms inbound and 40 ms outbound latency, retrying a
+   * rejected call through the limiter, as the client does. `feedRtt` false withholds the RTT
+   * samples, so the margin comes from AIMD alone.
+   */
+  async function strictServerRun(feedRtt: boolean, calls = 1_500) {
+    const time = new VirtualTime(T0);
+    // Margin 10: the pacer starts too tight for ±20 ms of arrival jitter.
+    const limiter = new RateLimiter({ a: 50 }, time, { marginMs: 10 });
+    const server = new SlidingWindowLog(50);
+    const random = lcg(11);
+    let sends = 0;
+    let throttles = 0;
+    const arrivals: number[] = [];
+    const throttledAt: number[] = [];
+    const accepted = new Set<number>();
+    const call = async (id: number): Promise<void> => {
+      for (;;) {
+        const permit = await limiter.acquire('a');
+        sends++;
+        const arrival = permit.sentAtMs + 40 + (random() * 2 - 1) * 20;
+        await time.sleep(arrival - time.now());
+        const ok = server.tryTake(arrival);
+        await time.sleep(40);
+        // Without the RTT feed, the pacer hears only the outcomes.
+        const pacer = limiter.pacer('a');
+        if (ok) {
+          arrivals.push(arrival);
+          accepted.add(id);
+          if (feedRtt) limiter.answered('a', permit, 'accepted');
+          else pacer.accepted();
+          return;
+        }
+        throttles++;
+        throttledAt.push(arrival);
+        if (feedRtt) limiter.answered('a', permit, 'throttled');
+        else pacer.throttled(permit.sentAtMs);
+      }
+    };
+    const queue = Array.from({ length: calls }, (_, i) => i);
+    const worker = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) await call(id);
+    };
+    const workers = Array.from({ length: 8 }, worker);
+    await time.run();
+    await Promise.all(workers);
+    const seconds = (time.now() - T0) / 1000;
+    return {
+      accepted,
+      sends,
+      throttles,
+      arrivals,
+      throttledAt,
+      seconds,
+      margin: limiter.pacer('a').marginMs,
+    };
+  }
 
-    limiter.pause('a', 5_000);
-    await limiter.acquire('a');
+  it('under a strict server with jitter, a frequency-limit answer repeats only that call, and the margin adapts', async () => {
+    const run = await strictServerRun(false, 3_000);
 
-    expect(clock.sleeps).toEqual([5_000]);
-    expect(clock.now()).toBe(T0 + 5_000);
+    expect(run.accepted.size).toBe(3_000);
+    // Every frequency-limit answer cost exactly one more send: nothing else was repeated.
+    expect(run.sends).toBe(3_000 + run.throttles);
+    expect(run.throttles).toBeGreaterThan(0);
+    expect(run.throttles).toBeLessThan(6);
+    expect(run.margin).toBeGreaterThan(40);
+    expect(busiest(run.arrivals)).toBeLessThanOrEqual(50);
+    // Once adapted, it stays adapted: none in the second half of the run.
+    const half = run.arrivals[1_500] as number;
+    expect(run.throttledAt.filter((t) => t >= half)).toEqual([]);
+    // And no app-wide pause: 3,000 calls at 50/s take 60 s plus the margin, not seconds more.
+    expect(run.seconds).toBeLessThan(60 * 1.1);
+  });
+
+  it('under a strict server with jitter, the observed RTT spread sets the margin before any frequency-limit answer', async () => {
+    const run = await strictServerRun(true);
+
+    expect(run.throttles).toBe(0);
+    expect(run.margin).toBeGreaterThan(40);
+    expect(run.seconds).toBeLessThan(30 * 1.1);
+  });
+
+  it('keeps a separate pacer per API', async () => {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 2, b: 1 }, time, { marginMs: 0 });
+    const a = sendAll(time, limiter, 3, 'a');
+    const b: number[] = [];
+    for (let i = 0; i < 2; i++) void limiter.acquire('b').then((p) => b.push(p.sentAtMs));
+    expect(await a).toEqual([T0, T0, T0 + 1000]);
+    expect(b).toEqual([T0, T0 + 1000]);
+  });
+
+  it('serves callers first come, first served', async () => {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 1 }, time, { marginMs: 0 });
+    const order: number[] = [];
+    for (let i = 0; i < 4; i++) void limiter.acquire('a').then(() => order.push(i));
+    await time.run();
+    expect(order).toEqual([0, 1, 2, 3]);
   });
 
   it('rejects an unknown API with a ConfigError naming it', async () => {
@@ -205,7 +255,7 @@ describe('RateLimiter', () => {
 
     await expect(limiter.acquire('getTopic')).rejects.toThrow(ConfigError);
     await expect(limiter.acquire('getTopic')).rejects.toThrow(/"getTopic"/);
-    expect(() => limiter.pause('getTopic', 1)).toThrow(ConfigError);
+    expect(() => limiter.pacer('getTopic')).toThrow(ConfigError);
   });
 
   it.each([0, -3, Number.NaN, Number.POSITIVE_INFINITY])(
@@ -219,49 +269,47 @@ describe('RateLimiter', () => {
     },
   );
 
-  it('rejects an already aborted signal without sleeping or spending a token', async () => {
-    const clock = new FakeClock(T0);
-    const limiter = new RateLimiter({ a: 10 }, clock);
-    await limiter.acquire('a');
+  it('rejects an already aborted signal without taking a slot', async () => {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 1 }, time, { marginMs: 0 });
     const reason = new Error('deadline');
 
     const error = await limiter.acquire('a', AbortSignal.abort(reason)).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(AbortedError);
     expect((error as AbortedError).cause).toBe(reason);
-    expect(clock.sleeps).toEqual([]);
-    await limiter.acquire('a');
-    expect(clock.sleeps).toEqual([100]); // the aborted call did not take the slot
+    expect(await sendAll(time, limiter, 1)).toEqual([T0]); // the aborted call did not take the slot
   });
 
-  it('rejects with AbortedError when the signal fires during the wait', async () => {
-    const clock = new NeverWakingClock();
-    const limiter = new RateLimiter({ a: 10 }, clock);
+  it('rejects with AbortedError when the signal fires during the wait, and the slot goes to the next caller', async () => {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 1 }, time, { marginMs: 0 });
     await limiter.acquire('a');
     const controller = new AbortController();
     const reason = new Error('run cancelled');
 
-    const pending = limiter.acquire('a', controller.signal);
+    const pending = limiter.acquire('a', controller.signal).catch((e: unknown) => e);
+    const next = limiter.acquire('a');
     controller.abort(reason);
-    const error = await pending.catch((e: unknown) => e);
+    const error = await pending;
+    await time.run();
 
-    expect(clock.sleeps).toEqual([100]);
     expect(error).toBeInstanceOf(AbortedError);
     expect((error as AbortedError).cause).toBe(reason);
+    expect((await next).sentAtMs).toBe(T0 + 1000);
   });
 });
 
 describe('FakeClock', () => {
   it('advances virtual time on sleep and advance, and rejects an aborted sleep with its reason', async () => {
-    const clock = new FakeClock(T0);
+    const clock: Clock & { sleeps: number[] } = new FakeClock(T0);
     const reason = new Error('stop');
 
     await clock.sleep(250);
-    clock.advance(50);
+    (clock as FakeClock).advance(50);
 
     expect(clock.now()).toBe(T0 + 300);
     expect(clock.sleeps).toEqual([250]);
-    expect(clock.sleptMs).toBe(250);
     await expect(clock.sleep(10, AbortSignal.abort(reason))).rejects.toBe(reason);
     expect(clock.now()).toBe(T0 + 300);
   });

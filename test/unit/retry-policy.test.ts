@@ -105,15 +105,22 @@ describe('backoffDelayMs (full jitter)', () => {
 describe('decideRetry', () => {
   it('retries a transient error with backoff and no pause', () => {
     const d = decideRetry(input(api(10002), { attempt: 2 }));
-    expect(d).toMatchObject({ kind: 'retry', delayMs: 200, pauseApiMs: 0 });
+    expect(d).toMatchObject({ kind: 'retry', delayMs: 200, slowDown: false });
   });
 
-  it('pauses the API on a frequency limit', () => {
-    const d = decideRetry(input(api(10006)));
-    expect(d.kind).toBe('retry');
-    if (d.kind !== 'retry') return;
-    expect(d.pauseApiMs).toBe(DEFAULT_RETRY_OPTIONS.slowDownMs + 100);
-    expect(d.delayMs).toBe(d.pauseApiMs);
+  it("retries a frequency-limit answer in the pacer's next slot: no delay, no pause, slowDown set", () => {
+    for (const code of [10006, 60007, 60011]) {
+      expect(decideRetry(input(api(code), { attempt: 3 }))).toMatchObject({
+        kind: 'retry',
+        delayMs: 0,
+        slowDown: true,
+      });
+    }
+  });
+
+  it('gives up on frequency-limit answers too when attempts run out', () => {
+    const d = decideRetry(input(api(10006), { attempt: DEFAULT_RETRY_OPTIONS.maxAttempts }));
+    expect(d).toMatchObject({ kind: 'give-up', action: 'retries-exhausted' });
   });
 
   it('gives up when attempts run out', () => {

@@ -1,8 +1,8 @@
 /**
  * The Tencent Cloud Chat REST client: the only code in the project that speaks HTTP.
  *
- * Every call goes through {@link TencentClient.call}: a concurrency slot, a token from the API's
- * rate limiter, one POST with its own timeout, envelope and schema checks, and on failure the
+ * Every call goes through {@link TencentClient.call}: a concurrency slot, a send slot from the API's
+ * pacer (one per app and API, shared by every group in flight), one POST with its own timeout, envelope and schema checks, and on failure the
  * verdict of the retry policy (`functions/domain/retry-policy.ts`), which this class obeys.
  */
 import {
@@ -21,8 +21,9 @@ import {
   TransportError,
 } from '../../domain/errors.ts';
 import type { Clock, Logger, Random } from '../../domain/ports.ts';
-import { RateLimiter } from '../../domain/rate-limiter.ts';
+import { RateLimiter, type SendPermit } from '../../domain/rate-limiter.ts';
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
+import { ServerClockEstimate } from '../../domain/server-clock.ts';
 import {
   type ChatApi,
   type GroupInfo,
@@ -103,6 +104,8 @@ export class TencentClient implements ChatApi {
   private readonly slots: LimitFunction;
   private readonly retry: RetryOptions;
   private readonly timeoutMs: number;
+  /** The server's clock, from the `Date` header of every answer. */
+  private readonly serverClock = new ServerClockEstimate();
   private readonly counters: ClientStats = {
     requests: ZERO_REQUESTS(),
     retries: 0,
@@ -124,6 +127,16 @@ export class TencentClient implements ChatApi {
     this.retry = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
     // The config schema requires more than the server's own 3 s; tests use shorter ones.
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  /** The server's current time (epoch ms), estimated from the `Date` headers of its answers. */
+  public serverNowMs(): number {
+    return this.serverClock.serverTime(this.options.clock.now());
+  }
+
+  /** Estimated `server - local` clock offset in ms; undefined before the first answer. */
+  public serverOffsetMs(): number | undefined {
+    return this.serverClock.offsetMs;
   }
 
   /** A snapshot of the counters. */
@@ -231,10 +244,13 @@ export class TencentClient implements ChatApi {
     let regenerated = false;
     for (let attempt = 1; ; attempt++) {
       throwIfAborted(signal);
+      let permit: SendPermit | undefined;
       try {
         return await this.slots(async () => {
-          await this.limiter.acquire(api, signal);
-          return this.check(api, schema, await this.send(api, body, signal));
+          permit = await this.limiter.acquire(api, signal);
+          const raw = await this.send(api, body, signal);
+          this.limiter.answered(api, permit, 'accepted');
+          return this.check(api, schema, raw);
         });
       } catch (error) {
         if (error instanceof AbortedError) throw error;
@@ -246,6 +262,12 @@ export class TencentClient implements ChatApi {
           options: this.retry,
           random: this.options.random,
         });
+        const slowDown = decision.kind === 'retry' && decision.slowDown;
+        // Only answers from the API feed the pacer (a timeout is not jitter); an accepted answer
+        // whose body failed the schema was counted above already.
+        if (permit !== undefined && error instanceof TencentApiError) {
+          this.limiter.answered(api, permit, slowDown ? 'throttled' : 'other');
+        }
         if (decision.kind === 'give-up') {
           throw new GiveUpError(decision.action, `Tencent API ${TENCENT_APIS[api]}: ${decision.message}`, {
             cause: error,
@@ -263,19 +285,19 @@ export class TencentClient implements ChatApi {
           continue;
         }
         this.counters.retries++;
-        if (decision.pauseApiMs > 0) {
-          this.counters.throttles++;
-          this.limiter.pause(api, decision.pauseApiMs);
-        }
+        if (slowDown) this.counters.throttles++;
         this.options.logger.debug('retrying Tencent call', {
           api: TENCENT_APIS[api],
           attempt,
           delayMs: decision.delayMs,
           reason: decision.verdict.reason,
         });
-        await this.options.clock.sleep(decision.delayMs, signal).catch((cause: unknown) => {
-          throw new AbortedError(`${api} aborted while backing off`, { cause });
-        });
+        // A frequency-limit answer has no delay: the call queues for the pacer's next slot.
+        if (decision.delayMs > 0) {
+          await this.options.clock.sleep(decision.delayMs, signal).catch((cause: unknown) => {
+            throw new AbortedError(`${api} aborted while backing off`, { cause });
+          });
+        }
       }
     }
   }
@@ -293,12 +315,15 @@ export class TencentClient implements ChatApi {
     let response: Response;
     let text: string;
     try {
+      const sentMs = this.options.clock.now();
       response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: losslessStringify(body) ?? '{}',
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       });
+      const date = response.headers.get('date');
+      if (date !== null) this.serverClock.observe(Date.parse(date), sentMs, this.options.clock.now());
       text = await response.text();
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`${path} aborted`, { cause: signal.reason });
