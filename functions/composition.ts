@@ -139,6 +139,8 @@ export async function composeAppRun(
     leaseMs: config.run.leaseSeconds * 1000,
     deadlineMs,
     concurrency: app.maxConcurrency,
+    rescanDays: config.rescan.days,
+    retentionDays: app.retentionDays,
   };
   return { deps, options, client };
 }

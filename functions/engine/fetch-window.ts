@@ -63,6 +63,13 @@ export async function fetchWindow(
   }
   const records = [...bySeq.values()]
     .sort((a, b) => b.MsgSeq - a.MsgSeq)
-    .map((m) => toRecord(m, { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId }));
+    .map((m) =>
+      toRecord(m, {
+        sdkAppId: options.sdkAppId,
+        groupId: ref.groupId,
+        topicId: ref.topicId,
+        observedAt: options.observedAtSec ?? null,
+      }),
+    );
   return { records, pages, stop };
 }

@@ -1,7 +1,8 @@
 /**
  * The archive use case, orchestrated: take the lease, roll back an uncommitted checkpoint of an
  * earlier run, plan the targets (`plan-targets.ts`), page them (`page-loop.ts`, `fetch-window.ts`)
- * with checkpoints (`checkpoint.ts`), then write the run report and release the lease.
+ * with checkpoints (`checkpoint.ts`), rescan the last days for changes (`rescan.ts`), then write
+ * the run report and release the lease.
  */
 import { ArchiverError, GiveUpError } from '../domain/errors.ts';
 import { runReportKey } from '../domain/partition.ts';
@@ -13,6 +14,7 @@ import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { planTargets } from './plan-targets.ts';
 import { emptyReport, type RunReport } from './report.ts';
+import { rescanTargets } from './rescan.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { StateKeeper } from './state-keeper.ts';
 
@@ -47,10 +49,21 @@ export async function runArchive(
     store,
   });
   let fatal: unknown;
+  const run: RunOptions = {
+    ...options,
+    observedAtSec: options.observedAtSec ?? Math.floor(report.startedAtMs / 1000),
+  };
   try {
-    const targets = await planTargets(deps, options, keeper.state, report, signal);
+    const targets = await planTargets(deps, run, keeper.state, report, signal);
     report.planMs = clock.now() - report.startedAtMs;
-    await pageTargets(deps, options, keeper, writer, targets, report, signal);
+    await pageTargets(deps, run, keeper, writer, targets, report, signal);
+    // New history first: the rescan starts only once every target is caught up.
+    report.rescan.days = run.rescanDays ?? 0;
+    if (report.rescan.days > 0) {
+      report.rescan.complete = false;
+      if (report.done) await rescanTargets(deps, run, keeper, writer, report, signal);
+      report.done &&= report.rescan.complete;
+    }
   } catch (error) {
     fatal = error;
   }

@@ -23,6 +23,15 @@ export interface RunOptions {
   deadlineMs: number | null;
   /** Windows (page requests) in flight at once. */
   concurrency: number;
+  /**
+   * Re-read this many days of every target after new history, for changes (default 0: off; the
+   * config's `rescan.days` defaults to 3).
+   */
+  rescanDays?: number;
+  /** The plan's retention in days: the rescan stays inside it (default: `rescanDays`). */
+  retentionDays?: number;
+  /** `observed_at` of the records this run writes, epoch seconds (default: the run's start). */
+  observedAtSec?: number;
 }
 
 export interface Progress {

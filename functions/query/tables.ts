@@ -244,6 +244,10 @@ const RUN_REPORT_SPEC: { readonly [K in keyof Required<RunReport>]: readonly [na
     bytesWritten: ['bytes_written', 'bigint'],
     rolledBackObjects: ['rolled_back_objects', 'bigint'],
     errors: ['errors', 'array<struct<groupid:string,topicid:string,error:string>>'],
+    rescan: [
+      'rescan',
+      'struct<days:bigint,calls:bigint,checked:bigint,modified:bigint,recalled:bigint,deleted:bigint,restored:bigint,complete:boolean>',
+    ],
     fatalError: ['fatal_error', 'string'],
   };
 
