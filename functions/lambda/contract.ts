@@ -45,6 +45,13 @@ export const METRIC = {
   leaseHeld: 'LeaseHeld',
   /** 1 when the deadline check finds a run still in progress at the configured hour, else 0. */
   runNotDone: 'RunNotDoneByDeadline',
+  /** Pages the rescan for changes fetched. */
+  rescanCalls: 'RescanCalls',
+  /** Changes the rescan found, one metric per kind (one new revision row each). */
+  messagesModified: 'MessagesModified',
+  messagesRecalled: 'MessagesRecalled',
+  messagesDeleted: 'MessagesDeleted',
+  messagesRestored: 'MessagesRestored',
 } as const;
 
 /** Environment variables the stack sets and the handler reads. */
