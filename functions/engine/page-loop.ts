@@ -22,6 +22,12 @@ export async function pageTargets(
   targets: TargetWork[],
   report: RunReport,
   signal: AbortSignal | undefined,
+  control: {
+    /** Runs before every object write and state commit; throws to stop (lease lost, hard stop). */
+    fence: () => Promise<void>;
+    /** Soft stop (Ctrl-C): like the deadline, no new page; drain, commit, report. */
+    stop?: AbortSignal | undefined;
+  } = { fence: async () => undefined },
 ): Promise<void> {
   const { clock } = deps;
   const inFlight = new Set<Promise<void>>();
@@ -64,7 +70,9 @@ export async function pageTargets(
         report.messages++;
         if (record.is_place_msg === 1) report.placeholders++;
         if (record.is_place_msg === 2) report.recalled++;
+        if (record.quarantined) report.quarantined++;
       }
+      report.inconsistentAnswers += result.inconsistent ?? 0;
       report.pages += result.pages;
       report.shortPages += result.pages - 1;
       const range = target.range as RangeProgress;
@@ -88,7 +96,15 @@ export async function pageTargets(
     const slot: Slot = { window, settled: false };
     target.slots.push(slot);
     const range = target.range as RangeProgress;
-    const task = fetchWindow(deps.api, options, target.ref, range.floorTime, window, signal).then(
+    const task = fetchWindow(
+      deps.api,
+      options,
+      target.ref,
+      range.floorTime,
+      window,
+      signal,
+      target.state.generation,
+    ).then(
       (result) => {
         slot.result = result;
       },
@@ -106,7 +122,7 @@ export async function pageTargets(
 
   const checkpoint = async (): Promise<void> => {
     await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, targets, report, options.leaseMs);
+    await commitCheckpoint(keeper, writer, targets, report, control.fence);
     lastCheckpoint = clock.now();
     progress();
   };
@@ -124,6 +140,7 @@ export async function pageTargets(
   for (;;) {
     if (fatal !== undefined || signal?.aborted) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
+    if (control.stop?.aborted) break;
     if (
       writer.bufferedBytes >= options.flushBytes ||
       clock.now() - lastCheckpoint >= options.checkpointIntervalMs

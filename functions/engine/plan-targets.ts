@@ -4,7 +4,9 @@
  */
 import {
   type ArchiveState,
+  nextGeneration,
   rangesToArchive,
+  seqWentBack,
   type TargetRef,
   type TargetState,
   targetKey,
@@ -31,13 +33,36 @@ export async function planTargets(
   let floorTime: number | null = null;
   const work: TargetWork[] = [];
   const consider = (ref: TargetRef, newestSeq: number, lastMsgTime: number) => {
-    const current = known.get(targetKey(ref));
-    const ranges = rangesToArchive(current, newestSeq, floorTime);
-    if (ranges.length === 0) {
+    let current = known.get(targetKey(ref));
+    let reset = false;
+    if (current !== undefined && seqWentBack(current, newestSeq)) {
+      // Never skipped: the new seqs are archived as a new generation of the target.
+      const next = nextGeneration(current);
+      report.seqResets.push({
+        groupId: ref.groupId,
+        topicId: ref.topicId,
+        highWater: Math.max(current.highWater, current.inProgress?.top ?? 0),
+        newestSeq,
+        generation: next.generation,
+      });
+      deps.logger.warn('seq went backwards: archiving the target as a new generation', {
+        ...report.seqResets.at(-1),
+      });
+      current = next;
+      reset = true;
+    }
+    const ranges = rangesToArchive(current, newestSeq, reset ? null : floorTime);
+    if (ranges.length === 0 && !reset) {
       report.groups.idle++;
       return;
     }
-    const base: TargetState = current ?? { ...ref, highWater: 0, highWaterTime: null, inProgress: null };
+    const base: TargetState = current ?? {
+      ...ref,
+      highWater: 0,
+      highWaterTime: null,
+      inProgress: null,
+      generation: 0,
+    };
     work.push(new TargetWork(ref, base, ranges, lastMsgTime));
   };
 

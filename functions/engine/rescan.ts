@@ -11,8 +11,9 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { SeqWindow } from '../domain/continuation.ts';
-import { AbortedError, GiveUpError } from '../domain/errors.ts';
+import { AbortedError, GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
 import { FingerprintTable, type TargetPrints } from '../domain/fingerprint-log.ts';
+import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
 import { fingerprintPartitionPrefix, rescanProgressKey } from '../domain/partition.ts';
 import { type ArchiveRecord, toRecord } from '../domain/record.ts';
 import {
@@ -26,7 +27,7 @@ import {
   rescanWindows,
 } from '../domain/rescan-plan.ts';
 import { classifyChange, contentFingerprint } from '../domain/revisions.ts';
-import type { RawMessage } from '../domain/tencent-types.ts';
+import { type RawMessage, TENCENT_APIS } from '../domain/tencent-types.ts';
 import { commitCheckpoint } from './checkpoint.ts';
 import { describeError } from './errors.ts';
 import type { PartitionWriter } from './partition-writer.ts';
@@ -49,6 +50,8 @@ export async function rescanTargets(
   writer: PartitionWriter,
   report: RunReport,
   signal: AbortSignal | undefined,
+  /** `fence` guards every object write (lease, hard stop); `stop` is the soft stop (no new page). */
+  control: { fence: () => Promise<void>; stop?: AbortSignal | undefined } = { fence: async () => undefined },
 ): Promise<void> {
   const days = options.rescanDays ?? 0;
   report.rescan.days = days;
@@ -78,13 +81,15 @@ export async function rescanTargets(
 
   const checkpoint = async (): Promise<void> => {
     await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, [], report, options.leaseMs);
+    await commitCheckpoint(keeper, writer, [], report, control.fence);
     lastCheckpoint = clock.now();
+    await control.fence();
     await saveProgress({ ...progress, cycle: { ...cycle } });
   };
   const stopping = (): boolean =>
     fatal !== undefined ||
     signal?.aborted === true ||
+    control.stop?.aborted === true ||
     (options.deadlineMs !== null && clock.now() >= options.deadlineMs);
 
   for (; cycle.dayIndex < cycle.days.length; cycle.dayIndex++, cycle.targetsDone = 0) {
@@ -124,6 +129,7 @@ export async function rescanTargets(
         const task = compareWindow(deps, options, prints, cycle, window, observedAt, report, signal).then(
           (records) => {
             writer.addAll(records);
+            report.messages += records.length;
             if (--open === 0) done();
           },
           (error: unknown) => {
@@ -154,6 +160,7 @@ export async function rescanTargets(
   await checkpoint();
   if (fatal !== undefined) throw fatal;
   if (cycle.dayIndex >= cycle.days.length) {
+    await control.fence();
     await saveProgress({ version: 1, cycle: null, lastCompletedAtSec: observedAt });
     report.rescan.complete = true;
   }
@@ -223,8 +230,21 @@ async function compareWindow(
       throw error;
     }
     report.rescan.calls++;
-    if (page.isFinished === 2) expired = true;
     const inside = page.messages.filter((m) => m.MsgSeq >= window.lo && m.MsgSeq <= reqMsgSeq);
+    // The same trust rules as new history: an answer that contradicts itself claims nothing.
+    const verdict = judgePage({
+      isFinished: page.isFinished,
+      items: inside.map((m) => ({ time: m.MsgTimeStamp, place: Number(m.IsPlaceMsg ?? 0) })),
+      rejected: (page.rejected ?? []).length,
+      horizonSec: retentionHorizonSec(deps.api.serverNowMs(), options.retentionDays),
+    });
+    if (verdict.kind === 'distrust') {
+      throw new InconsistentAnswerError(
+        TENCENT_APIS.groupMsgGetSimple,
+        `${verdict.reason} at ReqMsgSeq ${reqMsgSeq} of ${topicId ?? groupId} during the rescan; its changes are not recorded this run`,
+      );
+    }
+    if (verdict.kind === 'expired' || page.isFinished === 2) expired = true;
     for (const m of inside) seen.set(m.MsgSeq, m);
     if (page.isFinished !== 0 || inside.length === 0) break;
     reqMsgSeq = Math.min(...inside.map((m) => m.MsgSeq)) - 1;

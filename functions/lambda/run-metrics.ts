@@ -51,6 +51,8 @@ export function recordRunMetrics(
   metrics.addMetric(METRIC.throttles, 'Count', report.throttles);
   metrics.addMetric(METRIC.errors, 'Count', report.errors.length + (report.fatalError ? 1 : 0));
   metrics.addMetric(METRIC.pendingNeverArchived, 'Count', report.pendingNeverArchived);
+  metrics.addMetric(METRIC.seqResets, 'Count', report.seqResets.length);
+  metrics.addMetric(METRIC.quarantined, 'Count', report.quarantined);
   if (report.rescan.days > 0) {
     metrics.addMetric(METRIC.rescanCalls, 'Count', report.rescan.calls);
     metrics.addMetric(METRIC.messagesModified, 'Count', report.rescan.modified);

@@ -233,6 +233,12 @@ const RUN_REPORT_SPEC: { readonly [K in keyof Required<RunReport>]: readonly [na
     messages: ['messages', 'bigint'],
     placeholders: ['placeholders', 'bigint'],
     recalled: ['recalled', 'bigint'],
+    quarantined: ['quarantined', 'bigint'],
+    inconsistentAnswers: ['inconsistent_answers', 'bigint'],
+    seqResets: [
+      'seq_resets',
+      'array<struct<groupid:string,topicid:string,highwater:bigint,newestseq:bigint,generation:bigint>>',
+    ],
     pages: ['pages', 'bigint'],
     shortPages: ['short_pages', 'bigint'],
     planMs: ['plan_ms', 'bigint'],
