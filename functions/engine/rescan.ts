@@ -28,7 +28,7 @@ import {
 } from '../domain/rescan-plan.ts';
 import { classifyChange, contentFingerprint } from '../domain/revisions.ts';
 import { type RawMessage, TENCENT_APIS } from '../domain/tencent-types.ts';
-import { commitCheckpoint } from './checkpoint.ts';
+import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
 import { describeError } from './errors.ts';
 import type { PartitionWriter } from './partition-writer.ts';
 import type { RunReport } from './report.ts';
@@ -112,10 +112,7 @@ export async function rescanTargets(
       for (const window of windows) {
         for (;;) {
           if (stopping()) break;
-          if (
-            writer.bufferedBytes >= options.flushBytes ||
-            clock.now() - lastCheckpoint >= options.checkpointIntervalMs
-          ) {
+          if (checkpointDue(writer, options, lastCheckpoint, clock.now())) {
             await checkpoint();
             continue;
           }

@@ -85,6 +85,19 @@ const pass = (name: string, hiveType: string, comment: string): ViewColumn => ({
   ...both(name),
   comment,
 });
+/** A message's identity over its revisions, first in the revision views. */
+const MESSAGE_KEY_COLUMNS: readonly ViewColumn[] = [
+  pass('sdk_app_id', 'bigint', 'SDKAppID'),
+  pass('group_id', 'string', 'Group ID'),
+  pass('topic_id', 'string', 'Topic ID, null outside topics'),
+  {
+    name: 'generation',
+    hiveType: 'bigint',
+    ...both('coalesce(generation, 0)'),
+    comment: 'Seq-space generation',
+  },
+  pass('msg_seq', 'bigint', 'MsgSeq'),
+];
 const MSG_BODY_HIVE_TYPE = RECORD_COLUMNS.find((c) => c.name === 'msg_body')?.athenaType ?? 'string';
 
 export const MESSAGES_LATEST_VIEW: ViewSpec = {
@@ -93,16 +106,7 @@ export const MESSAGES_LATEST_VIEW: ViewSpec = {
   from: MESSAGES_TABLE,
   source: 'latest',
   columns: [
-    pass('sdk_app_id', 'bigint', 'SDKAppID'),
-    pass('group_id', 'string', 'Group ID'),
-    pass('topic_id', 'string', 'Topic ID, null outside topics'),
-    {
-      name: 'generation',
-      hiveType: 'bigint',
-      ...both('coalesce(generation, 0)'),
-      comment: 'Seq-space generation',
-    },
-    pass('msg_seq', 'bigint', 'MsgSeq'),
+    ...MESSAGE_KEY_COLUMNS,
     pass('msg_random', 'bigint', 'MsgRandom'),
     pass('msg_time', 'bigint', 'MsgTimeStamp, epoch seconds'),
     {
@@ -138,16 +142,7 @@ export const MESSAGE_CHANGES_VIEW: ViewSpec = {
   from: MESSAGES_TABLE,
   source: 'changes',
   columns: [
-    pass('sdk_app_id', 'bigint', 'SDKAppID'),
-    pass('group_id', 'string', 'Group ID'),
-    pass('topic_id', 'string', 'Topic ID, null outside topics'),
-    {
-      name: 'generation',
-      hiveType: 'bigint',
-      ...both('coalesce(generation, 0)'),
-      comment: 'Seq-space generation',
-    },
-    pass('msg_seq', 'bigint', 'MsgSeq'),
+    ...MESSAGE_KEY_COLUMNS,
     pass('msg_time', 'bigint', 'MsgTimeStamp, epoch seconds'),
     {
       name: 'sent_at',
