@@ -13,7 +13,7 @@ import { TencentClient } from './adapters/tencent/client.ts';
 import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import type { AppConfig, Config } from './config/schema.ts';
-import type { Clock, Logger, Random } from './domain/ports.ts';
+import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
 
@@ -25,6 +25,8 @@ export interface Runtime {
   resolveSecret: SecretResolver;
   /** Every provider built here registers its secrets, so the logger can mask them. */
   secrets: SecretRegistry;
+  /** This host's processes, for the lease's holder (absent: crashed runs are waited out). */
+  processes?: HostProcesses;
 }
 
 /** The secrets currently in use (keys and UserSigs), for log redaction. */
@@ -94,6 +96,7 @@ export async function composeAppRun(
     deadlineMs?: number | null;
     runId?: string;
     onProgress?: RunDeps['onProgress'];
+    hardStopAtMs?: number | null;
   } = {},
 ): Promise<{ deps: RunDeps; options: RunOptions; client: TencentClient }> {
   const app = config.apps[index];
@@ -132,6 +135,7 @@ export async function composeAppRun(
     apiStats: () => client.stats(),
     ...(overrides.onProgress ? { onProgress: overrides.onProgress } : {}),
     ...(media ? { media } : {}),
+    ...(runtime.processes ? { processes: runtime.processes } : {}),
   };
   const options: RunOptions = {
     sdkAppId: app.sdkAppId,
@@ -152,6 +156,9 @@ export async function composeAppRun(
       imageSizes: config.media.imageSizes,
       retentionDays: app.retentionDays,
     },
+    rescanDays: config.rescan.days,
+    retentionDays: app.retentionDays,
+    hardStopAtMs: overrides.hardStopAtMs ?? null,
   };
   return { deps, options, client };
 }

@@ -3,6 +3,7 @@
  * Adapters implement them; the composition root wires them. Nothing here does I/O.
  */
 import type { Readable } from 'node:stream';
+import type { LeaseHolder } from './lease.ts';
 import type { MediaRef } from './media-refs.ts';
 import type {
   CosSigRequest,
@@ -89,4 +90,12 @@ export interface ChatApi extends ServerClock {
   getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]>;
   /** `im_cos_msg/get_cos_sig`: pre-signed URLs (15 minutes) and file status for media URLs. */
   getCosSig(urls: readonly CosSigRequest[], signal?: AbortSignal): Promise<CosSigResult[]>;
+}
+
+/** This process and its neighbours on the host, for taking over the lease of a crashed run. */
+export interface HostProcesses {
+  /** This process, as it is named in the leases it takes. */
+  readonly self: LeaseHolder;
+  /** True only when `holder` ran on this host and its process is certainly gone (or its pid was reused). */
+  isGone(holder: LeaseHolder): boolean;
 }

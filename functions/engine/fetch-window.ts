@@ -1,8 +1,10 @@
 /** Fetching one seq window of a target: one or more `group_msg_get_simple` pages. */
 import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domain/continuation.ts';
-import { GiveUpError } from '../domain/errors.ts';
-import { toRecord } from '../domain/record.ts';
-import type { ChatApi, RawMessage } from '../domain/tencent-types.ts';
+import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
+import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../domain/record.ts';
+import type { ChatApi, RawMessage, RejectedItem } from '../domain/tencent-types.ts';
+import { TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
 import type { WindowResult } from './target-work.ts';
 
@@ -14,8 +16,13 @@ export async function fetchWindow(
   floorTime: number | null,
   window: SeqWindow,
   signal: AbortSignal | undefined,
+  /** The target's seq-space incarnation (see continuation.ts), written into every record. */
+  generation = 0,
 ): Promise<WindowResult> {
   const bySeq = new Map<number, RawMessage>();
+  // Items the page schema rejected, and seqs too big to answer even alone: archived as flagged rows.
+  const quarantined = new Map<number, RejectedItem>();
+  let inconsistent = 0;
   let reqMsgSeq = window.hi;
   let reqMsgNumber = window.hi - window.lo + 1;
   let pages = 0;
@@ -39,17 +46,57 @@ export async function fetchWindow(
         reqMsgNumber = Math.ceil(reqMsgNumber / 2);
         continue;
       }
+      // Too big even alone: record that seq as a flagged row and go on below it (never an endless retry).
+      if (error instanceof GiveUpError && error.action === 'shrink-request') {
+        quarantined.set(reqMsgSeq, {
+          text: '',
+          reason: `group_msg_get_simple answered 10018 (answer too big) for this seq alone: ${error.message}`,
+          msgSeq: reqMsgSeq,
+        });
+        if (reqMsgSeq - 1 < window.lo) break;
+        reqMsgSeq -= 1;
+        reqMsgNumber = reqMsgSeq - window.lo + 1;
+        continue;
+      }
       throw error;
     }
     pages++;
     const inside = inWindow(window, page.messages);
+    const rejected = (page.rejected ?? []).filter(
+      (r) => r.msgSeq === null || (r.msgSeq >= window.lo && r.msgSeq <= window.hi),
+    );
+    const verdict = judgePage({
+      isFinished: page.isFinished,
+      items: inside.map((m) => ({ time: m.MsgTimeStamp, place: Number(m.IsPlaceMsg ?? 0) })),
+      rejected: rejected.length,
+      horizonSec: retentionHorizonSec(api.serverNowMs(), options.retentionDays),
+    });
+    if (verdict.kind === 'distrust') {
+      inconsistent++;
+      if (reqMsgNumber > 1) {
+        reqMsgNumber = Math.ceil(reqMsgNumber / 2);
+        continue;
+      }
+      throw new InconsistentAnswerError(
+        TENCENT_APIS.groupMsgGetSimple,
+        `${verdict.reason} at ReqMsgSeq ${reqMsgSeq} of ${ref.topicId ?? ref.groupId}, even for a single seq; the target is not advanced past it (check the plan's retention against apps[].retentionDays)`,
+      );
+    }
     for (const m of inside) if (floorTime === null || m.MsgTimeStamp >= floorTime) bySeq.set(m.MsgSeq, m);
+    for (const r of rejected) quarantined.set(r.msgSeq ?? 0, r);
+    if (verdict.kind === 'expired') {
+      stop = 'expired';
+      break;
+    }
     const outcome = evaluatePage({
       window,
       reqMsgSeq,
       reqMsgNumber,
       isFinished: page.isFinished,
-      seqs: inside.map((m) => m.MsgSeq),
+      seqs: [
+        ...inside.map((m) => m.MsgSeq),
+        ...rejected.flatMap((r) => (r.msgSeq === null ? [] : [r.msgSeq])),
+      ],
       oldestTime: inside.length === 0 ? undefined : Math.min(...inside.map((m) => m.MsgTimeStamp)),
       floorTime,
     });
@@ -61,8 +108,21 @@ export async function fetchWindow(
     reqMsgSeq = outcome.reqMsgSeq;
     reqMsgNumber = outcome.reqMsgNumber;
   }
-  const records = [...bySeq.values()]
+  const ctx = {
+    sdkAppId: options.sdkAppId,
+    groupId: ref.groupId,
+    topicId: ref.topicId,
+    generation,
+    observedAt: options.observedAtSec ?? null,
+  };
+  const records: ArchiveRecord[] = [...bySeq.values()]
     .sort((a, b) => b.MsgSeq - a.MsgSeq)
-    .map((m) => toRecord(m, { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId }));
-  return { records, pages, stop };
+    .map((m) => toRecord(m, ctx));
+  // A flagged row without a readable time goes under the nearest message's day (else the server's today).
+  let fallbackTime = Math.floor(api.serverNowMs() / 1000);
+  for (const m of bySeq.values()) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
+  for (const [seq, item] of quarantined) {
+    if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
+  }
+  return { records, pages, stop, inconsistent };
 }

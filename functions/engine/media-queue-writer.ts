@@ -40,15 +40,16 @@ export class MediaQueueWriter extends PartitionWriter {
     const planned = super.planFlush();
     if (this.entries.length === 0) return planned;
     this.queueKey ??= this.stage.nextQueueKey();
-    return [...planned, { key: this.queueKey, dt: '' }];
+    return [...planned, { key: this.queueKey, dt: '', kind: 'media-queue' }];
   }
 
-  public override async flush(): Promise<FlushResult> {
+  public override async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
     const key = this.entries.length > 0 ? (this.planFlush().at(-1)?.key as string) : undefined;
-    const result = await super.flush();
+    const result = await super.flush(fence);
     if (key !== undefined) {
       const entries = this.entries;
       const body = await gzipLines(entries.map(serializeQueueEntry));
+      await fence();
       await this.queueOptions.store.put(key, body, {
         ifNoneMatch: '*',
         contentType: 'application/x-ndjson',

@@ -62,8 +62,3 @@ export function formatMediaReport(m: MediaReport): string {
     `${m.pending} pending${m.retrying ? ` (${m.retrying} to retry)` : ''}${m.errors ? `, ${m.errors} storage errors` : ''}`
   );
 }
-
-/** The Hive type of the report's `media` field (the runs table column). */
-export const MEDIA_REPORT_HIVE_TYPE = `struct<${Object.keys(emptyMediaReport())
-  .map((key) => `${key.toLowerCase()}:bigint`)
-  .join(',')}>`;

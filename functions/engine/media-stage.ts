@@ -14,6 +14,7 @@ import { setMaxListeners } from 'node:events';
 import { createGzip, gunzipSync } from 'node:zlib';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { AbortedError } from '../domain/errors.ts';
+import { fenceMarginMs } from '../domain/lease.ts';
 import {
   type MediaManifestRow,
   type MediaQueueEntry,
@@ -298,10 +299,8 @@ export class MediaStage {
     if (remainder.length > 0)
       writes.push({ key: this.nextQueueKey(), lines: remainder.map(serializeQueueEntry) });
     const runId = this.options.runId;
-    const margin = Math.min(5_000, this.options.leaseMs / 2);
-    // Renew first when the lease runs short (media work can outlast the paging that renews it).
-    if (this.deps.clock.now() + margin >= this.keeper.leaseExpiresAtMs) await this.keeper.update((s) => s);
-    this.keeper.assertLease(margin);
+    // Fenced by the lease like every checkpoint write (renewed here if it runs short).
+    await this.keeper.ensureLease(fenceMarginMs(this.options.leaseMs));
     await this.ledger.update((p) => [...p, { runId, source, objects: writes.map((w) => w.key) }]);
     for (const write of writes) {
       await this.deps.store.put(write.key, await gzipLines(write.lines), {

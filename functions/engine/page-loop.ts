@@ -4,7 +4,7 @@
  */
 import { advanceTarget, type RangeProgress, type SeqWindow } from '../domain/continuation.ts';
 import { AbortedError, GiveUpError } from '../domain/errors.ts';
-import { commitCheckpoint } from './checkpoint.ts';
+import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
 import { describeError as describe } from './errors.ts';
 import { fetchWindow } from './fetch-window.ts';
 import type { PartitionWriter } from './partition-writer.ts';
@@ -22,6 +22,12 @@ export async function pageTargets(
   targets: TargetWork[],
   report: RunReport,
   signal: AbortSignal | undefined,
+  control: {
+    /** Runs before every object write and state commit; throws to stop (lease lost, hard stop). */
+    fence: () => Promise<void>;
+    /** Soft stop (Ctrl-C): like the deadline, no new page; drain, commit, report. */
+    stop?: AbortSignal | undefined;
+  } = { fence: async () => undefined },
 ): Promise<void> {
   const { clock } = deps;
   const inFlight = new Set<Promise<void>>();
@@ -64,7 +70,9 @@ export async function pageTargets(
         report.messages++;
         if (record.is_place_msg === 1) report.placeholders++;
         if (record.is_place_msg === 2) report.recalled++;
+        if (record.quarantined) report.quarantined++;
       }
+      report.inconsistentAnswers += result.inconsistent ?? 0;
       report.pages += result.pages;
       report.shortPages += result.pages - 1;
       const range = target.range as RangeProgress;
@@ -88,7 +96,15 @@ export async function pageTargets(
     const slot: Slot = { window, settled: false };
     target.slots.push(slot);
     const range = target.range as RangeProgress;
-    const task = fetchWindow(deps.api, options, target.ref, range.floorTime, window, signal).then(
+    const task = fetchWindow(
+      deps.api,
+      options,
+      target.ref,
+      range.floorTime,
+      window,
+      signal,
+      target.state.generation,
+    ).then(
       (result) => {
         slot.result = result;
       },
@@ -106,7 +122,7 @@ export async function pageTargets(
 
   const checkpoint = async (): Promise<void> => {
     await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, targets, report, options.leaseMs);
+    await commitCheckpoint(keeper, writer, targets, report, control.fence);
     lastCheckpoint = clock.now();
     progress();
   };
@@ -124,10 +140,8 @@ export async function pageTargets(
   for (;;) {
     if (fatal !== undefined || signal?.aborted) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
-    if (
-      writer.bufferedBytes >= options.flushBytes ||
-      clock.now() - lastCheckpoint >= options.checkpointIntervalMs
-    ) {
+    if (control.stop?.aborted) break;
+    if (checkpointDue(writer, options, lastCheckpoint, clock.now())) {
       await checkpoint();
       continue;
     }
@@ -157,12 +171,16 @@ export async function pageTargets(
   // failed transiently is not, so the next invocation tries it again.
   const remaining = targets.filter((t) => !t.finished && !isSkipped(t.failed));
   report.remainingTargets = remaining.length;
-  report.pendingNewestTime =
-    remaining.length === 0 ? null : Math.max(...remaining.map((t) => t.newestPendingTime));
-  const known = remaining
-    .filter((t) => t.state.highWaterTime !== null)
-    .map((t) => t.state.highWaterTime as number);
-  report.pendingOldestTime = known.length === 0 ? null : Math.min(...known);
+  // Loops, not spreads: a spread of a million targets overflows the call stack.
+  let newest: number | null = null;
+  let oldest: number | null = null;
+  for (const t of remaining) {
+    newest = newest === null ? t.newestPendingTime : Math.max(newest, t.newestPendingTime);
+    const time = t.state.highWaterTime;
+    if (time !== null) oldest = oldest === null ? time : Math.min(oldest, time);
+  }
+  report.pendingNewestTime = newest;
+  report.pendingOldestTime = oldest;
   report.pendingNeverArchived = remaining.filter((t) => t.state.highWater === 0).length;
   report.done = report.remainingTargets === 0 && fatal === undefined && !signal?.aborted;
   if (fatal !== undefined) throw fatal;

@@ -55,6 +55,21 @@ export interface RunReport {
   placeholders: number;
   /** `IsPlaceMsg = 2`: recalled. */
   recalled: number;
+  /** Flagged rows: page items the schema rejected, and seqs too big to answer alone (10018). */
+  quarantined: number;
+  /** Answers that contradicted their own data (`IsFinished`) and were asked again with a smaller window. */
+  inconsistentAnswers: number;
+  /**
+   * Targets whose newest seq was below the archived high-water mark (dissolved and re-created
+   * under the same id, or reset by the server): archived again as a new `generation`.
+   */
+  seqResets: {
+    groupId: string;
+    topicId: string | null;
+    highWater: number;
+    newestSeq: number;
+    generation: number;
+  }[];
   /** `group_msg_get_simple` pages that produced records or ended a window. */
   pages: number;
   /** Extra pages because an answer was cut short (long messages, `IsFinished` 0). */
@@ -73,7 +88,26 @@ export interface RunReport {
   errors: { groupId: string; topicId: string | null; error: string }[];
   /** The media stage's counts (zeros when media copying is off; absent in older reports). */
   media?: MediaReport;
+  /** The rescan for changes after archiving (recalls, edits, deletions). */
+  rescan: RescanReport;
   fatalError?: string;
+}
+
+/** What the rescan did in this run. */
+export interface RescanReport {
+  /** `rescan.days` (0: off). */
+  days: number;
+  /** `group_msg_get_simple` pages the rescan fetched (retries not counted). */
+  calls: number;
+  /** Archived messages compared with the server. */
+  checked: number;
+  /** Changes found, by kind (one new revision row each). */
+  modified: number;
+  recalled: number;
+  deleted: number;
+  restored: number;
+  /** True when this run finished the rescan cycle (or the rescan is off). */
+  complete: boolean;
 }
 
 /** A report with every counter at zero. */
@@ -97,6 +131,9 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     messages: 0,
     placeholders: 0,
     recalled: 0,
+    quarantined: 0,
+    inconsistentAnswers: 0,
+    seqResets: [],
     pages: 0,
     shortPages: 0,
     planMs: 0,
@@ -109,6 +146,16 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     rolledBackObjects: 0,
     errors: [],
     media: emptyMediaReport(),
+    rescan: {
+      days: 0,
+      calls: 0,
+      checked: 0,
+      modified: 0,
+      recalled: 0,
+      deleted: 0,
+      restored: 0,
+      complete: true,
+    },
   };
 }
 
@@ -123,8 +170,17 @@ export function formatReport(report: RunReport): string {
   return [
     `run ${report.runId} (app ${report.sdkAppId}): ${report.done ? 'done' : 'NOT done, run again to continue'} in ${(report.elapsedMs / 1000).toFixed(1)} s`,
     `  groups: ${report.groups.seen} seen, ${report.groups.idle} idle, ${report.groups.archived} caught up, ${report.groups.failed} failed${skipped ? `, skipped: ${skipped}` : ''}; topics ${report.topics}`,
-    `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled) in ${report.pages} pages`,
+    `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled${report.quarantined ? `, ${report.quarantined} quarantined` : ''}) in ${report.pages} pages`,
+    ...report.seqResets.map(
+      (r) =>
+        `  seq reset: ${r.groupId}${r.topicId ? ` / ${r.topicId}` : ''}: newest seq ${r.newestSeq} below the archived ${r.highWater}; archived as generation ${r.generation}`,
+    ),
     `  calls: ${calls || 'none'}; retries ${report.retries}, throttled ${report.throttles}`,
+    ...(report.rescan.days > 0
+      ? [
+          `  rescan (${report.rescan.days} days): ${report.rescan.checked} checked in ${report.rescan.calls} calls; changes: ${report.rescan.modified} modified, ${report.rescan.recalled} recalled, ${report.rescan.deleted} deleted, ${report.rescan.restored} restored${report.rescan.complete ? '' : '; NOT complete, run again to continue'}`,
+        ]
+      : []),
     `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
     ...(report.media && report.media.references + report.media.queuedFromEarlierRuns > 0
       ? [formatMediaReport(report.media)]

@@ -1,7 +1,7 @@
 /** What a run is asked to do (options) and what it is given to do it with (deps). */
 import type { ImageSizeClass } from '../domain/media-refs.ts';
 import type { GroupSelection } from '../domain/planner.ts';
-import type { Clock, Logger, MediaFetcher } from '../domain/ports.ts';
+import type { Clock, HostProcesses, Logger, MediaFetcher } from '../domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from '../domain/storage.ts';
 import type { ChatApi } from '../domain/tencent-types.ts';
 
@@ -22,8 +22,25 @@ export interface RunOptions {
   leaseMs: number;
   /** Epoch ms after which no new page is started; the run then flushes, commits and reports `done: false`. */
   deadlineMs: number | null;
+  /**
+   * The plan's history retention: with the server's clock it gives the retention horizon, the
+   * backstop that ends a range at expired placeholders (page-trust.ts). Null/absent: unknown.
+   */
+  retentionDays?: number | null;
   /** Windows (page requests) in flight at once. */
   concurrency: number;
+  /**
+   * Re-read this many days of every target after new history, for changes (default 0: off; the
+   * config's `rescan.days` defaults to 3).
+   */
+  rescanDays?: number;
+  /** `observed_at` of the records this run writes, epoch seconds (default: the run's start). */
+  observedAtSec?: number;
+  /**
+   * Epoch ms of the hard stop (the Lambda's time is up): in-flight requests are aborted, nothing more
+   * is written, the lease is released and the run fails with HardStopError. Null: none.
+   */
+  hardStopAtMs?: number | null;
   /** Media copying (`media.*` config); absent or disabled: only URLs are archived. */
   media?: MediaRunOptions;
 }
@@ -61,4 +78,6 @@ export interface RunDeps {
   onProgress?: (progress: Progress) => void;
   /** Media copying; required when `options.media.enabled`. */
   media?: MediaDeps;
+  /** This host's processes: the lease names its holder, and a crashed holder on this host is taken over at once. */
+  processes?: HostProcesses;
 }

@@ -20,6 +20,8 @@ export interface WindowResult {
   records: ArchiveRecord[];
   pages: number;
   stop: false | 'expired' | 'before-floor-time';
+  /** Answers that contradicted their data and were asked again smaller (see page-trust.ts). */
+  inconsistent?: number;
 }
 
 /** One target's work during this run. */

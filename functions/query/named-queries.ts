@@ -8,12 +8,14 @@
  * rendered here from a validated, typed value), DuckDB as prepared-statement bindings.
  *
  * The queries read the views, which absorb the dialect differences (time zones, array functions),
- * so the named queries themselves are plain SQL both engines accept. `duckdbSql` exists for a
+ * so the named queries themselves are plain SQL both engines accept. Message queries read the
+ * latest revision of each message (`messages_flat`, `messages_latest`); `changes` reads the
+ * revisions themselves (`message_changes`). `duckdbSql` exists for a
  * query that ever needs a translation.
  */
 import { QueryUsageError } from './errors.ts';
+import type { ParamValue, QueryResult, QueryRunner, SqlDialect } from './port.ts';
 import { isRealDate } from './tables.ts';
-import { sqlString } from './views.ts';
 
 export type ParamType = 'string' | 'date' | 'integer';
 
@@ -101,7 +103,7 @@ ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
     description: 'Message elements per type (text, image, file, ...) in a date range',
     params: [FROM, TO],
     sql: `SELECT t.element_type, count(*) AS elements
-FROM messages CROSS JOIN UNNEST(element_types) AS t(element_type)
+FROM messages_latest CROSS JOIN UNNEST(element_types) AS t(element_type)
 WHERE dt BETWEEN :from AND :to
 GROUP BY t.element_type
 ORDER BY elements DESC, t.element_type`,
@@ -119,6 +121,17 @@ ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
 UNION ALL
 ${PENDING_MEDIA(`list_has_any(m.element_types, [${MEDIA_TYPES}])`)}
 ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
+  },
+  {
+    name: 'changes',
+    description:
+      'Messages of a date range recalled, edited or deleted after archiving: one row per change, with before and after',
+    params: [FROM, TO],
+    sql: `SELECT observed_on, sent_at, group_id, topic_id, msg_seq, sender, change, revision,
+  text_before, text_after, cloud_custom_data_before, cloud_custom_data_after, dt
+FROM message_changes
+WHERE dt BETWEEN :from AND :to
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq, revision`,
   },
   {
     name: 'runs',
@@ -155,14 +168,11 @@ export function compileSql(template: string): CompiledSql {
 }
 
 /** The SQL of a query for an engine, compiled. */
-export function compiledFor(query: NamedQuery, engine: 'athena' | 'duckdb'): CompiledSql {
+export function compiledFor(query: NamedQuery, engine: SqlDialect): CompiledSql {
   return compileSql(engine === 'duckdb' ? (query.duckdbSql ?? query.sql) : query.sql);
 }
 
-/** A validated parameter value. */
-export type ParamValue =
-  | { readonly type: 'string' | 'date'; readonly value: string }
-  | { readonly type: 'integer'; readonly value: bigint };
+export type { ParamValue } from './port.ts';
 
 const MAX_STRING_PARAM = 1_000;
 
@@ -252,12 +262,14 @@ export function orderedValues(compiled: CompiledSql, values: ReadonlyMap<string,
   });
 }
 
-/**
- * Athena `ExecutionParameters`: each value is a SQL literal. Strings are quoted with embedded
- * quotes doubled, so a value can never end the literal; integers are validated digits.
- */
-export function athenaExecutionParameters(values: readonly ParamValue[]): string[] {
-  return values.map((v) => (v.type === 'integer' ? v.value.toString() : sqlString(v.value)));
+/** Runs a named query with its validated parameters, in the runner's dialect. */
+export function runNamedQuery(
+  runner: QueryRunner,
+  query: NamedQuery,
+  values: ReadonlyMap<string, ParamValue>,
+): Promise<QueryResult> {
+  const compiled = compiledFor(query, runner.dialect);
+  return runner.run(compiled.sql, orderedValues(compiled, values));
 }
 
 /** A one-line description for a saved query, with its parameters in placeholder order. */

@@ -8,16 +8,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DuckDbArchive } from '../../functions/adapters/duckdb/duckdb-runner.ts';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { MediaDownloader } from '../../functions/adapters/media/downloader.ts';
 import { parseAllowedHosts } from '../../functions/adapters/media/host-policy.ts';
 import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
 import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
 import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
-import { findNamedQuery, parseParams } from '../../functions/query/named-queries.ts';
+import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
 import { expectedMediaRefs, expectedStatus, mediaProblems, readManifest } from '../helpers/media.ts';
@@ -168,11 +168,21 @@ describe('media stage', () => {
     }
 
     // Act
-    const db = await DuckDbArchive.open(store.location, { timeZone: 'UTC' });
+    const db = await openArchiveRunner({
+      archive: store.location,
+      timeZone: 'UTC',
+      clock: systemClock,
+      workGroup: 'wg',
+      database: 'db',
+    });
     cleanups.push(async () => db.close());
     const query = findNamedQuery('missing-media');
     if (!query) throw new Error('no missing-media query');
-    const result = await db.runNamed(query, parseParams(query, { from: '2000-01-01', to: '2100-01-01' }));
+    const result = await runNamedQuery(
+      db,
+      query,
+      parseParams(query, { from: '2000-01-01', to: '2100-01-01' }),
+    );
     const counts = new Map<string, number>();
     const statusColumn = result.columns.findIndex((c) => c.name === 'status');
     for await (const row of result.rows)
