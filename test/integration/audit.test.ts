@@ -23,7 +23,7 @@ import type { AuditReport, Finding } from '../../functions/query/audit/report.ts
 import { mediaRefKey, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
-import { archiveWithEngine } from '../helpers/engine-archive.ts';
+import { engineRun } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
@@ -59,10 +59,10 @@ beforeAll(async () => {
   sdkAppId = sim.apps[0]?.sdkAppId ?? 0;
   base = await mkdtemp(join(tmpdir(), 'audit-'));
   original = join(base, 'archive');
-  await archiveWithEngine(sim, { out: original, timeZone: ZONE });
+  await engineRun(sim, new LocalFolderStore(original), { timeZone: ZONE }).run();
   const grow = sim.groups().find((g) => g.type === 'Public' && !g.deleted);
   if (grow) sim.appendMessages(grow.groupId, 25);
-  await archiveWithEngine(sim, { out: original, timeZone: ZONE });
+  await engineRun(sim, new LocalFolderStore(original), { timeZone: ZONE }).run();
 }, 120_000);
 
 afterAll(async () => {

@@ -25,7 +25,7 @@ import type { JsonObject, RawMessage } from '../../functions/domain/tencent-type
 import { mediaRefKey } from '../../functions/query/transcript/model.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
-import { archiveWithEngine } from '../helpers/engine-archive.ts';
+import { engineRun } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { pngImage, wavTone } from '../helpers/media-fixtures.ts';
@@ -80,7 +80,7 @@ beforeAll(async () => {
     },
   });
   dir = await mkdtemp(join(tmpdir(), 'transcript-browser-'));
-  await archiveWithEngine(sim, { out: join(dir, 'archive'), timeZone: ZONE });
+  await engineRun(sim, new LocalFolderStore(join(dir, 'archive')), { timeZone: ZONE }).run();
   truth = [...sim.groundTruth(GROUP, { withRecalledMsg: true })];
   const { launch } = await import('puppeteer-core');
   browser = await launch({
