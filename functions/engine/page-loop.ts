@@ -4,7 +4,7 @@
  */
 import { advanceTarget, type RangeProgress, type SeqWindow } from '../domain/continuation.ts';
 import { AbortedError, GiveUpError } from '../domain/errors.ts';
-import { commitCheckpoint } from './checkpoint.ts';
+import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
 import { describeError as describe } from './errors.ts';
 import { fetchWindow } from './fetch-window.ts';
 import type { PartitionWriter } from './partition-writer.ts';
@@ -141,10 +141,7 @@ export async function pageTargets(
     if (fatal !== undefined || signal?.aborted) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
     if (control.stop?.aborted) break;
-    if (
-      writer.bufferedBytes >= options.flushBytes ||
-      clock.now() - lastCheckpoint >= options.checkpointIntervalMs
-    ) {
+    if (checkpointDue(writer, options, lastCheckpoint, clock.now())) {
       await checkpoint();
       continue;
     }

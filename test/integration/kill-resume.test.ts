@@ -12,7 +12,7 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { type ArchiveState, parseState } from '../../functions/domain/continuation.ts';
-import { dateInZone, stateKey } from '../../functions/domain/partition.ts';
+import { dateInZone, rescanProgressKey, stateKey } from '../../functions/domain/partition.ts';
 import { auditArchive } from '../../functions/query/audit/audit.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
@@ -220,16 +220,23 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
       if (timeZone === 'UTC') expect(zoneMatters).toBe(0);
       else expect(zoneMatters).toBeGreaterThan(100);
 
-      // Only archive objects are listed: no temp or lock file, nothing outside the three folders.
+      // Only archive objects are listed: no temp or lock file, nothing outside the archive's folders.
       const keys: string[] = [];
       for await (const key of store.list('')) keys.push(key);
       const unexpected = keys.filter(
         (k) =>
           !/^messages\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/part-[\w-]+-\d{5}\.ndjson\.gz$/.test(k) &&
           !/^runs\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/[\w-]+\.json$/.test(k) &&
+          !/^fingerprints\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/part-[\w-]+-\d{5}\.fp\.gz$/.test(k) &&
+          k !== rescanProgressKey(sdkAppId) &&
           k !== stateKey(sdkAppId),
       );
       expect(unexpected).toEqual([]);
+      // Every message object has its fingerprint log and no log is left without its object.
+      const logs = keys
+        .filter((k) => k.startsWith('fingerprints/'))
+        .map((k) => k.replace(/^fingerprints/, 'messages').replace(/\.fp\.gz$/, '.ndjson.gz'));
+      expect(logs.sort()).toEqual(keys.filter((k) => k.startsWith('messages/')).sort());
       // A lock left by a killed process was taken over and released by a later run.
       expect((await allNames(archiveDir)).filter((n) => n.includes('.archiver-lock-'))).toEqual([]);
 
