@@ -73,12 +73,14 @@ export class ArchiveQuery extends Construct {
 
   private readonly bucket: s3.IBucket;
   private readonly prefix: string;
+  private readonly resultsKey: kms.IKey | undefined;
 
   public constructor(scope: Construct, id: string, props: ArchiveQueryProps) {
     super(scope, id);
     this.databaseName = props.databaseName ?? DEFAULT_DATABASE;
     this.workGroupName = props.workGroupName ?? DEFAULT_WORKGROUP;
     this.bucket = props.bucket;
+    this.resultsKey = props.resultsEncryptionKey;
     this.prefix = normalizePrefix(props.prefix);
     // The view SQL is base64-encoded at synth time, so the names in it must be real strings.
     if (Token.isUnresolved(this.databaseName) || !DATABASE_NAME.test(this.databaseName)) {
@@ -245,6 +247,81 @@ export class ArchiveQuery extends Construct {
       workGroup: this.workGroup.ref,
       queryString: sql,
     });
+  }
+
+  /**
+   * What a function needs to run its own queries over `tables` of the archive, and no more (for
+   * people and tools, {@link grantQuery}): start, poll, read and stop queries in the workgroup; read
+   * those tables' definitions; read and list `<prefix>messages/`; write and read Athena's results
+   * under `results/` with the results key. The archive bucket's key is the caller's to grant.
+   * @throws RangeError for a table the construct does not define
+   */
+  public grantQueryTables(grantee: iam.IGrantable, tables: readonly string[]): void {
+    const stack = Stack.of(this);
+    for (const name of tables) {
+      if (!(name in this.tables)) throw new RangeError(`no table or view ${name} in ${this.databaseName}`);
+    }
+    const add = (statement: iam.PolicyStatementProps) =>
+      grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement(statement));
+    add({
+      sid: 'QueryWorkGroup',
+      actions: [
+        'athena:StartQueryExecution',
+        'athena:GetQueryExecution',
+        'athena:GetQueryResults',
+        'athena:StopQueryExecution',
+        'athena:GetWorkGroup',
+      ],
+      resources: [
+        stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workGroupName }),
+      ],
+    });
+    add({
+      sid: 'QueryCatalog',
+      actions: ['glue:GetDatabase', 'glue:GetTable'],
+      resources: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.databaseName }),
+        ...tables.map((t) =>
+          stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.databaseName}/${t}` }),
+        ),
+      ],
+    });
+    add({
+      sid: 'QueryArchiveObjects',
+      actions: ['s3:GetObject'],
+      resources: [this.bucket.arnForObjects(`${this.prefix}messages/*`)],
+    });
+    add({
+      sid: 'QueryArchiveList',
+      actions: ['s3:ListBucket'],
+      resources: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${this.prefix}messages/*`] } },
+    });
+    add({
+      sid: 'QueryBuckets',
+      actions: ['s3:GetBucketLocation'],
+      resources: [this.bucket.bucketArn, this.resultsBucket.bucketArn],
+    });
+    add({
+      sid: 'QueryResults',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: [this.resultsBucket.arnForObjects('results/*')],
+    });
+    add({
+      sid: 'QueryResultsList',
+      actions: ['s3:ListBucket'],
+      resources: [this.resultsBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': ['results/*'] } },
+    });
+    if (this.resultsKey !== undefined) {
+      add({
+        sid: 'QueryResultsKey',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.resultsKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
+      });
+    }
   }
 
   /**
