@@ -117,27 +117,7 @@ export class ArchiveBucket extends Construct {
         resources: MULTIPART_PREFIXES.map((p) => this.bucket.arnForObjects(`${this.prefix}${p}*`)),
       }),
     );
-    const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } };
-    if (this.encryptionKey !== undefined) {
-      grantee.grantPrincipal.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'ArchiveKey',
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [this.encryptionKey.keyArn],
-          conditions: viaS3,
-        }),
-      );
-    }
-    if (this.formerKey !== undefined) {
-      grantee.grantPrincipal.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'ArchiveFormerKey',
-          actions: ['kms:Decrypt'],
-          resources: [this.formerKey.keyArn],
-          conditions: viaS3,
-        }),
-      );
-    }
+    this.grantKeysViaS3(grantee, 'Archive');
   }
 
   /**
@@ -167,11 +147,19 @@ export class ArchiveBucket extends Construct {
         resources: [this.bucket.arnForObjects(`${this.prefix}${reportsPrefix}*`)],
       }),
     );
+    this.grantKeysViaS3(grantee, 'Audit');
+  }
+
+  /**
+   * The bucket's customer key (encrypt and decrypt) and the former key (decrypt only), through S3
+   * only; statement ids `<sid>Key` and `<sid>FormerKey`.
+   */
+  private grantKeysViaS3(grantee: iam.IGrantable, sid: string): void {
     const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } };
     if (this.encryptionKey !== undefined) {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          sid: 'AuditKey',
+          sid: `${sid}Key`,
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [this.encryptionKey.keyArn],
           conditions: viaS3,
@@ -181,7 +169,7 @@ export class ArchiveBucket extends Construct {
     if (this.formerKey !== undefined) {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          sid: 'AuditFormerKey',
+          sid: `${sid}FormerKey`,
           actions: ['kms:Decrypt'],
           resources: [this.formerKey.keyArn],
           conditions: viaS3,

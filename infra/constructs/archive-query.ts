@@ -60,6 +60,15 @@ export interface ArchiveQueryProps {
 
 const MIN_CUTOFF = 10 * 1024 * 1024;
 
+/** What running a query in the workgroup takes: start, poll, read, stop. */
+const RUN_QUERY_ACTIONS = [
+  'athena:StartQueryExecution',
+  'athena:GetQueryExecution',
+  'athena:GetQueryResults',
+  'athena:StopQueryExecution',
+  'athena:GetWorkGroup',
+] as const;
+
 /** Glue and Athena both want lower-case names of letters, digits and underscores for databases. */
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
 
@@ -265,13 +274,7 @@ export class ArchiveQuery extends Construct {
       grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement(statement));
     add({
       sid: 'QueryWorkGroup',
-      actions: [
-        'athena:StartQueryExecution',
-        'athena:GetQueryExecution',
-        'athena:GetQueryResults',
-        'athena:StopQueryExecution',
-        'athena:GetWorkGroup',
-      ],
+      actions: [...RUN_QUERY_ACTIONS],
       resources: [
         stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workGroupName }),
       ],
@@ -339,15 +342,7 @@ export class ArchiveQuery extends Construct {
       stack.formatArn({ service: 'glue', resource, resourceName: name });
     iam.Grant.addToPrincipal({
       grantee,
-      actions: [
-        'athena:StartQueryExecution',
-        'athena:GetQueryExecution',
-        'athena:GetQueryResults',
-        'athena:StopQueryExecution',
-        'athena:GetWorkGroup',
-        'athena:ListNamedQueries',
-        'athena:GetNamedQuery',
-      ],
+      actions: [...RUN_QUERY_ACTIONS, 'athena:ListNamedQueries', 'athena:GetNamedQuery'],
       resourceArns: [workGroupArn],
     });
     iam.Grant.addToPrincipal({

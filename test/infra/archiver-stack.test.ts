@@ -29,7 +29,7 @@ const actionsOf = (s: Statement) => [s.Action].flat();
 /** The archiver function (the stack also has the audit function, tested in archive-audit.test.ts). */
 function archiverFunction(t = template): { Properties: Cfn } {
   const entries = Object.entries(resourcesOf(t, 'AWS::Lambda::Function'));
-  const found = entries.filter(([id]) => id.startsWith('ArchiverArchiverFunction'));
+  const found = entries.filter(([id]) => id.startsWith('ArchiverFunction'));
   if (found.length !== 1)
     throw new Error(`expected one archiver function, found ${entries.map(([id]) => id)}`);
   return (found[0] as [string, { Properties: Cfn }])[1];
