@@ -7,6 +7,8 @@
  *   C  engine, one group with 1,000,000 messages (peak RSS)
  *   D  naive sequential pager (one group, one request at a time) on B's data, time-boxed
  *   E  objects written vs number of groups for the same data volume
+ *   F  rescan: one group, 600,000 messages over 3 days, 1% changed between two runs (calls, time, RSS)
+ *   G  rescan memory: one day of 1,000,000 fingerprints loaded and merged in process
  *
  * BENCH_SCALE (default 1) shrinks B, C and E for a quick look, e.g. BENCH_SCALE=0.1.
  * BENCH_ONLY picks sections (e.g. BENCH_ONLY=AC). BENCH_MEM_TRACE=<module> is preloaded into the
@@ -77,8 +79,12 @@ function minimumCalls(sim: Simulator): number {
   return calls;
 }
 
-async function engine(sim: Simulator, label: string): Promise<{ report: RunReport; maxRssMb: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-'));
+async function engine(
+  sim: Simulator,
+  label: string,
+  keep?: { dir: string },
+): Promise<{ report: RunReport; maxRssMb: number }> {
+  const dir = keep?.dir ?? (await mkdtemp(join(tmpdir(), 'bench-')));
   try {
     const app = sim.apps[0];
     if (!app) throw new Error('no app');
@@ -113,7 +119,7 @@ async function engine(sim: Simulator, label: string): Promise<{ report: RunRepor
     if (process.env.BENCH_MEM_TRACE) process.stderr.write(stderr);
     return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (keep === undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -261,14 +267,110 @@ async function sectionE(): Promise<void> {
   }
 }
 
+async function sectionF(): Promise<void> {
+  const messages = Math.round(600_000 * SCALE);
+  const spec: DatasetSpec = {
+    groups: 0,
+    activeFraction: 0,
+    messagesPerActiveGroup: [0, 0],
+    historyDays: 2.9,
+    extraGroups: [{ groupId: '@TGS#1RESCAN', type: 'Public', messages }],
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'bench-rescan-'));
+  try {
+    await withSim(spec, async (sim) => {
+      await engine(sim, 'F: first archive', { dir });
+      // 1% of the messages change between the runs: a third edited, recalled, deleted each.
+      const changed = Math.floor(messages / 100);
+      for (let i = 0; i < changed; i++) {
+        const seq = 1 + Math.floor((i * messages) / changed);
+        try {
+          if (i % 3 === 0) sim.modifyMessage('@TGS#1RESCAN', seq);
+          else if (i % 3 === 1) sim.recallMessage('@TGS#1RESCAN', seq);
+          else sim.deleteMessage('@TGS#1RESCAN', seq);
+        } catch {
+          // Already a placeholder in the dataset: nothing to change.
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const { report, maxRssMb } = await engine(sim, 'F: rescan run', { dir });
+      const { rescan } = report;
+      const seconds = report.elapsedMs / 1000;
+      row('F rescan messages checked', String(rescan.checked), `(${messages} in the window)`);
+      row(
+        'F rescan calls vs minimum',
+        `${rescan.calls} / ${Math.ceil(messages / 20)} = ${(rescan.calls / Math.ceil(messages / 20)).toFixed(3)}x`,
+      );
+      row(
+        'F rescan changes found',
+        `${rescan.modified} modified, ${rescan.recalled} recalled, ${rescan.deleted} deleted`,
+        `(${changed} applied, placeholders skipped)`,
+      );
+      row(
+        'F rescan run wall time',
+        `${seconds.toFixed(1)} s`,
+        `(${(rescan.calls / seconds).toFixed(1)} calls/s)`,
+      );
+      row('F rescan peak RSS (engine process)', `${maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sectionG(): Promise<void> {
+  const { FingerprintLogBuilder, FingerprintTable } = await import('../functions/domain/fingerprint-log.ts');
+  const { toRecord } = await import('../functions/domain/record.ts');
+  const entries = 1_000_000;
+  const perLog = 50_000;
+  const logs: string[] = [];
+  for (let start = 0; start < entries; start += perLog) {
+    const builder = new FingerprintLogBuilder();
+    for (let seq = start + 1; seq <= start + perLog; seq++) {
+      const raw = {
+        MsgSeq: seq,
+        MsgTimeStamp: 1_764_000_000 + seq,
+        MsgBody: [],
+        From_Account: `u${seq % 97}`,
+      };
+      builder.add(toRecord(raw, { sdkAppId: 1, groupId: `@TGS#${seq % 10}`, topicId: null, observedAt: 1 }));
+    }
+    logs.push(builder.build());
+  }
+  const textMb = logs.reduce((n, t) => n + t.length, 0) / 1e6;
+  globalThis.gc?.();
+  const before = process.memoryUsage();
+  const started = performance.now();
+  const table = new FingerprintTable();
+  for (const [i, text] of logs.entries()) table.addLog(text, `log${i}`);
+  const targets = table.targets();
+  const ms = performance.now() - started;
+  globalThis.gc?.();
+  const after = process.memoryUsage();
+  const held = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / 1e6;
+  row(
+    'G fingerprints of one day loaded',
+    `${entries} in ${targets.length} targets`,
+    `(${textMb.toFixed(0)} MB of log text)`,
+  );
+  row('G load + merge time', `${(ms / 1000).toFixed(2)} s`);
+  row(
+    'G memory held by the merged table',
+    `${held.toFixed(0)} MB`,
+    globalThis.gc ? '' : '(run with --expose-gc for exact figures)',
+  );
+}
+
 const sections: Record<string, () => Promise<void>> = {
   A: sectionA,
   B: sectionB,
   C: sectionC,
   D: sectionD,
   E: sectionE,
+  F: sectionF,
+  G: sectionG,
 };
-const only = (process.env.BENCH_ONLY ?? 'ABCDE').split('');
+const only = (process.env.BENCH_ONLY ?? 'ABCDEFG').split('');
 for (const name of only) await sections[name]?.();
 
 const width = Math.max(...rows.map((r) => r[0].length));

@@ -143,6 +143,7 @@ export async function composeAppRun(
     leaseMs: config.run.leaseSeconds * 1000,
     deadlineMs,
     concurrency: app.maxConcurrency,
+    rescanDays: config.rescan.days,
     retentionDays: app.retentionDays,
     hardStopAtMs: overrides.hardStopAtMs ?? null,
   };

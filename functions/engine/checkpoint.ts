@@ -91,3 +91,15 @@ export async function commitCheckpoint(
   });
   report.checkpoints++;
 }
+
+/** Whether the buffer is full enough, or the last checkpoint old enough, to commit now. */
+export function checkpointDue(
+  writer: PartitionWriter,
+  options: { flushBytes: number; checkpointIntervalMs: number },
+  lastCheckpointMs: number,
+  nowMs: number,
+): boolean {
+  return (
+    writer.bufferedBytes >= options.flushBytes || nowMs - lastCheckpointMs >= options.checkpointIntervalMs
+  );
+}

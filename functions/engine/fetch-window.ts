@@ -108,7 +108,13 @@ export async function fetchWindow(
     reqMsgSeq = outcome.reqMsgSeq;
     reqMsgNumber = outcome.reqMsgNumber;
   }
-  const ctx = { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId, generation };
+  const ctx = {
+    sdkAppId: options.sdkAppId,
+    groupId: ref.groupId,
+    topicId: ref.topicId,
+    generation,
+    observedAt: options.observedAtSec ?? null,
+  };
   const records: ArchiveRecord[] = [...bySeq.values()]
     .sort((a, b) => b.MsgSeq - a.MsgSeq)
     .map((m) => toRecord(m, ctx));

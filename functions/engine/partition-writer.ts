@@ -2,9 +2,15 @@
  * Buffers archive records across groups into one gzip NDJSON stream per `dt` partition, so the
  * number of objects grows with data volume and days touched, not with the number of groups.
  * Memory stays bounded: lines are compressed as they arrive and only compressed bytes are held.
+ *
+ * Beside every message object it writes the fingerprint log of the same records
+ * (`functions/domain/fingerprint-log.ts`), planned and flushed together, so the checkpoint's intent
+ * covers both: a log never describes records that were rolled back, and the rescan compares
+ * against exactly what was committed.
  */
-import { createGzip, type Gzip } from 'node:zlib';
-import { dateInZone, messageObjectKey } from '../domain/partition.ts';
+import { createGzip, type Gzip, gzipSync } from 'node:zlib';
+import { FingerprintLogBuilder } from '../domain/fingerprint-log.ts';
+import { dateInZone, fingerprintObjectKey, messageObjectKey } from '../domain/partition.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 import { serializeRecord } from '../domain/record-codec.ts';
 import type { ObjectStore } from '../domain/storage.ts';
@@ -14,6 +20,7 @@ interface Partition {
   readonly gzip: Gzip;
   readonly chunks: Buffer[];
   readonly done: Promise<void>;
+  readonly prints: FingerprintLogBuilder;
   records: number;
   bytes: number;
 }
@@ -21,9 +28,12 @@ interface Partition {
 export interface PlannedObject {
   readonly key: string;
   readonly dt: string;
+  /** A message object, or the fingerprint log beside it. */
+  readonly kind: 'messages' | 'fingerprints';
 }
 
 export interface FlushResult {
+  /** Message objects written (their fingerprint logs not counted). */
   objects: number;
   records: number;
   /** Compressed bytes written. */
@@ -65,6 +75,7 @@ export class PartitionWriter {
       const lines = byDay.get(dt) ?? [];
       lines.push(serializeRecord(record));
       byDay.set(dt, lines);
+      (this.partitions.get(dt) ?? this.open(dt)).prints.add(record);
     }
     for (const [dt, lines] of byDay) {
       const partition = this.partitions.get(dt) ?? this.open(dt);
@@ -77,19 +88,19 @@ export class PartitionWriter {
   }
 
   /**
-   * Name the objects the next flush will write (one per non-empty partition), so the caller can
-   * record them as intent before anything is written.
+   * Name the objects the next flush will write (per non-empty partition, its message object and
+   * the fingerprint log beside it), so the caller can record them as intent before anything is written.
    */
   public planFlush(): PlannedObject[] {
-    this.planned ??= [...this.partitions.keys()].sort().map((dt) => ({
-      dt,
-      key: messageObjectKey({
-        sdkAppId: this.options.sdkAppId,
-        dt,
-        runId: this.options.runId,
-        part: this.nextPart++,
-      }),
-    }));
+    // Nothing buffered: nothing to plan, and nothing to block the next addAll.
+    if (this.planned === undefined && this.partitions.size === 0) return [];
+    this.planned ??= [...this.partitions.keys()].sort().flatMap((dt): PlannedObject[] => {
+      const name = { sdkAppId: this.options.sdkAppId, dt, runId: this.options.runId, part: this.nextPart++ };
+      return [
+        { dt, kind: 'messages', key: messageObjectKey(name) },
+        { dt, kind: 'fingerprints', key: fingerprintObjectKey(name) },
+      ];
+    });
     return this.planned;
   }
 
@@ -100,9 +111,18 @@ export class PartitionWriter {
   public async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
     const planned = this.planFlush();
     const result: FlushResult = { objects: 0, records: 0, bytes: 0 };
-    for (const { dt, key } of planned) {
+    for (const { dt, key, kind } of planned) {
       const partition = this.partitions.get(dt);
       if (!partition) continue;
+      if (kind === 'fingerprints') {
+        await fence();
+        await this.options.store.put(key, gzipSync(partition.prints.build()), {
+          ifNoneMatch: '*',
+          contentType: 'text/plain; charset=utf-8',
+          contentEncoding: 'gzip',
+        });
+        continue;
+      }
       partition.gzip.end();
       await partition.done;
       const body = Buffer.concat(partition.chunks);
@@ -142,7 +162,15 @@ export class PartitionWriter {
     });
     // A destroyed (discarded) stream rejects `done`; nobody awaits it then.
     done.catch(() => undefined);
-    const partition: Partition = { dt, gzip, chunks, done, records: 0, bytes: 0 };
+    const partition: Partition = {
+      dt,
+      gzip,
+      chunks,
+      done,
+      prints: new FingerprintLogBuilder(),
+      records: 0,
+      bytes: 0,
+    };
     this.partitions.set(dt, partition);
     return partition;
   }

@@ -1,7 +1,8 @@
 /**
  * The archive use case, orchestrated: take the lease, roll back an uncommitted checkpoint of an
  * earlier run, plan the targets (`plan-targets.ts`), page them (`page-loop.ts`, `fetch-window.ts`)
- * with checkpoints (`checkpoint.ts`), then write the run report and release the lease.
+ * with checkpoints (`checkpoint.ts`), rescan the last days for changes (`rescan.ts`), then write
+ * the run report and release the lease.
  *
  * No work outlives the call: when it returns or throws, every request it started has settled. The
  * hard stop (`options.hardStopAtMs`) aborts in-flight requests and forbids further writes; every
@@ -18,6 +19,7 @@ import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { planTargets } from './plan-targets.ts';
 import { emptyReport, type RunReport } from './report.ts';
+import { rescanTargets } from './rescan.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { StateKeeper } from './state-keeper.ts';
 
@@ -90,12 +92,23 @@ async function archive(
     store,
   });
   let fatal: unknown;
+  const run: RunOptions = {
+    ...options,
+    observedAtSec: options.observedAtSec ?? Math.floor(report.startedAtMs / 1000),
+  };
   try {
     // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
     const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
-    const targets = await planTargets(deps, options, keeper.state, report, planSignal);
+    const targets = await planTargets(deps, run, keeper.state, report, planSignal);
     report.planMs = clock.now() - report.startedAtMs;
-    await pageTargets(deps, options, keeper, writer, targets, report, signal, { fence, stop });
+    await pageTargets(deps, run, keeper, writer, targets, report, signal, { fence, stop });
+    // New history first: the rescan starts only once every target is caught up.
+    report.rescan.days = run.rescanDays ?? 0;
+    if (report.rescan.days > 0) {
+      report.rescan.complete = false;
+      if (report.done) await rescanTargets(deps, run, keeper, writer, report, signal, { fence, stop });
+      report.done &&= report.rescan.complete;
+    }
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;

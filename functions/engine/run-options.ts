@@ -29,6 +29,13 @@ export interface RunOptions {
   /** Windows (page requests) in flight at once. */
   concurrency: number;
   /**
+   * Re-read this many days of every target after new history, for changes (default 0: off; the
+   * config's `rescan.days` defaults to 3).
+   */
+  rescanDays?: number;
+  /** `observed_at` of the records this run writes, epoch seconds (default: the run's start). */
+  observedAtSec?: number;
+  /**
    * Epoch ms of the hard stop (the Lambda's time is up): in-flight requests are aborted, nothing more
    * is written, the lease is released and the run fails with HardStopError. Null: none.
    */

@@ -54,6 +54,13 @@ export const METRIC = {
   leaseHeld: 'LeaseHeld',
   /** 1 when the deadline check finds a run still in progress at the configured hour, else 0. */
   runNotDone: 'RunNotDoneByDeadline',
+  /** Pages the rescan for changes fetched. */
+  rescanCalls: 'RescanCalls',
+  /** Changes the rescan found, one metric per kind (one new revision row each). */
+  messagesModified: 'MessagesModified',
+  messagesRecalled: 'MessagesRecalled',
+  messagesDeleted: 'MessagesDeleted',
+  messagesRestored: 'MessagesRestored',
   /** Sent by the run state machine: a run that found another in progress and did nothing. */
   runsSkipped: 'RunsSkipped',
   /** Sent by the run state machine: a run with an app that stopped making progress. */

@@ -8,7 +8,9 @@
  * rendered here from a validated, typed value), DuckDB as prepared-statement bindings.
  *
  * The queries read the views, which absorb the dialect differences (time zones, array functions),
- * so the named queries themselves are plain SQL both engines accept. `duckdbSql` exists for a
+ * so the named queries themselves are plain SQL both engines accept. Message queries read the
+ * latest revision of each message (`messages_flat`, `messages_latest`); `changes` reads the
+ * revisions themselves (`message_changes`). `duckdbSql` exists for a
  * query that ever needs a translation.
  */
 import { QueryUsageError } from './errors.ts';
@@ -85,10 +87,21 @@ ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
     description: 'Message elements per type (text, image, file, ...) in a date range',
     params: [FROM, TO],
     sql: `SELECT t.element_type, count(*) AS elements
-FROM messages CROSS JOIN UNNEST(element_types) AS t(element_type)
+FROM messages_latest CROSS JOIN UNNEST(element_types) AS t(element_type)
 WHERE dt BETWEEN :from AND :to
 GROUP BY t.element_type
 ORDER BY elements DESC, t.element_type`,
+  },
+  {
+    name: 'changes',
+    description:
+      'Messages of a date range recalled, edited or deleted after archiving: one row per change, with before and after',
+    params: [FROM, TO],
+    sql: `SELECT observed_on, sent_at, group_id, topic_id, msg_seq, sender, change, revision,
+  text_before, text_after, cloud_custom_data_before, cloud_custom_data_after, dt
+FROM message_changes
+WHERE dt BETWEEN :from AND :to
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq, revision`,
   },
   {
     name: 'runs',

@@ -249,6 +249,10 @@ const RUN_REPORT_SPEC = {
   bytesWritten: ['bytes_written', 'bigint'],
   rolledBackObjects: ['rolled_back_objects', 'bigint'],
   errors: ['errors', 'array<struct<groupid:string,topicid:string,error:string>>'],
+  rescan: [
+    'rescan',
+    'struct<days:bigint,calls:bigint,checked:bigint,modified:bigint,recalled:bigint,deleted:bigint,restored:bigint,complete:boolean>',
+  ],
   fatalError: ['fatal_error', 'string'],
 } as const satisfies Readonly<Record<string, readonly [name: string, type: string]>>;
 

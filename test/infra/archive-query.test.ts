@@ -23,7 +23,7 @@ import { type HiveType, parseHiveType, toPrestoType } from '../../functions/quer
 import { RECORD_COLUMNS } from '../../functions/query/message-schema.ts';
 import { compiledFor, NAMED_QUERIES } from '../../functions/query/named-queries.ts';
 import { RUN_REPORT_COLUMNS } from '../../functions/query/tables.ts';
-import { athenaViewSql, VIEWS } from '../../functions/query/views.ts';
+import { athenaViewSql, PREVIOUS_COLUMNS, VIEWS } from '../../functions/query/views.ts';
 import { ELEMENT_TYPES, generateMessage, streamKey } from '../../functions/simulator/index.ts';
 import { ArchiveQuery, type ArchiveQueryProps } from '../../infra/constructs/archive-query.ts';
 
@@ -326,6 +326,8 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
         ...source.PartitionKeys.map((c) => c.Name),
         'seen',
         'failed',
+        // The previous revision's columns, put beside each revision by the `changes` source.
+        ...(view.source === 'changes' ? PREVIOUS_COLUMNS.map((c) => `prev_${c}`) : []),
       ]);
       for (const column of view.columns) {
         const identifiers = column.athena
