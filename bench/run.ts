@@ -288,7 +288,13 @@ async function sectionF(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-rescan-'));
   try {
     await withSim(spec, async (sim) => {
-      await engine(sim, 'F: first archive', { dir });
+      const first = await engine(sim, 'F: first archive', { dir });
+      const firstCalls = first.report.calls.groupMsgGetSimple ?? 0;
+      row(
+        'F first archive (for comparison)',
+        `${(first.report.elapsedMs / 1000).toFixed(1)} s`,
+        `(${firstCalls} calls, ${(firstCalls / (first.report.elapsedMs / 1000)).toFixed(1)} calls/s)`,
+      );
       // 1% of the messages change between the runs: a third edited, recalled, deleted each.
       const changed = Math.floor(messages / 100);
       for (let i = 0; i < changed; i++) {
