@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { type ArchiveState, parseState } from '../../functions/domain/continuation.ts';
 import { dateInZone, stateKey } from '../../functions/domain/partition.ts';
+import { auditArchive } from '../../functions/query/audit/audit.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
 import {
@@ -193,6 +196,24 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
 
       const rows = await readArchive(store);
       expect(exactlyOnceProblems(rows, expectedIdentities(sim), timeZone), summary).toEqual([]);
+      // The completeness audit agrees: nothing it cannot explain after all those kills.
+      const runner = await openArchiveRunner({
+        archive: archiveDir,
+        timeZone,
+        clock: systemClock,
+        workGroup: 'w',
+        database: 'd',
+      });
+      try {
+        const audit = await auditArchive(runner, store, { archive: archiveDir, timeZone, nowMs: Date.now() });
+        expect(
+          audit.findings.filter((f) => !f.explained),
+          summary,
+        ).toEqual([]);
+        expect(audit.apps[0]?.rows).toBe(rows.length);
+      } finally {
+        runner.close();
+      }
       // The history spans several midnights, so the zone decides the folder of many messages.
       expect(new Set(rows.map((r) => r.dt)).size).toBeGreaterThanOrEqual(5);
       const zoneMatters = rows.filter((r) => dateInZone(r.record.msg_time, 'UTC') !== r.dt).length;
