@@ -3,6 +3,8 @@
  * need a browser to decode real files (no binary fixtures in the repository).
  */
 import { crc32, deflateSync } from 'node:zlib';
+import type { ManifestRow } from '../../functions/query/media-manifest.ts';
+import type { MediaRef } from '../../functions/query/transcript/model.ts';
 
 function chunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
@@ -60,4 +62,24 @@ export function wavTone(seconds: number): Buffer {
   header.write('data', 36, 'ascii');
   header.writeUInt32LE(data.length, 40);
   return Buffer.concat([header, data]);
+}
+
+/** The manifest row the media copier writes for an archived reference. */
+export function archivedManifestRow(
+  ref: MediaRef,
+  objectKey: string,
+  contentType: string,
+  bytes: number,
+): ManifestRow {
+  return {
+    group_id: ref.groupId,
+    topic_id: ref.topicId,
+    msg_seq: ref.seq,
+    element_path: ref.element.join('.'),
+    size_class: ref.variant.replace(/^image-/, ''),
+    status: 'archived',
+    object_key: objectKey,
+    content_type: contentType,
+    bytes,
+  };
 }

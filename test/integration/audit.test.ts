@@ -26,6 +26,7 @@ import { listAll } from '../helpers/archive.ts';
 import { engineRun } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { archivedManifestRow } from '../helpers/media-fixtures.ts';
 
 const ZONE = 'Asia/Shanghai';
 let sim: Simulator;
@@ -292,18 +293,15 @@ describe('npm run audit', () => {
       .flatMap((m) => mediaRefsOf({ ...m, versions: m.versions.slice(0, 1) }))
       .filter((r) => r.variant !== 'image-large' && r.variant !== 'image-thumbnail');
     expect(refs.length).toBeGreaterThan(5);
-    const rows = refs.map((ref, i) => ({
-      group_id: ref.groupId,
-      topic_id: ref.topicId,
-      msg_seq: ref.seq,
-      element_path: ref.element.join('.'),
-      size_class: ref.variant.replace(/^image-/, ''),
-      status: 'archived',
-      object_key: `media/sha256/${String(i).padStart(2, '0').slice(0, 2)}/${String(i).padStart(64, '0')}`,
-      content_type: 'application/octet-stream',
-      bytes: 1,
-    }));
-    for (const row of rows) await store.put(row.object_key, new Uint8Array([1]));
+    const rows = refs.map((ref, i) =>
+      archivedManifestRow(
+        ref,
+        `media/sha256/${String(i).padStart(64, '0').slice(0, 2)}/${String(i).padStart(64, '0')}`,
+        'application/octet-stream',
+        1,
+      ),
+    );
+    for (const row of rows) await store.put(row.object_key as string, new Uint8Array([1]));
     const [dropped, unmanifested, ...kept] = rows;
     const manifestKey = `media-manifest/sdkappid=${sdkAppId}/dt=2026-01-01/part-test-00000.ndjson.gz`;
     await store.put(

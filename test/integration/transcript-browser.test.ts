@@ -30,7 +30,7 @@ import { REPO_ROOT } from '../helpers/cli.ts';
 import { engineRun } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { pngImage, wavTone } from '../helpers/media-fixtures.ts';
+import { archivedManifestRow, pngImage, wavTone } from '../helpers/media-fixtures.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -125,19 +125,7 @@ async function archiveMedia(
     const key = `media/sha256/${sha256.slice(0, 2)}/${sha256}`;
     n++;
     await store.put(key, bytes);
-    rows.push(
-      JSON.stringify({
-        group_id: ref.groupId,
-        topic_id: ref.topicId,
-        msg_seq: ref.seq,
-        element_path: ref.element.join('.'),
-        size_class: ref.variant.replace(/^image-/, ''),
-        status: 'archived',
-        object_key: key,
-        content_type: image ? 'image/png' : 'audio/wav',
-        bytes: bytes.length,
-      }),
-    );
+    rows.push(JSON.stringify(archivedManifestRow(ref, key, image ? 'image/png' : 'audio/wav', bytes.length)));
   }
   await store.put(
     `media-manifest/sdkappid=${sdkAppId}/dt=2026-01-01/part-test-00000.ndjson.gz`,
