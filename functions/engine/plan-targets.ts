@@ -105,15 +105,18 @@ export async function planTargets(
       infoCalls.push(deps.api.getGroupInfo(batch, signal).then(onInfos));
     }
   };
+  let listingError: unknown;
   try {
     if (options.groupIds) readInfos([...new Set(options.groupIds)]);
     else await discoverGroups(deps.api, signal, readInfos);
-  } finally {
-    // Every call settles before planning returns or throws: no work outlives it.
-    const settled = await Promise.allSettled(infoCalls);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+  } catch (error) {
+    listingError = error;
   }
+  // Every call settles before planning returns or throws: no work outlives it.
+  const settled = await Promise.allSettled(infoCalls);
+  if (listingError !== undefined) throw listingError;
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 
   // Topic lists are independent calls: fetch them in parallel under the client's rate limit.
   const topicLists = await Promise.all(

@@ -24,6 +24,10 @@ export interface ArchiveResult {
   pages: number;
   remainingTargets: number;
   elapsedMs: number;
+  /** Media references that got their manifest row in this invocation (progress without messages). */
+  mediaDone: number;
+  /** Media references left for the next invocation (deadline) or a later run (retries). */
+  mediaPending: number;
 }
 
 /** CloudWatch namespace of the function's EMF metrics and of the deadline check. */

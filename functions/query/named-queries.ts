@@ -40,6 +40,22 @@ export interface NamedQuery {
 const FROM: QueryParamSpec = { name: 'from', type: 'date', description: 'first dt, YYYY-MM-DD (inclusive)' };
 const TO: QueryParamSpec = { name: 'to', type: 'date', description: 'last dt, YYYY-MM-DD (inclusive)' };
 
+/** Element types that carry media directly (merged forwards may, but need not). */
+const MEDIA_TYPES = "'TIMImageElem', 'TIMFileElem', 'TIMSoundElem', 'TIMVideoFileElem'";
+
+const MISSING_MEDIA_ROWS = `SELECT dt, group_id, topic_id, msg_seq, element_path, kind, size_class, status, reason, url
+FROM message_media
+WHERE dt BETWEEN :from AND :to AND status <> 'archived'`;
+
+/** Messages with media elements but no manifest row: their media is still queued (pending). */
+const PENDING_MEDIA = (
+  hasMedia: string,
+) => `SELECT m.dt, m.group_id, m.topic_id, m.msg_seq, NULL, NULL, NULL, 'pending', 'no manifest row yet', NULL
+FROM messages m
+WHERE m.dt BETWEEN :from AND :to AND m.is_place_msg = 0 AND coalesce(m.revision, 0) = 0 AND ${hasMedia}
+  AND NOT EXISTS (SELECT 1 FROM media md WHERE md.sdkappid = m.sdkappid AND md.dt = m.dt AND md.group_id = m.group_id
+    AND coalesce(md.topic_id, '') = coalesce(m.topic_id, '') AND md.msg_seq = m.msg_seq)`;
+
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
     name: 'conversation',
@@ -91,6 +107,20 @@ FROM messages_latest CROSS JOIN UNNEST(element_types) AS t(element_type)
 WHERE dt BETWEEN :from AND :to
 GROUP BY t.element_type
 ORDER BY elements DESC, t.element_type`,
+  },
+  {
+    name: 'missing-media',
+    description:
+      'Media not in the archive: references expired, refused, failed or without URL, and media messages with no manifest row yet (pending)',
+    params: [FROM, TO],
+    sql: `${MISSING_MEDIA_ROWS}
+UNION ALL
+${PENDING_MEDIA(`arrays_overlap(m.element_types, ARRAY[${MEDIA_TYPES}])`)}
+ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
+    duckdbSql: `${MISSING_MEDIA_ROWS}
+UNION ALL
+${PENDING_MEDIA(`list_has_any(m.element_types, [${MEDIA_TYPES}])`)}
+ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
   },
   {
     name: 'changes',

@@ -16,6 +16,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { parseHiveType } from '../../functions/query/hive-types.ts';
+import { mediaTable } from '../../functions/query/media-table.ts';
 import { compiledFor, NAMED_QUERIES, savedQueryDescription } from '../../functions/query/named-queries.ts';
 import {
   type ArchiveLocationProps,
@@ -117,7 +118,7 @@ export class ArchiveQuery extends Construct {
       dtStart: props.dtStart,
     };
     const tables: Record<string, glue.CfnTable> = {};
-    for (const definition of [messagesTable(location), runsTable(location)]) {
+    for (const definition of [messagesTable(location), runsTable(location), mediaTable(location)]) {
       tables[definition.name] = this.externalTable(definition, account);
     }
     const viewContext = { database: this.databaseName, timeZone: props.timeZone };

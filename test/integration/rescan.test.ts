@@ -17,7 +17,6 @@ import { type ArchiveRecord, type ChangeKind, fromRecord } from '../../functions
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import type { RunReport } from '../../functions/engine/report.ts';
 import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
-import type { QueryRunner } from '../../functions/query/port.ts';
 import { collectRows } from '../../functions/query/result.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import {
