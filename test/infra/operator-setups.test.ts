@@ -58,7 +58,10 @@ describe('10 or more apps', () => {
       const alarms = Object.values(resourcesOf(build(withApps(count)).template(), 'AWS::CloudWatch::Alarm'));
       // CloudWatch's limit: at most 10 metrics in one alarm.
       for (const alarm of alarms) expect((alarm.Properties.Metrics ?? []).length).toBeLessThanOrEqual(10);
-      expect(alarms.filter((a) => a.Properties.MetricName === 'Errors')).toHaveLength(count);
+      const appErrors = alarms.filter(
+        (a) => a.Properties.MetricName === 'Errors' && a.Properties.Namespace === 'TencentChatArchiver',
+      );
+      expect(appErrors).toHaveLength(count);
       expect(stack.archiver.run.stateMachineName).toBeDefined();
     },
     60_000,
@@ -315,9 +318,15 @@ describe('the errors alarm', () => {
       if (!metrics.includes('"Errors"')) continue;
       expect(metrics.includes('AWS/Lambda') && metrics.includes('TencentChatArchiver')).toBe(false);
     }
-    const errors = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter(
+    const all = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.MetricName === 'Errors',
     );
+    // Lambda's own Errors only for the audit function (its failed audits), never the archiver's.
+    const lambdaErrors = all.filter((a) => a.Properties.Namespace === 'AWS/Lambda');
+    expect(lambdaErrors.map((a) => JSON.stringify(a.Properties.Dimensions))).toEqual([
+      expect.stringMatching(/AuditFunction/),
+    ]);
+    const errors = all.filter((a) => a.Properties.Namespace !== 'AWS/Lambda');
     expect(errors.map((a) => a.Properties.Namespace)).toEqual([
       'TencentChatArchiver',
       'TencentChatArchiver',
