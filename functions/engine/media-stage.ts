@@ -83,6 +83,8 @@ export class MediaStage {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private failure: unknown;
   private readonly startedAt: number;
+  /** Runs before every write of a media checkpoint; throws to stop it. */
+  private fence: () => Promise<void> = () => this.keeper.ensureLease(fenceMarginMs(this.options.leaseMs));
 
   private constructor(
     private readonly deps: MediaStageDeps,
@@ -105,9 +107,11 @@ export class MediaStage {
     options: MediaStageOptions,
     keeper: StateKeeper,
     signal?: AbortSignal,
+    fence?: () => Promise<void>,
   ): Promise<MediaStage> {
     const ledger = await MediaLedger.open(deps.store, options.sdkAppId);
     const stage = new MediaStage(deps, options, keeper, ledger);
+    if (fence) stage.fence = fence;
     stage.report.rolledBackObjects = await recoverMediaCheckpoints(ledger, deps.store, deps.logger);
     for await (const key of deps.store.list(mediaQueuePrefix(options.sdkAppId))) {
       stage.waiting.push({ key, entries: undefined });
@@ -299,10 +303,11 @@ export class MediaStage {
     if (remainder.length > 0)
       writes.push({ key: this.nextQueueKey(), lines: remainder.map(serializeQueueEntry) });
     const runId = this.options.runId;
-    // Fenced by the lease like every checkpoint write (renewed here if it runs short).
-    await this.keeper.ensureLease(fenceMarginMs(this.options.leaseMs));
+    // Fenced like every checkpoint write: the lease (renewed if it runs short), and the hard stop.
+    await this.fence();
     await this.ledger.update((p) => [...p, { runId, source, objects: writes.map((w) => w.key) }]);
     for (const write of writes) {
+      await this.fence();
       await this.deps.store.put(write.key, await gzipLines(write.lines), {
         ifNoneMatch: '*',
         contentType: 'application/x-ndjson',

@@ -101,7 +101,7 @@ async function archive(
   let media: MediaStage | undefined;
   let writer = new PartitionWriter(writerOptions);
   try {
-    media = await openMediaStage(deps, run, keeper, signal);
+    media = await openMediaStage(deps, run, keeper, signal, fence);
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
     const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
@@ -169,6 +169,7 @@ async function openMediaStage(
   options: RunOptions,
   keeper: StateKeeper,
   signal: AbortSignal | undefined,
+  fence: () => Promise<void>,
 ): Promise<MediaStage | undefined> {
   const media = options.media;
   if (!media?.enabled) return undefined;
@@ -188,6 +189,7 @@ async function openMediaStage(
     },
     keeper,
     signal,
+    fence,
   );
 }
 
