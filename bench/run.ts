@@ -27,7 +27,7 @@ import { type DatasetSpec, type Simulator, startSimulator } from '../functions/s
 const run = promisify(execFile);
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const RATE = 200;
-const LATENCY = { latencyMs: 60, jitterMs: 40 }; // 80 ms ± 20 ms
+const LATENCY = { latencyMs: 80, jitterMs: 20 }; // 80 ms ± 20 ms round trip, the jitter on the way in
 const quiet = createConsoleLogger({ level: 'error' });
 
 const rows: [string, string, string][] = [];

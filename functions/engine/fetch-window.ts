@@ -1,26 +1,30 @@
-/** Fetching one seq window of a target: one or more `group_msg_get_simple` pages. */
+/** Fetching one page of a span of a target: one `group_msg_get_simple` call (more after a 10018). */
 import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domain/continuation.ts';
 import { GiveUpError } from '../domain/errors.ts';
 import { toRecord } from '../domain/record.ts';
-import type { ChatApi, RawMessage } from '../domain/tencent-types.ts';
+import type { ChatApi } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
-import type { WindowResult } from './target-work.ts';
+import type { PageResult } from './target-work.ts';
 
-/** Fetch one window, following short pages, filtering to the window and the look-back. */
-export async function fetchWindow(
+/**
+ * Fetch the next page of `span` (its `hi` down, at most 20 seqs), keep the messages inside the
+ * span and the look-back, and say where the span continues: below the smallest seq returned, so a
+ * page cut short costs no extra call (reference §3.6).
+ */
+export async function fetchPage(
   api: ChatApi,
   options: RunOptions,
   ref: TargetRef,
   floorTime: number | null,
-  window: SeqWindow,
+  span: SeqWindow,
+  request: { reqMsgSeq: number; reqMsgNumber: number },
   signal: AbortSignal | undefined,
-): Promise<WindowResult> {
-  const bySeq = new Map<number, RawMessage>();
-  let reqMsgSeq = window.hi;
-  let reqMsgNumber = window.hi - window.lo + 1;
-  let pages = 0;
-  let stop: WindowResult['stop'] = false;
+): Promise<PageResult> {
+  const { reqMsgSeq } = request;
+  let { reqMsgNumber } = request;
+  let calls = 0;
   for (;;) {
+    calls++;
     let page: Awaited<ReturnType<ChatApi['getHistory']>>;
     try {
       page = await api.getHistory(
@@ -41,11 +45,11 @@ export async function fetchWindow(
       }
       throw error;
     }
-    pages++;
-    const inside = inWindow(window, page.messages);
-    for (const m of inside) if (floorTime === null || m.MsgTimeStamp >= floorTime) bySeq.set(m.MsgSeq, m);
+    // One message per seq, even if an answer repeated one.
+    const inside = [...new Map(inWindow(span, page.messages).map((m) => [m.MsgSeq, m])).values()];
+    const kept = floorTime === null ? inside : inside.filter((m) => m.MsgTimeStamp >= floorTime);
     const outcome = evaluatePage({
-      window,
+      window: span,
       reqMsgSeq,
       reqMsgNumber,
       isFinished: page.isFinished,
@@ -53,16 +57,20 @@ export async function fetchWindow(
       oldestTime: inside.length === 0 ? undefined : Math.min(...inside.map((m) => m.MsgTimeStamp)),
       floorTime,
     });
+    const records = kept
+      .sort((a, b) => b.MsgSeq - a.MsgSeq)
+      .map((m) => toRecord(m, { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId }));
     if (outcome.kind === 'window-done') {
-      if (outcome.stopTarget) stop = outcome.reason;
-      break;
+      return {
+        records,
+        calls,
+        next: span.lo - 1,
+        short: false,
+        stop: outcome.stopTarget ? outcome.reason : false,
+      };
     }
-    if (outcome.reqMsgSeq >= reqMsgSeq) break; // no progress: never loop forever on an odd answer
-    reqMsgSeq = outcome.reqMsgSeq;
-    reqMsgNumber = outcome.reqMsgNumber;
+    // Never loop on an odd answer: the next request is always strictly below this one.
+    const next = Math.min(outcome.reqMsgSeq, reqMsgSeq - 1);
+    return { records, calls, next, short: page.isFinished === 0, stop: false };
   }
-  const records = [...bySeq.values()]
-    .sort((a, b) => b.MsgSeq - a.MsgSeq)
-    .map((m) => toRecord(m, { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId }));
-  return { records, pages, stop };
 }

@@ -41,7 +41,7 @@ export async function planTargets(
       return;
     }
     const base: TargetState = current ?? { ...ref, highWater: 0, highWaterTime: null, inProgress: null };
-    work.push(new TargetWork(ref, base, ranges, lastMsgTime));
+    work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
   };
 
   const infoBatches = batches(selected, 50);

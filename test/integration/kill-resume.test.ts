@@ -58,7 +58,14 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
           group_msg_get_simple: RATE,
           get_topic: RATE,
         },
-        dataset: { groups: 50, activeFraction: 0.9, messagesPerActiveGroup: [100, 600], historyDays: 6 },
+        dataset: {
+          groups: 50,
+          activeFraction: 0.9,
+          messagesPerActiveGroup: [100, 600],
+          historyDays: 6,
+          // Large enough to be paged as several spans at once (a todo list in the state).
+          extraGroups: [{ groupId: '@TGS#1SPANS', type: 'Public', messages: 24_000 }],
+        },
       });
       cleanups.push(() => sim.stop());
       const dir = await mkdtemp(join(tmpdir(), 'kill-resume-'));
@@ -77,7 +84,14 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
       const store = new LocalFolderStore(archiveDir);
       const sdkAppId = sim.apps[0]?.sdkAppId as number;
       const random = seededRandom(timeZone === 'UTC' ? 101 : 202);
-      const stats = { runs: 0, kills: 0, killsHoldingLease: 0, killsMidCheckpoint: 0, leaseWaits: 0 };
+      const stats = {
+        runs: 0,
+        kills: 0,
+        killsHoldingLease: 0,
+        killsMidCheckpoint: 0,
+        leaseWaits: 0,
+        statesWithSpans: 0,
+      };
       const history: string[] = [];
 
       // Groups with their own message stream (topic communities keep messages per topic).
@@ -123,6 +137,7 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
         await killing;
         stats.runs++;
         const after = await readState(store, sdkAppId);
+        if (after?.targets.some((t) => t.inProgress?.todo !== undefined)) stats.statesWithSpans++;
         history.push(
           `${kill ? `kill@${kill.after}+${Math.round(kill.ms)}ms` : 'run'} -> ${result.code ?? result.signal}`,
         );
@@ -201,6 +216,8 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
       const summary = `${JSON.stringify(stats)}\n${history.join(', ')}`;
       expect(stats.kills, summary).toBeGreaterThanOrEqual(KILLS + 2);
       expect(stats.killsHoldingLease, summary).toBeGreaterThanOrEqual(4);
+      // Some run was killed while a target's spans were in progress, and the next one resumed them.
+      expect(stats.statesWithSpans, summary).toBeGreaterThan(0);
 
       const rows = await readArchive(store);
       expect(exactlyOnceProblems(rows, expectedIdentities(sim), timeZone), summary).toEqual([]);
