@@ -22,6 +22,10 @@ const CLOUDWATCH_LOG_RETENTION_DAYS = [
 const HISTORY_EVENTS_LIMIT = 25_000;
 export const HISTORY_EVENTS_PER_ITERATION = 16;
 
+/** The stack name of the default stack, whose query names stay the historical ones. */
+export const DEFAULT_STACK_NAME = 'TencentChatArchiver';
+const DEFAULT_MAX_ITERATIONS = 48;
+
 const days = (max = 36_500) => z.number().int().positive().max(max);
 
 const LifecycleSchema = z
@@ -127,7 +131,7 @@ export const DeploySchema = z.strictObject({
   stackName: z
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must be a CloudFormation stack name')
-    .default('TencentChatArchiver'),
+    .default(DEFAULT_STACK_NAME),
   schedule: z
     .strictObject({
       /** EventBridge Scheduler cron: minutes hours day-of-month month day-of-week year. */
@@ -148,11 +152,23 @@ export const DeploySchema = z.strictObject({
     .default({ cron: '0 2 * * ? *', timeZone: 'UTC', enabled: true }),
   run: z
     .strictObject({
-      /** Invocations (15 min each) per app per run before the run fails. */
-      maxIterations: z.number().int().min(1).max(500).default(48),
+      /**
+       * Invocations per app per execution. An app still behind after them continues in a new
+       * execution by itself (no alarm). Default: 48, or fewer when the apps' loops would not fit
+       * in one execution's history.
+       */
+      maxIterations: z.number().int().min(1).max(500).optional(),
+      /**
+       * Consecutive invocations of one app that archive nothing and leave no fewer groups behind
+       * before the app counts as stuck (it stops, and the no-progress alarm fires).
+       */
+      noProgressInvocations: z.number().int().min(2).max(50).default(3),
+      /** The function's memory: CPU and network scale with it (media downloads, gzip). */
       memoryMb: z.number().int().min(256).max(10_240).default(1024),
+      /** The function's timeout; every invocation pages until shortly before it, then commits. */
+      timeoutSeconds: z.number().int().min(120, 'must be at least 120 (2 minutes)').max(900).default(900),
     })
-    .default({ maxIterations: 48, memoryMb: 1024 }),
+    .default({ noProgressInvocations: 3, memoryMb: 1024, timeoutSeconds: 900 }),
   secrets: z
     .strictObject({
       /** The customer KMS key of the SecureString parameters; omit for the default `aws/ssm` key. */
@@ -186,23 +202,20 @@ export const DeploySchema = z.strictObject({
         )
         .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'must be a real date')
         .default('2025-01-01'),
+      /** Default: `chat_archive`, or `chat_archive_<stack name>` for any other stack name. */
       databaseName: z
         .string()
         .regex(/^[a-z][a-z0-9_]{0,254}$/, 'must be lower-case letters, digits and underscores')
-        .default('chat_archive'),
+        .optional(),
+      /** Default: `chat-archive`, or `chat-archive-<stack name>` for any other stack name. */
       workGroupName: z
         .string()
         .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be letters, digits, dots, dashes or underscores')
-        .default('chat-archive'),
+        .optional(),
       /** Per-query scan limit of the workgroup, in GB (Athena's minimum is 10 MB). */
       bytesScannedCutoffGb: z.number().min(0.01).default(10),
     })
-    .default({
-      dtStart: '2025-01-01',
-      databaseName: 'chat_archive',
-      workGroupName: 'chat-archive',
-      bytesScannedCutoffGb: 10,
-    }),
+    .default({ dtStart: '2025-01-01', bytesScannedCutoffGb: 10 }),
   logRetentionDays: z
     .number()
     .refine(
@@ -211,7 +224,13 @@ export const DeploySchema = z.strictObject({
     )
     .default(90),
 });
-export type DeployConfig = z.output<typeof DeploySchema>;
+type ParsedDeploy = z.output<typeof DeploySchema>;
+
+/** The deploy settings with every default resolved (names and bounds that depend on others). */
+export type DeployConfig = Omit<ParsedDeploy, 'run' | 'query'> & {
+  run: Required<ParsedDeploy['run']>;
+  query: Required<ParsedDeploy['query']>;
+};
 
 /** The archiver config (as the Lambda will see it) and the deploy settings. */
 export interface StackConfig {
@@ -254,14 +273,7 @@ export function parseStackConfig(raw: unknown, source = 'archiver config'): Stac
       },
     );
   }
-  const deploy = parsed.data;
-  const events = deploy.run.maxIterations * config.apps.length * HISTORY_EVENTS_PER_ITERATION;
-  if (events > HISTORY_EVENTS_LIMIT) {
-    throw new ConfigError(
-      `Invalid ${source}:\n  - deploy.run.maxIterations: ${deploy.run.maxIterations} iterations x ${config.apps.length} apps could exceed the ${HISTORY_EVENTS_LIMIT} history events of one Step Functions execution; lower it to ${Math.floor(HISTORY_EVENTS_LIMIT / HISTORY_EVENTS_PER_ITERATION / config.apps.length)} or less`,
-      { field: 'deploy.run.maxIterations' },
-    );
-  }
+  const deploy = resolveDeploy(parsed.data, config.apps.length, source);
   const size = Buffer.byteLength(JSON.stringify(rawConfig));
   if (size > MAX_CONFIG_ENV_BYTES) {
     throw new ConfigError(
@@ -270,6 +282,44 @@ export function parseStackConfig(raw: unknown, source = 'archiver config'): Stac
     );
   }
   return { config, rawConfig, deploy };
+}
+
+/**
+ * Fill in what depends on other settings: the iteration bound that fits one execution's history,
+ * and Glue/Athena names unique to the stack (two stacks in one account and region must not share
+ * a database or a workgroup).
+ * @throws ConfigError naming deploy.run.maxIterations when an explicit bound cannot fit
+ */
+function resolveDeploy(deploy: ParsedDeploy, apps: number, source: string): DeployConfig {
+  const fitting = Math.floor(HISTORY_EVENTS_LIMIT / HISTORY_EVENTS_PER_ITERATION / apps);
+  if (deploy.run.maxIterations !== undefined && deploy.run.maxIterations > fitting) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - deploy.run.maxIterations: ${deploy.run.maxIterations} iterations x ${apps} apps could exceed the ${HISTORY_EVENTS_LIMIT} history events of one Step Functions execution; lower it to ${fitting} or less, or leave it out (an app still behind continues in a new execution)`,
+      { field: 'deploy.run.maxIterations' },
+    );
+  }
+  if (fitting < 1) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - apps: ${apps} apps cannot share one Step Functions execution (${HISTORY_EVENTS_LIMIT} history events); deploy one stack per group of apps`,
+      { field: 'apps' },
+    );
+  }
+  const suffix = deploy.stackName === DEFAULT_STACK_NAME ? '' : deploy.stackName.toLowerCase();
+  return {
+    ...deploy,
+    run: {
+      ...deploy.run,
+      maxIterations: deploy.run.maxIterations ?? Math.min(DEFAULT_MAX_ITERATIONS, fitting),
+    },
+    query: {
+      ...deploy.query,
+      databaseName:
+        deploy.query.databaseName ??
+        (suffix === '' ? 'chat_archive' : `chat_archive_${suffix.replaceAll('-', '_')}`),
+      workGroupName:
+        deploy.query.workGroupName ?? (suffix === '' ? 'chat-archive' : `chat-archive-${suffix}`),
+    },
+  };
 }
 
 /** Where the stack config comes from: the CDK context of the app. */

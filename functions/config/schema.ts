@@ -99,8 +99,27 @@ const AppSchema = z
   });
 export type AppConfig = z.output<typeof AppSchema>;
 
+/** Days of history every run re-reads for changes, unless `rescan.days` says otherwise. */
+export const DEFAULT_RESCAN_DAYS = 3;
+
 export const ConfigSchema = z.strictObject({
-  apps: z.array(AppSchema).min(1, 'configure at least one app'),
+  apps: z
+    .array(AppSchema)
+    .min(1, 'configure at least one app')
+    .superRefine((apps, ctx) => {
+      // Two entries of one app would share its state object and lease, and fight over both.
+      const first = new Map<number, number>();
+      apps.forEach((app, index) => {
+        const earlier = first.get(app.sdkAppId);
+        if (earlier === undefined) first.set(app.sdkAppId, index);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'sdkAppId'],
+            message: `${app.sdkAppId} is already configured as apps.${earlier}; configure each app once (merge the two entries)`,
+          });
+      });
+    }),
   archive: z
     .strictObject({
       /** A local folder, or `s3://bucket/prefix`. */
@@ -122,8 +141,52 @@ export const ConfigSchema = z.strictObject({
       deadlineSeconds: z.number().positive().nullable().default(null),
     })
     .default({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null }),
+  rescan: z
+    .strictObject({
+      /**
+       * Re-read this many days of every target each run (on the server's clock) to record recalls,
+       * edits and deletions as new revisions; 0 turns the rescan off. At most each app's retentionDays.
+       */
+      days: z
+        .number({ error: 'must be a whole number of days (0 turns the rescan off)' })
+        .int('must be a whole number of days (0 turns the rescan off)')
+        .min(0, 'must be 0 (off) or more')
+        .default(DEFAULT_RESCAN_DAYS),
+    })
+    .default({ days: DEFAULT_RESCAN_DAYS }),
 });
 export type Config = z.output<typeof ConfigSchema>;
+
+/** A whole number of seconds in an environment variable (`"300"`; not `"5m"`, not `""`). */
+const envSeconds = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of seconds, such as 300')
+    .transform(Number)
+    .optional()
+    .transform((n) => n ?? fallback);
+
+/** The Lambda's numeric environment settings (the config itself comes as JSON in ARCHIVER_CONFIG). */
+export const LambdaEnvSchema = z.looseObject({
+  /** How long a fetched SSM value is reused before it is read again. */
+  SECRET_CACHE_SECONDS: envSeconds(300),
+});
+export type LambdaEnv = z.output<typeof LambdaEnvSchema>;
+
+/**
+ * Validate the Lambda's environment settings.
+ * @throws ConfigError naming the variable and the fix
+ */
+export function parseLambdaEnv(env: Readonly<Record<string, string | undefined>>): LambdaEnv {
+  const result = LambdaEnvSchema.safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = String(issue?.path[0] ?? '(environment)');
+  throw new ConfigError(`Invalid environment: ${field}=${JSON.stringify(env[field])}: ${issue?.message}`, {
+    field,
+    cause: result.error,
+  });
+}
 
 /**
  * Validate raw configuration (parsed JSON or CDK context).
@@ -133,6 +196,7 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   const result = ConfigSchema.safeParse(raw);
   if (result.success) {
     assertLeaseCoversCheckpoints(result.data, source);
+    assertRescanWithinRetention(result.data, source);
     return result.data;
   }
   // An unknown key is reported at the key itself (`apps.0.secretkey`), with the likely fix.
@@ -157,6 +221,26 @@ function assertLeaseCoversCheckpoints(config: Config, source: string): void {
     throw new ConfigError(
       `Invalid ${source}:\n  - run.leaseSeconds: must be at least twice run.checkpointSeconds (${config.run.checkpointSeconds})`,
       { field: 'run.leaseSeconds' },
+    );
+  }
+}
+
+function assertRescanWithinRetention(config: Config, source: string): void {
+  // Beyond retention the server shows every message as an IsPlaceMsg 1 placeholder: a rescan there
+  // would record expiry as deletion.
+  const days = config.rescan.days;
+  const shortest = config.apps.reduce(
+    (min, app, i) => (app.retentionDays < min.days ? { days: app.retentionDays, i } : min),
+    {
+      days: Number.POSITIVE_INFINITY,
+      i: -1,
+    },
+  );
+  if (days > shortest.days) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - rescan.days: ${days} is beyond apps.${shortest.i}.retentionDays (${shortest.days}); ` +
+        `set rescan.days to at most ${shortest.days}, or 0 to turn the rescan off`,
+      { field: 'rescan.days' },
     );
   }
 }

@@ -157,6 +157,31 @@ export function messageObjectKey(input: MessageObjectKeyInput): string {
 }
 
 /**
+ * The folder of one day's fingerprint logs (the sidecars the rescan compares against), e.g.
+ * `fingerprints/sdkappid=1400000000/dt=2024-03-10/`. Outside `messages/`, so Athena never reads them.
+ *
+ * @throws RangeError for a non-positive or non-integer `sdkAppId`, or a `dt` that is not a real date.
+ */
+export function fingerprintPartitionPrefix(sdkAppId: number, dt: string): string {
+  assertSdkAppId(sdkAppId);
+  assertPartitionDate(dt);
+  return `fingerprints/sdkappid=${sdkAppId}/dt=${dt}/`;
+}
+
+/**
+ * The fingerprint log beside one message object: same day, run and part, e.g.
+ * `fingerprints/sdkappid=1400000000/dt=2024-03-10/part-run42-00007.fp.gz`.
+ *
+ * @throws RangeError as {@link messageObjectKey}.
+ */
+export function fingerprintObjectKey(input: MessageObjectKeyInput): string {
+  assertRunId(input.runId);
+  assertPart(input.part);
+  const prefix = fingerprintPartitionPrefix(input.sdkAppId, input.dt);
+  return `${prefix}part-${input.runId}-${String(input.part).padStart(PART_DIGITS, '0')}.fp.gz`;
+}
+
+/**
  * The continuation state of one app: `state/sdkappid=<id>/state.json`.
  *
  * @throws RangeError for a non-positive or non-integer `sdkAppId`.

@@ -2,6 +2,7 @@
  * Ports: the interfaces through which the pure domain and the use cases reach the outside world.
  * Adapters implement them; the composition root wires them. Nothing here does I/O.
  */
+import type { GroupInfo, GroupListPage, HistoryPage, HistoryRequest, TopicInfo } from './tencent-types.ts';
 
 /** Time, injected everywhere so tests never really wait. */
 export interface Clock {
@@ -23,3 +24,30 @@ export interface Logger {
 
 /** Source of uniform random numbers in [0, 1); injected for deterministic jitter in tests. */
 export type Random = () => number;
+
+/**
+ * The API server's clock as the client estimates it from the `Date` header of its answers (see
+ * `functions/domain/server-clock.ts`). Time-based decisions use it, never the local clock.
+ */
+export interface ServerClock {
+  /** The server's current time, epoch ms (the local time until the first answer arrived). */
+  serverNowMs(): number;
+  /** Estimated `server - local` in ms, or undefined before the first answer. */
+  serverOffsetMs(): number | undefined;
+}
+
+/** What the archive engine needs from Tencent. Implemented by the HTTP adapter. */
+export interface ChatApi extends ServerClock {
+  /** Pages through `get_appid_group_list` (1 call/s), optionally filtered by type. */
+  listGroups(options?: {
+    groupType?: string;
+    pageSize?: number;
+    signal?: AbortSignal;
+  }): AsyncIterable<GroupListPage>;
+  /** `get_group_info` for up to 50 ids (Type, NextMsgSeq, LastMsgTime). */
+  getGroupInfo(groupIds: readonly string[], signal?: AbortSignal): Promise<GroupInfo[]>;
+  /** One page of `group_msg_get_simple`. */
+  getHistory(request: HistoryRequest, signal?: AbortSignal): Promise<HistoryPage>;
+  /** All topics of a topic-enabled Community group (`get_topic`). */
+  getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]>;
+}

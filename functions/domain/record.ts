@@ -1,5 +1,7 @@
 /**
- * One archived record per Tencent message, and the Athena table schema that reads it.
+ * One archived record per Tencent message: the mapping from the API's message to the record and
+ * back. (The record's NDJSON encoding lives in `record-codec.ts`, the Athena shape check in
+ * `athena-fit.ts`, the table schema in `functions/query/message-schema.ts`.)
  *
  * A record is a flat, snake_case view of a `group_msg_get_simple` message (reference §3.5, §5) that
  * Athena can query, and it is LOSSLESS: `fromRecord(toRecord(raw))` rebuilds the exact API message.
@@ -14,15 +16,33 @@
  *   `MsgBody` when the API omitted them, and an explicit `IsSystemMsg: 0` is kept verbatim in `extra`.
  *   API keys that themselves start with `$` are stored with one more `$` so they cannot collide with
  *   that marker.
+ *
+ * Versions: a message is archived once as revision 0; a later rescan that finds it changed appends
+ * a new record for the same (group, topic, seq) with `revision` 1, 2, … and the kind of `change`.
+ * Records are never rewritten. A page item the page schema rejected is archived as a `quarantined`
+ * record whose `raw` column keeps its exact JSON text ({@link toQuarantinedRecord}).
  */
-import { isInteger, isSafeNumber, parse, stringify } from 'lossless-json';
-import type { JsonObject, JsonValue, RawMessage } from './tencent-types.ts';
+import { fitsAthenaType, MSG_CONTENT_TYPE } from './athena-fit.ts';
+import { hasExactKeys, isJsonObject, isSafeInt, isString, parseLosslessJson, setOwn } from './json-guards.ts';
+import type { JsonObject, JsonValue, RawMessage, RejectedItem } from './tencent-types.ts';
 
 /** One `MsgBody` element; `msg_content` is the API's `MsgContent` object verbatim (mixed-case keys). */
 export interface ArchiveElement {
   msg_type: string;
   msg_content: JsonObject;
 }
+
+/**
+ * What a revision row records about the message compared with the previous revision:
+ * - `modified`: the content changed in place (`modify_group_msg`, a client edit);
+ * - `recalled`: it became `IsPlaceMsg` 2 (admin, client or silent `delete_group_msg_by_sender` recall);
+ * - `deleted`: it became an `IsPlaceMsg` 1 placeholder inside retention;
+ * - `restored`: it was a placeholder (1 or 2) and shows content again. Tencent documents no way
+ *   back, but a placeholder archived for a failed or late-stored message can turn into the message
+ *   on a later pull; calling that "modified" would hide that the earlier row had no content.
+ */
+export const CHANGE_KINDS = ['modified', 'recalled', 'deleted', 'restored'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /** One archived message. Key order here is the column order and the NDJSON key order. */
 export interface ArchiveRecord {
@@ -47,282 +67,64 @@ export interface ArchiveRecord {
   element_types: string[];
   /** Every API field without a column (or with an unexpected value), verbatim; null when none. */
   extra: JsonObject | null;
+  /** 0 for the first capture, then 1, 2, … for each change a rescan observed. */
+  revision: number;
+  /** Epoch seconds of the run that saw this content; null in records written before revisions existed. */
+  observed_at: number | null;
+  /** Null for revision 0; what changed since the previous revision otherwise. */
+  change: ChangeKind | null;
+  /** Which incarnation of the group's seq space (bumped when a group's seqs start over); 0 normally. */
+  generation: number;
+  /** True for a page item the page schema rejected: `raw` is its exact text, the columns a best effort. */
+  quarantined: boolean;
+  /** The exact JSON text of a quarantined item; null for every other record. */
+  raw: string | null;
 }
 
-/** Where a message came from: the app, the group and (for topic communities) the topic. */
+/** Where a message came from (app, group, topic) and which version of it this record is. */
 export interface RecordContext {
   sdkAppId: number;
   groupId: string;
   topicId: string | null;
+  /** Epoch seconds of the run that saw the message; default null (unknown). */
+  observedAt?: number | null;
+  /** Default 0 (first capture). */
+  revision?: number;
+  /** Default null; required (non-null) exactly when `revision` > 0. */
+  change?: ChangeKind | null;
+  /** Default 0. */
+  generation?: number;
+}
+
+/** A quarantined item's context: also the time to file it under when its own is unreadable. */
+export interface QuarantineContext extends RecordContext {
+  /** `msg_time` (and so the `dt` partition) when the item has no readable `MsgTimeStamp`. */
+  fallbackTime: number;
 }
 
 /** Key in `extra` listing the defaulted API fields (`IsPlaceMsg`, `MsgBody`) that were absent. */
 export const EXTRA_ABSENT_KEY = '$absent';
+/** Key in a quarantined record's `extra` with the schema's reason for rejecting the item. */
+export const EXTRA_REASON_KEY = '$reason';
 
-// ---------------------------------------------------------------------------------------------
-// Athena schema
-// ---------------------------------------------------------------------------------------------
-
-/**
- * The SerDe the table must use. OpenX (both the original and Athena's Trino re-implementation)
- * renders a JSON object or array as JSON text when the column is `string`; the Hive JSON SerDe
- * (`org.apache.hive.hcatalog.data.JsonSerDe`) rejects that, which would make `extra` and
- * `msg_content.msglist` unreadable. OpenX also matches keys case-insensitively (its default), which
- * maps `MsgContent`'s `ImageInfoArray` to the `imageinfoarray` field.
- */
-export const ATHENA_SERDE = 'org.openx.data.jsonserde.JsonSerDe';
-
-/** The subset of Hive types the schema uses, modelled so it can be rendered AND checked against values. */
-type AthenaType =
-  | { readonly kind: 'string' | 'bigint' | 'int' | 'double' }
-  | { readonly kind: 'array'; readonly of: AthenaType }
-  | { readonly kind: 'struct'; readonly fields: readonly (readonly [string, AthenaType])[] };
-
-const STRING: AthenaType = { kind: 'string' };
-const BIGINT: AthenaType = { kind: 'bigint' };
-const INT: AthenaType = { kind: 'int' };
-const DOUBLE: AthenaType = { kind: 'double' };
-const arrayOf = (of: AthenaType): AthenaType => ({ kind: 'array', of });
-const struct = (fields: readonly (readonly [string, AthenaType])[]): AthenaType => ({
-  kind: 'struct',
-  fields,
-});
-
-/**
- * The union of the documented `MsgContent` fields (reference §5), lower-cased. Unknown keys are
- * simply not exposed by the struct; they stay in the stored line. The relay element's nested
- * `MsgList` is declared `string`: OpenX hands it over as JSON text, queryable with `json_extract`.
- */
-const MSG_CONTENT_TYPE = struct([
-  ['text', STRING],
-  ['desc', STRING],
-  ['data', STRING],
-  ['ext', STRING],
-  ['sound', STRING],
-  ['index', BIGINT],
-  ['latitude', DOUBLE],
-  ['longitude', DOUBLE],
-  ['url', STRING],
-  ['uuid', STRING],
-  ['size', BIGINT],
-  ['second', BIGINT],
-  ['download_flag', BIGINT],
-  ['imageformat', BIGINT],
-  [
-    'imageinfoarray',
-    arrayOf(
-      struct([
-        ['type', INT],
-        ['size', BIGINT],
-        ['width', INT],
-        ['height', INT],
-        ['url', STRING],
-      ]),
-    ),
-  ],
-  ['filesize', BIGINT],
-  ['filename', STRING],
-  ['videourl', STRING],
-  ['videouuid', STRING],
-  ['videosize', BIGINT],
-  ['videosecond', BIGINT],
-  ['videoformat', STRING],
-  ['videodownloadflag', BIGINT],
-  ['thumburl', STRING],
-  ['thumbuuid', STRING],
-  ['thumbsize', BIGINT],
-  ['thumbwidth', BIGINT],
-  ['thumbheight', BIGINT],
-  ['thumbformat', STRING],
-  ['thumbdownloadflag', BIGINT],
-  ['title', STRING],
-  ['msgnum', BIGINT],
-  ['compatibletext', STRING],
-  ['abstractlist', arrayOf(STRING)],
-  ['jsonmsgkey', STRING],
-  ['msglist', STRING],
-]);
-
-const MSG_BODY_TYPE = arrayOf(
-  struct([
-    ['msg_type', STRING],
-    ['msg_content', MSG_CONTENT_TYPE],
-  ]),
-);
-
-/** Renders the model as a Hive type string, e.g. `array<struct<msg_type:string,...>>`. */
-function renderAthenaType(type: AthenaType): string {
-  if (type.kind === 'array') return `array<${renderAthenaType(type.of)}>`;
-  if (type.kind === 'struct') {
-    return `struct<${type.fields.map(([name, field]) => `${name}:${renderAthenaType(field)}`).join(',')}>`;
+/** The version columns of a record, from the context's defaults. */
+function versionColumns(
+  ctx: RecordContext,
+): Pick<ArchiveRecord, 'revision' | 'observed_at' | 'change' | 'generation'> {
+  const revision = ctx.revision ?? 0;
+  const change = ctx.change ?? null;
+  const generation = ctx.generation ?? 0;
+  const observedAt = ctx.observedAt ?? null;
+  if (!isSafeInt(revision) || revision < 0) throw new RangeError(`revision must be >= 0, got ${revision}`);
+  if ((revision === 0) !== (change === null)) {
+    throw new RangeError(`revision ${revision} with change ${String(change)}: only revision 0 has no change`);
   }
-  return type.kind;
+  if (!isSafeInt(generation) || generation < 0)
+    throw new RangeError(`generation must be >= 0, got ${generation}`);
+  if (observedAt !== null && !isSafeInt(observedAt))
+    throw new RangeError(`observedAt must be epoch seconds, got ${observedAt}`);
+  return { revision, observed_at: observedAt, change, generation };
 }
-
-/** One column of the messages table. */
-export interface RecordColumn {
-  readonly name: keyof ArchiveRecord;
-  readonly athenaType: string;
-  /** Plain text, no single quotes (it is pasted into DDL). */
-  readonly comment: string;
-}
-
-/**
- * The messages table schema, in record key order: the single source of truth for the DDL / Glue
- * table. Numbers are `bigint`. Read with {@link ATHENA_SERDE}.
- */
-export const RECORD_COLUMNS: readonly RecordColumn[] = [
-  { name: 'sdk_app_id', athenaType: 'bigint', comment: 'Tencent SDKAppID' },
-  { name: 'group_id', athenaType: 'string', comment: 'Group ID (for topics: the community ID)' },
-  { name: 'topic_id', athenaType: 'string', comment: 'Topic ID in a topic-enabled community, else null' },
-  { name: 'msg_seq', athenaType: 'bigint', comment: 'MsgSeq, unique per group or topic, grows with time' },
-  { name: 'msg_random', athenaType: 'bigint', comment: 'MsgRandom, null when absent' },
-  { name: 'msg_time', athenaType: 'bigint', comment: 'MsgTimeStamp, epoch seconds (use from_unixtime)' },
-  { name: 'from_account', athenaType: 'string', comment: 'From_Account, the sender UserID' },
-  { name: 'msg_priority', athenaType: 'bigint', comment: 'MsgPriority 1 High, 2 Normal, 3 Low, 4 Lowest' },
-  {
-    name: 'is_place_msg',
-    athenaType: 'bigint',
-    comment: 'IsPlaceMsg 0 normal, 1 placeholder (expired, deleted or failed), 2 recalled',
-  },
-  { name: 'is_system_msg', athenaType: 'bigint', comment: 'IsSystemMsg, 1 for system messages' },
-  {
-    name: 'msg_body',
-    athenaType: renderAthenaType(MSG_BODY_TYPE),
-    comment:
-      'MsgBody elements; msg_content exposes the documented MsgContent fields (case-insensitive), ' +
-      'msglist is the nested relay MsgList as JSON text. Empty when MsgBody did not fit: then it is in extra',
-  },
-  { name: 'cloud_custom_data', athenaType: 'string', comment: 'CloudCustomData, null when absent' },
-  {
-    name: 'text',
-    athenaType: 'string',
-    comment: 'All TIMTextElem texts joined with a newline, null when none',
-  },
-  { name: 'element_types', athenaType: 'array<string>', comment: 'MsgType of every element, in order' },
-  {
-    name: 'extra',
-    athenaType: 'string',
-    comment:
-      'JSON text of API fields without a column or with an unexpected value, verbatim; ' +
-      'query with json_extract. Key $absent lists omitted IsPlaceMsg or MsgBody',
-  },
-];
-
-/** Partition columns, in path order (`sdkappid=<id>/dt=<YYYY-MM-DD>`). */
-export const PARTITION_COLUMNS = [
-  { name: 'sdkappid', athenaType: 'string' },
-  { name: 'dt', athenaType: 'string' },
-] as const;
-
-// ---------------------------------------------------------------------------------------------
-// Record keys and their runtime checks
-// ---------------------------------------------------------------------------------------------
-
-const isString = (value: unknown): value is string => typeof value === 'string';
-const isSafeInt = (value: unknown): value is number => Number.isSafeInteger(value);
-const isNullOr =
-  <T>(check: (value: unknown) => value is T) =>
-  (value: unknown): value is T | null =>
-    value === null || check(value);
-
-/** A JSON object: not null, not an array (typeof alone would accept both). */
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function hasExactKeys(value: JsonObject, keys: readonly string[]): boolean {
-  const own = Object.keys(value);
-  return own.length === keys.length && keys.every((key) => Object.hasOwn(value, key));
-}
-
-function isArchiveElement(value: unknown): value is ArchiveElement {
-  return (
-    isJsonObject(value) &&
-    hasExactKeys(value, ['msg_type', 'msg_content']) &&
-    isString(value.msg_type) &&
-    isJsonObject(value.msg_content)
-  );
-}
-
-/**
- * One runtime check per record key. Typed as a mapped type so the compiler proves it lists every
- * key of {@link ArchiveRecord} and nothing else; its literal order is the stable key order.
- */
-const RECORD_CHECKS: { readonly [K in keyof ArchiveRecord]: (value: unknown) => boolean } = {
-  sdk_app_id: isSafeInt,
-  group_id: isString,
-  topic_id: isNullOr(isString),
-  msg_seq: isSafeInt,
-  msg_random: isNullOr(isSafeInt),
-  msg_time: isSafeInt,
-  from_account: isNullOr(isString),
-  msg_priority: isNullOr(isSafeInt),
-  is_place_msg: isSafeInt,
-  is_system_msg: isSafeInt,
-  msg_body: (value) => Array.isArray(value) && value.every(isArchiveElement),
-  cloud_custom_data: isNullOr(isString),
-  text: isNullOr(isString),
-  element_types: (value) => Array.isArray(value) && value.every(isString),
-  extra: isNullOr(isJsonObject),
-};
-
-/** The record keys in stable order (checked against {@link RECORD_COLUMNS} by a test). */
-export const RECORD_KEYS = Object.keys(RECORD_CHECKS) as readonly (keyof ArchiveRecord)[];
-
-// ---------------------------------------------------------------------------------------------
-// Can Athena read this MsgContent?
-// ---------------------------------------------------------------------------------------------
-
-const INT32_MAX = 2 ** 31 - 1;
-const INT64_MAX = 2n ** 63n - 1n;
-
-function isIntegerIn(value: JsonValue, max: bigint): boolean {
-  if (typeof value === 'bigint') return value >= -max - 1n && value <= max;
-  return (
-    typeof value === 'number' && Number.isInteger(value) && BigInt(value) >= -max - 1n && BigInt(value) <= max
-  );
-}
-
-/**
- * Whether the SerDe can read `value` as `type` without failing the query. Conservative on purpose
- * (a value it might coerce is rejected): a rejected `MsgBody` is not lost, it moves to `extra`.
- * `string` accepts anything because OpenX renders any JSON value as text.
- */
-function fitsAthenaType(type: AthenaType, value: JsonValue): boolean {
-  if (value === null) return true;
-  switch (type.kind) {
-    case 'string':
-      return true;
-    case 'double':
-      return typeof value === 'number' || typeof value === 'bigint';
-    case 'bigint':
-      return isIntegerIn(value, INT64_MAX);
-    case 'int':
-      return isIntegerIn(value, BigInt(INT32_MAX));
-    case 'array':
-      return Array.isArray(value) && value.every((item) => fitsAthenaType(type.of, item));
-    case 'struct':
-      return isJsonObject(value) && fitsStruct(type.fields, value);
-  }
-}
-
-/** Keys match fields case-insensitively; two keys hitting one field (`Text` and `text`) is refused. */
-function fitsStruct(fields: readonly (readonly [string, AthenaType])[], value: JsonObject): boolean {
-  const seen = new Set<string>();
-  for (const [key, fieldValue] of Object.entries(value)) {
-    const name = key.toLowerCase();
-    const field = fields.find(([fieldName]) => fieldName === name);
-    if (field === undefined) continue;
-    if (seen.has(name) || !fitsAthenaType(field[1], fieldValue)) return false;
-    seen.add(name);
-  }
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// toRecord / fromRecord
-// ---------------------------------------------------------------------------------------------
 
 /** A raw `MsgBody` item we can represent as an {@link ArchiveElement}. */
 interface RawElement extends JsonObject {
@@ -353,8 +155,9 @@ const ABSENCE_TRACKED = ['IsPlaceMsg', 'MsgBody'] as const;
  * Maps one API message to its archive record.
  *
  * @param raw - a `RspMsgList` item as the API returned it (lossless-parsed).
- * @param ctx - the app, group and topic the message was pulled from.
- * @throws RangeError when `MsgSeq` or `MsgTimeStamp` is not a safe integer (the adapter guarantees it).
+ * @param ctx - the app, group and topic the message was pulled from, and its version.
+ * @throws RangeError when `MsgSeq` or `MsgTimeStamp` is not a safe integer (the adapter guarantees
+ *   it), or the version fields are inconsistent (a revision above 0 without a change, or the reverse).
  */
 export function toRecord(raw: RawMessage, ctx: RecordContext): ArchiveRecord {
   const consumed = new Set<string>();
@@ -374,6 +177,7 @@ export function toRecord(raw: RawMessage, ctx: RecordContext): ArchiveRecord {
     return value;
   };
 
+  const version = versionColumns(ctx);
   const msgSeq = required('MsgSeq');
   const msgTime = required('MsgTimeStamp');
   const body = take('MsgBody', isArchivableBody);
@@ -393,10 +197,37 @@ export function toRecord(raw: RawMessage, ctx: RecordContext): ArchiveRecord {
     text: joinTexts(raw.MsgBody),
     element_types: elementTypes(raw.MsgBody),
     extra: null,
+    ...version,
+    quarantined: false,
+    raw: null,
   };
   // After every `take`: what was not consumed is what `extra` must keep.
   record.extra = buildExtra(raw, consumed);
   return record;
+}
+
+/**
+ * Maps a page item the page schema rejected to a flagged record, so the archive keeps it instead
+ * of failing the page. `raw` holds the item's exact JSON text (the lossless copy); the columns are
+ * a best effort for queries: what the text has in the expected types, `msg_seq` from the item (0
+ * when unreadable: real seqs start at 1) and `msg_time` from the item or `ctx.fallbackTime`.
+ * `extra` holds only `$reason`, the schema's complaint.
+ *
+ * @throws RangeError when `ctx.fallbackTime` is not a safe integer, or the version fields are inconsistent.
+ */
+export function toQuarantinedRecord(item: RejectedItem, ctx: QuarantineContext): ArchiveRecord {
+  if (!isSafeInt(ctx.fallbackTime)) throw new RangeError(`fallbackTime must be epoch seconds`);
+  let parsed: unknown;
+  try {
+    parsed = parseLosslessJson(item.text);
+  } catch {
+    parsed = undefined;
+  }
+  const fields: JsonObject = isJsonObject(parsed) ? { ...(parsed as JsonObject) } : {};
+  const seq = isSafeInt(fields.MsgSeq) ? fields.MsgSeq : (item.msgSeq ?? 0);
+  const time = isSafeInt(fields.MsgTimeStamp) ? fields.MsgTimeStamp : ctx.fallbackTime;
+  const best = toRecord({ ...fields, MsgSeq: seq, MsgTimeStamp: time }, ctx);
+  return { ...best, extra: { [EXTRA_REASON_KEY]: item.reason }, quarantined: true, raw: item.text };
 }
 
 /** Items of a raw `MsgBody` that look like elements, even when the body as a whole went to `extra`. */
@@ -426,14 +257,6 @@ function joinTexts(body: JsonValue | undefined): string | null {
 const escapeKey = (key: string): string => (key.startsWith('$') ? `$${key}` : key);
 const unescapeKey = (key: string): string => (key.startsWith('$$') ? key.slice(1) : key);
 
-/**
- * Assigns an own enumerable property. Plain `obj[key] = v` would, for the key `__proto__`, replace
- * the prototype instead of keeping the API's field.
- */
-function setOwn(target: JsonObject, key: string, value: JsonValue): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
 function buildExtra(raw: RawMessage, consumed: ReadonlySet<string>): JsonObject | null {
   const extra: JsonObject = {};
   for (const key of Object.keys(raw)) {
@@ -462,11 +285,14 @@ function splitExtra(extra: JsonObject | null): { verbatim: Map<string, JsonValue
 
 /**
  * Rebuilds the exact API message from a record: the inverse of {@link toRecord}. Fields found in
- * `extra` win over their column; `MsgSeq` / `MsgTimeStamp` always come from their columns.
+ * `extra` win over their column; `MsgSeq` / `MsgTimeStamp` always come from their columns. (The
+ * version columns are the archive's, not the API's: they do not appear in the message.)
  *
- * @throws TypeError when `extra["$absent"]` is not an array of strings.
+ * @throws TypeError when `extra["$absent"]` is not an array of strings, or for a quarantined
+ *   record (its exact source is the `raw` text, which was never a valid message).
  */
 export function fromRecord(record: ArchiveRecord): RawMessage {
+  if (record.quarantined) throw new TypeError('a quarantined record has no API message: read its raw text');
   const { verbatim, absent } = splitExtra(record.extra);
   const raw: JsonObject = {};
   const put = (key: string, fromColumn: JsonValue | undefined): void => {
@@ -495,54 +321,4 @@ export function fromRecord(record: ArchiveRecord): RawMessage {
     if (!Object.hasOwn(raw, key)) setOwn(raw, key, value);
   }
   return raw as RawMessage;
-}
-
-// ---------------------------------------------------------------------------------------------
-// NDJSON
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Characters JSON allows raw inside strings but some line splitters treat as line breaks
- * (NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR). They can only occur inside JSON strings, so escaping
- * them in the output text is safe and keeps one record = one line for every reader.
- */
-const LINE_BREAKING_CHARS = /[\u0085\u2028\u2029]/g;
-
-/**
- * One NDJSON line (no trailing newline) with keys in {@link RECORD_KEYS} order. Integers held as
- * `bigint` (beyond 2^53) are written as plain JSON integers.
- */
-export function serializeRecord(record: ArchiveRecord): string {
-  const ordered: Record<string, unknown> = {};
-  for (const key of RECORD_KEYS) ordered[key] = record[key];
-  const line = stringify(ordered);
-  if (line === undefined) throw new TypeError('record is not serialisable');
-  return line.replace(LINE_BREAKING_CHARS, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** Integers beyond 2^53 become `bigint` (exact); everything else a `number`, as `JSON.parse` would. */
-function parseJsonNumber(text: string): number | bigint {
-  return isInteger(text) && !isSafeNumber(text) ? BigInt(text) : Number(text);
-}
-
-/**
- * Parses one NDJSON line written by {@link serializeRecord}, losslessly (integers beyond 2^53 come
- * back as `bigint`), and checks it has exactly the record keys with the right types.
- *
- * @throws SyntaxError when the line is not JSON.
- * @throws TypeError when it is JSON but not an archive record.
- */
-export function parseRecordLine(line: string): ArchiveRecord {
-  const value = parse(line, null, parseJsonNumber);
-  if (!isJsonObject(value)) throw new TypeError('archive line is not a JSON object');
-  const unknown = Object.keys(value).filter((key) => !Object.hasOwn(RECORD_CHECKS, key));
-  if (unknown.length > 0) throw new TypeError(`archive line has unknown keys: ${unknown.join(', ')}`);
-  const record: Record<string, unknown> = {};
-  for (const key of RECORD_KEYS) {
-    if (!Object.hasOwn(value, key) || !RECORD_CHECKS[key](value[key])) {
-      throw new TypeError(`archive line has a missing or invalid "${key}"`);
-    }
-    record[key] = value[key];
-  }
-  return record as unknown as ArchiveRecord;
 }

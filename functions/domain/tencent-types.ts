@@ -99,18 +99,5 @@ export interface HistoryPage {
   rejected?: RejectedItem[];
 }
 
-/** What the archive engine needs from Tencent. Implemented by the HTTP adapter. */
-export interface ChatApi {
-  /** Pages through `get_appid_group_list` (1 call/s), optionally filtered by type. */
-  listGroups(options?: {
-    groupType?: string;
-    pageSize?: number;
-    signal?: AbortSignal;
-  }): AsyncIterable<GroupListPage>;
-  /** `get_group_info` for up to 50 ids (Type, NextMsgSeq, LastMsgTime). */
-  getGroupInfo(groupIds: readonly string[], signal?: AbortSignal): Promise<GroupInfo[]>;
-  /** One page of `group_msg_get_simple`. */
-  getHistory(request: HistoryRequest, signal?: AbortSignal): Promise<HistoryPage>;
-  /** All topics of a topic-enabled Community group (`get_topic`). */
-  getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]>;
-}
+/** The port itself lives with the other ports; re-exported here for existing imports. */
+export type { ChatApi } from './ports.ts';

@@ -5,7 +5,8 @@
  */
 import { createGzip, type Gzip } from 'node:zlib';
 import { dateInZone, messageObjectKey } from '../domain/partition.ts';
-import { type ArchiveRecord, serializeRecord } from '../domain/record.ts';
+import type { ArchiveRecord } from '../domain/record.ts';
+import { serializeRecord } from '../domain/record-codec.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 
 interface Partition {

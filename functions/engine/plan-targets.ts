@@ -28,10 +28,7 @@ export async function planTargets(
   const selected = groupIds.filter((id) => selectsGroupId(options.selection, id));
   report.groups.seen = selected.length;
   const known = new Map(state.targets.map((t) => [targetKey(t), t]));
-  const floorTime =
-    options.initialLookbackDays === null
-      ? null
-      : Math.floor(deps.clock.now() / 1000) - Math.round(options.initialLookbackDays * 86_400);
+  let floorTime: number | null = null;
   const work: TargetWork[] = [];
   const consider = (ref: TargetRef, newestSeq: number, lastMsgTime: number) => {
     const current = known.get(targetKey(ref));
@@ -46,6 +43,11 @@ export async function planTargets(
 
   const infoBatches = batches(selected, 50);
   const infos = (await Promise.all(infoBatches.map((ids) => deps.api.getGroupInfo(ids, signal)))).flat();
+  // On the server's clock (known now that it answered): message times are the server's.
+  floorTime =
+    options.initialLookbackDays === null
+      ? null
+      : Math.floor(deps.api.serverNowMs() / 1000) - Math.round(options.initialLookbackDays * 86_400);
   const communities: string[] = [];
   for (const info of infos) {
     const decision = decideGroup(options.selection, info);

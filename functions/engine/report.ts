@@ -6,6 +6,13 @@ export interface RunReport {
   sdkAppId: number;
   startedAtMs: number;
   finishedAtMs: number;
+  /**
+   * The API server's time when the run finished (epoch ms, from the `Date` headers of its answers):
+   * lag and retention headroom are measured on it, not on the local clock.
+   */
+  serverFinishedAtMs: number;
+  /** Estimated `server - local` clock offset in ms (null before any answer). */
+  serverClockOffsetMs: number | null;
   elapsedMs: number;
   /** True only when every selected target is caught up to the newest seq seen at run start. */
   done: boolean;
@@ -72,6 +79,8 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     sdkAppId,
     startedAtMs,
     finishedAtMs: startedAtMs,
+    serverFinishedAtMs: startedAtMs,
+    serverClockOffsetMs: null,
     elapsedMs: 0,
     done: false,
     groups: { seen: 0, skipped: {}, idle: 0, archived: 0, failed: 0 },

@@ -55,6 +55,8 @@ export async function runArchive(
     fatal = error;
   }
   report.finishedAtMs = clock.now();
+  report.serverFinishedAtMs = deps.api.serverNowMs();
+  report.serverClockOffsetMs = deps.api.serverOffsetMs() ?? null;
   report.elapsedMs = report.finishedAtMs - report.startedAtMs;
   const stats = deps.apiStats?.();
   if (stats) {

@@ -45,6 +45,23 @@ export const METRIC = {
   leaseHeld: 'LeaseHeld',
   /** 1 when the deadline check finds a run still in progress at the configured hour, else 0. */
   runNotDone: 'RunNotDoneByDeadline',
+  /** Sent by the run state machine: a run that found another in progress and did nothing. */
+  runsSkipped: 'RunsSkipped',
+  /** Sent by the run state machine: a run with an app that stopped making progress. */
+  appsWithoutProgress: 'AppsWithoutProgress',
+} as const;
+
+/**
+ * The `outcome` of a run state machine execution that succeeds (a failed one ends FAILED with
+ * error `AppsFailed` and the apps, each with its error, as the cause).
+ */
+export const RUN_OUTCOME = {
+  /** Every app caught up (or stopped for lack of progress: see `AppsWithoutProgress`). */
+  done: 'done',
+  /** Some apps were still behind after this execution's invocations: a new execution continues. */
+  continued: 'continued',
+  /** Another run was in progress; this one did nothing. */
+  skipped: 'skipped',
 } as const;
 
 /** Environment variables the stack sets and the handler reads. */

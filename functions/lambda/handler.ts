@@ -23,6 +23,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { composeAppRun, openStore } from '../composition.ts';
+import { parseLambdaEnv } from '../config/schema.ts';
 import { LeaseHeldError, RunFailedError } from '../engine/errors.ts';
 import type { RunReport } from '../engine/report.ts';
 import { runArchive } from '../engine/run-archive.ts';
@@ -59,7 +60,7 @@ export function createHandler(options: HandlerOptions = {}) {
   // Constructing the S3 client opens no connection; the promise only waits for the module.
   const storeReady = openStore(config.archive.out);
   storeReady.catch(() => undefined); // awaited (and so reported) in the first invocation
-  const cacheSeconds = Number(env[ENV.secretCacheSeconds] ?? 300);
+  const cacheSeconds = parseLambdaEnv(env)[ENV.secretCacheSeconds];
 
   const archive = async (
     event: ArchiveEvent,
@@ -82,7 +83,7 @@ export function createHandler(options: HandlerOptions = {}) {
         reserveMs: budget.reserveMs,
       });
       const report = await runArchive(deps, runOptions, signal);
-      recordRunMetrics(metrics, report, app.retentionDays, Date.now());
+      recordRunMetrics(metrics, report, app.retentionDays, report.serverFinishedAtMs);
       runtime.logger.info(
         report.done ? 'run done: caught up' : 'run paused at its deadline',
         summary(report),
@@ -90,7 +91,7 @@ export function createHandler(options: HandlerOptions = {}) {
       return resultOf(report);
     } catch (error) {
       if (error instanceof RunFailedError) {
-        recordRunMetrics(metrics, error.report, app.retentionDays, Date.now());
+        recordRunMetrics(metrics, error.report, app.retentionDays, error.report.serverFinishedAtMs);
         runtime.logger.error('run failed', summary(error.report));
       } else if (error instanceof LeaseHeldError) {
         recordLeaseHeld(metrics, app.sdkAppId);

@@ -2,7 +2,7 @@
  * The Lambda's view of the archiver config: the CLI's schema, plus what only holds in Lambda.
  * The CDK stack runs the same checks at synth time, so a config that deploys is one that starts.
  */
-import { type AppConfig, type Config, parseConfig } from '../config/schema.ts';
+import { type AppConfig, type Config, parseConfig, parseLambdaEnv } from '../config/schema.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { ENV } from './contract.ts';
 
@@ -56,6 +56,8 @@ export function normalizeArchivePrefix(prefix: string): string {
  * @throws ConfigError naming the variable or the field
  */
 export function loadLambdaConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  // The numeric settings first: a "5m" must fail the init, not become NaN.
+  parseLambdaEnv(env);
   const text = env[ENV.config];
   const bucket = env[ENV.bucket];
   if (text === undefined) throw new ConfigError(`${ENV.config} is not set`, { field: ENV.config });

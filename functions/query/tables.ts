@@ -7,8 +7,8 @@
  * test fails if the two disagree).
  */
 import { assertTimeZone, MESSAGE_LOCATION_TEMPLATE } from '../domain/partition.ts';
-import { ATHENA_SERDE, PARTITION_COLUMNS, RECORD_COLUMNS } from '../domain/record.ts';
 import type { RunReport } from '../engine/report.ts';
+import { ATHENA_SERDE, PARTITION_COLUMNS, RECORD_COLUMNS } from './message-schema.ts';
 
 /** Glue database and Athena workgroup the stack creates, and the export command's defaults. */
 export const DEFAULT_DATABASE = 'chat_archive';
@@ -42,7 +42,7 @@ export const DT_PROJECTION_FORMAT = 'yyyy-MM-dd';
  * `extra` and `msg_content.msglist` need. The writer removes the known triggers instead: one object
  * per line with U+2028/U+2029/U+0085 escaped, every value fits its declared type (a body that
  * does not is moved to `extra`), and no two keys of one object map to the same field regardless of
- * case (see `fitsAthenaType` in record.ts).
+ * case (see `fitsAthenaType` in `functions/domain/athena-fit.ts`).
  */
 export const MESSAGES_SERDE_PARAMETERS: Readonly<Record<string, string>> = {
   'case.insensitive': 'TRUE',
@@ -216,6 +216,8 @@ const RUN_REPORT_SPEC: { readonly [K in keyof Required<RunReport>]: readonly [na
     sdkAppId: ['sdk_app_id', 'bigint'],
     startedAtMs: ['started_at_ms', 'bigint'],
     finishedAtMs: ['finished_at_ms', 'bigint'],
+    serverFinishedAtMs: ['server_finished_at_ms', 'bigint'],
+    serverClockOffsetMs: ['server_clock_offset_ms', 'bigint'],
     elapsedMs: ['elapsed_ms', 'bigint'],
     done: ['done', 'boolean'],
     groups: [

@@ -13,4 +13,4 @@ export { ELEMENT_TYPES, generateMessage, messageFate, streamKey } from './messag
 export type { Simulator, SimulatorOptions } from './server.ts';
 export { DEMO_APP, startSimulator } from './server.ts';
 export type { ApiStats, SimulatorStats } from './stats.ts';
-export type { SimGroupSummary, SimTopicSummary } from './world.ts';
+export type { MessageMutation, SimGroupSummary, SimTopicSummary } from './world.ts';

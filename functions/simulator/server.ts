@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../domain/errors.ts';
-import type { RawMessage } from '../domain/tencent-types.ts';
+import type { JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
 import { groupMsgGetSimple } from './api-history.ts';
 import { getTopic } from './api-topic.ts';
@@ -84,6 +84,19 @@ export interface Simulator {
   appendMessages(groupId: string, count: number, options?: { topicId?: string }): void;
   /** Dissolves a group: unlisted, and 10010 afterwards. */
   deleteGroup(groupId: string): void;
+  /**
+   * Edits a stored message in place (like `modify_group_msg`: same seq, no version field); only
+   * the fields given change (default: a new text body). Throws for a recalled, deleted or expired one.
+   */
+  modifyMessage(
+    groupId: string,
+    seq: number,
+    change?: { topicId?: string; body?: JsonValue[]; cloudCustomData?: string },
+  ): void;
+  /** Recalls a stored message: it then reads as `IsPlaceMsg` 2, sender and time kept. */
+  recallMessage(groupId: string, seq: number, options?: { topicId?: string }): void;
+  /** Deletes a stored message: it then reads as an `IsPlaceMsg` 1 placeholder. */
+  deleteMessage(groupId: string, seq: number, options?: { topicId?: string }): void;
   /** Every message the API would return right now, newest first (lazy). */
   groundTruth(
     groupId: string,
@@ -333,6 +346,8 @@ class SimulatorServer {
       return;
     }
     res.writeHead(outcome.status, {
+      // The simulator's own time (node would send the real time): clients estimate the server clock from it.
+      date: new Date(this.#config.now()).toUTCString(),
       'content-type': outcome.contentType,
       'content-length': Buffer.byteLength(outcome.body),
     });
@@ -379,6 +394,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     appendMessages: (groupId, count, appendOptions) =>
       sim.world.appendMessages(groupId, count, appendOptions?.topicId),
     deleteGroup: (groupId) => sim.world.deleteGroup(groupId),
+    modifyMessage: (groupId, seq, change) => sim.world.modifyMessage(groupId, seq, change),
+    recallMessage: (groupId, seq, options) => sim.world.recallMessage(groupId, seq, options?.topicId),
+    deleteMessage: (groupId, seq, options) => sim.world.deleteMessage(groupId, seq, options?.topicId),
     groundTruth: (groupId, truthOptions) =>
       sim.world.groundTruth(groupId, truthOptions?.topicId, truthOptions?.withRecalledMsg ?? false),
     groups: () => sim.world.summaries(),

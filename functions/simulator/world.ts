@@ -4,7 +4,7 @@
  * Both the HTTP handlers and `groundTruth` render messages through here, so they cannot disagree.
  */
 import { ConfigError } from '../domain/errors.ts';
-import type { GroupType, RawMessage } from '../domain/tencent-types.ts';
+import type { GroupType, JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { type GroupPlan, type ResolvedDataset, type StreamPlan, seqTimeSec } from './dataset.ts';
 import { generateMessage, messageFate } from './messages.ts';
 
@@ -15,10 +15,26 @@ interface AppendBatch {
   readonly timeSec: number;
 }
 
+/**
+ * What happened to an existing message after it was sent, as the history API shows it afterwards:
+ * an edit (`modify_group_msg` or a client edit overwrites `MsgBody` and/or `CloudCustomData`
+ * in place, same seq, no version field), then possibly a recall or a deletion.
+ */
+export interface MessageMutation {
+  body?: JsonValue[];
+  cloudCustomData?: string;
+  /** 2 recalled (sender, random, priority and time kept), 1 deleted (an `IsPlaceMsg` 1 placeholder). */
+  place?: 1 | 2;
+  /** Edits applied so far (the API shows only the latest). */
+  edits: number;
+}
+
 /** A message stream with its appended batches. */
 export interface StreamState {
   readonly plan: StreamPlan;
   readonly appended: AppendBatch[];
+  /** Messages changed after they were sent, by seq. */
+  readonly mutations: Map<number, MessageMutation>;
   /** Seq the next message will get. */
   nextSeq: number;
   /** Epoch seconds of the newest message; 0 when the stream is empty. */
@@ -59,6 +75,7 @@ function streamState(plan: StreamPlan): StreamState {
   return {
     plan,
     appended: [],
+    mutations: new Map(),
     nextSeq: plan.baseCount + 1,
     lastMsgTime: plan.baseCount > 0 ? plan.lastTimeSec : 0,
   };
@@ -117,6 +134,76 @@ export class SimWorld {
     group.deleted = true;
   }
 
+  /**
+   * Edits a message in place, like `modify_group_msg`: the given fields overwrite the stored ones
+   * under the same seq (default body: one text element naming the edit). Only a normal message
+   * inside retention can be edited.
+   * @throws ConfigError for an unknown stream or seq, or a message that is recalled, deleted or expired.
+   */
+  public modifyMessage(
+    groupId: string,
+    seq: number,
+    change: { topicId?: string; body?: JsonValue[]; cloudCustomData?: string } = {},
+  ): void {
+    const { stream, mutation } = this.#mutable(groupId, change.topicId, seq);
+    mutation.edits++;
+    if (change.body !== undefined) mutation.body = change.body;
+    else if (change.cloudCustomData === undefined) {
+      mutation.body = [
+        { MsgType: 'TIMTextElem', MsgContent: { Text: `edit ${mutation.edits} of seq ${seq} ✏️` } },
+      ];
+    }
+    if (change.cloudCustomData !== undefined) mutation.cloudCustomData = change.cloudCustomData;
+    stream.mutations.set(seq, mutation);
+  }
+
+  /**
+   * Recalls a message (admin `group_msg_recall`, a client recall, or the silent
+   * `delete_group_msg_by_sender`): afterwards it reads as `IsPlaceMsg` 2 with sender and time kept.
+   * @throws ConfigError as {@link modifyMessage}.
+   */
+  public recallMessage(groupId: string, seq: number, topicId?: string): void {
+    const { stream, mutation } = this.#mutable(groupId, topicId, seq);
+    stream.mutations.set(seq, { ...mutation, place: 2 });
+  }
+
+  /**
+   * Deletes a message: afterwards it reads as an `IsPlaceMsg` 1 placeholder. A recalled message
+   * can still be deleted.
+   * @throws ConfigError for an unknown stream or seq, a message already deleted, or expired.
+   */
+  public deleteMessage(groupId: string, seq: number, topicId?: string): void {
+    const { stream, mutation } = this.#mutable(groupId, topicId, seq, { allowRecalled: true });
+    stream.mutations.set(seq, { ...mutation, place: 1 });
+  }
+
+  /** The stream and a copy of the message's mutation so far, after checking it can change. */
+  #mutable(
+    groupId: string,
+    topicId: string | undefined,
+    seq: number,
+    options: { allowRecalled?: boolean } = {},
+  ): { stream: StreamState; mutation: MessageMutation } {
+    const stream = this.#liveStream(groupId, topicId);
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq >= stream.nextSeq) {
+      throw new ConfigError(`${groupId} has no message with seq ${seq}`, { field: 'seq' });
+    }
+    const rendered = this.render(stream, seq, true, this.nowSec());
+    const place = rendered?.message.IsPlaceMsg;
+    if (
+      rendered === undefined ||
+      rendered.expired ||
+      place === 1 ||
+      (place === 2 && !options.allowRecalled)
+    ) {
+      throw new ConfigError(`seq ${seq} of ${groupId} cannot change: it is recalled, deleted or expired`, {
+        field: 'seq',
+      });
+    }
+    const current = stream.mutations.get(seq);
+    return { stream, mutation: current === undefined ? { edits: 0 } : { ...current } };
+  }
+
   /** Epoch seconds of an existing seq (1..nextSeq-1). */
   public timeOf(stream: StreamState, seq: number): number {
     if (seq <= stream.plan.baseCount) return seqTimeSec(stream.plan, seq);
@@ -153,7 +240,9 @@ export class SimWorld {
     const timeSec = this.timeOf(stream, seq);
     const expired = timeSec < nowSec - this.#retentionSec;
     const { deletedFraction, recalledFraction } = this.#dataset;
-    const fate = messageFate(stream.plan, seq, deletedFraction, recalledFraction);
+    const mutation = stream.mutations.get(seq);
+    const generated = messageFate(stream.plan, seq, deletedFraction, recalledFraction);
+    const fate = mutation?.place === 1 ? 'deleted' : mutation?.place === 2 ? 'recalled' : generated;
     if (expired || fate === 'deleted') {
       const message: RawMessage = {
         From_Account: '',
@@ -166,6 +255,8 @@ export class SimWorld {
       return { message, expired };
     }
     const full = generateMessage(stream.plan, seq, timeSec);
+    if (mutation?.body !== undefined) full.MsgBody = mutation.body;
+    if (mutation?.cloudCustomData !== undefined) full.CloudCustomData = mutation.cloudCustomData;
     if (fate === 'normal') return { message: full, expired };
     if (!withRecalled) return undefined;
     const recalled: RawMessage = {

@@ -14,6 +14,9 @@ import { Construct } from 'constructs';
 import { normalizeArchivePrefix } from '../../functions/lambda/lambda-config.ts';
 import type { DeployConfig } from '../config.ts';
 
+/** Where the function writes large objects in multipart uploads (media files and manifests). */
+export const MULTIPART_PREFIXES = ['media/', 'media-manifest/'] as const;
+
 export interface ArchiveBucketProps {
   settings: DeployConfig['bucket'];
   /** The customer key for SSE-KMS (used when `settings.encryption` is `kms`). */
@@ -26,6 +29,11 @@ export class ArchiveBucket extends Construct {
   public readonly prefix: string;
   /** The key objects are encrypted with, when it is a customer key the function must use. */
   public readonly encryptionKey: kms.IKey | undefined;
+  /**
+   * The stack's key, which objects written while `encryption` was `kms` keep using after a switch
+   * to `s3`: the function may still decrypt with it (through S3), so `state.json` stays readable.
+   */
+  private readonly formerKey: kms.IKey | undefined;
   /** Where the bucket's server access logs go (only for a bucket the stack creates). */
   public readonly accessLogsBucket: s3.IBucket | undefined;
 
@@ -44,6 +52,7 @@ export class ArchiveBucket extends Construct {
     const logs = this.createAccessLogsBucket(settings.accessLogExpirationDays);
     const kmsEncrypted = settings.encryption === 'kms';
     this.encryptionKey = kmsEncrypted ? props.key : undefined;
+    this.formerKey = kmsEncrypted ? undefined : props.key;
     this.accessLogsBucket = logs;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       ...(kmsEncrypted
@@ -60,22 +69,27 @@ export class ArchiveBucket extends Construct {
       // The archive is the point of the project: deleting the stack must never delete it.
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: lifecycleRules(settings.lifecycle, this.prefix),
-      ...(settings.objectLock === null
-        ? {}
-        : {
-            objectLockEnabled: true,
-            objectLockDefaultRetention:
-              settings.objectLock.mode === 'COMPLIANCE'
-                ? s3.ObjectLockRetention.compliance(Duration.days(settings.objectLock.days))
-                : s3.ObjectLockRetention.governance(Duration.days(settings.objectLock.days)),
-          }),
+      // Object Lock without a default retention: a default would lock every version of the
+      // continuation state, rewritten at every checkpoint, for the whole period. The write-once
+      // objects get their retention one by one (ObjectLockRetention, from S3's EventBridge events).
+      ...(settings.objectLock === null ? {} : { objectLockEnabled: true }),
     });
+    if (settings.objectLock !== null) {
+      // S3's native EventBridge switch (CDK's `eventBridgeEnabled` would add a custom resource
+      // with a Lambda of its own); ObjectLockRetention listens to these events.
+      (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+        eventBridgeConfiguration: { eventBridgeEnabled: true },
+      };
+    }
   }
 
   /**
    * Read, write and delete objects under the prefix (the engine's conditional writes need
    * GetObject with PutObject; rollback of an uncommitted checkpoint needs DeleteObject), list only
-   * under the prefix, and use the bucket's customer key through S3 only.
+   * under the prefix, and use the bucket's customer key through S3 only. Media files are
+   * streamed in multipart uploads (@aws-sdk/lib-storage): PutObject covers creating, uploading
+   * and completing them; aborting one and listing its parts are granted under `media/` and
+   * `media-manifest/` only.
    */
   public grantArchiveReadWrite(grantee: iam.IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
@@ -93,13 +107,31 @@ export class ArchiveBucket extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${this.prefix}*`] } },
       }),
     );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'MediaMultipartUploads',
+        actions: ['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: MULTIPART_PREFIXES.map((p) => this.bucket.arnForObjects(`${this.prefix}${p}*`)),
+      }),
+    );
+    const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } };
     if (this.encryptionKey !== undefined) {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'ArchiveKey',
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [this.encryptionKey.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+          conditions: viaS3,
+        }),
+      );
+    }
+    if (this.formerKey !== undefined) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ArchiveFormerKey',
+          actions: ['kms:Decrypt'],
+          resources: [this.formerKey.keyArn],
+          conditions: viaS3,
         }),
       );
     }
@@ -109,13 +141,18 @@ export class ArchiveBucket extends Construct {
    * How cdk-nag names the `<bucket>/<prefix>*` resource of {@link grantArchiveReadWrite} in its
    * IAM5 (wildcard) finding, so the acknowledgement covers exactly that resource.
    */
-  public objectsFindingResource(): string {
+  public objectsFindingResource(under = ''): string {
     const bucket = this.bucket.node.defaultChild;
     const arn =
       bucket instanceof s3.CfnBucket
         ? `<${Stack.of(this).getLogicalId(bucket)}.Arn>`
         : `arn:<AWS::Partition>:s3:::${this.bucket.bucketName}`;
-    return `${arn}/${this.prefix}*`;
+    return `${arn}/${this.prefix}${under}*`;
+  }
+
+  /** The IAM5 findings of {@link grantArchiveReadWrite}: the prefix and the multipart prefixes. */
+  public findingResources(): string[] {
+    return ['', ...MULTIPART_PREFIXES].map((under) => this.objectsFindingResource(under));
   }
 
   private createAccessLogsBucket(expirationDays: number): s3.Bucket {

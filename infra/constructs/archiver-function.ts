@@ -80,8 +80,9 @@ export class ArchiverFunction extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: deploy.run.memoryMb,
-      // The most Lambda allows; the handler stops paging well before it (time-budget.ts).
-      timeout: Duration.minutes(15),
+      // Default 15 minutes, the most Lambda allows; the handler stops paging well before it
+      // (time-budget.ts reads what is left from the Lambda context).
+      timeout: Duration.seconds(deploy.run.timeoutSeconds),
       role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -96,11 +97,13 @@ export class ArchiverFunction extends Construct {
       },
       bundling: BUNDLING,
     });
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${props.archive.objectsFindingResource()}]`,
-      reason:
-        'Object keys are created per run and date (messages/, state/, runs/), so the grant is the archive prefix, not single keys; nothing outside the prefix is readable or writable.',
-    });
+    for (const resource of props.archive.findingResources()) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${resource}]`,
+        reason:
+          'Object keys are created per run, date and media file (messages/, state/, runs/, media/), so the grant is the archive prefix (multipart clean-up: its media prefixes), not single keys; nothing outside the prefix is readable or writable.',
+      });
+    }
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

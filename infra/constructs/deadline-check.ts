@@ -4,22 +4,20 @@
  * `RunNotDoneByDeadline` = 1 (or 0). No Lambda: two SDK calls. A failed or never-started run is
  * caught by the failed-run and schedule alarms instead.
  */
-import { Aws, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE } from '../../functions/lambda/contract.ts';
+import { putMetric, vendedLogGroupName } from './state-machine-support.ts';
 
 export interface DeadlineCheckProps {
   runStateMachine: sfn.IStateMachine;
   runStateMachineName: string;
   logRetention: logs.RetentionDays;
 }
-
-/** The dimension of `RunNotDoneByDeadline`: the run state machine's name. */
-export const RUN_NOT_DONE_DIMENSION = 'StateMachine';
 
 export class DeadlineCheck extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -38,34 +36,22 @@ export class DeadlineCheck extends Construct {
       },
       resultSelector: { running: sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.Executions')) },
     });
-    const put = (name: string, value: number) =>
-      // A raw state: CallAwsService would grant PutMetricData without the namespace condition.
-      new sfn.CustomState(this, name, {
-        stateJson: {
-          Type: 'Task',
-          Resource: `arn:${Aws.PARTITION}:states:::aws-sdk:cloudwatch:putMetricData`,
-          Parameters: {
-            Namespace: METRICS_NAMESPACE,
-            MetricData: [
-              {
-                MetricName: METRIC.runNotDone,
-                Dimensions: [{ Name: RUN_NOT_DONE_DIMENSION, Value: props.runStateMachineName }],
-                Value: value,
-                Unit: 'Count',
-              },
-            ],
-          },
-        },
-      });
+    const put = (id: string, value: number) =>
+      putMetric(this, id, { name: METRIC.runNotDone, stateMachineName: props.runStateMachineName, value });
     const definition = listRunning.next(
       new sfn.Choice(this, 'RunStillInProgress?')
         .when(sfn.Condition.numberGreaterThan('$.running', 0), put('ReportNotDone', 1))
         .otherwise(put('ReportOnTime', 0)),
     );
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: vendedLogGroupName(this),
+      retention: props.logRetention,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      // Two SDK calls: a check still running after minutes is hung, and fails (the alarm fires).
+      timeout: Duration.minutes(5),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
       comment: 'tencent-chat-archiver: is a run still in progress at the deadline hour?',

@@ -3,7 +3,7 @@
  * for, and a small dashboard. Metrics come from the function (EMF, per app) and from Step
  * Functions, Lambda and SQS themselves.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,7 +16,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { APP_DIMENSION, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/lambda/contract.ts';
 import type { DeployConfig } from '../config.ts';
-import { RUN_NOT_DONE_DIMENSION } from './deadline-check.ts';
+import { RUN_DIMENSION } from './state-machine-support.ts';
 
 export interface OperationsProps {
   key: kms.IKey;
@@ -27,6 +27,10 @@ export interface OperationsProps {
   runStateMachineName: string;
   deadlineCheck: sfn.IStateMachine;
   deadLetterQueue: sqs.IQueue;
+  /** Invocations without progress before an app stops (for the alarm's description). */
+  noProgressInvocations: number;
+  /** The Object Lock retention function, when Object Lock is on. */
+  objectLockFunction?: lambda.IFunction;
 }
 
 const HOUR = Duration.hours(1);
@@ -42,6 +46,18 @@ export function appMetric(
     namespace: METRICS_NAMESPACE,
     metricName: name,
     dimensionsMap: { service: SERVICE_NAME, [APP_DIMENSION]: String(sdkAppId) },
+    statistic,
+    period: HOUR,
+    ...(label === undefined ? {} : { label }),
+  });
+}
+
+/** A metric the state machines send, dimensioned by the run state machine's name. */
+function runMetric(name: string, stateMachineName: string, statistic = 'Maximum', label?: string) {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { [RUN_DIMENSION]: stateMachineName },
     statistic,
     period: HOUR,
     ...(label === undefined ? {} : { label }),
@@ -68,6 +84,13 @@ export class Operations extends Construct {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        // Only alarms of this account (the confused-deputy guard of a service principal).
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: {
+            'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`,
+          },
+        },
       }),
     );
     if (props.alarms.email !== undefined) {
@@ -78,7 +101,7 @@ export class Operations extends Construct {
 
     const runFailed = this.alarm('RunFailedAlarm', {
       alarmDescription:
-        'A run failed: an app hit a configuration error, its iteration bound or repeated errors (see the failed execution), or a run timed out, or the deadline check failed.',
+        "A run failed: an app hit a configuration error or repeated errors (the failed execution names each app's error), or a run timed out, or the deadline check failed.",
       metric: new cloudwatch.MathExpression({
         expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(checkFailed, 0)',
         usingMetrics: {
@@ -93,7 +116,7 @@ export class Operations extends Construct {
     });
     const notStarted = this.alarm('ScheduleUndeliveredAlarm', {
       alarmDescription:
-        'EventBridge Scheduler could not start a run (or deliver an alarm e-mail): see the dead-letter queue.',
+        'EventBridge Scheduler could not start a run, an alarm e-mail could not be delivered, or an Object Lock retention event failed: see the dead-letter queue.',
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         statistic: 'Maximum',
         period: Duration.minutes(5),
@@ -102,31 +125,34 @@ export class Operations extends Construct {
     });
     const notDone = this.alarm('RunNotDoneByDeadlineAlarm', {
       alarmDescription: `A run was still in progress at ${props.alarms.runNotDoneByHour}:00 (schedule time zone).`,
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: METRIC.runNotDone,
-        dimensionsMap: { [RUN_NOT_DONE_DIMENSION]: props.runStateMachineName },
-        statistic: 'Maximum',
-        period: HOUR,
-      }),
+      metric: runMetric(METRIC.runNotDone, props.runStateMachineName, 'Maximum'),
       threshold: 1,
     });
-    const appErrors = Object.fromEntries(
-      props.sdkAppIds.map((id, i) => [`app${i}`, appMetric(METRIC.errors, id, 'Sum')]),
-    );
-    const errors = this.alarm('ErrorsAlarm', {
-      alarmDescription: `At least ${props.alarms.errorsPerHour} errors in an hour (failed groups, failed runs, function errors).`,
-      metric: new cloudwatch.MathExpression({
-        expression: `SUM([${[...Object.keys(appErrors), 'functionErrors'].map((k) => `FILL(${k}, 0)`).join(', ')}])`,
-        usingMetrics: {
-          ...appErrors,
-          functionErrors: props.archiver.metricErrors({ statistic: 'Sum', period: HOUR }),
-        },
-        period: HOUR,
-        label: 'errors',
+    // One alarm per app: an alarm may watch at most 10 metrics, so a sum over every app would stop
+    // the synth at 10 apps. The app's `Errors` already counts its failed invocations, so Lambda's
+    // own Errors metric (the same failures again) is on the dashboard, not in the alarm.
+    const errors = props.sdkAppIds.map((id) =>
+      this.alarm(`ErrorsAlarm${id}`, {
+        alarmDescription: `App ${id}: at least ${props.alarms.errorsPerHour} errors in an hour (failed groups, failed invocations).`,
+        metric: appMetric(METRIC.errors, id, 'Sum'),
+        threshold: props.alarms.errorsPerHour,
       }),
-      threshold: props.alarms.errorsPerHour,
+    );
+    const noProgress = this.alarm('NoProgressAlarm', {
+      alarmDescription: `An app made no progress across ${props.noProgressInvocations} invocations in a row and was stopped (see the run execution's output and the run reports); a long backfill that progresses never raises this.`,
+      metric: runMetric(METRIC.appsWithoutProgress, props.runStateMachineName),
+      threshold: 1,
     });
+    const retention = props.objectLockFunction
+      ? [
+          this.alarm('ObjectLockRetentionAlarm', {
+            alarmDescription:
+              'Setting Object Lock retention on a new archive object failed (retried, then to the dead-letter queue): that object is not locked yet; see the retention function log.',
+            metric: props.objectLockFunction.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+            threshold: 1,
+          }),
+        ]
+      : [];
     const headroom = props.sdkAppIds.map((id) =>
       this.alarm(`HeadroomAlarm${id}`, {
         alarmDescription: `App ${id}: unarchived history is less than ${props.alarms.headroomDays} days from falling out of Tencent's retention.`,
@@ -166,12 +192,18 @@ export class Operations extends Construct {
               props.runStateMachine.metricStarted({ statistic: 'Sum', period: HOUR, label: 'started' }),
               props.runStateMachine.metricSucceeded({ statistic: 'Sum', period: HOUR, label: 'succeeded' }),
               props.runStateMachine.metricFailed({ statistic: 'Sum', period: HOUR, label: 'failed' }),
+              runMetric(METRIC.runsSkipped, props.runStateMachineName, 'Sum', 'skipped'),
+              runMetric(METRIC.appsWithoutProgress, props.runStateMachineName, 'Sum', 'without progress'),
             ],
             width: 6,
           }),
           new cloudwatch.GraphWidget({
             title: 'Function',
-            left: [props.archiver.metricInvocations({ statistic: 'Sum', period: HOUR })],
+            left: [
+              props.archiver.metricInvocations({ statistic: 'Sum', period: HOUR }),
+              props.archiver.metricErrors({ statistic: 'Sum', period: HOUR }),
+              props.archiver.metricThrottles({ statistic: 'Sum', period: HOUR }),
+            ],
             right: [props.archiver.metricDuration({ statistic: 'Maximum', period: HOUR })],
             width: 6,
           }),
@@ -179,7 +211,7 @@ export class Operations extends Construct {
         [
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
-            alarms: [runFailed, notStarted, notDone, errors, ...headroom],
+            alarms: [runFailed, notStarted, notDone, noProgress, ...retention, ...errors, ...headroom],
             width: 24,
           }),
         ],

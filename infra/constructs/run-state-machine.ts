@@ -2,43 +2,60 @@
  * The nightly run: a Step Functions Standard state machine that archives every configured app in
  * parallel, each by invoking the function again and again until it reports `done`. Each
  * invocation resumes from the continuation committed in S3, so the loop carries no state but an
- * iteration counter.
+ * iteration counter and a no-progress counter.
  *
- *   Guard: list RUNNING executions of this state machine; unless this one is the oldest, stop
- *          (a second run never runs while one is in progress; the engine's lease is the backstop)
+ *   Guard: list RUNNING executions of this state machine; unless this one is the oldest (or the
+ *          oldest is the execution that started this one as its continuation), record a skipped
+ *          run (outcome `skipped`, metric `RunsSkipped`) and stop
  *   Apps:  the execution input's `apps`, or every configured app
  *   Map (one branch per app, in parallel):
- *     Archive (Lambda, retried on service errors, LeaseHeldError, transient errors, timeouts)
+ *     Archive (Lambda, retried on service errors, throttling, crashes, LeaseHeldError, transient
+ *     errors and timeouts)
+ *       → result incomplete? → app failed (InvalidResult; never a States.Runtime)
  *       → done? → app caught up
- *       → iteration bound reached? → app failed (MaxIterationsExceeded)
+ *       → no progress for `noProgressInvocations` invocations? → app stalled (NoProgress)
+ *       → iteration bound reached? → app behind (it continues in the next execution)
  *       → otherwise count, pause, Archive again
- *     any other error → app failed (the other apps carry on)
- *   Any app failed? → Fail (the execution fails: the failed-run alarm fires) : Succeed
+ *     any other error → app failed, naming its error (the other apps carry on)
+ *   Any app stalled? → metric `AppsWithoutProgress` (its own alarm)
+ *   Any app behind?  → start a new execution of this state machine for those apps
+ *   Any app failed?  → Fail (the failed-run alarm) : Succeed with outcome `done` or `continued`
  */
-import { ArnFormat, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ERROR_NAME } from '../../functions/lambda/contract.ts';
+import { ERROR_NAME, METRIC, METRICS_NAMESPACE, RUN_OUTCOME } from '../../functions/lambda/contract.ts';
+import { putMetric, vendedLogGroupName } from './state-machine-support.ts';
 
 export interface RunStateMachineProps {
   archiver: lambda.IFunction;
+  /** The function's timeout: the Lambda task's own timeout is a little longer. */
+  functionTimeout: Duration;
   /** The apps a run archives when the execution input names none. */
   sdkAppIds: readonly number[];
-  /** Invocations per app per run before that app counts as failed. */
+  /** Invocations per app per execution before the app continues in a new execution. */
   maxIterations: number;
+  /** Invocations in a row without progress before an app counts as stuck. */
+  noProgressInvocations: number;
   logRetention: logs.RetentionDays;
 }
 
 /** Seconds between invocations of one app: a breather after a transient group failure. */
 export const PAUSE_SECONDS = 5;
+/** Above any real `remainingTargets`: the first invocation always counts as progress. */
+const UNKNOWN_REMAINING = 1_000_000_000;
+/** What the retries of one invocation can add to an execution, on top of its invocations. */
+const RETRY_ALLOWANCE = Duration.hours(4);
 
 export class RunStateMachine extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** Known at synth time, so the state machine's own policy can name it without a cycle. */
   public readonly stateMachineName: string;
+  public readonly logGroup: logs.LogGroup;
 
   public constructor(scope: Construct, id: string, props: RunStateMachineProps) {
     super(scope, id);
@@ -63,6 +80,7 @@ export class RunStateMachine extends Construct {
       },
       resultPath: '$.guard',
     });
+    guard.addRetry({ errors: ['Sfn.SfnException', 'Sfn.ThrottlingException'], maxAttempts: 5 });
     const findOldest = new sfn.Pass(this, 'FindOldestRun', {
       parameters: {
         oldest: sfn.JsonPath.arrayGetItem(
@@ -73,9 +91,22 @@ export class RunStateMachine extends Construct {
       },
       resultPath: '$.oldestRun',
     });
-    const skip = new sfn.Succeed(this, 'AnotherRunInProgress', {
+    const skip = new sfn.Pass(this, 'AnotherRunInProgress', {
       comment: 'An older execution is still running; it will finish the work.',
+      parameters: {
+        outcome: RUN_OUTCOME.skipped,
+        reason: 'another run of this state machine is in progress; it archives the same apps',
+        runningExecution: sfn.JsonPath.stringAt('$.oldestRun.oldest'),
+      },
     });
+    skip.next(
+      putMetric(
+        this,
+        'ReportRunSkipped',
+        { name: METRIC.runsSkipped, stateMachineName: this.stateMachineName, value: 1 },
+        new sfn.Succeed(this, 'RunSkipped'),
+      ),
+    );
 
     const archiveApps = this.archiveApps(props);
     const selectApps = new sfn.Choice(this, 'AppsGiven?')
@@ -95,24 +126,57 @@ export class RunStateMachine extends Construct {
           findOldest.next(
             new sfn.Choice(this, 'OldestRun?')
               .when(sfn.Condition.stringEqualsJsonPath('$.oldestRun.oldest', '$$.Execution.Id'), selectApps)
+              .when(
+                sfn.Condition.isPresent('$.continuationOf'),
+                // The execution that started this one may still be finishing: it is not a rival.
+                new sfn.Choice(this, 'OldestIsPredecessor?')
+                  .when(
+                    sfn.Condition.stringEqualsJsonPath('$.oldestRun.oldest', '$.continuationOf'),
+                    selectApps,
+                  )
+                  .otherwise(skip),
+              )
               .otherwise(skip),
           ),
         ),
     );
 
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      // Under /aws/vendedlogs/: one account-wide resource policy covers these (no size limit hit).
+      logGroupName: vendedLogGroupName(this),
+      retention: props.logRetention,
+    });
+    const perInvocation = props.functionTimeout.toSeconds() + PAUSE_SECONDS + 60;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      // A hung run ends TIMED_OUT (the failed-run alarm) instead of blocking every later run.
+      timeout: Duration.seconds(props.maxIterations * perInvocation + RETRY_ALLOWANCE.toSeconds()),
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
       comment: 'tencent-chat-archiver: archive every app until done, resuming from S3 each invocation',
     });
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ContinueItself',
+        actions: ['states:StartExecution'],
+        resources: [ownArn],
+      }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RunMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        // PutMetricData has no resource-level permissions; the namespace condition scopes it.
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+      }),
+    );
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Only for X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs delivery (CreateLogDelivery, …): those actions support no resource-level permissions.',
+        'Only for cloudwatch:PutMetricData (limited to this project by a cloudwatch:namespace condition), X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs delivery (CreateLogDelivery, …): those actions support no resource-level permissions.',
     });
     Validations.of(this.stateMachine).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(props.archiver.node.defaultChild as never)}.Arn>:*]`,
@@ -121,51 +185,122 @@ export class RunStateMachine extends Construct {
     });
   }
 
-  /** The parallel per-app loop. */
+  /** The parallel per-app loop, then the run's outcome. */
   private archiveApps(props: RunStateMachineProps): sfn.Map {
     const map = new sfn.Map(this, 'ArchiveApps', {
       itemsPath: '$.apps',
-      itemSelector: { sdkAppId: sfn.JsonPath.numberAt('$$.Map.Item.Value.sdkAppId'), iteration: 0 },
+      itemSelector: {
+        sdkAppId: sfn.JsonPath.numberAt('$$.Map.Item.Value.sdkAppId'),
+        iteration: 0,
+        withoutProgress: 0,
+        remainingTargets: UNKNOWN_REMAINING,
+      },
       // Every app has its own Tencent rate limit: run them all at once.
       maxConcurrency: 0,
       resultSelector: { apps: sfn.JsonPath.entirePayload, statuses: sfn.JsonPath.listAt('$[*].status') },
       resultPath: '$.results',
     });
     map.itemProcessor(this.appLoop(props));
-    const anyFailed = new sfn.Pass(this, 'AnyAppFailed', {
+    const summarize = new sfn.Pass(this, 'SummarizeApps', {
       parameters: {
         anyFailed: sfn.JsonPath.arrayContains(sfn.JsonPath.listAt('$.results.statuses'), 'failed'),
+        anyStalled: sfn.JsonPath.arrayContains(sfn.JsonPath.listAt('$.results.statuses'), 'stalled'),
+        anyBehind: sfn.JsonPath.arrayContains(sfn.JsonPath.listAt('$.results.statuses'), 'behind'),
+        behind: sfn.JsonPath.listAt("$.results.apps[?(@.status == 'behind')]"),
       },
-      resultPath: '$.outcome',
+      resultPath: '$.summary',
     });
-    map.next(anyFailed).next(
-      new sfn.Choice(this, 'AllAppsDone?')
-        .when(
-          sfn.Condition.booleanEquals('$.outcome.anyFailed', true),
-          new sfn.Fail(this, 'RunFailed', {
-            error: 'AppsFailed',
-            causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.results.apps')),
-          }),
-        )
-        .otherwise(new sfn.Succeed(this, 'RunDone')),
-    );
+
+    const failedOrDone = new sfn.Choice(this, 'AnyAppFailed?')
+      .when(
+        sfn.Condition.booleanEquals('$.summary.anyFailed', true),
+        new sfn.Fail(this, 'RunFailed', {
+          error: 'AppsFailed',
+          causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.results.apps')),
+        }),
+      )
+      .when(
+        sfn.Condition.isPresent('$.continuation'),
+        new sfn.Pass(this, 'RunContinues', {
+          parameters: {
+            outcome: RUN_OUTCOME.continued,
+            continuation: sfn.JsonPath.stringAt('$.continuation.executionArn'),
+            apps: sfn.JsonPath.objectAt('$.results.apps'),
+          },
+        }).next(new sfn.Succeed(this, 'RunContinued')),
+      )
+      .otherwise(
+        new sfn.Pass(this, 'RunComplete', {
+          parameters: { outcome: RUN_OUTCOME.done, apps: sfn.JsonPath.objectAt('$.results.apps') },
+        }).next(new sfn.Succeed(this, 'RunDone')),
+      );
+
+    // A raw task: the optimized StartExecution integration wants the state machine object, and
+    // this one starts itself (`$$.StateMachine.Id`), granted below on its own ARN.
+    const continuation = new sfn.CustomState(this, 'ContinueBehindApps', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Aws.PARTITION}:states:::states:startExecution`,
+        Parameters: {
+          'StateMachineArn.$': '$$.StateMachine.Id',
+          Input: {
+            'apps.$': '$.summary.behind',
+            'continuationOf.$': '$$.Execution.Id',
+            source: 'continuation',
+            // Links the new execution to this one in the console.
+            'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
+          },
+        },
+        ResultSelector: { 'executionArn.$': '$.ExecutionArn' },
+        ResultPath: '$.continuation',
+      },
+    });
+    continuation.addRetry({
+      errors: ['StepFunctions.SdkClientException', 'States.TaskFailed'],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 5,
+    });
+    continuation.next(failedOrDone);
+    const behind = new sfn.Choice(this, 'AnyAppBehind?')
+      .when(sfn.Condition.booleanEquals('$.summary.anyBehind', true), continuation)
+      .otherwise(failedOrDone);
+    const stalled = new sfn.Choice(this, 'AnyAppStalled?')
+      .when(
+        sfn.Condition.booleanEquals('$.summary.anyStalled', true),
+        putMetric(
+          this,
+          'ReportNoProgress',
+          { name: METRIC.appsWithoutProgress, stateMachineName: this.stateMachineName, value: 1 },
+          behind,
+        ),
+      )
+      .otherwise(behind);
+    map.next(summarize).next(stalled);
     return map;
   }
 
-  /** One app: invoke until done, bounded. */
+  /** One app: invoke until done, bounded per execution, stopped when it makes no progress. */
   private appLoop(props: RunStateMachineProps): sfn.IChainable {
     const invoke = new tasks.LambdaInvoke(this, 'Archive', {
       lambdaFunction: props.archiver,
       payload: sfn.TaskInput.fromObject({ sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId') }),
-      resultSelector: {
-        done: sfn.JsonPath.stringAt('$.Payload.done'),
-        runId: sfn.JsonPath.stringAt('$.Payload.runId'),
-        messages: sfn.JsonPath.numberAt('$.Payload.messages'),
-        remainingTargets: sfn.JsonPath.numberAt('$.Payload.remainingTargets'),
-      },
+      // The whole payload, checked by the next state: a missing field must not be a
+      // States.Runtime error, which no Catch catches and which would fail every app.
+      resultSelector: { result: sfn.JsonPath.objectAt('$.Payload') },
       resultPath: '$.last',
+      // Lambda's own limit is the function timeout; this catches a lost invocation.
+      taskTimeout: sfn.Timeout.duration(props.functionTimeout.plus(Duration.seconds(60))),
       // Lambda.ServiceException, Lambda.SdkClientException, … with backoff (CDK's default retrier).
       retryOnServiceExceptions: true,
+    });
+    invoke.addRetry({
+      // The function's concurrency (or the account's) is exhausted: wait for a free slot.
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+      maxAttempts: 6,
+      jitterStrategy: sfn.JitterType.FULL,
     });
     invoke.addRetry({
       // Another run (a crashed one, or a manual one) holds the app's lease for up to leaseSeconds.
@@ -176,9 +311,16 @@ export class RunStateMachine extends Construct {
       jitterStrategy: sfn.JitterType.FULL,
     });
     invoke.addRetry({
-      // Throttling/outages that outlasted in-process retries, and the hard stop or a Lambda
-      // timeout (the next invocation rolls back anything uncommitted and continues).
-      errors: [ERROR_NAME.transient, ERROR_NAME.timeout, 'Sandbox.Timedout'],
+      // Throttling/outages that outlasted in-process retries, the hard stop, a Lambda timeout or
+      // out-of-memory crash (Lambda.Unknown) and a lost invocation (States.Timeout): the next
+      // invocation rolls back anything uncommitted and continues.
+      errors: [
+        ERROR_NAME.transient,
+        ERROR_NAME.timeout,
+        'Sandbox.Timedout',
+        'Lambda.Unknown',
+        'States.Timeout',
+      ],
       interval: Duration.seconds(30),
       backoffRate: 2,
       maxAttempts: 4,
@@ -189,44 +331,104 @@ export class RunStateMachine extends Construct {
         sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
         status: 'failed',
         iteration: sfn.JsonPath.numberAt('$.iteration'),
-        error: sfn.JsonPath.stringAt('$.error.Error'),
-        cause: sfn.JsonPath.stringAt('$.error.Cause'),
+        // The whole error output (`Error`, and `Cause` when there is one).
+        error: sfn.JsonPath.objectAt('$.error'),
       },
     });
     invoke.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
 
+    const result = (field: string) => `$.last.result.${field}`;
+    const complete = sfn.Condition.and(
+      sfn.Condition.isPresent(result('done')),
+      sfn.Condition.isBoolean(result('done')),
+      sfn.Condition.isPresent(result('runId')),
+      sfn.Condition.isString(result('runId')),
+      sfn.Condition.isPresent(result('messages')),
+      sfn.Condition.isNumeric(result('messages')),
+      sfn.Condition.isPresent(result('remainingTargets')),
+      sfn.Condition.isNumeric(result('remainingTargets')),
+    );
+    const progressed = sfn.Condition.or(
+      sfn.Condition.numberGreaterThan(result('messages'), 0),
+      sfn.Condition.numberLessThanJsonPath(result('remainingTargets'), '$.remainingTargets'),
+    );
+    const invalid = new sfn.Pass(this, 'AppResultInvalid', {
+      parameters: {
+        sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
+        status: 'failed',
+        iteration: sfn.JsonPath.numberAt('$.iteration'),
+        error: {
+          Error: 'InvalidResult',
+          Cause: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.last')),
+        },
+      },
+    });
     const caughtUp = new sfn.Pass(this, 'AppCaughtUp', {
       parameters: {
         sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
         status: 'done',
         iteration: sfn.JsonPath.numberAt('$.iteration'),
-        runId: sfn.JsonPath.stringAt('$.last.runId'),
+        runId: sfn.JsonPath.stringAt('$.last.result.runId'),
       },
     });
-    const outOfIterations = new sfn.Pass(this, 'AppOutOfIterations', {
+    const stalled = new sfn.Pass(this, 'AppStalled', {
       parameters: {
         sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
-        status: 'failed',
+        status: 'stalled',
         iteration: sfn.JsonPath.numberAt('$.iteration'),
-        error: 'MaxIterationsExceeded',
-        cause: `not caught up after ${props.maxIterations} invocations; the next run continues from here`,
+        error: {
+          Error: 'NoProgress',
+          Cause: `${props.noProgressInvocations} invocations in a row archived nothing and left as many groups behind; see the run reports and the function's log`,
+        },
       },
     });
-    const next = new sfn.Pass(this, 'NextIteration', {
+    const behind = new sfn.Pass(this, 'AppBehind', {
+      comment: 'Not caught up after this execution’s invocations: it continues in a new execution.',
+      parameters: {
+        sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
+        status: 'behind',
+        iteration: sfn.JsonPath.numberAt('$.iteration'),
+        remainingTargets: sfn.JsonPath.numberAt('$.last.result.remainingTargets'),
+      },
+    });
+    const nextWithProgress = new sfn.Pass(this, 'NextIteration', {
       parameters: {
         sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
         iteration: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.iteration'), 1),
+        withoutProgress: 0,
+        remainingTargets: sfn.JsonPath.numberAt('$.last.result.remainingTargets'),
+      },
+    });
+    const nextWithoutProgress = new sfn.Pass(this, 'NextIterationWithoutProgress', {
+      parameters: {
+        sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
+        iteration: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.iteration'), 1),
+        withoutProgress: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.withoutProgress'), 1),
+        remainingTargets: sfn.JsonPath.numberAt('$.remainingTargets'),
       },
     });
     const pause = new sfn.Wait(this, 'Pause', {
       time: sfn.WaitTime.duration(Duration.seconds(PAUSE_SECONDS)),
     });
+    nextWithProgress.next(pause);
+    nextWithoutProgress.next(pause);
+    pause.next(invoke);
     return invoke.next(
       new sfn.Choice(this, 'AppDone?')
-        .when(sfn.Condition.booleanEquals('$.last.done', true), caughtUp)
+        .when(sfn.Condition.not(complete), invalid)
+        .when(sfn.Condition.booleanEquals(result('done'), true), caughtUp)
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.not(progressed),
+            // `withoutProgress` counts the earlier invocations; this one makes it n.
+            sfn.Condition.numberGreaterThanEquals('$.withoutProgress', props.noProgressInvocations - 1),
+          ),
+          stalled,
+        )
         // `iteration` counts from 0: after invocation n it is n - 1.
-        .when(sfn.Condition.numberGreaterThanEquals('$.iteration', props.maxIterations - 1), outOfIterations)
-        .otherwise(next.next(pause).next(invoke)),
+        .when(sfn.Condition.numberGreaterThanEquals('$.iteration', props.maxIterations - 1), behind)
+        .when(progressed, nextWithProgress)
+        .otherwise(nextWithoutProgress),
     );
   }
 }

@@ -6,7 +6,7 @@
  *   Scheduler (deadline hour)   → deadline check → RunNotDoneByDeadline metric
  *   alarms → SNS topic (e-mail);  dashboard
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -14,6 +14,7 @@ import type { StackConfig } from '../config.ts';
 import { ArchiveBucket } from './archive-bucket.ts';
 import { ArchiverFunction } from './archiver-function.ts';
 import { DeadlineCheck } from './deadline-check.ts';
+import { ObjectLockRetention } from './object-lock-retention.ts';
 import { Operations } from './operations.ts';
 import { RunStateMachine } from './run-state-machine.ts';
 import { CronSchedule, DeadLetterQueue } from './schedules.ts';
@@ -29,6 +30,9 @@ export class TencentChatArchiver extends Construct {
   public readonly archive: ArchiveBucket;
   public readonly archiver: ArchiverFunction;
   public readonly run: RunStateMachine;
+  public readonly deadlineCheck: DeadlineCheck;
+  /** Only with `deploy.bucket.objectLock`. */
+  public readonly objectLock: ObjectLockRetention | undefined;
   public readonly operations: Operations;
 
   public constructor(scope: Construct, id: string, props: TencentChatArchiverProps) {
@@ -44,6 +48,16 @@ export class TencentChatArchiver extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.archive = new ArchiveBucket(this, 'Archive', { settings: deploy.bucket, key: this.key });
+    const deadLetters = new DeadLetterQueue(this, 'DeadLetters');
+    if (deploy.bucket.objectLock !== null) {
+      this.objectLock = new ObjectLockRetention(this, 'ObjectLock', {
+        archive: this.archive,
+        mode: deploy.bucket.objectLock.mode,
+        days: deploy.bucket.objectLock.days,
+        deadLetterQueue: deadLetters.queue,
+        logRetention,
+      });
+    }
     this.archiver = new ArchiverFunction(this, 'Archiver', {
       stackConfig: props.stackConfig,
       archive: this.archive,
@@ -51,11 +65,12 @@ export class TencentChatArchiver extends Construct {
     });
     this.run = new RunStateMachine(this, 'Run', {
       archiver: this.archiver.function,
+      functionTimeout: Duration.seconds(deploy.run.timeoutSeconds),
       sdkAppIds,
       maxIterations: deploy.run.maxIterations,
+      noProgressInvocations: deploy.run.noProgressInvocations,
       logRetention,
     });
-    const deadLetters = new DeadLetterQueue(this, 'DeadLetters');
     new CronSchedule(this, 'Nightly', {
       stateMachine: this.run.stateMachine,
       cron: deploy.schedule.cron,
@@ -70,6 +85,7 @@ export class TencentChatArchiver extends Construct {
       runStateMachineName: this.run.stateMachineName,
       logRetention,
     });
+    this.deadlineCheck = deadlineCheck;
     new CronSchedule(this, 'Deadline', {
       stateMachine: deadlineCheck.stateMachine,
       cron: `0 ${deploy.alarms.runNotDoneByHour} * * ? *`,
@@ -88,6 +104,8 @@ export class TencentChatArchiver extends Construct {
       runStateMachineName: this.run.stateMachineName,
       deadlineCheck: deadlineCheck.stateMachine,
       deadLetterQueue: deadLetters.queue,
+      noProgressInvocations: deploy.run.noProgressInvocations,
+      ...(this.objectLock ? { objectLockFunction: this.objectLock.function } : {}),
     });
   }
 }

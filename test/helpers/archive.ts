@@ -3,7 +3,8 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { dateInZone } from '../../functions/domain/partition.ts';
-import { type ArchiveRecord, parseRecordLine } from '../../functions/domain/record.ts';
+import type { ArchiveRecord } from '../../functions/domain/record.ts';
+import { parseRecordLine } from '../../functions/domain/record-codec.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 

@@ -74,7 +74,18 @@ describe('the archiver function', () => {
     });
     const list = s3.find((s) => actionsOf(s).includes('s3:ListBucket'));
     expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['archive/*'] } });
-    expect(s3).toHaveLength(2);
+    // Media files are multipart uploads: cleaning one up is allowed under the media prefixes only.
+    const multipart = s3.find((s) => actionsOf(s).includes('s3:AbortMultipartUpload'));
+    expect(actionsOf(multipart as Statement).sort()).toEqual([
+      's3:AbortMultipartUpload',
+      's3:ListMultipartUploadParts',
+    ]);
+    const resources = [multipart?.Resource].flat().map((r) => JSON.stringify(r));
+    expect(resources.map((r) => /"(\/archive\/[^"]*)"/.exec(r)?.[1]).sort()).toEqual([
+      '/archive/media-manifest/*',
+      '/archive/media/*',
+    ]);
+    expect(s3).toHaveLength(3);
   });
 
   it('reads only the configured SSM parameters, and decrypts only with their configured key', () => {
@@ -238,10 +249,8 @@ describe('the archive bucket', () => {
       SSEAlgorithm: 'AES256',
     });
     expect(bucket.ObjectLockEnabled).toBe(true);
-    expect(bucket.ObjectLockConfiguration).toEqual({
-      ObjectLockEnabled: 'Enabled',
-      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 365 } },
-    });
+    // No default retention: write-once objects are locked one by one (see operator-setups.test.ts).
+    expect(bucket.ObjectLockConfiguration).toBeUndefined();
     expect(bucket.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({
         Transitions: [
@@ -320,16 +329,23 @@ describe('the run state machine', () => {
     expect(archive.Parameters.Payload).toEqual({ 'sdkAppId.$': '$.sdkAppId' });
     expect(archive.Retry.map((r: { ErrorEquals: string[] }) => r.ErrorEquals)).toEqual([
       expect.arrayContaining(['Lambda.ServiceException', 'Lambda.SdkClientException']),
+      ['Lambda.TooManyRequestsException'],
       ['LeaseHeldError'],
-      ['TransientError', 'TimeoutError', 'Sandbox.Timedout'],
+      ['TransientError', 'TimeoutError', 'Sandbox.Timedout', 'Lambda.Unknown', 'States.Timeout'],
     ]);
     expect(archive.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'AppFailed' },
     ]);
-    expect(loop.States['AppDone?'].Choices).toEqual([
-      { Variable: '$.last.done', BooleanEquals: true, Next: 'AppCaughtUp' },
-      { Variable: '$.iteration', NumericGreaterThanEquals: 47, Next: 'AppOutOfIterations' },
+    const choices = loop.States['AppDone?'].Choices;
+    expect(choices.map((c: { Next: string }) => c.Next)).toEqual([
+      'AppResultInvalid',
+      'AppCaughtUp',
+      'AppStalled',
+      'AppBehind',
+      'NextIteration',
     ]);
+    expect(choices[3]).toEqual({ Variable: '$.iteration', NumericGreaterThanEquals: 47, Next: 'AppBehind' });
+    expect(loop.States['AppDone?'].Default).toBe('NextIterationWithoutProgress');
     expect(loop.States.NextIteration.Parameters['iteration.$']).toBe('States.MathAdd($.iteration, 1)');
     expect(loop.States.Pause.Next).toBe('Archive');
     expect(definition.States.RunFailed).toMatchObject({ Type: 'Fail', Error: 'AppsFailed' });
@@ -363,7 +379,8 @@ describe('operations', () => {
     expect(topic.Properties.KmsMasterKeyId).toEqual({
       'Fn::GetAtt': [expect.stringMatching(/^ArchiverKey/), 'Arn'],
     });
-    expect(alarms).toHaveLength(5);
+    // Failed run, undelivered schedule, not done by the hour, no progress; errors and headroom per app.
+    expect(alarms).toHaveLength(6);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: topic.id }]);
       expect(alarm.TreatMissingData).toBe('notBreaching');
@@ -384,7 +401,11 @@ describe('operations', () => {
       MetricName: 'RunNotDoneByDeadline',
       Threshold: 1,
     });
-    expect(byDescription('errors in an hour')).toMatchObject({ Threshold: 5 });
+    expect(byDescription('App 1400000000: at least 5 errors in an hour')).toMatchObject({
+      Namespace: 'TencentChatArchiver',
+      MetricName: 'Errors',
+      Threshold: 5,
+    });
     expect(byDescription('App 1400000000: unarchived history')).toMatchObject({
       MetricName: 'RetentionHeadroomDays',
       Namespace: 'TencentChatArchiver',

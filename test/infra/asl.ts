@@ -3,12 +3,16 @@
  * archiver's state machines use, so tests can run the synthesized definition: Pass, Task (with
  * pluggable resources), Choice, Wait (no real wait), inline Map, Succeed, Fail; Parameters,
  * ItemSelector, ResultSelector, ResultPath; Retry (attempt counts, no delays) and Catch; paths with
- * `$$.` context, `[*]` projections and `[n]` indexes; the intrinsics States.ArrayLength,
- * ArrayGetItem, ArrayContains, MathAdd and JsonToString.
+ * `$$.` context, `[*]` projections, `[?(@.key == 'value')]` filters and `[n]` indexes; the
+ * intrinsics States.ArrayLength, ArrayGetItem, ArrayContains, MathAdd and JsonToString. Choice
+ * rules: And (short-circuit), Or, Not, IsPresent, IsBoolean, IsNumeric, IsString and the
+ * comparisons the definitions use.
  *
  * It is a test double of Step Functions, not a replacement: it checks the wiring (state names,
  * paths, loop bound, retry/catch routing) of the real definition against stated semantics.
  */
+
+import { createRequire } from 'node:module';
 
 export type Json = unknown;
 
@@ -185,6 +189,7 @@ function matches(names: string[], error: string): boolean {
 }
 
 function evaluate(rule: Node, data: Json, context: Context): boolean {
+  // Short-circuit, as Step Functions does: `And [IsPresent, IsNumeric, …]` guards a missing field.
   if (rule.And) return rule.And.every((r: Node) => evaluate(r, data, context));
   if (rule.Or) return rule.Or.some((r: Node) => evaluate(r, data, context));
   if (rule.Not) return !evaluate(rule.Not, data, context);
@@ -192,7 +197,13 @@ function evaluate(rule: Node, data: Json, context: Context): boolean {
   if ('IsPresent' in rule) return present === rule.IsPresent;
   if (!present) throw new TaskError('States.Runtime', `Invalid path ${rule.Variable}`);
   const value = readPath(data, rule.Variable, context);
+  if ('IsBoolean' in rule) return (typeof value === 'boolean') === rule.IsBoolean;
+  if ('IsNumeric' in rule) return (typeof value === 'number') === rule.IsNumeric;
+  if ('IsString' in rule) return (typeof value === 'string') === rule.IsString;
   if ('BooleanEquals' in rule) return value === rule.BooleanEquals;
+  if ('NumericLessThan' in rule) return (value as number) < rule.NumericLessThan;
+  if ('NumericLessThanPath' in rule)
+    return (value as number) < (readPath(data, rule.NumericLessThanPath, context) as number);
   if ('NumericEquals' in rule) return value === rule.NumericEquals;
   if ('NumericGreaterThan' in rule) return (value as number) > rule.NumericGreaterThan;
   if ('NumericGreaterThanEquals' in rule) return (value as number) >= rule.NumericGreaterThanEquals;
@@ -261,7 +272,16 @@ function splitArguments(text: string): string[] {
 }
 
 function tokens(path: string): string[] {
-  return path.replace(/^\$\$?/, '').match(/\.[^.[]+|\[[^\]]*\]/g) ?? [];
+  return path.replace(/^\$\$?/, '').match(/\.[^.[]+|\[\?\(.*?\)\]|\[[^\]]*\]/g) ?? [];
+}
+
+/** `[?(@.key == 'text')]` or `[?(@.key == 12)]`: the only filter form the definitions use. */
+function filterOf(token: string): ((item: Json) => boolean) | undefined {
+  const match = /^\[\?\(@\.(\w+) == (?:'([^']*)'|(-?\d+(?:\.\d+)?))\)\]$/.exec(token);
+  if (!match) return undefined;
+  const [, key, text, number] = match;
+  const expected = text ?? Number(number);
+  return (item) => item !== null && typeof item === 'object' && (item as Node)[key as string] === expected;
 }
 
 function hasPath(data: Json, path: string): boolean {
@@ -282,6 +302,13 @@ function readPath(data: Json, path: string, context?: Context, lenient = false):
       projected = true;
       continue;
     }
+    const filter = filterOf(token);
+    if (filter) {
+      values = values.flatMap((v) => (Array.isArray(v) ? v.filter(filter) : []));
+      projected = true;
+      continue;
+    }
+    if (token.startsWith('[?')) throw new Error(`unsupported filter ${token}`);
     const key = token.startsWith('[') ? Number(token.slice(1, -1)) : token.slice(1);
     values = values.map((v) => (v === null || typeof v !== 'object' ? undefined : (v as Node)[key]));
   }
@@ -323,4 +350,24 @@ export function definitionFrom(definitionString: Json): StateMachineJson {
     })
     .join('');
   return JSON.parse(text);
+}
+
+/** asl-validator's verdict (a CommonJS module without types). */
+interface AslValidation {
+  isValid: boolean;
+  errors: { 'Error code': string; Message: string }[];
+}
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (
+  definition: unknown,
+  options?: { checkPaths?: boolean; checkArn?: boolean },
+) => AslValidation;
+
+/**
+ * Validate a definition with asl-validator (the Amazon States Language JSON schemas, transitions,
+ * terminal states, paths, ARNs): an independent check beside this interpreter's own reading.
+ * Returns the messages; empty when valid.
+ */
+export function aslErrors(definition: StateMachineJson): string[] {
+  const { isValid, errors } = aslValidator(structuredClone(definition), { checkPaths: true, checkArn: true });
+  return isValid ? [] : errors.map((e) => `${e['Error code']}: ${e.Message}`);
 }

@@ -334,6 +334,34 @@ describe('runArchive', () => {
     expect(await readArchive(store)).toEqual([]);
   });
 
+  it('measures the first-run look-back on the server clock (Date header), not a skewed local one', async () => {
+    const sim = await simulator();
+    const store = await localStore();
+    // The local clock runs 3 days ahead of the server: a look-back of 5 days measured on it would
+    // keep only 2 days of the server's history.
+    const skew = 3 * 86_400_000;
+    const ahead: Clock = {
+      now: () => Date.now() + skew,
+      sleep: (ms, signal) => systemClock.sleep(ms, signal),
+    };
+    const { run, client } = runWith(sim, store, { initialLookbackDays: 5, clock: ahead });
+    const report = await run();
+    expect(report.done).toBe(true);
+    expect(Math.abs((client.serverOffsetMs() ?? 0) + skew)).toBeLessThan(1_500);
+    expect(Math.abs(report.serverFinishedAtMs - Date.now())).toBeLessThan(1_500);
+    const cutoff = Math.floor(Date.now() / 1000) - 5 * 86_400;
+    const rows = await readArchive(store);
+    const expected = expectedIdentities(sim).filter((id) => {
+      const [groupId, topicId, seq] = id.split('|');
+      const options = topicId ? { topicId, withRecalledMsg: true } : { withRecalledMsg: true };
+      const m = [...sim.groundTruth(groupId as string, options)].find((x) => x.MsgSeq === Number(seq));
+      return (m?.MsgTimeStamp ?? 0) >= cutoff + 5;
+    });
+    const problems = exactlyOnceProblems(rows, expected, 'UTC').filter((p) => !p.endsWith('unexpected'));
+    expect(problems).toEqual([]);
+    expect(rows.every((r) => r.record.msg_time >= cutoff - 5)).toBe(true);
+  });
+
   it('archives into S3 (s3rver over real HTTP) exactly once, incrementally', async () => {
     const s3 = await startS3rver();
     cleanups.push(() => s3.stop());

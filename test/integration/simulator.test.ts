@@ -511,6 +511,71 @@ describe('simulator state changes', () => {
     t.clock.now -= 31 * DAY_MS;
   });
 
+  it('edits, recalls and deletes stored messages: same seq, sender and time kept, shown on the next pull', async () => {
+    const group = '@TGS#1PAGING';
+    const seqOf = (fate: number) =>
+      [...t.sim.groundTruth(group, { withRecalledMsg: true })].find(
+        (m) => m.IsPlaceMsg === fate && m.MsgSeq > 400 && m.MsgSeq < 460,
+      ) as RawMessage;
+    const [edited, recalled, deleted, dataOnly] = [0, 1, 2, 3].map((i) => {
+      const normal = [...t.sim.groundTruth(group)].filter((m) => m.IsPlaceMsg === 0 && m.MsgSeq <= 460);
+      return normal[i * 3] as RawMessage;
+    }) as [RawMessage, RawMessage, RawMessage, RawMessage];
+    const before = await call(t, PATHS.history, {
+      GroupId: group,
+      ReqMsgSeq: edited.MsgSeq,
+      ReqMsgNumber: 1,
+    });
+    expect(before.json.RspMsgList[0]).toEqual(edited);
+    t.sim.modifyMessage(group, edited.MsgSeq);
+    t.sim.modifyMessage(group, edited.MsgSeq, {
+      body: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'v2' } }],
+    });
+    t.sim.modifyMessage(group, dataOnly.MsgSeq, { cloudCustomData: '{"edited":true}' });
+    t.sim.recallMessage(group, recalled.MsgSeq);
+    t.sim.deleteMessage(group, deleted.MsgSeq);
+    const one = async (seq: number, withRecalled = true) =>
+      (
+        await call(t, PATHS.history, {
+          GroupId: group,
+          ReqMsgSeq: seq,
+          ReqMsgNumber: 1,
+          ...(withRecalled ? { WithRecalledMsg: 1 } : {}),
+        })
+      ).json.RspMsgList[0] as RawMessage | undefined;
+    expect(await one(edited.MsgSeq)).toEqual({
+      ...edited,
+      MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'v2' } }],
+    });
+    expect(await one(dataOnly.MsgSeq)).toEqual({ ...dataOnly, CloudCustomData: '{"edited":true}' });
+    expect(await one(recalled.MsgSeq)).toEqual({
+      From_Account: recalled.From_Account,
+      IsPlaceMsg: 2,
+      MsgBody: [],
+      MsgPriority: recalled.MsgPriority,
+      MsgRandom: recalled.MsgRandom,
+      MsgSeq: recalled.MsgSeq,
+      MsgTimeStamp: recalled.MsgTimeStamp,
+    });
+    expect(await one(recalled.MsgSeq, false)).toBeUndefined();
+    expect(await one(deleted.MsgSeq)).toMatchObject({ IsPlaceMsg: 1, MsgBody: [], From_Account: '' });
+    // Ground truth renders the same state.
+    const truth = new Map([...t.sim.groundTruth(group, { withRecalledMsg: true })].map((m) => [m.MsgSeq, m]));
+    expect(truth.get(edited.MsgSeq)?.MsgBody).toEqual([
+      { MsgType: 'TIMTextElem', MsgContent: { Text: 'v2' } },
+    ]);
+    expect(truth.get(recalled.MsgSeq)?.IsPlaceMsg).toBe(2);
+    // A recalled message can still be deleted; a deleted, recalled or unknown one cannot be edited.
+    t.sim.deleteMessage(group, recalled.MsgSeq);
+    expect(truth.get(deleted.MsgSeq)?.IsPlaceMsg).toBe(1);
+    expect(() => t.sim.modifyMessage(group, recalled.MsgSeq)).toThrow(/cannot change/);
+    expect(() => t.sim.recallMessage(group, deleted.MsgSeq)).toThrow(/cannot change/);
+    expect(() => t.sim.modifyMessage(group, 99_999)).toThrow(/no message/);
+    expect(() => t.sim.recallMessage(group, seqOf(2).MsgSeq)).toThrow(/cannot change/);
+    // Beyond retention nothing can change.
+    expect(() => t.sim.modifyMessage(group, 1)).toThrow(/cannot change/);
+  });
+
   it('dissolves groups: 10010 everywhere and no longer listed', async () => {
     t.sim.deleteGroup('@TGS#1PAGING');
     t.sim.deleteGroup('@TGS#_@TGS#cTOPICS');

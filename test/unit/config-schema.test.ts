@@ -51,6 +51,25 @@ describe('parseConfig', () => {
     });
     expect(config.archive).toEqual({ out: './archive', timeZone: 'UTC', flushMegabytes: 64 });
     expect(config.run).toEqual({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null });
+    expect(config.rescan).toEqual({ days: 3 });
+  });
+
+  it('takes rescan.days from 0 (off) up to the shortest retention, and names the field beyond it', () => {
+    expect(parseConfig({ ...minimal(), rescan: { days: 0 } }).rescan.days).toBe(0);
+    expect(parseConfig({ ...minimal(), rescan: { days: 7 } }).rescan.days).toBe(7);
+    const beyond = configError({ ...minimal(), rescan: { days: 8 } });
+    expect(beyond.field).toBe('rescan.days');
+    expect(beyond.message).toContain('apps.0.retentionDays (7)');
+    expect(beyond.message).toContain('at most 7');
+    const twoApps = minimal();
+    twoApps.apps.push({ sdkAppId: 1400000009, region: 'china', secretKey: { env: 'K' }, retentionDays: 30 });
+    (twoApps.apps[0] as Record<string, unknown>).retentionDays = 30;
+    twoApps.apps.push({ sdkAppId: 1400000010, region: 'china', secretKey: { env: 'K' }, retentionDays: 2 });
+    expect(configError(twoApps).message).toContain('apps.2.retentionDays (2)');
+    for (const bad of [-1, 1.5, '3']) {
+      expect(configError({ ...minimal(), rescan: { days: bad } }).field).toBe('rescan.days');
+    }
+    expect(configError({ ...minimal(), rescan: { dayz: 3 } }).field).toBe('rescan.dayz');
   });
 
   it('keeps given values and accepts every secret source, an endpoint instead of a region, and a userSig', () => {
@@ -241,6 +260,15 @@ describe('parseConfig', () => {
     expect(error.field).toBe('apps.0.sdkAppId');
     expect(error.message).toContain('apps.0.region: must be one of');
     expect(error.message).toContain('archive.timeZone: must be an IANA time zone');
+  });
+
+  it('rejects an app configured twice, naming the second entry', () => {
+    const raw = minimal();
+    raw.apps.push({ sdkAppId: 1400000001, region: 'tokyo', secretKey: { env: 'K' } });
+    raw.apps.push({ ...(raw.apps[0] as object), region: 'tokyo' } as (typeof raw.apps)[number]);
+    const error = configError(raw);
+    expect(error.field).toBe('apps.2.sdkAppId');
+    expect(error.message).toContain('is already configured as apps.0');
   });
 
   it('names the app by its index', () => {

@@ -3,6 +3,7 @@
  * Functions, and the config it reads from its environment.
  */
 import { describe, expect, it } from 'vitest';
+import { parseLambdaEnv } from '../../functions/config/schema.ts';
 import { ConfigError, GiveUpError, StorageError } from '../../functions/domain/errors.ts';
 import { LeaseHeldError, RunFailedError } from '../../functions/engine/errors.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
@@ -184,5 +185,17 @@ describe('loadLambdaConfig', () => {
     expect(field({ ARCHIVER_CONFIG: JSON.stringify(fileSecret), ARCHIVE_BUCKET: 'b' })).toBe(
       'apps.0.secretKey',
     );
+  });
+
+  it('parses every numeric environment setting, naming the variable and the fix', () => {
+    const env = { ARCHIVER_CONFIG: JSON.stringify(config), ARCHIVE_BUCKET: 'b' };
+    for (const bad of ['5m', '', '-1', '1.5', 'NaN']) {
+      const error = thrown(() => loadLambdaConfig({ ...env, SECRET_CACHE_SECONDS: bad })) as ConfigError;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.field).toBe('SECRET_CACHE_SECONDS');
+      expect(error.message).toContain('must be a whole number of seconds');
+    }
+    expect(parseLambdaEnv({ SECRET_CACHE_SECONDS: '0' }).SECRET_CACHE_SECONDS).toBe(0);
+    expect(parseLambdaEnv({}).SECRET_CACHE_SECONDS).toBe(300);
   });
 });

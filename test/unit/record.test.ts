@@ -1,18 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   type ArchiveRecord,
-  ATHENA_SERDE,
   EXTRA_ABSENT_KEY,
   fromRecord,
-  PARTITION_COLUMNS,
-  parseRecordLine,
-  RECORD_COLUMNS,
-  RECORD_KEYS,
   type RecordContext,
-  serializeRecord,
   toRecord,
 } from '../../functions/domain/record.ts';
+import { parseRecordLine, RECORD_KEYS, serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { JsonObject, JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';
+import { ATHENA_SERDE, PARTITION_COLUMNS, RECORD_COLUMNS } from '../../functions/query/message-schema.ts';
 import { createPrng } from '../../functions/simulator/hash.ts';
 
 const ctx: RecordContext = { sdkAppId: 1400000000, groupId: '@TGS#15ERQPAER', topicId: null };
@@ -210,6 +206,12 @@ describe('toRecord', () => {
       text: null,
       element_types: ['TIMCustomElem', 'TIMFaceElem'],
       extra: null,
+      revision: 0,
+      observed_at: null,
+      change: null,
+      generation: 0,
+      quarantined: false,
+      raw: null,
     } satisfies ArchiveRecord);
     expect(Object.keys(record)).toEqual(RECORD_KEYS);
   });

@@ -19,8 +19,8 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { assertTimeZone } from '../../domain/partition.ts';
-import { RECORD_COLUMNS } from '../../domain/record.ts';
 import { parseHiveType, toDuckDbType } from '../../query/hive-types.ts';
+import { RECORD_COLUMNS } from '../../query/message-schema.ts';
 import { compiledFor, type NamedQuery, orderedValues, type ParamValue } from '../../query/named-queries.ts';
 import type { Cell, QueryResult, ResultColumn, ValueKind } from '../../query/result.ts';
 import { MESSAGES_TABLE, RUN_REPORT_COLUMNS, RUNS_TABLE } from '../../query/tables.ts';

@@ -23,6 +23,7 @@ import {
 import type { Clock, Logger, Random } from '../../domain/ports.ts';
 import { RateLimiter, type SendPermit } from '../../domain/rate-limiter.ts';
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
+import { ServerClockEstimate } from '../../domain/server-clock.ts';
 import {
   type ChatApi,
   type GroupInfo,
@@ -103,6 +104,8 @@ export class TencentClient implements ChatApi {
   private readonly slots: LimitFunction;
   private readonly retry: RetryOptions;
   private readonly timeoutMs: number;
+  /** The server's clock, from the `Date` header of every answer. */
+  private readonly serverClock = new ServerClockEstimate();
   private readonly counters: ClientStats = {
     requests: ZERO_REQUESTS(),
     retries: 0,
@@ -124,6 +127,16 @@ export class TencentClient implements ChatApi {
     this.retry = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
     // The config schema requires more than the server's own 3 s; tests use shorter ones.
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  /** The server's current time (epoch ms), estimated from the `Date` headers of its answers. */
+  public serverNowMs(): number {
+    return this.serverClock.serverTime(this.options.clock.now());
+  }
+
+  /** Estimated `server - local` clock offset in ms; undefined before the first answer. */
+  public serverOffsetMs(): number | undefined {
+    return this.serverClock.offsetMs;
   }
 
   /** A snapshot of the counters. */
@@ -302,12 +315,15 @@ export class TencentClient implements ChatApi {
     let response: Response;
     let text: string;
     try {
+      const sentMs = this.options.clock.now();
       response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: losslessStringify(body) ?? '{}',
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       });
+      const date = response.headers.get('date');
+      if (date !== null) this.serverClock.observe(Date.parse(date), sentMs, this.options.clock.now());
       text = await response.text();
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`${path} aborted`, { cause: signal.reason });

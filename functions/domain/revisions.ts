@@ -1,0 +1,82 @@
+/**
+ * Change detection after archiving (reference media-and-changes §2.3): the pull has no version or
+ * modified-at field, so the only way to see an edit, a recall or a deletion is to compare what the
+ * server shows now with what the archive holds. Pure.
+ *
+ * - {@link contentFingerprint}: a compact digest of everything about a message that can change
+ *   under the same `MsgSeq` (`MsgBody`, `CloudCustomData`, `IsPlaceMsg`, the sender and priority a
+ *   placeholder clears, and any field without a column, via `extra`). Key order inside objects
+ *   does not matter; values and array order do.
+ * - {@link classifyChange}: the change kind between the archived latest revision and the current
+ *   content, or null when nothing changed.
+ */
+import { createHash } from 'node:crypto';
+import { stringify } from 'lossless-json';
+import type { ArchiveRecord, ChangeKind } from './record.ts';
+import type { JsonValue } from './tencent-types.ts';
+
+/** The record fields that describe content (identity and version columns are left out). */
+const CONTENT_FIELDS = [
+  'msg_random',
+  'msg_time',
+  'from_account',
+  'msg_priority',
+  'is_place_msg',
+  'is_system_msg',
+  'msg_body',
+  'cloud_custom_data',
+  'extra',
+] as const satisfies readonly (keyof ArchiveRecord)[];
+
+/** A copy with object keys sorted at every depth (arrays keep their order). */
+function canonical(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    const sorted: { [key: string]: JsonValue } = {};
+    for (const key of Object.keys(value).sort()) {
+      Object.defineProperty(sorted, key, {
+        value: canonical(value[key] as JsonValue),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return sorted;
+  }
+  return value;
+}
+
+/** Hex digits kept of the SHA-256: 64 bits, so an unseen change needs a 2^-64 coincidence. */
+export const FINGERPRINT_HEX_LENGTH = 16;
+
+/**
+ * The fingerprint of a record's content: 16 lowercase hex digits (the first 64 bits of a SHA-256
+ * over the canonical JSON of the content fields). Equal content gives equal fingerprints whatever
+ * the key order the server used.
+ */
+export function contentFingerprint(record: ArchiveRecord): string {
+  const content: { [key: string]: JsonValue } = {};
+  for (const field of CONTENT_FIELDS) content[field] = record[field] as unknown as JsonValue;
+  const text = stringify(canonical(content)) ?? '';
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, FINGERPRINT_HEX_LENGTH);
+}
+
+/** What the comparison needs to know about one version of a message. */
+export interface ContentState {
+  /** `IsPlaceMsg` (0 normal, 1 deleted/expired placeholder, 2 recalled). */
+  readonly place: number;
+  readonly fingerprint: string;
+}
+
+/**
+ * The change from `archived` (the latest revision the archive holds) to `current` (what the server
+ * shows now), or null when the content is the same. A message edited twice between two runs is one
+ * change (the pull only ever shows the latest content).
+ */
+export function classifyChange(archived: ContentState, current: ContentState): ChangeKind | null {
+  if (archived.fingerprint === current.fingerprint) return null;
+  if (current.place === 2 && archived.place !== 2) return 'recalled';
+  if (current.place === 1 && archived.place !== 1) return 'deleted';
+  if (current.place === 0 && archived.place !== 0) return 'restored';
+  return 'modified';
+}
