@@ -9,18 +9,22 @@
  */
 import { parseArgs } from 'node:util';
 import { systemClock } from '../adapters/system-clock.ts';
-import { EXPORT_USAGE, runExportCommand } from '../query/export-command.ts';
 import { runArchiveCommand } from './archive-command.ts';
-import { runDemo } from './demo.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { cliRuntime } from './runtime.ts';
-import { runSimulatorCommand } from './simulator-command.ts';
 
-const USAGE = `Usage:
+/**
+ * The usage text. The commands other than `archive` (and their heavy dependencies: DuckDB, the
+ * Athena SDK, the simulator) are imported only when used, which keeps `npm run archive` lean.
+ */
+async function usage(): Promise<string> {
+  const { EXPORT_USAGE } = await import('../query/export-command.ts');
+  return `Usage:
   npm start                                   demo: simulator -> ./archive
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
   npm run simulator -- [--port <n>]
 ${EXPORT_USAGE}`;
+}
 
 async function main(argv: string[]): Promise<number> {
   // `main.ts --help` has options but no command.
@@ -43,13 +47,13 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help || command === undefined) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return command === undefined && !values.help ? EXIT.usage : EXIT.done;
   }
   const runtime = cliRuntime({ level: values.verbose ? 'debug' : 'info', json: values.json });
   switch (command) {
     case 'demo':
-      return runDemo(runtime, { out: values.out ?? './archive' });
+      return (await import('./demo.ts')).runDemo(runtime, { out: values.out ?? './archive' });
     case 'archive':
       return runArchiveCommand(runtime, {
         configPath: values.config,
@@ -58,9 +62,9 @@ async function main(argv: string[]): Promise<number> {
         app: values.app,
       });
     case 'simulator':
-      return runSimulatorCommand(values.port);
+      return (await import('./simulator-command.ts')).runSimulatorCommand(values.port);
     default:
-      process.stderr.write(`Unknown command ${JSON.stringify(command)}.\n${USAGE}\n`);
+      process.stderr.write(`Unknown command ${JSON.stringify(command)}.\n${await usage()}\n`);
       return EXIT.usage;
   }
 }
@@ -75,6 +79,7 @@ async function exportCommand(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
+    const { runExportCommand } = await import('../query/export-command.ts');
     return await runExportCommand(args, {
       clock: systemClock,
       stdout: (text) => process.stdout.write(text),

@@ -14,6 +14,9 @@ import type { RunDeps, RunOptions } from './run-options.ts';
 import type { StateKeeper } from './state-keeper.ts';
 import type { PageResult, Span, TargetWork } from './target-work.ts';
 
+/** Uncompressed bytes that may wait for the gzip streams before paging pauses. */
+const MAX_COMPRESSION_BACKLOG_BYTES = 8 * 1024 * 1024;
+
 /** The paging loop: round-robin over targets, many pages in flight, checkpoints as barriers. */
 export async function pageTargets(
   deps: RunDeps,
@@ -128,6 +131,11 @@ export async function pageTargets(
       clock.now() - lastCheckpoint >= options.checkpointIntervalMs
     ) {
       await checkpoint();
+      continue;
+    }
+    if (writer.backlogBytes > MAX_COMPRESSION_BACKLOG_BYTES) {
+      // The compressor is behind: fetch no more until it catches up (memory bounded by bytes).
+      await writer.drain(MAX_COMPRESSION_BACKLOG_BYTES / 2);
       continue;
     }
     if (inFlight.size >= options.concurrency) {

@@ -1,8 +1,12 @@
 /**
  * Buffers archive records across groups into one gzip NDJSON stream per `dt` partition, so the
  * number of objects grows with data volume and days touched, not with the number of groups.
- * Memory stays bounded: lines are compressed as they arrive and only compressed bytes are held.
+ * Memory stays bounded by bytes, whatever the group sizes: lines are compressed as they arrive and
+ * only compressed bytes are held until the flush, which the caller triggers at `flushBytes` of
+ * uncompressed data; and lines waiting for the compressor are bounded by the caller through
+ * {@link PartitionWriter.backlogBytes} and {@link PartitionWriter.drain}.
  */
+import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
 import { dateInZone, messageObjectKey } from '../domain/partition.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
@@ -43,6 +47,29 @@ export class PartitionWriter {
   /** Uncompressed bytes buffered since the last flush. */
   public get bufferedBytes(): number {
     return this.uncompressed;
+  }
+
+  /** Uncompressed bytes handed to the compressors and not compressed yet (zlib works off-thread). */
+  public get backlogBytes(): number {
+    let bytes = 0;
+    for (const p of this.partitions.values()) bytes += p.gzip.writableLength;
+    return bytes;
+  }
+
+  /** Resolves once the compression backlog is at most `maxBytes`. */
+  public async drain(maxBytes: number): Promise<void> {
+    while (this.backlogBytes > maxBytes) {
+      let fullest: Partition | undefined;
+      for (const p of this.partitions.values()) {
+        if (fullest === undefined || p.gzip.writableLength > fullest.gzip.writableLength) fullest = p;
+      }
+      if (fullest === undefined || !fullest.gzip.writableNeedDrain) {
+        // Below its own high-water mark: let the compressor run a turn.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await once(fullest.gzip, 'drain');
+    }
   }
 
   /**
