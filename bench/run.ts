@@ -199,7 +199,9 @@ async function engineSection(label: string, title: string, dataset: DatasetSpec)
       dataset,
       async (sim) => {
         const min = minimumCalls(sim);
-        results.push(figures(sim, min, await engine(sim, `${label}: ${title}, ${mode}`)));
+        const result = figures(sim, min, await engine(sim, `${label}: ${title}, ${mode}`));
+        results.push(result);
+        process.stderr.write(`  ${label} ${mode}: ${JSON.stringify(result)}\n`);
       },
       mode,
     );

@@ -18,9 +18,17 @@ interface Partition {
   readonly gzip: Gzip;
   readonly chunks: Buffer[];
   readonly done: Promise<void>;
+  /** Lines not yet handed to the compressor (written in batches of {@link BATCH_BYTES}). */
+  pending: string[];
+  pendingBytes: number;
   records: number;
   bytes: number;
 }
+
+/** Lines go to the compressor in batches of about this many bytes: one zlib job per batch, not per page. */
+const BATCH_BYTES = 64 * 1024;
+/** Zone offsets are whole multiples of 15 minutes, so a day boundary never falls inside such a block. */
+const ZONE_BLOCK_SECONDS = 900;
 
 export interface PlannedObject {
   readonly key: string;
@@ -39,6 +47,8 @@ export class PartitionWriter {
   private planned: PlannedObject[] | undefined;
   private nextPart = 0;
   private uncompressed = 0;
+  /** The `dt` of 15-minute blocks already seen (one Intl call per block, not per message). */
+  private readonly days = new Map<number, string>();
 
   public constructor(
     private readonly options: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
@@ -79,21 +89,42 @@ export class PartitionWriter {
    */
   public addAll(records: readonly ArchiveRecord[]): void {
     if (this.planned) throw new Error('PartitionWriter.addAll after planFlush and before flush');
-    const byDay = new Map<string, string[]>();
     for (const record of records) {
-      const dt = dateInZone(record.msg_time, this.options.timeZone);
-      const lines = byDay.get(dt) ?? [];
-      lines.push(serializeRecord(record));
-      byDay.set(dt, lines);
-    }
-    for (const [dt, lines] of byDay) {
+      const dt = this.dayOf(record.msg_time);
       const partition = this.partitions.get(dt) ?? this.open(dt);
-      const chunk = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-      partition.gzip.write(chunk);
-      partition.records += lines.length;
-      partition.bytes += chunk.length;
-      this.uncompressed += chunk.length;
+      const line = `${serializeRecord(record)}\n`;
+      const size = Buffer.byteLength(line);
+      partition.pending.push(line);
+      partition.pendingBytes += size;
+      partition.records++;
+      partition.bytes += size;
+      this.uncompressed += size;
+      if (partition.pendingBytes >= BATCH_BYTES) this.writePending(partition);
     }
+  }
+
+  private writePending(partition: Partition): void {
+    if (partition.pending.length === 0) return;
+    partition.gzip.write(Buffer.from(partition.pending.join(''), 'utf8'));
+    partition.pending = [];
+    partition.pendingBytes = 0;
+  }
+
+  /** `dateInZone`, cached per 15-minute block when both ends of the block fall on the same day. */
+  private dayOf(epochSeconds: number): string {
+    const block = Math.floor(epochSeconds / ZONE_BLOCK_SECONDS);
+    const cached = this.days.get(block);
+    if (cached !== undefined) return cached;
+    const dt = dateInZone(epochSeconds, this.options.timeZone);
+    const start = block * ZONE_BLOCK_SECONDS;
+    const sameDay =
+      dateInZone(Math.max(0, start), this.options.timeZone) === dt &&
+      dateInZone(start + ZONE_BLOCK_SECONDS - 1, this.options.timeZone) === dt;
+    if (sameDay) {
+      if (this.days.size > 100_000) this.days.clear();
+      this.days.set(block, dt);
+    }
+    return dt;
   }
 
   /**
@@ -120,6 +151,7 @@ export class PartitionWriter {
     for (const { dt, key } of planned) {
       const partition = this.partitions.get(dt);
       if (!partition) continue;
+      this.writePending(partition);
       partition.gzip.end();
       await partition.done;
       const body = Buffer.concat(partition.chunks);
@@ -158,7 +190,16 @@ export class PartitionWriter {
     });
     // A destroyed (discarded) stream rejects `done`; nobody awaits it then.
     done.catch(() => undefined);
-    const partition: Partition = { dt, gzip, chunks, done, records: 0, bytes: 0 };
+    const partition: Partition = {
+      dt,
+      gzip,
+      chunks,
+      done,
+      pending: [],
+      pendingBytes: 0,
+      records: 0,
+      bytes: 0,
+    };
     this.partitions.set(dt, partition);
     return partition;
   }
