@@ -8,7 +8,7 @@ import type { SecretResolver } from './adapters/secrets/resolve-secret.ts';
 import { TencentClient } from './adapters/tencent/client.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import type { AppConfig, Config } from './config/schema.ts';
-import type { Clock, Logger, Random } from './domain/ports.ts';
+import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore } from './domain/storage.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
 
@@ -20,6 +20,8 @@ export interface Runtime {
   resolveSecret: SecretResolver;
   /** Every provider built here registers its secrets, so the logger can mask them. */
   secrets: SecretRegistry;
+  /** This host's processes, for the lease's holder (absent: crashed runs are waited out). */
+  processes?: HostProcesses;
 }
 
 /** The secrets currently in use (keys and UserSigs), for log redaction. */
@@ -89,6 +91,7 @@ export async function composeAppRun(
     deadlineMs?: number | null;
     runId?: string;
     onProgress?: RunDeps['onProgress'];
+    hardStopAtMs?: number | null;
   } = {},
 ): Promise<{ deps: RunDeps; options: RunOptions; client: TencentClient }> {
   const app = config.apps[index];
@@ -125,6 +128,7 @@ export async function composeAppRun(
     logger: runtime.logger,
     apiStats: () => client.stats(),
     ...(overrides.onProgress ? { onProgress: overrides.onProgress } : {}),
+    ...(runtime.processes ? { processes: runtime.processes } : {}),
   };
   const options: RunOptions = {
     sdkAppId: app.sdkAppId,
@@ -139,6 +143,8 @@ export async function composeAppRun(
     leaseMs: config.run.leaseSeconds * 1000,
     deadlineMs,
     concurrency: app.maxConcurrency,
+    retentionDays: app.retentionDays,
+    hardStopAtMs: overrides.hardStopAtMs ?? null,
   };
   return { deps, options, client };
 }

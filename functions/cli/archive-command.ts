@@ -29,26 +29,78 @@ export async function runArchiveCommand(runtime: Runtime, args: ArchiveArgs): Pr
   );
   const store = await openStore(config.archive.out);
   const reports: RunReport[] = [];
-  for (const index of indexes) {
-    const view = createProgressView({
-      tty: process.stderr.isTTY === true,
-      write: (line) => process.stderr.write(`${line}\n`),
-      label: `app ${config.apps[index]?.sdkAppId}`,
-    });
-    const { deps, options } = await composeAppRun(config, index, runtime, {
-      store,
-      ...(deadlineMs === undefined ? {} : { deadlineMs }),
-      onProgress: (p) => view.update(p),
-    });
-    try {
-      reports.push(await runArchive(deps, options));
-    } finally {
-      view.stop();
+  const interrupt = onInterrupt(runtime);
+  try {
+    for (const index of indexes) {
+      if (interrupt.signal.aborted) break;
+      reports.push(await archiveApp(runtime, config, index, store, deadlineMs, interrupt.signal));
     }
+  } finally {
+    interrupt.dispose();
   }
   for (const report of reports) process.stdout.write(`${formatReport(report)}\n`);
   process.stdout.write(`archive: ${store.location}\n`);
+  if (interrupt.received !== undefined)
+    return interrupt.received === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
   return reports.every((r) => r.done) ? EXIT.done : EXIT.notDone;
+}
+
+async function archiveApp(
+  runtime: Runtime,
+  config: Awaited<ReturnType<typeof loadConfigFile>>,
+  index: number,
+  store: Awaited<ReturnType<typeof openStore>>,
+  deadlineMs: number | undefined,
+  stop: AbortSignal,
+): Promise<RunReport> {
+  const view = createProgressView({
+    tty: process.stderr.isTTY === true,
+    write: (line) => process.stderr.write(`${line}\n`),
+    label: `app ${config.apps[index]?.sdkAppId}`,
+  });
+  const { deps, options } = await composeAppRun(config, index, runtime, {
+    store,
+    ...(deadlineMs === undefined ? {} : { deadlineMs }),
+    onProgress: (p) => view.update(p),
+  });
+  try {
+    return await runArchive(deps, options, undefined, stop);
+  } finally {
+    view.stop();
+  }
+}
+
+/**
+ * SIGINT / SIGTERM: the first one lets the run finish its current checkpoint, write its report and
+ * release the lease, then the command exits with 130 / 143. A second one exits at once (the lease
+ * is left behind; the next run on this host takes it over at once, as its process is gone).
+ */
+function onInterrupt(runtime: Runtime): {
+  signal: AbortSignal;
+  received: NodeJS.Signals | undefined;
+  dispose(): void;
+} {
+  const controller = new AbortController();
+  const state = {
+    signal: controller.signal,
+    received: undefined as NodeJS.Signals | undefined,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+  const handler = (name: NodeJS.Signals): void => {
+    const code = name === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
+    if (state.received !== undefined) process.exit(code);
+    state.received = name;
+    runtime.logger.warn(
+      `${name}: finishing the current checkpoint, then releasing the lease (again to exit at once)`,
+    );
+    controller.abort(new Error(name));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return state;
 }
 
 function parseDeadline(text: string | undefined, now: number): number | undefined {

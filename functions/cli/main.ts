@@ -5,7 +5,8 @@
  *   demo        run the archiver on the built-in simulator into ./archive (npm start)
  *   archive     archive the apps of a config file (npm run archive -- --config archiver.config.json)
  *   simulator   start the simulator alone and print how to reach it (npm run simulator)
- *   export      run a named query or SQL over the archive into a CSV/JSONL file (npm run export)
+ *   export      run a named query or SQL over the archive into a CSV/JSONL file, or a transcript (npm run export)
+ *   audit       check the archive is complete: every seq once, every gap explained (npm run audit)
  */
 import { parseArgs } from 'node:util';
 import { systemClock } from '../adapters/system-clock.ts';
@@ -18,12 +19,16 @@ import { cliRuntime } from './runtime.ts';
  * Athena SDK, the simulator) are imported only when used, which keeps `npm run archive` lean.
  */
 async function usage(): Promise<string> {
-  const { EXPORT_USAGE } = await import('../query/export-command.ts');
+  const [{ EXPORT_USAGE }, { AUDIT_USAGE }] = await Promise.all([
+    import('./export-command.ts'),
+    import('./audit-command.ts'),
+  ]);
   return `Usage:
   npm start                                   demo: simulator -> ./archive
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
   npm run simulator -- [--port <n>]
-${EXPORT_USAGE}`;
+${EXPORT_USAGE}
+${AUDIT_USAGE}`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const rest = command === undefined ? argv : argv.slice(1);
   // `export` has its own arguments (a query and key=value parameters), so it parses them itself.
   if (command === 'export') return exportCommand(rest);
+  if (command === 'audit') return (await import('./audit-command.ts')).runAuditCommand(rest, plainDeps());
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -69,6 +75,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The real clock and the process's streams, for the query commands. */
+function plainDeps() {
+  return {
+    clock: systemClock,
+    stdout: (text: string) => process.stdout.write(text),
+    stderr: (text: string) => process.stderr.write(text),
+    tty: process.stderr.isTTY === true,
+  };
+}
+
 /** Runs `export`, stopping a running Athena query on Ctrl-C instead of leaving it to scan on. */
 async function exportCommand(args: string[]): Promise<number> {
   const abort = new AbortController();
@@ -79,7 +95,7 @@ async function exportCommand(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const { runExportCommand } = await import('../query/export-command.ts');
+    const { runExportCommand } = await import('./export-command.ts');
     return await runExportCommand(args, {
       clock: systemClock,
       stdout: (text) => process.stdout.write(text),

@@ -5,6 +5,7 @@
  * sources out of the Lambda bundle.
  */
 import { createConsoleLogger } from '../adapters/logging/console-logger.ts';
+import { hostProcesses } from '../adapters/process/host-processes.ts';
 import { createSecretResolver } from '../adapters/secrets/resolve-secret.ts';
 import { systemClock } from '../adapters/system-clock.ts';
 import { type Runtime, SecretRegistry } from '../composition.ts';
@@ -24,5 +25,6 @@ export function cliRuntime(
     }),
     resolveSecret: createSecretResolver(),
     secrets,
+    processes: hostProcesses(),
   };
 }

@@ -12,6 +12,7 @@
  */
 import * as z from 'zod';
 import { ArchiverError } from './errors.ts';
+import type { Lease, RolledBackKey } from './lease.ts';
 
 export const STATE_VERSION = 1;
 
@@ -43,12 +44,14 @@ export interface TargetState extends TargetRef {
   /** `MsgTimeStamp` of the newest archived message, once known (for lag and retention headroom). */
   highWaterTime: number | null;
   inProgress: RangeProgress | null;
+  /**
+   * Which incarnation of the target's seq space: 0, bumped when its newest seq went below the
+   * archived high-water mark (dissolved and re-created under the same id, or a server reset).
+   */
+  generation: number;
 }
 
-export interface Lease {
-  owner: string;
-  expiresAtMs: number;
-}
+export type { Lease } from './lease.ts';
 
 /** Objects a checkpoint is about to write; cleared when the checkpoint commits. */
 export interface PendingWrite {
@@ -61,6 +64,8 @@ export interface ArchiveState {
   sdkAppId: number;
   lease: Lease | null;
   pending: PendingWrite | null;
+  /** Keys of rolled-back checkpoints, deleted again by every run until they expire (see lease.ts). */
+  rolledBack: RolledBackKey[];
   targets: TargetState[];
 }
 
@@ -76,8 +81,19 @@ const seq = z.number().int().nonnegative();
 const StateSchema = z.object({
   version: z.literal(STATE_VERSION),
   sdkAppId: z.number().int().positive(),
-  lease: z.object({ owner: z.string().min(1), expiresAtMs: z.number() }).nullable(),
+  lease: z
+    .object({
+      owner: z.string().min(1),
+      expiresAtMs: z.number(),
+      // Added after the first release of version 1; absent in older documents.
+      holder: z
+        .object({ host: z.string(), pid: z.number().int(), startedAt: z.string() })
+        .nullable()
+        .default(null),
+    })
+    .nullable(),
   pending: z.object({ runId: z.string().min(1), objects: z.array(z.string().min(1)) }).nullable(),
+  rolledBack: z.array(z.object({ key: z.string().min(1), untilMs: z.number() })).default([]),
   targets: z.array(
     z.object({
       groupId: z.string().min(1),
@@ -85,6 +101,7 @@ const StateSchema = z.object({
       highWater: seq,
       // Added after the first release of version 1; absent in older documents.
       highWaterTime: z.number().int().nullable().default(null),
+      generation: z.number().int().nonnegative().default(0),
       inProgress: z
         .object({
           top: seq,
@@ -110,7 +127,7 @@ const StateSchema = z.object({
 
 /** A fresh state for an app that was never archived. */
 export function emptyState(sdkAppId: number): ArchiveState {
-  return { version: STATE_VERSION, sdkAppId, lease: null, pending: null, targets: [] };
+  return { version: STATE_VERSION, sdkAppId, lease: null, pending: null, rolledBack: [], targets: [] };
 }
 
 /**
@@ -284,6 +301,27 @@ export function evaluatePage(args: {
 /** Keep only the messages inside the window (a page can reach below it when seqs are missing). */
 export function inWindow<T extends { MsgSeq: number }>(window: SeqWindow, messages: readonly T[]): T[] {
   return messages.filter((m) => m.MsgSeq >= window.lo && m.MsgSeq <= window.hi);
+}
+
+/**
+ * Did the target's seqs go backwards? Its newest seq is below what is archived (or in progress):
+ * the group was dissolved and re-created under the same id, or the server reset it. Seqs never
+ * decrease otherwise (reference §3.1), so this is never skipped silently: see {@link nextGeneration}.
+ */
+export function seqWentBack(current: TargetState, newestSeq: number): boolean {
+  return newestSeq < Math.max(current.highWater, current.inProgress?.top ?? 0);
+}
+
+/** A target's state for a new incarnation of its seq space: nothing archived yet, generation + 1. */
+export function nextGeneration(current: TargetState): TargetState {
+  return {
+    groupId: current.groupId,
+    topicId: current.topicId,
+    highWater: 0,
+    highWaterTime: null,
+    inProgress: null,
+    generation: current.generation + 1,
+  };
 }
 
 /**

@@ -109,3 +109,18 @@ export class StorageError extends ArchiverError {
     this.retryable = options?.retryable ?? false;
   }
 }
+
+/**
+ * The API's answer contradicts itself or its documentation in a way that retrying smaller requests
+ * did not resolve (a repeated `Next`, `IsFinished` 2 over live messages, …). Names the API and what
+ * was seen, so the fix can be found; the caller fails the target (or the listing) instead of
+ * silently skipping data.
+ */
+export class InconsistentAnswerError extends ArchiverError {
+  public readonly api: string;
+  public constructor(api: string, message: string, options?: ErrorOptions) {
+    super(`Tencent API ${api}: ${message}`, options);
+    this.name = 'InconsistentAnswerError';
+    this.api = api;
+  }
+}

@@ -2,6 +2,7 @@
  * Ports: the interfaces through which the pure domain and the use cases reach the outside world.
  * Adapters implement them; the composition root wires them. Nothing here does I/O.
  */
+import type { LeaseHolder } from './lease.ts';
 import type { GroupInfo, GroupListPage, HistoryPage, HistoryRequest, TopicInfo } from './tencent-types.ts';
 
 /** Time, injected everywhere so tests never really wait. */
@@ -50,4 +51,12 @@ export interface ChatApi extends ServerClock {
   getHistory(request: HistoryRequest, signal?: AbortSignal): Promise<HistoryPage>;
   /** All topics of a topic-enabled Community group (`get_topic`). */
   getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]>;
+}
+
+/** This process and its neighbours on the host, for taking over the lease of a crashed run. */
+export interface HostProcesses {
+  /** This process, as it is named in the leases it takes. */
+  readonly self: LeaseHolder;
+  /** True only when `holder` ran on this host and its process is certainly gone (or its pid was reused). */
+  isGone(holder: LeaseHolder): boolean;
 }

@@ -10,17 +10,22 @@
  * (`rollBackPendingWrite`) before it continues from the last committed cursors.
  */
 import { targetKey } from '../domain/continuation.ts';
-import type { Logger } from '../domain/ports.ts';
+import { rememberRolledBack } from '../domain/lease.ts';
+import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { PartitionWriter } from './partition-writer.ts';
 import type { RunReport } from './report.ts';
 import type { StateKeeper } from './state-keeper.ts';
 import type { TargetWork } from './target-work.ts';
 
-/** Delete the objects of a checkpoint that never committed, then clear the intent. */
+/**
+ * Delete the objects of a checkpoint that never committed, then clear the intent and remember the
+ * keys: the run that planned them may be frozen, not dead, and write one late (see lease.ts).
+ */
 export async function rollBackPendingWrite(
   keeper: StateKeeper,
   store: ObjectStore,
+  clock: Clock,
   logger: Logger,
   report: RunReport,
 ): Promise<void> {
@@ -31,25 +36,49 @@ export async function rollBackPendingWrite(
     objects: pending.objects.length,
   });
   for (const key of pending.objects) await store.delete(key);
-  await keeper.update((s) => ({ ...s, pending: null }));
+  await keeper.update((s) => ({
+    ...s,
+    pending: null,
+    rolledBack: rememberRolledBack(s.rolledBack, pending.objects, clock.now()),
+  }));
   report.rolledBackObjects += pending.objects.length;
 }
 
-/** Drain is done by the caller. Intent → objects → commit. */
+/**
+ * Delete again every remembered rolled-back key (a frozen run that came back may have written
+ * one after the rollback), and forget the expired ones.
+ */
+export async function sweepRolledBack(
+  keeper: StateKeeper,
+  store: ObjectStore,
+  clock: Clock,
+  logger: Logger,
+): Promise<void> {
+  const remembered = keeper.state.rolledBack;
+  if (remembered.length === 0) return;
+  // Deleting an absent key is not an error, so every remembered key is simply deleted again.
+  for (const { key } of remembered) await store.delete(key);
+  const now = clock.now();
+  if (remembered.some((k) => k.untilMs <= now)) {
+    await keeper.update((s) => ({ ...s, rolledBack: rememberRolledBack(s.rolledBack, [], now) }));
+  }
+  logger.debug('deleted the keys of rolled-back checkpoints again', { keys: remembered.length });
+}
+
+/** Drain is done by the caller. Intent → objects (each behind `fence`) → commit. */
 export async function commitCheckpoint(
   keeper: StateKeeper,
   writer: PartitionWriter,
   targets: TargetWork[],
   report: RunReport,
-  leaseMs: number,
+  fence: () => Promise<void>,
 ): Promise<void> {
+  await fence();
   const planned = writer.planFlush();
   const runId = report.runId;
   if (planned.length > 0) {
     await keeper.update((s) => ({ ...s, pending: { runId, objects: planned.map((p) => p.key) } }));
-    // The intent write just renewed the lease; keep a margin that fits inside short leases too.
-    keeper.assertLease(Math.min(5_000, leaseMs / 2));
-    const flushed = await writer.flush();
+    const flushed = await writer.flush(fence);
     report.objectsWritten += flushed.objects;
     report.bytesWritten += flushed.bytes;
   }

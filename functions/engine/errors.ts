@@ -4,6 +4,7 @@
  * what the use case adds on top.
  */
 import { ArchiverError } from '../domain/errors.ts';
+import type { LeaseHolder } from '../domain/lease.ts';
 import type { RunReport } from './report.ts';
 
 /** A fatal failure after which the run committed what it safely could and stopped. */
@@ -20,14 +21,18 @@ export class RunFailedError extends ArchiverError {
 export class LeaseHeldError extends ArchiverError {
   public readonly owner: string;
   public readonly expiresAtMs: number;
-  public constructor(owner: string, expiresAtMs: number) {
+  public readonly holder: LeaseHolder | null;
+  public constructor(owner: string, expiresAtMs: number, holder: LeaseHolder | null = null) {
+    const where = holder ? ` (process ${holder.pid} on ${holder.host})` : '';
     super(
-      `Another run (${owner}) is archiving this app and holds the lease until ${new Date(expiresAtMs).toISOString()}. ` +
-        'This run stops without writing. If that run crashed, its lease expires by itself; run again after that time.',
+      `Another run (${owner})${where} is archiving this app and holds the lease until ${new Date(expiresAtMs).toISOString()}. ` +
+        'This run stops without writing. If that run crashed on another host, its lease expires by itself; run again after that time ' +
+        '(a crashed run on this host is taken over at once).',
     );
     this.name = 'LeaseHeldError';
     this.owner = owner;
     this.expiresAtMs = expiresAtMs;
+    this.holder = holder;
   }
 }
 
@@ -42,4 +47,12 @@ export class LeaseLostError extends ArchiverError {
 /** The message of any thrown value. */
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The engine's hard stop came (the invocation's time is up): in-flight work was aborted, nothing more written. */
+export class HardStopError extends ArchiverError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'HardStopError';
+  }
 }

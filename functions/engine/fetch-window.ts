@@ -1,15 +1,20 @@
-/** Fetching one page of a span of a target: one `group_msg_get_simple` call (more after a 10018). */
+/**
+ * Fetching one page of a span of a target: one `group_msg_get_simple` call (more after a 10018 or
+ * an answer that contradicts itself, each asked again smaller).
+ */
 import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domain/continuation.ts';
-import { GiveUpError } from '../domain/errors.ts';
-import { toRecord } from '../domain/record.ts';
-import type { ChatApi } from '../domain/tencent-types.ts';
+import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
+import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../domain/record.ts';
+import type { ChatApi, RawMessage, RejectedItem } from '../domain/tencent-types.ts';
+import { TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
 import type { PageResult } from './target-work.ts';
 
 /**
- * Fetch the next page of `span` (its `hi` down, at most 20 seqs), keep the messages inside the
- * span and the look-back, and say where the span continues: below the smallest seq returned, so a
- * page cut short costs no extra call (reference §3.6).
+ * Fetch the next page of `span` (from `request.reqMsgSeq` down, at most 20 seqs), keep the messages
+ * inside the span and the look-back, and say where the span continues: below the smallest seq
+ * returned, so a page cut short costs no extra call (reference §3.6).
  */
 export async function fetchPage(
   api: ChatApi,
@@ -19,10 +24,28 @@ export async function fetchPage(
   span: SeqWindow,
   request: { reqMsgSeq: number; reqMsgNumber: number },
   signal: AbortSignal | undefined,
+  /** The target's seq-space incarnation (see continuation.ts), written into every record. */
+  generation = 0,
 ): Promise<PageResult> {
-  const { reqMsgSeq } = request;
-  let { reqMsgNumber } = request;
+  let { reqMsgSeq, reqMsgNumber } = request;
   let calls = 0;
+  let inconsistent = 0;
+  const bySeq = new Map<number, RawMessage>();
+  // Items the page schema rejected, and seqs too big to answer even alone: archived as flagged rows.
+  const quarantined = new Map<number, RejectedItem>();
+  const result = (next: number, short: boolean, stop: PageResult['stop']): PageResult => {
+    const ctx = { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId, generation };
+    const records: ArchiveRecord[] = [...bySeq.values()]
+      .sort((a, b) => b.MsgSeq - a.MsgSeq)
+      .map((m) => toRecord(m, ctx));
+    // A flagged row without a readable time goes under the nearest message's day (else the server's today).
+    let fallbackTime = Math.floor(api.serverNowMs() / 1000);
+    for (const m of bySeq.values()) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
+    for (const [seq, item] of quarantined) {
+      if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
+    }
+    return { records, calls, next, short, stop, inconsistent };
+  };
   for (;;) {
     calls++;
     let page: Awaited<ReturnType<ChatApi['getHistory']>>;
@@ -43,34 +66,58 @@ export async function fetchPage(
         reqMsgNumber = Math.ceil(reqMsgNumber / 2);
         continue;
       }
+      // Too big even alone: record that seq as a flagged row and go on below it (never an endless retry).
+      if (error instanceof GiveUpError && error.action === 'shrink-request') {
+        quarantined.set(reqMsgSeq, {
+          text: '',
+          reason: `group_msg_get_simple answered 10018 (answer too big) for this seq alone: ${error.message}`,
+          msgSeq: reqMsgSeq,
+        });
+        return result(reqMsgSeq - 1, false, false);
+      }
       throw error;
     }
     // One message per seq, even if an answer repeated one.
     const inside = [...new Map(inWindow(span, page.messages).map((m) => [m.MsgSeq, m])).values()];
-    const kept = floorTime === null ? inside : inside.filter((m) => m.MsgTimeStamp >= floorTime);
+    const rejected = (page.rejected ?? []).filter(
+      (r) => r.msgSeq === null || (r.msgSeq >= span.lo && r.msgSeq <= span.hi),
+    );
+    const verdict = judgePage({
+      isFinished: page.isFinished,
+      items: inside.map((m) => ({ time: m.MsgTimeStamp, place: Number(m.IsPlaceMsg ?? 0) })),
+      rejected: rejected.length,
+      horizonSec: retentionHorizonSec(api.serverNowMs(), options.retentionDays),
+    });
+    if (verdict.kind === 'distrust') {
+      inconsistent++;
+      if (reqMsgNumber > 1) {
+        reqMsgNumber = Math.ceil(reqMsgNumber / 2);
+        continue;
+      }
+      throw new InconsistentAnswerError(
+        TENCENT_APIS.groupMsgGetSimple,
+        `${verdict.reason} at ReqMsgSeq ${reqMsgSeq} of ${ref.topicId ?? ref.groupId}, even for a single seq; the target is not advanced past it (check the plan's retention against apps[].retentionDays)`,
+      );
+    }
+    for (const m of inside) if (floorTime === null || m.MsgTimeStamp >= floorTime) bySeq.set(m.MsgSeq, m);
+    for (const r of rejected) quarantined.set(r.msgSeq ?? 0, r);
+    if (verdict.kind === 'expired') return result(span.lo - 1, false, 'expired');
     const outcome = evaluatePage({
       window: span,
       reqMsgSeq,
       reqMsgNumber,
       isFinished: page.isFinished,
-      seqs: inside.map((m) => m.MsgSeq),
+      seqs: [
+        ...inside.map((m) => m.MsgSeq),
+        ...rejected.flatMap((r) => (r.msgSeq === null ? [] : [r.msgSeq])),
+      ],
       oldestTime: inside.length === 0 ? undefined : Math.min(...inside.map((m) => m.MsgTimeStamp)),
       floorTime,
     });
-    const records = kept
-      .sort((a, b) => b.MsgSeq - a.MsgSeq)
-      .map((m) => toRecord(m, { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId }));
     if (outcome.kind === 'window-done') {
-      return {
-        records,
-        calls,
-        next: span.lo - 1,
-        short: false,
-        stop: outcome.stopTarget ? outcome.reason : false,
-      };
+      return result(span.lo - 1, false, outcome.stopTarget ? outcome.reason : false);
     }
     // Never loop on an odd answer: the next request is always strictly below this one.
-    const next = Math.min(outcome.reqMsgSeq, reqMsgSeq - 1);
-    return { records, calls, next, short: page.isFinished === 0, stop: false };
+    return result(Math.min(outcome.reqMsgSeq, reqMsgSeq - 1), page.isFinished === 0, false);
   }
 }

@@ -26,6 +26,12 @@ export async function pageTargets(
   targets: TargetWork[],
   report: RunReport,
   signal: AbortSignal | undefined,
+  control: {
+    /** Runs before every object write and state commit; throws to stop (lease lost, hard stop). */
+    fence: () => Promise<void>;
+    /** Soft stop (Ctrl-C): like the deadline, no new page; drain, commit, report. */
+    stop?: AbortSignal | undefined;
+  } = { fence: async () => undefined },
 ): Promise<void> {
   const { clock } = deps;
   const inFlight = new Set<Promise<void>>();
@@ -61,7 +67,9 @@ export async function pageTargets(
         report.messages++;
         if (record.is_place_msg === 1) report.placeholders++;
         if (record.is_place_msg === 2) report.recalled++;
+        if (record.quarantined) report.quarantined++;
       }
+      report.inconsistentAnswers += result.inconsistent ?? 0;
       report.pages += result.calls;
       if (result.short) report.shortPages++;
       // Written records are claimed even if the target failed meanwhile: the state must match the files.
@@ -92,7 +100,16 @@ export async function pageTargets(
     // A snapshot: a stop elsewhere in the target may drop the live span meanwhile.
     const window = { lo: span.lo, hi: span.hi };
     const request = target.request(span);
-    const task = fetchPage(deps.api, options, target.ref, range.floorTime, window, request, signal).then(
+    const task = fetchPage(
+      deps.api,
+      options,
+      target.ref,
+      range.floorTime,
+      window,
+      request,
+      signal,
+      target.state.generation,
+    ).then(
       (result) => settle(target, span, result, undefined),
       (error: unknown) => settle(target, span, undefined, error),
     );
@@ -104,7 +121,7 @@ export async function pageTargets(
 
   const checkpoint = async (): Promise<void> => {
     await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, targets, report, options.leaseMs);
+    await commitCheckpoint(keeper, writer, targets, report, control.fence);
     lastCheckpoint = clock.now();
     progress();
   };
@@ -126,6 +143,7 @@ export async function pageTargets(
   for (;;) {
     if (fatal !== undefined || signal?.aborted) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
+    if (control.stop?.aborted) break;
     if (
       writer.bufferedBytes >= options.flushBytes ||
       clock.now() - lastCheckpoint >= options.checkpointIntervalMs

@@ -54,6 +54,13 @@ export class PartitionWriter {
     private readonly options: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
   ) {}
 
+  /** Records buffered since the last flush (not yet committed). */
+  public get bufferedRecords(): number {
+    let n = 0;
+    for (const p of this.partitions.values()) n += p.records;
+    return n;
+  }
+
   /** Uncompressed bytes buffered since the last flush. */
   public get bufferedBytes(): number {
     return this.uncompressed;
@@ -144,8 +151,11 @@ export class PartitionWriter {
     return this.planned;
   }
 
-  /** Write the planned objects (create-only) and start empty buffers. */
-  public async flush(): Promise<FlushResult> {
+  /**
+   * Write the planned objects (create-only) and start empty buffers. `fence` runs right before
+   * each PUT and throws to stop the flush (the lease is gone, or the hard stop came).
+   */
+  public async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
     const planned = this.planFlush();
     const result: FlushResult = { objects: 0, records: 0, bytes: 0 };
     for (const { dt, key } of planned) {
@@ -155,6 +165,7 @@ export class PartitionWriter {
       partition.gzip.end();
       await partition.done;
       const body = Buffer.concat(partition.chunks);
+      await fence();
       await this.options.store.put(key, body, {
         ifNoneMatch: '*',
         contentType: 'application/x-ndjson',

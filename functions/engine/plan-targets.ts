@@ -4,14 +4,22 @@
  */
 import {
   type ArchiveState,
+  nextGeneration,
   rangesToArchive,
+  seqWentBack,
   type TargetRef,
   type TargetState,
   targetKey,
 } from '../domain/continuation.ts';
-import { GiveUpError } from '../domain/errors.ts';
-import { batches, decideGroup, selectsGroupId } from '../domain/planner.ts';
-import type { ChatApi } from '../domain/tencent-types.ts';
+import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import {
+  batches,
+  decideGroup,
+  type ListingProgress,
+  listingProblem,
+  selectsGroupId,
+} from '../domain/planner.ts';
+import { type ChatApi, TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { TargetWork } from './target-work.ts';
@@ -31,13 +39,36 @@ export async function planTargets(
   let floorTime: number | null = null;
   const work: TargetWork[] = [];
   const consider = (ref: TargetRef, newestSeq: number, lastMsgTime: number) => {
-    const current = known.get(targetKey(ref));
-    const ranges = rangesToArchive(current, newestSeq, floorTime);
-    if (ranges.length === 0) {
+    let current = known.get(targetKey(ref));
+    let reset = false;
+    if (current !== undefined && seqWentBack(current, newestSeq)) {
+      // Never skipped: the new seqs are archived as a new generation of the target.
+      const next = nextGeneration(current);
+      report.seqResets.push({
+        groupId: ref.groupId,
+        topicId: ref.topicId,
+        highWater: Math.max(current.highWater, current.inProgress?.top ?? 0),
+        newestSeq,
+        generation: next.generation,
+      });
+      deps.logger.warn('seq went backwards: archiving the target as a new generation', {
+        ...report.seqResets.at(-1),
+      });
+      current = next;
+      reset = true;
+    }
+    const ranges = rangesToArchive(current, newestSeq, reset ? null : floorTime);
+    if (ranges.length === 0 && !reset) {
       report.groups.idle++;
       return;
     }
-    const base: TargetState = current ?? { ...ref, highWater: 0, highWaterTime: null, inProgress: null };
+    const base: TargetState = current ?? {
+      ...ref,
+      highWater: 0,
+      highWaterTime: null,
+      inProgress: null,
+      generation: 0,
+    };
     work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
   };
 
@@ -92,7 +123,17 @@ export async function planTargets(
 }
 
 async function discoverGroups(api: ChatApi, signal: AbortSignal | undefined): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const page of api.listGroups(signal ? { signal } : {})) ids.push(...page.groupIds);
-  return [...new Set(ids)];
+  const ids = new Set<string>();
+  const progress: ListingProgress = { seen: new Set(), emptyInARow: 0 };
+  for await (const page of api.listGroups(signal ? { signal } : {})) {
+    for (const id of page.groupIds) ids.add(id);
+    const problem = listingProblem(progress, { count: page.groupIds.length, next: page.next });
+    if (problem !== undefined) {
+      throw new InconsistentAnswerError(
+        TENCENT_APIS.getAppidGroupList,
+        `${problem}. Nothing was archived; configure apps[].groups.ids to archive named groups meanwhile.`,
+      );
+    }
+  }
+  return [...ids];
 }

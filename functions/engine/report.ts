@@ -53,6 +53,21 @@ export interface RunReport {
   placeholders: number;
   /** `IsPlaceMsg = 2`: recalled. */
   recalled: number;
+  /** Flagged rows: page items the schema rejected, and seqs too big to answer alone (10018). */
+  quarantined: number;
+  /** Answers that contradicted their own data (`IsFinished`) and were asked again with a smaller window. */
+  inconsistentAnswers: number;
+  /**
+   * Targets whose newest seq was below the archived high-water mark (dissolved and re-created
+   * under the same id, or reset by the server): archived again as a new `generation`.
+   */
+  seqResets: {
+    groupId: string;
+    topicId: string | null;
+    highWater: number;
+    newestSeq: number;
+    generation: number;
+  }[];
   /** `group_msg_get_simple` pages that produced records or ended a window. */
   pages: number;
   /** Extra pages because an answer was cut short (long messages, `IsFinished` 0). */
@@ -93,6 +108,9 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     messages: 0,
     placeholders: 0,
     recalled: 0,
+    quarantined: 0,
+    inconsistentAnswers: 0,
+    seqResets: [],
     pages: 0,
     shortPages: 0,
     planMs: 0,
@@ -118,7 +136,11 @@ export function formatReport(report: RunReport): string {
   return [
     `run ${report.runId} (app ${report.sdkAppId}): ${report.done ? 'done' : 'NOT done, run again to continue'} in ${(report.elapsedMs / 1000).toFixed(1)} s`,
     `  groups: ${report.groups.seen} seen, ${report.groups.idle} idle, ${report.groups.archived} caught up, ${report.groups.failed} failed${skipped ? `, skipped: ${skipped}` : ''}; topics ${report.topics}`,
-    `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled) in ${report.pages} pages`,
+    `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled${report.quarantined ? `, ${report.quarantined} quarantined` : ''}) in ${report.pages} pages`,
+    ...report.seqResets.map(
+      (r) =>
+        `  seq reset: ${r.groupId}${r.topicId ? ` / ${r.topicId}` : ''}: newest seq ${r.newestSeq} below the archived ${r.highWater}; archived as generation ${r.generation}`,
+    ),
     `  calls: ${calls || 'none'}; retries ${report.retries}, throttled ${report.throttles}`,
     `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
     ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),

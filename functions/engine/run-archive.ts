@@ -2,13 +2,18 @@
  * The archive use case, orchestrated: take the lease, roll back an uncommitted checkpoint of an
  * earlier run, plan the targets (`plan-targets.ts`), page them (`page-loop.ts`, `fetch-window.ts`)
  * with checkpoints (`checkpoint.ts`), then write the run report and release the lease.
+ *
+ * No work outlives the call: when it returns or throws, every request it started has settled. The
+ * hard stop (`options.hardStopAtMs`) aborts in-flight requests and forbids further writes; every
+ * object write is fenced by the lease (checked on this run's clock, with a margin, right before it).
  */
-import { ArchiverError, GiveUpError } from '../domain/errors.ts';
+import { AbortedError, ArchiverError, GiveUpError } from '../domain/errors.ts';
+import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
 import type { Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
-import { rollBackPendingWrite } from './checkpoint.ts';
-import { describeError as describe, RunFailedError } from './errors.ts';
+import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
+import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
 import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { planTargets } from './plan-targets.ts';
@@ -19,17 +24,48 @@ import { StateKeeper } from './state-keeper.ts';
 export type { Progress, RunDeps, RunOptions } from './run-options.ts';
 
 /**
- * Archive one app until every selected target is caught up or the deadline comes.
+ * Archive one app until every selected target is caught up, the deadline comes or `stop` fires.
+ * @param signal aborts at once (in-flight requests too); nothing is committed after it
+ * @param stop a soft stop (Ctrl-C): no new page; in-flight pages drain, the checkpoint commits
  * @throws LeaseHeldError when another run is archiving the app (nothing written)
- * @throws RunFailedError on a fatal error, after committing what was safely archived
+ * @throws LeaseLostError when another run took the state over (this run stopped writing)
+ * @throws RunFailedError on a fatal error or the hard stop, after committing what was safely archived
  */
 export async function runArchive(
   deps: RunDeps,
   options: RunOptions,
   signal?: AbortSignal,
+  stop?: AbortSignal,
+): Promise<RunReport> {
+  const { clock } = deps;
+  const report = emptyReport(options.runId, options.sdkAppId, clock.now());
+  // The hard stop is this wrapper's: `archive` below does the work.
+  const hardStop = new AbortController();
+  const timers = new AbortController();
+  if (options.hardStopAtMs != null) {
+    const at = options.hardStopAtMs;
+    clock.sleep(Math.max(0, at - clock.now()), timers.signal).then(
+      () => hardStop.abort(new HardStopError(`the hard stop came at ${new Date(at).toISOString()}`)),
+      () => undefined,
+    );
+  }
+  const runSignal = signal === undefined ? hardStop.signal : AbortSignal.any([signal, hardStop.signal]);
+  try {
+    return await archive(deps, options, report, runSignal, hardStop.signal, stop);
+  } finally {
+    timers.abort();
+  }
+}
+
+async function archive(
+  deps: RunDeps,
+  options: RunOptions,
+  report: RunReport,
+  signal: AbortSignal,
+  hardStop: AbortSignal,
+  stop: AbortSignal | undefined,
 ): Promise<RunReport> {
   const { clock, logger, store } = deps;
-  const report = emptyReport(options.runId, options.sdkAppId, clock.now());
   const keeper = await StateKeeper.open({
     store,
     sdkAppId: options.sdkAppId,
@@ -37,8 +73,15 @@ export async function runArchive(
     clock,
     logger,
     leaseMs: options.leaseMs,
+    processes: deps.processes,
   });
-  await rollBackPendingWrite(keeper, store, logger, report);
+  const margin = fenceMarginMs(options.leaseMs);
+  const fence = async (): Promise<void> => {
+    if (hardStop.aborted) throw hardStop.reason;
+    await keeper.ensureLease(margin);
+  };
+  await rollBackPendingWrite(keeper, store, clock, logger, report);
+  await sweepRolledBack(keeper, store, clock, logger);
 
   const writer = new PartitionWriter({
     sdkAppId: options.sdkAppId,
@@ -48,11 +91,14 @@ export async function runArchive(
   });
   let fatal: unknown;
   try {
-    const targets = await planTargets(deps, options, keeper.state, report, signal);
+    // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
+    const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
+    const targets = await planTargets(deps, options, keeper.state, report, planSignal);
     report.planMs = clock.now() - report.startedAtMs;
-    await pageTargets(deps, options, keeper, writer, targets, report, signal);
+    await pageTargets(deps, options, keeper, writer, targets, report, signal, { fence, stop });
   } catch (error) {
-    fatal = error;
+    if (hardStop.aborted) fatal = hardStop.reason;
+    else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;
   }
   report.finishedAtMs = clock.now();
   report.serverFinishedAtMs = deps.api.serverNowMs();
@@ -64,15 +110,26 @@ export async function runArchive(
     report.retries = stats.retries;
     report.throttles = stats.throttles;
   }
+  // The report is an object write too: fenced by the lease (not by the hard stop: it is one small PUT).
+  const reportFence = () => keeper.ensureLease(margin);
   if (fatal !== undefined) {
+    // What this checkpoint buffered is not committed (its objects, if any, are rolled back next run).
+    report.messages -= writer.bufferedRecords;
+    writer.discard();
     report.done = false;
     report.fatalError = describe(fatal);
-    await writeReport(store, report, options.timeZone, logger);
+    await writeReport(store, report, options.timeZone, logger, reportFence);
     await keeper.release().catch(() => undefined);
-    if (fatal instanceof ArchiverError && !(fatal instanceof GiveUpError)) throw fatal;
+    if (
+      fatal instanceof ArchiverError &&
+      !(fatal instanceof GiveUpError) &&
+      !(fatal instanceof HardStopError)
+    ) {
+      throw fatal;
+    }
     throw new RunFailedError(`Run ${options.runId} stopped: ${describe(fatal)}`, report, { cause: fatal });
   }
-  await writeReport(store, report, options.timeZone, logger);
+  await writeReport(store, report, options.timeZone, logger, reportFence);
   await keeper.release();
   return report;
 }
@@ -83,6 +140,7 @@ async function writeReport(
   report: RunReport,
   timeZone: string,
   logger: Logger,
+  fence: () => Promise<void>,
 ): Promise<void> {
   const key = runReportKey({
     sdkAppId: report.sdkAppId,
@@ -91,6 +149,7 @@ async function writeReport(
     timeZone,
   });
   try {
+    await fence();
     await store.put(key, new TextEncoder().encode(`${JSON.stringify(report)}\n`), {
       ifNoneMatch: '*',
       contentType: 'application/json',

@@ -1,6 +1,6 @@
 /** What a run is asked to do (options) and what it is given to do it with (deps). */
 import type { GroupSelection } from '../domain/planner.ts';
-import type { Clock, Logger } from '../domain/ports.ts';
+import type { Clock, HostProcesses, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { ChatApi } from '../domain/tencent-types.ts';
 
@@ -21,8 +21,18 @@ export interface RunOptions {
   leaseMs: number;
   /** Epoch ms after which no new page is started; the run then flushes, commits and reports `done: false`. */
   deadlineMs: number | null;
+  /**
+   * The plan's history retention: with the server's clock it gives the retention horizon, the
+   * backstop that ends a range at expired placeholders (page-trust.ts). Null/absent: unknown.
+   */
+  retentionDays?: number | null;
   /** Windows (page requests) in flight at once. */
   concurrency: number;
+  /**
+   * Epoch ms of the hard stop (the Lambda's time is up): in-flight requests are aborted, nothing more
+   * is written, the lease is released and the run fails with HardStopError. Null: none.
+   */
+  hardStopAtMs?: number | null;
 }
 
 export interface Progress {
@@ -41,4 +51,6 @@ export interface RunDeps {
   /** Counters of the API client, copied into the report. */
   apiStats?: () => { requests: Record<string, number>; retries: number; throttles: number };
   onProgress?: (progress: Progress) => void;
+  /** This host's processes: the lease names its holder, and a crashed holder on this host is taken over at once. */
+  processes?: HostProcesses;
 }

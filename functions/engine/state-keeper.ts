@@ -5,8 +5,9 @@
  */
 import { type ArchiveState, emptyState, parseState, serializeState } from '../domain/continuation.ts';
 import { PreconditionFailedError } from '../domain/errors.ts';
+import { judgeLease, leaseValidFor } from '../domain/lease.ts';
 import { stateKey } from '../domain/partition.ts';
-import type { Clock, Logger } from '../domain/ports.ts';
+import type { Clock, HostProcesses, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { LeaseHeldError, LeaseLostError } from './errors.ts';
 
@@ -21,6 +22,8 @@ export interface StateKeeperOptions {
   logger: Logger;
   /** How long a lease lasts without renewal. Every state write renews it. */
   leaseMs: number;
+  /** This host's processes: names the holder in the lease, and spots a crashed holder on this host. */
+  processes?: HostProcesses | undefined;
 }
 
 export class StateKeeper {
@@ -44,12 +47,29 @@ export class StateKeeper {
       const state = stored
         ? parseState(decoder.decode(stored.body), options.sdkAppId, `${options.store.location}/${key}`)
         : emptyState(options.sdkAppId);
-      const now = options.clock.now();
-      if (state.lease && state.lease.owner !== options.runId && state.lease.expiresAtMs > now) {
-        throw new LeaseHeldError(state.lease.owner, state.lease.expiresAtMs);
+      const verdict = judgeLease(
+        state.lease,
+        options.runId,
+        options.clock.now(),
+        (holder) => options.processes?.isGone(holder) ?? false,
+      );
+      if (verdict.kind === 'held') {
+        throw new LeaseHeldError(verdict.lease.owner, verdict.lease.expiresAtMs, verdict.lease.holder);
       }
-      if (state.lease && state.lease.owner !== options.runId) {
-        options.logger.warn('taking over an expired lease', { previousOwner: state.lease.owner });
+      if (verdict.kind === 'holder-gone') {
+        options.logger.warn(
+          'taking over at once: the run holding the lease ran on this host and its process is gone',
+          {
+            previousOwner: verdict.previous.owner,
+            holder: verdict.previous.holder,
+            leaseWouldExpireAt: new Date(verdict.previous.expiresAtMs).toISOString(),
+          },
+        );
+      } else if (verdict.kind === 'expired') {
+        options.logger.warn('taking over an expired lease', {
+          previousOwner: verdict.previous.owner,
+          holder: verdict.previous.holder,
+        });
       }
       const keeper = new StateKeeper(options, state, stored?.etag);
       try {
@@ -89,11 +109,18 @@ export class StateKeeper {
     return run;
   }
 
-  /** @throws LeaseLostError when the lease is (nearly) over, so no object is written without it. */
-  public assertLease(marginMs: number): void {
-    if (this.options.clock.now() + marginMs >= this.leaseExpiresAtMs) {
+  /**
+   * The fence before every object write: is our lease good for `marginMs` more, on our own clock?
+   * If not, renew it with a conditional write, which fails when another run took the state over
+   * (this process was frozen or stalled past its lease): then nothing more may be written.
+   * @throws LeaseLostError when the lease cannot be kept
+   */
+  public async ensureLease(marginMs: number): Promise<void> {
+    if (leaseValidFor(this.leaseExpiresAtMs, this.options.clock.now(), marginMs)) return;
+    await this.update((s) => s);
+    if (!leaseValidFor(this.leaseExpiresAtMs, this.options.clock.now(), marginMs)) {
       throw new LeaseLostError(
-        `The lease on ${stateKey(this.options.sdkAppId)} is about to expire; stopping before writing without it.`,
+        `The lease on ${stateKey(this.options.sdkAppId)} cannot be kept ${marginMs} ms ahead (the lease is shorter than the state write takes); stopping before writing without it.`,
       );
     }
   }
@@ -102,7 +129,12 @@ export class StateKeeper {
     const next = change(structuredClone(this.current));
     await this.writeRaw({
       ...next,
-      lease: { owner: this.options.runId, expiresAtMs: this.options.clock.now() + this.options.leaseMs },
+      // Measured before the write is sent: the lease is never assumed longer than it is.
+      lease: {
+        owner: this.options.runId,
+        expiresAtMs: this.options.clock.now() + this.options.leaseMs,
+        holder: this.options.processes?.self ?? null,
+      },
     });
   }
 

@@ -34,6 +34,8 @@ export interface PageResult {
   /** The page came back cut short (IsFinished 0 with the span not done). */
   short: boolean;
   stop: false | 'expired' | 'before-floor-time';
+  /** Answers that contradicted their data and were asked again smaller (see page-trust.ts). */
+  inconsistent?: number;
 }
 
 /** One target's work during this run. */

@@ -9,7 +9,12 @@ export interface ArchiveEvent {
   sdkAppId: number;
 }
 
-/** What the function returns: small, because Step Functions keeps it in the execution history. */
+/**
+ * What the function returns: small, because Step Functions keeps it in the execution history.
+ * Always complete: the run state machine checks `done`, `runId`, `messages` and
+ * `remainingTargets` (type and presence) before reading them, and fails only that app
+ * (`InvalidResult`) if one is missing, never the whole run with a `States.Runtime` error.
+ */
 export interface ArchiveResult {
   sdkAppId: number;
   /** True once every selected group is caught up; the loop stops on it. */
@@ -41,6 +46,10 @@ export const METRIC = {
   retentionHeadroomDays: 'RetentionHeadroomDays',
   /** Pending groups never archived before: their oldest messages sit at the retention edge. */
   pendingNeverArchived: 'PendingNeverArchived',
+  /** Targets whose seqs went backwards (re-created group, server reset): archived as a new generation. */
+  seqResets: 'SeqResets',
+  /** Flagged rows: page items the schema rejected, seqs too big to answer alone. */
+  quarantined: 'QuarantinedItems',
   /** Invocations that found another run holding the app's lease (retried by Step Functions). */
   leaseHeld: 'LeaseHeld',
   /** 1 when the deadline check finds a run still in progress at the configured hour, else 0. */
@@ -82,7 +91,7 @@ export const ENV = {
 export const ERROR_NAME = {
   /** Another run holds the app's lease: retry later. */
   leaseHeld: 'LeaseHeldError',
-  /** Middy's early timeout: the hard stop fired before the run could finish its commit. */
+  /** The engine's hard stop fired before the run could finish its commit (in-flight work aborted). */
   timeout: 'TimeoutError',
   /** Throttling or an outage (S3, SSM, Tencent) outlasted the in-process retries: retry later. */
   transient: 'TransientError',

@@ -5,7 +5,7 @@
  */
 import { redactSecrets } from '../adapters/logging/redact.ts';
 import { ConfigError, GiveUpError, StorageError } from '../domain/errors.ts';
-import { LeaseHeldError, RunFailedError } from '../engine/errors.ts';
+import { HardStopError, LeaseHeldError, RunFailedError } from '../engine/errors.ts';
 import { ERROR_NAME } from './contract.ts';
 
 /** A failure worth retrying later: throttling or an outage outlasted the in-process retries. */
@@ -22,6 +22,8 @@ export function errorNameFor(error: unknown): string {
   if (error instanceof ConfigError) return ERROR_NAME.config;
   if (error instanceof TransientError) return ERROR_NAME.transient;
   if (error instanceof StorageError && error.retryable) return ERROR_NAME.transient;
+  // The invocation's time ran out mid-run: the next invocation rolls back and continues.
+  if (error instanceof RunFailedError && error.cause instanceof HardStopError) return ERROR_NAME.timeout;
   if (error instanceof RunFailedError && error.cause instanceof GiveUpError) {
     // A wrong key, region or admin account is configuration, even when found mid-run.
     if (error.cause.action === 'fatal-config') return ERROR_NAME.config;

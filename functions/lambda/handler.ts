@@ -14,7 +14,10 @@
  *  6. errors mapped to names Step Functions can match, with redacted messages (errors.ts).
  *
  * The time budget comes from the Lambda context: the engine starts no new page after the soft
- * deadline and middy's `timeoutEarlyInMillis` signal is the hard stop (time-budget.ts).
+ * deadline, and its hard stop (`hardStopMs` before the Lambda timeout) aborts in-flight requests
+ * and forbids further writes (time-budget.ts). The handler returns only after the engine stopped:
+ * middy's own early timeout is off, because it would return while the engine kept running, and
+ * Lambda would freeze the sandbox mid-checkpoint (a thawed sandbox then writes late).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -39,7 +42,7 @@ import { timeBudget } from './time-budget.ts';
 export interface HandlerOptions {
   /** Where the config comes from; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Middy's hard stop before the Lambda timeout; default 10 s. Tests use a shorter one. */
+  /** The engine's hard stop before the Lambda timeout; default 10 s. Tests use a shorter one. */
   hardStopMs?: number;
 }
 
@@ -62,27 +65,26 @@ export function createHandler(options: HandlerOptions = {}) {
   storeReady.catch(() => undefined); // awaited (and so reported) in the first invocation
   const cacheSeconds = parseLambdaEnv(env)[ENV.secretCacheSeconds];
 
-  const archive = async (
-    event: ArchiveEvent,
-    context: Context,
-    { signal }: { signal: AbortSignal },
-  ): Promise<ArchiveResult> => {
+  const archive = async (event: ArchiveEvent, context: Context): Promise<ArchiveResult> => {
     const appIndex = appIndexFor(event, config);
     const app = config.apps[appIndex] as (typeof config.apps)[number];
     const runtime = lambdaRuntime({ logger, secretValues: secretsOf(context) });
-    const budget = timeBudget(Date.now(), context.getRemainingTimeInMillis(), { hardStopMs });
+    const startedMs = Date.now();
+    const remainingMs = context.getRemainingTimeInMillis();
+    const budget = timeBudget(startedMs, remainingMs, { hardStopMs });
     logger.appendKeys({ sdkAppId: app.sdkAppId });
     try {
       const { deps, options: runOptions } = await composeAppRun(config, appIndex, runtime, {
         store: await storeReady,
         deadlineMs: budget.deadlineMs,
+        hardStopAtMs: startedMs + remainingMs - hardStopMs,
       });
       logger.appendKeys({ runId: runOptions.runId });
       runtime.logger.info('run starting', {
         deadline: new Date(budget.deadlineMs).toISOString(),
         reserveMs: budget.reserveMs,
       });
-      const report = await runArchive(deps, runOptions, signal);
+      const report = await runArchive(deps, runOptions);
       recordRunMetrics(metrics, report, app.retentionDays, report.serverFinishedAtMs);
       runtime.logger.info(
         report.done ? 'run done: caught up' : 'run paused at its deadline',
@@ -104,7 +106,8 @@ export function createHandler(options: HandlerOptions = {}) {
     }
   };
 
-  return middy(archive, { timeoutEarlyInMillis: hardStopMs })
+  // No middy early timeout (0): the engine enforces the hard stop itself and returns after it.
+  return middy(archive, { timeoutEarlyInMillis: 0 })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .use(validateEvent(config))

@@ -50,6 +50,8 @@ export function recordRunMetrics(
   metrics.addMetric(METRIC.throttles, 'Count', report.throttles);
   metrics.addMetric(METRIC.errors, 'Count', report.errors.length + (report.fatalError ? 1 : 0));
   metrics.addMetric(METRIC.pendingNeverArchived, 'Count', report.pendingNeverArchived);
+  metrics.addMetric(METRIC.seqResets, 'Count', report.seqResets.length);
+  metrics.addMetric(METRIC.quarantined, 'Count', report.quarantined);
   const { lagSeconds, headroomDays } = freshness(report, retentionDays, nowMs);
   metrics.addMetric(METRIC.lagSeconds, 'Seconds', lagSeconds);
   if (headroomDays !== undefined) metrics.addMetric(METRIC.retentionHeadroomDays, 'None', headroomDays);

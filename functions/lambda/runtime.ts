@@ -4,6 +4,7 @@
  * returns what @middy/ssm already fetched (no second SSM call, no other secret source).
  */
 import { redactSecrets } from '../adapters/logging/redact.ts';
+import { hostProcesses } from '../adapters/process/host-processes.ts';
 import { systemClock } from '../adapters/system-clock.ts';
 import { type Runtime, SecretRegistry } from '../composition.ts';
 import type { SecretSource } from '../config/schema.ts';
@@ -84,5 +85,7 @@ export function lambdaRuntime(args: {
     logger: redactingLogger(args.logger, () => secrets.all()),
     resolveSecret,
     secrets,
+    // Sandboxes share hostnames and pids; the log stream names one sandbox.
+    processes: hostProcesses({ host: `lambda:${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'unknown'}` }),
   };
 }

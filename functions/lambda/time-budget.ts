@@ -4,12 +4,12 @@
  * Two stops protect the commit:
  * - the soft deadline: no new page after it; in-flight pages drain, the last checkpoint is written
  *   and committed, the run report is written and the lease is released;
- * - the hard stop: middy's `timeoutEarlyInMillis` aborts whatever is still in flight shortly before
+ * - the hard stop: the engine aborts whatever is still in flight and writes nothing more, shortly before
  *   Lambda would kill the process (the run then resumes from its last commit on the next call).
  */
 
 export interface TimeBudgetOptions {
-  /** Middy's hard stop, before the Lambda timeout. */
+  /** The engine's hard stop, before the Lambda timeout. */
   hardStopMs: number;
   /** Share of the remaining time kept for drain + flush + commit. */
   reserveFraction?: number;

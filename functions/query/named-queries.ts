@@ -12,8 +12,8 @@
  * query that ever needs a translation.
  */
 import { QueryUsageError } from './errors.ts';
+import type { ParamValue, QueryResult, QueryRunner, SqlDialect } from './port.ts';
 import { isRealDate } from './tables.ts';
-import { sqlString } from './views.ts';
 
 export type ParamType = 'string' | 'date' | 'integer';
 
@@ -125,14 +125,11 @@ export function compileSql(template: string): CompiledSql {
 }
 
 /** The SQL of a query for an engine, compiled. */
-export function compiledFor(query: NamedQuery, engine: 'athena' | 'duckdb'): CompiledSql {
+export function compiledFor(query: NamedQuery, engine: SqlDialect): CompiledSql {
   return compileSql(engine === 'duckdb' ? (query.duckdbSql ?? query.sql) : query.sql);
 }
 
-/** A validated parameter value. */
-export type ParamValue =
-  | { readonly type: 'string' | 'date'; readonly value: string }
-  | { readonly type: 'integer'; readonly value: bigint };
+export type { ParamValue } from './port.ts';
 
 const MAX_STRING_PARAM = 1_000;
 
@@ -222,12 +219,14 @@ export function orderedValues(compiled: CompiledSql, values: ReadonlyMap<string,
   });
 }
 
-/**
- * Athena `ExecutionParameters`: each value is a SQL literal. Strings are quoted with embedded
- * quotes doubled, so a value can never end the literal; integers are validated digits.
- */
-export function athenaExecutionParameters(values: readonly ParamValue[]): string[] {
-  return values.map((v) => (v.type === 'integer' ? v.value.toString() : sqlString(v.value)));
+/** Runs a named query with its validated parameters, in the runner's dialect. */
+export function runNamedQuery(
+  runner: QueryRunner,
+  query: NamedQuery,
+  values: ReadonlyMap<string, ParamValue>,
+): Promise<QueryResult> {
+  const compiled = compiledFor(query, runner.dialect);
+  return runner.run(compiled.sql, orderedValues(compiled, values));
 }
 
 /** A one-line description for a saved query, with its parameters in placeholder order. */

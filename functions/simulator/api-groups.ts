@@ -81,6 +81,10 @@ export function getAppidGroupList(world: SimWorld, body: BodyObject): ApiAnswer 
       break;
     }
   }
+  // Quirks (off by default): a Next handed out again, or empty pages with a Next after the last group.
+  const quirk = world.quirks.spec.groupList;
+  if (quirk === 'repeat-next') next = encodeNext(Math.min(1, world.ordered.length));
+  if (quirk === 'empty-pages' && next === 0n) next = encodeNext(world.ordered.length);
   const text = stringify({ ...OK_HEAD, TotalCount: totalCount, GroupIdList: ids, Next: next }) ?? '';
   return { code: 0, body: text, messages: 0 };
 }

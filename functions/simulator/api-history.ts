@@ -81,6 +81,8 @@ function renderPage(
   // ReqMsgSeq 0 reads literally as "seq <= 0": an empty page. Clients must omit it on the first call.
   if (hi < 1) return { items: [], isFinished: 1 };
   const lo = Math.max(1, hi - Math.min(request.reqMsgNumber, MAX_PAGE_MESSAGES) + 1);
+  const streamName = request.topicId ?? request.groupId;
+  world.quirks.checkSize(streamName, lo, hi);
   const nowSec = world.nowSec();
   const items: string[] = [];
   let bytes = 0;
@@ -89,7 +91,7 @@ function renderPage(
   for (let seq = hi; seq >= lo; seq--) {
     const rendered = world.render(stream, seq, request.withRecalled, nowSec);
     if (rendered === undefined) continue;
-    const json = JSON.stringify(rendered.message);
+    const json = world.quirks.item(streamName, seq, JSON.stringify(rendered.message));
     const size = Buffer.byteLength(json) + 1;
     // Always return at least one message, otherwise a single huge message would block paging forever.
     if (budgetBytes !== undefined && items.length > 0 && bytes + size > budgetBytes) {
@@ -100,9 +102,9 @@ function renderPage(
     bytes += size;
     allExpired &&= rendered.expired;
   }
-  if (items.length > 0 && allExpired) return { items, isFinished: 2 };
+  if (items.length > 0 && allExpired) return world.quirks.page(streamName, { items, isFinished: 2 });
   const windowTooLarge = request.reqMsgNumber > MAX_PAGE_MESSAGES && lo > 1;
-  return { items, isFinished: cut || windowTooLarge ? 0 : 1 };
+  return world.quirks.page(streamName, { items, isFinished: cut || windowTooLarge ? 0 : 1 });
 }
 
 /** Envelope bytes before RspMsgList's items, counted against the page budget. */

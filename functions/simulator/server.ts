@@ -15,6 +15,7 @@ import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from 
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
 import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
 import { createPrng, mix } from './hash.ts';
+import { QuirkState, type SimulatorQuirks } from './quirks.ts';
 import { RATE_LIMIT_MODES, RateLimiter, type RateLimitMode } from './rate-limit.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { type SimGroupSummary, SimWorld } from './world.ts';
@@ -62,6 +63,8 @@ export interface SimulatorOptions {
    */
   latencyMs?: number;
   jitterMs?: number;
+  /** Odd answers of the API to test the archiver against (see quirks.ts); none by default. */
+  quirks?: SimulatorQuirks;
   /** JSON size budget of one group_msg_get_simple answer; longer pages are cut short (IsFinished 0). */
   maxPageBytes?: number;
   /** TCP port on 127.0.0.1; default 0 (any free port). */
@@ -84,6 +87,8 @@ export interface Simulator {
   appendMessages(groupId: string, count: number, options?: { topicId?: string }): void;
   /** Dissolves a group: unlisted, and 10010 afterwards. */
   deleteGroup(groupId: string): void;
+  /** Dissolves and re-creates a group under the same id: seqs start over with `count` new messages. */
+  recreateGroup(groupId: string, count: number): void;
   /**
    * Edits a stored message in place (like `modify_group_msg`: same seq, no version field); only
    * the fields given change (default: a new text body). Throws for a recalled, deleted or expired one.
@@ -222,6 +227,7 @@ class SimulatorServer {
     };
     const dataset = buildDataset(options.dataset ?? DEMO_DATASET, seed, Math.floor(now() / 1000));
     this.#world = new SimWorld(dataset, now, options.retentionDays ?? 30);
+    this.#world.quirks = new QuirkState(options.quirks);
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
       countRejected: options.rateLimitCountsRejected ?? true,
     });
@@ -399,6 +405,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     appendMessages: (groupId, count, appendOptions) =>
       sim.world.appendMessages(groupId, count, appendOptions?.topicId),
     deleteGroup: (groupId) => sim.world.deleteGroup(groupId),
+    recreateGroup: (groupId, count) => sim.world.recreateGroup(groupId, count),
     modifyMessage: (groupId, seq, change) => sim.world.modifyMessage(groupId, seq, change),
     recallMessage: (groupId, seq, options) => sim.world.recallMessage(groupId, seq, options?.topicId),
     deleteMessage: (groupId, seq, options) => sim.world.deleteMessage(groupId, seq, options?.topicId),

@@ -7,6 +7,7 @@ import { ConfigError } from '../domain/errors.ts';
 import type { GroupType, JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { type GroupPlan, type ResolvedDataset, type StreamPlan, seqTimeSec } from './dataset.ts';
 import { generateMessage, messageFate } from './messages.ts';
+import { QuirkState } from './quirks.ts';
 
 /** Messages appended after start: seqs fromSeq..toSeq, all stamped `timeSec`. */
 interface AppendBatch {
@@ -44,7 +45,8 @@ export interface StreamState {
 export interface GroupState {
   readonly plan: GroupPlan;
   deleted: boolean;
-  readonly main: StreamState;
+  /** Replaced (seqs start over) by `recreateGroup`. */
+  main: StreamState;
   readonly topics: ReadonlyMap<string, StreamState>;
 }
 
@@ -86,6 +88,8 @@ export class SimWorld {
   readonly #byId = new Map<string, GroupState>();
   /** All groups by ordinal (the group-list cursor indexes this array). */
   readonly ordered: readonly GroupState[];
+  /** Odd answers switched on for this simulator (see quirks.ts); none by default. */
+  public quirks = new QuirkState();
   readonly #dataset: ResolvedDataset;
   readonly #now: () => number;
   readonly #retentionSec: number;
@@ -125,6 +129,19 @@ export class SimWorld {
     stream.appended.push({ fromSeq: stream.nextSeq, toSeq: stream.nextSeq + count - 1, timeSec });
     stream.nextSeq += count;
     stream.lastMsgTime = timeSec;
+  }
+
+  /**
+   * The group is dissolved and created again under the same id (or the server reset it): its seqs
+   * start over at 1 with `count` new messages stamped now. Not for topic communities.
+   */
+  public recreateGroup(groupId: string, count: number): void {
+    const group = this.#byId.get(groupId);
+    if (group === undefined || group.plan.topicsEnabled)
+      throw new ConfigError(`Unknown group or topic community ${groupId}`, { field: 'groupId' });
+    group.deleted = false;
+    group.main = streamState({ ...group.plan.main, baseCount: 0 });
+    if (count > 0) this.appendMessages(groupId, count);
   }
 
   /** Dissolves the group: it leaves the group list and answers 10010 afterwards. */

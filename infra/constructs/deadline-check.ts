@@ -4,7 +4,7 @@
  * `RunNotDoneByDeadline` = 1 (or 0). No Lambda: two SDK calls. A failed or never-started run is
  * caught by the failed-run and schedule alarms instead.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -46,6 +46,9 @@ export class DeadlineCheck extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: vendedLogGroupName(this),
       retention: props.logRetention,
+      // Its name is fixed (vendedlogs): a retained group would block a redeploy after destroy.
+      // It holds only state transitions; the run reports in S3 are the record of each run.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,

@@ -21,7 +21,7 @@
  *   Any app behind?  → start a new execution of this state machine for those apps
  *   Any app failed?  → Fail (the failed-run alarm) : Succeed with outcome `done` or `continued`
  */
-import { ArnFormat, Aws, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -145,6 +145,9 @@ export class RunStateMachine extends Construct {
       // Under /aws/vendedlogs/: one account-wide resource policy covers these (no size limit hit).
       logGroupName: vendedLogGroupName(this),
       retention: props.logRetention,
+      // Its name is fixed (vendedlogs): a retained group would block a redeploy after destroy.
+      // It holds only state transitions; the run reports in S3 are the record of each run.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     const perInvocation = props.functionTimeout.toSeconds() + PAUSE_SECONDS + 60;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

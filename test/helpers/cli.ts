@@ -34,6 +34,8 @@ export interface CliProcess {
   readonly exited: boolean;
   /** SIGKILL the process (if it still runs). */
   kill(): void;
+  /** Send `signal` (SIGINT, SIGTERM, SIGSTOP, SIGCONT, …) if the process still runs. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 const running = new Set<ChildProcess>();
@@ -97,6 +99,9 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
     },
     kill: () => {
       if (!exited) child.kill('SIGKILL');
+    },
+    signal: (signal) => {
+      if (!exited) child.kill(signal);
     },
   };
 }

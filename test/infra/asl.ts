@@ -45,6 +45,7 @@ export interface Execution {
 
 interface StateMachineJson {
   StartAt: string;
+  TimeoutSeconds?: number;
   States: Record<string, Node>;
 }
 

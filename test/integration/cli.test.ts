@@ -212,7 +212,7 @@ describe('CLI archive runs', () => {
     const expiresAtMs = Date.now() + 10 * 60_000;
     const state = {
       ...emptyState(DEMO_APP.sdkAppId),
-      lease: { owner: 'nightly-20261125-abc123', expiresAtMs },
+      lease: { owner: 'nightly-20261125-abc123', expiresAtMs, holder: null },
     };
     await store.put(stateKey(DEMO_APP.sdkAppId), new TextEncoder().encode(serializeState(state)));
     const result = await runCli(['archive', '--config', file]);

@@ -296,6 +296,38 @@ describe('the Lambda handler', () => {
     }
   });
 
+  it('returns only after the engine stopped: the hard stop aborts in-flight calls and the lease is released', async () => {
+    const app = sim.apps[0];
+    if (!app) throw new Error('simulator has no app');
+    answerSsm(app.secretKey);
+    // New work, and every history answer takes 3 s: the soft deadline cannot drain them in time.
+    const group = sim.groups().find((g) => g.type === 'Public' && !g.deleted);
+    if (!group) throw new Error('no Public group');
+    sim.appendMessages(group.groupId, 30);
+    sim.injectFaults({ api: 'group_msg_get_simple', kind: 'slow', delayMs: 3_000, times: 100 });
+    try {
+      const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 300 });
+      const started = Date.now();
+      const error = (await rejection(handler({ sdkAppId: app.sdkAppId }, fakeContext(1_200)))) as Error;
+      const elapsed = Date.now() - started;
+      expect(error.name).toBe('TimeoutError');
+      // Returned before the invocation's time was up, and not before the engine had stopped:
+      // the lease is already given back (a run still working in the background would hold it).
+      expect(elapsed).toBeLessThan(1_200);
+      const state = await store().get('state/sdkappid=1400000000/state.json');
+      const lease = JSON.parse(new TextDecoder().decode(state?.body)).lease;
+      expect(lease).toBeNull();
+    } finally {
+      sim.clearFaults();
+    }
+    const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
+    const { results } = await invokeUntilDone(handler, app.sdkAppId, 2_000);
+    expect(results.at(-1)?.done).toBe(true);
+    expect(exactlyOnceProblems(await readArchive(store()), expectedIdentities(sim), 'Asia/Shanghai')).toEqual(
+      [],
+    );
+  });
+
   it('rejects an event for an app that is not configured (ConfigError naming sdkAppId)', async () => {
     const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
     const error = (await rejection(handler({ sdkAppId: 42 }, fakeContext(2_000)))) as Error;

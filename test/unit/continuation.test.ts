@@ -24,6 +24,7 @@ const target = (over: Partial<TargetState> = {}): TargetState => ({
   highWater: 0,
   highWaterTime: null,
   inProgress: null,
+  generation: 0,
   ...over,
 });
 

@@ -116,6 +116,8 @@ describe('run metrics', () => {
       ['Throttles', 'Count', 2],
       ['Errors', 'Count', 2],
       ['PendingNeverArchived', 'Count', 1],
+      ['SeqResets', 'Count', 0],
+      ['QuarantinedItems', 'Count', 0],
       ['LagSeconds', 'Seconds', 10],
     ]);
   });

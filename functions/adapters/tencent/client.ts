@@ -33,6 +33,7 @@ import {
   type JsonObject,
   type JsonValue,
   type RawMessage,
+  type RejectedItem,
   TENCENT_APIS,
   type TencentApiKey,
   type TopicInfo,
@@ -46,6 +47,7 @@ import {
   GroupInfoResponse,
   GroupListResponse,
   HistoryResponse,
+  RawMessageSchema,
   TopicResponse,
 } from './wire.ts';
 
@@ -200,10 +202,27 @@ export class TencentClient implements ChatApi {
     if (request.withRecalledMsg) body.WithRecalledMsg = 1;
     if (request.topicId !== undefined) body.TopicId = request.topicId;
     const res = await this.call('groupMsgGetSimple', body, HistoryResponse, signal);
+    const messages: RawMessage[] = [];
+    const rejected: RejectedItem[] = [];
+    for (const item of res.RspMsgList) {
+      const checked = RawMessageSchema.safeParse(item);
+      if (checked.success) {
+        messages.push(item as RawMessage);
+        continue;
+      }
+      // Kept verbatim (re-serialised losslessly: digits and key order as received) to be archived as a flagged row.
+      const seq = (item as { MsgSeq?: unknown } | null)?.MsgSeq;
+      rejected.push({
+        text: losslessStringify(item as JsonValue) ?? 'null',
+        reason: describeSchemaError(checked.error),
+        msgSeq: typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : null,
+      });
+    }
     return {
       groupId: res.GroupId ?? request.groupId,
       isFinished: res.IsFinished,
-      messages: res.RspMsgList as RawMessage[],
+      messages,
+      ...(rejected.length > 0 ? { rejected } : {}),
     };
   }
 

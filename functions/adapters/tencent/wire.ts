@@ -44,7 +44,8 @@ export const RawMessageSchema = z.looseObject({
 export const HistoryResponse = z.looseObject({
   GroupId: z.string().optional(),
   IsFinished: int.min(0).max(2),
-  RspMsgList: z.array(RawMessageSchema).optional().default([]),
+  // Items are checked one by one (RawMessageSchema): one bad item must not fail the whole page.
+  RspMsgList: z.array(z.unknown()).optional().default([]),
 });
 
 export const TopicResponse = z.looseObject({

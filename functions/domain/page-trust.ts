@@ -1,0 +1,66 @@
+/**
+ * When to believe a page that would end a range (or a window) early. The documentation gives the
+ * meanings of `IsFinished` but no proof that the server keeps to them (reference §3.5, §3.6, open
+ * question 1), and believing a wrong "nothing left" skips retained history silently. So an early
+ * end is trusted only when the data agrees; otherwise the caller asks again with a smaller window
+ * and, if the answer stays contradictory, fails the target with a clear error. Pure.
+ *
+ * - `IsFinished` 2 ("all expired") is trusted when every item is an `IsPlaceMsg` 1 placeholder and,
+ *   when the retention horizon is known, the newest of them is beyond it.
+ * - `IsFinished` 0 ("cut short") with no item at all is a contradiction: a cut-short page returns
+ *   something, or it would never end.
+ * - Backstop: a page whose items are all placeholders beyond the retention horizon ends the range
+ *   even when the server does not say `IsFinished` 2 (everything below is older still). Live
+ *   messages beyond the horizon (a plan keeping more than `retentionDays`) never end it.
+ */
+
+/** What the caller knows about one page, restricted to the window it asked for. */
+export interface PageFacts {
+  isFinished: number;
+  /** `MsgTimeStamp` and `IsPlaceMsg` of the valid items inside the window. */
+  items: readonly { time: number; place: number }[];
+  /** Items the page schema rejected (kept as flagged rows): they count as "something returned". */
+  rejected: number;
+  /** Epoch seconds before which messages are gone (server clock), or null when unknown. */
+  horizonSec: number | null;
+}
+
+export type PageVerdict =
+  | { kind: 'ok' }
+  /** The page contradicts itself: ask again with a smaller window; at one seq, fail the target. */
+  | { kind: 'distrust'; reason: string }
+  /** Everything here is beyond retention: end the range (the backstop, or a trusted `IsFinished` 2). */
+  | { kind: 'expired' };
+
+/** Slack on the retention horizon: a day, so a plan's own rounding or a late expiry never ends a range early. */
+export const HORIZON_SLACK_SEC = 86_400;
+
+/** The retention horizon (epoch seconds) on the server's clock, or null when the retention is unknown. */
+export function retentionHorizonSec(
+  serverNowMs: number,
+  retentionDays: number | null | undefined,
+): number | null {
+  if (retentionDays === null || retentionDays === undefined) return null;
+  return Math.floor(serverNowMs / 1000) - Math.round(retentionDays * 86_400) - HORIZON_SLACK_SEC;
+}
+
+export function judgePage(facts: PageFacts): PageVerdict {
+  const { items, horizonSec } = facts;
+  const allPlaceholders = items.length > 0 && items.every((m) => m.place === 1);
+  const newest = items.reduce((max, m) => Math.max(m.time, max), Number.NEGATIVE_INFINITY);
+  const beyondHorizon = horizonSec !== null && newest < horizonSec;
+  if (facts.isFinished === 2) {
+    if (allPlaceholders && (horizonSec === null || beyondHorizon)) return { kind: 'expired' };
+    const why = !allPlaceholders
+      ? items.length === 0
+        ? 'it returned no message'
+        : 'it holds messages that are not expired placeholders'
+      : `its newest placeholder (${newest}) is newer than the retention horizon (${horizonSec})`;
+    return { kind: 'distrust', reason: `IsFinished 2 ("all expired") but ${why}` };
+  }
+  if (facts.isFinished === 0 && items.length === 0 && facts.rejected === 0) {
+    return { kind: 'distrust', reason: 'IsFinished 0 ("cut short") with no message in the window' };
+  }
+  if (allPlaceholders && beyondHorizon) return { kind: 'expired' };
+  return { kind: 'ok' };
+}

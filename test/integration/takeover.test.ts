@@ -1,0 +1,169 @@
+/**
+ * Takeover of the lease with real CLI processes: a run killed with SIGKILL is taken over at once by
+ * the next run on the same host; Ctrl-C releases the lease; a run stopped (SIGSTOP) in the middle of
+ * a checkpoint past its lease is taken over, and when it resumes (SIGCONT) it writes nothing that
+ * survives: every message exactly once, no object of a rolled-back checkpoint left.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { type ArchiveState, parseState } from '../../functions/domain/continuation.ts';
+import { stateKey } from '../../functions/domain/partition.ts';
+import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { exactlyOnceProblems, expectedIdentities, listAll, readArchive } from '../helpers/archive.ts';
+import {
+  type CliProcess,
+  killStrayChildren,
+  runCli,
+  spawnCli,
+  writeSimulatorConfig,
+} from '../helpers/cli.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  killStrayChildren();
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const RATE = 2_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function setup(run: Record<string, unknown>, groups = 15) {
+  const sim: Simulator = await startSimulator({
+    seed: 31,
+    latencyMs: 2,
+    retentionDays: 3_650,
+    rateLimits: {
+      get_appid_group_list: RATE,
+      get_group_info: RATE,
+      group_msg_get_simple: RATE,
+      get_topic: RATE,
+    },
+    dataset: { groups, activeFraction: 0.9, messagesPerActiveGroup: [100, 400], historyDays: 30 },
+  });
+  cleanups.push(() => sim.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'takeover-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const config = await writeSimulatorConfig(sim, dir, {
+    app: {
+      planRateLimit: RATE,
+      rateLimits: { groupMsgGetSimple: RATE, getGroupInfo: 200, getAppidGroupList: 1, getTopic: 200 },
+      maxConcurrency: 16,
+      retentionDays: 3_650,
+    },
+    run,
+  });
+  const store = new LocalFolderStore(join(dir, 'archive'));
+  const sdkAppId = sim.apps[0]?.sdkAppId as number;
+  const readState = async (): Promise<ArchiveState | undefined> => {
+    const object = await store.get(stateKey(sdkAppId)).catch(() => undefined);
+    return object && parseState(new TextDecoder().decode(object.body), sdkAppId, 'test');
+  };
+  /** Resolves once a run has taken the lease (and so is working). */
+  const leaseTaken = async (run: CliProcess): Promise<ArchiveState> => {
+    for (;;) {
+      const state = await readState().catch(() => undefined);
+      if (state?.lease) return state;
+      if (run.exited) throw new Error('the run ended before it took the lease');
+      await sleep(5);
+    }
+  };
+  const exactlyOnce = async () =>
+    exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC');
+  return { sim, config, store, readState, leaseTaken, exactlyOnce };
+}
+
+describe('lease takeover with real processes', () => {
+  it('after a SIGKILL the next run on this host takes over at once (no exit 75)', async () => {
+    // A long lease: waiting it out would take a minute.
+    const t = await setup({ checkpointSeconds: 1, leaseSeconds: 60 });
+    const first = spawnCli(['archive', '--config', t.config]);
+    await t.leaseTaken(first);
+    await sleep(150);
+    first.kill();
+    const killed = await first.done;
+    expect(killed.signal).toBe('SIGKILL');
+    expect((await t.readState())?.lease?.holder?.pid).toBeGreaterThan(0);
+    const next = await runCli(['archive', '--config', t.config]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toContain(
+      'taking over at once: the run holding the lease ran on this host and its process is gone',
+    );
+    expect(next.elapsedMs).toBeLessThan(30_000);
+    expect(await t.exactlyOnce()).toEqual([]);
+  }, 90_000);
+
+  it('Ctrl-C finishes the checkpoint, releases the lease and exits 130; SIGTERM exits 143', async () => {
+    const t = await setup({ checkpointSeconds: 1, leaseSeconds: 60 });
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      t.sim.appendMessages(
+        t.sim.groups().find((g) => g.type === 'Public' && !g.deleted)?.groupId as string,
+        3_000,
+      );
+      const run = spawnCli(['archive', '--config', t.config]);
+      await t.leaseTaken(run);
+      await sleep(200);
+      run.signal(signal);
+      const result = await run.done;
+      expect(result.code, result.stderr).toBe(code);
+      expect(result.stderr).toContain(`${signal}: finishing the current checkpoint`);
+      const state = await t.readState();
+      expect(state?.lease).toBeNull();
+      expect(state?.pending).toBeNull();
+    }
+    const next = await runCli(['archive', '--config', t.config]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).not.toContain('taking over');
+    expect(await t.exactlyOnce()).toEqual([]);
+  }, 90_000);
+
+  it('SIGSTOP mid-checkpoint past the lease, takeover, SIGCONT, one more run: exactly once, nothing stray', async () => {
+    // Checkpoints every 0.3 s, each writing many day partitions; a lease of 1.2 s.
+    const t = await setup({ checkpointSeconds: 0.3, leaseSeconds: 1.2 }, 25);
+    const frozen = spawnCli(['archive', '--config', t.config]);
+    await t.leaseTaken(frozen);
+    // Stop it while a checkpoint's intent is written and its objects are not all committed.
+    let stopped: ArchiveState | undefined;
+    const giveUpAt = Date.now() + 20_000;
+    while (stopped === undefined && Date.now() < giveUpAt) {
+      const state = await t.readState();
+      if (state?.pending) {
+        frozen.signal('SIGSTOP');
+        await sleep(20);
+        const after = await t.readState();
+        if (after?.pending) stopped = after;
+        else frozen.signal('SIGCONT');
+      } else await sleep(1);
+      if (frozen.exited) break;
+    }
+    expect(stopped, 'never caught the run mid-checkpoint').toBeDefined();
+    const planned = stopped?.pending?.objects ?? [];
+    expect(planned.length).toBeGreaterThan(0);
+    // Past its lease (the holder is alive but stopped, so it is waited out, not taken at once).
+    await sleep(Math.max(0, (stopped?.lease?.expiresAtMs ?? 0) - Date.now() + 100));
+    const taker = await runCli(['archive', '--config', t.config]);
+    expect(taker.code, taker.stderr).toBe(0);
+    expect(taker.stderr).toContain('taking over an expired lease');
+    expect(taker.stderr).toContain('rolling back an uncommitted checkpoint');
+
+    frozen.signal('SIGCONT');
+    const resumed = await frozen.done;
+    // It found its lease gone at its next write and stopped (75: another run has the state).
+    expect(resumed.code, resumed.stderr).toBe(75);
+
+    const last = await runCli(['archive', '--config', t.config]);
+    expect(last.code, last.stderr).toBe(0);
+    expect(await t.exactlyOnce()).toEqual([]);
+    const keys = await listAll(t.store, 'messages/');
+    expect(keys.filter((k) => planned.includes(k))).toEqual([]);
+    const state = await t.readState();
+    expect(state?.pending).toBeNull();
+    expect(state?.lease).toBeNull();
+    expect(state?.rolledBack.map((k) => k.key)).toEqual(expect.arrayContaining(planned));
+  }, 120_000);
+});
