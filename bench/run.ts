@@ -9,6 +9,13 @@
  *   C  archive CLI, one group with 1,000,000 messages
  *   D  naive sequential pager (one group, one request at a time) on B's data, time-boxed
  *   E  objects written vs number of groups for the same data volume
+ *   F  rescan: one group, 600,000 messages over 3 days, 1% changed between two runs (calls, time, RSS)
+ *   G  rescan memory: one day of 1,000,000 fingerprints loaded and merged in process
+ *
+ *   H  media copy (HTTP → SHA-256 → temp file → store): one 100 MB file (MB/s, peak RSS) and many
+ *      small files (files/s), in a process of its own
+ *   I  one app with many groups (BENCH_GROUPS, default 200,000), 0.2% active, at the documented
+ *      limits (list 1/s, info 200/s): planning time vs the API floor, state bytes per checkpoint, RSS
  *
  * B and C run twice: on the simulator's strict default (at most 200 requests ARRIVING in any 1000 ms
  * window) and on the lenient token-bucket reading, side by side. The archive runs as users run it
@@ -20,8 +27,11 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createConsoleLogger } from '../functions/adapters/logging/console-logger.ts';
 import { systemClock } from '../functions/adapters/system-clock.ts';
@@ -29,6 +39,7 @@ import { TencentClient } from '../functions/adapters/tencent/client.ts';
 import { userSigFromKey } from '../functions/adapters/tencent/user-sig.ts';
 import type { RunReport } from '../functions/engine/report.ts';
 import { type DatasetSpec, type Simulator, startSimulator } from '../functions/simulator/index.ts';
+import { mediaBytes } from '../functions/simulator/media-files.ts';
 import type { RateLimitMode } from '../functions/simulator/rate-limit.ts';
 
 const run = promisify(execFile);
@@ -104,8 +115,8 @@ interface EngineResult {
 }
 
 /** Runs `npm run archive` (the CLI as users run it) against `sim` in its own process. */
-async function engine(sim: Simulator, label: string): Promise<EngineResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-'));
+async function engine(sim: Simulator, label: string, keep?: { dir: string }): Promise<EngineResult> {
+  const dir = keep?.dir ?? (await mkdtemp(join(tmpdir(), 'bench-')));
   try {
     const app = sim.apps[0];
     if (!app) throw new Error('no app');
@@ -121,6 +132,8 @@ async function engine(sim: Simulator, label: string): Promise<EngineResult> {
         },
       ],
       archive: { out: join(dir, 'archive') },
+      // History figures alone; section H measures media copying.
+      media: { enabled: false },
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     process.stderr.write(`${label}: running npm run archive…\n`);
@@ -144,13 +157,15 @@ async function engine(sim: Simulator, label: string): Promise<EngineResult> {
     if (process.env.BENCH_MEM_TRACE) process.stderr.write(stderr);
     const runsDir = join(dir, 'archive', 'runs');
     const reports = (await readdir(runsDir, { recursive: true })).filter((f) => f.endsWith('.json'));
-    if (reports.length !== 1) throw new Error(`expected one run report, found ${reports.length}`);
-    const report = JSON.parse(await readFile(join(runsDir, reports[0] as string), 'utf8')) as RunReport;
+    // Run ids start with the UTC time: the last name is this run's report (a kept folder holds earlier ones).
+    const latest = reports.sort().at(-1);
+    if (latest === undefined) throw new Error('the run wrote no report');
+    const report = JSON.parse(await readFile(join(runsDir, latest), 'utf8')) as RunReport;
     const rssKb = (await readFile(rssFile, 'utf8')).split('\n').filter(Boolean).map(Number);
     const maxRssMb = Math.max(...rssKb) / 1024;
     return { report, maxRssMb };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (keep === undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -209,6 +224,36 @@ async function engineSection(label: string, title: string, dataset: DatasetSpec)
   for (const [key, what, note] of FIGURE_ROWS) {
     row(`${label} ${what}`, results.map((r) => r[key]).join('  |  '), note);
   }
+}
+
+async function sectionI(): Promise<void> {
+  const groups = Number(process.env.BENCH_GROUPS ?? '200000');
+  const spec: DatasetSpec = {
+    groups,
+    activeFraction: 0.002,
+    messagesPerActiveGroup: [1, 30],
+    historyDays: 5,
+    typeWeights: { Public: 1, Private: 0, ChatRoom: 0, Community: 0, TopicCommunity: 0, AVChatRoom: 0 },
+  };
+  await withSim(spec, async (sim) => {
+    const result = await engine(sim, `I: ${groups} groups in one app`);
+    const { report } = result;
+    // The two floors overlap when info calls run while the listing goes on.
+    const listFloor = Math.ceil(groups / 10_000) + 1;
+    const infoFloor = groups / 50 / 200;
+    row(
+      'F planning time vs API floor',
+      `${(report.planMs / 1000).toFixed(1)} s vs ${Math.max(listFloor, infoFloor).toFixed(1)} s`,
+      `(list ${listFloor} s, info ${infoFloor.toFixed(1)} s; sequential ${(listFloor + infoFloor).toFixed(1)} s)`,
+    );
+    row(
+      'F bytes written per checkpoint',
+      `${Math.round(report.bytesWritten / Math.max(1, report.checkpoints))} B of objects`,
+      `(${report.checkpoints} checkpoints; the state object is rewritten whole each time)`,
+    );
+    row('F peak RSS (engine process)', `${result.maxRssMb.toFixed(0)} MB`, '(target < 512 MB)');
+    row('F done', String(report.done), `${report.groups.idle} idle, ${report.targetsWithWork} with work`);
+  });
 }
 
 async function sectionA(): Promise<void> {
@@ -320,14 +365,184 @@ async function sectionE(): Promise<void> {
   }
 }
 
+async function sectionF(): Promise<void> {
+  const messages = Math.round(600_000 * SCALE);
+  const spec: DatasetSpec = {
+    groups: 0,
+    activeFraction: 0,
+    messagesPerActiveGroup: [0, 0],
+    historyDays: 2.9,
+    extraGroups: [{ groupId: '@TGS#1RESCAN', type: 'Public', messages }],
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'bench-rescan-'));
+  try {
+    await withSim(spec, async (sim) => {
+      const first = await engine(sim, 'F: first archive', { dir });
+      const firstCalls = first.report.calls.groupMsgGetSimple ?? 0;
+      row(
+        'F first archive (for comparison)',
+        `${(first.report.elapsedMs / 1000).toFixed(1)} s`,
+        `(${firstCalls} calls, ${(firstCalls / (first.report.elapsedMs / 1000)).toFixed(1)} calls/s)`,
+      );
+      // 1% of the messages change between the runs: a third edited, recalled, deleted each.
+      const changed = Math.floor(messages / 100);
+      for (let i = 0; i < changed; i++) {
+        const seq = 1 + Math.floor((i * messages) / changed);
+        try {
+          if (i % 3 === 0) sim.modifyMessage('@TGS#1RESCAN', seq);
+          else if (i % 3 === 1) sim.recallMessage('@TGS#1RESCAN', seq);
+          else sim.deleteMessage('@TGS#1RESCAN', seq);
+        } catch {
+          // Already a placeholder in the dataset: nothing to change.
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const { report, maxRssMb } = await engine(sim, 'F: rescan run', { dir });
+      const { rescan } = report;
+      const seconds = report.elapsedMs / 1000;
+      row('F rescan messages checked', String(rescan.checked), `(${messages} in the window)`);
+      row(
+        'F rescan calls vs minimum',
+        `${rescan.calls} / ${Math.ceil(messages / 20)} = ${(rescan.calls / Math.ceil(messages / 20)).toFixed(3)}x`,
+      );
+      row(
+        'F rescan changes found',
+        `${rescan.modified} modified, ${rescan.recalled} recalled, ${rescan.deleted} deleted`,
+        `(${changed} applied, placeholders skipped)`,
+      );
+      row(
+        'F rescan run wall time',
+        `${seconds.toFixed(1)} s`,
+        `(${(rescan.calls / seconds).toFixed(1)} calls/s)`,
+      );
+      row('F rescan peak RSS (engine process)', `${maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sectionG(): Promise<void> {
+  const { FingerprintLogBuilder, FingerprintTable } = await import('../functions/domain/fingerprint-log.ts');
+  const { toRecord } = await import('../functions/domain/record.ts');
+  const entries = 1_000_000;
+  const perLog = 50_000;
+  const logs: string[] = [];
+  for (let start = 0; start < entries; start += perLog) {
+    const builder = new FingerprintLogBuilder();
+    for (let seq = start + 1; seq <= start + perLog; seq++) {
+      const raw = {
+        MsgSeq: seq,
+        MsgTimeStamp: 1_764_000_000 + seq,
+        MsgBody: [],
+        From_Account: `u${seq % 97}`,
+      };
+      builder.add(toRecord(raw, { sdkAppId: 1, groupId: `@TGS#${seq % 10}`, topicId: null, observedAt: 1 }));
+    }
+    logs.push(builder.build());
+  }
+  const textMb = logs.reduce((n, t) => n + t.length, 0) / 1e6;
+  globalThis.gc?.();
+  const before = process.memoryUsage();
+  const started = performance.now();
+  const table = new FingerprintTable();
+  for (const [i, text] of logs.entries()) table.addLog(text, `log${i}`);
+  const targets = table.targets();
+  const ms = performance.now() - started;
+  globalThis.gc?.();
+  const after = process.memoryUsage();
+  const held = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / 1e6;
+  row(
+    'G fingerprints of one day loaded',
+    `${entries} in ${targets.length} targets`,
+    `(${textMb.toFixed(0)} MB of log text)`,
+  );
+  row('G load + merge time', `${(ms / 1000).toFixed(2)} s`);
+  row(
+    'G memory held by the merged table',
+    `${held.toFixed(0)} MB`,
+    globalThis.gc ? '' : '(run with --expose-gc for exact figures)',
+  );
+}
+
+/** Serves `/f/<id>-<bytes>` with deterministic bytes generated while sending (never held whole). */
+async function mediaOrigin(): Promise<{ origin: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const match = /^\/f\/(\d+)-(\d+)$/.exec(req.url ?? '');
+    if (!match) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const length = Number(match[2]);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': length });
+    Readable.from(mediaBytes(3, `${match[1]}`.padStart(32, '0'), length)).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function mediaCopy(origin: string, count: number, bytes: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-media-'));
+  try {
+    const { stdout } = await run(
+      'npx',
+      ['tsx', 'bench/media-worker.ts', origin, String(count), String(bytes), dir],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+      files: number;
+      bytes: number;
+      seconds: number;
+      maxRssMb: number;
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sectionH(): Promise<void> {
+  const server = await mediaOrigin();
+  try {
+    process.stderr.write('H: copying one 100 MB file…\n');
+    const big = await mediaCopy(server.origin, 1, 100 * 1024 * 1024);
+    row(
+      'H media copy, one 100 MB file',
+      `${(big.bytes / 1024 / 1024 / big.seconds).toFixed(1)} MB/s`,
+      `(${big.seconds.toFixed(1)} s)`,
+    );
+    row('H peak RSS while copying 100 MB', `${big.maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
+    const count = Math.max(50, Math.round(1_000 * SCALE));
+    process.stderr.write(`H: copying ${count} files of 50 KB…\n`);
+    const small = await mediaCopy(server.origin, count, 50 * 1024);
+    row(
+      `H media copy, ${count} files of 50 KB`,
+      `${(small.files / small.seconds).toFixed(0)} files/s`,
+      `(${(small.bytes / 1024 / 1024 / small.seconds).toFixed(1)} MB/s, concurrency 16, peak RSS ${small.maxRssMb.toFixed(0)} MB)`,
+    );
+  } finally {
+    await server.close();
+  }
+}
+
 const sections: Record<string, () => Promise<void>> = {
   A: sectionA,
   B: sectionB,
   C: sectionC,
   D: sectionD,
   E: sectionE,
+  F: sectionF,
+  G: sectionG,
+  H: sectionH,
+  I: sectionI,
 };
-const only = (process.env.BENCH_ONLY ?? 'ABCDE').split('');
+const only = (process.env.BENCH_ONLY ?? 'ABCDEFGHI').split('');
 for (const name of only) await sections[name]?.();
 
 const width = Math.max(...rows.map((r) => r[0].length));

@@ -36,6 +36,16 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
           },
         ],
         archive: { out: options.out, timeZone: 'UTC' },
+        // The simulator's media listener is on loopback over HTTP: allowed explicitly, for it alone.
+        ...(simulator.mediaUrl === undefined
+          ? {}
+          : {
+              media: {
+                allowedHosts: [
+                  { host: new URL(simulator.mediaUrl).host, allowHttp: true, allowPrivateAddresses: true },
+                ],
+              },
+            }),
       },
       'demo config',
     );

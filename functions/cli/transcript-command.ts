@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { openStore } from '../composition.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { QueryUsageError } from '../query/errors.ts';
+import { archivedCopies } from '../query/media-manifest.ts';
 import { type NamedQuery, parseParams } from '../query/named-queries.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { loadConversation } from '../query/transcript/load.ts';
@@ -46,9 +47,9 @@ export const TRANSCRIPT_USAGE = `  npm run export -- transcript --params group_i
                     [--time-zone <IANA zone>] [--title <text>] [--workgroup <name>] [--database <name>]`;
 
 /**
- * Where the archived copy of a media reference is: its object key in the archive store. The media
- * manifest provides it once media are archived; without one, every media element shows as "media
- * not archived" with what the element says about it.
+ * Where the archived copy of a media reference is: its object key in the archive store. By default
+ * the archive's media manifests (rows `archived`) say; an archive without a manifest shows every
+ * media element as "media not archived" with what the element says about it.
  */
 export type MediaSource = (
   ref: MediaRef,
@@ -166,7 +167,8 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
   } finally {
     runner.close();
   }
-  const media = await copyMedia(messages, store, deps.mediaSource, args.out);
+  const source = deps.mediaSource ?? (await manifestSource(store));
+  const media = await copyMedia(messages, store, source, args.out);
   const html = renderTranscriptHtml({
     title: args.title ?? `Chat ${args.groupId}${args.topicId === null ? '' : ` / ${args.topicId}`}`,
     source: archive,
@@ -194,6 +196,12 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
       '\n',
   );
   return 0;
+}
+
+/** The media source of the archive's own media manifests (empty when it has none). */
+async function manifestSource(store: ObjectStore): Promise<MediaSource> {
+  const copies = await archivedCopies(store);
+  return (ref) => copies.get(mediaRefKey(ref));
 }
 
 /** A file name from an object key: its last segment, reduced to `[A-Za-z0-9._-]`. */

@@ -182,6 +182,17 @@ export function fingerprintObjectKey(input: MessageObjectKeyInput): string {
 }
 
 /**
+ * How far the rescan of one app got: `rescan/sdkappid=<id>/progress.json`. Kept apart from the
+ * continuation state: it only saves calls, correctness rests on the fingerprint logs.
+ *
+ * @throws RangeError for a non-positive or non-integer `sdkAppId`.
+ */
+export function rescanProgressKey(sdkAppId: number): string {
+  assertSdkAppId(sdkAppId);
+  return `rescan/sdkappid=${sdkAppId}/progress.json`;
+}
+
+/**
  * The continuation state of one app: `state/sdkappid=<id>/state.json`.
  *
  * @throws RangeError for a non-positive or non-integer `sdkAppId`.

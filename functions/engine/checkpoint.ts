@@ -89,5 +89,18 @@ export async function commitCheckpoint(
     for (const [key, t] of updated) if (!known.has(key)) merged.push(t);
     return { ...s, pending: null, targets: merged };
   });
+  writer.committed();
   report.checkpoints++;
+}
+
+/** Whether the buffer is full enough, or the last checkpoint old enough, to commit now. */
+export function checkpointDue(
+  writer: PartitionWriter,
+  options: { flushBytes: number; checkpointIntervalMs: number },
+  lastCheckpointMs: number,
+  nowMs: number,
+): boolean {
+  return (
+    writer.bufferedBytes >= options.flushBytes || nowMs - lastCheckpointMs >= options.checkpointIntervalMs
+  );
 }

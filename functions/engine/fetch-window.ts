@@ -34,7 +34,13 @@ export async function fetchPage(
   // Items the page schema rejected, and seqs too big to answer even alone: archived as flagged rows.
   const quarantined = new Map<number, RejectedItem>();
   const result = (next: number, short: boolean, stop: PageResult['stop']): PageResult => {
-    const ctx = { sdkAppId: options.sdkAppId, groupId: ref.groupId, topicId: ref.topicId, generation };
+    const ctx = {
+      sdkAppId: options.sdkAppId,
+      groupId: ref.groupId,
+      topicId: ref.topicId,
+      generation,
+      observedAt: options.observedAtSec ?? null,
+    };
     const records: ArchiveRecord[] = [...bySeq.values()]
       .sort((a, b) => b.MsgSeq - a.MsgSeq)
       .map((m) => toRecord(m, ctx));

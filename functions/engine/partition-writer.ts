@@ -1,41 +1,49 @@
 /**
  * Buffers archive records across groups into one gzip NDJSON stream per `dt` partition, so the
  * number of objects grows with data volume and days touched, not with the number of groups.
- * Memory stays bounded by bytes, whatever the group sizes: lines are compressed as they arrive and
- * only compressed bytes are held until the flush, which the caller triggers at `flushBytes` of
- * uncompressed data; and lines waiting for the compressor are bounded by the caller through
- * {@link PartitionWriter.backlogBytes} and {@link PartitionWriter.drain}.
+ * Memory stays bounded: lines are compressed as they arrive and only compressed bytes are held.
+ *
+ * Beside every message object it writes the fingerprint log of the same records
+ * (`functions/domain/fingerprint-log.ts`), planned and flushed together, so the checkpoint's intent
+ * covers both: a log never describes records that were rolled back, and the rescan compares
+ * against exactly what was committed.
  */
 import { once } from 'node:events';
-import { createGzip, type Gzip } from 'node:zlib';
-import { dateInZone, messageObjectKey } from '../domain/partition.ts';
+import { createGzip, type Gzip, gzipSync } from 'node:zlib';
+import { FingerprintLogBuilder } from '../domain/fingerprint-log.ts';
+import { dateInZone, fingerprintObjectKey, messageObjectKey } from '../domain/partition.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 import { serializeRecord } from '../domain/record-codec.ts';
 import type { ObjectStore } from '../domain/storage.ts';
-
-interface Partition {
-  readonly dt: string;
-  readonly gzip: Gzip;
-  readonly chunks: Buffer[];
-  readonly done: Promise<void>;
-  /** Lines not yet handed to the compressor (written in batches of {@link BATCH_BYTES}). */
-  pending: string[];
-  pendingBytes: number;
-  records: number;
-  bytes: number;
-}
 
 /** Lines go to the compressor in batches of about this many bytes: one zlib job per batch, not per page. */
 const BATCH_BYTES = 64 * 1024;
 /** Zone offsets are whole multiples of 15 minutes, so a day boundary never falls inside such a block. */
 const ZONE_BLOCK_SECONDS = 900;
 
+interface Partition {
+  readonly dt: string;
+  readonly gzip: Gzip;
+  readonly chunks: Buffer[];
+  /** Lines not yet handed to the compressor (written in batches of {@link BATCH_BYTES}). */
+  pending: string[];
+  pendingBytes: number;
+  readonly done: Promise<void>;
+  readonly prints: FingerprintLogBuilder;
+  records: number;
+  bytes: number;
+}
+
 export interface PlannedObject {
   readonly key: string;
   readonly dt: string;
+  /** A message object, or the fingerprint log beside it. */
+  /** `media-queue`: written by MediaQueueWriter, not by this class. */
+  readonly kind: 'messages' | 'fingerprints' | 'media-queue';
 }
 
 export interface FlushResult {
+  /** Message objects written (their fingerprint logs not counted). */
   objects: number;
   records: number;
   /** Compressed bytes written. */
@@ -66,29 +74,6 @@ export class PartitionWriter {
     return this.uncompressed;
   }
 
-  /** Uncompressed bytes handed to the compressors and not compressed yet (zlib works off-thread). */
-  public get backlogBytes(): number {
-    let bytes = 0;
-    for (const p of this.partitions.values()) bytes += p.gzip.writableLength;
-    return bytes;
-  }
-
-  /** Resolves once the compression backlog is at most `maxBytes`. */
-  public async drain(maxBytes: number): Promise<void> {
-    while (this.backlogBytes > maxBytes) {
-      let fullest: Partition | undefined;
-      for (const p of this.partitions.values()) {
-        if (fullest === undefined || p.gzip.writableLength > fullest.gzip.writableLength) fullest = p;
-      }
-      if (fullest === undefined || !fullest.gzip.writableNeedDrain) {
-        // Below its own high-water mark: let the compressor run a turn.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        continue;
-      }
-      await once(fullest.gzip, 'drain');
-    }
-  }
-
   /**
    * Append records to their days' partitions. Lines for one partition go to its gzip stream in one
    * write: one compression job per page instead of one per message keeps the event loop and the
@@ -99,6 +84,7 @@ export class PartitionWriter {
     for (const record of records) {
       const dt = this.dayOf(record.msg_time);
       const partition = this.partitions.get(dt) ?? this.open(dt);
+      partition.prints.add(record);
       const line = `${serializeRecord(record)}\n`;
       const size = Buffer.byteLength(line);
       partition.pending.push(line);
@@ -134,20 +120,43 @@ export class PartitionWriter {
     return dt;
   }
 
+  /** Uncompressed bytes handed to the compressors and not compressed yet (zlib works off-thread). */
+  public get backlogBytes(): number {
+    let bytes = 0;
+    for (const p of this.partitions.values()) bytes += p.gzip.writableLength;
+    return bytes;
+  }
+
+  /** Resolves once the compression backlog is at most `maxBytes`. */
+  public async drain(maxBytes: number): Promise<void> {
+    while (this.backlogBytes > maxBytes) {
+      let fullest: Partition | undefined;
+      for (const p of this.partitions.values()) {
+        if (fullest === undefined || p.gzip.writableLength > fullest.gzip.writableLength) fullest = p;
+      }
+      if (fullest === undefined || !fullest.gzip.writableNeedDrain) {
+        // Below its own high-water mark: let the compressor run a turn.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await once(fullest.gzip, 'drain');
+    }
+  }
+
   /**
-   * Name the objects the next flush will write (one per non-empty partition), so the caller can
-   * record them as intent before anything is written.
+   * Name the objects the next flush will write (per non-empty partition, its message object and
+   * the fingerprint log beside it), so the caller can record them as intent before anything is written.
    */
   public planFlush(): PlannedObject[] {
-    this.planned ??= [...this.partitions.keys()].sort().map((dt) => ({
-      dt,
-      key: messageObjectKey({
-        sdkAppId: this.options.sdkAppId,
-        dt,
-        runId: this.options.runId,
-        part: this.nextPart++,
-      }),
-    }));
+    // Nothing buffered: nothing to plan, and nothing to block the next addAll.
+    if (this.planned === undefined && this.partitions.size === 0) return [];
+    this.planned ??= [...this.partitions.keys()].sort().flatMap((dt): PlannedObject[] => {
+      const name = { sdkAppId: this.options.sdkAppId, dt, runId: this.options.runId, part: this.nextPart++ };
+      return [
+        { dt, kind: 'messages', key: messageObjectKey(name) },
+        { dt, kind: 'fingerprints', key: fingerprintObjectKey(name) },
+      ];
+    });
     return this.planned;
   }
 
@@ -158,9 +167,18 @@ export class PartitionWriter {
   public async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
     const planned = this.planFlush();
     const result: FlushResult = { objects: 0, records: 0, bytes: 0 };
-    for (const { dt, key } of planned) {
+    for (const { dt, key, kind } of planned) {
       const partition = this.partitions.get(dt);
       if (!partition) continue;
+      if (kind === 'fingerprints') {
+        await fence();
+        await this.options.store.put(key, gzipSync(partition.prints.build()), {
+          ifNoneMatch: '*',
+          contentType: 'text/plain; charset=utf-8',
+          contentEncoding: 'gzip',
+        });
+        continue;
+      }
       this.writePending(partition);
       partition.gzip.end();
       await partition.done;
@@ -178,6 +196,9 @@ export class PartitionWriter {
     this.reset();
     return result;
   }
+
+  /** Called by the checkpoint once it committed: what the last flush wrote is durable. */
+  public committed(): void {}
 
   /** Drop everything buffered (after a failed checkpoint the data is fetched again). */
   public discard(): void {
@@ -205,9 +226,10 @@ export class PartitionWriter {
       dt,
       gzip,
       chunks,
-      done,
       pending: [],
       pendingBytes: 0,
+      done,
+      prints: new FingerprintLogBuilder(),
       records: 0,
       bytes: 0,
     };

@@ -1,6 +1,8 @@
 /**
  * The run report: written into the archive (`runs/…json`) and printed at the end of every run.
  */
+import { emptyMediaReport, formatMediaReport, type MediaReport } from './media-report.ts';
+
 export interface RunReport {
   runId: string;
   sdkAppId: number;
@@ -84,7 +86,28 @@ export interface RunReport {
   /** Objects of an earlier run's uncommitted checkpoint that this run deleted. */
   rolledBackObjects: number;
   errors: { groupId: string; topicId: string | null; error: string }[];
+  /** The media stage's counts (zeros when media copying is off; absent in older reports). */
+  media?: MediaReport;
+  /** The rescan for changes after archiving (recalls, edits, deletions). */
+  rescan: RescanReport;
   fatalError?: string;
+}
+
+/** What the rescan did in this run. */
+export interface RescanReport {
+  /** `rescan.days` (0: off). */
+  days: number;
+  /** `group_msg_get_simple` pages the rescan fetched (retries not counted). */
+  calls: number;
+  /** Archived messages compared with the server. */
+  checked: number;
+  /** Changes found, by kind (one new revision row each). */
+  modified: number;
+  recalled: number;
+  deleted: number;
+  restored: number;
+  /** True when this run finished the rescan cycle (or the rescan is off). */
+  complete: boolean;
 }
 
 /** A report with every counter at zero. */
@@ -122,6 +145,17 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     bytesWritten: 0,
     rolledBackObjects: 0,
     errors: [],
+    media: emptyMediaReport(),
+    rescan: {
+      days: 0,
+      calls: 0,
+      checked: 0,
+      modified: 0,
+      recalled: 0,
+      deleted: 0,
+      restored: 0,
+      complete: true,
+    },
   };
 }
 
@@ -142,7 +176,15 @@ export function formatReport(report: RunReport): string {
         `  seq reset: ${r.groupId}${r.topicId ? ` / ${r.topicId}` : ''}: newest seq ${r.newestSeq} below the archived ${r.highWater}; archived as generation ${r.generation}`,
     ),
     `  calls: ${calls || 'none'}; retries ${report.retries}, throttled ${report.throttles}`,
+    ...(report.rescan.days > 0
+      ? [
+          `  rescan (${report.rescan.days} days): ${report.rescan.checked} checked in ${report.rescan.calls} calls; changes: ${report.rescan.modified} modified, ${report.rescan.recalled} recalled, ${report.rescan.deleted} deleted, ${report.rescan.restored} restored${report.rescan.complete ? '' : '; NOT complete, run again to continue'}`,
+        ]
+      : []),
     `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
+    ...(report.media && report.media.references + report.media.queuedFromEarlierRuns > 0
+      ? [formatMediaReport(report.media)]
+      : []),
     ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
     ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
   ].join('\n');

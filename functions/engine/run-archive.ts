@@ -1,7 +1,8 @@
 /**
  * The archive use case, orchestrated: take the lease, roll back an uncommitted checkpoint of an
  * earlier run, plan the targets (`plan-targets.ts`), page them (`page-loop.ts`, `fetch-window.ts`)
- * with checkpoints (`checkpoint.ts`), then write the run report and release the lease.
+ * with checkpoints (`checkpoint.ts`), rescan the last days for changes (`rescan.ts`), then write
+ * the run report and release the lease.
  *
  * No work outlives the call: when it returns or throws, every request it started has settled. The
  * hard stop (`options.hardStopAtMs`) aborts in-flight requests and forbids further writes; every
@@ -14,10 +15,13 @@ import type { Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
+import { MediaQueueWriter } from './media-queue-writer.ts';
+import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { planTargets } from './plan-targets.ts';
 import { emptyReport, type RunReport } from './report.ts';
+import { rescanTargets } from './rescan.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { StateKeeper } from './state-keeper.ts';
 
@@ -83,22 +87,47 @@ async function archive(
   await rollBackPendingWrite(keeper, store, clock, logger, report);
   await sweepRolledBack(keeper, store, clock, logger);
 
-  const writer = new PartitionWriter({
+  const writerOptions = {
     sdkAppId: options.sdkAppId,
     runId: options.runId,
     timeZone: options.timeZone,
     store,
-  });
+  };
   let fatal: unknown;
+  const run: RunOptions = {
+    ...options,
+    observedAtSec: options.observedAtSec ?? Math.floor(report.startedAtMs / 1000),
+  };
+  let media: MediaStage | undefined;
+  let writer = new PartitionWriter(writerOptions);
   try {
+    media = await openMediaStage(deps, run, keeper, signal);
+    if (media) writer = new MediaQueueWriter(writerOptions, media);
     // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
     const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
-    const targets = await planTargets(deps, options, keeper.state, report, planSignal);
+    const targets = await planTargets(deps, run, keeper.state, report, planSignal);
     report.planMs = clock.now() - report.startedAtMs;
-    await pageTargets(deps, options, keeper, writer, targets, report, signal, { fence, stop });
+    await pageTargets(deps, run, keeper, writer, targets, report, signal, { fence, stop });
+    // New history first: the rescan starts only once every target is caught up.
+    report.rescan.days = run.rescanDays ?? 0;
+    if (report.rescan.days > 0) {
+      report.rescan.complete = false;
+      if (report.done) await rescanTargets(deps, run, keeper, writer, report, signal, { fence, stop });
+      report.done &&= report.rescan.complete;
+    }
+    if (media) {
+      report.media = await media.finish();
+      // Work left for lack of time makes the run not done (run again); retries wait for the next run.
+      const left = report.media.pending - report.media.retrying + report.media.pendingBatches;
+      if (left > 0) report.done = false;
+    }
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;
+    if (media) {
+      media.close();
+      report.media = await media.finish().catch(() => media?.report);
+    }
   }
   report.finishedAtMs = clock.now();
   report.serverFinishedAtMs = deps.api.serverNowMs();
@@ -132,6 +161,34 @@ async function archive(
   await writeReport(store, report, options.timeZone, logger, reportFence);
   await keeper.release();
   return report;
+}
+
+/** The media stage, when media copying is on; it recovers what a killed run left first. */
+async function openMediaStage(
+  deps: RunDeps,
+  options: RunOptions,
+  keeper: StateKeeper,
+  signal: AbortSignal | undefined,
+): Promise<MediaStage | undefined> {
+  const media = options.media;
+  if (!media?.enabled) return undefined;
+  if (!deps.media) throw new ArchiverError('media copying is enabled but no media downloader was composed');
+  return MediaStage.open(
+    { fetcher: deps.media.fetcher, store: deps.media.store, clock: deps.clock, logger: deps.logger },
+    {
+      sdkAppId: options.sdkAppId,
+      runId: options.runId,
+      timeZone: options.timeZone,
+      concurrency: media.concurrency,
+      imageSizes: media.imageSizes,
+      retentionDays: media.retentionDays,
+      deadlineMs: options.deadlineMs,
+      leaseMs: options.leaseMs,
+      renewEveryMs: Math.max(100, Math.min(options.checkpointIntervalMs, options.leaseMs / 3)),
+    },
+    keeper,
+    signal,
+  );
 }
 
 /** Keep the report beside the archive (`runs/…`), so every run leaves evidence. Best effort. */

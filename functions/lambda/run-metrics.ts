@@ -1,6 +1,7 @@
 /**
  * CloudWatch metrics (EMF, through Powertools Metrics) from a run report: what was archived, how
- * hard Tencent pushed back, and how close unarchived history is to falling out of retention.
+ * hard Tencent pushed back, how close unarchived history is to falling out of retention, and what
+ * the rescan found changed after archiving (per change kind).
  */
 import type { RunReport } from '../engine/report.ts';
 import { APP_DIMENSION, METRIC } from './contract.ts';
@@ -52,6 +53,13 @@ export function recordRunMetrics(
   metrics.addMetric(METRIC.pendingNeverArchived, 'Count', report.pendingNeverArchived);
   metrics.addMetric(METRIC.seqResets, 'Count', report.seqResets.length);
   metrics.addMetric(METRIC.quarantined, 'Count', report.quarantined);
+  if (report.rescan.days > 0) {
+    metrics.addMetric(METRIC.rescanCalls, 'Count', report.rescan.calls);
+    metrics.addMetric(METRIC.messagesModified, 'Count', report.rescan.modified);
+    metrics.addMetric(METRIC.messagesRecalled, 'Count', report.rescan.recalled);
+    metrics.addMetric(METRIC.messagesDeleted, 'Count', report.rescan.deleted);
+    metrics.addMetric(METRIC.messagesRestored, 'Count', report.rescan.restored);
+  }
   const { lagSeconds, headroomDays } = freshness(report, retentionDays, nowMs);
   metrics.addMetric(METRIC.lagSeconds, 'Seconds', lagSeconds);
   if (headroomDays !== undefined) metrics.addMetric(METRIC.retentionHeadroomDays, 'None', headroomDays);

@@ -13,8 +13,10 @@
  *   `errors` are read as JSON instead of structs; the views read neither.
  * - Athena's hidden `"$path"` (the object a row came from) is a column named `$path` here.
  */
+import { MANIFEST_COLUMNS } from '../domain/media-manifest.ts';
 import { assertTimeZone } from '../domain/partition.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
+import { MEDIA_COLUMN_SPEC, MEDIA_TABLE } from './media-table.ts';
 import { RECORD_COLUMNS } from './message-schema.ts';
 import type { QueryRunner } from './port.ts';
 import { collectRows } from './result.ts';
@@ -35,12 +37,18 @@ const MESSAGE_MIRROR: readonly MirrorColumn[] = RECORD_COLUMNS.map((c) => ({
 }));
 
 /** Run-report columns whose nested keys are camelCase: read as JSON (see the file header). */
-const RUN_JSON_COLUMNS = new Set(['errors']);
+const RUN_JSON_COLUMNS = new Set(['errors', 'media']);
 
 const RUN_MIRROR: readonly MirrorColumn[] = RUN_REPORT_COLUMNS.map((c) => ({
   key: c.key,
   name: c.name,
   type: RUN_JSON_COLUMNS.has(c.name) ? 'JSON' : toDuckDbType(parseHiveType(c.type)),
+}));
+
+const MEDIA_MIRROR: readonly MirrorColumn[] = MANIFEST_COLUMNS.map((name) => ({
+  key: name,
+  name,
+  type: toDuckDbType(parseHiveType(MEDIA_COLUMN_SPEC[name][0])),
 }));
 
 const PARTITIONS = ['sdkappid', 'dt'] as const;
@@ -105,6 +113,13 @@ export async function mirrorLocalArchive(
     'gzip',
   );
   await createMirror(runner, RUNS_TABLE, `${base}/runs/sdkappid=*/dt=*/*.json`, RUN_MIRROR, 'uncompressed');
+  await createMirror(
+    runner,
+    MEDIA_TABLE,
+    `${base}/media-manifest/sdkappid=*/dt=*/*.ndjson.gz`,
+    MEDIA_MIRROR,
+    'gzip',
+  );
   for (const view of VIEWS) {
     await exec(
       runner,

@@ -8,7 +8,9 @@
  * rendered here from a validated, typed value), DuckDB as prepared-statement bindings.
  *
  * The queries read the views, which absorb the dialect differences (time zones, array functions),
- * so the named queries themselves are plain SQL both engines accept. `duckdbSql` exists for a
+ * so the named queries themselves are plain SQL both engines accept. Message queries read the
+ * latest revision of each message (`messages_flat`, `messages_latest`); `changes` reads the
+ * revisions themselves (`message_changes`). `duckdbSql` exists for a
  * query that ever needs a translation.
  */
 import { QueryUsageError } from './errors.ts';
@@ -37,6 +39,22 @@ export interface NamedQuery {
 
 const FROM: QueryParamSpec = { name: 'from', type: 'date', description: 'first dt, YYYY-MM-DD (inclusive)' };
 const TO: QueryParamSpec = { name: 'to', type: 'date', description: 'last dt, YYYY-MM-DD (inclusive)' };
+
+/** Element types that carry media directly (merged forwards may, but need not). */
+const MEDIA_TYPES = "'TIMImageElem', 'TIMFileElem', 'TIMSoundElem', 'TIMVideoFileElem'";
+
+const MISSING_MEDIA_ROWS = `SELECT dt, group_id, topic_id, msg_seq, element_path, kind, size_class, status, reason, url
+FROM message_media
+WHERE dt BETWEEN :from AND :to AND status <> 'archived'`;
+
+/** Messages with media elements but no manifest row: their media is still queued (pending). */
+const PENDING_MEDIA = (
+  hasMedia: string,
+) => `SELECT m.dt, m.group_id, m.topic_id, m.msg_seq, NULL, NULL, NULL, 'pending', 'no manifest row yet', NULL
+FROM messages m
+WHERE m.dt BETWEEN :from AND :to AND m.is_place_msg = 0 AND coalesce(m.revision, 0) = 0 AND ${hasMedia}
+  AND NOT EXISTS (SELECT 1 FROM media md WHERE md.sdkappid = m.sdkappid AND md.dt = m.dt AND md.group_id = m.group_id
+    AND coalesce(md.topic_id, '') = coalesce(m.topic_id, '') AND md.msg_seq = m.msg_seq)`;
 
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
@@ -85,10 +103,35 @@ ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
     description: 'Message elements per type (text, image, file, ...) in a date range',
     params: [FROM, TO],
     sql: `SELECT t.element_type, count(*) AS elements
-FROM messages CROSS JOIN UNNEST(element_types) AS t(element_type)
+FROM messages_latest CROSS JOIN UNNEST(element_types) AS t(element_type)
 WHERE dt BETWEEN :from AND :to
 GROUP BY t.element_type
 ORDER BY elements DESC, t.element_type`,
+  },
+  {
+    name: 'missing-media',
+    description:
+      'Media not in the archive: references expired, refused, failed or without URL, and media messages with no manifest row yet (pending)',
+    params: [FROM, TO],
+    sql: `${MISSING_MEDIA_ROWS}
+UNION ALL
+${PENDING_MEDIA(`arrays_overlap(m.element_types, ARRAY[${MEDIA_TYPES}])`)}
+ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
+    duckdbSql: `${MISSING_MEDIA_ROWS}
+UNION ALL
+${PENDING_MEDIA(`list_has_any(m.element_types, [${MEDIA_TYPES}])`)}
+ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
+  },
+  {
+    name: 'changes',
+    description:
+      'Messages of a date range recalled, edited or deleted after archiving: one row per change, with before and after',
+    params: [FROM, TO],
+    sql: `SELECT observed_on, sent_at, group_id, topic_id, msg_seq, sender, change, revision,
+  text_before, text_after, cloud_custom_data_before, cloud_custom_data_after, dt
+FROM message_changes
+WHERE dt BETWEEN :from AND :to
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq, revision`,
   },
   {
     name: 'runs',

@@ -130,7 +130,7 @@ function maxUtcOffsetMinutes(timeZone: string): number {
   );
 }
 
-function assertProps(props: ArchiveLocationProps): void {
+export function assertProps(props: ArchiveLocationProps): void {
   if (props.sdkAppIds.length === 0) throw new RangeError('sdkAppIds must list at least one app');
   for (const id of props.sdkAppIds) {
     if (!Number.isSafeInteger(id) || id <= 0)
@@ -153,7 +153,7 @@ export function isRealDate(text: string): boolean {
 }
 
 /** Table properties for partition projection over `sdkappid=<enum>/dt=<date>`. */
-function projection(props: ArchiveLocationProps, locationTemplate: string): Record<string, string> {
+export function projection(props: ArchiveLocationProps, locationTemplate: string): Record<string, string> {
   return {
     'projection.enabled': 'true',
     'projection.sdkappid.type': 'enum',
@@ -167,7 +167,7 @@ function projection(props: ArchiveLocationProps, locationTemplate: string): Reco
   };
 }
 
-const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
+export const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
   name: c.name,
   type: c.athenaType,
   comment:
@@ -177,7 +177,7 @@ const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
 }));
 
 /** Shared table parameters: gzip NDJSON files. */
-const JSON_TABLE_PARAMETERS = { EXTERNAL: 'TRUE', classification: 'json', compressionType: 'gzip' };
+export const JSON_TABLE_PARAMETERS = { EXTERNAL: 'TRUE', classification: 'json', compressionType: 'gzip' };
 
 /** The messages table: one row per archived message, columns exactly `RECORD_COLUMNS`. */
 export function messagesTable(props: ArchiveLocationProps): ArchiveTableDefinition {
@@ -249,7 +249,15 @@ const RUN_REPORT_SPEC = {
   bytesWritten: ['bytes_written', 'bigint'],
   rolledBackObjects: ['rolled_back_objects', 'bigint'],
   errors: ['errors', 'array<struct<groupid:string,topicid:string,error:string>>'],
+  rescan: [
+    'rescan',
+    'struct<days:bigint,calls:bigint,checked:bigint,modified:bigint,recalled:bigint,deleted:bigint,restored:bigint,complete:boolean>',
+  ],
   fatalError: ['fatal_error', 'string'],
+  media: [
+    'media',
+    'struct<references:bigint,queuedfromearlierruns:bigint,archived:bigint,bytes:bigint,storedbytes:bigint,deduplicated:bigint,expired:bigint,refused:bigint,failed:bigint,retrying:bigint,nourl:bigint,pending:bigint,pendingbatches:bigint,errors:bigint,manifestobjects:bigint,checkpoints:bigint,rolledbackobjects:bigint>',
+  ],
 } as const satisfies Readonly<Record<string, readonly [name: string, type: string]>>;
 
 /** The keys of a stored run report (the engine's `RunReport`, optional keys included). */

@@ -1,9 +1,17 @@
 /**
- * The two readable views over the archive, defined once and rendered for both engines:
+ * The readable views over the archive, defined once and rendered for both engines:
  *
- * - `messages_flat`: one row per message with the local time in the archive zone, the sender, the
- *   text, the element types and the deleted/recalled/system flags.
+ * - `messages_latest`: one row per message (group, topic, generation, seq), its latest revision;
+ *   quarantined rows are left out (they are not messages; `messages` has them).
+ * - `message_changes`: one row per revision above 0 (a change a rescan saw), with the content
+ *   before and after.
+ * - `messages_flat`: one readable row per message, from the latest revision, with the local time in
+ *   the archive zone, the sender, the text, the element types and the deleted/recalled/system flags.
  * - `runs_flat`: one row per archiver run with its counters.
+ *
+ * Revisions of a message always land in the `dt` of its `MsgTimeStamp`, the same as the original,
+ * so the window functions partition by `dt` too: a `dt` filter on a view is pushed below the window
+ * and still prunes partitions.
  *
  * Every output column is CAST to its declared type in both dialects. For Athena that is what makes
  * the Glue view encoding safe: Athena marks a view "stale" when the column types stored in Glue
@@ -12,12 +20,14 @@
 import { Buffer } from 'node:buffer';
 import { assertTimeZone } from '../domain/partition.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
+import { RECORD_COLUMNS } from './message-schema.ts';
 import { MESSAGES_TABLE, RUNS_TABLE } from './tables.ts';
 
 /** One view column: its Hive type and the expression that computes it in each dialect. */
 export interface ViewColumn {
   readonly name: string;
-  readonly hiveType: 'string' | 'bigint' | 'boolean';
+  /** Any Hive type `parseHiveType` reads (`string`, `bigint`, `array<string>`, …). */
+  readonly hiveType: string;
   /** Trino/Athena expression; `{zone}` is replaced by the archive zone as a SQL string literal. */
   readonly athena: string;
   /** DuckDB expression over the DuckDB mirror of the table; `{zone}` as above. */
@@ -25,12 +35,22 @@ export interface ViewColumn {
   readonly comment: string;
 }
 
-/** A view: a name, the table it reads and its columns. */
+/**
+ * What a view reads: the table itself, its latest revision per message, or its revisions above 0
+ * with the previous revision's content beside them (`prev_*` columns).
+ */
+export type ViewSource = 'table' | 'latest' | 'changes';
+
+/** A view: a name, the table it reads (and how) and its columns. */
 export interface ViewSpec {
   readonly name: string;
   readonly description: string;
   readonly from: string;
+  readonly source?: ViewSource;
   readonly columns: readonly ViewColumn[];
+  /** Alias of `from`, and a LEFT JOIN of a second table (columns then use qualified names). */
+  readonly alias?: string;
+  readonly join?: { readonly table: string; readonly alias: string; readonly on: string };
 }
 
 /** The same expression in both dialects. */
@@ -39,6 +59,11 @@ const both = (expr: string) => ({ athena: expr, duckdb: expr });
 const localTime = (epochSeconds: string) => ({
   athena: `format_datetime(from_unixtime(${epochSeconds}, {zone}), 'yyyy-MM-dd HH:mm:ss')`,
   duckdb: `strftime(timezone({zone}, to_timestamp(${epochSeconds})), '%Y-%m-%d %H:%M:%S')`,
+});
+
+const localDate = (epochSeconds: string) => ({
+  athena: `format_datetime(from_unixtime(${epochSeconds}, {zone}), 'yyyy-MM-dd')`,
+  duckdb: `strftime(timezone({zone}, to_timestamp(${epochSeconds})), '%Y-%m-%d')`,
 });
 
 const PARTITION_VIEW_COLUMNS: readonly ViewColumn[] = [
@@ -51,10 +76,147 @@ const PARTITION_VIEW_COLUMNS: readonly ViewColumn[] = [
   },
 ];
 
+/** One message: its identity over all revisions, in window-function form. */
+const MESSAGE_IDENTITY = 'sdkappid, dt, sdk_app_id, group_id, topic_id, coalesce(generation, 0), msg_seq';
+const REVISION_ORDER = 'coalesce(revision, 0), observed_at';
+const REVISION_ORDER_DESC = 'coalesce(revision, 0) DESC, observed_at DESC';
+
+/** The record columns as they are, for views that pass them through. */
+const pass = (name: string, hiveType: string, comment: string): ViewColumn => ({
+  name,
+  hiveType,
+  ...both(name),
+  comment,
+});
+/** A message's identity over its revisions, first in the revision views. */
+const MESSAGE_KEY_COLUMNS: readonly ViewColumn[] = [
+  pass('sdk_app_id', 'bigint', 'SDKAppID'),
+  pass('group_id', 'string', 'Group ID'),
+  pass('topic_id', 'string', 'Topic ID, null outside topics'),
+  {
+    name: 'generation',
+    hiveType: 'bigint',
+    ...both('coalesce(generation, 0)'),
+    comment: 'Seq-space generation',
+  },
+  pass('msg_seq', 'bigint', 'MsgSeq'),
+];
+const MSG_BODY_HIVE_TYPE = RECORD_COLUMNS.find((c) => c.name === 'msg_body')?.athenaType ?? 'string';
+
+export const MESSAGES_LATEST_VIEW: ViewSpec = {
+  name: 'messages_latest',
+  description: 'One row per message: its latest revision (quarantined items left out)',
+  from: MESSAGES_TABLE,
+  source: 'latest',
+  columns: [
+    ...MESSAGE_KEY_COLUMNS,
+    pass('msg_random', 'bigint', 'MsgRandom'),
+    pass('msg_time', 'bigint', 'MsgTimeStamp, epoch seconds'),
+    {
+      name: 'sent_at',
+      hiveType: 'string',
+      ...localTime('msg_time'),
+      comment: 'Local time in the archive zone, yyyy-MM-dd HH:mm:ss',
+    },
+    pass('from_account', 'string', 'From_Account'),
+    pass('msg_priority', 'bigint', 'MsgPriority'),
+    pass('is_place_msg', 'bigint', 'IsPlaceMsg now: 0 normal, 1 deleted or expired, 2 recalled'),
+    pass('is_system_msg', 'bigint', 'IsSystemMsg'),
+    pass('msg_body', MSG_BODY_HIVE_TYPE, 'MsgBody elements of the latest revision'),
+    pass('cloud_custom_data', 'string', 'CloudCustomData of the latest revision'),
+    pass('text', 'string', 'Text elements joined with a newline'),
+    pass('element_types', 'array<string>', 'Element types, in order'),
+    pass('extra', 'string', 'API fields without a column, JSON text'),
+    {
+      name: 'revision',
+      hiveType: 'bigint',
+      ...both('coalesce(revision, 0)'),
+      comment: 'Latest revision (0: never changed)',
+    },
+    pass('observed_at', 'bigint', 'When the archiver saw this revision, epoch seconds'),
+    pass('change', 'string', 'What the latest revision changed (null for revision 0)'),
+    ...PARTITION_VIEW_COLUMNS,
+  ],
+};
+
+export const MESSAGE_CHANGES_VIEW: ViewSpec = {
+  name: 'message_changes',
+  description: 'One row per change a rescan saw (revision above 0), with the content before and after',
+  from: MESSAGES_TABLE,
+  source: 'changes',
+  columns: [
+    ...MESSAGE_KEY_COLUMNS,
+    pass('msg_time', 'bigint', 'MsgTimeStamp, epoch seconds'),
+    {
+      name: 'sent_at',
+      hiveType: 'string',
+      ...localTime('msg_time'),
+      comment: 'Local time the message was sent, in the archive zone',
+    },
+    {
+      name: 'sender',
+      hiveType: 'string',
+      ...both("coalesce(nullif(from_account, ''), prev_from_account)"),
+      comment: 'From_Account (from the previous revision when a deletion cleared it)',
+    },
+    pass('revision', 'bigint', 'This revision (1, 2, ...)'),
+    pass('change', 'string', 'modified, recalled, deleted or restored'),
+    pass('observed_at', 'bigint', 'When the archiver saw the change, epoch seconds'),
+    {
+      name: 'observed_on',
+      hiveType: 'string',
+      ...localDate('observed_at'),
+      comment: 'Date the archiver saw the change, in the archive zone (YYYY-MM-DD)',
+    },
+    {
+      name: 'text_before',
+      hiveType: 'string',
+      ...both('prev_text'),
+      comment: 'Text of the previous revision',
+    },
+    { name: 'text_after', hiveType: 'string', ...both('text'), comment: 'Text of this revision' },
+    {
+      name: 'cloud_custom_data_before',
+      hiveType: 'string',
+      ...both('prev_cloud_custom_data'),
+      comment: 'CloudCustomData of the previous revision',
+    },
+    {
+      name: 'cloud_custom_data_after',
+      hiveType: 'string',
+      ...both('cloud_custom_data'),
+      comment: 'CloudCustomData of this revision',
+    },
+    {
+      name: 'element_types_before',
+      hiveType: 'string',
+      athena: "array_join(prev_element_types, ',')",
+      duckdb: "array_to_string(prev_element_types, ',')",
+      comment: 'Element types of the previous revision, comma separated',
+    },
+    {
+      name: 'element_types_after',
+      hiveType: 'string',
+      athena: "array_join(element_types, ',')",
+      duckdb: "array_to_string(element_types, ',')",
+      comment: 'Element types of this revision, comma separated',
+    },
+    {
+      name: 'is_place_msg_before',
+      hiveType: 'bigint',
+      ...both('prev_is_place_msg'),
+      comment: 'IsPlaceMsg before',
+    },
+    { name: 'is_place_msg_after', hiveType: 'bigint', ...both('is_place_msg'), comment: 'IsPlaceMsg after' },
+    ...PARTITION_VIEW_COLUMNS,
+  ],
+};
+
 export const MESSAGES_FLAT_VIEW: ViewSpec = {
   name: 'messages_flat',
-  description: 'One readable row per archived message',
+  description: 'One readable row per archived message, as its latest revision shows it',
   from: MESSAGES_TABLE,
+  source: 'latest',
   columns: [
     { name: 'sdk_app_id', hiveType: 'bigint', ...both('sdk_app_id'), comment: 'SDKAppID' },
     { name: 'group_id', hiveType: 'string', ...both('group_id'), comment: 'Group ID' },
@@ -103,6 +265,18 @@ export const MESSAGES_FLAT_VIEW: ViewSpec = {
       ...both('cloud_custom_data'),
       comment: 'CloudCustomData',
     },
+    {
+      name: 'revision',
+      hiveType: 'bigint',
+      ...both('coalesce(revision, 0)'),
+      comment: 'Latest revision: 0 when no change was seen after archiving',
+    },
+    {
+      name: 'last_change',
+      hiveType: 'string',
+      ...both('change'),
+      comment: 'What the latest revision changed',
+    },
     ...PARTITION_VIEW_COLUMNS,
   ],
 };
@@ -148,7 +322,83 @@ export const RUNS_FLAT_VIEW: ViewSpec = {
   ],
 };
 
-export const VIEWS: readonly ViewSpec[] = [MESSAGES_FLAT_VIEW, RUNS_FLAT_VIEW];
+/** Media references with their message: one row per manifest row (see functions/query/media-table.ts). */
+export const MESSAGE_MEDIA_VIEW: ViewSpec = {
+  name: 'message_media',
+  description: 'One row per media reference with its outcome, joined to its message',
+  from: 'media',
+  alias: 'md',
+  join: {
+    table: MESSAGES_TABLE,
+    alias: 'm',
+    on:
+      'm.sdkappid = md.sdkappid AND m.dt = md.dt AND m.group_id = md.group_id AND ' +
+      "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = 0",
+  },
+  columns: [
+    { name: 'sdk_app_id', hiveType: 'bigint', ...both('md.sdk_app_id'), comment: 'SDKAppID' },
+    { name: 'group_id', hiveType: 'string', ...both('md.group_id'), comment: 'Group ID' },
+    {
+      name: 'topic_id',
+      hiveType: 'string',
+      ...both('md.topic_id'),
+      comment: 'Topic ID, null outside topics',
+    },
+    { name: 'msg_seq', hiveType: 'bigint', ...both('md.msg_seq'), comment: 'MsgSeq' },
+    { name: 'msg_time', hiveType: 'bigint', ...both('md.msg_time'), comment: 'Epoch seconds' },
+    {
+      name: 'sent_at',
+      hiveType: 'string',
+      ...localTime('md.msg_time'),
+      comment: 'Local time in the archive zone',
+    },
+    { name: 'sender', hiveType: 'string', ...both('m.from_account'), comment: 'From_Account' },
+    { name: 'text', hiveType: 'string', ...both('m.text'), comment: 'Text of the message' },
+    { name: 'element_path', hiveType: 'string', ...both('md.element_path'), comment: 'Element path' },
+    {
+      name: 'kind',
+      hiveType: 'string',
+      ...both('md.kind'),
+      comment: 'image, file, sound, video, video-thumbnail',
+    },
+    { name: 'size_class', hiveType: 'string', ...both('md.size_class'), comment: 'Size class' },
+    { name: 'file_name', hiveType: 'string', ...both('md.file_name'), comment: 'FileName of a file' },
+    {
+      name: 'status',
+      hiveType: 'string',
+      ...both('md.status'),
+      comment: 'archived, expired, refused, failed, no_url',
+    },
+    { name: 'reason', hiveType: 'string', ...both('md.reason'), comment: 'Why' },
+    { name: 'bytes', hiveType: 'bigint', ...both('md.bytes'), comment: 'Bytes stored' },
+    { name: 'sha256', hiveType: 'string', ...both('md.sha256'), comment: 'SHA-256 of the bytes' },
+    {
+      name: 'object_key',
+      hiveType: 'string',
+      ...both('md.object_key'),
+      comment: 'Key of the bytes in the archive',
+    },
+    { name: 'url', hiveType: 'string', ...both('md.url'), comment: 'URL in the message' },
+    { name: 'sdkappid', hiveType: 'string', ...both('md.sdkappid'), comment: 'Partition: the SDKAppID' },
+    { name: 'dt', hiveType: 'string', ...both('md.dt'), comment: 'Partition: the message date' },
+  ],
+};
+
+export const VIEWS: readonly ViewSpec[] = [
+  MESSAGES_LATEST_VIEW,
+  MESSAGE_CHANGES_VIEW,
+  MESSAGES_FLAT_VIEW,
+  RUNS_FLAT_VIEW,
+  MESSAGE_MEDIA_VIEW,
+];
+
+/** ` alias LEFT JOIN <table> alias ON …` of a join view ('' otherwise), tables named by `table`. */
+function joinClause(view: ViewSpec, table: (name: string) => string): string {
+  const alias = view.alias ? ` ${view.alias}` : '';
+  return view.join
+    ? `${alias}\nLEFT JOIN ${table(view.join.table)} ${view.join.alias} ON ${view.join.on}`
+    : alias;
+}
 
 /** A SQL string literal, quotes doubled (both dialects). */
 export function sqlString(value: string): string {
@@ -166,21 +416,58 @@ function selectList(view: ViewSpec, dialect: 'athena' | 'duckdb', timeZone: stri
   return view.columns
     .map((c) => {
       const type = parseHiveType(c.hiveType);
-      const target = dialect === 'athena' ? toPrestoType(type) : toDuckDbType(type);
+      const target = dialect === 'athena' ? toPrestoType(type) : toDuckDbType(type, DUCKDB_TYPE_OPTIONS);
       const expr = c[dialect].replaceAll('{zone}', zone);
       return `  CAST(${expr} AS ${target}) AS ${sqlIdentifier(c.name)}`;
     })
     .join(',\n');
 }
 
+/** The DuckDB mirror reads `msg_content` as JSON (see the DuckDB adapter); casts must agree. */
+const DUCKDB_TYPE_OPTIONS = { jsonFields: new Set(['msg_content']) };
+
+/** Columns of the previous revision that `changes` puts beside each row. */
+export const PREVIOUS_COLUMNS = [
+  'text',
+  'cloud_custom_data',
+  'element_types',
+  'is_place_msg',
+  'from_account',
+] as const;
+
+/** The FROM clause for a view's source over `table` (already quoted). Same SQL in both dialects. */
+function fromClause(source: ViewSource, table: string): string {
+  const notQuarantined = 'NOT coalesce(quarantined, false)';
+  switch (source) {
+    case 'table':
+      return table;
+    case 'latest':
+      return (
+        `(SELECT *, row_number() OVER (PARTITION BY ${MESSAGE_IDENTITY} ORDER BY ${REVISION_ORDER_DESC}) AS revision_rank\n` +
+        `  FROM ${table} WHERE ${notQuarantined}) AS latest\nWHERE revision_rank = 1`
+      );
+    case 'changes': {
+      const previous = PREVIOUS_COLUMNS.map(
+        (c) => `lag(${c}) OVER (PARTITION BY ${MESSAGE_IDENTITY} ORDER BY ${REVISION_ORDER}) AS prev_${c}`,
+      ).join(',\n    ');
+      return (
+        `(SELECT *,\n    ${previous}\n  FROM ${table} WHERE ${notQuarantined}) AS revisions\n` +
+        'WHERE coalesce(revision, 0) > 0'
+      );
+    }
+  }
+}
+
 /** The view's SELECT for Athena, reading `"<database>"."<table>"`. */
 export function athenaViewSql(view: ViewSpec, ctx: { database: string; timeZone: string }): string {
-  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${sqlIdentifier(ctx.database)}.${sqlIdentifier(view.from)}`;
+  const qualified = (name: string) => `${sqlIdentifier(ctx.database)}.${sqlIdentifier(name)}`;
+  const table = qualified(view.from);
+  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', table)}${joinClause(view, qualified)}`;
 }
 
 /** The view's SELECT for DuckDB, reading the DuckDB mirror of the table. */
 export function duckdbViewSql(view: ViewSpec, ctx: { timeZone: string }): string {
-  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${sqlIdentifier(view.from)}`;
+  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', sqlIdentifier(view.from))}${joinClause(view, sqlIdentifier)}`;
 }
 
 /** `CREATE OR REPLACE VIEW` for Athena: the fallback if the Glue encoding ever stops working. */

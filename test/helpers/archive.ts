@@ -51,17 +51,29 @@ export function expectedIdentities(sim: Simulator, options: { withRecalledMsg?: 
   return out;
 }
 
-/** Problems with the archive: duplicates, missing and unexpected messages, wrong `dt` folders. */
+/**
+ * Problems with the archive: duplicates (of a message, or of one revision of it), missing and
+ * unexpected messages, revisions without their predecessor, wrong `dt` folders.
+ */
 export function exactlyOnceProblems(rows: ArchivedRow[], expected: string[], timeZone: string): string[] {
   const problems: string[] = [];
   const seen = new Map<string, number>();
+  const revisions = new Map<string, number>();
   for (const row of rows) {
     const id = identity(row.record.group_id, row.record.topic_id, row.record.msg_seq);
-    seen.set(id, (seen.get(id) ?? 0) + 1);
+    if (row.record.revision === 0) seen.set(id, (seen.get(id) ?? 0) + 1);
+    const revision = `${id}#${row.record.revision}`;
+    revisions.set(revision, (revisions.get(revision) ?? 0) + 1);
     const dt = dateInZone(row.record.msg_time, timeZone);
     if (dt !== row.dt) problems.push(`${id} is in dt=${row.dt}, expected dt=${dt}`);
   }
   for (const [id, n] of seen) if (n > 1) problems.push(`${id} archived ${n} times`);
+  for (const [revision, n] of revisions) {
+    if (n > 1 && !revision.endsWith('#0')) problems.push(`${revision} archived ${n} times`);
+    const [id, number] = revision.split('#') as [string, string];
+    if (Number(number) > 0 && !revisions.has(`${id}#${Number(number) - 1}`))
+      problems.push(`${revision} has no revision ${Number(number) - 1}`);
+  }
   const want = new Set(expected);
   for (const id of want) if (!seen.has(id)) problems.push(`${id} missing`);
   for (const id of seen.keys()) if (!want.has(id)) problems.push(`${id} unexpected`);
@@ -73,4 +85,15 @@ export async function listAll(store: ObjectStore, prefix: string): Promise<strin
   const keys: string[] = [];
   for await (const key of store.list(prefix)) keys.push(key);
   return keys;
+}
+
+/** The highest revision of every message, by identity. */
+export function latestRevisions(rows: readonly ArchivedRow[]): Map<string, ArchiveRecord> {
+  const latest = new Map<string, ArchiveRecord>();
+  for (const { record } of rows) {
+    const id = identity(record.group_id, record.topic_id, record.msg_seq);
+    const current = latest.get(id);
+    if (current === undefined || record.revision > current.revision) latest.set(id, record);
+  }
+  return latest;
 }

@@ -1,5 +1,6 @@
 /** Running the archive engine in-process against the simulator (a real client over HTTP). */
 import { systemClock } from '../../functions/adapters/system-clock.ts';
+import type { TencentClientOptions } from '../../functions/adapters/tencent/client.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
@@ -12,12 +13,17 @@ export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 export function engineRun(
   sim: Simulator,
   store: ObjectStore,
-  over: Partial<RunOptions> & { clock?: Clock; logger?: typeof silentLogger } = {},
+  over: Partial<RunOptions> & {
+    clock?: Clock;
+    logger?: typeof silentLogger;
+    client?: Partial<TencentClientOptions>;
+  } = {},
 ) {
   const clock = over.clock ?? systemClock;
   const { client, app } = clientFor(sim, {
     clock,
     rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
+    ...over.client,
   });
   const options: RunOptions = {
     sdkAppId: app.sdkAppId,

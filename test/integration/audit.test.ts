@@ -23,7 +23,7 @@ import type { AuditReport, Finding } from '../../functions/query/audit/report.ts
 import { mediaRefKey, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
-import { archiveWithEngine } from '../helpers/engine-archive.ts';
+import { engineRun } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
@@ -59,10 +59,22 @@ beforeAll(async () => {
   sdkAppId = sim.apps[0]?.sdkAppId ?? 0;
   base = await mkdtemp(join(tmpdir(), 'audit-'));
   original = join(base, 'archive');
-  await archiveWithEngine(sim, { out: original, timeZone: ZONE });
+  await engineRun(sim, new LocalFolderStore(original), { timeZone: ZONE }).run();
   const grow = sim.groups().find((g) => g.type === 'Public' && !g.deleted);
-  if (grow) sim.appendMessages(grow.groupId, 25);
-  await archiveWithEngine(sim, { out: original, timeZone: ZONE });
+  if (grow) {
+    // Changes after archiving, which the second run's rescan records as revision rows.
+    for (let seq = grow.nextMsgSeq - 1, edits = 0; seq > 0 && edits < 4; seq--) {
+      try {
+        if (edits % 2 === 0) sim.modifyMessage(grow.groupId, seq);
+        else sim.recallMessage(grow.groupId, seq);
+        edits++;
+      } catch {
+        // a placeholder cannot be edited: try the one before
+      }
+    }
+    sim.appendMessages(grow.groupId, 25);
+  }
+  await engineRun(sim, new LocalFolderStore(original), { timeZone: ZONE, rescanDays: 30 }).run();
 }, 120_000);
 
 afterAll(async () => {
@@ -135,6 +147,8 @@ describe('npm run audit', () => {
       0,
     );
     expect(placeholders).toBeGreaterThan(0);
+    // The rescan's revision rows are there and audited (chains without a hole, no duplicate).
+    expect(app?.targets.reduce((n, t) => n + t.revisionRows, 0)).toBeGreaterThanOrEqual(4);
     for (const t of app?.targets ?? []) {
       expect(t.highWater).toBe(t.lastSeq);
       expect(t.gaps.unexplained).toEqual([]);

@@ -1,7 +1,7 @@
 /**
  * The transcript in a real browser: the simulator's group with every element type and hostile
- * content is archived by the engine, its media (here: test images and a voice file written into
- * the archive, as the media copier will) linked by the media source, and `npm run export --
+ * content is archived by the engine, its media (test images and voice files written into the
+ * archive with manifest rows, as the media copier leaves them) found through the manifest, and `npm run export --
  * transcript` writes the page. Headless Chromium (Debian's `chromium`, driven by puppeteer-core)
  * opens it and checks what a person sees: every message text, every image decoded, the voice
  * file playable, no console error (a CSP violation would be one), and no script from the content
@@ -10,22 +10,24 @@
  * Without Chromium this test is skipped with a message saying how to install it; `.ci/run`
  * installs it, so CI always runs it.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
-import type { MediaSource } from '../../functions/cli/transcript-command.ts';
 import { dateInZone } from '../../functions/domain/partition.ts';
 import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
-import { mediaRefKey } from '../../functions/query/transcript/model.ts';
+import { type MediaRef, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { readArchive } from '../helpers/archive.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
-import { archiveWithEngine } from '../helpers/engine-archive.ts';
+import { engineRun } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { pngImage, wavTone } from '../helpers/media-fixtures.ts';
@@ -80,7 +82,7 @@ beforeAll(async () => {
     },
   });
   dir = await mkdtemp(join(tmpdir(), 'transcript-browser-'));
-  await archiveWithEngine(sim, { out: join(dir, 'archive'), timeZone: ZONE });
+  await engineRun(sim, new LocalFolderStore(join(dir, 'archive')), { timeZone: ZONE }).run();
   truth = [...sim.groundTruth(GROUP, { withRecalledMsg: true })];
   const { launch } = await import('puppeteer-core');
   browser = await launch({
@@ -96,28 +98,51 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Archived media for the test: a coloured PNG per image size and video thumbnail, a WAV per voice. */
-async function writeMedia(store: LocalFolderStore): Promise<MediaSource> {
-  const keys = new Map<string, { key: string; contentType: string }>();
+/**
+ * Media archived the way the media copier leaves them: bytes under `media/` and one manifest row
+ * per reference (`archived`, with its object key) under `media-manifest/`. A coloured PNG per image
+ * size and video thumbnail, a WAV per voice; files and videos stay unarchived.
+ */
+async function archiveMedia(
+  store: LocalFolderStore,
+  sdkAppId: number,
+  refs: readonly MediaRef[],
+): Promise<void> {
   const colours: [number, number, number][] = [
     [37, 99, 235],
     [22, 163, 74],
     [234, 88, 12],
   ];
+  const rows: string[] = [];
   let n = 0;
-  const source: MediaSource = (ref) => keys.get(mediaRefKey(ref));
-  const add = async (ref: Parameters<MediaSource>[0]) => {
-    if (ref.variant.startsWith('image') || ref.variant === 'video-thumbnail') {
-      const key = `media/test/${n}.png`;
-      await store.put(key, pngImage(160, 100, colours[n++ % colours.length] ?? [0, 0, 0]));
-      keys.set(mediaRefKey(ref), { key, contentType: 'image/png' });
-    } else if (ref.variant === 'sound') {
-      const key = `media/test/${n++}.wav`;
-      await store.put(key, wavTone(0.5));
-      keys.set(mediaRefKey(ref), { key, contentType: 'audio/wav' });
-    }
-  };
-  return Object.assign(source, { add });
+  for (const ref of refs) {
+    const image = ref.variant.startsWith('image') || ref.variant === 'video-thumbnail';
+    if (!image && ref.variant !== 'sound') continue;
+    // A slightly different shade each, so every file is its own object (content-addressed).
+    const [r, g, b] = colours[n % colours.length] ?? [0, 0, 0];
+    const bytes = image ? pngImage(160, 100, [r, g, (b + n) % 256]) : wavTone(0.5 + n / 100);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const key = `media/sha256/${sha256.slice(0, 2)}/${sha256}`;
+    n++;
+    await store.put(key, bytes);
+    rows.push(
+      JSON.stringify({
+        group_id: ref.groupId,
+        topic_id: ref.topicId,
+        msg_seq: ref.seq,
+        element_path: ref.element.join('.'),
+        size_class: ref.variant.replace(/^image-/, ''),
+        status: 'archived',
+        object_key: key,
+        content_type: image ? 'image/png' : 'audio/wav',
+        bytes: bytes.length,
+      }),
+    );
+  }
+  await store.put(
+    `media-manifest/sdkappid=${sdkAppId}/dt=2026-01-01/part-test-00000.ndjson.gz`,
+    gzipSync(`${rows.join('\n')}\n`),
+  );
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('transcript in headless Chromium', () => {
@@ -147,19 +172,13 @@ describe.skipIf(!HAVE_CHROMIUM)('transcript in headless Chromium', () => {
 
     const archive = join(dir, 'archive');
     const store = new LocalFolderStore(archive);
-    const media = (await writeMedia(store)) as MediaSource & {
-      add: (ref: Parameters<MediaSource>[0]) => Promise<void>;
-    };
-    // Every reference the transcript can make gets a file (as the media copier would archive).
-    const { mediaRefsOf, messagesFromRecords } = await import('../../functions/query/transcript/model.ts');
-    const { readArchive } = await import('../helpers/archive.ts');
+    // Every image and voice reference of the group is archived, as the media copier would.
     const rows = (await readArchive(store)).map((r) => r.record).filter((r) => r.group_id === GROUP);
-    for (const message of messagesFromRecords(rows))
-      for (const ref of mediaRefsOf(message)) await media.add(ref);
+    await archiveMedia(store, sim.apps[0]?.sdkAppId ?? 0, messagesFromRecords(rows).flatMap(mediaRefsOf));
 
     const dts = truth.map((m) => dateInZone(m.MsgTimeStamp as number, ZONE)).sort();
     const out = join(dir, 'chat.html');
-    const io = captureExportIo({ store, mediaSource: media, clock: new FakeClock(Date.now()) });
+    const io = captureExportIo({ store, clock: new FakeClock(Date.now()) });
     const code = await runExportCommand(
       [
         'transcript',

@@ -121,6 +121,44 @@ describe('run metrics', () => {
       ['LagSeconds', 'Seconds', 10],
     ]);
   });
+
+  it('records the rescan calls and one metric per change kind when the rescan is on', () => {
+    const metrics: [string, number][] = [];
+    const sink: MetricsSink = {
+      addDimensions: () => undefined,
+      addMetric: (name, _unit, value) => metrics.push([name, value]),
+    };
+    const rescanned = report({
+      rescan: {
+        days: 3,
+        calls: 120,
+        checked: 2_400,
+        modified: 4,
+        recalled: 2,
+        deleted: 1,
+        restored: 0,
+        complete: true,
+      },
+    });
+    recordRunMetrics(sink, rescanned, 7, NOW);
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        ['RescanCalls', 120],
+        ['MessagesModified', 4],
+        ['MessagesRecalled', 2],
+        ['MessagesDeleted', 1],
+        ['MessagesRestored', 0],
+      ]),
+    );
+    const off: [string, number][] = [];
+    recordRunMetrics(
+      { addDimensions: () => undefined, addMetric: (n, _u, v) => off.push([n, v]) },
+      report({}),
+      7,
+      NOW,
+    );
+    expect(off.map(([n]) => n)).not.toContain('MessagesModified');
+  });
 });
 
 describe('error names for Step Functions', () => {

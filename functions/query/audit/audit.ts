@@ -15,11 +15,11 @@ import { type ArchiveState, parseState, type TargetState } from '../../domain/co
 import { stateKey } from '../../domain/partition.ts';
 import { parseRecordLine } from '../../domain/record-codec.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
+import { type ManifestRow, manifestRefKey, readManifest } from '../media-manifest.ts';
 import type { Cell, ParamValue, QueryRunner } from '../port.ts';
 import { collectObjects } from '../result.ts';
 import { keyOfPath } from '../transcript/load.ts';
 import { mediaRefKey, mediaRefsOf, messagesFromRecords } from '../transcript/model.ts';
-import { type ManifestRow, manifestRefKey, readManifest } from './media-manifest.ts';
 import {
   type AppAudit,
   type AuditReport,

@@ -4,8 +4,8 @@
  * Only the columns those need are read, so the reader does not depend on the copier's code.
  */
 import { gunzipSync } from 'node:zlib';
-import type { ObjectStore } from '../../domain/storage.ts';
-import type { MediaVariant } from '../transcript/model.ts';
+import type { ObjectStore } from '../domain/storage.ts';
+import type { MediaVariant } from './transcript/model.ts';
 
 /** The manifest columns the audit and the transcript read. */
 export interface ManifestRow {
@@ -49,4 +49,35 @@ export async function readManifest(store: ObjectStore, sdkAppId: number): Promis
     }
   }
   return rows;
+}
+
+/** Where a reference's archived copy is, by `mediaRefKey`: the object key and what is known of it. */
+export interface ArchivedCopy {
+  readonly key: string;
+  readonly contentType?: string;
+  readonly bytes?: number;
+}
+
+/**
+ * The archived copies named by the manifests of every app in the archive (rows with status
+ * `archived` and an object key), by reference key.
+ */
+export async function archivedCopies(store: ObjectStore): Promise<Map<string, ArchivedCopy>> {
+  const apps = new Set<number>();
+  for await (const key of store.list('media-manifest/')) {
+    const match = /^media-manifest\/sdkappid=(\d+)\//.exec(key);
+    if (match) apps.add(Number(match[1]));
+  }
+  const copies = new Map<string, ArchivedCopy>();
+  for (const app of apps) {
+    for (const row of await readManifest(store, app)) {
+      if (row.status !== 'archived' || row.object_key === null) continue;
+      copies.set(manifestRefKey(row), {
+        key: row.object_key,
+        ...(row.content_type === null ? {} : { contentType: row.content_type }),
+        ...(row.bytes === null ? {} : { bytes: row.bytes }),
+      });
+    }
+  }
+  return copies;
 }
