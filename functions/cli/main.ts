@@ -11,19 +11,25 @@
 import { parseArgs } from 'node:util';
 import { systemClock } from '../adapters/system-clock.ts';
 import { runArchiveCommand } from './archive-command.ts';
-import { AUDIT_USAGE, runAuditCommand } from './audit-command.ts';
-import { runDemo } from './demo.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
-import { EXPORT_USAGE, runExportCommand } from './export-command.ts';
 import { cliRuntime } from './runtime.ts';
-import { runSimulatorCommand } from './simulator-command.ts';
 
-const USAGE = `Usage:
+/**
+ * The usage text. The commands other than `archive` (and their heavy dependencies: DuckDB, the
+ * Athena SDK, the simulator) are imported only when used, which keeps `npm run archive` lean.
+ */
+async function usage(): Promise<string> {
+  const [{ EXPORT_USAGE }, { AUDIT_USAGE }] = await Promise.all([
+    import('./export-command.ts'),
+    import('./audit-command.ts'),
+  ]);
+  return `Usage:
   npm start                                   demo: simulator -> ./archive
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
   npm run simulator -- [--port <n>]
 ${EXPORT_USAGE}
 ${AUDIT_USAGE}`;
+}
 
 async function main(argv: string[]): Promise<number> {
   // `main.ts --help` has options but no command.
@@ -31,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const rest = command === undefined ? argv : argv.slice(1);
   // `export` has its own arguments (a query and key=value parameters), so it parses them itself.
   if (command === 'export') return exportCommand(rest);
-  if (command === 'audit') return runAuditCommand(rest, plainDeps());
+  if (command === 'audit') return (await import('./audit-command.ts')).runAuditCommand(rest, plainDeps());
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -47,13 +53,13 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help || command === undefined) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return command === undefined && !values.help ? EXIT.usage : EXIT.done;
   }
   const runtime = cliRuntime({ level: values.verbose ? 'debug' : 'info', json: values.json });
   switch (command) {
     case 'demo':
-      return runDemo(runtime, { out: values.out ?? './archive' });
+      return (await import('./demo.ts')).runDemo(runtime, { out: values.out ?? './archive' });
     case 'archive':
       return runArchiveCommand(runtime, {
         configPath: values.config,
@@ -62,9 +68,9 @@ async function main(argv: string[]): Promise<number> {
         app: values.app,
       });
     case 'simulator':
-      return runSimulatorCommand(values.port);
+      return (await import('./simulator-command.ts')).runSimulatorCommand(values.port);
     default:
-      process.stderr.write(`Unknown command ${JSON.stringify(command)}.\n${USAGE}\n`);
+      process.stderr.write(`Unknown command ${JSON.stringify(command)}.\n${await usage()}\n`);
       return EXIT.usage;
   }
 }
@@ -89,6 +95,7 @@ async function exportCommand(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
+    const { runExportCommand } = await import('./export-command.ts');
     return await runExportCommand(args, {
       clock: systemClock,
       stdout: (text) => process.stdout.write(text),

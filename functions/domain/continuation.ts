@@ -4,8 +4,11 @@
  * with conditional writes (see `functions/engine/state-keeper.ts`).
  *
  * Invariant per target: every seq `<= highWater` is archived, and while a range is in progress,
- * every seq in `(cursor, top]` is archived too. The range is done when `cursor < highWater + 1`;
- * only then does `highWater` advance to `top`. Nothing is ever claimed that was not written.
+ * every seq in `(cursor, top]` is archived too. When the range carries a `todo` list (several spans
+ * of one target paged in parallel), every seq in `[highWater + 1, top]` that lies in no `todo`
+ * interval is archived as well, and `cursor` is the `hi` of the highest one; without `todo`, the
+ * rest is the single interval `[highWater + 1, cursor]`. The range is done when nothing is left to
+ * do; only then does `highWater` advance to `top`. Nothing is ever claimed that was not written.
  */
 import * as z from 'zod';
 import { ArchiverError } from './errors.ts';
@@ -28,6 +31,11 @@ export interface RangeProgress {
   floorTime: number | null;
   /** `MsgTimeStamp` of the newest message archived in this range, once known. */
   topTime: number | null;
+  /**
+   * Seqs still to fetch below `cursor`, as disjoint inclusive intervals, highest first (the first
+   * one's `hi` is `cursor`). Absent: everything from `cursor` down to `highWater + 1`.
+   */
+  todo?: SeqWindow[];
 }
 
 export interface TargetState extends TargetRef {
@@ -100,8 +108,18 @@ const StateSchema = z.object({
           cursor: seq,
           floorTime: z.number().int().nullable(),
           topTime: z.number().int().nullable().default(null),
+          // Added with parallel spans per target; absent in older documents.
+          todo: z
+            .array(z.object({ lo: seq, hi: seq }).refine((w) => w.lo <= w.hi, 'lo must not exceed hi'))
+            .optional(),
         })
         .refine((r) => r.cursor <= r.top, 'cursor must not exceed top')
+        .refine(
+          (r) =>
+            r.todo === undefined ||
+            r.todo.every((w, i) => (i === 0 ? w.hi === r.cursor : w.hi < (r.todo?.[i - 1]?.lo ?? 0))),
+          'todo must be disjoint, highest first, and start at cursor',
+        )
         .nullable(),
     }),
   ),
@@ -172,13 +190,64 @@ export interface SeqWindow {
 export const PAGE_SIZE = 20;
 
 /**
- * Split the rest of a range into windows of at most {@link PAGE_SIZE} seqs, newest first, aligned
- * to `cursor`. Windows can be fetched in parallel; results are released in this order.
+ * A span this short or shorter is never split: 100 pages, so the one extra call a span boundary
+ * can cost (its last page asks for fewer than 20 seqs) is at most 1% of the span's calls.
  */
-export function* windowsBelow(cursor: number, floor: number, size = PAGE_SIZE): Generator<SeqWindow> {
-  for (let hi = cursor; hi >= floor; hi -= size) {
-    yield { lo: Math.max(floor, hi - size + 1), hi };
+export const MIN_SPAN_SEQS = 100 * PAGE_SIZE;
+
+/** The seqs of a range still to fetch, highest first (`floor` is `highWater + 1`). */
+export function pendingSpans(range: RangeProgress, floor: number): SeqWindow[] {
+  const todo = range.todo ?? [{ lo: floor, hi: range.cursor }];
+  return todo.filter((w) => w.hi >= floor).map((w) => ({ lo: Math.max(w.lo, floor), hi: w.hi }));
+}
+
+/**
+ * Split what is left of a range into at most `maxSpans` spans of at least {@link MIN_SPAN_SEQS}
+ * seqs, highest first, each to be paged sequentially by following (the next request starts below
+ * the smallest seq returned). Spans are fetched in parallel, so a large target keeps many requests
+ * in flight, and extra calls occur only at span boundaries. Existing intervals are kept (a resumed
+ * run continues exactly where each one stopped); only intervals large enough are cut, at multiples
+ * of {@link PAGE_SIZE} below their top, so full pages end exactly on a boundary.
+ */
+export function planSpans(pending: readonly SeqWindow[], maxSpans: number): SeqWindow[] {
+  const total = pending.reduce((sum, w) => sum + (w.hi - w.lo + 1), 0);
+  const wanted = Math.max(1, Math.min(Math.floor(maxSpans), Math.floor(total / MIN_SPAN_SEQS)));
+  if (pending.length >= wanted) return pending.map((w) => ({ ...w }));
+  const spans: SeqWindow[] = [];
+  for (const w of pending) {
+    const size = w.hi - w.lo + 1;
+    const parts = Math.max(
+      1,
+      Math.min(Math.floor(size / MIN_SPAN_SEQS), Math.round((size / total) * wanted)),
+    );
+    const step = Math.ceil(size / parts / PAGE_SIZE) * PAGE_SIZE;
+    for (let hi = w.hi; hi >= w.lo; hi -= step) spans.push({ lo: Math.max(w.lo, hi - step + 1), hi });
   }
+  return spans;
+}
+
+/**
+ * The progress of a range whose remaining work is `spans` (any order; empty or exhausted spans,
+ * `hi < lo`, are done). Returns null when nothing is left: the range is complete.
+ */
+export function rangeWithSpans(
+  range: RangeProgress,
+  spans: readonly SeqWindow[],
+  floor: number,
+): RangeProgress | null {
+  const left = spans.filter((w) => w.hi >= w.lo && w.hi >= floor).sort((a, b) => b.hi - a.hi);
+  const first = left[0];
+  if (first === undefined) return null;
+  const { todo: _old, ...rest } = range;
+  const single = left.length === 1 && first.lo <= floor;
+  return single
+    ? { ...rest, cursor: first.hi }
+    : { ...rest, cursor: first.hi, todo: left.map((w) => ({ lo: Math.max(w.lo, floor), hi: w.hi })) };
+}
+
+/** The next request of a span: from its top, at most {@link PAGE_SIZE} seqs, never below its bottom. */
+export function pageRequest(span: SeqWindow): { reqMsgSeq: number; reqMsgNumber: number } {
+  return { reqMsgSeq: span.hi, reqMsgNumber: Math.min(PAGE_SIZE, span.hi - span.lo + 1) };
 }
 
 /** What one page means for its window. */
@@ -226,7 +295,7 @@ export function evaluatePage(args: {
   }
   if (coveredDownTo <= window.lo) return { kind: 'window-done', stopTarget: false };
   const next = Math.min(coveredDownTo - 1, args.reqMsgSeq - 1);
-  return { kind: 'continue', reqMsgSeq: next, reqMsgNumber: next - window.lo + 1 };
+  return { kind: 'continue', reqMsgSeq: next, reqMsgNumber: Math.min(PAGE_SIZE, next - window.lo + 1) };
 }
 
 /** Keep only the messages inside the window (a page can reach below it when seqs are missing). */
@@ -280,24 +349,12 @@ export function rangesToArchive(
   return ranges;
 }
 
-/**
- * Record progress of the range at the head of a target's work: `(cursor, top]` is now archived.
- * When `finished`, the range is complete and the high-water mark advances to its top.
- */
-export function advanceTarget(
-  target: TargetState,
-  range: RangeProgress,
-  cursor: number,
-  finished: boolean,
-): TargetState {
-  const floor = target.highWater + 1;
-  if (finished || cursor < floor) {
-    return {
-      ...target,
-      highWater: Math.max(target.highWater, range.top),
-      highWaterTime: range.topTime ?? target.highWaterTime,
-      inProgress: null,
-    };
-  }
-  return { ...target, inProgress: { ...range, cursor } };
+/** A range is complete: the high-water mark advances to its top. */
+export function completeRange(target: TargetState, range: RangeProgress): TargetState {
+  return {
+    ...target,
+    highWater: Math.max(target.highWater, range.top),
+    highWaterTime: range.topTime ?? target.highWaterTime,
+    inProgress: null,
+  };
 }

@@ -85,7 +85,14 @@ const LINE_BREAKING_CHARS = /[\u0085\u2028\u2029]/g;
 export function serializeRecord(record: ArchiveRecord): string {
   const ordered: Record<string, unknown> = {};
   for (const key of RECORD_KEYS) ordered[key] = record[key];
-  const line = stringify(ordered);
+  // JSON.stringify gives the same text for plain values and is much faster; it throws on a bigint
+  // (an integer beyond 2^53), which lossless-json writes exactly.
+  let line: string | undefined;
+  try {
+    line = JSON.stringify(ordered);
+  } catch {
+    line = stringify(ordered);
+  }
   if (line === undefined) throw new TypeError('record is not serialisable');
   return line.replace(LINE_BREAKING_CHARS, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,4 +1,7 @@
-/** Fetching one seq window of a target: one or more `group_msg_get_simple` pages. */
+/**
+ * Fetching one page of a span of a target: one `group_msg_get_simple` call (more after a 10018 or
+ * an answer that contradicts itself, each asked again smaller).
+ */
 import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domain/continuation.ts';
 import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
@@ -6,28 +9,51 @@ import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../domain/rec
 import type { ChatApi, RawMessage, RejectedItem } from '../domain/tencent-types.ts';
 import { TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
-import type { WindowResult } from './target-work.ts';
+import type { PageResult } from './target-work.ts';
 
-/** Fetch one window, following short pages, filtering to the window and the look-back. */
-export async function fetchWindow(
+/**
+ * Fetch the next page of `span` (from `request.reqMsgSeq` down, at most 20 seqs), keep the messages
+ * inside the span and the look-back, and say where the span continues: below the smallest seq
+ * returned, so a page cut short costs no extra call (reference §3.6).
+ */
+export async function fetchPage(
   api: ChatApi,
   options: RunOptions,
   ref: TargetRef,
   floorTime: number | null,
-  window: SeqWindow,
+  span: SeqWindow,
+  request: { reqMsgSeq: number; reqMsgNumber: number },
   signal: AbortSignal | undefined,
   /** The target's seq-space incarnation (see continuation.ts), written into every record. */
   generation = 0,
-): Promise<WindowResult> {
+): Promise<PageResult> {
+  let { reqMsgSeq, reqMsgNumber } = request;
+  let calls = 0;
+  let inconsistent = 0;
   const bySeq = new Map<number, RawMessage>();
   // Items the page schema rejected, and seqs too big to answer even alone: archived as flagged rows.
   const quarantined = new Map<number, RejectedItem>();
-  let inconsistent = 0;
-  let reqMsgSeq = window.hi;
-  let reqMsgNumber = window.hi - window.lo + 1;
-  let pages = 0;
-  let stop: WindowResult['stop'] = false;
+  const result = (next: number, short: boolean, stop: PageResult['stop']): PageResult => {
+    const ctx = {
+      sdkAppId: options.sdkAppId,
+      groupId: ref.groupId,
+      topicId: ref.topicId,
+      generation,
+      observedAt: options.observedAtSec ?? null,
+    };
+    const records: ArchiveRecord[] = [...bySeq.values()]
+      .sort((a, b) => b.MsgSeq - a.MsgSeq)
+      .map((m) => toRecord(m, ctx));
+    // A flagged row without a readable time goes under the nearest message's day (else the server's today).
+    let fallbackTime = Math.floor(api.serverNowMs() / 1000);
+    for (const m of bySeq.values()) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
+    for (const [seq, item] of quarantined) {
+      if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
+    }
+    return { records, calls, next, short, stop, inconsistent };
+  };
   for (;;) {
+    calls++;
     let page: Awaited<ReturnType<ChatApi['getHistory']>>;
     try {
       page = await api.getHistory(
@@ -53,17 +79,14 @@ export async function fetchWindow(
           reason: `group_msg_get_simple answered 10018 (answer too big) for this seq alone: ${error.message}`,
           msgSeq: reqMsgSeq,
         });
-        if (reqMsgSeq - 1 < window.lo) break;
-        reqMsgSeq -= 1;
-        reqMsgNumber = reqMsgSeq - window.lo + 1;
-        continue;
+        return result(reqMsgSeq - 1, false, false);
       }
       throw error;
     }
-    pages++;
-    const inside = inWindow(window, page.messages);
+    // One message per seq, even if an answer repeated one.
+    const inside = [...new Map(inWindow(span, page.messages).map((m) => [m.MsgSeq, m])).values()];
     const rejected = (page.rejected ?? []).filter(
-      (r) => r.msgSeq === null || (r.msgSeq >= window.lo && r.msgSeq <= window.hi),
+      (r) => r.msgSeq === null || (r.msgSeq >= span.lo && r.msgSeq <= span.hi),
     );
     const verdict = judgePage({
       isFinished: page.isFinished,
@@ -84,12 +107,9 @@ export async function fetchWindow(
     }
     for (const m of inside) if (floorTime === null || m.MsgTimeStamp >= floorTime) bySeq.set(m.MsgSeq, m);
     for (const r of rejected) quarantined.set(r.msgSeq ?? 0, r);
-    if (verdict.kind === 'expired') {
-      stop = 'expired';
-      break;
-    }
+    if (verdict.kind === 'expired') return result(span.lo - 1, false, 'expired');
     const outcome = evaluatePage({
-      window,
+      window: span,
       reqMsgSeq,
       reqMsgNumber,
       isFinished: page.isFinished,
@@ -101,28 +121,9 @@ export async function fetchWindow(
       floorTime,
     });
     if (outcome.kind === 'window-done') {
-      if (outcome.stopTarget) stop = outcome.reason;
-      break;
+      return result(span.lo - 1, false, outcome.stopTarget ? outcome.reason : false);
     }
-    if (outcome.reqMsgSeq >= reqMsgSeq) break; // no progress: never loop forever on an odd answer
-    reqMsgSeq = outcome.reqMsgSeq;
-    reqMsgNumber = outcome.reqMsgNumber;
+    // Never loop on an odd answer: the next request is always strictly below this one.
+    return result(Math.min(outcome.reqMsgSeq, reqMsgSeq - 1), page.isFinished === 0, false);
   }
-  const ctx = {
-    sdkAppId: options.sdkAppId,
-    groupId: ref.groupId,
-    topicId: ref.topicId,
-    generation,
-    observedAt: options.observedAtSec ?? null,
-  };
-  const records: ArchiveRecord[] = [...bySeq.values()]
-    .sort((a, b) => b.MsgSeq - a.MsgSeq)
-    .map((m) => toRecord(m, ctx));
-  // A flagged row without a readable time goes under the nearest message's day (else the server's today).
-  let fallbackTime = Math.floor(api.serverNowMs() / 1000);
-  for (const m of bySeq.values()) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
-  for (const [seq, item] of quarantined) {
-    if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
-  }
-  return { records, pages, stop, inconsistent };
 }

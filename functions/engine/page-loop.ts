@@ -1,19 +1,23 @@
 /**
- * The paging loop: round-robin over the targets, many windows in flight under the client's rate
- * limit, results released in order per target, and checkpoints as barriers.
+ * The paging loop: round-robin over the targets, many pages in flight under the client's rate
+ * limit (each target's spans paged in parallel, each span sequentially by following), every page's
+ * records handed to the writer as they come, and checkpoints as barriers.
  */
-import { advanceTarget, type RangeProgress, type SeqWindow } from '../domain/continuation.ts';
+import type { RangeProgress } from '../domain/continuation.ts';
 import { AbortedError, GiveUpError } from '../domain/errors.ts';
 import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
 import { describeError as describe } from './errors.ts';
-import { fetchWindow } from './fetch-window.ts';
+import { fetchPage } from './fetch-window.ts';
 import type { PartitionWriter } from './partition-writer.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import type { StateKeeper } from './state-keeper.ts';
-import type { Slot, TargetWork, WindowResult } from './target-work.ts';
+import type { PageResult, Span, TargetWork } from './target-work.ts';
 
-/** The paging loop: round-robin over targets, many windows in flight, checkpoints as barriers. */
+/** Uncompressed bytes that may wait for the gzip streams before paging pauses. */
+const MAX_COMPRESSION_BACKLOG_BYTES = 8 * 1024 * 1024;
+
+/** The paging loop: round-robin over targets, many pages in flight, checkpoints as barriers. */
 export async function pageTargets(
   deps: RunDeps,
   options: RunOptions,
@@ -43,28 +47,21 @@ export async function pageTargets(
       objects: report.objectsWritten,
     });
 
-  const settle = (target: TargetWork): void => {
-    // Release settled windows in order: the buffer only ever holds a contiguous prefix of each range.
-    while (target.slots[0]?.settled) {
-      const head = target.slots.shift() as Slot;
-      if (fatal !== undefined || target.failed !== undefined || target.interrupted) continue;
-      if (head.error !== undefined) {
-        if (head.error instanceof AbortedError) {
-          target.interrupted = true;
-        } else if (head.error instanceof GiveUpError && isRunFatal(head.error)) {
-          fatal = head.error;
-        } else {
-          target.failed = head.error;
-          report.groups.failed++;
-          report.errors.push({
-            groupId: target.ref.groupId,
-            topicId: target.ref.topicId,
-            error: describe(head.error),
-          });
-        }
-        continue;
+  const finishIfDone = (target: TargetWork): void => {
+    while (target.rangeDone && target.failed === undefined && !target.interrupted) {
+      target.finishRange();
+      if (target.finished) {
+        report.groups.archived++;
+        break;
       }
-      const result = head.result as WindowResult;
+    }
+  };
+
+  /** A page settled: its records go to the writer at once, and its span moves down. */
+  const settle = (target: TargetWork, span: Span, result: PageResult | undefined, error: unknown): void => {
+    span.inFlight = false;
+    target.inFlight--;
+    if (result !== undefined) {
       writer.addAll(result.records);
       for (const record of result.records) {
         report.messages++;
@@ -73,49 +70,51 @@ export async function pageTargets(
         if (record.quarantined) report.quarantined++;
       }
       report.inconsistentAnswers += result.inconsistent ?? 0;
-      report.pages += result.pages;
-      report.shortPages += result.pages - 1;
-      const range = target.range as RangeProgress;
-      range.cursor = head.window.lo - 1;
-      if (result.records.length > 0) {
-        const times = result.records.map((r) => r.msg_time);
-        range.topTime ??= Math.max(...times);
-        target.newestPendingTime = Math.min(target.newestPendingTime, ...times);
-      }
-      if (result.stop !== false || (target.windows === undefined && target.slots.length === 0)) {
-        target.finishRange();
-        if (target.finished) report.groups.archived++;
+      report.pages += result.calls;
+      if (result.short) report.shortPages++;
+      // Written records are claimed even if the target failed meanwhile: the state must match the files.
+      target.applyPage(span, result);
+    } else if (target.failed === undefined && !target.interrupted) {
+      if (error instanceof AbortedError) {
+        target.interrupted = true;
+      } else if (error instanceof GiveUpError && isRunFatal(error)) {
+        fatal ??= error;
       } else {
-        target.state = advanceTarget(target.state, range, range.cursor, false);
+        target.failed = error;
+        report.groups.failed++;
+        report.errors.push({
+          groupId: target.ref.groupId,
+          topicId: target.ref.topicId,
+          error: describe(error),
+        });
       }
     }
+    finishIfDone(target);
     progress();
   };
 
-  const dispatch = (target: TargetWork, window: SeqWindow): void => {
-    const slot: Slot = { window, settled: false };
-    target.slots.push(slot);
+  const dispatch = (target: TargetWork, span: Span): void => {
+    span.inFlight = true;
+    target.inFlight++;
     const range = target.range as RangeProgress;
-    const task = fetchWindow(
+    // A snapshot: a stop elsewhere in the target may drop the live span meanwhile.
+    const window = { lo: span.lo, hi: span.hi };
+    const request = target.request(span);
+    const task = fetchPage(
       deps.api,
       options,
       target.ref,
       range.floorTime,
       window,
+      request,
       signal,
       target.state.generation,
     ).then(
-      (result) => {
-        slot.result = result;
-      },
-      (error: unknown) => {
-        slot.error = error;
-      },
+      (result) => settle(target, span, result, undefined),
+      (error: unknown) => settle(target, span, undefined, error),
     );
     const tracked = task.then(() => {
-      slot.settled = true;
       inFlight.delete(tracked);
-      settle(target);
     });
     inFlight.add(tracked);
   };
@@ -127,16 +126,20 @@ export async function pageTargets(
     progress();
   };
 
-  const pickTarget = (): TargetWork | undefined => {
+  /** Round robin over the targets: the next one with a span free to page, and that span. */
+  const pick = (): { target: TargetWork; span: Span } | undefined => {
     for (let i = 0; i < targets.length; i++) {
       const target = targets[(cursor + i) % targets.length] as TargetWork;
-      if (!target.canDispatch) continue;
+      const span = target.nextSpan();
+      if (span === undefined) continue;
       cursor = (cursor + i + 1) % targets.length;
-      return target;
+      return { target, span };
     }
     return undefined;
   };
 
+  // A range with nothing left to fetch (resumed at its very end) completes at once.
+  for (const target of targets) finishIfDone(target);
   for (;;) {
     if (fatal !== undefined || signal?.aborted) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
@@ -145,22 +148,18 @@ export async function pageTargets(
       await checkpoint();
       continue;
     }
+    if (writer.backlogBytes > MAX_COMPRESSION_BACKLOG_BYTES) {
+      // The compressor is behind: fetch no more until it catches up (memory bounded by bytes).
+      await writer.drain(MAX_COMPRESSION_BACKLOG_BYTES / 2);
+      continue;
+    }
     if (inFlight.size >= options.concurrency) {
       await Promise.race(inFlight);
       continue;
     }
-    const target = pickTarget();
-    const window = target?.nextWindow();
-    if (target && window) {
-      dispatch(target, window);
-      continue;
-    }
-    if (target) {
-      // Its range has no more windows; once its slots settle, settle() finishes the range.
-      if (target.slots.length === 0) {
-        target.finishRange();
-        if (target.finished) report.groups.archived++;
-      }
+    const next = pick();
+    if (next) {
+      dispatch(next.target, next.span);
       continue;
     }
     if (inFlight.size === 0) break;

@@ -8,6 +8,7 @@
  * covers both: a log never describes records that were rolled back, and the rescan compares
  * against exactly what was committed.
  */
+import { once } from 'node:events';
 import { createGzip, type Gzip, gzipSync } from 'node:zlib';
 import { FingerprintLogBuilder } from '../domain/fingerprint-log.ts';
 import { dateInZone, fingerprintObjectKey, messageObjectKey } from '../domain/partition.ts';
@@ -15,10 +16,18 @@ import type { ArchiveRecord } from '../domain/record.ts';
 import { serializeRecord } from '../domain/record-codec.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 
+/** Lines go to the compressor in batches of about this many bytes: one zlib job per batch, not per page. */
+const BATCH_BYTES = 64 * 1024;
+/** Zone offsets are whole multiples of 15 minutes, so a day boundary never falls inside such a block. */
+const ZONE_BLOCK_SECONDS = 900;
+
 interface Partition {
   readonly dt: string;
   readonly gzip: Gzip;
   readonly chunks: Buffer[];
+  /** Lines not yet handed to the compressor (written in batches of {@link BATCH_BYTES}). */
+  pending: string[];
+  pendingBytes: number;
   readonly done: Promise<void>;
   readonly prints: FingerprintLogBuilder;
   records: number;
@@ -46,6 +55,8 @@ export class PartitionWriter {
   private planned: PlannedObject[] | undefined;
   private nextPart = 0;
   private uncompressed = 0;
+  /** The `dt` of 15-minute blocks already seen (one Intl call per block, not per message). */
+  private readonly days = new Map<number, string>();
 
   public constructor(
     private readonly options: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
@@ -70,21 +81,65 @@ export class PartitionWriter {
    */
   public addAll(records: readonly ArchiveRecord[]): void {
     if (this.planned) throw new Error('PartitionWriter.addAll after planFlush and before flush');
-    const byDay = new Map<string, string[]>();
     for (const record of records) {
-      const dt = dateInZone(record.msg_time, this.options.timeZone);
-      const lines = byDay.get(dt) ?? [];
-      lines.push(serializeRecord(record));
-      byDay.set(dt, lines);
-      (this.partitions.get(dt) ?? this.open(dt)).prints.add(record);
-    }
-    for (const [dt, lines] of byDay) {
+      const dt = this.dayOf(record.msg_time);
       const partition = this.partitions.get(dt) ?? this.open(dt);
-      const chunk = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-      partition.gzip.write(chunk);
-      partition.records += lines.length;
-      partition.bytes += chunk.length;
-      this.uncompressed += chunk.length;
+      partition.prints.add(record);
+      const line = `${serializeRecord(record)}\n`;
+      const size = Buffer.byteLength(line);
+      partition.pending.push(line);
+      partition.pendingBytes += size;
+      partition.records++;
+      partition.bytes += size;
+      this.uncompressed += size;
+      if (partition.pendingBytes >= BATCH_BYTES) this.writePending(partition);
+    }
+  }
+
+  private writePending(partition: Partition): void {
+    if (partition.pending.length === 0) return;
+    partition.gzip.write(Buffer.from(partition.pending.join(''), 'utf8'));
+    partition.pending = [];
+    partition.pendingBytes = 0;
+  }
+
+  /** `dateInZone`, cached per 15-minute block when both ends of the block fall on the same day. */
+  private dayOf(epochSeconds: number): string {
+    const block = Math.floor(epochSeconds / ZONE_BLOCK_SECONDS);
+    const cached = this.days.get(block);
+    if (cached !== undefined) return cached;
+    const dt = dateInZone(epochSeconds, this.options.timeZone);
+    const start = block * ZONE_BLOCK_SECONDS;
+    const sameDay =
+      dateInZone(Math.max(0, start), this.options.timeZone) === dt &&
+      dateInZone(start + ZONE_BLOCK_SECONDS - 1, this.options.timeZone) === dt;
+    if (sameDay) {
+      if (this.days.size > 100_000) this.days.clear();
+      this.days.set(block, dt);
+    }
+    return dt;
+  }
+
+  /** Uncompressed bytes handed to the compressors and not compressed yet (zlib works off-thread). */
+  public get backlogBytes(): number {
+    let bytes = 0;
+    for (const p of this.partitions.values()) bytes += p.gzip.writableLength;
+    return bytes;
+  }
+
+  /** Resolves once the compression backlog is at most `maxBytes`. */
+  public async drain(maxBytes: number): Promise<void> {
+    while (this.backlogBytes > maxBytes) {
+      let fullest: Partition | undefined;
+      for (const p of this.partitions.values()) {
+        if (fullest === undefined || p.gzip.writableLength > fullest.gzip.writableLength) fullest = p;
+      }
+      if (fullest === undefined || !fullest.gzip.writableNeedDrain) {
+        // Below its own high-water mark: let the compressor run a turn.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await once(fullest.gzip, 'drain');
     }
   }
 
@@ -124,6 +179,7 @@ export class PartitionWriter {
         });
         continue;
       }
+      this.writePending(partition);
       partition.gzip.end();
       await partition.done;
       const body = Buffer.concat(partition.chunks);
@@ -170,6 +226,8 @@ export class PartitionWriter {
       dt,
       gzip,
       chunks,
+      pending: [],
+      pendingBytes: 0,
       done,
       prints: new FingerprintLogBuilder(),
       records: 0,

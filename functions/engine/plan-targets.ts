@@ -76,7 +76,7 @@ export async function planTargets(
       inProgress: null,
       generation: 0,
     };
-    work.push(new TargetWork(ref, base, ranges, lastMsgTime));
+    work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
   };
 
   const communities: string[] = [];

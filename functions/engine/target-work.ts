@@ -1,24 +1,38 @@
-/** One target's work during a run: its ranges, its window generator and the windows in flight. */
+/**
+ * One target's work during a run: its ranges, the spans of the current range (each paged
+ * sequentially by following, several in parallel) and the pages in flight.
+ */
 import {
-  advanceTarget,
+  completeRange,
+  pageRequest,
+  pendingSpans,
+  planSpans,
   type RangeProgress,
+  rangeWithSpans,
   type SeqWindow,
   type TargetRef,
   type TargetState,
-  windowsBelow,
 } from '../domain/continuation.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 
-export interface Slot {
-  readonly window: SeqWindow;
-  settled: boolean;
-  result?: WindowResult;
-  error?: unknown;
+/** A block of seqs paged downward: `hi` is the next seq to request; done when `hi < lo`. */
+export interface Span {
+  readonly lo: number;
+  hi: number;
+  inFlight: boolean;
+  /** Oldest `MsgTimeStamp` archived from this span so far. */
+  oldestTime: number | null;
 }
 
-export interface WindowResult {
+/** What one page brought for its span. */
+export interface PageResult {
   records: ArchiveRecord[];
-  pages: number;
+  /** Requests made (more than 1 after a 10018 shrink). */
+  calls: number;
+  /** The span's next `hi`: below the smallest seq returned, or `lo - 1` when the span is done. */
+  next: number;
+  /** The page came back cut short (IsFinished 0 with the span not done). */
+  short: boolean;
   stop: false | 'expired' | 'before-floor-time';
   /** Answers that contradicted their data and were asked again smaller (see page-trust.ts). */
   inconsistent?: number;
@@ -26,10 +40,10 @@ export interface WindowResult {
 
 /** One target's work during this run. */
 export class TargetWork {
-  public state: TargetState;
+  private base: TargetState;
   public readonly ranges: RangeProgress[];
-  public windows: Generator<SeqWindow> | undefined;
-  public readonly slots: Slot[] = [];
+  public spans: Span[] = [];
+  public inFlight = 0;
   public failed: unknown;
   public interrupted = false;
 
@@ -38,9 +52,11 @@ export class TargetWork {
     state: TargetState,
     ranges: RangeProgress[],
     /** Upper bound of the newest message not yet archived (epoch seconds; starts as the group's LastMsgTime). */
-    public newestPendingTime: number,
+    private readonly lastMsgTime: number,
+    /** Spans of one range paged in parallel, at most. */
+    private readonly maxSpans: number,
   ) {
-    this.state = state;
+    this.base = state;
     this.ranges = ranges;
     this.startRange();
   }
@@ -53,29 +69,81 @@ export class TargetWork {
     return this.ranges.length === 0;
   }
 
-  public get canDispatch(): boolean {
-    return !this.finished && this.failed === undefined && !this.interrupted && this.windows !== undefined;
+  private get floor(): number {
+    return this.base.highWater + 1;
   }
 
-  public nextWindow(): SeqWindow | undefined {
-    const next = this.windows?.next();
-    if (!next || next.done) {
-      this.windows = undefined;
-      return undefined;
+  /**
+   * The state to commit: what has been archived so far. Pages in flight are not in it (the
+   * checkpoint drains them first).
+   */
+  public get state(): TargetState {
+    const range = this.range;
+    if (range === undefined) return this.base;
+    const inProgress = rangeWithSpans(range, this.spans, this.floor);
+    // Nothing left but pages not yet settled cannot happen at a checkpoint; a complete range is
+    // committed by finishRange().
+    return { ...this.base, inProgress: inProgress ?? range };
+  }
+
+  /** A span with no page in flight and seqs left, highest first. */
+  public nextSpan(): Span | undefined {
+    if (this.finished || this.failed !== undefined || this.interrupted) return undefined;
+    return this.spans.find((s) => !s.inFlight && s.hi >= s.lo);
+  }
+
+  /** The request for the span's next page. */
+  public request(span: Span): { reqMsgSeq: number; reqMsgNumber: number } {
+    return pageRequest(span);
+  }
+
+  /** A page of `span` settled successfully: the span moves down; a stop ends everything below it. */
+  public applyPage(span: Span, result: PageResult): void {
+    if (span.hi < span.lo) return; // dropped by a stop meanwhile; its records are still written
+    span.hi = Math.min(span.hi, result.next);
+    const range = this.range as RangeProgress;
+    for (const record of result.records) {
+      const t = record.msg_time;
+      if (range.topTime === null || t > range.topTime) range.topTime = t;
+      if (span.oldestTime === null || t < span.oldestTime) span.oldestTime = t;
     }
-    return next.value;
+    if (result.stop !== false) {
+      // Everything below this page is out of scope (expired, or older than the look-back).
+      span.hi = span.lo - 1;
+      for (const other of this.spans) if (other.lo < span.lo) other.hi = other.lo - 1;
+    }
+  }
+
+  /** True when the current range has nothing left to fetch and no page in flight. */
+  public get rangeDone(): boolean {
+    return this.range !== undefined && this.inFlight === 0 && this.spans.every((s) => s.hi < s.lo);
   }
 
   /** Move to the next range once the current one is complete. */
   public finishRange(): void {
     const range = this.ranges.shift();
-    if (range) this.state = advanceTarget(this.state, range, range.cursor, true);
-    this.slots.length = 0;
+    if (range) this.base = completeRange(this.base, range);
     this.startRange();
+  }
+
+  /**
+   * Upper bound of the newest message not yet archived: the oldest archived time of the highest
+   * span with work left, or of the finished spans above it.
+   */
+  public get newestPendingTime(): number {
+    let bound = this.lastMsgTime;
+    // A later range (newer messages) is still to come: nothing better than the group's last time.
+    if (this.ranges.length > 1) return bound;
+    for (const span of this.spans) {
+      if (span.oldestTime !== null) bound = Math.min(bound, span.oldestTime);
+      if (span.hi >= span.lo) break;
+    }
+    return bound;
   }
 
   private startRange(): void {
     const range = this.range;
-    this.windows = range ? windowsBelow(range.cursor, this.state.highWater + 1) : undefined;
+    const spans: SeqWindow[] = range ? planSpans(pendingSpans(range, this.floor), this.maxSpans) : [];
+    this.spans = spans.map((w) => ({ lo: w.lo, hi: w.hi, inFlight: false, oldestTime: null }));
   }
 }

@@ -131,3 +131,42 @@ export function groupMsgGetSimple(
   const text = `${head(request.groupId, page.isFinished)}${page.items.join(',')}]}`;
   return { code: 0, body: text, messages: page.items.length };
 }
+
+/**
+ * How many calls a sequential page-follower needs for the whole retained history of a stream:
+ * newest first, 20 a call, each next request below what the last page covered (its smallest seq,
+ * or the whole request when IsFinished is 1), until seq 1 or an expired page. The benchmark's
+ * yardstick; computed in process, without HTTP or rate limits.
+ */
+export function sequentialPulls(
+  world: SimWorld,
+  stream: StreamState,
+  withRecalled: boolean,
+  maxPageBytes: number | undefined,
+  groupId: string,
+): number {
+  const overhead = Buffer.byteLength(head(groupId, 0)) + 2;
+  const budget = maxPageBytes === undefined ? undefined : maxPageBytes - overhead;
+  let calls = 0;
+  let seq = stream.nextSeq - 1;
+  while (seq >= 1) {
+    const request = {
+      groupId,
+      reqMsgNumber: MAX_PAGE_MESSAGES,
+      reqMsgSeq: seq,
+      withRecalled,
+      topicId: undefined,
+    };
+    const page = renderPage(world, stream, request, budget);
+    calls++;
+    if (page.isFinished === 2) break;
+    if (page.isFinished === 1) {
+      seq -= MAX_PAGE_MESSAGES;
+      continue;
+    }
+    if (page.items.length === 0) break;
+    const last = JSON.parse(page.items.at(-1) as string) as { MsgSeq: number };
+    seq = last.MsgSeq - 1;
+  }
+  return calls;
+}

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../domain/errors.ts';
 import type { JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
-import { groupMsgGetSimple } from './api-history.ts';
+import { groupMsgGetSimple, sequentialPulls } from './api-history.ts';
 import { getTopic } from './api-topic.ts';
 import { buildDataset, type DatasetSpec, DEMO_DATASET } from './dataset.ts';
 import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from './envelope.ts';
@@ -124,6 +124,11 @@ export interface Simulator {
     options?: { topicId?: string; withRecalledMsg?: boolean },
   ): Iterable<RawMessage>;
   groups(): readonly SimGroupSummary[];
+  /**
+   * The calls a sequential page-follower needs for a stream's retained history (the minimum the
+   * benchmark compares pull calls with); computed in process, no HTTP.
+   */
+  sequentialPulls(groupId: string, options?: { topicId?: string; withRecalledMsg?: boolean }): number;
 }
 
 const DEFAULT_RATES: Record<ApiName, number> = {
@@ -461,5 +466,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     groundTruth: (groupId, truthOptions) =>
       sim.world.groundTruth(groupId, truthOptions?.topicId, truthOptions?.withRecalledMsg ?? false),
     groups: () => sim.world.summaries(),
+    sequentialPulls: (groupId, pullOptions) => {
+      const group = sim.world.group(groupId);
+      const stream = group && sim.world.streamOf(group, pullOptions?.topicId);
+      if (stream === undefined) return 0;
+      return sequentialPulls(
+        sim.world,
+        stream,
+        pullOptions?.withRecalledMsg ?? true,
+        options.maxPageBytes,
+        groupId,
+      );
+    },
   };
 }

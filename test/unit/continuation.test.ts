@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
-  advanceTarget,
+  completeRange,
   emptyState,
   evaluatePage,
   inWindow,
+  MIN_SPAN_SEQS,
+  pageRequest,
   parseState,
+  pendingSpans,
+  planSpans,
+  type RangeProgress,
   rangesToArchive,
+  rangeWithSpans,
+  type SeqWindow,
   StateCorruptError,
   serializeState,
   type TargetState,
-  windowsBelow,
 } from '../../functions/domain/continuation.ts';
 
 const target = (over: Partial<TargetState> = {}): TargetState => ({
@@ -22,23 +28,133 @@ const target = (over: Partial<TargetState> = {}): TargetState => ({
   ...over,
 });
 
-describe('windowsBelow', () => {
-  it('splits a range into windows of 20, newest first, the last one partial', () => {
-    expect([...windowsBelow(45, 1)]).toEqual([
-      { lo: 26, hi: 45 },
-      { lo: 6, hi: 25 },
-      { lo: 1, hi: 5 },
+/** Every seq of the windows, checking that none repeats. */
+function seqsOf(windows: readonly SeqWindow[]): number[] {
+  const seqs = windows.flatMap((w) => Array.from({ length: w.hi - w.lo + 1 }, (_, i) => w.hi - i));
+  expect(new Set(seqs).size).toBe(seqs.length);
+  return seqs;
+}
+
+describe('planSpans', () => {
+  it('keeps a range below the minimum span size as one span: sequential page-following, no extra call', () => {
+    expect(planSpans([{ lo: 1, hi: MIN_SPAN_SEQS * 2 - 1 }], 64)).toEqual([
+      { lo: 1, hi: MIN_SPAN_SEQS * 2 - 1 },
     ]);
   });
-  it('yields nothing when the cursor is below the floor', () => {
-    expect([...windowsBelow(10, 11)]).toEqual([]);
+
+  it('splits a large range into at most maxSpans spans, highest first, cut at multiples of 20 below the top', () => {
+    const spans = planSpans([{ lo: 1, hi: 1_000_000 }], 64);
+    expect(spans.length).toBeLessThanOrEqual(64);
+    expect(spans.length).toBeGreaterThan(60);
+    expect(spans[0]?.hi).toBe(1_000_000);
+    for (const [i, w] of spans.entries()) {
+      if (i < spans.length - 1) expect((w.hi - w.lo + 1) % 20).toBe(0);
+      if (i > 0) expect(w.hi).toBe((spans[i - 1] as SeqWindow).lo - 1);
+    }
+    expect(seqsOf(spans)).toHaveLength(1_000_000);
   });
-  it('covers every seq exactly once', () => {
-    const seqs = [...windowsBelow(1_000, 37)].flatMap((w) =>
-      Array.from({ length: w.hi - w.lo + 1 }, (_, i) => w.lo + i),
+
+  it('never cuts spans below the minimum size', () => {
+    const spans = planSpans([{ lo: 101, hi: 100 + MIN_SPAN_SEQS * 5 }], 64);
+    expect(spans).toHaveLength(5);
+    expect(seqsOf(spans)).toHaveLength(MIN_SPAN_SEQS * 5);
+  });
+
+  it('keeps the intervals of a resumed range and cuts only the large ones', () => {
+    const pending = [
+      { lo: 900_001, hi: 900_050 },
+      { lo: 1, hi: 400_000 },
+    ];
+    const spans = planSpans(pending, 16);
+    expect(spans[0]).toEqual({ lo: 900_001, hi: 900_050 });
+    expect(spans.length).toBeLessThanOrEqual(17);
+    expect(seqsOf(spans)).toHaveLength(400_050);
+  });
+});
+
+describe('pendingSpans and rangeWithSpans: the todo list of a range', () => {
+  const range: RangeProgress = { top: 5_000, cursor: 5_000, floorTime: null, topTime: null };
+
+  it('reads a range without todo as everything from its cursor down to the floor', () => {
+    expect(pendingSpans({ ...range, cursor: 3_000 }, 101)).toEqual([{ lo: 101, hi: 3_000 }]);
+    expect(pendingSpans({ ...range, cursor: 100 }, 101)).toEqual([]);
+  });
+
+  it('records spans in progress as a todo list whose first hi is the cursor, and reads it back', () => {
+    const spans = [
+      { lo: 101, hi: 1_500 },
+      { lo: 2_601, hi: 4_321 },
+    ];
+    const progress = rangeWithSpans(range, spans, 101);
+    expect(progress).toEqual({
+      ...range,
+      cursor: 4_321,
+      todo: [
+        { lo: 2_601, hi: 4_321 },
+        { lo: 101, hi: 1_500 },
+      ],
+    });
+    expect(pendingSpans(progress as RangeProgress, 101)).toEqual(progress?.todo);
+    // The document round-trips.
+    const state = { ...emptyState(1), targets: [target({ highWater: 100, inProgress: progress })] };
+    expect(parseState(serializeState(state), 1, 'x')).toEqual(state);
+  });
+
+  it('writes the plain form (no todo) when one span is left reaching down to the floor', () => {
+    expect(rangeWithSpans(range, [{ lo: 101, hi: 777 }], 101)).toEqual({ ...range, cursor: 777 });
+  });
+
+  it('drops exhausted spans, and says null when nothing is left', () => {
+    expect(
+      rangeWithSpans(
+        range,
+        [
+          { lo: 2_000, hi: 1_999 },
+          { lo: 101, hi: 500 },
+        ],
+        101,
+      ),
+    ).toEqual({
+      ...range,
+      cursor: 500,
+    });
+    expect(rangeWithSpans(range, [{ lo: 2_000, hi: 1_999 }], 101)).toBeNull();
+  });
+
+  it('never claims an unfetched seq: todo plus what it leaves out cover the range exactly', () => {
+    const spans = planSpans([{ lo: 101, hi: 5_000 }], 2).map((w, i) => ({ ...w, hi: w.hi - 37 * (i + 1) }));
+    const progress = rangeWithSpans(range, spans, 101) as RangeProgress;
+    const todo = new Set(seqsOf(pendingSpans(progress, 101)));
+    const fetched = new Set(
+      spans.flatMap((w, i) => Array.from({ length: 37 * (i + 1) }, (_, k) => w.hi + 1 + k)),
     );
-    expect(seqs.length).toBe(1_000 - 37 + 1);
-    expect(new Set(seqs).size).toBe(seqs.length);
+    for (let seq = 101; seq <= 5_000; seq++) expect(todo.has(seq) !== fetched.has(seq)).toBe(true);
+  });
+
+  it('rejects a todo list that does not start at the cursor or overlaps', () => {
+    const doc = (todo: SeqWindow[]) =>
+      JSON.stringify({
+        ...emptyState(1),
+        targets: [target({ inProgress: { ...range, cursor: 4_000, todo } })],
+      });
+    expect(() => parseState(doc([{ lo: 1, hi: 3_000 }]), 1, 'x')).toThrow(StateCorruptError);
+    expect(() =>
+      parseState(
+        doc([
+          { lo: 2_000, hi: 4_000 },
+          { lo: 1, hi: 2_000 },
+        ]),
+        1,
+        'x',
+      ),
+    ).toThrow(/todo must be disjoint/);
+  });
+});
+
+describe('pageRequest', () => {
+  it('asks for at most 20 seqs from the span top, never below its bottom', () => {
+    expect(pageRequest({ lo: 1, hi: 100 })).toEqual({ reqMsgSeq: 100, reqMsgNumber: 20 });
+    expect(pageRequest({ lo: 95, hi: 100 })).toEqual({ reqMsgSeq: 100, reqMsgNumber: 6 });
   });
 });
 
@@ -128,21 +244,15 @@ describe('rangesToArchive', () => {
   });
 });
 
-describe('advanceTarget', () => {
+describe('completeRange', () => {
   const range = { top: 300, cursor: 300, floorTime: null, topTime: null };
-  it('records partial progress without moving the high-water mark', () => {
-    expect(advanceTarget(target({ highWater: 100 }), range, 200, false)).toEqual(
-      target({ highWater: 100, inProgress: { top: 300, cursor: 200, floorTime: null, topTime: null } }),
+  it('moves the high-water mark to the top and remembers the newest archived time', () => {
+    expect(completeRange(target({ highWater: 100, highWaterTime: 5 }), { ...range, topTime: 900 })).toEqual(
+      target({ highWater: 300, highWaterTime: 900 }),
     );
-  });
-  it('remembers the time of the newest archived message when a range completes', () => {
-    const done = advanceTarget(
-      target({ highWater: 100, highWaterTime: 5 }),
-      { ...range, topTime: 900 },
-      100,
-      false,
+    expect(completeRange(target({ highWater: 100, highWaterTime: 5 }), range)).toEqual(
+      target({ highWater: 300, highWaterTime: 5 }),
     );
-    expect(done).toEqual(target({ highWater: 300, highWaterTime: 900 }));
   });
   it('reads state documents written before highWaterTime and topTime existed', () => {
     const old =
@@ -150,10 +260,6 @@ describe('advanceTarget', () => {
     expect(parseState(old, 1, 'x').targets[0]).toEqual(
       target({ highWater: 3, inProgress: { top: 9, cursor: 5, floorTime: null, topTime: null } }),
     );
-  });
-  it('moves the high-water mark only when the range is complete', () => {
-    expect(advanceTarget(target({ highWater: 100 }), range, 100, false)).toEqual(target({ highWater: 300 }));
-    expect(advanceTarget(target({ highWater: 100 }), range, 250, true)).toEqual(target({ highWater: 300 }));
   });
 });
 

@@ -101,6 +101,9 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   getCosSig: 0,
 });
 
+/** A number that may not fit a double exactly has at least 16 digits. */
+const SIXTEEN_DIGITS = /\d{16}/;
+
 /** `get_group_info` takes at most 50 ids per call (GINFO). */
 export const GROUP_INFO_BATCH = 50;
 /** `group_msg_get_simple` returns at most 20 messages per call (reference §3.4). */
@@ -405,6 +408,9 @@ export class TencentClient implements ChatApi {
 
   private parseJson(path: string, text: string): JsonValue {
     try {
+      // Without a run of 16 digits no integer can exceed 2^53, and JSON.parse is exact and much
+      // faster (a page of long messages is parsed ~200 times a second).
+      if (!SIXTEEN_DIGITS.test(text)) return JSON.parse(text) as JsonValue;
       // Lossless: `Next` of get_appid_group_list is a uint64 and can exceed 2^53 (reference §4.1).
       return losslessParse(text, null, (value: string) =>
         isInteger(value) && !isSafeNumber(value) ? BigInt(value) : Number(value),
