@@ -10,14 +10,22 @@
  *   F  rescan: one group, 600,000 messages over 3 days, 1% changed between two runs (calls, time, RSS)
  *   G  rescan memory: one day of 1,000,000 fingerprints loaded and merged in process
  *
+ *   H  media copy (HTTP → SHA-256 → temp file → store): one 100 MB file (MB/s, peak RSS) and many
+ *      small files (files/s), in a process of its own
+ *   I  one app with many groups (BENCH_GROUPS, default 200,000), 0.2% active, at the documented
+ *      limits (list 1/s, info 200/s): planning time vs the API floor, state bytes per checkpoint, RSS
+ *
  * BENCH_SCALE (default 1) shrinks B, C and E for a quick look, e.g. BENCH_SCALE=0.1.
  * BENCH_ONLY picks sections (e.g. BENCH_ONLY=AC). BENCH_MEM_TRACE=<module> is preloaded into the
  * engine process (e.g. one that logs process.memoryUsage() every few seconds) and its stderr shown.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createConsoleLogger } from '../functions/adapters/logging/console-logger.ts';
 import { systemClock } from '../functions/adapters/system-clock.ts';
@@ -25,6 +33,7 @@ import { TencentClient } from '../functions/adapters/tencent/client.ts';
 import { userSigFromKey } from '../functions/adapters/tencent/user-sig.ts';
 import type { RunReport } from '../functions/engine/report.ts';
 import { type DatasetSpec, type Simulator, startSimulator } from '../functions/simulator/index.ts';
+import { mediaBytes } from '../functions/simulator/media-files.ts';
 
 const run = promisify(execFile);
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -100,6 +109,8 @@ async function engine(
         },
       ],
       archive: { out: join(dir, 'archive') },
+      // History figures alone; section H measures media copying.
+      media: { enabled: false },
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     process.stderr.write(`${label}: running the engine…\n`);
@@ -151,6 +162,36 @@ function reportEngine(label: string, sim: Simulator, result: { report: RunReport
   row(`${label} over-limit answers`, String(stats.overLimit), '(target 0)');
   row(`${label} peak RSS (engine process)`, `${result.maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
   row(`${label} objects written`, String(report.objectsWritten), `(${report.checkpoints} checkpoints)`);
+}
+
+async function sectionI(): Promise<void> {
+  const groups = Number(process.env.BENCH_GROUPS ?? '200000');
+  const spec: DatasetSpec = {
+    groups,
+    activeFraction: 0.002,
+    messagesPerActiveGroup: [1, 30],
+    historyDays: 5,
+    typeWeights: { Public: 1, Private: 0, ChatRoom: 0, Community: 0, TopicCommunity: 0, AVChatRoom: 0 },
+  };
+  await withSim(spec, async (sim) => {
+    const result = await engine(sim, `I: ${groups} groups in one app`);
+    const { report } = result;
+    // The two floors overlap when info calls run while the listing goes on.
+    const listFloor = Math.ceil(groups / 10_000) + 1;
+    const infoFloor = groups / 50 / 200;
+    row(
+      'F planning time vs API floor',
+      `${(report.planMs / 1000).toFixed(1)} s vs ${Math.max(listFloor, infoFloor).toFixed(1)} s`,
+      `(list ${listFloor} s, info ${infoFloor.toFixed(1)} s; sequential ${(listFloor + infoFloor).toFixed(1)} s)`,
+    );
+    row(
+      'F bytes written per checkpoint',
+      `${Math.round(report.bytesWritten / Math.max(1, report.checkpoints))} B of objects`,
+      `(${report.checkpoints} checkpoints; the state object is rewritten whole each time)`,
+    );
+    row('F peak RSS (engine process)', `${result.maxRssMb.toFixed(0)} MB`, '(target < 512 MB)');
+    row('F done', String(report.done), `${report.groups.idle} idle, ${report.targetsWithWork} with work`);
+  });
 }
 
 async function sectionA(): Promise<void> {
@@ -367,6 +408,72 @@ async function sectionG(): Promise<void> {
   );
 }
 
+/** Serves `/f/<id>-<bytes>` with deterministic bytes generated while sending (never held whole). */
+async function mediaOrigin(): Promise<{ origin: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const match = /^\/f\/(\d+)-(\d+)$/.exec(req.url ?? '');
+    if (!match) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const length = Number(match[2]);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': length });
+    Readable.from(mediaBytes(3, `${match[1]}`.padStart(32, '0'), length)).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function mediaCopy(origin: string, count: number, bytes: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-media-'));
+  try {
+    const { stdout } = await run(
+      'npx',
+      ['tsx', 'bench/media-worker.ts', origin, String(count), String(bytes), dir],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+      files: number;
+      bytes: number;
+      seconds: number;
+      maxRssMb: number;
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sectionH(): Promise<void> {
+  const server = await mediaOrigin();
+  try {
+    process.stderr.write('H: copying one 100 MB file…\n');
+    const big = await mediaCopy(server.origin, 1, 100 * 1024 * 1024);
+    row(
+      'H media copy, one 100 MB file',
+      `${(big.bytes / 1024 / 1024 / big.seconds).toFixed(1)} MB/s`,
+      `(${big.seconds.toFixed(1)} s)`,
+    );
+    row('H peak RSS while copying 100 MB', `${big.maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
+    const count = Math.max(50, Math.round(1_000 * SCALE));
+    process.stderr.write(`H: copying ${count} files of 50 KB…\n`);
+    const small = await mediaCopy(server.origin, count, 50 * 1024);
+    row(
+      `H media copy, ${count} files of 50 KB`,
+      `${(small.files / small.seconds).toFixed(0)} files/s`,
+      `(${(small.bytes / 1024 / 1024 / small.seconds).toFixed(1)} MB/s, concurrency 16, peak RSS ${small.maxRssMb.toFixed(0)} MB)`,
+    );
+  } finally {
+    await server.close();
+  }
+}
+
 const sections: Record<string, () => Promise<void>> = {
   A: sectionA,
   B: sectionB,
@@ -375,8 +482,10 @@ const sections: Record<string, () => Promise<void>> = {
   E: sectionE,
   F: sectionF,
   G: sectionG,
+  H: sectionH,
+  I: sectionI,
 };
-const only = (process.env.BENCH_ONLY ?? 'ABCDEFG').split('');
+const only = (process.env.BENCH_ONLY ?? 'ABCDEFGHI').split('');
 for (const name of only) await sections[name]?.();
 
 const width = Math.max(...rows.map((r) => r[0].length));

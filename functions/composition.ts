@@ -3,13 +3,18 @@
  * them to the use case. Entry points (CLI, Lambda) call this and nothing else.
  */
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LocalFolderStore } from './adapters/local-folder/local-folder-store.ts';
+import { MediaDownloader } from './adapters/media/downloader.ts';
+import { parseAllowedHosts } from './adapters/media/host-policy.ts';
 import type { SecretResolver } from './adapters/secrets/resolve-secret.ts';
 import { TencentClient } from './adapters/tencent/client.ts';
+import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import type { AppConfig, Config } from './config/schema.ts';
 import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
-import type { ObjectStore } from './domain/storage.ts';
+import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
 
 /** Process-wide services that entry points provide. */
@@ -39,7 +44,7 @@ export class SecretRegistry {
  * Open the archive location: a local folder, or `s3://bucket/prefix`. The S3 SDK is loaded only
  * for an S3 location (about 18 MB of a local run's memory otherwise).
  */
-export async function openStore(out: string): Promise<ObjectStore> {
+export async function openStore(out: string): Promise<StreamingObjectStore> {
   if (out.startsWith('s3://')) {
     const { createS3Client, parseS3Url, S3Store } = await import('./adapters/s3/s3-store.ts');
     const { bucket, prefix } = parseS3Url(out);
@@ -121,6 +126,7 @@ export async function composeAppRun(
       : config.run.deadlineSeconds === null
         ? null
         : runtime.clock.now() + config.run.deadlineSeconds * 1000;
+  const media = config.media.enabled ? mediaDepsFor(config, client, store, runtime) : undefined;
   const deps: RunDeps = {
     api: client,
     store,
@@ -128,6 +134,7 @@ export async function composeAppRun(
     logger: runtime.logger,
     apiStats: () => client.stats(),
     ...(overrides.onProgress ? { onProgress: overrides.onProgress } : {}),
+    ...(media ? { media } : {}),
     ...(runtime.processes ? { processes: runtime.processes } : {}),
   };
   const options: RunOptions = {
@@ -143,9 +150,47 @@ export async function composeAppRun(
     leaseMs: config.run.leaseSeconds * 1000,
     deadlineMs,
     concurrency: app.maxConcurrency,
+    media: {
+      enabled: media !== undefined,
+      concurrency: config.media.concurrency,
+      imageSizes: config.media.imageSizes,
+      retentionDays: app.retentionDays,
+    },
     rescanDays: config.rescan.days,
     retentionDays: app.retentionDays,
     hardStopAtMs: overrides.hardStopAtMs ?? null,
   };
   return { deps, options, client };
+}
+
+/**
+ * The media downloader for one app: the configured host rules and size limit, temp files in the
+ * system temp folder (Lambda: /tmp), and `get_cos_sig` through the app's client for URLs that
+ * answer 403. A store that cannot stream (a test double) turns media copying off, with a warning.
+ */
+function mediaDepsFor(
+  config: Config,
+  client: TencentClient,
+  store: ObjectStore,
+  runtime: Runtime,
+): RunDeps['media'] {
+  if (!isStreaming(store)) {
+    runtime.logger.warn('media copying is off: this archive store cannot stream large objects');
+    return undefined;
+  }
+  const fetcher = new MediaDownloader({
+    allowedHosts: parseAllowedHosts(config.media.allowedHosts),
+    maxBytes: config.media.maxBytes,
+    tempDir: join(tmpdir(), 'tencent-chat-archiver-media'),
+    clock: runtime.clock,
+    random: runtime.random,
+    logger: runtime.logger,
+    signer: cosSigBatcher(client),
+  });
+  return { fetcher, store };
+}
+
+function isStreaming(store: ObjectStore): store is StreamingObjectStore {
+  const candidate = store as Partial<StreamingObjectStore>;
+  return typeof candidate.putStream === 'function' && typeof candidate.head === 'function';
 }

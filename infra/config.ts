@@ -126,6 +126,9 @@ const BucketSchema = z
     }
   });
 
+/** Sundays at 10:00 (schedule time zone): after the nightly run and its deadline check. */
+export const DEFAULT_AUDIT_CRON = '0 10 ? * SUN *';
+
 export const DeploySchema = z.strictObject({
   /** The CloudFormation stack name. */
   stackName: z
@@ -216,6 +219,26 @@ export const DeploySchema = z.strictObject({
       bytesScannedCutoffGb: z.number().min(0.01).default(10),
     })
     .default({ dtStart: '2025-01-01', bytesScannedCutoffGb: 10 }),
+  audit: z
+    .strictObject({
+      /**
+       * When the stack runs the completeness audit (EventBridge Scheduler cron in
+       * `schedule.timeZone`). Weekly by default, after the run deadline hour: each audit scans the
+       * whole archive with Athena, so a weekly audit costs a seventh of a nightly one.
+       */
+      cron: z
+        .string()
+        .regex(
+          /^\S+( \S+){5}$/,
+          'must have 6 fields: minutes hours day-of-month month day-of-week year, e.g. "0 10 ? * SUN *"',
+        )
+        .default(DEFAULT_AUDIT_CRON),
+      /** false: the audit function and its alarms exist, but the schedule is off. */
+      enabled: z.boolean().default(true),
+      /** The audit function's memory. */
+      memoryMb: z.number().int().min(256).max(10_240).default(1024),
+    })
+    .default({ cron: DEFAULT_AUDIT_CRON, enabled: true, memoryMb: 1024 }),
   logRetentionDays: z
     .number()
     .refine(

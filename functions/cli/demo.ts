@@ -8,10 +8,12 @@ import { composeAppRun, openStore, type Runtime } from '../composition.ts';
 import { parseConfig } from '../config/schema.ts';
 import { formatReport } from '../engine/report.ts';
 import { runArchive } from '../engine/run-archive.ts';
-import { runDemoQuery } from '../query/demo-query.ts';
+import { demoQueryHintForS3, runDemoQuery } from '../query/demo-query.ts';
+import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { startSimulator } from '../simulator/index.ts';
 import { EXIT } from './exit-codes.ts';
 import { createProgressView } from './progress.ts';
+import { isS3Archive, openArchiveRunner } from './query-runners.ts';
 import { printTree } from './tree.ts';
 
 const DEMO_KEY_VARIABLE = 'TCA_DEMO_SECRET_KEY';
@@ -34,6 +36,16 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
           },
         ],
         archive: { out: options.out, timeZone: 'UTC' },
+        // The simulator's media listener is on loopback over HTTP: allowed explicitly, for it alone.
+        ...(simulator.mediaUrl === undefined
+          ? {}
+          : {
+              media: {
+                allowedHosts: [
+                  { host: new URL(simulator.mediaUrl).host, allowHttp: true, allowPrivateAddresses: true },
+                ],
+              },
+            }),
       },
       'demo config',
     );
@@ -88,9 +100,26 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
 
     // Querying: the same named queries as on Athena, here with DuckDB over the local folder.
     out('');
-    for (const line of await runDemoQuery(options.out, config.archive.timeZone)) out(line);
+    for (const line of await demoQuery(options.out, config.archive.timeZone, runtime)) out(line);
     return first.done && second.done ? EXIT.done : EXIT.notDone;
   } finally {
     await simulator.stop();
+  }
+}
+
+/** The demo's closing query: DuckDB over a local archive, a hint for S3. */
+async function demoQuery(root: string, timeZone: string, runtime: Runtime): Promise<string[]> {
+  if (isS3Archive(root)) return demoQueryHintForS3(root);
+  const runner = await openArchiveRunner({
+    archive: root,
+    timeZone,
+    clock: runtime.clock,
+    workGroup: DEFAULT_WORKGROUP,
+    database: DEFAULT_DATABASE,
+  });
+  try {
+    return await runDemoQuery(runner, root);
+  } finally {
+    runner.close();
   }
 }

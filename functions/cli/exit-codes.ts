@@ -8,6 +8,8 @@ export const EXIT = {
   usage: 2,
   /** The run stopped at its deadline; run again to continue. */
   notDone: 3,
+  /** The audit found something it cannot explain (a missing seq, a duplicate, an orphan object…). */
+  auditUnexplained: 4,
   /** Another run holds the lease, or took it over from this one (EX_TEMPFAIL): try again later. */
   leaseHeld: 75,
   /** Bad configuration (EX_CONFIG). */

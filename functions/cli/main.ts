@@ -5,14 +5,16 @@
  *   demo        run the archiver on the built-in simulator into ./archive (npm start)
  *   archive     archive the apps of a config file (npm run archive -- --config archiver.config.json)
  *   simulator   start the simulator alone and print how to reach it (npm run simulator)
- *   export      run a named query or SQL over the archive into a CSV/JSONL file (npm run export)
+ *   export      run a named query or SQL over the archive into a CSV/JSONL file, or a transcript (npm run export)
+ *   audit       check the archive is complete: every seq once, every gap explained (npm run audit)
  */
 import { parseArgs } from 'node:util';
 import { systemClock } from '../adapters/system-clock.ts';
-import { EXPORT_USAGE, runExportCommand } from '../query/export-command.ts';
 import { runArchiveCommand } from './archive-command.ts';
+import { AUDIT_USAGE, runAuditCommand } from './audit-command.ts';
 import { runDemo } from './demo.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { EXPORT_USAGE, runExportCommand } from './export-command.ts';
 import { cliRuntime } from './runtime.ts';
 import { runSimulatorCommand } from './simulator-command.ts';
 
@@ -20,7 +22,8 @@ const USAGE = `Usage:
   npm start                                   demo: simulator -> ./archive
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
   npm run simulator -- [--port <n>]
-${EXPORT_USAGE}`;
+${EXPORT_USAGE}
+${AUDIT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   // `main.ts --help` has options but no command.
@@ -28,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const rest = command === undefined ? argv : argv.slice(1);
   // `export` has its own arguments (a query and key=value parameters), so it parses them itself.
   if (command === 'export') return exportCommand(rest);
+  if (command === 'audit') return runAuditCommand(rest, plainDeps());
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -63,6 +67,16 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Unknown command ${JSON.stringify(command)}.\n${USAGE}\n`);
       return EXIT.usage;
   }
+}
+
+/** The real clock and the process's streams, for the query commands. */
+function plainDeps() {
+  return {
+    clock: systemClock,
+    stdout: (text: string) => process.stdout.write(text),
+    stderr: (text: string) => process.stderr.write(text),
+    tty: process.stderr.isTTY === true,
+  };
 }
 
 /** Runs `export`, stopping a running Athena query on Ctrl-C instead of leaving it to scan on. */

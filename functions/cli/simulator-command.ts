@@ -44,6 +44,7 @@ export async function writeSimulatorConfig(
     app?: Record<string, unknown>;
     archive?: Record<string, unknown>;
     run?: Record<string, unknown>;
+    media?: Record<string, unknown>;
   },
 ): Promise<string> {
   const app = sim.apps[0];
@@ -61,6 +62,17 @@ export async function writeSimulatorConfig(
     ],
     archive: { ...files.archive },
     ...(files.run ? { run: files.run } : {}),
+    // The simulator's media listener is on loopback over HTTP: allowed explicitly, for it alone.
+    media: {
+      ...(sim.mediaUrl === undefined
+        ? {}
+        : {
+            allowedHosts: [
+              { host: new URL(sim.mediaUrl).host, allowHttp: true, allowPrivateAddresses: true },
+            ],
+          }),
+      ...files.media,
+    },
   };
   await writeFile(files.configFile, `${JSON.stringify(config, null, 2)}\n`);
   return files.configFile;

@@ -4,8 +4,10 @@
  */
 // A namespace import lets esbuild drop zod's locales from the Lambda bundle (about 350 KB).
 import * as z from 'zod';
+import { DEFAULT_MEDIA_HOSTS, HOST_PATTERN } from '../adapters/media/host-policy.ts';
 import { TENCENT_REGION_NAMES } from '../adapters/tencent/regions.ts';
 import { ConfigError } from '../domain/errors.ts';
+import { IMAGE_SIZE_CLASSES } from '../domain/media-refs.ts';
 import { isTimeZone } from '../domain/partition.ts';
 
 /** Where a secret comes from. Secrets are never written into the config itself. */
@@ -53,6 +55,7 @@ const AppSchema = z
         getGroupInfo: z.number().positive().max(200, 'the documented limit is 200/s').optional(),
         getAppidGroupList: z.number().positive().max(1, 'the documented limit is 1/s').optional(),
         getTopic: z.number().positive().max(200, 'the documented limit is 200/s').optional(),
+        getCosSig: z.number().positive().optional(),
       })
       .default({}),
     maxConcurrency: z.number().int().min(1).max(512).default(64),
@@ -99,6 +102,51 @@ const AppSchema = z
   });
 export type AppConfig = z.output<typeof AppSchema>;
 
+const HostPatternSchema = z
+  .string()
+  .regex(HOST_PATTERN, 'must be a host name pattern such as cos.*.myqcloud.com, optionally with :port');
+
+/** One allowed media host: a pattern (HTTPS, public addresses only), or a rule that relaxes that. */
+const AllowedHostSchema = z.union(
+  [
+    HostPatternSchema,
+    z.strictObject({
+      host: HostPatternSchema,
+      /** Plain HTTP to this host (tests, the simulator). */
+      allowHttp: z.boolean().default(false),
+      /** Private, loopback or link-local addresses for this host (tests, the simulator). */
+      allowPrivateAddresses: z.boolean().default(false),
+    }),
+  ],
+  {
+    error:
+      'must be a host pattern such as "cos.*.myqcloud.com", or { "host": "127.0.0.1:8080", "allowHttp": true, "allowPrivateAddresses": true }',
+  },
+);
+
+/** Default largest media file: the reference's largest documented file is 100 MB (LIMITS-MD). */
+const DEFAULT_MEDIA_MAX_BYTES = 200 * 1024 * 1024;
+
+const MediaSchema = z.strictObject({
+  /** Copy the media of archived messages into the archive. */
+  enabled: z.boolean().default(true),
+  allowedHosts: z.array(AllowedHostSchema).default([...DEFAULT_MEDIA_HOSTS]),
+  /** Image sizes to copy: the original by default; `large` and `thumbnail` can be added. */
+  imageSizes: z
+    .array(z.enum(IMAGE_SIZE_CLASSES, { error: `must be one of ${IMAGE_SIZE_CLASSES.join(', ')}` }))
+    .min(1, 'list at least one image size, e.g. ["original"]')
+    .default(['original']),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1, 'must be a positive number of bytes')
+    .max(5 * 1024 ** 3, 'must be at most 5 GiB (S3 single-copy limit)')
+    .default(DEFAULT_MEDIA_MAX_BYTES),
+  /** Downloads in flight at once (they do not use the REST API's rate). */
+  concurrency: z.number().int().min(1).max(256, 'must be at most 256').default(16),
+});
+export type MediaConfig = z.output<typeof MediaSchema>;
+
 /** Days of history every run re-reads for changes, unless `rescan.days` says otherwise. */
 export const DEFAULT_RESCAN_DAYS = 3;
 
@@ -141,6 +189,13 @@ export const ConfigSchema = z.strictObject({
       deadlineSeconds: z.number().positive().nullable().default(null),
     })
     .default({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null }),
+  media: MediaSchema.default({
+    enabled: true,
+    allowedHosts: [...DEFAULT_MEDIA_HOSTS],
+    imageSizes: ['original'],
+    maxBytes: DEFAULT_MEDIA_MAX_BYTES,
+    concurrency: 16,
+  }),
   rescan: z
     .strictObject({
       /**

@@ -32,7 +32,11 @@ export type PageVerdict =
   /** Everything here is beyond retention: end the range (the backstop, or a trusted `IsFinished` 2). */
   | { kind: 'expired' };
 
-/** Slack on the retention horizon: a day, so a plan's own rounding or a late expiry never ends a range early. */
+/**
+ * Slack on the retention horizon, a day either way: the server's own word (`IsFinished` 2) is
+ * believed up to a day before the horizon (a plan's rounding, an early expiry job), while the
+ * backstop, which acts without it, waits until a day after it (a late expiry never ends a range early).
+ */
 export const HORIZON_SLACK_SEC = 86_400;
 
 /** The retention horizon (epoch seconds) on the server's clock, or null when the retention is unknown. */
@@ -41,26 +45,27 @@ export function retentionHorizonSec(
   retentionDays: number | null | undefined,
 ): number | null {
   if (retentionDays === null || retentionDays === undefined) return null;
-  return Math.floor(serverNowMs / 1000) - Math.round(retentionDays * 86_400) - HORIZON_SLACK_SEC;
+  return Math.floor(serverNowMs / 1000) - Math.round(retentionDays * 86_400);
 }
 
 export function judgePage(facts: PageFacts): PageVerdict {
   const { items, horizonSec } = facts;
   const allPlaceholders = items.length > 0 && items.every((m) => m.place === 1);
   const newest = items.reduce((max, m) => Math.max(m.time, max), Number.NEGATIVE_INFINITY);
-  const beyondHorizon = horizonSec !== null && newest < horizonSec;
+  const plausiblyExpired = horizonSec === null || newest < horizonSec + HORIZON_SLACK_SEC;
+  const certainlyExpired = horizonSec !== null && newest < horizonSec - HORIZON_SLACK_SEC;
   if (facts.isFinished === 2) {
-    if (allPlaceholders && (horizonSec === null || beyondHorizon)) return { kind: 'expired' };
+    if (allPlaceholders && plausiblyExpired) return { kind: 'expired' };
     const why = !allPlaceholders
       ? items.length === 0
         ? 'it returned no message'
         : 'it holds messages that are not expired placeholders'
-      : `its newest placeholder (${newest}) is newer than the retention horizon (${horizonSec})`;
+      : `its newest placeholder (${newest}) is more than a day newer than the retention horizon (${horizonSec})`;
     return { kind: 'distrust', reason: `IsFinished 2 ("all expired") but ${why}` };
   }
   if (facts.isFinished === 0 && items.length === 0 && facts.rejected === 0) {
     return { kind: 'distrust', reason: 'IsFinished 0 ("cut short") with no message in the window' };
   }
-  if (allPlaceholders && beyondHorizon) return { kind: 'expired' };
+  if (allPlaceholders && certainlyExpired) return { kind: 'expired' };
   return { kind: 'ok' };
 }

@@ -85,3 +85,34 @@ export function batches<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** Empty `get_appid_group_list` pages with a non-zero `Next` tolerated in a row before the listing is abandoned. */
+export const MAX_EMPTY_LIST_PAGES = 3;
+
+/** What a listing has seen so far, for {@link listingProblem}. */
+export interface ListingProgress {
+  readonly seen: Set<bigint>;
+  emptyInARow: number;
+}
+
+/**
+ * Does this `get_appid_group_list` page show that the listing would never end? A `Next` handed out
+ * twice loops forever; empty pages that still carry a `Next` may, so a few in a row are tolerated
+ * (a full last page is followed by an empty one, reference §4.1) and more are not. Returns the
+ * problem, or undefined. Updates `progress`.
+ */
+export function listingProblem(
+  progress: ListingProgress,
+  page: { count: number; next: bigint },
+): string | undefined {
+  if (page.next === 0n) return undefined;
+  if (progress.seen.has(page.next)) {
+    return `returned Next ${page.next} a second time (after ${progress.seen.size} pages): the listing would never end`;
+  }
+  progress.seen.add(page.next);
+  progress.emptyInARow = page.count === 0 ? progress.emptyInARow + 1 : 0;
+  if (progress.emptyInARow > MAX_EMPTY_LIST_PAGES) {
+    return `returned ${progress.emptyInARow} empty pages in a row that still carry a Next: the listing would never end`;
+  }
+  return undefined;
+}

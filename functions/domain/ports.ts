@@ -2,8 +2,18 @@
  * Ports: the interfaces through which the pure domain and the use cases reach the outside world.
  * Adapters implement them; the composition root wires them. Nothing here does I/O.
  */
+import type { Readable } from 'node:stream';
 import type { LeaseHolder } from './lease.ts';
-import type { GroupInfo, GroupListPage, HistoryPage, HistoryRequest, TopicInfo } from './tencent-types.ts';
+import type { MediaRef } from './media-refs.ts';
+import type {
+  CosSigRequest,
+  CosSigResult,
+  GroupInfo,
+  GroupListPage,
+  HistoryPage,
+  HistoryRequest,
+  TopicInfo,
+} from './tencent-types.ts';
 
 /** Time, injected everywhere so tests never really wait. */
 export interface Clock {
@@ -25,6 +35,33 @@ export interface Logger {
 
 /** Source of uniform random numbers in [0, 1); injected for deterministic jitter in tests. */
 export type Random = () => number;
+
+/** A downloaded, verified media file waiting in temporary storage. */
+export interface FetchedMedia {
+  status: 'archived';
+  sha256: string;
+  bytes: number;
+  contentType: string | null;
+  /** Set when the file came through `get_cos_sig` (e.g. banned files). */
+  reason: string | null;
+  attempts: number;
+  /** A fresh stream of the bytes. */
+  open(): Readable;
+  /** Remove the temporary copy. */
+  dispose(): Promise<void>;
+}
+
+export type MediaFetchResult =
+  | FetchedMedia
+  | { status: 'expired' | 'refused' | 'failed'; reason: string; attempts: number };
+
+/** Downloads and verifies media files (implemented by adapters/media). */
+export interface MediaFetcher {
+  /** Why `ref` would be refused without sending anything (host, scheme, declared size), if it would. */
+  refusal(ref: MediaRef): string | undefined;
+  /** @throws AbortedError when `signal` fires; nothing is left behind */
+  download(ref: MediaRef, signal?: AbortSignal): Promise<MediaFetchResult>;
+}
 
 /**
  * The API server's clock as the client estimates it from the `Date` header of its answers (see
@@ -51,6 +88,8 @@ export interface ChatApi extends ServerClock {
   getHistory(request: HistoryRequest, signal?: AbortSignal): Promise<HistoryPage>;
   /** All topics of a topic-enabled Community group (`get_topic`). */
   getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]>;
+  /** `im_cos_msg/get_cos_sig`: pre-signed URLs (15 minutes) and file status for media URLs. */
+  getCosSig(urls: readonly CosSigRequest[], signal?: AbortSignal): Promise<CosSigResult[]>;
 }
 
 /** This process and its neighbours on the host, for taking over the lease of a crashed run. */

@@ -287,3 +287,88 @@ export function decideRetry(input: RetryInput): RetryDecision {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Media downloads
+// ---------------------------------------------------------------------------------------------
+
+/** How one media download attempt failed below verification. */
+export type MediaFailure =
+  | { readonly kind: 'http-status'; readonly status: number; readonly retryAfterMs?: number | undefined }
+  | { readonly kind: 'network'; readonly detail: string }
+  | { readonly kind: 'timeout' };
+
+export interface MediaRetryOptions {
+  /** Attempts per URL in one run, first one included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** A `Retry-After` longer than this ends the attempts of this run (a later run tries again). */
+  readonly maxRetryAfterMs: number;
+}
+
+export const DEFAULT_MEDIA_RETRY_OPTIONS: MediaRetryOptions = {
+  maxAttempts: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 120_000,
+};
+
+export type MediaDecision =
+  /** Transient: wait `delayMs` (backoff, or the server's `Retry-After` if longer), then try again. */
+  | { readonly kind: 'retry'; readonly delayMs: number; readonly reason: string }
+  /** 403 on the URL from the message: ask `get_cos_sig` for a pre-signed URL (reference COSSIG). */
+  | { readonly kind: 'sign'; readonly reason: string }
+  /** 404/410: the file is gone (deleted with the message, or early). */
+  | { readonly kind: 'expired'; readonly reason: string }
+  /** Give up for this run; a later run tries again while the message is inside retention. */
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export interface MediaRetryInput {
+  readonly failure: MediaFailure;
+  /** The attempt that just failed, starting at 1. */
+  readonly attempt: number;
+  /** Whether the failed request already used a pre-signed URL from `get_cos_sig`. */
+  readonly signed: boolean;
+  readonly options: MediaRetryOptions;
+  readonly random: Random;
+}
+
+/**
+ * Decide what to do after one failed media download attempt. Pure: the downloader sleeps and asks
+ * for signatures. 5xx, 408, 429, connection resets and timeouts are retried with full-jitter
+ * backoff, honouring `Retry-After`; 404/410 mean expired; 403 asks for a signature once.
+ */
+export function decideMediaRetry(input: MediaRetryInput): MediaDecision {
+  const { failure, attempt, options } = input;
+  const transient = (reason: string, retryAfterMs = 0): MediaDecision => {
+    if (attempt >= options.maxAttempts)
+      return { kind: 'failed', reason: `${reason}; gave up after ${attempt} attempts` };
+    if (retryAfterMs > options.maxRetryAfterMs) {
+      return {
+        kind: 'failed',
+        reason: `${reason}; the server asked to wait ${Math.ceil(retryAfterMs / 1000)} s`,
+      };
+    }
+    const backoff = backoffDelayMs(attempt, { ...DEFAULT_RETRY_OPTIONS, ...options }, input.random);
+    return { kind: 'retry', delayMs: Math.max(backoff, retryAfterMs), reason };
+  };
+  switch (failure.kind) {
+    case 'network':
+      return transient(`network error (${failure.detail})`);
+    case 'timeout':
+      return transient('timed out');
+    case 'http-status': {
+      const status = failure.status;
+      if (status === 404 || status === 410) return { kind: 'expired', reason: `HTTP ${status}` };
+      if (status === 403) {
+        return input.signed
+          ? { kind: 'failed', reason: 'HTTP 403 even with the pre-signed URL from get_cos_sig' }
+          : { kind: 'sign', reason: 'HTTP 403' };
+      }
+      if (status >= 500 || status === 408 || status === 429)
+        return transient(`HTTP ${status}`, failure.retryAfterMs);
+      return { kind: 'failed', reason: `HTTP ${status}` };
+    }
+  }
+}

@@ -3,6 +3,7 @@
  * the continuation state and the run reports. Keys are `/`-separated and relative to the
  * configured root. Conditional writes make the state safe against concurrent runs.
  */
+import type { Readable } from 'node:stream';
 
 export interface PutOptions {
   /** `'*'`: create only if absent (S3 `If-None-Match: *`). */
@@ -33,4 +34,38 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Every key under `prefix` (recursive), in lexicographic order. */
   list(prefix: string): AsyncIterable<string>;
+}
+
+/** Options of {@link StreamingObjectStore.putStream}. */
+export interface PutStreamOptions {
+  /** `'*'`: create only if absent. */
+  ifNoneMatch?: '*';
+  contentType?: string;
+  /** User metadata (S3 `x-amz-meta-*`); values are stored percent-encoded where not plain ASCII. */
+  metadata?: Record<string, string>;
+  /** Aborts the upload; nothing is published. */
+  signal?: AbortSignal;
+}
+
+/** What {@link StreamingObjectStore.head} tells about an object. */
+export interface ObjectHead {
+  bytes: number;
+  contentType: string | undefined;
+  metadata: Record<string, string>;
+}
+
+/**
+ * A store that can also take bodies too large to hold in memory (media files up to the configured
+ * maximum), streamed: a local temp file and a rename, or an S3 multipart upload.
+ */
+export interface StreamingObjectStore extends ObjectStore {
+  /**
+   * Streams `body` into `key`; readers never see a partial object, and an aborted or failed upload
+   * leaves nothing behind.
+   * @throws PreconditionFailedError when `ifNoneMatch` is set and the key exists
+   * @throws StorageError for anything else
+   */
+  putStream(key: string, body: Readable, options?: PutStreamOptions): Promise<{ bytes: number }>;
+  /** Size, type and metadata of the object, or `undefined` if absent. */
+  head(key: string): Promise<ObjectHead | undefined>;
 }

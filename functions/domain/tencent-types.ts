@@ -1,5 +1,5 @@
 /**
- * The Tencent Cloud Chat REST API as the domain sees it: the four calls the archiver needs and the
+ * The Tencent Cloud Chat REST API as the domain sees it: the calls the archiver needs and the
  * shapes they return, already validated at the adapter boundary. Raw message objects are kept
  * verbatim (unknown fields included) so normalisation can be lossless.
  */
@@ -21,6 +21,7 @@ export const TENCENT_APIS = {
   getGroupInfo: 'group_open_http_svc/get_group_info',
   groupMsgGetSimple: 'group_open_http_svc/group_msg_get_simple',
   getTopic: 'million_group_open_http_svc/get_topic',
+  getCosSig: 'im_cos_msg/get_cos_sig',
 } as const;
 export type TencentApiKey = keyof typeof TENCENT_APIS;
 
@@ -97,6 +98,26 @@ export interface HistoryPage {
   messages: RawMessage[];
   /** Items the page schema rejected (absent or empty when every item was valid). */
   rejected?: RejectedItem[];
+}
+
+/** One URL to sign with `get_cos_sig`. */
+export interface CosSigRequest {
+  /** Echoed back, to match answers to requests. */
+  resourceId: string;
+  rawUrl: string;
+}
+
+/**
+ * One answer of `get_cos_sig` (reference COSSIG): `status` 0 the file is normal, 1 banned (only
+ * the pre-signed URL reaches it), 2 gone (probably expired and deleted). `preSigUrl` is valid for
+ * 15 minutes and is a credential: never log or store it.
+ */
+export interface CosSigResult {
+  resourceId: string;
+  code: number;
+  desc: string;
+  status: number;
+  preSigUrl: string;
 }
 
 /** The port itself lives with the other ports; re-exported here for existing imports. */

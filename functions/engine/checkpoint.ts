@@ -89,6 +89,7 @@ export async function commitCheckpoint(
     for (const [key, t] of updated) if (!known.has(key)) merged.push(t);
     return { ...s, pending: null, targets: merged };
   });
+  writer.committed();
   report.checkpoints++;
 }
 

@@ -171,12 +171,16 @@ export async function pageTargets(
   // failed transiently is not, so the next invocation tries it again.
   const remaining = targets.filter((t) => !t.finished && !isSkipped(t.failed));
   report.remainingTargets = remaining.length;
-  report.pendingNewestTime =
-    remaining.length === 0 ? null : Math.max(...remaining.map((t) => t.newestPendingTime));
-  const known = remaining
-    .filter((t) => t.state.highWaterTime !== null)
-    .map((t) => t.state.highWaterTime as number);
-  report.pendingOldestTime = known.length === 0 ? null : Math.min(...known);
+  // Loops, not spreads: a spread of a million targets overflows the call stack.
+  let newest: number | null = null;
+  let oldest: number | null = null;
+  for (const t of remaining) {
+    newest = newest === null ? t.newestPendingTime : Math.max(newest, t.newestPendingTime);
+    const time = t.state.highWaterTime;
+    if (time !== null) oldest = oldest === null ? time : Math.min(oldest, time);
+  }
+  report.pendingNewestTime = newest;
+  report.pendingOldestTime = oldest;
   report.pendingNeverArchived = remaining.filter((t) => t.state.highWater === 0).length;
   report.done = report.remainingTargets === 0 && fatal === undefined && !signal?.aborted;
   if (fatal !== undefined) throw fatal;

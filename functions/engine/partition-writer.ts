@@ -29,7 +29,8 @@ export interface PlannedObject {
   readonly key: string;
   readonly dt: string;
   /** A message object, or the fingerprint log beside it. */
-  readonly kind: 'messages' | 'fingerprints';
+  /** `media-queue`: written by MediaQueueWriter, not by this class. */
+  readonly kind: 'messages' | 'fingerprints' | 'media-queue';
 }
 
 export interface FlushResult {
@@ -139,6 +140,9 @@ export class PartitionWriter {
     this.reset();
     return result;
   }
+
+  /** Called by the checkpoint once it committed: what the last flush wrote is durable. */
+  public committed(): void {}
 
   /** Drop everything buffered (after a failed checkpoint the data is fetched again). */
   public discard(): void {

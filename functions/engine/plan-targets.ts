@@ -11,9 +11,15 @@ import {
   type TargetState,
   targetKey,
 } from '../domain/continuation.ts';
-import { GiveUpError } from '../domain/errors.ts';
-import { batches, decideGroup, selectsGroupId } from '../domain/planner.ts';
-import type { ChatApi } from '../domain/tencent-types.ts';
+import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import {
+  batches,
+  decideGroup,
+  type ListingProgress,
+  listingProblem,
+  selectsGroupId,
+} from '../domain/planner.ts';
+import { type ChatApi, type GroupInfo, TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { TargetWork } from './target-work.ts';
@@ -26,11 +32,18 @@ export async function planTargets(
   report: RunReport,
   signal: AbortSignal | undefined,
 ): Promise<TargetWork[]> {
-  const groupIds = options.groupIds ? [...options.groupIds] : await discoverGroups(deps.api, signal);
-  const selected = groupIds.filter((id) => selectsGroupId(options.selection, id));
-  report.groups.seen = selected.length;
   const known = new Map(state.targets.map((t) => [targetKey(t), t]));
-  let floorTime: number | null = null;
+  // On the server's clock, read at the first answer of get_group_info: message times are the server's.
+  let floor: { time: number | null } | undefined;
+  const floorTimeNow = (): number | null => {
+    floor ??= {
+      time:
+        options.initialLookbackDays === null
+          ? null
+          : Math.floor(deps.api.serverNowMs() / 1000) - Math.round(options.initialLookbackDays * 86_400),
+    };
+    return floor.time;
+  };
   const work: TargetWork[] = [];
   const consider = (ref: TargetRef, newestSeq: number, lastMsgTime: number) => {
     let current = known.get(targetKey(ref));
@@ -51,7 +64,7 @@ export async function planTargets(
       current = next;
       reset = true;
     }
-    const ranges = rangesToArchive(current, newestSeq, reset ? null : floorTime);
+    const ranges = rangesToArchive(current, newestSeq, reset ? null : floorTimeNow());
     if (ranges.length === 0 && !reset) {
       report.groups.idle++;
       return;
@@ -66,26 +79,45 @@ export async function planTargets(
     work.push(new TargetWork(ref, base, ranges, lastMsgTime));
   };
 
-  const infoBatches = batches(selected, 50);
-  const infos = (await Promise.all(infoBatches.map((ids) => deps.api.getGroupInfo(ids, signal)))).flat();
-  // On the server's clock (known now that it answered): message times are the server's.
-  floorTime =
-    options.initialLookbackDays === null
-      ? null
-      : Math.floor(deps.api.serverNowMs() / 1000) - Math.round(options.initialLookbackDays * 86_400);
   const communities: string[] = [];
-  for (const info of infos) {
-    const decision = decideGroup(options.selection, info);
-    if (decision.kind === 'skip') {
-      report.groups.skipped[decision.reason] = (report.groups.skipped[decision.reason] ?? 0) + 1;
-      if (decision.reason === 'error')
-        report.errors.push({ groupId: info.groupId, topicId: null, error: decision.detail });
-      continue;
+  const onInfos = (infos: readonly GroupInfo[]): void => {
+    for (const info of infos) {
+      const decision = decideGroup(options.selection, info);
+      if (decision.kind === 'skip') {
+        report.groups.skipped[decision.reason] = (report.groups.skipped[decision.reason] ?? 0) + 1;
+        if (decision.reason === 'error')
+          report.errors.push({ groupId: info.groupId, topicId: null, error: decision.detail });
+        continue;
+      }
+      if (!info.ok) continue;
+      consider({ groupId: info.groupId, topicId: null }, Math.max(0, info.nextMsgSeq - 1), info.lastMsgTime);
+      if (decision.hasTopics) communities.push(info.groupId);
     }
-    if (!info.ok) continue;
-    consider({ groupId: info.groupId, topicId: null }, Math.max(0, info.nextMsgSeq - 1), info.lastMsgTime);
-    if (decision.hasTopics) communities.push(info.groupId);
+  };
+  // get_group_info (50 ids a call, 200/s) runs while the listing (1 call/s) goes on: planning takes
+  // about as long as the slower of the two, not their sum. Each answer is decided as it arrives,
+  // so the infos of a million groups are never held at once.
+  const infoCalls: Promise<void>[] = [];
+  const readInfos = (ids: readonly string[]): void => {
+    const selected = ids.filter((id) => selectsGroupId(options.selection, id));
+    report.groups.seen += selected.length;
+    for (const batch of batches(selected, 50)) {
+      infoCalls.push(deps.api.getGroupInfo(batch, signal).then(onInfos));
+    }
+  };
+  let listingError: unknown;
+  try {
+    if (options.groupIds) readInfos([...new Set(options.groupIds)]);
+    else await discoverGroups(deps.api, signal, readInfos);
+  } catch (error) {
+    listingError = error;
   }
+  // Every call settles before planning returns or throws: no work outlives it.
+  const settled = await Promise.allSettled(infoCalls);
+  if (listingError !== undefined) throw listingError;
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+
   // Topic lists are independent calls: fetch them in parallel under the client's rate limit.
   const topicLists = await Promise.all(
     communities.map((groupId) =>
@@ -116,8 +148,28 @@ export async function planTargets(
   return work;
 }
 
-async function discoverGroups(api: ChatApi, signal: AbortSignal | undefined): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const page of api.listGroups(signal ? { signal } : {})) ids.push(...page.groupIds);
-  return [...new Set(ids)];
+/** Page through the app's groups, handing each page's new ids to `onIds` as it arrives. */
+async function discoverGroups(
+  api: ChatApi,
+  signal: AbortSignal | undefined,
+  onIds: (ids: string[]) => void,
+): Promise<void> {
+  const ids = new Set<string>();
+  const progress: ListingProgress = { seen: new Set(), emptyInARow: 0 };
+  for await (const page of api.listGroups(signal ? { signal } : {})) {
+    const fresh: string[] = [];
+    for (const id of page.groupIds) {
+      if (ids.has(id)) continue;
+      ids.add(id);
+      fresh.push(id);
+    }
+    onIds(fresh);
+    const problem = listingProblem(progress, { count: page.groupIds.length, next: page.next });
+    if (problem !== undefined) {
+      throw new InconsistentAnswerError(
+        TENCENT_APIS.getAppidGroupList,
+        `${problem}. Nothing was archived; configure apps[].groups.ids to archive named groups meanwhile.`,
+      );
+    }
+  }
 }

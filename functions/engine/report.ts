@@ -1,6 +1,8 @@
 /**
  * The run report: written into the archive (`runs/…json`) and printed at the end of every run.
  */
+import { emptyMediaReport, formatMediaReport, type MediaReport } from './media-report.ts';
+
 export interface RunReport {
   runId: string;
   sdkAppId: number;
@@ -84,6 +86,8 @@ export interface RunReport {
   /** Objects of an earlier run's uncommitted checkpoint that this run deleted. */
   rolledBackObjects: number;
   errors: { groupId: string; topicId: string | null; error: string }[];
+  /** The media stage's counts (zeros when media copying is off; absent in older reports). */
+  media?: MediaReport;
   /** The rescan for changes after archiving (recalls, edits, deletions). */
   rescan: RescanReport;
   fatalError?: string;
@@ -141,6 +145,7 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     bytesWritten: 0,
     rolledBackObjects: 0,
     errors: [],
+    media: emptyMediaReport(),
     rescan: {
       days: 0,
       calls: 0,
@@ -177,6 +182,9 @@ export function formatReport(report: RunReport): string {
         ]
       : []),
     `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
+    ...(report.media && report.media.references + report.media.queuedFromEarlierRuns > 0
+      ? [formatMediaReport(report.media)]
+      : []),
     ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
     ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
   ].join('\n');

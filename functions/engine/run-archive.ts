@@ -15,6 +15,8 @@ import type { Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
+import { MediaQueueWriter } from './media-queue-writer.ts';
+import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { planTargets } from './plan-targets.ts';
@@ -85,18 +87,22 @@ async function archive(
   await rollBackPendingWrite(keeper, store, clock, logger, report);
   await sweepRolledBack(keeper, store, clock, logger);
 
-  const writer = new PartitionWriter({
+  const writerOptions = {
     sdkAppId: options.sdkAppId,
     runId: options.runId,
     timeZone: options.timeZone,
     store,
-  });
+  };
   let fatal: unknown;
   const run: RunOptions = {
     ...options,
     observedAtSec: options.observedAtSec ?? Math.floor(report.startedAtMs / 1000),
   };
+  let media: MediaStage | undefined;
+  let writer = new PartitionWriter(writerOptions);
   try {
+    media = await openMediaStage(deps, run, keeper, signal);
+    if (media) writer = new MediaQueueWriter(writerOptions, media);
     // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
     const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
     const targets = await planTargets(deps, run, keeper.state, report, planSignal);
@@ -109,9 +115,19 @@ async function archive(
       if (report.done) await rescanTargets(deps, run, keeper, writer, report, signal, { fence, stop });
       report.done &&= report.rescan.complete;
     }
+    if (media) {
+      report.media = await media.finish();
+      // Work left for lack of time makes the run not done (run again); retries wait for the next run.
+      const left = report.media.pending - report.media.retrying + report.media.pendingBatches;
+      if (left > 0) report.done = false;
+    }
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;
+    if (media) {
+      media.close();
+      report.media = await media.finish().catch(() => media?.report);
+    }
   }
   report.finishedAtMs = clock.now();
   report.serverFinishedAtMs = deps.api.serverNowMs();
@@ -145,6 +161,34 @@ async function archive(
   await writeReport(store, report, options.timeZone, logger, reportFence);
   await keeper.release();
   return report;
+}
+
+/** The media stage, when media copying is on; it recovers what a killed run left first. */
+async function openMediaStage(
+  deps: RunDeps,
+  options: RunOptions,
+  keeper: StateKeeper,
+  signal: AbortSignal | undefined,
+): Promise<MediaStage | undefined> {
+  const media = options.media;
+  if (!media?.enabled) return undefined;
+  if (!deps.media) throw new ArchiverError('media copying is enabled but no media downloader was composed');
+  return MediaStage.open(
+    { fetcher: deps.media.fetcher, store: deps.media.store, clock: deps.clock, logger: deps.logger },
+    {
+      sdkAppId: options.sdkAppId,
+      runId: options.runId,
+      timeZone: options.timeZone,
+      concurrency: media.concurrency,
+      imageSizes: media.imageSizes,
+      retentionDays: media.retentionDays,
+      deadlineMs: options.deadlineMs,
+      leaseMs: options.leaseMs,
+      renewEveryMs: Math.max(100, Math.min(options.checkpointIntervalMs, options.leaseMs / 3)),
+    },
+    keeper,
+    signal,
+  );
 }
 
 /** Keep the report beside the archive (`runs/…`), so every run leaves evidence. Best effort. */

@@ -1,7 +1,8 @@
 /** What a run is asked to do (options) and what it is given to do it with (deps). */
+import type { ImageSizeClass } from '../domain/media-refs.ts';
 import type { GroupSelection } from '../domain/planner.ts';
-import type { Clock, HostProcesses, Logger } from '../domain/ports.ts';
-import type { ObjectStore } from '../domain/storage.ts';
+import type { Clock, HostProcesses, Logger, MediaFetcher } from '../domain/ports.ts';
+import type { ObjectStore, StreamingObjectStore } from '../domain/storage.ts';
 import type { ChatApi } from '../domain/tencent-types.ts';
 
 export interface RunOptions {
@@ -40,6 +41,23 @@ export interface RunOptions {
    * is written, the lease is released and the run fails with HardStopError. Null: none.
    */
   hardStopAtMs?: number | null;
+  /** Media copying (`media.*` config); absent or disabled: only URLs are archived. */
+  media?: MediaRunOptions;
+}
+
+export interface MediaRunOptions {
+  enabled: boolean;
+  /** Downloads in flight at once. */
+  concurrency: number;
+  imageSizes: readonly ImageSizeClass[];
+  /** The plan's retention in days: failed downloads are retried by later runs until then. */
+  retentionDays: number;
+}
+
+/** What the media stage needs; `store` is the archive store, able to stream. */
+export interface MediaDeps {
+  fetcher: MediaFetcher;
+  store: StreamingObjectStore;
 }
 
 export interface Progress {
@@ -58,6 +76,8 @@ export interface RunDeps {
   /** Counters of the API client, copied into the report. */
   apiStats?: () => { requests: Record<string, number>; retries: number; throttles: number };
   onProgress?: (progress: Progress) => void;
+  /** Media copying; required when `options.media.enabled`. */
+  media?: MediaDeps;
   /** This host's processes: the lease names its holder, and a crashed holder on this host is taken over at once. */
   processes?: HostProcesses;
 }

@@ -24,6 +24,10 @@ export interface ArchiveResult {
   pages: number;
   remainingTargets: number;
   elapsedMs: number;
+  /** Media references that got their manifest row in this invocation (progress without messages). */
+  mediaDone: number;
+  /** Media references left for the next invocation (deadline) or a later run (retries). */
+  mediaPending: number;
 }
 
 /** CloudWatch namespace of the function's EMF metrics and of the deadline check. */
@@ -65,6 +69,12 @@ export const METRIC = {
   runsSkipped: 'RunsSkipped',
   /** Sent by the run state machine: a run with an app that stopped making progress. */
   appsWithoutProgress: 'AppsWithoutProgress',
+  /** Sent by the audit function: findings the audit could not explain (per app, and in total). */
+  auditUnexplained: 'AuditUnexplainedFindings',
+  /** Sent by the audit function: every finding, explained or not (per app, and in total). */
+  auditFindings: 'AuditFindings',
+  /** Sent by the audit function: bytes its Athena queries scanned (what the audit costs). */
+  auditBytesScanned: 'AuditBytesScanned',
 } as const;
 
 /**
@@ -89,6 +99,9 @@ export const ENV = {
   prefix: 'ARCHIVE_PREFIX',
   /** How long a fetched SSM value is reused before it is read again (rotation takes effect). */
   secretCacheSeconds: 'SECRET_CACHE_SECONDS',
+  /** The audit function's Athena workgroup and Glue database. */
+  workGroup: 'ATHENA_WORKGROUP',
+  database: 'GLUE_DATABASE',
 } as const;
 
 /**

@@ -147,7 +147,15 @@ function resultOf(report: RunReport): ArchiveResult {
     pages: report.pages,
     remainingTargets: report.remainingTargets,
     elapsedMs: report.elapsedMs,
+    mediaDone: mediaDone(report),
+    mediaPending: (report.media?.pending ?? 0) + (report.media?.pendingBatches ?? 0),
   };
+}
+
+/** Manifest rows this invocation wrote. */
+function mediaDone(report: RunReport): number {
+  const m = report.media;
+  return m === undefined ? 0 : m.archived + m.expired + m.refused + m.failed + m.noUrl;
 }
 
 function summary(report: RunReport): Record<string, unknown> {
@@ -157,6 +165,7 @@ function summary(report: RunReport): Record<string, unknown> {
     pages: report.pages,
     objectsWritten: report.objectsWritten,
     remainingTargets: report.remainingTargets,
+    media: report.media,
     groups: report.groups,
     throttles: report.throttles,
     retries: report.retries,

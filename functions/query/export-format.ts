@@ -1,6 +1,16 @@
 /**
  * Writing a query result as CSV (RFC 4180) or JSON Lines, and as a small text table for the demo.
  * Pure: the writers produce strings; the export command streams them to a file.
+ *
+ * CSV is formula-safe by default (CSV injection, OWASP "CSV Injection"): chat text is written by
+ * users, and a cell that starts with `=`, `+`, `-`, `@`, tab or CR is taken as a formula (or a DDE
+ * command) when the file is opened in Excel, LibreOffice or Google Sheets. Such a cell gets a
+ * leading `'` and is quoted, as OWASP recommends, so the spreadsheet shows it as text. Every other
+ * cell is written exactly as before (RFC 4180 only), and values of numeric columns that are real
+ * numbers (`-5`, `-1.5e3`) are left alone: they cannot be formulas; so are Tencent's generated
+ * group and topic ids (`@TGS#…` with only letters, digits, `_`, `#` and `@`), which hold no
+ * operator, parenthesis or `|` and so cannot call anything, and which would otherwise no longer
+ * match the ids elsewhere. `--raw-csv` turns it off.
  */
 import type { Cell, QueryResult, ResultColumn } from './result.ts';
 
@@ -16,6 +26,21 @@ export function formatForPath(path: string): ExportFormat | undefined {
 
 const CSV_NEEDS_QUOTES = /[",\r\n]/;
 
+/** JSON number grammar (RFC 8259): what may be written unquoted. */
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/** First characters that make a spreadsheet read a cell as a formula (OWASP's list). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** A Tencent-generated group or topic id: no operator, no call, no DDE; safe as it is. */
+const TENCENT_ID = /^@TGS#[A-Za-z0-9_#@]+$/;
+
+/** How CSV cells are written. */
+export interface CsvOptions {
+  /** Neutralise cells a spreadsheet would run as formulas (default true). */
+  readonly formulaSafe?: boolean;
+}
+
 /**
  * One RFC 4180 field: quoted when it holds a quote, comma, CR or LF, quotes doubled. SQL NULL is
  * an empty unquoted field and the empty string is `""`, so a reader can tell them apart.
@@ -26,13 +51,26 @@ export function csvField(cell: Cell): string {
   return cell;
 }
 
-/** One CSV record, CRLF-terminated as RFC 4180 specifies. */
-export function csvRecord(cells: readonly Cell[]): string {
-  return `${cells.map(csvField).join(',')}\r\n`;
+/**
+ * A cell a spreadsheet would run as a formula, neutralised (OWASP): `'` prepended and the field
+ * quoted. Numbers of numeric columns (`-5` is a number, not a formula) and Tencent ids are kept.
+ */
+export function safeCsvField(cell: Cell, kind: ResultColumn['kind'] = 'string'): string {
+  if (cell === null || !FORMULA_START.test(cell) || TENCENT_ID.test(cell)) return csvField(cell);
+  if ((kind === 'integer' || kind === 'number') && JSON_NUMBER.test(cell)) return cell;
+  return `"'${cell.replaceAll('"', '""')}"`;
 }
 
-/** JSON number grammar (RFC 8259): what may be written unquoted. */
-const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+/** One CSV record, CRLF-terminated as RFC 4180 specifies; formula-safe unless turned off. */
+export function csvRecord(
+  cells: readonly Cell[],
+  columns?: readonly ResultColumn[],
+  options: CsvOptions = {},
+): string {
+  const safe = options.formulaSafe ?? true;
+  const fields = cells.map((cell, i) => (safe ? safeCsvField(cell, columns?.[i]?.kind) : csvField(cell)));
+  return `${fields.join(',')}\r\n`;
+}
 
 /**
  * One JSONL value. Integers (any size, including beyond 2^53) are written as JSON numbers digit
@@ -75,11 +113,20 @@ export function uniqueColumns(columns: readonly ResultColumn[]): ResultColumn[] 
  * The whole export as chunks of text: the header (CSV), then one record per row.
  * Streaming keeps memory flat for large Athena results.
  */
-export async function* renderExport(result: QueryResult, format: ExportFormat): AsyncGenerator<string> {
+export async function* renderExport(
+  result: QueryResult,
+  format: ExportFormat,
+  csv: CsvOptions = {},
+): AsyncGenerator<string> {
   const columns = uniqueColumns(result.columns);
-  if (format === 'csv') yield csvRecord(columns.map((c) => c.name));
+  if (format === 'csv')
+    yield csvRecord(
+      columns.map((c) => c.name),
+      undefined,
+      csv,
+    );
   for await (const row of result.rows) {
-    yield format === 'csv' ? csvRecord(row) : jsonlRecord(columns, row);
+    yield format === 'csv' ? csvRecord(row, columns, csv) : jsonlRecord(columns, row);
   }
 }
 

@@ -14,8 +14,8 @@
  * query that ever needs a translation.
  */
 import { QueryUsageError } from './errors.ts';
+import type { ParamValue, QueryResult, QueryRunner, SqlDialect } from './port.ts';
 import { isRealDate } from './tables.ts';
-import { sqlString } from './views.ts';
 
 export type ParamType = 'string' | 'date' | 'integer';
 
@@ -39,6 +39,22 @@ export interface NamedQuery {
 
 const FROM: QueryParamSpec = { name: 'from', type: 'date', description: 'first dt, YYYY-MM-DD (inclusive)' };
 const TO: QueryParamSpec = { name: 'to', type: 'date', description: 'last dt, YYYY-MM-DD (inclusive)' };
+
+/** Element types that carry media directly (merged forwards may, but need not). */
+const MEDIA_TYPES = "'TIMImageElem', 'TIMFileElem', 'TIMSoundElem', 'TIMVideoFileElem'";
+
+const MISSING_MEDIA_ROWS = `SELECT dt, group_id, topic_id, msg_seq, element_path, kind, size_class, status, reason, url
+FROM message_media
+WHERE dt BETWEEN :from AND :to AND status <> 'archived'`;
+
+/** Messages with media elements but no manifest row: their media is still queued (pending). */
+const PENDING_MEDIA = (
+  hasMedia: string,
+) => `SELECT m.dt, m.group_id, m.topic_id, m.msg_seq, NULL, NULL, NULL, 'pending', 'no manifest row yet', NULL
+FROM messages m
+WHERE m.dt BETWEEN :from AND :to AND m.is_place_msg = 0 AND coalesce(m.revision, 0) = 0 AND ${hasMedia}
+  AND NOT EXISTS (SELECT 1 FROM media md WHERE md.sdkappid = m.sdkappid AND md.dt = m.dt AND md.group_id = m.group_id
+    AND coalesce(md.topic_id, '') = coalesce(m.topic_id, '') AND md.msg_seq = m.msg_seq)`;
 
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
@@ -93,6 +109,20 @@ GROUP BY t.element_type
 ORDER BY elements DESC, t.element_type`,
   },
   {
+    name: 'missing-media',
+    description:
+      'Media not in the archive: references expired, refused, failed or without URL, and media messages with no manifest row yet (pending)',
+    params: [FROM, TO],
+    sql: `${MISSING_MEDIA_ROWS}
+UNION ALL
+${PENDING_MEDIA(`arrays_overlap(m.element_types, ARRAY[${MEDIA_TYPES}])`)}
+ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
+    duckdbSql: `${MISSING_MEDIA_ROWS}
+UNION ALL
+${PENDING_MEDIA(`list_has_any(m.element_types, [${MEDIA_TYPES}])`)}
+ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
+  },
+  {
     name: 'changes',
     description:
       'Messages of a date range recalled, edited or deleted after archiving: one row per change, with before and after',
@@ -138,14 +168,11 @@ export function compileSql(template: string): CompiledSql {
 }
 
 /** The SQL of a query for an engine, compiled. */
-export function compiledFor(query: NamedQuery, engine: 'athena' | 'duckdb'): CompiledSql {
+export function compiledFor(query: NamedQuery, engine: SqlDialect): CompiledSql {
   return compileSql(engine === 'duckdb' ? (query.duckdbSql ?? query.sql) : query.sql);
 }
 
-/** A validated parameter value. */
-export type ParamValue =
-  | { readonly type: 'string' | 'date'; readonly value: string }
-  | { readonly type: 'integer'; readonly value: bigint };
+export type { ParamValue } from './port.ts';
 
 const MAX_STRING_PARAM = 1_000;
 
@@ -235,12 +262,14 @@ export function orderedValues(compiled: CompiledSql, values: ReadonlyMap<string,
   });
 }
 
-/**
- * Athena `ExecutionParameters`: each value is a SQL literal. Strings are quoted with embedded
- * quotes doubled, so a value can never end the literal; integers are validated digits.
- */
-export function athenaExecutionParameters(values: readonly ParamValue[]): string[] {
-  return values.map((v) => (v.type === 'integer' ? v.value.toString() : sqlString(v.value)));
+/** Runs a named query with its validated parameters, in the runner's dialect. */
+export function runNamedQuery(
+  runner: QueryRunner,
+  query: NamedQuery,
+  values: ReadonlyMap<string, ParamValue>,
+): Promise<QueryResult> {
+  const compiled = compiledFor(query, runner.dialect);
+  return runner.run(compiled.sql, orderedValues(compiled, values));
 }
 
 /** A one-line description for a saved query, with its parameters in placeholder order. */

@@ -1,39 +1,19 @@
 /**
- * One result shape for both engines, so the export writers do not care where rows came from.
- * Cells are text (Athena returns only text; DuckDB values are rendered to the same text) or null,
- * and each column has a kind that decides how JSONL writes it.
+ * Helpers over the port's result shape (the shape itself is in `port.ts`).
  */
+import type { Cell, QueryResult } from './port.ts';
 
-/** How a column's text is written to JSONL. */
-export type ValueKind = 'integer' | 'number' | 'boolean' | 'string';
-
-export interface ResultColumn {
-  readonly name: string;
-  readonly kind: ValueKind;
-  /** The engine's own type name (`bigint`, `VARCHAR[]`), for messages. */
-  readonly engineType: string;
-}
-
-export type Cell = string | null;
-
-/** A query result: columns known up front, rows streamed. */
-export interface QueryResult {
-  readonly columns: readonly ResultColumn[];
-  readonly rows: AsyncIterable<readonly Cell[]>;
-}
-
-/** Kind of an Athena/Trino type name as `GetQueryResults` reports it (`bigint`, `varchar`, `decimal`). */
-export function athenaKind(type: string): ValueKind {
-  const base = type.toLowerCase().replace(/\(.*$/, '');
-  if (['tinyint', 'smallint', 'integer', 'int', 'bigint'].includes(base)) return 'integer';
-  if (['double', 'real', 'float', 'decimal'].includes(base)) return 'number';
-  if (base === 'boolean') return 'boolean';
-  return 'string';
-}
+export type { Cell, QueryResult, ResultColumn, ValueKind } from './port.ts';
 
 /** Reads an async iterable fully (for small results and tests). */
 export async function collectRows(result: QueryResult): Promise<Cell[][]> {
   const rows: Cell[][] = [];
   for await (const row of result.rows) rows.push([...row]);
   return rows;
+}
+
+/** The rows as objects keyed by column name (small results). */
+export async function collectObjects(result: QueryResult): Promise<Record<string, Cell>[]> {
+  const rows = await collectRows(result);
+  return rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c.name, row[i] ?? null])));
 }

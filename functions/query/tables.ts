@@ -2,12 +2,12 @@
  * The Glue/Athena tables over the archive, as plain data: columns, SerDe, partition projection and
  * location. The CDK construct renders these into `AWS::Glue::Table`; the DuckDB adapter reads the
  * same column lists. Everything is derived from the writer's own sources of truth:
- * `RECORD_COLUMNS` / `PARTITION_COLUMNS` / `MESSAGE_LOCATION_TEMPLATE` for messages and the
- * `RunReport` interface for run reports, so a schema change in the writer shows up here (and a
- * test fails if the two disagree).
+ * `RECORD_COLUMNS` / `PARTITION_COLUMNS` / `MESSAGE_LOCATION_TEMPLATE` for messages. Run reports
+ * are the engine's `RunReport`; the query layer does not import the engine, so it lists the
+ * report's keys itself and a test fails (at typecheck and at run time) if the two disagree
+ * (test/unit/query-layout.test.ts).
  */
 import { assertTimeZone, MESSAGE_LOCATION_TEMPLATE } from '../domain/partition.ts';
-import type { RunReport } from '../engine/report.ts';
 import { ATHENA_SERDE, PARTITION_COLUMNS, RECORD_COLUMNS } from './message-schema.ts';
 
 /** Glue database and Athena workgroup the stack creates, and the export command's defaults. */
@@ -130,7 +130,7 @@ function maxUtcOffsetMinutes(timeZone: string): number {
   );
 }
 
-function assertProps(props: ArchiveLocationProps): void {
+export function assertProps(props: ArchiveLocationProps): void {
   if (props.sdkAppIds.length === 0) throw new RangeError('sdkAppIds must list at least one app');
   for (const id of props.sdkAppIds) {
     if (!Number.isSafeInteger(id) || id <= 0)
@@ -153,7 +153,7 @@ export function isRealDate(text: string): boolean {
 }
 
 /** Table properties for partition projection over `sdkappid=<enum>/dt=<date>`. */
-function projection(props: ArchiveLocationProps, locationTemplate: string): Record<string, string> {
+export function projection(props: ArchiveLocationProps, locationTemplate: string): Record<string, string> {
   return {
     'projection.enabled': 'true',
     'projection.sdkappid.type': 'enum',
@@ -167,7 +167,7 @@ function projection(props: ArchiveLocationProps, locationTemplate: string): Reco
   };
 }
 
-const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
+export const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
   name: c.name,
   type: c.athenaType,
   comment:
@@ -177,7 +177,7 @@ const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) => ({
 }));
 
 /** Shared table parameters: gzip NDJSON files. */
-const JSON_TABLE_PARAMETERS = { EXTERNAL: 'TRUE', classification: 'json', compressionType: 'gzip' };
+export const JSON_TABLE_PARAMETERS = { EXTERNAL: 'TRUE', classification: 'json', compressionType: 'gzip' };
 
 /** The messages table: one row per archived message, columns exactly `RECORD_COLUMNS`. */
 export function messagesTable(props: ArchiveLocationProps): ArchiveTableDefinition {
@@ -201,65 +201,71 @@ export function messagesTable(props: ArchiveLocationProps): ArchiveTableDefiniti
 /** One column of the runs table: snake_case name, the report's camelCase key, a Hive type. */
 export interface RunReportColumn {
   readonly name: string;
-  readonly key: keyof RunReport;
+  readonly key: RunReportKey;
   readonly type: string;
 }
 
 /**
- * Column name and Hive type per `RunReport` key. Typed as a mapped type over every key (optional
- * ones included), so the compiler rejects a report field without a column. Nested camelCase keys
+ * Column name and Hive type per `RunReport` key, optional ones included: its keys must be exactly
+ * the report's (checked by a test that sees both layers). Nested camelCase keys
  * (`errors[].groupId`) become lower-case struct fields, which the case-insensitive SerDe matches.
  */
-const RUN_REPORT_SPEC: { readonly [K in keyof Required<RunReport>]: readonly [name: string, type: string] } =
-  {
-    runId: ['run_id', 'string'],
-    sdkAppId: ['sdk_app_id', 'bigint'],
-    startedAtMs: ['started_at_ms', 'bigint'],
-    finishedAtMs: ['finished_at_ms', 'bigint'],
-    serverFinishedAtMs: ['server_finished_at_ms', 'bigint'],
-    serverClockOffsetMs: ['server_clock_offset_ms', 'bigint'],
-    elapsedMs: ['elapsed_ms', 'bigint'],
-    done: ['done', 'boolean'],
-    groups: [
-      'groups',
-      'struct<seen:bigint,skipped:map<string,bigint>,idle:bigint,archived:bigint,failed:bigint>',
-    ],
-    topics: ['topics', 'bigint'],
-    targetsWithWork: ['targets_with_work', 'bigint'],
-    remainingTargets: ['remaining_targets', 'bigint'],
-    pendingNewestTime: ['pending_newest_time', 'bigint'],
-    pendingOldestTime: ['pending_oldest_time', 'bigint'],
-    pendingNeverArchived: ['pending_never_archived', 'bigint'],
-    messages: ['messages', 'bigint'],
-    placeholders: ['placeholders', 'bigint'],
-    recalled: ['recalled', 'bigint'],
-    quarantined: ['quarantined', 'bigint'],
-    inconsistentAnswers: ['inconsistent_answers', 'bigint'],
-    seqResets: [
-      'seq_resets',
-      'array<struct<groupid:string,topicid:string,highwater:bigint,newestseq:bigint,generation:bigint>>',
-    ],
-    pages: ['pages', 'bigint'],
-    shortPages: ['short_pages', 'bigint'],
-    planMs: ['plan_ms', 'bigint'],
-    calls: ['calls', 'map<string,bigint>'],
-    retries: ['retries', 'bigint'],
-    throttles: ['throttles', 'bigint'],
-    checkpoints: ['checkpoints', 'bigint'],
-    objectsWritten: ['objects_written', 'bigint'],
-    bytesWritten: ['bytes_written', 'bigint'],
-    rolledBackObjects: ['rolled_back_objects', 'bigint'],
-    errors: ['errors', 'array<struct<groupid:string,topicid:string,error:string>>'],
-    rescan: [
-      'rescan',
-      'struct<days:bigint,calls:bigint,checked:bigint,modified:bigint,recalled:bigint,deleted:bigint,restored:bigint,complete:boolean>',
-    ],
-    fatalError: ['fatal_error', 'string'],
-  };
+const RUN_REPORT_SPEC = {
+  runId: ['run_id', 'string'],
+  sdkAppId: ['sdk_app_id', 'bigint'],
+  startedAtMs: ['started_at_ms', 'bigint'],
+  finishedAtMs: ['finished_at_ms', 'bigint'],
+  serverFinishedAtMs: ['server_finished_at_ms', 'bigint'],
+  serverClockOffsetMs: ['server_clock_offset_ms', 'bigint'],
+  elapsedMs: ['elapsed_ms', 'bigint'],
+  done: ['done', 'boolean'],
+  groups: [
+    'groups',
+    'struct<seen:bigint,skipped:map<string,bigint>,idle:bigint,archived:bigint,failed:bigint>',
+  ],
+  topics: ['topics', 'bigint'],
+  targetsWithWork: ['targets_with_work', 'bigint'],
+  remainingTargets: ['remaining_targets', 'bigint'],
+  pendingNewestTime: ['pending_newest_time', 'bigint'],
+  pendingOldestTime: ['pending_oldest_time', 'bigint'],
+  pendingNeverArchived: ['pending_never_archived', 'bigint'],
+  messages: ['messages', 'bigint'],
+  placeholders: ['placeholders', 'bigint'],
+  recalled: ['recalled', 'bigint'],
+  quarantined: ['quarantined', 'bigint'],
+  inconsistentAnswers: ['inconsistent_answers', 'bigint'],
+  seqResets: [
+    'seq_resets',
+    'array<struct<groupid:string,topicid:string,highwater:bigint,newestseq:bigint,generation:bigint>>',
+  ],
+  pages: ['pages', 'bigint'],
+  shortPages: ['short_pages', 'bigint'],
+  planMs: ['plan_ms', 'bigint'],
+  calls: ['calls', 'map<string,bigint>'],
+  retries: ['retries', 'bigint'],
+  throttles: ['throttles', 'bigint'],
+  checkpoints: ['checkpoints', 'bigint'],
+  objectsWritten: ['objects_written', 'bigint'],
+  bytesWritten: ['bytes_written', 'bigint'],
+  rolledBackObjects: ['rolled_back_objects', 'bigint'],
+  errors: ['errors', 'array<struct<groupid:string,topicid:string,error:string>>'],
+  rescan: [
+    'rescan',
+    'struct<days:bigint,calls:bigint,checked:bigint,modified:bigint,recalled:bigint,deleted:bigint,restored:bigint,complete:boolean>',
+  ],
+  fatalError: ['fatal_error', 'string'],
+  media: [
+    'media',
+    'struct<references:bigint,queuedfromearlierruns:bigint,archived:bigint,bytes:bigint,storedbytes:bigint,deduplicated:bigint,expired:bigint,refused:bigint,failed:bigint,retrying:bigint,nourl:bigint,pending:bigint,pendingbatches:bigint,errors:bigint,manifestobjects:bigint,checkpoints:bigint,rolledbackobjects:bigint>',
+  ],
+} as const satisfies Readonly<Record<string, readonly [name: string, type: string]>>;
+
+/** The keys of a stored run report (the engine's `RunReport`, optional keys included). */
+export type RunReportKey = keyof typeof RUN_REPORT_SPEC;
 
 /** The runs table columns, in `RunReport` declaration order. */
 export const RUN_REPORT_COLUMNS: readonly RunReportColumn[] = Object.entries(RUN_REPORT_SPEC).map(
-  ([key, [name, type]]) => ({ name, key: key as keyof RunReport, type }),
+  ([key, [name, type]]) => ({ name, key: key as RunReportKey, type }),
 );
 
 /**

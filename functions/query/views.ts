@@ -48,6 +48,9 @@ export interface ViewSpec {
   readonly from: string;
   readonly source?: ViewSource;
   readonly columns: readonly ViewColumn[];
+  /** Alias of `from`, and a LEFT JOIN of a second table (columns then use qualified names). */
+  readonly alias?: string;
+  readonly join?: { readonly table: string; readonly alias: string; readonly on: string };
 }
 
 /** The same expression in both dialects. */
@@ -319,12 +322,83 @@ export const RUNS_FLAT_VIEW: ViewSpec = {
   ],
 };
 
+/** Media references with their message: one row per manifest row (see functions/query/media-table.ts). */
+export const MESSAGE_MEDIA_VIEW: ViewSpec = {
+  name: 'message_media',
+  description: 'One row per media reference with its outcome, joined to its message',
+  from: 'media',
+  alias: 'md',
+  join: {
+    table: MESSAGES_TABLE,
+    alias: 'm',
+    on:
+      'm.sdkappid = md.sdkappid AND m.dt = md.dt AND m.group_id = md.group_id AND ' +
+      "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = 0",
+  },
+  columns: [
+    { name: 'sdk_app_id', hiveType: 'bigint', ...both('md.sdk_app_id'), comment: 'SDKAppID' },
+    { name: 'group_id', hiveType: 'string', ...both('md.group_id'), comment: 'Group ID' },
+    {
+      name: 'topic_id',
+      hiveType: 'string',
+      ...both('md.topic_id'),
+      comment: 'Topic ID, null outside topics',
+    },
+    { name: 'msg_seq', hiveType: 'bigint', ...both('md.msg_seq'), comment: 'MsgSeq' },
+    { name: 'msg_time', hiveType: 'bigint', ...both('md.msg_time'), comment: 'Epoch seconds' },
+    {
+      name: 'sent_at',
+      hiveType: 'string',
+      ...localTime('md.msg_time'),
+      comment: 'Local time in the archive zone',
+    },
+    { name: 'sender', hiveType: 'string', ...both('m.from_account'), comment: 'From_Account' },
+    { name: 'text', hiveType: 'string', ...both('m.text'), comment: 'Text of the message' },
+    { name: 'element_path', hiveType: 'string', ...both('md.element_path'), comment: 'Element path' },
+    {
+      name: 'kind',
+      hiveType: 'string',
+      ...both('md.kind'),
+      comment: 'image, file, sound, video, video-thumbnail',
+    },
+    { name: 'size_class', hiveType: 'string', ...both('md.size_class'), comment: 'Size class' },
+    { name: 'file_name', hiveType: 'string', ...both('md.file_name'), comment: 'FileName of a file' },
+    {
+      name: 'status',
+      hiveType: 'string',
+      ...both('md.status'),
+      comment: 'archived, expired, refused, failed, no_url',
+    },
+    { name: 'reason', hiveType: 'string', ...both('md.reason'), comment: 'Why' },
+    { name: 'bytes', hiveType: 'bigint', ...both('md.bytes'), comment: 'Bytes stored' },
+    { name: 'sha256', hiveType: 'string', ...both('md.sha256'), comment: 'SHA-256 of the bytes' },
+    {
+      name: 'object_key',
+      hiveType: 'string',
+      ...both('md.object_key'),
+      comment: 'Key of the bytes in the archive',
+    },
+    { name: 'url', hiveType: 'string', ...both('md.url'), comment: 'URL in the message' },
+    { name: 'sdkappid', hiveType: 'string', ...both('md.sdkappid'), comment: 'Partition: the SDKAppID' },
+    { name: 'dt', hiveType: 'string', ...both('md.dt'), comment: 'Partition: the message date' },
+  ],
+};
+
 export const VIEWS: readonly ViewSpec[] = [
   MESSAGES_LATEST_VIEW,
   MESSAGE_CHANGES_VIEW,
   MESSAGES_FLAT_VIEW,
   RUNS_FLAT_VIEW,
+  MESSAGE_MEDIA_VIEW,
 ];
+
+/** ` alias LEFT JOIN <table> alias ON …` of a join view ('' otherwise), tables named by `table`. */
+function joinClause(view: ViewSpec, table: (name: string) => string): string {
+  const alias = view.alias ? ` ${view.alias}` : '';
+  return view.join
+    ? `${alias}\nLEFT JOIN ${table(view.join.table)} ${view.join.alias} ON ${view.join.on}`
+    : alias;
+}
 
 /** A SQL string literal, quotes doubled (both dialects). */
 export function sqlString(value: string): string {
@@ -386,13 +460,14 @@ function fromClause(source: ViewSource, table: string): string {
 
 /** The view's SELECT for Athena, reading `"<database>"."<table>"`. */
 export function athenaViewSql(view: ViewSpec, ctx: { database: string; timeZone: string }): string {
-  const table = `${sqlIdentifier(ctx.database)}.${sqlIdentifier(view.from)}`;
-  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', table)}`;
+  const qualified = (name: string) => `${sqlIdentifier(ctx.database)}.${sqlIdentifier(name)}`;
+  const table = qualified(view.from);
+  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', table)}${joinClause(view, qualified)}`;
 }
 
 /** The view's SELECT for DuckDB, reading the DuckDB mirror of the table. */
 export function duckdbViewSql(view: ViewSpec, ctx: { timeZone: string }): string {
-  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', sqlIdentifier(view.from))}`;
+  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', sqlIdentifier(view.from))}${joinClause(view, sqlIdentifier)}`;
 }
 
 /** `CREATE OR REPLACE VIEW` for Athena: the fallback if the Glue encoding ever stops working. */

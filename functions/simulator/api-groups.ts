@@ -83,7 +83,7 @@ export function getAppidGroupList(world: SimWorld, body: BodyObject): ApiAnswer 
   }
   // Quirks (off by default): a Next handed out again, or empty pages with a Next after the last group.
   const quirk = world.quirks.spec.groupList;
-  if (quirk === 'repeat-next' && start > 0) next = optionalUint64(body, 'Next') ?? next;
+  if (quirk === 'repeat-next') next = encodeNext(Math.min(1, world.ordered.length));
   if (quirk === 'empty-pages' && next === 0n) next = encodeNext(world.ordered.length);
   const text = stringify({ ...OK_HEAD, TotalCount: totalCount, GroupIdList: ids, Next: next }) ?? '';
   return { code: 0, body: text, messages: 0 };

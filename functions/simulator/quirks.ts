@@ -21,7 +21,7 @@ export interface SimulatorQuirks {
   /** Off-spec `IsFinished` for the listed streams; `times` bounds how many pages (default: every page). */
   isFinished?: { mode: IsFinishedQuirk; streams: readonly string[]; times?: number };
   /**
-   * `get_appid_group_list`: `repeat-next` hands out the same `Next` again after the first page;
+   * `get_appid_group_list`: `repeat-next` answers every page with the same `Next` (the cursor after the first group);
    * `empty-pages` keeps answering empty pages with a non-zero `Next` after the last group.
    */
   groupList?: 'repeat-next' | 'empty-pages';

@@ -15,6 +15,8 @@ import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from 
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
 import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
 import { createPrng, mix } from './hash.ts';
+import type { SimMediaSpec } from './media-files.ts';
+import { type MediaStats, type MediaTruth, SimMedia } from './media-server.ts';
 import { QuirkState, type SimulatorQuirks } from './quirks.ts';
 import { RATE_LIMIT_MODES, RateLimiter, type RateLimitMode } from './rate-limit.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
@@ -69,11 +71,25 @@ export interface SimulatorOptions {
   maxPageBytes?: number;
   /** TCP port on 127.0.0.1; default 0 (any free port). */
   port?: number;
+  /**
+   * Media files: served on their own listener, which message URLs point at, with switches for
+   * expired, banned, flaky, HTML, wrong-size, redirected and disallowed-host files (see
+   * media-files.ts; defaults are small shares of each). `false`: no listener, made-up COS URLs.
+   */
+  media?: SimMediaSpec | false;
 }
 
 export interface Simulator {
   /** `http://127.0.0.1:PORT`; clients append `/v4/<service>/<command>?...`. */
   readonly url: string;
+  /** The media listener (`http://127.0.0.1:PORT`), or undefined with `media: false`. */
+  readonly mediaUrl: string | undefined;
+  /** A listener no archiver may reach; `disallowed-host` files and redirects point here. */
+  readonly disallowedMediaUrl: string | undefined;
+  /** What the media listeners saw. */
+  mediaStats(): MediaStats;
+  /** Ground truth of a media URL from a message (undefined for URLs that are not the simulator's). */
+  mediaTruth(url: string): MediaTruth | undefined;
   readonly apps: readonly SimulatorApp[];
   /** Closes the server, dropping open connections and answers still waiting on latency. */
   stop(): Promise<void>;
@@ -115,6 +131,7 @@ const DEFAULT_RATES: Record<ApiName, number> = {
   get_group_info: 200,
   group_msg_get_simple: 200,
   get_topic: 200,
+  get_cos_sig: 100,
 };
 /** Bodies above this are not JSON we would accept anyway; stop buffering them. */
 const MAX_BODY_BYTES = 1 << 20;
@@ -170,7 +187,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 type Handler = (world: SimWorld, body: BodyObject, maxPageBytes: number | undefined) => ApiAnswer;
-const HANDLERS: Record<ApiName, Handler> = {
+const HANDLERS: Record<Exclude<ApiName, 'get_cos_sig'>, Handler> = {
   get_appid_group_list: (world, body) => getAppidGroupList(world, body),
   get_group_info: (world, body) => getGroupInfo(world, body),
   group_msg_get_simple: groupMsgGetSimple,
@@ -204,9 +221,13 @@ class SimulatorServer {
   readonly #stats = new StatsRecorder();
   readonly #jitter: () => number;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #media: SimMedia | undefined;
   readonly server: Server;
 
-  public constructor(options: SimulatorOptions) {
+  public constructor(
+    options: SimulatorOptions,
+    media?: { sim: SimMedia; baseUrl: string; disallowedBaseUrl: string },
+  ) {
     validateOptions(options);
     const now = options.now ?? Date.now;
     const apps = options.apps ?? [DEMO_APP];
@@ -220,7 +241,19 @@ class SimulatorServer {
       jitterMs: options.jitterMs ?? 0,
       maxPageBytes: options.maxPageBytes,
     };
-    const dataset = buildDataset(options.dataset ?? DEMO_DATASET, seed, Math.floor(now() / 1000));
+    this.#media = media?.sim;
+    const spec = options.dataset ?? DEMO_DATASET;
+    const dataset = media
+      ? buildDataset(
+          { ...spec, mediaBaseUrl: spec.mediaBaseUrl ?? media.baseUrl },
+          seed,
+          Math.floor(now() / 1000),
+          {
+            disallowedBaseUrl: media.disallowedBaseUrl,
+            disallowedHostFraction: media.sim.spec.disallowedHostFraction,
+          },
+        )
+      : buildDataset(spec, seed, Math.floor(now() / 1000));
     this.#world = new SimWorld(dataset, now, options.retentionDays ?? 30);
     this.#world.quirks = new QuirkState(options.quirks);
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
@@ -325,6 +358,7 @@ class SimulatorServer {
     const body = parseBody(text);
     if (body === undefined) return failure(60003);
     try {
+      if (api === 'get_cos_sig') return this.#media?.getCosSig(body) ?? failure(10003);
       return HANDLERS[api](this.#world, body, this.#config.maxPageBytes);
     } catch (error) {
       if (error instanceof ApiFailure) return failure(error.code, error.message);
@@ -382,7 +416,12 @@ class SimulatorServer {
  * await sim.stop();
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  const sim = new SimulatorServer(options);
+  const media =
+    options.media === false
+      ? undefined
+      : new SimMedia({ seed: options.seed ?? 1, now: options.now ?? Date.now, spec: options.media ?? {} });
+  const mediaUrls = await media?.listen();
+  const sim = new SimulatorServer(options, media && mediaUrls ? { sim: media, ...mediaUrls } : undefined);
   const apps = Object.freeze([...(options.apps ?? [DEMO_APP])]);
   await new Promise<void>((resolve, reject) => {
     sim.server.once('error', reject);
@@ -391,8 +430,23 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const { port } = sim.server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    mediaUrl: mediaUrls?.baseUrl,
+    disallowedMediaUrl: mediaUrls?.disallowedBaseUrl,
+    mediaStats: () =>
+      media?.stats() ?? {
+        requests: 0,
+        forbidden: 0,
+        signed: 0,
+        bytesServed: 0,
+        disallowedRequests: 0,
+        cosSigItems: 0,
+      },
+    mediaTruth: (url) => media?.truth(url),
     apps,
-    stop: () => sim.stop(),
+    stop: async () => {
+      await sim.stop();
+      await media?.stop();
+    },
     stats: () => sim.stats.snapshot(),
     resetStats: () => sim.stats.reset(),
     injectFaults: (...faults) => sim.faults.push(...faults),

@@ -17,6 +17,9 @@ import type { DeployConfig } from '../config.ts';
 /** Where the function writes large objects in multipart uploads (media files and manifests). */
 export const MULTIPART_PREFIXES = ['media/', 'media-manifest/'] as const;
 
+/** What the completeness audit reads (besides listing `media/` for orphans). */
+export const AUDIT_READ_PREFIXES = ['state/', 'messages/', 'media-manifest/'] as const;
+
 export interface ArchiveBucketProps {
   settings: DeployConfig['bucket'];
   /** The customer key for SSE-KMS (used when `settings.encryption` is `kms`). */
@@ -114,11 +117,49 @@ export class ArchiveBucket extends Construct {
         resources: MULTIPART_PREFIXES.map((p) => this.bucket.arnForObjects(`${this.prefix}${p}*`)),
       }),
     );
+    this.grantKeysViaS3(grantee, 'Archive');
+  }
+
+  /**
+   * What the completeness audit needs: read the committed states, the message objects and the
+   * media manifests; list those prefixes and `media/` (orphan objects); write its reports under
+   * `reportsPrefix` and nowhere else; the bucket's key through S3 only.
+   */
+  public grantAuditReadWrite(grantee: iam.IGrantable, reportsPrefix: string): void {
+    const read = AUDIT_READ_PREFIXES.map((p) => this.bucket.arnForObjects(`${this.prefix}${p}*`));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'AuditRead', actions: ['s3:GetObject'], resources: read }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'AuditList',
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: {
+          StringLike: { 's3:prefix': [...AUDIT_READ_PREFIXES, 'media/'].map((p) => `${this.prefix}${p}*`) },
+        },
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'AuditReports',
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}${reportsPrefix}*`)],
+      }),
+    );
+    this.grantKeysViaS3(grantee, 'Audit');
+  }
+
+  /**
+   * The bucket's customer key (encrypt and decrypt) and the former key (decrypt only), through S3
+   * only; statement ids `<sid>Key` and `<sid>FormerKey`.
+   */
+  private grantKeysViaS3(grantee: iam.IGrantable, sid: string): void {
     const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } };
     if (this.encryptionKey !== undefined) {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          sid: 'ArchiveKey',
+          sid: `${sid}Key`,
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [this.encryptionKey.keyArn],
           conditions: viaS3,
@@ -128,7 +169,7 @@ export class ArchiveBucket extends Construct {
     if (this.formerKey !== undefined) {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          sid: 'ArchiveFormerKey',
+          sid: `${sid}FormerKey`,
           actions: ['kms:Decrypt'],
           resources: [this.formerKey.keyArn],
           conditions: viaS3,

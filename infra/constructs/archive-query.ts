@@ -16,6 +16,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { parseHiveType } from '../../functions/query/hive-types.ts';
+import { mediaTable } from '../../functions/query/media-table.ts';
 import { compiledFor, NAMED_QUERIES, savedQueryDescription } from '../../functions/query/named-queries.ts';
 import {
   type ArchiveLocationProps,
@@ -60,6 +61,15 @@ export interface ArchiveQueryProps {
 
 const MIN_CUTOFF = 10 * 1024 * 1024;
 
+/** What running a query in the workgroup takes: start, poll, read, stop. */
+const RUN_QUERY_ACTIONS = [
+  'athena:StartQueryExecution',
+  'athena:GetQueryExecution',
+  'athena:GetQueryResults',
+  'athena:StopQueryExecution',
+  'athena:GetWorkGroup',
+] as const;
+
 /** Glue and Athena both want lower-case names of letters, digits and underscores for databases. */
 const DATABASE_NAME = /^[a-z][a-z0-9_]{0,254}$/;
 
@@ -73,12 +83,14 @@ export class ArchiveQuery extends Construct {
 
   private readonly bucket: s3.IBucket;
   private readonly prefix: string;
+  private readonly resultsKey: kms.IKey | undefined;
 
   public constructor(scope: Construct, id: string, props: ArchiveQueryProps) {
     super(scope, id);
     this.databaseName = props.databaseName ?? DEFAULT_DATABASE;
     this.workGroupName = props.workGroupName ?? DEFAULT_WORKGROUP;
     this.bucket = props.bucket;
+    this.resultsKey = props.resultsEncryptionKey;
     this.prefix = normalizePrefix(props.prefix);
     // The view SQL is base64-encoded at synth time, so the names in it must be real strings.
     if (Token.isUnresolved(this.databaseName) || !DATABASE_NAME.test(this.databaseName)) {
@@ -106,7 +118,7 @@ export class ArchiveQuery extends Construct {
       dtStart: props.dtStart,
     };
     const tables: Record<string, glue.CfnTable> = {};
-    for (const definition of [messagesTable(location), runsTable(location)]) {
+    for (const definition of [messagesTable(location), runsTable(location), mediaTable(location)]) {
       tables[definition.name] = this.externalTable(definition, account);
     }
     const viewContext = { database: this.databaseName, timeZone: props.timeZone };
@@ -248,6 +260,75 @@ export class ArchiveQuery extends Construct {
   }
 
   /**
+   * What a function needs to run its own queries over `tables` of the archive, and no more (for
+   * people and tools, {@link grantQuery}): start, poll, read and stop queries in the workgroup; read
+   * those tables' definitions; read and list `<prefix>messages/`; write and read Athena's results
+   * under `results/` with the results key. The archive bucket's key is the caller's to grant.
+   * @throws RangeError for a table the construct does not define
+   */
+  public grantQueryTables(grantee: iam.IGrantable, tables: readonly string[]): void {
+    const stack = Stack.of(this);
+    for (const name of tables) {
+      if (!(name in this.tables)) throw new RangeError(`no table or view ${name} in ${this.databaseName}`);
+    }
+    const add = (statement: iam.PolicyStatementProps) =>
+      grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement(statement));
+    add({
+      sid: 'QueryWorkGroup',
+      actions: [...RUN_QUERY_ACTIONS],
+      resources: [
+        stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workGroupName }),
+      ],
+    });
+    add({
+      sid: 'QueryCatalog',
+      actions: ['glue:GetDatabase', 'glue:GetTable'],
+      resources: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.databaseName }),
+        ...tables.map((t) =>
+          stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.databaseName}/${t}` }),
+        ),
+      ],
+    });
+    add({
+      sid: 'QueryArchiveObjects',
+      actions: ['s3:GetObject'],
+      resources: [this.bucket.arnForObjects(`${this.prefix}messages/*`)],
+    });
+    add({
+      sid: 'QueryArchiveList',
+      actions: ['s3:ListBucket'],
+      resources: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${this.prefix}messages/*`] } },
+    });
+    add({
+      sid: 'QueryBuckets',
+      actions: ['s3:GetBucketLocation'],
+      resources: [this.bucket.bucketArn, this.resultsBucket.bucketArn],
+    });
+    add({
+      sid: 'QueryResults',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: [this.resultsBucket.arnForObjects('results/*')],
+    });
+    add({
+      sid: 'QueryResultsList',
+      actions: ['s3:ListBucket'],
+      resources: [this.resultsBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': ['results/*'] } },
+    });
+    if (this.resultsKey !== undefined) {
+      add({
+        sid: 'QueryResultsKey',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.resultsKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
+      });
+    }
+  }
+
+  /**
    * Lets `grantee` run queries in the workgroup: Athena on the workgroup, Glue reads on the
    * database and its tables, reads of the archive's message and run prefixes, and results.
    */
@@ -262,15 +343,7 @@ export class ArchiveQuery extends Construct {
       stack.formatArn({ service: 'glue', resource, resourceName: name });
     iam.Grant.addToPrincipal({
       grantee,
-      actions: [
-        'athena:StartQueryExecution',
-        'athena:GetQueryExecution',
-        'athena:GetQueryResults',
-        'athena:StopQueryExecution',
-        'athena:GetWorkGroup',
-        'athena:ListNamedQueries',
-        'athena:GetNamedQuery',
-      ],
+      actions: [...RUN_QUERY_ACTIONS, 'athena:ListNamedQueries', 'athena:GetNamedQuery'],
       resourceArns: [workGroupArn],
     });
     iam.Grant.addToPrincipal({

@@ -34,6 +34,8 @@ export class TencentChatArchiver extends Construct {
   /** Only with `deploy.bucket.objectLock`. */
   public readonly objectLock: ObjectLockRetention | undefined;
   public readonly operations: Operations;
+  /** Undeliverable schedule invocations and alarm e-mails. */
+  public readonly deadLetters: DeadLetterQueue;
 
   public constructor(scope: Construct, id: string, props: TencentChatArchiverProps) {
     super(scope, id);
@@ -49,6 +51,7 @@ export class TencentChatArchiver extends Construct {
     });
     this.archive = new ArchiveBucket(this, 'Archive', { settings: deploy.bucket, key: this.key });
     const deadLetters = new DeadLetterQueue(this, 'DeadLetters');
+    this.deadLetters = deadLetters;
     if (deploy.bucket.objectLock !== null) {
       this.objectLock = new ObjectLockRetention(this, 'ObjectLock', {
         archive: this.archive,

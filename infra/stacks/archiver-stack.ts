@@ -3,8 +3,10 @@
  * (no account or region lookups), so `cdk synth` works offline with no credentials.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { StackConfig } from '../config.ts';
+import { ArchiveAudit } from '../constructs/archive-audit.ts';
 import { ArchiveQuery } from '../constructs/archive-query.ts';
 import { TencentChatArchiver } from '../constructs/tencent-chat-archiver.ts';
 
@@ -15,6 +17,7 @@ export interface ArchiverStackProps extends StackProps {
 export class ArchiverStack extends Stack {
   public readonly archiver: TencentChatArchiver;
   public readonly query: ArchiveQuery;
+  public readonly audit: ArchiveAudit;
 
   public constructor(scope: Construct, id: string, props: ArchiverStackProps) {
     super(scope, id, props);
@@ -36,6 +39,17 @@ export class ArchiverStack extends Stack {
       resultsEncryptionKey: this.archiver.key,
     });
 
+    // The weekly completeness audit over the same tables, alarming on the stack's topic.
+    this.audit = new ArchiveAudit(this, 'Audit', {
+      stackConfig: props.stackConfig,
+      archive: this.archiver.archive,
+      query: this.query,
+      topic: this.archiver.operations.topic,
+      deadLetterQueue: this.archiver.deadLetters.queue,
+      logRetention: deploy.logRetentionDays as logs.RetentionDays,
+      dashboard: this.archiver.operations.dashboard,
+    });
+
     new CfnOutput(this, 'ArchiveBucketName', {
       value: this.archiver.archive.bucket.bucketName,
       description: 'The archive bucket (messages under <prefix>messages/)',
@@ -51,6 +65,11 @@ export class ArchiverStack extends Stack {
       description: 'Watch a run: aws logs tail <this> --follow',
     });
     new CfnOutput(this, 'DashboardName', { value: this.archiver.operations.dashboard.dashboardName });
+    new CfnOutput(this, 'AuditFunctionName', {
+      value: this.audit.function.functionName,
+      description:
+        'Audit now: aws lambda invoke --function-name <this> out.json (report under <prefix>audits/)',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.archiver.operations.topic.topicArn });
   }
 }

@@ -320,17 +320,23 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
 
   it('reads only columns the source table has', () => {
     for (const view of VIEWS) {
-      const source = tableInput(template, view.from);
+      const sources = [view.from, ...(view.join ? [view.join.table] : [])].map((t) =>
+        tableInput(template, t),
+      );
       const known = new Set([
-        ...source.StorageDescriptor.Columns.map((c) => c.Name),
-        ...source.PartitionKeys.map((c) => c.Name),
+        ...sources.flatMap((source) => source.StorageDescriptor.Columns.map((c) => c.Name)),
+        ...sources.flatMap((source) => source.PartitionKeys.map((c) => c.Name)),
         'seen',
         'failed',
         // The previous revision's columns, put beside each revision by the `changes` source.
         ...(view.source === 'changes' ? PREVIOUS_COLUMNS.map((c) => `prev_${c}`) : []),
       ]);
+      // Table aliases of a join view qualify column names (`md.status`): drop them.
+      const aliases = [view.alias, view.join?.alias].filter((a): a is string => a !== undefined);
+      const qualifier = new RegExp(`\\b(${aliases.join('|') || '$^'})\\.`, 'g');
       for (const column of view.columns) {
         const identifiers = column.athena
+          .replace(qualifier, '')
           .replace(/'[^']*'|\{zone\}/g, '')
           .replace(/"([a-z_]+)"/g, '$1')
           .match(/\b[a-z_][a-z0-9_]*\b(?!\s*\()/g);

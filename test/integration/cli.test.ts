@@ -36,7 +36,13 @@ beforeAll(async () => {
     seed: 5,
     rateLimits: FAST,
     retentionDays: 365,
-    dataset: { groups: 8, activeFraction: 0.9, messagesPerActiveGroup: [20, 120], historyDays: 4 },
+    dataset: {
+      groups: 8,
+      activeFraction: 0.9,
+      messagesPerActiveGroup: [20, 120],
+      historyDays: 4,
+      mediaMaxBytes: 20_000,
+    },
   });
   root = await mkdtemp(join(tmpdir(), 'cli-'));
 });

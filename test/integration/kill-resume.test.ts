@@ -9,8 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { type ArchiveState, parseState } from '../../functions/domain/continuation.ts';
+import { mediaLedgerKey } from '../../functions/domain/media-manifest.ts';
 import { dateInZone, rescanProgressKey, stateKey } from '../../functions/domain/partition.ts';
+import { auditArchive } from '../../functions/query/audit/audit.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
 import {
@@ -20,6 +24,7 @@ import {
   spawnCli,
   writeSimulatorConfig,
 } from '../helpers/cli.ts';
+import { expectedMediaRefs, mediaProblems, readManifest } from '../helpers/media.ts';
 import { seededRandom } from '../helpers/tencent.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -45,9 +50,14 @@ async function allNames(dir: string): Promise<string[]> {
 }
 
 describe('archive CLI killed with SIGKILL at random moments', () => {
-  it.each(['UTC', 'Asia/Shanghai'])(
-    'reruns until done and archives every message exactly once into dt folders of %s',
-    async (timeZone) => {
+  it.each([
+    { timeZone: 'UTC', media: false },
+    { timeZone: 'Asia/Shanghai', media: false },
+    // Media copying beside the paging: fewer groups, since every file costs more than a message.
+    { timeZone: 'UTC', media: true },
+  ])(
+    'reruns until done and archives every message exactly once into dt folders of $timeZone (media: $media)',
+    async ({ timeZone, media }) => {
       const sim: Simulator = await startSimulator({
         seed: 23,
         latencyMs: 3,
@@ -58,7 +68,14 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
           group_msg_get_simple: RATE,
           get_topic: RATE,
         },
-        dataset: { groups: 50, activeFraction: 0.9, messagesPerActiveGroup: [100, 600], historyDays: 6 },
+        // Small media files (every fault switch at its default share), copied beside the paging.
+        dataset: {
+          groups: media ? 9 : 50,
+          activeFraction: 0.9,
+          messagesPerActiveGroup: [100, 600],
+          historyDays: 6,
+          mediaMaxBytes: 8_000,
+        },
       });
       cleanups.push(() => sim.stop());
       const dir = await mkdtemp(join(tmpdir(), 'kill-resume-'));
@@ -72,11 +89,12 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
         },
         archive: { timeZone, flushMegabytes: 0.02 },
         run: { checkpointSeconds: 0.3, leaseSeconds: 1.2 },
+        ...(media ? {} : { media: { enabled: false } }),
       });
       const archiveDir = join(dir, 'archive');
       const store = new LocalFolderStore(archiveDir);
       const sdkAppId = sim.apps[0]?.sdkAppId as number;
-      const random = seededRandom(timeZone === 'UTC' ? 101 : 202);
+      const random = seededRandom(media ? 303 : timeZone === 'UTC' ? 101 : 202);
       const stats = { runs: 0, kills: 0, killsHoldingLease: 0, killsMidCheckpoint: 0, leaseWaits: 0 };
       const history: string[] = [];
 
@@ -113,7 +131,7 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
 
       const archive = async (kill?: KillPlan): Promise<CliResult> => {
         const before = await readState(store, sdkAppId);
-        const run = spawnCli(['archive', '--config', config]);
+        const run = spawnCli(['archive', '--config', config], media ? { timeoutMs: 150_000 } : {});
         const killing = kill ? killLater(run, kill, before?.lease?.owner) : Promise.resolve();
         const result = await run.done;
         await killing;
@@ -193,6 +211,35 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
 
       const rows = await readArchive(store);
       expect(exactlyOnceProblems(rows, expectedIdentities(sim), timeZone), summary).toEqual([]);
+      // Media: one manifest row per reference with the simulator's status, the right bytes stored
+      // once, nothing fetched from the disallowed host, no error page stored.
+      const manifest = await readManifest(store);
+      const refs = media ? expectedMediaRefs(sim, sdkAppId) : [];
+      expect(await mediaProblems(sim, store, refs, manifest), summary).toEqual([]);
+      if (media) {
+        expect(new Set(manifest.map((r) => r.status))).toEqual(
+          new Set(['archived', 'expired', 'refused', 'no_url']),
+        );
+        expect(sim.mediaStats().disallowedRequests).toBe(0);
+      }
+      // The completeness audit agrees: nothing it cannot explain after all those kills.
+      const runner = await openArchiveRunner({
+        archive: archiveDir,
+        timeZone,
+        clock: systemClock,
+        workGroup: 'w',
+        database: 'd',
+      });
+      try {
+        const audit = await auditArchive(runner, store, { archive: archiveDir, timeZone, nowMs: Date.now() });
+        expect(
+          audit.findings.filter((f) => !f.explained),
+          summary,
+        ).toEqual([]);
+        expect(audit.apps[0]?.rows).toBe(rows.length);
+      } finally {
+        runner.close();
+      }
       // The history spans several midnights, so the zone decides the folder of many messages.
       expect(new Set(rows.map((r) => r.dt)).size).toBeGreaterThanOrEqual(5);
       const zoneMatters = rows.filter((r) => dateInZone(r.record.msg_time, 'UTC') !== r.dt).length;
@@ -206,6 +253,9 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
         (k) =>
           !/^messages\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/part-[\w-]+-\d{5}\.ndjson\.gz$/.test(k) &&
           !/^runs\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/[\w-]+\.json$/.test(k) &&
+          !/^media\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(k) &&
+          !/^media-manifest\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/part-[\w-]+-\d{5}\.ndjson\.gz$/.test(k) &&
+          k !== mediaLedgerKey(sdkAppId) &&
           !/^fingerprints\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/part-[\w-]+-\d{5}\.fp\.gz$/.test(k) &&
           k !== rescanProgressKey(sdkAppId) &&
           k !== stateKey(sdkAppId),
@@ -228,6 +278,6 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
         console.info(`${timeZone}: ${summary}\n${rows.length} rows, ${temps} temp files left on disk`);
       }
     },
-    120_000,
+    600_000,
   );
 });

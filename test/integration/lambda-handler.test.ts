@@ -205,7 +205,10 @@ describe('the Lambda handler', () => {
     expect(results.length + retried.length).toBeGreaterThanOrEqual(3);
     expect(results.length).toBeGreaterThanOrEqual(2);
     expect(retried.every((name) => name === 'TimeoutError' || name === 'LeaseHeldError')).toBe(true);
-    expect(results.slice(0, -1).every((r) => !r.done && r.remainingTargets > 0)).toBe(true);
+    // Not done: groups left, or the media of the last checkpoint (queued at the deadline) left.
+    expect(results.slice(0, -1).every((r) => !r.done && (r.remainingTargets > 0 || r.mediaPending > 0))).toBe(
+      true,
+    );
     expect(new Set(results.map((r) => r.runId)).size).toBe(results.length);
 
     const rows = await readArchive(store());

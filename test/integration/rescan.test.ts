@@ -10,8 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbArchive } from '../../functions/adapters/duckdb/duckdb-runner.ts';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { type ArchiveRecord, type ChangeKind, fromRecord } from '../../functions/domain/record.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import type { RunReport } from '../../functions/engine/report.ts';
@@ -290,7 +291,13 @@ describe('rescan', () => {
   });
 
   it('DuckDB answers messages_latest and message_changes with the ground truth counts', async () => {
-    const db = await DuckDbArchive.open(dir, { timeZone: 'UTC' });
+    const db = await openArchiveRunner({
+      archive: dir,
+      timeZone: 'UTC',
+      clock: systemClock,
+      workGroup: 'wg',
+      database: 'db',
+    });
     try {
       const rows = await readArchive(store);
       const ids = expectedIdentities(sim);

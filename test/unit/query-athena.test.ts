@@ -17,15 +17,15 @@ import {
 } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AthenaProgress, runAthenaQuery } from '../../functions/adapters/aws/athena-runner.ts';
-import { AbortedError } from '../../functions/domain/errors.ts';
 import {
   BytesScannedLimitError,
   QueryCancelledError,
   QueryFailedError,
   QueryTimeoutError,
-} from '../../functions/query/errors.ts';
-import { runExportCommand } from '../../functions/query/export-command.ts';
+} from '../../functions/adapters/aws/athena-errors.ts';
+import { type AthenaProgress, runAthenaQuery } from '../../functions/adapters/aws/athena-runner.ts';
+import { runExportCommand } from '../../functions/cli/export-command.ts';
+import { AbortedError } from '../../functions/domain/errors.ts';
 import { collectRows } from '../../functions/query/result.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';

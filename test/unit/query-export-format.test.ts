@@ -123,3 +123,52 @@ describe('Hive types', () => {
     expect(() => parseHiveType(text)).toThrow(SyntaxError);
   });
 });
+
+describe('CSV injection (OWASP)', () => {
+  const text = col('text', 'string');
+  const num = col('n', 'integer');
+
+  it.each([
+    ['=1+1', `"'=1+1"`],
+    ['+1', `"'+1"`],
+    ['-1+2', `"'-1+2"`],
+    ['@SUM(A1)', `"'@SUM(A1)"`],
+    ['\tTAB', `"'\tTAB"`],
+    ['\rCR', `"'\rCR"`],
+    ['=HYPERLINK("http://x","y")', `"'=HYPERLINK(""http://x"",""y"")"`],
+  ])('neutralises %j as %j', (cell, field) => {
+    expect(csvRecord([cell], [text])).toBe(`${field}\r\n`);
+    expect(csvRecord([cell], [text], { formulaSafe: false })).toBe(`${csvField(cell)}\r\n`);
+  });
+
+  it('leaves other cells, numbers of numeric columns and NULL exactly as RFC 4180 writes them', () => {
+    for (const cell of ['plain', 'a=b', ' =lead space', '收到 👍', '', 'x\ny']) {
+      expect(csvRecord([cell], [text])).toBe(`${csvField(cell)}\r\n`);
+    }
+    expect(csvRecord(['-5', '-1.5e3', null], [num, col('d', 'number'), text])).toBe('-5,-1.5e3,\r\n');
+    // Tencent's generated ids hold no formula; anything more after the @ is neutralised.
+    expect(csvRecord(['@TGS#2C5SZEAEF', '@TGS#_@TGS#cX@TOPIC#_@TOPIC#cA'], [text, text])).toBe(
+      '@TGS#2C5SZEAEF,@TGS#_@TGS#cX@TOPIC#_@TOPIC#cA\r\n',
+    );
+    expect(csvRecord(['@TGS#A+cmd|x'], [text])).toBe(`"'@TGS#A+cmd|x"\r\n`);
+    // A numeric column whose text is not a number is neutralised like any string.
+    expect(csvRecord(['-1+cmd'], [num])).toBe(`"'-1+cmd"\r\n`);
+  });
+
+  it('applies to the header and every row of an export, unless formulaSafe is false', async () => {
+    const result = (): QueryResult => ({
+      columns: [col('=name', 'string'), col('n', 'integer')],
+      rows: (async function* () {
+        yield ['@evil', '-3'];
+        yield ['ok', '4'];
+      })(),
+    });
+    const render = async (options?: { formulaSafe: boolean }) => {
+      let out = '';
+      for await (const chunk of renderExport(result(), 'csv', options)) out += chunk;
+      return out;
+    };
+    expect(await render()).toBe(`"'=name",n\r\n"'@evil",-3\r\nok,4\r\n`);
+    expect(await render({ formulaSafe: false })).toBe('=name,n\r\n@evil,-3\r\nok,4\r\n');
+  });
+});

@@ -4,9 +4,9 @@
  * SQL as safely quoted literals or bindings.
  */
 import { describe, expect, it } from 'vitest';
+import { athenaExecutionParameters } from '../../functions/adapters/aws/athena-runner.ts';
 import { QueryUsageError } from '../../functions/query/errors.ts';
 import {
-  athenaExecutionParameters,
   compiledFor,
   compileSql,
   NAMED_QUERIES,

@@ -17,14 +17,21 @@ import {
 } from '@aws-sdk/client-athena';
 import { AbortedError } from '../../domain/errors.ts';
 import type { Clock } from '../../domain/ports.ts';
+import type {
+  Cell,
+  ParamValue,
+  QueryResult,
+  QueryRunner,
+  ResultColumn,
+  ValueKind,
+} from '../../query/port.ts';
 import {
   BytesScannedLimitError,
   QueryCancelledError,
   QueryExecutionError,
   QueryFailedError,
   QueryTimeoutError,
-} from '../../query/errors.ts';
-import { athenaKind, type Cell, type QueryResult, type ResultColumn } from '../../query/result.ts';
+} from './athena-errors.ts';
 
 /** What the poller reports after every status check. */
 export interface AthenaProgress {
@@ -56,7 +63,7 @@ const BYTES_LIMIT_REASON = /bytes scanned limit/i;
 
 /**
  * Runs `sql` with positional `?` parameters (`executionParameters` are SQL literals, see
- * `athenaExecutionParameters`) and resolves when Athena has finished it successfully.
+ * {@link athenaExecutionParameters}) and resolves when Athena has finished it successfully.
  *
  * @throws QueryFailedError | QueryCancelledError | BytesScannedLimitError | QueryTimeoutError
  * @throws AbortedError when `signal` aborts (the query is stopped first)
@@ -183,6 +190,38 @@ async function readResults(
     }
   }
   return { columns, rows: rows() };
+}
+
+/** Kind of an Athena/Trino type name as `GetQueryResults` reports it (`bigint`, `varchar`, `decimal`). */
+export function athenaKind(type: string): ValueKind {
+  const base = type.toLowerCase().replace(/\(.*$/, '');
+  if (['tinyint', 'smallint', 'integer', 'int', 'bigint'].includes(base)) return 'integer';
+  if (['double', 'real', 'float', 'decimal'].includes(base)) return 'number';
+  if (base === 'boolean') return 'boolean';
+  return 'string';
+}
+
+/**
+ * Athena `ExecutionParameters`: each value is a SQL literal. Strings are quoted with embedded
+ * quotes doubled, so a value can never end the literal; integers are validated digits.
+ */
+export function athenaExecutionParameters(values: readonly ParamValue[]): string[] {
+  return values.map((v) =>
+    v.type === 'integer' ? v.value.toString() : `'${v.value.replaceAll("'", "''")}'`,
+  );
+}
+
+/** The query-runner port on Athena: each `run` is one query execution. */
+export class AthenaQueryRunner implements QueryRunner {
+  public readonly dialect = 'athena' as const;
+  public constructor(private readonly options: AthenaRunnerOptions) {}
+
+  public run(sql: string, values: readonly ParamValue[] = []): Promise<QueryResult> {
+    return runAthenaQuery(sql, athenaExecutionParameters(values), this.options);
+  }
+
+  /** Nothing to release: each query ends on its own. */
+  public close(): void {}
 }
 
 /** The Athena client for exports: region and credentials from the usual AWS environment. */

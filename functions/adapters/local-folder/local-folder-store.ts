@@ -14,12 +14,20 @@
  * keys may not use.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Dirent } from 'node:fs';
+import { createWriteStream, type Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { lock } from 'proper-lockfile';
 import { PreconditionFailedError, StorageError } from '../../domain/errors.ts';
-import type { ObjectStore, PutOptions, StoredObject } from '../../domain/storage.ts';
+import type {
+  ObjectHead,
+  PutOptions,
+  PutStreamOptions,
+  StoredObject,
+  StreamingObjectStore,
+} from '../../domain/storage.ts';
 import { RESERVED_NAME_PREFIX, validateListPrefix, validateObjectKey } from '../object-key.ts';
 
 const TEMP_PREFIX = `${RESERVED_NAME_PREFIX}tmp-`;
@@ -28,6 +36,8 @@ const TEMP_FOLDER = `${RESERVED_NAME_PREFIX}tmp`;
 /** A temp file this old belongs to a writer that died: a live write takes milliseconds. */
 const STALE_TEMP_MS = 15 * 60_000;
 const LOCK_PREFIX = `${RESERVED_NAME_PREFIX}lock-`;
+/** Sidecar with an object's content type and metadata (folders have no object metadata). */
+const META_PREFIX = `${RESERVED_NAME_PREFIX}meta-`;
 
 /**
  * A lock older than this is taken over: its holder was killed (a live holder refreshes the lock's
@@ -69,7 +79,7 @@ const RETRYABLE_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'EBUS
 /** "This key names no object": absent, or a path component is a file, or the key is a folder. */
 const NOT_AN_OBJECT_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
 
-export class LocalFolderStore implements ObjectStore {
+export class LocalFolderStore implements StreamingObjectStore {
   public readonly location: string;
   private readonly rootPath: string;
   private readonly tempFolder: string;
@@ -107,6 +117,82 @@ export class LocalFolderStore implements ObjectStore {
     }
     await syncFolder(path.dirname(target));
     return { etag: etagOf(body) };
+  }
+
+  /**
+   * Streams `body` into a temp file (fsynced), then publishes it like `put`; the content type and
+   * metadata go to a sidecar `.archiver-meta-<name>` next to the object, written after it.
+   * @throws PreconditionFailedError when `ifNoneMatch` is set and the key exists
+   * @throws StorageError for an invalid key or a file-system failure; an abort leaves no file
+   */
+  public async putStream(
+    key: string,
+    body: Readable,
+    options: PutStreamOptions = {},
+  ): Promise<{ bytes: number }> {
+    const target = this.pathFor(key);
+    await this.makeParentFolder(key, target);
+    this.prepared ??= this.prepareTempFolder(key);
+    await this.prepared;
+    const temp = path.join(this.tempFolder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    let bytes = 0;
+    try {
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          bytes += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      const out = createWriteStream(temp, { flags: 'wx' });
+      await pipeline(body, counter, out, options.signal ? { signal: options.signal } : {});
+      const handle = await fs.open(temp, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      await removeQuietly(temp);
+      if (options.signal?.aborted) throw new StorageError(`put ${key}: aborted`, { cause: error, key });
+      throw fsErrorToStorageError('write', temp, error, key);
+    }
+    try {
+      if (options.ifNoneMatch === '*') await publishIfAbsent(key, temp, target);
+      else await publish(key, temp, target);
+    } finally {
+      await removeQuietly(temp);
+    }
+    const meta = { contentType: options.contentType, metadata: options.metadata ?? {} };
+    // The sidecar is a convenience (the manifest has the same facts): no fsync of its own.
+    const metaTemp = path.join(this.tempFolder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      await fs.writeFile(metaTemp, JSON.stringify(meta), { flag: 'wx' });
+    } catch (error) {
+      await removeQuietly(metaTemp);
+      throw fsErrorToStorageError('write', metaTemp, error, key);
+    }
+    await publish(key, metaTemp, metaPathOf(target));
+    await syncFolder(path.dirname(target));
+    return { bytes };
+  }
+
+  /** Size, content type and metadata of `key`, or `undefined` if absent. */
+  public async head(key: string): Promise<ObjectHead | undefined> {
+    const target = this.pathFor(key);
+    let size: number;
+    try {
+      const stat = await fs.stat(target);
+      if (!stat.isFile()) return undefined;
+      size = stat.size;
+    } catch (error) {
+      if (NOT_AN_OBJECT_ERRNOS.has(errnoOf(error))) return undefined;
+      throw fsErrorToStorageError('read', target, error, key);
+    }
+    const meta = await fs.readFile(metaPathOf(target), 'utf8').then(
+      (text) => JSON.parse(text) as { contentType?: string; metadata?: Record<string, string> },
+      () => ({}) as { contentType?: string; metadata?: Record<string, string> },
+    );
+    return { bytes: size, contentType: meta.contentType, metadata: meta.metadata ?? {} };
   }
 
   /** Create the temp folder once per store and sweep what killed writers left in it. */
@@ -148,6 +234,7 @@ export class LocalFolderStore implements ObjectStore {
       if (NOT_AN_OBJECT_ERRNOS.has(errnoOf(error))) return;
       throw fsErrorToStorageError('delete', target, error, key);
     }
+    await removeQuietly(metaPathOf(target));
   }
 
   /**
@@ -235,6 +322,10 @@ export function fsErrorToStorageError(
       retryable: RETRYABLE_ERRNOS.has(code),
     },
   );
+}
+
+function metaPathOf(target: string): string {
+  return path.join(path.dirname(target), `${META_PREFIX}${path.basename(target)}`);
 }
 
 /** S3's ETag for a single-part upload: the quoted hex MD5 of the body. */

@@ -6,16 +6,26 @@
  * retried by the SDK (see {@link createS3Client}); what still fails afterwards becomes a
  * StorageError with `retryable: true`. Messages name the bucket and key, never credentials.
  */
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   paginateListObjectsV2,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { ConfigError, PreconditionFailedError, StorageError } from '../../domain/errors.ts';
-import type { ObjectStore, PutOptions, StoredObject } from '../../domain/storage.ts';
+import type {
+  ObjectHead,
+  PutOptions,
+  PutStreamOptions,
+  StoredObject,
+  StreamingObjectStore,
+} from '../../domain/storage.ts';
 import { listPrefixProblem, validateListPrefix, validateObjectKey } from '../object-key.ts';
 
 export interface S3StoreOptions {
@@ -30,6 +40,8 @@ export interface S3StoreOptions {
 /** The operations this store performs, with the IAM action each one needs. */
 const IAM_ACTIONS = {
   PutObject: 's3:PutObject',
+  Upload: 's3:PutObject (multipart: also s3:AbortMultipartUpload)',
+  HeadObject: 's3:GetObject',
   GetObject: 's3:GetObject',
   DeleteObject: 's3:DeleteObject',
   ListObjectsV2: 's3:ListBucket',
@@ -125,7 +137,10 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
   return { bucket, prefix: normalizePrefix(path, (reason) => badUrl(url, reason)) };
 }
 
-export class S3Store implements ObjectStore {
+/** Multipart part size of streamed uploads: S3's minimum, so memory per upload stays ~2 parts. */
+const PART_SIZE = 5 * 1024 * 1024;
+
+export class S3Store implements StreamingObjectStore {
   public readonly location: string;
   private readonly client: S3Client;
   private readonly bucket: string;
@@ -169,6 +184,80 @@ export class S3Store implements ObjectStore {
     }
     if (!etag) throw new StorageError(`S3 PutObject ${this.url(fullKey)} returned no ETag`, { key });
     return { etag };
+  }
+
+  /**
+   * Streams `body` with @aws-sdk/lib-storage's Upload: one PutObject for small bodies, else a
+   * multipart upload (5 MiB parts, two in flight) that is aborted on failure, so nothing partial
+   * is ever visible. `ifNoneMatch` goes on the PutObject or the CompleteMultipartUpload.
+   * Metadata values are percent-encoded (S3 metadata is ASCII only).
+   * @throws PreconditionFailedError when `ifNoneMatch` is set and the key exists
+   * @throws StorageError for anything else
+   */
+  public async putStream(
+    key: string,
+    body: Readable,
+    options: PutStreamOptions = {},
+  ): Promise<{ bytes: number }> {
+    const fullKey = this.fullKey(key);
+    let bytes = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        bytes += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    // pipeline() destroys `counted` with the body's error, which fails the upload.
+    pipeline(body, counted).catch(() => undefined);
+    const metadata = Object.fromEntries(
+      Object.entries(options.metadata ?? {}).map(([k, v]) => [k, encodeMetadataValue(v)]),
+    );
+    const upload = new Upload({
+      client: this.client,
+      partSize: PART_SIZE,
+      queueSize: 2,
+      leavePartsOnError: false,
+      params: {
+        Bucket: this.bucket,
+        Key: fullKey,
+        Body: counted,
+        ContentType: options.contentType,
+        Metadata: metadata,
+        IfNoneMatch: options.ifNoneMatch,
+      },
+    });
+    const abort = (): void => {
+      void upload.abort().catch(() => undefined);
+    };
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await upload.done();
+    } catch (error) {
+      if (options.ifNoneMatch !== undefined && lostConditionalRace(error, { ifNoneMatch: '*' })) {
+        throw new PreconditionFailedError(key, { cause: error });
+      }
+      if (options.signal?.aborted)
+        throw new StorageError(`S3 upload ${this.url(fullKey)} aborted`, { cause: error, key });
+      throw this.storageError('Upload', fullKey, key, error);
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+    }
+    return { bytes };
+  }
+
+  /** HeadObject: size, type and (decoded) metadata, or `undefined` when absent. */
+  public async head(key: string): Promise<ObjectHead | undefined> {
+    const fullKey = this.fullKey(key);
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: fullKey }));
+      const metadata = Object.fromEntries(
+        Object.entries(res.Metadata ?? {}).map(([k, v]) => [k, decodeMetadataValue(v)]),
+      );
+      return { bytes: res.ContentLength ?? 0, contentType: res.ContentType, metadata };
+    } catch (error) {
+      if (classifyS3Failure(error) === 'not-found') return undefined;
+      throw this.storageError('HeadObject', fullKey, key, error);
+    }
   }
 
   /**
@@ -316,6 +405,19 @@ function statusOf(error: unknown): number | undefined {
 function codeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : '';
+}
+
+/** S3 user metadata must be ASCII: anything else (a Chinese file name) is percent-encoded. */
+function encodeMetadataValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) && !value.includes('%') ? value : encodeURIComponent(value);
+}
+
+function decodeMetadataValue(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /** A plain Uint8Array view: the SDK may hand back a Buffer, which callers' equality checks reject. */

@@ -26,6 +26,8 @@ import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../dom
 import { ServerClockEstimate } from '../../domain/server-clock.ts';
 import {
   type ChatApi,
+  type CosSigRequest,
+  type CosSigResult,
   type GroupInfo,
   type GroupListPage,
   type HistoryPage,
@@ -42,6 +44,7 @@ import { redactSecrets } from '../logging/redact.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
 import {
+  CosSigResponse,
   describeSchemaError,
   Envelope,
   GroupInfoResponse,
@@ -57,6 +60,8 @@ export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
   getGroupInfo: 200,
   groupMsgGetSimple: 200,
   getTopic: 200,
+  // Undocumented; only called after a 403 on a media URL, so a modest pace is plenty.
+  getCosSig: 50,
 };
 
 export interface TencentClientOptions extends EndpointChoice {
@@ -93,6 +98,7 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   getGroupInfo: 0,
   groupMsgGetSimple: 0,
   getTopic: 0,
+  getCosSig: 0,
 });
 
 /** `get_group_info` takes at most 50 ids per call (GINFO). */
@@ -247,6 +253,27 @@ export class TencentClient implements ChatApi {
         lastMsgTime: t.TopicInfo.LastMsgTime ?? 0,
       };
     });
+  }
+
+  /**
+   * Pre-signed URLs for media files (`get_cos_sig`). The answers' `PreSigURL`s are credentials: they
+   * are returned to the caller and never logged.
+   */
+  public async getCosSig(urls: readonly CosSigRequest[], signal?: AbortSignal): Promise<CosSigResult[]> {
+    if (urls.length === 0) return [];
+    const res = await this.call(
+      'getCosSig',
+      { RawURLs: urls.map((u) => ({ ResourceID: u.resourceId, RawURL: u.rawUrl })) },
+      CosSigResponse,
+      signal,
+    );
+    return res.PreSigURLs.map((item) => ({
+      resourceId: item.ResourceID,
+      code: item.Code,
+      desc: this.redact(item.Desc),
+      status: item.Status,
+      preSigUrl: item.PreSigURL,
+    }));
   }
 
   /**

@@ -65,6 +65,21 @@ export const TopicResponse = z.looseObject({
   ),
 });
 
+/** `get_cos_sig` (reference COSSIG; doocs PreSigUrlItem): one item per requested URL. */
+export const CosSigResponse = z.looseObject({
+  PreSigURLs: z
+    .array(
+      z.looseObject({
+        Code: int.optional().default(0),
+        Desc: z.string().optional().default(''),
+        ResourceID: z.string().optional().default(''),
+        PreSigURL: z.string().optional().default(''),
+        Status: int.optional().default(0),
+      }),
+    )
+    .default([]),
+});
+
 /** A short, secret-free description of why a body did not match its schema. */
 export function describeSchemaError(error: z.ZodError): string {
   return error.issues

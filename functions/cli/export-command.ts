@@ -10,30 +10,31 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { type AthenaProgress, createAthenaClient, runAthenaQuery } from '../adapters/aws/athena-runner.ts';
-import { DuckDbArchive } from '../adapters/duckdb/duckdb-runner.ts';
-import { loadConfigFile } from '../cli/load-config.ts';
+import { formatBytes } from '../adapters/aws/athena-errors.ts';
+import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
 import type { Clock } from '../domain/ports.ts';
-import { formatBytes, QueryUsageError } from './errors.ts';
-import { type ExportFormat, formatForPath, renderExport } from './export-format.ts';
+import { QueryUsageError } from '../query/errors.ts';
+import { type ExportFormat, formatForPath, renderExport } from '../query/export-format.ts';
 import {
-  athenaExecutionParameters,
-  compiledFor,
   describeParams,
   findNamedQuery,
   NAMED_QUERIES,
   type NamedQuery,
-  orderedValues,
   type ParamValue,
   parseParams,
-} from './named-queries.ts';
-import type { QueryResult } from './result.ts';
-import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from './tables.ts';
+  runNamedQuery,
+} from '../query/named-queries.ts';
+import type { QueryResult } from '../query/port.ts';
+import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
+import { loadConfigFile } from './load-config.ts';
+import { isS3Archive, openArchiveRunner } from './query-runners.ts';
+import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts';
 
 /** The export lines of the CLI usage (main.ts prints them under its own "Usage:"). */
 export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
                     [--archive <dir|s3://bucket/prefix>] [--config <file.json>] [--time-zone <IANA zone>]
-                    [--workgroup <name>] [--database <name>] [--timeout <seconds>]
+                    [--workgroup <name>] [--database <name>] [--timeout <seconds>] [--raw-csv]
+${TRANSCRIPT_USAGE}
 Named queries:
 ${NAMED_QUERIES.map((q) => `  ${q.name.padEnd(17)} ${describeParams(q)}\n  ${''.padEnd(17)} ${q.description}`).join('\n')}`;
 
@@ -60,6 +61,8 @@ export interface ExportArgs {
   readonly workGroup: string;
   readonly database: string;
   readonly timeoutMs: number | undefined;
+  /** `--raw-csv`: write cells verbatim, without neutralising formulas (see export-format.ts). */
+  readonly rawCsv: boolean;
 }
 
 /**
@@ -129,6 +132,7 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     workGroup: values.workgroup ?? DEFAULT_WORKGROUP,
     database: values.database ?? DEFAULT_DATABASE,
     timeoutMs: parseTimeout(values.timeout),
+    rawCsv: values['raw-csv'] ?? false,
   };
 }
 
@@ -146,6 +150,7 @@ function parse(argv: readonly string[]) {
       workgroup: { type: 'string' },
       database: { type: 'string' },
       timeout: { type: 'string' },
+      'raw-csv': { type: 'boolean', default: false },
     },
   });
 }
@@ -163,6 +168,7 @@ function parseTimeout(text: string | undefined): number | undefined {
 
 /** Runs the command; usage errors print the usage and return 2, other errors propagate. */
 export async function runExportCommand(argv: readonly string[], deps: ExportDeps): Promise<number> {
+  if (argv[0] === 'transcript') return runTranscriptCommand(argv.slice(1), deps);
   let args: ExportArgs;
   try {
     args = parseExportArgs(argv);
@@ -174,41 +180,28 @@ export async function runExportCommand(argv: readonly string[], deps: ExportDeps
   const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
   const archive = args.archive ?? config?.archive.out ?? './archive';
   const timeZone = args.timeZone ?? config?.archive.timeZone ?? 'UTC';
-  const rows = archive.startsWith('s3://')
-    ? await exportWith(args, () => runOnAthena(args, deps))
-    : await exportWithDuckDb(args, deps, archive, timeZone);
-  deps.stdout(`wrote ${rows} rows to ${args.out}\n`);
-  return 0;
-}
-
-async function exportWithDuckDb(args: ExportArgs, deps: ExportDeps, root: string, timeZone: string) {
-  deps.stderr(`duckdb: querying the local archive ${root} (dt in ${timeZone})\n`);
-  const db = await DuckDbArchive.open(root, { timeZone });
-  const interrupt = () => db.interrupt();
-  deps.signal?.addEventListener('abort', interrupt, { once: true });
-  try {
-    return await exportWith(args, () =>
-      'name' in args.query ? db.runNamed(args.query, args.params) : db.run(args.query.sql),
-    );
-  } finally {
-    deps.signal?.removeEventListener('abort', interrupt);
-    db.close();
-  }
-}
-
-function runOnAthena(args: ExportArgs, deps: ExportDeps): Promise<QueryResult> {
-  const compiled =
-    'name' in args.query ? compiledFor(args.query, 'athena') : { sql: args.query.sql, order: [] };
-  const client = deps.athenaClient?.() ?? createAthenaClient();
-  return runAthenaQuery(compiled.sql, athenaExecutionParameters(orderedValues(compiled, args.params)), {
-    client,
+  if (!isS3Archive(archive))
+    deps.stderr(`duckdb: querying the local archive ${archive} (dt in ${timeZone})\n`);
+  const runner = await openArchiveRunner({
+    archive,
+    timeZone,
     clock: deps.clock,
     workGroup: args.workGroup,
     database: args.database,
     ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
     onProgress: progressPrinter(deps),
     ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(deps.athenaClient ? { athenaClient: deps.athenaClient } : {}),
   });
+  try {
+    const rows = await exportWith(args, () =>
+      'name' in args.query ? runNamedQuery(runner, args.query, args.params) : runner.run(args.query.sql),
+    );
+    deps.stdout(`wrote ${rows} rows to ${args.out}\n`);
+    return 0;
+  } finally {
+    runner.close();
+  }
 }
 
 /** Prints Athena progress on stderr: one rewritten line on a terminal, a line per state otherwise. */
@@ -234,7 +227,7 @@ async function exportWith(args: ExportArgs, run: () => Promise<QueryResult>): Pr
   let rows = 0;
   try {
     let batch = '';
-    for await (const chunk of renderExport(result, args.format)) {
+    for await (const chunk of renderExport(result, args.format, { formulaSafe: !args.rawCsv })) {
       batch += chunk;
       rows++;
       if (batch.length >= WRITE_BATCH) {

@@ -1,0 +1,66 @@
+/**
+ * The query side's composition: the query-runner adapter for an archive location. A local folder
+ * is opened in DuckDB with the archive's tables and views mirrored; `s3://…` is queried through
+ * Athena (the SDK loaded only then). Commands (export, transcript, audit) get a `QueryRunner` and
+ * never see which engine answers.
+ */
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
+import type { Clock } from '../domain/ports.ts';
+import { mirrorLocalArchive } from '../query/local-archive.ts';
+import type { QueryRunner } from '../query/port.ts';
+
+export interface ArchiveRunnerOptions {
+  /** A local folder or `s3://bucket/prefix`. */
+  readonly archive: string;
+  /** The archive's `archive.timeZone` (DuckDB's local times). */
+  readonly timeZone: string;
+  readonly clock: Clock;
+  readonly workGroup: string;
+  readonly database: string;
+  readonly timeoutMs?: number;
+  readonly onProgress?: (progress: AthenaProgress) => void;
+  /** Aborting stops the running query (Athena: StopQueryExecution; DuckDB: interrupt). */
+  readonly signal?: AbortSignal;
+  readonly athenaClient?: () => AthenaClient;
+}
+
+/** Whether the archive is queried with Athena (S3) rather than DuckDB (a local folder). */
+export function isS3Archive(archive: string): boolean {
+  return archive.startsWith('s3://');
+}
+
+/** Opens the runner for `options.archive`; the caller closes it. */
+export async function openArchiveRunner(options: ArchiveRunnerOptions): Promise<QueryRunner> {
+  if (isS3Archive(options.archive)) {
+    const { AthenaQueryRunner, createAthenaClient } = await import('../adapters/aws/athena-runner.ts');
+    return new AthenaQueryRunner({
+      client: options.athenaClient?.() ?? createAthenaClient(),
+      clock: options.clock,
+      workGroup: options.workGroup,
+      database: options.database,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+  const { DuckDbRunner } = await import('../adapters/duckdb/duckdb-runner.ts');
+  const duck = await DuckDbRunner.open();
+  const interrupt = () => duck.interrupt();
+  options.signal?.addEventListener('abort', interrupt, { once: true });
+  const runner: QueryRunner = {
+    dialect: duck.dialect,
+    run: (sql, values) => duck.run(sql, values),
+    close: () => {
+      options.signal?.removeEventListener('abort', interrupt);
+      duck.close();
+    },
+  };
+  try {
+    await mirrorLocalArchive(runner, options.archive, { timeZone: options.timeZone });
+    return runner;
+  } catch (error) {
+    runner.close();
+    throw error;
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * `npm run export -- transcript --params group_id=… from=… to=… [topic_id=…] --out chat.html`
+ *
+ * Writes one conversation as an HTML page (see `functions/query/transcript/render-html.ts`) and,
+ * when media are archived, a folder beside it (`chat_files/`) with copies of the media the page
+ * shows, so the page and its folder can be handed on and read offline. A local archive is queried
+ * with DuckDB, `s3://…` with Athena (only the objects that hold the conversation are then read
+ * from the bucket). Files appear only when complete (temp name, then rename).
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openStore } from '../composition.ts';
+import type { ObjectStore } from '../domain/storage.ts';
+import { QueryUsageError } from '../query/errors.ts';
+import { archivedCopies } from '../query/media-manifest.ts';
+import { type NamedQuery, parseParams } from '../query/named-queries.ts';
+import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
+import { loadConversation } from '../query/transcript/load.ts';
+import {
+  type ArchivedMedia,
+  type MediaRef,
+  mediaRefKey,
+  mediaRefsOf,
+  messagesFromRecords,
+  type TranscriptMessage,
+} from '../query/transcript/model.ts';
+import { renderTranscriptHtml } from '../query/transcript/render-html.ts';
+import type { ExportDeps } from './export-command.ts';
+import { loadConfigFile } from './load-config.ts';
+import { isS3Archive, openArchiveRunner } from './query-runners.ts';
+
+/** The transcript's parameters, validated like a named query's (topic_id is optional). */
+const TRANSCRIPT_PARAMS: NamedQuery = {
+  name: 'transcript',
+  description: 'A conversation as an HTML page',
+  params: [
+    { name: 'group_id', type: 'string', description: 'the GroupId' },
+    { name: 'from', type: 'date', description: 'first dt, YYYY-MM-DD (inclusive)' },
+    { name: 'to', type: 'date', description: 'last dt, YYYY-MM-DD (inclusive)' },
+  ],
+  sql: '',
+};
+
+export const TRANSCRIPT_USAGE = `  npm run export -- transcript --params group_id=<id> from=<YYYY-MM-DD> to=<YYYY-MM-DD> [topic_id=<id>]
+                    --out <chat.html> [--archive <dir|s3://bucket/prefix>] [--config <file.json>]
+                    [--time-zone <IANA zone>] [--title <text>] [--workgroup <name>] [--database <name>]`;
+
+/**
+ * Where the archived copy of a media reference is: its object key in the archive store. By default
+ * the archive's media manifests (rows `archived`) say; an archive without a manifest shows every
+ * media element as "media not archived" with what the element says about it.
+ */
+export type MediaSource = (
+  ref: MediaRef,
+) => { key: string; contentType?: string; bytes?: number } | undefined;
+
+export interface TranscriptDeps extends ExportDeps {
+  /** The archive store (default: opened from the archive location). */
+  readonly store?: ObjectStore;
+  readonly mediaSource?: MediaSource;
+}
+
+interface TranscriptArgs {
+  readonly groupId: string;
+  readonly topicId: string | null;
+  readonly from: string;
+  readonly to: string;
+  readonly out: string;
+  readonly archive: string | undefined;
+  readonly configPath: string | undefined;
+  readonly timeZone: string | undefined;
+  readonly title: string | undefined;
+  readonly workGroup: string;
+  readonly database: string;
+}
+
+/** @throws QueryUsageError naming the flag or parameter. */
+export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new QueryUsageError((error as Error).message, { cause: error });
+  }
+  const { values, positionals } = parsed;
+  const raw: Record<string, string> = {};
+  for (const word of [...(values.params ?? []), ...positionals]) {
+    const eq = word.indexOf('=');
+    if (eq <= 0)
+      throw new QueryUsageError(`--params: expected key=value, got ${JSON.stringify(word)}`, {
+        field: '--params',
+      });
+    raw[word.slice(0, eq)] = word.slice(eq + 1);
+  }
+  const { topic_id: topicId, ...rest } = raw;
+  if (topicId === '')
+    throw new QueryUsageError('--params topic_id: must not be empty', { field: '--params topic_id' });
+  const params = parseParams(TRANSCRIPT_PARAMS, rest);
+  const out = values.out;
+  if (out === undefined || !/\.html?$/i.test(out)) {
+    throw new QueryUsageError('--out <file.html> is required (the transcript is an HTML file)', {
+      field: '--out',
+    });
+  }
+  const text = (name: string) => String(params.get(name)?.value ?? '');
+  return {
+    groupId: text('group_id'),
+    topicId: topicId ?? null,
+    from: text('from'),
+    to: text('to'),
+    out,
+    archive: values.archive,
+    configPath: values.config,
+    timeZone: values['time-zone'],
+    title: values.title,
+    workGroup: values.workgroup ?? DEFAULT_WORKGROUP,
+    database: values.database ?? DEFAULT_DATABASE,
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      params: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      archive: { type: 'string' },
+      config: { type: 'string' },
+      'time-zone': { type: 'string' },
+      title: { type: 'string' },
+      workgroup: { type: 'string' },
+      database: { type: 'string' },
+    },
+  });
+}
+
+/** Runs the command; usage errors print the usage and return 2, other errors propagate. */
+export async function runTranscriptCommand(argv: readonly string[], deps: TranscriptDeps): Promise<number> {
+  let args: TranscriptArgs;
+  try {
+    args = parseTranscriptArgs(argv);
+  } catch (error) {
+    if (!(error instanceof QueryUsageError)) throw error;
+    deps.stderr(`${error.message}\nUsage:\n${TRANSCRIPT_USAGE}\n`);
+    return 2;
+  }
+  const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
+  const archive = args.archive ?? config?.archive.out ?? './archive';
+  const timeZone = args.timeZone ?? config?.archive.timeZone ?? 'UTC';
+  const store = deps.store ?? (await openStore(archive));
+  const runner = await openArchiveRunner({
+    archive,
+    timeZone,
+    clock: deps.clock,
+    workGroup: args.workGroup,
+    database: args.database,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(deps.athenaClient ? { athenaClient: deps.athenaClient } : {}),
+  });
+  let messages: TranscriptMessage[];
+  try {
+    if (!isS3Archive(archive)) deps.stderr(`duckdb: reading the local archive ${archive}\n`);
+    messages = messagesFromRecords(await loadConversation(runner, store, args));
+  } finally {
+    runner.close();
+  }
+  const source = deps.mediaSource ?? (await manifestSource(store));
+  const media = await copyMedia(messages, store, source, args.out);
+  const html = renderTranscriptHtml({
+    title: args.title ?? `Chat ${args.groupId}${args.topicId === null ? '' : ` / ${args.topicId}`}`,
+    source: archive,
+    groupId: args.groupId,
+    topicId: args.topicId,
+    from: args.from,
+    to: args.to,
+    timeZone,
+    generatedAtMs: deps.clock.now(),
+    messages,
+    media: (ref) => media.map.get(mediaRefKey(ref)),
+  });
+  const temp = `${args.out}.partial`;
+  try {
+    await writeFile(temp, html, 'utf8');
+    await rename(temp, args.out);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  deps.stdout(
+    `wrote ${messages.length} messages to ${args.out}` +
+      (media.copied > 0 ? ` and ${media.copied} media files to ${media.folder}` : '') +
+      (media.missing > 0 ? ` (${media.missing} media elements without an archived copy)` : '') +
+      '\n',
+  );
+  return 0;
+}
+
+/** The media source of the archive's own media manifests (empty when it has none). */
+async function manifestSource(store: ObjectStore): Promise<MediaSource> {
+  const copies = await archivedCopies(store);
+  return (ref) => copies.get(mediaRefKey(ref));
+}
+
+/** A file name from an object key: its last segment, reduced to `[A-Za-z0-9._-]`. */
+function fileNameOf(key: string): string {
+  const name = (key.split('/').at(-1) ?? 'media').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return name.length > 0 ? name.slice(0, 120) : 'media';
+}
+
+/**
+ * Copies the archived media the messages reference into `<out name>_files/` and returns the
+ * lookup for the renderer (relative links into that folder).
+ */
+async function copyMedia(
+  messages: readonly TranscriptMessage[],
+  store: ObjectStore,
+  source: MediaSource | undefined,
+  out: string,
+): Promise<{ map: Map<string, ArchivedMedia>; copied: number; missing: number; folder: string }> {
+  const folderName = `${basename(out).replace(/\.html?$/i, '')}_files`;
+  const folder = join(dirname(out), folderName);
+  const map = new Map<string, ArchivedMedia>();
+  const byKey = new Map<string, string>();
+  // Media elements none of whose variants has an archived copy.
+  const unarchived = new Set<string>();
+  const archived = new Set<string>();
+  for (const message of messages) {
+    for (const ref of mediaRefsOf(message)) {
+      const element = mediaRefKey(ref).replace(/\|[^|]*$/, '');
+      const found = source?.(ref);
+      const object = found === undefined ? undefined : await copyOnce(found.key);
+      if (found === undefined || object === undefined) {
+        unarchived.add(element);
+        continue;
+      }
+      archived.add(element);
+      map.set(mediaRefKey(ref), {
+        href: `${folderName}/${object}`,
+        ...(found.contentType === undefined ? {} : { contentType: found.contentType }),
+        ...(found.bytes === undefined ? {} : { bytes: found.bytes }),
+      });
+    }
+  }
+  const missing = [...unarchived].filter((e) => !archived.has(e)).length;
+  return { map, copied: byKey.size, missing, folder };
+
+  async function copyOnce(key: string): Promise<string | undefined> {
+    const done = byKey.get(key);
+    if (done !== undefined) return done;
+    const object = await store.get(key);
+    if (object === undefined) return undefined;
+    let name = fileNameOf(key);
+    if ([...byKey.values()].includes(name)) name = `${byKey.size}-${name}`;
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, name), object.body);
+    byKey.set(key, name);
+    return name;
+  }
+}

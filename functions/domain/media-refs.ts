@@ -1,0 +1,251 @@
+/**
+ * Every media file a message refers to, as a list of references with a stable identity.
+ *
+ * Element shapes (reference tencent-chat-api.md §5): `TIMImageElem` carries up to three sizes in
+ * `ImageInfoArray` (Type 1 original, 2 large, 3 thumbnail), `TIMFileElem` a `Url`, `TIMSoundElem` a
+ * `Url` (SDK 4.X; 2.X/3.X sound elements have none), `TIMVideoFileElem` a `VideoUrl` and a
+ * `ThumbUrl`, and `TIMRelayElem` (merged forward) a nested `MsgList` whose bodies are elements again.
+ * Placeholders (`IsPlaceMsg` 1 deleted/expired, 2 recalled) have an empty body and so no media.
+ *
+ * The identity of a reference is (message key, element path, size class), never the URL or the file
+ * name: URLs change form (host style, signatures) and names collide (media-and-changes.md §1.5).
+ */
+import type { ArchiveRecord } from './record.ts';
+import type { JsonObject, JsonValue, RawMessage } from './tencent-types.ts';
+
+/** What kind of file a reference points at; decides the content types that fit (see media-verify). */
+export type MediaKind = 'image' | 'file' | 'sound' | 'video' | 'video-thumbnail';
+
+/** Which size of an element: images have three, a video its video and thumbnail. */
+export type SizeClass = 'original' | 'large' | 'thumbnail' | 'file' | 'sound' | 'video' | 'video-thumbnail';
+
+/** Image sizes that can be archived (`media.imageSizes`). */
+export const IMAGE_SIZE_CLASSES = ['original', 'large', 'thumbnail'] as const;
+export type ImageSizeClass = (typeof IMAGE_SIZE_CLASSES)[number];
+
+/** `ImageInfoArray[].Type` → size class (reference §5). */
+const IMAGE_TYPES: Readonly<Record<number, ImageSizeClass>> = { 1: 'original', 2: 'large', 3: 'thumbnail' };
+
+/** The message a reference belongs to: the archive's message key plus its time. */
+export interface MediaMessageKey {
+  sdkAppId: number;
+  groupId: string;
+  topicId: string | null;
+  msgSeq: number;
+  /** Epoch seconds (`MsgTimeStamp`): decides the partition and the retention left. */
+  msgTime: number;
+}
+
+export interface MediaRef extends MediaMessageKey {
+  /**
+   * Where the element sits: its index in `MsgBody` (`"2"`), and for elements nested in a merged
+   * forward the relay's index, the `MsgList` item and the nested element (`"2.0.1"`, recursively).
+   */
+  elementPath: string;
+  sizeClass: SizeClass;
+  kind: MediaKind;
+  /** The element's `UUID` / `VideoUUID` / `ThumbUUID`, when present. */
+  uuid: string | null;
+  /** Download URL, or null for elements of SDKs 2.X/3.X, which carry none. */
+  url: string | null;
+  /** Declared size in bytes, only where the API documents it as the file's size (see {@link declaredSizeOf}). */
+  declaredSize: number | null;
+  /** `FileName` of a file element. */
+  fileName: string | null;
+  /** `ImageFormat` (1 JPG, 2 GIF, 3 PNG, 4 BMP, 255 other) rendered as a name, `VideoFormat`, `ThumbFormat`. */
+  format: string | null;
+}
+
+export interface ExtractOptions {
+  /** Image sizes to copy; default: the original only. */
+  imageSizes?: readonly ImageSizeClass[];
+}
+
+/** The stable identity of a reference: one manifest row per distinct value. */
+export function mediaRefId(
+  ref: Omit<MediaRef, 'kind' | 'uuid' | 'url' | 'declaredSize' | 'fileName' | 'format'>,
+): string {
+  return [ref.sdkAppId, ref.groupId, ref.topicId ?? '', ref.msgSeq, ref.elementPath, ref.sizeClass].join('|');
+}
+
+/** The media references of an archived record (none for placeholders and recalled messages). */
+export function mediaRefsOfRecord(record: ArchiveRecord, options: ExtractOptions = {}): MediaRef[] {
+  if (record.is_place_msg !== 0) return [];
+  const key: MediaMessageKey = {
+    sdkAppId: record.sdk_app_id,
+    groupId: record.group_id,
+    topicId: record.topic_id,
+    msgSeq: record.msg_seq,
+    msgTime: record.msg_time,
+  };
+  const body = record.msg_body.map((e) => ({ MsgType: e.msg_type, MsgContent: e.msg_content }));
+  return refsOfBody(key, body, '', sizesOf(options));
+}
+
+/** The media references of a message as the API returned it. */
+export function mediaRefsOfMessage(
+  message: RawMessage,
+  context: { sdkAppId: number; groupId: string; topicId: string | null },
+  options: ExtractOptions = {},
+): MediaRef[] {
+  const place = message.IsPlaceMsg;
+  if (place !== undefined && place !== 0) return [];
+  const key: MediaMessageKey = { ...context, msgSeq: message.MsgSeq, msgTime: message.MsgTimeStamp };
+  return refsOfBody(key, message.MsgBody, '', sizesOf(options));
+}
+
+function sizesOf(options: ExtractOptions): ReadonlySet<ImageSizeClass> {
+  return new Set(options.imageSizes ?? ['original']);
+}
+
+function refsOfBody(
+  key: MediaMessageKey,
+  body: JsonValue | undefined,
+  prefix: string,
+  imageSizes: ReadonlySet<ImageSizeClass>,
+): MediaRef[] {
+  if (!Array.isArray(body)) return [];
+  const refs: MediaRef[] = [];
+  body.forEach((element, index) => {
+    if (!isObject(element) || !isObject(element.MsgContent)) return;
+    const path = `${prefix}${index}`;
+    refs.push(...refsOfElement(key, str(element.MsgType), element.MsgContent, path, imageSizes));
+  });
+  return refs;
+}
+
+function refsOfElement(
+  key: MediaMessageKey,
+  type: string | null,
+  content: JsonObject,
+  path: string,
+  imageSizes: ReadonlySet<ImageSizeClass>,
+): MediaRef[] {
+  const ref = (fields: Omit<MediaRef, keyof MediaMessageKey | 'elementPath'>): MediaRef => ({
+    ...key,
+    elementPath: path,
+    ...fields,
+  });
+  switch (type) {
+    case 'TIMImageElem':
+      return imageRefs(content, imageSizes, ref);
+    case 'TIMFileElem':
+      return [
+        ref({
+          sizeClass: 'file',
+          kind: 'file',
+          uuid: str(content.UUID),
+          url: url(content.Url),
+          declaredSize: size(content.FileSize),
+          fileName: str(content.FileName),
+          format: null,
+        }),
+      ];
+    case 'TIMSoundElem':
+      // Both layouts: SDK 4.X adds `Url` and `Download_Flag`; 2.X/3.X has UUID, Size, Second only.
+      return [
+        ref({
+          sizeClass: 'sound',
+          kind: 'sound',
+          uuid: str(content.UUID),
+          url: url(content.Url),
+          declaredSize: size(content.Size),
+          fileName: null,
+          format: null,
+        }),
+      ];
+    case 'TIMVideoFileElem':
+      return [
+        ref({
+          sizeClass: 'video',
+          kind: 'video',
+          uuid: str(content.VideoUUID),
+          url: url(content.VideoUrl),
+          declaredSize: size(content.VideoSize),
+          fileName: null,
+          format: str(content.VideoFormat),
+        }),
+        ref({
+          sizeClass: 'video-thumbnail',
+          kind: 'video-thumbnail',
+          uuid: str(content.ThumbUUID),
+          url: url(content.ThumbUrl),
+          declaredSize: size(content.ThumbSize),
+          fileName: null,
+          format: str(content.ThumbFormat),
+        }),
+      ];
+    case 'TIMRelayElem': {
+      // `MsgList` only when the forward fits 12K; otherwise `JsonMsgKey`, which carries no media here.
+      const list = content.MsgList;
+      if (!Array.isArray(list)) return [];
+      return list.flatMap((item, i) =>
+        isObject(item) ? refsOfBody(key, item.MsgBody, `${path}.${i}.`, imageSizes) : [],
+      );
+    }
+    default:
+      return [];
+  }
+}
+
+const IMAGE_FORMATS: Readonly<Record<number, string>> = {
+  1: 'jpg',
+  2: 'gif',
+  3: 'png',
+  4: 'bmp',
+  255: 'other',
+};
+
+function imageRefs(
+  content: JsonObject,
+  imageSizes: ReadonlySet<ImageSizeClass>,
+  ref: (fields: Omit<MediaRef, keyof MediaMessageKey | 'elementPath'>) => MediaRef,
+): MediaRef[] {
+  const uuid = str(content.UUID);
+  const formatCode = typeof content.ImageFormat === 'number' ? content.ImageFormat : undefined;
+  const format = formatCode === undefined ? null : (IMAGE_FORMATS[formatCode] ?? String(formatCode));
+  const infos = Array.isArray(content.ImageInfoArray) ? content.ImageInfoArray.filter(isObject) : [];
+  const bySize = new Map<ImageSizeClass, JsonObject>();
+  for (const info of infos) {
+    const sizeClass = typeof info.Type === 'number' ? IMAGE_TYPES[info.Type] : undefined;
+    if (sizeClass !== undefined && !bySize.has(sizeClass)) bySize.set(sizeClass, info);
+  }
+  const refs: MediaRef[] = [];
+  for (const sizeClass of IMAGE_SIZE_CLASSES) {
+    if (!imageSizes.has(sizeClass)) continue;
+    const info = bySize.get(sizeClass);
+    // An image without its original entry (old SDKs) is recorded as a reference without URL.
+    if (info === undefined && sizeClass !== 'original') continue;
+    refs.push(
+      ref({
+        sizeClass,
+        kind: 'image',
+        uuid,
+        url: url(info?.URL),
+        // The SDK documents `size` as valid for the original only (media-and-changes.md §1.1, SDK-IMG).
+        declaredSize: sizeClass === 'original' ? size(info?.Size) : null,
+        fileName: null,
+        format,
+      }),
+    );
+  }
+  return refs;
+}
+
+function isObject(value: JsonValue | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: JsonValue | undefined): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function url(value: JsonValue | undefined): string | null {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}
+
+/** A declared size: a positive safe integer (0 and junk mean "not declared"). */
+function size(value: JsonValue | undefined): number | null {
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : null;
+}

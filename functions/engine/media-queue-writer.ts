@@ -1,0 +1,78 @@
+/**
+ * A PartitionWriter that also queues the media of the records it flushes: each checkpoint writes
+ * one queue object with the references of its messages, named in the same intent as the message
+ * objects (so a rolled-back checkpoint leaves no queue either), and hands it to the media stage
+ * once the checkpoint has committed.
+ */
+import type { MediaQueueEntry } from '../domain/media-manifest.ts';
+import { serializeQueueEntry } from '../domain/media-manifest.ts';
+import { mediaRefsOfRecord } from '../domain/media-refs.ts';
+import type { ArchiveRecord } from '../domain/record.ts';
+import type { ObjectStore } from '../domain/storage.ts';
+import type { MediaStage } from './media-stage.ts';
+import { gzipLines } from './media-stage.ts';
+import { type FlushResult, PartitionWriter, type PlannedObject } from './partition-writer.ts';
+
+export class MediaQueueWriter extends PartitionWriter {
+  private entries: MediaQueueEntry[] = [];
+  private queueKey: string | undefined;
+  private flushed: { key: string; entries: MediaQueueEntry[] } | undefined;
+
+  public constructor(
+    private readonly queueOptions: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
+    private readonly stage: MediaStage,
+  ) {
+    super(queueOptions);
+  }
+
+  /** Records and, for first captures (revision 0), their media references. */
+  public override addAll(records: readonly ArchiveRecord[]): void {
+    super.addAll(records);
+    for (const record of records) {
+      if ((record.revision ?? 0) !== 0) continue;
+      for (const ref of mediaRefsOfRecord(record, { imageSizes: this.stage.imageSizes })) {
+        this.entries.push({ ref, attempts: 0, lastError: null });
+      }
+    }
+  }
+
+  public override planFlush(): PlannedObject[] {
+    const planned = super.planFlush();
+    if (this.entries.length === 0) return planned;
+    this.queueKey ??= this.stage.nextQueueKey();
+    return [...planned, { key: this.queueKey, dt: '', kind: 'media-queue' }];
+  }
+
+  public override async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
+    const key = this.entries.length > 0 ? (this.planFlush().at(-1)?.key as string) : undefined;
+    const result = await super.flush(fence);
+    if (key !== undefined) {
+      const entries = this.entries;
+      const body = await gzipLines(entries.map(serializeQueueEntry));
+      await fence();
+      await this.queueOptions.store.put(key, body, {
+        ifNoneMatch: '*',
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+      });
+      result.objects++;
+      result.bytes += body.length;
+      this.flushed = { key, entries };
+    }
+    this.entries = [];
+    this.queueKey = undefined;
+    return result;
+  }
+
+  public override discard(): void {
+    super.discard();
+    this.entries = [];
+    this.queueKey = undefined;
+  }
+
+  /** The checkpoint committed: its queue object is durable, copy its media now. */
+  public override committed(): void {
+    if (this.flushed) this.stage.enqueue(this.flushed.key, this.flushed.entries);
+    this.flushed = undefined;
+  }
+}

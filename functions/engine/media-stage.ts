@@ -1,0 +1,341 @@
+/**
+ * The media stage: copies the media of committed messages beside the history paging, with its own
+ * concurrency (downloads do not use the REST API's rate), and records one manifest row per
+ * reference, exactly once, through media checkpoints (media-ledger.ts).
+ *
+ * Work arrives as queue objects: a message checkpoint writes the references of its messages into
+ * one (inside its own intent, so a rolled-back checkpoint leaves none), and hands it over once
+ * committed (`enqueue`). Queue objects left by earlier runs (deadline, failures to retry) are
+ * picked up at the start. Each queue object is processed as a batch and committed as a whole:
+ * final rows into the manifest, the rest (not started before the deadline, failed but still inside
+ * retention) into a remainder queue object for the next run.
+ */
+import { setMaxListeners } from 'node:events';
+import { createGzip, gunzipSync } from 'node:zlib';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { AbortedError } from '../domain/errors.ts';
+import { fenceMarginMs } from '../domain/lease.ts';
+import {
+  type MediaManifestRow,
+  type MediaQueueEntry,
+  manifestObjectKey,
+  manifestRow,
+  mediaQueueKey,
+  mediaQueuePrefix,
+  parseQueueEntry,
+  serializeManifestRow,
+  serializeQueueEntry,
+} from '../domain/media-manifest.ts';
+import type { ImageSizeClass } from '../domain/media-refs.ts';
+import { dateInZone } from '../domain/partition.ts';
+import type { Clock, Logger, MediaFetcher } from '../domain/ports.ts';
+import type { StreamingObjectStore } from '../domain/storage.ts';
+import { describeError } from './errors.ts';
+import { copyMedia } from './media-copy.ts';
+import { MediaLedger, recoverMediaCheckpoints } from './media-ledger.ts';
+import { emptyMediaReport, type MediaReport } from './media-report.ts';
+import type { StateKeeper } from './state-keeper.ts';
+
+export interface MediaStageDeps {
+  fetcher: MediaFetcher;
+  store: StreamingObjectStore;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface MediaStageOptions {
+  sdkAppId: number;
+  runId: string;
+  timeZone: string;
+  /** Downloads in flight at once. */
+  concurrency: number;
+  imageSizes: readonly ImageSizeClass[];
+  /** The plan's retention: a failed download is retried by later runs until its message leaves it. */
+  retentionDays: number;
+  /** No download starts that cannot finish before this (epoch ms); in-flight ones are aborted at it. */
+  deadlineMs: number | null;
+  leaseMs: number;
+  /** Renew the lease this often while media work runs (paging may be over). */
+  renewEveryMs: number;
+}
+
+interface Batch {
+  key: string;
+  entries: MediaQueueEntry[] | undefined;
+}
+
+/** Assumed per-download speed before one finished (bytes per ms ≈ 2 MB/s). */
+const INITIAL_RATE = 2_000;
+
+export class MediaStage {
+  public readonly report: MediaReport = emptyMediaReport();
+  private readonly waiting: Batch[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private readonly limit: LimitFunction;
+  /** Media writes at once: few, so the checkpoints' own writes are not starved of I/O threads. */
+  private readonly writeSlots: LimitFunction = pLimit(2);
+  private readonly abort = new AbortController();
+  private nextQueuePart = 0;
+  private nextManifestPart = 0;
+  private downloadedBytes = 0;
+  private downloadMs = 0;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+  private readonly startedAt: number;
+
+  private constructor(
+    private readonly deps: MediaStageDeps,
+    private readonly options: MediaStageOptions,
+    private readonly keeper: StateKeeper,
+    private readonly ledger: MediaLedger,
+  ) {
+    this.limit = pLimit(options.concurrency);
+    // Every download and upload listens on this one signal.
+    setMaxListeners(options.concurrency * 4 + 16, this.abort.signal);
+    this.startedAt = deps.clock.now();
+  }
+
+  /**
+   * Recover the media checkpoints a killed run left, then queue the work earlier runs left.
+   * Call after the message checkpoint's own rollback, so every listed queue object is committed.
+   */
+  public static async open(
+    deps: MediaStageDeps,
+    options: MediaStageOptions,
+    keeper: StateKeeper,
+    signal?: AbortSignal,
+  ): Promise<MediaStage> {
+    const ledger = await MediaLedger.open(deps.store, options.sdkAppId);
+    const stage = new MediaStage(deps, options, keeper, ledger);
+    stage.report.rolledBackObjects = await recoverMediaCheckpoints(ledger, deps.store, deps.logger);
+    for await (const key of deps.store.list(mediaQueuePrefix(options.sdkAppId))) {
+      stage.waiting.push({ key, entries: undefined });
+    }
+    stage.report.queuedFromEarlierRuns = stage.waiting.length;
+    if (signal) signal.addEventListener('abort', () => stage.abort.abort(signal.reason), { once: true });
+    if (options.deadlineMs !== null) {
+      const ms = Math.max(0, options.deadlineMs - deps.clock.now());
+      stage.deadlineTimer = setTimeout(() => stage.abort.abort(new AbortedError('deadline')), ms);
+    }
+    stage.renewTimer = setInterval(() => {
+      void keeper
+        .update((s) => s)
+        .catch((error: unknown) => {
+          deps.logger.warn('could not renew the lease during media copying', { error: describeError(error) });
+        });
+    }, options.renewEveryMs);
+    stage.renewTimer.unref();
+    stage.pump();
+    return stage;
+  }
+
+  /** A queue key for the next message checkpoint (or a remainder). */
+  public nextQueueKey(): string {
+    return mediaQueueKey(this.options.sdkAppId, this.options.runId, this.nextQueuePart++);
+  }
+
+  public get imageSizes(): readonly ImageSizeClass[] {
+    return this.options.imageSizes;
+  }
+
+  /** A message checkpoint committed this queue object: its references may be copied now. */
+  public enqueue(key: string, entries: MediaQueueEntry[]): void {
+    this.report.references += entries.length;
+    this.waiting.push({ key, entries });
+    this.pump();
+  }
+
+  /**
+   * Copy everything queued (or what fits before the deadline), commit, and stop renewing the lease.
+   * @throws the first storage or lease failure of a media checkpoint
+   */
+  public async finish(): Promise<MediaReport> {
+    while (this.running.size > 0 || (this.waiting.length > 0 && !this.stopped)) {
+      this.pump();
+      await Promise.race(this.running);
+    }
+    clearInterval(this.renewTimer);
+    clearTimeout(this.deadlineTimer);
+    this.report.pendingBatches = this.waiting.length;
+    for (const batch of this.waiting) this.report.pending += batch.entries?.length ?? 0;
+    if (this.failure !== undefined) throw this.failure;
+    return this.report;
+  }
+
+  /** Stop everything now (the run failed); nothing half-written is left behind. */
+  public close(): void {
+    this.abort.abort(new AbortedError('run stopped'));
+    clearInterval(this.renewTimer);
+    clearTimeout(this.deadlineTimer);
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted || this.failure !== undefined;
+  }
+
+  /** Start batches while downloads have room; a batch is small (one checkpoint's references). */
+  private pump(): void {
+    while (!this.stopped && this.waiting.length > 0 && this.running.size < this.options.concurrency) {
+      const batch = this.waiting.shift() as Batch;
+      const task = this.process(batch)
+        .catch((error: unknown) => {
+          // A storage or lease failure: stop copying; the queue object stays for the next run.
+          this.failure ??= error;
+          this.abort.abort(error);
+        })
+        .finally(() => {
+          this.running.delete(task);
+          this.pump();
+        });
+      this.running.add(task);
+    }
+  }
+
+  private async process(batch: Batch): Promise<void> {
+    const entries = batch.entries ?? (await this.read(batch.key));
+    const finals: MediaManifestRow[] = [];
+    const remainder: MediaQueueEntry[] = [];
+    let attempted = 0;
+    await Promise.all(
+      entries.map((entry) =>
+        this.limit(async () => {
+          const done = await this.copyOne(entry);
+          if (done === undefined) remainder.push(entry);
+          else {
+            attempted++;
+            if ('ref' in done) remainder.push(done);
+            else finals.push(done);
+          }
+        }),
+      ),
+    );
+    if (attempted === 0) {
+      // Nothing was tried (deadline): leave the queue object as it is.
+      this.report.pending += entries.length;
+      return;
+    }
+    await this.commit(batch.key, finals, remainder);
+    this.report.pending += remainder.length;
+  }
+
+  /** Copy one reference: a final row, an entry to retry in a later run, or undefined (not started). */
+  private async copyOne(entry: MediaQueueEntry): Promise<MediaManifestRow | MediaQueueEntry | undefined> {
+    if (this.stopped) return undefined;
+    const { clock } = this.deps;
+    const refused = entry.ref.url === null ? undefined : this.deps.fetcher.refusal(entry.ref);
+    if (refused !== undefined) {
+      this.report.refused++;
+      return manifestRow(entry.ref, { status: 'refused', reason: refused }, clock.now(), entry.attempts);
+    }
+    const declared = entry.ref.declaredSize ?? 0;
+    const rate = this.downloadMs > 0 ? Math.max(this.downloadedBytes / this.downloadMs, 100) : INITIAL_RATE;
+    const needs = declared / rate;
+    const deadline = this.options.deadlineMs;
+    // Left for the next invocation unless even a whole one could not fit it (then try anyway).
+    if (deadline !== null && clock.now() + needs >= deadline && needs < deadline - this.startedAt) {
+      return undefined;
+    }
+    const started = clock.now();
+    let result: Awaited<ReturnType<typeof copyMedia>>;
+    try {
+      result = await copyMedia(entry.ref, { ...this.deps, writeSlots: this.writeSlots }, this.abort.signal);
+    } catch (error) {
+      if (error instanceof AbortedError || this.abort.signal.aborted) return undefined;
+      // The store failed for this file: keep it for a later run, and say so.
+      this.report.errors++;
+      this.deps.logger.warn('could not store a media file; a later run tries again', {
+        groupId: entry.ref.groupId,
+        msgSeq: entry.ref.msgSeq,
+        error: describeError(error),
+      });
+      return { ...entry, lastError: describeError(error) };
+    }
+    const attempts = entry.attempts + result.attempts;
+    const now = clock.now();
+    const { outcome } = result;
+    if (outcome.status === 'archived') {
+      this.downloadedBytes += outcome.bytes;
+      this.downloadMs += Math.max(1, now - started);
+      this.report.archived++;
+      this.report.bytes += outcome.bytes;
+      this.report.storedBytes += result.storedBytes;
+      if (result.storedBytes === 0) this.report.deduplicated++;
+    } else if (outcome.status === 'failed') {
+      const retentionEnd = (entry.ref.msgTime + this.options.retentionDays * 86_400) * 1000;
+      if (now < retentionEnd) {
+        this.report.retrying++;
+        return { ref: entry.ref, attempts, lastError: outcome.reason };
+      }
+      this.report.failed++;
+    } else if (outcome.status === 'expired') this.report.expired++;
+    else if (outcome.status === 'refused') this.report.refused++;
+    else this.report.noUrl++;
+    return manifestRow(entry.ref, outcome, now, attempts);
+  }
+
+  /** Intent → manifest objects and remainder → delete the source → commit. */
+  private async commit(
+    source: string,
+    finals: MediaManifestRow[],
+    remainder: MediaQueueEntry[],
+  ): Promise<void> {
+    const byDay = new Map<string, string[]>();
+    for (const row of finals) {
+      const dt = dateInZone(row.msg_time, this.options.timeZone);
+      const lines = byDay.get(dt) ?? [];
+      lines.push(serializeManifestRow(row));
+      byDay.set(dt, lines);
+    }
+    const writes = [...byDay].map(([dt, lines]) => ({
+      key: manifestObjectKey({
+        sdkAppId: this.options.sdkAppId,
+        dt,
+        runId: this.options.runId,
+        part: this.nextManifestPart++,
+      }),
+      lines,
+    }));
+    if (remainder.length > 0)
+      writes.push({ key: this.nextQueueKey(), lines: remainder.map(serializeQueueEntry) });
+    const runId = this.options.runId;
+    // Fenced by the lease like every checkpoint write (renewed here if it runs short).
+    await this.keeper.ensureLease(fenceMarginMs(this.options.leaseMs));
+    await this.ledger.update((p) => [...p, { runId, source, objects: writes.map((w) => w.key) }]);
+    for (const write of writes) {
+      await this.deps.store.put(write.key, await gzipLines(write.lines), {
+        ifNoneMatch: '*',
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+      });
+    }
+    await this.deps.store.delete(source);
+    await this.ledger.update((p) => p.filter((e) => e.source !== source));
+    this.report.manifestObjects += byDay.size;
+    this.report.checkpoints++;
+  }
+
+  private async read(key: string): Promise<MediaQueueEntry[]> {
+    const stored = await this.deps.store.get(key);
+    if (stored === undefined) return [];
+    const text = gunzipSync(stored.body).toString('utf8');
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(parseQueueEntry);
+  }
+}
+
+/** Gzip NDJSON of `lines` (streamed through zlib, bounded by the lines themselves). */
+export async function gzipLines(lines: readonly string[]): Promise<Uint8Array> {
+  const gzip = createGzip({ level: 6 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise<void>((resolve, reject) => {
+    gzip.once('end', resolve);
+    gzip.once('error', reject);
+  });
+  gzip.end(`${lines.join('\n')}\n`);
+  await done;
+  return new Uint8Array(Buffer.concat(chunks));
+}

@@ -1,0 +1,69 @@
+/**
+ * The audit's SQL over the `messages` table, the same text for DuckDB and Athena except the one
+ * date expression (the message's local date), which the dialects spell differently. Every query
+ * is for one app (`sdkappid = ?`, the partition) and returns few rows on a healthy archive: gaps,
+ * duplicates, misplaced rows and revision holes are listed, not the messages.
+ *
+ * `"$path"` is the object a row was read from (Athena's pseudo-column; the DuckDB mirror names a
+ * column so). Rows written before the revision columns existed read as revision 0, generation 0.
+ */
+import type { SqlDialect } from '../port.ts';
+
+const GEN = 'coalesce(generation, 0)';
+const REV = 'coalesce(revision, 0)';
+
+/** Per target (and object): seq bounds and row counts. One row per (target, object). */
+export const OBJECT_TARGETS_SQL = `SELECT "$path" AS path, group_id, topic_id, ${GEN} AS gen,
+  min(msg_seq) AS first_seq, max(msg_seq) AS last_seq, count(*) AS rows_n,
+  count_if(${REV} > 0) AS revision_rows
+FROM messages WHERE sdkappid = ?
+GROUP BY 1, 2, 3, 4
+ORDER BY 2, 3, 4, 1`;
+
+/** Holes in each target's seqs: `(msg_seq, next_seq)` with nothing in between. */
+export const GAPS_SQL = `SELECT group_id, topic_id, gen, msg_seq, next_seq FROM (
+  SELECT group_id, topic_id, gen, msg_seq,
+    lead(msg_seq) OVER (PARTITION BY group_id, topic_id, gen ORDER BY msg_seq) AS next_seq
+  FROM (SELECT DISTINCT group_id, topic_id, ${GEN} AS gen, msg_seq FROM messages WHERE sdkappid = ?) s
+) g
+WHERE next_seq > msg_seq + 1
+ORDER BY 1, 2, 3, 4`;
+
+/** Every row of a (seq, revision) that occurs more than once, with its object. */
+export const DUPLICATES_SQL = `SELECT group_id, topic_id, gen, msg_seq, rev, path FROM (
+  SELECT group_id, topic_id, ${GEN} AS gen, msg_seq, ${REV} AS rev, "$path" AS path,
+    count(*) OVER (PARTITION BY group_id, topic_id, ${GEN}, msg_seq, ${REV}) AS n
+  FROM messages WHERE sdkappid = ?
+) d
+WHERE n > 1
+ORDER BY 1, 2, 3, 4, 5, 6`;
+
+/** Messages whose revisions are not 0 … n without a hole. */
+export const REVISION_HOLES_SQL = `SELECT group_id, topic_id, ${GEN} AS gen, msg_seq,
+  count(DISTINCT ${REV}) AS revisions, max(${REV}) AS last_revision
+FROM messages WHERE sdkappid = ?
+GROUP BY 1, 2, 3, 4
+HAVING count(DISTINCT ${REV}) <> max(${REV}) + 1 OR min(${REV}) <> 0
+ORDER BY 1, 2, 3, 4`;
+
+/** Placeholders as first captured (revision 0): `IsPlaceMsg` 1 (deleted, expired) and 2 (recalled). */
+export const PLACEHOLDERS_SQL = `SELECT group_id, topic_id, ${GEN} AS gen, msg_seq, is_place_msg
+FROM messages WHERE sdkappid = ? AND ${REV} = 0 AND is_place_msg <> 0
+ORDER BY 1, 2, 3, 4`;
+
+/** The message's date in the archive zone (`?` is the zone), as the writer files it. */
+function localDate(dialect: SqlDialect): string {
+  return dialect === 'athena'
+    ? "format_datetime(from_unixtime(msg_time, ?), 'yyyy-MM-dd')"
+    : "strftime(timezone(?, to_timestamp(msg_time)), '%Y-%m-%d')";
+}
+
+/** Rows whose `dt` folder is not their message date; parameters: zone, then sdkappid. */
+export function wrongPartitionSql(dialect: SqlDialect): string {
+  return `SELECT group_id, topic_id, gen, msg_seq, dt, expected, path FROM (
+  SELECT group_id, topic_id, ${GEN} AS gen, msg_seq, dt, ${localDate(dialect)} AS expected, "$path" AS path
+  FROM messages WHERE sdkappid = ?
+) w
+WHERE dt <> expected
+ORDER BY 1, 2, 3, 4`;
+}

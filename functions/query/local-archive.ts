@@ -1,0 +1,147 @@
+/**
+ * A local archive folder as tables: the same `messages` and `runs` tables and the same views as on
+ * Athena, created through a DuckDB query runner, so a local archive is queried with the same
+ * commands. The SQL lives here (the query layer); the runner only executes it.
+ *
+ * How the mirror matches Athena:
+ * - `read_json` over the `sdkappid=*\/dt=*` folders with `hive_partitioning = true` and
+ *   `hive_types_autocast = false`, so the partition columns are strings as in Athena.
+ * - Explicit column types derived from `RECORD_COLUMNS` / `RUN_REPORT_COLUMNS` (no inference),
+ *   partition columns last, in Athena's order.
+ * - Where DuckDB differs, the difference is contained: DuckDB matches JSON keys to struct fields
+ *   case-sensitively, so `msg_content` (the API's mixed-case `MsgContent`) and the run report's
+ *   `errors` are read as JSON instead of structs; the views read neither.
+ * - Athena's hidden `"$path"` (the object a row came from) is a column named `$path` here.
+ */
+import { MANIFEST_COLUMNS } from '../domain/media-manifest.ts';
+import { assertTimeZone } from '../domain/partition.ts';
+import { parseHiveType, toDuckDbType } from './hive-types.ts';
+import { MEDIA_COLUMN_SPEC, MEDIA_TABLE } from './media-table.ts';
+import { RECORD_COLUMNS } from './message-schema.ts';
+import type { QueryRunner } from './port.ts';
+import { collectRows } from './result.ts';
+import { MESSAGES_TABLE, RUN_REPORT_COLUMNS, RUNS_TABLE } from './tables.ts';
+import { duckdbViewSql, sqlIdentifier, sqlString, VIEWS } from './views.ts';
+
+/** A column of a DuckDB mirror: the JSON key it reads, its name in the table and its DuckDB type. */
+interface MirrorColumn {
+  readonly key: string;
+  readonly name: string;
+  readonly type: string;
+}
+
+const MESSAGE_MIRROR: readonly MirrorColumn[] = RECORD_COLUMNS.map((c) => ({
+  key: c.name,
+  name: c.name,
+  type: toDuckDbType(parseHiveType(c.athenaType), { jsonFields: new Set(['msg_content']) }),
+}));
+
+/** Run-report columns whose nested keys are camelCase: read as JSON (see the file header). */
+const RUN_JSON_COLUMNS = new Set(['errors', 'media']);
+
+const RUN_MIRROR: readonly MirrorColumn[] = RUN_REPORT_COLUMNS.map((c) => ({
+  key: c.key,
+  name: c.name,
+  type: RUN_JSON_COLUMNS.has(c.name) ? 'JSON' : toDuckDbType(parseHiveType(c.type)),
+}));
+
+const MEDIA_MIRROR: readonly MirrorColumn[] = MANIFEST_COLUMNS.map((name) => ({
+  key: name,
+  name,
+  type: toDuckDbType(parseHiveType(MEDIA_COLUMN_SPEC[name][0])),
+}));
+
+const PARTITIONS = ['sdkappid', 'dt'] as const;
+
+/**
+ * The object each row was read from, under Athena's name for its hidden pseudo-column, so the same
+ * SQL (`SELECT DISTINCT "$path" …`) finds the objects on both engines.
+ */
+export const PATH_COLUMN = '$path';
+
+/** The SELECT that mirrors one Athena table over `<root>/<folder>/sdkappid=*\/dt=*\/<file pattern>`. */
+function mirrorSql(glob: string, columns: readonly MirrorColumn[], compression: string): string {
+  const types = columns.map((c) => `${sqlString(c.key)}: ${sqlString(c.type)}`).join(', ');
+  const select = [
+    ...columns.map((c) => `${sqlIdentifier(c.key)} AS ${sqlIdentifier(c.name)}`),
+    ...PARTITIONS,
+    `filename AS ${sqlIdentifier(PATH_COLUMN)}`,
+  ].join(', ');
+  return (
+    `SELECT ${select} FROM read_json(${sqlString(glob)}, format = 'newline_delimited', ` +
+    `compression = ${sqlString(compression)}, hive_partitioning = true, hive_types_autocast = false, ` +
+    `filename = true, columns = {${types}})`
+  );
+}
+
+/** The same columns with no rows, for an archive that has no such files yet. */
+function emptySql(columns: readonly MirrorColumn[]): string {
+  const select = [
+    ...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${sqlIdentifier(c.name)}`),
+    ...PARTITIONS.map((p) => `CAST(NULL AS VARCHAR) AS ${p}`),
+    `CAST(NULL AS VARCHAR) AS ${sqlIdentifier(PATH_COLUMN)}`,
+  ].join(', ');
+  return `SELECT ${select} WHERE false`;
+}
+
+/** Options of {@link mirrorLocalArchive}. */
+export interface LocalArchiveOptions {
+  /** The archive's `archive.timeZone`: the views show local times in it. */
+  readonly timeZone: string;
+}
+
+/**
+ * Creates `messages`, `runs`, `messages_flat` and `runs_flat` over the folder `root` (the folder
+ * `archive.out` points at) in a DuckDB runner. Folders without files yet give empty tables.
+ *
+ * @throws ConfigError (field `archive.timeZone`) for an unknown zone.
+ */
+export async function mirrorLocalArchive(
+  runner: QueryRunner,
+  root: string,
+  options: LocalArchiveOptions,
+): Promise<void> {
+  if (runner.dialect !== 'duckdb') throw new RangeError('a local archive is mirrored on DuckDB only');
+  assertTimeZone(options.timeZone);
+  const base = root.replace(/\/+$/, '');
+  await exec(runner, `SET TimeZone = ${sqlString(options.timeZone)}`);
+  await createMirror(
+    runner,
+    MESSAGES_TABLE,
+    `${base}/messages/sdkappid=*/dt=*/*.ndjson.gz`,
+    MESSAGE_MIRROR,
+    'gzip',
+  );
+  await createMirror(runner, RUNS_TABLE, `${base}/runs/sdkappid=*/dt=*/*.json`, RUN_MIRROR, 'uncompressed');
+  await createMirror(
+    runner,
+    MEDIA_TABLE,
+    `${base}/media-manifest/sdkappid=*/dt=*/*.ndjson.gz`,
+    MEDIA_MIRROR,
+    'gzip',
+  );
+  for (const view of VIEWS) {
+    await exec(
+      runner,
+      `CREATE VIEW ${sqlIdentifier(view.name)} AS ${duckdbViewSql(view, { timeZone: options.timeZone })}`,
+    );
+  }
+}
+
+async function createMirror(
+  runner: QueryRunner,
+  name: string,
+  glob: string,
+  columns: readonly MirrorColumn[],
+  compression: string,
+): Promise<void> {
+  const found = await collectRows(await runner.run(`SELECT count(*) FROM glob(${sqlString(glob)})`));
+  const files = Number(found[0]?.[0] ?? 0);
+  const select = files > 0 ? mirrorSql(glob, columns, compression) : emptySql(columns);
+  await exec(runner, `CREATE VIEW ${sqlIdentifier(name)} AS ${select}`);
+}
+
+/** Runs a statement and drains its (empty) result. */
+async function exec(runner: QueryRunner, sql: string): Promise<void> {
+  await collectRows(await runner.run(sql));
+}

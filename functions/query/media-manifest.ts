@@ -1,0 +1,83 @@
+/**
+ * Reading the media manifest (gzip NDJSON under `media-manifest/sdkappid=<id>/dt=…/`, one row per
+ * media reference, written by the media copier) for the audit and the transcript's media lookup.
+ * Only the columns those need are read, so the reader does not depend on the copier's code.
+ */
+import { gunzipSync } from 'node:zlib';
+import type { ObjectStore } from '../domain/storage.ts';
+import type { MediaVariant } from './transcript/model.ts';
+
+/** The manifest columns the audit and the transcript read. */
+export interface ManifestRow {
+  readonly group_id: string;
+  readonly topic_id: string | null;
+  readonly msg_seq: number;
+  /** `"2"`, or `"2.0.1"` inside a merged forward. */
+  readonly element_path: string;
+  readonly size_class: string;
+  readonly status: string;
+  readonly object_key: string | null;
+  readonly content_type: string | null;
+  readonly bytes: number | null;
+}
+
+/** The manifest's size class → the transcript's media variant. */
+const VARIANTS: Readonly<Record<string, MediaVariant>> = {
+  original: 'image-original',
+  large: 'image-large',
+  thumbnail: 'image-thumbnail',
+  file: 'file',
+  sound: 'sound',
+  video: 'video',
+  'video-thumbnail': 'video-thumbnail',
+};
+
+/** The row's reference as `mediaRefKey` writes it (`group|topic|seq|0.2.1|image-large`). */
+export function manifestRefKey(row: ManifestRow): string {
+  return `${row.group_id}|${row.topic_id ?? ''}|${row.msg_seq}|${row.element_path}|${VARIANTS[row.size_class] ?? row.size_class}`;
+}
+
+/** Every manifest row of an app (empty when the archive has no manifest). */
+export async function readManifest(store: ObjectStore, sdkAppId: number): Promise<ManifestRow[]> {
+  const rows: ManifestRow[] = [];
+  for await (const key of store.list(`media-manifest/sdkappid=${sdkAppId}/`)) {
+    if (!key.endsWith('.ndjson.gz')) continue;
+    const object = await store.get(key);
+    if (object === undefined) continue;
+    for (const line of gunzipSync(object.body).toString('utf8').split('\n')) {
+      if (line.length > 0) rows.push(JSON.parse(line) as ManifestRow);
+    }
+  }
+  return rows;
+}
+
+/** Where a reference's archived copy is, by `mediaRefKey`: the object key and what is known of it. */
+export interface ArchivedCopy {
+  readonly key: string;
+  readonly contentType?: string;
+  readonly bytes?: number;
+}
+
+/**
+ * The archived copies named by the manifests of every app in the archive (rows with status
+ * `archived` and an object key), by reference key.
+ */
+export async function archivedCopies(store: ObjectStore): Promise<Map<string, ArchivedCopy>> {
+  const apps = new Set<number>();
+  for await (const key of store.list('media-manifest/')) {
+    const match = /^media-manifest\/sdkappid=(\d+)\//.exec(key);
+    if (match) apps.add(Number(match[1]));
+  }
+  const copies = new Map<string, ArchivedCopy>();
+  for (const app of apps) {
+    for (const row of await readManifest(store, app)) {
+      if (row.status !== 'archived' || row.object_key === null) continue;
+      copies.set(manifestRefKey(row), {
+        key: row.object_key,
+        ...(row.content_type === null ? {} : { contentType: row.content_type }),
+        ...(row.bytes === null ? {} : { bytes: row.bytes }),
+      });
+    }
+  }
+  return copies;
+}

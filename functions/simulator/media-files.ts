@@ -1,0 +1,210 @@
+/**
+ * The simulator's media files, pure: how message URLs are built, what each file "is" (its fate),
+ * and its deterministic bytes. The media server and `get_cos_sig` serve from here; tests compute
+ * ground truth from here; so they cannot disagree.
+ *
+ * A URL looks like the reference's COS samples (media-and-changes.md §1.1), on the simulator's
+ * media listener: `<base>/<bucket>/<app>/<kind>/<fileId>-<size>[.<ext>]` with a bucket named like
+ * Tencent's (`…-privatev2-01-1256635546` or `…-shared-01-1256635546`). The declared size is in the
+ * name (the second sample ends in `-142072.jpg` too), so the server knows it without an index.
+ */
+import { createHmac } from 'node:crypto';
+import { createPrng, hashString, mix, unit } from './hash.ts';
+
+export type SimMediaKind = 'image' | 'thumb' | 'sound' | 'video' | 'file';
+
+/**
+ * What a file does when fetched:
+ * - `normal`; `flaky` (503 with Retry-After for the first few requests, then normal);
+ * - `expired` (404; `get_cos_sig` Status 2), `banned` (403 even in a public bucket; Status 1, the
+ *   pre-signed URL works);
+ * - `html` (200 with an HTML error page instead of the file), `wrong-size` (one byte more than
+ *   declared), `redirect` (302 to the disallowed host), `disallowed-host` (the message's URL is on
+ *   a host that is not allowed).
+ */
+export type MediaFate =
+  | 'normal'
+  | 'flaky'
+  | 'expired'
+  | 'banned'
+  | 'html'
+  | 'wrong-size'
+  | 'redirect'
+  | 'disallowed-host';
+
+/** Switches of the media simulation (all shares of files, decided per file by hash). */
+export interface SimMediaSpec {
+  /**
+   * Which files answer 403 unless pre-signed via `get_cos_sig`. The docs say SDK URLs carry an
+   * "ordinary account signature" yet every sample is unsigned (COSSIG vs §1.1): the default takes
+   * the strict reading that files in `privatev2` buckets (about half) need signing; `all` is
+   * stricter still, `none` the lenient reading.
+   */
+  requireSignature?: 'private' | 'all' | 'none';
+  expiredFraction?: number;
+  bannedFraction?: number;
+  flakyFraction?: number;
+  /** 503s a flaky file answers before it works; default 2. */
+  flakyTimes?: number;
+  htmlFraction?: number;
+  wrongSizeFraction?: number;
+  redirectFraction?: number;
+  disallowedHostFraction?: number;
+}
+
+export type ResolvedMediaSpec = Required<SimMediaSpec>;
+
+export const DEFAULT_MEDIA_SPEC: ResolvedMediaSpec = {
+  requireSignature: 'private',
+  expiredFraction: 0.03,
+  bannedFraction: 0.01,
+  flakyFraction: 0.05,
+  flakyTimes: 2,
+  htmlFraction: 0.02,
+  wrongSizeFraction: 0.02,
+  redirectFraction: 0.01,
+  disallowedHostFraction: 0.01,
+};
+
+/** What message generation needs to build URLs. */
+export interface MediaUrlPlan {
+  /** The media listener, e.g. `http://127.0.0.1:PORT` (or a made-up COS host when not serving). */
+  baseUrl: string;
+  /** A listener that is never allowed; `disallowed-host` files point here. */
+  disallowedBaseUrl: string | undefined;
+  disallowedHostFraction: number;
+  /** Declared sizes are folded below this (tests keep files tiny); default 30 MB. */
+  maxBytes: number;
+}
+
+/** Largest simulated file: the reference's limits are 28 MB (images) and 100 MB (files). */
+export const SIM_MEDIA_MAX_BYTES = 30_000_000;
+
+const BUCKETS = {
+  private: '98ec-shanghai-007-privatev2-01-1256635546',
+  shared: '005f-shanghai-360-shared-01-1256635546',
+} as const;
+
+const SALT_FATE = 0x3ed1a;
+const SALT_BUCKET = 0xb0c7;
+const SALT_BYTES = 0xb17e5;
+
+/** The fate of a file: a function of the seed and the file id only. */
+export function mediaFate(seed: number, fileId: string, spec: ResolvedMediaSpec): MediaFate {
+  let u = unit(mix(seed, hashString(fileId), SALT_FATE));
+  const order: [MediaFate, number][] = [
+    ['disallowed-host', spec.disallowedHostFraction],
+    ['redirect', spec.redirectFraction],
+    ['expired', spec.expiredFraction],
+    ['banned', spec.bannedFraction],
+    ['html', spec.htmlFraction],
+    ['wrong-size', spec.wrongSizeFraction],
+    ['flaky', spec.flakyFraction],
+  ];
+  for (const [fate, share] of order) {
+    if (u < share) return fate;
+    u -= share;
+  }
+  return 'normal';
+}
+
+/** Whether the file sits in a `privatev2` bucket. */
+export function isPrivateBucket(seed: number, fileId: string): boolean {
+  return unit(mix(seed, hashString(fileId), SALT_BUCKET)) < 0.5;
+}
+
+/** Declared size folded into the plan's maximum (deterministic, never 0). */
+export function foldSize(size: number, plan: Pick<MediaUrlPlan, 'maxBytes'>): number {
+  return size <= plan.maxBytes ? size : 1 + (size % plan.maxBytes);
+}
+
+/** The URL a message carries for one file. */
+export function mediaUrl(
+  seed: number,
+  plan: MediaUrlPlan,
+  kind: SimMediaKind,
+  fileId: string,
+  size: number,
+  ext: string | undefined,
+): string {
+  const disallowed =
+    plan.disallowedBaseUrl !== undefined &&
+    unit(mix(seed, hashString(fileId), SALT_FATE)) < plan.disallowedHostFraction;
+  const base = disallowed ? (plan.disallowedBaseUrl as string) : plan.baseUrl;
+  const bucket = isPrivateBucket(seed, fileId) ? BUCKETS.private : BUCKETS.shared;
+  return `${base}/${bucket}/0345-1400000000/${kind}/${fileId}-${size}${ext === undefined ? '' : `.${ext}`}`;
+}
+
+/** A media URL path, parsed. */
+export interface MediaPath {
+  bucket: string;
+  kind: SimMediaKind;
+  fileId: string;
+  size: number;
+}
+
+const PATH_PATTERN =
+  /^\/([\w-]+)\/[\w-]+\/(image|thumb|sound|video|file)\/([0-9a-f]{32}(?:_[123])?)-(\d{1,10})(?:\.[a-z0-9]+)?$/;
+
+export function parseMediaPath(pathname: string): MediaPath | undefined {
+  const match = PATH_PATTERN.exec(pathname);
+  if (!match) return undefined;
+  const [, bucket = '', kind = 'file', fileId = '', size = '0'] = match;
+  return { bucket, kind: kind as SimMediaKind, fileId, size: Number(size) };
+}
+
+/** Whether an unsigned GET of this file is refused with 403. */
+export function needsSignature(seed: number, path: MediaPath, spec: ResolvedMediaSpec): boolean {
+  if (spec.requireSignature === 'all') return true;
+  if (spec.requireSignature === 'none') return false;
+  return path.bucket === BUCKETS.private && isPrivateBucket(seed, path.fileId);
+}
+
+export const CONTENT_TYPES: Readonly<Record<SimMediaKind, string>> = {
+  image: 'image/jpeg',
+  thumb: 'image/jpeg',
+  sound: 'audio/mp4',
+  video: 'video/mp4',
+  file: 'application/octet-stream',
+};
+
+const BLOCK = 64 * 1024;
+
+/**
+ * The file's bytes, `length` of them, in 64 KiB blocks generated on demand (a 30 MB file is never
+ * held whole). Block `i` depends on (seed, file id, i) only.
+ */
+export function* mediaBytes(seed: number, fileId: string, length: number): Generator<Uint8Array> {
+  const fileHash = hashString(fileId);
+  for (let offset = 0, block = 0; offset < length; offset += BLOCK, block++) {
+    const size = Math.min(BLOCK, length - offset);
+    const words = new Uint32Array(Math.ceil(size / 4));
+    const random = createPrng(mix(seed, fileHash, block, SALT_BYTES));
+    for (let i = 0; i < words.length; i++) words[i] = Math.floor(random() * 0x1_0000_0000);
+    yield new Uint8Array(words.buffer, 0, size);
+  }
+}
+
+/** The length the server sends for the file (the declared size, or one more for `wrong-size`). */
+export function servedLength(path: MediaPath, fate: MediaFate): number {
+  return fate === 'wrong-size' ? path.size + 1 : path.size;
+}
+
+/** `sign` query value of a pre-signed URL valid until `expiresSec`. */
+export function presignature(secret: string, pathname: string, expiresSec: number): string {
+  return createHmac('sha256', secret).update(`${pathname}\n${expiresSec}`).digest('hex');
+}
+
+/** The status an archiver should end with for a file of this fate. */
+export function expectedMediaStatus(fate: MediaFate): 'archived' | 'expired' | 'refused' {
+  switch (fate) {
+    case 'normal':
+    case 'flaky':
+    case 'banned':
+      return 'archived';
+    case 'expired':
+      return 'expired';
+    default:
+      return 'refused';
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * The completeness audit on archives the engine made against the simulator (two incremental runs,
+ * a topic community, placeholders and recalls): it passes on the real archive, and finds each
+ * injected fault, named with group, topic and seqs: a deleted object, a duplicated row, a row in
+ * the wrong partition, a revision chain with a hole, an orphan object (rows no committed state
+ * claims, and a stray file), a missing media object and a media reference without a manifest row.
+ * Each fault goes into its own copy of the archive; nothing but the injected fault may be
+ * unexplained.
+ */
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { runAuditCommand } from '../../functions/cli/audit-command.ts';
+import { EXIT } from '../../functions/cli/exit-codes.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
+import type { ArchiveRecord } from '../../functions/domain/record.ts';
+import { parseRecordLine, serializeRecord } from '../../functions/domain/record-codec.ts';
+import { auditArchive } from '../../functions/query/audit/audit.ts';
+import type { AuditReport, Finding } from '../../functions/query/audit/report.ts';
+import { mediaRefKey, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
+import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { listAll } from '../helpers/archive.ts';
+import { engineRun } from '../helpers/engine.ts';
+import { captureExportIo } from '../helpers/export.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { archivedManifestRow } from '../helpers/media-fixtures.ts';
+
+const ZONE = 'Asia/Shanghai';
+let sim: Simulator;
+let base = '';
+let original = '';
+let sdkAppId = 0;
+let copies = 0;
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    seed: 31,
+    retentionDays: 365,
+    dataset: {
+      groups: 6,
+      activeFraction: 1,
+      messagesPerActiveGroup: [40, 120],
+      historyDays: 12,
+      deletedFraction: 0.03,
+      recalledFraction: 0.03,
+      typeWeights: { AVChatRoom: 0 },
+      extraGroups: [
+        {
+          groupId: '@TGS#_@TGS#cAUDITTOPICS',
+          type: 'Community',
+          messages: 0,
+          topics: [{ topicId: '@TGS#_@TGS#cAUDITTOPICS@TOPIC#_@TOPIC#cONE', messages: 50 }],
+        },
+      ],
+    },
+  });
+  sdkAppId = sim.apps[0]?.sdkAppId ?? 0;
+  base = await mkdtemp(join(tmpdir(), 'audit-'));
+  original = join(base, 'archive');
+  await engineRun(sim, new LocalFolderStore(original), { timeZone: ZONE }).run();
+  const grow = sim.groups().find((g) => g.type === 'Public' && !g.deleted);
+  if (grow) {
+    // Changes after archiving, which the second run's rescan records as revision rows.
+    for (let seq = grow.nextMsgSeq - 1, edits = 0; seq > 0 && edits < 4; seq--) {
+      try {
+        if (edits % 2 === 0) sim.modifyMessage(grow.groupId, seq);
+        else sim.recallMessage(grow.groupId, seq);
+        edits++;
+      } catch {
+        // a placeholder cannot be edited: try the one before
+      }
+    }
+    sim.appendMessages(grow.groupId, 25);
+  }
+  await engineRun(sim, new LocalFolderStore(original), { timeZone: ZONE, rescanDays: 30 }).run();
+}, 120_000);
+
+afterAll(async () => {
+  await sim?.stop();
+  if (base) await rm(base, { recursive: true, force: true });
+});
+
+/** A fresh copy of the engine's archive to damage. */
+async function copy(): Promise<{ dir: string; store: LocalFolderStore }> {
+  const dir = join(base, `copy${copies++}`);
+  await cp(original, dir, { recursive: true });
+  return { dir, store: new LocalFolderStore(dir) };
+}
+
+async function audit(dir: string): Promise<AuditReport> {
+  const runner = await openArchiveRunner({
+    archive: dir,
+    timeZone: ZONE,
+    clock: new FakeClock(),
+    workGroup: 'w',
+    database: 'd',
+  });
+  try {
+    return await auditArchive(runner, new LocalFolderStore(dir), { archive: dir, timeZone: ZONE, nowMs: 0 });
+  } finally {
+    runner.close();
+  }
+}
+
+async function linesOf(store: LocalFolderStore, key: string): Promise<string[]> {
+  const object = await store.get(key);
+  if (object === undefined) throw new Error(`no object ${key}`);
+  return gunzipSync(object.body)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
+}
+
+async function writeLines(store: LocalFolderStore, key: string, lines: readonly string[]): Promise<void> {
+  await store.delete(key);
+  await store.put(key, gzipSync(`${lines.join('\n')}\n`));
+}
+
+async function messageObjects(store: LocalFolderStore): Promise<string[]> {
+  return (await listAll(store, 'messages/')).filter((k) => k.endsWith('.ndjson.gz'));
+}
+
+/** Message objects, the ones with the most rows first. */
+async function objectsBySize(store: LocalFolderStore): Promise<string[]> {
+  const sized = await Promise.all(
+    (await messageObjects(store)).map(async (k) => [k, (await linesOf(store, k)).length] as const),
+  );
+  return sized.sort((x, y) => y[1] - x[1]).map(([k]) => k);
+}
+
+const unexplained = (report: AuditReport) => report.findings.filter((f) => !f.explained);
+const seqsOf = (f: Finding | undefined) =>
+  f?.seqs.flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i));
+const id = (r: Pick<ArchiveRecord, 'group_id' | 'topic_id'>) => `${r.group_id}|${r.topic_id ?? ''}`;
+
+describe('npm run audit', () => {
+  it('passes on the archive the engine made, with every gap classified', async () => {
+    const report = await audit(original);
+    expect(unexplained(report)).toEqual([]);
+    const app = report.apps[0];
+    expect(app?.targets.length).toBeGreaterThan(5);
+    expect(app?.targets.some((t) => t.topicId !== null)).toBe(true);
+    const placeholders = app?.targets.reduce(
+      (n, t) => n + t.gaps.deletedPlaceholders.length + t.gaps.recalledPlaceholders.length,
+      0,
+    );
+    expect(placeholders).toBeGreaterThan(0);
+    // The rescan's revision rows are there and audited (chains without a hole, no duplicate).
+    expect(app?.targets.reduce((n, t) => n + t.revisionRows, 0)).toBeGreaterThanOrEqual(4);
+    for (const t of app?.targets ?? []) {
+      expect(t.highWater).toBe(t.lastSeq);
+      expect(t.gaps.unexplained).toEqual([]);
+    }
+
+    const io = captureExportIo();
+    expect(await runAuditCommand(['--archive', original, '--time-zone', ZONE], io.deps)).toBe(EXIT.done);
+    expect(io.out.join('')).toContain('Result: complete.');
+    const json = captureExportIo();
+    expect(await runAuditCommand(['--archive', original, '--time-zone', ZONE, '--json'], json.deps)).toBe(0);
+    expect(JSON.parse(json.out.join('')).unexplained).toBe(0);
+  });
+
+  it('finds a deleted object: the seqs it held are missing, named by group and topic', async () => {
+    const { dir, store } = await copy();
+    // An object from the middle of the history: every target in it has rows before it elsewhere.
+    const objects = await messageObjects(store);
+    const rowsByObject = new Map<string, ArchiveRecord[]>();
+    for (const key of objects) rowsByObject.set(key, (await linesOf(store, key)).map(parseRecordLine));
+    const all = [...rowsByObject.values()].flat();
+    const firstSeq = new Map<string, number>();
+    for (const r of all) firstSeq.set(id(r), Math.min(firstSeq.get(id(r)) ?? Infinity, r.msg_seq));
+    const victim = objects.find((k) =>
+      (rowsByObject.get(k) ?? []).every((r) => r.msg_seq > (firstSeq.get(id(r)) ?? 0)),
+    );
+    expect(victim).toBeDefined();
+    const lost = rowsByObject.get(victim as string) ?? [];
+    await store.delete(victim as string);
+
+    const report = await audit(dir);
+    const missing = unexplained(report);
+    expect(missing.every((f) => f.kind === 'missing-seqs')).toBe(true);
+    const expected = new Map<string, number[]>();
+    for (const r of lost) expected.set(id(r), [...(expected.get(id(r)) ?? []), r.msg_seq]);
+    expect(missing).toHaveLength(expected.size);
+    for (const [target, seqs] of expected) {
+      const f = missing.find((m) => `${m.groupId}|${m.topicId ?? ''}` === target);
+      expect(seqsOf(f)).toEqual([...seqs].sort((a, b) => a - b));
+    }
+    const io = captureExportIo();
+    expect(await runAuditCommand(['--archive', dir, '--time-zone', ZONE], io.deps)).toBe(
+      EXIT.auditUnexplained,
+    );
+    expect(io.out.join('')).toMatch(/UNEXPLAINED missing seqs: app \d+ group @TGS#\S+ (topic \S+ )?seqs \d/);
+  });
+
+  it('finds a duplicated row, naming both objects', async () => {
+    const { dir, store } = await copy();
+    const objects = await objectsBySize(store);
+    const dtOf = (k: string | undefined) => k?.split('/dt=')[1]?.slice(0, 10);
+    // Two objects of one dt folder (run 1's and run 2's), so only the duplicate is wrong.
+    const a = objects.find((k) => objects.some((o) => o !== k && dtOf(o) === dtOf(k)));
+    const b = objects.find((o) => o !== a && dtOf(o) === dtOf(a));
+    const line = (await linesOf(store, a as string))[3] as string;
+    await writeLines(store, b as string, [...(await linesOf(store, b as string)), line]);
+    const record = parseRecordLine(line);
+
+    const found = unexplained(await audit(dir));
+    expect(found.map((f) => f.kind)).toEqual(['duplicate-rows']);
+    expect(found[0]).toMatchObject({
+      groupId: record.group_id,
+      topicId: record.topic_id,
+      seqs: [[record.msg_seq, record.msg_seq]],
+    });
+    expect([...(found[0]?.objects ?? [])].sort()).toEqual([a, b].sort());
+  });
+
+  it('finds a row in the wrong dt partition', async () => {
+    const { dir, store } = await copy();
+    const objects = await objectsBySize(store);
+    const from = objects[0] as string;
+    const to = objects.find(
+      (k) => k.split('/dt=')[1]?.slice(0, 10) !== from.split('/dt=')[1]?.slice(0, 10),
+    ) as string;
+    const lines = await linesOf(store, from);
+    const moved = lines[0] as string;
+    await writeLines(store, from, lines.slice(1));
+    await writeLines(store, to, [...(await linesOf(store, to)), moved]);
+    const record = parseRecordLine(moved);
+
+    const found = unexplained(await audit(dir));
+    expect(found.map((f) => f.kind)).toEqual(['wrong-partition']);
+    expect(found[0]).toMatchObject({
+      groupId: record.group_id,
+      topicId: record.topic_id,
+      seqs: [[record.msg_seq, record.msg_seq]],
+      objects: [to],
+    });
+  });
+
+  it('finds a revision chain with a hole', async () => {
+    const { dir, store } = await copy();
+    const key = (await messageObjects(store))[0] as string;
+    const lines = await linesOf(store, key);
+    const record = parseRecordLine(lines[0] as string);
+    const later = { ...record, revision: 2, change: 'modified' as const, observed_at: record.msg_time + 60 };
+    await writeLines(store, key, [...lines, serializeRecord(later)]);
+
+    const found = unexplained(await audit(dir));
+    expect(found.map((f) => f.kind)).toEqual(['revision-hole']);
+    expect(found[0]).toMatchObject({ groupId: record.group_id, seqs: [[record.msg_seq, record.msg_seq]] });
+  });
+
+  it('finds orphan objects: rows beyond the committed state, and a file that is no archive object', async () => {
+    const { dir, store } = await copy();
+    const key = (await messageObjects(store))[0] as string;
+    const record = parseRecordLine((await linesOf(store, key))[0] as string);
+    const report = await audit(dir);
+    const target = report.apps[0]?.targets.find(
+      (t) => t.groupId === record.group_id && t.topicId === record.topic_id,
+    );
+    const top = target?.highWater ?? 0;
+    // What a checkpoint that never committed would leave: the next seqs of the target.
+    const orphanKey = key.replace(/part-[^/]+$/, 'part-neverCommitted-00000.ndjson.gz');
+    const beyond = [1, 2, 3].map((n) => serializeRecord({ ...record, msg_seq: top + n }));
+    await store.put(orphanKey, gzipSync(`${beyond.join('\n')}\n`));
+    const strayKey = key.replace(/part-[^/]+$/, 'notes.txt');
+    await store.put(strayKey, new TextEncoder().encode('left here by hand'));
+
+    const found = unexplained(await audit(dir));
+    expect(found.map((f) => f.kind).sort()).toEqual(['orphan-object', 'orphan-object']);
+    expect(found).toContainEqual(
+      expect.objectContaining({
+        groupId: record.group_id,
+        topicId: record.topic_id,
+        seqs: [[top + 1, top + 3]],
+        objects: [orphanKey],
+      }),
+    );
+    expect(found).toContainEqual(expect.objectContaining({ groupId: null, objects: [strayKey] }));
+  });
+
+  it('finds a missing media object, a reference without a manifest row and an orphan media object', async () => {
+    const { dir, store } = await copy();
+    // A manifest as the media copier writes it: one row per reference, objects under media/.
+    const records = (await Promise.all((await messageObjects(store)).map((k) => linesOf(store, k))))
+      .flat()
+      .map(parseRecordLine);
+    const refs = messagesFromRecords(records)
+      .filter((m) => (m.versions[0]?.isPlace ?? 0) === 0)
+      .flatMap((m) => mediaRefsOf({ ...m, versions: m.versions.slice(0, 1) }))
+      .filter((r) => r.variant !== 'image-large' && r.variant !== 'image-thumbnail');
+    expect(refs.length).toBeGreaterThan(5);
+    const rows = refs.map((ref, i) =>
+      archivedManifestRow(
+        ref,
+        `media/sha256/${String(i).padStart(64, '0').slice(0, 2)}/${String(i).padStart(64, '0')}`,
+        'application/octet-stream',
+        1,
+      ),
+    );
+    for (const row of rows) await store.put(row.object_key as string, new Uint8Array([1]));
+    const [dropped, unmanifested, ...kept] = rows;
+    const manifestKey = `media-manifest/sdkappid=${sdkAppId}/dt=2026-01-01/part-test-00000.ndjson.gz`;
+    await store.put(
+      manifestKey,
+      gzipSync(`${[dropped, ...kept].map((r) => JSON.stringify(r)).join('\n')}\n`),
+    );
+    expect(unexplained(await audit(dir))).toEqual([
+      expect.objectContaining({
+        kind: 'media-unmanifested',
+        groupId: unmanifested?.group_id,
+        seqs: [[unmanifested?.msg_seq, unmanifested?.msg_seq]],
+      }),
+      expect.objectContaining({ kind: 'media-orphan', objects: [unmanifested?.object_key] }),
+    ]);
+    await store.delete(dropped?.object_key as string);
+    await store.put(`media/sha256/zz/${'f'.repeat(64)}`, new Uint8Array([2]));
+
+    const found = unexplained(await audit(dir));
+    expect(found.map((f) => f.kind).sort()).toEqual([
+      'media-object-missing',
+      'media-orphan',
+      'media-unmanifested',
+    ]);
+    expect(found).toContainEqual(
+      expect.objectContaining({
+        kind: 'media-object-missing',
+        groupId: dropped?.group_id,
+        topicId: dropped?.topic_id,
+        seqs: [[dropped?.msg_seq, dropped?.msg_seq]],
+        objects: [dropped?.object_key],
+      }),
+    );
+    expect(mediaRefKey(refs[0] as (typeof refs)[number])).toContain(`|${rows[0]?.element_path}|`);
+  });
+});

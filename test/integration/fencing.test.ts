@@ -1,0 +1,100 @@
+/**
+ * Fenced writes: a run frozen past its lease (a sleeping laptop, a frozen Lambda sandbox) must not
+ * write once another run took over, and an object that still lands late (frozen between the fence
+ * and the write) is deleted again by the next run. The simulator over real HTTP, a real folder.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { parseState } from '../../functions/domain/continuation.ts';
+import { stateKey } from '../../functions/domain/partition.ts';
+import type { Clock } from '../../functions/domain/ports.ts';
+import type { ObjectStore } from '../../functions/domain/storage.ts';
+import { LeaseLostError } from '../../functions/engine/errors.ts';
+import { startSimulator } from '../../functions/simulator/index.ts';
+import { exactlyOnceProblems, expectedIdentities, listAll, readArchive } from '../helpers/archive.ts';
+import { rejection } from '../helpers/assertions.ts';
+import { engineRun } from '../helpers/engine.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const LEASE_MS = 60_000;
+
+describe('fenced object writes', () => {
+  it('a run frozen past its lease writes nothing after a takeover; a late write is deleted by the next run', async () => {
+    const fast = {
+      get_appid_group_list: 1_000,
+      get_group_info: 5_000,
+      group_msg_get_simple: 5_000,
+      get_topic: 5_000,
+    };
+    const sim = await startSimulator({
+      seed: 5,
+      retentionDays: 365,
+      rateLimits: fast,
+      dataset: { groups: 8, activeFraction: 1, messagesPerActiveGroup: [60, 200], historyDays: 12 },
+    });
+    cleanups.push(() => sim.stop());
+    const dir = await mkdtemp(join(tmpdir(), 'fencing-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const inner = new LocalFolderStore(dir);
+    // Every run shares one clock; "freezing" a run moves it past the lease for everyone.
+    let frozenMs = 0;
+    const clock: Clock = { now: () => Date.now() + frozenMs, sleep: (ms, s) => systemClock.sleep(ms, s) };
+
+    let takeover: Promise<unknown> | undefined;
+    const store: ObjectStore = {
+      location: inner.location,
+      get: (key) => inner.get(key),
+      delete: (key) => inner.delete(key),
+      list: (prefix) => inner.list(prefix),
+      put: async (key, body, options) => {
+        if (key.includes('part-frozen-') && takeover === undefined) {
+          // Run "frozen" stalls right before its first object lands: its lease runs out, another run
+          // takes over, rolls back the checkpoint and archives everything; then this write lands late.
+          frozenMs += LEASE_MS + 1_000;
+          takeover = run('taker');
+          await takeover;
+        }
+        return inner.put(key, body, options);
+      },
+    };
+    const run = (runId: string) =>
+      engineRun(sim, store, {
+        clock,
+        runId,
+        leaseMs: LEASE_MS,
+        checkpointIntervalMs: 600_000,
+        concurrency: 8,
+      }).run();
+
+    const frozen = await rejection(run('frozen'));
+    expect(frozen).toBeInstanceOf(LeaseLostError);
+    const frozenKeys = (await listAll(inner, 'messages/')).filter((k) => k.includes('part-frozen-'));
+    // Only the one write that was already past its fence landed; every later one was refused.
+    expect(frozenKeys).toHaveLength(1);
+    expect(
+      exactlyOnceProblems(await readArchive(inner), expectedIdentities(sim), 'UTC').length,
+    ).toBeGreaterThan(0);
+
+    const state = parseState(
+      new TextDecoder().decode((await inner.get(stateKey(1400000000)))?.body),
+      1400000000,
+      'test',
+    );
+    expect(state.rolledBack.map((k) => k.key)).toContain(frozenKeys[0]);
+    expect(state.rolledBack.every((k) => k.untilMs >= clock.now() + 6 * 86_400_000)).toBe(true);
+
+    // The next run deletes the late object again: every message exactly once, no stray object.
+    const report = await run('after');
+    expect(report.done).toBe(true);
+    expect(await inner.get(frozenKeys[0] as string)).toBeUndefined();
+    expect(exactlyOnceProblems(await readArchive(inner), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+});

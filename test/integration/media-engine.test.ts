@@ -1,0 +1,239 @@
+/**
+ * The media stage end to end: the simulator (messages and media files over real HTTP, every fault
+ * switch on), the engine, and the local folder or S3 (s3rver). Checked against the simulator's
+ * ground truth: one manifest row per reference with the right status, the right bytes stored once,
+ * nothing fetched from the disallowed host, no error page stored.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { MediaDownloader } from '../../functions/adapters/media/downloader.ts';
+import { parseAllowedHosts } from '../../functions/adapters/media/host-policy.ts';
+import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
+import { mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
+import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
+import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
+import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
+import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { listAll } from '../helpers/archive.ts';
+import { expectedMediaRefs, expectedStatus, mediaProblems, readManifest } from '../helpers/media.ts';
+import { startS3rver } from '../helpers/s3rver.ts';
+import { clientFor } from '../helpers/tencent.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const FAST = {
+  get_appid_group_list: 1_000,
+  get_group_info: 5_000,
+  group_msg_get_simple: 5_000,
+  get_topic: 5_000,
+};
+
+async function simulator(): Promise<Simulator> {
+  const sim = await startSimulator({
+    seed: 17,
+    rateLimits: FAST,
+    retentionDays: 365,
+    dataset: {
+      groups: 8,
+      activeFraction: 1,
+      messagesPerActiveGroup: [60, 120],
+      historyDays: 10,
+      mediaMaxBytes: 40_000,
+      extraGroups: [
+        {
+          groupId: '@TGS#_@TGS#cMEDIATOPIC',
+          type: 'Community',
+          messages: 0,
+          topics: [{ topicId: '@TGS#_@TGS#cMEDIATOPIC@TOPIC#_@TOPIC#cA', messages: 60 }],
+        },
+      ],
+    },
+    media: {
+      expiredFraction: 0.05,
+      bannedFraction: 0.03,
+      flakyFraction: 0.1,
+      flakyTimes: 2,
+      htmlFraction: 0.04,
+      wrongSizeFraction: 0.04,
+      redirectFraction: 0.04,
+      disallowedHostFraction: 0.04,
+    },
+  });
+  cleanups.push(() => sim.stop());
+  return sim;
+}
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function runWith(sim: Simulator, store: StreamingObjectStore, over: Partial<RunOptions> = {}) {
+  const { client, app, clock } = clientFor(sim, {
+    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
+  });
+  const fetcher = new MediaDownloader({
+    allowedHosts: parseAllowedHosts([
+      { host: new URL(sim.mediaUrl ?? '').host, allowHttp: true, allowPrivateAddresses: true },
+    ]),
+    maxBytes: 1_000_000,
+    tempDir: join(tmpdir(), 'media-engine-test'),
+    // Virtual back-off sleeps (Retry-After: 1 on flaky files) keep the test free of real waits.
+    clock,
+    random: () => 0.5,
+    logger: silent,
+    signer: async (rawUrl) => (await client.getCosSig([{ resourceId: '0', rawUrl }]))[0],
+  });
+  const options: RunOptions = {
+    sdkAppId: app.sdkAppId,
+    runId: `run${Math.random().toString(36).slice(2, 10)}`,
+    groupIds: undefined,
+    selection: { include: [], exclude: [], types: [] },
+    withRecalledMsg: true,
+    timeZone: 'UTC',
+    initialLookbackDays: null,
+    flushBytes: 64 * 1024,
+    checkpointIntervalMs: 60_000,
+    leaseMs: 120_000,
+    deadlineMs: null,
+    concurrency: 16,
+    media: { enabled: true, concurrency: 8, imageSizes: ['original', 'thumbnail'], retentionDays: 365 },
+    ...over,
+  };
+  return {
+    sdkAppId: app.sdkAppId,
+    run: (runOver: Partial<RunOptions> = {}) =>
+      runArchive(
+        { api: client, store, clock: systemClock, logger: silent, media: { fetcher, store } },
+        { ...options, ...runOver, runId: `run${Math.random().toString(36).slice(2, 10)}` },
+      ),
+  };
+}
+
+async function localStore(): Promise<LocalFolderStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'media-archive-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return new LocalFolderStore(dir);
+}
+
+describe('media stage', () => {
+  it.each(['local folder', 's3rver'])(
+    'copies every live file exactly once with its manifest row (%s)',
+    async (kind) => {
+      // Prepare
+      const sim = await simulator();
+      let store: StreamingObjectStore;
+      if (kind === 'local folder') store = await localStore();
+      else {
+        const s3 = await startS3rver();
+        cleanups.push(() => s3.stop());
+        store = new S3Store({ client: s3.client, bucket: s3.bucket, prefix: 'archive/' });
+      }
+      const { run, sdkAppId } = runWith(sim, store);
+
+      // Act
+      const report = await run();
+
+      // Assess
+      const refs = expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail']);
+      const rows = await readManifest(store);
+      expect(await mediaProblems(sim, store, refs, rows)).toEqual([]);
+      const statuses = new Set(rows.map((r) => r.status));
+      expect([...statuses].sort()).toEqual(['archived', 'expired', 'no_url', 'refused']);
+      expect(rows.some((r) => r.reason?.includes('banned'))).toBe(true);
+      expect(sim.mediaStats().disallowedRequests).toBe(0);
+      expect(report.media).toMatchObject({ references: refs.length, pending: 0, failed: 0 });
+      expect(report.media?.archived).toBe(rows.filter((r) => r.status === 'archived').length);
+      expect(report.done).toBe(true);
+      expect(await listAll(store, mediaQueuePrefix(sdkAppId))).toEqual([]);
+    },
+    60_000,
+  );
+
+  it('answers the missing-media query on DuckDB with the counts of the simulator ground truth', async () => {
+    // Prepare
+    const sim = await simulator();
+    const store = await localStore();
+    const { run, sdkAppId } = runWith(sim, store);
+    await run();
+    const truth = new Map<string, number>();
+    for (const ref of expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail'])) {
+      const status = expectedStatus(sim, ref);
+      if (status !== 'archived') truth.set(status, (truth.get(status) ?? 0) + 1);
+    }
+
+    // Act
+    const db = await openArchiveRunner({
+      archive: store.location,
+      timeZone: 'UTC',
+      clock: systemClock,
+      workGroup: 'wg',
+      database: 'db',
+    });
+    cleanups.push(async () => db.close());
+    const query = findNamedQuery('missing-media');
+    if (!query) throw new Error('no missing-media query');
+    const result = await runNamedQuery(
+      db,
+      query,
+      parseParams(query, { from: '2000-01-01', to: '2100-01-01' }),
+    );
+    const counts = new Map<string, number>();
+    const statusColumn = result.columns.findIndex((c) => c.name === 'status');
+    for await (const row of result.rows)
+      counts.set(String(row[statusColumn]), (counts.get(String(row[statusColumn])) ?? 0) + 1);
+
+    // Assess
+    expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(truth));
+    expect(truth.size).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it('does not copy again what an incremental run already has, and copies what is new', async () => {
+    // Prepare
+    const sim = await simulator();
+    const store = await localStore();
+    const { run, sdkAppId } = runWith(sim, store);
+    await run();
+    const served = sim.mediaStats().bytesServed;
+    const group = sim.groups().find((g) => !g.topicsEnabled && g.nextMsgSeq > 1);
+    sim.appendMessages(group?.groupId ?? '', 60);
+
+    // Act
+    const second = await run();
+
+    // Assess
+    const refs = expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail']);
+    expect(await mediaProblems(sim, store, refs, await readManifest(store))).toEqual([]);
+    expect(second.media?.references).toBeLessThan(refs.length / 3);
+    expect(second.media?.references).toBeGreaterThan(0);
+    // Only the new messages' files were fetched again.
+    expect(sim.mediaStats().bytesServed - served).toBeLessThan(served / 3);
+  }, 60_000);
+
+  it('leaves what does not fit before the deadline for the next run, never half-written', async () => {
+    // Prepare
+    const sim = await simulator();
+    const store = await localStore();
+    const { run, sdkAppId } = runWith(sim, store);
+
+    // Act: a deadline that passes while the media stage works, then a run without one.
+    const first = await run({ deadlineMs: Date.now() + 400 });
+    const afterFirst = await readManifest(store);
+    const second = await run();
+
+    // Assess
+    expect(first.done).toBe(false);
+    expect((first.media?.pending ?? 0) + (first.media?.pendingBatches ?? 0)).toBeGreaterThan(0);
+    expect(afterFirst.length).toBeLessThan(
+      expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail']).length,
+    );
+    expect(second.done).toBe(true);
+    const refs = expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail']);
+    expect(await mediaProblems(sim, store, refs, await readManifest(store))).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,192 @@
+/**
+ * API quirks, each switched on in the simulator (off by default) and archived over real HTTP:
+ * nothing lost, nothing duplicated, nothing skipped silently.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { parseState } from '../../functions/domain/continuation.ts';
+import { InconsistentAnswerError } from '../../functions/domain/errors.ts';
+import { stateKey } from '../../functions/domain/partition.ts';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../functions/simulator/index.ts';
+import { exactlyOnceProblems, expectedIdentities, identity, readArchive } from '../helpers/archive.ts';
+import { rejection } from '../helpers/assertions.ts';
+import { engineRun } from '../helpers/engine.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const FAST = {
+  get_appid_group_list: 1_000,
+  get_group_info: 5_000,
+  group_msg_get_simple: 5_000,
+  get_topic: 5_000,
+};
+const GROUP = '@TGS#1QUIRKS';
+const OTHER = '@TGS#1OTHER';
+
+async function world(over: SimulatorOptions = {}) {
+  const sim: Simulator = await startSimulator({
+    seed: 17,
+    rateLimits: FAST,
+    retentionDays: 365,
+    dataset: {
+      groups: 3,
+      activeFraction: 1,
+      messagesPerActiveGroup: [30, 90],
+      historyDays: 10,
+      extraGroups: [
+        { groupId: GROUP, type: 'Public', messages: 95 },
+        { groupId: OTHER, type: 'Public', messages: 40 },
+      ],
+    },
+    ...over,
+  });
+  cleanups.push(() => sim.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'quirks-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const store = new LocalFolderStore(dir);
+  const state = async () =>
+    parseState(new TextDecoder().decode((await store.get(stateKey(1400000000)))?.body), 1400000000, 't');
+  return { sim, store, state };
+}
+
+describe('API quirks', () => {
+  it('archives an item the page schema rejects (MsgTimeStamp null) as a flagged row, and the group continues', async () => {
+    const { sim, store } = await world({ quirks: { nullTimestampSeqs: { [GROUP]: [7, 60] } } });
+    const report = await engineRun(sim, store).run();
+    expect(report.done).toBe(true);
+    expect(report.quarantined).toBe(2);
+    const rows = await readArchive(store);
+    expect(exactlyOnceProblems(rows, expectedIdentities(sim), 'UTC')).toEqual([]);
+    const flagged = rows.filter((r) => r.record.quarantined);
+    expect(flagged.map((r) => r.record.msg_seq).sort((a, b) => a - b)).toEqual([7, 60]);
+    for (const row of flagged) {
+      expect(row.record.raw).toContain('"MsgTimeStamp":null');
+      expect(row.record.raw).toContain(`"MsgSeq":${row.record.msg_seq}`);
+      expect(JSON.stringify(row.record.extra)).toContain('MsgTimeStamp');
+    }
+  });
+
+  it('records a seq too big to answer even alone (10018 at ReqMsgNumber 1) the same way, never retrying forever', async () => {
+    const { sim, store } = await world({ quirks: { oversizedSeqs: { [GROUP]: [33] } } });
+    const report = await engineRun(sim, store).run();
+    expect(report.done).toBe(true);
+    expect(report.quarantined).toBe(1);
+    const rows = await readArchive(store);
+    expect(exactlyOnceProblems(rows, expectedIdentities(sim), 'UTC')).toEqual([]);
+    const flagged = rows.find((r) => r.record.quarantined);
+    expect(flagged?.record.msg_seq).toBe(33);
+    expect(JSON.stringify(flagged?.record.extra)).toContain('10018');
+  });
+
+  it('detects a newest seq below the high-water mark, reports it and archives the group as a new generation', async () => {
+    const { sim, store, state } = await world();
+    await engineRun(sim, store).run();
+    sim.recreateGroup(GROUP, 6);
+    const report = await engineRun(sim, store).run();
+    expect(report.done).toBe(true);
+    expect(report.seqResets).toEqual([
+      { groupId: GROUP, topicId: null, highWater: 95, newestSeq: 6, generation: 1 },
+    ]);
+    const rows = await readArchive(store);
+    const second = rows.filter((r) => r.record.group_id === GROUP && r.record.generation === 1);
+    expect(second.map((r) => r.record.msg_seq).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The first generation stays in the archive, each row once.
+    const first = rows.filter((r) => r.record.group_id === GROUP && r.record.generation === 0);
+    expect(new Set(first.map((r) => r.record.msg_seq)).size).toBe(95);
+    expect((await state()).targets.find((t) => t.groupId === GROUP)).toMatchObject({
+      highWater: 6,
+      generation: 1,
+    });
+    // Nothing new: no second reset.
+    expect((await engineRun(sim, store).run()).seqResets).toEqual([]);
+  });
+
+  it('does not trust IsFinished 2 over live messages: a one-off is retried smaller, a persistent one fails the target', async () => {
+    const once = await world({ quirks: { isFinished: { mode: 'spurious-2', streams: [GROUP], times: 1 } } });
+    const report = await engineRun(once.sim, once.store).run();
+    expect(report.done).toBe(true);
+    expect(report.inconsistentAnswers).toBeGreaterThanOrEqual(1);
+    expect(exactlyOnceProblems(await readArchive(once.store), expectedIdentities(once.sim), 'UTC')).toEqual(
+      [],
+    );
+
+    const always = await world({ quirks: { isFinished: { mode: 'spurious-2', streams: [GROUP] } } });
+    const failed = await engineRun(always.sim, always.store).run();
+    expect(failed.done).toBe(false);
+    expect(failed.groups.failed).toBe(1);
+    expect(failed.errors[0]?.groupId).toBe(GROUP);
+    expect(failed.errors[0]?.error).toContain(
+      'IsFinished 2 ("all expired") but it holds messages that are not expired placeholders',
+    );
+    // Nothing is claimed for it; every other group is archived exactly once.
+    const target = (await always.state()).targets.find((t) => t.groupId === GROUP);
+    expect(target?.highWater ?? 0).toBe(0);
+    const others = expectedIdentities(always.sim).filter((id) => !id.startsWith(`${GROUP}|`));
+    const rows = (await readArchive(always.store)).filter((r) => r.record.group_id !== GROUP);
+    expect(exactlyOnceProblems(rows, others, 'UTC')).toEqual([]);
+  });
+
+  it('does not take IsFinished 0 with no message as "nothing left in the window"', async () => {
+    const { sim, store } = await world({
+      quirks: { isFinished: { mode: 'empty-0', streams: [GROUP], times: 2 } },
+    });
+    const report = await engineRun(sim, store).run();
+    expect(report.done).toBe(true);
+    expect(report.inconsistentAnswers).toBe(2);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  });
+
+  it('stops at the retention horizon (server clock) when the server never answers IsFinished 2', async () => {
+    const { sim, store } = await world({
+      retentionDays: 4,
+      quirks: { isFinished: { mode: 'never-2', streams: [GROUP, OTHER] } },
+      dataset: {
+        groups: 2,
+        activeFraction: 1,
+        messagesPerActiveGroup: [30, 90],
+        historyDays: 30,
+        extraGroups: [
+          { groupId: GROUP, type: 'Public', messages: 600 },
+          { groupId: OTHER, type: 'Public', messages: 300 },
+        ],
+      },
+    });
+    const report = await engineRun(sim, store, { retentionDays: 4 }).run();
+    expect(report.done).toBe(true);
+    const rows = await readArchive(store);
+    const archived = new Set(
+      rows.map((r) => identity(r.record.group_id, r.record.topic_id, r.record.msg_seq)),
+    );
+    for (const groupId of [GROUP, OTHER]) {
+      const truth = [...sim.groundTruth(groupId, { withRecalledMsg: true })];
+      // Every retained message is archived …
+      for (const m of truth.filter((x) => x.IsPlaceMsg !== 1))
+        expect(archived.has(identity(groupId, null, m.MsgSeq))).toBe(true);
+      // … but the expired seqs below the horizon were not paged through to seq 1.
+      const expired = truth.filter((x) => x.IsPlaceMsg === 1).length;
+      const archivedExpired = rows.filter(
+        (r) => r.record.group_id === groupId && r.record.is_place_msg === 1,
+      ).length;
+      // At most the placeholders within the backstop's day of slack, plus the two windows that end the range.
+      const nearHorizon = truth.filter(
+        (x) => x.IsPlaceMsg === 1 && x.MsgTimeStamp >= Date.now() / 1000 - 5 * 86_400 - 60,
+      ).length;
+      expect(archivedExpired).toBeLessThanOrEqual(nearHorizon + 40);
+      expect(expired).toBeGreaterThan(2 * (nearHorizon + 40));
+    }
+  });
+
+  it('ends the group listing with a clear error when get_appid_group_list repeats a Next', async () => {
+    const { sim, store } = await world({ quirks: { groupList: 'repeat-next' } });
+    const error = await rejection(engineRun(sim, store).run());
+    expect(error).toBeInstanceOf(InconsistentAnswerError);
+    expect((error as Error).message).toContain('a second time');
+    expect(sim.stats().perApi.get_appid_group_list.calls).toBeLessThanOrEqual(3);
+  });
+});

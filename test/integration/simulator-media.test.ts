@@ -1,0 +1,157 @@
+/**
+ * The simulator's media files over real HTTP: message URLs point at its media listener, bytes are
+ * deterministic and match the ground truth, files that need a signature answer 403 until
+ * pre-signed through get_cos_sig (called with the real Tencent client), and each switch behaves.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mediaRefsOfMessage } from '../../functions/domain/media-refs.ts';
+import { type MediaFate, type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { clientFor } from '../helpers/tencent.ts';
+
+let sim: Simulator;
+/** Every media URL of the simulator's messages, with its fate. */
+let urls: { url: string; fate: MediaFate }[];
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    seed: 5,
+    retentionDays: 3650,
+    dataset: {
+      groups: 6,
+      activeFraction: 1,
+      messagesPerActiveGroup: [150, 200],
+      historyDays: 5,
+      mediaMaxBytes: 50_000,
+    },
+    media: {
+      expiredFraction: 0.1,
+      bannedFraction: 0.05,
+      flakyFraction: 0.1,
+      htmlFraction: 0.05,
+      wrongSizeFraction: 0.05,
+      redirectFraction: 0.05,
+      disallowedHostFraction: 0.05,
+    },
+  });
+  urls = [];
+  for (const group of sim.groups()) {
+    if (group.topicsEnabled || group.type === 'AVChatRoom') continue;
+    for (const message of sim.groundTruth(group.groupId)) {
+      const refs = mediaRefsOfMessage(
+        message,
+        { sdkAppId: 1, groupId: group.groupId, topicId: null },
+        {
+          imageSizes: ['original', 'large', 'thumbnail'],
+        },
+      );
+      for (const ref of refs) {
+        if (ref.url === null) continue;
+        const fate = sim.mediaTruth(ref.url)?.fate;
+        if (fate) urls.push({ url: ref.url, fate });
+      }
+    }
+  }
+});
+afterAll(() => sim.stop());
+
+const first = (fate: MediaFate) => {
+  const found = urls.find((u) => u.fate === fate);
+  if (!found) throw new Error(`no ${fate} file in the dataset`);
+  return found.url;
+};
+
+describe('simulator media', () => {
+  it('points every media URL at its media listener or its disallowed listener, each switch present', () => {
+    expect(urls.length).toBeGreaterThan(50);
+    for (const { url, fate } of urls) {
+      const base = fate === 'disallowed-host' ? sim.disallowedMediaUrl : sim.mediaUrl;
+      expect(url.startsWith(`${base}/`), url).toBe(true);
+    }
+    const fates = new Set(urls.map((u) => u.fate));
+    for (const fate of [
+      'normal',
+      'flaky',
+      'expired',
+      'banned',
+      'html',
+      'wrong-size',
+      'redirect',
+      'disallowed-host',
+    ]) {
+      expect(fates.has(fate as MediaFate), fate).toBe(true);
+    }
+  });
+
+  it('serves the bytes the ground truth names, and the same bytes every time', async () => {
+    // Prepare
+    const { client } = clientFor(sim);
+    const url = first('normal');
+    const truth = sim.mediaTruth(url);
+
+    // Act
+    let res = await fetch(url);
+    if (res.status === 403) {
+      const [signed] = await client.getCosSig([{ resourceId: 'r', rawUrl: url }]);
+      res = await fetch(signed?.preSigUrl ?? '');
+    }
+    const body = Buffer.from(await res.arrayBuffer());
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(body.length).toBe(truth?.bytes);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(truth?.sha256);
+  });
+
+  it('answers 403 to unsigned GETs of private-bucket files and 200 once pre-signed by get_cos_sig', async () => {
+    // Prepare
+    const { client } = clientFor(sim);
+    const url = urls.find((u) => u.fate === 'normal' && u.url.includes('privatev2'))?.url ?? '';
+
+    // Act
+    const unsigned = await fetch(url);
+    const [answer] = await client.getCosSig([{ resourceId: 'one', rawUrl: url }]);
+    const signed = await fetch(answer?.preSigUrl ?? '');
+    const tampered = await fetch((answer?.preSigUrl ?? '').replace(/sign=[0-9a-f]/, 'sign=x'));
+
+    // Assess
+    expect(unsigned.status).toBe(403);
+    expect(answer).toMatchObject({ resourceId: 'one', code: 0, status: 0 });
+    expect(signed.status).toBe(200);
+    expect(tampered.status).toBe(403);
+  });
+
+  it('reports expired files as 404 and get_cos_sig Status 2, banned ones as 403 and Status 1', async () => {
+    const { client } = clientFor(sim);
+    const expired = first('expired');
+    const banned = first('banned');
+    expect((await fetch(expired)).status).toBe(404);
+    expect((await fetch(banned)).status).toBe(403);
+    const answers = await client.getCosSig([
+      { resourceId: 'e', rawUrl: expired },
+      { resourceId: 'b', rawUrl: banned },
+    ]);
+    expect(answers.map((a) => [a.resourceId, a.status])).toEqual([
+      ['e', 2],
+      ['b', 1],
+    ]);
+    expect((await fetch(answers[1]?.preSigUrl ?? '')).status).toBe(200);
+  });
+
+  it('serves the fault switches: flaky 503 with Retry-After, HTML pages, wrong sizes, redirects', async () => {
+    const { client } = clientFor(sim);
+    const signedUrl = async (url: string) =>
+      (await client.getCosSig([{ resourceId: 'x', rawUrl: url }]))[0]?.preSigUrl ?? '';
+    const flaky = await signedUrl(first('flaky'));
+    expect((await fetch(flaky)).status).toBe(503);
+    const html = await fetch(await signedUrl(first('html')));
+    expect([html.status, html.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    const wrongUrl = first('wrong-size');
+    const wrong = await fetch(await signedUrl(wrongUrl));
+    expect(Number(wrong.headers.get('content-length'))).toBe((sim.mediaTruth(wrongUrl)?.bytes ?? 0) + 1);
+    const redirect = await fetch(await signedUrl(first('redirect')), { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')?.startsWith(sim.disallowedMediaUrl ?? '-')).toBe(true);
+    expect(sim.mediaStats().disallowedRequests).toBe(0);
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * The audit function's handler, middy stack included: Athena is mocked at the SDK level
+ * (aws-sdk-client-mock; no local Athena exists) and answers the audit's SQL, the archive is a local
+ * folder standing in for the bucket. It must write the report under `audits/`, log a summary, and
+ * publish EMF metrics whose unexplained count follows the findings.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  StartQueryExecutionCommand,
+} from '@aws-sdk/client-athena';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { emptyState, serializeState } from '../../functions/domain/continuation.ts';
+import { stateKey } from '../../functions/domain/partition.ts';
+import { toRecord } from '../../functions/domain/record.ts';
+import { serializeRecord } from '../../functions/domain/record-codec.ts';
+import type { createAuditHandler as CreateAuditHandler } from '../../functions/lambda/audit-handler.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+
+const athena = mockClient(AthenaClient);
+const APP = 1400000000;
+const OTHER_APP = 1400000001;
+const KEY = `messages/sdkappid=${APP}/dt=2024-03-01/part-r1-00000.ndjson.gz`;
+const SCANNED_PER_QUERY = 1_000_000;
+const ENV = {
+  ARCHIVER_CONFIG: JSON.stringify({
+    apps: [APP, OTHER_APP].map((sdkAppId) => ({
+      sdkAppId,
+      region: 'singapore',
+      secretKey: { ssmParameter: `/tencent-chat-archiver/${sdkAppId}/secret-key` },
+    })),
+    archive: { timeZone: 'Asia/Shanghai' },
+  }),
+  ARCHIVE_BUCKET: 'bucket',
+  ARCHIVE_PREFIX: 'archive/',
+  ATHENA_WORKGROUP: 'chat-archive',
+  GLUE_DATABASE: 'chat_archive',
+};
+
+let dir = '';
+let store: LocalFolderStore;
+let createAuditHandler: typeof CreateAuditHandler;
+/** Every line the function wrote to stdout or stderr. */
+const stdout: string[] = [];
+
+function context(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'audit',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:audit',
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/audit',
+    logStreamName: '2026/12/01/[$LATEST]0123',
+    getRemainingTimeInMillis: () => 900_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+beforeEach(async () => {
+  athena.reset();
+  stdout.length = 0;
+  dir = await mkdtemp(join(tmpdir(), 'audit-handler-'));
+  store = new LocalFolderStore(dir);
+  const line = (seq: number) =>
+    serializeRecord(
+      toRecord(
+        {
+          From_Account: 'bob',
+          IsPlaceMsg: 0,
+          MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `seq ${seq}` } }],
+          MsgPriority: 1,
+          MsgRandom: 100 + seq,
+          MsgSeq: seq,
+          MsgTimeStamp: Date.UTC(2024, 2, 1, 2, seq) / 1000,
+        },
+        { sdkAppId: APP, groupId: '@TGS#B', topicId: null },
+      ),
+    );
+  await store.put(KEY, gzipSync(`${[1, 2, 3].map(line).join('\n')}\n`));
+  const state = emptyState(APP);
+  state.targets.push({
+    groupId: '@TGS#B',
+    topicId: null,
+    highWater: 3,
+    generation: 0,
+    highWaterTime: null,
+    inProgress: null,
+  });
+  await store.put(stateKey(APP), new TextEncoder().encode(serializeState(state)));
+  // The module builds its default handler from process.env on import.
+  for (const [name, value] of Object.entries(ENV)) vi.stubEnv(name, value);
+  ({ createAuditHandler } = await import('../../functions/lambda/audit-handler.ts'));
+  // Captured (not echoed): logs and EMF metrics go to stdout, warnings to stderr (Lambda keeps both).
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, 'write').mockImplementation(((chunk: string | Uint8Array) => {
+      stdout.push(...String(chunk).split('\n').filter(Boolean));
+      return true;
+    }) as typeof process.stdout.write);
+  }
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+  athena.reset();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Athena answers each query by its SQL; every query scans {@link SCANNED_PER_QUERY} bytes. */
+function answer(gap: boolean) {
+  const sqlById = new Map<string, string>();
+  athena.on(StartQueryExecutionCommand).callsFake((input: { QueryString: string }) => {
+    const id = `q${sqlById.size}`;
+    sqlById.set(id, input.QueryString);
+    return { QueryExecutionId: id };
+  });
+  athena.on(GetQueryExecutionCommand).callsFake((input: { QueryExecutionId: string }) => ({
+    QueryExecution: {
+      QueryExecutionId: input.QueryExecutionId,
+      StatementType: 'DML',
+      Status: { State: 'SUCCEEDED' },
+      Statistics: { DataScannedInBytes: SCANNED_PER_QUERY },
+    },
+  }));
+  athena.on(GetQueryResultsCommand).callsFake((input: { QueryExecutionId: string }) => {
+    const sql = sqlById.get(input.QueryExecutionId) ?? '';
+    let columns = ['group_id'];
+    let rows: string[][] = [];
+    if (sql.includes('min(msg_seq) AS first_seq')) {
+      columns = ['path', 'group_id', 'topic_id', 'gen', 'first_seq', 'last_seq', 'rows_n', 'revision_rows'];
+      rows = [[`s3://bucket/archive/${KEY}`, '@TGS#B', '', '0', '1', '3', gap ? '2' : '3', '0']];
+    } else if (gap && sql.includes('lead(msg_seq)')) {
+      columns = ['group_id', 'topic_id', 'gen', 'msg_seq', 'next_seq'];
+      rows = [['@TGS#B', '', '0', '1', '3']];
+    }
+    const row = (cells: string[]) => ({ Data: cells.map((c) => ({ VarCharValue: c })) });
+    return {
+      ResultSet: {
+        ResultSetMetadata: { ColumnInfo: columns.map((c) => ({ Name: c, Label: c, Type: 'varchar' })) },
+        Rows: [row(columns), ...rows.map(row)],
+      },
+    };
+  });
+}
+
+async function invoke() {
+  const handler = createAuditHandler({
+    env: ENV,
+    athenaClient: () => new AthenaClient({ region: 'eu-central-1' }),
+    store,
+    clock: new FakeClock(Date.UTC(2026, 11, 1, 2, 0)),
+  });
+  const ctx = context();
+  const result = await handler({ source: 'audit-schedule' }, ctx);
+  const emf = stdout.filter((l) => l.includes('"CloudWatchMetrics"')).map((l) => JSON.parse(l));
+  const logs = stdout
+    .filter((l) => l.startsWith('{') && !l.includes('"CloudWatchMetrics"'))
+    .map((l) => JSON.parse(l));
+  return { result, emf, logs, requestId: ctx.awsRequestId };
+}
+
+/** The value of `metric` in the EMF lines with exactly these dimensions. */
+function metricValues(emf: Record<string, unknown>[], metric: string, dimensions: string[]): unknown[] {
+  return emf
+    .filter((m) => metric in m)
+    .filter((m) => {
+      const meta = (m._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0];
+      return JSON.stringify(meta?.Dimensions) === JSON.stringify([dimensions]);
+    })
+    .map((m) => m[metric]);
+}
+
+describe('audit function', () => {
+  it('audits through Athena in the configured workgroup, writes the report, publishes zero unexplained', async () => {
+    answer(false);
+    const { result, emf, logs, requestId } = await invoke();
+    const starts = athena.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input);
+    expect(starts).toHaveLength(6);
+    expect(starts.every((s) => s.WorkGroup === 'chat-archive')).toBe(true);
+    expect(starts.every((s) => s.QueryExecutionContext?.Database === 'chat_archive')).toBe(true);
+
+    // 2026-12-01 02:00 UTC is 10:00 in Shanghai: the report's dt is the archive zone's date.
+    const reportKey = `audits/dt=2026-12-01/${requestId}.json`;
+    expect(result).toEqual({ reportKey, findings: 0, unexplained: 0, bytesScanned: 6 * SCANNED_PER_QUERY });
+    const stored = await store.get(reportKey);
+    const report = JSON.parse(new TextDecoder().decode(stored?.body));
+    expect(report).toMatchObject({ archive: 's3://bucket/archive/', engine: 'Athena', unexplained: 0 });
+    expect(report.apps.map((a: { sdkAppId: number }) => a.sdkAppId)).toEqual([APP]);
+
+    expect(metricValues(emf, 'AuditUnexplainedFindings', ['service'])).toEqual([0]);
+    expect(metricValues(emf, 'AuditFindings', ['service'])).toEqual([0]);
+    expect(metricValues(emf, 'AuditBytesScanned', ['service'])).toEqual([6 * SCANNED_PER_QUERY]);
+    expect(metricValues(emf, 'AuditUnexplainedFindings', ['service', 'SdkAppId'])).toEqual([0]);
+    expect(emf[0]?._aws.CloudWatchMetrics[0].Namespace).toBe('TencentChatArchiver');
+    expect(logs.find((l) => l.message === 'audit done: every finding explained')).toMatchObject({
+      reportKey,
+      unexplained: 0,
+      function_name: 'audit',
+    });
+  });
+
+  it('a missing seq makes the unexplained metric 1, for the total and for its app, and names it in the log', async () => {
+    answer(true);
+    const { result, emf, logs } = await invoke();
+    expect(result).toMatchObject({ findings: 1, unexplained: 1 });
+    expect(metricValues(emf, 'AuditUnexplainedFindings', ['service'])).toEqual([1]);
+    const perApp = emf.filter((m) => 'AuditUnexplainedFindings' in m && m.SdkAppId !== undefined);
+    expect(perApp.map((m) => [m.SdkAppId, m.AuditUnexplainedFindings])).toEqual([[String(APP), 1]]);
+    const warning = logs.find((l) => l.message === 'audit done: unexplained findings');
+    expect(warning?.level).toBe('WARN');
+    expect(warning?.unexplainedFindings).toEqual([
+      expect.objectContaining({ kind: 'missing-seqs', sdkAppId: APP, groupId: '@TGS#B', seqs: [[2, 2]] }),
+    ]);
+    const stored = await store.get(result.reportKey);
+    expect(JSON.parse(new TextDecoder().decode(stored?.body)).findings).toHaveLength(1);
+  });
+
+  it('an Athena failure fails the invocation (the audit-failed alarm) and writes no report', async () => {
+    athena.on(StartQueryExecutionCommand).rejects(new Error('AccessDeniedException: not authorized'));
+    await expect(invoke()).rejects.toThrow();
+    const keys: string[] = [];
+    for await (const key of store.list('audits/')) keys.push(key);
+    expect(keys).toEqual([]);
+  });
+});
