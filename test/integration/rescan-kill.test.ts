@@ -54,7 +54,7 @@ describe('rescan killed with SIGKILL at random moments', () => {
         activeFraction: 1,
         messagesPerActiveGroup: [50, 100],
         historyDays: 6,
-        extraGroups: groups.map((groupId) => ({ groupId, type: 'Public' as const, messages: 3_000 })),
+        extraGroups: groups.map((groupId) => ({ groupId, type: 'Public' as const, messages: 2_000 })),
       },
     });
     cleanups.push(() => sim.stop());
@@ -175,5 +175,5 @@ describe('rescan killed with SIGKILL at random moments', () => {
     for (const [key, body] of originals)
       expect(Buffer.from((await store.get(key))?.body ?? []).equals(body), key).toBe(true);
     if (process.env.KILL_TEST_VERBOSE) console.info(summary);
-  }, 180_000);
+  }, 300_000);
 });
