@@ -189,9 +189,20 @@ function classifyTransport(error: TransportError): Verdict {
 export interface RetryOptions {
   /** Attempts per request, first one included. */
   readonly maxAttempts: number;
+  /**
+   * Attempts per request while the answers are frequency limits (default
+   * {@link DEFAULT_SLOW_DOWN_ATTEMPTS}). Kept apart from `maxAttempts`: such an answer says nothing is
+   * wrong with the request, only "later", and the pacer widens its margin after each one, so the
+   * repeats grow further apart. A stalled process can mistime a few sends in a row on a 1/s API;
+   * that must not fail the run.
+   */
+  readonly maxSlowDownAttempts?: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
 }
+
+/** Frequency-limit answers one request may get before the run gives up on it. */
+export const DEFAULT_SLOW_DOWN_ATTEMPTS = 30;
 
 export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   maxAttempts: 8,
@@ -278,7 +289,11 @@ export function decideRetry(input: RetryInput): RetryDecision {
       return giveUp('shrink-request', verdict.reason);
     case 'retry':
     case 'slow-down': {
-      if (input.attempt >= input.options.maxAttempts) {
+      const limit =
+        verdict.class === 'slow-down'
+          ? (input.options.maxSlowDownAttempts ?? DEFAULT_SLOW_DOWN_ATTEMPTS)
+          : input.options.maxAttempts;
+      if (input.attempt >= limit) {
         return giveUp('retries-exhausted', `${verdict.reason}; gave up after ${input.attempt} attempts`);
       }
       if (verdict.class === 'slow-down') return { kind: 'retry', delayMs: 0, slowDown: true, verdict };

@@ -5,6 +5,7 @@ import {
   classifyFailure,
   classifyTencentCode,
   DEFAULT_RETRY_OPTIONS,
+  DEFAULT_SLOW_DOWN_ATTEMPTS,
   decideRetry,
   type RetryInput,
 } from '../../functions/domain/retry-policy.ts';
@@ -118,9 +119,14 @@ describe('decideRetry', () => {
     }
   });
 
-  it('gives up on frequency-limit answers too when attempts run out', () => {
-    const d = decideRetry(input(api(10006), { attempt: DEFAULT_RETRY_OPTIONS.maxAttempts }));
+  it('keeps repeating frequency-limit answers past maxAttempts, and gives up at their own bound', () => {
+    const past = decideRetry(input(api(10006), { attempt: DEFAULT_RETRY_OPTIONS.maxAttempts }));
+    expect(past).toMatchObject({ kind: 'retry', slowDown: true });
+    const d = decideRetry(input(api(10006), { attempt: DEFAULT_SLOW_DOWN_ATTEMPTS }));
     expect(d).toMatchObject({ kind: 'give-up', action: 'retries-exhausted' });
+    // A transient error mixed in does not get the larger bound.
+    const transient = decideRetry(input(api(10002), { attempt: DEFAULT_RETRY_OPTIONS.maxAttempts }));
+    expect(transient).toMatchObject({ kind: 'give-up' });
   });
 
   it('gives up when attempts run out', () => {
