@@ -114,6 +114,7 @@ export function writeSimulatorConfig(
     app?: Record<string, unknown>;
     archive?: Record<string, unknown>;
     run?: Record<string, unknown>;
+    media?: Record<string, unknown>;
   } = {},
 ): Promise<string> {
   return writeConfigFor(sim, {

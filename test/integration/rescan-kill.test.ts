@@ -69,6 +69,8 @@ describe('rescan killed with SIGKILL at random moments', () => {
       },
       archive: { flushMegabytes: 0.05 },
       run: { checkpointSeconds: 0.2, leaseSeconds: 1.2 },
+      // Revisions of messages only: media has its own kill test (kill-resume.test.ts).
+      media: { enabled: false },
     });
     const store = new LocalFolderStore(join(dir, 'archive'));
     const sdkAppId = sim.apps[0]?.sdkAppId as number;

@@ -54,6 +54,8 @@ async function setup(run: Record<string, unknown>, groups = 15) {
       retentionDays: 3_650,
     },
     run,
+    // Leases and messages only: media has its own kill test (kill-resume.test.ts).
+    media: { enabled: false },
   });
   const store = new LocalFolderStore(join(dir, 'archive'));
   const sdkAppId = sim.apps[0]?.sdkAppId as number;
