@@ -354,6 +354,12 @@ export class RunStateMachine extends Construct {
     const progressed = sfn.Condition.or(
       sfn.Condition.numberGreaterThan(result('messages'), 0),
       sfn.Condition.numberLessThanJsonPath(result('remainingTargets'), '$.remainingTargets'),
+      // An invocation that only copied media (the messages were archived earlier) progressed too.
+      sfn.Condition.and(
+        sfn.Condition.isPresent(result('mediaDone')),
+        sfn.Condition.isNumeric(result('mediaDone')),
+        sfn.Condition.numberGreaterThan(result('mediaDone'), 0),
+      ),
     );
     const invalid = new sfn.Pass(this, 'AppResultInvalid', {
       parameters: {

@@ -207,6 +207,25 @@ describe('the run state machine', () => {
     expect(effects.started).toEqual([]);
   });
 
+  it('counts an invocation that only copied media as progress', async () => {
+    // Messages all archived, the same groups behind (media of earlier checkpoints still copying):
+    // media done in each invocation is progress, so the app is not stopped as stalled.
+    const fn = lambda((_id, call) => ({
+      done: call === 5,
+      messages: 0,
+      remainingTargets: 2,
+      mediaDone: 5,
+      mediaPending: 10,
+    }));
+    const effects = sideEffects();
+    const result = await run(fn, effects);
+    const output = result.output as RunOutput;
+    expect(output.apps.map((a) => a.status)).toEqual(['done', 'done']);
+    // Without media counted, the fourth invocation would stop the app as stalled.
+    expect(fn.calls.get(1400000000)).toBe(5);
+    expect(effects.metrics).toEqual([]);
+  });
+
   it('retries throttling, crashes, lost invocations, LeaseHeldError, transient errors and timeouts', async () => {
     // At most 4 retries per retrier and invocation: the errors are spread over the two apps.
     const errors: Record<number, string[]> = {
