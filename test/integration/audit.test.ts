@@ -39,6 +39,14 @@ beforeAll(async () => {
   sim = await startSimulator({
     seed: 31,
     retentionDays: 365,
+    // The rates the test client is configured for (test/helpers/engine.ts): two runs back to back
+    // list the groups within a second, which the default 1/s would answer with a frequency limit.
+    rateLimits: {
+      get_appid_group_list: 100,
+      get_group_info: 2_000,
+      group_msg_get_simple: 2_000,
+      get_topic: 2_000,
+    },
     dataset: {
       groups: 6,
       activeFraction: 1,
