@@ -78,8 +78,37 @@ export class StateCorruptError extends ArchiverError {
 }
 
 const seq = z.number().int().nonnegative();
-const StateSchema = z.object({
-  version: z.literal(STATE_VERSION),
+/** One target's state, as stored (also in the objects of the base-plus-deltas layout, state-layout.ts). */
+export const TargetSchema = z.object({
+  groupId: z.string().min(1),
+  topicId: z.string().min(1).nullable(),
+  highWater: seq,
+  // Added after the first release of version 1; absent in older documents.
+  highWaterTime: z.number().int().nullable().default(null),
+  generation: z.number().int().nonnegative().default(0),
+  inProgress: z
+    .object({
+      top: seq,
+      cursor: seq,
+      floorTime: z.number().int().nullable(),
+      topTime: z.number().int().nullable().default(null),
+      // Added with parallel spans per target; absent in older documents.
+      todo: z
+        .array(z.object({ lo: seq, hi: seq }).refine((w) => w.lo <= w.hi, 'lo must not exceed hi'))
+        .optional(),
+    })
+    .refine((r) => r.cursor <= r.top, 'cursor must not exceed top')
+    .refine(
+      (r) =>
+        r.todo === undefined ||
+        r.todo.every((w, i) => (i === 0 ? w.hi === r.cursor : w.hi < (r.todo?.[i - 1]?.lo ?? 0))),
+      'todo must be disjoint, highest first, and start at cursor',
+    )
+    .nullable(),
+});
+
+/** The fields of the state's head besides the targets (shared by both layouts, see state-layout.ts). */
+export const HeadFieldsShape = {
   sdkAppId: z.number().int().positive(),
   lease: z
     .object({
@@ -94,35 +123,12 @@ const StateSchema = z.object({
     .nullable(),
   pending: z.object({ runId: z.string().min(1), objects: z.array(z.string().min(1)) }).nullable(),
   rolledBack: z.array(z.object({ key: z.string().min(1), untilMs: z.number() })).default([]),
-  targets: z.array(
-    z.object({
-      groupId: z.string().min(1),
-      topicId: z.string().min(1).nullable(),
-      highWater: seq,
-      // Added after the first release of version 1; absent in older documents.
-      highWaterTime: z.number().int().nullable().default(null),
-      generation: z.number().int().nonnegative().default(0),
-      inProgress: z
-        .object({
-          top: seq,
-          cursor: seq,
-          floorTime: z.number().int().nullable(),
-          topTime: z.number().int().nullable().default(null),
-          // Added with parallel spans per target; absent in older documents.
-          todo: z
-            .array(z.object({ lo: seq, hi: seq }).refine((w) => w.lo <= w.hi, 'lo must not exceed hi'))
-            .optional(),
-        })
-        .refine((r) => r.cursor <= r.top, 'cursor must not exceed top')
-        .refine(
-          (r) =>
-            r.todo === undefined ||
-            r.todo.every((w, i) => (i === 0 ? w.hi === r.cursor : w.hi < (r.todo?.[i - 1]?.lo ?? 0))),
-          'todo must be disjoint, highest first, and start at cursor',
-        )
-        .nullable(),
-    }),
-  ),
+};
+
+const StateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  ...HeadFieldsShape,
+  targets: z.array(TargetSchema),
 });
 
 /** A fresh state for an app that was never archived. */

@@ -9,7 +9,6 @@
  * A run that dies anywhere leaves either nothing, or an intent whose objects the next run deletes
  * (`rollBackPendingWrite`) before it continues from the last committed cursors.
  */
-import { targetKey } from '../domain/continuation.ts';
 import { rememberRolledBack } from '../domain/lease.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
@@ -29,7 +28,7 @@ export async function rollBackPendingWrite(
   logger: Logger,
   report: RunReport,
 ): Promise<void> {
-  const pending = keeper.state.pending;
+  const pending = keeper.head.pending;
   if (!pending) return;
   logger.warn('rolling back an uncommitted checkpoint of an earlier run', {
     runId: pending.runId,
@@ -54,7 +53,7 @@ export async function sweepRolledBack(
   clock: Clock,
   logger: Logger,
 ): Promise<void> {
-  const remembered = keeper.state.rolledBack;
+  const remembered = keeper.head.rolledBack;
   if (remembered.length === 0) return;
   // Deleting an absent key is not an error, so every remembered key is simply deleted again.
   for (const { key } of remembered) await store.delete(key);
@@ -65,7 +64,10 @@ export async function sweepRolledBack(
   logger.debug('deleted the keys of rolled-back checkpoints again', { keys: remembered.length });
 }
 
-/** Drain is done by the caller. Intent → objects (each behind `fence`) → commit. */
+/**
+ * Drain is done by the caller. Intent → objects (each behind `fence`) → the target object with the
+ * changed targets (a delta, or a new base) → commit (the head names it, the intent is cleared).
+ */
 export async function commitCheckpoint(
   keeper: StateKeeper,
   writer: PartitionWriter,
@@ -75,20 +77,23 @@ export async function commitCheckpoint(
 ): Promise<void> {
   await fence();
   const planned = writer.planFlush();
+  const staged = keeper.stage(targets.map((t) => t.state));
   const runId = report.runId;
+  const intent = [...planned.map((p) => p.key), ...(staged ? [staged.ref.key] : [])];
+  if (intent.length > 0) {
+    await keeper.update((s) => ({ ...s, pending: { runId, objects: intent } }));
+  }
   if (planned.length > 0) {
-    await keeper.update((s) => ({ ...s, pending: { runId, objects: planned.map((p) => p.key) } }));
     const flushed = await writer.flush(fence);
     report.objectsWritten += flushed.objects;
     report.bytesWritten += flushed.bytes;
   }
-  const updated = new Map(targets.map((t) => [targetKey(t.ref), t.state]));
-  await keeper.update((s) => {
-    const merged = s.targets.map((t) => updated.get(targetKey(t)) ?? t);
-    const known = new Set(s.targets.map((t) => targetKey(t)));
-    for (const [key, t] of updated) if (!known.has(key)) merged.push(t);
-    return { ...s, pending: null, targets: merged };
-  });
+  if (staged) {
+    await fence();
+    await keeper.writeStaged(staged);
+    report.stateBytesWritten += staged.ref.bytes;
+  }
+  await keeper.commit(staged, (s) => ({ ...s, pending: null }));
   writer.committed();
   report.checkpoints++;
 }

@@ -3,7 +3,6 @@
  * expand the topics of topic-enabled Communities, and decide each target's ranges.
  */
 import {
-  type ArchiveState,
   nextGeneration,
   rangesToArchive,
   seqWentBack,
@@ -28,11 +27,10 @@ import { TargetWork } from './target-work.ts';
 export async function planTargets(
   deps: RunDeps,
   options: RunOptions,
-  state: ArchiveState,
+  known: ReadonlyMap<string, TargetState>,
   report: RunReport,
   signal: AbortSignal | undefined,
 ): Promise<TargetWork[]> {
-  const known = new Map(state.targets.map((t) => [targetKey(t), t]));
   // On the server's clock, read at the first answer of get_group_info: message times are the server's.
   let floor: { time: number | null } | undefined;
   const floorTimeNow = (): number | null => {

@@ -83,6 +83,8 @@ export interface RunReport {
   checkpoints: number;
   objectsWritten: number;
   bytesWritten: number;
+  /** Bytes of state target objects (deltas and compacted bases) this run wrote; the small head is not counted. */
+  stateBytesWritten: number;
   /** Objects of an earlier run's uncommitted checkpoint that this run deleted. */
   rolledBackObjects: number;
   errors: { groupId: string; topicId: string | null; error: string }[];
@@ -143,6 +145,7 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     checkpoints: 0,
     objectsWritten: 0,
     bytesWritten: 0,
+    stateBytesWritten: 0,
     rolledBackObjects: 0,
     errors: [],
     media: emptyMediaReport(),

@@ -78,6 +78,7 @@ async function archive(
     logger,
     leaseMs: options.leaseMs,
     processes: deps.processes,
+    layoutBounds: options.layoutBounds,
   });
   const margin = fenceMarginMs(options.leaseMs);
   const fence = async (): Promise<void> => {
@@ -105,7 +106,7 @@ async function archive(
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
     const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
-    const targets = await planTargets(deps, run, keeper.state, report, planSignal);
+    const targets = await planTargets(deps, run, keeper.targets, report, planSignal);
     report.planMs = clock.now() - report.startedAtMs;
     await pageTargets(deps, run, keeper, writer, targets, report, signal, { fence, stop });
     // New history first: the rescan starts only once every target is caught up.

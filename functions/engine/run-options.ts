@@ -2,6 +2,7 @@
 import type { ImageSizeClass } from '../domain/media-refs.ts';
 import type { GroupSelection } from '../domain/planner.ts';
 import type { Clock, HostProcesses, Logger, MediaFetcher } from '../domain/ports.ts';
+import type { LayoutBounds } from '../domain/state-layout.ts';
 import type { ObjectStore, StreamingObjectStore } from '../domain/storage.ts';
 import type { ChatApi } from '../domain/tencent-types.ts';
 
@@ -43,6 +44,8 @@ export interface RunOptions {
   hardStopAtMs?: number | null;
   /** Media copying (`media.*` config); absent or disabled: only URLs are archived. */
   media?: MediaRunOptions;
+  /** When the state's deltas are compacted into a new base (default: state-layout.ts; tests set small ones). */
+  layoutBounds?: LayoutBounds;
 }
 
 export interface MediaRunOptions {

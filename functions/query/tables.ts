@@ -247,6 +247,7 @@ const RUN_REPORT_SPEC = {
   checkpoints: ['checkpoints', 'bigint'],
   objectsWritten: ['objects_written', 'bigint'],
   bytesWritten: ['bytes_written', 'bigint'],
+  stateBytesWritten: ['state_bytes_written', 'bigint'],
   rolledBackObjects: ['rolled_back_objects', 'bigint'],
   errors: ['errors', 'array<struct<groupid:string,topicid:string,error:string>>'],
   rescan: [

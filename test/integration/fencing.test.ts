@@ -9,8 +9,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
-import { parseState } from '../../functions/domain/continuation.ts';
-import { stateKey } from '../../functions/domain/partition.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import { LeaseLostError } from '../../functions/engine/errors.ts';
@@ -18,6 +16,7 @@ import { startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, listAll, readArchive } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
 import { engineRun } from '../helpers/engine.ts';
+import { readState as readStoredTestState } from '../helpers/state.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -83,11 +82,8 @@ describe('fenced object writes', () => {
       exactlyOnceProblems(await readArchive(inner), expectedIdentities(sim), 'UTC').length,
     ).toBeGreaterThan(0);
 
-    const state = parseState(
-      new TextDecoder().decode((await inner.get(stateKey(1400000000)))?.body),
-      1400000000,
-      'test',
-    );
+    const state = await readStoredTestState(inner, 1400000000);
+    if (state === undefined) throw new Error('no state');
     expect(state.rolledBack.map((k) => k.key)).toContain(frozenKeys[0]);
     expect(state.rolledBack.every((k) => k.untilMs >= clock.now() + 6 * 86_400_000)).toBe(true);
 

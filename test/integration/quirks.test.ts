@@ -7,13 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { parseState } from '../../functions/domain/continuation.ts';
 import { InconsistentAnswerError } from '../../functions/domain/errors.ts';
-import { stateKey } from '../../functions/domain/partition.ts';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, identity, readArchive } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
 import { engineRun } from '../helpers/engine.ts';
+import { readState as readStoredTestState } from '../helpers/state.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -50,8 +49,11 @@ async function world(over: SimulatorOptions = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'quirks-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const store = new LocalFolderStore(dir);
-  const state = async () =>
-    parseState(new TextDecoder().decode((await store.get(stateKey(1400000000)))?.body), 1400000000, 't');
+  const state = async () => {
+    const read = await readStoredTestState(store, 1400000000);
+    if (read === undefined) throw new Error('no state');
+    return read;
+  };
   return { sim, store, state };
 }
 

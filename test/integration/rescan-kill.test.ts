@@ -11,8 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { type ArchiveState, parseState } from '../../functions/domain/continuation.ts';
-import { stateKey } from '../../functions/domain/partition.ts';
 import { type ChangeKind, fromRecord } from '../../functions/domain/record.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
@@ -24,6 +22,7 @@ import {
   readArchive,
 } from '../helpers/archive.ts';
 import { type CliResult, killStrayChildren, spawnCli, writeSimulatorConfig } from '../helpers/cli.ts';
+import { readState as readStoredTestState, type TestState } from '../helpers/state.ts';
 import { seededRandom } from '../helpers/tencent.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -81,10 +80,8 @@ describe('rescan killed with SIGKILL at random moments', () => {
     let midRescanKills = 0;
     const expected = new Map<string, ChangeKind>();
 
-    const readState = async (): Promise<ArchiveState | undefined> => {
-      const object = await store.get(stateKey(sdkAppId)).catch(() => undefined);
-      return object && parseState(new TextDecoder().decode(object.body), sdkAppId, 'test');
-    };
+    const readState = async (): Promise<TestState | undefined> =>
+      readStoredTestState(store, sdkAppId).catch(() => undefined);
     const waitForLease = async () => {
       const state = await readState();
       await sleep(Math.max(0, (state?.lease?.expiresAtMs ?? 0) - Date.now() + 50));

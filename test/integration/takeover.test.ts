@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { type ArchiveState, parseState } from '../../functions/domain/continuation.ts';
-import { stateKey } from '../../functions/domain/partition.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, listAll, readArchive } from '../helpers/archive.ts';
 import {
@@ -20,6 +18,7 @@ import {
   spawnCli,
   writeSimulatorConfig,
 } from '../helpers/cli.ts';
+import { readState as readStoredTestState, type TestState } from '../helpers/state.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -59,12 +58,10 @@ async function setup(run: Record<string, unknown>, groups = 15) {
   });
   const store = new LocalFolderStore(join(dir, 'archive'));
   const sdkAppId = sim.apps[0]?.sdkAppId as number;
-  const readState = async (): Promise<ArchiveState | undefined> => {
-    const object = await store.get(stateKey(sdkAppId)).catch(() => undefined);
-    return object && parseState(new TextDecoder().decode(object.body), sdkAppId, 'test');
-  };
+  const readState = async (): Promise<TestState | undefined> =>
+    readStoredTestState(store, sdkAppId).catch(() => undefined);
   /** Resolves once a run has taken the lease (and so is working). */
-  const leaseTaken = async (run: CliProcess): Promise<ArchiveState> => {
+  const leaseTaken = async (run: CliProcess): Promise<TestState> => {
     for (;;) {
       const state = await readState().catch(() => undefined);
       if (state?.lease) return state;
@@ -130,7 +127,7 @@ describe('lease takeover with real processes', () => {
     const frozen = spawnCli(['archive', '--config', t.config]);
     await t.leaseTaken(frozen);
     // Stop it while a checkpoint's intent is written and its objects are not all committed.
-    let stopped: ArchiveState | undefined;
+    let stopped: TestState | undefined;
     const giveUpAt = Date.now() + 20_000;
     while (stopped === undefined && Date.now() < giveUpAt) {
       const state = await t.readState();

@@ -7,14 +7,16 @@
  * classifies each: explained (expired before the first capture, a placeholder, an uncommitted
  * checkpoint the next run rolls back) or not.
  *
- * The state is read through the domain's own functions (`stateKey`, `parseState`), so the audit
- * follows any change of the state layout.
+ * The state is read through the engine's own reader (`readStoredState`: the head, its base and
+ * deltas), so the audit follows any change of the state layout.
  */
 import { gunzipSync } from 'node:zlib';
-import { type ArchiveState, parseState, type TargetState } from '../../domain/continuation.ts';
+import type { PendingWrite, TargetState } from '../../domain/continuation.ts';
+import type { RolledBackKey } from '../../domain/lease.ts';
 import { stateKey } from '../../domain/partition.ts';
 import { parseRecordLine } from '../../domain/record-codec.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
+import { readStoredState } from '../../engine/state-reader.ts';
 import { type ManifestRow, manifestRefKey, readManifest } from '../media-manifest.ts';
 import type { Cell, ParamValue, QueryRunner } from '../port.ts';
 import { collectObjects } from '../result.ts';
@@ -64,11 +66,14 @@ export async function discoverApps(store: ObjectStore): Promise<number[]> {
 }
 
 /** The committed state of an app, or null when it has none. */
-async function readState(store: ObjectStore, sdkAppId: number): Promise<ArchiveState | null> {
-  const key = stateKey(sdkAppId);
-  const object = await store.get(key);
-  if (object === undefined) return null;
-  return parseState(new TextDecoder().decode(object.body), sdkAppId, `${store.location}/${key}`);
+async function readState(
+  store: ObjectStore,
+  sdkAppId: number,
+): Promise<{ pending: PendingWrite | null; rolledBack: RolledBackKey[]; targets: TargetState[] } | null> {
+  const stored = await readStoredState(store, sdkAppId);
+  if (stored === undefined) return null;
+  const { pending, rolledBack } = stored.read.head;
+  return { pending, rolledBack, targets: [...stored.targets.values()] };
 }
 
 /** Runs the audit over every selected app. */
