@@ -65,16 +65,21 @@ function parseListRequest(
  * empty last page with Next 0 (harsher than stopping early).
  */
 export function getAppidGroupList(world: SimWorld, body: BodyObject): ApiAnswer {
-  const { limit, start, type } = parseListRequest(body, world.ordered.length);
+  const count = world.groupCount;
+  const { limit, start, type } = parseListRequest(body, count);
   const listed = (group: GroupState): boolean =>
     !group.deleted && (type === undefined || group.plan.type === type);
-  let totalCount = 0;
-  for (const group of world.ordered) if (listed(group)) totalCount++;
+  // Without a type filter the count is known; with one, every group is looked at (tests only).
+  let totalCount = world.liveGroupCount;
+  if (type !== undefined) {
+    totalCount = 0;
+    for (let i = 0; i < count; i++) if (listed(world.groupAt(i))) totalCount++;
+  }
   const ids: Array<{ GroupId: string }> = [];
   let next = 0n;
-  for (let i = start; i < world.ordered.length; i++) {
-    const group = world.ordered[i];
-    if (group === undefined || !listed(group)) continue;
+  for (let i = start; i < count; i++) {
+    const group = world.groupAt(i);
+    if (!listed(group)) continue;
     ids.push({ GroupId: group.plan.groupId });
     if (ids.length === limit) {
       next = encodeNext(i + 1);
@@ -83,8 +88,8 @@ export function getAppidGroupList(world: SimWorld, body: BodyObject): ApiAnswer 
   }
   // Quirks (off by default): a Next handed out again, or empty pages with a Next after the last group.
   const quirk = world.quirks.spec.groupList;
-  if (quirk === 'repeat-next') next = encodeNext(Math.min(1, world.ordered.length));
-  if (quirk === 'empty-pages' && next === 0n) next = encodeNext(world.ordered.length);
+  if (quirk === 'repeat-next') next = encodeNext(Math.min(1, count));
+  if (quirk === 'empty-pages' && next === 0n) next = encodeNext(count);
   const text = stringify({ ...OK_HEAD, TotalCount: totalCount, GroupIdList: ids, Next: next }) ?? '';
   return { code: 0, body: text, messages: 0 };
 }

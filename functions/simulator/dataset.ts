@@ -111,11 +111,24 @@ export interface GroupPlan {
   readonly topics: readonly TopicPlan[];
 }
 
-/** Spec after defaults, as used by the simulator. */
+/**
+ * Spec after defaults, as used by the simulator. The catalogue is lazy: a generated group's plan is
+ * computed from (seed, ordinal) when asked for, so a million mostly idle groups cost no memory.
+ */
 export interface ResolvedDataset {
-  readonly groups: readonly GroupPlan[];
+  /** Generated groups, then the extra groups. */
+  readonly groupCount: number;
+  /** The plan of the group at `ordinal` (0 <= ordinal < groupCount); computed, not stored, for generated groups. */
+  groupAt(ordinal: number): GroupPlan;
+  /** The ordinal of a group id, or undefined when no group has it. */
+  ordinalOf(groupId: string): number | undefined;
   readonly deletedFraction: number;
   readonly recalledFraction: number;
+}
+
+/** Every plan of the catalogue, in order (generated one by one: iterate, do not keep them all). */
+export function* plansOf(dataset: ResolvedDataset): Generator<GroupPlan> {
+  for (let i = 0; i < dataset.groupCount; i++) yield dataset.groupAt(i);
 }
 
 const DEFAULT_WEIGHTS: Record<GeneratedGroupKind, number> = {
@@ -145,18 +158,25 @@ export function buildDataset(
     ...(spec.mediaMaxBytes === undefined ? {} : { maxBytes: spec.mediaMaxBytes }),
     ...mediaOverrides,
   };
-  const groups: GroupPlan[] = [];
-  for (let i = 0; i < spec.groups; i++) groups.push(generatedGroup(spec, seed, anchorSec, i, media));
-  for (const extra of spec.extraGroups ?? [])
-    groups.push(extraGroup(extra, spec, seed, anchorSec, groups.length, media));
-  const seen = new Set<string>();
-  for (const group of groups) {
-    if (seen.has(group.groupId))
-      throw new ConfigError(`Duplicate group id ${group.groupId}`, { field: 'dataset' });
-    seen.add(group.groupId);
+  const generated = spec.groups;
+  const extras: GroupPlan[] = [];
+  const extraOrdinals = new Map<string, number>();
+  for (const extra of spec.extraGroups ?? []) {
+    const plan = extraGroup(extra, spec, seed, anchorSec, generated + extras.length, media);
+    if (extraOrdinals.has(plan.groupId) || generatedOrdinal(spec, seed, plan.groupId) !== undefined)
+      throw new ConfigError(`Duplicate group id ${plan.groupId}`, { field: 'dataset' });
+    extraOrdinals.set(plan.groupId, plan.ordinal);
+    extras.push(plan);
   }
   return {
-    groups,
+    groupCount: generated + extras.length,
+    groupAt: (ordinal) => {
+      if (ordinal < generated) return generatedGroup(spec, seed, anchorSec, ordinal, media);
+      const extra = extras[ordinal - generated];
+      if (extra === undefined) throw new RangeError(`no group at ordinal ${ordinal}`);
+      return extra;
+    },
+    ordinalOf: (groupId) => extraOrdinals.get(groupId) ?? generatedOrdinal(spec, seed, groupId),
     deletedFraction: spec.deletedFraction ?? 0.005,
     recalledFraction: spec.recalledFraction ?? 0.005,
   };
@@ -221,11 +241,44 @@ function groupKind(spec: DatasetSpec, random: Prng): GeneratedGroupKind {
   return 'Public';
 }
 
+const ID_FACTOR = 1_000_003n;
+/** The inverse of {@link ID_FACTOR} modulo 36^6 (extended Euclid), to turn an id back into its index. */
+const ID_FACTOR_INVERSE = (() => {
+  const m = BigInt(ID_SPACE);
+  let [a, b, x0, x1] = [ID_FACTOR % m, m, 1n, 0n];
+  while (b !== 0n) {
+    const q = a / b;
+    [a, b] = [b, a - q * b];
+    [x0, x1] = [x1, x0 - q * x1];
+  }
+  return ((x0 % m) + m) % m;
+})();
+
+/** The index of a generated group id (the inverse of {@link generatedGroupId}), or undefined. */
+function generatedOrdinal(spec: DatasetSpec, seed: number, groupId: string): number | undefined {
+  const match = /^(?:@TGS#_@TGS#c|@TGS#a|@TGS#[123])([0-9A-Z]{10})$/.exec(groupId);
+  const body = match?.[1];
+  if (body === undefined || body.slice(0, 4) !== encodeId(mix(seed, 0x1d) % 36 ** 4, 4)) return undefined;
+  let scrambled = 0;
+  for (const ch of [...body.slice(4)].reverse()) scrambled = scrambled * 36 + ID_ALPHABET.indexOf(ch);
+  const m = BigInt(ID_SPACE);
+  const shifted = (((BigInt(scrambled) - BigInt(mix(seed, 0x2e))) % m) + m) % m;
+  const index = Number((shifted * ID_FACTOR_INVERSE) % m);
+  if (index >= spec.groups) return undefined;
+  // The prefix depends on the group's kind: only the group generated at that index has this id.
+  return generatedGroupIdAt(spec, seed, index) === groupId ? index : undefined;
+}
+
+/** The id of the generated group at `index`, without building its plan. */
+function generatedGroupIdAt(spec: DatasetSpec, seed: number, index: number): string {
+  return generatedGroupId(groupKind(spec, createPrng(mix(seed, 0x6e0, index))), seed, index);
+}
+
 /** Id shapes follow the real ones: `@TGS#1XXXX…`, AVChatRoom `@TGS#aXXXX…`, topic communities `@TGS#_@TGS#cXXXX…`. */
 function generatedGroupId(kind: GeneratedGroupKind, seed: number, index: number): string {
   // 4 seed-derived characters + 6 characters that permute the index (multiplying by a number
   // coprime to 36 is a bijection mod 36^6): random-looking, yet unique for up to 36^6 groups.
-  const scrambled = (index * 1_000_003 + mix(seed, 0x2e)) % ID_SPACE;
+  const scrambled = (index * Number(ID_FACTOR) + mix(seed, 0x2e)) % ID_SPACE;
   // Reversed so the fastest-changing digit comes first and neighbouring ids look unrelated.
   const body = encodeId(mix(seed, 0x1d) % 36 ** 4, 4) + [...encodeId(scrambled, 6)].reverse().join('');
   if (kind === 'TopicCommunity') return `@TGS#_@TGS#c${body}`;

@@ -4,7 +4,7 @@
  */
 
 export type { DatasetSpec, ExtraGroupSpec, GeneratedGroupKind } from './dataset.ts';
-export { buildDataset, DEMO_DATASET, seqTimeSec } from './dataset.ts';
+export { buildDataset, DEMO_DATASET, plansOf, seqTimeSec } from './dataset.ts';
 export type { FaultSpec } from './faults.ts';
 export type { ApiName, SimulatorApp } from './gateway.ts';
 export { API_NAMES } from './gateway.ts';

@@ -123,7 +123,10 @@ export interface Simulator {
     groupId: string,
     options?: { topicId?: string; withRecalledMsg?: boolean },
   ): Iterable<RawMessage>;
+  /** Every group's summary, in catalogue order (a big world is generated for it: prefer {@link eachGroup}). */
   groups(): readonly SimGroupSummary[];
+  /** The same summaries one by one, nothing kept (a million-group world). */
+  eachGroup(): Iterable<SimGroupSummary>;
   /**
    * The calls a sequential page-follower needs for a stream's retained history (the minimum the
    * benchmark compares pull calls with); computed in process, no HTTP.
@@ -465,7 +468,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     deleteMessage: (groupId, seq, options) => sim.world.deleteMessage(groupId, seq, options?.topicId),
     groundTruth: (groupId, truthOptions) =>
       sim.world.groundTruth(groupId, truthOptions?.topicId, truthOptions?.withRecalledMsg ?? false),
-    groups: () => sim.world.summaries(),
+    groups: () => [...sim.world.summaries()],
+    eachGroup: () => sim.world.summaries(),
     sequentialPulls: (groupId, pullOptions) => {
       const group = sim.world.group(groupId);
       const stream = group && sim.world.streamOf(group, pullOptions?.topicId);

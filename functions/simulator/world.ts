@@ -83,36 +83,67 @@ function streamState(plan: StreamPlan): StreamState {
   };
 }
 
+function groupState(plan: GroupPlan): GroupState {
+  return {
+    plan,
+    deleted: false,
+    main: streamState(plan.main),
+    topics: new Map(plan.topics.map((topic) => [topic.topicId, streamState(topic)])),
+  };
+}
+
 /** Mutable simulator state over a resolved dataset. `now` is epoch ms (the simulator's clock). */
 export class SimWorld {
-  readonly #byId = new Map<string, GroupState>();
-  /** All groups by ordinal (the group-list cursor indexes this array). */
-  readonly ordered: readonly GroupState[];
+  /**
+   * Groups something happened to (appended, dissolved, recreated, edited), by ordinal. Every other
+   * group is computed from its plan when asked for and forgotten again: a million idle groups cost
+   * nothing.
+   */
+  readonly #touched = new Map<number, GroupState>();
   /** Odd answers switched on for this simulator (see quirks.ts); none by default. */
   public quirks = new QuirkState();
   readonly #dataset: ResolvedDataset;
   readonly #now: () => number;
   readonly #retentionSec: number;
+  #deleted = 0;
 
   public constructor(dataset: ResolvedDataset, now: () => number, retentionDays: number) {
     this.#dataset = dataset;
     this.#now = now;
     this.#retentionSec = Math.round(retentionDays * 86_400);
-    this.ordered = dataset.groups.map((plan) => {
-      const state: GroupState = {
-        plan,
-        deleted: false,
-        main: streamState(plan.main),
-        topics: new Map(plan.topics.map((topic) => [topic.topicId, streamState(topic)])),
-      };
-      this.#byId.set(plan.groupId, state);
-      return state;
-    });
   }
 
-  /** The group, deleted or not; undefined if it never existed. */
+  /** Groups in the catalogue (the group-list cursor is an ordinal below this). */
+  public get groupCount(): number {
+    return this.#dataset.groupCount;
+  }
+
+  /** Groups in the catalogue not dissolved. */
+  public get liveGroupCount(): number {
+    return this.#dataset.groupCount - this.#deleted;
+  }
+
+  /** The group at `ordinal`: its stored state once touched, else a fresh one from its plan (not kept). */
+  public groupAt(ordinal: number): GroupState {
+    return this.#touched.get(ordinal) ?? groupState(this.#dataset.groupAt(ordinal));
+  }
+
+  /** The group, deleted or not; undefined if it never existed. Do not change it: see {@link touch}. */
   public group(groupId: string): GroupState | undefined {
-    return this.#byId.get(groupId);
+    const ordinal = this.#dataset.ordinalOf(groupId);
+    return ordinal === undefined ? undefined : this.groupAt(ordinal);
+  }
+
+  /** The group's state, kept from now on so that changes to it last; undefined if it never existed. */
+  #touch(groupId: string): GroupState | undefined {
+    const ordinal = this.#dataset.ordinalOf(groupId);
+    if (ordinal === undefined) return undefined;
+    let state = this.#touched.get(ordinal);
+    if (state === undefined) {
+      state = groupState(this.#dataset.groupAt(ordinal));
+      this.#touched.set(ordinal, state);
+    }
+    return state;
   }
 
   /** Current time in whole epoch seconds. */
@@ -136,9 +167,10 @@ export class SimWorld {
    * start over at 1 with `count` new messages stamped now. Not for topic communities.
    */
   public recreateGroup(groupId: string, count: number): void {
-    const group = this.#byId.get(groupId);
+    const group = this.#touch(groupId);
     if (group === undefined || group.plan.topicsEnabled)
       throw new ConfigError(`Unknown group or topic community ${groupId}`, { field: 'groupId' });
+    if (group.deleted) this.#deleted--;
     group.deleted = false;
     group.main = streamState({ ...group.plan.main, baseCount: 0 });
     if (count > 0) this.appendMessages(groupId, count);
@@ -146,8 +178,9 @@ export class SimWorld {
 
   /** Dissolves the group: it leaves the group list and answers 10010 afterwards. */
   public deleteGroup(groupId: string): void {
-    const group = this.#byId.get(groupId);
+    const group = this.#touch(groupId);
     if (group === undefined) throw new ConfigError(`Unknown group ${groupId}`, { field: 'groupId' });
+    if (!group.deleted) this.#deleted++;
     group.deleted = true;
   }
 
@@ -294,7 +327,7 @@ export class SimWorld {
    */
   public groundTruth(groupId: string, topicId?: string, withRecalled = false): Iterable<RawMessage> {
     // Validated eagerly, so a typo fails at the call rather than at the first iteration.
-    const group = this.#byId.get(groupId);
+    const group = this.group(groupId);
     if (group === undefined) throw new ConfigError(`Unknown group ${groupId}`, { field: 'groupId' });
     const stream = this.streamOf(group, topicId);
     if (stream === undefined) throw new ConfigError(`Unknown topic ${topicId}`, { field: 'topicId' });
@@ -316,25 +349,28 @@ export class SimWorld {
     return topicId === undefined ? group.main : group.topics.get(topicId);
   }
 
-  /** One summary per group, in catalogue order. */
-  public summaries(): SimGroupSummary[] {
-    return this.ordered.map((group) => ({
-      groupId: group.plan.groupId,
-      type: group.plan.type,
-      nextMsgSeq: group.main.nextSeq,
-      lastMsgTime: group.main.lastMsgTime,
-      deleted: group.deleted,
-      topicsEnabled: group.plan.topicsEnabled,
-      topics: [...group.topics.values()].map((topic) => ({
-        topicId: topic.plan.topicId ?? '',
-        nextMsgSeq: topic.nextSeq,
-        lastMsgTime: topic.lastMsgTime,
-      })),
-    }));
+  /** One summary per group, in catalogue order (computed one by one: iterate, or spread a small world). */
+  public *summaries(): Generator<SimGroupSummary> {
+    for (let i = 0; i < this.#dataset.groupCount; i++) {
+      const group = this.groupAt(i);
+      yield {
+        groupId: group.plan.groupId,
+        type: group.plan.type,
+        nextMsgSeq: group.main.nextSeq,
+        lastMsgTime: group.main.lastMsgTime,
+        deleted: group.deleted,
+        topicsEnabled: group.plan.topicsEnabled,
+        topics: [...group.topics.values()].map((topic) => ({
+          topicId: topic.plan.topicId ?? '',
+          nextMsgSeq: topic.nextSeq,
+          lastMsgTime: topic.lastMsgTime,
+        })),
+      };
+    }
   }
 
   #liveStream(groupId: string, topicId: string | undefined): StreamState {
-    const group = this.#byId.get(groupId);
+    const group = this.#touch(groupId);
     if (group === undefined || group.deleted) {
       throw new ConfigError(`Unknown or dissolved group ${groupId}`, { field: 'groupId' });
     }

@@ -8,9 +8,11 @@ import {
   ELEMENT_TYPES,
   generateMessage,
   messageFate,
+  plansOf,
   seqTimeSec,
   streamKey,
 } from '../../functions/simulator/index.ts';
+import { SimWorld } from '../../functions/simulator/world.ts';
 
 const ANCHOR = 1_790_000_000;
 const DAY = 86_400;
@@ -18,7 +20,7 @@ const DAY = 86_400;
 /** Every synthetic message of the demo dataset, generated directly (no HTTP, no placeholders). */
 function demoMessages(seed = 1): RawMessage[] {
   const messages: RawMessage[] = [];
-  for (const group of buildDataset(DEMO_DATASET, seed, ANCHOR).groups) {
+  for (const group of plansOf(buildDataset(DEMO_DATASET, seed, ANCHOR))) {
     for (const stream of [group.main, ...group.topics]) {
       for (let seq = 1; seq <= stream.baseCount; seq++) {
         messages.push(generateMessage(stream, seq, seqTimeSec(stream, seq)));
@@ -47,8 +49,9 @@ describe('simulator dataset catalogue', () => {
     const a = buildDataset(DEMO_DATASET, 7, ANCHOR);
     const b = buildDataset(DEMO_DATASET, 7, ANCHOR);
     const c = buildDataset(DEMO_DATASET, 8, ANCHOR);
-    expect(a).toEqual(b);
-    expect(a.groups.map((g) => g.groupId)).not.toEqual(c.groups.map((g) => g.groupId));
+    expect([...plansOf(a)]).toEqual([...plansOf(b)]);
+    const ids = (d: typeof a) => [...plansOf(d)].map((g) => g.groupId);
+    expect(ids(a)).not.toEqual(ids(c));
   });
 
   it('mixes every group kind with ids in the documented shapes', () => {
@@ -58,7 +61,7 @@ describe('simulator dataset catalogue', () => {
       messagesPerActiveGroup: [1, 50],
       historyDays: 40,
     };
-    const { groups } = buildDataset(spec, 3, ANCHOR);
+    const groups = [...plansOf(buildDataset(spec, 3, ANCHOR))];
     expect(groups).toHaveLength(400);
     expect(new Set(groups.map((g) => g.groupId)).size).toBe(400);
     expect(new Set(groups.map((g) => g.type))).toEqual(
@@ -96,7 +99,7 @@ describe('simulator dataset catalogue', () => {
         },
       ],
     };
-    const [big, topicGroup] = buildDataset(spec, 1, ANCHOR).groups;
+    const [big, topicGroup] = plansOf(buildDataset(spec, 1, ANCHOR));
     expect(big?.main.baseCount).toBe(1_000_000);
     expect(big?.main.firstTimeSec).toBe(ANCHOR - 10 * DAY);
     expect(topicGroup?.topicsEnabled).toBe(true);
@@ -216,5 +219,66 @@ describe('simulator demo dataset content', () => {
       const customs = (m.MsgBody as Element[]).filter((e) => e.MsgType === 'TIMCustomElem');
       expect(customs.length).toBeLessThanOrEqual(1);
     }
+  });
+});
+
+describe('lazy catalogue (a million groups)', () => {
+  const spec: DatasetSpec = {
+    groups: 1_000_000,
+    activeFraction: 0.01,
+    messagesPerActiveGroup: [1, 10],
+    historyDays: 5,
+    extraGroups: [{ groupId: '@TGS#2EXTRA0001', type: 'Public', messages: 3 }],
+  };
+
+  it('computes any group from (seed, ordinal) and finds its ordinal from its id', () => {
+    const dataset = buildDataset(spec, 5, ANCHOR);
+    expect(dataset.groupCount).toBe(1_000_001);
+    for (const ordinal of [0, 1, 2, 12_345, 500_000, 999_999]) {
+      const plan = dataset.groupAt(ordinal);
+      expect(plan.ordinal).toBe(ordinal);
+      expect(dataset.ordinalOf(plan.groupId)).toBe(ordinal);
+      expect(dataset.groupAt(ordinal)).toEqual(plan);
+    }
+    expect(dataset.ordinalOf('@TGS#2EXTRA0001')).toBe(1_000_000);
+    expect(dataset.groupAt(1_000_000).main.baseCount).toBe(3);
+    // Another seed's id, an id past the catalogue, and a malformed one are unknown.
+    const other = buildDataset(spec, 6, ANCHOR).groupAt(7).groupId;
+    expect(dataset.ordinalOf(other)).toBeUndefined();
+    expect(buildDataset({ ...spec, groups: 10 }, 5, ANCHOR).ordinalOf(dataset.groupAt(999_999).groupId)).toBe(
+      undefined,
+    );
+    expect(dataset.ordinalOf('@TGS#1NOPE')).toBeUndefined();
+  });
+
+  it('rejects an extra group whose id a generated group already has', () => {
+    const taken = buildDataset({ ...spec, groups: 100 }, 5, ANCHOR).groupAt(42).groupId;
+    expect(() =>
+      buildDataset(
+        { ...spec, groups: 100, extraGroups: [{ groupId: taken, type: 'Public', messages: 1 }] },
+        5,
+        ANCHOR,
+      ),
+    ).toThrow(/Duplicate group id/);
+  });
+});
+
+describe('lazy world', () => {
+  it('keeps only the groups something happened to; the others are computed again when asked for', () => {
+    const dataset = buildDataset(
+      { groups: 1_000_000, activeFraction: 0, messagesPerActiveGroup: [0, 0], historyDays: 5 },
+      5,
+      ANCHOR,
+    );
+    const world = new SimWorld(dataset, () => ANCHOR * 1000, 30);
+    const id = dataset.groupAt(777_777).groupId;
+    expect(world.group(id)?.main.nextSeq).toBe(1);
+    world.appendMessages(id, 4);
+    expect(world.group(id)?.main.nextSeq).toBe(5);
+    expect(world.groupAt(777_776).main.nextSeq).toBe(1);
+    world.deleteGroup(dataset.groupAt(3).groupId);
+    expect(world.liveGroupCount).toBe(999_999);
+    expect(world.group(dataset.groupAt(3).groupId)?.deleted).toBe(true);
+    expect([...world.groundTruth(id)].map((m) => m.MsgSeq)).toEqual([4, 3, 2, 1]);
   });
 });
