@@ -2,6 +2,8 @@
  * Planning: discover the groups (or take the configured ones), read their info 50 ids a call,
  * expand the topics of topic-enabled Communities, and decide each target's ranges.
  */
+
+import pLimit from 'p-limit';
 import {
   nextGeneration,
   rangesToArchive,
@@ -22,6 +24,12 @@ import { type ChatApi, type GroupInfo, TENCENT_APIS } from '../domain/tencent-ty
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { TargetWork } from './target-work.ts';
+
+/**
+ * Planning calls (get_group_info, get_topic) handed to the client at once: enough to keep 200
+ * calls a second going at a few ms each, few enough to leave the client's slots free for the listing.
+ */
+export const PLANNING_CALLS_IN_FLIGHT = 16;
 
 /** Discover groups, read their info, expand topics, and decide each target's work. */
 export async function planTargets(
@@ -77,7 +85,45 @@ export async function planTargets(
     work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
   };
 
-  const communities: string[] = [];
+  // Planning runs at the API's limits: the listing (1 call/s) goes on while get_group_info
+  // (50 ids a call, 200/s) reads each page's ids, and get_topic (200/s) the topics of each
+  // Community as soon as its info arrives, so planning takes about as long as the slowest of the
+  // three, not their sum. Only a few calls are handed to the client at a time: the client's
+  // concurrency slots are first come, first served, so thousands of queued info calls would hold
+  // every slot and the listing's next page would wait behind them all.
+  const inFlight = pLimit(PLANNING_CALLS_IN_FLIGHT);
+  const calls: Promise<void>[] = [];
+  const readTopics = (groupId: string): void => {
+    calls.push(
+      inFlight(() => deps.api.getTopics(groupId, signal)).then(
+        (topics) => {
+          for (const topic of topics) {
+            if (!topic.ok) {
+              report.errors.push({
+                groupId,
+                topicId: topic.topicId ?? null,
+                error: `get_topic ErrorCode ${topic.errorCode}`,
+              });
+              continue;
+            }
+            report.topics++;
+            consider(
+              { groupId, topicId: topic.topicId },
+              Math.max(0, topic.nextMsgSeq - 1),
+              topic.lastMsgTime,
+            );
+          }
+        },
+        (error: unknown) => {
+          if (error instanceof GiveUpError && error.action === 'skip-group') {
+            report.errors.push({ groupId, topicId: null, error: error.message });
+            return;
+          }
+          throw error;
+        },
+      ),
+    );
+  };
   const onInfos = (infos: readonly GroupInfo[]): void => {
     for (const info of infos) {
       const decision = decideGroup(options.selection, info);
@@ -89,18 +135,15 @@ export async function planTargets(
       }
       if (!info.ok) continue;
       consider({ groupId: info.groupId, topicId: null }, Math.max(0, info.nextMsgSeq - 1), info.lastMsgTime);
-      if (decision.hasTopics) communities.push(info.groupId);
+      if (decision.hasTopics) readTopics(info.groupId);
     }
   };
-  // get_group_info (50 ids a call, 200/s) runs while the listing (1 call/s) goes on: planning takes
-  // about as long as the slower of the two, not their sum. Each answer is decided as it arrives,
-  // so the infos of a million groups are never held at once.
-  const infoCalls: Promise<void>[] = [];
+  // Each answer is decided as it arrives, so the infos of a million groups are never held at once.
   const readInfos = (ids: readonly string[]): void => {
     const selected = ids.filter((id) => selectsGroupId(options.selection, id));
     report.groups.seen += selected.length;
     for (const batch of batches(selected, 50)) {
-      infoCalls.push(deps.api.getGroupInfo(batch, signal).then(onInfos));
+      calls.push(inFlight(() => deps.api.getGroupInfo(batch, signal)).then(onInfos));
     }
   };
   let listingError: unknown;
@@ -110,38 +153,18 @@ export async function planTargets(
   } catch (error) {
     listingError = error;
   }
-  // Every call settles before planning returns or throws: no work outlives it.
-  const settled = await Promise.allSettled(infoCalls);
-  if (listingError !== undefined) throw listingError;
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-
-  // Topic lists are independent calls: fetch them in parallel under the client's rate limit.
-  const topicLists = await Promise.all(
-    communities.map((groupId) =>
-      deps.api.getTopics(groupId, signal).catch((error: unknown) => {
-        if (error instanceof GiveUpError && error.action === 'skip-group') {
-          report.errors.push({ groupId, topicId: null, error: error.message });
-          return [];
-        }
-        throw error;
-      }),
-    ),
-  );
-  communities.forEach((groupId, i) => {
-    for (const topic of topicLists[i] ?? []) {
-      if (!topic.ok) {
-        report.errors.push({
-          groupId,
-          topicId: topic.topicId ?? null,
-          error: `get_topic ErrorCode ${topic.errorCode}`,
-        });
-        continue;
-      }
-      report.topics++;
-      consider({ groupId, topicId: topic.topicId }, Math.max(0, topic.nextMsgSeq - 1), topic.lastMsgTime);
+  // Every call settles before planning returns or throws: no work outlives it. Topic calls are
+  // added while info answers arrive, so wait until no new call appears.
+  let failed: unknown;
+  for (let settledUpTo = 0; settledUpTo < calls.length; ) {
+    const batch = calls.slice(settledUpTo);
+    settledUpTo = calls.length;
+    for (const r of await Promise.allSettled(batch)) {
+      if (r.status === 'rejected' && failed === undefined) failed = r.reason;
     }
-  });
+  }
+  if (listingError !== undefined) throw listingError;
+  if (failed !== undefined) throw failed;
   report.targetsWithWork = work.length;
   return work;
 }
