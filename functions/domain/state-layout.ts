@@ -52,17 +52,19 @@ export interface StateHead {
   rolledBack: RolledBackKey[];
   base: TargetsObjectRef | null;
   deltas: TargetsObjectRef[];
-  /** The run's plan carried across invocations (see plan-carry.ts), or null. */
+  /** The run's plan carried across invocations (see carried-plan.ts), or null. */
   plan: PlanRef | null;
 }
 
-/** The head's reference to a stored plan: the targets still to do, as of `madeAtMs`. */
+/** The head's reference to a stored plan: the targets still to do when an invocation stopped. */
 export interface PlanRef {
   key: string;
-  /** When the plan was made, on the server's clock (epoch ms). */
+  /** When the plan was made, on the planning run's clock (epoch ms). */
   madeAtMs: number;
-  /** Targets in the plan when it was made. */
+  /** Targets in the plan. */
   targets: number;
+  /** What it was made for (carried-plan.ts `planScope`). */
+  scope: string;
 }
 
 const refSchema = z.object({
@@ -81,6 +83,7 @@ const HeadSchema = z.object({
       key: z.string().min(1),
       madeAtMs: z.number(),
       targets: z.number().int().nonnegative(),
+      scope: z.string(),
     })
     .nullable()
     .default(null),

@@ -4,6 +4,7 @@
  */
 
 import pLimit from 'p-limit';
+import type { CarriedPlan, PlannedTarget } from '../domain/carried-plan.ts';
 import {
   nextGeneration,
   rangesToArchive,
@@ -31,26 +32,24 @@ import { TargetWork } from './target-work.ts';
  */
 export const PLANNING_CALLS_IN_FLIGHT = 16;
 
-/** Discover groups, read their info, expand topics, and decide each target's work. */
-export async function planTargets(
+/** The work planning decided, and what it learnt per target (kept as the carried plan). */
+export interface Planned {
+  work: TargetWork[];
+  /** `entries[i]` is what planning saw for `work[i]`. */
+  entries: PlannedTarget[];
+  /** The first-run look-back cut-off used (epoch seconds, server clock), or null. */
+  floorTime: number | null;
+}
+
+/** Decides each target's work from what planning saw; shared by fresh and carried plans. */
+function decider(
   deps: RunDeps,
   options: RunOptions,
   known: ReadonlyMap<string, TargetState>,
   report: RunReport,
-  signal: AbortSignal | undefined,
-): Promise<TargetWork[]> {
-  // On the server's clock, read at the first answer of get_group_info: message times are the server's.
-  let floor: { time: number | null } | undefined;
-  const floorTimeNow = (): number | null => {
-    floor ??= {
-      time:
-        options.initialLookbackDays === null
-          ? null
-          : Math.floor(deps.api.serverNowMs() / 1000) - Math.round(options.initialLookbackDays * 86_400),
-    };
-    return floor.time;
-  };
-  const work: TargetWork[] = [];
+  floorTimeNow: () => number | null,
+) {
+  const planned: Omit<Planned, 'floorTime'> = { work: [], entries: [] };
   const consider = (ref: TargetRef, newestSeq: number, lastMsgTime: number) => {
     let current = known.get(targetKey(ref));
     let reset = false;
@@ -82,8 +81,50 @@ export async function planTargets(
       inProgress: null,
       generation: 0,
     };
-    work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
+    planned.work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
+    planned.entries.push({ groupId: ref.groupId, topicId: ref.topicId, newestSeq, lastMsgTime });
   };
+  return { planned, consider };
+}
+
+/**
+ * The work of a carried plan: each planned target's ranges decided again from the committed state
+ * (what earlier invocations archived is not fetched again). No API call.
+ */
+export function carryPlan(
+  deps: RunDeps,
+  options: RunOptions,
+  known: ReadonlyMap<string, TargetState>,
+  report: RunReport,
+  plan: CarriedPlan,
+): Planned {
+  const { planned, consider } = decider(deps, options, known, report, () => plan.floorTime);
+  for (const t of plan.targets)
+    consider({ groupId: t.groupId, topicId: t.topicId }, t.newestSeq, t.lastMsgTime);
+  report.targetsWithWork = planned.work.length;
+  return { ...planned, floorTime: plan.floorTime };
+}
+
+/** Discover groups, read their info, expand topics, and decide each target's work. */
+export async function planTargets(
+  deps: RunDeps,
+  options: RunOptions,
+  known: ReadonlyMap<string, TargetState>,
+  report: RunReport,
+  signal: AbortSignal | undefined,
+): Promise<Planned> {
+  // On the server's clock, read at the first answer of get_group_info: message times are the server's.
+  let floor: { time: number | null } | undefined;
+  const floorTimeNow = (): number | null => {
+    floor ??= {
+      time:
+        options.initialLookbackDays === null
+          ? null
+          : Math.floor(deps.api.serverNowMs() / 1000) - Math.round(options.initialLookbackDays * 86_400),
+    };
+    return floor.time;
+  };
+  const { planned, consider } = decider(deps, options, known, report, floorTimeNow);
 
   // Planning runs at the API's limits: the listing (1 call/s) goes on while get_group_info
   // (50 ids a call, 200/s) reads each page's ids, and get_topic (200/s) the topics of each
@@ -165,8 +206,8 @@ export async function planTargets(
   }
   if (listingError !== undefined) throw listingError;
   if (failed !== undefined) throw failed;
-  report.targetsWithWork = work.length;
-  return work;
+  report.targetsWithWork = planned.work.length;
+  return { ...planned, floorTime: floor?.time ?? null };
 }
 
 /** Page through the app's groups, handing each page's new ids to `onIds` as it arrives. */

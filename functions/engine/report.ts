@@ -76,6 +76,8 @@ export interface RunReport {
   shortPages: number;
   /** Time spent discovering and planning, before the first history call. */
   planMs: number;
+  /** The work came from the plan an earlier invocation of the run carried over (no listing). */
+  planCarried: boolean;
   /** HTTP requests per API, retries included. */
   calls: Record<string, number>;
   retries: number;
@@ -146,6 +148,7 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     objectsWritten: 0,
     bytesWritten: 0,
     stateBytesWritten: 0,
+    planCarried: false,
     rolledBackObjects: 0,
     errors: [],
     media: emptyMediaReport(),

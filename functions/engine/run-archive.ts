@@ -19,7 +19,7 @@ import { MediaQueueWriter } from './media-queue-writer.ts';
 import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
-import { planTargets } from './plan-targets.ts';
+import { obtainPlan, settlePlan } from './plan-carry.ts';
 import { emptyReport, type RunReport } from './report.ts';
 import { rescanTargets } from './rescan.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
@@ -106,9 +106,10 @@ async function archive(
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
     const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
-    const targets = await planTargets(deps, run, keeper.targets, report, planSignal);
+    const planStartedMs = clock.now();
+    const plan = await obtainPlan(deps, run, keeper, report, planSignal);
     report.planMs = clock.now() - report.startedAtMs;
-    await pageTargets(deps, run, keeper, writer, targets, report, signal, { fence, stop });
+    await pageTargets(deps, run, keeper, writer, plan.planned.work, report, signal, { fence, stop });
     // New history first: the rescan starts only once every target is caught up.
     report.rescan.days = run.rescanDays ?? 0;
     if (report.rescan.days > 0) {
@@ -122,6 +123,7 @@ async function archive(
       const left = report.media.pending - report.media.retrying + report.media.pendingBatches;
       if (left > 0) report.done = false;
     }
+    await settlePlan(deps, run, keeper, { ...plan, done: report.done, madeAtMs: planStartedMs }, fence);
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;

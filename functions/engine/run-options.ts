@@ -44,6 +44,8 @@ export interface RunOptions {
   hardStopAtMs?: number | null;
   /** Media copying (`media.*` config); absent or disabled: only URLs are archived. */
   media?: MediaRunOptions;
+  /** A carried plan older than this is not used: the invocation plans afresh (default 6 h, carried-plan.ts). */
+  planMaxAgeMs?: number;
   /** When the state's deltas are compacted into a new base (default: state-layout.ts; tests set small ones). */
   layoutBounds?: LayoutBounds;
 }

@@ -241,6 +241,7 @@ const RUN_REPORT_SPEC = {
   pages: ['pages', 'bigint'],
   shortPages: ['short_pages', 'bigint'],
   planMs: ['plan_ms', 'bigint'],
+  planCarried: ['plan_carried', 'boolean'],
   calls: ['calls', 'map<string,bigint>'],
   retries: ['retries', 'bigint'],
   throttles: ['throttles', 'bigint'],
