@@ -27,10 +27,11 @@ import type { RunDeps, RunOptions } from './run-options.ts';
 import { TargetWork } from './target-work.ts';
 
 /**
- * Planning calls (get_group_info, get_topic) handed to the client at once: enough to keep 200
- * calls a second going at a few ms each, few enough to leave the client's slots free for the listing.
+ * Planning calls (get_group_info, get_topic) handed to the client at once: 200 calls a second at
+ * up to 240 ms each, while leaving 16 of the client's default 64 slots to the listing. With fewer
+ * slots configured, the listing waits behind at most this many calls (a quarter second at 200/s).
  */
-export const PLANNING_CALLS_IN_FLIGHT = 16;
+export const PLANNING_CALLS_IN_FLIGHT = 48;
 
 /** The work planning decided, and what it learnt per target (kept as the carried plan). */
 export interface Planned {
