@@ -293,3 +293,54 @@ export function targetsObjectKey(
   const folder = stateKey(sdkAppId).replace(/state\.json$/, 'targets/');
   return `${folder}${runId}-${String(part).padStart(5, '0')}.${kind}.json`;
 }
+
+/** A state as stored: its head (either layout), its targets, and the head's ETag. */
+export interface StoredState {
+  read: ReadHead;
+  targets: Map<string, TargetState>;
+  etag: string | undefined;
+}
+
+/** Times the head is read again when a target object it named is gone (compacted meanwhile). */
+const REREADS = 5;
+
+/**
+ * Read a state through `get` (the object store's, passed in: the domain does no I/O itself): the
+ * head, then the base and deltas it names, merged. Returns undefined when the app has no state.
+ * @param location the store's location, for messages
+ * @throws StateCorruptError when an object is unreadable, or named but missing even after re-reading the head
+ */
+export async function readLayout(
+  get: (key: string) => Promise<{ text: string; etag: string } | undefined>,
+  sdkAppId: number,
+  location: string,
+): Promise<StoredState | undefined> {
+  const key = stateKey(sdkAppId);
+  for (let attempt = 1; ; attempt++) {
+    const stored = await get(key);
+    if (stored === undefined) return undefined;
+    const read = parseHead(stored.text, sdkAppId, `${location}/${key}`);
+    if (read.layout === 'inline') return { read, targets: mergeTargets(read.targets, []), etag: stored.etag };
+    const parts: TargetState[][] = [];
+    let missing: string | undefined;
+    for (const name of namedTargetObjects(read.head)) {
+      const object = await get(name);
+      if (object === undefined) {
+        missing = name;
+        break;
+      }
+      parts.push(parseTargets(object.text, sdkAppId, `${location}/${name}`));
+    }
+    if (missing === undefined) {
+      const [base = [], ...deltas] = read.head.base ? parts : [[], ...parts];
+      return { read, targets: mergeTargets(base, deltas), etag: stored.etag };
+    }
+    // A run compacted between our reads and deleted what the head we read named: read it again.
+    if (attempt >= REREADS) {
+      throw new StateCorruptError(
+        `The state object ${location}/${key} names ${location}/${missing}, which is missing. ` +
+          'Restore it from a previous version (S3 versioning) or a backup.',
+      );
+    }
+  }
+}

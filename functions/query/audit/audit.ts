@@ -7,7 +7,7 @@
  * classifies each: explained (expired before the first capture, a placeholder, an uncommitted
  * checkpoint the next run rolls back) or not.
  *
- * The state is read through the engine's own reader (`readStoredState`: the head, its base and
+ * The state is read through the domain's own reader (`readLayout`: the head, its base and
  * deltas), so the audit follows any change of the state layout.
  */
 import { gunzipSync } from 'node:zlib';
@@ -15,8 +15,8 @@ import type { PendingWrite, TargetState } from '../../domain/continuation.ts';
 import type { RolledBackKey } from '../../domain/lease.ts';
 import { stateKey } from '../../domain/partition.ts';
 import { parseRecordLine } from '../../domain/record-codec.ts';
+import { readLayout } from '../../domain/state-layout.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
-import { readStoredState } from '../../engine/state-reader.ts';
 import { type ManifestRow, manifestRefKey, readManifest } from '../media-manifest.ts';
 import type { Cell, ParamValue, QueryRunner } from '../port.ts';
 import { collectObjects } from '../result.ts';
@@ -70,7 +70,14 @@ async function readState(
   store: ObjectStore,
   sdkAppId: number,
 ): Promise<{ pending: PendingWrite | null; rolledBack: RolledBackKey[]; targets: TargetState[] } | null> {
-  const stored = await readStoredState(store, sdkAppId);
+  const stored = await readLayout(
+    async (key) => {
+      const object = await store.get(key);
+      return object && { text: new TextDecoder().decode(object.body), etag: object.etag };
+    },
+    sdkAppId,
+    store.location,
+  );
   if (stored === undefined) return null;
   const { pending, rolledBack } = stored.read.head;
   return { pending, rolledBack, targets: [...stored.targets.values()] };
