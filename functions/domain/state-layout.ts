@@ -148,7 +148,17 @@ export function parseHead(text: string, expectedSdkAppId: number, location: stri
         'Use the archiver release that wrote it, or restore an older state object.',
     );
   }
-  const parsed = HeadSchema.safeParse(json);
+  return { layout: 'head', head: validated(HeadSchema, json, expectedSdkAppId, location) as StateHead };
+}
+
+/** `json` checked against `schema` and the expected app. @throws StateCorruptError naming the problem */
+function validated<S extends z.ZodType<{ sdkAppId: number }>>(
+  schema: S,
+  json: unknown,
+  expectedSdkAppId: number,
+  location: string,
+): z.output<S> {
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw corrupt(
@@ -162,7 +172,7 @@ export function parseHead(text: string, expectedSdkAppId: number, location: stri
       `The state object ${location} belongs to SDKAppID ${parsed.data.sdkAppId}, not ${expectedSdkAppId}.`,
     );
   }
-  return { layout: 'head', head: parsed.data as StateHead };
+  return parsed.data;
 }
 
 /** Serialise a version-2 head (readable: it is small). */
@@ -195,19 +205,8 @@ export function serializeTargets(sdkAppId: number, targets: Iterable<TargetState
  * @throws StateCorruptError when it is unreadable or belongs elsewhere
  */
 export function parseTargets(text: string, expectedSdkAppId: number, location: string): TargetState[] {
-  const parsed = TargetsObjectSchema.safeParse(parseJson(text, location));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw corrupt(
-      location,
-      `is damaged (${issue?.path.join('.') || '(root)'}: ${issue?.message})`,
-      parsed.error,
-    );
-  }
-  if (parsed.data.sdkAppId !== expectedSdkAppId) {
-    throw new StateCorruptError(`The state object ${location} belongs to SDKAppID ${parsed.data.sdkAppId}.`);
-  }
-  return parsed.data.targets as TargetState[];
+  return validated(TargetsObjectSchema, parseJson(text, location), expectedSdkAppId, location)
+    .targets as TargetState[];
 }
 
 /** The targets of a state: the base, then each delta in order; a later entry for a target wins. */
