@@ -106,6 +106,9 @@ export function carryPlan(
   return { ...planned, floorTime: plan.floorTime };
 }
 
+/** get_group_info calls (of 50 ids) that may wait before the listing pauses: two pages of 10,000 ids. */
+const MAX_WAITING_INFO_BATCHES = 400;
+
 /** Discover groups, read their info, expand topics, and decide each target's work. */
 export async function planTargets(
   deps: RunDeps,
@@ -181,16 +184,32 @@ export async function planTargets(
     }
   };
   // Each answer is decided as it arrives, so the infos of a million groups are never held at once.
-  const readInfos = (ids: readonly string[]): void => {
+  // The listing waits while more than two pages of ids are still to be read: when info is the
+  // slower of the two, planning takes no longer, and the ids waiting are bounded (memory).
+  let waitingBatches = 0;
+  let drained: (() => void) | undefined;
+  const readInfos = (ids: readonly string[]): Promise<void> => {
     const selected = ids.filter((id) => selectsGroupId(options.selection, id));
     report.groups.seen += selected.length;
     for (const batch of batches(selected, 50)) {
-      calls.push(inFlight(() => deps.api.getGroupInfo(batch, signal)).then(onInfos));
+      waitingBatches++;
+      const call = inFlight(() => deps.api.getGroupInfo(batch, signal)).finally(() => {
+        waitingBatches--;
+        if (waitingBatches <= MAX_WAITING_INFO_BATCHES) drained?.();
+      });
+      calls.push(call.then(onInfos));
     }
+    if (waitingBatches <= MAX_WAITING_INFO_BATCHES) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      drained = () => {
+        drained = undefined;
+        resolve();
+      };
+    });
   };
   let listingError: unknown;
   try {
-    if (options.groupIds) readInfos([...new Set(options.groupIds)]);
+    if (options.groupIds) void readInfos([...new Set(options.groupIds)]);
     else await discoverGroups(deps.api, signal, readInfos);
   } catch (error) {
     listingError = error;
@@ -215,7 +234,7 @@ export async function planTargets(
 async function discoverGroups(
   api: ChatApi,
   signal: AbortSignal | undefined,
-  onIds: (ids: string[]) => void,
+  onIds: (ids: string[]) => Promise<void>,
 ): Promise<void> {
   const ids = new Set<string>();
   const progress: ListingProgress = { seen: new Set(), emptyInARow: 0 };
@@ -226,7 +245,7 @@ async function discoverGroups(
       ids.add(id);
       fresh.push(id);
     }
-    onIds(fresh);
+    await onIds(fresh);
     const problem = listingProblem(progress, { count: page.groupIds.length, next: page.next });
     if (problem !== undefined) {
       throw new InconsistentAnswerError(
