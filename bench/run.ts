@@ -138,7 +138,8 @@ async function engine(sim: Simulator, label: string, keep?: { dir: string }): Pr
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     process.stderr.write(`${label}: running npm run archive…\n`);
-    const rssFile = join(dir, 'rss');
+    // One file per run: a kept folder (an incremental run) must not report an earlier run's peak.
+    const rssFile = join(dir, `rss-${Date.now()}`);
     const preload = [join(process.cwd(), 'bench/rss-probe.mjs'), process.env.BENCH_MEM_TRACE]
       .filter((m): m is string => m !== undefined)
       .map((m) => `--import=${m.startsWith('.') ? join(process.cwd(), m) : m}`);
