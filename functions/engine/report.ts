@@ -176,6 +176,11 @@ export function formatReport(report: RunReport): string {
   return [
     `run ${report.runId} (app ${report.sdkAppId}): ${report.done ? 'done' : 'NOT done, run again to continue'} in ${(report.elapsedMs / 1000).toFixed(1)} s`,
     `  groups: ${report.groups.seen} seen, ${report.groups.idle} idle, ${report.groups.archived} caught up, ${report.groups.failed} failed${skipped ? `, skipped: ${skipped}` : ''}; topics ${report.topics}`,
+    ...(report.planCarried
+      ? [
+          `  plan: carried on from an earlier invocation of this run (no listing), ${report.targetsWithWork} targets with work`,
+        ]
+      : []),
     `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled${report.quarantined ? `, ${report.quarantined} quarantined` : ''}) in ${report.pages} pages`,
     ...report.seqResets.map(
       (r) =>
@@ -187,7 +192,7 @@ export function formatReport(report: RunReport): string {
           `  rescan (${report.rescan.days} days): ${report.rescan.checked} checked in ${report.rescan.calls} calls; changes: ${report.rescan.modified} modified, ${report.rescan.recalled} recalled, ${report.rescan.deleted} deleted, ${report.rescan.restored} restored${report.rescan.complete ? '' : '; NOT complete, run again to continue'}`,
         ]
       : []),
-    `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
+    `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints (state: ${report.stateBytesWritten} bytes)${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
     ...(report.media && report.media.references + report.media.queuedFromEarlierRuns > 0
       ? [formatMediaReport(report.media)]
       : []),

@@ -11,6 +11,7 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, identity, readArchive } from '../helpers/archive.ts';
 import { engineRun } from '../helpers/engine.ts';
+import { readState } from '../helpers/state.ts';
 
 const GROUPS = 200_000;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -71,5 +72,8 @@ describe('200,000 groups in one app', () => {
     expect(second.done).toBe(true);
     expect(second.messages).toBe(0);
     expect(again.client.stats().requests.groupMsgGetSimple).toBe(0);
+    // Nothing changed: no state target object written; a done run carries no plan.
+    expect(second.stateBytesWritten).toBe(0);
+    expect((await readState(store, 1400000000))?.head.plan).toBeNull();
   }, 240_000);
 });
