@@ -51,8 +51,13 @@ function decider(
   floorTimeNow: () => number | null,
 ) {
   const planned: Omit<Planned, 'floorTime'> = { work: [], entries: [] };
+  // A target is planned once even if the listing hands its group out twice (no Set of every id
+  // listed is kept: for a million groups it would hold tens of MB for a rare server fault).
+  const plannedKeys = new Set<string>();
   const consider = (ref: TargetRef, newestSeq: number, lastMsgTime: number) => {
-    let current = known.get(targetKey(ref));
+    const key = targetKey(ref);
+    if (plannedKeys.has(key)) return;
+    let current = known.get(key);
     let reset = false;
     if (current !== undefined && seqWentBack(current, newestSeq)) {
       // Never skipped: the new seqs are archived as a new generation of the target.
@@ -82,6 +87,7 @@ function decider(
       inProgress: null,
       generation: 0,
     };
+    plannedKeys.add(key);
     planned.work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
     planned.entries.push({ groupId: ref.groupId, topicId: ref.topicId, newestSeq, lastMsgTime });
   };
@@ -137,9 +143,24 @@ export async function planTargets(
   // concurrency slots are first come, first served, so thousands of queued info calls would hold
   // every slot and the listing's next page would wait behind them all.
   const inFlight = pLimit(PLANNING_CALLS_IN_FLIGHT);
-  const calls: Promise<void>[] = [];
+  // Calls not settled yet (settled ones are dropped: a million groups make 20,000 of them), and
+  // the first failure.
+  const calls = new Set<Promise<void>>();
+  let failed: unknown;
+  const track = (call: Promise<void>): void => {
+    const settled: Promise<void> = call.then(
+      () => {
+        calls.delete(settled);
+      },
+      (error: unknown) => {
+        calls.delete(settled);
+        failed ??= error;
+      },
+    );
+    calls.add(settled);
+  };
   const readTopics = (groupId: string): void => {
-    calls.push(
+    track(
       inFlight(() => deps.api.getTopics(groupId, signal)).then(
         (topics) => {
           for (const topic of topics) {
@@ -197,7 +218,7 @@ export async function planTargets(
         waitingBatches--;
         if (waitingBatches <= MAX_WAITING_INFO_BATCHES) drained?.();
       });
-      calls.push(call.then(onInfos));
+      track(call.then(onInfos));
     }
     if (waitingBatches <= MAX_WAITING_INFO_BATCHES) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -216,36 +237,22 @@ export async function planTargets(
   }
   // Every call settles before planning returns or throws: no work outlives it. Topic calls are
   // added while info answers arrive, so wait until no new call appears.
-  let failed: unknown;
-  for (let settledUpTo = 0; settledUpTo < calls.length; ) {
-    const batch = calls.slice(settledUpTo);
-    settledUpTo = calls.length;
-    for (const r of await Promise.allSettled(batch)) {
-      if (r.status === 'rejected' && failed === undefined) failed = r.reason;
-    }
-  }
+  while (calls.size > 0) await Promise.all([...calls]);
   if (listingError !== undefined) throw listingError;
   if (failed !== undefined) throw failed;
   report.targetsWithWork = planned.work.length;
   return { ...planned, floorTime: floor?.time ?? null };
 }
 
-/** Page through the app's groups, handing each page's new ids to `onIds` as it arrives. */
+/** Page through the app's groups, handing each page's ids to `onIds` as it arrives (it may make the listing wait). */
 async function discoverGroups(
   api: ChatApi,
   signal: AbortSignal | undefined,
   onIds: (ids: string[]) => Promise<void>,
 ): Promise<void> {
-  const ids = new Set<string>();
   const progress: ListingProgress = { seen: new Set(), emptyInARow: 0 };
   for await (const page of api.listGroups(signal ? { signal } : {})) {
-    const fresh: string[] = [];
-    for (const id of page.groupIds) {
-      if (ids.has(id)) continue;
-      ids.add(id);
-      fresh.push(id);
-    }
-    await onIds(fresh);
+    await onIds(page.groupIds);
     const problem = listingProblem(progress, { count: page.groupIds.length, next: page.next });
     if (problem !== undefined) {
       throw new InconsistentAnswerError(
