@@ -20,6 +20,7 @@ import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { obtainPlan, settlePlan } from './plan-carry.ts';
+import { planTargets } from './plan-targets.ts';
 import { emptyReport, type RunReport } from './report.ts';
 import { rescanTargets } from './rescan.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
@@ -106,10 +107,23 @@ async function archive(
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
     const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
-    const planStartedMs = clock.now();
-    const plan = await obtainPlan(deps, run, keeper, report, planSignal);
+    let planStartedMs = clock.now();
+    let plan = await obtainPlan(deps, run, keeper, report, planSignal);
     report.planMs = clock.now() - report.startedAtMs;
     await pageTargets(deps, run, keeper, writer, plan.planned.work, report, signal, { fence, stop });
+    if (plan.carried && report.done) {
+      // The carried plan is done, but messages may have arrived since it was made: a run is done
+      // only when a fresh plan finds nothing left. Plan afresh now if there is time, else next time.
+      await settlePlan(deps, run, keeper, { ...plan, done: true, madeAtMs: planStartedMs }, fence);
+      const timeLeft = run.deadlineMs === null || clock.now() < run.deadlineMs;
+      report.done = false;
+      if (timeLeft && !stop?.aborted) {
+        deps.logger.info('the carried plan is done; planning afresh for what arrived since');
+        planStartedMs = clock.now();
+        plan = { planned: await planTargets(deps, run, keeper.targets, report, planSignal), carried: false };
+        await pageTargets(deps, run, keeper, writer, plan.planned.work, report, signal, { fence, stop });
+      }
+    }
     // New history first: the rescan starts only once every target is caught up.
     report.rescan.days = run.rescanDays ?? 0;
     if (report.rescan.days > 0) {

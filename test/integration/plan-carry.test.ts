@@ -68,19 +68,20 @@ describe('a plan carried across invocations', () => {
     expect(await planKeys(store)).toEqual([head?.plan?.key]);
 
     let invocations = 1;
+    const listingInvocations: number[] = [];
     for (let done = false; !done && invocations < 100; invocations++) {
       const next = engineRun(sim, store, { ...shortLived(60), concurrency: 2 });
       const r = await next.run();
       done = r.done;
-      if (process.env.PLAN_VERBOSE)
-        console.info(r.done, r.messages, r.targetsWithWork, r.remainingTargets, r.fatalError);
-      expect(r.planCarried).toBe(true);
       const calls = next.client.stats().requests;
-      expect(calls.getAppidGroupList).toBe(0);
-      expect(calls.getGroupInfo).toBe(0);
+      // Only the invocation that finishes the carried plan lists again (a run is done only when a
+      // fresh plan finds nothing left), so at most one or two of them list; all others carry on.
+      if (calls.getAppidGroupList > 0) listingInvocations.push(invocations);
+      else expect(calls.getGroupInfo).toBe(0);
+      if (!done && calls.getAppidGroupList === 0) expect(r.planCarried).toBe(true);
     }
-    if (process.env.PLAN_VERBOSE) console.info({ invocations });
-    expect(invocations).toBeGreaterThan(2);
+    expect(invocations).toBeGreaterThan(4);
+    expect(listingInvocations.length).toBeLessThanOrEqual(2);
     // Done: the plan is dropped and its object deleted; every message once.
     expect((await readState(store, APP))?.head.plan).toBeNull();
     expect(await planKeys(store)).toEqual([]);
