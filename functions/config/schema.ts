@@ -225,6 +225,13 @@ const envSeconds = (fallback: number) =>
 export const LambdaEnvSchema = z.looseObject({
   /** How long a fetched SSM value is reused before it is read again. */
   SECRET_CACHE_SECONDS: envSeconds(300),
+  /** The stack's `alarms.headroomDays`: pending media this close to retention is counted apart. */
+  ALARM_HEADROOM_DAYS: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a positive number of days, such as 2')
+    .transform(Number)
+    .refine((n) => n > 0, 'must be a positive number of days, such as 2')
+    .optional(),
 });
 export type LambdaEnv = z.output<typeof LambdaEnvSchema>;
 

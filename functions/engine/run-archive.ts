@@ -16,6 +16,7 @@ import type { ObjectStore } from '../domain/storage.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
 import { MediaQueueWriter } from './media-queue-writer.ts';
+import { DEFAULT_HEADROOM_DAYS } from './media-report.ts';
 import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
@@ -175,7 +176,13 @@ async function openMediaStage(
   if (!media?.enabled) return undefined;
   if (!deps.media) throw new ArchiverError('media copying is enabled but no media downloader was composed');
   return MediaStage.open(
-    { fetcher: deps.media.fetcher, store: deps.media.store, clock: deps.clock, logger: deps.logger },
+    {
+      fetcher: deps.media.fetcher,
+      store: deps.media.store,
+      clock: deps.clock,
+      logger: deps.logger,
+      serverNowMs: () => deps.api.serverNowMs(),
+    },
     {
       sdkAppId: options.sdkAppId,
       runId: options.runId,
@@ -183,6 +190,7 @@ async function openMediaStage(
       concurrency: media.concurrency,
       imageSizes: media.imageSizes,
       retentionDays: media.retentionDays,
+      headroomDays: media.headroomDays ?? DEFAULT_HEADROOM_DAYS,
       deadlineMs: options.deadlineMs,
       leaseMs: options.leaseMs,
       renewEveryMs: Math.max(100, Math.min(options.checkpointIntervalMs, options.leaseMs / 3)),

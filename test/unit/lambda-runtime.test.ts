@@ -118,8 +118,29 @@ describe('run metrics', () => {
       ['PendingNeverArchived', 'Count', 1],
       ['SeqResets', 'Count', 0],
       ['QuarantinedItems', 'Count', 0],
+      ['MediaArchived', 'Count', 0],
+      ['MediaPendingNearRetention', 'Count', 0],
       ['LagSeconds', 'Seconds', 10],
     ]);
+  });
+
+  it('records the media archived and the media pending near retention from the report', () => {
+    const metrics: [string, number][] = [];
+    const sink: MetricsSink = {
+      addDimensions: () => undefined,
+      addMetric: (name, _unit, value) => metrics.push([name, value]),
+    };
+    const base = report({});
+    const withMedia = report({
+      media: { ...(base.media as NonNullable<typeof base.media>), archived: 12, nearRetention: 3 },
+    });
+    recordRunMetrics(sink, withMedia, 7, NOW);
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        ['MediaArchived', 12],
+        ['MediaPendingNearRetention', 3],
+      ]),
+    );
   });
 
   it('records the rescan calls and one metric per change kind when the rescan is on', () => {
