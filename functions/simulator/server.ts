@@ -34,6 +34,12 @@ export interface SimulatorOptions {
   apps?: SimulatorApp[];
   /** Default: DEMO_DATASET. */
   dataset?: DatasetSpec;
+  /**
+   * Messages that carry exactly these files (e.g. one 100 MB file for the memory benchmark): the
+   * first messages of the stream (seq 1, 2, …) get one file each as their body, fate `normal`,
+   * served streamed like every file. The stream needs that many messages (`extraGroups`).
+   */
+  mediaMessages?: { groupId: string; topicId?: string; files: ChosenMediaFile[] }[];
   /** Default 1. */
   seed?: number;
   /** Epoch ms; default Date.now. Drives sig expiry, retention, append timestamps and the dataset anchor. */
@@ -434,6 +440,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       : new SimMedia({ seed: options.seed ?? 1, now: options.now ?? Date.now, spec: options.media ?? {} });
   const mediaUrls = await media?.listen();
   const sim = new SimulatorServer(options, media && mediaUrls ? { sim: media, ...mediaUrls } : undefined);
+  for (const stream of options.mediaMessages ?? []) {
+    if (!media || !mediaUrls)
+      throw new ConfigError('mediaMessages need the media listener (media: false)', {
+        field: 'mediaMessages',
+      });
+    stream.files.forEach((file, i) => {
+      const element = chosenMediaElement(options.seed ?? 1, mediaUrls.baseUrl, media.spec, file);
+      sim.world.modifyMessage(stream.groupId, i + 1, {
+        ...(stream.topicId === undefined ? {} : { topicId: stream.topicId }),
+        body: [element as unknown as JsonValue],
+      });
+    });
+  }
   const apps = Object.freeze([...(options.apps ?? [DEMO_APP])]);
   await new Promise<void>((resolve, reject) => {
     sim.server.once('error', reject);
