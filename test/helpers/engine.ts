@@ -9,6 +9,25 @@ import { clientFor } from './tencent.ts';
 
 export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** Run options at test defaults (a fresh run id, all groups, UTC, no deadline) unless given. */
+export function testRunOptions(sdkAppId: number, over: Partial<RunOptions> = {}): RunOptions {
+  return {
+    sdkAppId,
+    runId: `run${Math.random().toString(36).slice(2, 10)}`,
+    groupIds: undefined,
+    selection: { include: [], exclude: [], types: [] },
+    withRecalledMsg: true,
+    timeZone: 'UTC',
+    initialLookbackDays: null,
+    flushBytes: 64 * 1024 * 1024,
+    checkpointIntervalMs: 60_000,
+    leaseMs: 120_000,
+    deadlineMs: null,
+    concurrency: 16,
+    ...over,
+  };
+}
+
 /** A run of the engine on `store`, with every option at a test default unless given. */
 export function engineRun(
   sim: Simulator,
@@ -25,21 +44,7 @@ export function engineRun(
     rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
     ...over.client,
   });
-  const options: RunOptions = {
-    sdkAppId: app.sdkAppId,
-    runId: `run${Math.random().toString(36).slice(2, 10)}`,
-    groupIds: undefined,
-    selection: { include: [], exclude: [], types: [] },
-    withRecalledMsg: true,
-    timeZone: 'UTC',
-    initialLookbackDays: null,
-    flushBytes: 64 * 1024 * 1024,
-    checkpointIntervalMs: 60_000,
-    leaseMs: 120_000,
-    deadlineMs: null,
-    concurrency: 16,
-    ...over,
-  };
+  const options = testRunOptions(app.sdkAppId, over);
   const deps = {
     api: client,
     store,

@@ -11,22 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { MediaDownloader } from '../../functions/adapters/media/downloader.ts';
-import { parseAllowedHosts } from '../../functions/adapters/media/host-policy.ts';
 import { userSigFromKey } from '../../functions/adapters/tencent/user-sig.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import { nearRetentionCutoffSec } from '../../functions/engine/media-report.ts';
 import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import type { SimMediaSpec } from '../../functions/simulator/media-files.ts';
+import { silentLogger, testRunOptions } from '../helpers/engine.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { expectedMediaRefs } from '../helpers/media.ts';
+import { expectedMediaRefs, simMediaFetcher } from '../helpers/media.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
 const DAY_MS = 86_400_000;
 /** The server is this far behind the host. */
 const SKEW_MS = 3 * DAY_MS;
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -78,34 +76,14 @@ async function setUp(media: SimMediaSpec) {
     userSig,
     rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
   });
-  const fetcher = new MediaDownloader({
-    allowedHosts: parseAllowedHosts([
-      { host: new URL(sim.mediaUrl ?? '').host, allowHttp: true, allowPrivateAddresses: true },
-    ]),
-    maxBytes: 1_000_000,
-    tempDir: join(tmpdir(), 'media-retention-test'),
-    clock,
-    random: () => 0.5,
-    logger: silent,
-    signer: async (rawUrl) => (await client.getCosSig([{ resourceId: '0', rawUrl }]))[0],
-  });
+  const fetcher = simMediaFetcher(sim, client, clock, { tempName: 'media-retention-test' });
   // The host's clock: real time, three days ahead of the server's.
   const local: Clock = { now: () => Date.now(), sleep: (ms, signal) => clock.sleep(ms, signal) };
   const run = (over: Partial<RunOptions> & { headroomDays: number; retentionDays: number }) =>
     runArchive(
-      { api: client, store, clock: local, logger: silent, media: { fetcher, store } },
-      {
-        sdkAppId: app.sdkAppId,
-        runId: `run${Math.random().toString(36).slice(2, 10)}`,
-        groupIds: undefined,
-        selection: { include: [], exclude: [], types: [] },
-        withRecalledMsg: true,
-        timeZone: 'UTC',
-        initialLookbackDays: null,
+      { api: client, store, clock: local, logger: silentLogger, media: { fetcher, store } },
+      testRunOptions(app.sdkAppId, {
         flushBytes: 64 * 1024,
-        checkpointIntervalMs: 60_000,
-        leaseMs: 120_000,
-        deadlineMs: null,
         concurrency: 8,
         media: {
           enabled: true,
@@ -115,7 +93,7 @@ async function setUp(media: SimMediaSpec) {
           headroomDays: over.headroomDays,
         },
         ...over,
-      },
+      }),
     );
   return { sim, run, sdkAppId: app.sdkAppId };
 }

@@ -8,23 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { MediaDownloader } from '../../functions/adapters/media/downloader.ts';
-import { parseAllowedHosts } from '../../functions/adapters/media/host-policy.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { mediaObjectKey } from '../../functions/domain/media-manifest.ts';
 import type { JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';
-import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
+import { runArchive } from '../../functions/engine/run-archive.ts';
 import { collectRows } from '../../functions/query/result.ts';
 import { startSimulator } from '../../functions/simulator/index.ts';
 import { readArchive } from '../helpers/archive.ts';
-import { readManifest } from '../helpers/media.ts';
+import { silentLogger, testRunOptions } from '../helpers/engine.ts';
+import { readManifest, simMediaFetcher } from '../helpers/media.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
 /** A message body as an array of elements (the simulator's bodies always are). */
 const bodyOf = (m: RawMessage): { MsgType?: JsonValue }[] =>
   Array.isArray(m.MsgBody) ? (m.MsgBody as { MsgType?: JsonValue }[]) : [];
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
@@ -52,37 +50,17 @@ describe('media of later revisions', () => {
     const { client, app, clock } = clientFor(sim, {
       rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
     });
-    const fetcher = new MediaDownloader({
-      allowedHosts: parseAllowedHosts([
-        { host: new URL(sim.mediaUrl ?? '').host, allowHttp: true, allowPrivateAddresses: true },
-      ]),
-      maxBytes: 1_000_000,
-      tempDir: join(tmpdir(), 'media-revisions-test'),
-      clock,
-      random: () => 0.5,
-      logger: silent,
-      signer: async (rawUrl) => (await client.getCosSig([{ resourceId: '0', rawUrl }]))[0],
-    });
-    const options: RunOptions = {
-      sdkAppId: app.sdkAppId,
-      runId: 'run-first',
-      groupIds: undefined,
-      selection: { include: [], exclude: [], types: [] },
-      withRecalledMsg: true,
-      timeZone: 'UTC',
-      initialLookbackDays: null,
+    const fetcher = simMediaFetcher(sim, client, clock, { tempName: 'media-revisions-test' });
+    const options = testRunOptions(app.sdkAppId, {
       flushBytes: 64 * 1024,
-      checkpointIntervalMs: 60_000,
-      leaseMs: 120_000,
-      deadlineMs: null,
       concurrency: 8,
       rescanDays: 3,
       retentionDays: 30,
       media: { enabled: true, concurrency: 8, imageSizes: ['original'], retentionDays: 30 },
-    };
+    });
     const run = (runId: string) =>
       runArchive(
-        { api: client, store, clock: systemClock, logger: silent, media: { fetcher, store } },
+        { api: client, store, clock: systemClock, logger: silentLogger, media: { fetcher, store } },
         { ...options, runId },
       );
     await run('run-first');
