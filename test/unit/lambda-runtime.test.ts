@@ -259,4 +259,15 @@ describe('loadLambdaConfig', () => {
     expect(parseLambdaEnv({ SECRET_CACHE_SECONDS: '0' }).SECRET_CACHE_SECONDS).toBe(0);
     expect(parseLambdaEnv({}).SECRET_CACHE_SECONDS).toBe(300);
   });
+
+  it("reads the stack's headroom for the media near-retention count, naming the variable when it is bad", () => {
+    for (const bad of ['0', '-2', 'two', '', '2d']) {
+      const error = thrown(() => parseLambdaEnv({ ALARM_HEADROOM_DAYS: bad })) as ConfigError;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.field).toBe('ALARM_HEADROOM_DAYS');
+      expect(error.message).toContain('must be a positive number of days');
+    }
+    expect(parseLambdaEnv({ ALARM_HEADROOM_DAYS: '2.5' }).ALARM_HEADROOM_DAYS).toBe(2.5);
+    expect(parseLambdaEnv({}).ALARM_HEADROOM_DAYS).toBeUndefined();
+  });
 });
