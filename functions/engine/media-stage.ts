@@ -128,10 +128,8 @@ export class MediaStage {
     stage.report.queuedFromEarlierRuns = stage.waiting.length;
     if (signal) signal.addEventListener('abort', () => stage.abort.abort(signal.reason), { once: true });
     if (options.deadlineMs !== null) {
-      const ms = options.deadlineMs - deps.clock.now();
-      // A deadline already passed stops the stage before it opens any queue object.
-      if (ms <= 0) stage.abort.abort(new AbortedError('deadline'));
-      else stage.deadlineTimer = setTimeout(() => stage.abort.abort(new AbortedError('deadline')), ms);
+      const ms = Math.max(0, options.deadlineMs - deps.clock.now());
+      stage.deadlineTimer = setTimeout(() => stage.abort.abort(new AbortedError('deadline')), ms);
     }
     stage.renewTimer = setInterval(() => {
       void keeper

@@ -79,7 +79,9 @@ async function setUp(media: SimMediaSpec) {
   const fetcher = simMediaFetcher(sim, client, clock, { tempName: 'media-retention-test' });
   // The host's clock: real time, three days ahead of the server's.
   const local: Clock = { now: () => Date.now(), sleep: (ms, signal) => clock.sleep(ms, signal) };
-  const run = (over: Partial<RunOptions> & { headroomDays: number; retentionDays: number }) =>
+  const run = (
+    over: Partial<RunOptions> & { headroomDays: number; retentionDays: number; mediaConcurrency?: number },
+  ) =>
     runArchive(
       { api: client, store, clock: local, logger: silentLogger, media: { fetcher, store } },
       testRunOptions(app.sdkAppId, {
@@ -87,7 +89,7 @@ async function setUp(media: SimMediaSpec) {
         concurrency: 8,
         media: {
           enabled: true,
-          concurrency: 8,
+          concurrency: over.mediaConcurrency ?? 8,
           imageSizes: ['original'],
           retentionDays: over.retentionDays,
           headroomDays: over.headroomDays,
@@ -104,9 +106,15 @@ describe('media pending near retention', () => {
     const { sim, run, sdkAppId } = await setUp({ flakyFraction: 1, flakyTimes: 1_000_000 });
     const withUrl = expectedMediaRefs(sim, sdkAppId).filter((r) => r.url !== null);
 
-    // Act: a run that tries (and fails) every file, then one that opens none (its deadline has passed).
+    // Act: a run that tries (and fails) every file, then one whose deadline has passed.
     const first = await run({ retentionDays: 12, headroomDays: 10 });
-    const second = await run({ retentionDays: 12, headroomDays: 10, deadlineMs: Date.now() - 1 });
+    // One download slot, so the queue objects after the first are never opened by the second run.
+    const second = await run({
+      retentionDays: 12,
+      headroomDays: 10,
+      deadlineMs: Date.now() - 1,
+      mediaConcurrency: 1,
+    });
 
     // Assess: messages older than 12 - 10 = 2 days on the server's clock.
     for (const report of [first, second]) {

@@ -484,8 +484,7 @@ async function isFolder(target: string): Promise<boolean> {
 }
 
 async function removeQuietly(file: string): Promise<void> {
-  // unlink, not rm({ force }): rm goes through rimraf (two lstat calls) for one file.
-  await fs.unlink(file).catch(() => undefined);
+  await fs.rm(file, { force: true }).catch(() => undefined);
 }
 
 function errnoOf(error: unknown): string {
