@@ -26,7 +26,7 @@ import {
 import type { QueryResult } from '../query/port.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { loadConfigFile } from './load-config.ts';
-import { parseCommandArgs, parseParamWords } from './param-words.ts';
+import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
 import { isS3Archive, openArchiveRunner } from './query-runners.ts';
 import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts';
 
@@ -73,13 +73,7 @@ export interface ExportArgs {
  */
 export function parseExportArgs(argv: readonly string[]): ExportArgs {
   const { values, positionals } = parseCommandArgs(argv, {
-    params: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    archive: { type: 'string' },
-    config: { type: 'string' },
-    'time-zone': { type: 'string' },
-    workgroup: { type: 'string' },
-    database: { type: 'string' },
+    ...QUERY_COMMAND_OPTIONS,
     timeout: { type: 'string' },
     'raw-csv': { type: 'boolean', default: false },
   });

@@ -5,6 +5,17 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { QueryUsageError } from '../query/errors.ts';
 
+/** The flags every archive query command takes (`--params`, where the archive is, which Athena). */
+export const QUERY_COMMAND_OPTIONS = {
+  params: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  archive: { type: 'string' },
+  config: { type: 'string' },
+  'time-zone': { type: 'string' },
+  workgroup: { type: 'string' },
+  database: { type: 'string' },
+} as const;
+
 /**
  * Parses `argv` strictly (unknown flags are errors), with positionals.
  *

@@ -27,7 +27,7 @@ import {
 import { renderTranscriptHtml } from '../query/transcript/render-html.ts';
 import type { ExportDeps } from './export-command.ts';
 import { loadConfigFile } from './load-config.ts';
-import { parseCommandArgs, parseParamWords } from './param-words.ts';
+import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
 import { isS3Archive, openArchiveRunner } from './query-runners.ts';
 
 /** The transcript's parameters, validated like a named query's (topic_id is optional). */
@@ -78,14 +78,8 @@ interface TranscriptArgs {
 /** @throws QueryUsageError naming the flag or parameter. */
 export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
   const { values, positionals } = parseCommandArgs(argv, {
-    params: { type: 'string', multiple: true },
-    out: { type: 'string' },
-    archive: { type: 'string' },
-    config: { type: 'string' },
-    'time-zone': { type: 'string' },
+    ...QUERY_COMMAND_OPTIONS,
     title: { type: 'string' },
-    workgroup: { type: 'string' },
-    database: { type: 'string' },
   });
   const raw = parseParamWords([...(values.params ?? []), ...positionals]);
   const { topic_id: topicId, ...rest } = raw;

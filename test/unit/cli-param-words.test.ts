@@ -7,17 +7,10 @@ import { parseExportArgs } from '../../functions/cli/export-command.ts';
 import { parseCommandArgs, parseParamWords } from '../../functions/cli/param-words.ts';
 import { parseTranscriptArgs } from '../../functions/cli/transcript-command.ts';
 import { QueryUsageError } from '../../functions/query/errors.ts';
+import { thrownAs } from '../helpers/assertions.ts';
 
 /** The usage error `run` throws (fails the test when it throws none or another kind). */
-function usageError(run: () => unknown): QueryUsageError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(QueryUsageError);
-    return error as QueryUsageError;
-  }
-  throw new Error('expected a QueryUsageError');
-}
+const usageError = (run: () => unknown) => thrownAs(QueryUsageError, run);
 
 describe('parseParamWords', () => {
   it('splits at the first =, keeps empty values and = inside values', () => {
