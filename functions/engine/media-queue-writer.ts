@@ -79,6 +79,7 @@ export class MediaQueueWriter extends PartitionWriter {
 
   /** The checkpoint committed: its queue object is durable, copy its media now. */
   public override committed(): void {
+    super.committed();
     if (this.flushed) this.stage.enqueue(this.flushed.key, this.flushed.entries);
     this.flushed = undefined;
   }

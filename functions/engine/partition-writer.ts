@@ -53,6 +53,8 @@ export interface FlushResult {
 export class PartitionWriter {
   private partitions = new Map<string, Partition>();
   private planned: PlannedObject[] | undefined;
+  /** Records of the last flush, until its checkpoint commits. */
+  private flushedRecords = 0;
   private nextPart = 0;
   private uncompressed = 0;
   /** The `dt` of 15-minute blocks already seen (one Intl call per block, not per message). */
@@ -67,6 +69,14 @@ export class PartitionWriter {
     let n = 0;
     for (const p of this.partitions.values()) n += p.records;
     return n;
+  }
+
+  /**
+   * Records not committed yet: those buffered, plus those of a flush whose checkpoint has not
+   * committed (a run stopped between its object writes and its state commit archived none of them).
+   */
+  public get uncommittedRecords(): number {
+    return this.bufferedRecords + this.flushedRecords;
   }
 
   /** Uncompressed bytes buffered since the last flush. */
@@ -193,16 +203,21 @@ export class PartitionWriter {
       result.records += partition.records;
       result.bytes += body.length;
     }
+    // Until this point the records still count as buffered; from here until `committed()` as flushed.
+    this.flushedRecords += this.bufferedRecords;
     this.reset();
     return result;
   }
 
   /** Called by the checkpoint once it committed: what the last flush wrote is durable. */
-  public committed(): void {}
+  public committed(): void {
+    this.flushedRecords = 0;
+  }
 
   /** Drop everything buffered (after a failed checkpoint the data is fetched again). */
   public discard(): void {
     for (const p of this.partitions.values()) p.gzip.destroy();
+    this.flushedRecords = 0;
     this.reset();
   }
 

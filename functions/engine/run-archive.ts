@@ -143,8 +143,8 @@ async function archive(
   // The report is an object write too: fenced by the lease (not by the hard stop: it is one small PUT).
   const reportFence = () => keeper.ensureLease(margin);
   if (fatal !== undefined) {
-    // What this checkpoint buffered is not committed (its objects, if any, are rolled back next run).
-    report.messages -= writer.bufferedRecords;
+    // What this checkpoint buffered or wrote is not committed (its objects are rolled back next run).
+    report.messages -= writer.uncommittedRecords;
     writer.discard();
     report.done = false;
     report.fatalError = describe(fatal);

@@ -14,11 +14,12 @@ import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
 import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
-import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
+import type { RunOptions } from '../../functions/engine/run-archive.ts';
 import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
-import { silentLogger, testRunOptions } from '../helpers/engine.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 import {
   expectedMediaRefs,
   expectedStatus,
@@ -27,24 +28,15 @@ import {
   simMediaFetcher,
 } from '../helpers/media.ts';
 import { startS3rver } from '../helpers/s3rver.ts';
-import { clientFor } from '../helpers/tencent.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-const FAST = {
-  get_appid_group_list: 1_000,
-  get_group_info: 5_000,
-  group_msg_get_simple: 5_000,
-  get_topic: 5_000,
-};
-
 async function simulator(): Promise<Simulator> {
-  const sim = await startSimulator({
+  const sim = await startEngineSimulator({
     seed: 17,
-    rateLimits: FAST,
     retentionDays: 365,
     dataset: {
       groups: 8,
@@ -77,22 +69,22 @@ async function simulator(): Promise<Simulator> {
 }
 
 function runWith(sim: Simulator, store: StreamingObjectStore, over: Partial<RunOptions> = {}) {
-  const { client, app, clock } = clientFor(sim, {
-    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
-  });
-  const fetcher = simMediaFetcher(sim, client, clock, { tempName: 'media-engine-test' });
-  const options = testRunOptions(app.sdkAppId, {
+  // Virtual back-off sleeps (Retry-After: 1 on flaky files) keep the test free of real waits.
+  const clock = new FakeClock(Date.now());
+  const t = engineRun(sim, store, {
+    client: { clock },
     flushBytes: 64 * 1024,
     media: { enabled: true, concurrency: 8, imageSizes: ['original', 'thumbnail'], retentionDays: 365 },
     ...over,
+    mediaDeps: (client) => ({
+      store,
+      fetcher: simMediaFetcher(sim, client, clock, { tempName: 'media-engine-test' }),
+    }),
   });
   return {
-    sdkAppId: app.sdkAppId,
+    sdkAppId: t.sdkAppId,
     run: (runOver: Partial<RunOptions> = {}) =>
-      runArchive(
-        { api: client, store, clock: systemClock, logger: silentLogger, media: { fetcher, store } },
-        { ...options, ...runOver, runId: `run${Math.random().toString(36).slice(2, 10)}` },
-      ),
+      t.run({ ...runOver, runId: `run${Math.random().toString(36).slice(2, 10)}` }),
   };
 }
 

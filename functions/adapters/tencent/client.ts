@@ -5,12 +5,7 @@
  * pacer (one per app and API, shared by every group in flight), one POST with its own timeout, envelope and schema checks, and on failure the
  * verdict of the retry policy (`functions/domain/retry-policy.ts`), which this class obeys.
  */
-import {
-  isInteger,
-  isSafeNumber,
-  parse as losslessParse,
-  stringify as losslessStringify,
-} from 'lossless-json';
+import { stringify as losslessStringify } from 'lossless-json';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { z } from 'zod';
 import {
@@ -20,6 +15,7 @@ import {
   TencentApiError,
   TransportError,
 } from '../../domain/errors.ts';
+import { parseLosslessJson } from '../../domain/json-guards.ts';
 import type { Clock, Logger, Random } from '../../domain/ports.ts';
 import { RateLimiter, type SendPermit } from '../../domain/rate-limiter.ts';
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
@@ -100,9 +96,6 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   getTopic: 0,
   getCosSig: 0,
 });
-
-/** A number that may not fit a double exactly has at least 16 digits. */
-const SIXTEEN_DIGITS = /\d{16}/;
 
 /** `get_group_info` takes at most 50 ids per call (GINFO). */
 export const GROUP_INFO_BATCH = 50;
@@ -408,13 +401,7 @@ export class TencentClient implements ChatApi {
 
   private parseJson(path: string, text: string): JsonValue {
     try {
-      // Without a run of 16 digits no integer can exceed 2^53, and JSON.parse is exact and much
-      // faster (a page of long messages is parsed ~200 times a second).
-      if (!SIXTEEN_DIGITS.test(text)) return JSON.parse(text) as JsonValue;
-      // Lossless: `Next` of get_appid_group_list is a uint64 and can exceed 2^53 (reference §4.1).
-      return losslessParse(text, null, (value: string) =>
-        isInteger(value) && !isSafeNumber(value) ? BigInt(value) : Number(value),
-      ) as JsonValue;
+      return parseLosslessJson(text);
     } catch (error) {
       throw new TransportError(
         path,
