@@ -25,6 +25,14 @@
  *   answer, and shrinks by `marginMs / 10` after every N accepted requests without one, never
  *   below a floor that each frequency-limit answer raises to 1.5 times the margin that proved too
  *   small (at least one step more), so that margin is not tried again in this run.
+ *
+ * A margin beyond {@link MAX_JITTER_MS} (or a quarter window) cannot be about jitter any more: the
+ * server then counts fewer requests than configured (a plan with a lower limit, a rate set too high).
+ * Instead of widening the margin further, the pacer lowers the requests it allows per window by a
+ * quarter (multiplicative decrease), and raises them again by one per window of accepted requests,
+ * never above 90% of a count that was refused (additive increase under a ceiling): the sends stay
+ * spread over the window and a frequency-limit answer stays rare, where a wide margin alone would
+ * still release them in bursts of the configured count.
  */
 import { AbortedError, ConfigError } from './errors.ts';
 import type { Clock } from './ports.ts';
@@ -86,6 +94,9 @@ export class SlidingWindowPacer {
   private rttNext = 0;
   private jitterMs = 0;
   private throttles = 0;
+  /** Requests currently allowed per window (<= limit), and the most they may grow back to. */
+  private allowed: number;
+  private ceiling: number;
   /** The newest send time, and the newest send when the margin was last raised. */
   private lastSendMs = Number.NEGATIVE_INFINITY;
   private raisedAtMs = Number.NEGATIVE_INFINITY;
@@ -112,6 +123,13 @@ export class SlidingWindowPacer {
     this.maxMarginMs = max;
     this.aimdMarginMs = margin;
     this.floorMs = margin;
+    this.allowed = this.limit;
+    this.ceiling = this.limit;
+  }
+
+  /** Requests currently allowed per window: the configured count, or less after frequency limits. */
+  public get allowedPerWindow(): number {
+    return this.allowed;
   }
 
   /** The extra ms currently added to the window. */
@@ -128,9 +146,16 @@ export class SlidingWindowPacer {
   /** The earliest time (>= nowMs) at which one more request may be sent. */
   public earliestSendMs(nowMs: number): number {
     requireFiniteTime(nowMs, 'nowMs');
-    if (this.sends.length < this.limit) return nowMs;
-    const oldest = this.sends[this.head] as number;
-    return Math.max(nowMs, oldest + this.windowMs + this.marginMs);
+    // The `allowed`-th most recent send must be more than a window (and the margin) ago.
+    const n = this.allowed;
+    let nth: number;
+    if (this.sends.length < this.limit) {
+      if (this.sends.length < n) return nowMs;
+      nth = this.sends[this.sends.length - n] as number;
+    } else {
+      nth = this.sends[(this.head - n + this.limit) % this.limit] as number;
+    }
+    return Math.max(nowMs, nth + this.windowMs + this.marginMs);
   }
 
   /** Record a request that goes out at `atMs` (the caller sends it now). */
@@ -166,9 +191,10 @@ export class SlidingWindowPacer {
   /** A request was accepted (not answered with a frequency limit): additive decrease of the margin. */
   public accepted(): void {
     this.acceptedSinceThrottle++;
-    if (this.acceptedSinceThrottle >= this.limit) {
+    if (this.acceptedSinceThrottle >= this.allowed) {
       this.acceptedSinceThrottle = 0;
       this.aimdMarginMs = Math.max(this.floorMs, this.aimdMarginMs - Math.max(1, this.baseMarginMs / 10));
+      this.allowed = Math.min(this.ceiling, this.allowed + 1);
     }
   }
 
@@ -184,8 +210,19 @@ export class SlidingWindowPacer {
     this.raisedAtMs = this.lastSendMs;
     const current = this.marginMs;
     const step = Math.max(this.baseMarginMs, 10);
-    this.floorMs = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + Math.max(step, current / 2)));
-    this.aimdMarginMs = Math.min(this.maxMarginMs, Math.max(2 * current, current + step, this.floorMs));
+    const floor = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + Math.max(step, current / 2)));
+    const margin = Math.min(this.maxMarginMs, Math.max(2 * current, current + step, floor));
+    if (margin > Math.max(MAX_JITTER_MS, this.windowMs / 4) && this.allowed > 1) {
+      // No jitter is this large: the server counts fewer than `allowed`. Allow fewer, and drop
+      // the margin that was widened on the wrong diagnosis back to where it started.
+      this.ceiling = Math.max(1, Math.floor(this.allowed * 0.9));
+      this.allowed = Math.max(1, Math.floor(this.allowed * 0.75));
+      this.floorMs = this.baseMarginMs;
+      this.aimdMarginMs = this.baseMarginMs;
+      return;
+    }
+    this.floorMs = floor;
+    this.aimdMarginMs = margin;
   }
 }
 
@@ -292,6 +329,17 @@ export class RateLimiter {
     pacer.observeRtt(this.clock.now() - permit.sentAtMs);
     if (outcome === 'accepted') pacer.accepted();
     if (outcome === 'throttled') pacer.throttled(permit.sentAtMs);
+  }
+
+  /**
+   * When a call answered with a frequency limit may be sent again: one window (and the margin, just
+   * raised) after its rejected send, so the server's window has moved past it. Only that call waits;
+   * the lane keeps serving the others. Without this, a client configured faster than the server
+   * counts would repeat every rejected call at once, while its log still has room: a burst.
+   */
+  public retryNotBeforeMs(api: string, permit: SendPermit): number {
+    const pacer = this.laneFor(api).pacer;
+    return permit.sentAtMs + pacer.windowMs + pacer.marginMs;
   }
 
   /** The pacer of `api` (for reports and tests). */

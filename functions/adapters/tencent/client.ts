@@ -328,15 +328,20 @@ export class TencentClient implements ChatApi {
         }
         this.counters.retries++;
         if (slowDown) this.counters.throttles++;
+        // A frequency-limit answer: this call alone waits until a window after its rejected send,
+        // then queues for the pacer's next slot; the other calls go on meanwhile.
+        const delayMs =
+          slowDown && permit !== undefined
+            ? Math.max(0, this.limiter.retryNotBeforeMs(api, permit) - this.options.clock.now())
+            : decision.delayMs;
         this.options.logger.debug('retrying Tencent call', {
           api: TENCENT_APIS[api],
           attempt,
-          delayMs: decision.delayMs,
+          delayMs,
           reason: decision.verdict.reason,
         });
-        // A frequency-limit answer has no delay: the call queues for the pacer's next slot.
-        if (decision.delayMs > 0) {
-          await this.options.clock.sleep(decision.delayMs, signal).catch((cause: unknown) => {
+        if (delayMs > 0) {
+          await this.options.clock.sleep(delayMs, signal).catch((cause: unknown) => {
             throw new AbortedError(`${api} aborted while backing off`, { cause });
           });
         }
