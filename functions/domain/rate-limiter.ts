@@ -19,8 +19,8 @@
  * The margin covers the difference between when a request is sent and when it arrives: if the
  * one-way delay varies by ±J, two sends `window + margin` apart can arrive `window + margin - 2J`
  * apart, so the margin must exceed 2J. It is the larger of
- * - the observed spread of round-trip times (which bounds the spread of one-way delays), plus a
- *   small safety; and
+ * - the observed spread of round-trip times (which bounds the spread of one-way delays), from the
+ *   5th to the 95th percentile of the last 256, plus a small safety; and
  * - an AIMD term: it starts at `marginMs`, doubles (at least `+marginMs`) on every frequency-limit
  *   answer, and shrinks by `marginMs / 10` after every N accepted requests without one, never
  *   below a floor that each frequency-limit answer raises to 1.5 times the margin that proved too
@@ -51,13 +51,15 @@ export interface PacerOptions {
 export const DEFAULT_MARGIN_MS = 20;
 /** RTT samples kept for the jitter estimate (about a second's worth at 200/s). */
 const RTT_SAMPLES = 256;
+/** The share of RTT samples left out at each end of the jitter estimate: a stall delays every answer in flight (~16 at 200/s), so 5% of 256. */
+const RTT_TAIL = 0.05;
 /**
  * The RTT spread also contains server processing time, which comes after arrival; past this it says
  * more about slow answers than about arrival jitter, and would only cost throughput.
  */
 const MAX_JITTER_MS = 250;
-/** Added to the observed RTT spread: timer granularity and the odd sample outside what was seen. */
-const JITTER_SAFETY_MS = 8;
+/** Added to the observed RTT spread: timer granularity, the odd sample outside what was seen, and the tails the percentiles leave out. */
+const JITTER_SAFETY_MS = 12;
 
 function describeRate(value: unknown): string {
   return typeof value === 'number' ? String(value) : typeof value;
@@ -176,15 +178,17 @@ export class SlidingWindowPacer {
     if (this.rtts.length < RTT_SAMPLES) this.rtts.push(rttMs);
     else this.rtts[this.rttNext] = rttMs;
     this.rttNext = (this.rttNext + 1) % RTT_SAMPLES;
-    // Recomputed every 16 samples: cheap, and the estimate moves slowly anyway.
+    // Recomputed every 16 samples: cheap, and the estimate moves slowly anyway. The spread between
+    // the 5th and 95th percentile, not min to max: one answer read late because this process's
+    // event loop was busy (GC, a checkpoint) says nothing about arrival jitter, and would widen
+    // the margin for the next 256 calls. A jitter tail beyond the percentiles is what the AIMD term
+    // is for.
     if (this.rttNext % 16 === 0 || this.rtts.length < 16) {
-      let min = Number.POSITIVE_INFINITY;
-      let max = 0;
-      for (const r of this.rtts) {
-        if (r < min) min = r;
-        if (r > max) max = r;
-      }
-      this.jitterMs = Math.min(max - min, MAX_JITTER_MS);
+      const sorted = [...this.rtts].sort((a, b) => a - b);
+      const cut = Math.floor(sorted.length * RTT_TAIL);
+      const low = sorted[cut] as number;
+      const high = sorted[sorted.length - 1 - cut] as number;
+      this.jitterMs = Math.min(high - low, MAX_JITTER_MS);
     }
   }
 

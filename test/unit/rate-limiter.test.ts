@@ -82,6 +82,18 @@ describe('SlidingWindowPacer', () => {
     expect(pacer.marginMs).toBeLessThan(50);
   });
 
+  it('does not let a few answers read late (a stalled event loop) widen the margin', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 10 });
+    const random = lcg(5);
+    // A 300 ms stall: the 12 answers in flight then are all read late.
+    for (let i = 0; i < 256; i++)
+      pacer.observeRtt(i >= 100 && i < 112 ? 100 + 25 * (i - 99) : 60 + random() * 40);
+    expect(pacer.marginMs).toBeLessThan(50);
+    // A lasting change of the spread is followed.
+    for (let i = 0; i < 256; i++) pacer.observeRtt(40 + random() * 120);
+    expect(pacer.marginMs).toBeGreaterThan(110);
+  });
+
   it('multiplies the margin on a frequency-limit answer and lowers it by steps, not below the raised floor', () => {
     const pacer = new SlidingWindowPacer({ ratePerSecond: 10, marginMs: 20 });
     pacer.throttled();
