@@ -37,6 +37,7 @@ import {
   type TopicInfo,
 } from '../../domain/tencent-types.ts';
 import { redactSecrets } from '../logging/redact.ts';
+import { HttpPoster, type PostAnswer } from './http-post.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
 import {
@@ -110,6 +111,7 @@ export class TencentClient implements ChatApi {
   private readonly timeoutMs: number;
   /** The server's clock, from the `Date` header of every answer. */
   private readonly serverClock = new ServerClockEstimate();
+  private readonly http = new HttpPoster();
   private readonly counters: ClientStats = {
     requests: ZERO_REQUESTS(),
     retries: 0,
@@ -359,19 +361,17 @@ export class TencentClient implements ChatApi {
     this.counters.requests[api]++;
     const url = this.buildUrl(path);
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    let response: Response;
-    let text: string;
+    let response: PostAnswer;
     try {
       const sentMs = this.options.clock.now();
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: losslessStringify(body) ?? '{}',
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      });
-      const date = response.headers.get('date');
-      if (date !== null) this.serverClock.observe(Date.parse(date), sentMs, this.options.clock.now());
-      text = await response.text();
+      response = await this.http.post(
+        url,
+        losslessStringify(body) ?? '{}',
+        signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      );
+      if (response.date !== null) {
+        this.serverClock.observe(Date.parse(response.date), sentMs, this.options.clock.now());
+      }
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`${path} aborted`, { cause: signal.reason });
       if (timeout.aborted) {
@@ -386,7 +386,7 @@ export class TencentClient implements ChatApi {
         status: response.status,
       });
     }
-    const parsed = this.parseJson(path, text);
+    const parsed = this.parseJson(path, response.text);
     const envelope = Envelope.safeParse(parsed);
     if (!envelope.success) {
       throw new TransportError(
