@@ -37,6 +37,7 @@ import {
   type TopicInfo,
 } from '../../domain/tencent-types.ts';
 import { redactSecrets } from '../logging/redact.ts';
+import { HttpPoster, type PostAnswer } from './http-post.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
 import {
@@ -110,6 +111,7 @@ export class TencentClient implements ChatApi {
   private readonly timeoutMs: number;
   /** The server's clock, from the `Date` header of every answer. */
   private readonly serverClock = new ServerClockEstimate();
+  private readonly http = new HttpPoster();
   private readonly counters: ClientStats = {
     requests: ZERO_REQUESTS(),
     retries: 0,
@@ -328,15 +330,20 @@ export class TencentClient implements ChatApi {
         }
         this.counters.retries++;
         if (slowDown) this.counters.throttles++;
+        // A frequency-limit answer: this call alone waits until a window after its rejected send,
+        // then queues for the pacer's next slot; the other calls go on meanwhile.
+        const delayMs =
+          slowDown && permit !== undefined
+            ? Math.max(0, this.limiter.retryNotBeforeMs(api, permit) - this.options.clock.now())
+            : decision.delayMs;
         this.options.logger.debug('retrying Tencent call', {
           api: TENCENT_APIS[api],
           attempt,
-          delayMs: decision.delayMs,
+          delayMs,
           reason: decision.verdict.reason,
         });
-        // A frequency-limit answer has no delay: the call queues for the pacer's next slot.
-        if (decision.delayMs > 0) {
-          await this.options.clock.sleep(decision.delayMs, signal).catch((cause: unknown) => {
+        if (delayMs > 0) {
+          await this.options.clock.sleep(delayMs, signal).catch((cause: unknown) => {
             throw new AbortedError(`${api} aborted while backing off`, { cause });
           });
         }
@@ -354,19 +361,17 @@ export class TencentClient implements ChatApi {
     this.counters.requests[api]++;
     const url = this.buildUrl(path);
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    let response: Response;
-    let text: string;
+    let response: PostAnswer;
     try {
       const sentMs = this.options.clock.now();
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: losslessStringify(body) ?? '{}',
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      });
-      const date = response.headers.get('date');
-      if (date !== null) this.serverClock.observe(Date.parse(date), sentMs, this.options.clock.now());
-      text = await response.text();
+      response = await this.http.post(
+        url,
+        losslessStringify(body) ?? '{}',
+        signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      );
+      if (response.date !== null) {
+        this.serverClock.observe(Date.parse(response.date), sentMs, this.options.clock.now());
+      }
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`${path} aborted`, { cause: signal.reason });
       if (timeout.aborted) {
@@ -381,7 +386,7 @@ export class TencentClient implements ChatApi {
         status: response.status,
       });
     }
-    const parsed = this.parseJson(path, text);
+    const parsed = this.parseJson(path, response.text);
     const envelope = Envelope.safeParse(parsed);
     if (!envelope.success) {
       throw new TransportError(
