@@ -97,6 +97,8 @@ export async function composeAppRun(
     runId?: string;
     onProgress?: RunDeps['onProgress'];
     hardStopAtMs?: number | null;
+    /** The stack's `alarms.headroomDays` (the Lambda); default DEFAULT_HEADROOM_DAYS. */
+    mediaHeadroomDays?: number;
   } = {},
 ): Promise<{ deps: RunDeps; options: RunOptions; client: TencentClient }> {
   const app = config.apps[index];
@@ -155,6 +157,7 @@ export async function composeAppRun(
       concurrency: config.media.concurrency,
       imageSizes: config.media.imageSizes,
       retentionDays: app.retentionDays,
+      ...(overrides.mediaHeadroomDays === undefined ? {} : { headroomDays: overrides.mediaHeadroomDays }),
     },
     rescanDays: config.rescan.days,
     retentionDays: app.retentionDays,

@@ -8,7 +8,6 @@
  * never leaves a half-written export behind.
  */
 import { open, rename, rm } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import { formatBytes } from '../adapters/aws/athena-errors.ts';
 import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
@@ -27,6 +26,7 @@ import {
 import type { QueryResult } from '../query/port.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { loadConfigFile } from './load-config.ts';
+import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
 import { isS3Archive, openArchiveRunner } from './query-runners.ts';
 import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts';
 
@@ -72,29 +72,14 @@ export interface ExportArgs {
  * @throws QueryUsageError naming the flag or parameter.
  */
 export function parseExportArgs(argv: readonly string[]): ExportArgs {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    throw new QueryUsageError((error as Error).message, { cause: error });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs(argv, {
+    ...QUERY_COMMAND_OPTIONS,
+    timeout: { type: 'string' },
+    'raw-csv': { type: 'boolean', default: false },
+  });
   const [target, ...extra] = positionals;
   if (target === undefined) throw new QueryUsageError('name a query or give SQL', { field: 'query' });
-  const rawParams: Record<string, string> = {};
-  for (const word of [...(values.params ?? []), ...extra]) {
-    const eq = word.indexOf('=');
-    if (eq <= 0) {
-      throw new QueryUsageError(`--params: expected key=value, got ${JSON.stringify(word)}`, {
-        field: '--params',
-      });
-    }
-    const key = word.slice(0, eq);
-    if (Object.hasOwn(rawParams, key)) {
-      throw new QueryUsageError(`--params ${key}: given twice`, { field: `--params ${key}` });
-    }
-    rawParams[key] = word.slice(eq + 1);
-  }
+  const rawParams = parseParamWords([...(values.params ?? []), ...extra]);
   const named = findNamedQuery(target);
   let query: ExportArgs['query'];
   let params = new Map<string, ParamValue>();
@@ -134,25 +119,6 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     timeoutMs: parseTimeout(values.timeout),
     rawCsv: values['raw-csv'] ?? false,
   };
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      params: { type: 'string', multiple: true },
-      out: { type: 'string' },
-      archive: { type: 'string' },
-      config: { type: 'string' },
-      'time-zone': { type: 'string' },
-      workgroup: { type: 'string' },
-      database: { type: 'string' },
-      timeout: { type: 'string' },
-      'raw-csv': { type: 'boolean', default: false },
-    },
-  });
 }
 
 function parseTimeout(text: string | undefined): number | undefined {

@@ -9,7 +9,6 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { openStore } from '../composition.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { QueryUsageError } from '../query/errors.ts';
@@ -28,6 +27,7 @@ import {
 import { renderTranscriptHtml } from '../query/transcript/render-html.ts';
 import type { ExportDeps } from './export-command.ts';
 import { loadConfigFile } from './load-config.ts';
+import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
 import { isS3Archive, openArchiveRunner } from './query-runners.ts';
 
 /** The transcript's parameters, validated like a named query's (topic_id is optional). */
@@ -77,22 +77,11 @@ interface TranscriptArgs {
 
 /** @throws QueryUsageError naming the flag or parameter. */
 export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    throw new QueryUsageError((error as Error).message, { cause: error });
-  }
-  const { values, positionals } = parsed;
-  const raw: Record<string, string> = {};
-  for (const word of [...(values.params ?? []), ...positionals]) {
-    const eq = word.indexOf('=');
-    if (eq <= 0)
-      throw new QueryUsageError(`--params: expected key=value, got ${JSON.stringify(word)}`, {
-        field: '--params',
-      });
-    raw[word.slice(0, eq)] = word.slice(eq + 1);
-  }
+  const { values, positionals } = parseCommandArgs(argv, {
+    ...QUERY_COMMAND_OPTIONS,
+    title: { type: 'string' },
+  });
+  const raw = parseParamWords([...(values.params ?? []), ...positionals]);
   const { topic_id: topicId, ...rest } = raw;
   if (topicId === '')
     throw new QueryUsageError('--params topic_id: must not be empty', { field: '--params topic_id' });
@@ -117,24 +106,6 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
     workGroup: values.workgroup ?? DEFAULT_WORKGROUP,
     database: values.database ?? DEFAULT_DATABASE,
   };
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      params: { type: 'string', multiple: true },
-      out: { type: 'string' },
-      archive: { type: 'string' },
-      config: { type: 'string' },
-      'time-zone': { type: 'string' },
-      title: { type: 'string' },
-      workgroup: { type: 'string' },
-      database: { type: 'string' },
-    },
-  });
 }
 
 /** Runs the command; usage errors print the usage and return 2, other errors propagate. */

@@ -9,6 +9,7 @@ import { TENCENT_REGION_NAMES } from '../adapters/tencent/regions.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { IMAGE_SIZE_CLASSES } from '../domain/media-refs.ts';
 import { isTimeZone } from '../domain/partition.ts';
+import { DEFAULT_RESCAN_DAYS } from '../domain/rescan-plan.ts';
 
 /** Where a secret comes from. Secrets are never written into the config itself. */
 export const SecretSourceSchema = z.union(
@@ -148,7 +149,7 @@ const MediaSchema = z.strictObject({
 export type MediaConfig = z.output<typeof MediaSchema>;
 
 /** Days of history every run re-reads for changes, unless `rescan.days` says otherwise. */
-export const DEFAULT_RESCAN_DAYS = 3;
+export { DEFAULT_RESCAN_DAYS };
 
 export const ConfigSchema = z.strictObject({
   apps: z
@@ -225,6 +226,13 @@ const envSeconds = (fallback: number) =>
 export const LambdaEnvSchema = z.looseObject({
   /** How long a fetched SSM value is reused before it is read again. */
   SECRET_CACHE_SECONDS: envSeconds(300),
+  /** The stack's `alarms.headroomDays`: pending media this close to retention is counted apart. */
+  ALARM_HEADROOM_DAYS: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a positive number of days, such as 2')
+    .transform(Number)
+    .refine((n) => n > 0, 'must be a positive number of days, such as 2')
+    .optional(),
 });
 export type LambdaEnv = z.output<typeof LambdaEnvSchema>;
 

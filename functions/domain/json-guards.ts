@@ -37,10 +37,22 @@ function parseJsonNumber(text: string): number | bigint {
 }
 
 /**
- * Parses JSON text losslessly: integers beyond 2^53 come back as `bigint`.
+ * A JSON number that may not fit a double exactly has at least 16 digits in its integer part, which
+ * starts right after `:`, `,`, `[` or the start of the text (whitespace and a minus sign allowed
+ * between). Digits inside strings do not count: numeric account ids such as
+ * `"144115101827498659"` are common in Tencent's answers and would otherwise send every page down
+ * the slow path. A string that happens to hold `:1234…` only costs the slow path, never exactness.
+ */
+const LONG_NUMBER = /(?:^|[:,[])\s*-?\d{16}/;
+
+/**
+ * Parses JSON text losslessly: integers beyond 2^53 come back as `bigint`. Text without a number of
+ * 16 digits goes through `JSON.parse`, which then gives the same values and is several times faster
+ * (pages arrive ~200 times a second); the rest through lossless-json.
  *
  * @throws SyntaxError when the text is not JSON.
  */
 export function parseLosslessJson(text: string): JsonValue {
+  if (!LONG_NUMBER.test(text)) return JSON.parse(text) as JsonValue;
   return parse(text, null, parseJsonNumber) as JsonValue;
 }

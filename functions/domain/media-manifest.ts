@@ -52,6 +52,8 @@ export interface MediaManifestRow {
   fetched_at: number;
   /** Download attempts over all runs. */
   attempts: number;
+  /** The message revision the reference belongs to (0: first capture; >0: a later edit's files). */
+  revision: number;
 }
 
 export const MANIFEST_COLUMNS: readonly (keyof MediaManifestRow)[] = [
@@ -75,6 +77,7 @@ export const MANIFEST_COLUMNS: readonly (keyof MediaManifestRow)[] = [
   'object_key',
   'fetched_at',
   'attempts',
+  'revision',
 ];
 
 /** The result of copying one reference (what the manifest row records beyond the reference). */
@@ -118,6 +121,7 @@ export function manifestRow(
     object_key: archived ? mediaObjectKey(archived.sha256) : null,
     fetched_at: fetchedAtMs,
     attempts,
+    revision: ref.revision ?? 0,
   };
 }
 
@@ -131,6 +135,7 @@ export function manifestRowId(row: MediaManifestRow): string {
     msgTime: row.msg_time,
     elementPath: row.element_path,
     sizeClass: row.size_class,
+    revision: row.revision ?? 0,
   });
 }
 
@@ -144,6 +149,8 @@ export function serializeManifestRow(row: MediaManifestRow): string {
 /** Parses one line written by {@link serializeManifestRow}. @throws SyntaxError / TypeError */
 export function parseManifestRow(line: string): MediaManifestRow {
   const value = JSON.parse(line) as Record<string, unknown>;
+  // Rows written before revisions existed have no revision: they belong to the first capture.
+  value.revision ??= 0;
   for (const key of MANIFEST_COLUMNS) {
     if (!(key in value)) throw new TypeError(`manifest row lacks ${key}`);
   }

@@ -34,6 +34,12 @@ export interface MediaMessageKey {
   msgSeq: number;
   /** Epoch seconds (`MsgTimeStamp`): decides the partition and the retention left. */
   msgTime: number;
+  /**
+   * The record's revision when the reference comes from a later revision (an edit that added a
+   * file); absent for revision 0, so references and queue entries written before revisions keep
+   * their identity.
+   */
+  revision?: number;
 }
 
 export interface MediaRef extends MediaMessageKey {
@@ -65,7 +71,10 @@ export interface ExtractOptions {
 export function mediaRefId(
   ref: Omit<MediaRef, 'kind' | 'uuid' | 'url' | 'declaredSize' | 'fileName' | 'format'>,
 ): string {
-  return [ref.sdkAppId, ref.groupId, ref.topicId ?? '', ref.msgSeq, ref.elementPath, ref.sizeClass].join('|');
+  const id = [ref.sdkAppId, ref.groupId, ref.topicId ?? '', ref.msgSeq, ref.elementPath, ref.sizeClass].join(
+    '|',
+  );
+  return (ref.revision ?? 0) > 0 ? `${id}|r${ref.revision}` : id;
 }
 
 /** The media references of an archived record (none for placeholders and recalled messages). */
@@ -77,6 +86,7 @@ export function mediaRefsOfRecord(record: ArchiveRecord, options: ExtractOptions
     topicId: record.topic_id,
     msgSeq: record.msg_seq,
     msgTime: record.msg_time,
+    ...((record.revision ?? 0) > 0 ? { revision: record.revision } : {}),
   };
   const body = record.msg_body.map((e) => ({ MsgType: e.msg_type, MsgContent: e.msg_content }));
   return refsOfBody(key, body, '', sizesOf(options));

@@ -19,12 +19,20 @@
  * The margin covers the difference between when a request is sent and when it arrives: if the
  * one-way delay varies by ±J, two sends `window + margin` apart can arrive `window + margin - 2J`
  * apart, so the margin must exceed 2J. It is the larger of
- * - the observed spread of round-trip times (which bounds the spread of one-way delays), plus a
- *   small safety; and
+ * - the observed spread of round-trip times (which bounds the spread of one-way delays), from the
+ *   5th to the 95th percentile of the last 256, plus a small safety; and
  * - an AIMD term: it starts at `marginMs`, doubles (at least `+marginMs`) on every frequency-limit
  *   answer, and shrinks by `marginMs / 10` after every N accepted requests without one, never
  *   below a floor that each frequency-limit answer raises to 1.5 times the margin that proved too
  *   small (at least one step more), so that margin is not tried again in this run.
+ *
+ * A margin beyond {@link MAX_JITTER_MS} (or a quarter window) cannot be about jitter any more: the
+ * server then counts fewer requests than configured (a plan with a lower limit, a rate set too high).
+ * Instead of widening the margin further, the pacer lowers the requests it allows per window by a
+ * quarter (multiplicative decrease), and raises them again by one per window of accepted requests,
+ * never above 90% of a count that was refused (additive increase under a ceiling): the sends stay
+ * spread over the window and a frequency-limit answer stays rare, where a wide margin alone would
+ * still release them in bursts of the configured count.
  */
 import { AbortedError, ConfigError } from './errors.ts';
 import type { Clock } from './ports.ts';
@@ -43,13 +51,15 @@ export interface PacerOptions {
 export const DEFAULT_MARGIN_MS = 20;
 /** RTT samples kept for the jitter estimate (about a second's worth at 200/s). */
 const RTT_SAMPLES = 256;
+/** The share of RTT samples left out at each end of the jitter estimate: a stall delays every answer in flight (~16 at 200/s), so 5% of 256. */
+const RTT_TAIL = 0.05;
 /**
  * The RTT spread also contains server processing time, which comes after arrival; past this it says
  * more about slow answers than about arrival jitter, and would only cost throughput.
  */
 const MAX_JITTER_MS = 250;
-/** Added to the observed RTT spread: timer granularity and the odd sample outside what was seen. */
-const JITTER_SAFETY_MS = 8;
+/** Added to the observed RTT spread: timer granularity, the odd sample outside what was seen, and the tails the percentiles leave out. */
+const JITTER_SAFETY_MS = 12;
 
 function describeRate(value: unknown): string {
   return typeof value === 'number' ? String(value) : typeof value;
@@ -86,6 +96,9 @@ export class SlidingWindowPacer {
   private rttNext = 0;
   private jitterMs = 0;
   private throttles = 0;
+  /** Requests currently allowed per window (<= limit), and the most they may grow back to. */
+  private allowed: number;
+  private ceiling: number;
   /** The newest send time, and the newest send when the margin was last raised. */
   private lastSendMs = Number.NEGATIVE_INFINITY;
   private raisedAtMs = Number.NEGATIVE_INFINITY;
@@ -112,6 +125,13 @@ export class SlidingWindowPacer {
     this.maxMarginMs = max;
     this.aimdMarginMs = margin;
     this.floorMs = margin;
+    this.allowed = this.limit;
+    this.ceiling = this.limit;
+  }
+
+  /** Requests currently allowed per window: the configured count, or less after frequency limits. */
+  public get allowedPerWindow(): number {
+    return this.allowed;
   }
 
   /** The extra ms currently added to the window. */
@@ -128,9 +148,16 @@ export class SlidingWindowPacer {
   /** The earliest time (>= nowMs) at which one more request may be sent. */
   public earliestSendMs(nowMs: number): number {
     requireFiniteTime(nowMs, 'nowMs');
-    if (this.sends.length < this.limit) return nowMs;
-    const oldest = this.sends[this.head] as number;
-    return Math.max(nowMs, oldest + this.windowMs + this.marginMs);
+    // The `allowed`-th most recent send must be more than a window (and the margin) ago.
+    const n = this.allowed;
+    let nth: number;
+    if (this.sends.length < this.limit) {
+      if (this.sends.length < n) return nowMs;
+      nth = this.sends[this.sends.length - n] as number;
+    } else {
+      nth = this.sends[(this.head - n + this.limit) % this.limit] as number;
+    }
+    return Math.max(nowMs, nth + this.windowMs + this.marginMs);
   }
 
   /** Record a request that goes out at `atMs` (the caller sends it now). */
@@ -151,24 +178,27 @@ export class SlidingWindowPacer {
     if (this.rtts.length < RTT_SAMPLES) this.rtts.push(rttMs);
     else this.rtts[this.rttNext] = rttMs;
     this.rttNext = (this.rttNext + 1) % RTT_SAMPLES;
-    // Recomputed every 16 samples: cheap, and the estimate moves slowly anyway.
+    // Recomputed every 16 samples: cheap, and the estimate moves slowly anyway. The spread between
+    // the 5th and 95th percentile, not min to max: one answer read late because this process's
+    // event loop was busy (GC, a checkpoint) says nothing about arrival jitter, and would widen
+    // the margin for the next 256 calls. A jitter tail beyond the percentiles is what the AIMD term
+    // is for.
     if (this.rttNext % 16 === 0 || this.rtts.length < 16) {
-      let min = Number.POSITIVE_INFINITY;
-      let max = 0;
-      for (const r of this.rtts) {
-        if (r < min) min = r;
-        if (r > max) max = r;
-      }
-      this.jitterMs = Math.min(max - min, MAX_JITTER_MS);
+      const sorted = [...this.rtts].sort((a, b) => a - b);
+      const cut = Math.floor(sorted.length * RTT_TAIL);
+      const low = sorted[cut] as number;
+      const high = sorted[sorted.length - 1 - cut] as number;
+      this.jitterMs = Math.min(high - low, MAX_JITTER_MS);
     }
   }
 
   /** A request was accepted (not answered with a frequency limit): additive decrease of the margin. */
   public accepted(): void {
     this.acceptedSinceThrottle++;
-    if (this.acceptedSinceThrottle >= this.limit) {
+    if (this.acceptedSinceThrottle >= this.allowed) {
       this.acceptedSinceThrottle = 0;
       this.aimdMarginMs = Math.max(this.floorMs, this.aimdMarginMs - Math.max(1, this.baseMarginMs / 10));
+      this.allowed = Math.min(this.ceiling, this.allowed + 1);
     }
   }
 
@@ -184,8 +214,19 @@ export class SlidingWindowPacer {
     this.raisedAtMs = this.lastSendMs;
     const current = this.marginMs;
     const step = Math.max(this.baseMarginMs, 10);
-    this.floorMs = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + Math.max(step, current / 2)));
-    this.aimdMarginMs = Math.min(this.maxMarginMs, Math.max(2 * current, current + step, this.floorMs));
+    const floor = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + Math.max(step, current / 2)));
+    const margin = Math.min(this.maxMarginMs, Math.max(2 * current, current + step, floor));
+    if (margin > Math.max(MAX_JITTER_MS, this.windowMs / 4) && this.allowed > 1) {
+      // No jitter is this large: the server counts fewer than `allowed`. Allow fewer, and drop
+      // the margin that was widened on the wrong diagnosis back to where it started.
+      this.ceiling = Math.max(1, Math.floor(this.allowed * 0.9));
+      this.allowed = Math.max(1, Math.floor(this.allowed * 0.75));
+      this.floorMs = this.baseMarginMs;
+      this.aimdMarginMs = this.baseMarginMs;
+      return;
+    }
+    this.floorMs = floor;
+    this.aimdMarginMs = margin;
   }
 }
 
@@ -292,6 +333,17 @@ export class RateLimiter {
     pacer.observeRtt(this.clock.now() - permit.sentAtMs);
     if (outcome === 'accepted') pacer.accepted();
     if (outcome === 'throttled') pacer.throttled(permit.sentAtMs);
+  }
+
+  /**
+   * When a call answered with a frequency limit may be sent again: one window (and the margin, just
+   * raised) after its rejected send, so the server's window has moved past it. Only that call waits;
+   * the lane keeps serving the others. Without this, a client configured faster than the server
+   * counts would repeat every rejected call at once, while its log still has room: a burst.
+   */
+  public retryNotBeforeMs(api: string, permit: SendPermit): number {
+    const pacer = this.laneFor(api).pacer;
+    return permit.sentAtMs + pacer.windowMs + pacer.marginMs;
   }
 
   /** The pacer of `api` (for reports and tests). */

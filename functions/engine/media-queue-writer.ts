@@ -1,5 +1,6 @@
 /**
- * A PartitionWriter that also queues the media of the records it flushes: each checkpoint writes
+ * A PartitionWriter that also queues the media of the records it flushes (new messages, and the
+ * revisions the rescan writes): each checkpoint writes
  * one queue object with the references of its messages, named in the same intent as the message
  * objects (so a rolled-back checkpoint leaves no queue either), and hands it to the media stage
  * once the checkpoint has committed.
@@ -25,11 +26,17 @@ export class MediaQueueWriter extends PartitionWriter {
     super(queueOptions);
   }
 
-  /** Records and, for first captures (revision 0), their media references. */
+  /**
+   * Records and the media references of those that carry content: first captures (revision 0),
+   * and revisions whose content changed (`modified`, `restored`), keyed to their revision. An edit
+   * that keeps a file queues it again; its bytes are stored once (content-addressed), the new
+   * revision gets its own manifest row. Recalls and deletions carry no content, so no media.
+   */
   public override addAll(records: readonly ArchiveRecord[]): void {
     super.addAll(records);
     for (const record of records) {
-      if ((record.revision ?? 0) !== 0) continue;
+      if ((record.revision ?? 0) !== 0 && record.change !== 'modified' && record.change !== 'restored')
+        continue;
       for (const ref of mediaRefsOfRecord(record, { imageSizes: this.stage.imageSizes })) {
         this.entries.push({ ref, attempts: 0, lastError: null });
       }
@@ -72,6 +79,7 @@ export class MediaQueueWriter extends PartitionWriter {
 
   /** The checkpoint committed: its queue object is durable, copy its media now. */
   public override committed(): void {
+    super.committed();
     if (this.flushed) this.stage.enqueue(this.flushed.key, this.flushed.entries);
     this.flushed = undefined;
   }

@@ -1,3 +1,6 @@
+/** Default of `headroomDays` (the stack passes its `alarms.headroomDays`, default 2 too). */
+export const DEFAULT_HEADROOM_DAYS = 2;
+
 /** What the media stage did in one run: part of the run report (`media`). */
 export interface MediaReport {
   /** References of messages archived by this run (queued by its checkpoints). */
@@ -23,6 +26,16 @@ export interface MediaReport {
   pending: number;
   /** Queue objects not started by this run. */
   pendingBatches: number;
+  /**
+   * Pending references (not yet archived, expired, refused or failed for good: deadline, retrying,
+   * storage errors, queue objects not started) whose message is older than `retentionDays -
+   * headroomDays` on the server's clock: Tencent deletes these files soon. Alarmed on when above 0.
+   */
+  nearRetention: number;
+  /** Epoch seconds of the oldest pending reference's message (null when nothing is pending). */
+  oldestPendingMsgTime: number | null;
+  /** Queue objects whose references could not be counted into `nearRetention` (hard stop, read error). */
+  uncountedBatches: number;
   /** Files the store failed on (kept for a later run). */
   errors: number;
   manifestObjects: number;
@@ -46,6 +59,9 @@ export function emptyMediaReport(): MediaReport {
     noUrl: 0,
     pending: 0,
     pendingBatches: 0,
+    nearRetention: 0,
+    oldestPendingMsgTime: null,
+    uncountedBatches: 0,
     errors: 0,
     manifestObjects: 0,
     checkpoints: 0,
@@ -59,6 +75,19 @@ export function formatMediaReport(m: MediaReport): string {
   return (
     `  media: ${m.archived} archived (${mb(m.bytes)} MB, ${mb(m.storedBytes)} MB new, ${m.deduplicated} already stored), ` +
     `${m.expired} expired, ${m.refused} refused, ${m.failed} failed, ${m.noUrl} without URL; ` +
-    `${m.pending} pending${m.retrying ? ` (${m.retrying} to retry)` : ''}${m.errors ? `, ${m.errors} storage errors` : ''}`
+    `${m.pending} pending${m.retrying ? ` (${m.retrying} to retry)` : ''}${m.errors ? `, ${m.errors} storage errors` : ''}` +
+    (m.nearRetention ? `; ${m.nearRetention} pending files close to Tencent's retention limit` : '')
   );
+}
+
+/**
+ * Epoch seconds before which a pending reference's message counts as close to the retention limit:
+ * `serverNow - (retentionDays - headroomDays)` days. Pure, on the server's clock (the caller's).
+ */
+export function nearRetentionCutoffSec(
+  serverNowMs: number,
+  retentionDays: number,
+  headroomDays: number,
+): number {
+  return Math.floor(serverNowMs / 1000) - Math.round(Math.max(0, retentionDays - headroomDays) * 86_400);
 }

@@ -33,7 +33,7 @@ import type { StreamingObjectStore } from '../domain/storage.ts';
 import { describeError } from './errors.ts';
 import { copyMedia } from './media-copy.ts';
 import { MediaLedger, recoverMediaCheckpoints } from './media-ledger.ts';
-import { emptyMediaReport, type MediaReport } from './media-report.ts';
+import { emptyMediaReport, type MediaReport, nearRetentionCutoffSec } from './media-report.ts';
 import type { StateKeeper } from './state-keeper.ts';
 
 export interface MediaStageDeps {
@@ -41,6 +41,8 @@ export interface MediaStageDeps {
   store: StreamingObjectStore;
   clock: Clock;
   logger: Logger;
+  /** The API server's clock (epoch ms): retention is the server's; default the local clock. */
+  serverNowMs?: () => number;
 }
 
 export interface MediaStageOptions {
@@ -52,6 +54,8 @@ export interface MediaStageOptions {
   imageSizes: readonly ImageSizeClass[];
   /** The plan's retention: a failed download is retried by later runs until its message leaves it. */
   retentionDays: number;
+  /** Pending references whose message is this close (days) to leaving retention are counted apart. */
+  headroomDays: number;
   /** No download starts that cannot finish before this (epoch ms); in-flight ones are aborted at it. */
   deadlineMs: number | null;
   leaseMs: number;
@@ -82,6 +86,10 @@ export class MediaStage {
   private renewTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private failure: unknown;
+  /** Message times (epoch s) of the references left pending, for the near-retention count. */
+  private readonly pendingMsgTimes: number[] = [];
+  /** The run's own signal (the hard stop): after it, nothing more is read. */
+  private runSignal: AbortSignal | undefined;
   private readonly startedAt: number;
   /** Runs before every write of a media checkpoint; throws to stop it. */
   private fence: () => Promise<void> = () => this.keeper.ensureLease(fenceMarginMs(this.options.leaseMs));
@@ -112,6 +120,7 @@ export class MediaStage {
     const ledger = await MediaLedger.open(deps.store, options.sdkAppId);
     const stage = new MediaStage(deps, options, keeper, ledger);
     if (fence) stage.fence = fence;
+    stage.runSignal = signal;
     stage.report.rolledBackObjects = await recoverMediaCheckpoints(ledger, deps.store, deps.logger);
     for await (const key of deps.store.list(mediaQueuePrefix(options.sdkAppId))) {
       stage.waiting.push({ key, entries: undefined });
@@ -163,8 +172,50 @@ export class MediaStage {
     clearTimeout(this.deadlineTimer);
     this.report.pendingBatches = this.waiting.length;
     for (const batch of this.waiting) this.report.pending += batch.entries?.length ?? 0;
+    await this.countPending();
     if (this.failure !== undefined) throw this.failure;
     return this.report;
+  }
+
+  /**
+   * `nearRetention` and `oldestPendingMsgTime` over every reference left pending, those of queue
+   * objects this run never opened too (read now: small, one checkpoint's references each).
+   */
+  private async countPending(): Promise<void> {
+    const times = this.pendingMsgTimes;
+    const unread = this.waiting.filter((b) => b.entries === undefined);
+    for (const batch of this.waiting) for (const e of batch.entries ?? []) times.push(e.ref.msgTime);
+    const reads = pLimit(8);
+    await Promise.all(
+      unread.map((batch) =>
+        reads(async () => {
+          if (this.runSignal?.aborted) {
+            this.report.uncountedBatches++;
+            return;
+          }
+          try {
+            for (const e of await this.read(batch.key)) times.push(e.ref.msgTime);
+          } catch (error) {
+            this.report.uncountedBatches++;
+            this.deps.logger.warn('could not read a media queue object to count its pending files', {
+              key: batch.key,
+              error: describeError(error),
+            });
+          }
+        }),
+      ),
+    );
+    const now = this.deps.serverNowMs?.() ?? this.deps.clock.now();
+    const cutoff = nearRetentionCutoffSec(now, this.options.retentionDays, this.options.headroomDays);
+    let oldest: number | null = null;
+    let near = 0;
+    for (const t of times) {
+      if (t < cutoff) near++;
+      if (oldest === null || t < oldest) oldest = t;
+    }
+    this.report.nearRetention = near;
+    this.report.oldestPendingMsgTime = oldest;
+    times.length = 0;
   }
 
   /** Stop everything now (the run failed); nothing half-written is left behind. */
@@ -197,7 +248,23 @@ export class MediaStage {
   }
 
   private async process(batch: Batch): Promise<void> {
-    const entries = batch.entries ?? (await this.read(batch.key));
+    let entries: MediaQueueEntry[];
+    try {
+      entries = batch.entries ?? (await this.read(batch.key));
+    } catch (error) {
+      this.report.uncountedBatches++;
+      throw error;
+    }
+    try {
+      await this.copyBatch(batch.key, entries);
+    } catch (error) {
+      // Not committed: the queue object stays, every reference in it is still pending.
+      for (const e of entries) this.pendingMsgTimes.push(e.ref.msgTime);
+      throw error;
+    }
+  }
+
+  private async copyBatch(key: string, entries: MediaQueueEntry[]): Promise<void> {
     const finals: MediaManifestRow[] = [];
     const remainder: MediaQueueEntry[] = [];
     let attempted = 0;
@@ -217,10 +284,12 @@ export class MediaStage {
     if (attempted === 0) {
       // Nothing was tried (deadline): leave the queue object as it is.
       this.report.pending += entries.length;
+      for (const e of entries) this.pendingMsgTimes.push(e.ref.msgTime);
       return;
     }
-    await this.commit(batch.key, finals, remainder);
+    await this.commit(key, finals, remainder);
     this.report.pending += remainder.length;
+    for (const e of remainder) this.pendingMsgTimes.push(e.ref.msgTime);
   }
 
   /** Copy one reference: a final row, an entry to retry in a later run, or undefined (not started). */
@@ -267,7 +336,8 @@ export class MediaStage {
       if (result.storedBytes === 0) this.report.deduplicated++;
     } else if (outcome.status === 'failed') {
       const retentionEnd = (entry.ref.msgTime + this.options.retentionDays * 86_400) * 1000;
-      if (now < retentionEnd) {
+      // Retention is the server's: on its clock, not this host's.
+      if ((this.deps.serverNowMs?.() ?? now) < retentionEnd) {
         this.report.retrying++;
         return { ref: entry.ref, attempts, lastError: outcome.reason };
       }

@@ -50,23 +50,43 @@ export interface FlushResult {
   bytes: number;
 }
 
+export interface PartitionWriterOptions {
+  sdkAppId: number;
+  runId: string;
+  timeZone: string;
+  store: ObjectStore;
+  /**
+   * Epoch seconds (server clock) before which a message gets no fingerprint-log entry: no rescan
+   * can ever compare it (`fingerprintHorizonSec` in domain/rescan-plan.ts). Absent: every message gets one.
+   */
+  fingerprintsFromSec?: () => number;
+}
+
 export class PartitionWriter {
   private partitions = new Map<string, Partition>();
   private planned: PlannedObject[] | undefined;
+  /** Records of the last flush, until its checkpoint commits. */
+  private flushedRecords = 0;
   private nextPart = 0;
   private uncompressed = 0;
   /** The `dt` of 15-minute blocks already seen (one Intl call per block, not per message). */
   private readonly days = new Map<number, string>();
 
-  public constructor(
-    private readonly options: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
-  ) {}
+  public constructor(private readonly options: PartitionWriterOptions) {}
 
   /** Records buffered since the last flush (not yet committed). */
   public get bufferedRecords(): number {
     let n = 0;
     for (const p of this.partitions.values()) n += p.records;
     return n;
+  }
+
+  /**
+   * Records not committed yet: those buffered, plus those of a flush whose checkpoint has not
+   * committed (a run stopped between its object writes and its state commit archived none of them).
+   */
+  public get uncommittedRecords(): number {
+    return this.bufferedRecords + this.flushedRecords;
   }
 
   /** Uncompressed bytes buffered since the last flush. */
@@ -81,10 +101,11 @@ export class PartitionWriter {
    */
   public addAll(records: readonly ArchiveRecord[]): void {
     if (this.planned) throw new Error('PartitionWriter.addAll after planFlush and before flush');
+    const printsFrom = this.options.fingerprintsFromSec?.() ?? Number.NEGATIVE_INFINITY;
     for (const record of records) {
       const dt = this.dayOf(record.msg_time);
       const partition = this.partitions.get(dt) ?? this.open(dt);
-      partition.prints.add(record);
+      if (record.msg_time >= printsFrom) partition.prints.add(record);
       const line = `${serializeRecord(record)}\n`;
       const size = Buffer.byteLength(line);
       partition.pending.push(line);
@@ -193,16 +214,21 @@ export class PartitionWriter {
       result.records += partition.records;
       result.bytes += body.length;
     }
+    // Until this point the records still count as buffered; from here until `committed()` as flushed.
+    this.flushedRecords += this.bufferedRecords;
     this.reset();
     return result;
   }
 
   /** Called by the checkpoint once it committed: what the last flush wrote is durable. */
-  public committed(): void {}
+  public committed(): void {
+    this.flushedRecords = 0;
+  }
 
   /** Drop everything buffered (after a failed checkpoint the data is fetched again). */
   public discard(): void {
     for (const p of this.partitions.values()) p.gzip.destroy();
+    this.flushedRecords = 0;
     this.reset();
   }
 

@@ -12,13 +12,15 @@ import { AbortedError, ArchiverError, GiveUpError } from '../domain/errors.ts';
 import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
 import type { Logger } from '../domain/ports.ts';
+import { fingerprintHorizonSec } from '../domain/rescan-plan.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
 import { MediaQueueWriter } from './media-queue-writer.ts';
+import { DEFAULT_HEADROOM_DAYS } from './media-report.ts';
 import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
-import { PartitionWriter } from './partition-writer.ts';
+import { PartitionWriter, type PartitionWriterOptions } from './partition-writer.ts';
 import { obtainPlan, settlePlan } from './plan-carry.ts';
 import { planTargets } from './plan-targets.ts';
 import { emptyReport, type RunReport } from './report.ts';
@@ -89,11 +91,12 @@ async function archive(
   await rollBackPendingWrite(keeper, store, clock, logger, report);
   await sweepRolledBack(keeper, store, clock, logger);
 
-  const writerOptions = {
+  const writerOptions: PartitionWriterOptions = {
     sdkAppId: options.sdkAppId,
     runId: options.runId,
     timeZone: options.timeZone,
     store,
+    fingerprintsFromSec: () => fingerprintHorizonSec(deps.api.serverNowMs(), options.rescanDays ?? 0),
   };
   let fatal: unknown;
   const run: RunOptions = {
@@ -159,8 +162,8 @@ async function archive(
   // The report is an object write too: fenced by the lease (not by the hard stop: it is one small PUT).
   const reportFence = () => keeper.ensureLease(margin);
   if (fatal !== undefined) {
-    // What this checkpoint buffered is not committed (its objects, if any, are rolled back next run).
-    report.messages -= writer.bufferedRecords;
+    // What this checkpoint buffered or wrote is not committed (its objects are rolled back next run).
+    report.messages -= writer.uncommittedRecords;
     writer.discard();
     report.done = false;
     report.fatalError = describe(fatal);
@@ -192,7 +195,13 @@ async function openMediaStage(
   if (!media?.enabled) return undefined;
   if (!deps.media) throw new ArchiverError('media copying is enabled but no media downloader was composed');
   return MediaStage.open(
-    { fetcher: deps.media.fetcher, store: deps.media.store, clock: deps.clock, logger: deps.logger },
+    {
+      fetcher: deps.media.fetcher,
+      store: deps.media.store,
+      clock: deps.clock,
+      logger: deps.logger,
+      serverNowMs: () => deps.api.serverNowMs(),
+    },
     {
       sdkAppId: options.sdkAppId,
       runId: options.runId,
@@ -200,6 +209,7 @@ async function openMediaStage(
       concurrency: media.concurrency,
       imageSizes: media.imageSizes,
       retentionDays: media.retentionDays,
+      headroomDays: media.headroomDays ?? DEFAULT_HEADROOM_DAYS,
       deadlineMs: options.deadlineMs,
       leaseMs: options.leaseMs,
       renewEveryMs: Math.max(100, Math.min(options.checkpointIntervalMs, options.leaseMs / 3)),

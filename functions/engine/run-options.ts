@@ -57,6 +57,11 @@ export interface MediaRunOptions {
   imageSizes: readonly ImageSizeClass[];
   /** The plan's retention in days: failed downloads are retried by later runs until then. */
   retentionDays: number;
+  /**
+   * Pending media whose message is this close (days) to leaving retention is counted in the
+   * report (`media.nearRetention`); the stack alarms on it. Default 2 (`DEFAULT_HEADROOM_DAYS`).
+   */
+  headroomDays?: number;
 }
 
 /** What the media stage needs; `store` is the archive store, able to stream. */

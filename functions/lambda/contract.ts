@@ -58,6 +58,13 @@ export const METRIC = {
   leaseHeld: 'LeaseHeld',
   /** 1 when the deadline check finds a run still in progress at the configured hour, else 0. */
   runNotDone: 'RunNotDoneByDeadline',
+  /**
+   * Media references still pending (not archived, expired or refused) whose message is within
+   * `alarms.headroomDays` of Tencent's retention limit, on the server's clock; alarmed above 0.
+   */
+  mediaPendingNearRetention: 'MediaPendingNearRetention',
+  /** Media files archived in the invocation. */
+  mediaArchived: 'MediaArchived',
   /** Pages the rescan for changes fetched. */
   rescanCalls: 'RescanCalls',
   /** Changes the rescan found, one metric per kind (one new revision row each). */
@@ -99,6 +106,8 @@ export const ENV = {
   prefix: 'ARCHIVE_PREFIX',
   /** How long a fetched SSM value is reused before it is read again (rotation takes effect). */
   secretCacheSeconds: 'SECRET_CACHE_SECONDS',
+  /** The stack's `alarms.headroomDays` (days), for the count of media pending near retention. */
+  headroomDays: 'ALARM_HEADROOM_DAYS',
   /** The audit function's Athena workgroup and Glue database. */
   workGroup: 'ATHENA_WORKGROUP',
   database: 'GLUE_DATABASE',

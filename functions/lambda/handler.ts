@@ -63,7 +63,9 @@ export function createHandler(options: HandlerOptions = {}) {
   // Constructing the S3 client opens no connection; the promise only waits for the module.
   const storeReady = openStore(config.archive.out);
   storeReady.catch(() => undefined); // awaited (and so reported) in the first invocation
-  const cacheSeconds = parseLambdaEnv(env)[ENV.secretCacheSeconds];
+  const lambdaEnv = parseLambdaEnv(env);
+  const cacheSeconds = lambdaEnv[ENV.secretCacheSeconds];
+  const headroomDays = lambdaEnv[ENV.headroomDays];
 
   const archive = async (event: ArchiveEvent, context: Context): Promise<ArchiveResult> => {
     const appIndex = appIndexFor(event, config);
@@ -78,6 +80,7 @@ export function createHandler(options: HandlerOptions = {}) {
         store: await storeReady,
         deadlineMs: budget.deadlineMs,
         hardStopAtMs: startedMs + remainingMs - hardStopMs,
+        ...(headroomDays === undefined ? {} : { mediaHeadroomDays: headroomDays }),
       });
       logger.appendKeys({ runId: runOptions.runId });
       runtime.logger.info('run starting', {

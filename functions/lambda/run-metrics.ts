@@ -60,6 +60,10 @@ export function recordRunMetrics(
     metrics.addMetric(METRIC.messagesDeleted, 'Count', report.rescan.deleted);
     metrics.addMetric(METRIC.messagesRestored, 'Count', report.rescan.restored);
   }
+  if (report.media) {
+    metrics.addMetric(METRIC.mediaArchived, 'Count', report.media.archived);
+    metrics.addMetric(METRIC.mediaPendingNearRetention, 'Count', report.media.nearRetention);
+  }
   const { lagSeconds, headroomDays } = freshness(report, retentionDays, nowMs);
   metrics.addMetric(METRIC.lagSeconds, 'Seconds', lagSeconds);
   if (headroomDays !== undefined) metrics.addMetric(METRIC.retentionHeadroomDays, 'None', headroomDays);

@@ -46,6 +46,10 @@ export const MEDIA_COLUMN_SPEC: {
   object_key: ['string', 'Key of the bytes relative to the archive root (media/sha256/..)'],
   fetched_at: ['bigint', 'Epoch milliseconds of the final attempt'],
   attempts: ['bigint', 'Download attempts over all runs'],
+  revision: [
+    'bigint',
+    'Revision of the message the reference belongs to (0: first capture; null in older rows)',
+  ],
 };
 
 export function mediaTable(props: ArchiveLocationProps): ArchiveTableDefinition {

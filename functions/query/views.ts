@@ -333,7 +333,7 @@ export const MESSAGE_MEDIA_VIEW: ViewSpec = {
     alias: 'm',
     on:
       'm.sdkappid = md.sdkappid AND m.dt = md.dt AND m.group_id = md.group_id AND ' +
-      "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = 0",
+      "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = coalesce(md.revision, 0)",
   },
   columns: [
     { name: 'sdk_app_id', hiveType: 'bigint', ...both('md.sdk_app_id'), comment: 'SDKAppID' },

@@ -8,7 +8,8 @@
  * Tencent's (`…-privatev2-01-1256635546` or `…-shared-01-1256635546`). The declared size is in the
  * name (the second sample ends in `-142072.jpg` too), so the server knows it without an index.
  */
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import type { JsonObject } from '../domain/tencent-types.ts';
 import { createPrng, hashString, mix, unit } from './hash.ts';
 
 export type SimMediaKind = 'image' | 'thumb' | 'sound' | 'video' | 'file';
@@ -207,4 +208,77 @@ export function expectedMediaStatus(fate: MediaFate): 'archived' | 'expired' | '
     default:
       return 'refused';
   }
+}
+
+/** What {@link chosenMediaElement} builds: an image or a file of an exact size. */
+export interface ChosenMediaFile {
+  kind: 'image' | 'file';
+  /** Any text: the file id is derived from it (the same text, the same file and bytes). */
+  id: string;
+  /** Exact declared (and served) size: not folded, so a test or benchmark can ask for 100 MB. */
+  bytes: number;
+  /** `FileName` of a file element; default `<id>.bin`. */
+  fileName?: string;
+}
+
+/**
+ * A message element referring to one file of an exact size on the media listener, for tests and
+ * benchmarks (an edit that adds an image, a message with a 100 MB file). Its bytes are streamed
+ * like every other file (64 KiB at a time, never held whole). The file behaves normally: among the
+ * ids derived from `file.id`, the first whose fate is `normal` is used (the fates have switches).
+ * @throws RangeError for a size beyond what a media URL can carry (10 digits)
+ */
+export function chosenMediaElement(
+  seed: number,
+  baseUrl: string,
+  spec: ResolvedMediaSpec,
+  file: ChosenMediaFile,
+): { MsgType: string; MsgContent: JsonObject } {
+  if (!Number.isSafeInteger(file.bytes) || file.bytes < 1 || file.bytes > 9_999_999_999) {
+    throw new RangeError(`a simulated file has 1 to 9999999999 bytes, got ${file.bytes}`);
+  }
+  let uuid = '';
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const candidate = createHash('md5').update(`${file.id}#${attempt}`).digest('hex');
+    const id = file.kind === 'image' ? `${candidate}_1` : candidate;
+    if (mediaFate(seed, id, spec) === 'normal') {
+      uuid = candidate;
+      break;
+    }
+  }
+  if (uuid === '') throw new RangeError('no normal file id found: the media fault fractions leave none');
+  const plan: MediaUrlPlan = {
+    baseUrl,
+    disallowedBaseUrl: undefined,
+    disallowedHostFraction: 0,
+    maxBytes: file.bytes,
+  };
+  if (file.kind === 'image') {
+    return {
+      MsgType: 'TIMImageElem',
+      MsgContent: {
+        UUID: uuid,
+        ImageFormat: 1,
+        ImageInfoArray: [
+          {
+            Type: 1,
+            Size: file.bytes,
+            Width: 1000,
+            Height: 1000,
+            URL: mediaUrl(seed, plan, 'image', `${uuid}_1`, file.bytes, 'jpg'),
+          },
+        ],
+      },
+    };
+  }
+  return {
+    MsgType: 'TIMFileElem',
+    MsgContent: {
+      Url: mediaUrl(seed, plan, 'file', uuid, file.bytes, undefined),
+      UUID: uuid,
+      FileSize: file.bytes,
+      FileName: file.fileName ?? `${file.id}.bin`,
+      Download_Flag: 2,
+    },
+  };
 }

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../domain/errors.ts';
-import type { JsonValue, RawMessage } from '../domain/tencent-types.ts';
+import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
 import { groupMsgGetSimple, sequentialPulls } from './api-history.ts';
 import { getTopic } from './api-topic.ts';
@@ -15,7 +15,7 @@ import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from 
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
 import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
 import { createPrng, mix } from './hash.ts';
-import type { SimMediaSpec } from './media-files.ts';
+import { type ChosenMediaFile, chosenMediaElement, type SimMediaSpec } from './media-files.ts';
 import { type MediaStats, type MediaTruth, SimMedia } from './media-server.ts';
 import { QuirkState, type SimulatorQuirks } from './quirks.ts';
 import { RATE_LIMIT_MODES, RateLimiter, type RateLimitMode } from './rate-limit.ts';
@@ -34,6 +34,12 @@ export interface SimulatorOptions {
   apps?: SimulatorApp[];
   /** Default: DEMO_DATASET. */
   dataset?: DatasetSpec;
+  /**
+   * Messages that carry exactly these files (e.g. one 100 MB file for the memory benchmark): the
+   * first messages of the stream (seq 1, 2, …) get one file each as their body, fate `normal`,
+   * served streamed like every file. The stream needs that many messages (`extraGroups`).
+   */
+  mediaMessages?: { groupId: string; topicId?: string; files: ChosenMediaFile[] }[];
   /** Default 1. */
   seed?: number;
   /** Epoch ms; default Date.now. Drives sig expiry, retention, append timestamps and the dataset anchor. */
@@ -90,6 +96,13 @@ export interface Simulator {
   mediaStats(): MediaStats;
   /** Ground truth of a media URL from a message (undefined for URLs that are not the simulator's). */
   mediaTruth(url: string): MediaTruth | undefined;
+  /**
+   * An element referring to a file of an exact size on the media listener (an edit that adds an
+   * image, a message holding a 100 MB file), always of fate `normal`; use it in `modifyMessage`
+   * bodies or `extraGroups[].files`. Streamed like every file.
+   * @throws ConfigError when the simulator serves no media (`media: false`)
+   */
+  mediaElement(file: ChosenMediaFile): { MsgType: string; MsgContent: JsonObject };
   readonly apps: readonly SimulatorApp[];
   /** Closes the server, dropping open connections and answers still waiting on latency. */
   stop(): Promise<void>;
@@ -430,6 +443,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       : new SimMedia({ seed: options.seed ?? 1, now: options.now ?? Date.now, spec: options.media ?? {} });
   const mediaUrls = await media?.listen();
   const sim = new SimulatorServer(options, media && mediaUrls ? { sim: media, ...mediaUrls } : undefined);
+  for (const stream of options.mediaMessages ?? []) {
+    if (!media || !mediaUrls)
+      throw new ConfigError('mediaMessages need the media listener (media: false)', {
+        field: 'mediaMessages',
+      });
+    stream.files.forEach((file, i) => {
+      const element = chosenMediaElement(options.seed ?? 1, mediaUrls.baseUrl, media.spec, file);
+      sim.world.modifyMessage(stream.groupId, i + 1, {
+        ...(stream.topicId === undefined ? {} : { topicId: stream.topicId }),
+        body: [element as unknown as JsonValue],
+      });
+    });
+  }
   const apps = Object.freeze([...(options.apps ?? [DEMO_APP])]);
   await new Promise<void>((resolve, reject) => {
     sim.server.once('error', reject);
@@ -450,6 +476,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         cosSigItems: 0,
       },
     mediaTruth: (url) => media?.truth(url),
+    mediaElement: (file) => {
+      if (!media || !mediaUrls)
+        throw new ConfigError('the simulator serves no media (media: false)', { field: 'media' });
+      return chosenMediaElement(options.seed ?? 1, mediaUrls.baseUrl, media.spec, file);
+    },
     apps,
     stop: async () => {
       await sim.stop();

@@ -91,6 +91,7 @@ export class ArchiverFunction extends Construct {
         [ENV.config]: JSON.stringify(rawConfig),
         [ENV.bucket]: props.archive.bucket.bucketName,
         [ENV.prefix]: props.archive.prefix,
+        [ENV.headroomDays]: String(deploy.alarms.headroomDays),
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',

@@ -161,6 +161,16 @@ export class Operations extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       }),
     );
+    // Media files Tencent deletes with their message: any still pending this close to the limit
+    // (failing downloads, a backlog the invocations do not clear) is about to be lost.
+    const mediaNearRetention = props.sdkAppIds.map((id) =>
+      this.alarm(`MediaPendingNearRetentionAlarm${id}`, {
+        alarmDescription: `App ${id}: media files not yet copied belong to messages less than ${props.alarms.headroomDays} days from falling out of Tencent's retention (see media.nearRetention in the run reports, and the media manifest's failed rows).`,
+        metric: appMetric(METRIC.mediaPendingNearRetention, id, 'Maximum'),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      }),
+    );
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(7),
@@ -209,9 +219,27 @@ export class Operations extends Construct {
           }),
         ],
         [
+          this.graph('Media files archived', METRIC.mediaArchived, props.sdkAppIds, 'Sum'),
+          this.graph(
+            'Media pending near retention',
+            METRIC.mediaPendingNearRetention,
+            props.sdkAppIds,
+            'Maximum',
+          ),
+        ],
+        [
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
-            alarms: [runFailed, notStarted, notDone, noProgress, ...retention, ...errors, ...headroom],
+            alarms: [
+              runFailed,
+              notStarted,
+              notDone,
+              noProgress,
+              ...retention,
+              ...errors,
+              ...headroom,
+              ...mediaNearRetention,
+            ],
             width: 24,
           }),
         ],

@@ -3,7 +3,12 @@
  * the simulator's ground truth: one row per reference, the right status, the right bytes.
  */
 import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { MediaDownloader } from '../../functions/adapters/media/downloader.ts';
+import { parseAllowedHosts } from '../../functions/adapters/media/host-policy.ts';
+import type { TencentClient } from '../../functions/adapters/tencent/client.ts';
 import {
   MEDIA_MANIFEST_PREFIX,
   MEDIA_PREFIX,
@@ -18,6 +23,7 @@ import {
   mediaRefId,
   mediaRefsOfMessage,
 } from '../../functions/domain/media-refs.ts';
+import type { Clock } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 
@@ -110,4 +116,28 @@ export async function mediaProblems(
     if (!shas.has(sha)) problems.push(`${key}: stored but no archived reference has it`);
   }
   return problems;
+}
+
+/**
+ * A media downloader for the simulator's media listener (HTTP and loopback allowed for it only),
+ * `get_cos_sig` through `client`, and back-off sleeps on `clock` (a FakeClock keeps tests free of
+ * real waits).
+ */
+export function simMediaFetcher(
+  sim: Simulator,
+  client: TencentClient,
+  clock: Clock,
+  options: { tempName: string; maxBytes?: number },
+): MediaDownloader {
+  return new MediaDownloader({
+    allowedHosts: parseAllowedHosts([
+      { host: new URL(sim.mediaUrl ?? '').host, allowHttp: true, allowPrivateAddresses: true },
+    ]),
+    maxBytes: options.maxBytes ?? 1_000_000,
+    tempDir: join(tmpdir(), options.tempName),
+    clock,
+    random: () => 0.5,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    signer: async (rawUrl) => (await client.getCosSig([{ resourceId: '0', rawUrl }]))[0],
+  });
 }

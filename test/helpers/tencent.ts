@@ -1,8 +1,14 @@
 import { createConsoleLogger } from '../../functions/adapters/logging/console-logger.ts';
 import { TencentClient, type TencentClientOptions } from '../../functions/adapters/tencent/client.ts';
 import { type UserSigProvider, userSigFromKey } from '../../functions/adapters/tencent/user-sig.ts';
+import { TENCENT_APIS, type TencentApiKey } from '../../functions/domain/tencent-types.ts';
 import { createPrng } from '../../functions/simulator/hash.ts';
-import type { Simulator } from '../../functions/simulator/index.ts';
+import {
+  type ApiName,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '../../functions/simulator/index.ts';
 import { FakeClock } from './fake-clock.ts';
 
 /** A seeded uniform generator (the simulator's mulberry32), so jitter and `random` repeat in tests. */
@@ -42,4 +48,28 @@ export function clientFor(
     userSig,
   });
   return { client, clock, lines, app, userSig };
+}
+
+/** Requests per second per API, as the client (and the `app.rateLimits` config) names them. */
+export type ClientRates = Readonly<Partial<Record<TencentApiKey, number>>>;
+
+/** The simulator's `rateLimits` for the client's: the same rate per API, keyed by command name. */
+export function simulatorRatesFor(rates: ClientRates): Partial<Record<ApiName, number>> {
+  const out: Partial<Record<ApiName, number>> = {};
+  for (const [api, rate] of Object.entries(rates) as [TencentApiKey, number | undefined][]) {
+    if (rate !== undefined) out[TENCENT_APIS[api].split('/')[1] as ApiName] = rate;
+  }
+  return out;
+}
+
+/**
+ * Starts the simulator allowing exactly the rates the client under test is configured for (its
+ * strict sliding window on the rest): one source of the rates, so a test neither hides a client
+ * sending too fast behind a lenient server nor fails on a server stricter than the client it runs.
+ */
+export function startSimulatorForClient(
+  rates: ClientRates,
+  options: Omit<SimulatorOptions, 'rateLimits'> = {},
+): Promise<Simulator> {
+  return startSimulator({ ...options, rateLimits: simulatorRatesFor(rates) });
 }

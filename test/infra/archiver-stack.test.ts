@@ -388,9 +388,10 @@ describe('operations', () => {
     expect(topic.Properties.KmsMasterKeyId).toEqual({
       'Fn::GetAtt': [expect.stringMatching(/^ArchiverKey/), 'Arn'],
     });
-    // Failed run, undelivered schedule, not done by the hour, no progress; errors and headroom per
-    // app; the audit's two (unexplained findings keep their verdict between weekly audits).
-    expect(alarms).toHaveLength(8);
+    // Failed run, undelivered schedule, not done by the hour, no progress; errors, headroom and
+    // media pending near retention per app; the audit's two (unexplained findings keep their
+    // verdict between weekly audits).
+    expect(alarms).toHaveLength(9);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: topic.id }]);
       const audit = String(alarm.AlarmDescription).startsWith('The completeness audit found');
@@ -427,6 +428,23 @@ describe('operations', () => {
     });
   });
 
+  it('alarms per app on media still pending close to the retention limit (any above 0)', () => {
+    expect(byDescription('App 1400000000: media files not yet copied')).toMatchObject({
+      MetricName: 'MediaPendingNearRetention',
+      Namespace: 'TencentChatArchiver',
+      Dimensions: expect.arrayContaining([{ Name: 'SdkAppId', Value: '1400000000' }]),
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      Statistic: 'Maximum',
+      AlarmActions: [{ Ref: topic.id }],
+    });
+    // The function counts with the stack's headroom, so alarm and count agree.
+    const fn = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).find((f) =>
+      JSON.stringify(f.Properties.Environment ?? {}).includes('ARCHIVER_CONFIG'),
+    );
+    expect(fn?.Properties.Environment?.Variables?.ALARM_HEADROOM_DAYS).toBe('2');
+  });
+
   it('e-mails alarms when an address is configured, with a dead-letter queue', () => {
     const config = demoConfig();
     config.deploy.alarms = { email: 'ops@example.com', headroomDays: 3, errorsPerHour: 20 };
@@ -438,6 +456,9 @@ describe('operations', () => {
     });
     const a = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).map((x) => x.Properties);
     expect(a.find((x) => x.MetricName === 'RetentionHeadroomDays')?.Threshold).toBe(3);
+    expect(String(a.find((x) => x.MetricName === 'MediaPendingNearRetention')?.AlarmDescription)).toContain(
+      'less than 3 days',
+    );
     expect(a.find((x) => String(x.AlarmDescription).includes('errors in an hour'))?.Threshold).toBe(20);
   });
 

@@ -21,9 +21,9 @@ import { parseRecordLine, serializeRecord } from '../../functions/domain/record-
 import { auditArchive } from '../../functions/query/audit/audit.ts';
 import type { AuditReport, Finding } from '../../functions/query/audit/report.ts';
 import { mediaRefKey, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
-import { engineRun } from '../helpers/engine.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { archivedManifestRow } from '../helpers/media-fixtures.ts';
@@ -36,17 +36,11 @@ let sdkAppId = 0;
 let copies = 0;
 
 beforeAll(async () => {
-  sim = await startSimulator({
+  // The rates the test client is configured for: two runs back to back list the groups within a
+  // second, which the default 1/s would answer with a frequency limit.
+  sim = await startEngineSimulator({
     seed: 31,
     retentionDays: 365,
-    // The rates the test client is configured for (test/helpers/engine.ts): two runs back to back
-    // list the groups within a second, which the default 1/s would answer with a frequency limit.
-    rateLimits: {
-      get_appid_group_list: 100,
-      get_group_info: 2_000,
-      group_msg_get_simple: 2_000,
-      get_topic: 2_000,
-    },
     dataset: {
       groups: 6,
       activeFraction: 1,

@@ -16,23 +16,16 @@ import { stateKey } from '../../functions/domain/partition.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import { LeaseHeldError } from '../../functions/engine/errors.ts';
-import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator, SimulatorOptions } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { startS3rver } from '../helpers/s3rver.ts';
-import { clientFor } from '../helpers/tencent.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-const FAST = {
-  get_appid_group_list: 1_000,
-  get_group_info: 5_000,
-  group_msg_get_simple: 5_000,
-  get_topic: 5_000,
-};
 const DATASET: SimulatorOptions['dataset'] = {
   groups: 14,
   activeFraction: 0.85,
@@ -52,14 +45,8 @@ const DATASET: SimulatorOptions['dataset'] = {
   ],
 };
 
-async function simulator(over: SimulatorOptions = {}): Promise<Simulator> {
-  const sim = await startSimulator({
-    seed: 11,
-    dataset: DATASET,
-    rateLimits: FAST,
-    retentionDays: 365,
-    ...over,
-  });
+async function simulator(over: Omit<SimulatorOptions, 'rateLimits'> = {}): Promise<Simulator> {
+  const sim = await startEngineSimulator({ seed: 11, dataset: DATASET, retentionDays: 365, ...over });
   cleanups.push(() => sim.stop());
   return sim;
 }
@@ -70,51 +57,13 @@ async function localStore(): Promise<LocalFolderStore> {
   return new LocalFolderStore(dir);
 }
 
-function runWith(sim: Simulator, store: ObjectStore, over: Partial<RunOptions> & { clock?: Clock } = {}) {
-  const { client, app } = clientFor(sim, {
-    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
-    clock: over.clock ?? systemClock,
-  });
-  const options: RunOptions = {
-    sdkAppId: app.sdkAppId,
-    runId: `run${Math.random().toString(36).slice(2, 10)}`,
-    groupIds: undefined,
-    selection: { include: [], exclude: [], types: [] },
-    withRecalledMsg: true,
-    timeZone: 'UTC',
-    initialLookbackDays: null,
-    flushBytes: 64 * 1024 * 1024,
-    checkpointIntervalMs: 60_000,
-    leaseMs: 120_000,
-    deadlineMs: null,
-    concurrency: 16,
-    ...over,
-  };
-  return {
-    client,
-    run: () =>
-      runArchive(
-        {
-          api: client,
-          store,
-          clock: over.clock ?? systemClock,
-          logger: silent,
-          apiStats: () => client.stats(),
-        },
-        options,
-      ),
-  };
-}
-
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
-
 describe('runArchive', () => {
   it.each(['UTC', 'Asia/Shanghai'])(
     'archives every message exactly once into dt folders of %s',
     async (timeZone) => {
       const sim = await simulator();
       const store = await localStore();
-      const report = await runWith(sim, store, { timeZone, flushBytes: 20_000 }).run();
+      const report = await engineRun(sim, store, { timeZone, flushBytes: 20_000 }).run();
       const rows = await readArchive(store);
       expect(exactlyOnceProblems(rows, expectedIdentities(sim), timeZone)).toEqual([]);
       expect(report.done).toBe(true);
@@ -129,7 +78,7 @@ describe('runArchive', () => {
   it('is incremental: only new messages, no history call for idle groups, a dissolved group skipped', async () => {
     const sim = await simulator();
     const store = await localStore();
-    await runWith(sim, store).run();
+    await engineRun(sim, store).run();
     const [a, b, c] = sim
       .groups()
       .filter((g) => g.type === 'Public' || g.type === 'Private' || g.type === 'ChatRoom');
@@ -138,7 +87,7 @@ describe('runArchive', () => {
     sim.appendMessages(b.groupId, 3);
     sim.deleteGroup(c.groupId);
     sim.resetStats();
-    const report = await runWith(sim, store).run();
+    const report = await engineRun(sim, store).run();
     expect(report.messages).toBe(48);
     expect(report.groups.archived).toBe(2);
     // ceil(45/20) + ceil(3/20): idle groups and topics cost no history call at all.
@@ -164,7 +113,7 @@ describe('runArchive', () => {
         now: () => Date.now() + (calls++ > 40 ? 20_000 : 0),
         sleep: systemClock.sleep,
       };
-      const report = await runWith(sim, store, {
+      const report = await engineRun(sim, store, {
         clock,
         deadlineMs: Date.now() + 10_000,
         concurrency: 4,
@@ -194,7 +143,7 @@ describe('runArchive', () => {
       { api: 'group_msg_get_simple', kind: 'error-code', code: 10006, times: 2 },
       { api: 'get_group_info', kind: 'error-code', code: 70001 },
     );
-    const report = await runWith(sim, store).run();
+    const report = await engineRun(sim, store).run();
     expect(report.done).toBe(true);
     expect(report.retries).toBeGreaterThanOrEqual(10);
     expect(report.throttles).toBe(2);
@@ -205,12 +154,12 @@ describe('runArchive', () => {
     const sim = await simulator();
     const store = await localStore();
     sim.injectFaults({ api: 'group_msg_get_simple', kind: 'error-code', code: 10010 });
-    const report = await runWith(sim, store, { concurrency: 1 }).run();
+    const report = await engineRun(sim, store, { concurrency: 1 }).run();
     expect(report.groups.failed).toBe(1);
     expect(report.errors[0]?.error).toMatch(/10010/);
     expect(report.done).toBe(true);
     // The group was not really dissolved: the next run archives it, and nothing is duplicated.
-    const second = await runWith(sim, store).run();
+    const second = await engineRun(sim, store).run();
     expect(second.groups.archived).toBe(1);
     expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
   });
@@ -218,7 +167,7 @@ describe('runArchive', () => {
   it('lets only one of two simultaneous runs proceed; the other stops with a clear message', async () => {
     const sim = await simulator();
     const store = await localStore();
-    const results = await Promise.allSettled([runWith(sim, store).run(), runWith(sim, store).run()]);
+    const results = await Promise.allSettled([engineRun(sim, store).run(), engineRun(sim, store).run()]);
     const failed = results.filter((r) => r.status === 'rejected');
     expect(failed.length).toBe(1);
     const reason = (failed[0] as PromiseRejectedResult).reason;
@@ -230,7 +179,7 @@ describe('runArchive', () => {
   it('archives only the configured look-back on a first run, then everything new', async () => {
     const sim = await simulator();
     const store = await localStore();
-    const report = await runWith(sim, store, { initialLookbackDays: 5 }).run();
+    const report = await engineRun(sim, store, { initialLookbackDays: 5 }).run();
     const cutoff = Math.floor(Date.now() / 1000) - 5 * 86_400;
     const rows = await readArchive(store);
     expect(report.done).toBe(true);
@@ -250,14 +199,14 @@ describe('runArchive', () => {
     const group = sim.groups().find((g) => g.type === 'Public' && g.nextMsgSeq > 1);
     if (!group) throw new Error('no Public group');
     sim.appendMessages(group.groupId, 5);
-    const second = await runWith(sim, store, { initialLookbackDays: 5 }).run();
+    const second = await engineRun(sim, store, { initialLookbackDays: 5 }).run();
     expect(second.messages).toBe(5);
   });
 
   it('ends a range at the first fully expired page (IsFinished 2) and keeps every retained message once', async () => {
     const sim = await simulator({ retentionDays: 8 });
     const store = await localStore();
-    const report = await runWith(sim, store).run();
+    const report = await engineRun(sim, store).run();
     expect(report.done).toBe(true);
     const rows = await readArchive(store);
     const cutoff = Math.floor(Date.now() / 1000) - 8 * 86_400;
@@ -302,10 +251,10 @@ describe('runArchive', () => {
         return inner.put(key, body, options);
       },
     };
-    await expect(runWith(sim, flaky, { flushBytes: 10_000 }).run()).rejects.toThrow(/Access denied/);
+    await expect(engineRun(sim, flaky, { flushBytes: 10_000 }).run()).rejects.toThrow(/Access denied/);
     const state = await inner.get(stateKey(1400000000));
     expect(JSON.parse(new TextDecoder().decode(state?.body)).pending).not.toBeNull();
-    const report = await runWith(sim, inner).run();
+    const report = await engineRun(sim, inner).run();
     expect(report.rolledBackObjects).toBeGreaterThan(0);
     expect(exactlyOnceProblems(await readArchive(inner), expectedIdentities(sim), 'UTC')).toEqual([]);
   });
@@ -317,7 +266,7 @@ describe('runArchive', () => {
     await store.put(orphan, new Uint8Array([1, 2, 3]));
     const state = { ...emptyState(1400000000), pending: { runId: 'crashed', objects: [orphan] } };
     await store.put(stateKey(1400000000), new TextEncoder().encode(serializeState(state)));
-    const report = await runWith(sim, store).run();
+    const report = await engineRun(sim, store).run();
     expect(report.rolledBackObjects).toBe(1);
     expect(await store.get(orphan)).toBeUndefined();
     expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
@@ -330,7 +279,7 @@ describe('runArchive', () => {
     const sim = await simulator();
     const store = await localStore();
     await store.put(stateKey(1400000000), new TextEncoder().encode(text));
-    await expect(runWith(sim, store).run()).rejects.toBeInstanceOf(StateCorruptError);
+    await expect(engineRun(sim, store).run()).rejects.toBeInstanceOf(StateCorruptError);
     expect(await readArchive(store)).toEqual([]);
   });
 
@@ -344,7 +293,7 @@ describe('runArchive', () => {
       now: () => Date.now() + skew,
       sleep: (ms, signal) => systemClock.sleep(ms, signal),
     };
-    const { run, client } = runWith(sim, store, { initialLookbackDays: 5, clock: ahead });
+    const { run, client } = engineRun(sim, store, { initialLookbackDays: 5, clock: ahead });
     const report = await run();
     expect(report.done).toBe(true);
     expect(Math.abs((client.serverOffsetMs() ?? 0) + skew)).toBeLessThan(1_500);
@@ -367,11 +316,11 @@ describe('runArchive', () => {
     cleanups.push(() => s3.stop());
     const sim = await simulator();
     const store = new S3Store({ client: s3.client, bucket: s3.bucket, prefix: 'tenant-a/chat' });
-    await runWith(sim, store, { flushBytes: 30_000 }).run();
+    await engineRun(sim, store, { flushBytes: 30_000 }).run();
     const group = sim.groups().find((g) => g.type === 'Public');
     if (!group) throw new Error('no Public group');
     sim.appendMessages(group.groupId, 21);
-    const report = await runWith(sim, store).run();
+    const report = await engineRun(sim, store).run();
     expect(report.messages).toBe(21);
     expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
   });

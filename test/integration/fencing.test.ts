@@ -12,10 +12,9 @@ import { systemClock } from '../../functions/adapters/system-clock.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import { LeaseLostError } from '../../functions/engine/errors.ts';
-import { startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, listAll, readArchive } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
-import { engineRun } from '../helpers/engine.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { readState as readStoredTestState } from '../helpers/state.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -27,16 +26,9 @@ const LEASE_MS = 60_000;
 
 describe('fenced object writes', () => {
   it('a run frozen past its lease writes nothing after a takeover; a late write is deleted by the next run', async () => {
-    const fast = {
-      get_appid_group_list: 1_000,
-      get_group_info: 5_000,
-      group_msg_get_simple: 5_000,
-      get_topic: 5_000,
-    };
-    const sim = await startSimulator({
+    const sim = await startEngineSimulator({
       seed: 5,
       retentionDays: 365,
-      rateLimits: fast,
       dataset: { groups: 8, activeFraction: 1, messagesPerActiveGroup: [60, 200], historyDays: 12 },
     });
     cleanups.push(() => sim.stop());

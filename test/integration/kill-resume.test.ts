@@ -4,39 +4,23 @@
  * host takes over a dead run's lease at once (never exit 75) — with new messages arriving between runs. Afterwards every message
  * the simulator holds is in the archive exactly once, in the `dt` folder of the configured zone.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { mediaLedgerKey } from '../../functions/domain/media-manifest.ts';
 import { dateInZone, rescanProgressKey, stateKey } from '../../functions/domain/partition.ts';
 import { auditArchive } from '../../functions/query/audit/audit.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
-import {
-  type CliProcess,
-  type CliResult,
-  killStrayChildren,
-  spawnCli,
-  writeSimulatorConfig,
-} from '../helpers/cli.ts';
+import type { CliProcess, CliResult } from '../helpers/cli.ts';
 import { expectedMediaRefs, mediaProblems, readManifest } from '../helpers/media.ts';
-import { readState } from '../helpers/state.ts';
+import { killAfterLease, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
 import { seededRandom } from '../helpers/tencent.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  killStrayChildren();
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const cleanups = useProcessCleanups();
 
-const RATE = 2_000;
 const KILLS = 5;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every file and folder name under `dir`, recursively (temp and lock files included). */
 async function allNames(dir: string): Promise<string[]> {
@@ -53,42 +37,26 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
   ])(
     'reruns until done and archives every message exactly once into dt folders of $timeZone (media: $media)',
     async ({ timeZone, media }) => {
-      const sim: Simulator = await startSimulator({
-        seed: 23,
-        latencyMs: 3,
-        retentionDays: 3_650,
-        rateLimits: {
-          get_appid_group_list: RATE,
-          get_group_info: RATE,
-          group_msg_get_simple: RATE,
-          get_topic: RATE,
-        },
-        // Small media files (every fault switch at its default share), copied beside the paging.
-        dataset: {
-          groups: media ? 9 : 50,
-          activeFraction: 0.9,
-          messagesPerActiveGroup: [100, 600],
-          historyDays: 6,
-          mediaMaxBytes: 8_000,
-        },
-      });
-      cleanups.push(() => sim.stop());
-      const dir = await mkdtemp(join(tmpdir(), 'kill-resume-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const config = await writeSimulatorConfig(sim, dir, {
-        app: {
-          planRateLimit: RATE,
-          rateLimits: { groupMsgGetSimple: RATE, getGroupInfo: 200, getAppidGroupList: 1, getTopic: 200 },
-          maxConcurrency: 16,
+      const t = await startProcessArchive(cleanups, {
+        tempPrefix: 'kill-resume-',
+        simulator: {
+          seed: 23,
+          latencyMs: 3,
           retentionDays: 3_650,
+          // Small media files (every fault switch at its default share), copied beside the paging.
+          dataset: {
+            groups: media ? 9 : 50,
+            activeFraction: 0.9,
+            messagesPerActiveGroup: [100, 600],
+            historyDays: 6,
+            mediaMaxBytes: 8_000,
+          },
         },
         archive: { timeZone, flushMegabytes: 0.02 },
         run: { checkpointSeconds: 0.3, leaseSeconds: 1.2 },
         ...(media ? {} : { media: { enabled: false } }),
       });
-      const archiveDir = join(dir, 'archive');
-      const store = new LocalFolderStore(archiveDir);
-      const sdkAppId = sim.apps[0]?.sdkAppId as number;
+      const { sim, store, archiveDir, sdkAppId, readState } = t;
       const random = seededRandom(media ? 303 : timeZone === 'UTC' ? 101 : 202);
       const stats = { runs: 0, kills: 0, killsHoldingLease: 0, killsMidCheckpoint: 0, leaseWaits: 0 };
       const history: string[] = [];
@@ -114,24 +82,17 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
 
       /** Kill the run this long after it started, or this long after it took the lease (was working). */
       type KillPlan = { after: 'spawn' | 'lease'; ms: number };
-      const killLater = async (run: CliProcess, plan: KillPlan, previousOwner: string | undefined) => {
-        while (plan.after === 'lease' && !run.exited) {
-          const state = await readState(store, sdkAppId).catch(() => undefined);
-          if (state?.lease && state.lease.owner !== previousOwner) break;
-          await sleep(10);
-        }
-        await Promise.race([sleep(plan.ms), run.done.catch(() => undefined)]);
-        run.kill();
-      };
+      const killLater = (run: CliProcess, plan: KillPlan, previousOwner: string | undefined) =>
+        killAfterLease(t, run, previousOwner, plan.ms, plan.after === 'lease');
 
       const archive = async (kill?: KillPlan): Promise<CliResult> => {
-        const before = await readState(store, sdkAppId);
-        const run = spawnCli(['archive', '--config', config], media ? { timeoutMs: 150_000 } : {});
+        const before = await readState();
+        const run = t.spawnArchive(media ? { timeoutMs: 150_000 } : {});
         const killing = kill ? killLater(run, kill, before?.lease?.owner) : Promise.resolve();
         const result = await run.done;
         await killing;
         stats.runs++;
-        const after = await readState(store, sdkAppId);
+        const after = await readState();
         history.push(
           `${kill ? `kill@${kill.after}+${Math.round(kill.ms)}ms` : 'run'} -> ${result.code ?? result.signal}`,
         );
@@ -244,7 +205,7 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
       // Only archive objects are listed: no temp or lock file, nothing outside the archive's folders.
       const keys: string[] = [];
       for await (const key of store.list('')) keys.push(key);
-      const state = await readState(store, sdkAppId);
+      const state = await readState();
       // State target objects (base, deltas): only those the committed head names may be left.
       const named = new Set(state?.named ?? []);
       expect(named.size).toBeGreaterThan(0);

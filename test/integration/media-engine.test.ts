@@ -9,37 +9,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { MediaDownloader } from '../../functions/adapters/media/downloader.ts';
-import { parseAllowedHosts } from '../../functions/adapters/media/host-policy.ts';
 import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
 import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
-import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
+import type { RunOptions } from '../../functions/engine/run-archive.ts';
 import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
-import { expectedMediaRefs, expectedStatus, mediaProblems, readManifest } from '../helpers/media.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import {
+  expectedMediaRefs,
+  expectedStatus,
+  mediaProblems,
+  readManifest,
+  simMediaFetcher,
+} from '../helpers/media.ts';
 import { startS3rver } from '../helpers/s3rver.ts';
-import { clientFor } from '../helpers/tencent.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-const FAST = {
-  get_appid_group_list: 1_000,
-  get_group_info: 5_000,
-  group_msg_get_simple: 5_000,
-  get_topic: 5_000,
-};
-
 async function simulator(): Promise<Simulator> {
-  const sim = await startSimulator({
+  const sim = await startEngineSimulator({
     seed: 17,
-    rateLimits: FAST,
     retentionDays: 365,
     dataset: {
       groups: 8,
@@ -71,47 +68,23 @@ async function simulator(): Promise<Simulator> {
   return sim;
 }
 
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
-
 function runWith(sim: Simulator, store: StreamingObjectStore, over: Partial<RunOptions> = {}) {
-  const { client, app, clock } = clientFor(sim, {
-    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
-  });
-  const fetcher = new MediaDownloader({
-    allowedHosts: parseAllowedHosts([
-      { host: new URL(sim.mediaUrl ?? '').host, allowHttp: true, allowPrivateAddresses: true },
-    ]),
-    maxBytes: 1_000_000,
-    tempDir: join(tmpdir(), 'media-engine-test'),
-    // Virtual back-off sleeps (Retry-After: 1 on flaky files) keep the test free of real waits.
-    clock,
-    random: () => 0.5,
-    logger: silent,
-    signer: async (rawUrl) => (await client.getCosSig([{ resourceId: '0', rawUrl }]))[0],
-  });
-  const options: RunOptions = {
-    sdkAppId: app.sdkAppId,
-    runId: `run${Math.random().toString(36).slice(2, 10)}`,
-    groupIds: undefined,
-    selection: { include: [], exclude: [], types: [] },
-    withRecalledMsg: true,
-    timeZone: 'UTC',
-    initialLookbackDays: null,
+  // Virtual back-off sleeps (Retry-After: 1 on flaky files) keep the test free of real waits.
+  const clock = new FakeClock(Date.now());
+  const t = engineRun(sim, store, {
+    client: { clock },
     flushBytes: 64 * 1024,
-    checkpointIntervalMs: 60_000,
-    leaseMs: 120_000,
-    deadlineMs: null,
-    concurrency: 16,
     media: { enabled: true, concurrency: 8, imageSizes: ['original', 'thumbnail'], retentionDays: 365 },
     ...over,
-  };
+    mediaDeps: (client) => ({
+      store,
+      fetcher: simMediaFetcher(sim, client, clock, { tempName: 'media-engine-test' }),
+    }),
+  });
   return {
-    sdkAppId: app.sdkAppId,
+    sdkAppId: t.sdkAppId,
     run: (runOver: Partial<RunOptions> = {}) =>
-      runArchive(
-        { api: client, store, clock: systemClock, logger: silent, media: { fetcher, store } },
-        { ...options, ...runOver, runId: `run${Math.random().toString(36).slice(2, 10)}` },
-      ),
+      t.run({ ...runOver, runId: `run${Math.random().toString(36).slice(2, 10)}` }),
   };
 }
 

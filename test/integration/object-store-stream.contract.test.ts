@@ -9,50 +9,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { PreconditionFailedError, StorageError } from '../../functions/domain/errors.ts';
-import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
 import { listAll } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
-import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
-
-interface Harness {
-  name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  fresh(): StreamingObjectStore;
-}
-
-function localHarness(): Harness {
-  let base = '';
-  let n = 0;
-  return {
-    name: 'LocalFolderStore',
-    start: async () => {
-      base = await mkdtemp(join(tmpdir(), 'stream-store-'));
-    },
-    stop: () => rm(base, { recursive: true, force: true }),
-    fresh: () => new LocalFolderStore(join(base, `case-${++n}`)),
-  };
-}
-
-function s3Harness(): Harness {
-  let server: S3rverHandle | undefined;
-  let n = 0;
-  return {
-    name: 'S3Store (s3rver)',
-    start: async () => {
-      server = await startS3rver();
-    },
-    stop: async () => {
-      await server?.stop();
-    },
-    fresh: () => {
-      if (!server) throw new Error('s3rver is not running');
-      return new S3Store({ client: server.client, bucket: server.bucket, prefix: `case-${++n}/` });
-    },
-  };
-}
+import { storeHarnesses } from '../helpers/store-harness.ts';
 
 /** `length` deterministic bytes in 1 MiB chunks, streamed. */
 function bytesStream(length: number, seed = 7): Readable {
@@ -68,13 +28,13 @@ function* chunks(length: number, seed: number): Generator<Buffer> {
 }
 const expected = (length: number, seed = 7) => Buffer.concat([...chunks(length, seed)]);
 
-describe.each([localHarness(), s3Harness()])('StreamingObjectStore contract: $name', (harness) => {
+describe.each(storeHarnesses())('StreamingObjectStore contract: $name', (harness) => {
   beforeAll(() => harness.start());
   afterAll(() => harness.stop());
 
   it('stores a streamed body byte for byte (12 MiB: several multipart parts on S3)', async () => {
     // Prepare
-    const store = harness.fresh();
+    const { store } = await harness.fresh();
     const length = 12 * 1024 * 1024 + 5;
 
     // Act
@@ -91,7 +51,7 @@ describe.each([localHarness(), s3Harness()])('StreamingObjectStore contract: $na
 
   it('keeps the content type and metadata, non-ASCII file names included', async () => {
     // Prepare
-    const store = harness.fresh();
+    const { store } = await harness.fresh();
 
     // Act
     await store.putStream('media/x', bytesStream(10), {
@@ -111,7 +71,7 @@ describe.each([localHarness(), s3Harness()])('StreamingObjectStore contract: $na
 
   it('is create-only with ifNoneMatch: the second put fails and the first body stays', async () => {
     // Prepare
-    const store = harness.fresh();
+    const { store } = await harness.fresh();
     await store.putStream('media/once', bytesStream(100, 1), { ifNoneMatch: '*' });
 
     // Act
@@ -124,7 +84,7 @@ describe.each([localHarness(), s3Harness()])('StreamingObjectStore contract: $na
 
   it('leaves nothing behind when the body fails midway', async () => {
     // Prepare
-    const store = harness.fresh();
+    const { store } = await harness.fresh();
     async function* failing() {
       yield Buffer.alloc(6 * 1024 * 1024, 1);
       throw new Error('connection to the media server reset');
@@ -143,7 +103,7 @@ describe.each([localHarness(), s3Harness()])('StreamingObjectStore contract: $na
 
   it('publishes nothing when aborted', async () => {
     // Prepare
-    const store = harness.fresh();
+    const { store } = await harness.fresh();
     const controller = new AbortController();
     async function* slow() {
       yield Buffer.alloc(1024, 1);

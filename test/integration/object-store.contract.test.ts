@@ -2,80 +2,18 @@
  * The ObjectStore contract, run against every adapter: the local folder and S3 (s3rver with the
  * conditional-write shim). A caller written against the port must see the same behaviour from both.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { PreconditionFailedError, StorageError } from '../../functions/domain/errors.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import { listAll } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
-import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
-
-/** One fresh, empty store per test, plus stores rooted at a sub-path of it. */
-interface FreshStore {
-  store: ObjectStore;
-  /** A store whose root is `sub` inside `store` (a sub-folder, or a longer S3 prefix). */
-  scoped(sub: string): ObjectStore;
-}
-
-interface StoreHarness {
-  name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  fresh(): Promise<FreshStore>;
-}
-
-function localHarness(): StoreHarness {
-  let base = '';
-  return {
-    name: 'LocalFolderStore',
-    start: async () => {
-      base = await mkdtemp(join(tmpdir(), 'local-store-contract-'));
-    },
-    stop: () => rm(base, { recursive: true, force: true }),
-    fresh: async () => {
-      const root = await mkdtemp(join(base, 'case-'));
-      return {
-        store: new LocalFolderStore(root),
-        scoped: (sub) => new LocalFolderStore(join(root, sub)),
-      };
-    },
-  };
-}
-
-function s3Harness(): StoreHarness {
-  let server: S3rverHandle | undefined;
-  let cases = 0;
-  const open = (prefix: string): S3Store => {
-    if (!server) throw new Error('s3rver is not running');
-    // pageSize 2: every listing below spans several ListObjectsV2 pages.
-    return new S3Store({ client: server.client, bucket: server.bucket, prefix, pageSize: 2 });
-  };
-  return {
-    name: 'S3Store (s3rver)',
-    start: async () => {
-      server = await startS3rver();
-    },
-    stop: async () => {
-      await server?.stop();
-    },
-    fresh: async () => {
-      // A prefix per test isolates the tests and checks that keys are relative to the prefix.
-      cases += 1;
-      const prefix = `case-${cases}/`;
-      return { store: open(prefix), scoped: (sub) => open(`${prefix}${sub}/`) };
-    },
-  };
-}
+import { type FreshStore, storeHarnesses } from '../helpers/store-harness.ts';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (body: Uint8Array | undefined): string | undefined => body && new TextDecoder().decode(body);
 
-describe.each([localHarness(), s3Harness()])('ObjectStore contract: $name', (harness) => {
+describe.each(storeHarnesses())('ObjectStore contract: $name', (harness) => {
   let store: ObjectStore;
   let fresh: FreshStore;
 

@@ -15,17 +15,15 @@ import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { dateInZone } from '../../functions/domain/partition.ts';
 import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
 import type { RunReport } from '../../functions/engine/report.ts';
-import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
 import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
 import type { QueryRunner } from '../../functions/query/port.ts';
 import { type Cell, collectRows, type QueryResult } from '../../functions/query/result.ts';
 import { messagesTable, runsTable } from '../../functions/query/tables.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator } from '../../functions/simulator/index.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
-import { clientFor } from '../helpers/tencent.ts';
 
 const ZONE = 'Asia/Shanghai';
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 interface Truth {
   groupId: string;
@@ -44,29 +42,11 @@ let truth: Truth[] = [];
 const reports: RunReport[] = [];
 
 async function archiveOnce(): Promise<RunReport> {
-  const { client, app } = clientFor(sim, {
-    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
-    clock: systemClock,
-  });
-  const options: RunOptions = {
-    sdkAppId: app.sdkAppId,
+  const report = await engineRun(sim, new LocalFolderStore(dir), {
     runId: `run${reports.length}x${Date.now().toString(36)}`,
-    groupIds: undefined,
-    selection: { include: [], exclude: [], types: [] },
-    withRecalledMsg: true,
     timeZone: ZONE,
-    initialLookbackDays: null,
     flushBytes: 40_000,
-    checkpointIntervalMs: 60_000,
-    leaseMs: 120_000,
-    deadlineMs: null,
-    concurrency: 16,
-  };
-  const store = new LocalFolderStore(dir);
-  const report = await runArchive(
-    { api: client, store, clock: systemClock, logger: silent, apiStats: () => client.stats() },
-    options,
-  );
+  }).run();
   reports.push(report);
   return report;
 }
@@ -124,15 +104,9 @@ let LAST = '';
 let MIDDLE: [string, string] = ['', ''];
 
 beforeAll(async () => {
-  sim = await startSimulator({
+  sim = await startEngineSimulator({
     seed: 23,
     retentionDays: 365,
-    rateLimits: {
-      get_appid_group_list: 1_000,
-      get_group_info: 5_000,
-      group_msg_get_simple: 5_000,
-      get_topic: 5_000,
-    },
     dataset: {
       groups: 12,
       activeFraction: 0.9,

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { InconsistentAnswerError } from '../../functions/domain/errors.ts';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator, SimulatorOptions } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, identity, readArchive } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
-import { engineRun } from '../helpers/engine.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { readState as readStoredTestState } from '../helpers/state.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -19,19 +19,12 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-const FAST = {
-  get_appid_group_list: 1_000,
-  get_group_info: 5_000,
-  group_msg_get_simple: 5_000,
-  get_topic: 5_000,
-};
 const GROUP = '@TGS#1QUIRKS';
 const OTHER = '@TGS#1OTHER';
 
-async function world(over: SimulatorOptions = {}) {
-  const sim: Simulator = await startSimulator({
+async function world(over: Omit<SimulatorOptions, 'rateLimits'> = {}) {
+  const sim: Simulator = await startEngineSimulator({
     seed: 17,
-    rateLimits: FAST,
     retentionDays: 365,
     dataset: {
       groups: 3,

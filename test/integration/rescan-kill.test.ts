@@ -6,14 +6,9 @@
  * content and the right `change`, nothing else has one, and the first captures are byte for byte
  * intact.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { describe, expect, it } from 'vitest';
 import { type ChangeKind, fromRecord } from '../../functions/domain/record.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import {
   exactlyOnceProblems,
   expectedIdentities,
@@ -21,58 +16,42 @@ import {
   latestRevisions,
   readArchive,
 } from '../helpers/archive.ts';
-import { type CliResult, killStrayChildren, spawnCli, writeSimulatorConfig } from '../helpers/cli.ts';
-import { readState as readStoredTestState, type TestState } from '../helpers/state.ts';
+import type { CliResult } from '../helpers/cli.ts';
+import {
+  killAfterLease,
+  sleep,
+  startProcessArchive,
+  useProcessCleanups,
+} from '../helpers/process-archive.ts';
 import { seededRandom } from '../helpers/tencent.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  killStrayChildren();
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const cleanups = useProcessCleanups();
 
-const RATE = 2_000;
 const DAY = 86_400;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('rescan killed with SIGKILL at random moments', () => {
   it('records every change inside the window exactly once', async () => {
     const groups = ['A', 'B', 'C', 'D'].map((n) => `@TGS#2KILL${n}`);
-    const sim: Simulator = await startSimulator({
-      seed: 31,
-      latencyMs: 3,
-      retentionDays: 30,
-      rateLimits: {
-        get_appid_group_list: RATE,
-        get_group_info: RATE,
-        group_msg_get_simple: RATE,
-        get_topic: RATE,
-      },
-      dataset: {
-        groups: 2,
-        activeFraction: 1,
-        messagesPerActiveGroup: [50, 100],
-        historyDays: 6,
-        extraGroups: groups.map((groupId) => ({ groupId, type: 'Public' as const, messages: 2_000 })),
-      },
-    });
-    cleanups.push(() => sim.stop());
-    const dir = await mkdtemp(join(tmpdir(), 'rescan-kill-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const config = await writeSimulatorConfig(sim, dir, {
-      app: {
-        planRateLimit: RATE,
-        rateLimits: { groupMsgGetSimple: RATE, getGroupInfo: 200, getAppidGroupList: 1, getTopic: 200 },
-        maxConcurrency: 16,
+    const t = await startProcessArchive(cleanups, {
+      tempPrefix: 'rescan-kill-',
+      simulator: {
+        seed: 31,
+        latencyMs: 3,
         retentionDays: 30,
+        dataset: {
+          groups: 2,
+          activeFraction: 1,
+          messagesPerActiveGroup: [50, 100],
+          historyDays: 6,
+          extraGroups: groups.map((groupId) => ({ groupId, type: 'Public' as const, messages: 2_000 })),
+        },
       },
       archive: { flushMegabytes: 0.05 },
       run: { checkpointSeconds: 0.2, leaseSeconds: 1.2 },
       // Revisions of messages only: media has its own kill test (kill-resume.test.ts).
       media: { enabled: false },
     });
-    const store = new LocalFolderStore(join(dir, 'archive'));
-    const sdkAppId = sim.apps[0]?.sdkAppId as number;
+    const { sim, store, readState } = t;
     const random = seededRandom(77);
     const history: string[] = [];
     let kills = 0;
@@ -80,8 +59,6 @@ describe('rescan killed with SIGKILL at random moments', () => {
     let midRescanKills = 0;
     const expected = new Map<string, ChangeKind>();
 
-    const readState = async (): Promise<TestState | undefined> =>
-      readStoredTestState(store, sdkAppId).catch(() => undefined);
     const waitForLease = async () => {
       const state = await readState();
       await sleep(Math.max(0, (state?.lease?.expiresAtMs ?? 0) - Date.now() + 50));
@@ -89,16 +66,8 @@ describe('rescan killed with SIGKILL at random moments', () => {
     /** One run; killed `killMs` after it took the lease when given. */
     const archive = async (killMs?: number): Promise<CliResult> => {
       const before = (await readState())?.lease?.owner;
-      const run = spawnCli(['archive', '--config', config]);
-      if (killMs !== undefined) {
-        while (!run.exited) {
-          const owner = (await readState())?.lease?.owner;
-          if (owner !== undefined && owner !== before) break;
-          await sleep(5);
-        }
-        await Promise.race([sleep(killMs), run.done.catch(() => undefined)]);
-        run.kill();
-      }
+      const run = t.spawnArchive();
+      if (killMs !== undefined) await killAfterLease(t, run, before, killMs);
       const result = await run.done;
       const committed = (await readArchive(store)).filter((r) => r.record.revision > 0).length;
       if (result.signal === 'SIGKILL' && committed > 0 && committed < expected.size) midRescanKills++;

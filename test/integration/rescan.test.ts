@@ -16,9 +16,8 @@ import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { type ArchiveRecord, type ChangeKind, fromRecord } from '../../functions/domain/record.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import type { RunReport } from '../../functions/engine/report.ts';
-import { type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
 import { collectRows } from '../../functions/query/result.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator } from '../../functions/simulator/index.ts';
 import {
   type ArchivedRow,
   exactlyOnceProblems,
@@ -27,13 +26,12 @@ import {
   latestRevisions,
   readArchive,
 } from '../helpers/archive.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { clientFor } from '../helpers/tencent.ts';
 
 const DAY = 86_400;
 const RESCAN_DAYS = 3;
 const TOPIC = '@TGS#_@TGS#cRESCAN@TOPIC#_@TOPIC#cA';
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 let sim: Simulator;
 let dir = '';
@@ -43,29 +41,16 @@ const local = new FakeClock(Date.now() - 2 * DAY * 1000);
 let runs = 0;
 
 async function run(): Promise<RunReport> {
-  const { client, app } = clientFor(sim, {
-    rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
-  });
-  const options: RunOptions = {
-    sdkAppId: app.sdkAppId,
+  const report = await engineRun(sim, store, {
+    clock: local,
+    // The client paces on its own (virtual) clock at the real time; only the engine's is behind.
+    client: { clock: new FakeClock(Date.now()) },
     runId: `rescan${runs++}`,
-    groupIds: undefined,
-    selection: { include: [], exclude: [], types: [] },
-    withRecalledMsg: true,
-    timeZone: 'UTC',
-    initialLookbackDays: null,
     flushBytes: 30_000,
-    checkpointIntervalMs: 60_000,
-    leaseMs: 120_000,
-    deadlineMs: null,
     concurrency: 8,
     rescanDays: RESCAN_DAYS,
     retentionDays: 30,
-  };
-  const report = await runArchive(
-    { api: client, store, clock: local, logger: silent, apiStats: () => client.stats() },
-    options,
-  );
+  }).run();
   local.advance(3_600_000);
   return report;
 }
@@ -107,15 +92,9 @@ let originals = new Map<string, Buffer>();
 let afterRun2: ArchivedRow[] = [];
 
 beforeAll(async () => {
-  sim = await startSimulator({
+  sim = await startEngineSimulator({
     seed: 5,
     retentionDays: 30,
-    rateLimits: {
-      get_appid_group_list: 1_000,
-      get_group_info: 5_000,
-      group_msg_get_simple: 5_000,
-      get_topic: 5_000,
-    },
     dataset: {
       groups: 3,
       activeFraction: 1,

@@ -157,3 +157,51 @@ describe('simulator media', () => {
     expect(sim.mediaStats().disallowedRequests).toBe(0);
   });
 });
+
+describe('simulator media messages of an exact size', () => {
+  it('serves a file above the generated maximum, unfolded, streamed, with the bytes of its ground truth', async () => {
+    // Prepare: one message carrying a 40 MB file (generated files stop at 30 MB), with every fault
+    // switch at its strict default.
+    const big = await startSimulator({
+      seed: 9,
+      dataset: {
+        groups: 0,
+        activeFraction: 1,
+        messagesPerActiveGroup: [0, 0],
+        historyDays: 1,
+        extraGroups: [{ groupId: '@TGS#2BIGFILE', type: 'Public', messages: 2 }],
+      },
+      mediaMessages: [{ groupId: '@TGS#2BIGFILE', files: [{ kind: 'file', id: 'big', bytes: 40_000_000 }] }],
+    });
+    try {
+      const message = [...big.groundTruth('@TGS#2BIGFILE')].find((m) => m.MsgSeq === 1);
+      if (!message) throw new Error('no message 1');
+      const [ref] = mediaRefsOfMessage(message, { sdkAppId: 1, groupId: 'g', topicId: null });
+      const url = String(ref?.url);
+      const { client } = clientFor(big);
+
+      // Act: unsigned first (a private bucket answers 403), then through get_cos_sig.
+      let answer = await fetch(url);
+      if (answer.status === 403) {
+        await answer.body?.cancel();
+        const [signed] = await client.getCosSig([{ resourceId: '0', rawUrl: url }]);
+        answer = await fetch(String(signed?.preSigUrl));
+      }
+      const hash = createHash('sha256');
+      let bytes = 0;
+      for await (const chunk of answer.body as unknown as AsyncIterable<Uint8Array>) {
+        hash.update(chunk);
+        bytes += chunk.length;
+      }
+
+      // Assess
+      expect(ref).toMatchObject({ kind: 'file', declaredSize: 40_000_000, fileName: 'big.bin' });
+      expect(answer.status).toBe(200);
+      expect(bytes).toBe(40_000_000);
+      expect(hash.digest('hex')).toBe(big.mediaTruth(url)?.sha256);
+      expect(big.mediaTruth(url)?.fate).toBe('normal');
+    } finally {
+      await big.stop();
+    }
+  }, 60_000);
+});

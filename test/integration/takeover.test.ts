@@ -4,62 +4,28 @@
  * a checkpoint past its lease is taken over, and when it resumes (SIGCONT) it writes nothing that
  * survives: every message exactly once, no object of a rolled-back checkpoint left.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { describe, expect, it } from 'vitest';
 import { exactlyOnceProblems, expectedIdentities, listAll, readArchive } from '../helpers/archive.ts';
-import {
-  type CliProcess,
-  killStrayChildren,
-  runCli,
-  spawnCli,
-  writeSimulatorConfig,
-} from '../helpers/cli.ts';
-import { readState as readStoredTestState, type TestState } from '../helpers/state.ts';
+import { type CliProcess, runCli } from '../helpers/cli.ts';
+import { sleep, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
+import type { TestState } from '../helpers/state.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  killStrayChildren();
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-const RATE = 2_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const cleanups = useProcessCleanups();
 
 async function setup(run: Record<string, unknown>, groups = 15) {
-  const sim: Simulator = await startSimulator({
-    seed: 31,
-    latencyMs: 2,
-    retentionDays: 3_650,
-    rateLimits: {
-      get_appid_group_list: RATE,
-      get_group_info: RATE,
-      group_msg_get_simple: RATE,
-      get_topic: RATE,
-    },
-    dataset: { groups, activeFraction: 0.9, messagesPerActiveGroup: [100, 400], historyDays: 30 },
-  });
-  cleanups.push(() => sim.stop());
-  const dir = await mkdtemp(join(tmpdir(), 'takeover-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const config = await writeSimulatorConfig(sim, dir, {
-    app: {
-      planRateLimit: RATE,
-      rateLimits: { groupMsgGetSimple: RATE, getGroupInfo: 200, getAppidGroupList: 1, getTopic: 200 },
-      maxConcurrency: 16,
+  const t = await startProcessArchive(cleanups, {
+    tempPrefix: 'takeover-',
+    simulator: {
+      seed: 31,
+      latencyMs: 2,
       retentionDays: 3_650,
+      dataset: { groups, activeFraction: 0.9, messagesPerActiveGroup: [100, 400], historyDays: 30 },
     },
     run,
     // Leases and messages only: media has its own kill test (kill-resume.test.ts).
     media: { enabled: false },
   });
-  const store = new LocalFolderStore(join(dir, 'archive'));
-  const sdkAppId = sim.apps[0]?.sdkAppId as number;
-  const readState = async (): Promise<TestState | undefined> =>
-    readStoredTestState(store, sdkAppId).catch(() => undefined);
+  const { sim, store, readState } = t;
   /** Resolves once a run has taken the lease (and so is working). */
   const leaseTaken = async (run: CliProcess): Promise<TestState> => {
     for (;;) {
@@ -71,14 +37,14 @@ async function setup(run: Record<string, unknown>, groups = 15) {
   };
   const exactlyOnce = async () =>
     exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC');
-  return { sim, config, store, readState, leaseTaken, exactlyOnce };
+  return { ...t, leaseTaken, exactlyOnce };
 }
 
 describe('lease takeover with real processes', () => {
   it('after a SIGKILL the next run on this host takes over at once (no exit 75)', async () => {
     // A long lease: waiting it out would take a minute.
     const t = await setup({ checkpointSeconds: 1, leaseSeconds: 60 });
-    const first = spawnCli(['archive', '--config', t.config]);
+    const first = t.spawnArchive();
     await t.leaseTaken(first);
     await sleep(150);
     first.kill();
@@ -104,7 +70,7 @@ describe('lease takeover with real processes', () => {
         t.sim.groups().find((g) => g.type === 'Public' && !g.deleted)?.groupId as string,
         3_000,
       );
-      const run = spawnCli(['archive', '--config', t.config]);
+      const run = t.spawnArchive();
       await t.leaseTaken(run);
       await sleep(200);
       run.signal(signal);
@@ -124,7 +90,7 @@ describe('lease takeover with real processes', () => {
   it('SIGSTOP mid-checkpoint past the lease, takeover, SIGCONT, one more run: exactly once, nothing stray', async () => {
     // Checkpoints every 0.3 s, each writing many day partitions; a lease of 1.2 s.
     const t = await setup({ checkpointSeconds: 0.3, leaseSeconds: 1.2 }, 25);
-    const frozen = spawnCli(['archive', '--config', t.config]);
+    const frozen = t.spawnArchive();
     await t.leaseTaken(frozen);
     // Stop it while a checkpoint's intent is written and its objects are not all committed.
     let stopped: TestState | undefined;

@@ -24,10 +24,10 @@ import { runExportCommand } from '../../functions/cli/export-command.ts';
 import { dateInZone } from '../../functions/domain/partition.ts';
 import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
 import { type MediaRef, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
-import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import type { Simulator } from '../../functions/simulator/index.ts';
 import { readArchive } from '../helpers/archive.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
-import { engineRun } from '../helpers/engine.ts';
+import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { archivedManifestRow, pngImage, wavTone } from '../helpers/media-fixtures.ts';
@@ -68,7 +68,7 @@ let truth: RawMessage[] = [];
 
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
-  sim = await startSimulator({
+  sim = await startEngineSimulator({
     seed: 7,
     retentionDays: 365,
     dataset: {

@@ -6,24 +6,14 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import {
-  AthenaClient,
-  GetQueryExecutionCommand,
-  GetQueryResultsCommand,
-  type GetQueryResultsOutput,
-  StartQueryExecutionCommand,
-} from '@aws-sdk/client-athena';
+import { AthenaClient, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { runAuditCommand } from '../../functions/cli/audit-command.ts';
 import { EXIT } from '../../functions/cli/exit-codes.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
-import { emptyState, serializeState } from '../../functions/domain/continuation.ts';
-import { stateKey } from '../../functions/domain/partition.ts';
-import { toRecord } from '../../functions/domain/record.ts';
-import { serializeRecord } from '../../functions/domain/record-codec.ts';
+import { answerBySql, auditAnswers, type SqlAnswer, seedThreeMessages } from '../helpers/athena.ts';
 import { captureExportIo } from '../helpers/export.ts';
 
 const athena = mockClient(AthenaClient);
@@ -38,33 +28,14 @@ beforeEach(async () => {
   athena.reset();
   dir = await mkdtemp(join(tmpdir(), 'athena-transcript-'));
   store = new LocalFolderStore(dir);
-  const lines = [1, 2, 3].map((seq) =>
-    serializeRecord(
-      toRecord(
-        {
-          From_Account: 'alice',
-          IsPlaceMsg: 0,
-          MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `hello <${seq}>` } }],
-          MsgPriority: 1,
-          MsgRandom: seq,
-          MsgSeq: seq,
-          MsgTimeStamp: Date.UTC(2024, 2, 1, 8, seq) / 1000,
-        },
-        { sdkAppId: APP, groupId: '@TGS#A', topicId: null },
-      ),
-    ),
-  );
-  await store.put(KEY, gzipSync(`${lines.join('\n')}\n`));
-  const state = emptyState(APP);
-  state.targets.push({
+  await seedThreeMessages(store, {
+    sdkAppId: APP,
     groupId: '@TGS#A',
-    topicId: null,
-    highWater: 3,
-    generation: 0,
-    highWaterTime: null,
-    inProgress: null,
+    key: KEY,
+    from: 'alice',
+    text: (seq) => `hello <${seq}>`,
+    atMs: (seq) => Date.UTC(2024, 2, 1, 8, seq),
   });
-  await store.put(stateKey(APP), new TextEncoder().encode(serializeState(state)));
 });
 afterEach(async () => {
   athena.reset();
@@ -72,33 +43,7 @@ afterEach(async () => {
 });
 
 /** Athena answers each query by its SQL: `answer(sql)` gives the column names and rows. */
-function answerBy(answer: (sql: string) => { columns: string[]; rows: string[][] }) {
-  const byId = new Map<string, string>();
-  athena.on(StartQueryExecutionCommand).callsFake((input: { QueryString: string }) => {
-    const id = `q${byId.size}`;
-    byId.set(id, input.QueryString);
-    return { QueryExecutionId: id };
-  });
-  athena.on(GetQueryExecutionCommand).callsFake((input: { QueryExecutionId: string }) => ({
-    QueryExecution: {
-      QueryExecutionId: input.QueryExecutionId,
-      StatementType: 'DML',
-      Status: { State: 'SUCCEEDED' },
-    },
-  }));
-  athena
-    .on(GetQueryResultsCommand)
-    .callsFake((input: { QueryExecutionId: string }): GetQueryResultsOutput => {
-      const { columns, rows } = answer(byId.get(input.QueryExecutionId) ?? '');
-      const row = (cells: string[]) => ({ Data: cells.map((c) => ({ VarCharValue: c })) });
-      return {
-        ResultSet: {
-          ResultSetMetadata: { ColumnInfo: columns.map((c) => ({ Name: c, Label: c, Type: 'varchar' })) },
-          Rows: [row(columns), ...rows.map(row)],
-        },
-      };
-    });
-}
+const answerBy = (answer: (sql: string) => SqlAnswer) => answerBySql(athena, answer);
 
 describe('transcript of an s3:// archive', () => {
   it('finds the objects with Athena ("$path", partition filter, bound parameters) and reads them from the bucket', async () => {
@@ -133,14 +78,7 @@ describe('transcript of an s3:// archive', () => {
 });
 
 describe('audit of an s3:// archive', () => {
-  const healthy = (sql: string) => {
-    if (sql.includes('min(msg_seq) AS first_seq'))
-      return {
-        columns: ['path', 'group_id', 'topic_id', 'gen', 'first_seq', 'last_seq', 'rows_n', 'revision_rows'],
-        rows: [[PATH, '@TGS#A', '', '0', '1', '3', '3', '0']],
-      };
-    return { columns: ['group_id'], rows: [] };
-  };
+  const healthy = auditAnswers(PATH, '@TGS#A');
 
   it('runs the same SQL as DuckDB, with the Athena date expression, and passes a complete archive', async () => {
     answerBy(healthy);
@@ -161,14 +99,7 @@ describe('audit of an s3:// archive', () => {
   });
 
   it('exits 4 and names the seqs when Athena reports a gap', async () => {
-    answerBy((sql) =>
-      sql.includes('lead(msg_seq)')
-        ? {
-            columns: ['group_id', 'topic_id', 'gen', 'msg_seq', 'next_seq'],
-            rows: [['@TGS#A', '', '0', '1', '3']],
-          }
-        : healthy(sql),
-    );
+    answerBy(auditAnswers(PATH, '@TGS#A', true));
     const io = captureExportIo({ athenaClient: () => client, store });
     const code = await runAuditCommand(
       ['--archive', 's3://bucket/prefix', '--app', String(APP), '--json'],

@@ -8,22 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import {
-  AthenaClient,
-  GetQueryExecutionCommand,
-  GetQueryResultsCommand,
-  StartQueryExecutionCommand,
-} from '@aws-sdk/client-athena';
+import { AthenaClient, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { emptyState, serializeState } from '../../functions/domain/continuation.ts';
-import { stateKey } from '../../functions/domain/partition.ts';
-import { toRecord } from '../../functions/domain/record.ts';
-import { serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { createAuditHandler as CreateAuditHandler } from '../../functions/lambda/audit-handler.ts';
+import { answerBySql, auditAnswers, seedThreeMessages } from '../helpers/athena.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 const athena = mockClient(AthenaClient);
@@ -74,32 +65,15 @@ beforeEach(async () => {
   stdout.length = 0;
   dir = await mkdtemp(join(tmpdir(), 'audit-handler-'));
   store = new LocalFolderStore(dir);
-  const line = (seq: number) =>
-    serializeRecord(
-      toRecord(
-        {
-          From_Account: 'bob',
-          IsPlaceMsg: 0,
-          MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `seq ${seq}` } }],
-          MsgPriority: 1,
-          MsgRandom: 100 + seq,
-          MsgSeq: seq,
-          MsgTimeStamp: Date.UTC(2024, 2, 1, 2, seq) / 1000,
-        },
-        { sdkAppId: APP, groupId: '@TGS#B', topicId: null },
-      ),
-    );
-  await store.put(KEY, gzipSync(`${[1, 2, 3].map(line).join('\n')}\n`));
-  const state = emptyState(APP);
-  state.targets.push({
+  await seedThreeMessages(store, {
+    sdkAppId: APP,
     groupId: '@TGS#B',
-    topicId: null,
-    highWater: 3,
-    generation: 0,
-    highWaterTime: null,
-    inProgress: null,
+    key: KEY,
+    from: 'bob',
+    text: (seq) => `seq ${seq}`,
+    atMs: (seq) => Date.UTC(2024, 2, 1, 2, seq),
+    random: (seq) => 100 + seq,
   });
-  await store.put(stateKey(APP), new TextEncoder().encode(serializeState(state)));
   // The module builds its default handler from process.env on import.
   for (const [name, value] of Object.entries(ENV)) vi.stubEnv(name, value);
   ({ createAuditHandler } = await import('../../functions/lambda/audit-handler.ts'));
@@ -120,38 +94,8 @@ afterEach(async () => {
 
 /** Athena answers each query by its SQL; every query scans {@link SCANNED_PER_QUERY} bytes. */
 function answer(gap: boolean) {
-  const sqlById = new Map<string, string>();
-  athena.on(StartQueryExecutionCommand).callsFake((input: { QueryString: string }) => {
-    const id = `q${sqlById.size}`;
-    sqlById.set(id, input.QueryString);
-    return { QueryExecutionId: id };
-  });
-  athena.on(GetQueryExecutionCommand).callsFake((input: { QueryExecutionId: string }) => ({
-    QueryExecution: {
-      QueryExecutionId: input.QueryExecutionId,
-      StatementType: 'DML',
-      Status: { State: 'SUCCEEDED' },
-      Statistics: { DataScannedInBytes: SCANNED_PER_QUERY },
-    },
-  }));
-  athena.on(GetQueryResultsCommand).callsFake((input: { QueryExecutionId: string }) => {
-    const sql = sqlById.get(input.QueryExecutionId) ?? '';
-    let columns = ['group_id'];
-    let rows: string[][] = [];
-    if (sql.includes('min(msg_seq) AS first_seq')) {
-      columns = ['path', 'group_id', 'topic_id', 'gen', 'first_seq', 'last_seq', 'rows_n', 'revision_rows'];
-      rows = [[`s3://bucket/archive/${KEY}`, '@TGS#B', '', '0', '1', '3', gap ? '2' : '3', '0']];
-    } else if (gap && sql.includes('lead(msg_seq)')) {
-      columns = ['group_id', 'topic_id', 'gen', 'msg_seq', 'next_seq'];
-      rows = [['@TGS#B', '', '0', '1', '3']];
-    }
-    const row = (cells: string[]) => ({ Data: cells.map((c) => ({ VarCharValue: c })) });
-    return {
-      ResultSet: {
-        ResultSetMetadata: { ColumnInfo: columns.map((c) => ({ Name: c, Label: c, Type: 'varchar' })) },
-        Rows: [row(columns), ...rows.map(row)],
-      },
-    };
+  answerBySql(athena, auditAnswers(`s3://bucket/archive/${KEY}`, '@TGS#B', gap), {
+    scannedBytes: SCANNED_PER_QUERY,
   });
 }
 

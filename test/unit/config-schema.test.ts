@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config/schema.ts';
 import { ConfigError } from '../../functions/domain/errors.ts';
+import { thrownAs } from '../helpers/assertions.ts';
 
 type Raw = { apps: Record<string, unknown>[] } & Record<string, unknown>;
 
@@ -20,15 +21,7 @@ function withApp(change: (app: Record<string, unknown>) => void): Raw {
   return raw;
 }
 
-function configError(raw: unknown): ConfigError {
-  try {
-    parseConfig(raw, 'test config');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('parseConfig accepted an invalid config');
-}
+const configError = (raw: unknown) => thrownAs(ConfigError, () => parseConfig(raw, 'test config'));
 
 describe('parseConfig', () => {
   it('fills in every default from a minimal config', () => {

@@ -118,8 +118,29 @@ describe('run metrics', () => {
       ['PendingNeverArchived', 'Count', 1],
       ['SeqResets', 'Count', 0],
       ['QuarantinedItems', 'Count', 0],
+      ['MediaArchived', 'Count', 0],
+      ['MediaPendingNearRetention', 'Count', 0],
       ['LagSeconds', 'Seconds', 10],
     ]);
+  });
+
+  it('records the media archived and the media pending near retention from the report', () => {
+    const metrics: [string, number][] = [];
+    const sink: MetricsSink = {
+      addDimensions: () => undefined,
+      addMetric: (name, _unit, value) => metrics.push([name, value]),
+    };
+    const base = report({});
+    const withMedia = report({
+      media: { ...(base.media as NonNullable<typeof base.media>), archived: 12, nearRetention: 3 },
+    });
+    recordRunMetrics(sink, withMedia, 7, NOW);
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        ['MediaArchived', 12],
+        ['MediaPendingNearRetention', 3],
+      ]),
+    );
   });
 
   it('records the rescan calls and one metric per change kind when the rescan is on', () => {
@@ -237,5 +258,16 @@ describe('loadLambdaConfig', () => {
     }
     expect(parseLambdaEnv({ SECRET_CACHE_SECONDS: '0' }).SECRET_CACHE_SECONDS).toBe(0);
     expect(parseLambdaEnv({}).SECRET_CACHE_SECONDS).toBe(300);
+  });
+
+  it("reads the stack's headroom for the media near-retention count, naming the variable when it is bad", () => {
+    for (const bad of ['0', '-2', 'two', '', '2d']) {
+      const error = thrown(() => parseLambdaEnv({ ALARM_HEADROOM_DAYS: bad })) as ConfigError;
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.field).toBe('ALARM_HEADROOM_DAYS');
+      expect(error.message).toContain('must be a positive number of days');
+    }
+    expect(parseLambdaEnv({ ALARM_HEADROOM_DAYS: '2.5' }).ALARM_HEADROOM_DAYS).toBe(2.5);
+    expect(parseLambdaEnv({}).ALARM_HEADROOM_DAYS).toBeUndefined();
   });
 });

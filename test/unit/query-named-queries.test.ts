@@ -15,6 +15,7 @@ import {
   parseParams,
   savedQueryDescription,
 } from '../../functions/query/named-queries.ts';
+import { thrownAs } from '../helpers/assertions.ts';
 
 describe('NAMED_QUERIES', () => {
   it('covers the common questions', () => {
@@ -67,15 +68,7 @@ const probe: NamedQuery = {
   sql: 'SELECT :n, :s, :from, :to',
 };
 
-function usageError(fn: () => unknown): QueryUsageError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(QueryUsageError);
-    return error as QueryUsageError;
-  }
-  throw new Error('expected a QueryUsageError');
-}
+const usageError = (fn: () => unknown) => thrownAs(QueryUsageError, fn);
 
 describe('parseParams', () => {
   const ok = { n: '-42', s: 'hello', from: '2024-02-29', to: '2024-03-01' };

@@ -82,6 +82,18 @@ describe('SlidingWindowPacer', () => {
     expect(pacer.marginMs).toBeLessThan(50);
   });
 
+  it('does not let a few answers read late (a stalled event loop) widen the margin', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 10 });
+    const random = lcg(5);
+    // A 300 ms stall: the 12 answers in flight then are all read late.
+    for (let i = 0; i < 256; i++)
+      pacer.observeRtt(i >= 100 && i < 112 ? 100 + 25 * (i - 99) : 60 + random() * 40);
+    expect(pacer.marginMs).toBeLessThan(50);
+    // A lasting change of the spread is followed.
+    for (let i = 0; i < 256; i++) pacer.observeRtt(40 + random() * 120);
+    expect(pacer.marginMs).toBeGreaterThan(110);
+  });
+
   it('multiplies the margin on a frequency-limit answer and lowers it by steps, not below the raised floor', () => {
     const pacer = new SlidingWindowPacer({ ratePerSecond: 10, marginMs: 20 });
     pacer.throttled();
@@ -153,21 +165,33 @@ describe('RateLimiter', () => {
    * rejected call through the limiter, as the client does. `feedRtt` false withholds the RTT
    * samples, so the margin comes from AIMD alone.
    */
-  async function strictServerRun(feedRtt: boolean, calls = 1_500) {
+  async function strictServerRun(
+    feedRtt: boolean,
+    calls = 1_500,
+    { clientRate = 50, holdRetries = false } = {},
+  ) {
     const time = new VirtualTime(T0);
     // Margin 10: the pacer starts too tight for ±20 ms of arrival jitter.
-    const limiter = new RateLimiter({ a: 50 }, time, { marginMs: 10 });
+    const limiter = new RateLimiter({ a: clientRate }, time, { marginMs: 10 });
     const server = new SlidingWindowLog(50);
     const random = lcg(11);
     let sends = 0;
     let throttles = 0;
     const arrivals: number[] = [];
     const throttledAt: number[] = [];
+    /** For each retried send: ms since the same call's rejected send. */
+    const retryGaps: number[] = [];
+    const retrySends: number[] = [];
     const accepted = new Set<number>();
     const call = async (id: number): Promise<void> => {
+      let rejectedSentAt: number | undefined;
       for (;;) {
         const permit = await limiter.acquire('a');
         sends++;
+        if (rejectedSentAt !== undefined) {
+          retryGaps.push(permit.sentAtMs - rejectedSentAt);
+          retrySends.push(permit.sentAtMs);
+        }
         const arrival = permit.sentAtMs + 40 + (random() * 2 - 1) * 20;
         await time.sleep(arrival - time.now());
         const ok = server.tryTake(arrival);
@@ -185,6 +209,9 @@ describe('RateLimiter', () => {
         throttledAt.push(arrival);
         if (feedRtt) limiter.answered('a', permit, 'throttled');
         else pacer.throttled(permit.sentAtMs);
+        rejectedSentAt = permit.sentAtMs;
+        // As the client does: this call alone waits until a window after its rejected send.
+        if (holdRetries) await time.sleep(Math.max(0, limiter.retryNotBeforeMs('a', permit) - time.now()));
       }
     };
     const queue = Array.from({ length: calls }, (_, i) => i);
@@ -201,10 +228,34 @@ describe('RateLimiter', () => {
       throttles,
       arrivals,
       throttledAt,
+      retryGaps,
+      retrySends,
       seconds,
       margin: limiter.pacer('a').marginMs,
     };
   }
+
+  it('with a client set faster than the server counts, retries wait a window each and never go out in a burst', async () => {
+    // The client believes 100/s, the server counts 50/s: the pacer's log has room, so without the
+    // hold every rejected call would be repeated at once.
+    const held = await strictServerRun(false, 1_500, { clientRate: 100, holdRetries: true });
+    expect(held.accepted.size).toBe(1_500);
+    expect(held.throttles).toBeGreaterThan(0);
+    expect(Math.min(...held.retryGaps)).toBeGreaterThanOrEqual(1_000);
+    // No burst: at most a window's worth of the server's limit of retries in any 100 ms.
+    expect(busiest(held.retrySends, 100)).toBeLessThanOrEqual(8);
+    // Adapted: the server saw no more than its limit in any window, and the run did not stall.
+    expect(busiest(held.arrivals)).toBeLessThanOrEqual(50);
+    // It learns the server's count: few frequency-limit answers, nearly none once learnt, and the
+    // run takes about what 50/s allows.
+    expect(held.throttles).toBeLessThan(100);
+    const half = held.arrivals[750] as number;
+    expect(held.throttledAt.filter((t) => t >= half).length).toBeLessThanOrEqual(2);
+    expect(held.seconds).toBeLessThan(30 * 1.25);
+
+    const unheld = await strictServerRun(false, 1_500, { clientRate: 100, holdRetries: false });
+    expect(Math.min(...unheld.retryGaps)).toBeLessThan(1_000);
+  });
 
   it('under a strict server with jitter, a frequency-limit answer repeats only that call, and the margin adapts', async () => {
     const run = await strictServerRun(false, 3_000);

@@ -2,6 +2,8 @@
  * Change detection: the content fingerprint, the change classification, and the fingerprint log
  * the rescan reads back (one latest revision per message, whatever the order of the logs).
  */
+import { createHash } from 'node:crypto';
+import { stringify } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import {
   FingerprintLogBuilder,
@@ -9,8 +11,8 @@ import {
   FingerprintTable,
 } from '../../functions/domain/fingerprint-log.ts';
 import { type RecordContext, toRecord } from '../../functions/domain/record.ts';
-import { classifyChange, contentFingerprint } from '../../functions/domain/revisions.ts';
-import type { RawMessage } from '../../functions/domain/tencent-types.ts';
+import { CONTENT_FIELDS, classifyChange, contentFingerprint } from '../../functions/domain/revisions.ts';
+import type { JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';
 
 const ctx: RecordContext = { sdkAppId: 1400000000, groupId: '@TGS#1', topicId: null };
 const raw = (over: Partial<RawMessage> = {}): RawMessage => ({
@@ -50,6 +52,83 @@ describe('contentFingerprint', () => {
     const prints = new Set(changed.map((m) => fp(m)));
     expect(prints.size).toBe(changed.length);
     expect(prints.has(base)).toBe(false);
+  });
+
+  // Fingerprints are stored in the archive: if their text ever changed, every archived message would
+  // look modified at the next rescan. This value was computed by the first implementation (a copy
+  // with sorted keys, serialised by lossless-json).
+  it('stays the value archived by earlier versions, for integer-like keys and integers beyond 2^53', () => {
+    const odd = {
+      ...raw({
+        MsgBody: [
+          { MsgType: 'TIMCustomElem', MsgContent: { Data: '{"b":1}', Desc: 'ü', Ext: '', Sound: '' } },
+        ],
+        CloudCustomData: 'x',
+      }),
+      '10': 1,
+      '2': 2,
+      b: 3,
+      A: 4,
+      '01': 5,
+      Big: 9007199254740993n,
+    } as RawMessage;
+    expect(fp(odd)).toBe('517b9587ad8c0448');
+  });
+
+  it('equals the first implementation on random content with awkward keys', () => {
+    const canonical = (value: JsonValue): JsonValue => {
+      if (Array.isArray(value)) return value.map(canonical);
+      if (value !== null && typeof value === 'object') {
+        const sorted: { [key: string]: JsonValue } = {};
+        for (const key of Object.keys(value).sort()) {
+          Object.defineProperty(sorted, key, {
+            value: canonical(value[key] as JsonValue),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+        return sorted;
+      }
+      return value;
+    };
+    const firstFingerprint = (m: RawMessage) => {
+      const record = toRecord(m, ctx);
+      const content: { [key: string]: JsonValue } = {};
+      for (const field of CONTENT_FIELDS) content[field] = record[field] as unknown as JsonValue;
+      const text = stringify(canonical(content)) ?? '';
+      return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
+    };
+    let seed = 11;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const keys = ['0', '7', '10', '01', '-1', '4294967295', '__proto__', 'Z', 'a', 'é', '😀', ''];
+    const value = (depth: number): JsonValue => {
+      const roll = next();
+      if (depth > 2 || roll < 0.3)
+        return [1.5, 'x', null, true, 2n ** 60n, -0][Math.floor(next() * 6)] as JsonValue;
+      if (roll < 0.5) return [value(depth + 1), value(depth + 1)];
+      const object: { [key: string]: JsonValue } = {};
+      for (const key of keys)
+        if (next() < 0.4)
+          Object.defineProperty(object, key, {
+            value: value(depth + 1),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+      return object;
+    };
+    for (let i = 0; i < 300; i++) {
+      const m = {
+        ...raw({ MsgBody: [{ MsgType: 'TIMCustomElem', MsgContent: value(0) as never }] }),
+      } as RawMessage;
+      for (const key of keys)
+        if (next() < 0.2 && key !== '__proto__') (m as Record<string, JsonValue>)[`X${key}`] = value(1);
+      expect(fp(m)).toBe(firstFingerprint(m));
+    }
   });
 });
 

@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -335,7 +335,9 @@ export class MediaDownloader implements MediaFetcher {
         callback(null, chunk);
       },
     });
-    const dispose = () => rm(file, { force: true }).then(() => undefined);
+    // unlink, not rm({ force }): rm goes through rimraf (two lstat calls) for one file, a
+    // measurable share of the per-file cost with many small files (bench H).
+    const dispose = () => unlink(file).catch(ignoreMissing);
     const out = createWriteStream(file, { flags: 'wx' });
     try {
       await pipeline(response, meter, out, signal ? { signal } : {});
@@ -422,4 +424,9 @@ export function retryAfterMs(value: string | string[] | undefined, nowMs: number
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError('media download aborted', { cause: signal.reason });
+}
+
+/** A temp file already gone is what removing it wanted; anything else is reported. */
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
 }

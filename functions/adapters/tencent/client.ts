@@ -5,12 +5,7 @@
  * pacer (one per app and API, shared by every group in flight), one POST with its own timeout, envelope and schema checks, and on failure the
  * verdict of the retry policy (`functions/domain/retry-policy.ts`), which this class obeys.
  */
-import {
-  isInteger,
-  isSafeNumber,
-  parse as losslessParse,
-  stringify as losslessStringify,
-} from 'lossless-json';
+import { stringify as losslessStringify } from 'lossless-json';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { z } from 'zod';
 import {
@@ -20,6 +15,7 @@ import {
   TencentApiError,
   TransportError,
 } from '../../domain/errors.ts';
+import { parseLosslessJson } from '../../domain/json-guards.ts';
 import type { Clock, Logger, Random } from '../../domain/ports.ts';
 import { RateLimiter, type SendPermit } from '../../domain/rate-limiter.ts';
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
@@ -41,6 +37,7 @@ import {
   type TopicInfo,
 } from '../../domain/tencent-types.ts';
 import { redactSecrets } from '../logging/redact.ts';
+import { HttpPoster, type PostAnswer } from './http-post.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
 import {
@@ -101,9 +98,6 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   getCosSig: 0,
 });
 
-/** A number that may not fit a double exactly has at least 16 digits. */
-const SIXTEEN_DIGITS = /\d{16}/;
-
 /** `get_group_info` takes at most 50 ids per call (GINFO). */
 export const GROUP_INFO_BATCH = 50;
 /** `group_msg_get_simple` returns at most 20 messages per call (reference §3.4). */
@@ -117,6 +111,7 @@ export class TencentClient implements ChatApi {
   private readonly timeoutMs: number;
   /** The server's clock, from the `Date` header of every answer. */
   private readonly serverClock = new ServerClockEstimate();
+  private readonly http = new HttpPoster();
   private readonly counters: ClientStats = {
     requests: ZERO_REQUESTS(),
     retries: 0,
@@ -335,15 +330,20 @@ export class TencentClient implements ChatApi {
         }
         this.counters.retries++;
         if (slowDown) this.counters.throttles++;
+        // A frequency-limit answer: this call alone waits until a window after its rejected send,
+        // then queues for the pacer's next slot; the other calls go on meanwhile.
+        const delayMs =
+          slowDown && permit !== undefined
+            ? Math.max(0, this.limiter.retryNotBeforeMs(api, permit) - this.options.clock.now())
+            : decision.delayMs;
         this.options.logger.debug('retrying Tencent call', {
           api: TENCENT_APIS[api],
           attempt,
-          delayMs: decision.delayMs,
+          delayMs,
           reason: decision.verdict.reason,
         });
-        // A frequency-limit answer has no delay: the call queues for the pacer's next slot.
-        if (decision.delayMs > 0) {
-          await this.options.clock.sleep(decision.delayMs, signal).catch((cause: unknown) => {
+        if (delayMs > 0) {
+          await this.options.clock.sleep(delayMs, signal).catch((cause: unknown) => {
             throw new AbortedError(`${api} aborted while backing off`, { cause });
           });
         }
@@ -361,19 +361,17 @@ export class TencentClient implements ChatApi {
     this.counters.requests[api]++;
     const url = this.buildUrl(path);
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    let response: Response;
-    let text: string;
+    let response: PostAnswer;
     try {
       const sentMs = this.options.clock.now();
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: losslessStringify(body) ?? '{}',
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      });
-      const date = response.headers.get('date');
-      if (date !== null) this.serverClock.observe(Date.parse(date), sentMs, this.options.clock.now());
-      text = await response.text();
+      response = await this.http.post(
+        url,
+        losslessStringify(body) ?? '{}',
+        signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      );
+      if (response.date !== null) {
+        this.serverClock.observe(Date.parse(response.date), sentMs, this.options.clock.now());
+      }
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`${path} aborted`, { cause: signal.reason });
       if (timeout.aborted) {
@@ -388,7 +386,7 @@ export class TencentClient implements ChatApi {
         status: response.status,
       });
     }
-    const parsed = this.parseJson(path, text);
+    const parsed = this.parseJson(path, response.text);
     const envelope = Envelope.safeParse(parsed);
     if (!envelope.success) {
       throw new TransportError(
@@ -408,13 +406,7 @@ export class TencentClient implements ChatApi {
 
   private parseJson(path: string, text: string): JsonValue {
     try {
-      // Without a run of 16 digits no integer can exceed 2^53, and JSON.parse is exact and much
-      // faster (a page of long messages is parsed ~200 times a second).
-      if (!SIXTEEN_DIGITS.test(text)) return JSON.parse(text) as JsonValue;
-      // Lossless: `Next` of get_appid_group_list is a uint64 and can exceed 2^53 (reference §4.1).
-      return losslessParse(text, null, (value: string) =>
-        isInteger(value) && !isSafeNumber(value) ? BigInt(value) : Number(value),
-      ) as JsonValue;
+      return parseLosslessJson(text);
     } catch (error) {
       throw new TransportError(
         path,
