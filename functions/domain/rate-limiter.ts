@@ -326,11 +326,16 @@ export class RateLimiter {
   /**
    * The request sent under `permit` got an answer from the API (an envelope, whatever its code):
    * feeds the jitter estimate, and adapts the margin. Not for transport failures (timeouts would
-   * read as jitter).
+   * read as jitter). `rttMs`: the round trip as the transport timed it (default: since the permit).
    */
-  public answered(api: string, permit: SendPermit, outcome: 'accepted' | 'throttled' | 'other'): void {
+  public answered(
+    api: string,
+    permit: SendPermit,
+    outcome: 'accepted' | 'throttled' | 'other',
+    rttMs?: number,
+  ): void {
     const pacer = this.laneFor(api).pacer;
-    pacer.observeRtt(this.clock.now() - permit.sentAtMs);
+    pacer.observeRtt(rttMs ?? this.clock.now() - permit.sentAtMs);
     if (outcome === 'accepted') pacer.accepted();
     if (outcome === 'throttled') pacer.throttled(permit.sentAtMs);
   }

@@ -327,7 +327,9 @@ class SimulatorServer {
     this.#later(inboundMs, () => {
       // Handled on arrival, so a slow answer reflects the state at the time it is sent.
       const decided = outcome ?? jsonOutcome(this.#answer(request));
-      this.#later(latencyMs / 2, () => this.#send(res, decided));
+      // The answer leaves half the latency after the arrival, not after this (possibly late) timer:
+      // a busy simulator must not look to the client like network jitter it does not have.
+      this.#later(arrivalMs + latencyMs / 2 - performance.now(), () => this.#send(res, decided));
     });
   }
 

@@ -289,11 +289,14 @@ export class TencentClient implements ChatApi {
     for (let attempt = 1; ; attempt++) {
       throwIfAborted(signal);
       let permit: SendPermit | undefined;
+      let rttMs: number | undefined;
       try {
         return await this.slots(async () => {
           permit = await this.limiter.acquire(api, signal);
-          const raw = await this.send(api, body, signal);
-          this.limiter.answered(api, permit, 'accepted');
+          const raw = await this.send(api, body, signal, (ms) => {
+            rttMs = ms;
+          });
+          this.limiter.answered(api, permit, 'accepted', rttMs);
           return this.check(api, schema, raw);
         });
       } catch (error) {
@@ -310,7 +313,7 @@ export class TencentClient implements ChatApi {
         // Only answers from the API feed the pacer (a timeout is not jitter); an accepted answer
         // whose body failed the schema was counted above already.
         if (permit !== undefined && error instanceof TencentApiError) {
-          this.limiter.answered(api, permit, slowDown ? 'throttled' : 'other');
+          this.limiter.answered(api, permit, slowDown ? 'throttled' : 'other', rttMs);
         }
         if (decision.kind === 'give-up') {
           throw new GiveUpError(decision.action, `Tencent API ${TENCENT_APIS[api]}: ${decision.message}`, {
@@ -356,6 +359,7 @@ export class TencentClient implements ChatApi {
     api: TencentApiKey,
     body: JsonObject,
     signal: AbortSignal | undefined,
+    onRtt: (ms: number) => void,
   ): Promise<JsonObject> {
     const path = TENCENT_APIS[api];
     this.counters.requests[api]++;
@@ -369,6 +373,7 @@ export class TencentClient implements ChatApi {
         losslessStringify(body) ?? '{}',
         signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       );
+      onRtt(response.rttMs);
       if (response.date !== null) {
         this.serverClock.observe(Date.parse(response.date), sentMs, this.options.clock.now());
       }

@@ -14,6 +14,13 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 export interface PostAnswer {
   status: number;
   statusText: string;
+  /**
+   * Ms from the request's start to its answer's head, timed in the socket's own callback: the
+   * closest this process gets to the network's round trip. Timed after the body and the promise
+   * chain instead, it also holds however long this process's event loop was busy (parsing other
+   * pages, gzip, GC), which is no arrival jitter but would widen the pacer's margin.
+   */
+  rttMs: number;
   /** The `Date` header, if any. */
   date: string | null;
   text: string;
@@ -35,6 +42,7 @@ export class HttpPoster {
     const send = secure ? httpsRequest : httpRequest;
     const payload = Buffer.from(body, 'utf8');
     return new Promise<PostAnswer>((resolve, reject) => {
+      const startedMs = performance.now();
       const req = send(
         url,
         {
@@ -44,6 +52,7 @@ export class HttpPoster {
           signal,
         },
         (res) => {
+          const rttMs = performance.now() - startedMs;
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('error', reject);
@@ -52,6 +61,7 @@ export class HttpPoster {
             const status = res.statusCode ?? 0;
             const date = res.headers.date;
             resolve({
+              rttMs,
               status,
               statusText: res.statusMessage || STATUS_CODES[status] || '',
               date: typeof date === 'string' ? date : null,
