@@ -123,7 +123,13 @@ describe('runArchive', () => {
         expect(report.pendingNewestTime).toBeNull();
         break;
       }
-      expect(report.remainingTargets).toBeGreaterThan(0);
+      // A run that finished the plan it carried from an earlier invocation but had no time to plan
+      // afresh is not done either (groups may have new messages since that plan), with nothing
+      // known left; every other stopped run has targets left.
+      if (report.remainingTargets === 0) {
+        expect(report.planCarried).toBe(true);
+        continue;
+      }
       // Lag and headroom inputs: something newer than an hour ago is still pending.
       expect(report.pendingNewestTime).toBeGreaterThan(0);
       expect(report.pendingNeverArchived + (report.pendingOldestTime === null ? 0 : 1)).toBeGreaterThan(0);
