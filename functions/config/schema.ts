@@ -9,7 +9,6 @@ import { TENCENT_REGION_NAMES } from '../adapters/tencent/regions.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { IMAGE_SIZE_CLASSES } from '../domain/media-refs.ts';
 import { isTimeZone } from '../domain/partition.ts';
-import { DEFAULT_RESCAN_DAYS } from '../domain/rescan-plan.ts';
 
 /** Where a secret comes from. Secrets are never written into the config itself. */
 export const SecretSourceSchema = z.union(
@@ -149,7 +148,7 @@ const MediaSchema = z.strictObject({
 export type MediaConfig = z.output<typeof MediaSchema>;
 
 /** Days of history every run re-reads for changes, unless `rescan.days` says otherwise. */
-export { DEFAULT_RESCAN_DAYS };
+export const DEFAULT_RESCAN_DAYS = 3;
 
 export const ConfigSchema = z.strictObject({
   apps: z

@@ -68,21 +68,6 @@ export function parseRescanProgress(text: string | undefined): RescanProgress {
   }
 }
 
-/** The config's default `rescan.days`. */
-export const DEFAULT_RESCAN_DAYS = 3;
-
-/**
- * The oldest message time (server epoch seconds) worth a fingerprint-log entry: the rescan only
- * ever compares messages newer than its window start (server now minus `rescan.days`), and that
- * start only moves forward. A day of slack, and at least the default 3 days even while the rescan
- * is off, so that turning it on finds what it needs. (A fingerprint of every archived message was a
- * tenth of a run's CPU; a backfill of 30 days needs only the last 4.) Raising `rescan.days` later
- * covers the extra days only for messages archived after the change.
- */
-export function fingerprintHorizonSec(serverNowMs: number, rescanDays: number): number {
-  return Math.floor(serverNowMs / 1000) - (Math.max(rescanDays, DEFAULT_RESCAN_DAYS) + 1) * 86_400;
-}
-
 /** The window a rescan of `days` covers now, bounded by the retention margin. Server epoch seconds. */
 export function rescanWindowStart(serverNowSec: number, days: number, retentionDays: number): number {
   const byDays = serverNowSec - Math.round(days * 86_400);

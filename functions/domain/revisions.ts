@@ -10,7 +10,7 @@
  * - {@link classifyChange}: the change kind between the archived latest revision and the current
  *   content, or null when nothing changed.
  */
-import { hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ArchiveRecord, ChangeKind } from './record.ts';
 import type { JsonValue } from './tencent-types.ts';
 
@@ -32,30 +32,22 @@ export const CONTENT_FIELDS = [
  * order, whatever their insertion order.
  */
 function isIndexKey(key: string): boolean {
-  const first = key.charCodeAt(0);
-  if (!(first >= 48 && first <= 57)) return false; // not a digit: the common case, decided cheaply
   const n = Number(key);
-  return Number.isInteger(n) && n < 4294967295 && String(n) === key;
+  return Number.isInteger(n) && n >= 0 && n < 4294967295 && String(n) === key;
 }
 
 /**
- * An object's keys in the order {@link canonicalJson} writes them: sorted by UTF-16 code units,
- * except that integer-like keys come first in numeric order. That is the order a JSON writer sees
- * in an object whose keys were inserted sorted, which is how fingerprints were first computed (a
- * copy with sorted keys, serialised); archived fingerprints stay valid only if this text never
- * changes.
+ * The order {@link canonicalJson} writes an object's keys in: sorted by UTF-16 code units, except
+ * that integer-like keys come first in numeric order. That is the order a JSON writer sees in an
+ * object whose keys were inserted sorted, which is how fingerprints were first computed (a copy
+ * with sorted keys, serialised); archived fingerprints stay valid only if this text never changes.
  */
-function canonicalKeys(value: object): string[] {
-  const keys = Object.keys(value);
-  if (keys.length < 2) return keys;
-  let indexKeys: string[] | undefined;
-  let others = keys;
-  if (keys.some(isIndexKey)) {
-    indexKeys = keys.filter(isIndexKey).sort((a, b) => Number(a) - Number(b));
-    others = keys.filter((key) => !isIndexKey(key));
-  }
-  others.sort(); // the default order compares UTF-16 code units
-  return indexKeys === undefined ? others : [...indexKeys, ...others];
+function canonicalKeyOrder(a: string, b: string): number {
+  const ai = isIndexKey(a);
+  const bi = isIndexKey(b);
+  if (ai && bi) return Number(a) - Number(b);
+  if (ai !== bi) return ai ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -79,7 +71,7 @@ function canonicalJson(value: JsonValue | undefined): string | undefined {
   if (value !== null && typeof value === 'object') {
     let text = '{';
     let first = true;
-    for (const key of canonicalKeys(value)) {
+    for (const key of Object.keys(value).sort(canonicalKeyOrder)) {
       const item = canonicalJson(value[key]);
       if (item === undefined) continue;
       text += `${first ? '' : ','}${JSON.stringify(key)}:${item}`;
@@ -102,7 +94,7 @@ export function contentFingerprint(record: ArchiveRecord): string {
   const content: { [key: string]: JsonValue } = {};
   for (const field of CONTENT_FIELDS) content[field] = record[field] as unknown as JsonValue;
   const text = canonicalJson(content) ?? '';
-  return hash('sha256', text, 'hex').slice(0, FINGERPRINT_HEX_LENGTH);
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, FINGERPRINT_HEX_LENGTH);
 }
 
 /** What the comparison needs to know about one version of a message. */

@@ -50,18 +50,6 @@ export interface FlushResult {
   bytes: number;
 }
 
-export interface PartitionWriterOptions {
-  sdkAppId: number;
-  runId: string;
-  timeZone: string;
-  store: ObjectStore;
-  /**
-   * Epoch seconds (server clock) before which a message gets no fingerprint-log entry: no rescan
-   * can ever compare it (`fingerprintHorizonSec` in domain/rescan-plan.ts). Absent: every message gets one.
-   */
-  fingerprintsFromSec?: () => number;
-}
-
 export class PartitionWriter {
   private partitions = new Map<string, Partition>();
   private planned: PlannedObject[] | undefined;
@@ -72,7 +60,9 @@ export class PartitionWriter {
   /** The `dt` of 15-minute blocks already seen (one Intl call per block, not per message). */
   private readonly days = new Map<number, string>();
 
-  public constructor(private readonly options: PartitionWriterOptions) {}
+  public constructor(
+    private readonly options: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
+  ) {}
 
   /** Records buffered since the last flush (not yet committed). */
   public get bufferedRecords(): number {
@@ -101,11 +91,10 @@ export class PartitionWriter {
    */
   public addAll(records: readonly ArchiveRecord[]): void {
     if (this.planned) throw new Error('PartitionWriter.addAll after planFlush and before flush');
-    const printsFrom = this.options.fingerprintsFromSec?.() ?? Number.NEGATIVE_INFINITY;
     for (const record of records) {
       const dt = this.dayOf(record.msg_time);
       const partition = this.partitions.get(dt) ?? this.open(dt);
-      if (record.msg_time >= printsFrom) partition.prints.add(record);
+      partition.prints.add(record);
       const line = `${serializeRecord(record)}\n`;
       const size = Buffer.byteLength(line);
       partition.pending.push(line);

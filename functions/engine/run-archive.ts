@@ -12,7 +12,6 @@ import { AbortedError, ArchiverError, GiveUpError } from '../domain/errors.ts';
 import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
 import type { Logger } from '../domain/ports.ts';
-import { fingerprintHorizonSec } from '../domain/rescan-plan.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
@@ -20,7 +19,7 @@ import { MediaQueueWriter } from './media-queue-writer.ts';
 import { DEFAULT_HEADROOM_DAYS } from './media-report.ts';
 import { MediaStage } from './media-stage.ts';
 import { pageTargets } from './page-loop.ts';
-import { PartitionWriter, type PartitionWriterOptions } from './partition-writer.ts';
+import { PartitionWriter } from './partition-writer.ts';
 import { obtainPlan, settlePlan } from './plan-carry.ts';
 import { planTargets } from './plan-targets.ts';
 import { emptyReport, type RunReport } from './report.ts';
@@ -91,12 +90,11 @@ async function archive(
   await rollBackPendingWrite(keeper, store, clock, logger, report);
   await sweepRolledBack(keeper, store, clock, logger);
 
-  const writerOptions: PartitionWriterOptions = {
+  const writerOptions = {
     sdkAppId: options.sdkAppId,
     runId: options.runId,
     timeZone: options.timeZone,
     store,
-    fingerprintsFromSec: () => fingerprintHorizonSec(deps.api.serverNowMs(), options.rescanDays ?? 0),
   };
   let fatal: unknown;
   const run: RunOptions = {

@@ -2,14 +2,12 @@
  * The partition writer's count of records not committed yet: the run report subtracts it when a run
  * stops, so a run cut off between its object writes and its state commit reports none of them.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { type RecordContext, toRecord } from '../../functions/domain/record.ts';
-import { fingerprintHorizonSec } from '../../functions/domain/rescan-plan.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import { PartitionWriter } from '../../functions/engine/partition-writer.ts';
 
@@ -72,37 +70,5 @@ describe('PartitionWriter.uncommittedRecords', () => {
     };
     await expect(writer.flush(fence)).rejects.toThrow('lease lost');
     expect(writer.uncommittedRecords).toBe(3);
-  });
-});
-
-describe('fingerprints only where a rescan can look', () => {
-  it('puts the messages newer than the horizon in the fingerprint log, and no older one', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pw-'));
-    const nowMs = (1_700_000_000 + 30 * 86_400) * 1000;
-    const horizon = fingerprintHorizonSec(nowMs, 3);
-    // rescan.days 3, plus a day of slack; the default 3 also while the rescan is off; more if asked.
-    expect(horizon).toBe(nowMs / 1000 - 4 * 86_400);
-    expect(fingerprintHorizonSec(nowMs, 0)).toBe(horizon);
-    expect(fingerprintHorizonSec(nowMs, 10)).toBe(nowMs / 1000 - 11 * 86_400);
-
-    const writer = new PartitionWriter({
-      sdkAppId: 1400000000,
-      runId: 'r3',
-      timeZone: 'UTC',
-      store: new LocalFolderStore(dir),
-      fingerprintsFromSec: () => horizon,
-    });
-    // Days 0..29 after 1_700_000_000: the horizon is day 26.
-    writer.addAll(Array.from({ length: 30 }, (_, day) => toRecord(message(day + 1, day), ctx)));
-    writer.planFlush();
-    await writer.flush();
-    const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.fp.gz'));
-    const seqs: number[] = [];
-    for (const file of files) {
-      const text = gunzipSync(await readFile(join(dir, file))).toString('utf8');
-      for (const line of text.split('\n')) if (/^\d+ /.test(line)) seqs.push(Number(line.split(' ')[0]));
-    }
-    expect(files.length).toBe(30);
-    expect(seqs.sort((a, b) => a - b)).toEqual([27, 28, 29, 30]);
   });
 });
