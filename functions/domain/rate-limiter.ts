@@ -234,8 +234,40 @@ interface Waiter {
   resolve(sentAtMs: number): void;
   reject(error: unknown): void;
   signal: AbortSignal | undefined;
+  /** Rejects this waiter with an AbortedError (a no-op once it is done). */
   onAbort: (() => void) | undefined;
   done: boolean;
+}
+
+/**
+ * The waiters of each caller signal, behind ONE abort listener per signal: every call of a run
+ * shares the run's signal, and a listener per waiter would put dozens on it (Node warns past 10).
+ */
+class AbortWatch {
+  private readonly waiting = new WeakMap<AbortSignal, Set<Waiter>>();
+
+  public add(signal: AbortSignal, waiter: Waiter): void {
+    let set = this.waiting.get(signal);
+    if (set === undefined) {
+      const created = new Set<Waiter>();
+      set = created;
+      this.waiting.set(signal, created);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.waiting.delete(signal);
+          for (const w of created) w.onAbort?.();
+        },
+        { once: true },
+      );
+    }
+    set.add(waiter);
+  }
+
+  /** The waiter no longer waits (granted); the signal's listener stays for the next waiter. */
+  public remove(signal: AbortSignal, waiter: Waiter): void {
+    this.waiting.get(signal)?.delete(waiter);
+  }
 }
 
 /** One API's pacer and the callers waiting for it, served first come, first served. */
@@ -258,6 +290,7 @@ export interface SendPermit {
  */
 export class RateLimiter {
   private readonly lanes = new Map<string, Lane>();
+  private readonly watch = new AbortWatch();
 
   /**
    * @param rates requests per second for each API name; every API the caller will use must be listed.
@@ -315,7 +348,7 @@ export class RateLimiter {
           waiter.done = true;
           reject(new AbortedError(`Rate limiter wait for ${api} aborted`, { cause: signal.reason }));
         };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        this.watch.add(signal, waiter);
       }
       lane.queue.push(waiter);
     });
@@ -376,9 +409,7 @@ export class RateLimiter {
           }
           lane.queue.shift();
           head.done = true;
-          if (head.signal !== undefined && head.onAbort !== undefined) {
-            head.signal.removeEventListener('abort', head.onAbort);
-          }
+          if (head.signal !== undefined) this.watch.remove(head.signal, head);
           lane.pacer.recordSend(now);
           head.resolve(now);
         }

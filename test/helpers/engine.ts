@@ -1,7 +1,7 @@
 /** Running the archive engine in-process against the simulator (a real client over HTTP). */
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import type { TencentClient, TencentClientOptions } from '../../functions/adapters/tencent/client.ts';
-import type { Clock } from '../../functions/domain/ports.ts';
+import type { Clock, Logger } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import { type RunDeps, type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
 import type { Simulator, SimulatorOptions } from '../../functions/simulator/index.ts';
@@ -20,7 +20,7 @@ export function startEngineSimulator(options: Omit<SimulatorOptions, 'rateLimits
   return startSimulatorForClient(ENGINE_CLIENT_RATES, options);
 }
 
-export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Run options at test defaults (a fresh run id, all groups, UTC, no deadline) unless given. */
 export function testRunOptions(sdkAppId: number, over: Partial<RunOptions> = {}): RunOptions {
@@ -47,7 +47,7 @@ export function engineRun(
   store: ObjectStore,
   over: Partial<RunOptions> & {
     clock?: Clock;
-    logger?: typeof silentLogger;
+    logger?: Logger;
     client?: Partial<TencentClientOptions>;
     /** Media copying (for runs with `media.enabled`), given the run's client. */
     mediaDeps?: (client: TencentClient) => RunDeps['media'];

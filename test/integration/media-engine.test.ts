@@ -13,12 +13,13 @@ import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
+import type { Logger } from '../../functions/domain/ports.ts';
 import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
 import type { RunOptions } from '../../functions/engine/run-archive.ts';
 import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
-import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
+import { engineRun, silentLogger, startEngineSimulator } from '../helpers/engine.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import {
   expectedMediaRefs,
@@ -68,7 +69,11 @@ async function simulator(): Promise<Simulator> {
   return sim;
 }
 
-function runWith(sim: Simulator, store: StreamingObjectStore, over: Partial<RunOptions> = {}) {
+function runWith(
+  sim: Simulator,
+  store: StreamingObjectStore,
+  over: Partial<RunOptions> & { logger?: Logger } = {},
+) {
   // Virtual back-off sleeps (Retry-After: 1 on flaky files) keep the test free of real waits.
   const clock = new FakeClock(Date.now());
   const t = engineRun(sim, store, {
@@ -132,8 +137,22 @@ describe('media stage', () => {
     // Prepare
     const sim = await simulator();
     const store = await localStore();
-    const { run, sdkAppId } = runWith(sim, store);
-    await run();
+    const warnings: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (message: string, fields?: unknown) => {
+        warnings.push(`${message} ${JSON.stringify(fields)}`);
+      },
+    };
+    const { run, sdkAppId } = runWith(sim, store, { logger });
+    // A file whose download failed for a passing cause (a loaded CI machine) is pending until a
+    // later run copies it, as the nightly schedule would; the query must match once nothing is.
+    let report = await run();
+    for (let again = 0; again < 3 && (report.media?.pending ?? 0) > 0; again++) {
+      console.warn('media left pending; running again', JSON.stringify(report.media), warnings);
+      report = await run();
+    }
+    expect(report.media).toMatchObject({ pending: 0, failed: 0 });
     const truth = new Map<string, number>();
     for (const ref of expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail'])) {
       const status = expectedStatus(sim, ref);

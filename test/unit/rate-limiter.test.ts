@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { AbortedError, ConfigError } from '../../functions/domain/errors.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
@@ -348,6 +349,45 @@ describe('RateLimiter', () => {
     expect(error).toBeInstanceOf(AbortedError);
     expect((error as AbortedError).cause).toBe(reason);
     expect((await next).sentAtMs).toBe(T0 + 1000);
+  });
+});
+
+describe('RateLimiter waiters sharing one signal', () => {
+  it('puts one abort listener on a signal however many callers wait on it, and rejects them all on abort', async () => {
+    // Prepare
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 1 }, time, { marginMs: 0 });
+    const controller = new AbortController();
+    await limiter.acquire('a', controller.signal);
+
+    // Act
+    const waiting = Array.from({ length: 40 }, () =>
+      limiter.acquire('a', controller.signal).catch((e: unknown) => e),
+    );
+    const listeners = getEventListeners(controller.signal, 'abort').length;
+    controller.abort(new Error('run stopped'));
+    const outcomes = await Promise.all(waiting);
+
+    // Assess
+    expect(listeners).toBe(1);
+    expect(outcomes.every((e) => e instanceof AbortedError)).toBe(true);
+  });
+
+  it('grants later callers on a signal whose earlier waiters were all served', async () => {
+    // Prepare
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 2 }, time, { marginMs: 0 });
+    const controller = new AbortController();
+
+    // Act
+    const first = [limiter.acquire('a', controller.signal), limiter.acquire('a', controller.signal)];
+    await Promise.all(first);
+    const later = limiter.acquire('a', controller.signal);
+    await time.run();
+
+    // Assess
+    expect((await later).sentAtMs).toBe(T0 + 1000);
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(1);
   });
 });
 
