@@ -196,6 +196,7 @@ async function engine(
 interface Figures {
   messages: string;
   wall: string;
+  planning: string;
   pulls: string;
   limitAnswers: string;
   rate: string;
@@ -211,6 +212,7 @@ function figures(sim: Simulator, min: number, { report, maxRssMb }: EngineResult
   return {
     messages: `${report.messages}${report.done ? '' : ' (NOT done)'}`,
     wall: `${(report.elapsedMs / 1000).toFixed(1)} s / ${floor.toFixed(1)} s = ${(report.elapsedMs / 1000 / floor).toFixed(3)}x`,
+    planning: `${(report.planMs / 1000).toFixed(1)} s`,
     pulls: `${pulls} / ${min} = ${(pulls / min).toFixed(4)}x`,
     limitAnswers: `${stats.overLimit} (client saw ${report.throttles})`,
     rate: `${(pulls / pagingSeconds).toFixed(1)}/s (${((pulls / pagingSeconds / RATE) * 100).toFixed(1)}%)`,
@@ -222,6 +224,7 @@ function figures(sim: Simulator, min: number, { report, maxRssMb }: EngineResult
 const FIGURE_ROWS: [keyof Figures, string, string][] = [
   ['messages', 'messages archived', ''],
   ['wall', 'wall time / rate floor', '(target <= 1.10x)'],
+  ['planning', 'of which planning', ''],
   ['limitAnswers', 'frequency-limit answers', '(target 0)'],
   ['pulls', 'pull calls / minimum', '(target <= 1.01x)'],
   ['rate', 'achieved pull rate', `(of ${RATE}/s)`],

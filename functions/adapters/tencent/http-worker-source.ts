@@ -1,0 +1,89 @@
+/**
+ * The source of the transport thread {@link HttpPoster} runs its exchanges on: plain JavaScript,
+ * started with `new Worker(source, { eval: true })`, so it needs no file of its own next to the
+ * bundled Lambda code and no TypeScript loader in the thread (tsx, vitest and esbuild all differ
+ * there). It only moves bytes and times them; everything that decides (retries, pacing, parsing)
+ * stays on the main thread and is typed there.
+ *
+ * Messages in:  { type: 'post', id, url, body } | { type: 'abort', id }
+ * Messages out: { id, ok: true, rttMs, status, statusText, date, text }
+ *             | { id, ok: false, error: { name, message, code } }
+ *
+ * The error carries the platform's name, message and code only: never the URL, whose query holds
+ * the UserSig.
+ */
+export const HTTP_WORKER_SOURCE = String.raw`
+'use strict';
+const { parentPort } = require('node:worker_threads');
+const http = require('node:http');
+const https = require('node:https');
+const { performance } = require('node:perf_hooks');
+
+const agents = {
+  http: new http.Agent({ keepAlive: true }),
+  https: new https.Agent({ keepAlive: true }),
+};
+const live = new Map();
+
+function fail(id, error) {
+  if (!live.delete(id)) return;
+  const e = error instanceof Error ? error : new Error(String(error));
+  parentPort.postMessage({
+    id,
+    ok: false,
+    error: { name: e.name, message: e.message, code: typeof e.code === 'string' ? e.code : undefined },
+  });
+}
+
+parentPort.on('message', (m) => {
+  if (m.type === 'abort') {
+    const req = live.get(m.id);
+    live.delete(m.id);
+    if (req) req.destroy();
+    return;
+  }
+  const id = m.id;
+  const secure = m.url.startsWith('https:');
+  const payload = Buffer.from(m.body, 'utf8');
+  const started = performance.now();
+  let req;
+  try {
+    req = (secure ? https : http).request(
+      m.url,
+      {
+        method: 'POST',
+        agent: secure ? agents.https : agents.http,
+        headers: { 'content-type': 'application/json', 'content-length': payload.length },
+      },
+      (res) => {
+        const rttMs = performance.now() - started;
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('error', (error) => fail(id, error));
+        res.on('aborted', () => fail(id, new Error('the answer was cut off')));
+        res.on('end', () => {
+          if (!live.delete(id)) return;
+          const status = res.statusCode || 0;
+          const date = res.headers.date;
+          parentPort.postMessage({
+            id,
+            ok: true,
+            rttMs,
+            status,
+            statusText: res.statusMessage || http.STATUS_CODES[status] || '',
+            date: typeof date === 'string' ? date : null,
+            text: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+  } catch (error) {
+    live.set(id, undefined);
+    fail(id, error);
+    return;
+  }
+  live.set(id, req);
+  req.on('error', (error) => fail(id, error));
+  req.end(payload);
+});
+`;
