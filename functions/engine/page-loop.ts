@@ -9,10 +9,12 @@ import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
 import { describeError as describe } from './errors.ts';
 import { fetchPage } from './fetch-window.ts';
 import type { PartitionWriter } from './partition-writer.ts';
+import { PLANNING_CALLS_IN_FLIGHT } from './plan-targets.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import type { StateKeeper } from './state-keeper.ts';
 import type { PageResult, Span, TargetWork } from './target-work.ts';
+import type { WorkFeed } from './work-feed.ts';
 
 /** Uncompressed bytes that may wait for the gzip streams before paging pauses. */
 const MAX_COMPRESSION_BACKLOG_BYTES = 8 * 1024 * 1024;
@@ -31,6 +33,11 @@ export async function pageTargets(
     fence: () => Promise<void>;
     /** Soft stop (Ctrl-C): like the deadline, no new page; drain, commit, report. */
     stop?: AbortSignal | undefined;
+    /**
+     * Planning still going on: `targets` is its feed's list and grows. Paging waits for more
+     * until the feed closes, and leaves planning its share of the client's slots meanwhile.
+     */
+    planning?: WorkFeed | undefined;
   } = { fence: async () => undefined },
 ): Promise<void> {
   const { clock } = deps;
@@ -138,10 +145,23 @@ export async function pageTargets(
     return undefined;
   };
 
-  // A range with nothing left to fetch (resumed at its very end) completes at once.
-  for (const target of targets) finishIfDone(target);
+  // A range with nothing left to fetch (resumed at its very end) completes at once; so does each
+  // target planning adds later, as it comes.
+  let absorbed = 0;
+  const absorb = (): void => {
+    for (; absorbed < targets.length; absorbed++) finishIfDone(targets[absorbed] as TargetWork);
+  };
+  const planning = control.planning;
+  // While planning runs, its calls (get_group_info, get_topic, the listing) need the client's
+  // slots too: pages waiting for their own rate limit must not hold every one.
+  const planningShare = Math.min(PLANNING_CALLS_IN_FLIGHT + 1, options.concurrency - 1);
+  const maxInFlight = (): number =>
+    planning?.open ? Math.max(1, options.concurrency - planningShare) : options.concurrency;
   for (;;) {
+    absorb();
     if (fatal !== undefined || signal?.aborted) break;
+    // Planning failed or was stopped: commit what was fetched, and stop.
+    if (planning?.incomplete) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
     if (control.stop?.aborted) break;
     if (checkpointDue(writer, options, lastCheckpoint, clock.now())) {
@@ -153,13 +173,17 @@ export async function pageTargets(
       await writer.drain(MAX_COMPRESSION_BACKLOG_BYTES / 2);
       continue;
     }
-    if (inFlight.size >= options.concurrency) {
-      await Promise.race(inFlight);
+    if (inFlight.size >= maxInFlight()) {
+      await Promise.race(planning?.open ? [...inFlight, planning.changed()] : inFlight);
       continue;
     }
     const next = pick();
     if (next) {
       dispatch(next.target, next.span);
+      continue;
+    }
+    if (planning?.open) {
+      await Promise.race([...inFlight, planning.changed()]);
       continue;
     }
     if (inFlight.size === 0) break;
@@ -181,7 +205,9 @@ export async function pageTargets(
   report.pendingNewestTime = newest;
   report.pendingOldestTime = oldest;
   report.pendingNeverArchived = remaining.filter((t) => t.state.highWater === 0).length;
-  report.done = report.remainingTargets === 0 && fatal === undefined && !signal?.aborted;
+  report.done =
+    report.remainingTargets === 0 && fatal === undefined && !signal?.aborted && planning?.open !== true;
+  if (planning?.incomplete) report.done = false;
   if (fatal !== undefined) throw fatal;
 }
 

@@ -22,14 +22,19 @@ import { carryPlan, type Planned, planTargets } from './plan-targets.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import type { StateKeeper } from './state-keeper.ts';
+import type { WorkFeed } from './work-feed.ts';
 
-/** The invocation's work: from the carried plan when it is fresh, else planned now (API calls). */
+/**
+ * The invocation's work: from the carried plan when it is fresh, else planned now (API calls).
+ * Every target also goes to `feed` as it is decided (the caller closes it).
+ */
 export async function obtainPlan(
   deps: RunDeps,
   options: RunOptions,
   keeper: StateKeeper,
   report: RunReport,
   signal: AbortSignal | undefined,
+  feed?: WorkFeed,
 ): Promise<{ planned: Planned; carried: boolean }> {
   const ref = keeper.head.plan;
   const decision = decidePlan(ref, {
@@ -50,13 +55,13 @@ export async function obtainPlan(
         targets: plan.targets.length,
       });
       report.planCarried = true;
-      return { planned: carryPlan(deps, options, keeper.targets, report, plan), carried: true };
+      return { planned: carryPlan(deps, options, keeper.targets, report, plan, feed), carried: true };
     }
     deps.logger.warn('the carried plan is missing; planning afresh', { key: ref.key });
   } else if (decision.kind === 'plan' && decision.reason !== 'none') {
     deps.logger.info('planning afresh', { reason: decision.reason });
   }
-  const planned = await planTargets(deps, options, keeper.targets, report, signal);
+  const planned = await planTargets(deps, options, keeper.targets, report, signal, feed);
   return { planned, carried: false };
 }
 

@@ -25,6 +25,7 @@ import { type ChatApi, type GroupInfo, TENCENT_APIS } from '../domain/tencent-ty
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { TargetWork } from './target-work.ts';
+import type { WorkFeed } from './work-feed.ts';
 
 /**
  * Planning calls (get_group_info, get_topic) handed to the client at once: 200 calls a second at
@@ -49,8 +50,10 @@ function decider(
   known: ReadonlyMap<string, TargetState>,
   report: RunReport,
   floorTimeNow: () => number | null,
+  feed?: WorkFeed,
 ) {
-  const planned: Omit<Planned, 'floorTime'> = { work: [], entries: [] };
+  // With a feed, the work is the feed's own list: paging sees each target as it is decided.
+  const planned: Omit<Planned, 'floorTime'> = { work: feed?.work ?? [], entries: [] };
   // A target is planned once even if the listing hands its group out twice (no Set of every id
   // listed is kept: for a million groups it would hold tens of MB for a rare server fault).
   const plannedKeys = new Set<string>();
@@ -88,7 +91,9 @@ function decider(
       generation: 0,
     };
     plannedKeys.add(key);
-    planned.work.push(new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency));
+    const work = new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency);
+    if (feed) feed.push(work);
+    else planned.work.push(work);
     planned.entries.push({ groupId: ref.groupId, topicId: ref.topicId, newestSeq, lastMsgTime });
   };
   return { planned, consider };
@@ -104,8 +109,9 @@ export function carryPlan(
   known: ReadonlyMap<string, TargetState>,
   report: RunReport,
   plan: CarriedPlan,
+  feed?: WorkFeed,
 ): Planned {
-  const { planned, consider } = decider(deps, options, known, report, () => plan.floorTime);
+  const { planned, consider } = decider(deps, options, known, report, () => plan.floorTime, feed);
   for (const t of plan.targets)
     consider({ groupId: t.groupId, topicId: t.topicId }, t.newestSeq, t.lastMsgTime);
   report.targetsWithWork = planned.work.length;
@@ -115,13 +121,17 @@ export function carryPlan(
 /** get_group_info calls (of 50 ids) that may wait before the listing pauses: two pages of 10,000 ids. */
 const MAX_WAITING_INFO_BATCHES = 400;
 
-/** Discover groups, read their info, expand topics, and decide each target's work. */
+/**
+ * Discover groups, read their info, expand topics, and decide each target's work; each target goes
+ * to `feed` (if given) as soon as it is decided. The caller closes the feed.
+ */
 export async function planTargets(
   deps: RunDeps,
   options: RunOptions,
   known: ReadonlyMap<string, TargetState>,
   report: RunReport,
   signal: AbortSignal | undefined,
+  feed?: WorkFeed,
 ): Promise<Planned> {
   // On the server's clock, read at the first answer of get_group_info: message times are the server's.
   let floor: { time: number | null } | undefined;
@@ -134,7 +144,7 @@ export async function planTargets(
     };
     return floor.time;
   };
-  const { planned, consider } = decider(deps, options, known, report, floorTimeNow);
+  const { planned, consider } = decider(deps, options, known, report, floorTimeNow, feed);
 
   // Planning runs at the API's limits: the listing (1 call/s) goes on while get_group_info
   // (50 ids a call, 200/s) reads each page's ids, and get_topic (200/s) the topics of each

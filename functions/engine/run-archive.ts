@@ -26,6 +26,7 @@ import { emptyReport, type RunReport } from './report.ts';
 import { rescanTargets } from './rescan.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { StateKeeper } from './state-keeper.ts';
+import { WorkFeed } from './work-feed.ts';
 
 export type { Progress, RunDeps, RunOptions } from './run-options.ts';
 
@@ -106,12 +107,38 @@ async function archive(
   try {
     media = await openMediaStage(deps, run, keeper, signal, fence);
     if (media) writer = new MediaQueueWriter(writerOptions, media);
-    // A soft stop during planning abandons the plan: nothing was fetched that needs committing.
-    const planSignal = stop === undefined ? signal : AbortSignal.any([signal, stop]);
+    // Paging starts on each target as soon as planning decides it. A soft stop during planning
+    // abandons the plan (what was fetched is committed); a paging failure stops planning too.
+    const planAbort = new AbortController();
+    const planSignal = AbortSignal.any([signal, planAbort.signal, ...(stop ? [stop] : [])]);
     let planStartedMs = clock.now();
-    let plan = await obtainPlan(deps, run, keeper, report, planSignal);
-    report.planMs = clock.now() - report.startedAtMs;
-    await pageTargets(deps, run, keeper, writer, plan.planned.work, report, signal, { fence, stop });
+    const feed = new WorkFeed();
+    const planning = obtainPlan(deps, run, keeper, report, planSignal, feed).then(
+      (made) => {
+        report.planMs = clock.now() - report.startedAtMs;
+        feed.close();
+        return made;
+      },
+      (error: unknown) => {
+        feed.close(error);
+        throw error;
+      },
+    );
+    // Handled here so that a failure waits, unreported, until paging has committed what it fetched.
+    planning.catch(() => undefined);
+    try {
+      await pageTargets(deps, run, keeper, writer, feed.work, report, signal, {
+        fence,
+        stop,
+        planning: feed,
+      });
+    } catch (error) {
+      planAbort.abort(error);
+      await planning.catch(() => undefined);
+      throw error;
+    }
+    // Paging may end first (the deadline): the plan is still finished, and carried to the next run.
+    let plan = await planning;
     if (plan.carried && report.done) {
       // The carried plan is done, but messages may have arrived since it was made: a run is done
       // only when a fresh plan finds nothing left. Plan afresh now if there is time, else next time.

@@ -1,0 +1,155 @@
+/**
+ * Paging while planning goes on: history pulls start on the groups planning has decided while its
+ * slower calls (get_topic here) are still out; a stop or a failure of planning leaves what paging
+ * fetched committed exactly once and the run not done. The simulator over real HTTP, a local folder.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import type { ChatApi } from '../../functions/domain/ports.ts';
+import { RunFailedError } from '../../functions/engine/errors.ts';
+import { runArchive } from '../../functions/engine/run-archive.ts';
+import type { Simulator, SimulatorOptions } from '../../functions/simulator/index.ts';
+import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
+import {
+  ENGINE_CLIENT_RATES,
+  silentLogger,
+  startEngineSimulator,
+  testRunOptions,
+} from '../helpers/engine.ts';
+import { clientFor } from '../helpers/tencent.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const COMMUNITIES = 4;
+const DATASET: SimulatorOptions['dataset'] = {
+  groups: 10,
+  activeFraction: 1,
+  messagesPerActiveGroup: [60, 120],
+  historyDays: 10,
+  extraGroups: Array.from({ length: COMMUNITIES }, (_, i) => ({
+    groupId: `@TGS#_@TGS#cOVERLAP${i}`,
+    type: 'Community' as const,
+    messages: 0,
+    topics: [{ topicId: `@TGS#_@TGS#cOVERLAP${i}@TOPIC#_@TOPIC#cA`, messages: 30 }],
+  })),
+};
+
+async function setUp() {
+  const sim = await startEngineSimulator({ seed: 29, dataset: DATASET, retentionDays: 365 });
+  cleanups.push(() => sim.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'plan-overlap-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const store = new LocalFolderStore(dir);
+  const { client, app } = clientFor(sim, { clock: systemClock, rateLimits: ENGINE_CLIENT_RATES });
+  return { sim, store, client, sdkAppId: app.sdkAppId };
+}
+
+/** The client, with the moment of each history call and each topic answer written down. */
+function recorded(client: ChatApi, events: string[], onTopics?: () => void): ChatApi {
+  return {
+    listGroups: (options) => client.listGroups(options),
+    getGroupInfo: (ids, signal) => client.getGroupInfo(ids, signal),
+    getHistory: (request, signal) => {
+      events.push('history');
+      return client.getHistory(request, signal);
+    },
+    getTopics: async (groupId, signal) => {
+      onTopics?.();
+      const topics = await client.getTopics(groupId, signal);
+      events.push('topics');
+      return topics;
+    },
+    getCosSig: (urls, signal) => client.getCosSig(urls, signal),
+    serverNowMs: () => client.serverNowMs(),
+    serverOffsetMs: () => client.serverOffsetMs(),
+  };
+}
+
+function slowTopics(sim: Simulator): void {
+  sim.injectFaults({ api: 'get_topic', kind: 'slow', delayMs: 700, times: COMMUNITIES });
+}
+
+describe('paging while planning', () => {
+  it('pulls the history of planned groups while get_topic is still out, and archives everything once', async () => {
+    // Prepare
+    const { sim, store, client, sdkAppId } = await setUp();
+    slowTopics(sim);
+    const events: string[] = [];
+    const deps = { api: recorded(client, events), store, clock: systemClock, logger: silentLogger };
+
+    // Act
+    const report = await runArchive(deps, testRunOptions(sdkAppId));
+
+    // Assess
+    const firstTopicAnswer = events.indexOf('topics');
+    expect(firstTopicAnswer).toBeGreaterThan(0);
+    expect(events.slice(0, firstTopicAnswer)).toContain('history');
+    expect(report.done).toBe(true);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+    expect(report.messages).toBe(expectedIdentities(sim).length);
+  }, 60_000);
+
+  it('stops softly during planning: what was fetched is committed, not done, and the next run completes it once', async () => {
+    // Prepare
+    const { sim, store, client, sdkAppId } = await setUp();
+    slowTopics(sim);
+    const stop = new AbortController();
+    const events: string[] = [];
+    // Stopped once history pulls are under way and the topics are still out.
+    const api = recorded(client, events, () => setTimeout(() => stop.abort(new Error('Ctrl-C')), 300));
+    const deps = { api, store, clock: systemClock, logger: silentLogger };
+
+    // Act
+    const first = await runArchive(deps, testRunOptions(sdkAppId), undefined, stop.signal);
+    const archivedFirst = (await readArchive(store)).length;
+    const second = await runArchive(deps, testRunOptions(sdkAppId));
+
+    // Assess
+    expect(first.done).toBe(false);
+    expect(events).toContain('history');
+    expect(archivedFirst).toBe(first.messages);
+    expect(second.done).toBe(true);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  }, 60_000);
+
+  it('fails the run when planning fails, with what paging fetched committed, and the next run completes it once', async () => {
+    // Prepare
+    const { sim, store, client, sdkAppId } = await setUp();
+    slowTopics(sim);
+    const events: string[] = [];
+    let failTopics = true;
+    const base = recorded(client, events);
+    const api: ChatApi = {
+      ...base,
+      getTopics: async (groupId, signal) => {
+        if (!failTopics) return base.getTopics(groupId, signal);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        throw new Error('planning broke');
+      },
+    };
+    const deps = { api, store, clock: systemClock, logger: silentLogger };
+
+    // Act
+    const error = await runArchive(deps, testRunOptions(sdkAppId)).catch((e: unknown) => e);
+    const archivedFirst = await readArchive(store);
+    failTopics = false;
+    const second = await runArchive(deps, testRunOptions(sdkAppId));
+
+    // Assess
+    expect(error).toBeInstanceOf(RunFailedError);
+    const report = (error as RunFailedError).report;
+    expect(report.done).toBe(false);
+    expect(report.fatalError).toContain('planning broke');
+    expect(events).toContain('history');
+    expect(archivedFirst.length).toBe(report.messages);
+    expect(second.done).toBe(true);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  }, 60_000);
+});
