@@ -21,10 +21,10 @@
  * apart, so the margin must exceed 2J. It is the larger of
  * - the observed spread of round-trip times (which bounds the spread of one-way delays), from the
  *   5th to the 95th percentile of the last 256, plus a small safety; and
- * - an AIMD term: it starts at `marginMs`, doubles (at least `+marginMs`) on every frequency-limit
- *   answer, and shrinks by `marginMs / 10` after every N accepted requests without one, never
- *   below a floor that each frequency-limit answer raises to 1.5 times the margin that proved too
- *   small (at least one step more), so that margin is not tried again in this run.
+ * - an AIMD term: it starts at `marginMs`, grows by half (at least `+marginMs`) on every
+ *   frequency-limit answer, and shrinks by `marginMs / 10` after every N accepted requests without
+ *   one, never below a floor that each frequency-limit answer raises to half a step past the margin
+ *   that proved too small, so that margin is not tried again in this run.
  *
  * A margin beyond {@link MAX_JITTER_MS} (or a quarter window) cannot be about jitter any more: the
  * server then counts fewer requests than configured (a plan with a lower limit, a rate set too high).
@@ -58,8 +58,22 @@ const RTT_TAIL = 0.05;
  * more about slow answers than about arrival jitter, and would only cost throughput.
  */
 const MAX_JITTER_MS = 250;
-/** Added to the observed RTT spread: timer granularity, the odd sample outside what was seen, and the tails the percentiles leave out. */
-const JITTER_SAFETY_MS = 12;
+/**
+ * Added to the observed RTT spread: timer granularity and the odd sample outside what was seen.
+ * The tails the percentiles leave out are the spare slots' ({@link spareSlots}).
+ */
+const JITTER_SAFETY_MS = 8;
+
+/**
+ * Slots of every window the pacer leaves unused: 1% of a window of 20 or more (2 of 200). The
+ * margin covers the spread of most requests (5th to 95th percentile); a rare straggler beyond it
+ * arrives a window late, and with every window full it would be the N + 1st. A few free slots
+ * absorb a few stragglers for 1% of the rate, where covering them with the margin would cost the
+ * whole tail. Small windows (the 1/s listing) get none: one slot of 1 would be all of them.
+ */
+export function spareSlots(limit: number): number {
+  return limit >= 20 ? Math.max(1, Math.round(limit * 0.01)) : 0;
+}
 
 function describeRate(value: unknown): string {
   return typeof value === 'number' ? String(value) : typeof value;
@@ -96,7 +110,9 @@ export class SlidingWindowPacer {
   private rttNext = 0;
   private jitterMs = 0;
   private throttles = 0;
-  /** Requests currently allowed per window (<= limit), and the most they may grow back to. */
+  /** Slots of each window kept free for stragglers (see {@link spareSlots}). */
+  private readonly spare: number;
+  /** Requests currently allowed per window (<= limit - spare), and the most they may grow back to. */
   private allowed: number;
   private ceiling: number;
   /** The newest send time, and the newest send when the margin was last raised. */
@@ -125,8 +141,9 @@ export class SlidingWindowPacer {
     this.maxMarginMs = max;
     this.aimdMarginMs = margin;
     this.floorMs = margin;
-    this.allowed = this.limit;
-    this.ceiling = this.limit;
+    this.spare = spareSlots(this.limit);
+    this.allowed = this.limit - this.spare;
+    this.ceiling = this.allowed;
   }
 
   /** Requests currently allowed per window: the configured count, or less after frequency limits. */
@@ -214,8 +231,12 @@ export class SlidingWindowPacer {
     this.raisedAtMs = this.lastSendMs;
     const current = this.marginMs;
     const step = Math.max(this.baseMarginMs, 10);
-    const floor = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + Math.max(step, current / 2)));
-    const margin = Math.min(this.maxMarginMs, Math.max(2 * current, current + step, floor));
+    // The margin that failed is not tried again (the floor goes just past it), but one answer does
+    // not ratchet the floor far: with spare slots in every window, an answer is more often one
+    // straggler than a margin too small, and a floor raised by half each time would, after a few
+    // stragglers in a long run, keep the rate a fifth below the limit for good.
+    const floor = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + step / 2));
+    const margin = Math.min(this.maxMarginMs, Math.max(1.5 * current, current + step, floor));
     if (margin > Math.max(MAX_JITTER_MS, this.windowMs / 4) && this.allowed > 1) {
       // No jitter is this large: the server counts fewer than `allowed`. Allow fewer, and drop
       // the margin that was widened on the wrong diagnosis back to where it started.

@@ -9,12 +9,18 @@
  * against exactly what was committed.
  */
 import { once } from 'node:events';
-import { createGzip, type Gzip, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { createGzip, type Gzip, gzip } from 'node:zlib';
+import pLimit from 'p-limit';
 import { FingerprintLogBuilder } from '../domain/fingerprint-log.ts';
 import { dateInZone, fingerprintObjectKey, messageObjectKey } from '../domain/partition.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 import { serializeRecord } from '../domain/record-codec.ts';
 import type { ObjectStore } from '../domain/storage.ts';
+
+/** Object writes of one flush in flight at once. */
+const FLUSH_WRITES_IN_FLIGHT = 8;
+const gzipAsync = promisify(gzip);
 
 /** Lines go to the compressor in batches of about this many bytes: one zlib job per batch, not per page. */
 const BATCH_BYTES = 64 * 1024;
@@ -177,17 +183,22 @@ export class PartitionWriter {
   public async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
     const planned = this.planFlush();
     const result: FlushResult = { objects: 0, records: 0, bytes: 0 };
-    for (const { dt, key, kind } of planned) {
+    // Several writes at once: a checkpoint holds one object per day of history (30 on a month's
+    // backlog), and one after the other they kept the run from paging for a second each time.
+    // Their order does not matter: the intent names them all, and a failure rolls all of them back.
+    const slots = pLimit(FLUSH_WRITES_IN_FLIGHT);
+    const write = async ({ dt, key, kind }: (typeof planned)[number]): Promise<void> => {
       const partition = this.partitions.get(dt);
-      if (!partition) continue;
+      if (!partition) return;
       if (kind === 'fingerprints') {
+        const body = await gzipAsync(partition.prints.build());
         await fence();
-        await this.options.store.put(key, gzipSync(partition.prints.build()), {
+        await this.options.store.put(key, body, {
           ifNoneMatch: '*',
           contentType: 'text/plain; charset=utf-8',
           contentEncoding: 'gzip',
         });
-        continue;
+        return;
       }
       this.writePending(partition);
       partition.gzip.end();
@@ -202,7 +213,21 @@ export class PartitionWriter {
       result.objects++;
       result.records += partition.records;
       result.bytes += body.length;
-    }
+    };
+    // After a failure no further write starts, and the flush fails only once none is in flight:
+    // a write landing after the run gave up could outlive the next run's rollback.
+    let failure: { error: unknown } | undefined;
+    await Promise.all(
+      planned.map((p) =>
+        slots(async () => {
+          if (failure) return;
+          await write(p).catch((error: unknown) => {
+            failure ??= { error };
+          });
+        }),
+      ),
+    );
+    if (failure) throw failure.error;
     // Until this point the records still count as buffered; from here until `committed()` as flushed.
     this.flushedRecords += this.bufferedRecords;
     this.reset();

@@ -90,7 +90,7 @@ class TransportThread {
     // 50 MB more RSS for nothing.
     const worker = new Worker(HTTP_WORKER_SOURCE, {
       eval: true,
-      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
     worker.unref();
     worker.on('message', (reply: WorkerReply) => {
