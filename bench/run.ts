@@ -206,7 +206,8 @@ interface Figures {
 
 function figures(sim: Simulator, min: number, { report, maxRssMb }: EngineResult): Figures {
   const pulls = report.calls.groupMsgGetSimple ?? 0;
-  const pagingSeconds = Math.max(0.001, (report.elapsedMs - report.planMs) / 1000);
+  // Over the whole run: paging overlaps planning, so planning's time is not taken out.
+  const pagingSeconds = Math.max(0.001, report.elapsedMs / 1000);
   const floor = min / RATE;
   const stats = sim.stats();
   return {
@@ -224,10 +225,10 @@ function figures(sim: Simulator, min: number, { report, maxRssMb }: EngineResult
 const FIGURE_ROWS: [keyof Figures, string, string][] = [
   ['messages', 'messages archived', ''],
   ['wall', 'wall time / rate floor', '(target <= 1.10x)'],
-  ['planning', 'of which planning', ''],
+  ['planning', 'planning (paging overlaps it)', ''],
   ['limitAnswers', 'frequency-limit answers', '(target 0)'],
   ['pulls', 'pull calls / minimum', '(target <= 1.01x)'],
-  ['rate', 'achieved pull rate', `(of ${RATE}/s)`],
+  ['rate', 'achieved pull rate, whole run', `(of ${RATE}/s)`],
   ['rss', 'peak RSS (archive process)', '(target < 256 MB)'],
   ['objects', 'objects written', ''],
 ];
