@@ -9,7 +9,8 @@ export class WorkFeed {
   /** Grows while planning runs; never reordered. */
   public readonly work: TargetWork[] = [];
   private closedWith: { error: unknown } | undefined;
-  private wake: (() => void) | undefined;
+  /** One promise shared by every waiter until the next change (no chain of callbacks). */
+  private next: { promise: Promise<void>; resolve: () => void } | undefined;
 
   /** Planning decided one more target. */
   public push(target: TargetWork): void {
@@ -35,18 +36,19 @@ export class WorkFeed {
   /** Resolves at the next push or at the close (at once if closed). */
   public changed(): Promise<void> {
     if (!this.open) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const previous = this.wake;
-      this.wake = () => {
-        previous?.();
-        resolve();
-      };
-    });
+    if (this.next === undefined) {
+      let resolve: () => void = () => undefined;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.next = { promise, resolve };
+    }
+    return this.next.promise;
   }
 
   private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    const next = this.next;
+    this.next = undefined;
+    next?.resolve();
   }
 }
