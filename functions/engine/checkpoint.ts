@@ -1,7 +1,8 @@
 /**
  * The checkpoint protocol that makes every message land exactly once:
  *
- *   1. drain (the caller): stop dispatching and let in-flight pages finish;
+ *   1. snapshot: detach the records settled so far and stage the target states that claim them
+ *      (one synchronous step; pages in flight go on and land in the next checkpoint);
  *   2. intent: write the object keys about to be written into the state (conditional write);
  *   3. write the objects (create-only);
  *   4. commit: advance the cursors and clear the intent (conditional write).
@@ -12,9 +13,9 @@
 import { rememberRolledBack } from '../domain/lease.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
-import type { PartitionWriter } from './partition-writer.ts';
+import type { PartitionWriter, PlannedObject } from './partition-writer.ts';
 import type { RunReport } from './report.ts';
-import type { StateKeeper } from './state-keeper.ts';
+import type { StagedTargets, StateKeeper } from './state-keeper.ts';
 import type { TargetWork } from './target-work.ts';
 
 /**
@@ -65,19 +66,40 @@ export async function sweepRolledBack(
 }
 
 /**
- * Drain is done by the caller. Intent → objects (each behind `fence`) → the target object with the
- * changed targets (a delta, or a new base) → commit (the head names it, the intent is cleared).
+ * What one checkpoint commits, taken in one synchronous step: the records settled so far (detached
+ * from the writer) and the target states that claim exactly those. Pages still in flight are in
+ * neither; their records go to the next checkpoint's batch, and their targets' states name their
+ * seqs as still to fetch.
  */
-export async function commitCheckpoint(
+export interface CheckpointSnapshot {
+  readonly planned: readonly PlannedObject[];
+  readonly staged: StagedTargets | undefined;
+}
+
+/** Take the snapshot of a checkpoint. Synchronous, so no page settles between its two halves. */
+export function snapshotCheckpoint(
   keeper: StateKeeper,
   writer: PartitionWriter,
-  targets: TargetWork[],
+  targets: readonly TargetWork[],
+): CheckpointSnapshot {
+  const planned = writer.planFlush();
+  const staged = keeper.stage(targets.map((t) => t.state));
+  return { planned, staged };
+}
+
+/**
+ * Write a snapshot: intent → objects (each behind `fence`) → the target object with the changed
+ * targets (a delta, or a new base) → commit (the head names it, the intent is cleared). Paging may
+ * go on meanwhile; the next snapshot must wait until this resolves.
+ */
+export async function writeCheckpoint(
+  keeper: StateKeeper,
+  writer: PartitionWriter,
+  { planned, staged }: CheckpointSnapshot,
   report: RunReport,
   fence: () => Promise<void>,
 ): Promise<void> {
   await fence();
-  const planned = writer.planFlush();
-  const staged = keeper.stage(targets.map((t) => t.state));
   const runId = report.runId;
   const intent = [...planned.map((p) => p.key), ...(staged ? [staged.ref.key] : [])];
   if (intent.length > 0) {
@@ -96,6 +118,17 @@ export async function commitCheckpoint(
   await keeper.commit(staged, (s) => ({ ...s, pending: null }));
   writer.committed();
   report.checkpoints++;
+}
+
+/** A checkpoint at a barrier (the caller drained every page): snapshot and write it. */
+export async function commitCheckpoint(
+  keeper: StateKeeper,
+  writer: PartitionWriter,
+  targets: readonly TargetWork[],
+  report: RunReport,
+  fence: () => Promise<void>,
+): Promise<void> {
+  await writeCheckpoint(keeper, writer, snapshotCheckpoint(keeper, writer, targets), report, fence);
 }
 
 /** Whether the buffer is full enough, or the last checkpoint old enough, to commit now. */

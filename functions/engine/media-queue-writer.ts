@@ -15,8 +15,11 @@ import { gzipLines } from './media-stage.ts';
 import { type FlushResult, PartitionWriter, type PlannedObject } from './partition-writer.ts';
 
 export class MediaQueueWriter extends PartitionWriter {
+  /** References of the records buffered since the last batch was detached. */
   private entries: MediaQueueEntry[] = [];
-  private queueKey: string | undefined;
+  /** The queue object of the detached batch, written by its flush. */
+  private detachedQueue: { key: string; entries: MediaQueueEntry[] } | undefined;
+  /** The queue object of the last flush, handed to the media stage once its checkpoint commits. */
   private flushed: { key: string; entries: MediaQueueEntry[] } | undefined;
 
   public constructor(
@@ -43,38 +46,38 @@ export class MediaQueueWriter extends PartitionWriter {
     }
   }
 
-  public override planFlush(): PlannedObject[] {
-    const planned = super.planFlush();
-    if (this.entries.length === 0) return planned;
-    this.queueKey ??= this.stage.nextQueueKey();
-    return [...planned, { key: this.queueKey, dt: '', kind: 'media-queue' }];
+  /** The batch's references go with it, as one queue object named in the same intent. */
+  protected override detached(): PlannedObject[] {
+    if (this.entries.length === 0) return [];
+    const key = this.stage.nextQueueKey();
+    this.detachedQueue = { key, entries: this.entries };
+    this.entries = [];
+    return [{ key, dt: '', kind: 'media-queue' }];
   }
 
   public override async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
-    const key = this.entries.length > 0 ? (this.planFlush().at(-1)?.key as string) : undefined;
     const result = await super.flush(fence);
-    if (key !== undefined) {
-      const entries = this.entries;
-      const body = await gzipLines(entries.map(serializeQueueEntry));
+    const queue = this.detachedQueue;
+    if (queue !== undefined) {
+      const body = await gzipLines(queue.entries.map(serializeQueueEntry));
       await fence();
-      await this.queueOptions.store.put(key, body, {
+      await this.queueOptions.store.put(queue.key, body, {
         ifNoneMatch: '*',
         contentType: 'application/x-ndjson',
         contentEncoding: 'gzip',
       });
       result.objects++;
       result.bytes += body.length;
-      this.flushed = { key, entries };
+      this.flushed = queue;
+      this.detachedQueue = undefined;
     }
-    this.entries = [];
-    this.queueKey = undefined;
     return result;
   }
 
   public override discard(): void {
     super.discard();
     this.entries = [];
-    this.queueKey = undefined;
+    this.detachedQueue = undefined;
   }
 
   /** The checkpoint committed: its queue object is durable, copy its media now. */

@@ -1,11 +1,12 @@
 /**
  * The paging loop: round-robin over the targets, many pages in flight under the client's rate
  * limit (each target's spans paged in parallel, each span sequentially by following), every page's
- * records handed to the writer as they come, and checkpoints as barriers.
+ * records handed to the writer as they come, and checkpoints written while paging goes on (the
+ * last one after every page has settled).
  */
 import type { RangeProgress } from '../domain/continuation.ts';
 import { AbortedError, GiveUpError } from '../domain/errors.ts';
-import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
+import { checkpointDue, commitCheckpoint, snapshotCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { describeError as describe } from './errors.ts';
 import { fetchPage } from './fetch-window.ts';
 import type { PartitionWriter } from './partition-writer.ts';
@@ -19,7 +20,7 @@ import type { WorkFeed } from './work-feed.ts';
 /** Uncompressed bytes that may wait for the gzip streams before paging pauses. */
 const MAX_COMPRESSION_BACKLOG_BYTES = 8 * 1024 * 1024;
 
-/** The paging loop: round-robin over targets, many pages in flight, checkpoints as barriers. */
+/** The paging loop: round-robin over targets, many pages in flight, checkpoints alongside. */
 export async function pageTargets(
   deps: RunDeps,
   options: RunOptions,
@@ -126,12 +127,34 @@ export async function pageTargets(
     inFlight.add(tracked);
   };
 
-  const checkpoint = async (): Promise<void> => {
-    await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, targets, report, control.fence);
+  /**
+   * The checkpoint being written while paging goes on, if any (it never rejects: a failure is
+   * `commitFailure`). Only one at a time: the next snapshot waits for it.
+   */
+  let committing: Promise<void> | undefined;
+  let commitFailure: { error: unknown } | undefined;
+  /** Snapshot now (records settled so far, the states that claim them) and write it meanwhile. */
+  const startCheckpoint = (): void => {
+    const snapshot = snapshotCheckpoint(keeper, writer, targets);
     lastCheckpoint = clock.now();
-    progress();
+    committing = writeCheckpoint(keeper, writer, snapshot, report, control.fence)
+      .then(
+        () => progress(),
+        (error: unknown) => {
+          commitFailure ??= { error };
+        },
+      )
+      .finally(() => {
+        committing = undefined;
+      });
   };
+  /** Waits for whatever settles first: a page, the checkpoint being written, or (optionally) planning. */
+  const settled = (withPlanning: boolean): Promise<unknown> =>
+    Promise.race([
+      ...inFlight,
+      ...(committing ? [committing] : []),
+      ...(withPlanning && planning?.open ? [planning.changed()] : []),
+    ]);
 
   /** Round robin over the targets: the next one with a span free to page, and that span. */
   const pick = (): { target: TargetWork; span: Span } | undefined => {
@@ -159,14 +182,21 @@ export async function pageTargets(
     planning?.open ? Math.max(1, options.concurrency - planningShare) : options.concurrency;
   for (;;) {
     absorb();
-    if (fatal !== undefined || signal?.aborted) break;
+    if (fatal !== undefined || commitFailure !== undefined || signal?.aborted) break;
     // Planning failed or was stopped: commit what was fetched, and stop.
     if (planning?.incomplete) break;
     if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
     if (control.stop?.aborted) break;
     if (checkpointDue(writer, options, lastCheckpoint, clock.now())) {
-      await checkpoint();
-      continue;
+      if (committing === undefined) {
+        startCheckpoint();
+        continue;
+      }
+      // The last checkpoint is still being written: page on, but never buffer past the flush size.
+      if (writer.bufferedBytes >= options.flushBytes) {
+        await committing;
+        continue;
+      }
     }
     if (writer.backlogBytes > MAX_COMPRESSION_BACKLOG_BYTES) {
       // The compressor is behind: fetch no more until it catches up (memory bounded by bytes).
@@ -174,7 +204,7 @@ export async function pageTargets(
       continue;
     }
     if (inFlight.size >= maxInFlight()) {
-      await Promise.race(planning?.open ? [...inFlight, planning.changed()] : inFlight);
+      await settled(true);
       continue;
     }
     const next = pick();
@@ -183,13 +213,18 @@ export async function pageTargets(
       continue;
     }
     if (planning?.open) {
-      await Promise.race([...inFlight, planning.changed()]);
+      await settled(true);
       continue;
     }
     if (inFlight.size === 0) break;
-    await Promise.race(inFlight);
+    await settled(false);
   }
-  await checkpoint();
+  // The last checkpoint: after every page has settled and the one being written has committed.
+  await Promise.all(inFlight);
+  await committing;
+  if (commitFailure !== undefined) throw commitFailure.error;
+  await commitCheckpoint(keeper, writer, targets, report, control.fence);
+  progress();
   // A group that cannot be archived (dissolved mid-run, invalid id) is settled for this run; one that
   // failed transiently is not, so the next invocation tries it again.
   const remaining = targets.filter((t) => !t.finished && !isSkipped(t.failed));

@@ -3,6 +3,9 @@
  * number of objects grows with data volume and days touched, not with the number of groups.
  * Memory stays bounded: lines are compressed as they arrive and only compressed bytes are held.
  *
+ * A checkpoint DETACHES the buffers ({@link PartitionWriter.planFlush}): from then on new records go
+ * to fresh buffers while the detached batch is written, so paging need not pause for the writes.
+ *
  * Beside every message object it writes the fingerprint log of the same records
  * (`functions/domain/fingerprint-log.ts`), planned and flushed together, so the checkpoint's intent
  * covers both: a log never describes records that were rolled back, and the rescan compares
@@ -56,9 +59,18 @@ export interface FlushResult {
   bytes: number;
 }
 
+/** The buffers of one checkpoint, detached by `planFlush` and written by `flush`. */
+interface Batch {
+  readonly partitions: Map<string, Partition>;
+  readonly planned: PlannedObject[];
+  readonly records: number;
+}
+
 export class PartitionWriter {
+  /** The buffers new records go to. */
   private partitions = new Map<string, Partition>();
-  private planned: PlannedObject[] | undefined;
+  /** The buffers of the checkpoint being written, from `planFlush` until its `flush` succeeds. */
+  private batch: Batch | undefined;
   /** Records of the last flush, until its checkpoint commits. */
   private flushedRecords = 0;
   private nextPart = 0;
@@ -70,9 +82,9 @@ export class PartitionWriter {
     private readonly options: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
   ) {}
 
-  /** Records buffered since the last flush (not yet committed). */
+  /** Records not written yet: those buffered, and those of a detached batch not flushed yet. */
   public get bufferedRecords(): number {
-    let n = 0;
+    let n = this.batch?.records ?? 0;
     for (const p of this.partitions.values()) n += p.records;
     return n;
   }
@@ -85,7 +97,7 @@ export class PartitionWriter {
     return this.bufferedRecords + this.flushedRecords;
   }
 
-  /** Uncompressed bytes buffered since the last flush. */
+  /** Uncompressed bytes buffered since the last `planFlush` (a detached batch not counted). */
   public get bufferedBytes(): number {
     return this.uncompressed;
   }
@@ -96,7 +108,6 @@ export class PartitionWriter {
    * stream's queue small.
    */
   public addAll(records: readonly ArchiveRecord[]): void {
-    if (this.planned) throw new Error('PartitionWriter.addAll after planFlush and before flush');
     for (const record of records) {
       const dt = this.dayOf(record.msg_time);
       const partition = this.partitions.get(dt) ?? this.open(dt);
@@ -139,15 +150,20 @@ export class PartitionWriter {
   /** Uncompressed bytes handed to the compressors and not compressed yet (zlib works off-thread). */
   public get backlogBytes(): number {
     let bytes = 0;
-    for (const p of this.partitions.values()) bytes += p.gzip.writableLength;
+    for (const p of this.allPartitions()) bytes += p.gzip.writableLength;
     return bytes;
+  }
+
+  private *allPartitions(): Iterable<Partition> {
+    yield* this.partitions.values();
+    if (this.batch) yield* this.batch.partitions.values();
   }
 
   /** Resolves once the compression backlog is at most `maxBytes`. */
   public async drain(maxBytes: number): Promise<void> {
     while (this.backlogBytes > maxBytes) {
       let fullest: Partition | undefined;
-      for (const p of this.partitions.values()) {
+      for (const p of this.allPartitions()) {
         if (fullest === undefined || p.gzip.writableLength > fullest.gzip.writableLength) fullest = p;
       }
       if (fullest === undefined || !fullest.gzip.writableNeedDrain) {
@@ -160,35 +176,57 @@ export class PartitionWriter {
   }
 
   /**
-   * Name the objects the next flush will write (per non-empty partition, its message object and
-   * the fingerprint log beside it), so the caller can record them as intent before anything is written.
+   * Detach what is buffered as the next checkpoint's batch, and name the objects its flush will
+   * write (per non-empty partition, its message object and the fingerprint log beside it), so the
+   * caller can record them as intent before anything is written. Records added from now on go to
+   * fresh buffers, for the checkpoint after. Called again before that flush, it returns the same
+   * names and detaches nothing more.
    */
   public planFlush(): PlannedObject[] {
-    // Nothing buffered: nothing to plan, and nothing to block the next addAll.
-    if (this.planned === undefined && this.partitions.size === 0) return [];
-    this.planned ??= [...this.partitions.keys()].sort().flatMap((dt): PlannedObject[] => {
+    if (this.batch) return this.batch.planned;
+    // Nothing buffered: nothing to plan.
+    if (this.partitions.size === 0) return [];
+    const partitions = this.partitions;
+    const planned = [...partitions.keys()].sort().flatMap((dt): PlannedObject[] => {
       const name = { sdkAppId: this.options.sdkAppId, dt, runId: this.options.runId, part: this.nextPart++ };
       return [
         { dt, kind: 'messages', key: messageObjectKey(name) },
         { dt, kind: 'fingerprints', key: fingerprintObjectKey(name) },
       ];
     });
-    return this.planned;
+    let records = 0;
+    for (const p of partitions.values()) records += p.records;
+    this.batch = { partitions, planned: [...planned, ...this.detached()], records };
+    this.partitions = new Map();
+    this.uncompressed = 0;
+    return this.batch.planned;
   }
 
   /**
-   * Write the planned objects (create-only) and start empty buffers. `fence` runs right before
-   * each PUT and throws to stop the flush (the lease is gone, or the hard stop came).
+   * For subclasses that write an object of their own with every checkpoint: called once per
+   * batch, as it is detached; returns the extra objects the batch's flush will write.
+   */
+  protected detached(): PlannedObject[] {
+    return [];
+  }
+
+  /**
+   * Write the detached batch (detaching what is buffered first if `planFlush` was not called), all
+   * create-only. `fence` runs right before each PUT and throws to stop the flush (the lease is gone,
+   * or the hard stop came); the batch then stays unwritten, for `discard`.
    */
   public async flush(fence: () => Promise<void> = async () => undefined): Promise<FlushResult> {
-    const planned = this.planFlush();
+    this.planFlush();
+    const batch = this.batch;
     const result: FlushResult = { objects: 0, records: 0, bytes: 0 };
+    if (batch === undefined) return result;
+    const planned = batch.planned.filter((p) => p.kind !== 'media-queue');
     // Several writes at once: a checkpoint holds one object per day of history (30 on a month's
     // backlog), and one after the other they kept the run from paging for a second each time.
     // Their order does not matter: the intent names them all, and a failure rolls all of them back.
     const slots = pLimit(FLUSH_WRITES_IN_FLIGHT);
     const write = async ({ dt, key, kind }: (typeof planned)[number]): Promise<void> => {
-      const partition = this.partitions.get(dt);
+      const partition = batch.partitions.get(dt);
       if (!partition) return;
       if (kind === 'fingerprints') {
         const body = await gzipAsync(partition.prints.build());
@@ -229,8 +267,8 @@ export class PartitionWriter {
     );
     if (failure) throw failure.error;
     // Until this point the records still count as buffered; from here until `committed()` as flushed.
-    this.flushedRecords += this.bufferedRecords;
-    this.reset();
+    this.flushedRecords += batch.records;
+    this.batch = undefined;
     return result;
   }
 
@@ -241,14 +279,10 @@ export class PartitionWriter {
 
   /** Drop everything buffered (after a failed checkpoint the data is fetched again). */
   public discard(): void {
-    for (const p of this.partitions.values()) p.gzip.destroy();
+    for (const p of this.allPartitions()) p.gzip.destroy();
     this.flushedRecords = 0;
-    this.reset();
-  }
-
-  private reset(): void {
     this.partitions = new Map();
-    this.planned = undefined;
+    this.batch = undefined;
     this.uncompressed = 0;
   }
 

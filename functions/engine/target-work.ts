@@ -74,16 +74,18 @@ export class TargetWork {
   }
 
   /**
-   * The state to commit: what has been archived so far. Pages in flight are not in it (the
-   * checkpoint drains them first).
+   * The state to commit: what has been archived so far, a copy that later pages do not change.
+   * Checkpoints take it while pages are in flight: a span's `hi` moves only when its page settles,
+   * so the seqs of a page in flight are still named as to fetch.
    */
   public get state(): TargetState {
     const range = this.range;
     if (range === undefined) return this.base;
     const inProgress = rangeWithSpans(range, this.spans, this.floor);
-    // Nothing left but pages not yet settled cannot happen at a checkpoint; a complete range is
-    // committed by finishRange().
-    return { ...this.base, inProgress: inProgress ?? range };
+    // Nothing left to fetch, with pages still in flight: only pages of spans a stop dropped (their
+    // seqs are out of scope, expired or older than the look-back), so the range is complete.
+    if (inProgress === null) return completeRange(this.base, range);
+    return { ...this.base, inProgress };
   }
 
   /** A span with no page in flight and seqs left, highest first. */
