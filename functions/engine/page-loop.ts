@@ -225,6 +225,19 @@ export async function pageTargets(
   if (commitFailure !== undefined) throw commitFailure.error;
   await commitCheckpoint(keeper, writer, targets, report, control.fence);
   progress();
+  reportRemaining(targets, report);
+  report.done =
+    report.remainingTargets === 0 && fatal === undefined && !signal?.aborted && planning?.open !== true;
+  if (planning?.incomplete) report.done = false;
+  if (fatal !== undefined) throw fatal;
+}
+
+/**
+ * What is left of `targets` for the next run, into the report: how many, how far behind. Paging
+ * calls it as it ends; the run calls it again with the whole plan when planning finished after
+ * paging (the deadline came first), so the targets decided since are counted too.
+ */
+export function reportRemaining(targets: readonly TargetWork[], report: RunReport): void {
   // A group that cannot be archived (dissolved mid-run, invalid id) is settled for this run; one that
   // failed transiently is not, so the next invocation tries it again.
   const remaining = targets.filter((t) => !t.finished && !isSkipped(t.failed));
@@ -240,10 +253,6 @@ export async function pageTargets(
   report.pendingNewestTime = newest;
   report.pendingOldestTime = oldest;
   report.pendingNeverArchived = remaining.filter((t) => t.state.highWater === 0).length;
-  report.done =
-    report.remainingTargets === 0 && fatal === undefined && !signal?.aborted && planning?.open !== true;
-  if (planning?.incomplete) report.done = false;
-  if (fatal !== undefined) throw fatal;
 }
 
 function isSkipped(error: unknown): boolean {

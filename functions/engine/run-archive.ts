@@ -18,7 +18,7 @@ import { describeError as describe, HardStopError, RunFailedError } from './erro
 import { MediaQueueWriter } from './media-queue-writer.ts';
 import { DEFAULT_HEADROOM_DAYS } from './media-report.ts';
 import { MediaStage } from './media-stage.ts';
-import { pageTargets } from './page-loop.ts';
+import { pageTargets, reportRemaining } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { obtainPlan, settlePlan } from './plan-carry.ts';
 import { planTargets } from './plan-targets.ts';
@@ -137,8 +137,11 @@ async function archive(
       await planning.catch(() => undefined);
       throw error;
     }
-    // Paging may end first (the deadline): the plan is still finished, and carried to the next run.
+    // Paging may end first (the deadline): the plan is still finished, and carried to the next run,
+    // and what it decided since paging ended is left for that run too.
+    const pagingEndedFirst = feed.open;
     let plan = await planning;
+    if (pagingEndedFirst) reportRemaining(feed.work, report);
     if (plan.carried && report.done) {
       // The carried plan is done, but messages may have arrived since it was made: a run is done
       // only when a fresh plan finds nothing left. Plan afresh now if there is time, else next time.

@@ -152,4 +152,29 @@ describe('paging while planning', () => {
     expect(second.done).toBe(true);
     expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
   }, 60_000);
+
+  it('counts, when the deadline ends paging during planning, the targets planning decided afterwards as remaining', async () => {
+    // Prepare: one topic answers 700 ms late, the others 1,500 ms late; the deadline (300 ms)
+    // ends paging when the first comes, and planning decides the others after.
+    const { sim, store, client, sdkAppId } = await setUp();
+    sim.injectFaults(
+      { api: 'get_topic', kind: 'slow', delayMs: 700, times: 1 },
+      { api: 'get_topic', kind: 'slow', delayMs: 1_500, times: COMMUNITIES - 1 },
+    );
+    const events: string[] = [];
+    const deps = { api: recorded(client, events), store, clock: systemClock, logger: silentLogger };
+
+    // Act
+    const first = await runArchive(deps, testRunOptions(sdkAppId, { deadlineMs: Date.now() + 300 }));
+    const second = await runArchive(deps, testRunOptions(sdkAppId));
+
+    // Assess: every target planned and not archived is remaining, the topics among them.
+    expect(first.done).toBe(false);
+    expect(first.groups.failed).toBe(0);
+    expect(first.remainingTargets).toBe(first.targetsWithWork - first.groups.archived);
+    expect(first.remainingTargets).toBeGreaterThanOrEqual(COMMUNITIES);
+    expect(first.pendingNeverArchived).toBeGreaterThanOrEqual(COMMUNITIES);
+    expect(second.done).toBe(true);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  }, 60_000);
 });
