@@ -8,6 +8,10 @@
  * tests would have to wait in real time. {@link SlidingWindowPacer} is pure arithmetic on the times
  * the caller passes in; the only waiting happens through `clock.sleep` in {@link RateLimiter}.
  *
+ * The log holds when requests really left: a send the transport let out late (a busy thread, a
+ * new connection) is moved to that time once its answer says so ({@link SlidingWindowPacer.sentLate}),
+ * long before the send matters again a window later.
+ *
  * Why a sliding log of ACTUAL send times and not a schedule (GCRA, token bucket): a schedule hands
  * out slots `1000 / N` ms apart whether or not they were used on time, so after an event-loop stall
  * (GC, gzip, a checkpoint) the delayed sends go out back to back and, together with the sends
@@ -26,8 +30,10 @@
  *   one, never below a floor that each frequency-limit answer raises to half a step past the margin
  *   that proved too small, so that margin is not tried again in this run.
  *
- * A margin beyond {@link MAX_JITTER_MS} (or a quarter window) cannot be about jitter any more: the
- * server then counts fewer requests than configured (a plan with a lower limit, a rate set too high).
+ * A margin beyond {@link MAX_JITTER_MS} (or a quarter window) cannot be about jitter any more, and
+ * neither can more refusals among the requests of one round (sent with one margin) than the spare
+ * slots explain: the server then counts fewer requests than configured (a plan with a lower limit,
+ * a rate set too high).
  * Instead of widening the margin further, the pacer lowers the requests it allows per window by a
  * quarter (multiplicative decrease), and raises them again by one per window of accepted requests,
  * never above 90% of a count that was refused (additive increase under a ceiling): the sends stay
@@ -99,9 +105,10 @@ export class SlidingWindowPacer {
   public readonly windowMs: number;
   private readonly baseMarginMs: number;
   private readonly maxMarginMs: number;
-  /** The most recent `limit` send times, oldest first (a ring). */
+  /** The most recent `limit` send times; send number `k` is at `k % limit` (a ring). */
   private readonly sends: number[] = [];
-  private head = 0;
+  /** Sends recorded so far (the next send's number). */
+  private count = 0;
   /** The AIMD part of the margin and its floor. */
   private aimdMarginMs: number;
   private floorMs: number;
@@ -118,6 +125,8 @@ export class SlidingWindowPacer {
   /** The newest send time, and the newest send when the margin was last raised. */
   private lastSendMs = Number.NEGATIVE_INFINITY;
   private raisedAtMs = Number.NEGATIVE_INFINITY;
+  /** Frequency-limit answers to requests of the round since that increase. */
+  private roundRefusals = 0;
 
   /** @throws ConfigError when the rate is not a positive finite number or the margins are negative. */
   public constructor(options: PacerOptions) {
@@ -167,26 +176,35 @@ export class SlidingWindowPacer {
     requireFiniteTime(nowMs, 'nowMs');
     // The `allowed`-th most recent send must be more than a window (and the margin) ago.
     const n = this.allowed;
-    let nth: number;
-    if (this.sends.length < this.limit) {
-      if (this.sends.length < n) return nowMs;
-      nth = this.sends[this.sends.length - n] as number;
-    } else {
-      nth = this.sends[(this.head - n + this.limit) % this.limit] as number;
-    }
+    if (this.count < n) return nowMs;
+    const nth = this.sends[(this.count - n) % this.limit] as number;
     return Math.max(nowMs, nth + this.windowMs + this.marginMs);
   }
 
-  /** Record a request that goes out at `atMs` (the caller sends it now). */
-  public recordSend(atMs: number): void {
+  /**
+   * Record a request that goes out at `atMs` (the caller sends it now). Returns the send's number,
+   * for {@link sentLate}.
+   */
+  public recordSend(atMs: number): number {
     requireFiniteTime(atMs, 'atMs');
     this.lastSendMs = Math.max(this.lastSendMs, atMs);
-    if (this.sends.length < this.limit) {
-      this.sends.push(atMs);
-      return;
-    }
-    this.sends[this.head] = atMs;
-    this.head = (this.head + 1) % this.limit;
+    const send = this.count++;
+    if (this.sends.length < this.limit) this.sends.push(atMs);
+    else this.sends[send % this.limit] = atMs;
+    return send;
+  }
+
+  /**
+   * Send number `send` really left `lateMs` after it was recorded (it waited in the transport's
+   * queue: a busy thread, a burst of connections). Its entry in the log moves to when it left, so
+   * the next window is paced on the real send, as the server will count it. A send the log no
+   * longer holds (more than `limit` sends ago) no longer matters.
+   */
+  public sentLate(send: number, lateMs: number): void {
+    if (!(lateMs > 0 && Number.isFinite(lateMs))) return;
+    if (!Number.isInteger(send) || send < this.count - this.limit || send >= this.count) return;
+    // `lastSendMs` stays on the times of the permits, which frequency-limit answers are judged by.
+    this.sends[send % this.limit] = (this.sends[send % this.limit] as number) + lateMs;
   }
 
   /** A request was answered (whatever the outcome) `rttMs` after it was sent: feeds the jitter estimate. */
@@ -222,13 +240,22 @@ export class SlidingWindowPacer {
   /**
    * A frequency-limit answer to a request sent at `sentAtMs`: multiplicative increase of the margin,
    * and a higher floor. Answers to requests sent before the last increase were paced with the old
-   * margin and say nothing new, so they count but do not raise it again (one increase per round).
+   * margin and say nothing new about it, so they count but do not raise it again (one increase per
+   * round); only many of them in one round (past what the spare slots explain) mean the server
+   * counts fewer, and lower the requests allowed per window.
    */
   public throttled(sentAtMs: number = Number.POSITIVE_INFINITY): void {
     this.throttles++;
     this.acceptedSinceThrottle = 0;
-    if (sentAtMs < this.raisedAtMs) return;
+    // Sent no later than the newest send at the last increase (a burst at one moment counts once).
+    if (sentAtMs <= this.raisedAtMs) {
+      // More refusals among the requests of one round than stragglers explain (the spare slots
+      // take a few): the window was overfull by many, so the server counts fewer than allowed.
+      if (++this.roundRefusals === this.spare + 3) this.allowFewer();
+      return;
+    }
     this.raisedAtMs = this.lastSendMs;
+    this.roundRefusals = 1;
     const current = this.marginMs;
     const step = Math.max(this.baseMarginMs, 10);
     // The margin that failed is not tried again (the floor goes just past it), but one answer does
@@ -238,21 +265,29 @@ export class SlidingWindowPacer {
     const floor = Math.min(this.maxMarginMs, Math.max(this.floorMs, current + step / 2));
     const margin = Math.min(this.maxMarginMs, Math.max(1.5 * current, current + step, floor));
     if (margin > Math.max(MAX_JITTER_MS, this.windowMs / 4) && this.allowed > 1) {
-      // No jitter is this large: the server counts fewer than `allowed`. Allow fewer, and drop
-      // the margin that was widened on the wrong diagnosis back to where it started.
-      this.ceiling = Math.max(1, Math.floor(this.allowed * 0.9));
-      this.allowed = Math.max(1, Math.floor(this.allowed * 0.75));
-      this.floorMs = this.baseMarginMs;
-      this.aimdMarginMs = this.baseMarginMs;
+      // No jitter is this large: the server counts fewer than `allowed`.
+      this.allowFewer();
       return;
     }
     this.floorMs = floor;
     this.aimdMarginMs = margin;
   }
+
+  /**
+   * The server counts fewer than `allowed`: allow fewer, and drop the margin that was widened on
+   * the wrong diagnosis back to where it started.
+   */
+  private allowFewer(): void {
+    if (this.allowed <= 1) return;
+    this.ceiling = Math.max(1, Math.floor(this.allowed * 0.9));
+    this.allowed = Math.max(1, Math.floor(this.allowed * 0.75));
+    this.floorMs = this.baseMarginMs;
+    this.aimdMarginMs = this.baseMarginMs;
+  }
 }
 
 interface Waiter {
-  resolve(sentAtMs: number): void;
+  resolve(permit: SendPermit): void;
   reject(error: unknown): void;
   signal: AbortSignal | undefined;
   /** Rejects this waiter with an AbortedError (a no-op once it is done). */
@@ -302,6 +337,8 @@ class Lane {
 export interface SendPermit {
   /** When the request was let through (clock ms). */
   readonly sentAtMs: number;
+  /** The send's number in its API's log (see {@link SlidingWindowPacer.sentLate}). */
+  readonly send: number;
 }
 
 /**
@@ -357,7 +394,7 @@ export class RateLimiter {
     }
     const granted = new Promise<SendPermit>((resolve, reject) => {
       const waiter: Waiter = {
-        resolve: (sentAtMs) => resolve({ sentAtMs }),
+        resolve,
         reject,
         signal,
         onAbort: undefined,
@@ -380,16 +417,19 @@ export class RateLimiter {
   /**
    * The request sent under `permit` got an answer from the API (an envelope, whatever its code):
    * feeds the jitter estimate, and adapts the margin. Not for transport failures (timeouts would
-   * read as jitter). `rttMs`: the round trip as the transport timed it (default: since the permit).
+   * read as jitter). `timing.rttMs`: the round trip as the transport timed it (default: since the
+   * permit); `timing.lateMs`: how long after the permit the request really left (see
+   * {@link SlidingWindowPacer.sentLate}).
    */
   public answered(
     api: string,
     permit: SendPermit,
     outcome: 'accepted' | 'throttled' | 'other',
-    rttMs?: number,
+    timing: { rttMs?: number | undefined; lateMs?: number | undefined } = {},
   ): void {
     const pacer = this.laneFor(api).pacer;
-    pacer.observeRtt(rttMs ?? this.clock.now() - permit.sentAtMs);
+    if (timing.lateMs !== undefined) pacer.sentLate(permit.send, timing.lateMs);
+    pacer.observeRtt(timing.rttMs ?? this.clock.now() - permit.sentAtMs);
     if (outcome === 'accepted') pacer.accepted();
     if (outcome === 'throttled') pacer.throttled(permit.sentAtMs);
   }
@@ -431,8 +471,8 @@ export class RateLimiter {
           lane.queue.shift();
           head.done = true;
           if (head.signal !== undefined) this.watch.remove(head.signal, head);
-          lane.pacer.recordSend(now);
-          head.resolve(now);
+          const send = lane.pacer.recordSend(now);
+          head.resolve({ sentAtMs: now, send });
         }
       } catch (error) {
         // Clock.sleep rejects only on abort, and this sleep has no signal; fail the waiters loudly.

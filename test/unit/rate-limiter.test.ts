@@ -95,6 +95,52 @@ describe('SlidingWindowPacer', () => {
     expect(pacer.earliestSendMs(T0 + 1000)).toBe(T0 + 1700); // not T0 + 1500 as a schedule would say
   });
 
+  it('moves a send the transport let out late to when it really left, while the log holds it', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 3, marginMs: 0 });
+    const first = pacer.recordSend(T0);
+    pacer.recordSend(T0);
+    pacer.recordSend(T0);
+    expect(pacer.earliestSendMs(T0)).toBe(T0 + 1000);
+
+    // The first left 300 ms after its permit: its slot frees 300 ms later.
+    pacer.sentLate(first, 300);
+    expect(pacer.earliestSendMs(T0)).toBe(T0 + 1300);
+    // Nonsense and sends the log no longer holds change nothing.
+    pacer.sentLate(first, Number.NaN);
+    pacer.sentLate(first, -5);
+    pacer.sentLate(99, 50);
+    expect(pacer.earliestSendMs(T0)).toBe(T0 + 1300);
+    for (let i = 0; i < 3; i++) pacer.recordSend(T0 + 1300);
+    pacer.sentLate(first, 10_000);
+    expect(pacer.earliestSendMs(T0 + 1300)).toBe(T0 + 2300);
+  });
+
+  it('raises the margin once for frequency-limit answers to sends of one moment', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 20 });
+    for (let i = 0; i < 3; i++) pacer.recordSend(T0);
+    // A burst at T0, three of its requests refused: the margin they were sent with failed once.
+    for (let i = 0; i < 3; i++) pacer.throttled(T0);
+    expect(pacer.marginMs).toBe(40);
+    expect(pacer.throttleCount).toBe(3);
+    // A request sent after the increase and refused again raises it again.
+    pacer.recordSend(T0 + 1);
+    pacer.throttled(T0 + 1);
+    expect(pacer.marginMs).toBe(60);
+  });
+
+  it('allows fewer per window only when one round has more refusals than stragglers explain', () => {
+    // Four refusals among the sends of one moment: stragglers and a margin too small (once).
+    const few = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 20 });
+    for (let i = 0; i < 10; i++) few.recordSend(T0);
+    for (let i = 0; i < 2 + 2; i++) few.throttled(T0);
+    expect([few.allowedPerWindow, few.marginMs]).toEqual([198, 40]);
+    // Five (the 2 spare slots and 3 more): the window was overfull by many; the server counts fewer.
+    const many = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 20 });
+    for (let i = 0; i < 10; i++) many.recordSend(T0);
+    for (let i = 0; i < 2 + 3; i++) many.throttled(T0);
+    expect(many.allowedPerWindow).toBe(Math.floor(198 * 0.75));
+  });
+
   it('paces rates below 1/s as one request per 1000/rate ms', () => {
     const pacer = new SlidingWindowPacer({ ratePerSecond: 0.5, marginMs: 10 });
     pacer.recordSend(T0);
@@ -177,6 +223,45 @@ describe('RateLimiter', () => {
     expect(busiest(sends, 1000 + DEFAULT_MARGIN_MS)).toBe(perWindow);
     // The stall happened: nothing was sent during it.
     expect(sends.filter((t) => t > T0 + 1_500 && t < T0 + 1_800)).toEqual([]);
+  });
+
+  /**
+   * 64 callers at 200/s whose requests the transport lets out late: every 2 s it is busy for 100 ms
+   * (a starved thread), and what was permitted meanwhile leaves at the end of it. Answers come
+   * 80 ms after the real send; `reportLate` says whether they tell the limiter how late it was.
+   * Returns the real send times.
+   */
+  async function busyTransportRun(reportLate: boolean): Promise<number[]> {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 200 }, time);
+    const left: number[] = [];
+    let calls = 3_000;
+    const caller = async (): Promise<void> => {
+      for (; calls > 0; calls--) {
+        const permit = await limiter.acquire('a');
+        const phase = (permit.sentAtMs - T0) % 2_000;
+        const at = phase >= 1_500 && phase < 1_600 ? permit.sentAtMs + 1_600 - phase : permit.sentAtMs;
+        left.push(at);
+        await time.sleep(at + 80 - time.now());
+        limiter.answered('a', permit, 'accepted', {
+          rttMs: 80,
+          lateMs: reportLate ? at - permit.sentAtMs : 0,
+        });
+      }
+    };
+    const callers = Array.from({ length: 64 }, caller);
+    await time.run();
+    await Promise.all(callers);
+    return left;
+  }
+
+  it('paces on when requests really left the transport, so its delays never overfill a window', async () => {
+    const reported = await busyTransportRun(true);
+    expect(reported.length).toBeGreaterThanOrEqual(3_000);
+    expect(busiest(reported)).toBeLessThanOrEqual(200 - spareSlots(200));
+    // Paced on the permits alone, the requests held back and let out together overfill windows.
+    const unreported = await busyTransportRun(false);
+    expect(busiest(unreported)).toBeGreaterThan(200);
   });
 
   it('the same check fails for sends on a fixed schedule released late (the GCRA failure)', () => {

@@ -289,14 +289,14 @@ export class TencentClient implements ChatApi {
     for (let attempt = 1; ; attempt++) {
       throwIfAborted(signal);
       let permit: SendPermit | undefined;
-      let rttMs: number | undefined;
+      let timing: { rttMs?: number; lateMs?: number } = {};
       try {
         return await this.slots(async () => {
           permit = await this.limiter.acquire(api, signal);
-          const raw = await this.send(api, body, signal, (ms) => {
-            rttMs = ms;
+          const raw = await this.send(api, body, signal, (t) => {
+            timing = t;
           });
-          this.limiter.answered(api, permit, 'accepted', rttMs);
+          this.limiter.answered(api, permit, 'accepted', timing);
           return this.check(api, schema, raw);
         });
       } catch (error) {
@@ -313,7 +313,7 @@ export class TencentClient implements ChatApi {
         // Only answers from the API feed the pacer (a timeout is not jitter); an accepted answer
         // whose body failed the schema was counted above already.
         if (permit !== undefined && error instanceof TencentApiError) {
-          this.limiter.answered(api, permit, slowDown ? 'throttled' : 'other', rttMs);
+          this.limiter.answered(api, permit, slowDown ? 'throttled' : 'other', timing);
         }
         if (decision.kind === 'give-up') {
           throw new GiveUpError(decision.action, `Tencent API ${TENCENT_APIS[api]}: ${decision.message}`, {
@@ -359,8 +359,12 @@ export class TencentClient implements ChatApi {
     api: TencentApiKey,
     body: JsonObject,
     signal: AbortSignal | undefined,
-    onRtt: (ms: number) => void,
+    onTiming: (timing: { rttMs: number; lateMs: number }) => void,
   ): Promise<JsonObject> {
+    // Read right after the permit: how long until the transport thread really sent it goes back
+    // to the pacer, which paces on real send times. (Both ends on the process's high-resolution
+    // epoch, which every thread shares; the injected clock is the pacer's, not a timer.)
+    const permittedAtMs = performance.timeOrigin + performance.now();
     const path = TENCENT_APIS[api];
     this.counters.requests[api]++;
     const url = this.buildUrl(path);
@@ -373,7 +377,7 @@ export class TencentClient implements ChatApi {
         losslessStringify(body) ?? '{}',
         signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       );
-      onRtt(response.rttMs);
+      onTiming({ rttMs: response.rttMs, lateMs: Math.max(0, response.startedAtMs - permittedAtMs) });
       if (response.date !== null) {
         this.serverClock.observe(Date.parse(response.date), sentMs, this.options.clock.now());
       }

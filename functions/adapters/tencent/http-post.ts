@@ -22,10 +22,17 @@ export interface PostAnswer {
   status: number;
   statusText: string;
   /**
-   * Ms from the request's start to its answer's head, timed on the transport thread: the network's
-   * round trip (and the server's time), not how long the main thread took to look.
+   * Ms from when the request left (see `startedAtMs`) to its answer's head, timed on the transport
+   * thread: the network's round trip (and the server's time), not how long the main thread took
+   * to look.
    */
   rttMs: number;
+  /**
+   * When the request left: handed to the OS by the transport thread (after connecting, on a new
+   * connection), as `performance.timeOrigin + performance.now()` there, an epoch in ms that every
+   * thread of the process shares.
+   */
+  startedAtMs: number;
   /** The `Date` header, if any. */
   date: string | null;
   text: string;

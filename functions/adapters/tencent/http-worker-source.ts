@@ -6,7 +6,8 @@
  * stays on the main thread and is typed there.
  *
  * Messages in:  { type: 'post', id, url, body } | { type: 'abort', id }
- * Messages out: { id, ok: true, rttMs, status, statusText, date, text }
+ * Messages out: { id, ok: true, rttMs, startedAtMs, status, statusText, date, text }
+ *   (startedAtMs: performance.timeOrigin + performance.now() when the request was handed to the OS)
  *             | { id, ok: false, error: { name, message, code } }
  *
  * The error carries the platform's name, message and code only: never the URL, whose query holds
@@ -46,6 +47,8 @@ parentPort.on('message', (m) => {
   const secure = m.url.startsWith('https:');
   const payload = Buffer.from(m.body, 'utf8');
   const started = performance.now();
+  // When the request's bytes were handed to the OS (after the connection was set up, if new).
+  let flushed;
   let req;
   try {
     req = (secure ? https : http).request(
@@ -56,7 +59,9 @@ parentPort.on('message', (m) => {
         headers: { 'content-type': 'application/json', 'content-length': payload.length },
       },
       (res) => {
-        const rttMs = performance.now() - started;
+        // From when the bytes left, so a new connection's setup is not read as network jitter
+        // (the pacer hears of it as a late send instead).
+        const rttMs = performance.now() - (flushed ?? started);
         const chunks = [];
         res.on('data', (chunk) => chunks.push(chunk));
         res.on('error', (error) => fail(id, error));
@@ -69,6 +74,7 @@ parentPort.on('message', (m) => {
             id,
             ok: true,
             rttMs,
+            startedAtMs: performance.timeOrigin + (flushed ?? started),
             status,
             statusText: res.statusMessage || http.STATUS_CODES[status] || '',
             date: typeof date === 'string' ? date : null,
@@ -83,6 +89,9 @@ parentPort.on('message', (m) => {
     return;
   }
   live.set(id, req);
+  req.on('finish', () => {
+    flushed = performance.now();
+  });
   req.on('error', (error) => fail(id, error));
   req.end(payload);
 });
