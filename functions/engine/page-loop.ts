@@ -176,10 +176,17 @@ export async function pageTargets(
   };
   const planning = control.planning;
   // While planning runs, its calls (get_group_info, get_topic, the listing) need the client's
-  // slots too: pages waiting for their own rate limit must not hold every one.
-  const planningShare = Math.min(PLANNING_CALLS_IN_FLIGHT + 1, options.concurrency - 1);
+  // slots too: pages waiting for their own rate limit must not hold every one. Paging leaves them
+  // as many as planning has out (at most its own cap), and one more for the listing; while
+  // planning waits for the listing's next page (1/s), paging may use the rest.
+  const planningShare = (): number =>
+    Math.min(
+      PLANNING_CALLS_IN_FLIGHT + 1,
+      options.concurrency - 1,
+      1 + (planning?.callsInFlight ?? PLANNING_CALLS_IN_FLIGHT),
+    );
   const maxInFlight = (): number =>
-    planning?.open ? Math.max(1, options.concurrency - planningShare) : options.concurrency;
+    planning?.open ? Math.max(1, options.concurrency - planningShare()) : options.concurrency;
   for (;;) {
     absorb();
     if (fatal !== undefined || commitFailure !== undefined || signal?.aborted) break;

@@ -152,7 +152,17 @@ export async function planTargets(
   // three, not their sum. Only a few calls are handed to the client at a time: the client's
   // concurrency slots are first come, first served, so thousands of queued info calls would hold
   // every slot and the listing's next page would wait behind them all.
-  const inFlight = pLimit(PLANNING_CALLS_IN_FLIGHT);
+  const limited = pLimit(PLANNING_CALLS_IN_FLIGHT);
+  // Counted on the feed while the client has them, so paging leaves them slots only while needed.
+  const inFlight = <T>(call: () => Promise<T>): Promise<T> =>
+    limited(async () => {
+      feed?.callStarted();
+      try {
+        return await call();
+      } finally {
+        feed?.callEnded();
+      }
+    });
   // Calls not settled yet (settled ones are dropped: a million groups make 20,000 of them), and
   // the first failure.
   const calls = new Set<Promise<void>>();

@@ -9,6 +9,7 @@ export class WorkFeed {
   /** Grows while planning runs; never reordered. */
   public readonly work: TargetWork[] = [];
   private closedWith: { error: unknown } | undefined;
+  private callsOut = 0;
   /** One promise shared by every waiter until the next change (no chain of callbacks). */
   private next: { promise: Promise<void>; resolve: () => void } | undefined;
 
@@ -22,6 +23,19 @@ export class WorkFeed {
   public close(error?: unknown): void {
     this.closedWith ??= { error };
     this.notify();
+  }
+
+  /** Planning's API calls handed to the client and not settled yet (paging leaves them slots). */
+  public get callsInFlight(): number {
+    return this.callsOut;
+  }
+
+  public callStarted(): void {
+    this.callsOut++;
+  }
+
+  public callEnded(): void {
+    this.callsOut = Math.max(0, this.callsOut - 1);
   }
 
   public get open(): boolean {

@@ -177,4 +177,40 @@ describe('paging while planning', () => {
     expect(second.done).toBe(true);
     expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
   }, 60_000);
+
+  it('leaves planning only the slots its calls need: while the topics are out, paging uses the rest', async () => {
+    // Prepare: 16 slots; planning has the 4 slow get_topic calls out (and the listing is done).
+    const { sim, store, client, sdkAppId } = await setUp();
+    slowTopics(sim);
+    let topicsAnswered = false;
+    let historyOut = 0;
+    let mostHistoryOut = 0;
+    const base = recorded(client, []);
+    const api: ChatApi = {
+      ...base,
+      getHistory: async (request, signal) => {
+        historyOut++;
+        if (!topicsAnswered) mostHistoryOut = Math.max(mostHistoryOut, historyOut);
+        try {
+          return await base.getHistory(request, signal);
+        } finally {
+          historyOut--;
+        }
+      },
+      getTopics: async (groupId, signal) => {
+        const topics = await base.getTopics(groupId, signal);
+        topicsAnswered = true;
+        return topics;
+      },
+    };
+    const deps = { api, store, clock: systemClock, logger: silentLogger };
+
+    // Act
+    const report = await runArchive(deps, testRunOptions(sdkAppId, { concurrency: 16 }));
+
+    // Assess: more pages at once than the one slot a fixed share for planning (49 of 16) left.
+    expect(mostHistoryOut).toBeGreaterThan(1);
+    expect(report.done).toBe(true);
+    expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
+  }, 60_000);
 });

@@ -37,4 +37,15 @@ describe('WorkFeed', () => {
     expect([failed.open, failed.incomplete]).toEqual([false, true]);
     await expect(done.changed()).resolves.toBeUndefined();
   });
+
+  it('counts the planning calls the client has, never below zero', () => {
+    const feed = new WorkFeed();
+    feed.callStarted();
+    feed.callStarted();
+    feed.callEnded();
+    expect(feed.callsInFlight).toBe(1);
+    feed.callEnded();
+    feed.callEnded();
+    expect(feed.callsInFlight).toBe(0);
+  });
 });
