@@ -277,7 +277,17 @@ export class LocalFolderStore implements StreamingObjectStore {
     } finally {
       await lockHandle.release();
     }
-    lockHandle.assertNotCompromised();
+    try {
+      lockHandle.assertNotCompromised();
+    } catch (error) {
+      // This process was frozen while it held the lock (SIGSTOP, a sleeping laptop) and another
+      // run took the lock over as stale: to this run the object has changed hands, as when any
+      // conditional write loses (the state keeper then stops with LeaseLostError, exit 75). Most
+      // likely the freeze fell after the rename (during its fsync), so this write landed before the
+      // other run's; a freeze between the check and the rename itself is what a lock file cannot
+      // fence (S3's conditional writes can).
+      throw new PreconditionFailedError(key, { cause: error });
+    }
   }
 
   private pathFor(key: string): string {
