@@ -180,11 +180,7 @@ export async function pageTargets(
   // as many as planning has out (at most its own cap), and one more for the listing; while
   // planning waits for the listing's next page (1/s), paging may use the rest.
   const planningShare = (): number =>
-    Math.min(
-      PLANNING_CALLS_IN_FLIGHT + 1,
-      options.concurrency - 1,
-      1 + (planning?.callsInFlight ?? PLANNING_CALLS_IN_FLIGHT),
-    );
+    Math.min(PLANNING_CALLS_IN_FLIGHT + 1, options.concurrency - 1, 1 + (planning?.callsInFlight ?? 0));
   const maxInFlight = (): number =>
     planning?.open ? Math.max(1, options.concurrency - planningShare()) : options.concurrency;
   for (;;) {
