@@ -4,6 +4,11 @@
  * ticks (`/proc/<pid>/stat` field 22), so a pid reused after a crash or a reboot is recognised as
  * a different process. Elsewhere only the pid's existence is known (a reused pid then counts as
  * alive, and the lease is waited out: safe, only slower).
+ *
+ * A killed holder that its parent has not reaped yet still has a `/proc/<pid>/stat` with the same
+ * start ticks, in state `Z` (zombie) or `X` (dead). Such a process runs no code and holds nothing:
+ * it counts as gone. Zombies linger wherever nothing reaps promptly (a container without an init,
+ * a CI runner, a shell that `exec`ed a program that never waits).
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -18,21 +23,30 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** Field 22 (starttime) of `/proc/<pid>/stat`; the command name (field 2) may hold spaces and parentheses. */
-function startTicks(pid: number): string | undefined {
+/** What `/proc/<pid>/stat` says of a process: its state (field 3) and start time in ticks (field 22). */
+interface ProcStat {
+  state: string;
+  startTicks: string;
+}
+
+/** Reads `/proc/<pid>/stat`; the command name (field 2) may hold spaces and parentheses. */
+function procStat(pid: number): ProcStat | undefined {
   const stat = readText(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  const [state, startTicks] = [fields[0], fields[19]];
+  return state === undefined || startTicks === undefined ? undefined : { state, startTicks };
 }
+
+/** Zombie (`Z`) or dead (`X`, `x` on old kernels): exited, waiting only to be reaped. */
+const EXITED_STATES = new Set(['Z', 'X', 'x']);
 
 const bootId = (): string | undefined => readText('/proc/sys/kernel/random/boot_id')?.trim();
 
 /** The process start identity of `pid` on Linux, or undefined where /proc is unavailable. */
-function linuxStartedAt(pid: number): string | undefined {
+function linuxStartedAt(pid: number, stat = procStat(pid)): string | undefined {
   const boot = bootId();
-  const ticks = startTicks(pid);
-  return boot === undefined || ticks === undefined ? undefined : `linux:${boot}:${ticks}`;
+  return boot === undefined || stat === undefined ? undefined : `linux:${boot}:${stat.startTicks}`;
 }
 
 /** Is `pid` a running process? (EPERM: it exists but belongs to someone else.) */
@@ -62,8 +76,11 @@ export function hostProcesses(options: { host?: string } = {}): HostProcesses {
       if (holder.host !== host) return false;
       if (holder.pid === self.pid && holder.startedAt === self.startedAt) return false;
       if (holder.startedAt.startsWith('linux:')) {
-        const now = linuxStartedAt(holder.pid);
-        if (now !== undefined) return now !== holder.startedAt;
+        const stat = procStat(holder.pid);
+        const now = linuxStartedAt(holder.pid, stat);
+        if (now !== undefined && stat !== undefined) {
+          return now !== holder.startedAt || EXITED_STATES.has(stat.state);
+        }
         // No /proc entry: gone if /proc works at all here.
         return bootId() !== undefined ? true : !pidExists(holder.pid);
       }
