@@ -1,4 +1,5 @@
 /** `npm run archive -- --config <file>`: archive every configured app (or one) once. */
+import { PAUSE_AT_ENV, pausingStore } from '../adapters/pause-at.ts';
 import { composeAppRun, openStore, type Runtime } from '../composition.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { formatReport, type RunReport } from '../engine/report.ts';
@@ -27,7 +28,8 @@ export async function runArchiveCommand(runtime: Runtime, args: ArchiveArgs): Pr
     config.apps.map((a) => a.sdkAppId),
     args.app,
   );
-  const store = await openStore(config.archive.out);
+  // Inert unless a test arms a pause point (functions/adapters/pause-at.ts).
+  const store = pausingStore(await openStore(config.archive.out), process.env[PAUSE_AT_ENV]);
   const reports: RunReport[] = [];
   const interrupt = onInterrupt(runtime);
   try {

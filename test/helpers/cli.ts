@@ -36,6 +36,8 @@ export interface CliProcess {
   kill(): void;
   /** Send `signal` (SIGINT, SIGTERM, SIGSTOP, SIGCONT, …) if the process still runs. */
   signal(signal: NodeJS.Signals): void;
+  /** Resolves true once stderr contains `text`, false if the process exits first. */
+  waitForStderr(text: string): Promise<boolean>;
 }
 
 const running = new Set<ChildProcess>();
@@ -62,11 +64,13 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
   running.add(child);
   let stdout = '';
   let stderr = '';
+  const stderrWaiters = new Set<() => void>();
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
   });
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
+    for (const check of stderrWaiters) check();
   });
   let timedOut = false;
   let exited = false;
@@ -103,6 +107,26 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
     signal: (signal) => {
       if (!exited) child.kill(signal);
     },
+    waitForStderr: (text) =>
+      new Promise<boolean>((resolve) => {
+        const check = () => {
+          if (stderr.includes(text)) {
+            stderrWaiters.delete(check);
+            resolve(true);
+          }
+        };
+        stderrWaiters.add(check);
+        check();
+        // After 'close' all output is read: a text not seen by then never comes.
+        done.then(
+          () => {
+            check();
+            stderrWaiters.delete(check);
+            resolve(false);
+          },
+          () => resolve(false),
+        );
+      }),
   };
 }
 

@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { PAUSE_AT_ENV, PAUSED_MARKER, parsePauseAt } from '../../functions/adapters/pause-at.ts';
 import type { Simulator, SimulatorOptions } from '../../functions/simulator/index.ts';
 import {
   type CliOptions,
   type CliProcess,
+  type CliResult,
   killStrayChildren,
   spawnCli,
   writeSimulatorConfig,
@@ -33,6 +35,13 @@ export const PROCESS_CLIENT_RATES = {
   getAppidGroupList: 1,
   getTopic: 200,
 } as const satisfies ClientRates;
+
+/** The `app` config of these tests, before the simulator's retention and each test's own. */
+export const PROCESS_APP = {
+  planRateLimit: PROCESS_PAGE_RATE,
+  rateLimits: PROCESS_CLIENT_RATES,
+  maxConcurrency: 16,
+} as const;
 
 /**
  * Teardown for the file: after each test, SIGKILL the CLI processes still running, then run the
@@ -86,9 +95,7 @@ export async function startProcessArchive(
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const config = await writeSimulatorConfig(sim, dir, {
     app: {
-      planRateLimit: PROCESS_PAGE_RATE,
-      rateLimits: PROCESS_CLIENT_RATES,
-      maxConcurrency: 16,
+      ...PROCESS_APP,
       ...(spec.simulator.retentionDays === undefined ? {} : { retentionDays: spec.simulator.retentionDays }),
       ...spec.app,
     },
@@ -131,4 +138,30 @@ export async function killAfterLease(
   }
   await Promise.race([sleep(ms), run.done.catch(() => undefined)]);
   run.kill();
+}
+
+/** A run killed at a pause point, or the run that ended before reaching it. */
+export interface PausedKill {
+  result: CliResult;
+  /** True when the run was blocked at the point when it was killed. */
+  paused: boolean;
+}
+
+/**
+ * Starts a run armed to pause at `point` (`<key prefix>[:<nth>]`, see
+ * functions/adapters/pause-at.ts) and SIGKILLs it while it is blocked there: before that write,
+ * after every earlier matching one, whatever the speed of this machine. A run that ends without
+ * reaching the point is not killed (`paused` false).
+ */
+export async function runKilledAt(
+  archive: Pick<ProcessArchive, 'spawnArchive'>,
+  point: string,
+  options: CliOptions = {},
+): Promise<PausedKill> {
+  const parsed = parsePauseAt(point);
+  if (parsed === undefined) throw new Error('runKilledAt needs a pause point');
+  const run = archive.spawnArchive({ ...options, env: { ...options.env, [PAUSE_AT_ENV]: point } });
+  const paused = await run.waitForStderr(`${PAUSED_MARKER} ${parsed.prefix}:${parsed.nth} `);
+  if (paused) run.kill();
+  return { result: await run.done, paused };
 }

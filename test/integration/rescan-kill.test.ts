@@ -1,7 +1,8 @@
 /**
  * The rescan under SIGKILL, with the real CLI in a real process: after a full archive, messages
  * are edited, recalled and deleted inside and outside the rescan window, then rescanning runs are
- * killed at random moments (mid-page, mid-checkpoint) and rerun until one finishes. Afterwards
+ * killed while paused at named points (mid-rescan, mid-checkpoint, between the commit and the
+ * saved progress) and rerun until one finishes. Afterwards
  * every changed message inside the window has exactly one revision row with the server's current
  * content and the right `change`, nothing else has one, and the first captures are byte for byte
  * intact.
@@ -17,19 +18,35 @@ import {
   readArchive,
 } from '../helpers/archive.ts';
 import type { CliResult } from '../helpers/cli.ts';
+import { writeSimulatorConfig } from '../helpers/cli.ts';
 import {
-  killAfterLease,
+  PROCESS_APP,
+  runKilledAt,
   sleep,
   startProcessArchive,
   useProcessCleanups,
 } from '../helpers/process-archive.ts';
-import { seededRandom } from '../helpers/tencent.ts';
 
 const cleanups = useProcessCleanups();
 
 const DAY = 86_400;
 
-describe('rescan killed with SIGKILL at random moments', () => {
+/**
+ * Where the rescanning runs are killed, one run each (`ARCHIVER_TEST_PAUSE_AT`, see
+ * functions/adapters/pause-at.ts); every checkpoint writes a message part, its fingerprint log,
+ * the state, then the rescan progress.
+ */
+const KILL_POINTS = [
+  // Mid-rescan: one checkpoint committed, the next one's part not written yet.
+  'messages/:2',
+  // Mid-checkpoint: the part written, its fingerprint log not (the next run rolls it back).
+  'fingerprints/:1',
+  // Committed but the progress not saved: the next run compares that window again.
+  'rescan/:2',
+  'messages/:3',
+];
+
+describe('rescan killed with SIGKILL at named points', () => {
   it('records every change inside the window exactly once', async () => {
     const groups = ['A', 'B', 'C', 'D'].map((n) => `@TGS#2KILL${n}`);
     const t = await startProcessArchive(cleanups, {
@@ -51,32 +68,25 @@ describe('rescan killed with SIGKILL at random moments', () => {
       // Revisions of messages only: media has its own kill test (kill-resume.test.ts).
       media: { enabled: false },
     });
-    const { sim, store, readState } = t;
-    const random = seededRandom(77);
+    const { sim, store } = t;
     const history: string[] = [];
-    let kills = 0;
     /** Kills after some but not all revisions were committed: the rescan died half way. */
     let midRescanKills = 0;
     const expected = new Map<string, ChangeKind>();
 
-    const waitForLease = async () => {
-      const state = await readState();
-      await sleep(Math.max(0, (state?.lease?.expiresAtMs ?? 0) - Date.now() + 50));
-    };
-    /** One run; killed `killMs` after it took the lease when given. */
-    const archive = async (killMs?: number): Promise<CliResult> => {
-      const before = (await readState())?.lease?.owner;
-      const run = t.spawnArchive();
-      if (killMs !== undefined) await killAfterLease(t, run, before, killMs);
-      const result = await run.done;
+    /** One run; killed while paused at `point` when given (it must get there). */
+    const archive = async (point?: string): Promise<CliResult> => {
+      const { result, paused } =
+        point === undefined
+          ? { result: await t.spawnArchive().done, paused: false }
+          : await runKilledAt(t, point);
       const committed = (await readArchive(store)).filter((r) => r.record.revision > 0).length;
-      if (result.signal === 'SIGKILL' && committed > 0 && committed < expected.size) midRescanKills++;
-      history.push(
-        `${killMs === undefined ? 'run' : `kill+${Math.round(killMs)}ms`} -> ${result.code ?? result.signal} (${committed} revisions)`,
-      );
-      if (result.signal === 'SIGKILL') kills++;
-      if (result.code === 75 || result.signal === 'SIGKILL') await waitForLease();
-      else if (result.code !== 0 && result.code !== 3)
+      history.push(`${point ?? 'run'} -> ${result.code ?? result.signal} (${committed} revisions)`);
+      if (point !== undefined && !paused)
+        throw new Error(`the run never reached ${point}: ${history.join(', ')}\n${result.stderr}`);
+      if (paused && committed > 0 && committed < expected.size) midRescanKills++;
+      // A killed run's lease is taken over at once (its process is gone): never exit 75.
+      if (!paused && result.code !== 0 && result.code !== 3)
         throw new Error(`archive exited ${result.code}\n${result.stderr}`);
       return result;
     };
@@ -117,13 +127,21 @@ describe('rescan killed with SIGKILL at random moments', () => {
       }
     }
 
-    for (let attempt = 0; kills < 4 || midRescanKills < 2; attempt++) {
-      if (attempt >= 20) throw new Error(`too few kills landed mid-rescan: ${history.join(', ')}`);
-      await archive(random() * 1_500);
-    }
+    // The rescan one window at a time, a checkpoint after every window with a change (any row is
+    // over the flush size; no checkpoint is due by time): the same writes in the same order on any
+    // machine, so each named point below is reached, and with a known part of the rescan done.
+    await writeSimulatorConfig(sim, t.dir, {
+      app: { ...PROCESS_APP, maxConcurrency: 1, retentionDays: 30 },
+      archive: { flushMegabytes: 0.0001 },
+      run: { checkpointSeconds: 30, leaseSeconds: 60 },
+      media: { enabled: false },
+    });
+    for (const point of KILL_POINTS) await archive(point);
     await untilDone();
 
     const summary = history.join(', ');
+    // Every kill landed after the first checkpoint of the rescan and before its last.
+    expect(midRescanKills, summary).toBe(KILL_POINTS.length);
     const rows = await readArchive(store);
     expect(exactlyOnceProblems(rows, expectedIdentities(sim), 'UTC'), summary).toEqual([]);
     const revisions = new Map(
