@@ -102,8 +102,12 @@ export interface HistoryPage {
 
 /** One URL to sign with `get_cos_sig`. */
 export interface CosSigRequest {
-  /** Echoed back, to match answers to requests. */
-  resourceId: string;
+  /**
+   * Echoed back, to match answers to requests. A JSON integer on the wire, as documented (the
+   * maintained Java SDK's `RawUrlItem.resourceId` is an `Integer`); a server that checks types
+   * refuses a string with 10004 for the whole call.
+   */
+  resourceId: number;
   rawUrl: string;
 }
 
@@ -113,7 +117,8 @@ export interface CosSigRequest {
  * 15 minutes and is a credential: never log or store it.
  */
 export interface CosSigResult {
-  resourceId: string;
+  /** The request item's id; undefined when the answer carried none (it then matches no request). */
+  resourceId: number | undefined;
   code: number;
   desc: string;
   status: number;

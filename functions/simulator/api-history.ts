@@ -2,8 +2,8 @@
  * `group_msg_get_simple` (reference §3): one page of a group's (or topic's) history, newest first.
  * Cost is O(page): only the seqs of the requested window are generated.
  */
-import { optionalInt, optionalString, requiredInt, requiredString } from './body-fields.ts';
-import { type ApiAnswer, ApiFailure, type BodyObject } from './envelope.ts';
+import { type ApiAnswer, ApiFailure } from './envelope.ts';
+import type { RequestOf } from './request-schemas.ts';
 import type { GroupState, SimWorld, StreamState } from './world.ts';
 
 /** "目前一次请求最多返回20条历史消息" (§3.4). */
@@ -19,17 +19,16 @@ interface HistoryRequest {
   topicId: string | undefined;
 }
 
-function parseRequest(body: BodyObject): HistoryRequest {
-  const groupId = requiredString(body, 'GroupId');
-  const reqMsgNumber = requiredInt(body, 'ReqMsgNumber');
-  if (reqMsgNumber < 1) throw new ApiFailure(10004, 'ReqMsgNumber must be at least 1');
-  const reqMsgSeq = optionalInt(body, 'ReqMsgSeq');
-  if (reqMsgSeq !== undefined && reqMsgSeq < 0) throw new ApiFailure(10004, 'ReqMsgSeq must not be negative');
-  // Only exactly 1 asks for recalled messages ("填1表明需要拉取撤回后的消息"); other integers mean no.
-  const withRecalled = optionalInt(body, 'WithRecalledMsg') === 1;
-  const topicId = optionalString(body, 'TopicId');
-  if (topicId === '') throw new ApiFailure(10004, 'TopicId must not be empty');
-  return { groupId, reqMsgNumber, reqMsgSeq, withRecalled, topicId };
+/** The checked body (types and ranges: request-schemas.ts) in the handler's terms. */
+function historyRequest(body: RequestOf<'group_msg_get_simple'>): HistoryRequest {
+  return {
+    groupId: body.GroupId,
+    reqMsgNumber: body.ReqMsgNumber,
+    reqMsgSeq: body.ReqMsgSeq,
+    // Only exactly 1 asks for recalled messages ("填1表明需要拉取撤回后的消息"); other integers mean no.
+    withRecalled: body.WithRecalledMsg === 1,
+    topicId: body.TopicId,
+  };
 }
 
 /**
@@ -119,10 +118,10 @@ function head(groupId: string, isFinished: number): string {
  */
 export function groupMsgGetSimple(
   world: SimWorld,
-  body: BodyObject,
+  body: RequestOf<'group_msg_get_simple'>,
   maxPageBytes: number | undefined,
 ): ApiAnswer {
-  const request = parseRequest(body);
+  const request = historyRequest(body);
   const { stream } = resolveStream(world, request);
   const overhead = Buffer.byteLength(head(request.groupId, 0)) + 2;
   const budget = maxPageBytes === undefined ? undefined : maxPageBytes - overhead;

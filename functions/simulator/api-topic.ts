@@ -3,23 +3,10 @@
  * ErrorCode, SelfInfo and TopicInfo.
  */
 import type { JsonObject } from '../domain/tencent-types.ts';
-import { optionalStringArray, requiredString } from './body-fields.ts';
 import type { TopicPlan } from './dataset.ts';
-import { type ApiAnswer, ApiFailure, type BodyObject, errorInfo, OK_HEAD } from './envelope.ts';
+import { type ApiAnswer, ApiFailure, errorInfo, OK_HEAD } from './envelope.ts';
+import type { RequestOf } from './request-schemas.ts';
 import type { GroupState, SimWorld, StreamState } from './world.ts';
-
-/**
- * `From_Account` is documented as "uint64" while the sample sends a string; accept a non-empty
- * string or a non-negative integer, reject anything else (10004).
- */
-function requireFromAccount(body: BodyObject): void {
-  const value = body.From_Account;
-  const ok =
-    (typeof value === 'string' && value !== '') ||
-    (typeof value === 'number' && Number.isInteger(value) && value >= 0) ||
-    (typeof value === 'bigint' && value >= 0n);
-  if (!ok) throw new ApiFailure(10004, 'From_Account is required');
-}
 
 /**
  * Which group errors apply. Where the reference is silent we pick: a group that is not a Community
@@ -80,12 +67,10 @@ function topicEntry(group: GroupState, topicId: string, filter: readonly string[
  * Answers get_topic. All topics (no pagination) unless TopicIdList names some; an unknown topic
  * id gets a per-entry 110003. Top-level errors: 10004, 10010, 10015, 11000 (see requireTopicGroup).
  */
-export function getTopic(world: SimWorld, body: BodyObject): ApiAnswer {
-  const groupId = requiredString(body, 'GroupId');
-  requireFromAccount(body);
-  const wanted = optionalStringArray(body.TopicIdList, 'TopicIdList');
-  const filter = optionalStringArray(body.ResponseFilter, 'ResponseFilter');
-  const group = requireTopicGroup(world, groupId);
+export function getTopic(world: SimWorld, request: RequestOf<'get_topic'>): ApiAnswer {
+  const wanted = request.TopicIdList;
+  const filter = request.ResponseFilter;
+  const group = requireTopicGroup(world, request.GroupId);
   const ids = wanted ?? [...group.topics.keys()];
   const entries = ids.map((topicId) => topicEntry(group, topicId, filter));
   return { code: 0, body: JSON.stringify({ ...OK_HEAD, TopicAndSelfInfo: entries }), messages: 0 };

@@ -10,8 +10,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import type { JsonValue } from '../domain/tencent-types.ts';
-import { type ApiAnswer, type BodyObject, failure } from './envelope.ts';
+import type { ApiAnswer } from './envelope.ts';
 import {
   CONTENT_TYPES,
   DEFAULT_MEDIA_SPEC,
@@ -27,6 +26,7 @@ import {
   type SimMediaSpec,
   servedLength,
 } from './media-files.ts';
+import type { RequestOf } from './request-schemas.ts';
 
 /** Validity of a pre-signed URL (COSSIG: "默认有效期15分钟"). */
 const PRESIGN_SECONDS = 15 * 60;
@@ -159,14 +159,12 @@ export class SimMedia {
     return { fate, expected, bytes, sha256 };
   }
 
-  /** `v4/im_cos_msg/get_cos_sig`: `{RawURLs:[{ResourceID,RawURL}]}` → `PreSigURLs`. */
-  public getCosSig(body: BodyObject): ApiAnswer {
-    const raw = body.RawURLs;
-    if (!Array.isArray(raw) || raw.length === 0) return failure(90001, 'RawURLs must be a non-empty array');
-    const items = raw.map((entry: JsonValue) => {
-      const object = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? entry : {};
-      const resourceId = typeof object.ResourceID === 'string' ? object.ResourceID : '';
-      const rawUrl = typeof object.RawURL === 'string' ? object.RawURL : '';
+  /**
+   * `v4/im_cos_msg/get_cos_sig`: `{RawURLs:[{ResourceID,RawURL}]}` → `PreSigURLs`, each echoing its
+   * item's integer `ResourceID`. Types and counts are checked before (request-schemas.ts).
+   */
+  public getCosSig(request: RequestOf<'get_cos_sig'>): ApiAnswer {
+    const items = request.RawURLs.map(({ ResourceID: resourceId, RawURL: rawUrl }) => {
       this.#stats.cosSigItems++;
       const parsed = safeUrl(rawUrl);
       const path = parsed && parsed.origin === this.#baseUrl ? parseMediaPath(parsed.pathname) : undefined;

@@ -19,6 +19,7 @@ import { type ChosenMediaFile, chosenMediaElement, type SimMediaSpec } from './m
 import { type MediaStats, type MediaTruth, SimMedia } from './media-server.ts';
 import { QuirkState, type SimulatorQuirks } from './quirks.ts';
 import { RATE_LIMIT_MODES, RateLimiter, type RateLimitMode } from './rate-limit.ts';
+import { parseRequest } from './request-schemas.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
 import { type SimGroupSummary, SimWorld } from './world.ts';
 
@@ -207,13 +208,26 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-type Handler = (world: SimWorld, body: BodyObject, maxPageBytes: number | undefined) => ApiAnswer;
-const HANDLERS: Record<Exclude<ApiName, 'get_cos_sig'>, Handler> = {
-  get_appid_group_list: (world, body) => getAppidGroupList(world, body),
-  get_group_info: (world, body) => getGroupInfo(world, body),
-  group_msg_get_simple: groupMsgGetSimple,
-  get_topic: (world, body) => getTopic(world, body),
-};
+/** Answers a request whose body passed `api`'s schema (request-schemas.ts); 10004 otherwise. */
+function dispatch(
+  api: ApiName,
+  body: BodyObject,
+  context: { world: SimWorld; media: SimMedia | undefined; maxPageBytes: number | undefined },
+): ApiAnswer {
+  switch (api) {
+    case 'get_appid_group_list':
+      return getAppidGroupList(context.world, parseRequest(api, body));
+    case 'get_group_info':
+      return getGroupInfo(context.world, parseRequest(api, body));
+    case 'group_msg_get_simple':
+      return groupMsgGetSimple(context.world, parseRequest(api, body), context.maxPageBytes);
+    case 'get_topic':
+      return getTopic(context.world, parseRequest(api, body));
+    case 'get_cos_sig':
+      // Without the media listener the command does not exist here.
+      return context.media?.getCosSig(parseRequest(api, body)) ?? failure(10003);
+  }
+}
 
 /** A request as read off the wire. */
 interface Incoming {
@@ -381,8 +395,11 @@ class SimulatorServer {
     const body = parseBody(text);
     if (body === undefined) return failure(60003);
     try {
-      if (api === 'get_cos_sig') return this.#media?.getCosSig(body) ?? failure(10003);
-      return HANDLERS[api](this.#world, body, this.#config.maxPageBytes);
+      return dispatch(api, body, {
+        world: this.#world,
+        media: this.#media,
+        maxPageBytes: this.#config.maxPageBytes,
+      });
     } catch (error) {
       if (error instanceof ApiFailure) return failure(error.code, error.message);
       return failure(10002);

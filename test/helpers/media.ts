@@ -138,6 +138,6 @@ export function simMediaFetcher(
     clock,
     random: () => 0.5,
     logger: { debug() {}, info() {}, warn() {}, error() {} },
-    signer: async (rawUrl) => (await client.getCosSig([{ resourceId: '0', rawUrl }]))[0],
+    signer: async (rawUrl) => (await client.getCosSig([{ resourceId: 0, rawUrl }]))[0],
   });
 }

@@ -330,7 +330,7 @@ describe('media downloader: security', () => {
 
 describe('media downloader: signatures (get_cos_sig)', () => {
   const signed = (status: number, url = `${main.origin}/signed.jpg?sign=ok`): CosSigResult => ({
-    resourceId: 'r',
+    resourceId: 0,
     code: 0,
     desc: '',
     status,

@@ -92,7 +92,7 @@ describe('simulator media', () => {
     // Act
     let res = await fetch(url);
     if (res.status === 403) {
-      const [signed] = await client.getCosSig([{ resourceId: 'r', rawUrl: url }]);
+      const [signed] = await client.getCosSig([{ resourceId: 0, rawUrl: url }]);
       res = await fetch(signed?.preSigUrl ?? '');
     }
     const body = Buffer.from(await res.arrayBuffer());
@@ -110,13 +110,13 @@ describe('simulator media', () => {
 
     // Act
     const unsigned = await fetch(url);
-    const [answer] = await client.getCosSig([{ resourceId: 'one', rawUrl: url }]);
+    const [answer] = await client.getCosSig([{ resourceId: 1, rawUrl: url }]);
     const signed = await fetch(answer?.preSigUrl ?? '');
     const tampered = await fetch((answer?.preSigUrl ?? '').replace(/sign=[0-9a-f]/, 'sign=x'));
 
     // Assess
     expect(unsigned.status).toBe(403);
-    expect(answer).toMatchObject({ resourceId: 'one', code: 0, status: 0 });
+    expect(answer).toMatchObject({ resourceId: 1, code: 0, status: 0 });
     expect(signed.status).toBe(200);
     expect(tampered.status).toBe(403);
   });
@@ -128,12 +128,12 @@ describe('simulator media', () => {
     expect((await fetch(expired)).status).toBe(404);
     expect((await fetch(banned)).status).toBe(403);
     const answers = await client.getCosSig([
-      { resourceId: 'e', rawUrl: expired },
-      { resourceId: 'b', rawUrl: banned },
+      { resourceId: 5, rawUrl: expired },
+      { resourceId: 6, rawUrl: banned },
     ]);
     expect(answers.map((a) => [a.resourceId, a.status])).toEqual([
-      ['e', 2],
-      ['b', 1],
+      [5, 2],
+      [6, 1],
     ]);
     expect((await fetch(answers[1]?.preSigUrl ?? '')).status).toBe(200);
   });
@@ -141,7 +141,7 @@ describe('simulator media', () => {
   it('serves the fault switches: flaky 503 with Retry-After, HTML pages, wrong sizes, redirects', async () => {
     const { client } = clientFor(sim);
     const signedUrl = async (url: string) =>
-      (await client.getCosSig([{ resourceId: 'x', rawUrl: url }]))[0]?.preSigUrl ?? '';
+      (await client.getCosSig([{ resourceId: 0, rawUrl: url }]))[0]?.preSigUrl ?? '';
     const flaky = await signedUrl(first('flaky'));
     expect((await fetch(flaky)).status).toBe(503);
     const html = await fetch(await signedUrl(first('html')));
@@ -184,7 +184,7 @@ describe('simulator media messages of an exact size', () => {
       let answer = await fetch(url);
       if (answer.status === 403) {
         await answer.body?.cancel();
-        const [signed] = await client.getCosSig([{ resourceId: '0', rawUrl: url }]);
+        const [signed] = await client.getCosSig([{ resourceId: 0, rawUrl: url }]);
         answer = await fetch(String(signed?.preSigUrl));
       }
       const hash = createHash('sha256');

@@ -26,10 +26,11 @@ export function cosSigBatcher(
   const send = async (batch: Waiting[]): Promise<void> => {
     inFlight++;
     try {
-      const answers = await api.getCosSig(batch.map((w, i) => ({ resourceId: String(i), rawUrl: w.rawUrl })));
+      // ResourceID is the item's index in the batch, a JSON integer as documented.
+      const answers = await api.getCosSig(batch.map((w, i) => ({ resourceId: i, rawUrl: w.rawUrl })));
       const byId = new Map(answers.map((a) => [a.resourceId, a]));
       batch.forEach((w, i) => {
-        w.resolve(byId.get(String(i)));
+        w.resolve(byId.get(i));
       });
     } catch (error) {
       for (const w of batch) w.reject(error);

@@ -65,6 +65,17 @@ export const TopicResponse = z.looseObject({
   ),
 });
 
+/**
+ * A `get_cos_sig` item's `ResourceID`: sent as an integer (client.ts), read back tolerantly as an
+ * integer or a numeric string. Anything else matches no request (undefined), without failing the
+ * other items of the answer.
+ */
+const numericString = z
+  .string()
+  .regex(/^-?[0-9]{1,10}$/)
+  .transform(Number);
+const resourceId = z.union([int, numericString]).optional().catch(undefined);
+
 /** `get_cos_sig` (reference COSSIG; doocs PreSigUrlItem): one item per requested URL. */
 export const CosSigResponse = z.looseObject({
   PreSigURLs: z
@@ -72,7 +83,7 @@ export const CosSigResponse = z.looseObject({
       z.looseObject({
         Code: int.optional().default(0),
         Desc: z.string().optional().default(''),
-        ResourceID: z.string().optional().default(''),
+        ResourceID: resourceId,
         PreSigURL: z.string().optional().default(''),
         Status: int.optional().default(0),
       }),
