@@ -6,10 +6,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PAUSE_AT_ENV, PAUSED_MARKER } from '../../functions/adapters/pause-at.ts';
 import { hostProcesses } from '../../functions/adapters/process/host-processes.ts';
-import { REPO_ROOT } from '../helpers/cli.ts';
-import { sleep, useProcessCleanups } from '../helpers/process-archive.ts';
+import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
+import { REPO_ROOT, runCli } from '../helpers/cli.ts';
+import { sleep, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();
 
@@ -67,4 +70,44 @@ describe.runIf(process.platform === 'linux')('a killed, unreaped lease holder (z
     await untilState(pid, 'Z');
     expect(processes.isGone(holder)).toBe(true);
   });
+
+  it('the next archive run takes over at once from a holder SIGKILLed at a named point and left a zombie', async () => {
+    const t = await startProcessArchive(cleanups, {
+      tempPrefix: 'takeover-zombie-',
+      simulator: {
+        seed: 37,
+        latencyMs: 2,
+        retentionDays: 3_650,
+        dataset: { groups: 12, activeFraction: 0.9, messagesPerActiveGroup: [100, 300], historyDays: 30 },
+      },
+      // A long lease: waiting it out would take a minute, far past this test's time-out.
+      run: { checkpointSeconds: 1, leaseSeconds: 60 },
+      media: { enabled: false },
+    });
+    // The holder blocks before its first message object (it holds the lease by then), and says so.
+    const log = join(t.dir, 'holder.stderr');
+    const holder = [
+      `${PAUSE_AT_ENV}=messages/`,
+      `exec ${JSON.stringify(process.execPath)} --import tsx functions/cli/main.ts archive`,
+      `--config ${JSON.stringify(t.config)} 2> ${JSON.stringify(log)}`,
+    ].join(' ');
+    const { pid } = await underNonReapingParent(holder);
+    const giveUpAt = Date.now() + 30_000;
+    while (!(await readFile(log, 'utf8').catch(() => '')).includes(PAUSED_MARKER)) {
+      if (Date.now() > giveUpAt) throw new Error(`the holder never paused:\n${await readFile(log, 'utf8')}`);
+      await sleep(5);
+    }
+    expect((await t.readState())?.lease?.holder?.pid).toBe(pid);
+    process.kill(pid, 'SIGKILL');
+    await untilState(pid, 'Z');
+
+    const next = await runCli(['archive', '--config', t.config]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toContain(
+      'taking over at once: the run holding the lease ran on this host and its process is gone',
+    );
+    // Still a zombie: the takeover did not wait for anyone to reap it.
+    expect(await procState(pid)).toBe('Z');
+    expect(exactlyOnceProblems(await readArchive(t.store), expectedIdentities(t.sim), 'UTC')).toEqual([]);
+  }, 90_000);
 });
