@@ -11,6 +11,9 @@
  *     T ["<groupId>",<topicId or null>,<generation>]
  *     <seq> <revision> <isPlaceMsg> <fingerprint> <msgTime> <observedAt or ->
  *
+ * `msgTime` is the time the record is filed under (its `dt`): the served `MsgTimeStamp`, or for a
+ * zeroed placeholder the time the archive knows (placeholder-time.ts). The rescan decides by it.
+ *
  * Memory: the table keeps ~25 bytes per message in typed arrays (1,000,000 messages a day is about
  * 25 MB), one day at a time. Pure.
  */
@@ -47,15 +50,19 @@ export interface PrintEntry {
 
 const targetId = (t: PrintTarget): string => JSON.stringify([t.groupId, t.topicId, t.generation]);
 
-/** The log entry of a record (quarantined records are not compared, so they have none). */
-export function printEntryOf(record: ArchiveRecord): PrintEntry | undefined {
+/**
+ * The log entry of a record (quarantined records are not compared, so they have none). `filedAt`
+ * is the time the record is filed under: its `msg_time`, except for a zeroed placeholder (see
+ * placeholder-time.ts), whose entry keeps the time the archive knows instead of the served 0.
+ */
+export function printEntryOf(record: ArchiveRecord, filedAt = record.msg_time): PrintEntry | undefined {
   if (record.quarantined) return undefined;
   return {
     seq: record.msg_seq,
     revision: record.revision,
     place: record.is_place_msg,
     fingerprint: contentFingerprint(record),
-    msgTime: record.msg_time,
+    msgTime: filedAt,
     observedAt: record.observed_at,
   };
 }
@@ -69,8 +76,9 @@ export class FingerprintLogBuilder {
     return this.#count;
   }
 
-  public add(record: ArchiveRecord): void {
-    const entry = printEntryOf(record);
+  /** Adds a record filed under `filedAt` (default its `msg_time`; see {@link printEntryOf}). */
+  public add(record: ArchiveRecord, filedAt = record.msg_time): void {
+    const entry = printEntryOf(record, filedAt);
     if (entry === undefined) return;
     const id = targetId({
       groupId: record.group_id,

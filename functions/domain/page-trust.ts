@@ -12,13 +12,22 @@
  * - Backstop: a page whose items are all placeholders beyond the retention horizon ends the range
  *   even when the server does not say `IsFinished` 2 (everything below is older still). Live
  *   messages beyond the horizon (a plan keeping more than `retentionDays`) never end it.
+ * - A zeroed placeholder (`MsgTimeStamp` 0, see placeholder-time.ts) has no time: it never
+ *   contradicts `IsFinished` 2, and it counts towards the backstop only through its `bound` (the
+ *   time of a newer message), never through its own zero. A page of zeroed placeholders with no
+ *   bound never ends a range by itself.
  */
+import { isZeroedTime } from './placeholder-time.ts';
 
 /** What the caller knows about one page, restricted to the window it asked for. */
 export interface PageFacts {
   isFinished: number;
-  /** `MsgTimeStamp` and `IsPlaceMsg` of the valid items inside the window. */
-  items: readonly { time: number; place: number }[];
+  /**
+   * `MsgTimeStamp` and `IsPlaceMsg` of the valid items inside the window; `time` is the one the
+   * caller decides by (the archive's for a message it holds). A zeroed `time` is unknown; `bound`
+   * is then an upper bound of it (see `newerBounds` in placeholder-time.ts), or null / absent.
+   */
+  items: readonly { time: number; place: number; bound?: number | null }[];
   /** Items the page schema rejected (kept as flagged rows): they count as "something returned". */
   rejected: number;
   /** Epoch seconds before which messages are gone (server clock), or null when unknown. */
@@ -51,9 +60,18 @@ export function retentionHorizonSec(
 export function judgePage(facts: PageFacts): PageVerdict {
   const { items, horizonSec } = facts;
   const allPlaceholders = items.length > 0 && items.every((m) => m.place === 1);
-  const newest = items.reduce((max, m) => Math.max(m.time, max), Number.NEGATIVE_INFINITY);
+  // Only a real time can refute the server's "all expired"; only a real time or an upper bound of
+  // one can prove it without the server's word.
+  let newest = Number.NEGATIVE_INFINITY;
+  let newestBound = Number.NEGATIVE_INFINITY;
+  for (const m of items) {
+    const known = !isZeroedTime(m.time);
+    if (known) newest = Math.max(newest, m.time);
+    const bound = known ? m.time : (m.bound ?? Number.POSITIVE_INFINITY);
+    newestBound = Math.max(newestBound, isZeroedTime(bound) ? Number.POSITIVE_INFINITY : bound);
+  }
   const plausiblyExpired = horizonSec === null || newest < horizonSec + HORIZON_SLACK_SEC;
-  const certainlyExpired = horizonSec !== null && newest < horizonSec - HORIZON_SLACK_SEC;
+  const certainlyExpired = horizonSec !== null && newestBound < horizonSec - HORIZON_SLACK_SEC;
   if (facts.isFinished === 2) {
     if (allPlaceholders && plausiblyExpired) return { kind: 'expired' };
     const why = !allPlaceholders

@@ -11,6 +11,8 @@ import * as z from 'zod';
 import { PAGE_SIZE, type SeqWindow } from './continuation.ts';
 import type { PrintEntry, TargetPrints } from './fingerprint-log.ts';
 import { dateInZone } from './partition.ts';
+import type { ChangeKind } from './record.ts';
+import { type ContentState, classifyChange } from './revisions.ts';
 
 /**
  * Messages this close to the retention edge are not compared: the server may already show them as
@@ -155,4 +157,36 @@ export function currentGenerations(targets: readonly TargetPrints[]): TargetPrin
   const key = (t: TargetPrints) => JSON.stringify([t.target.groupId, t.target.topicId]);
   for (const t of targets) newest.set(key(t), Math.max(newest.get(key(t)) ?? 0, t.target.generation));
   return targets.filter((t) => newest.get(key(t)) === t.target.generation);
+}
+
+/** What the rescan does with one message it re-read (see {@link judgeRescanned}). */
+export type RescanVerdict =
+  /** Not compared: outside this cycle, or too close to the retention edge. */
+  | { kind: 'skip' }
+  /** Compared, and the same as the archive's latest revision. */
+  | { kind: 'same' }
+  /** Compared and changed: a revision row `revision` of kind `change`, filed under `filedAt`. */
+  | { kind: 'changed'; change: ChangeKind; revision: number; filedAt: number };
+
+/**
+ * The rescan's decision about a message the archive holds (`archived`, its latest revision in the
+ * fingerprint log) from what the server shows now (`current`). Every time it uses is the
+ * archive's, `archived.msgTime`, never the served `MsgTimeStamp`: a deleted message may come back
+ * as a placeholder with every field zeroed (placeholder-time.ts), and its 0 would put it beyond
+ * the retention horizon and the deletion would go unrecorded. The revision row (which keeps the
+ * served fields) is filed under the same time, so it lands in the `dt` of the original message.
+ *
+ * @param horizonSec - messages older than this (server epoch seconds, margin included) are not
+ *   compared: the server may show them as expired placeholders, which are not deletions.
+ */
+export function judgeRescanned(
+  archived: PrintEntry,
+  current: ContentState,
+  cycle: RescanCycle,
+  horizonSec: number,
+): RescanVerdict {
+  if (!isCandidate(archived, cycle) || archived.msgTime < horizonSec) return { kind: 'skip' };
+  const change = classifyChange(archived, current);
+  if (change === null) return { kind: 'same' };
+  return { kind: 'changed', change, revision: archived.revision + 1, filedAt: archived.msgTime };
 }

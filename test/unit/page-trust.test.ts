@@ -43,6 +43,38 @@ describe('judgePage', () => {
   });
 });
 
+describe('judgePage with zeroed placeholders', () => {
+  const zeroed = (bound: number | null) => ({ time: 0, place: 1, bound });
+
+  it('never ends a range at placeholders whose time is unknown', () => {
+    const page = (items: { time: number; place: number; bound: number | null }[]) =>
+      judgePage({ isFinished: 1, items, rejected: 0, horizonSec: horizon }).kind;
+    expect(page([zeroed(null), zeroed(null)])).toBe('ok');
+    // A newer message inside retention bounds nothing below it: still no proof of expiry.
+    expect(page([zeroed(NOW - DAY), zeroed(NOW - DAY)])).toBe('ok');
+    // A newer message a day beyond the horizon: everything below it is older still.
+    expect(page([zeroed(horizon - 2 * DAY), zeroed(horizon - 2 * DAY)])).toBe('expired');
+    expect(page([zeroed(horizon - 2 * DAY), zeroed(null)])).toBe('ok');
+  });
+
+  it('lets a zeroed placeholder neither prove nor refute IsFinished 2', () => {
+    expect(judgePage({ isFinished: 2, items: [zeroed(null)], rejected: 0, horizonSec: horizon }).kind).toBe(
+      'expired',
+    );
+    expect(
+      judgePage({ isFinished: 2, items: [zeroed(NOW - DAY)], rejected: 0, horizonSec: horizon }).kind,
+    ).toBe('expired');
+    expect(
+      judgePage({
+        isFinished: 2,
+        items: [zeroed(null), { time: NOW - DAY, place: 1 }],
+        rejected: 0,
+        horizonSec: horizon,
+      }).kind,
+    ).toBe('distrust');
+  });
+});
+
 describe('listingProblem', () => {
   it('stops at a repeated Next, and after a bounded run of empty pages with a Next', () => {
     const progress = { seen: new Set<bigint>(), emptyInARow: 0 };

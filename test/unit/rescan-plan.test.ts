@@ -9,12 +9,14 @@ import {
   chooseCycle,
   currentGenerations,
   daysBetween,
+  judgeRescanned,
   parseRescanProgress,
   RETENTION_MARGIN_SECONDS,
   type RescanCycle,
   rescanWindowStart,
   rescanWindows,
 } from '../../functions/domain/rescan-plan.ts';
+import { contentFingerprint } from '../../functions/domain/revisions.ts';
 
 const NOW = Date.UTC(2026, 10, 25, 12) / 1000;
 const DAY = 86_400;
@@ -135,5 +137,82 @@ describe('rescanWindows', () => {
       [1, 600, 900, 1],
     ]);
     expect(currentGenerations(targets).map((t) => t.target.generation)).toEqual([1]);
+  });
+});
+
+describe('judgeRescanned', () => {
+  const cycle: RescanCycle = {
+    startedAtSec: NOW,
+    windowStartSec: NOW - 3 * DAY,
+    days: [],
+    dayIndex: 0,
+    targetsDone: 0,
+  };
+  const ctx = { sdkAppId: 1, groupId: 'g', topicId: null, observedAt: NOW - DAY };
+  const sent = NOW - DAY;
+  const original = toRecord(
+    {
+      From_Account: 'alice',
+      IsPlaceMsg: 0,
+      MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'hi' } }],
+      MsgRandom: 42,
+      MsgSeq: 7,
+      MsgTimeStamp: sent,
+    },
+    ctx,
+  );
+  const [prints] = (() => {
+    const builder = new FingerprintLogBuilder();
+    builder.add(original);
+    const table = new FingerprintTable();
+    table.addLog(builder.build(), 'test');
+    return table.targets();
+  })();
+  const archived = prints?.find(7);
+  const state = (raw: Parameters<typeof toRecord>[0]) => {
+    const record = toRecord(raw, ctx);
+    return { place: record.is_place_msg, fingerprint: contentFingerprint(record) };
+  };
+  const zeroed = state({
+    From_Account: '',
+    IsPlaceMsg: 1,
+    MsgBody: [],
+    MsgRandom: 0,
+    MsgSeq: 7,
+    MsgTimeStamp: 0,
+  });
+  const horizon = NOW - 30 * DAY + RETENTION_MARGIN_SECONDS;
+
+  it('decides by the fingerprint log time, never by a zeroed served time', () => {
+    expect(archived?.msgTime).toBe(sent);
+    // The placeholder says MsgTimeStamp 0, far beyond the horizon; the archive knows better.
+    expect(judgeRescanned(archived as NonNullable<typeof archived>, zeroed, cycle, horizon)).toEqual({
+      kind: 'changed',
+      change: 'deleted',
+      revision: 1,
+      filedAt: sent,
+    });
+    // The same content as archived: compared, nothing to record.
+    const same = { place: 0, fingerprint: contentFingerprint(original) };
+    expect(judgeRescanned(archived as NonNullable<typeof archived>, same, cycle, horizon)).toEqual({
+      kind: 'same',
+    });
+  });
+
+  it('skips a message the archive dates beyond the horizon or before the window, whatever is served', () => {
+    const entry = archived as NonNullable<typeof archived>;
+    expect(judgeRescanned(entry, zeroed, cycle, sent + 1)).toEqual({ kind: 'skip' });
+    expect(judgeRescanned(entry, zeroed, { ...cycle, windowStartSec: sent + 1 }, horizon)).toEqual({
+      kind: 'skip',
+    });
+  });
+
+  it('keeps the time it is filed under in the fingerprint log, not the zeroed one of the row', () => {
+    const revision = { ...toRecord({ IsPlaceMsg: 1, MsgBody: [], MsgSeq: 7, MsgTimeStamp: 0 }, ctx) };
+    const builder = new FingerprintLogBuilder();
+    builder.add({ ...revision, revision: 1, change: 'deleted' }, sent);
+    const table = new FingerprintTable();
+    table.addLog(builder.build(), 'test');
+    expect(table.targets()[0]?.find(7)).toMatchObject({ revision: 1, place: 1, msgTime: sent });
   });
 });

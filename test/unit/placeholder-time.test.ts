@@ -1,0 +1,58 @@
+/**
+ * Zeroed placeholders (`MsgTimeStamp` 0): upper bounds from newer messages, and the day they are
+ * filed under. (The page judge's side is in page-trust.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { filingTimes, isZeroedTime, newerBounds } from '../../functions/domain/placeholder-time.ts';
+
+describe('placeholder times', () => {
+  it('takes 0 (and anything before 1970) as no time at all', () => {
+    expect(isZeroedTime(0)).toBe(true);
+    expect(isZeroedTime(-5)).toBe(true);
+    expect(isZeroedTime(1)).toBe(false);
+  });
+
+  it('bounds a zeroed item by the oldest newer time on the page, else by the time known above it', () => {
+    const items = [
+      { seq: 10, time: 0 },
+      { seq: 9, time: 900 },
+      { seq: 8, time: 0 },
+      { seq: 7, time: 0 },
+      { seq: 6, time: 600 },
+      { seq: 5, time: 0 },
+    ];
+    expect(newerBounds(items, 1_000)).toEqual(
+      new Map([
+        [10, 1_000],
+        [9, 900],
+        [8, 900],
+        [7, 900],
+        [6, 600],
+        [5, 600],
+      ]),
+    );
+    expect(newerBounds(items, null).get(10)).toBeNull();
+    expect(newerBounds(items, 0).get(10)).toBeNull();
+  });
+
+  it('files a zeroed item under the nearest newer time, else the nearest older one, else the observation', () => {
+    const items = [
+      { seq: 3, time: 0 },
+      { seq: 2, time: 200 },
+      { seq: 1, time: 0 },
+    ];
+    expect(filingTimes(items, 500, 999)).toEqual(
+      new Map([
+        [3, 500],
+        [1, 200],
+      ]),
+    );
+    expect(filingTimes(items, null, 999)).toEqual(
+      new Map([
+        [3, 200],
+        [1, 200],
+      ]),
+    );
+    expect(filingTimes([{ seq: 4, time: 0 }], null, 999)).toEqual(new Map([[4, 999]]));
+  });
+});
