@@ -5,6 +5,7 @@
 import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domain/continuation.ts';
 import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
+import { filingTimes, isZeroedTime, newerBounds } from '../domain/placeholder-time.ts';
 import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../domain/record.ts';
 import type { ChatApi, RawMessage, RejectedItem } from '../domain/tencent-types.ts';
 import { TENCENT_APIS } from '../domain/tencent-types.ts';
@@ -15,6 +16,11 @@ import type { PageResult } from './target-work.ts';
  * Fetch the next page of `span` (from `request.reqMsgSeq` down, at most 20 seqs), keep the messages
  * inside the span and the look-back, and say where the span continues: below the smallest seq
  * returned, so a page cut short costs no extra call (reference §3.6).
+ *
+ * A zeroed placeholder (`MsgTimeStamp` 0, see `functions/domain/placeholder-time.ts`) decides
+ * nothing by its 0: it is beyond retention or the look-back only when a newer message's time
+ * (`request.newerSec`, or a newer item of the page) says so, and it is filed under its
+ * neighbours' time (`PageResult.filedAt`), its row kept exactly as served.
  */
 export async function fetchPage(
   api: ChatApi,
@@ -22,12 +28,14 @@ export async function fetchPage(
   ref: TargetRef,
   floorTime: number | null,
   span: SeqWindow,
-  request: { reqMsgSeq: number; reqMsgNumber: number },
+  /** `newerSec`: the oldest time known above the request (an upper bound of its messages' times). */
+  request: { reqMsgSeq: number; reqMsgNumber: number; newerSec?: number | null },
   signal: AbortSignal | undefined,
   /** The target's seq-space incarnation (see continuation.ts), written into every record. */
   generation = 0,
 ): Promise<PageResult> {
   let { reqMsgSeq, reqMsgNumber } = request;
+  const newerSec = request.newerSec ?? null;
   let calls = 0;
   let inconsistent = 0;
   const bySeq = new Map<number, RawMessage>();
@@ -41,16 +49,26 @@ export async function fetchPage(
       generation,
       observedAt: options.observedAtSec ?? null,
     };
+    const serverNowSec = Math.floor(api.serverNowMs() / 1000);
+    const items = [...bySeq.values()].map((m) => ({ seq: m.MsgSeq, time: m.MsgTimeStamp }));
+    const filing = filingTimes(items, newerSec, options.observedAtSec ?? serverNowSec);
+    const filedAt = new Map<ArchiveRecord, number>();
     const records: ArchiveRecord[] = [...bySeq.values()]
       .sort((a, b) => b.MsgSeq - a.MsgSeq)
-      .map((m) => toRecord(m, ctx));
+      .map((m) => {
+        const record = toRecord(m, ctx);
+        const time = filing.get(m.MsgSeq);
+        if (time !== undefined) filedAt.set(record, time);
+        return record;
+      });
     // A flagged row without a readable time goes under the nearest message's day (else the server's today).
-    let fallbackTime = Math.floor(api.serverNowMs() / 1000);
-    for (const m of bySeq.values()) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
+    let fallbackTime = serverNowSec;
+    for (const m of bySeq.values())
+      if (!isZeroedTime(m.MsgTimeStamp)) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
     for (const [seq, item] of quarantined) {
       if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
     }
-    return { records, calls, next, short, stop, inconsistent };
+    return { records, calls, next, short, stop, inconsistent, ...(filedAt.size > 0 ? { filedAt } : {}) };
   };
   for (;;) {
     calls++;
@@ -88,9 +106,18 @@ export async function fetchPage(
     const rejected = (page.rejected ?? []).filter(
       (r) => r.msgSeq === null || (r.msgSeq >= span.lo && r.msgSeq <= span.hi),
     );
+    // Upper bounds of the times (a zeroed placeholder's from a newer message): see placeholder-time.ts.
+    const bounds = newerBounds(
+      inside.map((m) => ({ seq: m.MsgSeq, time: m.MsgTimeStamp })),
+      newerSec,
+    );
     const verdict = judgePage({
       isFinished: page.isFinished,
-      items: inside.map((m) => ({ time: m.MsgTimeStamp, place: Number(m.IsPlaceMsg ?? 0) })),
+      items: inside.map((m) => ({
+        time: m.MsgTimeStamp,
+        place: Number(m.IsPlaceMsg ?? 0),
+        bound: bounds.get(m.MsgSeq) ?? null,
+      })),
       rejected: rejected.length,
       horizonSec: retentionHorizonSec(api.serverNowMs(), options.retentionDays),
     });
@@ -105,7 +132,11 @@ export async function fetchPage(
         `${verdict.reason} at ReqMsgSeq ${reqMsgSeq} of ${ref.topicId ?? ref.groupId}, even for a single seq; the target is not advanced past it (check the plan's retention against apps[].retentionDays)`,
       );
     }
-    for (const m of inside) if (floorTime === null || m.MsgTimeStamp >= floorTime) bySeq.set(m.MsgSeq, m);
+    // Inside the look-back, or not known to be outside it (a zeroed placeholder with no newer time).
+    for (const m of inside) {
+      const bound = bounds.get(m.MsgSeq) ?? null;
+      if (floorTime === null || bound === null || bound >= floorTime) bySeq.set(m.MsgSeq, m);
+    }
     for (const r of rejected) quarantined.set(r.msgSeq ?? 0, r);
     if (verdict.kind === 'expired') return result(span.lo - 1, false, 'expired');
     const outcome = evaluatePage({
@@ -117,7 +148,8 @@ export async function fetchPage(
         ...inside.map((m) => m.MsgSeq),
         ...rejected.flatMap((r) => (r.msgSeq === null ? [] : [r.msgSeq])),
       ],
-      oldestTime: inside.length === 0 ? undefined : Math.min(...inside.map((m) => m.MsgTimeStamp)),
+      // An upper bound below the look-back is proof enough that everything below is older still.
+      oldestTime: oldestBound(bounds),
       floorTime,
     });
     if (outcome.kind === 'window-done') {
@@ -126,4 +158,11 @@ export async function fetchPage(
     // Never loop on an odd answer: the next request is always strictly below this one.
     return result(Math.min(outcome.reqMsgSeq, reqMsgSeq - 1), page.isFinished === 0, false);
   }
+}
+
+/** The oldest of the known times and upper bounds (see placeholder-time.ts), if any. */
+function oldestBound(bounds: ReadonlyMap<number, number | null>): number | undefined {
+  let oldest: number | undefined;
+  for (const bound of bounds.values()) if (bound !== null) oldest = Math.min(oldest ?? bound, bound);
+  return oldest;
 }

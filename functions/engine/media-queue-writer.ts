@@ -35,8 +35,11 @@ export class MediaQueueWriter extends PartitionWriter {
    * that keeps a file queues it again; its bytes are stored once (content-addressed), the new
    * revision gets its own manifest row. Recalls and deletions carry no content, so no media.
    */
-  public override addAll(records: readonly ArchiveRecord[]): void {
-    super.addAll(records);
+  public override addAll(
+    records: readonly ArchiveRecord[],
+    filedAt?: ReadonlyMap<ArchiveRecord, number>,
+  ): void {
+    super.addAll(records, filedAt);
     for (const record of records) {
       if ((record.revision ?? 0) !== 0 && record.change !== 'modified' && record.change !== 'restored')
         continue;

@@ -70,7 +70,7 @@ export async function pageTargets(
     span.inFlight = false;
     target.inFlight--;
     if (result !== undefined) {
-      writer.addAll(result.records);
+      writer.addAll(result.records, result.filedAt);
       for (const record of result.records) {
         report.messages++;
         if (record.is_place_msg === 1) report.placeholders++;

@@ -106,12 +106,17 @@ export class PartitionWriter {
    * Append records to their days' partitions. Lines for one partition go to its gzip stream in one
    * write: one compression job per page instead of one per message keeps the event loop and the
    * stream's queue small.
+   *
+   * A record goes to the day of its `msg_time`, or of the time `filedAt` gives for it: a zeroed
+   * placeholder (`MsgTimeStamp` 0, see `functions/domain/placeholder-time.ts`) is written exactly as
+   * served, under the time the archive knows for it; its fingerprint-log entry keeps that time.
    */
-  public addAll(records: readonly ArchiveRecord[]): void {
+  public addAll(records: readonly ArchiveRecord[], filedAt?: ReadonlyMap<ArchiveRecord, number>): void {
     for (const record of records) {
-      const dt = this.dayOf(record.msg_time);
+      const time = filedAt?.get(record) ?? record.msg_time;
+      const dt = this.dayOf(time);
       const partition = this.partitions.get(dt) ?? this.open(dt);
-      partition.prints.add(record);
+      partition.prints.add(record, time);
       const line = `${serializeRecord(record)}\n`;
       const size = Buffer.byteLength(line);
       partition.pending.push(line);

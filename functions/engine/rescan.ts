@@ -19,14 +19,14 @@ import { type ArchiveRecord, toRecord } from '../domain/record.ts';
 import {
   chooseCycle,
   currentGenerations,
-  isCandidate,
+  judgeRescanned,
   parseRescanProgress,
   RETENTION_MARGIN_SECONDS,
   type RescanCycle,
   type RescanProgress,
   rescanWindows,
 } from '../domain/rescan-plan.ts';
-import { classifyChange, contentFingerprint } from '../domain/revisions.ts';
+import { contentFingerprint } from '../domain/revisions.ts';
 import { type RawMessage, TENCENT_APIS } from '../domain/tencent-types.ts';
 import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
 import { describeError } from './errors.ts';
@@ -37,6 +37,12 @@ import type { StateKeeper } from './state-keeper.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** A revision row and the time it is filed under (the archive's time of the message). */
+interface Revision {
+  readonly record: ArchiveRecord;
+  readonly filedAt: number;
+}
 
 /**
  * Run (or continue) the rescan cycle. Sets `report.rescan`; returns when the cycle is complete,
@@ -124,9 +130,12 @@ export async function rescanTargets(
         }
         if (stopping()) break;
         const task = compareWindow(deps, options, prints, cycle, window, observedAt, report, signal).then(
-          (records) => {
-            writer.addAll(records);
-            report.messages += records.length;
+          (revisions) => {
+            writer.addAll(
+              revisions.map((r) => r.record),
+              new Map(revisions.map((r) => [r.record, r.filedAt])),
+            );
+            report.messages += revisions.length;
             if (--open === 0) done();
           },
           (error: unknown) => {
@@ -175,7 +184,11 @@ async function loadDay(store: RunDeps['store'], sdkAppId: number, dt: string): P
   return table.targets();
 }
 
-/** Fetch one window with recalled messages and return the revision rows for what changed. */
+/**
+ * Fetch one window with recalled messages and return the revision rows for what changed. Every
+ * decision about a message the archive holds uses the fingerprint log's time, not the served one
+ * (a deleted message may be served with its time zeroed: see `judgeRescanned` in rescan-plan.ts).
+ */
 async function compareWindow(
   deps: RunDeps,
   options: RunOptions,
@@ -185,7 +198,7 @@ async function compareWindow(
   observedAt: number,
   report: RunReport,
   signal: AbortSignal | undefined,
-): Promise<ArchiveRecord[]> {
+): Promise<Revision[]> {
   const { groupId, topicId, generation } = prints.target;
   const seen = new Map<number, RawMessage>();
   let reqMsgSeq = window.hi;
@@ -231,7 +244,10 @@ async function compareWindow(
     // The same trust rules as new history: an answer that contradicts itself claims nothing.
     const verdict = judgePage({
       isFinished: page.isFinished,
-      items: inside.map((m) => ({ time: m.MsgTimeStamp, place: Number(m.IsPlaceMsg ?? 0) })),
+      items: inside.map((m) => ({
+        time: prints.find(m.MsgSeq)?.msgTime ?? m.MsgTimeStamp,
+        place: Number(m.IsPlaceMsg ?? 0),
+      })),
       rejected: (page.rejected ?? []).length,
       horizonSec: retentionHorizonSec(deps.api.serverNowMs(), options.retentionDays),
     });
@@ -249,25 +265,28 @@ async function compareWindow(
   if (expired) return [];
   return changesIn(seen);
 
-  function changesIn(messages: Map<number, RawMessage>): ArchiveRecord[] {
+  function changesIn(messages: Map<number, RawMessage>): Revision[] {
     const horizon =
       Math.floor(deps.api.serverNowMs() / 1000) -
       Math.round((options.retentionDays ?? options.rescanDays ?? 0) * 86_400) +
       RETENTION_MARGIN_SECONDS;
-    const out: ArchiveRecord[] = [];
+    const out: Revision[] = [];
     for (const [seq, raw] of messages) {
       const archived = prints.find(seq);
-      if (archived === undefined || !isCandidate(archived, cycle) || raw.MsgTimeStamp < horizon) continue;
+      if (archived === undefined) continue;
       const ctx = { sdkAppId: options.sdkAppId, groupId, topicId, generation, observedAt };
       const current = toRecord(raw, ctx);
+      const state = { place: current.is_place_msg, fingerprint: contentFingerprint(current) };
+      const verdict = judgeRescanned(archived, state, cycle, horizon);
+      if (verdict.kind === 'skip') continue;
       report.rescan.checked++;
-      const change = classifyChange(archived, {
-        place: current.is_place_msg,
-        fingerprint: contentFingerprint(current),
+      if (verdict.kind === 'same') continue;
+      report.rescan[verdict.change]++;
+      // The row exactly as served; filed under the archive's time (the original message's day).
+      out.push({
+        record: { ...current, revision: verdict.revision, change: verdict.change },
+        filedAt: verdict.filedAt,
       });
-      if (change === null) continue;
-      report.rescan[change]++;
-      out.push({ ...current, revision: archived.revision + 1, change });
     }
     messages.clear();
     return out;

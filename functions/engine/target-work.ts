@@ -13,6 +13,7 @@ import {
   type TargetRef,
   type TargetState,
 } from '../domain/continuation.ts';
+import { isZeroedTime } from '../domain/placeholder-time.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 
 /** A block of seqs paged downward: `hi` is the next seq to request; done when `hi < lo`. */
@@ -20,13 +21,15 @@ export interface Span {
   readonly lo: number;
   hi: number;
   inFlight: boolean;
-  /** Oldest `MsgTimeStamp` archived from this span so far. */
+  /** Oldest `MsgTimeStamp` archived from this span so far (zeroed placeholders have none). */
   oldestTime: number | null;
 }
 
 /** What one page brought for its span. */
 export interface PageResult {
   records: ArchiveRecord[];
+  /** The time records are filed under when it is not their `msg_time` (zeroed placeholders). */
+  filedAt?: ReadonlyMap<ArchiveRecord, number>;
   /** Requests made (more than 1 after a 10018 shrink). */
   calls: number;
   /** The span's next `hi`: below the smallest seq returned, or `lo - 1` when the span is done. */
@@ -94,9 +97,19 @@ export class TargetWork {
     return this.spans.find((s) => !s.inFlight && s.hi >= s.lo);
   }
 
-  /** The request for the span's next page. */
-  public request(span: Span): { reqMsgSeq: number; reqMsgNumber: number } {
-    return pageRequest(span);
+  /**
+   * The request for the span's next page, with `newerSec`: the oldest time archived this run from
+   * this span or the spans above it, else the group's last message time. Every message of the
+   * request is no newer (seqs are given out in send order), so it bounds a zeroed placeholder's
+   * time (see `functions/domain/placeholder-time.ts`).
+   */
+  public request(span: Span): { reqMsgSeq: number; reqMsgNumber: number; newerSec: number | null } {
+    let newerSec = isZeroedTime(this.lastMsgTime) ? null : this.lastMsgTime;
+    for (const other of this.spans) {
+      if (other.lo < span.lo || other.oldestTime === null) continue;
+      newerSec = newerSec === null ? other.oldestTime : Math.min(newerSec, other.oldestTime);
+    }
+    return { ...pageRequest(span), newerSec };
   }
 
   /** A page of `span` settled successfully: the span moves down; a stop ends everything below it. */
@@ -106,6 +119,8 @@ export class TargetWork {
     const range = this.range as RangeProgress;
     for (const record of result.records) {
       const t = record.msg_time;
+      // A zeroed placeholder's 0 is no time: it must not pose as the range's oldest or newest.
+      if (isZeroedTime(t)) continue;
       if (range.topTime === null || t > range.topTime) range.topTime = t;
       if (span.oldestTime === null || t < span.oldestTime) span.oldestTime = t;
     }
