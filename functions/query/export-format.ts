@@ -4,9 +4,12 @@
  *
  * CSV is formula-safe by default (CSV injection, OWASP "CSV Injection"): chat text is written by
  * users, and a cell that starts with `=`, `+`, `-`, `@`, tab or CR is taken as a formula (or a DDE
- * command) when the file is opened in Excel, LibreOffice or Google Sheets. Such a cell gets a
- * leading `'` and is quoted, as OWASP recommends, so the spreadsheet shows it as text. Every other
- * cell is written exactly as before (RFC 4180 only), and values of numeric columns that are real
+ * command) when the file is opened in Excel, LibreOffice or Google Sheets; so is one where those
+ * characters follow leading white space (spaces, LF, the ideographic space), which spreadsheets may
+ * trim, or come in their full-width forms (`＝`, `＋`, `－`, `＠`), which some IMEs type and some
+ * spreadsheets fold to ASCII. Such a cell gets a leading `'` and is quoted, as OWASP recommends,
+ * so the spreadsheet shows it as text. Every other cell is written exactly as before (RFC 4180
+ * only), and values of numeric columns that are real
  * numbers (`-5`, `-1.5e3`) are left alone: they cannot be formulas; so are Tencent's generated
  * group and topic ids (`@TGS#…` with only letters, digits, `_`, `#` and `@`), which hold no
  * operator, parenthesis or `|` and so cannot call anything, and which would otherwise no longer
@@ -29,8 +32,12 @@ const CSV_NEEDS_QUOTES = /[",\r\n]/;
 /** JSON number grammar (RFC 8259): what may be written unquoted. */
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
-/** First characters that make a spreadsheet read a cell as a formula (OWASP's list). */
-const FORMULA_START = /^[=+\-@\t\r]/;
+/**
+ * Starts that make a spreadsheet read a cell as a formula: OWASP's list (`=`, `+`, `-`, `@`, tab,
+ * CR), those of `=+-@` behind leading white space (`\s` covers LF, NBSP, the ideographic space and
+ * the BOM), and their full-width forms.
+ */
+const FORMULA_START = /^(?:[\t\r]|\s*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])/;
 
 /** A Tencent-generated group or topic id: no operator, no call, no DDE; safe as it is. */
 const TENCENT_ID = /^@TGS#[A-Za-z0-9_#@]+$/;

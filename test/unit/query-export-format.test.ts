@@ -136,13 +136,25 @@ describe('CSV injection (OWASP)', () => {
     ['\tTAB', `"'\tTAB"`],
     ['\rCR', `"'\rCR"`],
     ['=HYPERLINK("http://x","y")', `"'=HYPERLINK(""http://x"",""y"")"`],
+    // Behind leading white space, which spreadsheets may trim.
+    [' =lead space', `"' =lead space"`],
+    ['\n=1+1', `"'\n=1+1"`],
+    ['\n\n  @SUM(A1)', `"'\n\n  @SUM(A1)"`],
+    ['\u3000+1', `"'\u3000+1"`],
+    ['\u00a0-1+2', `"'\u00a0-1+2"`],
+    // Full-width forms, which some IMEs type.
+    ['\uff1d1+1', `"'\uff1d1+1"`],
+    ['\uff0b1', `"'\uff0b1"`],
+    ['\uff0d1+2', `"'\uff0d1+2"`],
+    ['\uff20SUM(A1)', `"'\uff20SUM(A1)"`],
+    [' \uff1dHYPERLINK("http://x")', `"' \uff1dHYPERLINK(""http://x"")"`],
   ])('neutralises %j as %j', (cell, field) => {
     expect(csvRecord([cell], [text])).toBe(`${field}\r\n`);
     expect(csvRecord([cell], [text], { formulaSafe: false })).toBe(`${csvField(cell)}\r\n`);
   });
 
   it('leaves other cells, numbers of numeric columns and NULL exactly as RFC 4180 writes them', () => {
-    for (const cell of ['plain', 'a=b', ' =lead space', '收到 👍', '', 'x\ny']) {
+    for (const cell of ['plain', 'a=b', ' spaced = text', '\nline', '收到 👍', '', 'x\ny', 'a\uff1db']) {
       expect(csvRecord([cell], [text])).toBe(`${csvField(cell)}\r\n`);
     }
     expect(csvRecord(['-5', '-1.5e3', null], [num, col('d', 'number'), text])).toBe('-5,-1.5e3,\r\n');
