@@ -1,6 +1,7 @@
 /** `npm run archive -- --config <file>`: archive every configured app (or one) once. */
 import { PAUSE_AT_ENV, pausingStore } from '../adapters/pause-at.ts';
 import { composeAppRun, openStore, type Runtime } from '../composition.ts';
+import { MAX_DEADLINE_SECONDS } from '../config/schema.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { formatReport, type RunReport } from '../engine/report.ts';
 import { runArchive } from '../engine/run-archive.ts';
@@ -108,10 +109,11 @@ function onInterrupt(runtime: Runtime): {
 function parseDeadline(text: string | undefined, now: number): number | undefined {
   if (text === undefined) return undefined;
   const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new ConfigError(`--deadline must be a positive number of seconds, got ${JSON.stringify(text)}`, {
-      field: '--deadline',
-    });
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_DEADLINE_SECONDS) {
+    throw new ConfigError(
+      `--deadline must be a positive number of seconds, got ${JSON.stringify(text)} (at most ${MAX_DEADLINE_SECONDS}, 7 days)`,
+      { field: '--deadline' },
+    );
   }
   return now + seconds * 1000;
 }

@@ -18,7 +18,8 @@ export async function loadConfigFile(path: string): Promise<Config> {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // Notepad and other Windows editors save UTF-8 with a byte order mark, which JSON.parse refuses.
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (cause) {
     throw new ConfigError(`Config file ${path} is not valid JSON: ${(cause as Error).message}`, {
       field: '(root)',

@@ -28,13 +28,79 @@ export type SecretSource = z.infer<typeof SecretSourceSchema>;
 /** Documented default of `group_msg_get_simple`; each add-on pack bought in the console adds 100/s. */
 const DOCUMENTED_HISTORY_RATE = 200;
 
+/*
+ * Upper bounds. Every duration becomes a timer or a deadline somewhere, and Node fires a timer of
+ * more than 2^31 - 1 ms (24.8 days) after 1 ms instead: each bound below keeps its timers under
+ * that, with room to spare. Counts and rates are bounded so a typo cannot ask for the absurd.
+ */
+/** Requests per second a plan can be configured for (200/s plus 100/s per add-on pack). */
+const MAX_RATE = 100_000;
+/** Slowest pace: one request per 100 s (the pacer waits up to a few windows of 1 / rate). */
+const MIN_RATE = 0.01;
+/** Longest wait for one REST answer: 10 minutes. */
+const MAX_REQUEST_TIMEOUT_MS = 600_000;
+/** Days of history and retention: 100 years, more than any message has (epoch 1970). */
+const MAX_DAYS = 36_500;
+/** Longest interval between checkpoints: 1 hour. */
+const MAX_CHECKPOINT_SECONDS = 3_600;
+/** Longest lease: 1 day (a crashed run's lock expires after it). */
+const MAX_LEASE_SECONDS = 86_400;
+/** Longest deadline of one CLI run (`run.deadlineSeconds`, `--deadline`): 7 days. */
+export const MAX_DEADLINE_SECONDS = 604_800;
+
+/** A positive duration or count with an upper bound that its error message names. */
+const upTo = (max: number, unit: string) =>
+  z
+    .number({ error: `must be a positive number of ${unit}, at most ${max}` })
+    .positive(`must be a positive number of ${unit}, at most ${max}`)
+    .max(max, `must be at most ${max} ${unit}`);
+
+/** A rate in requests per second: at least one request per 100 s, at most `max`. */
+const rate = (max: number, tooHigh = `must be at most ${max}/s`) =>
+  z
+    .number({ error: `must be a number of requests per second from ${MIN_RATE} to ${max}` })
+    .min(MIN_RATE, `must be at least ${MIN_RATE} (one request per 100 s)`)
+    .max(max, tooHigh);
+
+/** Hosts plain HTTP may go to: this machine only (the simulator, a local proxy). */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Why `endpoint` cannot be the REST API's base URL, or undefined when it can: HTTPS (HTTP only to
+ * loopback: the UserSig travels in the query string), no user name or password, no query or
+ * fragment (the client appends `/v4/<api>?<query>`).
+ */
+function endpointProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'must be a URL like https://adminapisgp.im.qcloud.com';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return `must be an https:// URL like https://adminapisgp.im.qcloud.com, not ${url.protocol}`;
+  }
+  if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname)) {
+    return 'must use https:// (http:// only to this machine: localhost, 127.0.0.1 or [::1])';
+  }
+  if (url.username !== '' || url.password !== '') return 'must not hold a user name or password';
+  if (url.search !== '' || url.hash !== '') return 'must not have a query (?…) or fragment (#…)';
+  return undefined;
+}
+
 const AppSchema = z
   .strictObject({
     sdkAppId: z.number({ error: 'must be the numeric SDKAppID from the console' }).int().positive(),
     region: z
       .enum(TENCENT_REGION_NAMES, { error: `must be one of ${TENCENT_REGION_NAMES.join(', ')}` })
       .optional(),
-    endpoint: z.url({ error: 'must be a URL like https://adminapisgp.im.qcloud.com' }).optional(),
+    endpoint: z
+      .string({ error: 'must be a URL like https://adminapisgp.im.qcloud.com' })
+      .superRefine((text, ctx) => {
+        const problem = endpointProblem(text);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     useBackupDomain: z.boolean().default(false),
     adminIdentifier: z.string().min(1).max(32).default('administrator'),
     /** The app's secret key, to sign UserSigs. */
@@ -45,21 +111,31 @@ const AppSchema = z
       .number()
       .int()
       .min(3_600, 'should be at least 3600 (Tencent recommends 24 h or more)')
-      .max(50 * 365 * 86_400)
+      .max(50 * 365 * 86_400, `must be at most ${50 * 365 * 86_400} (50 years)`)
       .default(86_400),
     /** Your plan's `group_msg_get_simple` limit: 200/s plus 100/s per add-on pack. */
-    planRateLimit: z.number().int().min(1).default(DOCUMENTED_HISTORY_RATE),
+    planRateLimit: z
+      .number()
+      .int('must be a whole number of requests per second')
+      .min(1, 'must be at least 1')
+      .max(MAX_RATE, `must be at most ${MAX_RATE}`)
+      .default(DOCUMENTED_HISTORY_RATE),
     rateLimits: z
       .strictObject({
-        groupMsgGetSimple: z.number().positive().optional(),
-        getGroupInfo: z.number().positive().max(200, 'the documented limit is 200/s').optional(),
-        getAppidGroupList: z.number().positive().max(1, 'the documented limit is 1/s').optional(),
-        getTopic: z.number().positive().max(200, 'the documented limit is 200/s').optional(),
-        getCosSig: z.number().positive().optional(),
+        groupMsgGetSimple: rate(MAX_RATE).optional(),
+        getGroupInfo: rate(200, 'the documented limit is 200/s').optional(),
+        getAppidGroupList: rate(1, 'the documented limit is 1/s').optional(),
+        getTopic: rate(200, 'the documented limit is 200/s').optional(),
+        getCosSig: rate(MAX_RATE).optional(),
       })
       .default({}),
-    maxConcurrency: z.number().int().min(1).max(512).default(64),
-    requestTimeoutMs: z.number().int().min(3_001, 'must exceed the server-side 3 s timeout').default(10_000),
+    maxConcurrency: z.number().int().min(1).max(512, 'must be at most 512').default(64),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(3_001, 'must exceed the server-side 3 s timeout')
+      .max(MAX_REQUEST_TIMEOUT_MS, `must be at most ${MAX_REQUEST_TIMEOUT_MS} (10 minutes)`)
+      .default(10_000),
     groups: z
       .strictObject({
         /** Archive exactly these groups (no discovery). */
@@ -71,9 +147,9 @@ const AppSchema = z
       .default({ include: [], exclude: [], types: [] }),
     withRecalledMsg: z.boolean().default(true),
     /** First run of a group: only this many days back (default: all retained history). */
-    initialLookbackDays: z.number().positive().nullable().default(null),
+    initialLookbackDays: upTo(MAX_DAYS, 'days').nullable().default(null),
     /** The plan's history retention in days (7, 30, 60, 90…), for lag and headroom metrics. */
-    retentionDays: z.number().int().positive().default(7),
+    retentionDays: upTo(MAX_DAYS, 'days').int('must be a whole number of days').default(7),
   })
   .superRefine((app, ctx) => {
     if (app.region === undefined && app.endpoint === undefined) {
@@ -178,15 +254,15 @@ export const ConfigSchema = z.strictObject({
         .refine(isTimeZone, 'must be an IANA time zone such as UTC or Asia/Shanghai')
         .default('UTC'),
       /** Flush partition buffers at this many uncompressed MB. */
-      flushMegabytes: z.number().positive().max(1024).default(64),
+      flushMegabytes: z.number().positive().max(1024, 'must be at most 1024 (MB)').default(64),
     })
     .default({ out: './archive', timeZone: 'UTC', flushMegabytes: 64 }),
   run: z
     .strictObject({
-      checkpointSeconds: z.number().positive().default(60),
-      leaseSeconds: z.number().positive().default(180),
+      checkpointSeconds: upTo(MAX_CHECKPOINT_SECONDS, 'seconds').default(60),
+      leaseSeconds: upTo(MAX_LEASE_SECONDS, 'seconds').default(180),
       /** Stop starting new pages this many seconds after start (CLI); the Lambda uses its remaining time. */
-      deadlineSeconds: z.number().positive().nullable().default(null),
+      deadlineSeconds: upTo(MAX_DEADLINE_SECONDS, 'seconds').nullable().default(null),
     })
     .default({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null }),
   media: MediaSchema.default({
@@ -206,31 +282,34 @@ export const ConfigSchema = z.strictObject({
         .number({ error: 'must be a whole number of days (0 turns the rescan off)' })
         .int('must be a whole number of days (0 turns the rescan off)')
         .min(0, 'must be 0 (off) or more')
+        .max(MAX_DAYS, `must be at most ${MAX_DAYS}`)
         .default(DEFAULT_RESCAN_DAYS),
     })
     .default({ days: DEFAULT_RESCAN_DAYS }),
 });
 export type Config = z.output<typeof ConfigSchema>;
 
-/** A whole number of seconds in an environment variable (`"300"`; not `"5m"`, not `""`). */
-const envSeconds = (fallback: number) =>
+/** A whole number of seconds in an environment variable (`"300"`; not `"5m"`, not `""`), up to `max`. */
+const envSeconds = (fallback: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, 'must be a whole number of seconds, such as 300')
     .transform(Number)
+    .refine((n) => n <= max, `must be at most ${max} seconds`)
     .optional()
     .transform((n) => n ?? fallback);
 
 /** The Lambda's numeric environment settings (the config itself comes as JSON in ARCHIVER_CONFIG). */
 export const LambdaEnvSchema = z.looseObject({
   /** How long a fetched SSM value is reused before it is read again. */
-  SECRET_CACHE_SECONDS: envSeconds(300),
+  SECRET_CACHE_SECONDS: envSeconds(300, 86_400),
   /** The stack's `alarms.headroomDays`: pending media this close to retention is counted apart. */
   ALARM_HEADROOM_DAYS: z
     .string()
     .regex(/^\d+(\.\d+)?$/, 'must be a positive number of days, such as 2')
     .transform(Number)
     .refine((n) => n > 0, 'must be a positive number of days, such as 2')
+    .refine((n) => n <= MAX_DAYS, `must be at most ${MAX_DAYS} days`)
     .optional(),
 });
 export type LambdaEnv = z.output<typeof LambdaEnvSchema>;

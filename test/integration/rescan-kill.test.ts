@@ -30,6 +30,8 @@ import {
 const cleanups = useProcessCleanups();
 
 const DAY = 86_400;
+/** A run on a loaded machine may take minutes: the CLI's safety net only catches a hang. */
+const SLOW_MACHINE = { timeoutMs: 240_000 };
 
 /**
  * Where the rescanning runs are killed, one run each (`ARCHIVER_TEST_PAUSE_AT`, see
@@ -60,11 +62,12 @@ describe('rescan killed with SIGKILL at named points', () => {
           activeFraction: 1,
           messagesPerActiveGroup: [50, 100],
           historyDays: 6,
-          extraGroups: groups.map((groupId) => ({ groupId, type: 'Public' as const, messages: 2_000 })),
+          extraGroups: groups.map((groupId) => ({ groupId, type: 'Public' as const, messages: 1_200 })),
         },
       },
       archive: { flushMegabytes: 0.05 },
-      run: { checkpointSeconds: 0.2, leaseSeconds: 1.2 },
+      // Nothing is killed before the rescan: a lease no loaded machine outlasts.
+      run: { checkpointSeconds: 1, leaseSeconds: 60 },
       // Revisions of messages only: media has its own kill test (kill-resume.test.ts).
       media: { enabled: false },
     });
@@ -78,8 +81,8 @@ describe('rescan killed with SIGKILL at named points', () => {
     const archive = async (point?: string): Promise<CliResult> => {
       const { result, paused } =
         point === undefined
-          ? { result: await t.spawnArchive().done, paused: false }
-          : await runKilledAt(t, point);
+          ? { result: await t.spawnArchive(SLOW_MACHINE).done, paused: false }
+          : await runKilledAt(t, point, SLOW_MACHINE);
       const committed = (await readArchive(store)).filter((r) => r.record.revision > 0).length;
       history.push(`${point ?? 'run'} -> ${result.code ?? result.signal} (${committed} revisions)`);
       if (point !== undefined && !paused)
@@ -161,5 +164,5 @@ describe('rescan killed with SIGKILL at named points', () => {
     for (const [key, body] of originals)
       expect(Buffer.from((await store.get(key))?.body ?? []).equals(body), key).toBe(true);
     if (process.env.KILL_TEST_VERBOSE) console.info(summary);
-  }, 300_000);
+  }, 600_000);
 });

@@ -288,3 +288,150 @@ describe('loadConfigFile', () => {
     await expect(loadConfigFile(file)).rejects.toThrow(/deplyo: unknown setting/);
   });
 });
+
+describe('upper bounds (a timer beyond 2^31 - 1 ms fires after 1 ms)', () => {
+  const withRun = (run: Record<string, unknown>) => ({ ...minimal(), run });
+  it.each<[string, unknown, string, RegExp]>([
+    [
+      'run.checkpointSeconds',
+      withRun({ checkpointSeconds: 1e9, leaseSeconds: 3e9 }),
+      'run.checkpointSeconds',
+      /at most 3600 seconds/,
+    ],
+    ['run.leaseSeconds', withRun({ leaseSeconds: 2_147_484 }), 'run.leaseSeconds', /at most 86400 seconds/],
+    [
+      'run.deadlineSeconds',
+      withRun({ deadlineSeconds: 1e12 }),
+      'run.deadlineSeconds',
+      /at most 604800 seconds/,
+    ],
+    [
+      'apps[].requestTimeoutMs',
+      withApp((a) => {
+        a.requestTimeoutMs = 2 ** 31;
+      }),
+      'apps.0.requestTimeoutMs',
+      /at most 600000 \(10 minutes\)/,
+    ],
+    [
+      'apps[].initialLookbackDays',
+      withApp((a) => {
+        a.initialLookbackDays = 1e308;
+      }),
+      'apps.0.initialLookbackDays',
+      /at most 36500 days/,
+    ],
+    [
+      'apps[].retentionDays',
+      withApp((a) => {
+        a.retentionDays = 1e9;
+      }),
+      'apps.0.retentionDays',
+      /at most 36500 days/,
+    ],
+    [
+      'apps[].planRateLimit',
+      withApp((a) => {
+        a.planRateLimit = 1e12;
+      }),
+      'apps.0.planRateLimit',
+      /at most 100000/,
+    ],
+    [
+      'apps[].rateLimits.getCosSig (too fast)',
+      withApp((a) => {
+        a.rateLimits = { getCosSig: 1e12 };
+      }),
+      'apps.0.rateLimits.getCosSig',
+      /at most 100000\/s/,
+    ],
+    [
+      'apps[].rateLimits.groupMsgGetSimple (so slow its wait overflows)',
+      withApp((a) => {
+        a.rateLimits = { groupMsgGetSimple: 1e-9 };
+      }),
+      'apps.0.rateLimits.groupMsgGetSimple',
+      /at least 0\.01 \(one request per 100 s\)/,
+    ],
+    ['rescan.days', { ...minimal(), rescan: { days: 1e9 } }, 'rescan.days', /at most 36500/],
+  ])('bounds %s, naming the field and the bound', (_label, raw, field, bound) => {
+    const error = configError(raw);
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(`  - ${field}: `);
+    expect(error.message).toMatch(bound);
+  });
+
+  it('accepts each bound itself', () => {
+    const config = parseConfig({
+      ...minimal(),
+      apps: [
+        {
+          ...minimal().apps[0],
+          requestTimeoutMs: 600_000,
+          initialLookbackDays: 36_500,
+          retentionDays: 36_500,
+          planRateLimit: 100_000,
+          rateLimits: { groupMsgGetSimple: 0.01, getCosSig: 100_000 },
+        },
+      ],
+      run: { checkpointSeconds: 3_600, leaseSeconds: 86_400, deadlineSeconds: 604_800 },
+    });
+    expect(config.run).toEqual({ checkpointSeconds: 3_600, leaseSeconds: 86_400, deadlineSeconds: 604_800 });
+  });
+
+  it('bounds the Lambda environment: SECRET_CACHE_SECONDS and ALARM_HEADROOM_DAYS', async () => {
+    const { parseLambdaEnv } = await import('../../functions/config/schema.ts');
+    expect(() => parseLambdaEnv({ SECRET_CACHE_SECONDS: '99999999999' })).toThrow(
+      /SECRET_CACHE_SECONDS=.*at most 86400 seconds/,
+    );
+    expect(() => parseLambdaEnv({ ALARM_HEADROOM_DAYS: '1e9' })).toThrow(/ALARM_HEADROOM_DAYS/);
+    expect(() => parseLambdaEnv({ ALARM_HEADROOM_DAYS: '99999999' })).toThrow(/at most 36500 days/);
+    expect(parseLambdaEnv({ SECRET_CACHE_SECONDS: '86400' }).SECRET_CACHE_SECONDS).toBe(86_400);
+  });
+});
+
+describe('apps[].endpoint: the REST API over https (http to this machine only)', () => {
+  const endpoint = (url: unknown) =>
+    withApp((a) => {
+      delete a.region;
+      a.endpoint = url;
+    });
+
+  it.each([
+    ['file:///etc/passwd', /must be an https:\/\/ URL .*not file:/],
+    ['javascript:alert(1)', /must be an https:\/\/ URL .*not javascript:/],
+    ['ftp://adminapisgp.im.qcloud.com', /not ftp:/],
+    ['http://adminapisgp.im.qcloud.com', /must use https:\/\/ \(http:\/\/ only to this machine/],
+    ['http://10.0.0.5:8080', /must use https:\/\//],
+    ['https://user:pw@adminapisgp.im.qcloud.com', /must not hold a user name or password/],
+    ['https://adminapisgp.im.qcloud.com/?x=1', /must not have a query/],
+    ['adminapisgp', /must be a URL like https:\/\/adminapisgp\.im\.qcloud\.com/],
+  ])('rejects %j, naming the field', (url, fix) => {
+    const error = configError(endpoint(url));
+    expect(error.field).toBe('apps.0.endpoint');
+    expect(error.message).toMatch(fix);
+  });
+
+  it.each([
+    'https://adminapisgp.im.qcloud.com',
+    'https://proxy.example.com:8443/tencent/',
+    'http://127.0.0.1:9000',
+    'http://localhost:9000',
+    'http://[::1]:9000',
+  ])('accepts %j', (url) => {
+    expect(parseConfig(endpoint(url)).apps[0]?.endpoint).toBe(url);
+  });
+});
+
+describe('loadConfigFile and the byte order mark', () => {
+  it('reads a config saved as UTF-8 with a BOM (Notepad)', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadConfigFile } = await import('../../functions/cli/load-config.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'cfg-bom-'));
+    const file = join(dir, 'archiver.config.json');
+    await writeFile(file, `\uFEFF${JSON.stringify(minimal(), null, 2)}\r\n`, 'utf8');
+    expect((await loadConfigFile(file)).apps[0]?.sdkAppId).toBe(1400000000);
+  });
+});
