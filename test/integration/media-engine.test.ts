@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { pausingStore } from '../../functions/adapters/pause-at.ts';
 import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
-import type { Logger } from '../../functions/domain/ports.ts';
+import type { Clock, Logger } from '../../functions/domain/ports.ts';
 import type { StreamingObjectStore } from '../../functions/domain/storage.ts';
 import type { RunOptions } from '../../functions/engine/run-archive.ts';
 import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
@@ -29,6 +30,9 @@ import {
   simMediaFetcher,
 } from '../helpers/media.ts';
 import { startS3rver } from '../helpers/s3rver.ts';
+
+/** A deadline no machine reaches in real time: the deadline test's clock jumps past it. */
+const DEADLINE_IN_MS = 10 * 60_000;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -72,12 +76,14 @@ async function simulator(): Promise<Simulator> {
 function runWith(
   sim: Simulator,
   store: StreamingObjectStore,
-  over: Partial<RunOptions> & { logger?: Logger } = {},
+  over: Partial<RunOptions> & { logger?: Logger; clock?: Clock } = {},
 ) {
-  // Virtual back-off sleeps (Retry-After: 1 on flaky files) keep the test free of real waits.
+  // The downloader's back-off sleeps (Retry-After: 1 on flaky files) are virtual: the media
+  // listener has no rate limit. The client paces get_cos_sig on the real clock, as the simulator
+  // counts it: on a virtual clock its pacing sleeps took no time and a fast machine went over.
   const clock = new FakeClock(Date.now());
   const t = engineRun(sim, store, {
-    client: { clock },
+    client: { clock: systemClock },
     flushBytes: 64 * 1024,
     media: { enabled: true, concurrency: 8, imageSizes: ['original', 'thumbnail'], retentionDays: 365 },
     ...over,
@@ -208,13 +214,20 @@ describe('media stage', () => {
   }, 60_000);
 
   it('leaves what does not fit before the deadline for the next run, never half-written', async () => {
-    // Prepare
+    // Prepare: the run's clock jumps past its deadline just before the fifth file is stored (the
+    // pause point of functions/adapters/pause-at.ts), wherever this machine's speed has got it; a
+    // lease longer than the jump.
     const sim = await simulator();
-    const store = await localStore();
-    const { run, sdkAppId } = runWith(sim, store);
+    const local = await localStore();
+    const jump = { ms: 0 };
+    const clock: Clock = { now: () => Date.now() + jump.ms, sleep: (ms, s) => systemClock.sleep(ms, s) };
+    const store = pausingStore(local, 'media/sha256/:5', () => {
+      jump.ms = DEADLINE_IN_MS + 1_000;
+    });
+    const { run, sdkAppId } = runWith(sim, store, { clock, leaseMs: 3 * DEADLINE_IN_MS });
 
     // Act: a deadline that passes while the media stage works, then a run without one.
-    const first = await run({ deadlineMs: Date.now() + 400 });
+    const first = await run({ deadlineMs: Date.now() + DEADLINE_IN_MS });
     const afterFirst = await readManifest(store);
     const second = await run();
 
@@ -224,6 +237,7 @@ describe('media stage', () => {
     expect(afterFirst.length).toBeLessThan(
       expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail']).length,
     );
+    expect(jump.ms).toBeGreaterThan(0);
     expect(second.done).toBe(true);
     const refs = expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail']);
     expect(await mediaProblems(sim, store, refs, await readManifest(store))).toEqual([]);

@@ -23,6 +23,14 @@ import { clientFor } from '../helpers/tencent.ts';
 /** A message body as an array of elements (the simulator's bodies always are). */
 const bodyOf = (m: RawMessage): { MsgType?: JsonValue }[] =>
   Array.isArray(m.MsgBody) ? (m.MsgBody as { MsgType?: JsonValue }[]) : [];
+/** Resolves once the wall clock has entered a later second than now. */
+async function untilNextSecond(): Promise<void> {
+  const second = Math.floor(Date.now() / 1000);
+  while (Math.floor(Date.now() / 1000) === second) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1000) + 1));
+  }
+}
+
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
@@ -47,7 +55,10 @@ describe('media of later revisions', () => {
     const dir = await mkdtemp(join(tmpdir(), 'media-revisions-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const store = new LocalFolderStore(dir);
+    // The client paces on the real clock, as the simulator counts its rate limits; only the
+    // downloader's back-off sleeps are virtual (`clock`: the media listener has no rate limit).
     const { client, app, clock } = clientFor(sim, {
+      clock: systemClock,
       rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
     });
     const fetcher = simMediaFetcher(sim, client, clock, { tempName: 'media-revisions-test' });
@@ -77,6 +88,10 @@ describe('media of later revisions', () => {
       body: [...(bodyOf(message) as unknown as JsonValue[]), image as unknown as JsonValue],
     });
     const url = String((image.MsgContent.ImageInfoArray as { URL: string }[])[0]?.URL);
+    // The rescan compares only captures from before its cycle's first second (isCandidate in
+    // functions/domain/rescan-plan.ts): a first run that ended within the second the next one
+    // starts in would hide the edit. So the next run starts in a later second, however fast.
+    await untilNextSecond();
 
     // Act
     const second = await run('run-second');
