@@ -11,13 +11,24 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { PAGE_SIZE } from '../../functions/domain/continuation.ts';
 import type { ArchiveResult } from '../../functions/lambda/contract.ts';
+import { timeBudget } from '../../functions/lambda/time-budget.ts';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
 import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
 
 const PARAMETER = '/tencent-chat-archiver/1400000000/secret-key';
+/** History pages per second (the app's plan rate): what bounds an invocation's work. */
+const PAGE_RATE = 4;
+/**
+ * The remaining time of each invocation of the deadline test, and its hard stop: the soft deadline
+ * comes a quarter (1.5 s) before the end, 1.3 s before the hard stop (time-budget.ts), room for the
+ * last checkpoint on a loaded machine.
+ */
+const REMAINING_MS = 6_000;
+const HARD_STOP_MS = 200;
 const PREFIX = 'archive/';
 
 const DATASET: SimulatorOptions['dataset'] = {
@@ -70,9 +81,8 @@ function archiverConfig(over: Record<string, unknown> = {}) {
         sdkAppId: 1400000000,
         endpoint: sim.url,
         secretKey: { ssmParameter: PARAMETER },
-        // Slow enough that one short invocation cannot finish the archive.
-        // About 4 s of paging at 20/s against 1.5 s of budget per invocation: at least 3 invocations.
-        planRateLimit: 20,
+        // Slow enough that one short invocation cannot finish the archive (see minInvocations).
+        planRateLimit: PAGE_RATE,
         maxConcurrency: 4,
         requestTimeoutMs: 4_000,
         retentionDays: 30,
@@ -184,6 +194,29 @@ afterAll(async () => {
   await s3?.stop();
 });
 
+/**
+ * The fewest invocations of `remainingMs` that can archive the simulator's history, however fast
+ * this machine is: each stream takes at least one page per 20 messages, and an invocation sends
+ * no history page after its soft deadline, so at most PAGE_RATE per started second before it (the
+ * client's sliding window: functions/domain/rate-limiter.ts).
+ */
+function minInvocations(remainingMs: number): number {
+  let pages = 0;
+  for (const group of sim.groups()) {
+    if (group.deleted || group.type === 'AVChatRoom' || group.type === 'BChatRoom') continue;
+    const streams = group.topicsEnabled ? group.topics.map((t) => t.topicId) : [undefined];
+    for (const topicId of streams) {
+      const messages = [
+        ...sim.groundTruth(group.groupId, { ...(topicId ? { topicId } : {}), withRecalledMsg: true }),
+      ];
+      pages += Math.ceil(messages.length / PAGE_SIZE);
+    }
+  }
+  const { deadlineMs } = timeBudget(0, remainingMs, { hardStopMs: HARD_STOP_MS });
+  const perInvocation = PAGE_RATE * Math.ceil((deadlineMs + 1) / 1000);
+  return Math.ceil(pages / perInvocation);
+}
+
 describe('the Lambda handler', () => {
   it('makes no network call at init: no SSM read, no Tencent call', () => {
     expect(typeof handlerModule.handler).toBe('function');
@@ -197,13 +230,23 @@ describe('the Lambda handler', () => {
     if (!app) throw new Error('simulator has no app');
     answerSsm(app.secretKey);
     // The hard stop is scaled down with the short remaining time; production keeps the default.
-    const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
-    const { results, retried } = await invokeUntilDone(handler, app.sdkAppId, 2_000);
-    expect(results.at(-1)?.done).toBe(true);
-    // Several invocations each stopped at their deadline (or, on a loaded machine, at the hard
-    // stop, which Step Functions retries) and the next one resumed.
-    expect(results.length + retried.length).toBeGreaterThanOrEqual(3);
-    expect(results.length).toBeGreaterThanOrEqual(2);
+    const handler = handlerModule.createHandler({
+      env: lambdaEnv(archiverConfig()),
+      hardStopMs: HARD_STOP_MS,
+    });
+    const least = minInvocations(REMAINING_MS);
+    expect(least).toBeGreaterThanOrEqual(3);
+    const { results, retried } = await invokeUntilDone(handler, app.sdkAppId, REMAINING_MS);
+    const summary = `at least ${least}: ${results.length} results (${results.map((r) => r.messages).join(', ')} messages), retried ${retried.join(', ')}`;
+    if (process.env.LAMBDA_TEST_VERBOSE) console.info(summary);
+    expect(results.at(-1)?.done, summary).toBe(true);
+    // Several invocations each stopped at their deadline (or at the hard stop, which Step
+    // Functions retries) and the next one resumed: at least as many as the page rate forces.
+    expect(
+      results.length + retried.filter((name) => name === 'TimeoutError').length,
+      summary,
+    ).toBeGreaterThanOrEqual(least);
+    expect(results.length, summary).toBeGreaterThanOrEqual(2);
     expect(retried.every((name) => name === 'TimeoutError' || name === 'LeaseHeldError')).toBe(true);
     // Not done: groups left, or the media of the last checkpoint (queued at the deadline) left.
     expect(results.slice(0, -1).every((r) => !r.done && (r.remainingTargets > 0 || r.mediaPending > 0))).toBe(
@@ -248,9 +291,9 @@ describe('the Lambda handler', () => {
     }
 
     // Once caught up, another invocation finds nothing new and is done at once.
-    const again = (await handler({ sdkAppId: app.sdkAppId }, fakeContext(2_000))) as ArchiveResult;
+    const again = (await handler({ sdkAppId: app.sdkAppId }, fakeContext(REMAINING_MS))) as ArchiveResult;
     expect(again).toMatchObject({ done: true, messages: 0 });
-  });
+  }, 300_000);
 
   it('names the missing SSM parameter and fails without retry value (ConfigError)', async () => {
     ssm.on(GetParametersCommand).resolves({ Parameters: [], InvalidParameters: [PARAMETER] });
@@ -306,34 +349,38 @@ describe('the Lambda handler', () => {
     const app = sim.apps[0];
     if (!app) throw new Error('simulator has no app');
     answerSsm(app.secretKey);
-    // New work, and every history answer takes 8 s: the soft deadline cannot drain them in time. The
-    // invocation has 3 s, so that planning, even on a loaded machine, ends before its soft deadline.
+    // New work, and every history answer takes 12 s: the soft deadline cannot drain them in time.
+    // The invocation has 8 s: its soft deadline comes after 4 s, so that planning, even on a loaded
+    // machine, ends before it; the hard stop after 6 s leaves 2 s to abort and release the lease.
     const group = sim.groups().find((g) => g.type === 'Public' && !g.deleted);
     if (!group) throw new Error('no Public group');
     sim.appendMessages(group.groupId, 30);
-    sim.injectFaults({ api: 'group_msg_get_simple', kind: 'slow', delayMs: 8_000, times: 100 });
+    sim.injectFaults({ api: 'group_msg_get_simple', kind: 'slow', delayMs: 12_000, times: 100 });
     try {
-      const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 300 });
+      const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 2_000 });
       const started = Date.now();
-      const error = (await rejection(handler({ sdkAppId: app.sdkAppId }, fakeContext(3_000)))) as Error;
+      const error = (await rejection(handler({ sdkAppId: app.sdkAppId }, fakeContext(8_000)))) as Error;
       const elapsed = Date.now() - started;
       expect(error.name).toBe('TimeoutError');
       // Returned before the invocation's time was up, and not before the engine had stopped:
       // the lease is already given back (a run still working in the background would hold it).
-      expect(elapsed).toBeLessThan(3_000);
+      expect(elapsed).toBeLessThan(8_000);
       const state = await store().get('state/sdkappid=1400000000/state.json');
       const lease = JSON.parse(new TextDecoder().decode(state?.body)).lease;
       expect(lease).toBeNull();
     } finally {
       sim.clearFaults();
     }
-    const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
-    const { results } = await invokeUntilDone(handler, app.sdkAppId, 2_000);
+    const handler = handlerModule.createHandler({
+      env: lambdaEnv(archiverConfig()),
+      hardStopMs: HARD_STOP_MS,
+    });
+    const { results } = await invokeUntilDone(handler, app.sdkAppId, REMAINING_MS);
     expect(results.at(-1)?.done).toBe(true);
     expect(exactlyOnceProblems(await readArchive(store()), expectedIdentities(sim), 'Asia/Shanghai')).toEqual(
       [],
     );
-  });
+  }, 120_000);
 
   it('rejects an event for an app that is not configured (ConfigError naming sdkAppId)', async () => {
     const handler = handlerModule.createHandler({ env: lambdaEnv(archiverConfig()), hardStopMs: 200 });
