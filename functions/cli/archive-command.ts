@@ -1,11 +1,12 @@
 /** `npm run archive -- --config <file>`: archive every configured app (or one) once. */
+import { terminalSafe, terminalSafeData } from '../adapters/logging/terminal-safe.ts';
 import { PAUSE_AT_ENV, pausingStore } from '../adapters/pause-at.ts';
 import { composeAppRun, openStore, type Runtime } from '../composition.ts';
 import { MAX_DEADLINE_SECONDS } from '../config/schema.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { formatReport, type RunReport } from '../engine/report.ts';
 import { runArchive } from '../engine/run-archive.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT, exitCodeForReports } from './exit-codes.ts';
 import { loadConfigFile } from './load-config.ts';
 import { createProgressView } from './progress.ts';
 
@@ -41,11 +42,19 @@ export async function runArchiveCommand(runtime: Runtime, args: ArchiveArgs): Pr
   } finally {
     interrupt.dispose();
   }
-  for (const report of reports) process.stdout.write(`${formatReport(report)}\n`);
-  process.stdout.write(`archive: ${store.location}\n`);
+  process.stdout.write(formatRunReports(reports, store.location));
   if (interrupt.received !== undefined)
     return interrupt.received === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
-  return reports.every((r) => r.done) ? EXIT.done : EXIT.notDone;
+  return exitCodeForReports(reports);
+}
+
+/**
+ * The reports as printed, every string in them (group ids and error texts come from the server)
+ * with control and bidi characters escaped.
+ */
+export function formatRunReports(reports: readonly RunReport[], location: string): string {
+  const text = reports.map((report) => `${formatReport(terminalSafeData(report))}\n`).join('');
+  return `${text}archive: ${terminalSafe(location)}\n`;
 }
 
 async function archiveApp(

@@ -8,6 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { terminalSafeData, terminalSafeJson } from '../adapters/logging/terminal-safe.ts';
 import { openStore } from '../composition.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { auditArchive } from '../query/audit/audit.ts';
@@ -94,7 +95,8 @@ export async function runAuditCommand(argv: readonly string[], deps: AuditDeps):
     });
     const json = `${JSON.stringify(report, null, 2)}\n`;
     if (values.report !== undefined) await writeFile(values.report, json, 'utf8');
-    deps.stdout(values.json ? json : `${formatAuditReport(report)}\n`);
+    // Group ids and object names come from the archive: escaped for the terminal (the file keeps them).
+    deps.stdout(values.json ? terminalSafeJson(json) : `${formatAuditReport(terminalSafeData(report))}\n`);
     return report.unexplained === 0 ? EXIT.done : EXIT.auditUnexplained;
   } finally {
     runner.close();

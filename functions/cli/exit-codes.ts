@@ -1,5 +1,7 @@
 import { ConfigError, GiveUpError } from '../domain/errors.ts';
 import { LeaseHeldError, LeaseLostError, RunFailedError } from '../engine/errors.ts';
+import type { RunReport } from '../engine/report.ts';
+import { QueryUsageError } from '../query/errors.ts';
 
 /** Exit codes of the CLI, documented in the README. */
 export const EXIT = {
@@ -33,6 +35,18 @@ export function exitCodeFor(error: unknown): number {
     return EXIT.config;
   }
   if (error instanceof RunFailedError) return EXIT.failed;
+  if (error instanceof QueryUsageError) return EXIT.usage;
   if ((error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS')) return EXIT.usage;
   return EXIT.failed;
+}
+
+/**
+ * The exit code of runs that ended without an error escaping: 1 when any group or topic failed (the
+ * report says why), else 3 when work is left (the deadline came first), else 0. A failure wins over
+ * the deadline: running again is not all it takes.
+ */
+export function exitCodeForReports(reports: readonly RunReport[]): number {
+  const failed = (r: RunReport) => r.errors.length > 0 || r.groups.failed > 0 || r.fatalError !== undefined;
+  if (reports.some(failed)) return EXIT.failed;
+  return reports.every((r) => r.done) ? EXIT.done : EXIT.notDone;
 }

@@ -9,6 +9,7 @@
  *   audit       check the archive is complete: every seq once, every gap explained (npm run audit)
  */
 import { parseArgs } from 'node:util';
+import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { systemClock } from '../adapters/system-clock.ts';
 import { runArchiveCommand } from './archive-command.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
@@ -114,6 +115,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.exitCode = exitCodeFor(error);
-    process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+    // A message may quote what a server or a file said: control and bidi characters are escaped.
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    process.stderr.write(`${terminalSafeLines(text)}\n`);
   },
 );

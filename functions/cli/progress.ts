@@ -3,6 +3,7 @@
  * (CI logs, files), so people and machines both see that work moves.
  */
 import cliProgress from 'cli-progress';
+import { terminalSafe } from '../adapters/logging/terminal-safe.ts';
 import type { Progress } from '../engine/run-archive.ts';
 
 export interface ProgressView {
@@ -16,10 +17,11 @@ export function createProgressView(options: {
   label: string;
 }): ProgressView {
   const started = Date.now();
+  const label = terminalSafe(options.label);
   if (options.tty) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${options.label} [{bar}] {value}/{total} targets | {messages} msgs | {pages} pages | {rate} pages/s | {objects} objects`,
+        format: `${label} [{bar}] {value}/{total} targets | {messages} msgs | {pages} pages | {rate} pages/s | {objects} objects`,
         hideCursor: true,
         clearOnComplete: false,
         fps: 5,
@@ -50,7 +52,7 @@ export function createProgressView(options: {
   let last = 0;
   let latest: Progress | undefined;
   const line = (p: Progress) =>
-    `${options.label}: ${p.targetsDone}/${p.targetsTotal} targets, ${p.messages} messages, ${p.pages} pages (${rate(p.pages, started)}/s), ${p.objects} objects`;
+    `${label}: ${p.targetsDone}/${p.targetsTotal} targets, ${p.messages} messages, ${p.pages} pages (${rate(p.pages, started)}/s), ${p.objects} objects`;
   return {
     update(p) {
       latest = p;

@@ -238,6 +238,20 @@ describe('CLI archive runs', () => {
     expect(secretsIn(written, wrongKey)).toEqual([]);
   });
 });
+  it('exits 1, not 3 (the deadline code), when a group fails and no deadline is set', async () => {
+    const dir = await folder();
+    const file = await writeSimulatorConfig(sim, dir, { app: FAST_APP });
+    // One history page answers "invalid parameter for this group" (10004): that group fails, the others go on.
+    sim.injectFaults({ api: 'group_msg_get_simple', kind: 'error-code', code: 10004 });
+    try {
+      const result = await runCli(['archive', '--config', file]);
+      expect(result.stdout).toMatch(/^ {2}error: /m);
+      expect(result.code, result.stdout).toBe(1);
+    } finally {
+      sim.clearFaults();
+    }
+  });
+
 
 describe('npm start (the demo)', () => {
   it('archives twice into --out, prints both reports and the tree, and leaks no secret', async () => {

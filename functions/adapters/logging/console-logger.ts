@@ -1,5 +1,6 @@
 import type { LogFields, Logger } from '../../domain/ports.ts';
 import { redactSecrets } from './redact.ts';
+import { terminalSafe, terminalSafeJson } from './terminal-safe.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -15,7 +16,8 @@ export interface ConsoleLoggerOptions {
 }
 
 /**
- * A small structured logger for the CLI and tests. Every line passes through {@link redactSecrets}.
+ * A small structured logger for the CLI and tests. Every line passes through {@link redactSecrets}
+ * and is made safe for a terminal (functions/adapters/logging/terminal-safe.ts).
  * Hand-written instead of pino: the CLI needs a dozen lines of output and one redaction hook, and
  * the Lambda uses Powertools Logger.
  */
@@ -26,10 +28,11 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   const secrets = options.secrets ?? (() => []);
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (ORDER[level] < min) return;
+    // Messages quote group ids and server answers: one line each, control and bidi characters escaped.
     const line =
       format === 'json'
-        ? JSON.stringify({ level, message, ...fields }, jsonSafe)
-        : `${level.padEnd(5)} ${message}${formatFields(fields)}`;
+        ? terminalSafeJson(JSON.stringify({ level, message, ...fields }, jsonSafe))
+        : terminalSafe(`${level.padEnd(5)} ${message}${formatFields(fields)}`);
     write(redactSecrets(line, secrets()));
   };
   return {
