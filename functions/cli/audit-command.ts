@@ -17,7 +17,7 @@ import { QueryUsageError } from '../query/errors.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { EXIT } from './exit-codes.ts';
 import type { ExportDeps } from './export-command.ts';
-import { progressPrinter } from './export-command.ts';
+import { assertOutputFolder, progressPrinter } from './export-command.ts';
 import { loadConfigFile } from './load-config.ts';
 import { openArchiveRunner } from './query-runners.ts';
 
@@ -66,6 +66,7 @@ export async function runAuditCommand(argv: readonly string[], deps: AuditDeps):
         { field: '--archive' },
       );
     }
+    if (values.report !== undefined) await assertOutputFolder(values.report, '--report');
   } catch (error) {
     if (!(error instanceof QueryUsageError)) throw error;
     deps.stderr(`${error.message}\nUsage:\n${AUDIT_USAGE}\n`);

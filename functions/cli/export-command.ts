@@ -6,11 +6,16 @@
  * `s3://…` with Athena (workgroup and database from flags, defaults as the CDK construct creates
  * them). The file is written under a temporary name and renamed when complete, so a failed query
  * never leaves a half-written export behind.
+ *
+ * On a local archive, DuckDB reads only the archive and runs only SELECTs (see
+ * functions/adapters/duckdb/duckdb-runner.ts); `--allow-file-access` lifts that for custom SQL.
  */
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import { formatBytes } from '../adapters/aws/athena-errors.ts';
 import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
+import { terminalSafe } from '../adapters/logging/terminal-safe.ts';
 import type { Clock } from '../domain/ports.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { type ExportFormat, formatForPath, renderExport } from '../query/export-format.ts';
@@ -25,6 +30,7 @@ import {
 } from '../query/named-queries.ts';
 import type { QueryResult } from '../query/port.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
+import { EXIT } from './exit-codes.ts';
 import { loadConfigFile } from './load-config.ts';
 import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
 import { isS3Archive, openArchiveRunner } from './query-runners.ts';
@@ -34,6 +40,9 @@ import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts'
 export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
                     [--archive <dir|s3://bucket/prefix>] [--config <file.json>] [--time-zone <IANA zone>]
                     [--workgroup <name>] [--database <name>] [--timeout <seconds>] [--raw-csv]
+                    [--allow-file-access]
+      --allow-file-access  a local archive's SQL may read and write any file you can (read_text,
+                           COPY … TO); without it, it reads only the archive and runs only SELECTs
 ${TRANSCRIPT_USAGE}
 Named queries:
 ${NAMED_QUERIES.map((q) => `  ${q.name.padEnd(17)} ${describeParams(q)}\n  ${''.padEnd(17)} ${q.description}`).join('\n')}`;
@@ -63,6 +72,8 @@ export interface ExportArgs {
   readonly timeoutMs: number | undefined;
   /** `--raw-csv`: write cells verbatim, without neutralising formulas (see export-format.ts). */
   readonly rawCsv: boolean;
+  /** `--allow-file-access`: DuckDB's file access stays open (see query-runners.ts). */
+  readonly allowFileAccess: boolean;
 }
 
 /**
@@ -76,6 +87,7 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     ...QUERY_COMMAND_OPTIONS,
     timeout: { type: 'string' },
     'raw-csv': { type: 'boolean', default: false },
+    'allow-file-access': { type: 'boolean', default: false },
   });
   const [target, ...extra] = positionals;
   if (target === undefined) throw new QueryUsageError('name a query or give SQL', { field: 'query' });
@@ -118,18 +130,47 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     database: values.database ?? DEFAULT_DATABASE,
     timeoutMs: parseTimeout(values.timeout),
     rawCsv: values['raw-csv'] ?? false,
+    allowFileAccess: values['allow-file-access'] ?? false,
   };
 }
 
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new QueryUsageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(text)}`, {
-      field: '--timeout',
-    });
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) {
+    throw new QueryUsageError(
+      `--timeout must be a positive number of seconds, got ${JSON.stringify(text)} (at most ${MAX_TIMEOUT_SECONDS}, 1 day)`,
+      { field: '--timeout' },
+    );
   }
   return seconds * 1000;
+}
+
+/** Longest `--timeout`: 1 day (its timer stays far below Node's 2^31 - 1 ms). */
+const MAX_TIMEOUT_SECONDS = 86_400;
+
+/**
+ * Checks that the folder of an output file exists, before any query runs. It is not created: a
+ * mistyped path would otherwise leave files where nobody looks.
+ *
+ * @throws QueryUsageError naming `flag`, the folder and the fix.
+ */
+export async function assertOutputFolder(path: string, flag: string): Promise<void> {
+  const folder = dirname(resolve(path));
+  const found = await stat(folder).catch((error: NodeJS.ErrnoException) => error.code ?? 'unreadable');
+  if (typeof found !== 'string' && found.isDirectory()) return;
+  const why =
+    found === 'ENOENT'
+      ? 'does not exist'
+      : typeof found === 'string'
+        ? `cannot be read (${found})`
+        : 'is not a folder';
+  throw new QueryUsageError(
+    `${flag} ${path}: the folder ${folder} ${why}; create it first, or write elsewhere`,
+    {
+      field: flag,
+    },
+  );
 }
 
 /** Runs the command; usage errors print the usage and return 2, other errors propagate. */
@@ -140,14 +181,21 @@ export async function runExportCommand(argv: readonly string[], deps: ExportDeps
     args = parseExportArgs(argv);
   } catch (error) {
     if (!(error instanceof QueryUsageError)) throw error;
-    deps.stderr(`${error.message}\nUsage:\n${EXPORT_USAGE}\n`);
-    return 2;
+    deps.stderr(`${terminalSafe(error.message)}\nUsage:\n${EXPORT_USAGE}\n`);
+    return EXIT.usage;
+  }
+  try {
+    await assertOutputFolder(args.out, '--out');
+  } catch (error) {
+    if (!(error instanceof QueryUsageError)) throw error;
+    deps.stderr(`${terminalSafe(error.message)}\n`);
+    return EXIT.usage;
   }
   const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
   const archive = args.archive ?? config?.archive.out ?? './archive';
   const timeZone = args.timeZone ?? config?.archive.timeZone ?? 'UTC';
   if (!isS3Archive(archive))
-    deps.stderr(`duckdb: querying the local archive ${archive} (dt in ${timeZone})\n`);
+    deps.stderr(`duckdb: querying the local archive ${terminalSafe(archive)} (dt in ${timeZone})\n`);
   const runner = await openArchiveRunner({
     archive,
     timeZone,
@@ -158,13 +206,14 @@ export async function runExportCommand(argv: readonly string[], deps: ExportDeps
     onProgress: progressPrinter(deps),
     ...(deps.signal ? { signal: deps.signal } : {}),
     ...(deps.athenaClient ? { athenaClient: deps.athenaClient } : {}),
+    allowFileAccess: args.allowFileAccess,
   });
   try {
     const rows = await exportWith(args, () =>
       'name' in args.query ? runNamedQuery(runner, args.query, args.params) : runner.run(args.query.sql),
     );
-    deps.stdout(`wrote ${rows} rows to ${args.out}\n`);
-    return 0;
+    deps.stdout(`wrote ${rows} rows to ${terminalSafe(args.out)}\n`);
+    return EXIT.done;
   } finally {
     runner.close();
   }
@@ -174,7 +223,10 @@ export async function runExportCommand(argv: readonly string[], deps: ExportDeps
 export function progressPrinter(deps: Pick<ExportDeps, 'stderr' | 'tty'>): (p: AthenaProgress) => void {
   let lastState = '';
   return (p) => {
-    const line = `athena ${p.queryExecutionId}: ${p.state}, ${formatBytes(p.bytesScanned)} scanned, ${(p.elapsedMs / 1000).toFixed(1)} s`;
+    // The id and state come from AWS's answers: escaped like everything else a terminal shows.
+    const line = terminalSafe(
+      `athena ${p.queryExecutionId}: ${p.state}, ${formatBytes(p.bytesScanned)} scanned, ${(p.elapsedMs / 1000).toFixed(1)} s`,
+    );
     const terminal = p.state === 'SUCCEEDED' || p.state === 'FAILED' || p.state === 'CANCELLED';
     if (deps.tty) deps.stderr(`\r${line}${terminal ? '\n' : ''}`);
     else if (p.state !== lastState) deps.stderr(`${line}\n`);

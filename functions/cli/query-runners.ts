@@ -23,7 +23,16 @@ export interface ArchiveRunnerOptions {
   /** Aborting stops the running query (Athena: StopQueryExecution; DuckDB: interrupt). */
   readonly signal?: AbortSignal;
   readonly athenaClient?: () => AthenaClient;
+  /**
+   * DuckDB only: leave file access open, so SQL may read and write any file the user can
+   * (`--allow-file-access`). By default the runner reads only the archive, and runs only SELECTs.
+   */
+  readonly allowFileAccess?: boolean;
 }
+
+/** What a refused statement on a locked local archive is told. */
+export const FILE_ACCESS_HINT =
+  'custom SQL reads only the archive; npm run export -- … --allow-file-access lifts this';
 
 /** Whether the archive is queried with Athena (S3) rather than DuckDB (a local folder). */
 export function isS3Archive(archive: string): boolean {
@@ -57,7 +66,8 @@ export async function openArchiveRunner(options: ArchiveRunnerOptions): Promise<
     },
   };
   try {
-    await mirrorLocalArchive(runner, options.archive, { timeZone: options.timeZone });
+    const readable = await mirrorLocalArchive(runner, options.archive, { timeZone: options.timeZone });
+    if (options.allowFileAccess !== true) await duck.lockDown(readable, FILE_ACCESS_HINT);
     return runner;
   } catch (error) {
     runner.close();

@@ -12,7 +12,10 @@
  *   case-sensitively, so `msg_content` (the API's mixed-case `MsgContent`) and the run report's
  *   `errors` are read as JSON instead of structs; the views read neither.
  * - Athena's hidden `"$path"` (the object a row came from) is a column named `$path` here.
+ * - The archive folder's own name is matched literally: DuckDB reads every path as a glob, so a `[`,
+ *   `*` or `?` in it would match other folders, or none (see {@link globLiteral}).
  */
+import { resolve } from 'node:path';
 import { MANIFEST_COLUMNS } from '../domain/media-manifest.ts';
 import { assertTimeZone } from '../domain/partition.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
@@ -84,6 +87,14 @@ function emptySql(columns: readonly MirrorColumn[]): string {
   return `SELECT ${select} WHERE false`;
 }
 
+/**
+ * A path as a DuckDB glob that matches exactly that path: each `[`, `*` and `?` becomes a one-character
+ * class (`[[]`, `[*]`, `[?]`). DuckDB has no backslash escape; `]`, `{` and `}` alone are literal.
+ */
+export function globLiteral(path: string): string {
+  return path.replace(/[[*?]/g, (ch) => `[${ch}]`);
+}
+
 /** Options of {@link mirrorLocalArchive}. */
 export interface LocalArchiveOptions {
   /** The archive's `archive.timeZone`: the views show local times in it. */
@@ -94,16 +105,21 @@ export interface LocalArchiveOptions {
  * Creates `messages`, `runs`, `messages_flat` and `runs_flat` over the folder `root` (the folder
  * `archive.out` points at) in a DuckDB runner. Folders without files yet give empty tables.
  *
+ * @returns the directories the tables read, each as a path and as the glob-escaped form the views
+ *   name it by (both end in `/`): what DuckDB must still be allowed to read once file access is
+ *   locked down (see functions/adapters/duckdb/duckdb-runner.ts).
  * @throws ConfigError (field `archive.timeZone`) for an unknown zone.
  */
 export async function mirrorLocalArchive(
   runner: QueryRunner,
   root: string,
   options: LocalArchiveOptions,
-): Promise<void> {
+): Promise<string[]> {
   if (runner.dialect !== 'duckdb') throw new RangeError('a local archive is mirrored on DuckDB only');
   assertTimeZone(options.timeZone);
-  const base = root.replace(/\/+$/, '');
+  // Absolute, so that no `~` or relative part is read differently by DuckDB.
+  const folder = resolve(root);
+  const base = globLiteral(folder).replace(/\/+$/, '');
   await exec(runner, `SET TimeZone = ${sqlString(options.timeZone)}`);
   await createMirror(
     runner,
@@ -126,6 +142,7 @@ export async function mirrorLocalArchive(
       `CREATE VIEW ${sqlIdentifier(view.name)} AS ${duckdbViewSql(view, { timeZone: options.timeZone })}`,
     );
   }
+  return [...new Set([`${folder.replace(/\/+$/, '')}/`, `${base}/`])];
 }
 
 async function createMirror(

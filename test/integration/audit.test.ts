@@ -345,3 +345,55 @@ describe('npm run audit', () => {
     expect(mediaRefKey(refs[0] as (typeof refs)[number])).toContain(`|${rows[0]?.element_path}|`);
   });
 });
+
+describe('npm run audit on hostile names', () => {
+  it('exits 2 naming the folder when --report points into a folder that does not exist', async () => {
+    const report = join(base, 'no-such-folder', 'audit.json');
+    const io = captureExportIo();
+    expect(await runAuditCommand(['--archive', original, '--report', report], io.deps)).toBe(EXIT.usage);
+    expect(io.err.join('')).toContain(
+      `--report ${report}: the folder ${join(base, 'no-such-folder')} does not exist`,
+    );
+    expect(io.out).toEqual([]);
+  });
+
+  it('reads an archive whose folder name holds glob characters (`[`, `*`, `?`) as that folder', async () => {
+    const dir = join(base, 'arch[1]*?');
+    await cp(original, dir, { recursive: true });
+    // A sibling the glob `arch[1]*?` would match instead, holding nothing.
+    await cp(join(original, 'state'), join(base, 'arch1xy', 'state'), { recursive: true });
+    const report = await audit(dir);
+    expect(unexplained(report)).toEqual([]);
+    expect(report.apps[0]?.rows).toBe((await audit(original)).apps[0]?.rows);
+    expect(report.apps[0]?.rows).toBeGreaterThan(100);
+  });
+
+  it('prints group ids from the archive with control and bidi characters escaped', async () => {
+    const { dir, store } = await copy();
+    const hostile = '@TGS#\u001b]0;pwned\u0007\u001b[2J\nUNEXPLAINED forged\u009b31m\u202egnp.exe';
+    const key = (await messageObjects(store))[0] as string;
+    const lines = (await linesOf(store, key)).map((line) =>
+      serializeRecord({ ...parseRecordLine(line), group_id: hostile }),
+    );
+    await writeLines(store, key, lines);
+
+    const io = captureExportIo();
+    expect(await runAuditCommand(['--archive', dir, '--time-zone', ZONE], io.deps)).toBe(
+      EXIT.auditUnexplained,
+    );
+    const text = io.out.join('');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    expect(text).not.toMatch(raw);
+    expect(text).toContain(
+      'group @TGS#\\u001b]0;pwned\\u0007\\u001b[2J\\u000aUNEXPLAINED forged\\u009b31m\\u202egnp.exe',
+    );
+    expect(text.split('\n').filter((l) => l.startsWith('UNEXPLAINED forged'))).toEqual([]);
+
+    const json = captureExportIo();
+    await runAuditCommand(['--archive', dir, '--time-zone', ZONE, '--json'], json.deps);
+    expect(json.out.join('')).not.toMatch(raw);
+    const parsed = JSON.parse(json.out.join('')) as AuditReport;
+    expect(parsed.findings.some((f) => f.groupId === hostile)).toBe(true);
+  });
+});

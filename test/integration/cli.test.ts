@@ -157,6 +157,38 @@ describe('CLI usage and configuration errors', () => {
     expect(result.stderr).toContain('--deadline must be a positive number of seconds, got "abc"');
   });
 
+  it('exits 78 naming apps.0.endpoint for a file: or javascript: URL, without a request', async () => {
+    for (const endpoint of ['file:///etc/passwd', 'javascript:alert(1)']) {
+      const dir = await folder();
+      const file = await writeSimulatorConfig(sim, dir, { app: { endpoint } });
+      const result = await runCli(['archive', '--config', file]);
+      expect(result.code, result.stderr).toBe(78);
+      expect(result.stderr).toMatch(/apps\.0\.endpoint: must be an https:\/\/ URL/);
+    }
+  });
+
+  it('exits 78 naming the field and the bound for a checkpoint interval a timer cannot hold', async () => {
+    const dir = await folder();
+    const file = await writeSimulatorConfig(sim, dir, {
+      run: { checkpointSeconds: 3_000_000, leaseSeconds: 9_000_000 },
+    });
+    const result = await runCli(['archive', '--config', file]);
+    expect(result.code, result.stderr).toBe(78);
+    expect(result.stderr).toMatch(/run\.checkpointSeconds: must be at most 3600 seconds/);
+    expect(result.stderr).toMatch(/run\.leaseSeconds: must be at most 86400 seconds/);
+  });
+
+  it('exits 2 naming the folder when export --out points into a folder that does not exist', async () => {
+    const dir = await folder();
+    const out = join(dir, 'no-such-folder', 'volume.csv');
+    const result = await runCli(['export', 'SELECT 1 AS x', '--out', out, '--archive', dir]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain(
+      `--out ${out}: the folder ${join(dir, 'no-such-folder')} does not exist; create it first`,
+    );
+    expect(result.stderr).not.toContain('ENOENT');
+  });
+
   it('exits 78 naming the field when the secret file is missing', async () => {
     const dir = await folder();
     const file = await writeSimulatorConfig(sim, dir, {
@@ -206,6 +238,20 @@ describe('CLI archive runs', () => {
     expect(exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC')).toEqual([]);
   });
 
+  it('exits 1, not 3 (the deadline code), when a group fails and no deadline is set', async () => {
+    const dir = await folder();
+    const file = await writeSimulatorConfig(sim, dir, { app: FAST_APP });
+    // One history page answers "invalid parameter for this group" (10004): that group fails, the others go on.
+    sim.injectFaults({ api: 'group_msg_get_simple', kind: 'error-code', code: 10004 });
+    try {
+      const result = await runCli(['archive', '--config', file]);
+      expect(result.stdout).toMatch(/^ {2}error: /m);
+      expect(result.code, result.stdout).toBe(1);
+    } finally {
+      sim.clearFaults();
+    }
+  });
+
   it('exits 75 naming the holder while another run holds the lease, writing nothing', async () => {
     const dir = await folder();
     const file = await writeSimulatorConfig(sim, dir, { app: FAST_APP });
@@ -238,20 +284,6 @@ describe('CLI archive runs', () => {
     expect(secretsIn(written, wrongKey)).toEqual([]);
   });
 });
-  it('exits 1, not 3 (the deadline code), when a group fails and no deadline is set', async () => {
-    const dir = await folder();
-    const file = await writeSimulatorConfig(sim, dir, { app: FAST_APP });
-    // One history page answers "invalid parameter for this group" (10004): that group fails, the others go on.
-    sim.injectFaults({ api: 'group_msg_get_simple', kind: 'error-code', code: 10004 });
-    try {
-      const result = await runCli(['archive', '--config', file]);
-      expect(result.stdout).toMatch(/^ {2}error: /m);
-      expect(result.code, result.stdout).toBe(1);
-    } finally {
-      sim.clearFaults();
-    }
-  });
-
 
 describe('npm start (the demo)', () => {
   it('archives twice into --out, prints both reports and the tree, and leaks no secret', async () => {

@@ -4,7 +4,7 @@
  * computed independently from the simulator's ground truth. Also checks that every object the
  * engine wrote sits where the Athena projection template says, and the export command end to end.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -380,5 +380,99 @@ describe('npm run export on a local archive', () => {
       runExportCommand(['SELECT * FROM nosuch', '--out', out, '--archive', dir], io().deps),
     ).rejects.toThrow(/nosuch/);
     expect((await readdir(dir)).filter((f) => f.startsWith('bad.csv'))).toEqual([]);
+  });
+});
+
+describe('a local archive on DuckDB is read as that folder, and nothing else', () => {
+  const io = () => captureExportIo();
+  const countOf = async (archive: string, extra: string[] = []) => {
+    const out = join(await mkdtemp(join(tmpdir(), 'query-count-')), 'n.jsonl');
+    const run = io();
+    expect(
+      await runExportCommand(
+        ['SELECT count(*) AS n FROM messages', '--out', out, '--archive', archive, ...extra],
+        run.deps,
+      ),
+    ).toBe(0);
+    return JSON.parse(await readFile(out, 'utf8')).n as number;
+  };
+
+  it('exports every row of an archive whose folder name holds `[`, `*` and `?`', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'query-glob-'));
+    try {
+      const odd = join(parent, 'arch[1]*?');
+      for (const folder of ['messages', 'runs'])
+        await cp(join(dir, folder), join(odd, folder), { recursive: true });
+      // A sibling the glob `arch[1]*?` matches, with one object of the archive: not to be read.
+      const first = (await readdir(join(dir, 'messages'), { recursive: true })).find((f) =>
+        f.endsWith('.gz'),
+      );
+      await cp(join(dir, 'messages', first as string), join(parent, 'arch1xy', 'messages', first as string));
+      const [[expected]] = (await collectRows(await db.run('SELECT count(*) FROM messages'))) as [[Cell]];
+      expect(Number(expected)).toBeGreaterThan(100);
+      expect(await countOf(odd)).toBe(Number(expected));
+      const oddDb = await openLocal(odd, ZONE);
+      try {
+        const [[runs]] = (await collectRows(await oddDb.run('SELECT count(*) FROM runs_flat'))) as [[Cell]];
+        expect(Number(runs)).toBe(reports.length);
+      } finally {
+        oddDb.close();
+      }
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses custom SQL that reads or writes other files, unless --allow-file-access', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'query-outside-'));
+    try {
+      const secret = join(outside, 'secret.txt');
+      await writeFile(secret, 'not for the export\n');
+      const out = join(outside, 'x.jsonl');
+      const attempts = [
+        `SELECT content FROM read_text('${secret}')`,
+        "SELECT content FROM read_text('/etc/passwd')",
+        `COPY (SELECT 1 AS x) TO '${join(outside, 'copied.csv')}'`,
+        // Inside the archive, which DuckDB may read: still no writing.
+        `COPY (SELECT 1 AS x) TO '${join(dir, 'messages', 'copied.csv')}'`,
+        `ATTACH '${join(outside, 'x.db')}'`,
+        'SET enable_external_access = true',
+        'SET lock_configuration = false',
+      ];
+      for (const sql of attempts) {
+        await expect(runExportCommand([sql, '--out', out, '--archive', dir], io().deps), sql).rejects.toThrow(
+          /--allow-file-access/,
+        );
+      }
+      expect(await readdir(outside)).toEqual(['secret.txt']);
+      expect((await readdir(join(dir, 'messages'))).filter((f) => f.startsWith('copied'))).toEqual([]);
+      // The archive's own tables and views still answer.
+      expect(await countOf(dir)).toBeGreaterThan(100);
+
+      expect(
+        await runExportCommand(
+          [
+            `SELECT content FROM read_text('${secret}')`,
+            '--out',
+            out,
+            '--archive',
+            dir,
+            '--allow-file-access',
+          ],
+          io().deps,
+        ),
+      ).toBe(0);
+      expect(JSON.parse(await readFile(out, 'utf8'))).toEqual({ content: 'not for the export\n' });
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('documents --allow-file-access in the usage', async () => {
+    const run = io();
+    expect(await runExportCommand(['--allow-file-acess'], run.deps)).toBe(2);
+    expect(run.err.join('')).toMatch(
+      /--allow-file-access +a local archive's SQL may read and write any file/,
+    );
   });
 });

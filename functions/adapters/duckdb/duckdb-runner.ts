@@ -9,7 +9,9 @@ import {
   type DuckDBType,
   DuckDBTypeId,
   type DuckDBValue,
+  StatementType,
 } from '@duckdb/node-api';
+import { QueryUsageError } from '../../query/errors.ts';
 import type {
   Cell,
   ParamValue,
@@ -50,9 +52,17 @@ function cellOf(value: DuckDBValue): Cell {
   return String(value);
 }
 
+/** DuckDB's words for an access its `enable_external_access = false` refused. */
+const ACCESS_REFUSED = /disabled by configuration|the configuration has been locked/;
+
+/** A SQL string literal, quotes doubled. */
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
 /** One in-memory DuckDB database with one connection. */
 export class DuckDbRunner implements QueryRunner {
   public readonly dialect = 'duckdb' as const;
+  /** Set by {@link lockDown}: what to tell someone whose SQL was refused. */
+  private lockedHint: string | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -70,9 +80,40 @@ export class DuckDbRunner implements QueryRunner {
     }
   }
 
+  /**
+   * Locks file access down, for good, once the tables and views exist: from then on DuckDB reads
+   * only below `directories` (with `/` at the end; the archive) and writes nowhere. Without it, any
+   * SQL could read every file the user can (`read_text('/etc/passwd')`) and write anywhere
+   * (`COPY … TO`). `enable_external_access = false` refuses every other file, extension and
+   * attachment; `lock_configuration` keeps a later `SET` from undoing it; and, since DuckDB would
+   * still let `COPY … TO` write below an allowed directory, only SELECT statements run at all.
+   * `hint` is added to the message of a refused statement (how to lift the lock).
+   */
+  public async lockDown(directories: readonly string[], hint: string): Promise<void> {
+    await this.connection.run(`SET allowed_directories = [${directories.map(literal).join(', ')}]`);
+    await this.connection.run('SET enable_external_access = false');
+    await this.connection.run('SET lock_configuration = true');
+    this.lockedHint = hint;
+  }
+
   /** Runs SQL with positional `?` parameters bound from validated values (never pasted in). */
   public async run(sql: string, values: readonly ParamValue[] = []): Promise<QueryResult> {
+    try {
+      return await this.runUnguarded(sql, values);
+    } catch (error) {
+      const hint = this.lockedHint;
+      if (hint === undefined || !ACCESS_REFUSED.test((error as Error).message)) throw error;
+      throw new QueryUsageError(`${(error as Error).message.split('\n')[0]} (${hint})`, { cause: error });
+    }
+  }
+
+  private async runUnguarded(sql: string, values: readonly ParamValue[]): Promise<QueryResult> {
     const prepared = await this.connection.prepare(sql);
+    if (this.lockedHint !== undefined && prepared.statementType !== StatementType.SELECT) {
+      throw new QueryUsageError(
+        `only a query (SELECT …) runs on a local archive, since file access is locked down (${this.lockedHint})`,
+      );
+    }
     values.forEach((v, i) => {
       if (v.type === 'integer') prepared.bindBigInt(i + 1, v.value);
       else prepared.bindVarchar(i + 1, v.value);
