@@ -132,6 +132,7 @@ function input(messages: TranscriptMessage[], media: MediaLookup = NO_MEDIA): Tr
 function visible(html: string): string {
   return html
     .replace(/<style>[\s\S]*?<\/style>/, '')
+    .replace(/<\/?(?:bdi|span)\b[^>]*>/g, '')
     .replace(/<[^>]+>/g, ' ')
     .replaceAll('&lt;', '<')
     .replaceAll('&gt;', '>')
@@ -171,7 +172,7 @@ describe('renderTranscriptHtml', () => {
     expect(text).toContain('face 7');
     expect(text).toContain('深圳 <b>');
     expect(text).toContain('22.500000, 113.900000');
-    expect(text).toContain('\\u0001\\u0008{"k":1}');
+    expect(text).toContain('⟨U+0001⟩⟨U+0008⟩{"k":1}');
     expect(text).toContain('image: media not archived (800×600, 2.0 MB, uuid u1)');
     expect(text).toContain('a"b<c>.pdf');
     expect(text).toContain('voice, 4 s');
@@ -251,7 +252,7 @@ describe('renderTranscriptHtml', () => {
     expect(safeHref('chat_files/ab12.jpg')).toBe('chat_files/ab12.jpg');
   });
 
-  it('escapes lone surrogates and CR as well', () => {
-    expect(escapeHtml('a\r\nb\rc\ud800d')).toBe('a\nb\nc\ufffdd');
+  it('shows lone surrogates as tokens and reads CR as a line feed', () => {
+    expect(escapeHtml('a\r\nb\rc\ud800d')).toBe('a\nb\nc⟨U+D800⟩d');
   });
 });

@@ -6,6 +6,7 @@
  * table does not declare.
  */
 import { gunzipSync } from 'node:zlib';
+import { EXTRA_REASON_KEY } from '../../domain/record.ts';
 import { parseRecordLine } from '../../domain/record-codec.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
 import type { ParamValue, QueryRunner } from '../port.ts';
@@ -35,11 +36,17 @@ export function keyOfPath(path: string): string | undefined {
   return at < 0 ? undefined : path.slice(at);
 }
 
-/** Every record of the conversation, every revision included, in no particular order. */
+/**
+ * Every record of the conversation, every revision included, in no particular order. A stored
+ * line that does not parse as a record is kept as an unreadable one ({@link unreadableLine}) when
+ * it names this conversation; one that names no conversation is left out and reported through
+ * `warn`, as it may belong to another group.
+ */
 export async function loadConversation(
   runner: QueryRunner,
   store: ObjectStore,
   query: ConversationQuery,
+  warn: (message: string) => void = () => {},
 ): Promise<TranscriptRecord[]> {
   const values: ParamValue[] = [
     { type: 'date', value: query.from },
@@ -54,13 +61,60 @@ export async function loadConversation(
     if (key === undefined) continue;
     const object = await store.get(key);
     if (object === undefined) continue;
-    for (const line of gunzipSync(object.body).toString('utf8').split('\n')) {
-      if (line.length === 0) continue;
-      const record = parseRecordLine(line);
-      if (record.group_id !== query.groupId) continue;
-      if (query.topicId !== null && record.topic_id !== query.topicId) continue;
-      records.push(record);
-    }
+    gunzipSync(object.body)
+      .toString('utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (line.length === 0) return;
+        const record = readLine(line);
+        if (record === undefined) {
+          warn(`transcript: line ${i + 1} of ${key} is not a record and names no group: left out\n`);
+          return;
+        }
+        if (record.group_id !== query.groupId) return;
+        if (query.topicId !== null && record.topic_id !== query.topicId) return;
+        records.push(record);
+      });
   }
   return records;
+}
+
+function readLine(line: string): TranscriptRecord | undefined {
+  try {
+    return parseRecordLine(line);
+  } catch (error) {
+    return unreadableLine(line, error);
+  }
+}
+
+/**
+ * A stored line that is not a valid record, as an unreadable (quarantined) one: its exact text in
+ * `raw`, the columns it has in the expected types as a best effort (an invalid time stays NaN,
+ * shown as "invalid time"); undefined when it names no group.
+ */
+export function unreadableLine(line: string, error: unknown): TranscriptRecord | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const fields = parsed as Record<string, unknown>;
+  if (typeof fields.group_id !== 'string') return undefined;
+  const int = (value: unknown) => (Number.isSafeInteger(value) ? (value as number) : undefined);
+  return {
+    group_id: fields.group_id,
+    topic_id: typeof fields.topic_id === 'string' ? fields.topic_id : null,
+    msg_seq: int(fields.msg_seq) ?? 0,
+    msg_time: int(fields.msg_time) ?? Number.NaN,
+    from_account: typeof fields.from_account === 'string' ? fields.from_account : null,
+    is_place_msg: 0,
+    is_system_msg: 0,
+    msg_body: [],
+    cloud_custom_data: null,
+    extra: { [EXTRA_REASON_KEY]: error instanceof Error ? error.message : String(error) },
+    quarantined: true,
+    raw: line,
+  };
 }

@@ -4,13 +4,24 @@
  * with the archive: revisions (edits, recalls, deletions seen by a rescan) become versions of one
  * message, and archived media are found through a lookup that may be empty.
  */
-import type { ArchiveRecord } from '../../domain/record.ts';
-import type { JsonObject } from '../../domain/tencent-types.ts';
+import { fitsAthenaType, MSG_CONTENT_TYPE } from '../../domain/athena-fit.ts';
+import { hasExactKeys, isJsonObject } from '../../domain/json-guards.ts';
+import { type ArchiveRecord, EXTRA_REASON_KEY } from '../../domain/record.ts';
+import type { JsonObject, JsonValue } from '../../domain/tencent-types.ts';
 
 /** One `MsgBody` element as archived (`MsgContent` verbatim). */
 export interface TranscriptElement {
+  /** `MsgType`, or `(no type)` when the element has none. */
   readonly type: string;
+  /** `MsgContent` when it is an object, else `{}`. */
   readonly content: JsonObject;
+  /**
+   * The element verbatim when it is not in the shape the archive's `msg_body` column accepts
+   * (exactly `MsgType` and `MsgContent`, with known fields of the documented types): a face
+   * `Index` as a string, an extra key, `Text` and `text` together, a fractional `Second`, an item
+   * that is not an object. The renderer shows it as data, keys and values, so nothing is hidden.
+   */
+  readonly data?: JsonValue;
 }
 
 /** One version of a message: revision 0 is the first capture, later ones what a rescan saw. */
@@ -37,6 +48,12 @@ export interface TranscriptMessage {
   readonly isSystem: boolean;
   /** At least one; the last is the current state. */
   readonly versions: readonly MessageVersion[];
+  /**
+   * Set for an item the archive could not read as a message (a quarantined row, or a stored line
+   * that does not parse): its exact text as archived, and why, when known. The other fields are a
+   * best effort (`seq` 0 when unknown).
+   */
+  readonly unreadable?: { readonly raw: string; readonly reason: string | null };
 }
 
 /** Which media file of an element: image sizes (`ImageInfoArray[].Type` 1/2/3), file, voice, video. */
@@ -63,7 +80,10 @@ export interface MediaRef {
 
 /** An archived copy: a relative link to it next to the transcript, and what is known of it. */
 export interface ArchivedMedia {
-  /** Relative path (letters, digits, `._-/` only); the renderer refuses anything else. */
+  /**
+   * Relative path: letters, digits, `._-/` and `%XX` escapes only (see {@link relativeHref}); the
+   * renderer refuses anything else.
+   */
   readonly href: string;
   readonly contentType?: string;
   readonly bytes?: number;
@@ -71,6 +91,24 @@ export interface ArchivedMedia {
 
 /** Finds the archived copy of a reference; undefined when it was not archived. */
 export type MediaLookup = (ref: MediaRef) => ArchivedMedia | undefined;
+
+/**
+ * A relative link from path segments (a folder beside the page, a file name): every byte of a
+ * segment other than `A-Z a-z 0-9 . _ -` percent-encoded (UTF-8), so a page named `my chat (1).html`
+ * can link to `my%20chat%20%281%29_files/…`.
+ */
+export function relativeHref(...segments: readonly string[]): string {
+  return segments
+    .map((segment) =>
+      [...new TextEncoder().encode(segment)]
+        .map((byte) => {
+          const ch = String.fromCharCode(byte);
+          return /[A-Za-z0-9._-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+        })
+        .join(''),
+    )
+    .join('/');
+}
 
 /** A lookup that finds nothing (an archive without media). */
 export const NO_MEDIA: MediaLookup = () => undefined;
@@ -105,6 +143,10 @@ export type TranscriptRecord = Pick<
   | 'msg_body'
   | 'cloud_custom_data'
 > & {
+  /** Read for a `MsgBody` kept verbatim there (one element did not fit the column). */
+  readonly extra?: JsonObject | null;
+  readonly quarantined?: boolean | null;
+  readonly raw?: string | null;
   readonly revision?: number | bigint | null;
   readonly observed_at?: number | bigint | null;
   readonly change?: string | null;
@@ -113,12 +155,14 @@ export type TranscriptRecord = Pick<
 /**
  * Messages from records: one per (group, topic, seq) with its revisions as versions (a repeated
  * revision, which the audit reports as a duplicate, is shown once), ordered by the time of the
- * first capture, then topic and seq.
+ * first capture, then topic and seq. An unreadable (quarantined) record is a message of its own,
+ * one per distinct raw text, so two of them at the same seq (0 when unknown) both show.
  */
 export function messagesFromRecords(records: Iterable<TranscriptRecord>): TranscriptMessage[] {
   const bySeq = new Map<string, TranscriptRecord[]>();
   for (const record of records) {
-    const key = `${record.group_id}\u0000${record.topic_id ?? ''}\u0000${record.msg_seq}`;
+    const unreadable = record.quarantined === true ? `\u0000${record.raw ?? ''}` : '';
+    const key = `${record.group_id}\u0000${record.topic_id ?? ''}\u0000${record.msg_seq}${unreadable}`;
     const list = bySeq.get(key);
     if (list) list.push(record);
     else bySeq.set(key, [record]);
@@ -145,14 +189,52 @@ export function messagesFromRecords(records: Iterable<TranscriptRecord>): Transc
         observedAt: r.observed_at == null ? null : Number(r.observed_at),
         change: r.change ?? null,
         isPlace: Number(r.is_place_msg),
-        body: r.msg_body.map((e) => ({ type: e.msg_type, content: e.msg_content })),
+        body: bodyOf(r),
         cloudCustomData: r.cloud_custom_data,
       })),
+      ...(first.quarantined === true
+        ? { unreadable: { raw: first.raw ?? '', reason: reasonOf(first.extra) } }
+        : {}),
     });
   }
+  // A time that is not a number (an unreadable item's) sorts last.
+  const time = (m: TranscriptMessage) => (Number.isFinite(m.time) ? m.time : Number.MAX_VALUE);
   return messages.sort(
-    (a, b) => a.time - b.time || (a.topicId ?? '').localeCompare(b.topicId ?? '') || a.seq - b.seq,
+    (a, b) => time(a) - time(b) || (a.topicId ?? '').localeCompare(b.topicId ?? '') || a.seq - b.seq,
   );
+}
+
+function reasonOf(extra: JsonObject | null | undefined): string | null {
+  const reason = extra?.[EXTRA_REASON_KEY];
+  return typeof reason === 'string' ? reason : null;
+}
+
+/**
+ * A record's elements: its `msg_body` column, or, when the API's `MsgBody` did not fit the column
+ * and was kept verbatim in `extra` (see `functions/domain/record.ts`), that body element by element.
+ */
+function bodyOf(record: TranscriptRecord): TranscriptElement[] {
+  const extra = record.extra;
+  if (extra != null && Object.hasOwn(extra, 'MsgBody')) return elementsOf(extra.MsgBody ?? null);
+  return record.msg_body.map((e) => ({ type: e.msg_type, content: e.msg_content }));
+}
+
+/** Transcript elements of a raw `MsgBody`; anything but a list is one element shown as data. */
+export function elementsOf(body: JsonValue): TranscriptElement[] {
+  if (!Array.isArray(body)) return [{ type: '(MsgBody is not a list)', content: {}, data: body }];
+  return body.map(elementOf);
+}
+
+function elementOf(item: JsonValue): TranscriptElement {
+  if (!isJsonObject(item)) return { type: '(not an element)', content: {}, data: item };
+  const type = typeof item.MsgType === 'string' ? item.MsgType : '(no type)';
+  const content = isJsonObject(item.MsgContent) ? item.MsgContent : {};
+  const fits =
+    typeof item.MsgType === 'string' &&
+    isJsonObject(item.MsgContent) &&
+    hasExactKeys(item, ['MsgType', 'MsgContent']) &&
+    fitsAthenaType(MSG_CONTENT_TYPE, item.MsgContent);
+  return fits ? { type, content } : { type, content, data: item };
 }
 
 /** The media variants an element can reference, by element type. */
@@ -171,20 +253,17 @@ function variantsOf(element: TranscriptElement): MediaVariant[] {
   }
 }
 
-/** Elements of a merged-forward element's `MsgList` items, as transcript elements. */
+/**
+ * A merged-forward element's `MsgList` items with their elements, index for index (so media paths
+ * match `functions/domain/media-refs.ts`). An item that is not an object is one element shown as
+ * data; a missing `MsgBody` is an empty body.
+ */
 export function relayItems(content: JsonObject): { item: JsonObject; body: TranscriptElement[] }[] {
   const list = Array.isArray(content.MsgList) ? content.MsgList : [];
-  return list.filter(isObject).map((item) => ({
-    item,
-    body: (Array.isArray(item.MsgBody) ? item.MsgBody : []).filter(isObject).map((e) => ({
-      type: typeof e.MsgType === 'string' ? e.MsgType : '(no type)',
-      content: isObject(e.MsgContent) ? e.MsgContent : {},
-    })),
-  }));
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return list.map((item) => {
+    if (!isJsonObject(item)) return { item: {}, body: elementsOf([item]) };
+    return { item, body: item.MsgBody === undefined ? [] : elementsOf(item.MsgBody) };
+  });
 }
 
 /**

@@ -1,19 +1,25 @@
 /**
  * A conversation as one HTML page a person reads in a browser, without script: messages in order
  * with sender and local time, day separators, every element type, system messages, deleted and
- * recalled placeholders, edits with their history, media from the archive.
+ * recalled placeholders, edits with their history, media from the archive, elements not in the
+ * expected shape (as data, key by key), and items the archive could not read (as "unreadable",
+ * with their exact text).
  *
- * Safety: message content is untrusted. Every value is escaped for the context it lands in (text
- * or a quoted attribute); control characters are shown as `\u0001`-style escapes; no URL from
- * message content is ever written into the page: only links to archived copies, which the media
- * lookup supplies and which must be plain relative paths (anything else is refused, so a
- * `javascript:` URL cannot appear). A Content-Security-Policy meta tag allows no script at all,
+ * Safety and faithfulness: message content is untrusted. Every value is escaped for the context
+ * it lands in (text or a quoted attribute); every character a reader could not see (controls, bidi
+ * controls, zero-width characters, lone surrogates) is shown as a `⟨U+202E⟩` token, never removed;
+ * every user value inside a line (sender, file name, topic, title) is bidi-isolated in a `<bdi>`,
+ * so none can reorder the time and seq beside it; a time outside the calendar reads "invalid
+ * time". No URL from message content is ever written into the page: only links to archived
+ * copies, which the media lookup supplies and which must be plain relative paths (anything else is
+ * refused, so a `javascript:` URL cannot appear). A Content-Security-Policy meta tag allows no script at all,
  * no remote resource, and only this page's own style (by hash), so even a renderer bug could not
  * load or run anything.
  *
  * Pure: no clock, no I/O; the caller passes the time it was generated.
  */
 import { createHash } from 'node:crypto';
+import { isJsonObject } from '../../domain/json-guards.ts';
 import type { JsonObject, JsonValue } from '../../domain/tencent-types.ts';
 import {
   type ArchivedMedia,
@@ -40,31 +46,92 @@ const HTML_ESCAPES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Text for HTML text content or a double-quoted attribute: `& < > " '` escaped, control
- * characters other than tab and line feed shown as `\uXXXX` (HTML forbids most of them), CR LF
- * and CR read as line feeds, lone surrogates replaced by U+FFFD.
+ * Characters a reader cannot see, or that reorder or hide the text around them: C0 and C1
+ * controls, the soft hyphen, bidi marks, embeddings, overrides and isolates (U+061C, U+200E/F,
+ * U+202A–U+202E, U+2066–U+2069), zero-width and invisible operators (U+200B–U+200D, U+2060–U+2064,
+ * U+206A–U+206F, U+180E, U+FEFF), line and paragraph separators, interlinear annotations, tag
+ * characters, and lone surrogates (which are not text at all). Tab and line feed are listed too:
+ * {@link visibleText} keeps them where a line break is expected.
  */
-export function escapeHtml(value: string): string {
-  return (
-    value
-      .replace(/\r\n?/g, '\n')
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, (ch) => `\\u${hex4(ch)}`)
-      .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
-      .replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] ?? ch)
+const INVISIBLE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\u{e0000}-\u{e007f}]/u;
+
+/**
+ * Invisible characters that are part of what a person sees, kept in message text: a zero-width
+ * joiner inside an emoji sequence (👩‍💻) and the tag characters of a subdivision flag (🏴 England).
+ */
+const EMOJI_PARTS =
+  /\p{Extended_Pictographic}[\u{fe0f}\u{1f3fb}-\u{1f3ff}]?\u200d(?=\p{Extended_Pictographic})|\u{1f3f4}[\u{e0020}-\u{e007e}]+\u{e007f}/u;
+
+const TEXT_CHARS = new RegExp(`(${EMOJI_PARTS.source})|${INVISIBLE.source}`, 'gu');
+const FIELD_CHARS = new RegExp(INVISIBLE.source, 'gu');
+
+/** `⟨U+202E⟩`: how an invisible character is shown. */
+export function codePointToken(ch: string): string {
+  return `⟨U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}⟩`;
+}
+
+/**
+ * HTML-escaped text (`& < > " '`) with every invisible character shown as its token, so nothing
+ * is hidden and nothing reorders the page. `lines`: message text, where CR LF and CR read as line
+ * feeds and tab and line feed stay, as do emoji sequences; otherwise (a name, an id) every one of
+ * them shows as a token. `mark` wraps a token (default: as is).
+ */
+function visibleText(value: string, lines: boolean, mark: (token: string) => string = (t) => t): string {
+  const escaped = (lines ? value.replace(/\r\n?/g, '\n') : value).replace(
+    /[&<>"']/g,
+    (ch) => HTML_ESCAPES[ch] ?? ch,
+  );
+  if (!lines) return escaped.replace(FIELD_CHARS, (ch) => mark(codePointToken(ch)));
+  return escaped.replace(TEXT_CHARS, (ch, emoji: string | undefined) =>
+    emoji !== undefined || ch === '\n' || ch === '\t' ? ch : mark(codePointToken(ch)),
   );
 }
 
-function hex4(ch: string): string {
-  return ch.charCodeAt(0).toString(16).padStart(4, '0');
+const markToken = (token: string): string => `<span class="cc">${token}</span>`;
+
+/**
+ * Text for HTML text content or a double-quoted attribute: `& < > " '` escaped, CR LF and CR read
+ * as line feeds, and every other invisible character (controls, bidi controls, zero-width
+ * characters, lone surrogates) shown as a `⟨U+202E⟩` token.
+ */
+export function escapeHtml(value: string): string {
+  return visibleText(value, true);
 }
 
-/** A relative link the page may use: plain path characters, no scheme, no `..`, not absolute. */
-const SAFE_HREF = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._\-/]+$/;
+/** Message text (multi-line) for an element's content, tokens marked so they read as such. */
+export function textHtml(value: string): string {
+  return visibleText(value, true, markToken);
+}
 
-/** The href if it is a safe relative path, else undefined (the media then counts as not archived). */
+/**
+ * A user-controlled value inside a line (sender, file name, topic, title): bidi-isolated in a
+ * `<bdi>` (so `alice\u202Egnp.exe` cannot reverse the time and seq after it), with every invisible
+ * character, line breaks included, shown as a marked token (so `admin\u200b` does not read as
+ * `admin`).
+ */
+export function userHtml(value: string, className?: string): string {
+  const cls = className === undefined ? '' : ` class="${className}"`;
+  return `<bdi${cls}>${visibleText(value, false, markToken)}</bdi>`;
+}
+
+/** One segment of a relative link: plain path characters and `%XX` escapes (upper-case hex). */
+const SAFE_SEGMENT = /^(?:[A-Za-z0-9._-]|%[0-9A-F]{2})+$/;
+
+/**
+ * The href if it is a safe relative path, else undefined (the media then counts as not archived):
+ * non-empty segments of plain path characters and `%XX` escapes (as `relativeHref` in `model.ts`
+ * writes them), none of them `.` or `..` (written plain or escaped), no escaped NUL, slash or backslash.
+ * So no scheme, no absolute path, no way out of the page's folder.
+ */
 export function safeHref(href: string): string | undefined {
-  return SAFE_HREF.test(href) && !href.includes('//') ? href : undefined;
+  const segments = href.split('/');
+  const safe = segments.every(
+    (segment) =>
+      SAFE_SEGMENT.test(segment) && !/%(?:00|2F|5C)/.test(segment) && !/^(?:\.|%2E){1,2}$/.test(segment),
+  );
+  return safe ? href : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,6 +178,18 @@ export function humanBytes(bytes: number): string {
 // Time in the archive's zone
 // ---------------------------------------------------------------------------------------------
 
+/** What a time outside the calendar shows as (NaN, negative, past what a date can hold, not a number). */
+export const INVALID_TIME = 'invalid time';
+
+/** The latest epoch second a JavaScript date can hold (±8.64e15 ms). */
+const MAX_EPOCH_SECONDS = 8.64e12;
+
+/** Epoch seconds a date can show: a finite number from 0 to {@link MAX_EPOCH_SECONDS}. */
+export function isShowableTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_EPOCH_SECONDS;
+}
+
+/** Every method shows {@link INVALID_TIME} (`day` too) for a time that is not showable. */
 interface Clocks {
   day(epochSeconds: number): string;
   time(epochSeconds: number): string;
@@ -135,20 +214,24 @@ function clocksFor(timeZone: string): Clocks {
     for (const p of parts.formatToParts(s * 1000)) out[p.type] = p.value;
     return out;
   };
+  const guarded =
+    (show: (s: number) => string) =>
+    (s: number): string =>
+      isShowableTime(s) ? show(s) : INVALID_TIME;
   return {
-    day: (s) => {
+    day: guarded((s) => {
       const p = pieces(s);
       return `${p.year}-${p.month}-${p.day}`;
-    },
-    time: (s) => {
+    }),
+    time: guarded((s) => {
       const p = pieces(s);
       return `${p.hour}:${p.minute}:${p.second}`;
-    },
-    dateTime: (s) => {
+    }),
+    dateTime: guarded((s) => {
       const p = pieces(s);
       return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
-    },
-    weekday: (s) => weekday.format(s * 1000),
+    }),
+    weekday: guarded((s) => weekday.format(s * 1000)),
   };
 }
 
@@ -175,10 +258,13 @@ function mediaFor(ctx: RenderContext, element: readonly number[], variant: Media
   return href === undefined ? undefined : { ...found, href };
 }
 
-/** The "not archived" note with what the element says about the file (never its URL). */
+/**
+ * The "not archived" note with what the element says about the file (never its URL). `facts` are
+ * HTML already (user values in {@link userHtml}).
+ */
 function notArchived(kind: string, facts: readonly (string | undefined)[]): string {
   const known = facts.filter((f): f is string => f !== undefined && f !== '');
-  return `<span class="missing">${escapeHtml(kind)}: media not archived${known.length > 0 ? ` (${escapeHtml(known.join(', '))})` : ''}</span>`;
+  return `<span class="missing">${escapeHtml(kind)}: media not archived${known.length > 0 ? ` (${known.join(', ')})` : ''}</span>`;
 }
 
 const IMAGE_TYPE: Readonly<Record<number, MediaVariant>> = {
@@ -187,36 +273,42 @@ const IMAGE_TYPE: Readonly<Record<number, MediaVariant>> = {
   3: 'image-thumbnail',
 };
 
+/** `800×600` from an `ImageInfoArray` entry, when it has both. */
+function dimsOf(info: JsonObject | undefined): string | undefined {
+  const w = info === undefined ? undefined : num(info, 'Width');
+  const h = info === undefined ? undefined : num(info, 'Height');
+  return w !== undefined && h !== undefined ? `${w}×${h}` : undefined;
+}
+
 function renderImage(ctx: RenderContext, content: JsonObject, path: readonly number[]): string {
-  const infos = objects(content.ImageInfoArray);
   const sizes = new Map<MediaVariant, JsonObject>();
-  for (const info of infos) {
+  for (const info of objects(content.ImageInfoArray)) {
     const variant = IMAGE_TYPE[num(info, 'Type') ?? 0];
     if (variant !== undefined && !sizes.has(variant)) sizes.set(variant, info);
   }
   const original = sizes.get('image-original');
-  const dims = (info: JsonObject | undefined) => {
-    const w = info === undefined ? undefined : num(info, 'Width');
-    const h = info === undefined ? undefined : num(info, 'Height');
-    return w !== undefined && h !== undefined ? `${w}×${h}` : undefined;
-  };
   const bytes = original === undefined ? undefined : num(original, 'Size');
+  const facts = [dimsOf(original), bytes === undefined ? undefined : humanBytes(bytes)];
   // Shown: the large size if archived (light to load), else the original, else the thumbnail.
   for (const variant of ['image-large', 'image-original', 'image-thumbnail'] as const) {
     const shown = mediaFor(ctx, path, variant);
     if (shown === undefined) continue;
     const full = mediaFor(ctx, path, 'image-original') ?? shown;
-    const alt = `image ${dims(original) ?? ''}`.trim();
-    return (
-      `<figure class="image"><a href="${escapeHtml(full.href)}"><img src="${escapeHtml(shown.href)}" alt="${escapeHtml(alt)}" loading="lazy"></a>` +
-      `<figcaption>${escapeHtml([dims(original), bytes === undefined ? undefined : humanBytes(bytes)].filter(Boolean).join(', '))}</figcaption></figure>`
-    );
+    const alt = `image ${dimsOf(original) ?? ''}`.trim();
+    const img = `<img src="${escapeHtml(shown.href)}" alt="${escapeHtml(alt)}" loading="lazy">`;
+    // An <img> never runs an SVG's script, a page opened from a link would: SVGs get no link.
+    const linked = isSvg(full.contentType) ? img : `<a href="${escapeHtml(full.href)}">${img}</a>`;
+    return `<figure class="image">${linked}<figcaption>${escapeHtml(facts.filter(Boolean).join(', '))}</figcaption></figure>`;
   }
+  const uuid = str(content, 'UUID');
   return notArchived('image', [
-    dims(original),
-    bytes === undefined ? undefined : humanBytes(bytes),
-    str(content, 'UUID') === undefined ? undefined : `uuid ${str(content, 'UUID')}`,
+    ...facts.map((f) => (f === undefined ? undefined : escapeHtml(f))),
+    uuid === undefined ? undefined : `uuid ${userHtml(uuid)}`,
   ]);
+}
+
+function isSvg(contentType: string | undefined): boolean {
+  return /^image\/svg/i.test(contentType ?? '');
 }
 
 function renderFile(ctx: RenderContext, content: JsonObject, path: readonly number[]): string {
@@ -225,8 +317,8 @@ function renderFile(ctx: RenderContext, content: JsonObject, path: readonly numb
   const facts = `${size === undefined ? '' : ` (${humanBytes(size)})`}`;
   const copy = mediaFor(ctx, path, 'file');
   if (copy === undefined)
-    return `<span class="file">📄 ${escapeHtml(name)}${escapeHtml(facts)}</span> ${notArchived('file', [])}`;
-  return `<a class="file" href="${escapeHtml(copy.href)}" download="${escapeHtml(name)}">📄 ${escapeHtml(name)}</a>${escapeHtml(facts)}`;
+    return `<span class="file">📄 ${userHtml(name)}${escapeHtml(facts)}</span> ${notArchived('file', [])}`;
+  return `<a class="file" href="${escapeHtml(copy.href)}" download="${escapeHtml(name)}">📄 ${userHtml(name)}</a>${escapeHtml(facts)}`;
 }
 
 function renderSound(ctx: RenderContext, content: JsonObject, path: readonly number[]): string {
@@ -250,7 +342,8 @@ function renderVideo(ctx: RenderContext, content: JsonObject, path: readonly num
   if (video === undefined) {
     const still =
       thumb === undefined ? '' : `<img class="thumb" src="${escapeHtml(thumb.href)}" alt="video thumbnail">`;
-    return `<div class="media">${still}<span class="video">${escapeHtml(label)}</span> ${notArchived('video', [str(content, 'VideoFormat')])}</div>`;
+    const format = str(content, 'VideoFormat');
+    return `<div class="media">${still}<span class="video">${escapeHtml(label)}</span> ${notArchived('video', [format === undefined ? undefined : userHtml(format)])}</div>`;
   }
   const poster = thumb === undefined ? '' : ` poster="${escapeHtml(thumb.href)}"`;
   const type = video.contentType === undefined ? '' : ` type="${escapeHtml(video.contentType)}"`;
@@ -263,76 +356,85 @@ function renderLocation(content: JsonObject): string {
   const where =
     lat !== undefined && lon !== undefined ? `${lat.toFixed(6)}, ${lon.toFixed(6)}` : 'no coordinates';
   const desc = str(content, 'Desc');
-  return `<span class="location">📍 ${desc ? `${escapeHtml(desc)} ` : ''}<span class="coords">(${escapeHtml(where)})</span></span>`;
+  return `<span class="location">📍 ${desc ? `${userHtml(desc)} ` : ''}<span class="coords">(${escapeHtml(where)})</span></span>`;
 }
 
 function renderFace(content: JsonObject): string {
-  const index = num(content, 'Index');
+  const index = num(content, 'Index') ?? str(content, 'Index');
   const data = str(content, 'Data');
-  return `<span class="face" title="face">☺ face ${index === undefined ? '?' : escapeHtml(String(index))}${data ? ` <span class="data">${escapeHtml(data)}</span>` : ''}</span>`;
+  return `<span class="face" title="face">☺ face ${index === undefined ? '?' : userHtml(String(index))}${data ? ` ${userHtml(data, 'data')}` : ''}</span>`;
 }
 
+const CUSTOM_FIELDS = ['Data', 'Desc', 'Ext', 'Sound'] as const;
+
 function renderCustom(content: JsonObject): string {
-  const rows = ['Data', 'Desc', 'Ext', 'Sound']
-    .map((key) => [key, str(content, key)] as const)
+  const rows = CUSTOM_FIELDS.map((key) => [key, str(content, key)] as const)
     .filter(([, v]) => v !== undefined && v !== '')
-    .map(([key, v]) => `<dt>${key}</dt><dd><code>${escapeHtml(v ?? '')}</code></dd>`);
-  const known = new Set(['Data', 'Desc', 'Ext', 'Sound']);
+    .map(([key, v]) => `<dt>${key}</dt><dd><code>${textHtml(v ?? '')}</code></dd>`);
+  const known = new Set<string>(CUSTOM_FIELDS);
   const others = Object.keys(content).filter((k) => !known.has(k));
   const rest =
     others.length > 0
-      ? `<dt>other</dt><dd><code>${escapeHtml(jsonText(Object.fromEntries(others.map((k) => [k, content[k] ?? null]))))}</code></dd>`
+      ? `<dt>other</dt><dd><code>${textHtml(jsonText(Object.fromEntries(others.map((k) => [k, content[k] ?? null]))))}</code></dd>`
       : '';
   return `<div class="custom"><span class="kind">custom element</span><dl>${rows.join('')}${rest}</dl></div>`;
 }
 
-function renderRelay(
-  ctx: RenderContext,
-  content: JsonObject,
-  path: readonly number[],
-  depth: number,
-): string {
+/** The time of a forwarded item: none when absent, {@link INVALID_TIME} when not a showable number. */
+function relayTime(ctx: RenderContext, item: JsonObject): string {
+  if (!Object.hasOwn(item, 'MsgTimeStamp')) return '';
+  const value = item.MsgTimeStamp;
+  const seconds = typeof value === 'bigint' ? Number(value) : value;
+  return ` <time>${escapeHtml(isShowableTime(seconds) ? ctx.clocks.dateTime(seconds) : INVALID_TIME)}</time>`;
+}
+
+/** A merged forward whose messages Tencent keeps elsewhere: its abstract and key only. */
+function renderRelayAbstract(summary: string, content: JsonObject): string {
+  const abstracts = Array.isArray(content.AbstractList)
+    ? content.AbstractList.filter((a): a is string => typeof a === 'string')
+    : [];
+  const key = str(content, 'JsonMsgKey');
+  return (
+    `<details class="relay" open><summary>${summary}</summary>` +
+    `<p class="missing">The forwarded messages are not in the history (too large: Tencent keeps them under a key${key ? ` ${userHtml(key)}` : ''}).</p>` +
+    (abstracts.length > 0
+      ? `<ul class="abstract">${abstracts.map((a) => `<li dir="auto">${textHtml(a)}</li>`).join('')}</ul>`
+      : '') +
+    '</details>'
+  );
+}
+
+function renderRelay(ctx: RenderContext, content: JsonObject, at: ElementAt): string {
   const title = str(content, 'Title') ?? 'Forwarded messages';
   const count = num(content, 'MsgNum');
-  const summary = `↪ ${escapeHtml(title)}${count === undefined ? '' : ` (${count} message${count === 1 ? '' : 's'})`}`;
+  const summary = `↪ ${userHtml(title)}${count === undefined ? '' : ` (${count} message${count === 1 ? '' : 's'})`}`;
   if (!Array.isArray(content.MsgList) || content.MsgList.length === 0) {
-    const abstracts = Array.isArray(content.AbstractList)
-      ? content.AbstractList.filter((a): a is string => typeof a === 'string')
-      : [];
-    const key = str(content, 'JsonMsgKey');
-    return (
-      `<details class="relay" open><summary>${summary}</summary>` +
-      `<p class="missing">The forwarded messages are not in the history (too large: Tencent keeps them under a key${key ? ` ${escapeHtml(key)}` : ''}).</p>` +
-      (abstracts.length > 0
-        ? `<ul class="abstract">${abstracts.map((a) => `<li>${escapeHtml(a)}</li>`).join('')}</ul>`
-        : '') +
-      '</details>'
-    );
+    return renderRelayAbstract(summary, content);
   }
   const nested = relayItems(content)
     .map(({ item, body }, j) => {
-      const time = num(item, 'MsgTimeStamp');
       const from = str(item, 'From_Account') ?? 'unknown sender';
       return (
-        `<li><div class="meta"><span class="sender">${escapeHtml(from)}</span>` +
-        (time === undefined ? '' : ` <time>${escapeHtml(ctx.clocks.dateTime(time))}</time>`) +
-        `</div>${renderBody(ctx, body, [...path, j], depth + 1)}</li>`
+        `<li><div class="meta" dir="ltr">${userHtml(from, 'sender')}${relayTime(ctx, item)}</div>` +
+        `${renderBody(ctx, body, { path: [...at.path, j], depth: at.depth + 1 })}</li>`
       );
     })
     .join('');
   return `<details class="relay" open><summary>${summary}</summary><ol class="nested">${nested}</ol></details>`;
 }
 
-function renderElement(
-  ctx: RenderContext,
-  element: TranscriptElement,
-  path: readonly number[],
-  depth: number,
-): string {
+/** Where an element is: its media path (see `MediaRef.element`) and how deep in forwards. */
+interface ElementAt {
+  readonly path: readonly number[];
+  readonly depth: number;
+}
+
+/** An element by its type; an unknown type is shown as data. */
+function renderTyped(ctx: RenderContext, element: TranscriptElement, at: ElementAt): string {
   const c = element.content;
   switch (element.type) {
     case 'TIMTextElem':
-      return `<div class="text">${escapeHtml(str(c, 'Text') ?? '')}</div>`;
+      return `<div class="text" dir="auto">${textHtml(str(c, 'Text') ?? '')}</div>`;
     case 'TIMFaceElem':
       return renderFace(c);
     case 'TIMLocationElem':
@@ -340,31 +442,62 @@ function renderElement(
     case 'TIMCustomElem':
       return renderCustom(c);
     case 'TIMImageElem':
-      return renderImage(ctx, c, path);
+      return renderImage(ctx, c, at.path);
     case 'TIMFileElem':
-      return renderFile(ctx, c, path);
+      return renderFile(ctx, c, at.path);
     case 'TIMSoundElem':
-      return renderSound(ctx, c, path);
+      return renderSound(ctx, c, at.path);
     case 'TIMVideoFileElem':
-      return renderVideo(ctx, c, path);
+      return renderVideo(ctx, c, at.path);
     case 'TIMRelayElem':
       // Tencent nests one level; deeper data is still shown, as data, so nothing is hidden.
-      return depth > 8
-        ? `<pre class="data">${escapeHtml(jsonText(c))}</pre>`
-        : renderRelay(ctx, c, path, depth);
+      return at.depth > 8 ? `<pre class="data">${textHtml(jsonText(c))}</pre>` : renderRelay(ctx, c, at);
     default:
-      return `<div class="custom"><span class="kind">${escapeHtml(element.type)}</span><pre class="data">${escapeHtml(jsonText(c))}</pre></div>`;
+      return `<div class="custom"><span class="kind">${userHtml(element.type)}</span><pre class="data">${textHtml(jsonText(c))}</pre></div>`;
   }
 }
 
-function renderBody(
-  ctx: RenderContext,
-  body: readonly TranscriptElement[],
-  path: readonly number[],
-  depth: number,
-): string {
+const KNOWN_TYPES = new Set([
+  'TIMTextElem',
+  'TIMFaceElem',
+  'TIMLocationElem',
+  'TIMCustomElem',
+  'TIMImageElem',
+  'TIMFileElem',
+  'TIMSoundElem',
+  'TIMVideoFileElem',
+  'TIMRelayElem',
+]);
+
+/**
+ * An element not in the expected shape: what its type shows (when it is a known type with a
+ * `MsgContent` object), then every key of it with its value, as data.
+ */
+function renderAsData(ctx: RenderContext, element: TranscriptElement, at: ElementAt): string {
+  const data = element.data ?? null;
+  const typed =
+    isJsonObject(data) && isJsonObject(data.MsgContent) && KNOWN_TYPES.has(element.type)
+      ? renderTyped(ctx, element, at)
+      : '';
+  const fields = isJsonObject(data)
+    ? `<dl>${Object.entries(data)
+        .map(
+          ([key, value]) =>
+            `<dt>${userHtml(key)}</dt><dd><pre class="data">${textHtml(jsonText(value))}</pre></dd>`,
+        )
+        .join('')}</dl>`
+    : `<pre class="data">${textHtml(jsonText(data))}</pre>`;
+  return `${typed}<div class="odd"><span class="kind">element not in the expected shape, shown as data</span>${fields}</div>`;
+}
+
+function renderBody(ctx: RenderContext, body: readonly TranscriptElement[], at: ElementAt): string {
   if (body.length === 0) return '<div class="empty">(no content)</div>';
-  return body.map((e, i) => `<div class="el">${renderElement(ctx, e, [...path, i], depth)}</div>`).join('');
+  return body
+    .map((e, i) => {
+      const here = { path: [...at.path, i], depth: at.depth };
+      return `<div class="el">${e.data === undefined ? renderTyped(ctx, e, here) : renderAsData(ctx, e, here)}</div>`;
+    })
+    .join('');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,11 +519,51 @@ function placeholderNote(isPlace: number): string | undefined {
 
 function renderVersionContent(ctx: RenderContext, version: MessageVersion): string {
   const note = placeholderNote(version.isPlace);
-  const body = version.body.length > 0 || note === undefined ? renderBody(ctx, version.body, [], 0) : '';
+  const body =
+    version.body.length > 0 || note === undefined
+      ? renderBody(ctx, version.body, { path: [], depth: 0 })
+      : '';
   const custom = version.cloudCustomData
-    ? `<details class="ccd"><summary>cloud custom data</summary><code>${escapeHtml(version.cloudCustomData)}</code></details>`
+    ? `<details class="ccd"><summary>cloud custom data</summary><code>${textHtml(version.cloudCustomData)}</code></details>`
     : '';
   return `${note === undefined ? '' : `<div class="placeholder">⊘ ${escapeHtml(note)}</div>`}${body}${custom}`;
+}
+
+/** An item the archive could not read as a message: said so, with its exact text as archived. */
+function renderUnreadable(unreadable: { readonly raw: string; readonly reason: string | null }): string {
+  return (
+    '<div class="unreadable-note">⚠ unreadable: the archive could not read this item as a message; its exact text as archived:</div>' +
+    `<pre class="data raw">${textHtml(unreadable.raw)}</pre>` +
+    (unreadable.reason === null ? '' : `<div class="caption">reason: ${userHtml(unreadable.reason)}</div>`)
+  );
+}
+
+function renderHistory(ctx: RenderContext): string {
+  const m = ctx.message;
+  if (m.versions.length < 2) return '';
+  const items = m.versions.map(
+    (v) =>
+      `<li><div class="meta">revision ${v.revision}${v.change ? `: ${userHtml(v.change)}` : ': first capture'}${
+        v.observedAt === null ? '' : `, seen ${escapeHtml(ctx.clocks.dateTime(v.observedAt))}`
+      }</div>${renderVersionContent(ctx, v)}</li>`,
+  );
+  return `<details class="history"><summary>history: ${m.versions.length} versions</summary><ol>${items.join('')}</ol></details>`;
+}
+
+/**
+ * The message's line of metadata, left to right whatever the content: sender, time, seq, topic,
+ * badges. Each user value is isolated ({@link userHtml}), so none can move the others.
+ */
+function renderMeta(ctx: RenderContext, topics: boolean, badges: readonly string[]): string {
+  const m = ctx.message;
+  const sender = m.isSystem ? 'system' : (m.sender ?? 'unknown sender');
+  const seq = m.unreadable !== undefined && m.seq === 0 ? 'seq unknown' : `#${m.seq}`;
+  const topic = topics && m.topicId !== null ? ` ${userHtml(m.topicId, 'topic')}` : '';
+  const badgeHtml = badges.map((label) => ` <span class="badge">${userHtml(label)}</span>`).join('');
+  return (
+    `<div class="meta" dir="ltr">${userHtml(sender, 'sender')} ` +
+    `<time>${escapeHtml(ctx.clocks.time(m.time))}</time> <span class="seq">${escapeHtml(seq)}</span>${topic}${badgeHtml}</div>`
+  );
 }
 
 function renderMessage(ctx: RenderContext, topics: boolean): string {
@@ -401,31 +574,25 @@ function renderMessage(ctx: RenderContext, topics: boolean): string {
   if (m.isSystem) classes.push('system');
   if (current.isPlace === 1) classes.push('deleted');
   if (current.isPlace === 2) classes.push('recalled');
+  if (m.unreadable !== undefined) classes.push('unreadable');
   const changes = m.versions.slice(1);
   if (changes.length > 0) classes.push('changed');
-  const badges = changes
-    .map((v) => CHANGE_LABELS[v.change ?? ''] ?? v.change ?? 'changed')
-    .filter((label, i, all) => all.indexOf(label) === i)
-    .map((label) => `<span class="badge">${escapeHtml(label)}</span>`)
-    .join(' ');
-  const history =
-    changes.length === 0
-      ? ''
-      : `<details class="history"><summary>history: ${m.versions.length} versions</summary><ol>${m.versions
-          .map(
-            (v) =>
-              `<li><div class="meta">revision ${v.revision}${v.change ? `: ${escapeHtml(v.change)}` : ': first capture'}${
-                v.observedAt === null ? '' : `, seen ${escapeHtml(ctx.clocks.dateTime(v.observedAt))}`
-              }</div>${renderVersionContent(ctx, v)}</li>`,
-          )
-          .join('')}</ol></details>`;
-  const topic = topics && m.topicId !== null ? ` <span class="topic">${escapeHtml(m.topicId)}</span>` : '';
+  const badges = [
+    ...(m.unreadable === undefined ? [] : ['unreadable']),
+    ...changes.map((v) => CHANGE_LABELS[v.change ?? ''] ?? v.change ?? 'changed'),
+  ].filter((label, i, all) => all.indexOf(label) === i);
+  const body =
+    m.unreadable === undefined ? renderVersionContent(ctx, current) : renderUnreadable(m.unreadable);
   return (
-    `<article class="${classes.join(' ')}" id="m-${escapeHtml(m.topicId ?? '')}-${m.seq}">` +
-    `<div class="meta"><span class="sender">${escapeHtml(m.isSystem ? 'system' : (m.sender ?? 'unknown sender'))}</span> ` +
-    `<time>${escapeHtml(ctx.clocks.time(m.time))}</time> <span class="seq">#${m.seq}</span>${topic}${badges ? ` ${badges}` : ''}</div>` +
-    `<div class="body">${renderVersionContent(ctx, current)}</div>${history}</article>`
+    `<article class="${classes.join(' ')}" id="${escapeHtml(messageAnchor(m))}">` +
+    `${renderMeta(ctx, topics, badges)}<div class="body">${body}</div>${renderHistory(ctx)}</article>`
   );
+}
+
+/** The article's id: `m-<topic>-<seq>`, with the raw text's length for an unreadable item. */
+function messageAnchor(m: TranscriptMessage): string {
+  const base = `m-${m.topicId ?? ''}-${m.seq}`;
+  return m.unreadable === undefined ? base : `${base}-unreadable-${m.unreadable.raw.length}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,14 +602,16 @@ function renderMessage(ctx: RenderContext, topics: boolean): string {
 const STYLE = `
 :root { color-scheme: light; --muted: #6b7280; --line: #e5e7eb; --accent: #2563eb; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; color: #111827; background: #f3f4f6; }
+body { margin: 0; overflow-wrap: anywhere; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; color: #111827; background: #f3f4f6; }
 header { background: #fff; border-bottom: 1px solid var(--line); padding: 16px 24px; }
 header h1 { margin: 0 0 4px; font-size: 20px; }
 header p { margin: 2px 0; color: var(--muted); font-size: 13px; }
 main { max-width: 880px; margin: 0 auto; padding: 8px 16px 48px; }
 .day { text-align: center; margin: 20px 0 8px; color: var(--muted); font-size: 13px; }
 .day span { background: #e5e7eb; border-radius: 999px; padding: 2px 12px; }
-.msg { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 8px 12px; margin: 6px 0; }
+.msg { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 8px 12px; margin: 6px 0; min-width: 0; }
+bdi, code, time, .seq { unicode-bidi: isolate; }
+.cc { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.8em; font-weight: 400; color: #b91c1c; background: #fee2e2; border-radius: 3px; padding: 0 2px; }
 .msg .meta { font-size: 12px; color: var(--muted); }
 .msg .sender { font-weight: 600; color: #111827; }
 .msg .seq, .msg .topic { font-variant-numeric: tabular-nums; }
@@ -459,9 +628,12 @@ figure.image img, img.thumb { display: block; width: auto; height: auto; max-wid
 audio { height: 36px; }
 figcaption, .caption { font-size: 12px; color: var(--muted); }
 video { display: block; max-width: min(100%, 480px); max-height: 320px; }
-.custom dl { margin: 2px 0; display: grid; grid-template-columns: max-content 1fr; gap: 0 8px; }
-.custom dt { color: var(--muted); font-size: 12px; }
-.custom dd { margin: 0; }
+.custom dl, .odd dl { margin: 2px 0; display: grid; grid-template-columns: fit-content(40%) minmax(0, 1fr); gap: 0 8px; }
+.custom dt, .odd dt { color: var(--muted); font-size: 12px; }
+.custom dd, .odd dd { margin: 0; min-width: 0; }
+.odd { border-left: 3px solid #f59e0b; padding-left: 8px; margin-top: 4px; }
+.unreadable { border-color: #f59e0b; background: #fffbeb; }
+.unreadable-note { color: #92400e; font-size: 13px; }
 .kind { font-size: 12px; color: var(--muted); }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre.data { margin: 2px 0; background: #f9fafb; padding: 4px 6px; border-radius: 4px; }
@@ -503,8 +675,9 @@ export function renderTranscriptHtml(input: TranscriptInput): string {
     const d = clocks.day(message.time);
     if (d !== day) {
       day = d;
+      const label = d === INVALID_TIME ? INVALID_TIME : `${clocks.weekday(message.time)}, ${d}`;
       parts.push(
-        `<h2 class="day" id="d-${escapeHtml(d)}"><span>${escapeHtml(`${clocks.weekday(message.time)}, ${d}`)}</span></h2>`,
+        `<h2 class="day" id="d-${escapeHtml(d.replaceAll(' ', '-'))}"><span>${escapeHtml(label)}</span></h2>`,
       );
     }
     parts.push(renderMessage({ media: input.media, clocks, message }, topics));
@@ -513,6 +686,7 @@ export function renderTranscriptHtml(input: TranscriptInput): string {
     messages: input.messages.length,
     placeholders: input.messages.filter((m) => (m.versions.at(-1)?.isPlace ?? 0) !== 0).length,
     changed: input.messages.filter((m) => m.versions.length > 1).length,
+    unreadable: input.messages.filter((m) => m.unreadable !== undefined).length,
   };
   const generated = new Date(input.generatedAtMs).toISOString().replace(/\.\d+Z$/, 'Z');
   return `<!DOCTYPE html>
@@ -522,14 +696,14 @@ export function renderTranscriptHtml(input: TranscriptInput): string {
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy())}">
 <meta name="referrer" content="no-referrer">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(input.title)}</title>
+<title>${visibleText(input.title, false)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
 <header>
-<h1>${escapeHtml(input.title)}</h1>
-<p>Group <code>${escapeHtml(input.groupId)}</code>${input.topicId === null ? '' : `, topic <code>${escapeHtml(input.topicId)}</code>`}, ${escapeHtml(input.from)} to ${escapeHtml(input.to)}; times in ${escapeHtml(input.timeZone)}.</p>
-<p>${counts.messages} messages (${counts.placeholders} deleted or recalled, ${counts.changed} changed after capture). From ${escapeHtml(input.source)}, generated ${escapeHtml(generated)}.</p>
+<h1>${userHtml(input.title)}</h1>
+<p>Group <code>${userHtml(input.groupId)}</code>${input.topicId === null ? '' : `, topic <code>${userHtml(input.topicId)}</code>`}, ${escapeHtml(input.from)} to ${escapeHtml(input.to)}; times in ${escapeHtml(input.timeZone)}.</p>
+<p>${counts.messages} messages (${counts.placeholders} deleted or recalled, ${counts.changed} changed after capture${counts.unreadable > 0 ? `, ${counts.unreadable} unreadable` : ''}). From ${userHtml(input.source)}, generated ${escapeHtml(generated)}.</p>
 </header>
 <main>
 ${counts.messages === 0 ? '<p class="empty">No archived messages in this range.</p>' : parts.join('\n')}
