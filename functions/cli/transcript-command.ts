@@ -22,6 +22,7 @@ import {
   mediaRefKey,
   mediaRefsOf,
   messagesFromRecords,
+  relativeHref,
   type TranscriptMessage,
 } from '../query/transcript/model.ts';
 import { renderTranscriptHtml } from '../query/transcript/render-html.ts';
@@ -134,7 +135,7 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
   let messages: TranscriptMessage[];
   try {
     if (!isS3Archive(archive)) deps.stderr(`duckdb: reading the local archive ${archive}\n`);
-    messages = messagesFromRecords(await loadConversation(runner, store, args));
+    messages = messagesFromRecords(await loadConversation(runner, store, args, deps.stderr));
   } finally {
     runner.close();
   }
@@ -175,10 +176,41 @@ async function manifestSource(store: ObjectStore): Promise<MediaSource> {
   return (ref) => copies.get(mediaRefKey(ref));
 }
 
-/** A file name from an object key: its last segment, reduced to `[A-Za-z0-9._-]`. */
-function fileNameOf(key: string): string {
-  const name = (key.split('/').at(-1) ?? 'media').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
-  return name.length > 0 ? name.slice(0, 120) : 'media';
+/**
+ * The extension a browser needs to show a copied image, voice or video: content-addressed keys have
+ * none, and a browser opening files from disk takes an SVG's type from its extension only. Files
+ * (`TIMFileElem`) get none: the person who sent it chose its type, and a page opened from the
+ * folder should not become an HTML or SVG document because of it.
+ */
+const MEDIA_EXTENSIONS: Readonly<Record<string, string>> = {
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/gif': '.gif',
+  'image/webp': '.webp',
+  'image/bmp': '.bmp',
+  'image/svg+xml': '.svg',
+  'audio/wav': '.wav',
+  'audio/x-wav': '.wav',
+  'audio/mpeg': '.mp3',
+  'audio/mp4': '.m4a',
+  'audio/aac': '.aac',
+  'audio/ogg': '.ogg',
+  'audio/amr': '.amr',
+  'video/mp4': '.mp4',
+  'video/webm': '.webm',
+  'video/quicktime': '.mov',
+};
+
+/**
+ * A file name from an object key: its last segment, reduced to `[A-Za-z0-9._-]`, with the
+ * extension of its content type for media other than files (see {@link MEDIA_EXTENSIONS}).
+ */
+function fileNameOf(key: string, ref: MediaRef, contentType: string | undefined): string {
+  const base = (key.split('/').at(-1) ?? 'media').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  const name = base.length > 0 ? base.slice(0, 120) : 'media';
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const extension = ref.variant === 'file' ? undefined : MEDIA_EXTENSIONS[type];
+  return extension === undefined || name.toLowerCase().endsWith(extension) ? name : `${name}${extension}`;
 }
 
 /**
@@ -202,14 +234,18 @@ async function copyMedia(
     for (const ref of mediaRefsOf(message)) {
       const element = mediaRefKey(ref).replace(/\|[^|]*$/, '');
       const found = source?.(ref);
-      const object = found === undefined ? undefined : await copyOnce(found.key);
+      const object =
+        found === undefined
+          ? undefined
+          : await copyOnce(found.key, fileNameOf(found.key, ref, found.contentType));
       if (found === undefined || object === undefined) {
         unarchived.add(element);
         continue;
       }
       archived.add(element);
       map.set(mediaRefKey(ref), {
-        href: `${folderName}/${object}`,
+        // Percent-encoded: a page named `my chat (1).html` has its media in `my chat (1)_files/`.
+        href: relativeHref(folderName, object),
         ...(found.contentType === undefined ? {} : { contentType: found.contentType }),
         ...(found.bytes === undefined ? {} : { bytes: found.bytes }),
       });
@@ -218,12 +254,12 @@ async function copyMedia(
   const missing = [...unarchived].filter((e) => !archived.has(e)).length;
   return { map, copied: byKey.size, missing, folder };
 
-  async function copyOnce(key: string): Promise<string | undefined> {
+  async function copyOnce(key: string, fileName: string): Promise<string | undefined> {
     const done = byKey.get(key);
     if (done !== undefined) return done;
     const object = await store.get(key);
     if (object === undefined) return undefined;
-    let name = fileNameOf(key);
+    let name = fileName;
     if ([...byKey.values()].includes(name)) name = `${byKey.size}-${name}`;
     await mkdir(folder, { recursive: true });
     await writeFile(join(folder, name), object.body);
