@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { Browser } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
@@ -30,6 +30,12 @@ import { REPO_ROOT } from '../helpers/cli.ts';
 import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import {
+  HOSTILE_DT,
+  HOSTILE_GROUP,
+  HOSTILE_TEXTS,
+  writeHostileArchive,
+} from '../helpers/hostile-transcript.ts';
 import { archivedManifestRow, pngImage, wavTone } from '../helpers/media-fixtures.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -232,7 +238,9 @@ describe.skipIf(!HAVE_CHROMIUM)('transcript in headless Chromium', () => {
       for (const e of (Array.isArray(m.MsgBody) ? m.MsgBody : []) as JsonObject[]) {
         const text = e.MsgType === 'TIMTextElem' ? (e.MsgContent as JsonObject).Text : undefined;
         if (typeof text !== 'string' || text.trim() === '') continue;
-        expect(visible).toContain(text.replace(/\s+/g, ' ').trim());
+        // A zero-width space is shown as a token (the simulator's texts have no other invisible
+        // character outside emoji sequences, whose joiners stay).
+        expect(visible).toContain(text.replace(/\s+/g, ' ').trim().replaceAll('\u200b', '⟨U+200B⟩'));
         texts++;
       }
     }
@@ -280,5 +288,177 @@ describe.skipIf(!HAVE_CHROMIUM)('transcript in headless Chromium', () => {
     await page.screenshot({ path: join(OUTPUT, 'transcript.png'), fullPage: false });
     expect(problems).toEqual([]);
     await page.close();
+  }, 120_000);
+});
+
+/** The page-side view of one message's metadata line (see `renderMeta` in render-html.ts). */
+interface MetaLine {
+  readonly parts: readonly { tag: string; cls: string; text: string; isolate: string }[];
+  /** Left and right edges of sender, time and seq as laid out. */
+  readonly boxes: readonly { left: number; right: number; top: number }[];
+}
+
+/** The first three children of every message's metadata line, with their style and layout. */
+async function metadataLines(page: Page): Promise<MetaLine[]> {
+  return (await page.$$eval('article > .meta', (divs) =>
+    divs.map((div) => {
+      type El = {
+        tagName: string;
+        className: string;
+        textContent: string;
+        getBoundingClientRect(): { left: number; right: number; top: number };
+      };
+      const style = (globalThis as unknown as { getComputedStyle(e: El): { unicodeBidi: string } })
+        .getComputedStyle;
+      const kids = [...(div as unknown as { children: Iterable<El> }).children].slice(0, 3);
+      return {
+        parts: kids.map((k) => ({
+          tag: k.tagName.toLowerCase(),
+          cls: k.className,
+          text: k.textContent,
+          isolate: style(k).unicodeBidi,
+        })),
+        boxes: kids.map((k) => {
+          const r = k.getBoundingClientRect();
+          return { left: r.left, right: r.right, top: r.top };
+        }),
+      };
+    }),
+  )) as MetaLine[];
+}
+
+/** Sender, time and seq in this order in the DOM and on screen, each bidi-isolated. */
+function expectInOrder(meta: MetaLine): void {
+  expect(meta.parts.map((p) => `${p.tag}.${p.cls}`)).toEqual(['bdi.sender', 'time.', 'span.seq']);
+  for (const part of meta.parts) expect(part.isolate).toBe('isolate');
+  const [, time, seq] = meta.parts;
+  expect(time?.text).toMatch(/^(?:\d\d:\d\d:\d\d|invalid time)$/);
+  expect(seq?.text).toMatch(/^(?:#\d+|seq unknown)$/);
+  const [senderBox, timeBox, seqBox] = meta.boxes;
+  // Laid out left to right (the time may wrap below a long sender, never before it).
+  if (senderBox && timeBox && timeBox.top <= senderBox.top + 1) {
+    expect(timeBox.left).toBeGreaterThanOrEqual(senderBox.right - 1);
+  }
+  if (timeBox && seqBox) expect(seqBox.left).toBeGreaterThanOrEqual(timeBox.right - 1);
+}
+
+/** The ids of the cards wider than their box, and the page's width. */
+async function overflow(page: Page): Promise<{ cards: string[]; pageWidth: number }> {
+  const cards = await page.$$eval('article', (articles) =>
+    articles
+      .map((a) => a as unknown as { id: string; scrollWidth: number; clientWidth: number })
+      .filter((a) => a.scrollWidth > a.clientWidth + 1)
+      .map((a) => a.id),
+  );
+  const pageWidth = await page.evaluate(
+    () =>
+      (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+        .documentElement.scrollWidth,
+  );
+  return { cards, pageWidth };
+}
+
+/** Every image's `src` and decoded width (0 when it failed), once loaded or failed. */
+async function decodedImages(page: Page): Promise<{ src: string; width: number }[]> {
+  return page.$$eval('img', (imgs) =>
+    Promise.all(
+      imgs.map(async (img) => {
+        const image = img as unknown as PageImage;
+        image.loading = 'eager';
+        if (!image.complete)
+          await new Promise<void>((r) => {
+            image.addEventListener('load', () => r(), { once: true });
+            image.addEventListener('error', () => r(), { once: true });
+          });
+        return { src: image.getAttribute('src') ?? '', width: image.naturalWidth };
+      }),
+    ),
+  );
+}
+
+/** A new page that records console errors, page errors, dialogs and failed requests in `problems`. */
+async function watchedPage(problems: string[]): Promise<Page> {
+  const page = await (browser as Browser).newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warn') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  await page.setViewport({ width: 960, height: 1400 });
+  return page;
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('the hostile transcript of issue 21 in headless Chromium', () => {
+  it('runs nothing, shows every text, keeps every metadata line in order and every card in its width', async () => {
+    const hostileDir = await mkdtemp(join(tmpdir(), 'transcript-hostile-'));
+    try {
+      const archive = join(hostileDir, 'archive');
+      const store = new LocalFolderStore(archive);
+      await writeHostileArchive(store);
+      // A page name with a space and parentheses: its media must still be linked (point 12).
+      const out = join(hostileDir, 'hostile chat (1).html');
+      const io = captureExportIo({ store, clock: new FakeClock(Date.UTC(2026, 11, 2)) });
+      const code = await runExportCommand(
+        [
+          'transcript',
+          '--params',
+          `group_id=${HOSTILE_GROUP}`,
+          `from=${HOSTILE_DT}`,
+          `to=${HOSTILE_DT}`,
+        ].concat(['--out', out, '--archive', archive, '--time-zone', 'UTC']),
+        io.deps,
+      );
+      expect(code, io.err.join('')).toBe(0);
+
+      const problems: string[] = [];
+      const page = await watchedPage(problems);
+      await page.goto(pathToFileURL(out).href, { waitUntil: 'load' });
+
+      // Nothing ran: no flag, no dialog, no script or handler in the DOM, the title is ours.
+      expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
+      expect(await page.title()).toBe(`Chat ${HOSTILE_GROUP}`);
+      expect(await page.$$eval('script, iframe, object, embed', (s) => s.length)).toBe(0);
+      expect(await page.$$eval('[onerror], [onclick], [onload]', (s) => s.length)).toBe(0);
+
+      // Every message's text is visible, invisible characters as tokens.
+      const visible =
+        // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees.
+        (await page.$eval('main', (m) => (m as unknown as { innerText: string }).innerText)).replace(
+          /\s+/g,
+          ' ',
+        );
+      for (const text of HOSTILE_TEXTS) expect(visible).toContain(text.replace(/\s+/g, ' '));
+      for (const shown of ['alice⟨U+202E⟩gnp.exe', 'admin⟨U+200B⟩', 'invoice⟨U+202E⟩fdp.exe'])
+        expect(visible).toContain(shown);
+      expect(visible).toContain('invalid time');
+      expect(visible).toContain('unreadable');
+
+      // No metadata reordered: every line reads sender, time, seq, on screen too.
+      const metas = await metadataLines(page);
+      expect(metas).toHaveLength(16);
+      for (const meta of metas) expectInOrder(meta);
+
+      // No card is wider than the page's column, however long the sender or the text.
+      expect(await overflow(page)).toEqual({ cards: [], pageWidth: 960 });
+
+      // Both images, the PNG and the SVG (named `.svg` so the browser knows its type), are decoded.
+      const images = await decodedImages(page);
+      expect(images.map((i) => i.src.replace(/\/.*\./, '/…'))).toEqual([
+        'hostile%20chat%20%281%29_files/…png',
+        'hostile%20chat%20%281%29_files/…svg',
+      ]);
+      for (const image of images) expect(image, `${image.src} did not load`).toMatchObject({ width: 120 });
+
+      await mkdir(OUTPUT, { recursive: true });
+      await page.screenshot({ path: join(OUTPUT, 'transcript-hostile.png'), fullPage: true });
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      await rm(hostileDir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
