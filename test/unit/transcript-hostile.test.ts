@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { toQuarantinedRecord, toRecord } from '../../functions/domain/record.ts';
 import type { JsonObject, JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';
+import { unreadableLine } from '../../functions/query/transcript/load.ts';
 import {
   messagesFromRecords,
   NO_MEDIA,
@@ -184,6 +185,11 @@ describe('bidi controls and invisible characters (issue 21, point 5)', () => {
     );
   });
 
+  it('shows blank letters that pass for nothing as tokens too', () => {
+    const seen = visible(page([archived(1, [text('x')], { From_Account: 'admin\u3164\u115f\u2060\u034f' })]));
+    expect(seen).toContain('admin⟨U+3164⟩⟨U+115F⟩⟨U+2060⟩⟨U+034F⟩');
+  });
+
   it('shows terminal escapes and lone surrogates as tokens, keeping the text around them', () => {
     const seen = visible(
       page([archived(1, [text('\u001b[2J\u001b]0;t\u0007 bell'), text('lone \ud800 and \udc00')])]),
@@ -225,6 +231,26 @@ describe('unreadable items', () => {
     expect(records).toHaveLength(1);
     expect(records[0]?.group_id).toBe(HOSTILE_GROUP);
     expect(visible(page(records))).toContain(UNREADABLE_TEXT);
+  });
+});
+
+describe('stored lines that are not records', () => {
+  it('are kept as unreadable when they name a group, with their exact text and why', () => {
+    const line = '{"group_id":"@TGS#G","msg_seq":3,"msg_time":"soon","from_account":"eve","x":1}';
+    const record = unreadableLine(line, new TypeError('msg_time: expected an integer'));
+    expect(record).toMatchObject({ group_id: '@TGS#G', msg_seq: 3, quarantined: true, raw: line });
+    const html = page(record === undefined ? [] : [record]);
+    expect(html).toContain('<time>invalid time</time>');
+    const seen = visible(html);
+    expect(seen).toContain(line);
+    expect(seen).toContain('reason: msg_time: expected an integer');
+    expect(seen).toContain('eve');
+  });
+
+  it("are left out when they name no group (they may be another conversation's)", () => {
+    expect(unreadableLine('{"group_id":"@TGS#G", truncated', new SyntaxError('x'))).toBeUndefined();
+    expect(unreadableLine('[1,2]', new TypeError('x'))).toBeUndefined();
+    expect(unreadableLine('{"msg_seq":1}', new TypeError('x'))).toBeUndefined();
   });
 });
 

@@ -49,13 +49,14 @@ const HTML_ESCAPES: Readonly<Record<string, string>> = {
  * Characters a reader cannot see, or that reorder or hide the text around them: C0 and C1
  * controls, the soft hyphen, bidi marks, embeddings, overrides and isolates (U+061C, U+200E/F,
  * U+202A–U+202E, U+2066–U+2069), zero-width and invisible operators (U+200B–U+200D, U+2060–U+2064,
- * U+206A–U+206F, U+180E, U+FEFF), line and paragraph separators, interlinear annotations, tag
- * characters, and lone surrogates (which are not text at all). Tab and line feed are listed too:
- * {@link visibleText} keeps them where a line break is expected.
+ * U+206A–U+206F, U+180E, U+FEFF, U+034F), blank letters that pass for nothing or a space (Hangul
+ * fillers U+115F, U+1160, U+3164, U+FFA0; Khmer U+17B4, U+17B5), line and paragraph separators,
+ * interlinear annotations, tag characters, and lone surrogates (which are not text at all). Tab and
+ * line feed are listed too: {@link visibleText} keeps them where a line break is expected.
  */
 const INVISIBLE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\u{e0000}-\u{e007f}]/u;
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u3164\uffa0\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\u{e0000}-\u{e007f}]|\u034f|\u17b4|\u17b5/u;
 
 /**
  * Invisible characters that are part of what a person sees, kept in message text: a zero-width
