@@ -184,6 +184,11 @@ function mediaDepsFor(
   const fetcher = new MediaDownloader({
     allowedHosts: parseAllowedHosts(config.media.allowedHosts),
     maxBytes: config.media.maxBytes,
+    deadline: {
+      floorMs: config.media.downloadFloorSeconds * 1000,
+      minBytesPerSecond: config.media.minBytesPerSecond,
+      capMs: config.media.downloadCapSeconds * 1000,
+    },
     tempDir: join(tmpdir(), 'tencent-chat-archiver-media'),
     clock: runtime.clock,
     random: runtime.random,

@@ -220,6 +220,20 @@ const MediaSchema = z.strictObject({
     .default(DEFAULT_MEDIA_MAX_BYTES),
   /** Downloads in flight at once (they do not use the REST API's rate). */
   concurrency: z.number().int().min(1).max(256, 'must be at most 256').default(16),
+  /*
+   * The total time of one download, attempts included: min(downloadCapSeconds,
+   * downloadFloorSeconds + size / minBytesPerSecond), the declared size or else maxBytes. A server
+   * that sends a byte just inside the idle timeout cannot hold a download slot for ever (issue 21).
+   * Defaults: 60 s, 64 KiB/s, 30 min (a 100 MB file gets 26 min 26 s).
+   */
+  downloadFloorSeconds: upTo(3_600, 'seconds').default(60),
+  minBytesPerSecond: z
+    .number({ error: 'must be a whole number of bytes per second from 1024 to 1073741824' })
+    .int('must be a whole number of bytes per second from 1024 to 1073741824')
+    .min(1_024, 'must be at least 1024 (1 KiB/s)')
+    .max(1024 ** 3, 'must be at most 1073741824 (1 GiB/s)')
+    .default(64 * 1024),
+  downloadCapSeconds: upTo(86_400, 'seconds').default(1_800),
 });
 export type MediaConfig = z.output<typeof MediaSchema>;
 
@@ -271,6 +285,9 @@ export const ConfigSchema = z.strictObject({
     imageSizes: ['original'],
     maxBytes: DEFAULT_MEDIA_MAX_BYTES,
     concurrency: 16,
+    downloadFloorSeconds: 60,
+    minBytesPerSecond: 64 * 1024,
+    downloadCapSeconds: 1_800,
   }),
   rescan: z
     .strictObject({

@@ -311,7 +311,36 @@ export function decideRetry(input: RetryInput): RetryDecision {
 export type MediaFailure =
   | { readonly kind: 'http-status'; readonly status: number; readonly retryAfterMs?: number | undefined }
   | { readonly kind: 'network'; readonly detail: string }
-  | { readonly kind: 'timeout' };
+  | { readonly kind: 'timeout' }
+  /** The download's total time limit ({@link downloadDeadlineMs}) passed. */
+  | { readonly kind: 'deadline'; readonly limitMs: number };
+
+/**
+ * The total time one download may take, its attempts, redirects and back-off included: an idle
+ * timeout alone lets a server that sends a byte just inside it hold a download slot for ever
+ * (issue 21). `min(capMs, floorMs + size / minBytesPerSecond)`.
+ */
+export interface DownloadDeadlineOptions {
+  /** Time any download gets, however small (connection, TLS, a signature, a retry or two). */
+  readonly floorMs: number;
+  /** The slowest transfer still accepted, in bytes per second. */
+  readonly minBytesPerSecond: number;
+  /** No download gets longer than this, whatever its size. */
+  readonly capMs: number;
+}
+
+/** 60 s, 64 KiB/s, 30 min: a 100 MB file (the largest documented) gets 26 min 30 s. */
+export const DEFAULT_DOWNLOAD_DEADLINE: DownloadDeadlineOptions = {
+  floorMs: 60_000,
+  minBytesPerSecond: 64 * 1024,
+  capMs: 30 * 60_000,
+};
+
+/** The total time limit of a download of `bytes` (the declared size, or the largest accepted). */
+export function downloadDeadlineMs(bytes: number, options: DownloadDeadlineOptions): number {
+  const needed = options.floorMs + Math.ceil((Math.max(0, bytes) * 1000) / options.minBytesPerSecond);
+  return Math.min(options.capMs, needed);
+}
 
 export interface MediaRetryOptions {
   /** Attempts per URL in one run, first one included. */
@@ -373,6 +402,12 @@ export function decideMediaRetry(input: MediaRetryInput): MediaDecision {
       return transient(`network error (${failure.detail})`);
     case 'timeout':
       return transient('timed out');
+    case 'deadline':
+      // Not retried in this run: another try would take as long again. A later run tries again.
+      return {
+        kind: 'failed',
+        reason: `took longer than its limit of ${Math.ceil(failure.limitMs / 1000)} s (a slow or stalling server)`,
+      };
     case 'http-status': {
       const status = failure.status;
       if (status === 404 || status === 410) return { kind: 'expired', reason: `HTTP ${status}` };

@@ -19,6 +19,7 @@ import { type AllowedHostEntry, parseAllowedHosts } from '../../functions/adapte
 import type { MediaKind, MediaRef } from '../../functions/domain/media-refs.ts';
 import type { CosSigResult } from '../../functions/domain/tencent-types.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { exactly, HOSTILE_MARKUP, markupEncodings } from '../helpers/media-fixtures.ts';
 import { captureLogger, seededRandom } from '../helpers/tencent.ts';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
@@ -49,6 +50,8 @@ async function startServer(): Promise<TestServer> {
 }
 
 const BODY = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 31) % 251));
+// A JPEG's first bytes: images are verified by their content (functions/domain/media-verify.ts).
+BODY.set([0xff, 0xd8, 0xff, 0xe0]);
 const SHA = createHash('sha256').update(BODY).digest('hex');
 
 function serve(body: Buffer | string, headers: Record<string, string | number> = {}, status = 200): Route {
@@ -403,5 +406,98 @@ describe('media downloader: signatures (get_cos_sig)', () => {
       status: 'failed',
       reason: expect.stringMatching(/get_cos_sig is not available/),
     });
+  });
+});
+
+describe('media downloader: content, whatever the Content-Type (issue 21)', () => {
+  /** Markup of exactly the declared size, so only its content can give it away. */
+  const cases: { name: string; kind: MediaKind; type: string; markup: string }[] = [
+    {
+      name: 'SVG with a script as image/svg+xml',
+      kind: 'image',
+      type: 'image/svg+xml',
+      markup: 'SVG with a script',
+    },
+    {
+      name: 'SVG with a script as image/jpeg',
+      kind: 'image',
+      type: 'image/jpeg',
+      markup: 'SVG with a script',
+    },
+    { name: '<img onerror> as image/png', kind: 'image', type: 'image/png', markup: '<img onerror>' },
+    { name: '<iframe> as a thumbnail', kind: 'video-thumbnail', type: 'image/jpeg', markup: '<iframe>' },
+    { name: '<meta refresh> as a voice', kind: 'sound', type: 'audio/mp4', markup: '<meta refresh>' },
+    { name: '<img onerror> as a voice', kind: 'sound', type: 'audio/amr', markup: '<img onerror>' },
+    { name: '<iframe> as a video', kind: 'video', type: 'video/mp4', markup: '<iframe>' },
+    {
+      name: 'SVG as a video',
+      kind: 'video',
+      type: 'application/octet-stream',
+      markup: 'SVG after an XML declaration',
+    },
+  ];
+
+  it.each(cases)('refuses $name and keeps nothing', async ({ kind, type, markup }) => {
+    // Prepare
+    const body = exactly(
+      2_000,
+      markupEncodings(HOSTILE_MARKUP[markup] ?? '')['UTF-8 BOM and whitespace'] ?? Buffer.alloc(0),
+    );
+    main.routes.set('/hostile', serve(body, { 'content-type': type }));
+
+    // Act
+    const result = await downloader().d.download(
+      ref(`${main.origin}/hostile`, { declaredSize: 2_000 }, kind),
+    );
+
+    // Assess
+    await expectRefused(result, /HTML\/XML document|does not fit/);
+  });
+
+  it('archives a real voice and video of the declared size (their first bytes are their format)', async () => {
+    // Prepare
+    const m4a = Buffer.concat([
+      Buffer.from('\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom', 'latin1'),
+      BODY,
+    ]);
+    main.routes.set('/voice.m4a', serve(m4a, { 'content-type': 'audio/mp4' }));
+    main.routes.set('/clip.mp4', serve(m4a, { 'content-type': 'video/mp4' }));
+    const { d } = downloader();
+
+    // Act
+    const voice = await d.download(ref(`${main.origin}/voice.m4a`, { declaredSize: m4a.length }, 'sound'));
+    const clip = await d.download(ref(`${main.origin}/clip.mp4`, { declaredSize: m4a.length }, 'video'));
+
+    // Assess
+    expect([voice.status, clip.status]).toEqual(['archived', 'archived']);
+    for (const r of [voice, clip]) if (r.status === 'archived') await r.dispose();
+  });
+});
+
+describe('media downloader: total time limit (issue 21)', () => {
+  it('ends a download that trickles one byte at a time (never idle, never finished) at its limit', async () => {
+    // Prepare: a byte every 20 ms, inside the 2 s idle timeout, for ever; a limit of 300 ms.
+    let closed = false;
+    let sent = 0;
+    main.routes.set('/trickle', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': BODY.length });
+      res.flushHeaders();
+      const timer = setInterval(() => res.write(BODY.subarray(sent, ++sent)), 20);
+      res.on('close', () => {
+        clearInterval(timer);
+        closed = true;
+      });
+    });
+    const { d } = downloader({ deadline: { floorMs: 300, minBytesPerSecond: 1e9, capMs: 300 } });
+
+    // Act
+    const result = await d.download(ref(`${main.origin}/trickle`));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', attempts: 1 });
+    if (result.status === 'failed') expect(result.reason).toMatch(/took longer than its limit of 1 s/);
+    await expect.poll(() => closed).toBe(true);
+    expect(sent).toBeLessThan(BODY.length);
+    expect(await tempFiles()).toEqual([]);
   });
 });

@@ -435,3 +435,22 @@ describe('loadConfigFile and the byte order mark', () => {
     expect((await loadConfigFile(file)).apps[0]?.sdkAppId).toBe(1400000000);
   });
 });
+
+describe('media download time limit (issue 21)', () => {
+  it('defaults to 60 s plus the size at 64 KiB/s, at most 30 min', () => {
+    const { media } = parseConfig(minimal());
+    expect([media.downloadFloorSeconds, media.minBytesPerSecond, media.downloadCapSeconds]).toEqual([
+      60, 65_536, 1_800,
+    ]);
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['media.downloadCapSeconds', { downloadCapSeconds: 1e9 }, /at most 86400 seconds/],
+    ['media.downloadFloorSeconds', { downloadFloorSeconds: 0 }, /positive number of seconds/],
+    ['media.minBytesPerSecond', { minBytesPerSecond: 10 }, /at least 1024/],
+  ])('bounds %s, naming the field', (field, media, bound) => {
+    const error = configError({ ...minimal(), media });
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(bound);
+  });
+});

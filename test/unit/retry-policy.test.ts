@@ -4,9 +4,13 @@ import {
   backoffDelayMs,
   classifyFailure,
   classifyTencentCode,
+  DEFAULT_DOWNLOAD_DEADLINE,
+  DEFAULT_MEDIA_RETRY_OPTIONS,
   DEFAULT_RETRY_OPTIONS,
   DEFAULT_SLOW_DOWN_ATTEMPTS,
+  decideMediaRetry,
   decideRetry,
+  downloadDeadlineMs,
   type RetryInput,
 } from '../../functions/domain/retry-policy.ts';
 
@@ -88,6 +92,31 @@ describe('classifyFailure for transport errors', () => {
   it('treats an abort and an unknown error as fatal', () => {
     expect(classifyFailure(new AbortedError()).class).toBe('fatal');
     expect(classifyFailure(new Error('boom')).class).toBe('fatal');
+  });
+});
+
+describe('media download time limit', () => {
+  it.each([
+    ['an empty file gets the floor', 0, 60_000],
+    ['1 MiB gets 16 s more', 1024 * 1024, 76_000],
+    ['100 MB (the largest documented file) gets 26 min 26 s', 100_000_000, 1_585_879],
+    ['5 GiB is capped at 30 min', 5 * 1024 ** 3, 1_800_000],
+  ])('%s', (_name, bytes, expected) => {
+    expect(downloadDeadlineMs(bytes, DEFAULT_DOWNLOAD_DEADLINE)).toBe(expected);
+  });
+
+  it('ends a download past its limit as failed for this run, not retried', () => {
+    const decision = decideMediaRetry({
+      failure: { kind: 'deadline', limitMs: 90_000 },
+      attempt: 1,
+      signed: false,
+      options: DEFAULT_MEDIA_RETRY_OPTIONS,
+      random: () => 0.5,
+    });
+    expect(decision).toEqual({
+      kind: 'failed',
+      reason: 'took longer than its limit of 90 s (a slow or stalling server)',
+    });
   });
 });
 

@@ -9,9 +9,11 @@
  * Rules (issue 10): allowed hosts only, HTTPS unless the host's rule allows HTTP, no private,
  * loopback, link-local or metadata addresses unless the rule allows them, redirects only to allowed
  * hosts, at most `maxBytes` (checked against the declared size, Content-Length and while
- * streaming), timeouts, HTTP 200 only, the declared size exactly, a content type and first bytes
- * that fit the element. Retries, expiry and signing follow `decideMediaRetry`
- * (functions/domain/retry-policy.ts); a 403 asks `get_cos_sig` for a pre-signed URL.
+ * streaming), an idle timeout and a total time limit per download (issue 21: from the declared
+ * size and a minimum rate, capped), HTTP 200 only, the declared size exactly, a content type and
+ * first bytes that fit the element (sniffed: functions/domain/media-verify.ts). Retries, expiry
+ * and signing follow `decideMediaRetry` (functions/domain/retry-policy.ts); a 403 asks
+ * `get_cos_sig` for a pre-signed URL.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
@@ -30,8 +32,11 @@ import type { MediaRef } from '../../domain/media-refs.ts';
 import { contentTypeFits, sizeMatches } from '../../domain/media-verify.ts';
 import type { Clock, FetchedMedia, Logger, MediaFetcher, Random } from '../../domain/ports.ts';
 import {
+  DEFAULT_DOWNLOAD_DEADLINE,
   DEFAULT_MEDIA_RETRY_OPTIONS,
+  type DownloadDeadlineOptions,
   decideMediaRetry,
+  downloadDeadlineMs,
   type MediaFailure,
   type MediaRetryOptions,
 } from '../../domain/retry-policy.ts';
@@ -55,6 +60,12 @@ export interface MediaDownloaderOptions {
   retry?: Partial<MediaRetryOptions>;
   /** No byte (headers or body) for this long ends the attempt as a timeout. Default 30 s. */
   idleTimeoutMs?: number;
+  /**
+   * Total time of one download, attempts included: `min(capMs, floorMs + size / minBytesPerSecond)`
+   * with the declared size (or `maxBytes` when none is declared). Defaults in
+   * {@link DEFAULT_DOWNLOAD_DEADLINE} (60 s, 64 KiB/s, 30 min).
+   */
+  deadline?: Partial<DownloadDeadlineOptions>;
   /** Default 5. */
   maxRedirects?: number;
 }
@@ -93,6 +104,7 @@ const HEAD_BYTES = 512;
 export class MediaDownloader implements MediaFetcher {
   private readonly retry: MediaRetryOptions;
   private readonly idleTimeoutMs: number;
+  private readonly deadline: DownloadDeadlineOptions;
   private readonly maxRedirects: number;
   private tempReady: Promise<unknown> | undefined;
   /** Answers whose request our idle timer ended (their body errors only say "aborted"). */
@@ -102,6 +114,7 @@ export class MediaDownloader implements MediaFetcher {
   public constructor(private readonly options: MediaDownloaderOptions) {
     this.retry = { ...DEFAULT_MEDIA_RETRY_OPTIONS, ...options.retry };
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.deadline = { ...DEFAULT_DOWNLOAD_DEADLINE, ...options.deadline };
     this.maxRedirects = options.maxRedirects ?? 5;
   }
 
@@ -119,7 +132,8 @@ export class MediaDownloader implements MediaFetcher {
   }
 
   /**
-   * Download and verify one reference (which must have a URL).
+   * Download and verify one reference (which must have a URL), within its total time limit: past
+   * it the download ends as `failed` (a later run tries again).
    * @throws AbortedError when `signal` fires; nothing is left behind
    */
   public async download(ref: MediaRef, signal?: AbortSignal): Promise<DownloadResult> {
@@ -128,11 +142,41 @@ export class MediaDownloader implements MediaFetcher {
     if (refused !== undefined || rawUrl === null) {
       return { status: 'refused', reason: refused ?? 'the element carries no URL', attempts: 0 };
     }
+    const limitMs = downloadDeadlineMs(ref.declaredSize ?? this.options.maxBytes, this.deadline);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), limitMs);
+    const both = signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
+    const progress = { attempts: 0 };
+    try {
+      return await this.attempts(ref, rawUrl, both, progress);
+    } catch (error) {
+      if (!(error instanceof AbortedError) || signal?.aborted || !deadline.signal.aborted) throw error;
+      const decision = decideMediaRetry({
+        failure: { kind: 'deadline', limitMs },
+        attempt: progress.attempts,
+        signed: false,
+        options: this.retry,
+        random: this.options.random,
+      });
+      return { status: 'failed', reason: decision.reason, attempts: progress.attempts };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The attempts of one download; `signal` is the caller's and the time limit's together. */
+  private async attempts(
+    ref: MediaRef,
+    rawUrl: string,
+    signal: AbortSignal,
+    progress: { attempts: number },
+  ): Promise<DownloadResult> {
     let target = rawUrl;
     let signed = false;
     let signedReason: string | null = null;
     for (let attempt = 1; ; attempt++) {
       throwIfAborted(signal);
+      progress.attempts = attempt;
       let failure: MediaFailure;
       try {
         const response = await this.get(target, signal);
@@ -311,7 +355,8 @@ export class MediaDownloader implements MediaFetcher {
     if (Number.isFinite(length) && ref.declaredSize !== null && length !== ref.declaredSize) {
       return refuse(`Content-Length ${length} differs from the declared size ${ref.declaredSize}`);
     }
-    const early = contentTypeFits(ref.kind, contentType, new Uint8Array());
+    // The type alone for now; the content is sniffed once its first bytes are in.
+    const early = contentTypeFits(ref.kind, contentType);
     if (!early.ok) return refuse(early.reason);
 
     this.tempReady ??= mkdir(this.options.tempDir, { recursive: true });
