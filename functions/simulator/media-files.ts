@@ -114,9 +114,14 @@ export function isPrivateBucket(seed: number, fileId: string): boolean {
   return unit(mix(seed, hashString(fileId), SALT_BUCKET)) < 0.5;
 }
 
-/** Declared size folded into the plan's maximum (deterministic, never 0). */
+/** Smallest folded size: a real image, voice or video is never a few bytes (see {@link SIGNATURES}). */
+const MIN_FOLDED = 64;
+
+/** Declared size folded into the plan's maximum (deterministic, never below 64 bytes when it fits). */
 export function foldSize(size: number, plan: Pick<MediaUrlPlan, 'maxBytes'>): number {
-  return size <= plan.maxBytes ? size : 1 + (size % plan.maxBytes);
+  if (size <= plan.maxBytes) return size;
+  const folded = 1 + (size % plan.maxBytes);
+  return folded < MIN_FOLDED && plan.maxBytes >= 2 * MIN_FOLDED ? folded + MIN_FOLDED : folded;
 }
 
 /** The URL a message carries for one file. */
@@ -171,18 +176,53 @@ export const CONTENT_TYPES: Readonly<Record<SimMediaKind, string>> = {
 
 const BLOCK = 64 * 1024;
 
+/** An ISO-BMFF `ftyp` box: its size, the major brand, the minor version, the compatible brands. */
+const ftyp = (major: string, minor: number[], ...compatible: string[]): Uint8Array => {
+  const box = new Uint8Array(16 + 4 * compatible.length);
+  box.set([0, 0, 0, box.length, ...Buffer.from('ftyp', 'ascii')]);
+  box.set(Buffer.from(major, 'ascii'), 8);
+  box.set(minor, 12);
+  box.set(Buffer.from(compatible.join(''), 'ascii'), 16);
+  return box;
+};
+
+/** A JPEG's start of image (FF D8), then a JFIF APP0 segment (FF E0, "JFIF", version 1.1, 1:1). */
+const jpegHead = (): Uint8Array =>
+  Uint8Array.from(Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex'));
+
+/**
+ * The first bytes of each kind of file, so the archiver's content check (functions/domain/
+ * media-verify.ts) sees what a real one starts with: a JPEG's SOI and JFIF APP0 marker for images
+ * and thumbnails, an ISO-BMFF `ftyp` box for voice (M4A) and video (MP4). A file stays random bytes.
+ */
+export const SIGNATURES: Readonly<Record<SimMediaKind, Uint8Array>> = {
+  image: jpegHead(),
+  thumb: jpegHead(),
+  sound: ftyp('M4A ', [0, 0, 0, 0], 'M4A ', 'mp42', 'isom'),
+  video: ftyp('isom', [0, 0, 2, 0], 'isom', 'iso2', 'mp41'),
+  file: new Uint8Array(),
+};
+
 /**
  * The file's bytes, `length` of them, in 64 KiB blocks generated on demand (a 30 MB file is never
- * held whole). Block `i` depends on (seed, file id, i) only.
+ * held whole): the kind's signature ({@link SIGNATURES}), then random bytes. Block `i` depends on
+ * (seed, file id, kind, i) only.
  */
-export function* mediaBytes(seed: number, fileId: string, length: number): Generator<Uint8Array> {
+export function* mediaBytes(
+  seed: number,
+  fileId: string,
+  length: number,
+  kind: SimMediaKind = 'file',
+): Generator<Uint8Array> {
   const fileHash = hashString(fileId);
   for (let offset = 0, block = 0; offset < length; offset += BLOCK, block++) {
     const size = Math.min(BLOCK, length - offset);
     const words = new Uint32Array(Math.ceil(size / 4));
     const random = createPrng(mix(seed, fileHash, block, SALT_BYTES));
     for (let i = 0; i < words.length; i++) words[i] = Math.floor(random() * 0x1_0000_0000);
-    yield new Uint8Array(words.buffer, 0, size);
+    const bytes = new Uint8Array(words.buffer, 0, size);
+    if (block === 0) bytes.set(SIGNATURES[kind].subarray(0, size));
+    yield bytes;
   }
 }
 

@@ -153,7 +153,7 @@ export class SimMedia {
     let sha256: string | undefined;
     if (expected === 'archived') {
       const hash = createHash('sha256');
-      for (const block of mediaBytes(this.#seed, path.fileId, bytes)) hash.update(block);
+      for (const block of mediaBytes(this.#seed, path.fileId, bytes, path.kind)) hash.update(block);
       sha256 = hash.digest('hex');
     }
     return { fate, expected, bytes, sha256 };
@@ -245,7 +245,7 @@ export class SimMedia {
     const seed = this.#seed;
     const stats = this.#stats;
     function* body(): Generator<Uint8Array> {
-      for (const block of mediaBytes(seed, path.fileId, length)) {
+      for (const block of mediaBytes(seed, path.fileId, length, path.kind)) {
         stats.bytesServed += block.length;
         yield block;
       }

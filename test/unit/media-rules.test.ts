@@ -15,9 +15,18 @@ import {
   decideMediaRetry,
   type MediaFailure,
 } from '../../functions/domain/retry-policy.ts';
+import { HOSTILE_MARKUP, MEDIA_HEADS, markupEncodings } from '../helpers/media-fixtures.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const BINARY = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]);
+const MP4 = head('MP4');
+const M4A = head('M4A');
+
+function head(format: string): Buffer {
+  const found = MEDIA_HEADS.find((h) => h.format === format);
+  if (!found) throw new Error(`no fixture ${format}`);
+  return found.head;
+}
 
 describe('content type and first bytes', () => {
   it('refuses an HTML page as an image, whatever the Content-Type says', () => {
@@ -32,11 +41,11 @@ describe('content type and first bytes', () => {
   it('accepts fitting and generic binary types for each kind', () => {
     expect(contentTypeFits('image', 'image/png', BINARY).ok).toBe(true);
     expect(contentTypeFits('video-thumbnail', 'image/jpeg', BINARY).ok).toBe(true);
-    expect(contentTypeFits('video', 'video/mp4', BINARY).ok).toBe(true);
-    expect(contentTypeFits('sound', 'audio/mp4', BINARY).ok).toBe(true);
-    expect(contentTypeFits('sound', 'application/octet-stream', BINARY).ok).toBe(true);
-    expect(contentTypeFits('video', 'image/jpeg', BINARY).ok).toBe(false);
-    expect(contentTypeFits('sound', 'application/json', BINARY).ok).toBe(false);
+    expect(contentTypeFits('video', 'video/mp4', MP4).ok).toBe(true);
+    expect(contentTypeFits('sound', 'audio/mp4', M4A).ok).toBe(true);
+    expect(contentTypeFits('sound', 'application/octet-stream', M4A).ok).toBe(true);
+    expect(contentTypeFits('video', 'image/jpeg', MP4).ok).toBe(false);
+    expect(contentTypeFits('sound', 'application/json', M4A).ok).toBe(false);
   });
 
   it('lets files be any type (an HTML attachment is a file); their declared size guards them', () => {
@@ -48,6 +57,86 @@ describe('content type and first bytes', () => {
 
   it('does not mistake binary that happens to start with < for markup', () => {
     expect(looksLikeMarkup(Uint8Array.from([0x3c, 0x00, 0x91, 0x7f]))).toBe(false);
+  });
+});
+
+describe('media verified by content (issue 21)', () => {
+  const KINDS = ['image', 'video-thumbnail', 'sound', 'video'] as const;
+  const FAMILY = { image: 'image', 'video-thumbnail': 'image', sound: 'sound', video: 'video' } as const;
+  /** Content types a hostile server may put on markup: the kind's own, SVG's, generic, none. */
+  const TYPES = {
+    image: ['image/jpeg', 'image/png'],
+    'video-thumbnail': ['image/jpeg'],
+    sound: ['audio/mp4', 'audio/amr', 'video/mp4'],
+    video: ['video/mp4'],
+  } as const;
+
+  it('refuses SVG, HTML and XML as an image, a voice or a video whatever the Content-Type and encoding', () => {
+    // Prepare
+    const accepted: string[] = [];
+
+    // Act
+    for (const kind of KINDS) {
+      for (const type of [...TYPES[kind], 'image/svg+xml', 'application/octet-stream', null]) {
+        for (const [name, markup] of Object.entries(HOSTILE_MARKUP)) {
+          for (const [encoding, body] of Object.entries(markupEncodings(markup))) {
+            if (contentTypeFits(kind, type, body).ok)
+              accepted.push(`${name} (${encoding}) as ${kind}, ${type}`);
+          }
+        }
+      }
+    }
+
+    // Assess
+    expect(accepted).toEqual([]);
+  });
+
+  it('says the body is markup, and refuses image/svg+xml even with image bytes', () => {
+    expect(contentTypeFits('image', 'image/jpeg', bytes(HOSTILE_MARKUP['<iframe>'] ?? ''))).toEqual({
+      ok: false,
+      reason: 'the body is an HTML/XML document (markup, SVG included), not an image',
+    });
+    expect(contentTypeFits('image', 'image/svg+xml', head('PNG'))).toEqual({
+      ok: false,
+      reason: 'content type image/svg+xml does not fit an image',
+    });
+    expect(contentTypeFits('image', 'image/svg+xml')).toMatchObject({ ok: false });
+  });
+
+  it('accepts each format for the kinds it can be, and refuses it for the others', () => {
+    // Prepare
+    const wrong: string[] = [];
+
+    // Act
+    for (const { format, fits, head: first } of MEDIA_HEADS) {
+      for (const kind of KINDS) {
+        const accepted = contentTypeFits(kind, 'application/octet-stream', first).ok;
+        if (accepted !== fits.includes(FAMILY[kind])) wrong.push(`${format} as ${kind}: ${accepted}`);
+      }
+    }
+
+    // Assess
+    expect(wrong).toEqual([]);
+  });
+
+  it('refuses a text document, an empty body and random bytes for every kind but a file', () => {
+    for (const kind of KINDS) {
+      expect(contentTypeFits(kind, null, bytes('Service temporarily unavailable')).ok, kind).toBe(false);
+      expect(contentTypeFits(kind, null, bytes('{"error":"no such key"}')).ok, kind).toBe(false);
+      expect(contentTypeFits(kind, null, new Uint8Array()).ok, kind).toBe(false);
+      expect(contentTypeFits(kind, null, Uint8Array.from([0x13, 0x37, 0x00, 0x42, 0x99])).ok, kind).toBe(
+        false,
+      );
+    }
+    expect(
+      contentTypeFits('file', 'image/svg+xml', bytes(HOSTILE_MARKUP['SVG with a script'] ?? '')).ok,
+    ).toBe(true);
+  });
+
+  it('checks only the type before any byte came (the downloader asks early, with the headers)', () => {
+    expect(contentTypeFits('image', 'image/jpeg').ok).toBe(true);
+    expect(contentTypeFits('sound', null).ok).toBe(true);
+    expect(contentTypeFits('video', 'text/html').ok).toBe(false);
   });
 });
 
