@@ -40,7 +40,8 @@ export type TransportFailure =
   | 'network' // connection refused/reset, DNS, socket hang-up
   | 'timeout' // our per-request timeout fired
   | 'http-status' // a non-200 answer (e.g. 502 with an HTML body)
-  | 'malformed-body'; // 200 but not the JSON envelope we expect
+  | 'malformed-body' // 200 but not the JSON envelope we expect
+  | 'too-large'; // the answer passed the size cap (http-post.ts) and was cut off
 
 /** The request did not produce a valid API envelope. */
 export class TransportError extends ArchiverError {

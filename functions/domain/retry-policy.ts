@@ -172,6 +172,11 @@ function classifyTransport(error: TransportError): Verdict {
       return v('retry', 'request timed out');
     case 'malformed-body':
       return v('retry', 'malformed response body');
+    case 'too-large':
+      // Past the answer cap (http-post.ts): asking again gets the same answer. A history page asks
+      // for fewer messages, down to one seq, which is then recorded as flagged (fetch-window.ts);
+      // any other call gives up at once, like 10018.
+      return v('shrink-request', error.message);
     case 'http-status': {
       const status = error.status ?? 0;
       // The API answers 200 except on network-level errors (reference §1.3): 5xx, 408 and 429

@@ -74,8 +74,10 @@ describe('classifyTencentCode', () => {
 });
 
 describe('classifyFailure for transport errors', () => {
-  const t = (failure: 'network' | 'timeout' | 'http-status' | 'malformed-body', status?: number) =>
-    new TransportError('a/b', failure, 'm', status === undefined ? {} : { status });
+  const t = (
+    failure: 'network' | 'timeout' | 'http-status' | 'malformed-body' | 'too-large',
+    status?: number,
+  ) => new TransportError('a/b', failure, 'm', status === undefined ? {} : { status });
   it.each([
     [t('network'), 'retry'],
     [t('timeout'), 'retry'],
@@ -85,6 +87,8 @@ describe('classifyFailure for transport errors', () => {
     [t('http-status', 429), 'retry'],
     [t('http-status', 404), 'fatal-config'],
     [t('http-status', 403), 'fatal-config'],
+    // An answer past the size cap: ask for fewer messages, never the same call again (issue 21).
+    [t('too-large'), 'shrink-request'],
   ])('%s → %s', (error, expected) => {
     expect(classifyFailure(error).class).toBe(expected);
   });
@@ -92,6 +96,27 @@ describe('classifyFailure for transport errors', () => {
   it('treats an abort and an unknown error as fatal', () => {
     expect(classifyFailure(new AbortedError()).class).toBe('fatal');
     expect(classifyFailure(new Error('boom')).class).toBe('fatal');
+  });
+});
+
+describe('an answer past the size cap', () => {
+  it('gives up on that call at once with shrink-request, the answer cap in its message', () => {
+    // Prepare
+    const error = new TransportError(
+      'group_open_http_svc/group_msg_get_simple',
+      'too-large',
+      'answer over 8 MiB',
+    );
+
+    // Act
+    const decision = decideRetry(input(error));
+
+    // Assess
+    expect(decision).toMatchObject({
+      kind: 'give-up',
+      action: 'shrink-request',
+      message: 'Tencent API group_open_http_svc/group_msg_get_simple: answer over 8 MiB',
+    });
   });
 });
 

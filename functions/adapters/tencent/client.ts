@@ -37,7 +37,7 @@ import {
   type TopicInfo,
 } from '../../domain/tencent-types.ts';
 import { redactSecrets } from '../logging/redact.ts';
-import { HttpPoster, type PostAnswer } from './http-post.ts';
+import { AnswerTooLargeError, HttpPoster, type PostAnswer } from './http-post.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
 import {
@@ -383,6 +383,9 @@ export class TencentClient implements ChatApi {
       }
     } catch (error) {
       if (signal?.aborted) throw new AbortedError(`${path} aborted`, { cause: signal.reason });
+      if (error instanceof AnswerTooLargeError) {
+        throw new TransportError(path, 'too-large', error.message, { cause: error });
+      }
       if (timeout.aborted) {
         throw new TransportError(path, 'timeout', `no answer within ${this.timeoutMs} ms`, { cause: error });
       }

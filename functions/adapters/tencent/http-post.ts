@@ -42,6 +42,27 @@ type WorkerReply =
   | ({ id: number; ok: true } & PostAnswer)
   | { id: number; ok: false; error: { name: string; message: string; code?: string } };
 
+/**
+ * The answer passed the cap ({@link DEFAULT_MAX_ANSWER_BYTES}) and was cut off unread. The client
+ * turns it into a `TransportError` of failure `too-large`, which the retry policy never retries as
+ * is (functions/domain/retry-policy.ts).
+ */
+export class AnswerTooLargeError extends Error {
+  public readonly code = 'EANSWERTOOLARGE';
+  public constructor(message: string) {
+    super(message);
+    this.name = 'AnswerTooLargeError';
+  }
+}
+
+/**
+ * Largest answer read: 8 MiB. A history page is at most 20 messages (`MAX_PAGE_SIZE` in client.ts)
+ * of at most 12 KB each, a group list page 10,000 ids: a few hundred KB either way. Not more,
+ * because the transport thread's heap is 16 MB (below) and the answer becomes one string there: a
+ * 12 MiB answer already ran it out of memory (ERR_WORKER_OUT_OF_MEMORY).
+ */
+export const DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
 interface Pending {
   resolve(answer: PostAnswer): void;
   reject(error: unknown): void;
@@ -57,7 +78,7 @@ class TransportThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  public post(url: string, body: string, signal: AbortSignal): Promise<PostAnswer> {
+  public post(url: string, body: string, maxBytes: number, signal: AbortSignal): Promise<PostAnswer> {
     if (signal.aborted) return Promise.reject(abortError(signal));
     const worker = this.start();
     const id = this.nextId++;
@@ -79,7 +100,7 @@ class TransportThread {
         },
       });
       if (this.pending.size === 1) worker.ref();
-      worker.postMessage({ type: 'post', id, url, body });
+      worker.postMessage({ type: 'post', id, url, body, maxBytes });
     });
   }
 
@@ -106,6 +127,8 @@ class TransportThread {
       if (reply.ok) {
         const { id: _id, ok: _ok, ...answer } = reply;
         waiting.resolve(answer);
+      } else if (reply.error.code === 'EANSWERTOOLARGE') {
+        waiting.reject(new AnswerTooLargeError(reply.error.message));
       } else {
         const error = Object.assign(new Error(reply.error.message), { name: reply.error.name });
         if (reply.error.code !== undefined) Object.assign(error, { code: reply.error.code });
@@ -135,15 +158,23 @@ function abortError(signal: AbortSignal): Error {
 
 const transport = new TransportThread();
 
-/** The client's view of the transport: POST and read the whole answer as UTF-8. */
+/** The client's view of the transport: POST and read the whole answer as UTF-8, up to a cap. */
 export class HttpPoster {
+  private readonly maxAnswerBytes: number;
+
+  /** @param options.maxAnswerBytes - largest answer read (default {@link DEFAULT_MAX_ANSWER_BYTES}) */
+  public constructor(options: { maxAnswerBytes?: number } = {}) {
+    this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+  }
+
   /**
    * POST `body` (JSON text) to `url` and read the whole answer as UTF-8.
    *
-   * @throws the platform's error of the request (name, message and code: a network failure), or an
+   * @throws AnswerTooLargeError when the answer passes the cap (it is cut off, not read), the
+   *   platform's error of the request (name, message and code: a network failure), or an
    *   AbortError when `signal` fires; the caller classifies it.
    */
   public post(url: string, body: string, signal: AbortSignal): Promise<PostAnswer> {
-    return transport.post(url, body, signal);
+    return transport.post(url, body, this.maxAnswerBytes, signal);
   }
 }

@@ -5,13 +5,17 @@
  * there). It only moves bytes and times them; everything that decides (retries, pacing, parsing)
  * stays on the main thread and is typed there.
  *
- * Messages in:  { type: 'post', id, url, body } | { type: 'abort', id }
+ * Messages in:  { type: 'post', id, url, body, maxBytes } | { type: 'abort', id }
  * Messages out: { id, ok: true, rttMs, startedAtMs, status, statusText, date, text }
  *   (startedAtMs: performance.timeOrigin + performance.now() when the request was handed to the OS)
  *             | { id, ok: false, error: { name, message, code } }
  *
  * The error carries the platform's name, message and code only: never the URL, whose query holds
  * the UserSig.
+ *
+ * An answer longer than `maxBytes` (a Content-Length above it, or bytes counted as they arrive) is
+ * cut off: the request is destroyed, so the rest is never read, and the error's code is
+ * `EANSWERTOOLARGE` (issue 21: one 300 MB answer took the process to 1.66 GB).
  */
 export const HTTP_WORKER_SOURCE = String.raw`
 'use strict';
@@ -25,6 +29,14 @@ const agents = {
   https: new https.Agent({ keepAlive: true }),
 };
 const live = new Map();
+
+function tooLarge(id, req, maxBytes, what) {
+  const error = new Error('the answer is larger than the cap of ' + maxBytes + ' bytes (' + what + ')');
+  error.name = 'AnswerTooLargeError';
+  error.code = 'EANSWERTOOLARGE';
+  fail(id, error);
+  req.destroy();
+}
 
 function fail(id, error) {
   if (!live.delete(id)) return;
@@ -44,6 +56,7 @@ parentPort.on('message', (m) => {
     return;
   }
   const id = m.id;
+  const maxBytes = m.maxBytes;
   const secure = m.url.startsWith('https:');
   const payload = Buffer.from(m.body, 'utf8');
   const started = performance.now();
@@ -62,10 +75,21 @@ parentPort.on('message', (m) => {
         // From when the bytes left, so a new connection's setup is not read as network jitter
         // (the pacer hears of it as a late send instead).
         const rttMs = performance.now() - (flushed ?? started);
-        const chunks = [];
-        res.on('data', (chunk) => chunks.push(chunk));
         res.on('error', (error) => fail(id, error));
         res.on('aborted', () => fail(id, new Error('the answer was cut off')));
+        const length = Number(res.headers['content-length']);
+        if (length > maxBytes) {
+          tooLarge(id, req, maxBytes, 'Content-Length ' + length);
+          return;
+        }
+        const chunks = [];
+        let received = 0;
+        res.on('data', (chunk) => {
+          if (!live.has(id)) return;
+          received += chunk.length;
+          if (received > maxBytes) tooLarge(id, req, maxBytes, 'more than that arrived');
+          else chunks.push(chunk);
+        });
         res.on('end', () => {
           if (!live.delete(id)) return;
           const status = res.statusCode || 0;
