@@ -64,6 +64,16 @@ function runMetric(name: string, stateMachineName: string, statistic = 'Maximum'
   });
 }
 
+/** The conditions that limit the cloudwatch.amazonaws.com principal to this account's alarms. */
+function alarmsOfThisAccount(): Record<string, Record<string, string>> {
+  return {
+    StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+    ArnLike: {
+      'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`,
+    },
+  };
+}
+
 export class Operations extends Construct {
   public readonly topic: sns.Topic;
   public readonly alarms: cloudwatch.Alarm[] = [];
@@ -76,6 +86,19 @@ export class Operations extends Construct {
       masterKey: props.key,
       enforceSSL: true,
     });
+    // With enforceSSL the topic gets a TopicPolicy, and a TopicPolicy replaces the default one:
+    // without this statement it would hold only the TLS Deny, and no alarm could publish (AWS
+    // Knowledge Center: "Why didn't I receive an SNS notification for my CloudWatch alarm
+    // trigger?"). Only alarms of this account may publish (the confused-deputy guard).
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: alarmsOfThisAccount(),
+      }),
+    );
     // CloudWatch publishes to the encrypted topic with the customer key (an AWS-managed SNS key
     // would not let it).
     props.key.addToResourcePolicy(
@@ -85,12 +108,7 @@ export class Operations extends Construct {
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
         // Only alarms of this account (the confused-deputy guard of a service principal).
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
-          ArnLike: {
-            'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`,
-          },
-        },
+        conditions: alarmsOfThisAccount(),
       }),
     );
     if (props.alarms.email !== undefined) {

@@ -1,0 +1,86 @@
+/**
+ * Issue 22: the deploy an operator can leave alone. Template and definition checks, one
+ * `describe` per finding; each fails on the stack as it was before the fix (commit cbc5c88).
+ */
+import { describe, expect, it } from 'vitest';
+import { build, type Cfn, demoConfig, resourcesOf } from './helpers.ts';
+
+type Template = ReturnType<ReturnType<typeof build>['template']>;
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Principal?: Cfn; Resource?: Cfn };
+const actionsOf = (s: Statement) => [s.Action].flat();
+
+/** cdk.json's config with `count` apps (only what differs from the defaults), and these deploy settings. */
+function withApps(count: number, deploy: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+  const config = demoConfig();
+  config.apps = Array.from({ length: count }, (_, i) => ({
+    sdkAppId: 1400000000 + i,
+    region: 'singapore',
+    secretKey: { ssmParameter: `/tca/${1400000000 + i}` },
+  }));
+  config.deploy = { ...config.deploy, ...deploy };
+  return { ...config, ...extra };
+}
+
+/** The logical id a `{ Ref }` or `{ Fn::GetAtt: [id, …] }` points at. */
+function targetOf(value: Cfn): string {
+  if (typeof value?.Ref === 'string') return value.Ref;
+  const getAtt = value?.['Fn::GetAtt'];
+  if (Array.isArray(getAtt)) return String(getAtt[0]);
+  throw new Error(`not a reference: ${JSON.stringify(value)}`);
+}
+
+const CLOUDWATCH = 'cloudwatch.amazonaws.com';
+const allowsCloudWatch = (s: Statement, action: string) =>
+  s.Effect === 'Allow' &&
+  [s.Principal?.Service].flat().includes(CLOUDWATCH) &&
+  actionsOf(s).some((a) => a === action || (a.endsWith('*') && action.startsWith(a.slice(0, -1))));
+
+describe('alarm delivery: every alarm action can reach its topic', () => {
+  // Two apps, an e-mail and Object Lock: every kind of alarm the stack can have.
+  const template = build(
+    withApps(2, {
+      alarms: { email: 'ops@example.com' },
+      bucket: { objectLock: { mode: 'GOVERNANCE', days: 30 } },
+    }),
+  ).template();
+  const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+  const topicPolicies = Object.values(resourcesOf(template, 'AWS::SNS::TopicPolicy')).map(
+    (p) => p.Properties,
+  );
+  const topics = resourcesOf(template, 'AWS::SNS::Topic');
+  const keys = resourcesOf(template, 'AWS::KMS::Key');
+  const actionTopics = [
+    ...new Set(alarms.flatMap((a) => [...(a.AlarmActions ?? []), ...(a.OKActions ?? [])]).map(targetOf)),
+  ];
+
+  it('lets cloudwatch.amazonaws.com publish to the topic of every alarm action, for alarms of this account only', () => {
+    expect(alarms.length).toBeGreaterThanOrEqual(12);
+    expect(actionTopics.length).toBeGreaterThan(0);
+    for (const topicId of actionTopics) {
+      expect(topics[topicId], `${topicId} is an SNS topic of the stack`).toBeDefined();
+      const statements = topicPolicies
+        .filter((p) => (p.Topics as Cfn[]).some((t) => targetOf(t) === topicId))
+        .flatMap((p) => p.PolicyDocument.Statement as (Statement & { Condition?: Cfn })[]);
+      const publish = statements.find((s) => allowsCloudWatch(s, 'sns:Publish'));
+      expect(publish, `a statement lets CloudWatch publish to ${topicId}`).toBeDefined();
+      expect(Object.keys(publish?.Condition ?? {}).sort()).toEqual(['ArnLike', 'StringEquals']);
+      expect(publish?.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    }
+  });
+
+  it('lets cloudwatch.amazonaws.com use the key of every encrypted alarm topic', () => {
+    for (const topicId of actionTopics) {
+      const keyRef = topics[topicId]?.Properties.KmsMasterKeyId;
+      if (keyRef === undefined) continue;
+      const key = keys[targetOf(keyRef)];
+      expect(key, `the key of ${topicId} is in the stack`).toBeDefined();
+      const statements = key?.Properties.KeyPolicy.Statement as Statement[];
+      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+        expect(
+          statements.some((s) => allowsCloudWatch(s, action)),
+          `${action} on ${topicId}'s key`,
+        ).toBe(true);
+      }
+    }
+  });
+});
