@@ -12,8 +12,9 @@
  *   range as expired (it is beyond retention, so is everything below it); the absence of a time
  *   never does.
  * - Such a placeholder is filed ({@link filingTimes}: the `dt` partition, and the time its
- *   fingerprint-log entry keeps) under the nearest newer message's time, else the nearest older
- *   message's time on the same page, else the run's observation time.
+ *   fingerprint-log entry keeps) under its nearest newer neighbour's time on the same page, else
+ *   its nearest older neighbour's there, else a newer message's time from an earlier page or the
+ *   group's last message time, else the run's observation time.
  *
  * Pure.
  */
@@ -51,16 +52,19 @@ export function newerBounds(
 
 /**
  * The time each item is filed under (its `dt` partition and its fingerprint-log time), keyed by
- * seq, for the items whose served time is zeroed: the nearest newer time ({@link newerBounds}),
- * else the nearest older item's time on the page, else `observedSec`. Items with a time of their
- * own are filed under it and are not in the map.
+ * seq, for the items whose served time is zeroed: the nearest newer time on the page, else the
+ * nearest older time on the page, else `newerSec` (a newer message's time from outside the page),
+ * else `observedSec`. Neighbours on the page come first: they are the message's own neighbours,
+ * whatever order pages were fetched in. Items with a time of their own are filed under it and are
+ * not in the map.
  */
 export function filingTimes(
   items: readonly TimedItem[],
   newerSec: number | null,
   observedSec: number,
 ): Map<number, number> {
-  const bounds = newerBounds(items, newerSec);
+  const onPage = newerBounds(items, null);
+  const outside = newerSec !== null && !isZeroedTime(newerSec) ? newerSec : null;
   const bySeq = [...items].sort((a, b) => a.seq - b.seq);
   const out = new Map<number, number>();
   let older: number | null = null;
@@ -69,7 +73,7 @@ export function filingTimes(
       older = item.time;
       continue;
     }
-    out.set(item.seq, bounds.get(item.seq) ?? older ?? observedSec);
+    out.set(item.seq, onPage.get(item.seq) ?? older ?? outside ?? observedSec);
   }
   return out;
 }

@@ -35,24 +35,22 @@ describe('placeholder times', () => {
     expect(newerBounds(items, 0).get(10)).toBeNull();
   });
 
-  it('files a zeroed item under the nearest newer time, else the nearest older one, else the observation', () => {
+  it('files a zeroed item beside its neighbours on the page, else under a newer time from outside, else the observation', () => {
     const items = [
-      { seq: 3, time: 0 },
-      { seq: 2, time: 200 },
-      { seq: 1, time: 0 },
+      { seq: 4, time: 0 },
+      { seq: 3, time: 300 },
+      { seq: 2, time: 0 },
+      { seq: 1, time: 100 },
     ];
+    // Nearest newer on the page (seq 2 -> 300); at the top, the nearest older one (seq 4 -> 300).
     expect(filingTimes(items, 500, 999)).toEqual(
       new Map([
-        [3, 500],
-        [1, 200],
+        [4, 300],
+        [2, 300],
       ]),
     );
-    expect(filingTimes(items, null, 999)).toEqual(
-      new Map([
-        [3, 200],
-        [1, 200],
-      ]),
-    );
+    expect(filingTimes([{ seq: 4, time: 0 }], 500, 999)).toEqual(new Map([[4, 500]]));
     expect(filingTimes([{ seq: 4, time: 0 }], null, 999)).toEqual(new Map([[4, 999]]));
+    expect(filingTimes([{ seq: 4, time: 0 }], 0, 999)).toEqual(new Map([[4, 999]]));
   });
 });
