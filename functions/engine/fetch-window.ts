@@ -6,7 +6,7 @@ import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domai
 import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
 import { filingTimes, isZeroedTime, newerBounds } from '../domain/placeholder-time.ts';
-import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../domain/record.ts';
+import { type ArchiveRecord, type RecordContext, toQuarantinedRecord, toRecord } from '../domain/record.ts';
 import type { ChatApi, RawMessage, RejectedItem } from '../domain/tencent-types.ts';
 import { TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
@@ -49,25 +49,8 @@ export async function fetchPage(
       generation,
       observedAt: options.observedAtSec ?? null,
     };
-    const serverNowSec = Math.floor(api.serverNowMs() / 1000);
-    const items = [...bySeq.values()].map((m) => ({ seq: m.MsgSeq, time: m.MsgTimeStamp }));
-    const filing = filingTimes(items, newerSec, options.observedAtSec ?? serverNowSec);
-    const filedAt = new Map<ArchiveRecord, number>();
-    const records: ArchiveRecord[] = [...bySeq.values()]
-      .sort((a, b) => b.MsgSeq - a.MsgSeq)
-      .map((m) => {
-        const record = toRecord(m, ctx);
-        const time = filing.get(m.MsgSeq);
-        if (time !== undefined) filedAt.set(record, time);
-        return record;
-      });
-    // A flagged row without a readable time goes under the nearest message's day (else the server's today).
-    let fallbackTime = serverNowSec;
-    for (const m of bySeq.values())
-      if (!isZeroedTime(m.MsgTimeStamp)) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
-    for (const [seq, item] of quarantined) {
-      if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
-    }
+    const nowSec = Math.floor(api.serverNowMs() / 1000);
+    const { records, filedAt } = pageRecords(bySeq, quarantined, ctx, { newerSec, nowSec });
     return { records, calls, next, short, stop, inconsistent, ...(filedAt.size > 0 ? { filedAt } : {}) };
   };
   for (;;) {
@@ -165,4 +148,35 @@ function oldestBound(bounds: ReadonlyMap<number, number | null>): number | undef
   let oldest: number | undefined;
   for (const bound of bounds.values()) if (bound !== null) oldest = Math.min(oldest ?? bound, bound);
   return oldest;
+}
+
+/**
+ * The records of a page, newest first, then its flagged rows; and the time each zeroed
+ * placeholder is filed under (beside its neighbours, see placeholder-time.ts).
+ */
+function pageRecords(
+  bySeq: ReadonlyMap<number, RawMessage>,
+  quarantined: ReadonlyMap<number, RejectedItem>,
+  ctx: RecordContext,
+  times: { newerSec: number | null; nowSec: number },
+): { records: ArchiveRecord[]; filedAt: Map<ArchiveRecord, number> } {
+  const items = [...bySeq.values()].map((m) => ({ seq: m.MsgSeq, time: m.MsgTimeStamp }));
+  const filing = filingTimes(items, times.newerSec, ctx.observedAt ?? times.nowSec);
+  const filedAt = new Map<ArchiveRecord, number>();
+  const records: ArchiveRecord[] = [...bySeq.values()]
+    .sort((a, b) => b.MsgSeq - a.MsgSeq)
+    .map((m) => {
+      const record = toRecord(m, ctx);
+      const time = filing.get(m.MsgSeq);
+      if (time !== undefined) filedAt.set(record, time);
+      return record;
+    });
+  // A flagged row without a readable time goes under the nearest message's day (else the server's today).
+  let fallbackTime = times.nowSec;
+  for (const m of bySeq.values())
+    if (!isZeroedTime(m.MsgTimeStamp)) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
+  for (const [seq, item] of quarantined) {
+    if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
+  }
+  return { records, filedAt };
 }

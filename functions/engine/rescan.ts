@@ -131,10 +131,7 @@ export async function rescanTargets(
         if (stopping()) break;
         const task = compareWindow(deps, options, prints, cycle, window, observedAt, report, signal).then(
           (revisions) => {
-            writer.addAll(
-              revisions.map((r) => r.record),
-              new Map(revisions.map((r) => [r.record, r.filedAt])),
-            );
+            addRevisions(writer, revisions);
             report.messages += revisions.length;
             if (--open === 0) done();
           },
@@ -170,6 +167,14 @@ export async function rescanTargets(
     await saveProgress({ version: 1, cycle: null, lastCompletedAtSec: observedAt });
     report.rescan.complete = true;
   }
+}
+
+/** Revision rows to the writer, each filed under the archive's time of its message. */
+function addRevisions(writer: PartitionWriter, revisions: readonly Revision[]): void {
+  writer.addAll(
+    revisions.map((r) => r.record),
+    new Map(revisions.map((r) => [r.record, r.filedAt])),
+  );
 }
 
 /** Every fingerprint log of one day, merged. */
