@@ -251,9 +251,38 @@ type ParsedDeploy = z.output<typeof DeploySchema>;
 
 /** The deploy settings with every default resolved (names and bounds that depend on others). */
 export type DeployConfig = Omit<ParsedDeploy, 'run' | 'query'> & {
-  run: Required<ParsedDeploy['run']>;
+  run: Required<ParsedDeploy['run']> & {
+    /** The archiver function's `/tmp`, sized for the media downloads in flight (MB). */
+    ephemeralStorageMb: number;
+  };
   query: Required<ParsedDeploy['query']>;
 };
+
+/** Lambda's `/tmp` without media, and what stays free beside the media files (MB). */
+export const EPHEMERAL_STORAGE_BASE_MB = 512;
+/** The most `/tmp` Lambda gives a function (MB). */
+export const EPHEMERAL_STORAGE_MAX_MB = 10_240;
+const MIB = 1024 * 1024;
+
+/**
+ * The `/tmp` the archiver function needs: every download in flight at once (`media.concurrency`)
+ * may be a file of `media.maxBytes`, each written to the media temp folder before its upload
+ * (functions/composition.ts), plus {@link EPHEMERAL_STORAGE_BASE_MB} for everything else.
+ * @throws ConfigError naming media.concurrency and media.maxBytes when that exceeds Lambda's 10,240 MB
+ */
+export function ephemeralStorageMb(config: Config, source = 'archiver config'): number {
+  if (!config.media.enabled) return EPHEMERAL_STORAGE_BASE_MB;
+  const mediaMb = Math.ceil((config.media.concurrency * config.media.maxBytes) / MIB);
+  const needed = mediaMb + EPHEMERAL_STORAGE_BASE_MB;
+  if (needed > EPHEMERAL_STORAGE_MAX_MB) {
+    const fitting = Math.floor(((EPHEMERAL_STORAGE_MAX_MB - EPHEMERAL_STORAGE_BASE_MB) * MIB) / config.media.maxBytes);
+    throw new ConfigError(
+      `Invalid ${source}:\n  - media.concurrency, media.maxBytes: ${config.media.concurrency} downloads in flight x ${config.media.maxBytes} bytes each need ${needed} MB of /tmp (with ${EPHEMERAL_STORAGE_BASE_MB} MB to spare), more than the ${EPHEMERAL_STORAGE_MAX_MB} MB Lambda allows; lower media.concurrency to ${fitting} or less, or media.maxBytes`,
+      { field: 'media.concurrency' },
+    );
+  }
+  return needed;
+}
 
 /** The archiver config (as the Lambda will see it) and the deploy settings. */
 export interface StackConfig {
@@ -297,6 +326,7 @@ export function parseStackConfig(raw: unknown, source = 'archiver config'): Stac
     );
   }
   const deploy = resolveDeploy(parsed.data, config.apps.length, source);
+  deploy.run.ephemeralStorageMb = ephemeralStorageMb(config, source);
   const size = Buffer.byteLength(JSON.stringify(rawConfig));
   if (size > MAX_CONFIG_ENV_BYTES) {
     throw new ConfigError(
@@ -333,6 +363,7 @@ function resolveDeploy(deploy: ParsedDeploy, apps: number, source: string): Depl
     run: {
       ...deploy.run,
       maxIterations: deploy.run.maxIterations ?? Math.min(DEFAULT_MAX_ITERATIONS, fitting),
+      ephemeralStorageMb: EPHEMERAL_STORAGE_BASE_MB,
     },
     query: {
       ...deploy.query,

@@ -1,14 +1,15 @@
 /**
  * A test hook at the store edge: the archive CLI stops dead before a chosen write, so a test can
- * SIGKILL it at a named point of its work instead of after a guessed delay (which lands somewhere
- * else on every machine: test/helpers/process-archive.ts `killAtPause`).
+ * SIGKILL it (or freeze it and resume it) at a named point of its work instead of after a guessed
+ * delay, which lands somewhere else on every machine (test/helpers/process-archive.ts).
  *
  * `ARCHIVER_TEST_PAUSE_AT=<key prefix>[:<nth>]` arms it: before the `nth` (default 1st) `put` or
  * `putStream` of an object whose key starts with `<key prefix>` (`messages/`, `fingerprints/`,
  * `rescan/`, `state/`, `media/`, …), counted from the start of the process, the store waits until
- * every earlier matching write has settled, writes `ARCHIVER_TEST_PAUSED <spec> <key>` on stderr
- * and blocks the whole thread (no timer, no other write runs) until the process is killed. So
- * exactly `nth - 1` matching writes are done, the `nth` is not, and nothing moves meanwhile.
+ * every earlier matching write has settled, writes `ARCHIVER_TEST_PAUSED <prefix>:<nth> <key>` on
+ * stderr and stops its own process (SIGSTOP: no thread, timer or write runs) until it gets SIGCONT
+ * (then the write goes ahead) or SIGKILL. So exactly `nth - 1` matching writes are done, the `nth`
+ * is not, and nothing moves meanwhile.
  *
  * Without the variable the store is returned as it is: no wrapper, no cost.
  */
@@ -51,10 +52,10 @@ export function parsePauseAt(value: string | undefined): PausePoint | undefined 
   return { prefix, nth };
 }
 
-/** Blocks the thread for good: only a signal ends the process. */
-function blockForever(line: string): void {
+/** Says where, then stops this process until SIGCONT (or SIGKILL, which ends it). */
+function stopHere(line: string): void {
   writeSync(2, `${line}\n`);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  process.kill(process.pid, 'SIGSTOP');
 }
 
 /**
@@ -64,7 +65,7 @@ function blockForever(line: string): void {
 export function pausingStore(
   store: StreamingObjectStore,
   spec: string | undefined,
-  pause: (line: string) => void = blockForever,
+  pause: (line: string) => void = stopHere,
 ): StreamingObjectStore {
   const point = parsePauseAt(spec);
   if (point === undefined) return store;

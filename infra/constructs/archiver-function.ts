@@ -3,7 +3,7 @@
  * on arm64, with a role that can do exactly what the engine does and nothing else.
  */
 import { fileURLToPath } from 'node:url';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -83,6 +83,9 @@ export class ArchiverFunction extends Construct {
       // Default 15 minutes, the most Lambda allows; the handler stops paging well before it
       // (time-budget.ts reads what is left from the Lambda context).
       timeout: Duration.seconds(deploy.run.timeoutSeconds),
+      // Media files wait in /tmp between download and upload: room for every download in flight
+      // at its largest (infra/config.ts, ephemeralStorageMb).
+      ephemeralStorageSize: Size.mebibytes(deploy.run.ephemeralStorageMb),
       role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,

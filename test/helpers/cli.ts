@@ -32,6 +32,8 @@ export interface CliProcess {
   readonly done: Promise<CliResult>;
   /** Whether the process has exited. */
   readonly exited: boolean;
+  /** The process id (undefined if it could not be spawned). */
+  readonly pid: number | undefined;
   /** SIGKILL the process (if it still runs). */
   kill(): void;
   /** Send `signal` (SIGINT, SIGTERM, SIGSTOP, SIGCONT, …) if the process still runs. */
@@ -101,6 +103,7 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
     get exited() {
       return exited;
     },
+    pid: child.pid,
     kill: () => {
       if (!exited) child.kill('SIGKILL');
     },

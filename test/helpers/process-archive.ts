@@ -4,7 +4,7 @@
  * the archive's local store and state, CLI runs, and a kill once a run has taken the lease. Each
  * test registers its teardown with {@link useProcessCleanups}.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -143,25 +143,50 @@ export async function killAfterLease(
 /** A run killed at a pause point, or the run that ended before reaching it. */
 export interface PausedKill {
   result: CliResult;
-  /** True when the run was blocked at the point when it was killed. */
+  /** True when the run was stopped at the point when it was killed. */
   paused: boolean;
 }
 
 /**
  * Starts a run armed to pause at `point` (`<key prefix>[:<nth>]`, see
- * functions/adapters/pause-at.ts) and SIGKILLs it while it is blocked there: before that write,
- * after every earlier matching one, whatever the speed of this machine. A run that ends without
- * reaching the point is not killed (`paused` false).
+ * functions/adapters/pause-at.ts): it stops itself (SIGSTOP) before that write, after every earlier
+ * matching one, whatever the speed of this machine. `paused` resolves true once it has stopped
+ * there (the test may then SIGKILL it, or SIGCONT it later), false if it ended first.
  */
+export function spawnPausedAt(
+  archive: Pick<ProcessArchive, 'spawnArchive'>,
+  point: string,
+  options: CliOptions = {},
+): { run: CliProcess; paused: Promise<boolean> } {
+  const parsed = parsePauseAt(point);
+  if (parsed === undefined) throw new Error('a pause point is needed');
+  const run = archive.spawnArchive({ ...options, env: { ...options.env, [PAUSE_AT_ENV]: point } });
+  const marked = run.waitForStderr(`${PAUSED_MARKER} ${parsed.prefix}:${parsed.nth} `);
+  return { run, paused: marked.then(async (seen) => seen && (await stoppedOrGone(run))) };
+}
+
+/**
+ * Waits until `run` is really stopped (state `T` in /proc/<pid>/stat): it names its pause point
+ * just before it stops itself, and a SIGCONT sent in between would be lost. False if it ended.
+ */
+async function stoppedOrGone(run: CliProcess): Promise<boolean> {
+  for (;;) {
+    if (run.exited) return false;
+    const stat = await readFile(`/proc/${run.pid}/stat`, 'utf8').catch(() => '');
+    // The state follows the command name in parentheses, which may itself contain spaces.
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return true;
+    await sleep(2);
+  }
+}
+
+/** A run SIGKILLed while stopped at `point` ({@link spawnPausedAt}), or not killed if it ended first. */
 export async function runKilledAt(
   archive: Pick<ProcessArchive, 'spawnArchive'>,
   point: string,
   options: CliOptions = {},
 ): Promise<PausedKill> {
-  const parsed = parsePauseAt(point);
-  if (parsed === undefined) throw new Error('runKilledAt needs a pause point');
-  const run = archive.spawnArchive({ ...options, env: { ...options.env, [PAUSE_AT_ENV]: point } });
-  const paused = await run.waitForStderr(`${PAUSED_MARKER} ${parsed.prefix}:${parsed.nth} `);
-  if (paused) run.kill();
-  return { result: await run.done, paused };
+  const { run, paused } = spawnPausedAt(archive, point, options);
+  const stopped = await paused;
+  if (stopped) run.kill();
+  return { result: await run.done, paused: stopped };
 }

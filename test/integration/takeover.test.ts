@@ -6,9 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { exactlyOnceProblems, expectedIdentities, listAll, readArchive } from '../helpers/archive.ts';
-import { type CliProcess, runCli } from '../helpers/cli.ts';
-import { sleep, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
-import type { TestState } from '../helpers/state.ts';
+import { runCli } from '../helpers/cli.ts';
+import {
+  runKilledAt,
+  sleep,
+  spawnPausedAt,
+  startProcessArchive,
+  useProcessCleanups,
+} from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();
 
@@ -25,30 +30,19 @@ async function setup(run: Record<string, unknown>, groups = 15) {
     // Leases and messages only: media has its own kill test (kill-resume.test.ts).
     media: { enabled: false },
   });
-  const { sim, store, readState } = t;
-  /** Resolves once a run has taken the lease (and so is working). */
-  const leaseTaken = async (run: CliProcess): Promise<TestState> => {
-    for (;;) {
-      const state = await readState().catch(() => undefined);
-      if (state?.lease) return state;
-      if (run.exited) throw new Error('the run ended before it took the lease');
-      await sleep(5);
-    }
-  };
+  const { sim, store } = t;
   const exactlyOnce = async () =>
     exactlyOnceProblems(await readArchive(store), expectedIdentities(sim), 'UTC');
-  return { ...t, leaseTaken, exactlyOnce };
+  return { ...t, exactlyOnce };
 }
 
 describe('lease takeover with real processes', () => {
   it('after a SIGKILL the next run on this host takes over at once (no exit 75)', async () => {
     // A long lease: waiting it out would take a minute.
     const t = await setup({ checkpointSeconds: 1, leaseSeconds: 60 });
-    const first = t.spawnArchive();
-    await t.leaseTaken(first);
-    await sleep(150);
-    first.kill();
-    const killed = await first.done;
+    // Killed holding the lease: stopped before its first message part (pause-at.ts).
+    const { result: killed, paused } = await runKilledAt(t, 'messages/:1');
+    expect(paused).toBe(true);
     expect(killed.signal).toBe('SIGKILL');
     expect((await t.readState())?.lease?.holder?.pid).toBeGreaterThan(0);
     const next = await runCli(['archive', '--config', t.config]);
@@ -70,10 +64,12 @@ describe('lease takeover with real processes', () => {
         t.sim.groups().find((g) => g.type === 'Public' && !g.deleted)?.groupId as string,
         3_000,
       );
-      const run = t.spawnArchive();
-      await t.leaseTaken(run);
-      await sleep(200);
+      // The signal waits while the run is stopped before its first message part, and arrives as
+      // it resumes: mid-checkpoint with work left, on any machine.
+      const { run, paused } = spawnPausedAt(t, 'messages/:1');
+      expect(await paused).toBe(true);
       run.signal(signal);
+      run.signal('SIGCONT');
       const result = await run.done;
       expect(result.code, result.stderr).toBe(code);
       expect(result.stderr).toContain(`${signal}: finishing the current checkpoint`);
@@ -88,25 +84,14 @@ describe('lease takeover with real processes', () => {
   }, 90_000);
 
   it('SIGSTOP mid-checkpoint past the lease, takeover, SIGCONT, one more run: exactly once, nothing stray', async () => {
-    // Checkpoints every 0.3 s, each writing many day partitions; a lease of 1.2 s.
-    const t = await setup({ checkpointSeconds: 0.3, leaseSeconds: 1.2 }, 25);
-    const frozen = t.spawnArchive();
-    await t.leaseTaken(frozen);
-    // Stop it while a checkpoint's intent is written and its objects are not all committed.
-    let stopped: TestState | undefined;
-    const giveUpAt = Date.now() + 20_000;
-    while (stopped === undefined && Date.now() < giveUpAt) {
-      const state = await t.readState();
-      if (state?.pending) {
-        frozen.signal('SIGSTOP');
-        await sleep(20);
-        const after = await t.readState();
-        if (after?.pending) stopped = after;
-        else frozen.signal('SIGCONT');
-      } else await sleep(1);
-      if (frozen.exited) break;
-    }
-    expect(stopped, 'never caught the run mid-checkpoint').toBeDefined();
+    // Checkpoints each writing many day partitions; a lease that a loaded machine keeps, short
+    // enough to wait out.
+    const t = await setup({ checkpointSeconds: 1, leaseSeconds: 5 }, 25);
+    // Stopped (SIGSTOP) while a checkpoint's intent is written and its objects are not all
+    // committed: before its second message part, the first one written (pause-at.ts).
+    const { run: frozen, paused } = spawnPausedAt(t, 'messages/:2');
+    expect(await paused).toBe(true);
+    const stopped = await t.readState();
     const planned = stopped?.pending?.objects ?? [];
     expect(planned.length).toBeGreaterThan(0);
     // Past its lease (the holder is alive but stopped, so it is waited out, not taken at once).
