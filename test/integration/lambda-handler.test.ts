@@ -21,13 +21,13 @@ import { type S3rverHandle, startS3rver } from '../helpers/s3rver.ts';
 
 const PARAMETER = '/tencent-chat-archiver/1400000000/secret-key';
 /** History pages per second (the app's plan rate): what bounds an invocation's work. */
-const PAGE_RATE = 4;
+const PAGE_RATE = 3;
 /**
  * The remaining time of each invocation of the deadline test, and its hard stop: the soft deadline
- * comes a quarter (1.5 s) before the end, 1.3 s before the hard stop (time-budget.ts), room for the
+ * comes a quarter (2.5 s) before the end, 2.3 s before the hard stop (time-budget.ts), room for the
  * last checkpoint on a loaded machine.
  */
-const REMAINING_MS = 6_000;
+const REMAINING_MS = 10_000;
 const HARD_STOP_MS = 200;
 const PREFIX = 'archive/';
 

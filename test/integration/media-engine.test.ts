@@ -136,7 +136,7 @@ describe('media stage', () => {
       expect(report.done).toBe(true);
       expect(await listAll(store, mediaQueuePrefix(sdkAppId))).toEqual([]);
     },
-    60_000,
+    180_000,
   );
 
   it('answers the missing-media query on DuckDB with the counts of the simulator ground truth', async () => {
@@ -189,7 +189,7 @@ describe('media stage', () => {
     // Assess
     expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(truth));
     expect(truth.size).toBeGreaterThanOrEqual(3);
-  }, 60_000);
+  }, 180_000);
 
   it('does not copy again what an incremental run already has, and copies what is new', async () => {
     // Prepare
@@ -211,7 +211,7 @@ describe('media stage', () => {
     expect(second.media?.references).toBeGreaterThan(0);
     // Only the new messages' files were fetched again.
     expect(sim.mediaStats().bytesServed - served).toBeLessThan(served / 3);
-  }, 60_000);
+  }, 180_000);
 
   it('leaves what does not fit before the deadline for the next run, never half-written', async () => {
     // Prepare: the run's clock jumps past its deadline just before the fifth file is stored (the
@@ -241,5 +241,5 @@ describe('media stage', () => {
     expect(second.done).toBe(true);
     const refs = expectedMediaRefs(sim, sdkAppId, ['original', 'thumbnail']);
     expect(await mediaProblems(sim, store, refs, await readManifest(store))).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });
