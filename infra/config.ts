@@ -275,7 +275,9 @@ export function ephemeralStorageMb(config: Config, source = 'archiver config'): 
   const mediaMb = Math.ceil((config.media.concurrency * config.media.maxBytes) / MIB);
   const needed = mediaMb + EPHEMERAL_STORAGE_BASE_MB;
   if (needed > EPHEMERAL_STORAGE_MAX_MB) {
-    const fitting = Math.floor(((EPHEMERAL_STORAGE_MAX_MB - EPHEMERAL_STORAGE_BASE_MB) * MIB) / config.media.maxBytes);
+    const fitting = Math.floor(
+      ((EPHEMERAL_STORAGE_MAX_MB - EPHEMERAL_STORAGE_BASE_MB) * MIB) / config.media.maxBytes,
+    );
     throw new ConfigError(
       `Invalid ${source}:\n  - media.concurrency, media.maxBytes: ${config.media.concurrency} downloads in flight x ${config.media.maxBytes} bytes each need ${needed} MB of /tmp (with ${EPHEMERAL_STORAGE_BASE_MB} MB to spare), more than the ${EPHEMERAL_STORAGE_MAX_MB} MB Lambda allows; lower media.concurrency to ${fitting} or less, or media.maxBytes`,
       { field: 'media.concurrency' },

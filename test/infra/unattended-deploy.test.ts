@@ -6,6 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { build, type Cfn, demoConfig, resourcesOf } from './helpers.ts';
 
 type Template = ReturnType<ReturnType<typeof build>['template']>;
+
+/** The archiver function's properties (found by its description). */
+function archiverFunction(template: Template): Cfn {
+  const found = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).find((f) =>
+    String(f.Properties.Description).startsWith('tencent-chat-archiver: archives'),
+  );
+  if (!found) throw new Error('no archiver function');
+  return found.Properties;
+}
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Principal?: Cfn; Resource?: Cfn };
 const actionsOf = (s: Statement) => [s.Action].flat();
 
@@ -82,5 +91,26 @@ describe('alarm delivery: every alarm action can reach its topic', () => {
         ).toBe(true);
       }
     }
+  });
+});
+
+describe('media temp files fit the function’s ephemeral storage', () => {
+  const MIB = 1024 * 1024;
+  const storage = (media: Record<string, unknown>) =>
+    archiverFunction(build(withApps(1, {}, { media })).template()).EphemeralStorage?.Size;
+
+  it('sizes /tmp for every download in flight at its largest, plus 512 MB for the rest', () => {
+    // The defaults: 16 downloads of up to 200 MiB.
+    const defaults = archiverFunction(build(withApps(1)).template()).EphemeralStorage?.Size;
+    expect(defaults).toBeGreaterThanOrEqual((16 * 200 * MIB) / MIB + 512);
+    expect(storage({ concurrency: 4, maxBytes: 50 * MIB })).toBe(4 * 50 + 512);
+    expect(storage({ concurrency: 48, maxBytes: 200 * MIB })).toBe(48 * 200 + 512);
+    expect(storage({ enabled: false })).toBe(512);
+  });
+
+  it('refuses media settings that cannot fit in 10,240 MB, naming both fields', () => {
+    expect(() => build(withApps(1, {}, { media: { concurrency: 64, maxBytes: 200 * MIB } }))).toThrow(
+      /media\.concurrency, media\.maxBytes: .*10240 MB.*lower media\.concurrency to 48 or less/s,
+    );
   });
 });
