@@ -28,6 +28,11 @@ export interface ArchiveResult {
   mediaDone: number;
   /** Media references left for the next invocation (deadline) or a later run (retries). */
   mediaPending: number;
+  /**
+   * Archived messages the rescan compared with the server in this invocation: its window moved on
+   * (progress without new messages, once every target is caught up).
+   */
+  rescanChecked: number;
 }
 
 /** CloudWatch namespace of the function's EMF metrics and of the deadline check. */

@@ -152,6 +152,7 @@ function resultOf(report: RunReport): ArchiveResult {
     elapsedMs: report.elapsedMs,
     mediaDone: mediaDone(report),
     mediaPending: (report.media?.pending ?? 0) + (report.media?.pendingBatches ?? 0),
+    rescanChecked: report.rescan.checked,
   };
 }
 

@@ -354,12 +354,11 @@ export class RunStateMachine extends Construct {
     const progressed = sfn.Condition.or(
       sfn.Condition.numberGreaterThan(result('messages'), 0),
       sfn.Condition.numberLessThanJsonPath(result('remainingTargets'), '$.remainingTargets'),
-      // An invocation that only copied media (the messages were archived earlier) progressed too.
-      sfn.Condition.and(
-        sfn.Condition.isPresent(result('mediaDone')),
-        sfn.Condition.isNumeric(result('mediaDone')),
-        sfn.Condition.numberGreaterThan(result('mediaDone'), 0),
-      ),
+      // An invocation that only copied media (the messages were archived earlier) progressed too,
+      // and so did one that only moved the rescan's window on (every target caught up, the rescan
+      // compared archived messages with the server: functions/lambda/contract.ts, rescanChecked).
+      positive(result('mediaDone')),
+      positive(result('rescanChecked')),
     );
     const invalid = new sfn.Pass(this, 'AppResultInvalid', {
       parameters: {
@@ -387,7 +386,7 @@ export class RunStateMachine extends Construct {
         iteration: sfn.JsonPath.numberAt('$.iteration'),
         error: {
           Error: 'NoProgress',
-          Cause: `${props.noProgressInvocations} invocations in a row archived nothing and left as many groups behind; see the run reports and the function's log`,
+          Cause: `${props.noProgressInvocations} invocations in a row archived nothing, copied no media, rescanned nothing and left as many groups behind; see the run reports and the function's log`,
         },
       },
     });
@@ -440,4 +439,13 @@ export class RunStateMachine extends Construct {
         .otherwise(nextWithoutProgress),
     );
   }
+}
+
+/** A number field of the result that is present and above 0 (absent in older results). */
+function positive(path: string): sfn.Condition {
+  return sfn.Condition.and(
+    sfn.Condition.isPresent(path),
+    sfn.Condition.isNumeric(path),
+    sfn.Condition.numberGreaterThan(path, 0),
+  );
 }

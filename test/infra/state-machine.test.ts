@@ -226,6 +226,25 @@ describe('the run state machine', () => {
     expect(effects.metrics).toEqual([]);
   });
 
+  it('counts a rescan-only invocation that moved its window on as progress, not as stalled', async () => {
+    // Every target caught up (none behind, no new messages, no media): a long rescan window takes
+    // several invocations, each comparing archived messages with the server.
+    const fn = lambda((_id, call) => ({
+      done: call === 5,
+      messages: 0,
+      remainingTargets: 0,
+      mediaDone: 0,
+      rescanChecked: call === 5 ? 0 : 500,
+    }));
+    const effects = sideEffects();
+    const result = await run(fn, effects);
+    const output = result.output as RunOutput;
+    expect(output.apps.map((a) => a.status)).toEqual(['done', 'done']);
+    // Without the rescan counted, the fourth invocation would stop each app as stalled.
+    expect(fn.calls.get(1400000000)).toBe(5);
+    expect(effects.metrics).toEqual([]);
+  });
+
   it('retries throttling, crashes, lost invocations, LeaseHeldError, transient errors and timeouts', async () => {
     // At most 4 retries per retrier and invocation: the errors are spread over the two apps.
     const errors: Record<number, string[]> = {
