@@ -19,8 +19,9 @@ export type SimMediaKind = 'image' | 'thumb' | 'sound' | 'video' | 'file';
  * - `normal`; `flaky` (503 with Retry-After for the first few requests, then normal);
  * - `expired` (404; `get_cos_sig` Status 2), `banned` (403 even in a public bucket; Status 1, the
  *   pre-signed URL works);
- * - `html` (200 with an HTML error page instead of the file), `wrong-size` (one byte more than
- *   declared), `redirect` (302 to the disallowed host), `disallowed-host` (the message's URL is on
+ * - `html` (200 with an HTML error page instead of the file), `markup` (200 with hostile markup of
+ *   exactly the declared size under a media type: see {@link markupFile}), `wrong-size` (one byte
+ *   more than declared), `redirect` (302 to the disallowed host), `disallowed-host` (the message's URL is on
  *   a host that is not allowed).
  */
 export type MediaFate =
@@ -29,6 +30,7 @@ export type MediaFate =
   | 'expired'
   | 'banned'
   | 'html'
+  | 'markup'
   | 'wrong-size'
   | 'redirect'
   | 'disallowed-host';
@@ -48,6 +50,8 @@ export interface SimMediaSpec {
   /** 503s a flaky file answers before it works; default 2. */
   flakyTimes?: number;
   htmlFraction?: number;
+  /** Hostile markup in place of images, voices and videos (issue 21); default 0. */
+  markupFraction?: number;
   wrongSizeFraction?: number;
   redirectFraction?: number;
   disallowedHostFraction?: number;
@@ -62,6 +66,7 @@ export const DEFAULT_MEDIA_SPEC: ResolvedMediaSpec = {
   flakyFraction: 0.05,
   flakyTimes: 2,
   htmlFraction: 0.02,
+  markupFraction: 0,
   wrongSizeFraction: 0.02,
   redirectFraction: 0.01,
   disallowedHostFraction: 0.01,
@@ -99,6 +104,7 @@ export function mediaFate(seed: number, fileId: string, spec: ResolvedMediaSpec)
     ['expired', spec.expiredFraction],
     ['banned', spec.bannedFraction],
     ['html', spec.htmlFraction],
+    ['markup', spec.markupFraction],
     ['wrong-size', spec.wrongSizeFraction],
     ['flaky', spec.flakyFraction],
   ];
@@ -231,13 +237,43 @@ export function servedLength(path: MediaPath, fate: MediaFate): number {
   return fate === 'wrong-size' ? path.size + 1 : path.size;
 }
 
+/** What a file of fate `markup` serves in place of an image, a voice or a video. */
+const MARKUP = [
+  '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(document.domain)</script></svg>',
+  '<img src=x onerror="alert(document.cookie)">',
+  '<iframe src="https://evil.example/" style="position:fixed;inset:0"></iframe>',
+  '<meta http-equiv="refresh" content="0;url=https://evil.example/">',
+];
+
+/**
+ * The answer of a file of fate `markup` (issue 21): an SVG with a script or an HTML fragment
+ * (`<img onerror>`, `<iframe>`, `<meta refresh>`), padded with spaces (or cut) to exactly the
+ * declared size, under the kind's own content type or `image/svg+xml`. Neither the type nor the
+ * size gives it away, only its first bytes. Chosen by the file id's hash.
+ */
+export function markupFile(seed: number, path: MediaPath): { contentType: string; body: Buffer } {
+  const pick = mix(seed, hashString(path.fileId), SALT_FATE, 0x5f6) >>> 0;
+  const markup = MARKUP[pick % MARKUP.length] ?? '';
+  const svgType = (pick >>> 8) % 2 === 0 && (path.kind === 'image' || path.kind === 'thumb');
+  const body = Buffer.alloc(path.size, 0x20);
+  body.write(markup, 'latin1');
+  return { contentType: svgType ? 'image/svg+xml' : CONTENT_TYPES[path.kind], body };
+}
+
 /** `sign` query value of a pre-signed URL valid until `expiresSec`. */
 export function presignature(secret: string, pathname: string, expiresSec: number): string {
   return createHmac('sha256', secret).update(`${pathname}\n${expiresSec}`).digest('hex');
 }
 
-/** The status an archiver should end with for a file of this fate. */
-export function expectedMediaStatus(fate: MediaFate): 'archived' | 'expired' | 'refused' {
+/**
+ * The status an archiver should end with for a file of this fate and kind. A file (`TIMFileElem`)
+ * of fate `markup` is served as itself: a file may be of any type.
+ */
+export function expectedMediaStatus(
+  fate: MediaFate,
+  kind: SimMediaKind = 'image',
+): 'archived' | 'expired' | 'refused' {
+  if (fate === 'markup' && kind === 'file') return 'archived';
   switch (fate) {
     case 'normal':
     case 'flaky':

@@ -17,6 +17,7 @@ import {
   expectedMediaStatus,
   type MediaFate,
   type MediaPath,
+  markupFile,
   mediaBytes,
   mediaFate,
   needsSignature,
@@ -148,7 +149,7 @@ export class SimMedia {
     // The SDK documents the size of an image's original only (SDK-IMG): a large or thumbnail
     // image one byte longer than its `Size` is not detectable, so it is archived as served.
     const sizeUnchecked = fate === 'wrong-size' && /_[23]$/.test(path.fileId);
-    const expected = sizeUnchecked ? 'archived' : expectedMediaStatus(fate);
+    const expected = sizeUnchecked ? 'archived' : expectedMediaStatus(fate, path.kind);
     const bytes = servedLength(path, fate);
     let sha256: string | undefined;
     if (expected === 'archived') {
@@ -234,6 +235,12 @@ export class SimMedia {
       // Chunked, so only the type and the first bytes give it away.
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(HTML_PAGE);
+      return;
+    }
+    if (fate === 'markup' && path.kind !== 'file') {
+      const { contentType, body } = markupFile(this.#seed, path);
+      res.writeHead(200, { 'content-type': contentType, 'content-length': body.length });
+      res.end(body);
       return;
     }
     this.#file(res, path, fate);

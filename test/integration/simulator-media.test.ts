@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mediaRefsOfMessage } from '../../functions/domain/media-refs.ts';
 import { type MediaFate, type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { simMediaFetcher } from '../helpers/media.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
 let sim: Simulator;
@@ -202,6 +204,89 @@ describe('simulator media messages of an exact size', () => {
       expect(big.mediaTruth(url)?.fate).toBe('normal');
     } finally {
       await big.stop();
+    }
+  }, 60_000);
+});
+
+describe('simulator media that is markup in disguise (issue 21)', () => {
+  it('serves each file starting like its kind, and markup of the declared size that the archiver refuses', async () => {
+    // Prepare: a third of the files are markup; no other fault and no signing (the client's fake
+    // clock would outrun get_cos_sig's rate), so every other file is archived.
+    const hostile = await startSimulator({
+      seed: 21,
+      retentionDays: 3650,
+      dataset: {
+        groups: 4,
+        activeFraction: 1,
+        messagesPerActiveGroup: [120, 160],
+        historyDays: 3,
+        mediaMaxBytes: 20_000,
+      },
+      media: {
+        markupFraction: 0.35,
+        requireSignature: 'none',
+        expiredFraction: 0,
+        bannedFraction: 0,
+        flakyFraction: 0,
+        htmlFraction: 0,
+        wrongSizeFraction: 0,
+        redirectFraction: 0,
+        disallowedHostFraction: 0,
+      },
+    });
+    try {
+      const { client } = clientFor(hostile);
+      const fetcher = simMediaFetcher(hostile, client, new FakeClock(), { tempName: 'sim-markup-media' });
+      const refs = [];
+      for (const group of hostile.groups()) {
+        if (group.topicsEnabled || group.type === 'AVChatRoom') continue;
+        for (const message of hostile.groundTruth(group.groupId)) {
+          const key = { sdkAppId: 1, groupId: group.groupId, topicId: null };
+          for (const ref of mediaRefsOfMessage(message, key, { imageSizes: ['original', 'thumbnail'] })) {
+            if (ref.url !== null) refs.push(ref);
+          }
+        }
+      }
+
+      // Act
+      const outcomes: {
+        kind: string;
+        fate: string | undefined;
+        status: string;
+        expected: string;
+        reason: string | null;
+      }[] = [];
+      for (const ref of refs) {
+        const truth = hostile.mediaTruth(ref.url ?? '');
+        const result = await fetcher.download(ref);
+        if (result.status === 'archived') {
+          expect(result.sha256, ref.url ?? '').toBe(truth?.sha256);
+          await result.dispose();
+        }
+        outcomes.push({
+          kind: ref.kind,
+          fate: truth?.fate,
+          status: result.status,
+          expected: String(truth?.expected),
+          reason: result.reason,
+        });
+      }
+
+      // Assess
+      expect(outcomes.filter((o) => o.status !== o.expected)).toEqual([]);
+      const seen = (fate: string, status: string) =>
+        new Set(outcomes.filter((o) => o.fate === fate && o.status === status).map((o) => o.kind));
+      expect(seen('markup', 'refused')).toEqual(new Set(['image', 'sound', 'video', 'video-thumbnail']));
+      expect(seen('markup', 'archived')).toEqual(new Set(['file']));
+      // Refused for what they are (their size and, but for SVG's, their type fit): never by chance.
+      for (const o of outcomes.filter((x) => x.fate === 'markup' && x.status === 'refused')) {
+        expect(o.reason).toMatch(/HTML\/XML document|content type image\/svg\+xml/);
+      }
+      expect(seen('normal', 'archived')).toEqual(
+        new Set(['image', 'sound', 'video', 'video-thumbnail', 'file']),
+      );
+    } finally {
+      await hostile.stop();
     }
   }, 60_000);
 });
