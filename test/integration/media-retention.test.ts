@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { userSigFromKey } from '../../functions/adapters/tencent/user-sig.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import { nearRetentionCutoffSec } from '../../functions/engine/media-report.ts';
@@ -72,8 +73,11 @@ async function setUp(media: SimMediaSpec) {
     identifier: first.adminIdentifier,
     clock: new FakeClock(serverNow()),
   });
+  // The client paces on the real clock the simulator's rate limits count; `clock` (virtual) is for
+  // the downloader's back-off sleeps only.
   const { client, app, clock } = clientFor(sim, {
     userSig,
+    clock: systemClock,
     rateLimits: { groupMsgGetSimple: 2_000, getGroupInfo: 2_000, getAppidGroupList: 100, getTopic: 2_000 },
   });
   const fetcher = simMediaFetcher(sim, client, clock, { tempName: 'media-retention-test' });
