@@ -45,12 +45,13 @@ describe('lease takeover with real processes', () => {
     expect(paused).toBe(true);
     expect(killed.signal).toBe('SIGKILL');
     expect((await t.readState())?.lease?.holder?.pid).toBeGreaterThan(0);
-    const next = await runCli(['archive', '--config', t.config]);
+    const next = await runCli(['archive', '--config', t.config], { timeoutMs: 120_000 });
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toContain(
       'taking over at once: the run holding the lease ran on this host and its process is gone',
     );
-    expect(next.elapsedMs).toBeLessThan(30_000);
+    // It did not wait out the 60 s lease (however slow this machine runs the archive itself).
+    expect(next.elapsedMs).toBeLessThan(60_000);
     expect(await t.exactlyOnce()).toEqual([]);
   }, 90_000);
 
