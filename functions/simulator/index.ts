@@ -15,4 +15,10 @@ export { ELEMENT_TYPES, generateMessage, messageFate, streamKey } from './messag
 export type { Simulator, SimulatorOptions } from './server.ts';
 export { DEMO_APP, startSimulator } from './server.ts';
 export type { ApiStats, SimulatorStats } from './stats.ts';
-export type { MessageMutation, SimGroupSummary, SimTopicSummary } from './world.ts';
+export type {
+  MessageMutation,
+  PlaceholderReading,
+  SimGroupSummary,
+  SimTopicSummary,
+} from './world.ts';
+export { PLACEHOLDER_READINGS } from './world.ts';

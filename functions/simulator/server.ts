@@ -21,7 +21,7 @@ import { QuirkState, type SimulatorQuirks } from './quirks.ts';
 import { RATE_LIMIT_MODES, RateLimiter, type RateLimitMode } from './rate-limit.ts';
 import { parseRequest } from './request-schemas.ts';
 import { type SimulatorStats, StatsRecorder } from './stats.ts';
-import { type SimGroupSummary, SimWorld } from './world.ts';
+import { PLACEHOLDER_READINGS, type PlaceholderReading, type SimGroupSummary, SimWorld } from './world.ts';
 
 /** The default application. The key is made up (64 hex characters, like a console key). */
 export const DEMO_APP: SimulatorApp = Object.freeze({
@@ -74,6 +74,12 @@ export interface SimulatorOptions {
   jitterMs?: number;
   /** Odd answers of the API to test the archiver against (see quirks.ts); none by default. */
   quirks?: SimulatorQuirks;
+  /**
+   * What deleted and expired `IsPlaceMsg` 1 placeholders keep (world.ts): `zeroed` (default, the
+   * strictest reading: `MsgTimeStamp` 0, `From_Account` "", `MsgRandom` 0, empty `MsgBody`) or
+   * `kept` (the same, but `MsgTimeStamp` keeps the message's time).
+   */
+  placeholders?: PlaceholderReading;
   /** JSON size budget of one group_msg_get_simple answer; longer pages are cut short (IsFinished 0). */
   maxPageBytes?: number;
   /** TCP port on 127.0.0.1; default 0 (any free port). */
@@ -179,6 +185,11 @@ function validateOptions(options: SimulatorOptions): void {
   nonNegative(options.latencyMs, 'latencyMs');
   nonNegative(options.jitterMs, 'jitterMs');
   nonNegative(options.retentionDays, 'retentionDays');
+  if (options.placeholders !== undefined && !PLACEHOLDER_READINGS.includes(options.placeholders)) {
+    throw new ConfigError(`placeholders must be one of ${PLACEHOLDER_READINGS.join(', ')}`, {
+      field: 'placeholders',
+    });
+  }
   if (options.maxPageBytes !== undefined && !(options.maxPageBytes > 0)) {
     throw new ConfigError('maxPageBytes must be positive', { field: 'maxPageBytes' });
   }
@@ -291,6 +302,7 @@ class SimulatorServer {
       : buildDataset(spec, seed, Math.floor(now() / 1000));
     this.#world = new SimWorld(dataset, now, options.retentionDays ?? 30);
     this.#world.quirks = new QuirkState(options.quirks);
+    this.#world.placeholders = options.placeholders ?? 'zeroed';
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
       countRejected: options.rateLimitCountsRejected ?? true,
     });

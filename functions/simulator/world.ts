@@ -92,6 +92,16 @@ function groupState(plan: GroupPlan): GroupState {
   };
 }
 
+/**
+ * What an `IsPlaceMsg` 1 placeholder (a deleted message, or one older than retention) keeps of the
+ * message. The API documents only an empty `MsgBody` and `IsPlaceMsg` 1:
+ * - `zeroed` (default, the strictest reading): every other field zeroed too, `MsgTimeStamp` 0,
+ *   `From_Account` "", `MsgRandom` 0; only `MsgSeq` identifies it.
+ * - `kept`: as `zeroed`, but `MsgTimeStamp` keeps the message's time.
+ */
+export type PlaceholderReading = 'zeroed' | 'kept';
+export const PLACEHOLDER_READINGS: readonly PlaceholderReading[] = ['zeroed', 'kept'];
+
 /** Mutable simulator state over a resolved dataset. `now` is epoch ms (the simulator's clock). */
 export class SimWorld {
   /**
@@ -102,6 +112,8 @@ export class SimWorld {
   readonly #touched = new Map<number, GroupState>();
   /** Odd answers switched on for this simulator (see quirks.ts); none by default. */
   public quirks = new QuirkState();
+  /** What deleted and expired placeholders keep (see {@link PlaceholderReading}). */
+  public placeholders: PlaceholderReading = 'zeroed';
   readonly #dataset: ResolvedDataset;
   readonly #now: () => number;
   readonly #retentionSec: number;
@@ -275,9 +287,9 @@ export class SimWorld {
    * What group_msg_get_simple shows for `seq`, or undefined when the seq is left out of the page
    * (recalled and WithRecalledMsg not set).
    *
-   * Placeholders (reference §3.5 leaves their content open; we take the harsher reading):
+   * Placeholders (the API leaves their content open; we take the harsher reading):
    * - IsPlaceMsg 1 (deleted, or older than retention): MsgBody [], From_Account '', MsgRandom 0,
-   *   no MsgPriority; only MsgSeq and MsgTimeStamp are meaningful.
+   *   no MsgPriority, and MsgTimeStamp 0 unless {@link placeholders} is `kept`.
    * - IsPlaceMsg 2 (recalled): sender, random and priority kept, MsgBody [].
    * Expiry wins over recall: a recalled message beyond retention is an IsPlaceMsg 1 placeholder.
    */
@@ -300,7 +312,7 @@ export class SimWorld {
         MsgBody: [],
         MsgRandom: 0,
         MsgSeq: seq,
-        MsgTimeStamp: timeSec,
+        MsgTimeStamp: this.placeholders === 'kept' ? timeSec : 0,
       };
       return { message, expired };
     }

@@ -64,9 +64,11 @@ export function exactlyOnceProblems(rows: ArchivedRow[], expected: string[], tim
     if (row.record.revision === 0) seen.set(id, (seen.get(id) ?? 0) + 1);
     const revision = `${id}#${row.record.revision}`;
     revisions.set(revision, (revisions.get(revision) ?? 0) + 1);
+    if (row.record.msg_time <= 0) continue; // a zeroed placeholder: see zeroedDtProblems
     const dt = dateInZone(row.record.msg_time, timeZone);
     if (dt !== row.dt) problems.push(`${id} is in dt=${row.dt}, expected dt=${dt}`);
   }
+  problems.push(...zeroedDtProblems(rows, timeZone));
   for (const [id, n] of seen) if (n > 1) problems.push(`${id} archived ${n} times`);
   for (const [revision, n] of revisions) {
     if (n > 1 && !revision.endsWith('#0')) problems.push(`${revision} archived ${n} times`);
@@ -77,6 +79,51 @@ export function exactlyOnceProblems(rows: ArchivedRow[], expected: string[], tim
   const want = new Set(expected);
   for (const id of want) if (!seen.has(id)) problems.push(`${id} missing`);
   for (const id of seen.keys()) if (!want.has(id)) problems.push(`${id} unexpected`);
+  return problems;
+}
+
+/**
+ * `dt` problems of zeroed placeholders (`MsgTimeStamp` 0, functions/domain/placeholder-time.ts):
+ * a revision lies in the `dt` of its message's first capture; a first capture lies no earlier than
+ * the `dt` of its nearest older archived neighbour with a time and no later than today (it is filed
+ * under a neighbour's time, a newer message's, or the run's), never in 1970.
+ */
+function zeroedDtProblems(rows: readonly ArchivedRow[], timeZone: string): string[] {
+  const today = dateInZone(Math.floor(Date.now() / 1000), timeZone);
+  const problems: string[] = [];
+  const streams = new Map<string, ArchivedRow[]>();
+  for (const row of rows) {
+    if (row.record.revision !== 0) continue;
+    const key = `${row.record.group_id}|${row.record.topic_id ?? ''}|${row.record.generation}`;
+    const list = streams.get(key) ?? [];
+    list.push(row);
+    streams.set(key, list);
+  }
+  const firstDt = new Map<string, string>();
+  for (const [key, list] of streams) {
+    list.sort((a, b) => a.record.msg_seq - b.record.msg_seq);
+    let lower: string | undefined;
+    for (const row of list) {
+      firstDt.set(`${key}|${row.record.msg_seq}`, row.dt);
+      if (row.record.msg_time > 0) {
+        lower = row.dt;
+        continue;
+      }
+      if (row.dt.startsWith('1970') || (lower !== undefined && row.dt < lower) || row.dt > today)
+        problems.push(
+          `zeroed ${key}|${row.record.msg_seq} is in dt=${row.dt}, expected dt=${lower}..${today}`,
+        );
+    }
+  }
+  for (const row of rows) {
+    if (row.record.revision === 0 || row.record.msg_time > 0) continue;
+    const key = `${row.record.group_id}|${row.record.topic_id ?? ''}|${row.record.generation}|${row.record.msg_seq}`;
+    const first = firstDt.get(key);
+    if (first !== row.dt)
+      problems.push(
+        `zeroed revision ${key}#${row.record.revision} is in dt=${row.dt}, its message in dt=${first}`,
+      );
+  }
   return problems;
 }
 

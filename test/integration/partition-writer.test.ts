@@ -5,9 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { FingerprintTable } from '../../functions/domain/fingerprint-log.ts';
 import { type RecordContext, toRecord } from '../../functions/domain/record.ts';
+import { parseRecordLine } from '../../functions/domain/record-codec.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import { PartitionWriter } from '../../functions/engine/partition-writer.ts';
 
@@ -70,5 +73,33 @@ describe('PartitionWriter.uncommittedRecords', () => {
     };
     await expect(writer.flush(fence)).rejects.toThrow('lease lost');
     expect(writer.uncommittedRecords).toBe(3);
+  });
+});
+
+describe('PartitionWriter filing times', () => {
+  it('files a zeroed placeholder, exactly as served, under the time it is given; its fingerprint keeps that time', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pw-'));
+    const store = new LocalFolderStore(dir);
+    const writer = new PartitionWriter({ sdkAppId: 1400000000, runId: 'r3', timeZone: 'UTC', store });
+    const placeholder = toRecord(
+      { From_Account: '', IsPlaceMsg: 1, MsgBody: [], MsgRandom: 0, MsgSeq: 7, MsgTimeStamp: 0 },
+      { ...ctx, revision: 1, change: 'deleted' },
+    );
+    const filedAt = 1_700_000_000 + 86_400;
+    writer.addAll([placeholder], new Map([[placeholder, filedAt]]));
+    await writer.flush();
+    const keys: string[] = [];
+    for await (const key of store.list('')) keys.push(key);
+    expect(keys.sort()).toEqual([
+      'fingerprints/sdkappid=1400000000/dt=2023-11-15/part-r3-00000.fp.gz',
+      'messages/sdkappid=1400000000/dt=2023-11-15/part-r3-00000.ndjson.gz',
+    ]);
+    const body = async (key: string) =>
+      gunzipSync((await store.get(key))?.body ?? new Uint8Array()).toString();
+    const [line] = (await body(keys[1] as string)).split('\n');
+    expect(parseRecordLine(line as string)).toEqual(placeholder);
+    const table = new FingerprintTable();
+    table.addLog(await body(keys[0] as string), 'test');
+    expect(table.targets()[0]?.find(7)).toMatchObject({ revision: 1, place: 1, msgTime: filedAt });
   });
 });

@@ -107,6 +107,9 @@ beforeAll(async () => {
   sim = await startEngineSimulator({
     seed: 23,
     retentionDays: 365,
+    // Every message keeps its time, so the truth below knows each one's dt; the views over zeroed
+    // placeholders (MsgTimeStamp 0) are checked in rescan.test.ts.
+    placeholders: 'kept',
     dataset: {
       groups: 12,
       activeFraction: 0.9,

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { InconsistentAnswerError } from '../../functions/domain/errors.ts';
-import type { Simulator, SimulatorOptions } from '../../functions/simulator/index.ts';
+import {
+  PLACEHOLDER_READINGS,
+  type PlaceholderReading,
+  type Simulator,
+  type SimulatorOptions,
+} from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, identity, readArchive } from '../helpers/archive.ts';
 import { rejection } from '../helpers/assertions.ts';
 import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
@@ -22,9 +27,10 @@ afterEach(async () => {
 const GROUP = '@TGS#1QUIRKS';
 const OTHER = '@TGS#1OTHER';
 
-async function world(over: Omit<SimulatorOptions, 'rateLimits'> = {}) {
+async function startWorld(placeholders: PlaceholderReading, over: Omit<SimulatorOptions, 'rateLimits'> = {}) {
   const sim: Simulator = await startEngineSimulator({
     seed: 17,
+    placeholders,
     retentionDays: 365,
     dataset: {
       groups: 3,
@@ -50,7 +56,10 @@ async function world(over: Omit<SimulatorOptions, 'rateLimits'> = {}) {
   return { sim, store, state };
 }
 
-describe('API quirks', () => {
+// Every test runs on each reading of a deleted or expired placeholder (world.ts).
+describe.each(PLACEHOLDER_READINGS)('API quirks (%s placeholders)', (placeholders) => {
+  const world = (over: Omit<SimulatorOptions, 'rateLimits'> = {}) => startWorld(placeholders, over);
+
   it('archives an item the page schema rejects (MsgTimeStamp null) as a flagged row, and the group continues', async () => {
     const { sim, store } = await world({ quirks: { nullTimestampSeqs: { [GROUP]: [7, 60] } } });
     const report = await engineRun(sim, store).run();
@@ -163,6 +172,12 @@ describe('API quirks', () => {
       // Every retained message is archived …
       for (const m of truth.filter((x) => x.IsPlaceMsg !== 1))
         expect(archived.has(identity(groupId, null, m.MsgSeq))).toBe(true);
+      if (placeholders === 'zeroed') {
+        // … and with no time and no IsFinished 2, nothing tells an expired placeholder from a
+        // deleted one: the range is paged to seq 1 rather than ending at a guess, each seq once.
+        expect(truth.every((m) => archived.has(identity(groupId, null, m.MsgSeq)))).toBe(true);
+        continue;
+      }
       // … but the expired seqs below the horizon were not paged through to seq 1.
       const expired = truth.filter((x) => x.IsPlaceMsg === 1).length;
       const archivedExpired = rows.filter(
@@ -175,6 +190,26 @@ describe('API quirks', () => {
       expect(archivedExpired).toBeLessThanOrEqual(nearHorizon + 40);
       expect(expired).toBeGreaterThan(2 * (nearHorizon + 40));
     }
+  });
+
+  it('a whole page of deleted messages inside retention ends nothing: the older history is archived', async () => {
+    const { sim, store } = await world({ retentionDays: 30 });
+    // 30 deleted in a row: at least one page (20 seqs) holds nothing but placeholders.
+    for (let seq = 31; seq <= 60; seq++) sim.deleteMessage(GROUP, seq);
+    const report = await engineRun(sim, store, { retentionDays: 30 }).run();
+    expect(report.done).toBe(true);
+    const rows = await readArchive(store);
+    expect(exactlyOnceProblems(rows, expectedIdentities(sim), 'UTC')).toEqual([]);
+    const group = rows.filter((r) => r.record.group_id === GROUP);
+    expect(group.length).toBe(95);
+    expect(group.filter((r) => r.record.msg_seq < 31 && r.record.is_place_msg === 0).length).toBeGreaterThan(
+      20,
+    );
+    // The rows are exactly as served; a zeroed one is filed beside its neighbours, never in 1970.
+    const deleted = group.filter((r) => r.record.msg_seq >= 31 && r.record.msg_seq <= 60);
+    expect(deleted.every((r) => r.record.is_place_msg === 1 && r.record.msg_body.length === 0)).toBe(true);
+    expect(deleted.every((r) => (r.record.msg_time === 0) === (placeholders === 'zeroed'))).toBe(true);
+    expect(deleted.some((r) => r.dt.startsWith('1970'))).toBe(false);
   });
 
   it('ends the group listing with a clear error when get_appid_group_list repeats a Next', async () => {

@@ -235,15 +235,40 @@ describe('simulator (over real HTTP)', () => {
       expect(messages.some((m) => m.IsPlaceMsg === 2)).toBe(true);
     });
 
-    it('shows beyond-retention and deleted seqs as IsPlaceMsg 1 placeholders with an empty body', async () => {
+    it('shows beyond-retention and deleted seqs as IsPlaceMsg 1 placeholders with an empty body (placeholders: kept)', async () => {
+      const kept = await start({ placeholders: 'kept' });
+      try {
+        const truth = [...kept.sim.groundTruth('@TGS#1PAGING')];
+        const cutoff = Math.floor((kept.clock.now - 30 * DAY_MS) / 1000);
+        const old = truth.filter((m) => m.MsgTimeStamp < cutoff);
+        expect(old.length).toBeGreaterThan(100);
+        for (const m of old) expect(m).toMatchObject({ IsPlaceMsg: 1, MsgBody: [] });
+        const recentPlaceholders = truth.filter((m) => m.MsgTimeStamp >= cutoff && m.IsPlaceMsg === 1);
+        expect(recentPlaceholders.length).toBeGreaterThan(0); // deleted seqs
+        expect(truth.filter((m) => m.MsgTimeStamp >= cutoff && m.IsPlaceMsg === 0).length).toBeGreaterThan(
+          200,
+        );
+      } finally {
+        await kept.sim.stop();
+      }
+    });
+
+    it('zeroes every field of a deleted or expired placeholder but MsgSeq and IsPlaceMsg by default', async () => {
       const truth = [...t.sim.groundTruth('@TGS#1PAGING')];
-      const cutoff = Math.floor((t.clock.now - 30 * DAY_MS) / 1000);
-      const old = truth.filter((m) => m.MsgTimeStamp < cutoff);
-      expect(old.length).toBeGreaterThan(100);
-      for (const m of old) expect(m).toMatchObject({ IsPlaceMsg: 1, MsgBody: [] });
-      const recentPlaceholders = truth.filter((m) => m.MsgTimeStamp >= cutoff && m.IsPlaceMsg === 1);
-      expect(recentPlaceholders.length).toBeGreaterThan(0); // deleted seqs
-      expect(truth.filter((m) => m.MsgTimeStamp >= cutoff && m.IsPlaceMsg === 0).length).toBeGreaterThan(200);
+      const placeholders = truth.filter((m) => m.IsPlaceMsg === 1);
+      for (const m of placeholders)
+        expect(m).toEqual({
+          From_Account: '',
+          IsPlaceMsg: 1,
+          MsgBody: [],
+          MsgRandom: 0,
+          MsgSeq: m.MsgSeq,
+          MsgTimeStamp: 0,
+        });
+      // Beyond retention (below the oldest live message), and deleted among live ones.
+      const oldestLive = Math.min(...truth.filter((m) => m.IsPlaceMsg !== 1).map((m) => m.MsgSeq));
+      expect(placeholders.filter((m) => m.MsgSeq < oldestLive).length).toBeGreaterThan(100);
+      expect(placeholders.filter((m) => m.MsgSeq > oldestLive).length).toBeGreaterThan(0);
     });
 
     it('leaves recalled messages out unless WithRecalledMsg is 1, without refilling the page', async () => {

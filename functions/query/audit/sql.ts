@@ -58,10 +58,17 @@ function localDate(dialect: SqlDialect): string {
     : "strftime(timezone(?, to_timestamp(msg_time)), '%Y-%m-%d')";
 }
 
-/** Rows whose `dt` folder is not their message date; parameters: zone, then sdkappid. */
+/**
+ * Rows whose `dt` folder is not their message date; parameters: zone, then sdkappid. A zeroed
+ * placeholder (`MsgTimeStamp` 0, functions/domain/placeholder-time.ts) has no date of its own: the
+ * writer files its revision beside the message's first capture (so that is where it belongs), and
+ * a first capture under its neighbours' date, which the table cannot check.
+ */
 export function wrongPartitionSql(dialect: SqlDialect): string {
   return `SELECT group_id, topic_id, gen, msg_seq, dt, expected, path FROM (
-  SELECT group_id, topic_id, ${GEN} AS gen, msg_seq, dt, ${localDate(dialect)} AS expected, "$path" AS path
+  SELECT group_id, topic_id, ${GEN} AS gen, msg_seq, dt, "$path" AS path,
+    CASE WHEN msg_time > 0 THEN ${localDate(dialect)}
+      ELSE first_value(dt) OVER (PARTITION BY group_id, topic_id, ${GEN}, msg_seq ORDER BY ${REV}) END AS expected
   FROM messages WHERE sdkappid = ?
 ) w
 WHERE dt <> expected
