@@ -127,6 +127,8 @@ export class SlidingWindowPacer {
   private raisedAtMs = Number.NEGATIVE_INFINITY;
   /** Frequency-limit answers to requests of the round since that increase. */
   private roundRefusals = 0;
+  /** Consecutive sends are at least this far apart (see {@link earliestSendMs}). */
+  private readonly spacingMs: number;
 
   /** @throws ConfigError when the rate is not a positive finite number or the margins are negative. */
   public constructor(options: PacerOptions) {
@@ -153,6 +155,7 @@ export class SlidingWindowPacer {
     this.spare = spareSlots(this.limit);
     this.allowed = this.limit - this.spare;
     this.ceiling = this.allowed;
+    this.spacingMs = this.windowMs / this.limit;
   }
 
   /** Requests currently allowed per window: the configured count, or less after frequency limits. */
@@ -171,14 +174,28 @@ export class SlidingWindowPacer {
     return this.throttles;
   }
 
-  /** The earliest time (>= nowMs) at which one more request may be sent. */
+  /**
+   * The earliest time (>= nowMs) at which one more request may be sent: the `allowed`-th most
+   * recent send more than a window (and the margin) ago, and the newest send at least
+   * `window / limit` ago.
+   *
+   * The spacing is what the log alone does not give: after a lull (planning done, the rescan
+   * starting, a stall) the log would let a whole window's count out at once, and a window later
+   * its echo. The server stamps a burst's requests one after the other as it takes them in (and
+   * the transport sends them as connections free up), so the first burst's tail is counted late
+   * while the echo's head is counted on time: more than the limit in one window as the server
+   * counts it, with every send a window and the margin apart as the client logged them (seen as
+   * 10006 answers in test/integration/strict-server-run.test.ts). Evenly spaced sends keep every
+   * arrival close to its send. The sustained rate is unchanged: the log allows less than one send
+   * per `window / limit` anyway.
+   */
   public earliestSendMs(nowMs: number): number {
     requireFiniteTime(nowMs, 'nowMs');
-    // The `allowed`-th most recent send must be more than a window (and the margin) ago.
+    const spaced = Math.max(nowMs, this.lastSendMs + this.spacingMs);
     const n = this.allowed;
-    if (this.count < n) return nowMs;
+    if (this.count < n) return spaced;
     const nth = this.sends[(this.count - n) % this.limit] as number;
-    return Math.max(nowMs, nth + this.windowMs + this.marginMs);
+    return Math.max(spaced, nth + this.windowMs + this.marginMs);
   }
 
   /**
