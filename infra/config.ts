@@ -25,6 +25,8 @@ export const HISTORY_EVENTS_PER_ITERATION = 16;
 /** The stack name of the default stack, whose query names stay the historical ones. */
 export const DEFAULT_STACK_NAME = 'TencentChatArchiver';
 const DEFAULT_MAX_ITERATIONS = 48;
+/** Apps archived at once by default (deploy.run.maxConcurrentApps). */
+export const DEFAULT_MAX_CONCURRENT_APPS = 10;
 
 const days = (max = 36_500) => z.number().int().positive().max(max);
 
@@ -166,12 +168,28 @@ export const DeploySchema = z.strictObject({
        * before the app counts as stuck (it stops, and the no-progress alarm fires).
        */
       noProgressInvocations: z.number().int().min(2).max(50).default(3),
+      /**
+       * Apps archived at once. Each holds one Lambda concurrency slot for up to the function
+       * timeout; the others wait for a free branch. At most 40 (an inline Map's concurrent
+       * iterations). Lower it when the account's Lambda concurrency is small.
+       */
+      maxConcurrentApps: z
+        .number()
+        .int()
+        .min(1)
+        .max(40, 'must be at most 40 (an inline Map runs at most 40 iterations at once)')
+        .default(DEFAULT_MAX_CONCURRENT_APPS),
       /** The function's memory: CPU and network scale with it (media downloads, gzip). */
       memoryMb: z.number().int().min(256).max(10_240).default(1024),
       /** The function's timeout; every invocation pages until shortly before it, then commits. */
       timeoutSeconds: z.number().int().min(120, 'must be at least 120 (2 minutes)').max(900).default(900),
     })
-    .default({ noProgressInvocations: 3, memoryMb: 1024, timeoutSeconds: 900 }),
+    .default({
+      noProgressInvocations: 3,
+      maxConcurrentApps: DEFAULT_MAX_CONCURRENT_APPS,
+      memoryMb: 1024,
+      timeoutSeconds: 900,
+    }),
   secrets: z
     .strictObject({
       /** The customer KMS key of the SecureString parameters; omit for the default `aws/ssm` key. */

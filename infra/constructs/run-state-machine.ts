@@ -8,12 +8,13 @@
  *          oldest is the execution that started this one as its continuation), record a skipped
  *          run (outcome `skipped`, metric `RunsSkipped`) and stop
  *   Apps:  the execution input's `apps`, or every configured app
- *   Map (one branch per app, in parallel):
+ *   Map (one branch per app, at most `maxConcurrentApps` at once):
  *     Archive (Lambda, retried on service errors, throttling, crashes, LeaseHeldError, transient
- *     errors and timeouts)
+ *     errors and timeouts; the throttling and lease retries outlast a slot and a lease)
  *       → result incomplete? → app failed (InvalidResult; never a States.Runtime)
  *       → done? → app caught up
- *       → no progress for `noProgressInvocations` invocations? → app stalled (NoProgress)
+ *       → no progress (no message, media file or rescanned message, no fewer targets behind) for
+ *         `noProgressInvocations` invocations? → app stalled (NoProgress)
  *       → iteration bound reached? → app behind (it continues in the next execution)
  *       → otherwise count, pause, Archive again
  *     any other error → app failed, naming its error (the other apps carry on)
@@ -29,7 +30,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ERROR_NAME, METRIC, METRICS_NAMESPACE, RUN_OUTCOME } from '../../functions/lambda/contract.ts';
-import { putMetric, vendedLogGroupName } from './state-machine-support.ts';
+import { putMetric, retryOutlasting, vendedLogGroupName } from './state-machine-support.ts';
 
 export interface RunStateMachineProps {
   archiver: lambda.IFunction;
@@ -41,8 +42,34 @@ export interface RunStateMachineProps {
   maxIterations: number;
   /** Invocations in a row without progress before an app counts as stuck. */
   noProgressInvocations: number;
+  /** Apps archived at once (the Map's MaxConcurrency). */
+  maxConcurrentApps: number;
+  /** The archiver config's `run.leaseSeconds`: how long a crashed holder's lease blocks its app. */
+  leaseSeconds: number;
   logRetention: logs.RetentionDays;
 }
+
+/**
+ * Lambda's crash errors of an invocation (Step Functions reports the function's `errorType`):
+ * a timeout in the init phase (Sandbox.Timedout), the runtime exiting or killed, e.g. out of
+ * memory (Runtime.ExitError, Runtime.OutOfMemory), an unknown runtime or Lambda failure
+ * (Runtime.Unknown, Lambda.Unknown). Deployment faults (Runtime.ImportModuleError,
+ * Runtime.HandlerNotFound) are not retried: they fail the same way every time.
+ */
+export const CRASH_ERRORS = [
+  'Sandbox.Timedout',
+  'Runtime.ExitError',
+  'Runtime.OutOfMemory',
+  'Runtime.Unknown',
+  'Lambda.Unknown',
+] as const;
+
+/** Waits for a free concurrency slot: 30 s doubling to at most 4 minutes. */
+const THROTTLE_BACKOFF = { intervalSeconds: 30, backoffRate: 2, maxDelaySeconds: 240 };
+/** Waits for a lease to expire: 60 s doubling to at most 10 minutes. */
+const LEASE_BACKOFF = { intervalSeconds: 60, backoffRate: 2, maxDelaySeconds: 600 };
+/** After the lease's expiry, the time a crashed holder's clock or a slow commit may add. */
+const LEASE_MARGIN_SECONDS = 60;
 
 /** Seconds between invocations of one app: a breather after a transient group failure. */
 export const PAUSE_SECONDS = 5;
@@ -150,12 +177,15 @@ export class RunStateMachine extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const perInvocation = props.functionTimeout.toSeconds() + PAUSE_SECONDS + 60;
+    // Apps beyond MaxConcurrency wait for a free branch: the run lasts as many rounds.
+    const rounds = Math.max(1, Math.ceil(props.sdkAppIds.length / props.maxConcurrentApps));
+    const retryAllowance = RETRY_ALLOWANCE.toSeconds() + props.leaseSeconds + LEASE_MARGIN_SECONDS;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       // A hung run ends TIMED_OUT (the failed-run alarm) instead of blocking every later run.
-      timeout: Duration.seconds(props.maxIterations * perInvocation + RETRY_ALLOWANCE.toSeconds()),
+      timeout: Duration.seconds(rounds * (props.maxIterations * perInvocation + retryAllowance)),
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
       comment: 'tencent-chat-archiver: archive every app until done, resuming from S3 each invocation',
@@ -198,8 +228,10 @@ export class RunStateMachine extends Construct {
         withoutProgress: 0,
         remainingTargets: UNKNOWN_REMAINING,
       },
-      // Every app has its own Tencent rate limit: run them all at once.
-      maxConcurrency: 0,
+      // Every app has its own Tencent rate limit, but each branch holds a Lambda concurrency slot
+      // for up to the function timeout: at most maxConcurrentApps at once (deploy.run, at most
+      // the 40 concurrent iterations of an inline Map); the others start as branches finish.
+      maxConcurrency: props.maxConcurrentApps,
       resultSelector: { apps: sfn.JsonPath.entirePayload, statuses: sfn.JsonPath.listAt('$[*].status') },
       resultPath: '$.results',
     });
@@ -297,33 +329,21 @@ export class RunStateMachine extends Construct {
       // Lambda.ServiceException, Lambda.SdkClientException, … with backoff (CDK's default retrier).
       retryOnServiceExceptions: true,
     });
-    invoke.addRetry({
-      // The function's concurrency (or the account's) is exhausted: wait for a free slot.
-      errors: ['Lambda.TooManyRequestsException'],
-      interval: Duration.seconds(10),
-      backoffRate: 2,
-      maxAttempts: 6,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    invoke.addRetry({
-      // Another run (a crashed one, or a manual one) holds the app's lease for up to leaseSeconds.
-      errors: [ERROR_NAME.leaseHeld],
-      interval: Duration.seconds(60),
-      backoffRate: 2,
-      maxAttempts: 4,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    // The function's concurrency (or the account's) is exhausted: wait for a free slot. Each
+    // invocation holds its slot for up to the function timeout, so the retries outlast two of
+    // them before the app fails.
+    const slotSeconds = props.functionTimeout.toSeconds() + 60;
+    invoke.addRetry(retryOutlasting(['Lambda.TooManyRequestsException'], THROTTLE_BACKOFF, 2 * slotSeconds));
+    // Another run (a crashed one, or a manual one) holds the app's lease for up to leaseSeconds:
+    // the retries give up only after a crashed holder's lease has expired.
+    invoke.addRetry(
+      retryOutlasting([ERROR_NAME.leaseHeld], LEASE_BACKOFF, props.leaseSeconds + LEASE_MARGIN_SECONDS, 4),
+    );
     invoke.addRetry({
       // Throttling/outages that outlasted in-process retries, the hard stop, a Lambda timeout or
-      // out-of-memory crash (Lambda.Unknown) and a lost invocation (States.Timeout): the next
-      // invocation rolls back anything uncommitted and continues.
-      errors: [
-        ERROR_NAME.transient,
-        ERROR_NAME.timeout,
-        'Sandbox.Timedout',
-        'Lambda.Unknown',
-        'States.Timeout',
-      ],
+      // a crash (out of memory among them: CRASH_ERRORS) and a lost invocation (States.Timeout):
+      // the next invocation rolls back anything uncommitted and continues.
+      errors: [ERROR_NAME.transient, ERROR_NAME.timeout, ...CRASH_ERRORS, 'States.Timeout'],
       interval: Duration.seconds(30),
       backoffRate: 2,
       maxAttempts: 4,

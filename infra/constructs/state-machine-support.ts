@@ -56,3 +56,42 @@ export function putMetric(
   }
   return state;
 }
+
+/** A capped exponential backoff, without jitter: its waits are known in advance. */
+export interface Backoff {
+  intervalSeconds: number;
+  backoffRate: number;
+  maxDelaySeconds: number;
+}
+
+/**
+ * The fewest attempts of `backoff` whose waits add up to more than `seconds` (and at least
+ * `minAttempts`): a retry that gives up only once that much time has passed. Without jitter:
+ * Step Functions' full jitter can make every wait short, and end the retries early.
+ */
+export function attemptsToOutlast(backoff: Backoff, seconds: number, minAttempts = 1): number {
+  let total = 0;
+  let attempts = 0;
+  while (total <= seconds || attempts < minAttempts) {
+    total += Math.min(backoff.intervalSeconds * backoff.backoffRate ** attempts, backoff.maxDelaySeconds);
+    attempts++;
+  }
+  return attempts;
+}
+
+/** The retry props of `backoff` for `errors`, outlasting `seconds` (see attemptsToOutlast). */
+export function retryOutlasting(
+  errors: string[],
+  backoff: Backoff,
+  seconds: number,
+  minAttempts = 1,
+): sfn.RetryProps {
+  return {
+    errors,
+    interval: Duration.seconds(backoff.intervalSeconds),
+    backoffRate: backoff.backoffRate,
+    maxDelay: Duration.seconds(backoff.maxDelaySeconds),
+    maxAttempts: attemptsToOutlast(backoff, seconds, minAttempts),
+    jitterStrategy: sfn.JitterType.NONE,
+  };
+}

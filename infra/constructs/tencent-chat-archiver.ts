@@ -72,6 +72,8 @@ export class TencentChatArchiver extends Construct {
       sdkAppIds,
       maxIterations: deploy.run.maxIterations,
       noProgressInvocations: deploy.run.noProgressInvocations,
+      maxConcurrentApps: deploy.run.maxConcurrentApps,
+      leaseSeconds: config.run.leaseSeconds,
       logRetention,
     });
     new CronSchedule(this, 'Nightly', {

@@ -340,7 +340,16 @@ describe('the run state machine', () => {
       expect.arrayContaining(['Lambda.ServiceException', 'Lambda.SdkClientException']),
       ['Lambda.TooManyRequestsException'],
       ['LeaseHeldError'],
-      ['TransientError', 'TimeoutError', 'Sandbox.Timedout', 'Lambda.Unknown', 'States.Timeout'],
+      [
+        'TransientError',
+        'TimeoutError',
+        'Sandbox.Timedout',
+        'Runtime.ExitError',
+        'Runtime.OutOfMemory',
+        'Runtime.Unknown',
+        'Lambda.Unknown',
+        'States.Timeout',
+      ],
     ]);
     expect(archive.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'AppFailed' },

@@ -1,7 +1,8 @@
 /**
  * A small interpreter for the subset of the Amazon States Language (JSONPath flavour) that the
  * archiver's state machines use, so tests can run the synthesized definition: Pass, Task (with
- * pluggable resources), Choice, Wait (no real wait), inline Map, Succeed, Fail; Parameters,
+ * pluggable resources), Choice, Wait (no real wait), inline Map (MaxConcurrency, at most 40
+ * iterations at once), Succeed, Fail; Parameters,
  * ItemSelector, ResultSelector, ResultPath; Retry (attempt counts, no delays) and Catch; paths with
  * `$$.` context, `[*]` projections, `[?(@.key == 'value')]` filters and `[n]` indexes; the
  * intrinsics States.ArrayLength, ArrayGetItem, ArrayContains, MathAdd and JsonToString. Choice
@@ -116,13 +117,11 @@ async function runStates(
       }
       case 'Map': {
         const items = readPath(data, state.ItemsPath ?? '$', context) as Json[];
-        const results = await Promise.all(
-          items.map((value, index) => {
-            const itemContext = { ...context, Map: { Item: { Value: value, Index: index } } };
-            const itemInput = state.ItemSelector ? render(state.ItemSelector, data, itemContext) : value;
-            return runStates(state.ItemProcessor, itemInput, resources, itemContext, trace);
-          }),
-        );
+        const results = await inParallel(items, mapConcurrency(state.MaxConcurrency), (value, index) => {
+          const itemContext = { ...context, Map: { Item: { Value: value, Index: index } } };
+          const itemInput = state.ItemSelector ? render(state.ItemSelector, data, itemContext) : value;
+          return runStates(state.ItemProcessor, itemInput, resources, itemContext, trace);
+        });
         const selected = state.ResultSelector ? render(state.ResultSelector, results, context) : results;
         data = applyResultPath(data, selected, state.ResultPath);
         break;
@@ -151,6 +150,32 @@ async function runStates(
     name = state.Next;
   }
   return data;
+}
+
+/** An inline Map runs at most 40 iterations at once, fewer with a MaxConcurrency above 0. */
+const INLINE_MAP_CONCURRENCY = 40;
+
+function mapConcurrency(maxConcurrency: unknown): number {
+  const limit = typeof maxConcurrency === 'number' && maxConcurrency > 0 ? maxConcurrency : Infinity;
+  return Math.min(limit, INLINE_MAP_CONCURRENCY);
+}
+
+/** `run` over every item, at most `limit` at once, each next item starting as one finishes. */
+async function inParallel<T>(
+  items: T[],
+  limit: number,
+  run: (item: T, index: number) => Promise<Json>,
+): Promise<Json[]> {
+  const results: Json[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await run(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 async function runTask(

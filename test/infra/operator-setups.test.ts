@@ -177,8 +177,9 @@ describe('a run that hangs', () => {
   it('times out: the run, its Lambda task and the deadline check have timeouts', () => {
     const t = build().template();
     const run = machine(t, 'ArchiverRunStateMachine').definition;
-    // 48 invocations of 900 + 5 + 60 s, plus a 4-hour allowance for retries.
-    expect(run.TimeoutSeconds).toBe(48 * 965 + 4 * 3600);
+    // 48 invocations of 900 + 5 + 60 s, plus a 4-hour allowance for retries and the wait for a
+    // crashed holder's lease (180 + 60 s); one app is one round of the Map.
+    expect(run.TimeoutSeconds).toBe(48 * 965 + 4 * 3600 + 240);
     expect(run.States.ArchiveApps?.ItemProcessor.States.Archive.TimeoutSeconds).toBe(960);
     expect(machine(t, 'ArchiverDeadlineCheckStateMachine').definition.TimeoutSeconds).toBe(300);
   });
@@ -186,7 +187,7 @@ describe('a run that hangs', () => {
   it('has a timeout sized to the configured function timeout', () => {
     const t = build(withApps(1, { run: { timeoutSeconds: 600, maxIterations: 10 } })).template();
     const run = machine(t, 'ArchiverRunStateMachine').definition;
-    expect(run.TimeoutSeconds).toBe(10 * 665 + 4 * 3600);
+    expect(run.TimeoutSeconds).toBe(10 * 665 + 4 * 3600 + 240);
     expect(run.States.ArchiveApps?.ItemProcessor.States.Archive.TimeoutSeconds).toBe(660);
   });
 });

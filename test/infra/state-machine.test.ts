@@ -245,6 +245,51 @@ describe('the run state machine', () => {
     expect(effects.metrics).toEqual([]);
   });
 
+  it('archives 50 apps at most 10 at once: none throttled by an account limit of 10, all done', async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => 1400000000 + i);
+    const { run: many } = definitions(ids, { maxIterations: 5, maxConcurrentApps: 10 });
+    // Lambda with 10 concurrency slots: an invocation beyond them is throttled, and each holds its
+    // slot across a few turns of the event loop (so the Map's branches overlap).
+    let inFlight = 0;
+    let peak = 0;
+    const calls = new Map<number, number>();
+    const invoke = async (parameters: Record<string, Json>) => {
+      const { sdkAppId } = parameters.Payload as { sdkAppId: number };
+      if (inFlight >= 10) throw new TaskError('Lambda.TooManyRequestsException', 'Rate Exceeded.');
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      const call = (calls.get(sdkAppId) ?? 0) + 1;
+      calls.set(sdkAppId, call);
+      const done = call === 2;
+      return {
+        Payload: {
+          sdkAppId,
+          done,
+          runId: `run-${call}`,
+          messages: 10,
+          pages: 1,
+          remainingTargets: done ? 0 : 1,
+        },
+      };
+    };
+    const effects = sideEffects();
+    const result = await execute(
+      many,
+      {},
+      { 'aws-sdk:sfn:listExecutions': running(ME), 'lambda:invoke': invoke, ...effects.resources },
+      { Execution: { Id: ME }, StateMachine: { Id: 'arn:aws:states:us-east-1:1:stateMachine:sm' } },
+    );
+    expect(result.status).toBe('SUCCEEDED');
+    const output = result.output as RunOutput;
+    expect(output.outcome).toBe('done');
+    expect(output.apps).toHaveLength(50);
+    expect(output.apps.filter((a) => a.status !== 'done')).toEqual([]);
+    expect(peak).toBe(10);
+    expect([...calls.values()].every((n) => n === 2)).toBe(true);
+  });
+
   it('retries throttling, crashes, lost invocations, LeaseHeldError, transient errors and timeouts', async () => {
     // At most 4 retries per retrier and invocation: the errors are spread over the two apps.
     const errors: Record<number, string[]> = {

@@ -2,10 +2,19 @@
  * Issue 22: the deploy an operator can leave alone. Template and definition checks, one
  * `describe` per finding; each fails on the stack as it was before the fix (commit cbc5c88).
  */
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { build, type Cfn, demoConfig, resourcesOf } from './helpers.ts';
-
-type Template = ReturnType<ReturnType<typeof build>['template']>;
+import { parseStackConfig } from '../../infra/config.ts';
+import { TencentChatArchiver } from '../../infra/constructs/tencent-chat-archiver.ts';
+import {
+  ArchiverStack,
+  PINNED_LOGICAL_IDS,
+  pinStatefulLogicalIds,
+} from '../../infra/stacks/archiver-stack.ts';
+import { definitionFrom } from './asl.ts';
+import { build, CDK_CONTEXT, type Cfn, demoConfig, resourcesOf } from './helpers.ts';
 
 /** The archiver function's properties (found by its description). */
 function archiverFunction(template: Template): Cfn {
@@ -114,3 +123,90 @@ describe('media temp files fit the function’s ephemeral storage', () => {
     );
   });
 });
+
+/** The run state machine's definition in a template. */
+function runDefinition(template: Template): Cfn {
+  const [machine] = Object.entries(resourcesOf(template, 'AWS::StepFunctions::StateMachine')).filter(([id]) =>
+    id.startsWith('ArchiverRunStateMachine'),
+  );
+  if (!machine) throw new Error('no run state machine');
+  return definitionFrom(machine[1].Properties.DefinitionString);
+}
+
+type Retrier = {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+};
+
+/**
+ * The shortest total wait a retrier can give before it gives up, by the Step Functions rules:
+ * IntervalSeconds (default 1) times BackoffRate (default 2) per attempt, capped at MaxDelaySeconds;
+ * with FULL jitter any wait may be near 0.
+ */
+function minimumTotalWaitSeconds(retrier: Retrier): number {
+  if (retrier.JitterStrategy === 'FULL') return 0;
+  let total = 0;
+  for (let attempt = 0; attempt < (retrier.MaxAttempts ?? 3); attempt++) {
+    const wait = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt;
+    total += Math.min(wait, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+  }
+  return total;
+}
+
+function archiveRetriers(template: Template): Retrier[] {
+  return runDefinition(template).States.ArchiveApps.ItemProcessor.States.Archive.Retry;
+}
+const retrierFor = (retriers: Retrier[], error: string) =>
+  retriers.find((r) => r.ErrorEquals.includes(error));
+
+describe('the Map of apps: bounded concurrency, retries that outlast a busy slot', () => {
+  it('runs at most deploy.run.maxConcurrentApps apps at once (default 10, at most 40 for an inline Map)', () => {
+    const map = (deploy: Record<string, unknown>) =>
+      runDefinition(build(withApps(12, deploy)).template()).States.ArchiveApps;
+    expect(map({})).toMatchObject({ Type: 'Map', MaxConcurrency: 10 });
+    expect(map({ run: { maxConcurrentApps: 3 } }).MaxConcurrency).toBe(3);
+    expect(() => build(withApps(2, { run: { maxConcurrentApps: 41 } }))).toThrow(
+      /deploy\.run\.maxConcurrentApps/,
+    );
+  });
+
+  it('retries Lambda.TooManyRequestsException for longer than an invocation holds its slot', () => {
+    for (const timeoutSeconds of [900, 300]) {
+      const template = build(withApps(1, { run: { timeoutSeconds } })).template();
+      const retrier = retrierFor(archiveRetriers(template), 'Lambda.TooManyRequestsException');
+      expect(minimumTotalWaitSeconds(retrier as Retrier)).toBeGreaterThan(timeoutSeconds + 60);
+    }
+  });
+});
+
+describe('crash retries', () => {
+  const retriers = archiveRetriers(build(withApps(1)).template());
+
+  it('retry the Lambda crash errors Step Functions reports: Runtime.*, Sandbox.Timedout, Lambda.Unknown', () => {
+    for (const error of [
+      'Runtime.ExitError',
+      'Runtime.OutOfMemory',
+      'Runtime.Unknown',
+      'Sandbox.Timedout',
+      'Lambda.Unknown',
+    ]) {
+      expect(retrierFor(retriers, error), error).toBeDefined();
+    }
+  });
+
+  it("retry LeaseHeldError for longer than a crashed holder's lease, whatever the jitter", () => {
+    const lease = (leaseSeconds: number) =>
+      retrierFor(
+        archiveRetriers(build(withApps(1, {}, { run: { leaseSeconds, checkpointSeconds: 60 } })).template()),
+        'LeaseHeldError',
+      );
+    // The default lease is 180 s.
+    expect(minimumTotalWaitSeconds(retrierFor(retriers, 'LeaseHeldError') as Retrier)).toBeGreaterThan(180);
+    expect(minimumTotalWaitSeconds(lease(3600) as Retrier)).toBeGreaterThan(3600);
+  });
+});
+
