@@ -308,13 +308,10 @@ export function ephemeralStorageMb(config: Config, source = 'archiver config'): 
 export interface StackConfig {
   /** Validated, for synth-time checks and the stack's own use. */
   config: Config;
-  /** What the function receives in `ARCHIVER_CONFIG`: the input as written, minus `deploy`. */
+  /** What the functions receive (a file in their bundle): the input as written, minus `deploy`. */
   rawConfig: Record<string, unknown>;
   deploy: DeployConfig;
 }
-
-/** Lambda's limit on all environment variables together is 4 KB; leave room for the others. */
-const MAX_CONFIG_ENV_BYTES = 3_400;
 
 /**
  * Validate a stack configuration object.
@@ -347,13 +344,6 @@ export function parseStackConfig(raw: unknown, source = 'archiver config'): Stac
   }
   const deploy = resolveDeploy(parsed.data, config.apps.length, source);
   deploy.run.ephemeralStorageMb = ephemeralStorageMb(config, source);
-  const size = Buffer.byteLength(JSON.stringify(rawConfig));
-  if (size > MAX_CONFIG_ENV_BYTES) {
-    throw new ConfigError(
-      `Invalid ${source}:\n  - apps: the config is ${size} bytes of JSON, more than the ${MAX_CONFIG_ENV_BYTES} that fit in the function's environment; deploy one stack per group of apps, or select groups with include/types instead of long id lists`,
-      { field: 'apps' },
-    );
-  }
   return { config, rawConfig, deploy };
 }
 

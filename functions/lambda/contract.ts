@@ -104,8 +104,13 @@ export const RUN_OUTCOME = {
 
 /** Environment variables the stack sets and the handler reads. */
 export const ENV = {
-  /** The validated archiver config (the CLI's schema), as JSON. */
+  /** The validated archiver config (the CLI's schema), as JSON (tests, older stacks). */
   config: 'ARCHIVER_CONFIG',
+  /**
+   * The file holding that JSON, bundled with the function (relative paths: to the function's
+   * folder, `LAMBDA_TASK_ROOT`). The stack sets this one: an environment holds at most 4 KB.
+   */
+  configFile: 'ARCHIVER_CONFIG_FILE',
   bucket: 'ARCHIVE_BUCKET',
   /** Key prefix inside the bucket, e.g. `archive/` (may be empty). */
   prefix: 'ARCHIVE_PREFIX',

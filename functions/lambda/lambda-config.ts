@@ -2,6 +2,8 @@
  * The Lambda's view of the archiver config: the CLI's schema, plus what only holds in Lambda.
  * The CDK stack runs the same checks at synth time, so a config that deploys is one that starts.
  */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { type AppConfig, type Config, parseConfig, parseLambdaEnv } from '../config/schema.ts';
 import { ConfigError } from '../domain/errors.ts';
 import { ENV } from './contract.ts';
@@ -51,26 +53,48 @@ export function normalizeArchivePrefix(prefix: string): string {
 }
 
 /**
- * Read and validate the config the stack put in the environment, pointing `archive.out` at the
- * stack's bucket (the config's own `archive.out` is for the CLI and is ignored here).
+ * Read and validate the config the stack bundled with the function (`ARCHIVER_CONFIG_FILE`) or
+ * put in the environment (`ARCHIVER_CONFIG`, which wins), pointing `archive.out` at the stack's
+ * bucket (the config's own `archive.out` is for the CLI and is ignored here).
  * @throws ConfigError naming the variable or the field
  */
-export function loadLambdaConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadLambdaConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): Config {
   // The numeric settings first: a "5m" must fail the init, not become NaN.
   parseLambdaEnv(env);
-  const text = env[ENV.config];
+  const { text, field } = configText(env, readFile);
   const bucket = env[ENV.bucket];
-  if (text === undefined) throw new ConfigError(`${ENV.config} is not set`, { field: ENV.config });
   if (bucket === undefined || bucket === '')
     throw new ConfigError(`${ENV.bucket} is not set`, { field: ENV.bucket });
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError(`${ENV.config} is not valid JSON`, { field: ENV.config, cause });
+    throw new ConfigError(`${field} is not valid JSON`, { field, cause });
   }
-  const config = parseConfig(raw, ENV.config);
+  const config = parseConfig(raw, field);
   secretParameters(config);
   config.archive.out = `s3://${bucket}/${normalizeArchivePrefix(env[ENV.prefix] ?? '')}`;
   return config;
+}
+
+/** The config's JSON text, and the variable it came through (for error messages). */
+function configText(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string,
+): { text: string; field: string } {
+  const inline = env[ENV.config];
+  if (inline !== undefined) return { text: inline, field: ENV.config };
+  const file = env[ENV.configFile];
+  if (file === undefined || file === '') {
+    throw new ConfigError(`${ENV.config} or ${ENV.configFile} is not set`, { field: ENV.config });
+  }
+  const path = isAbsolute(file) ? file : join(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+  try {
+    return { text: readFile(path), field: ENV.configFile };
+  } catch (cause) {
+    throw new ConfigError(`${ENV.configFile}: cannot read ${path}`, { field: ENV.configFile, cause });
+  }
 }

@@ -28,7 +28,7 @@ import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/la
 import type { StackConfig } from '../config.ts';
 import { type ArchiveBucket, AUDIT_READ_PREFIXES } from './archive-bucket.ts';
 import type { ArchiveQuery } from './archive-query.ts';
-import { BUNDLING } from './archiver-function.ts';
+import { bundlingWithConfig, CONFIG_FILE_NAME } from './archiver-function.ts';
 import { appMetric } from './operations.ts';
 
 /** The prefix of the audit reports inside the archive prefix. */
@@ -92,7 +92,7 @@ export class ArchiveAudit extends Construct {
       // An invocation that failed anyway is kept (with its error) in the dead-letter queue.
       onFailure: new destinations.SqsDestination(props.deadLetterQueue),
       environment: {
-        [ENV.config]: JSON.stringify(rawConfig),
+        [ENV.configFile]: CONFIG_FILE_NAME,
         [ENV.bucket]: props.archive.bucket.bucketName,
         [ENV.prefix]: props.archive.prefix,
         [ENV.workGroup]: props.query.workGroupName,
@@ -101,7 +101,7 @@ export class ArchiveAudit extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
-      bundling: BUNDLING,
+      bundling: bundlingWithConfig(rawConfig),
     });
 
     const scheduleRole = new iam.Role(this, 'ScheduleRole', {

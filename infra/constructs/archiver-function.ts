@@ -2,6 +2,10 @@
  * The archiver function: the middy handler bundled locally by esbuild (no Docker), ESM, Node.js 24
  * on arm64, with a role that can do exactly what the engine does and nothing else.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -30,6 +34,35 @@ export const BUNDLING: nodejs.BundlingOptions = {
   // Bundle the AWS SDK too: pinned versions, and smaller than the runtime's full copy to load.
   externalModules: [],
 };
+
+/** The archiver config's file in the function bundles (functions/lambda/lambda-config.ts reads it). */
+export const CONFIG_FILE_NAME = 'archiver-config.json';
+
+/**
+ * {@link BUNDLING}, plus the archiver config as {@link CONFIG_FILE_NAME} beside the bundle: an
+ * environment holds at most 4 KB (about 19 apps), a file any number. The asset hash is the
+ * bundle's output, so a changed config deploys a new function version. The JSON is written to a
+ * temporary file named by its content (the same command, so the same placeholder hash when a test
+ * skips bundling) and copied after esbuild ran.
+ */
+export function bundlingWithConfig(rawConfig: Record<string, unknown>): nodejs.BundlingOptions {
+  const json = JSON.stringify(rawConfig);
+  const dir = join(tmpdir(), 'tencent-chat-archiver-config');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash('sha256').update(json).digest('hex')}.json`);
+  writeFileSync(file, json);
+  const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`;
+  return {
+    ...BUNDLING,
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir: string, outputDir: string) => [
+        `cp ${quote(file)} ${quote(join(outputDir, CONFIG_FILE_NAME))}`,
+      ],
+    },
+  };
+}
 
 export interface ArchiverFunctionProps {
   stackConfig: StackConfig;
@@ -91,7 +124,7 @@ export class ArchiverFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
-        [ENV.config]: JSON.stringify(rawConfig),
+        [ENV.configFile]: CONFIG_FILE_NAME,
         [ENV.bucket]: props.archive.bucket.bucketName,
         [ENV.prefix]: props.archive.prefix,
         [ENV.headroomDays]: String(deploy.alarms.headroomDays),
@@ -99,7 +132,7 @@ export class ArchiverFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
-      bundling: BUNDLING,
+      bundling: bundlingWithConfig(rawConfig),
     });
     for (const resource of props.archive.findingResources()) {
       Validations.of(role).acknowledge({

@@ -163,7 +163,8 @@ describe('the audit bundle', () => {
   it('is one small ESM file whose import builds the handler from the stack environment, with no network call', () => {
     const real = build(undefined, { bundle: true });
     const fn = auditFunction(real.template()).Properties;
-    const bundle = join(real.app.outdir, `asset.${fn.Code.S3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+    const assetDir = join(real.app.outdir, `asset.${fn.Code.S3Key.replace(/\.zip$/, '')}`);
+    const bundle = join(assetDir, 'index.mjs');
     expect(statSync(bundle).size).toBeLessThan(1024 * 1024);
     const vars = fn.Environment.Variables;
     const child = spawnSync(
@@ -180,7 +181,8 @@ describe('the audit bundle', () => {
           PATH: process.env.PATH,
           AWS_REGION: 'us-east-1',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          ARCHIVER_CONFIG: vars.ARCHIVER_CONFIG,
+          ARCHIVER_CONFIG_FILE: vars.ARCHIVER_CONFIG_FILE,
+          LAMBDA_TASK_ROOT: assetDir,
           ARCHIVE_BUCKET: 'archive-bucket',
           ARCHIVE_PREFIX: vars.ARCHIVE_PREFIX,
           ATHENA_WORKGROUP: vars.ATHENA_WORKGROUP,

@@ -36,7 +36,7 @@ function archiverFunction(t = template): { Properties: Cfn } {
 }
 
 describe('the archiver function', () => {
-  it('is Node.js 24 on arm64 with the maximum timeout, JSON logs, tracing and the config in its environment', () => {
+  it('is Node.js 24 on arm64 with the maximum timeout, JSON logs, tracing and the config in a file of its bundle', () => {
     const fn = archiverFunction().Properties;
     expect(fn).toMatchObject({
       Runtime: 'nodejs24.x',
@@ -50,12 +50,9 @@ describe('the archiver function', () => {
     const env = fn.Environment.Variables;
     expect(env.ARCHIVE_PREFIX).toBe('archive/');
     expect(env.ARCHIVE_BUCKET).toEqual({ Ref: expect.stringMatching(/^ArchiverArchiveBucket/) });
-    const config = JSON.parse(env.ARCHIVER_CONFIG);
-    // The config as written, without the deploy section, naming the parameter (never a value).
-    expect(config.deploy).toBeUndefined();
-    expect(config.apps[0].secretKey).toEqual({
-      ssmParameter: '/tencent-chat-archiver/1400000000/secret-key',
-    });
+    // Not in the environment (4 KB at most): a file beside the bundle (read in the bundle test).
+    expect(env.ARCHIVER_CONFIG).toBeUndefined();
+    expect(env.ARCHIVER_CONFIG_FILE).toBe('archiver-config.json');
   });
 
   it('has a role with no managed policy and no wildcard resource except for X-Ray', () => {
@@ -135,7 +132,12 @@ describe('the archiver function', () => {
     expect(code).not.toMatch(/@duckdb|s3rver/);
     // Importing it (as the Lambda runtime does) builds the handler and makes no SSM or S3 call:
     // with no credentials and no reachable endpoint, any call would hang or fail here.
-    const env = JSON.parse(fn.Environment.Variables.ARCHIVER_CONFIG);
+    const config = JSON.parse(readFileSync(join(assetDir, 'archiver-config.json'), 'utf8'));
+    // The config as written, without the deploy section, naming the parameter (never a value).
+    expect(config.deploy).toBeUndefined();
+    expect(config.apps[0].secretKey).toEqual({
+      ssmParameter: '/tencent-chat-archiver/1400000000/secret-key',
+    });
     const child = spawnSync(
       process.execPath,
       [
@@ -150,7 +152,8 @@ describe('the archiver function', () => {
           PATH: process.env.PATH,
           AWS_REGION: 'us-east-1',
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          ARCHIVER_CONFIG: JSON.stringify(env),
+          ARCHIVER_CONFIG_FILE: fn.Environment.Variables.ARCHIVER_CONFIG_FILE,
+          LAMBDA_TASK_ROOT: assetDir,
           ARCHIVE_BUCKET: 'archive-bucket',
           ARCHIVE_PREFIX: 'archive/',
           AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
@@ -448,10 +451,8 @@ describe('operations', () => {
       AlarmActions: [{ Ref: topic.id }],
     });
     // The function counts with the stack's headroom, so alarm and count agree.
-    const fn = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).find((f) =>
-      JSON.stringify(f.Properties.Environment ?? {}).includes('ARCHIVER_CONFIG'),
-    );
-    expect(fn?.Properties.Environment?.Variables?.ALARM_HEADROOM_DAYS).toBe('2');
+    const fn = archiverFunction(template);
+    expect(fn.Properties.Environment?.Variables?.ALARM_HEADROOM_DAYS).toBe('2');
   });
 
   it('e-mails alarms when an address is configured, with a dead-letter queue', () => {

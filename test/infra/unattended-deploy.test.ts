@@ -210,3 +210,19 @@ describe('crash retries', () => {
   });
 });
 
+describe('one stack for 100 apps, and two stacks in one account', () => {
+  it('synthesizes 100 apps written out in full, the config in the bundle, not the environment', () => {
+    const config = withApps(100);
+    config.apps = config.apps.map((app) => ({
+      ...app,
+      adminIdentifier: 'administrator',
+      retentionDays: 30,
+      groups: { include: [], exclude: [], types: [] },
+      withRecalledMsg: true,
+    }));
+    expect(Buffer.byteLength(JSON.stringify(config.apps))).toBeGreaterThan(4096);
+    const template = build(config).template();
+    expect(archiverFunction(template).Environment.Variables.ARCHIVER_CONFIG).toBeUndefined();
+    expect(runDefinition(template).States.AllConfiguredApps.Result).toHaveLength(100);
+  });
+});
