@@ -128,6 +128,23 @@ const BucketSchema = z
     }
   });
 
+/**
+ * An EventBridge Scheduler cron: 6 fields, one of day-of-month and day-of-week `?` (Scheduler
+ * rejects a cron that sets both, `*` included, or neither, at deploy time).
+ */
+function cronField(example: string) {
+  return z
+    .string()
+    .regex(
+      /^\S+( \S+){5}$/,
+      `must have 6 fields: minutes hours day-of-month month day-of-week year, e.g. "${example}"`,
+    )
+    .refine((cron) => {
+      const [, , dayOfMonth, , dayOfWeek] = cron.split(' ');
+      return (dayOfMonth === '?') !== (dayOfWeek === '?');
+    }, `day-of-month and day-of-week cannot both be set (a * counts as set) nor both be ?: put ? in exactly one of them, e.g. "${example}"`);
+}
+
 /** Sundays at 10:00 (schedule time zone): after the nightly run and its deadline check. */
 export const DEFAULT_AUDIT_CRON = '0 10 ? * SUN *';
 
@@ -140,14 +157,13 @@ export const DeploySchema = z.strictObject({
   schedule: z
     .strictObject({
       /** EventBridge Scheduler cron: minutes hours day-of-month month day-of-week year. */
-      cron: z
-        .string()
-        .regex(
-          /^\S+( \S+){5}$/,
-          'must have 6 fields: minutes hours day-of-month month day-of-week year, e.g. "0 2 * * ? *"',
-        )
-        .default('0 2 * * ? *'),
-      /** IANA time zone the cron is read in (daylight saving time is handled by the Scheduler). */
+      cron: cronField('0 2 * * ? *').default('0 2 * * ? *'),
+      /**
+       * IANA time zone the cron is read in. Scheduler follows daylight saving time, and a time
+       * the spring-forward change skips does not run that day: in a zone with DST, pick a time
+       * outside the switch (mostly 00:00-04:00 local), or accept that one night a year is skipped
+       * (the next night catches up). The default zone, UTC, has no DST.
+       */
       timeZone: z
         .string()
         .refine(isTimeZone, 'must be an IANA time zone such as UTC or Asia/Shanghai')
@@ -244,13 +260,7 @@ export const DeploySchema = z.strictObject({
        * `schedule.timeZone`). Weekly by default, after the run deadline hour: each audit scans the
        * whole archive with Athena, so a weekly audit costs a seventh of a nightly one.
        */
-      cron: z
-        .string()
-        .regex(
-          /^\S+( \S+){5}$/,
-          'must have 6 fields: minutes hours day-of-month month day-of-week year, e.g. "0 10 ? * SUN *"',
-        )
-        .default(DEFAULT_AUDIT_CRON),
+      cron: cronField(DEFAULT_AUDIT_CRON).default(DEFAULT_AUDIT_CRON),
       /** false: the audit function and its alarms exist, but the schedule is off. */
       enabled: z.boolean().default(true),
       /** The audit function's memory. */

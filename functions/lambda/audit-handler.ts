@@ -23,9 +23,9 @@ import { openStore } from '../composition.ts';
 import { ConfigError } from '../domain/errors.ts';
 import type { Clock } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
-import { auditArchive } from '../query/audit/audit.ts';
+import { auditArchive, discoverApps } from '../query/audit/audit.ts';
 import { auditReportKey, countsPerApp, recordAuditMetrics } from './audit-metrics.ts';
-import { ENV, METRICS_NAMESPACE, SERVICE_NAME } from './contract.ts';
+import { ENV, METRICS_NAMESPACE, SERVICE_NAME, STACK_DIMENSION } from './contract.ts';
 import { loadLambdaConfig } from './lambda-config.ts';
 
 /** What the function returns (the Scheduler ignores it; a manual `aws lambda invoke` shows it). */
@@ -55,6 +55,23 @@ function required(env: Readonly<Record<string, string | undefined>>, name: strin
   return value;
 }
 
+/**
+ * Which apps the audit covers: those of the archive that the stack's config names (Athena's
+ * partition projection knows only those; another stack's apps, or an app removed from the
+ * config, would be false findings). When the archive holds only configured apps, no list is
+ * given: the audit then also looks for media objects no manifest names (media files are shared
+ * by every app of the bucket, so that check needs them all).
+ */
+export async function auditScope(
+  store: ObjectStore,
+  configured: readonly number[],
+): Promise<{ sdkAppIds?: number[]; skipped: number[] }> {
+  const found = await discoverApps(store);
+  const skipped = found.filter((id) => !configured.includes(id));
+  if (skipped.length === 0) return { skipped };
+  return { sdkAppIds: found.filter((id) => configured.includes(id)), skipped };
+}
+
 /** Build the handler: the config is validated once (a bad one fails the init, naming the field). */
 export function createAuditHandler(options: AuditHandlerOptions = {}) {
   const env = options.env ?? process.env;
@@ -65,6 +82,10 @@ export function createAuditHandler(options: AuditHandlerOptions = {}) {
   const hardStopMs = options.hardStopMs ?? 10_000;
   const logger = new Logger({ serviceName: SERVICE_NAME });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const stackName = env[ENV.stack];
+  if (stackName !== undefined && stackName !== '')
+    metrics.setDefaultDimensions({ [STACK_DIMENSION]: stackName });
+  const configured = config.apps.map((app) => app.sdkAppId);
   const storeReady = options.store ? Promise.resolve(options.store) : openStore(config.archive.out);
   storeReady.catch(() => undefined); // awaited (and so reported) in the first invocation
   const client = options.athenaClient?.() ?? createAthenaClient();
@@ -89,10 +110,17 @@ export function createAuditHandler(options: AuditHandlerOptions = {}) {
       onProgress: (p) => scanned.set(p.queryExecutionId, p.bytesScanned),
     });
     try {
+      const scope = await auditScope(store, configured);
+      if (scope.skipped.length > 0) {
+        logger.info('apps in the archive that this stack does not archive are not audited', {
+          skipped: scope.skipped,
+        });
+      }
       const report = await auditArchive(runner, store, {
         archive: config.archive.out,
         timeZone,
         nowMs: clock.now(),
+        ...(scope.sdkAppIds === undefined ? {} : { sdkAppIds: scope.sdkAppIds }),
       });
       const bytesScanned = [...scanned.values()].reduce((sum, n) => sum + n, 0);
       const reportKey = auditReportKey(report, context.awsRequestId, timeZone);

@@ -41,6 +41,11 @@ export const METRICS_NAMESPACE = 'TencentChatArchiver';
 export const SERVICE_NAME = 'tencent-chat-archiver';
 /** The per-app dimension (besides `service`). */
 export const APP_DIMENSION = 'SdkAppId';
+/**
+ * The audit's per-stack dimension (besides `service`): two stacks on one account audit their own
+ * apps, and each stack's alarm watches its own findings.
+ */
+export const STACK_DIMENSION = 'Stack';
 
 /** Metric names, emitted once per invocation per app. */
 export const METRIC = {
@@ -118,6 +123,8 @@ export const ENV = {
   secretCacheSeconds: 'SECRET_CACHE_SECONDS',
   /** The stack's `alarms.headroomDays` (days), for the count of media pending near retention. */
   headroomDays: 'ALARM_HEADROOM_DAYS',
+  /** The stack's name: the audit's metrics carry it as {@link STACK_DIMENSION}. */
+  stack: 'ARCHIVER_STACK',
   /** The audit function's Athena workgroup and Glue database. */
   workGroup: 'ATHENA_WORKGROUP',
   database: 'GLUE_DATABASE',

@@ -24,12 +24,18 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/lambda/contract.ts';
+import {
+  APP_DIMENSION,
+  ENV,
+  METRIC,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
+  STACK_DIMENSION,
+} from '../../functions/lambda/contract.ts';
 import type { StackConfig } from '../config.ts';
 import { type ArchiveBucket, AUDIT_READ_PREFIXES } from './archive-bucket.ts';
 import type { ArchiveQuery } from './archive-query.ts';
 import { bundlingWithConfig, CONFIG_FILE_NAME } from './archiver-function.ts';
-import { appMetric } from './operations.ts';
 
 /** The prefix of the audit reports inside the archive prefix. */
 export const AUDITS_PREFIX = 'audits/';
@@ -95,6 +101,7 @@ export class ArchiveAudit extends Construct {
         [ENV.configFile]: CONFIG_FILE_NAME,
         [ENV.bucket]: props.archive.bucket.bucketName,
         [ENV.prefix]: props.archive.prefix,
+        [ENV.stack]: Stack.of(this).stackName,
         [ENV.workGroup]: props.query.workGroupName,
         [ENV.database]: props.query.databaseName,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
@@ -126,10 +133,12 @@ export class ArchiveAudit extends Construct {
       }),
     });
 
+    // The stack's own findings: two stacks in one account publish under the same names.
+    const ofStack = { service: SERVICE_NAME, [STACK_DIMENSION]: Stack.of(this).stackName };
     const unexplained = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: METRIC.auditUnexplained,
-      dimensionsMap: { service: SERVICE_NAME },
+      dimensionsMap: ofStack,
       statistic: 'Maximum',
       period: DAY,
     });
@@ -163,8 +172,16 @@ export class ArchiveAudit extends Construct {
         title: 'Audit: unexplained findings',
         left: [
           unexplained.with({ label: 'total' }),
-          ...sdkAppIds.map((id) =>
-            appMetric(METRIC.auditUnexplained, id, 'Maximum', `${id}`).with({ period: DAY }),
+          ...sdkAppIds.map(
+            (id) =>
+              new cloudwatch.Metric({
+                namespace: METRICS_NAMESPACE,
+                metricName: METRIC.auditUnexplained,
+                dimensionsMap: { ...ofStack, [APP_DIMENSION]: String(id) },
+                statistic: 'Maximum',
+                period: DAY,
+                label: `${id}`,
+              }),
           ),
         ],
         width: 8,
@@ -175,7 +192,7 @@ export class ArchiveAudit extends Construct {
           new cloudwatch.Metric({
             namespace: METRICS_NAMESPACE,
             metricName: METRIC.auditBytesScanned,
-            dimensionsMap: { service: SERVICE_NAME },
+            dimensionsMap: ofStack,
             statistic: 'Sum',
             period: DAY,
           }),

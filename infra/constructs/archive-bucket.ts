@@ -20,6 +20,12 @@ export const MULTIPART_PREFIXES = ['media/', 'media-manifest/'] as const;
 /** What the completeness audit reads (besides listing `media/` for orphans). */
 export const AUDIT_READ_PREFIXES = ['state/', 'messages/', 'media-manifest/'] as const;
 
+/** Storage classes a GET reads at once (no restore). */
+const INSTANT_CLASSES: readonly s3.StorageClass[] = [
+  s3.StorageClass.INFREQUENT_ACCESS,
+  s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+];
+
 export interface ArchiveBucketProps {
   settings: DeployConfig['bucket'];
   /** The customer key for SSE-KMS (used when `settings.encryption` is `kms`). */
@@ -77,6 +83,9 @@ export class ArchiveBucket extends Construct {
       // objects get their retention one by one (ObjectLockRetention, from S3's EventBridge events).
       ...(settings.objectLock === null ? {} : { objectLockEnabled: true }),
     });
+    // The bucket policies hold the TLS-only rule and the access-log delivery grant: kept with the
+    // buckets, or `cdk destroy` would leave a kept archive open to plain HTTP and unlogged.
+    for (const bucket of [this.bucket, logs]) bucket.policy?.applyRemovalPolicy(RemovalPolicy.RETAIN);
     if (settings.objectLock !== null) {
       // S3's native EventBridge switch (CDK's `eventBridgeEnabled` would add a custom resource
       // with a Lambda of its own); ObjectLockRetention listens to these events.
@@ -211,7 +220,12 @@ export class ArchiveBucket extends Construct {
   }
 }
 
-/** Message files move to colder tiers; state and run reports stay in Standard (read every run). */
+/**
+ * Message files, media files and fingerprint logs move to colder tiers; state, manifests and run
+ * reports stay in Standard (read every run). Fingerprint logs only to the tiers that answer a GET
+ * at once (Standard-IA, Glacier Instant Retrieval): the rescan reads them, and it cannot wait for
+ * a restore.
+ */
 function lifecycleRules(lifecycle: DeployConfig['bucket']['lifecycle'], prefix: string): s3.LifecycleRule[] {
   const steps: [number | null, s3.StorageClass][] = [
     [lifecycle.infrequentAccessAfterDays, s3.StorageClass.INFREQUENT_ACCESS],
@@ -236,6 +250,11 @@ function lifecycleRules(lifecycle: DeployConfig['bucket']['lifecycle'], prefix: 
   ];
   if (transitions.length > 0) {
     rules.push({ id: 'MessagesToColderTiers', prefix: `${prefix}messages/`, transitions });
+    rules.push({ id: 'MediaToColderTiers', prefix: `${prefix}media/`, transitions });
+  }
+  const readable = transitions.filter((t) => INSTANT_CLASSES.includes(t.storageClass));
+  if (readable.length > 0) {
+    rules.push({ id: 'FingerprintsToColderTiers', prefix: `${prefix}fingerprints/`, transitions: readable });
   }
   return rules;
 }

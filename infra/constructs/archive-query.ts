@@ -8,7 +8,7 @@
  * `RECORD_COLUMNS`, `MESSAGE_LOCATION_TEMPLATE` and `RunReport`); this file only renders it.
  * Standalone on purpose: the main stack passes the archive bucket and config in.
  */
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -238,6 +238,8 @@ export class ArchiveQuery extends Construct {
         ? { serverAccessLogsBucket: props.serverAccessLogsBucket, serverAccessLogsPrefix: 'athena-results/' }
         : {}),
     });
+    // The bucket is kept when the stack is deleted (S3's default); so is its TLS-only policy.
+    bucket.policy?.applyRemovalPolicy(RemovalPolicy.RETAIN);
     if (!props.serverAccessLogsBucket) {
       Validations.of(bucket).acknowledge({
         id: 'AwsSolutions-S1',

@@ -21,8 +21,14 @@ import { LOCK_ENV, type LockMode } from '../object-lock/retention.ts';
 import type { ArchiveBucket } from './archive-bucket.ts';
 import { BUNDLING } from './archiver-function.ts';
 
-/** The write-once prefixes (under the archive prefix) whose objects are locked. */
-export const LOCKED_PREFIXES = ['messages/', 'media/', 'runs/'] as const;
+/**
+ * The write-once prefixes (under the archive prefix) whose objects are locked: every key there is
+ * created once and never rewritten (functions/domain/partition.ts: message parts, fingerprint logs
+ * and run reports named by run id and part; functions/domain/media-manifest.ts: manifest parts
+ * likewise, media files by content). Never `state/` (rewritten every checkpoint, media queue and
+ * ledger too) nor `rescan/` (its progress object is rewritten).
+ */
+export const LOCKED_PREFIXES = ['messages/', 'fingerprints/', 'media/', 'media-manifest/', 'runs/'] as const;
 
 export interface ObjectLockRetentionProps {
   archive: ArchiveBucket;

@@ -134,9 +134,11 @@ export class Operations extends Construct {
     });
     const notStarted = this.alarm('ScheduleUndeliveredAlarm', {
       alarmDescription:
-        'EventBridge Scheduler could not start a run, an alarm e-mail could not be delivered, or an Object Lock retention event failed: see the dead-letter queue.',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        statistic: 'Maximum',
+        'EventBridge Scheduler could not start a run, an alarm e-mail could not be delivered, or an Object Lock retention event failed: a message arrived in the dead-letter queue (see it there; each new one raises this alarm again).',
+      // Messages arriving, not messages kept: the queue keeps them for 14 days, and an alarm on
+      // the visible count would stay in ALARM that long and hide every later failure.
+      metric: props.deadLetterQueue.metricNumberOfMessagesSent({
+        statistic: 'Sum',
         period: Duration.minutes(5),
       }),
       threshold: 1,

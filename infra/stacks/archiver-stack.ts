@@ -2,13 +2,28 @@
  * The deployable stack: the TencentChatArchiver construct and its outputs. Environment-agnostic
  * (no account or region lookups), so `cdk synth` works offline with no credentials.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import type { StackConfig } from '../config.ts';
 import { ArchiveAudit } from '../constructs/archive-audit.ts';
 import { ArchiveQuery } from '../constructs/archive-query.ts';
 import { TencentChatArchiver } from '../constructs/tencent-chat-archiver.ts';
+
+/**
+ * The logical ids of the stateful resources, pinned to the ids they were first deployed with: a
+ * change in the construct tree must never make CloudFormation replace (and, retained, orphan) the
+ * archive, its key or its logs.
+ */
+export const PINNED_LOGICAL_IDS = {
+  key: 'ArchiverKeyF5FA0AA4',
+  archiveBucket: 'ArchiverArchiveBucketD14DF004',
+  archiveBucketPolicy: 'ArchiverArchiveBucketPolicy7320ED75',
+  accessLogsBucket: 'ArchiverArchiveAccessLogsC7BE8D94',
+  accessLogsBucketPolicy: 'ArchiverArchiveAccessLogsPolicyB773B48B',
+  resultsBucket: 'QueryResultsAA56766C',
+  resultsBucketPolicy: 'QueryResultsPolicy6A1AF68A',
+} as const;
 
 export interface ArchiverStackProps extends StackProps {
   stackConfig: StackConfig;
@@ -50,6 +65,8 @@ export class ArchiverStack extends Stack {
       dashboard: this.archiver.operations.dashboard,
     });
 
+    pinStatefulLogicalIds(this.archiver, this.query);
+
     new CfnOutput(this, 'ArchiveBucketName', {
       value: this.archiver.archive.bucket.bucketName,
       description: 'The archive bucket (messages under <prefix>messages/)',
@@ -72,4 +89,23 @@ export class ArchiverStack extends Stack {
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.archiver.operations.topic.topicArn });
   }
+}
+
+/**
+ * Pin the logical ids of the archive's stateful resources ({@link PINNED_LOGICAL_IDS}), wherever
+ * the constructs sit in the tree (at most one archiver per stack).
+ */
+export function pinStatefulLogicalIds(archiver: TencentChatArchiver, query?: ArchiveQuery): void {
+  const { archive, key } = archiver;
+  const pin = (resource: IConstruct | undefined, id: string) => {
+    if (resource instanceof CfnResource) resource.overrideLogicalId(id);
+  };
+  pin(key.node.defaultChild, PINNED_LOGICAL_IDS.key);
+  pin(archive.bucket.node.defaultChild, PINNED_LOGICAL_IDS.archiveBucket);
+  pin(archive.bucket.policy?.node.defaultChild, PINNED_LOGICAL_IDS.archiveBucketPolicy);
+  pin(archive.accessLogsBucket?.node.defaultChild, PINNED_LOGICAL_IDS.accessLogsBucket);
+  pin(archive.accessLogsBucket?.policy?.node.defaultChild, PINNED_LOGICAL_IDS.accessLogsBucketPolicy);
+  if (query === undefined) return;
+  pin(query.resultsBucket.node.defaultChild, PINNED_LOGICAL_IDS.resultsBucket);
+  pin(query.resultsBucket.policy?.node.defaultChild, PINNED_LOGICAL_IDS.resultsBucketPolicy);
 }

@@ -92,7 +92,11 @@ describe('the audit function', () => {
     const unexplained = alarms.find((a) => a.MetricName === 'AuditUnexplainedFindings');
     expect(unexplained).toMatchObject({
       Namespace: 'TencentChatArchiver',
-      Dimensions: [{ Name: 'service', Value: 'tencent-chat-archiver' }],
+      // CloudFormation lists dimensions by name, upper case first.
+      Dimensions: [
+        { Name: 'Stack', Value: 'TencentChatArchiver' },
+        { Name: 'service', Value: 'tencent-chat-archiver' },
+      ],
       Statistic: 'Maximum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',

@@ -220,7 +220,7 @@ describe('the archive bucket', () => {
     });
   });
 
-  it('moves message files (only) to colder tiers and expires old versions', () => {
+  it('moves message and media files to colder tiers and expires old versions', () => {
     const rules = archive()?.LifecycleConfiguration.Rules;
     expect(rules).toContainEqual(
       expect.objectContaining({
@@ -417,7 +417,8 @@ describe('operations', () => {
     expect(JSON.stringify(failed?.Metrics)).toContain('ExecutionsTimedOut');
     expect(byDescription('Scheduler could not start')).toMatchObject({
       Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
+      MetricName: 'NumberOfMessagesSent',
+      Statistic: 'Sum',
       Threshold: 1,
     });
     expect(byDescription('still in progress at 8:00')).toMatchObject({

@@ -255,12 +255,14 @@ describe('Object Lock on', () => {
     });
   });
 
-  it('locks new objects under messages/, media/ and runs/ only, never state/', () => {
+  it('locks new objects under the write-once prefixes only, never state/', () => {
     const rule = onlyResource(t, 'AWS::Events::Rule').Properties;
     expect(rule.EventPattern).toMatchObject({ source: ['aws.s3'], 'detail-type': ['Object Created'] });
     expect(rule.EventPattern.detail.object.key).toEqual([
       { prefix: 'archive/messages/' },
+      { prefix: 'archive/fingerprints/' },
       { prefix: 'archive/media/' },
+      { prefix: 'archive/media-manifest/' },
       { prefix: 'archive/runs/' },
     ]);
     const statements = policyStatements(t, 'ArchiverObjectLockRole').filter((s) =>

@@ -225,4 +225,121 @@ describe('one stack for 100 apps, and two stacks in one account', () => {
     expect(archiverFunction(template).Environment.Variables.ARCHIVER_CONFIG).toBeUndefined();
     expect(runDefinition(template).States.AllConfiguredApps.Result).toHaveLength(100);
   });
+
+  it('synthesizes two stacks into one app, each auditing and alarming on its own findings', () => {
+    const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+    const stacks = ['TeamA', 'TeamB'].map(
+      (stackName) =>
+        new ArchiverStack(app, stackName, {
+          stackConfig: parseStackConfig(withApps(25, { stackName })),
+        }),
+    );
+    expect(() => app.synth()).not.toThrow();
+    const audited = stacks.map((stack) => {
+      const alarms = Object.values(resourcesOf(Template.fromStack(stack), 'AWS::CloudWatch::Alarm'));
+      const unexplained = alarms.find((a) => a.Properties.MetricName === 'AuditUnexplainedFindings');
+      return unexplained?.Properties.Dimensions;
+    });
+    expect(audited).toEqual(
+      ['TeamA', 'TeamB'].map((name) => [
+        { Name: 'Stack', Value: name },
+        { Name: 'service', Value: 'tencent-chat-archiver' },
+      ]),
+    );
+    // The audit function names its stack, so its metrics carry that dimension.
+    const auditEnv = stacks.map((stack) =>
+      Object.values(resourcesOf(Template.fromStack(stack), 'AWS::Lambda::Function'))
+        .map((f) => f.Properties.Environment?.Variables?.ARCHIVER_STACK)
+        .filter((v) => v !== undefined),
+    );
+    expect(auditEnv).toEqual([['TeamA'], ['TeamB']]);
+  });
+});
+
+describe('the archive’s stateful resources and their keeping', () => {
+  const template = build(
+    withApps(1, { bucket: { objectLock: { mode: 'GOVERNANCE', days: 30 } } }),
+  ).template();
+  const resources = template.toJSON().Resources as Record<string, Cfn>;
+
+  it('keeps the logical ids of the key and the buckets wherever the constructs move in the tree', () => {
+    const stack = new Stack(new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } }), 'Moved');
+    const archiver = new TencentChatArchiver(new Construct(stack, 'Refactored'), 'Elsewhere', {
+      stackConfig: parseStackConfig(withApps(1)),
+    });
+    pinStatefulLogicalIds(archiver);
+    const moved = Template.fromStack(stack).toJSON().Resources as Record<string, Cfn>;
+    for (const [name, type] of [
+      ['key', 'AWS::KMS::Key'],
+      ['archiveBucket', 'AWS::S3::Bucket'],
+      ['archiveBucketPolicy', 'AWS::S3::BucketPolicy'],
+      ['accessLogsBucket', 'AWS::S3::Bucket'],
+      ['accessLogsBucketPolicy', 'AWS::S3::BucketPolicy'],
+    ] as const) {
+      const id = PINNED_LOGICAL_IDS[name];
+      expect(moved[id]?.Type, `${name} moved`).toBe(type);
+      expect(resources[id]?.Type, `${name} in the stack`).toBe(type);
+    }
+    expect(resources[PINNED_LOGICAL_IDS.resultsBucket]?.Type).toBe('AWS::S3::Bucket');
+  });
+
+  it('retains every bucket policy with its bucket (cdk destroy keeps the TLS-only rule and log delivery)', () => {
+    const buckets = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
+    const policies = Object.values(resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy');
+    expect(buckets.length).toBeGreaterThanOrEqual(3);
+    for (const [id, bucket] of buckets) {
+      expect(bucket.DeletionPolicy, id).toBe('Retain');
+      const policy = policies.find((p) => p.Properties.Bucket?.Ref === id);
+      expect(policy?.DeletionPolicy, `${id}'s policy`).toBe('Retain');
+    }
+  });
+
+  it('tiers media/ like messages/, and fingerprints/ only to tiers the rescan reads at once', () => {
+    const tiered = withApps(1, {
+      bucket: {
+        lifecycle: {
+          infrequentAccessAfterDays: 30,
+          glacierInstantRetrievalAfterDays: 90,
+          glacierFlexibleRetrievalAfterDays: 180,
+        },
+      },
+    });
+    const bucket = resources[PINNED_LOGICAL_IDS.archiveBucket];
+    const rules = (t: Cfn) => t.Properties.LifecycleConfiguration.Rules as Cfn[];
+    const byPrefix = (all: Cfn[], prefix: string) => all.find((r) => r.Prefix === prefix);
+    const classes = (rule: Cfn) => (rule?.Transitions ?? []).map((t: Cfn) => t.StorageClass);
+    expect(classes(byPrefix(rules(bucket), 'archive/media/'))).toEqual(['STANDARD_IA', 'GLACIER_IR']);
+    expect(classes(byPrefix(rules(bucket), 'archive/fingerprints/'))).toEqual(['STANDARD_IA', 'GLACIER_IR']);
+    const custom = rules(build(tiered).template().toJSON().Resources[PINNED_LOGICAL_IDS.archiveBucket]);
+    expect(classes(byPrefix(custom, 'archive/media/'))).toEqual(['STANDARD_IA', 'GLACIER_IR', 'GLACIER']);
+    expect(classes(byPrefix(custom, 'archive/fingerprints/'))).toEqual(['STANDARD_IA', 'GLACIER_IR']);
+  });
+
+  it('locks every create-only prefix (messages, fingerprints, media, media manifests, run reports), never state/', () => {
+    const rule: Cfn = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule');
+    const prefixes = (rule.Properties.EventPattern.detail.object.key as { prefix: string }[]).map(
+      (k) => k.prefix,
+    );
+    expect([...prefixes].sort()).toEqual(
+      ['messages/', 'fingerprints/', 'media/', 'media-manifest/', 'runs/'].map((p) => `archive/${p}`).sort(),
+    );
+  });
+});
+
+describe('the dead-letter alarm and the schedules', () => {
+  it('alarms on each message that arrives in the dead-letter queue, not on the 14 days it stays there', () => {
+    const alarms = Object.values(resourcesOf(build(withApps(1)).template(), 'AWS::CloudWatch::Alarm'));
+    const dlq = alarms.find((a) => a.Properties.Namespace === 'AWS/SQS')?.Properties;
+    expect(dlq).toMatchObject({ MetricName: 'NumberOfMessagesSent', Statistic: 'Sum', Threshold: 1 });
+  });
+
+  it('refuses a cron with both day fields set (or neither), naming the field', () => {
+    for (const cron of ['0 2 * * * *', '0 2 ? * ? *', '0 2 1 * MON *']) {
+      expect(() => build(withApps(1, { schedule: { cron } })), cron).toThrow(
+        /deploy\.schedule\.cron: day-of-month and day-of-week cannot both be set/,
+      );
+    }
+    expect(() => build(withApps(1, { audit: { cron: '0 10 * * SUN *' } }))).toThrow(/deploy\.audit\.cron/);
+    expect(() => build(withApps(1, { schedule: { cron: '30 3 ? * * *' } }))).not.toThrow();
+  });
 });

@@ -99,9 +99,9 @@ function answer(gap: boolean) {
   });
 }
 
-async function invoke() {
+async function invoke(env: Record<string, string> = ENV) {
   const handler = createAuditHandler({
-    env: ENV,
+    env,
     athenaClient: () => new AthenaClient({ region: 'eu-central-1' }),
     store,
     clock: new FakeClock(Date.UTC(2026, 11, 1, 2, 0)),
@@ -153,6 +153,35 @@ describe('audit function', () => {
       unexplained: 0,
       function_name: 'audit',
     });
+  });
+
+  it("publishes under the stack's name as a dimension, so two stacks' alarms see only their own findings", async () => {
+    answer(true);
+    const { emf } = await invoke({ ...ENV, ARCHIVER_STACK: 'TeamA' });
+    expect(metricValues(emf, 'AuditUnexplainedFindings', ['service', 'Stack'])).toEqual([1]);
+    expect(metricValues(emf, 'AuditUnexplainedFindings', ['service', 'Stack', 'SdkAppId'])).toEqual([1]);
+    expect(emf.every((m) => m.Stack === 'TeamA')).toBe(true);
+  });
+
+  it('audits only the configured apps of the archive; with none other, it also looks for orphaned media', async () => {
+    const { auditScope } = await import('../../functions/lambda/audit-handler.ts');
+    expect(await auditScope(store, [APP, OTHER_APP])).toEqual({ skipped: [] });
+    await seedThreeMessages(store, {
+      sdkAppId: 1400000099,
+      groupId: '@TGS#X',
+      key: 'messages/sdkappid=1400000099/dt=2024-03-01/part-r1-00000.ndjson.gz',
+      from: 'carol',
+      text: (seq) => `seq ${seq}`,
+      atMs: (seq) => Date.UTC(2024, 2, 1, 2, seq),
+      random: (seq) => 200 + seq,
+    });
+    expect(await auditScope(store, [APP, OTHER_APP])).toEqual({ sdkAppIds: [APP], skipped: [1400000099] });
+    answer(false);
+    const { result, logs } = await invoke();
+    const stored = await store.get(result.reportKey);
+    const report = JSON.parse(new TextDecoder().decode(stored?.body));
+    expect(report.apps.map((a: { sdkAppId: number }) => a.sdkAppId)).toEqual([APP]);
+    expect(logs.find((l) => l.skipped)?.skipped).toEqual([1400000099]);
   });
 
   it('a missing seq makes the unexplained metric 1, for the total and for its app, and names it in the log', async () => {
