@@ -19,6 +19,9 @@
  * middy's own early timeout is off, because it would return while the engine kept running, and
  * Lambda would freeze the sandbox mid-checkpoint (a thawed sandbox then writes late).
  */
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -44,7 +47,12 @@ export interface HandlerOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** The engine's hard stop before the Lambda timeout; default 10 s. Tests use a shorter one. */
   hardStopMs?: number;
+  /** The media temp folder emptied at init; default {@link MEDIA_TEMP_DIR}. */
+  mediaTempDir?: string;
 }
+
+/** The media downloader's temp folder (the one functions/composition.ts gives it). */
+export const MEDIA_TEMP_DIR = join(tmpdir(), 'tencent-chat-archiver-media');
 
 /** Marks errors whose metrics were already recorded, so onError does not count them twice. */
 const counted = new WeakSet<object>();
@@ -57,6 +65,13 @@ export function createHandler(options: HandlerOptions = {}) {
   const env = options.env ?? process.env;
   const hardStopMs = options.hardStopMs ?? 10_000;
   const config = loadLambdaConfig(env);
+  // Lambda keeps /tmp when it restarts a crashed runtime (out of memory, a timeout) in the same
+  // sandbox: files of downloads that never finished would take the room sized for this
+  // sandbox's downloads (infra/config.ts, ephemeralStorageMb). One invocation at a time per
+  // sandbox, so nothing else is using them. Only in Lambda (or when a folder is given): on a
+  // shared machine another process may be downloading into the default folder.
+  const mediaTempDir = options.mediaTempDir ?? (env.AWS_LAMBDA_FUNCTION_NAME ? MEDIA_TEMP_DIR : undefined);
+  if (mediaTempDir !== undefined) rmSync(mediaTempDir, { recursive: true, force: true });
   const parameters = secretParameters(config);
   const logger = new Logger({ serviceName: SERVICE_NAME });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
