@@ -1,7 +1,7 @@
 /**
  * The setup the real-process archive tests share (kill-resume, takeover, rescan-kill): a simulator
  * allowing exactly the rates the CLI's config asks for, a temp folder with the key and the config,
- * the archive's local store and state, CLI runs, and a kill once a run has taken the lease. Each
+ * the archive's local store and state, CLI runs, and runs stopped or killed at a named point. Each
  * test registers its teardown with {@link useProcessCleanups}.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -118,26 +118,6 @@ export async function startProcessArchive(
     },
     spawnArchive: (options) => spawnCli(['archive', '--config', config], options),
   };
-}
-
-/**
- * SIGKILLs `run` `ms` after it took the lease (a lease owner other than `previousOwner` appears),
- * or at once once it has ended; with `afterLease: false`, `ms` after now.
- */
-export async function killAfterLease(
-  archive: Pick<ProcessArchive, 'readState'>,
-  run: CliProcess,
-  previousOwner: string | undefined,
-  ms: number,
-  afterLease = true,
-): Promise<void> {
-  while (afterLease && !run.exited) {
-    const state = await archive.readState().catch(() => undefined);
-    if (state?.lease && state.lease.owner !== previousOwner) break;
-    await sleep(5);
-  }
-  await Promise.race([sleep(ms), run.done.catch(() => undefined)]);
-  run.kill();
 }
 
 /** A run killed at a pause point, or the run that ended before reaching it. */

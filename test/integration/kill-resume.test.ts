@@ -1,6 +1,6 @@
 /**
- * Exactly once under SIGKILL, with the real CLI in a real process: runs are killed at random moments
- * (mid-page, mid-checkpoint, holding the lease), rerun at once until done — the next run on this
+ * Exactly once under SIGKILL, with the real CLI in a real process: runs are killed at named points
+ * drawn at random (mid-checkpoint, holding the lease, in the media stage), rerun at once until done — the next run on this
  * host takes over a dead run's lease at once (never exit 75) — with new messages arriving between runs. Afterwards every message
  * the simulator holds is in the archive exactly once, in the `dt` folder of the configured zone.
  */
@@ -13,14 +13,22 @@ import { mediaLedgerKey } from '../../functions/domain/media-manifest.ts';
 import { dateInZone, rescanProgressKey, stateKey } from '../../functions/domain/partition.ts';
 import { auditArchive } from '../../functions/query/audit/audit.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
-import type { CliProcess, CliResult } from '../helpers/cli.ts';
+import type { CliResult } from '../helpers/cli.ts';
 import { expectedMediaRefs, mediaProblems, readManifest } from '../helpers/media.ts';
-import { killAfterLease, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
+import { runKilledAt, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
 import { seededRandom } from '../helpers/tencent.ts';
 
 const cleanups = useProcessCleanups();
 
 const KILLS = 5;
+
+/**
+ * Where runs are killed (`<key prefix>:<nth>` write of the run, functions/adapters/pause-at.ts):
+ * mid-checkpoint (some parts or logs written, not all), after the state (the lease taken, an
+ * intent or a commit written), and in the media stage (a stored file, a manifest row).
+ */
+const RUN_POINTS = ['messages/:1', 'messages/:3', 'fingerprints/:2', 'state/:2', 'state/:4', 'runs/:1'];
+const MEDIA_POINTS = ['media/sha256/:2', 'media/sha256/:9', 'media-manifest/:1'];
 
 /** Every file and folder name under `dir`, recursively (temp and lock files included). */
 async function allNames(dir: string): Promise<string[]> {
@@ -28,7 +36,7 @@ async function allNames(dir: string): Promise<string[]> {
   return entries.map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
-describe('archive CLI killed with SIGKILL at random moments', () => {
+describe('archive CLI killed with SIGKILL at named points', () => {
   it.each([
     { timeZone: 'UTC', media: false },
     { timeZone: 'Asia/Shanghai', media: false },
@@ -53,7 +61,9 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
           },
         },
         archive: { timeZone, flushMegabytes: 0.02 },
-        run: { checkpointSeconds: 0.3, leaseSeconds: 1.2 },
+        // No run waits a lease out (a killed run's is taken over at once), so a lease that a loaded
+        // machine keeps: a run that cannot keep its lease exits 75, which this test counts as a wait.
+        run: { checkpointSeconds: 0.3, leaseSeconds: 30 },
         ...(media ? {} : { media: { enabled: false } }),
       });
       const { sim, store, archiveDir, sdkAppId, readState } = t;
@@ -77,25 +87,19 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
         appendRound++;
       };
       const FEW = [30, 120] as const;
-      // Enough for ~0.5 s of paging, so a kill after the archive caught up still lands mid-run.
+      // Enough work after the archive caught up for a run to reach its kill point.
       const MANY = [400, 700] as const;
 
-      /** Kill the run this long after it started, or this long after it took the lease (was working). */
-      type KillPlan = { after: 'spawn' | 'lease'; ms: number };
-      const killLater = (run: CliProcess, plan: KillPlan, previousOwner: string | undefined) =>
-        killAfterLease(t, run, previousOwner, plan.ms, plan.after === 'lease');
-
-      const archive = async (kill?: KillPlan): Promise<CliResult> => {
+      const cli = { timeoutMs: media ? 300_000 : 150_000 };
+      /** One run; SIGKILLed while stopped at pause point `kill` (pause-at.ts) if it gets there. */
+      const archive = async (kill?: string): Promise<CliResult> => {
         const before = await readState();
-        const run = t.spawnArchive(media ? { timeoutMs: 150_000 } : {});
-        const killing = kill ? killLater(run, kill, before?.lease?.owner) : Promise.resolve();
-        const result = await run.done;
-        await killing;
+        const { result } = kill
+          ? await runKilledAt(t, kill, cli)
+          : { result: await t.spawnArchive(cli).done };
         stats.runs++;
         const after = await readState();
-        history.push(
-          `${kill ? `kill@${kill.after}+${Math.round(kill.ms)}ms` : 'run'} -> ${result.code ?? result.signal}`,
-        );
+        history.push(`${kill ? `kill@${kill}` : 'run'} -> ${result.code ?? result.signal}`);
         if (result.signal === 'SIGKILL') {
           stats.kills++;
           // The killed run took the lease (a new owner) and died holding it: it was killed mid-run.
@@ -119,16 +123,15 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
       };
 
       /**
-       * Start runs and SIGKILL each at a random moment, until `kills` of them died by the signal and
-       * `holdingLease` of those died mid-run (after taking the lease, before giving it back). Most
-       * kills come a random 0–`maxDelayMs` after the run took the lease, so they land in its work
-       * (rollback, planning, paging, checkpoints, release) however fast this machine starts Node;
-       * every fourth comes 100–900 ms after the spawn, during start-up or planning.
+       * Start runs and SIGKILL each at a named point drawn from `points` (seeded), until `kills` of
+       * them died by the signal and `holdingLease` of those died mid-run (after taking the lease,
+       * before giving it back); a run that ends before its point gets new work for the next.
+       * Every fourth is killed before its first state write: during start-up, before the lease.
        */
       const killSeveralTimes = async (
         kills: number,
         holdingLease: number,
-        maxDelayMs: number,
+        points: readonly string[],
         appendBefore: readonly number[],
       ): Promise<void> => {
         const killsTarget = stats.kills + kills;
@@ -144,19 +147,22 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
           // A run that finished left nothing to kill: give the next one new work.
           if (last?.code === 0) appendMessages(MANY);
           last = await archive(
-            attempt % 4 === 3
-              ? { after: 'spawn', ms: 100 + random() * 800 }
-              : { after: 'lease', ms: random() * maxDelayMs },
+            attempt % 4 === 3 ? 'state/:1' : (points[Math.floor(random() * points.length)] as string),
           );
         }
       };
 
       // First runs, killed again and again; new messages arrive between some of them.
-      await killSeveralTimes(KILLS, 3, 1_000, [2, 4]);
+      await killSeveralTimes(KILLS, 3, media ? [...RUN_POINTS, ...MEDIA_POINTS] : RUN_POINTS, [2, 4]);
       await archiveUntilDone();
       // Incremental runs: new messages, killed again, more messages, then run to the end.
       appendMessages(MANY);
-      await killSeveralTimes(2, 1, 400, []);
+      await killSeveralTimes(
+        2,
+        1,
+        RUN_POINTS.filter((p) => p.endsWith(':1')),
+        [],
+      );
       appendMessages(FEW);
       await archiveUntilDone();
 
@@ -198,7 +204,10 @@ describe('archive CLI killed with SIGKILL at random moments', () => {
       }
       // The history spans several midnights, so the zone decides the folder of many messages.
       expect(new Set(rows.map((r) => r.dt)).size).toBeGreaterThanOrEqual(5);
-      const zoneMatters = rows.filter((r) => dateInZone(r.record.msg_time, 'UTC') !== r.dt).length;
+      // A zeroed placeholder (MsgTimeStamp 0) has no time of its own to put in a zone.
+      const zoneMatters = rows.filter(
+        (r) => r.record.msg_time > 0 && dateInZone(r.record.msg_time, 'UTC') !== r.dt,
+      ).length;
       if (timeZone === 'UTC') expect(zoneMatters).toBe(0);
       else expect(zoneMatters).toBeGreaterThan(100);
 
