@@ -28,6 +28,8 @@ const PAGE_RATE = 3;
  * last checkpoint on a loaded machine.
  */
 const REMAINING_MS = 10_000;
+/** History calls of one invocation in flight at once. */
+const MAX_CONCURRENCY = 4;
 const HARD_STOP_MS = 200;
 const PREFIX = 'archive/';
 
@@ -83,7 +85,7 @@ function archiverConfig(over: Record<string, unknown> = {}) {
         secretKey: { ssmParameter: PARAMETER },
         // Slow enough that one short invocation cannot finish the archive (see minInvocations).
         planRateLimit: PAGE_RATE,
-        maxConcurrency: 4,
+        maxConcurrency: MAX_CONCURRENCY,
         requestTimeoutMs: 4_000,
         retentionDays: 30,
         ...over,
@@ -196,9 +198,10 @@ afterAll(async () => {
 
 /**
  * The fewest invocations of `remainingMs` that can archive the simulator's history, however fast
- * this machine is: each stream takes at least one page per 20 messages, and an invocation sends
- * no history page after its soft deadline, so at most PAGE_RATE per started second before it (the
- * client's sliding window: functions/domain/rate-limiter.ts).
+ * this machine is: each stream takes at least one page per 20 messages, and an invocation starts
+ * no history page after its soft deadline: at most PAGE_RATE per started second before it (the
+ * client's sliding window: functions/domain/rate-limiter.ts), one more window for pages already
+ * waiting for the pacer, and those in flight.
  */
 function minInvocations(remainingMs: number): number {
   let pages = 0;
@@ -213,7 +216,7 @@ function minInvocations(remainingMs: number): number {
     }
   }
   const { deadlineMs } = timeBudget(0, remainingMs, { hardStopMs: HARD_STOP_MS });
-  const perInvocation = PAGE_RATE * Math.ceil((deadlineMs + 1) / 1000);
+  const perInvocation = PAGE_RATE * (Math.ceil((deadlineMs + 1) / 1000) + 1) + MAX_CONCURRENCY;
   return Math.ceil(pages / perInvocation);
 }
 
