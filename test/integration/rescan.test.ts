@@ -50,8 +50,8 @@ describe.each(PLACEHOLDER_READINGS)('%s placeholders', (placeholders: Placeholde
   async function run(): Promise<RunReport> {
     const report = await engineRun(sim, store, {
       clock: local,
-      // The client paces on its own (virtual) clock at the real time; only the engine's is behind.
-      client: { clock: new FakeClock(Date.now()) },
+      // The client paces on the real clock the simulator's rate limit counts; only the engine's is behind.
+      client: { clock: systemClock },
       runId: `rescan${runs++}`,
       flushBytes: 30_000,
       concurrency: 8,
