@@ -289,7 +289,9 @@ describe('npm start (the demo)', () => {
   it('archives twice into --out, prints both reports and the tree, and leaks no secret', async () => {
     const dir = await folder();
     const out = join(dir, 'archive');
-    const result = await runCli(['demo', '--out', out]);
+    // Safety nets only (nothing here is timed): the demo pages the simulator's whole history at the
+    // documented 200 calls/s, which a machine with both cores busy stretches well past 30 s.
+    const result = await runCli(['demo', '--out', out], { timeoutMs: 170_000 });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('Run 1: everything the simulator retains.');
     expect(result.stdout).toContain('Run 2: only what is new');
@@ -301,5 +303,5 @@ describe('npm start (the demo)', () => {
     const written = await everythingWritten([result], out);
     expect(written).toContain('"msg_seq":');
     expect(secretsIn(written, DEMO_APP.secretKey)).toEqual([]);
-  });
+  }, 180_000);
 });
