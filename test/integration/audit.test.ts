@@ -16,8 +16,10 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { runAuditCommand } from '../../functions/cli/audit-command.ts';
 import { EXIT } from '../../functions/cli/exit-codes.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
+import { stateKey } from '../../functions/domain/partition.ts';
 import type { ArchiveRecord } from '../../functions/domain/record.ts';
 import { parseRecordLine, serializeRecord } from '../../functions/domain/record-codec.ts';
+import { serializeInline } from '../../functions/domain/state-layout.ts';
 import { auditArchive } from '../../functions/query/audit/audit.ts';
 import type { AuditReport, Finding } from '../../functions/query/audit/report.ts';
 import { mediaRefKey, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
@@ -27,6 +29,7 @@ import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { archivedManifestRow } from '../helpers/media-fixtures.ts';
+import { readState } from '../helpers/state.ts';
 
 const ZONE = 'Asia/Shanghai';
 let sim: Simulator;
@@ -395,5 +398,53 @@ describe('npm run audit on hostile names', () => {
     expect(json.out.join('')).not.toMatch(raw);
     const parsed = JSON.parse(json.out.join('')) as AuditReport;
     expect(parsed.findings.some((f) => f.groupId === hostile)).toBe(true);
+  });
+
+  it('keeps a group id holding NUL whole: one group, no topic', async () => {
+    const { dir, store } = await copy();
+    const withNul = '@TGS#\u0000@TOPIC#_@TOPIC#cFORGED';
+    const key = (await messageObjects(store))[0] as string;
+    const lines = (await linesOf(store, key)).map((line) =>
+      serializeRecord({ ...parseRecordLine(line), group_id: withNul, topic_id: null }),
+    );
+    await writeLines(store, key, lines);
+    const report = await audit(dir);
+    const targets = report.apps[0]?.targets ?? [];
+    expect(targets.filter((t) => t.groupId === withNul).map((t) => t.topicId)).toEqual([null]);
+    expect(targets.some((t) => t.groupId === '@TGS#' || t.topicId === '@TOPIC#_@TOPIC#cFORGED')).toBe(false);
+    expect(report.findings.some((f) => f.groupId === withNul && f.topicId === null)).toBe(true);
+  });
+
+  it('counts each seq of a range in progress once: not yet archived, never also "before the first capture"', async () => {
+    const { dir, store } = await copy();
+    const state = await readState(store, sdkAppId);
+    const before = await audit(dir);
+    const chosen = before.apps[0]?.targets.find(
+      (t) => t.topicId === null && t.generation === 0 && t.firstSeq === 1 && t.highWater >= 30,
+    );
+    if (state === undefined || chosen === undefined) throw new Error('no target to interrupt');
+    // As if the server returned nothing below seq 11 yet: the range is in progress down to cursor 10.
+    const cursor = 10;
+    const targets = state.targets.map((t) =>
+      t.groupId === chosen.groupId && t.topicId === null
+        ? { ...t, highWater: 0, inProgress: { top: t.highWater, cursor, floorTime: null, topTime: null } }
+        : t,
+    );
+    await store.delete(stateKey(sdkAppId));
+    await store.put(stateKey(sdkAppId), Buffer.from(serializeInline(state.head, targets)));
+    for (const key of await messageObjects(store)) {
+      const lines = await linesOf(store, key);
+      const kept = lines.filter((line) => {
+        const r = parseRecordLine(line);
+        return !(r.group_id === chosen.groupId && r.topic_id === null && r.msg_seq <= cursor);
+      });
+      if (kept.length < lines.length) await writeLines(store, key, kept);
+    }
+    const after = (await audit(dir)).apps[0]?.targets.find(
+      (t) => t.groupId === chosen.groupId && t.topicId === null,
+    );
+    expect(after?.gaps.notYetArchived).toEqual([[1, cursor]]);
+    expect(after?.gaps.beforeFirstCapture).toEqual([]);
+    expect(after?.gaps.unexplained).toEqual([]);
   });
 });

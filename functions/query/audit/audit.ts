@@ -50,8 +50,16 @@ export interface AuditOptions {
 
 const text = (cell: Cell | undefined) => cell ?? '';
 const int = (cell: Cell | undefined) => Number(cell ?? 0);
+/**
+ * A target's map key: JSON of (group, topic, generation), so no character of an id (NUL included)
+ * can split it differently; {@link parseTargetId} reads it back.
+ */
 const targetId = (groupId: string, topicId: string | null, generation = 0) =>
-  `${groupId}\u0000${topicId ?? ''}\u0000${generation}`;
+  JSON.stringify([groupId, topicId, generation]);
+const parseTargetId = (id: string): { groupId: string; topicId: string | null; generation: number } => {
+  const [groupId, topicId, generation] = JSON.parse(id) as [string, string | null, number];
+  return { groupId, topicId, generation };
+};
 
 /** Apps found in the archive: under `state/` and `messages/`. */
 export async function discoverApps(store: ObjectStore): Promise<number[]> {
@@ -136,6 +144,27 @@ interface ObjectTarget {
   lastSeq: number;
   rows: number;
   revisionRows: number;
+}
+
+/**
+ * Seqs 1 … `firstSeq` - 1 that are not in `notYetArchived`: each missing seq is counted in one
+ * category. (A range in progress whose server returned nothing down to its cursor has no row below
+ * the cursor: those seqs are not archived yet, not gone before the first capture.)
+ */
+function beforeFirstCapture(firstSeq: number | null, notYetArchived: SeqRanges): SeqRanges {
+  if (firstSeq === null || firstSeq <= 1) return [];
+  let ranges: [number, number][] = [[1, firstSeq - 1]];
+  for (const [lo, hi] of notYetArchived) {
+    ranges = ranges.flatMap(([a, b]): [number, number][] =>
+      hi < a || lo > b
+        ? [[a, b]]
+        : [
+            ...(a < lo ? [[a, lo - 1] as [number, number]] : []),
+            ...(hi < b ? [[hi + 1, b] as [number, number]] : []),
+          ],
+    );
+  }
+  return ranges;
 }
 
 async function rowsOf(runner: QueryRunner, sql: string, values: readonly ParamValue[]) {
@@ -226,7 +255,9 @@ async function auditApp(
     if (claims(t, ot.firstSeq) && claims(t, ot.lastSeq)) continue;
     const seqs: number[] = [];
     for (let s = ot.firstSeq; s <= ot.lastSeq && seqs.length < 100_000; s++) if (!claims(t, s)) seqs.push(s);
-    const id = `${targetId(ot.groupId, ot.topicId, ot.generation)}\u0000${pending.has(ot.key) ? 'p' : objectsBeyond.get(ot.key)?.beyond === objectsBeyond.get(ot.key)?.rows ? 'o' : 'u'}`;
+    const beyond = objectsBeyond.get(ot.key);
+    const kind = pending.has(ot.key) ? 'p' : beyond?.beyond === beyond?.rows ? 'o' : 'u';
+    const id = JSON.stringify([targetId(ot.groupId, ot.topicId, ot.generation), kind]);
     const u = uncommitted.get(id) ?? {
       groupId: ot.groupId,
       topicId: ot.topicId,
@@ -238,11 +269,8 @@ async function auditApp(
     uncommitted.set(id, u);
   }
   for (const [id, u] of uncommitted) {
-    const kind = id.endsWith('p')
-      ? 'pending-rollback'
-      : id.endsWith('o')
-        ? 'orphan-object'
-        : 'uncommitted-rows';
+    const tag = (JSON.parse(id) as [string, string])[1];
+    const kind = tag === 'p' ? 'pending-rollback' : tag === 'o' ? 'orphan-object' : 'uncommitted-rows';
     finding({
       kind,
       explained: kind === 'pending-rollback',
@@ -312,8 +340,8 @@ async function auditApp(
   for (const id of [...ids].sort()) {
     const t = stateTargets.get(id);
     const objects = byTarget.get(id) ?? [];
-    const [groupId = '', topicPart = '', generationPart = '0'] = id.split('\u0000');
-    const topicId = t?.topicId ?? objects[0]?.topicId ?? (topicPart === '' ? null : topicPart);
+    const { groupId, topicId: topicPart, generation } = parseTargetId(id);
+    const topicId = t?.topicId ?? objects[0]?.topicId ?? topicPart;
     const claimed = objects.filter((o) => claims(t, o.firstSeq));
     const firstSeq = claimed.length > 0 ? Math.min(...claimed.map((o) => o.firstSeq)) : null;
     const lastSeq = objects.length > 0 ? Math.max(...objects.map((o) => o.lastSeq)) : null;
@@ -340,15 +368,14 @@ async function auditApp(
       });
     }
     const p = placeholders.get(id) ?? { deleted: [], recalled: [] };
+    const notYetArchived: SeqRanges =
+      inProgress !== null && inProgress.cursor > highWater ? [[highWater + 1, inProgress.cursor]] : [];
     const gaps = {
-      beforeFirstCapture: firstSeq !== null && firstSeq > 1 ? ([[1, firstSeq - 1]] as SeqRanges) : [],
+      beforeFirstCapture: beforeFirstCapture(firstSeq, notYetArchived),
       deletedPlaceholders: toRanges(p.deleted),
       recalledPlaceholders: toRanges(p.recalled),
       unexplained: toRanges(missing),
-      notYetArchived:
-        inProgress !== null && inProgress.cursor > highWater
-          ? ([[highWater + 1, inProgress.cursor]] as SeqRanges)
-          : [],
+      notYetArchived,
     };
     if (missing.length > 0) {
       finding({
@@ -364,7 +391,7 @@ async function auditApp(
     targets.push({
       groupId,
       topicId,
-      generation: Number(generationPart),
+      generation,
       highWater,
       inProgress,
       firstSeq,

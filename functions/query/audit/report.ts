@@ -48,7 +48,10 @@ export interface Finding {
 
 /** How each seq a target ever had is accounted for. */
 export interface TargetGaps {
-  /** Seqs 1 … first captured - 1: gone from Tencent (expired, or before the first run's look-back) before the first capture. */
+  /**
+   * Seqs 1 … first captured - 1: gone from Tencent (expired, or before the first run's look-back)
+   * before the first capture. Seqs in {@link notYetArchived} are not counted here (one category a seq).
+   */
   readonly beforeFirstCapture: SeqRanges;
   /** Seqs archived as placeholders: deleted or expired (`IsPlaceMsg` 1) when captured. */
   readonly deletedPlaceholders: SeqRanges;
