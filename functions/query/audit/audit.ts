@@ -52,13 +52,14 @@ const text = (cell: Cell | undefined) => cell ?? '';
 const int = (cell: Cell | undefined) => Number(cell ?? 0);
 /**
  * A target's map key: JSON of (group, topic, generation), so no character of an id (NUL included)
- * can split it differently; {@link parseTargetId} reads it back.
+ * can split it differently; {@link parseTargetId} reads it back. No topic is '' (Athena may read a
+ * null string as '').
  */
 const targetId = (groupId: string, topicId: string | null, generation = 0) =>
-  JSON.stringify([groupId, topicId, generation]);
+  JSON.stringify([groupId, topicId ?? '', generation]);
 const parseTargetId = (id: string): { groupId: string; topicId: string | null; generation: number } => {
-  const [groupId, topicId, generation] = JSON.parse(id) as [string, string | null, number];
-  return { groupId, topicId, generation };
+  const [groupId, topic, generation] = JSON.parse(id) as [string, string, number];
+  return { groupId, topicId: topic === '' ? null : topic, generation };
 };
 
 /** Apps found in the archive: under `state/` and `messages/`. */
