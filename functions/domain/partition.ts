@@ -31,7 +31,14 @@ const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
  * below year 10000 means no zone offset can push the local date to a five-digit year.
  */
 const MIN_EPOCH_SECONDS = 0;
-const MAX_EPOCH_SECONDS = Date.UTC(9999, 11, 30) / 1000;
+export const MAX_EPOCH_SECONDS = Date.UTC(9999, 11, 30) / 1000;
+
+/** Whether a record can be filed under this time: {@link dateInZone} accepts it. */
+export function isFileableTime(epochSeconds: number): boolean {
+  return (
+    Number.isFinite(epochSeconds) && epochSeconds >= MIN_EPOCH_SECONDS && epochSeconds <= MAX_EPOCH_SECONDS
+  );
+}
 
 /** Time zones are few; the cap only guards against a caller feeding unbounded distinct strings. */
 const MAX_CACHED_ZONES = 64;
@@ -100,11 +107,7 @@ export function isTimeZone(tz: string): boolean {
  */
 export function dateInZone(epochSeconds: number, timeZone: string): string {
   const formatter = formatterFor(timeZone);
-  if (
-    !Number.isFinite(epochSeconds) ||
-    epochSeconds < MIN_EPOCH_SECONDS ||
-    epochSeconds > MAX_EPOCH_SECONDS
-  ) {
+  if (!isFileableTime(epochSeconds)) {
     throw new RangeError(
       `epoch seconds must be a finite number from 0 to ${MAX_EPOCH_SECONDS}, got ${epochSeconds}`,
     );

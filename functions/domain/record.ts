@@ -24,6 +24,7 @@
  */
 import { fitsAthenaType, MSG_CONTENT_TYPE } from './athena-fit.ts';
 import { hasExactKeys, isJsonObject, isSafeInt, isString, parseLosslessJson, setOwn } from './json-guards.ts';
+import { isFileableTime } from './partition.ts';
 import type { JsonObject, JsonValue, RawMessage, RejectedItem } from './tencent-types.ts';
 
 /** One `MsgBody` element; `msg_content` is the API's `MsgContent` object verbatim (mixed-case keys). */
@@ -210,7 +211,8 @@ export function toRecord(raw: RawMessage, ctx: RecordContext): ArchiveRecord {
  * Maps a page item the page schema rejected to a flagged record, so the archive keeps it instead
  * of failing the page. `raw` holds the item's exact JSON text (the lossless copy); the columns are
  * a best effort for queries: what the text has in the expected types, `msg_seq` from the item (0
- * when unreadable: real seqs start at 1) and `msg_time` from the item or `ctx.fallbackTime`.
+ * when unreadable: real seqs start at 1) and `msg_time` from the item, or `ctx.fallbackTime` when
+ * the item's time is unreadable or has no date (after 9999-12-30, see partition.ts).
  * `extra` holds only `$reason`, the schema's complaint.
  *
  * @throws RangeError when `ctx.fallbackTime` is not a safe integer, or the version fields are inconsistent.
@@ -225,7 +227,10 @@ export function toQuarantinedRecord(item: RejectedItem, ctx: QuarantineContext):
   }
   const fields: JsonObject = isJsonObject(parsed) ? { ...(parsed as JsonObject) } : {};
   const seq = isSafeInt(fields.MsgSeq) ? fields.MsgSeq : (item.msgSeq ?? 0);
-  const time = isSafeInt(fields.MsgTimeStamp) ? fields.MsgTimeStamp : ctx.fallbackTime;
+  const time =
+    isSafeInt(fields.MsgTimeStamp) && isFileableTime(fields.MsgTimeStamp)
+      ? fields.MsgTimeStamp
+      : ctx.fallbackTime;
   const best = toRecord({ ...fields, MsgSeq: seq, MsgTimeStamp: time }, ctx);
   return { ...best, extra: { [EXTRA_REASON_KEY]: item.reason }, quarantined: true, raw: item.text };
 }

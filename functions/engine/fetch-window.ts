@@ -5,7 +5,7 @@
 import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domain/continuation.ts';
 import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
-import { filingTimes, isZeroedTime, newerBounds } from '../domain/placeholder-time.ts';
+import { filingTimes, newerBounds } from '../domain/placeholder-time.ts';
 import { type ArchiveRecord, type RecordContext, toQuarantinedRecord, toRecord } from '../domain/record.ts';
 import type { ChatApi, RawMessage, RejectedItem } from '../domain/tencent-types.ts';
 import { TENCENT_APIS } from '../domain/tencent-types.ts';
@@ -152,7 +152,8 @@ function oldestBound(bounds: ReadonlyMap<number, number | null>): number | undef
 
 /**
  * The records of a page, newest first, then its flagged rows; and the time each zeroed
- * placeholder is filed under (beside its neighbours, see placeholder-time.ts).
+ * placeholder is filed under (beside its neighbours, see placeholder-time.ts). A flagged row
+ * without a fileable time of its own (none, or after 9999) is filed the same way, as if zeroed.
  */
 function pageRecords(
   bySeq: ReadonlyMap<number, RawMessage>,
@@ -160,8 +161,13 @@ function pageRecords(
   ctx: RecordContext,
   times: { newerSec: number | null; nowSec: number },
 ): { records: ArchiveRecord[]; filedAt: Map<ArchiveRecord, number> } {
-  const items = [...bySeq.values()].map((m) => ({ seq: m.MsgSeq, time: m.MsgTimeStamp }));
-  const filing = filingTimes(items, times.newerSec, ctx.observedAt ?? times.nowSec);
+  const flagged = [...quarantined].filter(([seq]) => !bySeq.has(seq));
+  const items = [
+    ...[...bySeq.values()].map((m) => ({ seq: m.MsgSeq, time: m.MsgTimeStamp })),
+    ...flagged.map(([seq]) => ({ seq, time: 0 })),
+  ];
+  const observedSec = ctx.observedAt ?? times.nowSec;
+  const filing = filingTimes(items, times.newerSec, observedSec);
   const filedAt = new Map<ArchiveRecord, number>();
   const records: ArchiveRecord[] = [...bySeq.values()]
     .sort((a, b) => b.MsgSeq - a.MsgSeq)
@@ -171,12 +177,8 @@ function pageRecords(
       if (time !== undefined) filedAt.set(record, time);
       return record;
     });
-  // A flagged row without a readable time goes under the nearest message's day (else the server's today).
-  let fallbackTime = times.nowSec;
-  for (const m of bySeq.values())
-    if (!isZeroedTime(m.MsgTimeStamp)) fallbackTime = Math.min(fallbackTime, m.MsgTimeStamp);
-  for (const [seq, item] of quarantined) {
-    if (!bySeq.has(seq)) records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime }));
+  for (const [seq, item] of flagged) {
+    records.push(toQuarantinedRecord(item, { ...ctx, fallbackTime: filing.get(seq) ?? observedSec }));
   }
   return { records, filedAt };
 }

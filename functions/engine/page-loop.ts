@@ -11,7 +11,7 @@ import { describeError as describe } from './errors.ts';
 import { fetchPage } from './fetch-window.ts';
 import type { PartitionWriter } from './partition-writer.ts';
 import { PLANNING_CALLS_IN_FLIGHT } from './plan-targets.ts';
-import type { RunReport } from './report.ts';
+import { noteQuarantined, type RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import type { StateKeeper } from './state-keeper.ts';
 import type { PageResult, Span, TargetWork } from './target-work.ts';
@@ -75,7 +75,7 @@ export async function pageTargets(
         report.messages++;
         if (record.is_place_msg === 1) report.placeholders++;
         if (record.is_place_msg === 2) report.recalled++;
-        if (record.quarantined) report.quarantined++;
+        if (record.quarantined) noteQuarantined(report, record);
       }
       report.inconsistentAnswers += result.inconsistent ?? 0;
       report.pages += result.calls;

@@ -1,6 +1,7 @@
 /**
  * The run report: written into the archive (`runs/…json`) and printed at the end of every run.
  */
+import { type ArchiveRecord, EXTRA_REASON_KEY } from '../domain/record.ts';
 import { emptyMediaReport, formatMediaReport, type MediaReport } from './media-report.ts';
 
 export interface RunReport {
@@ -57,6 +58,12 @@ export interface RunReport {
   recalled: number;
   /** Flagged rows: page items the schema rejected, and seqs too big to answer alone (10018). */
   quarantined: number;
+  /**
+   * The flagged rows by group, topic and seq (seq 0 when unreadable) with the reason: the first
+   * {@link MAX_REPORTED_QUARANTINED}; `quarantined` counts them all. Each is archived with its exact
+   * text in `raw`.
+   */
+  quarantinedItems: QuarantinedItem[];
   /** Answers that contradicted their own data (`IsFinished`) and were asked again with a smaller window. */
   inconsistentAnswers: number;
   /**
@@ -95,6 +102,30 @@ export interface RunReport {
   /** The rescan for changes after archiving (recalls, edits, deletions). */
   rescan: RescanReport;
   fatalError?: string;
+}
+
+/** Flagged rows a report names one by one (the count has them all). */
+export const MAX_REPORTED_QUARANTINED = 100;
+
+/** One flagged row of a run. */
+export interface QuarantinedItem {
+  groupId: string;
+  topicId: string | null;
+  msgSeq: number;
+  reason: string;
+}
+
+/** Counts a flagged row, and names it while fewer than {@link MAX_REPORTED_QUARANTINED} are. */
+export function noteQuarantined(report: RunReport, record: ArchiveRecord): void {
+  report.quarantined++;
+  if (report.quarantinedItems.length >= MAX_REPORTED_QUARANTINED) return;
+  const reason = record.extra?.[EXTRA_REASON_KEY];
+  report.quarantinedItems.push({
+    groupId: record.group_id,
+    topicId: record.topic_id,
+    msgSeq: record.msg_seq,
+    reason: typeof reason === 'string' ? reason : '',
+  });
 }
 
 /** What the rescan did in this run. */
@@ -136,6 +167,7 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
     placeholders: 0,
     recalled: 0,
     quarantined: 0,
+    quarantinedItems: [],
     inconsistentAnswers: 0,
     seqResets: [],
     pages: 0,
@@ -182,6 +214,13 @@ export function formatReport(report: RunReport): string {
         ]
       : []),
     `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled${report.quarantined ? `, ${report.quarantined} quarantined` : ''}) in ${report.pages} pages`,
+    ...(report.quarantinedItems ?? []).map(
+      (q) =>
+        `  quarantined: ${q.groupId}${q.topicId ? ` / ${q.topicId}` : ''} seq ${q.msgSeq}: ${q.reason} (archived as a flagged row, its exact text in raw)`,
+    ),
+    ...(report.quarantined > (report.quarantinedItems?.length ?? 0)
+      ? [`  quarantined: ${report.quarantined - (report.quarantinedItems?.length ?? 0)} more not listed`]
+      : []),
     ...report.seqResets.map(
       (r) =>
         `  seq reset: ${r.groupId}${r.topicId ? ` / ${r.topicId}` : ''}: newest seq ${r.newestSeq} below the archived ${r.highWater}; archived as generation ${r.generation}`,

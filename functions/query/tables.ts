@@ -233,6 +233,10 @@ const RUN_REPORT_SPEC = {
   placeholders: ['placeholders', 'bigint'],
   recalled: ['recalled', 'bigint'],
   quarantined: ['quarantined', 'bigint'],
+  quarantinedItems: [
+    'quarantined_items',
+    'array<struct<groupid:string,topicid:string,msgseq:bigint,reason:string>>',
+  ],
   inconsistentAnswers: ['inconsistent_answers', 'bigint'],
   seqResets: [
     'seq_resets',

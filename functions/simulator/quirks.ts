@@ -16,6 +16,11 @@ export type IsFinishedQuirk =
 export interface SimulatorQuirks {
   /** Items at these seqs carry `MsgTimeStamp: null` (a placeholder with no time, which the page schema rejects). */
   nullTimestampSeqs?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * Items at these seqs carry this JSON text as `MsgTimeStamp`, by stream then seq: say
+   * `"99999999999999"`, a time after the year 9999.
+   */
+  servedTimestamps?: Readonly<Record<string, Readonly<Record<number, string>>>>;
   /** A window holding one of these seqs is answered 10018 (answer too big), even at `ReqMsgNumber` 1. */
   oversizedSeqs?: Readonly<Record<string, readonly number[]>>;
   /** Off-spec `IsFinished` for the listed streams; `times` bounds how many pages (default: every page). */
@@ -46,8 +51,10 @@ export class QuirkState {
     }
   }
 
-  /** The item's JSON text, with `MsgTimeStamp` nulled when the quirk names its seq. */
+  /** The item's JSON text, with `MsgTimeStamp` nulled or replaced when a quirk names its seq. */
   public item(stream: string, seq: number, json: string): string {
+    const served = this.spec.servedTimestamps?.[stream]?.[seq];
+    if (served !== undefined) return json.replace(/"MsgTimeStamp":\d+/, () => `"MsgTimeStamp":${served}`);
     if (!this.spec.nullTimestampSeqs?.[stream]?.includes(seq)) return json;
     return json.replace(/"MsgTimeStamp":\d+/, '"MsgTimeStamp":null');
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { InconsistentAnswerError } from '../../functions/domain/errors.ts';
+import { formatReport } from '../../functions/engine/report.ts';
 import {
   PLACEHOLDER_READINGS,
   type PlaceholderReading,
@@ -74,6 +75,36 @@ describe.each(PLACEHOLDER_READINGS)('API quirks (%s placeholders)', (placeholder
       expect(row.record.raw).toContain(`"MsgSeq":${row.record.msg_seq}`);
       expect(JSON.stringify(row.record.extra)).toContain('MsgTimeStamp');
     }
+  });
+
+  it('archives a message dated after the year 9999 as a flagged row beside its neighbours, reports it by group and seq, and every other group goes on', async () => {
+    const far = '99999999999999';
+    const { sim, store } = await world({ quirks: { servedTimestamps: { [GROUP]: { 41: far } } } });
+    const report = await engineRun(sim, store).run();
+    expect(report.fatalError).toBeUndefined();
+    expect(report.errors).toEqual([]);
+    expect(report.done).toBe(true);
+    expect(report.quarantined).toBe(1);
+    expect(report.quarantinedItems).toEqual([
+      { groupId: GROUP, topicId: null, msgSeq: 41, reason: expect.stringContaining('MsgTimeStamp') },
+    ]);
+    expect(formatReport(report)).toContain(`quarantined: ${GROUP} seq 41: MsgTimeStamp`);
+    const rows = await readArchive(store);
+    expect(exactlyOnceProblems(rows, expectedIdentities(sim), 'UTC')).toEqual([]);
+    const flagged = rows.filter((r) => r.record.quarantined);
+    expect(flagged.map((r) => [r.record.group_id, r.record.msg_seq])).toEqual([[GROUP, 41]]);
+    const row = flagged[0];
+    // Kept exactly as served; filed under a neighbour's time (placeholder-time.ts), never its own.
+    expect(row?.record.raw).toContain(`"MsgTimeStamp":${far}`);
+    expect(row?.record.raw).toContain('"MsgSeq":41');
+    const older = rows
+      .filter((r) => r.record.group_id === GROUP && r.record.msg_seq < 41 && r.record.msg_time > 0)
+      .map((r) => r.record.msg_time);
+    expect(row?.record.msg_time).toBeGreaterThanOrEqual(Math.max(...older));
+    expect(row?.record.msg_time).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+    // Nothing is left behind: the next run has nothing to do.
+    const next = await engineRun(sim, store).run();
+    expect([next.done, next.quarantined, next.messages]).toEqual([true, 0, 0]);
   });
 
   it('records a seq too big to answer even alone (10018 at ReqMsgNumber 1) the same way, never retrying forever', async () => {

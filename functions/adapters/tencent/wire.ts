@@ -3,6 +3,7 @@
  * tolerated and kept (`looseObject`): Tencent adds fields over time (reference §1.3).
  */
 import * as z from 'zod';
+import { MAX_EPOCH_SECONDS } from '../../domain/partition.ts';
 
 const int = z.number().int();
 /** A JSON integer parsed losslessly: beyond 2^53 it arrives as a bigint. */
@@ -36,9 +37,16 @@ export const GroupInfoResponse = z.looseObject({
     .default([]),
 });
 
+/**
+ * A page item that is a message. A `MsgTimeStamp` after 9999-12-30 has no date to file it under
+ * (functions/domain/partition.ts): the item is rejected, so it is archived as a flagged row (its
+ * exact text kept) instead of stopping the run.
+ */
 export const RawMessageSchema = z.looseObject({
   MsgSeq: int.nonnegative(),
-  MsgTimeStamp: int.nonnegative(),
+  MsgTimeStamp: int
+    .nonnegative()
+    .max(MAX_EPOCH_SECONDS, `after 9999-12-30 (more than ${MAX_EPOCH_SECONDS}): no date to file it under`),
 });
 
 export const HistoryResponse = z.looseObject({
