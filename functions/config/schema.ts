@@ -4,11 +4,11 @@
  */
 // A namespace import lets esbuild drop zod's locales from the Lambda bundle (about 350 KB).
 import * as z from 'zod';
-import { DEFAULT_MEDIA_HOSTS, HOST_PATTERN } from '../adapters/media/host-policy.ts';
-import { TENCENT_REGION_NAMES } from '../adapters/tencent/regions.ts';
 import { ConfigError } from '../domain/errors.ts';
+import { DEFAULT_MEDIA_HOSTS, HOST_PATTERN } from '../domain/media-hosts.ts';
 import { IMAGE_SIZE_CLASSES } from '../domain/media-refs.ts';
 import { isTimeZone } from '../domain/partition.ts';
+import { TENCENT_REGION_NAMES } from '../domain/tencent-regions.ts';
 
 /** Where a secret comes from. Secrets are never written into the config itself. */
 export const SecretSourceSchema = z.union(

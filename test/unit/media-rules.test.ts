@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import {
   blockedAddressReason,
   checkMediaUrl,
-  DEFAULT_MEDIA_HOSTS,
   parseAllowedHosts,
 } from '../../functions/adapters/media/host-policy.ts';
+import { DEFAULT_MEDIA_HOSTS } from '../../functions/domain/media-hosts.ts';
 import { contentTypeFits, looksLikeMarkup, sizeMatches } from '../../functions/domain/media-verify.ts';
 import {
   DEFAULT_MEDIA_RETRY_OPTIONS,

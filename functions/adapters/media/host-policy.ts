@@ -5,22 +5,7 @@
  * to public addresses, unless the rule allows private ones (the simulator, tests).
  */
 import { BlockList, isIP } from 'node:net';
-
-/**
- * Tencent Cloud Chat's media hosts. Sources (media-and-changes.md §1.1): the server docs' sample
- * URLs are COS path-style URLs on `cos.ap-shanghai.myqcloud.com` in buckets of Tencent's own COS
- * account 1256635546 (COSSIG https://cloud.tencent.com/document/product/269/74777, COSBAN
- * https://cloud.tencent.com/document/product/269/74775); a URL reported in the wild uses the
- * virtual-host form `<bucket>-1256635546.cos.ap-shanghai.myqcloud.com`
- * (https://github.com/TencentCloud/TIMSDK/issues/763); the message format docs point media at
- * `*.cos.ap-shanghai.myqcloud.com` (FMT-MD-EN). Regions other than ap-shanghai are unverified, so
- * the region label is a wildcard. Path-style URLs can name any bucket on that host: narrowing to
- * Tencent's account there would need a path rule; the virtual-host rule is narrowed.
- */
-export const DEFAULT_MEDIA_HOSTS: readonly string[] = [
-  'cos.*.myqcloud.com',
-  '*-1256635546.cos.*.myqcloud.com',
-];
+import { HOST_PATTERN } from '../../domain/media-hosts.ts';
 
 /** One `media.allowedHosts` entry, normalised. */
 export interface AllowedHostRule {
@@ -37,10 +22,6 @@ export interface AllowedHostRule {
 export type AllowedHostEntry =
   | string
   | { host: string; allowHttp?: boolean | undefined; allowPrivateAddresses?: boolean | undefined };
-
-/** Host pattern syntax: DNS labels or an IPv4 address, `*` wildcards inside labels, an optional port. */
-export const HOST_PATTERN =
-  /^([a-z0-9*]([a-z0-9*-]*[a-z0-9*])?)(\.[a-z0-9*]([a-z0-9*-]*[a-z0-9*])?)*(:\d{1,5})?$/i;
 
 export function parseAllowedHosts(entries: readonly AllowedHostEntry[]): AllowedHostRule[] {
   return entries.map((entry) => {
