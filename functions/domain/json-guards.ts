@@ -56,3 +56,35 @@ export function parseLosslessJson(text: string): JsonValue {
   if (!LONG_NUMBER.test(text)) return JSON.parse(text) as JsonValue;
   return parse(text, null, parseJsonNumber) as JsonValue;
 }
+
+/**
+ * A UTF-16 code unit of a surrogate pair without its other half (`\ud800` alone). It is not text:
+ * UTF-8 cannot encode it, and DuckDB refuses a JSON file that escapes one ("no low surrogate in
+ * string"), so no archive line may hold one.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/** Whether a string, or any string or key inside a JSON value, holds a lone surrogate. */
+export function hasLoneSurrogate(value: JsonValue): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  if (isJsonObject(value)) {
+    for (const key of Object.keys(value)) {
+      if (LONE_SURROGATE.test(key) || hasLoneSurrogate(value[key] as JsonValue)) return true;
+    }
+  }
+  return false;
+}
+
+/** A copy of a JSON value with every lone surrogate in its strings and keys replaced by U+FFFD. */
+export function wellFormedJson(value: JsonValue): JsonValue {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATES, '\ufffd');
+  if (Array.isArray(value)) return value.map(wellFormedJson);
+  if (!isJsonObject(value)) return value;
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    setOwn(out, key.replace(LONE_SURROGATES, '\ufffd'), wellFormedJson(value[key] as JsonValue));
+  }
+  return out;
+}

@@ -6,13 +6,16 @@
 import { stringify } from 'lossless-json';
 import {
   hasExactKeys,
+  hasLoneSurrogate,
   isJsonObject,
   isNullOr,
   isSafeInt,
   isString,
   parseLosslessJson,
+  wellFormedJson,
 } from './json-guards.ts';
 import { type ArchiveElement, type ArchiveRecord, CHANGE_KINDS, type ChangeKind } from './record.ts';
+import type { JsonValue } from './tencent-types.ts';
 
 function isArchiveElement(value: unknown): value is ArchiveElement {
   return (
@@ -78,13 +81,11 @@ export const LATER_COLUMN_DEFAULTS: Readonly<Partial<ArchiveRecord>> = {
  */
 const LINE_BREAKING_CHARS = /[\u0085\u2028\u2029]/g;
 
-/**
- * One NDJSON line (no trailing newline) with keys in {@link RECORD_KEYS} order. Integers held as
- * `bigint` (beyond 2^53) are written as plain JSON integers.
- */
-export function serializeRecord(record: ArchiveRecord): string {
-  const ordered: Record<string, unknown> = {};
-  for (const key of RECORD_KEYS) ordered[key] = record[key];
+/** How JSON.stringify writes a lone surrogate. */
+const SURROGATE_ESCAPE = /\\ud[89a-f]/i;
+
+/** JSON text of a value; integers held as `bigint` written exactly. */
+function serializeOrdered(ordered: Record<string, unknown>): string {
   // JSON.stringify gives the same text for plain values and is much faster; it throws on a bigint
   // (an integer beyond 2^53), which lossless-json writes exactly.
   let line: string | undefined;
@@ -94,6 +95,24 @@ export function serializeRecord(record: ArchiveRecord): string {
     line = stringify(ordered);
   }
   if (line === undefined) throw new TypeError('record is not serialisable');
+  return line;
+}
+
+/**
+ * One NDJSON line (no trailing newline) with keys in {@link RECORD_KEYS} order. Integers held as
+ * `bigint` (beyond 2^53) are written as plain JSON integers. The line is valid UTF-8: no string in
+ * it holds a lone surrogate.
+ */
+export function serializeRecord(record: ArchiveRecord): string {
+  const ordered: Record<string, unknown> = {};
+  for (const key of RECORD_KEYS) ordered[key] = record[key];
+  let line = serializeOrdered(ordered);
+  // JSON.stringify escapes a lone surrogate as \udXXX, which DuckDB refuses for the whole file: a
+  // record holding one anyway (toRecord keeps message text well formed; an id is not) is written
+  // with U+FFFD in its place. (The test also matches an escaped backslash before "ud8": a slow path only.)
+  if (SURROGATE_ESCAPE.test(line) && hasLoneSurrogate(ordered as JsonValue)) {
+    line = serializeOrdered(wellFormedJson(ordered as JsonValue) as Record<string, unknown>);
+  }
   return line.replace(LINE_BREAKING_CHARS, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

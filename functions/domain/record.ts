@@ -22,8 +22,19 @@
  * Records are never rewritten. A page item the page schema rejected is archived as a `quarantined`
  * record whose `raw` column keeps its exact JSON text ({@link toQuarantinedRecord}).
  */
+
+import { stringify as losslessStringify } from 'lossless-json';
 import { fitsAthenaType, MSG_CONTENT_TYPE } from './athena-fit.ts';
-import { hasExactKeys, isJsonObject, isSafeInt, isString, parseLosslessJson, setOwn } from './json-guards.ts';
+import {
+  hasExactKeys,
+  hasLoneSurrogate,
+  isJsonObject,
+  isSafeInt,
+  isString,
+  parseLosslessJson,
+  setOwn,
+  wellFormedJson,
+} from './json-guards.ts';
 import { isFileableTime } from './partition.ts';
 import type { JsonObject, JsonValue, RawMessage, RejectedItem } from './tencent-types.ts';
 
@@ -78,7 +89,10 @@ export interface ArchiveRecord {
   generation: number;
   /** True for a page item the page schema rejected: `raw` is its exact text, the columns a best effort. */
   quarantined: boolean;
-  /** The exact JSON text of a quarantined item; null for every other record. */
+  /**
+   * The exact JSON text of a quarantined item, or of a message holding a lone surrogate (its columns
+   * hold U+FFFD instead, see {@link toRecord}); null for every other record.
+   */
   raw: string | null;
 }
 
@@ -155,12 +169,19 @@ const ABSENCE_TRACKED = ['IsPlaceMsg', 'MsgBody'] as const;
 /**
  * Maps one API message to its archive record.
  *
- * @param raw - a `RspMsgList` item as the API returned it (lossless-parsed).
+ * A message holding a lone surrogate (`\ud800` alone, which is not text: UTF-8 cannot hold it and
+ * DuckDB refuses a file that escapes one) is mapped from a copy with U+FFFD in its place, and
+ * `raw` keeps the message's exact JSON text, the lone surrogate escaped as `\ud800` (valid ASCII
+ * JSON): `JSON.parse(raw)` gives the message back exactly ({@link fromRecord} does).
+ *
+ * @param served - a `RspMsgList` item as the API returned it (lossless-parsed).
  * @param ctx - the app, group and topic the message was pulled from, and its version.
  * @throws RangeError when `MsgSeq` or `MsgTimeStamp` is not a safe integer (the adapter guarantees
  *   it), or the version fields are inconsistent (a revision above 0 without a change, or the reverse).
  */
-export function toRecord(raw: RawMessage, ctx: RecordContext): ArchiveRecord {
+export function toRecord(served: RawMessage, ctx: RecordContext): ArchiveRecord {
+  const odd = hasLoneSurrogate(served);
+  const raw = odd ? (wellFormedJson(served) as RawMessage) : served;
   const consumed = new Set<string>();
   const take = <T extends JsonValue>(
     key: string,
@@ -200,7 +221,7 @@ export function toRecord(raw: RawMessage, ctx: RecordContext): ArchiveRecord {
     extra: null,
     ...version,
     quarantined: false,
-    raw: null,
+    raw: odd ? (losslessStringify(served) ?? null) : null,
   };
   // After every `take`: what was not consumed is what `extra` must keep.
   record.extra = buildExtra(raw, consumed);
@@ -298,6 +319,8 @@ function splitExtra(extra: JsonObject | null): { verbatim: Map<string, JsonValue
  */
 export function fromRecord(record: ArchiveRecord): RawMessage {
   if (record.quarantined) throw new TypeError('a quarantined record has no API message: read its raw text');
+  // A message with a lone surrogate: its columns hold U+FFFD, `raw` the exact text (see toRecord).
+  if (record.raw !== null) return parseLosslessJson(record.raw) as RawMessage;
   const { verbatim, absent } = splitExtra(record.extra);
   const raw: JsonObject = {};
   const put = (key: string, fromColumn: JsonValue | undefined): void => {

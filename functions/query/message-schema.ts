@@ -86,7 +86,12 @@ export const RECORD_COLUMNS: readonly RecordColumn[] = [
     athenaType: 'boolean',
     comment: 'True for a page item the API schema rejected: raw holds its exact JSON text',
   },
-  { name: 'raw', athenaType: 'string', comment: 'Exact JSON text of a quarantined item, else null' },
+  {
+    name: 'raw',
+    athenaType: 'string',
+    comment:
+      'Exact JSON text of a quarantined item, or of a message with a lone surrogate (its columns hold U+FFFD), else null',
+  },
 ];
 
 /** Partition columns, in path order (`sdkappid=<id>/dt=<YYYY-MM-DD>`). */

@@ -5,7 +5,7 @@
  * message, and archived media are found through a lookup that may be empty.
  */
 import { fitsAthenaType, MSG_CONTENT_TYPE } from '../../domain/athena-fit.ts';
-import { hasExactKeys, isJsonObject } from '../../domain/json-guards.ts';
+import { hasExactKeys, isJsonObject, parseLosslessJson } from '../../domain/json-guards.ts';
 import { type ArchiveRecord, EXTRA_REASON_KEY } from '../../domain/record.ts';
 import type { JsonObject, JsonValue } from '../../domain/tencent-types.ts';
 
@@ -182,7 +182,7 @@ export function messagesFromRecords(records: Iterable<TranscriptRecord>): Transc
       topicId: first.topic_id,
       seq: Number(first.msg_seq),
       time: Number(first.msg_time),
-      sender: first.from_account,
+      sender: servedString(first, 'From_Account') ?? first.from_account,
       isSystem: Number(first.is_system_msg) === 1,
       versions: ordered.map(([revision, r]) => ({
         revision,
@@ -190,7 +190,7 @@ export function messagesFromRecords(records: Iterable<TranscriptRecord>): Transc
         change: r.change ?? null,
         isPlace: Number(r.is_place_msg),
         body: bodyOf(r),
-        cloudCustomData: r.cloud_custom_data,
+        cloudCustomData: servedString(r, 'CloudCustomData') ?? r.cloud_custom_data,
       })),
       ...(first.quarantined === true
         ? { unreadable: { raw: first.raw ?? '', reason: reasonOf(first.extra) } }
@@ -210,10 +210,33 @@ function reasonOf(extra: JsonObject | null | undefined): string | null {
 }
 
 /**
+ * The message exactly as served, for a record that keeps it in `raw` beside readable columns (a
+ * message with a lone surrogate, whose columns hold U+FFFD: see `functions/domain/record.ts`), so
+ * the transcript shows the lone surrogate itself (as a token); null for any other record.
+ */
+function servedOf(record: TranscriptRecord): JsonObject | null {
+  if (record.quarantined === true || record.raw == null) return null;
+  try {
+    const value = parseLosslessJson(record.raw);
+    return isJsonObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A string field of the message as served ({@link servedOf}), if it has one. */
+function servedString(record: TranscriptRecord, key: string): string | null {
+  const value = servedOf(record)?.[key];
+  return typeof value === 'string' ? value : null;
+}
+
+/**
  * A record's elements: its `msg_body` column, or, when the API's `MsgBody` did not fit the column
  * and was kept verbatim in `extra` (see `functions/domain/record.ts`), that body element by element.
  */
 function bodyOf(record: TranscriptRecord): TranscriptElement[] {
+  const served = servedOf(record);
+  if (served !== null && Object.hasOwn(served, 'MsgBody')) return elementsOf(served.MsgBody ?? null);
   const extra = record.extra;
   if (extra != null && Object.hasOwn(extra, 'MsgBody')) return elementsOf(extra.MsgBody ?? null);
   return record.msg_body.map((e) => ({ type: e.msg_type, content: e.msg_content }));
