@@ -110,4 +110,13 @@ describe('a message with lone surrogates', () => {
     expect(page).toContain('custom <span class="cc">⟨U+DC00⟩</span> data');
     expect(page).not.toContain('\ufffd');
   });
+
+  it('is no change to the rescan: compared again, it is the same message', async () => {
+    const report = await engineRun(sim, new LocalFolderStore(join(dir, 'archive')), {
+      rescanDays: 30,
+      observedAtSec: Math.floor(Date.now() / 1000) + 1,
+    }).run();
+    expect(report.rescan.checked).toBeGreaterThan(0);
+    expect(report.rescan).toMatchObject({ modified: 0, recalled: 0, deleted: 0, restored: 0 });
+  });
 });
