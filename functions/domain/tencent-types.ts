@@ -124,6 +124,3 @@ export interface CosSigResult {
   status: number;
   preSigUrl: string;
 }
-
-/** The port itself lives with the other ports; re-exported here for existing imports. */
-export type { ChatApi } from './ports.ts';

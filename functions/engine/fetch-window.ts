@@ -6,8 +6,9 @@ import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domai
 import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
 import { filingTimes, newerBounds } from '../domain/placeholder-time.ts';
+import type { ChatApi } from '../domain/ports.ts';
 import { type ArchiveRecord, type RecordContext, toQuarantinedRecord, toRecord } from '../domain/record.ts';
-import type { ChatApi, RawMessage, RejectedItem } from '../domain/tencent-types.ts';
+import type { RawMessage, RejectedItem } from '../domain/tencent-types.ts';
 import { TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
 import type { PageResult } from './target-work.ts';

@@ -21,7 +21,8 @@ import {
   listingProblem,
   selectsGroupId,
 } from '../domain/planner.ts';
-import { type ChatApi, type GroupInfo, TENCENT_APIS } from '../domain/tencent-types.ts';
+import type { ChatApi } from '../domain/ports.ts';
+import { type GroupInfo, TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { TargetWork } from './target-work.ts';

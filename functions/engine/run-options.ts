@@ -1,10 +1,9 @@
 /** What a run is asked to do (options) and what it is given to do it with (deps). */
 import type { ImageSizeClass } from '../domain/media-refs.ts';
 import type { GroupSelection } from '../domain/planner.ts';
-import type { Clock, HostProcesses, Logger, MediaFetcher } from '../domain/ports.ts';
+import type { ChatApi, Clock, HostProcesses, Logger, MediaFetcher } from '../domain/ports.ts';
 import type { LayoutBounds } from '../domain/state-layout.ts';
 import type { ObjectStore, StreamingObjectStore } from '../domain/storage.ts';
-import type { ChatApi } from '../domain/tencent-types.ts';
 
 export interface RunOptions {
   sdkAppId: number;

@@ -16,12 +16,11 @@ import {
   TransportError,
 } from '../../domain/errors.ts';
 import { parseLosslessJson } from '../../domain/json-guards.ts';
-import type { Clock, Logger, Random } from '../../domain/ports.ts';
+import type { ChatApi, Clock, Logger, Random } from '../../domain/ports.ts';
 import { RateLimiter, type SendPermit } from '../../domain/rate-limiter.ts';
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
 import { ServerClockEstimate } from '../../domain/server-clock.ts';
 import {
-  type ChatApi,
   type CosSigRequest,
   type CosSigResult,
   type GroupInfo,

@@ -4,7 +4,8 @@
  * thousands of files costs a few hundred calls under the API's own rate limit. Hand-written: it
  * is a few lines around the client's call.
  */
-import type { ChatApi, CosSigResult } from '../../domain/tencent-types.ts';
+import type { ChatApi } from '../../domain/ports.ts';
+import type { CosSigResult } from '../../domain/tencent-types.ts';
 
 /** URLs per request. The docs give no limit for `RawURLs`; 20 keeps answers small. */
 export const MAX_BATCH = 20;
