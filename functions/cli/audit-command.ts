@@ -16,10 +16,9 @@ import { formatAuditReport } from '../query/audit/report.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { EXIT } from './exit-codes.ts';
-import type { ExportDeps } from './export-command.ts';
 import { assertOutputFolder, progressPrinter } from './export-command.ts';
 import { loadConfigFile } from './load-config.ts';
-import { openArchiveRunner } from './query-runners.ts';
+import { type ExportDeps, openArchiveRunner } from './query-runners.ts';
 
 export const AUDIT_USAGE = `  npm run audit -- --archive <dir|s3://bucket/prefix> [--config <file.json>] [--app <sdkAppId>] [--json]
                    [--report <file.json>] [--time-zone <IANA zone>] [--workgroup <name>] [--database <name>]`;

@@ -12,11 +12,9 @@
  */
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { AthenaClient } from '@aws-sdk/client-athena';
 import { formatBytes } from '../adapters/aws/athena-errors.ts';
 import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
 import { terminalSafe } from '../adapters/logging/terminal-safe.ts';
-import type { Clock } from '../domain/ports.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { type ExportFormat, formatForPath, renderExport } from '../query/export-format.ts';
 import {
@@ -33,7 +31,7 @@ import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadConfigFile } from './load-config.ts';
 import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
-import { isS3Archive, openArchiveRunner } from './query-runners.ts';
+import { type ExportDeps, isS3Archive, openArchiveRunner } from './query-runners.ts';
 import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts';
 
 /** The export lines of the CLI usage (main.ts prints them under its own "Usage:"). */
@@ -46,17 +44,6 @@ export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params
 ${TRANSCRIPT_USAGE}
 Named queries:
 ${NAMED_QUERIES.map((q) => `  ${q.name.padEnd(17)} ${describeParams(q)}\n  ${''.padEnd(17)} ${q.description}`).join('\n')}`;
-
-/** What the command needs from the outside; tests pass fakes. */
-export interface ExportDeps {
-  readonly clock: Clock;
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  /** Whether stderr is a terminal (progress rewrites one line instead of printing many). */
-  readonly tty: boolean;
-  readonly athenaClient?: () => AthenaClient;
-  readonly signal?: AbortSignal;
-}
 
 /** Parsed command line. */
 export interface ExportArgs {

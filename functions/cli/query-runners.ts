@@ -10,6 +10,17 @@ import type { Clock } from '../domain/ports.ts';
 import { mirrorLocalArchive } from '../query/local-archive.ts';
 import type { QueryRunner } from '../query/port.ts';
 
+/** What the query commands (export, transcript, audit) need from the outside; tests pass fakes. */
+export interface ExportDeps {
+  readonly clock: Clock;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress rewrites one line instead of printing many). */
+  readonly tty: boolean;
+  readonly athenaClient?: () => AthenaClient;
+  readonly signal?: AbortSignal;
+}
+
 export interface ArchiveRunnerOptions {
   /** A local folder or `s3://bucket/prefix`. */
   readonly archive: string;

@@ -26,10 +26,9 @@ import {
   type TranscriptMessage,
 } from '../query/transcript/model.ts';
 import { renderTranscriptHtml } from '../query/transcript/render-html.ts';
-import type { ExportDeps } from './export-command.ts';
 import { loadConfigFile } from './load-config.ts';
 import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
-import { isS3Archive, openArchiveRunner } from './query-runners.ts';
+import { type ExportDeps, isS3Archive, openArchiveRunner } from './query-runners.ts';
 
 /** The transcript's parameters, validated like a named query's (topic_id is optional). */
 const TRANSCRIPT_PARAMS: NamedQuery = {
