@@ -2,7 +2,8 @@
  * The query-runner port: how the query layer (exports, transcripts, the audit) runs SQL over the
  * archive without knowing which engine answers. Adapters implement it: DuckDB over a local folder
  * (`functions/adapters/duckdb`), Athena over S3 (`functions/adapters/aws/athena-runner.ts`). They
- * import nothing else from `functions/query/` (a test checks the import statements).
+ * import nothing else from `functions/query/` but its errors (`errors.ts`; a test checks the import
+ * statements).
  *
  * One result shape for both engines, so callers do not care where rows came from: cells are text
  * (Athena returns only text; DuckDB values are rendered to the same text) or null, and each column

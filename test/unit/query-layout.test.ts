@@ -1,7 +1,8 @@
 /**
  * The query code's layout (issue 13, deliverable 5): the query layer defines the query-runner port;
  * the DuckDB and Athena runners are adapters that import nothing from functions/query/ but the
- * port's types; functions/query/ imports nothing from the CLI, the engine or the adapters. Checked
+ * port's types and the query errors (errors.ts, which the DuckDB runner throws for a refused
+ * statement); functions/query/ imports nothing from the CLI, the engine or the adapters. Checked
  * on the real import statements, and the checker itself on files that break each rule.
  */
 import { describe, expect, it } from 'vitest';
