@@ -200,7 +200,9 @@ const AllowedHostSchema = z.union(
   },
 );
 
-/** Default largest media file: the reference's largest documented file is 100 MB (LIMITS-MD). */
+/**
+ * Default largest media file: the largest documented file is 100 MB (docs/tencent-api.md, Message elements).
+ */
 const DEFAULT_MEDIA_MAX_BYTES = 200 * 1024 * 1024;
 
 const MediaSchema = z.strictObject({

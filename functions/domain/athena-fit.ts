@@ -24,8 +24,8 @@ const struct = (fields: readonly (readonly [string, AthenaType])[]): AthenaType 
 });
 
 /**
- * The union of the documented `MsgContent` fields (reference §5), lower-cased. Unknown keys are
- * simply not exposed by the struct; they stay in the stored line. The relay element's nested
+ * The union of the documented `MsgContent` fields (docs/tencent-api.md, Message elements), lower-cased.
+ * Unknown keys are simply not exposed by the struct; they stay in the stored line. The relay element's nested
  * `MsgList` is declared `string`: OpenX hands it over as JSON text, queryable with `json_extract`.
  */
 export const MSG_CONTENT_TYPE = struct([

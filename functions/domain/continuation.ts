@@ -265,7 +265,7 @@ export type PageOutcome =
   | { kind: 'continue'; reqMsgSeq: number; reqMsgNumber: number };
 
 /**
- * Decide how a window continues after one page (reference §3.6). Pure.
+ * Decide how a window continues after one page (docs/tencent-api.md, Paging rules). Pure.
  *
  * `IsFinished` 1 means the requested seqs `[ReqMsgSeq - ReqMsgNumber + 1, ReqMsgSeq]` came back
  * whole (missing seqs no longer exist); 0 means the page was cut short (long messages), so the next
@@ -312,7 +312,8 @@ export function inWindow<T extends { MsgSeq: number }>(window: SeqWindow, messag
 /**
  * Did the target's seqs go backwards? Its newest seq is below what is archived (or in progress):
  * the group was dissolved and re-created under the same id, or the server reset it. Seqs never
- * decrease otherwise (reference §3.1), so this is never skipped silently: see {@link nextGeneration}.
+ * decrease otherwise (docs/tencent-api.md, Paging rules), so this is never skipped silently: see {@link
+ * nextGeneration}.
  */
 export function seqWentBack(current: TargetState, newestSeq: number): boolean {
   return newestSeq < Math.max(current.highWater, current.inProgress?.top ?? 0);

@@ -5,7 +5,8 @@
  *
  * Bytes are keyed by their SHA-256 (`media/sha256/ab/abcdef…`), never by URL or file name, so the
  * same file sent to many groups, runs or apps is stored once, and two different files can never
- * share a key (DiscordChatExporter lost files to short URL hashes; media-and-changes.md §1.5).
+ * share a key (DiscordChatExporter lost files to short URL hashes:
+ * https://github.com/Tyrrrz/DiscordChatExporter/issues/1231).
  */
 
 import { type MediaKind, type MediaRef, mediaRefId, type SizeClass } from './media-refs.ts';

@@ -1,14 +1,14 @@
 /**
  * Every media file a message refers to, as a list of references with a stable identity.
  *
- * Element shapes (reference tencent-chat-api.md §5): `TIMImageElem` carries up to three sizes in
+ * Element shapes (docs/tencent-api.md, Message elements): `TIMImageElem` carries up to three sizes in
  * `ImageInfoArray` (Type 1 original, 2 large, 3 thumbnail), `TIMFileElem` a `Url`, `TIMSoundElem` a
  * `Url` (SDK 4.X; 2.X/3.X sound elements have none), `TIMVideoFileElem` a `VideoUrl` and a
  * `ThumbUrl`, and `TIMRelayElem` (merged forward) a nested `MsgList` whose bodies are elements again.
  * Placeholders (`IsPlaceMsg` 1 deleted/expired, 2 recalled) have an empty body and so no media.
  *
  * The identity of a reference is (message key, element path, size class), never the URL or the file
- * name: URLs change form (host style, signatures) and names collide (media-and-changes.md §1.5).
+ * name: URLs change form (host style, signatures) and names collide.
  */
 import type { ArchiveRecord } from './record.ts';
 import type { JsonObject, JsonValue, RawMessage } from './tencent-types.ts';
@@ -23,7 +23,7 @@ export type SizeClass = 'original' | 'large' | 'thumbnail' | 'file' | 'sound' | 
 export const IMAGE_SIZE_CLASSES = ['original', 'large', 'thumbnail'] as const;
 export type ImageSizeClass = (typeof IMAGE_SIZE_CLASSES)[number];
 
-/** `ImageInfoArray[].Type` → size class (reference §5). */
+/** `ImageInfoArray[].Type` → size class (docs/tencent-api.md, Message elements). */
 const IMAGE_TYPES: Readonly<Record<number, ImageSizeClass>> = { 1: 'original', 2: 'large', 3: 'thumbnail' };
 
 /** The message a reference belongs to: the archive's message key plus its time. */
@@ -232,7 +232,7 @@ function imageRefs(
         kind: 'image',
         uuid,
         url: url(info?.URL),
-        // The SDK documents `size` as valid for the original only (media-and-changes.md §1.1, SDK-IMG).
+        // The SDK documents `size` as valid for the original only (docs/tencent-api.md, Message elements).
         declaredSize: sizeClass === 'original' ? size(info?.Size) : null,
         fileName: null,
         format,

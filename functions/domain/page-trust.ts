@@ -1,7 +1,7 @@
 /**
  * When to believe a page that would end a range (or a window) early. The documentation gives the
- * meanings of `IsFinished` but no proof that the server keeps to them (reference §3.5, §3.6, open
- * question 1), and believing a wrong "nothing left" skips retained history silently. So an early
+ * meanings of `IsFinished` but no proof that the server keeps to them (docs/tencent-api.md, Paging rules and
+ * Placeholders), and believing a wrong "nothing left" skips retained history silently. So an early
  * end is trusted only when the data agrees; otherwise the caller asks again with a smaller window
  * and, if the answer stays contradictory, fails the target with a clear error. Pure.
  *

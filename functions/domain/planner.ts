@@ -13,7 +13,7 @@ export interface GroupSelection {
   types: readonly string[];
 }
 
-/** Group types whose history the API does not keep (reference §3.2). */
+/** Group types whose history the API does not keep (docs/tencent-api.md, Supported group types). */
 export const TYPES_WITHOUT_HISTORY: ReadonlySet<GroupType> = new Set(['AVChatRoom', 'BChatRoom']);
 
 /**
@@ -45,7 +45,7 @@ export type GroupDecision =
 
 /**
  * Decide what to do with one group from its `get_group_info` entry.
- * Topic-enabled Community groups have ids starting with `@TGS#_` (reference §4.2).
+ * Topic-enabled Community groups have ids starting with `@TGS#_` (docs/tencent-api.md, get_topic).
  */
 export function decideGroup(selection: GroupSelection, info: GroupInfo): GroupDecision {
   if (!info.ok) {
@@ -72,7 +72,10 @@ export function decideGroup(selection: GroupSelection, info: GroupInfo): GroupDe
   };
 }
 
-/** `Work` and `Meeting` are the newer names of `Private` and `ChatRoom` (reference §4.1). */
+/**
+ * `Work` and `Meeting` are the newer names of `Private` and `ChatRoom` (docs/tencent-api.md, Supported group
+ * types).
+ */
 export function canonicalType(type: string): string {
   if (type === 'Work') return 'Private';
   if (type === 'Meeting') return 'ChatRoom';
@@ -98,8 +101,8 @@ export interface ListingProgress {
 /**
  * Does this `get_appid_group_list` page show that the listing would never end? A `Next` handed out
  * twice loops forever; empty pages that still carry a `Next` may, so a few in a row are tolerated
- * (a full last page is followed by an empty one, reference §4.1) and more are not. Returns the
- * problem, or undefined. Updates `progress`.
+ * (a full last page is followed by an empty one, docs/tencent-api.md, get_appid_group_list) and more are not.
+ * Returns the problem, or undefined. Updates `progress`.
  */
 export function listingProblem(
   progress: ListingProgress,

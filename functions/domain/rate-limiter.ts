@@ -1,7 +1,7 @@
 /**
  * Request pacing per Tencent API (e.g. 200 requests/s for `group_msg_get_simple`), safe against
  * the strictest reading of "N calls per second": at most N requests ARRIVING at the server in any
- * 1000 ms window (reference §3.3 leaves the counting undocumented).
+ * 1000 ms window (the counting is undocumented: docs/tencent-api.md, Rate limits).
  *
  * Hand-written rather than taken from a library: `bottleneck` and `limiter` schedule with real
  * timers and read `Date.now()` themselves, so they cannot take the injected {@link Clock}, and

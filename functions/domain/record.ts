@@ -3,9 +3,9 @@
  * back. (The record's NDJSON encoding lives in `record-codec.ts`, the Athena shape check in
  * `athena-fit.ts`, the table schema in `functions/query/message-schema.ts`.)
  *
- * A record is a flat, snake_case view of a `group_msg_get_simple` message (reference §3.5, §5) that
- * Athena can query, and it is LOSSLESS: `fromRecord(toRecord(raw))` rebuilds the exact API message.
- * The rules that make it lossless:
+ * A record is a flat, snake_case view of a `group_msg_get_simple` message (docs/tencent-api.md:
+ * group_msg_get_simple, Message elements) that Athena can query, and it is LOSSLESS:
+ * `fromRecord(toRecord(raw))` rebuilds the exact API message. The rules that make it lossless:
  *
  * - A mapped column holds a value only when the raw field had the expected type. Anything else
  *   (null, a wrong type, a malformed `MsgBody`) goes verbatim into `extra` under its API key, and

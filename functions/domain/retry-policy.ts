@@ -4,7 +4,7 @@
  *
  * Hand-written rather than p-retry/async-retry: those own real timers and make their own
  * retry-or-not decision, while we need the decision to be a pure, table-tested function of the
- * documented error codes (reference §6, §3.7) with the clock and randomness injected.
+ * documented error codes (docs/tencent-api.md, Error codes) with the clock and randomness injected.
  */
 import { AbortedError, TencentApiError, TransportError } from './errors.ts';
 import type { Random } from './ports.ts';
@@ -43,7 +43,7 @@ const NOT_ADMIN =
 const v = (cls: FailureClass, reason: string, fix?: string): Verdict =>
   fix === undefined ? { class: cls, reason } : { class: cls, reason, fix };
 
-/** Documented codes (reference §6 and §3.7). Anything else is treated as transient but bounded. */
+/** Documented codes (docs/tencent-api.md, Error codes). Anything else is treated as transient but bounded. */
 const CODE_TABLE: ReadonlyMap<number, Verdict> = new Map([
   [60002, v('fatal', 'HTTP request URL could not be parsed (60002)', 'This is a bug; please report it.')],
   [60003, v('fatal', 'request JSON could not be parsed (60003)', 'This is a bug; please report it.')],
@@ -133,7 +133,7 @@ const CODE_TABLE: ReadonlyMap<number, Verdict> = new Map([
   [70403, v('fatal-config', 'the request needs App admin rights (70403)', NOT_ADMIN)],
   [70500, v('retry', 'server internal error (70500)')],
   [72000, v('fatal-config', 'the free trial DAU quota is used up (72000)', 'Upgrade the plan.')],
-  // Group service (reference §3.7, §4).
+  // Group service (docs/tencent-api.md, Error codes).
   [10002, v('retry', 'server internal error (10002)')],
   [10003, v('fatal', 'invalid command word (10003)', 'Check the endpoint override; this may be a bug.')],
   [10004, v('skip-group', 'invalid parameter for this group (10004)')],
@@ -179,8 +179,8 @@ function classifyTransport(error: TransportError): Verdict {
       return v('shrink-request', error.message);
     case 'http-status': {
       const status = error.status ?? 0;
-      // The API answers 200 except on network-level errors (reference §1.3): 5xx, 408 and 429
-      // are infrastructure hiccups. Other 4xx mean the URL points somewhere that is not the API.
+      // The API answers 200 except on network-level errors (docs/tencent-api.md, Request format): 5xx,
+      // 408 and 429 are infrastructure hiccups. Other 4xx mean the URL points somewhere that is not the API.
       if (status >= 500 || status === 408 || status === 429) return v('retry', `HTTP ${status}`);
       return v(
         'fatal-config',
@@ -366,7 +366,10 @@ export const DEFAULT_MEDIA_RETRY_OPTIONS: MediaRetryOptions = {
 export type MediaDecision =
   /** Transient: wait `delayMs` (backoff, or the server's `Retry-After` if longer), then try again. */
   | { readonly kind: 'retry'; readonly delayMs: number; readonly reason: string }
-  /** 403 on the URL from the message: ask `get_cos_sig` for a pre-signed URL (reference COSSIG). */
+  /**
+   * 403 on the URL from the message: ask `get_cos_sig` for a pre-signed URL (docs/tencent-api.md,
+   * get_cos_sig).
+   */
   | { readonly kind: 'sign'; readonly reason: string }
   /** 404/410: the file is gone (deleted with the message, or early). */
   | { readonly kind: 'expired'; readonly reason: string }

@@ -1,5 +1,5 @@
 /**
- * Change detection after archiving (reference media-and-changes §2.3): the pull has no version or
+ * Change detection after archiving (docs/tencent-api.md, Changes after archiving): the pull has no version or
  * modified-at field, so the only way to see an edit, a recall or a deletion is to compare what the
  * server shows now with what the archive holds. Pure.
  *

@@ -2,7 +2,8 @@
  * The server's clock, estimated from the `Date` header of its answers. Every time-based decision
  * (the retention horizon, the first-run look-back, lag and headroom metrics, the rescan window of
  * revisions) is measured on it: message timestamps are the server's (`MsgTimeStamp`, "server 的时间",
- * reference §3.5) and so is its retention, so a skewed local clock must not skip or re-read history.
+ * docs/tencent-api.md, group_msg_get_simple) and so is its retention, so a skewed local clock must not skip
+ * or re-read history.
  *
  * Pure: the adapter feeds observations, nothing here reads a clock. The estimate is the interval
  * intersection of all observations (NTP-style): an answer whose `Date` reads `D` (whole seconds) was

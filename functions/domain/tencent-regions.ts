@@ -1,6 +1,6 @@
 /**
- * Tencent Cloud Chat REST domains per data center (reference §1.2). Sources disagree on which
- * regions exist (Tokyo vs Mumbai vs Riyadh), so all documented ones are accepted.
+ * Tencent Cloud Chat REST domains per data center (docs/tencent-api.md, Regional domains). Sources disagree
+ * on which regions exist (Tokyo vs Mumbai vs Riyadh), so all documented ones are accepted.
  */
 export const TENCENT_REGIONS = {
   china: { primary: 'console.tim.qq.com', backup: 'adminapi.my-imcloud.com' },

@@ -112,9 +112,9 @@ export interface CosSigRequest {
 }
 
 /**
- * One answer of `get_cos_sig` (reference COSSIG): `status` 0 the file is normal, 1 banned (only
- * the pre-signed URL reaches it), 2 gone (probably expired and deleted). `preSigUrl` is valid for
- * 15 minutes and is a credential: never log or store it.
+ * One answer of `get_cos_sig` (docs/tencent-api.md, get_cos_sig): `status` 0 the file is normal, 1 banned
+ * (only the pre-signed URL reaches it), 2 gone (probably expired and deleted). `preSigUrl` is valid for 15
+ * minutes and is a credential: never log or store it.
  */
 export interface CosSigResult {
   /** The request item's id; undefined when the answer carried none (it then matches no request). */

@@ -16,7 +16,7 @@ import type { PageResult } from './target-work.ts';
 /**
  * Fetch the next page of `span` (from `request.reqMsgSeq` down, at most 20 seqs), keep the messages
  * inside the span and the look-back, and say where the span continues: below the smallest seq
- * returned, so a page cut short costs no extra call (reference §3.6).
+ * returned, so a page cut short costs no extra call (docs/tencent-api.md, Paging rules).
  *
  * A zeroed placeholder (`MsgTimeStamp` 0, see `functions/domain/placeholder-time.ts`) decides
  * nothing by its 0: it is beyond retention or the look-back only when a newer message's time
@@ -69,7 +69,7 @@ export async function fetchPage(
         signal,
       );
     } catch (error) {
-      // 10018: the answer would exceed 1 MB; ask for fewer messages (reference §3.7).
+      // 10018: the answer would exceed 1 MB; ask for fewer messages (docs/tencent-api.md, Error codes).
       if (error instanceof GiveUpError && error.action === 'shrink-request' && reqMsgNumber > 1) {
         reqMsgNumber = Math.ceil(reqMsgNumber / 2);
         continue;

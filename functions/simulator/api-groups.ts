@@ -1,5 +1,5 @@
 /**
- * `get_appid_group_list` and `get_group_info` (reference §4.1 and GINFO).
+ * `get_appid_group_list` and `get_group_info` (docs/tencent-api.md, get_appid_group_list and get_group_info).
  */
 import { stringify } from 'lossless-json';
 import type { JsonObject } from '../domain/tencent-types.ts';
@@ -9,7 +9,7 @@ import type { GroupState, SimWorld } from './world.ts';
 
 /**
  * `Next` cursors are `NEXT_BASE + ordinal * CURSOR_STRIDE + CURSOR_SALT`: always above 2^53 (the
- * reference's own sample, 4454685361, is above 2^32) and odd. A client that parses JSON numbers
+ * documented sample, 4454685361, is above 2^32) and odd. A client that parses JSON numbers
  * into doubles rounds them to a multiple of 256, which is never a valid cursor, so the mistake
  * surfaces as 10004 instead of silently restarting or skipping the listing.
  */

@@ -1,14 +1,16 @@
 /**
- * `group_msg_get_simple` (reference §3): one page of a group's (or topic's) history, newest first.
- * Cost is O(page): only the seqs of the requested window are generated.
+ * `group_msg_get_simple` (docs/tencent-api.md, group_msg_get_simple): one page of a group's (or topic's)
+ * history, newest first. Cost is O(page): only the seqs of the requested window are generated.
  */
 import { type ApiAnswer, ApiFailure } from './envelope.ts';
 import type { RequestOf } from './request-schemas.ts';
 import type { GroupState, SimWorld, StreamState } from './world.ts';
 
-/** "目前一次请求最多返回20条历史消息" (§3.4). */
+/** "目前一次请求最多返回20条历史消息" (docs/tencent-api.md, group_msg_get_simple). */
 export const MAX_PAGE_MESSAGES = 20;
-/** Group types whose history is not stored (§3.2): answered with 10044. */
+/**
+ * Group types whose history is not stored (docs/tencent-api.md, Supported group types): answered with 10044.
+ */
 const NO_HISTORY_TYPES = new Set(['AVChatRoom', 'BChatRoom']);
 
 interface HistoryRequest {
@@ -34,7 +36,8 @@ function historyRequest(body: RequestOf<'group_msg_get_simple'>): HistoryRequest
 /**
  * Resolves the stream to read, or undefined for "topic community without TopicId" (an empty
  * list). A TopicId on a group without topics is a parameter error (10004, "仅支持话题的社群适用此选项");
- * an unknown TopicId on a topic community is 110003 (topic does not exist / deleted, §4.2).
+ * an unknown TopicId on a topic community is 110003 (topic does not exist / deleted: docs/tencent-api.md,
+ * get_topic).
  */
 function resolveStream(
   world: SimWorld,

@@ -1,5 +1,5 @@
 /**
- * `get_topic` (reference §4.2): the topics of a topic-enabled community, each with its own
+ * `get_topic` (docs/tencent-api.md, get_topic): the topics of a topic-enabled community, each with its own
  * ErrorCode, SelfInfo and TopicInfo.
  */
 import type { JsonObject } from '../domain/tencent-types.ts';
@@ -9,7 +9,7 @@ import type { RequestOf } from './request-schemas.ts';
 import type { GroupState, SimWorld, StreamState } from './world.ts';
 
 /**
- * Which group errors apply. Where the reference is silent we pick: a group that is not a Community
+ * Which group errors apply. Where the documentation is silent we pick: a group that is not a Community
  * → 10004 (the GroupId parameter is wrong for this API); a Community without topics enabled →
  * 11000 ("未开通社群功能"/topics not enabled). Clients must treat both as "no topics, skip".
  */

@@ -25,7 +25,7 @@ export class ApiFailure extends ArchiverError {
   }
 }
 
-/** Wording adapted from the reference's error tables (§3.7, §4, §6). */
+/** Wording adapted from the documented error tables (docs/tencent-api.md, Error codes). */
 const ERROR_INFO: Record<number, string> = {
   10002: 'Err_SVR_GROUP_INTERNAL_ERROR: internal server error, please try again',
   10003: 'Err_SVR_GROUP_INVALID_REQ: invalid command',
@@ -80,7 +80,8 @@ function parseNumber(text: string): number | bigint {
 
 /**
  * Parses a request body losslessly. Returns undefined unless it is a JSON object: an empty body
- * or a non-object (`[]`, `1`) is a 60003 — the reference demands at least `{}` (§1.3).
+ * or a non-object (`[]`, `1`) is a 60003 — the docs demand at least `{}` (docs/tencent-api.md, Request
+ * format).
  */
 export function parseBody(text: string): BodyObject | undefined {
   if (text.trim() === '') return undefined;

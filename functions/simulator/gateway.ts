@@ -1,6 +1,6 @@
 /**
  * What the REST gateway checks before a request reaches a service: method, URL, query
- * parameters, SDKAppID, UserSig and admin rights (reference §1.1, §2, §6).
+ * parameters, SDKAppID, UserSig and admin rights (docs/tencent-api.md: Request format, UserSig, Error codes).
  */
 import { verifyUserSig } from '../adapters/tencent/user-sig.ts';
 import { type ApiAnswer, failure } from './envelope.ts';
@@ -39,8 +39,8 @@ export type Route =
 /**
  * Routes `/v4/<service>/<command>`. Case-sensitive like the real URL. An unknown service cannot be
  * routed anywhere, so the gateway answers 60009 ("请求资源错误"); a known service with an unknown
- * command reaches that service, which answers 10003 ("请求命令字非法", §3.7). Calling an API under
- * the wrong service (get_topic under group_open_http_svc) is therefore 10003.
+ * command reaches that service, which answers 10003 ("请求命令字非法"; docs/tencent-api.md, Error codes). Calling an
+ * API under the wrong service (get_topic under group_open_http_svc) is therefore 10003.
  */
 export function route(pathname: string): Route {
   const parts = pathname.split('/');
@@ -67,7 +67,10 @@ const SIG_FAILURE_CODES = {
   'signature-mismatch': 70009,
 } as const;
 
-/** 60002 for a bad `random` or `contenttype` (both are part of the URL format, §1.1). */
+/**
+ * 60002 for a bad `random` or `contenttype` (both are part of the URL format: docs/tencent-api.md, Request
+ * format).
+ */
 function checkUrlFormat(query: URLSearchParams): ApiAnswer | undefined {
   const random = query.get('random');
   if (random === null || !UINT_PATTERN.test(random) || Number(random) > UINT32_MAX) {

@@ -3,7 +3,7 @@
  * and its deterministic bytes. The media server and `get_cos_sig` serve from here; tests compute
  * ground truth from here; so they cannot disagree.
  *
- * A URL looks like the reference's COS samples (media-and-changes.md §1.1), on the simulator's
+ * A URL looks like the documented COS samples (docs/tencent-api.md, Message elements), on the simulator's
  * media listener: `<base>/<bucket>/<app>/<kind>/<fileId>-<size>[.<ext>]` with a bucket named like
  * Tencent's (`…-privatev2-01-1256635546` or `…-shared-01-1256635546`). The declared size is in the
  * name (the second sample ends in `-142072.jpg` too), so the server knows it without an index.
@@ -39,9 +39,9 @@ export type MediaFate =
 export interface SimMediaSpec {
   /**
    * Which files answer 403 unless pre-signed via `get_cos_sig`. The docs say SDK URLs carry an
-   * "ordinary account signature" yet every sample is unsigned (COSSIG vs §1.1): the default takes
-   * the strict reading that files in `privatev2` buckets (about half) need signing; `all` is
-   * stricter still, `none` the lenient reading.
+   * "ordinary account signature" yet every sample is unsigned (docs/tencent-api.md, get_cos_sig): the default
+   * takes the strict reading that files in `privatev2` buckets (about half) need signing; `all` is stricter
+   * still, `none` the lenient reading.
    */
   requireSignature?: 'private' | 'all' | 'none';
   expiredFraction?: number;
@@ -83,7 +83,10 @@ export interface MediaUrlPlan {
   maxBytes: number;
 }
 
-/** Largest simulated file: the reference's limits are 28 MB (images) and 100 MB (files). */
+/**
+ * Largest simulated file: the documented limits are 28 MB (images) and 100 MB (files), docs/tencent-api.md,
+ * Message elements.
+ */
 export const SIM_MEDIA_MAX_BYTES = 30_000_000;
 
 const BUCKETS = {

@@ -29,7 +29,7 @@ import {
 } from './media-files.ts';
 import type { RequestOf } from './request-schemas.ts';
 
-/** Validity of a pre-signed URL (COSSIG: "默认有效期15分钟"). */
+/** Validity of a pre-signed URL ("默认有效期15分钟": docs/tencent-api.md, get_cos_sig). */
 const PRESIGN_SECONDS = 15 * 60;
 
 /** What the media listeners saw. */
@@ -146,8 +146,9 @@ export class SimMedia {
     const fate = this.fateOf(url);
     const path = parseMediaPath(safeUrl(url)?.pathname ?? '');
     if (fate === undefined || path === undefined) return undefined;
-    // The SDK documents the size of an image's original only (SDK-IMG): a large or thumbnail
-    // image one byte longer than its `Size` is not detectable, so it is archived as served.
+    // The SDK documents the size of an image's original only (docs/tencent-api.md, Message elements):
+    // a large or thumbnail image one byte longer than its `Size` is not detectable, so it is archived
+    // as served.
     const sizeUnchecked = fate === 'wrong-size' && /_[23]$/.test(path.fileId);
     const expected = sizeUnchecked ? 'archived' : expectedMediaStatus(fate, path.kind);
     const bytes = servedLength(path, fate);

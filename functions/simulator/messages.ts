@@ -1,8 +1,8 @@
 /**
  * Pure generation of one synthetic group message: a function of (seed, stream, seq, time) only.
  *
- * Bodies cover every element type of the reference (§5), including the legacy 2.X/3.X media
- * shapes without URLs, multi-element bodies, CJK/emoji/RTL text, control characters in
+ * Bodies cover every element type of docs/tencent-api.md (Message elements), including the legacy 2.X/3.X
+ * media shapes without URLs, multi-element bodies, CJK/emoji/RTL text, control characters in
  * TIMCustomElem.Data, and TIMRelayElem with nested MsgList (or JsonMsgKey when "too large").
  */
 import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.ts';
@@ -15,7 +15,7 @@ import {
   type SimMediaKind,
 } from './media-files.ts';
 
-/** The element types of reference §5. */
+/** The element types of docs/tencent-api.md, Message elements. */
 export const ELEMENT_TYPES = [
   'TIMTextElem',
   'TIMLocationElem',
@@ -32,7 +32,7 @@ export type ElementType = (typeof ELEMENT_TYPES)[number];
 /** What the history API does with a stored seq. */
 export type MessageFate = 'normal' | 'deleted' | 'recalled';
 
-/** Media host when no media listener serves the files; looks like the reference's COS hosts. */
+/** Media host when no media listener serves the files; looks like the documented COS hosts. */
 export const DEFAULT_MEDIA_BASE_URL = 'https://sim-im-1400000000.cos.ap-shanghai.myqcloud.com';
 
 /** Everything about a message stream (a group, or one topic of a group) needed to build its messages. */
@@ -168,7 +168,7 @@ function messageBody(random: Prng, key: MessageStreamKey, seq: number, timeSec: 
     seq % 5 === 0 ? (ELEMENT_TYPES[(seq / 5) % ELEMENT_TYPES.length] ?? 'TIMTextElem') : weightedType(random);
   const body = [element(primary, random, key, seq, timeSec, 0)];
   if (random() < 0.15) {
-    // Multi-element bodies; at most one TIMCustomElem per message (reference §5).
+    // Multi-element bodies; at most one TIMCustomElem per message (docs/tencent-api.md, Message elements).
     let customAllowed = primary !== 'TIMCustomElem';
     const count = intBetween(random, 1, 2);
     for (let i = 0; i < count; i++) {
@@ -318,7 +318,7 @@ function videoContent(random: Prng, key: MessageStreamKey): JsonObject {
   const video: JsonObject = {
     VideoUUID: videoUuid,
     VideoSize: videoSize,
-    // Web clients cannot read the duration and send 0 (reference §5).
+    // Web clients cannot read the duration and send 0 (docs/tencent-api.md, Message elements).
     VideoSecond: random() < 0.1 ? 0 : intBetween(random, 1, 600),
     VideoFormat: 'mp4',
     ThumbUUID: thumbUuid,
@@ -351,7 +351,7 @@ function relayContent(
     CompatibleText: '[聊天记录]',
     AbstractList: [],
   };
-  // Forwards larger than 12K carry only a key to fetch them (reference §5).
+  // Forwards larger than 12K carry only a key to fetch them (docs/tencent-api.md, Message elements).
   if (random() < 0.1)
     return { ...head, AbstractList: ['alice1: 图片', 'bob.li: 收到'], JsonMsgKey: hexString(random, 40) };
   const list: JsonValue[] = [];

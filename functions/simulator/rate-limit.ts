@@ -1,6 +1,6 @@
 /**
  * Per-app, per-API rate-limit accounting. Tencent documents "200 calls/s" without saying how it is
- * counted (reference §3.3), so the simulator offers two readings:
+ * counted (docs/tencent-api.md, Rate limits), so the simulator offers two readings:
  *
  * - `sliding` (the default, the strictest reading): at most N requests ARRIVING in any window of
  *   1000 ms, counted at arrival. Every window, not just windows aligned to a second or to the

@@ -48,9 +48,9 @@ export interface SimulatorOptions {
   /** Calls per second per app per API. Defaults: get_appid_group_list 1, the others 200. */
   rateLimits?: Partial<Record<ApiName, number>>;
   /**
-   * How "N calls per second" is counted (undocumented, reference §3.3). Default `sliding`, the
-   * strictest reading: at most N requests arriving in any 1000 ms window. `token-bucket` is the
-   * lenient reading (a bucket of N tokens refilled at N/s).
+   * How "N calls per second" is counted (undocumented: docs/tencent-api.md, Rate limits). Default `sliding`,
+   * the strictest reading: at most N requests arriving in any 1000 ms window. `token-bucket` is the lenient
+   * reading (a bucket of N tokens refilled at N/s).
    */
   rateLimitMode?: RateLimitMode;
   /**
@@ -59,7 +59,10 @@ export interface SimulatorOptions {
    * Ignored by `token-bucket`.
    */
   rateLimitCountsRejected?: boolean;
-  /** Code answered when over the limit; default 10006 (the real one is undocumented, reference §3.3). */
+  /**
+   * Code answered when over the limit; default 10006 (the real one is undocumented: docs/tencent-api.md, Rate
+   * limits).
+   */
   rateLimitErrorCode?: number;
   /** Messages older than this read as IsPlaceMsg 1; default 30. */
   retentionDays?: number;
@@ -458,8 +461,8 @@ class SimulatorServer {
 
 /**
  * Starts a Tencent Cloud Chat REST API simulator on 127.0.0.1. It implements
- * get_appid_group_list, get_group_info, group_msg_get_simple and get_topic as documented in the
- * reference, choosing the harsher reading wherever the documentation is silent.
+ * get_appid_group_list, get_group_info, group_msg_get_simple and get_topic as documented (see
+ * docs/tencent-api.md), choosing the harsher reading wherever the documentation is silent.
  *
  * @throws ConfigError for inconsistent options or dataset specs.
  * @example

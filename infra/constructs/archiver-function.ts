@@ -26,7 +26,7 @@ export const BUNDLING: nodejs.BundlingOptions = {
   format: nodejs.OutputFormat.ESM,
   target: 'node22',
   minify: true,
-  // A source map would make the asset hash depend on the output folder's depth (toolchain.md).
+  // A source map would make the asset hash depend on the output folder's depth.
   sourceMap: false,
   mainFields: ['module', 'main'],
   // Some CJS dependencies call require(); ESM bundles have none unless it is made.

@@ -38,7 +38,7 @@ interface KoaContext {
 }
 type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 
-/** The s3rver internals the shim reaches into (toolchain.md §4). */
+/** The s3rver internals the shim reaches into (not in its typings). */
 interface S3rverInternals {
   middleware: KoaMiddleware[];
   store: { getMetadata(bucket: string, key: string): Promise<{ etag: string }> };

@@ -752,7 +752,7 @@ describe('simulator faults, latency and stats', () => {
 });
 
 describe('default demo simulator', () => {
-  it('serves every element type of the reference through group_msg_get_simple', async () => {
+  it('serves every documented element type through group_msg_get_simple', async () => {
     const sim = await startSimulator();
     const t: TestSim = { sim, clock: { now: Date.now() } };
     try {

@@ -158,7 +158,7 @@ describe('pageRequest', () => {
   });
 });
 
-describe('evaluatePage (reference §3.6)', () => {
+describe('evaluatePage (docs/tencent-api.md, Paging rules)', () => {
   const window = { lo: 81, hi: 100 };
   const base = {
     window,

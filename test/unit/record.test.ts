@@ -56,7 +56,7 @@ function difference(a: unknown, b: unknown, path = '$'): string | undefined {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Fixtures: one per element format of reference §5
+// Fixtures: one per element format of docs/tencent-api.md, Message elements
 // ------------------------------------------------------------------------------------------------
 
 /** A `type` (not an interface) so it stays assignable to JsonObject. */
@@ -162,7 +162,7 @@ const message = (MsgBody: JsonValue, over: JsonObject = {}): RawMessage => ({
   ...over,
 });
 
-/** The first message of the §3.5 sample response, verbatim. */
+/** The first message of the documented sample response (GMGS in docs/tencent-api.md, Sources), verbatim. */
 const SAMPLE: RawMessage = {
   From_Account: '144115197276518801',
   IsPlaceMsg: 0,
@@ -184,7 +184,7 @@ const SAMPLE: RawMessage = {
 // ------------------------------------------------------------------------------------------------
 
 describe('toRecord', () => {
-  it('maps the reference sample to the expected record, keys in stable order', () => {
+  it('maps the documented sample to the expected record, keys in stable order', () => {
     const record = toRecord(SAMPLE, ctx);
     expect(record).toStrictEqual({
       sdk_app_id: 1400000000,
@@ -418,7 +418,7 @@ describe('the lossless rule', () => {
 
 describe('fromRecord', () => {
   const cases: [string, RawMessage][] = [
-    ['the reference sample', SAMPLE],
+    ['the documented sample', SAMPLE],
     ...Object.entries(ELEMENTS).map(([name, element]): [string, RawMessage] => [
       `a ${name} element`,
       message([element]),

@@ -14,7 +14,8 @@ import type { LogFields, Logger } from '../../functions/domain/ports.ts';
 import { thrown } from '../helpers/assertions.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
-// Reference §2.4: the sample key of the official tests, and the vectors computed for the reference.
+// The sample key of the official tests, and vectors computed with the official npm package
+// (docs/tencent-api.md, UserSig).
 const SAMPLE_KEY = '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e';
 const SDK_APP_ID = 1400000000;
 const T0 = 1_700_000_000;
@@ -27,7 +28,7 @@ const V2_NPM_USER_SIG =
 const V3_JSON =
   '{"TLS.ver":"2.0","TLS.identifier":"xiaojun","TLS.sdkappid":1400000000,"TLS.time":1700000000,"TLS.expire":86400,"TLS.userbuf":"YWJj","TLS.sig":"Oab3vXglY45Pcxz+SSjhdxBWuhTAxVhxYLfvVjGhOJ0="}';
 
-/** Decodes a UserSig independently of the code under test (toolchain.md §5 snippet). */
+/** Decodes a UserSig independently of the code under test. */
 function inflateDoc(userSig: string): Record<string, unknown> {
   const base64 = userSig.replace(/\*/g, '+').replace(/-/g, '/').replace(/_/g, '=');
   return JSON.parse(inflateSync(Buffer.from(base64, 'base64')).toString('utf8')) as Record<string, unknown>;

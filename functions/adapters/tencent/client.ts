@@ -50,7 +50,7 @@ import {
   TopicResponse,
 } from './wire.ts';
 
-/** Documented per-app limits (reference §3.3, §4.1, §4.2), in calls per second. */
+/** Documented per-app limits (docs/tencent-api.md, Rate limits), in calls per second. */
 export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
   getAppidGroupList: 1,
   getGroupInfo: 200,
@@ -62,7 +62,7 @@ export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
 
 export interface TencentClientOptions extends EndpointChoice {
   sdkAppId: number;
-  /** An App admin account (reference §1.1). */
+  /** An App admin account (docs/tencent-api.md, Request format). */
   adminIdentifier: string;
   userSig: UserSigProvider;
   clock: Clock;
@@ -72,7 +72,7 @@ export interface TencentClientOptions extends EndpointChoice {
   rateLimits?: Partial<Record<TencentApiKey, number>>;
   /** Requests in flight at once, across all APIs. Bounded separately from the rate. */
   maxConcurrency?: number;
-  /** Per-request timeout; must exceed the server's own 3 s (reference §1.3). */
+  /** Per-request timeout; must exceed the server's own 3 s (docs/tencent-api.md, Request format). */
   requestTimeoutMs?: number;
   retry?: Partial<RetryOptions>;
 }
@@ -97,9 +97,11 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   getCosSig: 0,
 });
 
-/** `get_group_info` takes at most 50 ids per call (GINFO). */
+/** `get_group_info` takes at most 50 ids per call (docs/tencent-api.md, get_group_info). */
 export const GROUP_INFO_BATCH = 50;
-/** `group_msg_get_simple` returns at most 20 messages per call (reference §3.4). */
+/**
+ * `group_msg_get_simple` returns at most 20 messages per call (docs/tencent-api.md, group_msg_get_simple).
+ */
 export const MAX_PAGE_SIZE = 20;
 
 export class TencentClient implements ChatApi {
@@ -407,7 +409,8 @@ export class TencentClient implements ChatApi {
       );
     }
     const code = envelope.data.ErrorCode ?? 0;
-    // get_topic's top-level code "has no meaning; check each topic's ErrorCode" (reference §4.2).
+    // get_topic's top-level code "has no meaning; check each topic's ErrorCode" (docs/tencent-api.md,
+    // get_topic).
     const perItemErrors = api === 'getTopic' && Array.isArray((parsed as JsonObject).TopicAndSelfInfo);
     if ((code !== 0 || envelope.data.ActionStatus !== 'OK') && !perItemErrors) {
       throw new TencentApiError(path, code === 0 ? -1 : code, this.redact(envelope.data.ErrorInfo ?? ''));

@@ -34,9 +34,9 @@ const MAX_USER_SIG_CHARS = 8_192;
 const MAX_DOCUMENT_BYTES = 16_384;
 /** A sig shorter than a minute would be renewed on nearly every request. */
 const MIN_LIFETIME_SECONDS = 60;
-/** Tencent: "建议 UserSig 有效期 … 最长不超过50年" (reference §2.1). */
+/** Tencent: "建议 UserSig 有效期 … 最长不超过50年" (docs/tencent-api.md, UserSig). */
 const MAX_LIFETIME_SECONDS = 50 * 365 * 86_400;
-/** One day: the reference's recommended minimum ("不小于24小时"), and a fresh sig per daily run. */
+/** One day: the documented minimum ("不小于24小时"), and a fresh sig per daily run. */
 const DEFAULT_LIFETIME_SECONDS = 86_400;
 /** A week gives an operator time to rotate a ready-made sig before the nightly runs start failing. */
 const DEFAULT_WARN_BEFORE_SECONDS = 7 * 86_400;

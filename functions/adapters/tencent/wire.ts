@@ -1,6 +1,6 @@
 /**
  * Runtime schemas of the Tencent REST responses, checked at the boundary. Unknown fields are
- * tolerated and kept (`looseObject`): Tencent adds fields over time (reference §1.3).
+ * tolerated and kept (`looseObject`): Tencent adds fields over time (docs/tencent-api.md, Request format).
  */
 import * as z from 'zod';
 import { MAX_EPOCH_SECONDS } from '../../domain/partition.ts';
@@ -84,7 +84,7 @@ const numericString = z
   .transform(Number);
 const resourceId = z.union([int, numericString]).optional().catch(undefined);
 
-/** `get_cos_sig` (reference COSSIG; doocs PreSigUrlItem): one item per requested URL. */
+/** `get_cos_sig` (docs/tencent-api.md, get_cos_sig): one item per requested URL. */
 export const CosSigResponse = z.looseObject({
   PreSigURLs: z
     .array(
