@@ -69,6 +69,12 @@ const MAX_JITTER_MS = 250;
  * The tails the percentiles leave out are the spare slots' ({@link spareSlots}).
  */
 const JITTER_SAFETY_MS = 8;
+/**
+ * How many sends the even schedule may run ahead ({@link SlidingWindowPacer.earliestSendMs}): after
+ * a lull, 1 + 4 go at once (20 ms of the schedule at 200/s), then one every `window / limit`. Enough
+ * to absorb a late timer, too few for a burst whose tail the server counts a window late.
+ */
+export const BURST_SENDS = 4;
 
 /**
  * Slots of every window the pacer leaves unused: 1% of a window of 20 or more (2 of 200). The
@@ -127,8 +133,10 @@ export class SlidingWindowPacer {
   private raisedAtMs = Number.NEGATIVE_INFINITY;
   /** Frequency-limit answers to requests of the round since that increase. */
   private roundRefusals = 0;
-  /** Consecutive sends are at least this far apart (see {@link earliestSendMs}). */
+  /** Sends are spread this far apart on average (see {@link earliestSendMs}). */
   private readonly spacingMs: number;
+  /** When the next send is due on the even schedule (advanced by each send, never by a late one). */
+  private scheduledMs = Number.NEGATIVE_INFINITY;
 
   /** @throws ConfigError when the rate is not a positive finite number or the margins are negative. */
   public constructor(options: PacerOptions) {
@@ -176,22 +184,26 @@ export class SlidingWindowPacer {
 
   /**
    * The earliest time (>= nowMs) at which one more request may be sent: the `allowed`-th most
-   * recent send more than a window (and the margin) ago, and the newest send at least
-   * `window / limit` ago.
+   * recent send more than a window (and the margin) ago, and the even schedule no more than
+   * {@link BURST_SENDS} sends ahead.
    *
-   * The spacing is what the log alone does not give: after a lull (planning done, the rescan
+   * The schedule is what the log alone does not give: after a lull (planning done, the rescan
    * starting, a stall) the log would let a whole window's count out at once, and a window later
    * its echo. The server stamps a burst's requests one after the other as it takes them in (and
    * the transport sends them as connections free up), so the first burst's tail is counted late
    * while the echo's head is counted on time: more than the limit in one window as the server
    * counts it, with every send a window and the margin apart as the client logged them (seen as
-   * 10006 answers in test/integration/strict-server-run.test.ts). Evenly spaced sends keep every
-   * arrival close to its send. The sustained rate is unchanged: the log allows less than one send
-   * per `window / limit` anyway.
+   * 10006 answers in test/integration/strict-server-run.test.ts).
+   *
+   * So sends follow an even schedule, `window / limit` apart, with a burst of at most
+   * {@link BURST_SENDS} + 1. The schedule advances by whole steps from when each send was due
+   * (a virtual schedule, as in a cell-rate algorithm), not from when the timer really woke: a wake-up
+   * a millisecond late takes that millisecond from the next wait, so timer lateness never lowers the
+   * rate below the limit (a 5 ms gap counted from each real send fell to about 6 ms, 166/s).
    */
   public earliestSendMs(nowMs: number): number {
     requireFiniteTime(nowMs, 'nowMs');
-    const spaced = Math.max(nowMs, this.lastSendMs + this.spacingMs);
+    const spaced = Math.max(nowMs, this.scheduledMs - BURST_SENDS * this.spacingMs);
     const n = this.allowed;
     if (this.count < n) return spaced;
     const nth = this.sends[(this.count - n) % this.limit] as number;
@@ -205,6 +217,7 @@ export class SlidingWindowPacer {
   public recordSend(atMs: number): number {
     requireFiniteTime(atMs, 'atMs');
     this.lastSendMs = Math.max(this.lastSendMs, atMs);
+    this.scheduledMs = Math.max(this.scheduledMs, atMs) + this.spacingMs;
     const send = this.count++;
     if (this.sends.length < this.limit) this.sends.push(atMs);
     else this.sends[send % this.limit] = atMs;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AbortedError, ConfigError } from '../../functions/domain/errors.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import {
+  BURST_SENDS,
   DEFAULT_MARGIN_MS,
   RateLimiter,
   SlidingWindowPacer,
@@ -72,24 +73,32 @@ describe('SlidingWindowPacer', () => {
     expect(spareSlots(20)).toBe(1);
   });
 
-  it('spaces sends window / N apart, then lets the next go only when the N-th most recent send is window + margin old', () => {
-    const pacer = new SlidingWindowPacer({ ratePerSecond: 4, marginMs: 20 });
-    // Spaced 250 ms apart (window / N), never all at once.
-    expect(pacer.earliestSendMs(T0)).toBe(T0);
-    pacer.recordSend(T0);
-    expect(pacer.earliestSendMs(T0)).toBe(T0 + 250);
-    pacer.recordSend(T0 + 250);
-    expect(pacer.earliestSendMs(T0 + 250)).toBe(T0 + 500);
-    pacer.recordSend(T0 + 500);
-    pacer.recordSend(T0 + 750);
-    // 4 per window (no spare slot below 20) with a 20 ms margin: the 4th most recent is at T0.
-    expect(pacer.earliestSendMs(T0 + 750)).toBe(T0 + 1020);
+  it('lets N go at once at a low rate (the burst allowance spans the window), then the next only when the N-th most recent send is window + margin old', () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 3, marginMs: 20 });
+    for (const t of [0, 0, 5]) {
+      expect(pacer.earliestSendMs(T0 + t)).toBe(T0 + t);
+      pacer.recordSend(T0 + t);
+    }
+    expect(pacer.earliestSendMs(T0 + 10)).toBe(T0 + 1020);
     pacer.recordSend(T0 + 1020);
-    expect(pacer.earliestSendMs(T0 + 1020)).toBe(T0 + 1270);
+    expect(pacer.earliestSendMs(T0 + 1020)).toBe(T0 + 1020); // the second send at T0 + 0
+    pacer.recordSend(T0 + 1020);
+    expect(pacer.earliestSendMs(T0 + 1020)).toBe(T0 + 1025);
+  });
+
+  it(`lets at most ${BURST_SENDS + 1} go at once at 200/s, then one every 5 ms of the schedule`, () => {
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 20 });
+    for (let i = 0; i <= BURST_SENDS; i++) {
+      expect(pacer.earliestSendMs(T0)).toBe(T0);
+      pacer.recordSend(T0);
+    }
+    expect(pacer.earliestSendMs(T0)).toBe(T0 + 5);
+    pacer.recordSend(T0 + 5);
+    expect(pacer.earliestSendMs(T0 + 5)).toBe(T0 + 10);
   });
 
   it('never lets a window out at once: a burst and its echo a window later stay spread', () => {
-    // Prepare: 200/s, sends every 5 ms at most.
+    // Prepare: 200/s, one send every 5 ms of the schedule, a burst of at most 5.
     const pacer = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 20 });
     const sends: number[] = [];
     let now = T0;
@@ -99,20 +108,40 @@ describe('SlidingWindowPacer', () => {
       pacer.recordSend(now);
       sends.push(now);
     }
-    // Assess: never two sends closer than 5 ms, and never more than 198 within 1020 ms.
+    // Assess: any k + 1 consecutive sends span at least (k - 4) x 5 ms, and never more than 198
+    // within 1020 ms.
     const apart = (i: number, k: number) => (sends[i] as number) - (sends[i - k] as number);
-    for (let i = 1; i < sends.length; i++) expect(apart(i, 1)).toBeGreaterThanOrEqual(5);
+    for (const k of [BURST_SENDS + 1, 10, 40]) {
+      for (let i = k; i < sends.length; i++)
+        expect(apart(i, k)).toBeGreaterThanOrEqual((k - BURST_SENDS) * 5);
+    }
     for (let i = 198; i < sends.length; i++) expect(apart(i, 198)).toBeGreaterThanOrEqual(1020);
+  });
+
+  it('keeps the rate when every wake-up is late: the schedule, not the late send, sets the next', () => {
+    // Prepare: 200/s with no log limit in reach (a short run), each caller waking 1.5 ms late.
+    const pacer = new SlidingWindowPacer({ ratePerSecond: 200, marginMs: 20 });
+    let now = T0;
+    const sends: number[] = [];
+    // Act: 150 sends, each 1.5 ms after the time the pacer gave (a busy event loop).
+    for (let i = 0; i < 150; i++) {
+      const at = pacer.earliestSendMs(now);
+      now = at > now ? at + 1.5 : now;
+      pacer.recordSend(now);
+      sends.push(now);
+    }
+    // Assess: 150 sends take 145 steps of 5 ms (plus the one late wake-up), not 145 x 6.5 ms.
+    expect((sends.at(-1) as number) - T0).toBeLessThanOrEqual(145 * 5 + 1.5);
   });
 
   it('paces on the times sends really happened: a late send pushes the next ones back', () => {
     const pacer = new SlidingWindowPacer({ ratePerSecond: 2, marginMs: 0 });
     pacer.recordSend(T0);
-    // Allowed at T0 + 500, but the caller only got to send at T0 + 700 (a stall).
+    // Allowed at T0, but the caller only got to send at T0 + 700 (a stall).
     pacer.recordSend(T0 + 700);
-    expect(pacer.earliestSendMs(T0 + 700)).toBe(T0 + 1200);
-    pacer.recordSend(T0 + 1200);
-    expect(pacer.earliestSendMs(T0 + 1200)).toBe(T0 + 1700); // not T0 + 1500 as a schedule would say
+    expect(pacer.earliestSendMs(T0 + 700)).toBe(T0 + 1000);
+    pacer.recordSend(T0 + 1000);
+    expect(pacer.earliestSendMs(T0 + 1000)).toBe(T0 + 1700); // not T0 + 1500 as a schedule would say
   });
 
   it('moves a send the transport let out late to when it really left, while the log holds it', () => {
@@ -434,7 +463,7 @@ describe('RateLimiter', () => {
     const a = sendAll(time, limiter, 3, 'a');
     const b: number[] = [];
     for (let i = 0; i < 2; i++) void limiter.acquire('b').then((p) => b.push(p.sentAtMs));
-    expect(await a).toEqual([T0, T0 + 500, T0 + 1000]);
+    expect(await a).toEqual([T0, T0, T0 + 1000]);
     expect(b).toEqual([T0, T0 + 1000]);
   });
 
