@@ -18,6 +18,9 @@ import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
 
 /** Process-wide services that entry points provide. */
+/** The media downloader's temp folder (the Lambda empties it at init: functions/lambda/handler.ts). */
+export const MEDIA_TEMP_DIR = join(tmpdir(), 'tencent-chat-archiver-media');
+
 export interface Runtime {
   clock: Clock;
   random: Random;
@@ -189,7 +192,7 @@ function mediaDepsFor(
       minBytesPerSecond: config.media.minBytesPerSecond,
       capMs: config.media.downloadCapSeconds * 1000,
     },
-    tempDir: join(tmpdir(), 'tencent-chat-archiver-media'),
+    tempDir: MEDIA_TEMP_DIR,
     clock: runtime.clock,
     random: runtime.random,
     logger: runtime.logger,

@@ -20,15 +20,13 @@
  * Lambda would freeze the sandbox mid-checkpoint (a thawed sandbox then writes late).
  */
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { composeAppRun, openStore } from '../composition.ts';
+import { composeAppRun, MEDIA_TEMP_DIR, openStore } from '../composition.ts';
 import { parseLambdaEnv } from '../config/schema.ts';
 import { LeaseHeldError, RunFailedError } from '../engine/errors.ts';
 import type { RunReport } from '../engine/report.ts';
@@ -51,8 +49,8 @@ export interface HandlerOptions {
   mediaTempDir?: string;
 }
 
-/** The media downloader's temp folder (the one functions/composition.ts gives it). */
-export const MEDIA_TEMP_DIR = join(tmpdir(), 'tencent-chat-archiver-media');
+/** The media downloader's temp folder, as functions/composition.ts gives it. */
+export { MEDIA_TEMP_DIR };
 
 /** Marks errors whose metrics were already recorded, so onError does not count them twice. */
 const counted = new WeakSet<object>();
