@@ -458,7 +458,7 @@ function headerValue(value: string | string[] | undefined): string | null {
   return first === undefined || first === '' ? null : first;
 }
 
-/** `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+/** `Retry-After` in either form HTTP allows: a number of seconds, or an HTTP date. */
 export function retryAfterMs(value: string | string[] | undefined, nowMs: number): number | undefined {
   const text = headerValue(value)?.trim();
   if (text === undefined) return undefined;
