@@ -3,6 +3,7 @@
  * Run 1 archives all retained history; then new messages arrive and a group is dissolved, and
  * run 2 archives only what is new. It ends with a sample query over the archive (DuckDB).
  */
+import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { createSecretResolver } from '../adapters/secrets/resolve-secret.ts';
 import { composeAppRun, openStore, type Runtime } from '../composition.ts';
 import { parseConfig } from '../config/schema.ts';
@@ -20,7 +21,8 @@ const DEMO_KEY_VARIABLE = 'TCA_DEMO_SECRET_KEY';
 
 export async function runDemo(runtime: Runtime, options: { out: string }): Promise<number> {
   const simulator = await startSimulator({ latencyMs: 5, jitterMs: 5 });
-  const out = (line = '') => process.stdout.write(`${line}\n`);
+  // Group ids, error texts and keys in the reports come from a server: made safe for a terminal.
+  const out = (line = '') => process.stdout.write(`${terminalSafeLines(line)}\n`);
   try {
     const app = simulator.apps[0];
     if (!app) throw new Error('the simulator has no app');

@@ -9,7 +9,9 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { terminalSafe, terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { openStore } from '../composition.ts';
+import { type MediaRefPlace, mediaRefKey } from '../domain/media-refs.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { archivedCopies } from '../query/media-manifest.ts';
@@ -18,8 +20,6 @@ import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { loadConversation } from '../query/transcript/load.ts';
 import {
   type ArchivedMedia,
-  type MediaRef,
-  mediaRefKey,
   mediaRefsOf,
   messagesFromRecords,
   relativeHref,
@@ -52,7 +52,7 @@ export const TRANSCRIPT_USAGE = `  npm run export -- transcript --params group_i
  * media element as "media not archived" with what the element says about it.
  */
 export type MediaSource = (
-  ref: MediaRef,
+  ref: MediaRefPlace,
 ) => { key: string; contentType?: string; bytes?: number } | undefined;
 
 export interface TranscriptDeps extends ExportDeps {
@@ -115,7 +115,7 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
     args = parseTranscriptArgs(argv);
   } catch (error) {
     if (!(error instanceof QueryUsageError)) throw error;
-    deps.stderr(`${error.message}\nUsage:\n${TRANSCRIPT_USAGE}\n`);
+    deps.stderr(`${terminalSafe(error.message)}\nUsage:\n${TRANSCRIPT_USAGE}\n`);
     return 2;
   }
   const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
@@ -133,8 +133,10 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
   });
   let messages: TranscriptMessage[];
   try {
-    if (!isS3Archive(archive)) deps.stderr(`duckdb: reading the local archive ${archive}\n`);
-    messages = messagesFromRecords(await loadConversation(runner, store, args, deps.stderr));
+    if (!isS3Archive(archive)) deps.stderr(`duckdb: reading the local archive ${terminalSafe(archive)}\n`);
+    messages = messagesFromRecords(
+      await loadConversation(runner, store, args, (line) => deps.stderr(terminalSafeLines(line))),
+    );
   } finally {
     runner.close();
   }
@@ -161,8 +163,8 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
     throw error;
   }
   deps.stdout(
-    `wrote ${messages.length} messages to ${args.out}` +
-      (media.copied > 0 ? ` and ${media.copied} media files to ${media.folder}` : '') +
+    `wrote ${messages.length} messages to ${terminalSafe(args.out)}` +
+      (media.copied > 0 ? ` and ${media.copied} media files to ${terminalSafe(media.folder)}` : '') +
       (media.missing > 0 ? ` (${media.missing} media elements without an archived copy)` : '') +
       '\n',
   );
@@ -204,11 +206,11 @@ const MEDIA_EXTENSIONS: Readonly<Record<string, string>> = {
  * A file name from an object key: its last segment, reduced to `[A-Za-z0-9._-]`, with the
  * extension of its content type for media other than files (see {@link MEDIA_EXTENSIONS}).
  */
-function fileNameOf(key: string, ref: MediaRef, contentType: string | undefined): string {
+function fileNameOf(key: string, ref: MediaRefPlace, contentType: string | undefined): string {
   const base = (key.split('/').at(-1) ?? 'media').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
   const name = base.length > 0 ? base.slice(0, 120) : 'media';
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  const extension = ref.variant === 'file' ? undefined : MEDIA_EXTENSIONS[type];
+  const extension = ref.sizeClass === 'file' ? undefined : MEDIA_EXTENSIONS[type];
   return extension === undefined || name.toLowerCase().endsWith(extension) ? name : `${name}${extension}`;
 }
 

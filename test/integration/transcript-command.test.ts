@@ -100,4 +100,12 @@ describe('transcript command', () => {
     expect(html).toMatch(/<article class="msg unreadable"[^>]*>[\s\S]*?unreadable/);
     expect(html).toContain(UNREADABLE_TEXT.replaceAll('"', '&quot;').replace('<b>', '&lt;b&gt;'));
   });
+
+  it('prints a hostile page name escaped: no terminal escape or bidi override reaches the terminal', async () => {
+    const name = 'x\u001b]0;pwned\u0007\u202Elmth.exe.html';
+    const { out } = await transcribe('terminal', name, [3]);
+    expect(out).toContain('\\u001b]0;pwned\\u0007\\u202elmth.exe.html');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the raw controls are what must not appear.
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
+  });
 });
