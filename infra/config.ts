@@ -442,7 +442,9 @@ export function loadStackConfig(
 
 function parseJson(text: string, what: string, field: string): unknown {
   try {
-    return JSON.parse(text);
+    // Notepad and other Windows editors save UTF-8 with a byte order mark, which JSON.parse refuses
+    // (the CLI's loader, functions/cli/load-config.ts, tolerates it the same way).
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (cause) {
     throw new ConfigError(`${what} is not valid JSON: ${(cause as Error).message}`, { field, cause });
   }

@@ -117,6 +117,15 @@ describe('loadStackConfig', () => {
     expect(loaded.deploy.stackName).toBe('FromFile');
   });
 
+  it('reads a config file saved with a UTF-8 byte order mark, as Notepad saves it (issue 21, point 17)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'archiver-config-'));
+    const file = join(dir, 'archiver.config.json');
+    const config = demoConfig();
+    config.deploy.stackName = 'WithBom';
+    writeFileSync(file, `\uFEFF${JSON.stringify(config)}`, 'utf8');
+    expect(loadStackConfig(context({ archiverConfigFile: file })).deploy.stackName).toBe('WithBom');
+  });
+
   it('accepts the inline config as JSON text (as `-c archiver=…` passes it)', () => {
     expect(loadStackConfig(context({ archiver: JSON.stringify(demoConfig()) })).config.apps).toHaveLength(1);
   });
