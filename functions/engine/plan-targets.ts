@@ -92,7 +92,7 @@ function decider(
       generation: 0,
     };
     plannedKeys.add(key);
-    const work = new TargetWork(ref, base, ranges, lastMsgTime, options.concurrency);
+    const work = new TargetWork({ ref, state: base, ranges, lastMsgTime, maxSpans: options.concurrency });
     if (feed) feed.push(work);
     else planned.work.push(work);
     planned.entries.push({ groupId: ref.groupId, topicId: ref.topicId, newestSeq, lastMsgTime });

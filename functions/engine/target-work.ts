@@ -41,26 +41,38 @@ export interface PageResult {
   inconsistent?: number;
 }
 
+/** What a target's work starts from. */
+export interface TargetWorkInit {
+  ref: TargetRef;
+  /** The target's committed state (or a new target's empty one). */
+  state: TargetState;
+  ranges: RangeProgress[];
+  /** Upper bound of the newest message not yet archived (epoch seconds; starts as the group's LastMsgTime). */
+  lastMsgTime: number;
+  /** Spans of one range paged in parallel, at most. */
+  maxSpans: number;
+}
+
 /** One target's work during this run. */
 export class TargetWork {
+  public readonly ref: TargetRef;
   private base: TargetState;
   public readonly ranges: RangeProgress[];
   public spans: Span[] = [];
   public inFlight = 0;
   public failed: unknown;
   public interrupted = false;
+  /** Upper bound of the newest message not yet archived (epoch seconds; starts as the group's LastMsgTime). */
+  private readonly lastMsgTime: number;
+  /** Spans of one range paged in parallel, at most. */
+  private readonly maxSpans: number;
 
-  public constructor(
-    public readonly ref: TargetRef,
-    state: TargetState,
-    ranges: RangeProgress[],
-    /** Upper bound of the newest message not yet archived (epoch seconds; starts as the group's LastMsgTime). */
-    private readonly lastMsgTime: number,
-    /** Spans of one range paged in parallel, at most. */
-    private readonly maxSpans: number,
-  ) {
-    this.base = state;
-    this.ranges = ranges;
+  public constructor(init: TargetWorkInit) {
+    this.ref = init.ref;
+    this.base = init.state;
+    this.ranges = init.ranges;
+    this.lastMsgTime = init.lastMsgTime;
+    this.maxSpans = init.maxSpans;
     this.startRange();
   }
 

@@ -3,9 +3,9 @@
  * longer wait for every page): it claims exactly the settled pages, and later pages do not change it.
  */
 import { describe, expect, it } from 'vitest';
-import type { RangeProgress, TargetState } from '../../functions/domain/continuation.ts';
-import type { ArchiveRecord } from '../../functions/domain/record.ts';
-import { type PageResult, TargetWork } from '../../functions/engine/target-work.ts';
+import type { RangeProgress, TargetState } from '../../../functions/domain/continuation.ts';
+import type { ArchiveRecord } from '../../../functions/domain/record.ts';
+import { type PageResult, TargetWork } from '../../../functions/engine/target-work.ts';
 
 const ref = { groupId: '@TGS#1', topicId: null };
 const base: TargetState = { ...ref, highWater: 0, highWaterTime: null, inProgress: null, generation: 0 };
@@ -13,7 +13,7 @@ const base: TargetState = { ...ref, highWater: 0, highWaterTime: null, inProgres
 /** A target with one range of `top` seqs, paged in up to `spans` spans. */
 function work(top: number, spans: number): TargetWork {
   const range: RangeProgress = { top, cursor: top, floorTime: null, topTime: null };
-  return new TargetWork(ref, base, [range], 1_700_000_000, spans);
+  return new TargetWork({ ref, state: base, ranges: [range], lastMsgTime: 1_700_000_000, maxSpans: spans });
 }
 
 function page(next: number, times: number[], stop: PageResult['stop'] = false): PageResult {

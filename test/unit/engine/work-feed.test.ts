@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { TargetWork } from '../../functions/engine/target-work.ts';
-import { WorkFeed } from '../../functions/engine/work-feed.ts';
+import type { TargetWork } from '../../../functions/engine/target-work.ts';
+import { WorkFeed } from '../../../functions/engine/work-feed.ts';
 
 const target = {} as TargetWork;
 
