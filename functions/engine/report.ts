@@ -1,7 +1,9 @@
 /**
  * The run report: written into the archive (`runs/…json`) and printed at the end of every run.
  */
+import { hasLoneSurrogate, wellFormedJson } from '../domain/json-guards.ts';
 import { type ArchiveRecord, EXTRA_REASON_KEY } from '../domain/record.ts';
+import type { JsonObject, JsonValue } from '../domain/tencent-types.ts';
 import { emptyMediaReport, formatMediaReport, type MediaReport } from './media-report.ts';
 
 export interface RunReport {
@@ -102,6 +104,19 @@ export interface RunReport {
   /** The rescan for changes after archiving (recalls, edits, deletions). */
   rescan: RescanReport;
   fatalError?: string;
+}
+
+/**
+ * The report as the JSON line kept under `runs/`. A lone surrogate (in a group id or a server's
+ * error text) is not text, and DuckDB refuses the whole runs table when one file escapes one: such
+ * a report is written with U+FFFD in its place, and its exact JSON text (the lone surrogate escaped
+ * as `\ud800`, plain ASCII) in `raw`, as a message's row keeps it (functions/domain/record.ts).
+ */
+export function runReportJson(report: RunReport): string {
+  const value = report as unknown as JsonValue;
+  if (!hasLoneSurrogate(value)) return `${JSON.stringify(report)}\n`;
+  const wellFormed = wellFormedJson(value) as JsonObject;
+  return `${JSON.stringify({ ...wellFormed, raw: JSON.stringify(report) })}\n`;
 }
 
 /** Flagged rows a report names one by one (the count has them all). */

@@ -22,7 +22,7 @@ import { pageTargets, reportRemaining } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { obtainPlan, settlePlan } from './plan-carry.ts';
 import { planTargets } from './plan-targets.ts';
-import { emptyReport, type RunReport } from './report.ts';
+import { emptyReport, type RunReport, runReportJson } from './report.ts';
 import { rescanTargets } from './rescan.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 import { StateKeeper } from './state-keeper.ts';
@@ -151,7 +151,7 @@ async function archive(
       if (timeLeft && !stop?.aborted) {
         deps.logger.info('the carried plan is done; planning afresh for what arrived since');
         planStartedMs = clock.now();
-        plan = { planned: await planTargets(deps, run, keeper.targets, report, planSignal), carried: false };
+        plan = { planned: await planTargets({ deps, options: run, known: keeper.targets, report, signal: planSignal }), carried: false };
         await pageTargets(deps, run, keeper, writer, plan.planned.work, report, signal, { fence, stop });
       }
     }
@@ -264,7 +264,7 @@ async function writeReport(
   });
   try {
     await fence();
-    await store.put(key, new TextEncoder().encode(`${JSON.stringify(report)}\n`), {
+    await store.put(key, new TextEncoder().encode(runReportJson(report)), {
       ifNoneMatch: '*',
       contentType: 'application/json',
     });

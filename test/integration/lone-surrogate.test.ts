@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
-import { dateInZone } from '../../functions/domain/partition.ts';
+import { dateInZone, runReportKey } from '../../functions/domain/partition.ts';
+import { emptyReport, runReportJson } from '../../functions/engine/report.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 import { exactlyOnceProblems, expectedIdentities, readArchive } from '../helpers/archive.ts';
 import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
@@ -118,5 +119,43 @@ describe('a message with lone surrogates', () => {
     }).run();
     expect(report.rescan.checked).toBeGreaterThan(0);
     expect(report.rescan).toMatchObject({ modified: 0, recalled: 0, deleted: 0, restored: 0 });
+  });
+});
+
+describe('a run report with a lone surrogate (a server error text, a group id)', () => {
+  it('keeps the runs table readable on DuckDB, with U+FFFD in its columns and the exact report in raw', async () => {
+    const store = new LocalFolderStore(join(dir, 'archive'));
+    const report = emptyReport('runlonesurrogate', sim.apps[0]?.sdkAppId ?? 0, Date.now());
+    report.errors.push({ groupId: '@TGS#\udc01odd', topicId: null, error: 'server said \ud800 no' });
+    const key = runReportKey({
+      sdkAppId: report.sdkAppId,
+      runId: report.runId,
+      startedAtSeconds: Math.floor(report.startedAtMs / 1000),
+      timeZone: 'UTC',
+    });
+    await store.put(key, new TextEncoder().encode(runReportJson(report)), { ifNoneMatch: '*' });
+
+    const out = join(dir, 'runs.jsonl');
+    await exportTo(out, ['SELECT run_id, errors FROM runs ORDER BY run_id']);
+    const runs = (await readFile(out, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { run_id: string; errors: unknown });
+    // The engine's own runs from beforeAll are still there beside it.
+    expect(runs.length).toBeGreaterThan(1);
+    const odd = runs.find((r) => r.run_id === 'runlonesurrogate');
+    const errors = typeof odd?.errors === 'string' ? JSON.parse(odd.errors) : odd?.errors;
+    expect(errors).toEqual([{ groupId: '@TGS#\ufffdodd', topicId: null, error: 'server said \ufffd no' }]);
+
+    const kept = JSON.parse(Buffer.from((await store.get(key))?.body ?? []).toString('utf8')) as {
+      raw: string;
+    };
+    expect(JSON.parse(kept.raw)).toEqual(JSON.parse(JSON.stringify(report)));
+    expect(JSON.parse(kept.raw).errors[0].error).toBe('server said \ud800 no');
+  });
+
+  it('is written as plain JSON, with no raw, when it holds none', () => {
+    const report = emptyReport('plain', 1, 0);
+    expect(runReportJson(report)).toBe(`${JSON.stringify(report)}\n`);
   });
 });
