@@ -67,13 +67,22 @@ export interface ExtractOptions {
   imageSizes?: readonly ImageSizeClass[];
 }
 
-/** The stable identity of a reference: one manifest row per distinct value. */
+/**
+ * Where a reference sits within one app, whatever the revision: what the transcript, the manifest
+ * reader and the audit match references on.
+ */
+export type MediaRefPlace = Pick<MediaRef, 'groupId' | 'topicId' | 'msgSeq' | 'elementPath' | 'sizeClass'>;
+
+/** The key of a reference's place: `group|topic|seq|2.0.1|large` (the one key format of a reference). */
+export function mediaRefKey(ref: MediaRefPlace): string {
+  return [ref.groupId, ref.topicId ?? '', ref.msgSeq, ref.elementPath, ref.sizeClass].join('|');
+}
+
+/** The stable identity of a reference: one manifest row per distinct value (its app, its key, its revision). */
 export function mediaRefId(
   ref: Omit<MediaRef, 'kind' | 'uuid' | 'url' | 'declaredSize' | 'fileName' | 'format'>,
 ): string {
-  const id = [ref.sdkAppId, ref.groupId, ref.topicId ?? '', ref.msgSeq, ref.elementPath, ref.sizeClass].join(
-    '|',
-  );
+  const id = `${ref.sdkAppId}|${mediaRefKey(ref)}`;
   return (ref.revision ?? 0) > 0 ? `${id}|r${ref.revision}` : id;
 }
 

@@ -4,8 +4,8 @@
  * Only the columns those need are read, so the reader does not depend on the copier's code.
  */
 import { gunzipSync } from 'node:zlib';
+import { type MediaRefPlace, mediaRefKey, type SizeClass } from '../domain/media-refs.ts';
 import type { ObjectStore } from '../domain/storage.ts';
-import type { MediaVariant } from './transcript/model.ts';
 
 /** The manifest columns the audit and the transcript read. */
 export interface ManifestRow {
@@ -14,27 +14,27 @@ export interface ManifestRow {
   readonly msg_seq: number;
   /** `"2"`, or `"2.0.1"` inside a merged forward. */
   readonly element_path: string;
-  readonly size_class: string;
+  readonly size_class: SizeClass;
   readonly status: string;
   readonly object_key: string | null;
   readonly content_type: string | null;
   readonly bytes: number | null;
 }
 
-/** The manifest's size class → the transcript's media variant. */
-const VARIANTS: Readonly<Record<string, MediaVariant>> = {
-  original: 'image-original',
-  large: 'image-large',
-  thumbnail: 'image-thumbnail',
-  file: 'file',
-  sound: 'sound',
-  video: 'video',
-  'video-thumbnail': 'video-thumbnail',
-};
+/** The reference a row is about, in the domain's model (`functions/domain/media-refs.ts`). */
+export function manifestRowRef(row: ManifestRow): MediaRefPlace {
+  return {
+    groupId: row.group_id,
+    topicId: row.topic_id,
+    msgSeq: row.msg_seq,
+    elementPath: row.element_path,
+    sizeClass: row.size_class,
+  };
+}
 
-/** The row's reference as `mediaRefKey` writes it (`group|topic|seq|0.2.1|image-large`). */
+/** The row's reference key, as `mediaRefKey` writes it (`group|topic|seq|0.2.1|large`). */
 export function manifestRefKey(row: ManifestRow): string {
-  return `${row.group_id}|${row.topic_id ?? ''}|${row.msg_seq}|${row.element_path}|${VARIANTS[row.size_class] ?? row.size_class}`;
+  return mediaRefKey(manifestRowRef(row));
 }
 
 /** Every manifest row of an app (empty when the archive has no manifest). */

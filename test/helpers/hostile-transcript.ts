@@ -13,7 +13,7 @@ import { dateInZone, messageObjectKey } from '../../functions/domain/partition.t
 import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../../functions/domain/record.ts';
 import { serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { JsonObject, JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';
-import type { MediaRef } from '../../functions/query/transcript/model.ts';
+import type { MediaRefPlace, SizeClass } from '../../functions/domain/media-refs.ts';
 import { archivedManifestRow, pngImage } from './media-fixtures.ts';
 
 export const HOSTILE_APP = 1400000021;
@@ -163,16 +163,16 @@ export async function writeHostileArchive(
   const records = hostileRecords(seqs);
   const key = messageObjectKey({ sdkAppId: HOSTILE_APP, dt: HOSTILE_DT, runId: 'hostile', part: 0 });
   await store.put(key, gzipSync(`${records.map(serializeRecord).join('\n')}\n`));
-  const ref = (seq: number, element: number, variant: MediaRef['variant']): MediaRef => ({
+  const ref = (msgSeq: number, element: number, sizeClass: SizeClass): MediaRefPlace => ({
     groupId: HOSTILE_GROUP,
     topicId: null,
-    seq,
-    element: [element],
-    variant,
+    msgSeq,
+    elementPath: String(element),
+    sizeClass,
   });
-  const media: [MediaRef, Buffer, string][] = [
-    [ref(13, 0, 'image-original'), pngImage(120, 80, [37, 99, 235]), 'image/png'],
-    [ref(13, 1, 'image-original'), Buffer.from(BENIGN_SVG), 'image/svg+xml'],
+  const media: [MediaRefPlace, Buffer, string][] = [
+    [ref(13, 0, 'original'), pngImage(120, 80, [37, 99, 235]), 'image/png'],
+    [ref(13, 1, 'original'), Buffer.from(BENIGN_SVG), 'image/svg+xml'],
     [ref(3, 0, 'file'), Buffer.from('%PDF-1.4 not really'), 'application/pdf'],
   ];
   const rows: string[] = [];

@@ -4,7 +4,7 @@
  */
 import { crc32, deflateSync } from 'node:zlib';
 import type { ManifestRow } from '../../functions/query/media-manifest.ts';
-import type { MediaRef } from '../../functions/query/transcript/model.ts';
+import type { MediaRefPlace } from '../../functions/domain/media-refs.ts';
 
 function chunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
@@ -66,7 +66,7 @@ export function wavTone(seconds: number): Buffer {
 
 /** The manifest row the media copier writes for an archived reference. */
 export function archivedManifestRow(
-  ref: MediaRef,
+  ref: MediaRefPlace,
   objectKey: string,
   contentType: string,
   bytes: number,
@@ -74,9 +74,9 @@ export function archivedManifestRow(
   return {
     group_id: ref.groupId,
     topic_id: ref.topicId,
-    msg_seq: ref.seq,
-    element_path: ref.element.join('.'),
-    size_class: ref.variant.replace(/^image-/, ''),
+    msg_seq: ref.msgSeq,
+    element_path: ref.elementPath,
+    size_class: ref.sizeClass,
     status: 'archived',
     object_key: objectKey,
     content_type: contentType,

@@ -22,7 +22,8 @@ import { parseRecordLine, serializeRecord } from '../../functions/domain/record-
 import { serializeInline } from '../../functions/domain/state-layout.ts';
 import { auditArchive } from '../../functions/query/audit/audit.ts';
 import type { AuditReport, Finding } from '../../functions/query/audit/report.ts';
-import { mediaRefKey, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
+import { mediaRefKey } from '../../functions/domain/media-refs.ts';
+import { mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
 import { engineRun, startEngineSimulator } from '../helpers/engine.ts';
@@ -302,7 +303,7 @@ describe('npm run audit', () => {
     const refs = messagesFromRecords(records)
       .filter((m) => (m.versions[0]?.isPlace ?? 0) === 0)
       .flatMap((m) => mediaRefsOf({ ...m, versions: m.versions.slice(0, 1) }))
-      .filter((r) => r.variant !== 'image-large' && r.variant !== 'image-thumbnail');
+      .filter((r) => r.sizeClass !== 'large' && r.sizeClass !== 'thumbnail');
     expect(refs.length).toBeGreaterThan(5);
     const rows = refs.map((ref, i) =>
       archivedManifestRow(

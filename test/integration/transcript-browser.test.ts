@@ -23,7 +23,8 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { runExportCommand } from '../../functions/cli/export-command.ts';
 import { dateInZone } from '../../functions/domain/partition.ts';
 import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
-import { type MediaRef, mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
+import type { MediaRefPlace } from '../../functions/domain/media-refs.ts';
+import { mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 import { readArchive } from '../helpers/archive.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
@@ -112,7 +113,7 @@ afterAll(async () => {
 async function archiveMedia(
   store: LocalFolderStore,
   sdkAppId: number,
-  refs: readonly MediaRef[],
+  refs: readonly MediaRefPlace[],
 ): Promise<void> {
   const colours: [number, number, number][] = [
     [37, 99, 235],
@@ -122,8 +123,8 @@ async function archiveMedia(
   const rows: string[] = [];
   let n = 0;
   for (const ref of refs) {
-    const image = ref.variant.startsWith('image') || ref.variant === 'video-thumbnail';
-    if (!image && ref.variant !== 'sound') continue;
+    const image = ['original', 'large', 'thumbnail', 'video-thumbnail'].includes(ref.sizeClass);
+    if (!image && ref.sizeClass !== 'sound') continue;
     // A slightly different shade each, so every file is its own object (content-addressed).
     const [r, g, b] = colours[n % colours.length] ?? [0, 0, 0];
     const bytes = image ? pngImage(160, 100, [r, g, (b + n) % 256]) : wavTone(0.5 + n / 100);

@@ -7,9 +7,16 @@ import {
   parseManifestRow,
   serializeManifestRow,
 } from '../../functions/domain/media-manifest.ts';
-import { mediaRefId, mediaRefsOfMessage, mediaRefsOfRecord } from '../../functions/domain/media-refs.ts';
+import {
+  mediaRefId,
+  mediaRefKey,
+  mediaRefsOfMessage,
+  mediaRefsOfRecord,
+} from '../../functions/domain/media-refs.ts';
 import { toRecord } from '../../functions/domain/record.ts';
 import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
+import { manifestRefKey } from '../../functions/query/media-manifest.ts';
+import { mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 
 const CONTEXT = { sdkAppId: 1400000000, groupId: '@TGS#1MEDIA', topicId: null };
 
@@ -162,6 +169,33 @@ describe('media references of a message', () => {
     // Assess
     expect(fromRecord).toEqual(mediaRefsOfMessage(raw, CONTEXT));
     expect(fromRecord).toHaveLength(2);
+  });
+});
+
+describe('one reference model for the copier, the transcript, the manifest reader and the audit', () => {
+  it('names the same references by the same key from the archived record, the transcript and the manifest', () => {
+    // Prepare
+    const raw = message([
+      image,
+      { MsgType: 'TIMFileElem', MsgContent: { Url: 'https://x/f', FileSize: 9, FileName: 'a.pdf' } },
+      { MsgType: 'TIMRelayElem', MsgContent: { MsgList: [{ MsgBody: [image] }, { MsgBody: [image] }] } },
+      { MsgType: 'TIMVideoFileElem', MsgContent: { VideoUrl: 'https://x/v', ThumbUrl: 'https://x/t' } },
+    ]);
+    const record = toRecord(raw, CONTEXT);
+    const sizes = { imageSizes: ['original', 'large', 'thumbnail'] as const };
+
+    // Act
+    const domainRefs = mediaRefsOfRecord(record, sizes);
+    const transcriptKeys = messagesFromRecords([record]).flatMap(mediaRefsOf).map(mediaRefKey);
+    const manifestKeys = domainRefs.map((ref) =>
+      manifestRefKey(manifestRow(ref, { status: 'no_url', reason: 'no url' }, 0, 0)),
+    );
+
+    // Assess
+    expect(transcriptKeys.sort()).toEqual(domainRefs.map(mediaRefKey).sort());
+    expect(manifestKeys).toEqual(domainRefs.map(mediaRefKey));
+    expect(transcriptKeys).toContain('@TGS#1MEDIA||7|2.1.0|large');
+    expect(domainRefs.map(mediaRefId)).toEqual(domainRefs.map((ref) => `1400000000|${mediaRefKey(ref)}`));
   });
 });
 

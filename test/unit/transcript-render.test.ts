@@ -4,10 +4,10 @@
  * hostile content, and a CSP that allows no script.
  */
 import { describe, expect, it } from 'vitest';
+import { mediaRefKey } from '../../functions/domain/media-refs.ts';
 import type { JsonObject } from '../../functions/domain/tencent-types.ts';
 import {
   type MediaLookup,
-  mediaRefKey,
   mediaRefsOf,
   messagesFromRecords,
   NO_MEDIA,
@@ -155,8 +155,8 @@ describe('messagesFromRecords', () => {
   it('lists every media reference once, nested ones included', () => {
     const messages = messagesFromRecords(RECORDS);
     const refs = messages.flatMap(mediaRefsOf).map(mediaRefKey);
-    expect(refs).toContain('@TGS#G||5|0|image-large');
-    expect(refs).toContain('@TGS#G||9|0.1.0|image-original');
+    expect(refs).toContain('@TGS#G||5|0|large');
+    expect(refs).toContain('@TGS#G||9|0.1.0|original');
     expect(refs).toContain('@TGS#G||8|0|video-thumbnail');
     expect(new Set(refs).size).toBe(refs.length);
   });
@@ -218,12 +218,12 @@ describe('renderTranscriptHtml', () => {
 
   it('shows archived media from the lookup as <img>, <audio>, <video> and download links', () => {
     const lookup: MediaLookup = (ref) => ({
-      href: `chat_files/${ref.seq}-${ref.element.join('_')}-${ref.variant}.bin`,
+      href: `chat_files/${ref.msgSeq}-${ref.elementPath.replaceAll('.', '_')}-${ref.sizeClass}.bin`,
     });
     const page = renderTranscriptHtml(input(messages, lookup));
-    expect(page).toContain('<img src="chat_files/5-0-image-large.bin"');
-    expect(page).toContain('<a href="chat_files/5-0-image-original.bin">');
-    expect(page).toContain('<img src="chat_files/9-0_1_0-image-large.bin"');
+    expect(page).toContain('<img src="chat_files/5-0-large.bin"');
+    expect(page).toContain('<a href="chat_files/5-0-original.bin">');
+    expect(page).toContain('<img src="chat_files/9-0_1_0-large.bin"');
     expect(page).toContain(
       '<a class="file" href="chat_files/6-0-file.bin" download="a&quot;b&lt;c&gt;.pdf">',
     );

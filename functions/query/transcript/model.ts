@@ -6,6 +6,7 @@
  */
 import { fitsAthenaType, MSG_CONTENT_TYPE } from '../../domain/athena-fit.ts';
 import { hasExactKeys, isJsonObject, parseLosslessJson } from '../../domain/json-guards.ts';
+import { type MediaRefPlace, mediaRefKey, type SizeClass } from '../../domain/media-refs.ts';
 import { type ArchiveRecord, EXTRA_REASON_KEY } from '../../domain/record.ts';
 import type { JsonObject, JsonValue } from '../../domain/tencent-types.ts';
 
@@ -56,28 +57,6 @@ export interface TranscriptMessage {
   readonly unreadable?: { readonly raw: string; readonly reason: string | null };
 }
 
-/** Which media file of an element: image sizes (`ImageInfoArray[].Type` 1/2/3), file, voice, video. */
-export type MediaVariant =
-  | 'image-original'
-  | 'image-large'
-  | 'image-thumbnail'
-  | 'file'
-  | 'sound'
-  | 'video'
-  | 'video-thumbnail';
-
-/**
- * One media reference: the message, the element's position (`[i]` for `MsgBody[i]`, and
- * `[i, j, k]` for element `k` of item `j` of a merged-forward element `i`) and the variant.
- */
-export interface MediaRef {
-  readonly groupId: string;
-  readonly topicId: string | null;
-  readonly seq: number;
-  readonly element: readonly number[];
-  readonly variant: MediaVariant;
-}
-
 /** An archived copy: a relative link to it next to the transcript, and what is known of it. */
 export interface ArchivedMedia {
   /**
@@ -89,8 +68,12 @@ export interface ArchivedMedia {
   readonly bytes?: number;
 }
 
-/** Finds the archived copy of a reference; undefined when it was not archived. */
-export type MediaLookup = (ref: MediaRef) => ArchivedMedia | undefined;
+/**
+ * Finds the archived copy of a reference (the domain's model, without the app and the revision: a
+ * transcript shows one conversation and every version of a message); undefined when it was not
+ * archived.
+ */
+export type MediaLookup = (ref: MediaRefPlace) => ArchivedMedia | undefined;
 
 /**
  * A relative link from path segments (a folder beside the page, a file name): every byte of a
@@ -260,11 +243,11 @@ function elementOf(item: JsonValue): TranscriptElement {
   return fits ? { type, content } : { type, content, data: item };
 }
 
-/** The media variants an element can reference, by element type. */
-function variantsOf(element: TranscriptElement): MediaVariant[] {
+/** The size classes an element can reference, by element type (see `functions/domain/media-refs.ts`). */
+function sizeClassesOf(element: TranscriptElement): SizeClass[] {
   switch (element.type) {
     case 'TIMImageElem':
-      return ['image-original', 'image-large', 'image-thumbnail'];
+      return ['original', 'large', 'thumbnail'];
     case 'TIMFileElem':
       return ['file'];
     case 'TIMSoundElem':
@@ -290,36 +273,31 @@ export function relayItems(content: JsonObject): { item: JsonObject; body: Trans
 }
 
 /**
- * Every media reference a message can make (every variant of every media element, nested
+ * Every media reference a message can make (every size class of every media element, nested
  * merged-forward elements included, across all versions), each once.
  */
-export function mediaRefsOf(message: TranscriptMessage): MediaRef[] {
-  const refs = new Map<string, MediaRef>();
-  const walk = (body: readonly TranscriptElement[], path: readonly number[]) => {
+export function mediaRefsOf(message: TranscriptMessage): MediaRefPlace[] {
+  const refs = new Map<string, MediaRefPlace>();
+  const walk = (body: readonly TranscriptElement[], prefix: string) => {
     body.forEach((element, i) => {
-      const at = [...path, i];
-      for (const variant of variantsOf(element)) {
+      const elementPath = `${prefix}${i}`;
+      for (const sizeClass of sizeClassesOf(element)) {
         const ref = {
           groupId: message.groupId,
           topicId: message.topicId,
-          seq: message.seq,
-          element: at,
-          variant,
+          msgSeq: message.seq,
+          elementPath,
+          sizeClass,
         };
         refs.set(mediaRefKey(ref), ref);
       }
       if (element.type === 'TIMRelayElem') {
         relayItems(element.content).forEach(({ body: nested }, j) => {
-          walk(nested, [...at, j]);
+          walk(nested, `${elementPath}.${j}.`);
         });
       }
     });
   };
-  for (const version of message.versions) walk(version.body, []);
+  for (const version of message.versions) walk(version.body, '');
   return [...refs.values()];
-}
-
-/** A stable text key of a reference: `group|topic|seq|0.2.1|image-large`. */
-export function mediaRefKey(ref: MediaRef): string {
-  return `${ref.groupId}|${ref.topicId ?? ''}|${ref.seq}|${ref.element.join('.')}|${ref.variant}`;
 }

@@ -20,12 +20,11 @@
  */
 import { createHash } from 'node:crypto';
 import { isJsonObject } from '../../domain/json-guards.ts';
+import type { ImageSizeClass, MediaRefPlace, SizeClass } from '../../domain/media-refs.ts';
 import type { JsonObject, JsonValue } from '../../domain/tencent-types.ts';
 import {
   type ArchivedMedia,
   type MediaLookup,
-  type MediaRef,
-  type MediaVariant,
   type MessageVersion,
   relayItems,
   type TranscriptElement,
@@ -246,13 +245,13 @@ interface RenderContext {
   readonly message: TranscriptMessage;
 }
 
-function mediaFor(ctx: RenderContext, element: readonly number[], variant: MediaVariant) {
-  const ref: MediaRef = {
+function mediaFor(ctx: RenderContext, element: readonly number[], sizeClass: SizeClass) {
+  const ref: MediaRefPlace = {
     groupId: ctx.message.groupId,
     topicId: ctx.message.topicId,
-    seq: ctx.message.seq,
-    element,
-    variant,
+    msgSeq: ctx.message.seq,
+    elementPath: element.join('.'),
+    sizeClass,
   };
   const found: ArchivedMedia | undefined = ctx.media(ref);
   const href = found === undefined ? undefined : safeHref(found.href);
@@ -268,10 +267,10 @@ function notArchived(kind: string, facts: readonly (string | undefined)[]): stri
   return `<span class="missing">${escapeHtml(kind)}: media not archived${known.length > 0 ? ` (${known.join(', ')})` : ''}</span>`;
 }
 
-const IMAGE_TYPE: Readonly<Record<number, MediaVariant>> = {
-  1: 'image-original',
-  2: 'image-large',
-  3: 'image-thumbnail',
+const IMAGE_TYPE: Readonly<Record<number, ImageSizeClass>> = {
+  1: 'original',
+  2: 'large',
+  3: 'thumbnail',
 };
 
 /** `800×600` from an `ImageInfoArray` entry, when it has both. */
@@ -282,19 +281,19 @@ function dimsOf(info: JsonObject | undefined): string | undefined {
 }
 
 function renderImage(ctx: RenderContext, content: JsonObject, path: readonly number[]): string {
-  const sizes = new Map<MediaVariant, JsonObject>();
+  const sizes = new Map<ImageSizeClass, JsonObject>();
   for (const info of objects(content.ImageInfoArray)) {
-    const variant = IMAGE_TYPE[num(info, 'Type') ?? 0];
-    if (variant !== undefined && !sizes.has(variant)) sizes.set(variant, info);
+    const sizeClass = IMAGE_TYPE[num(info, 'Type') ?? 0];
+    if (sizeClass !== undefined && !sizes.has(sizeClass)) sizes.set(sizeClass, info);
   }
-  const original = sizes.get('image-original');
+  const original = sizes.get('original');
   const bytes = original === undefined ? undefined : num(original, 'Size');
   const facts = [dimsOf(original), bytes === undefined ? undefined : humanBytes(bytes)];
   // Shown: the large size if archived (light to load), else the original, else the thumbnail.
-  for (const variant of ['image-large', 'image-original', 'image-thumbnail'] as const) {
-    const shown = mediaFor(ctx, path, variant);
+  for (const sizeClass of ['large', 'original', 'thumbnail'] as const) {
+    const shown = mediaFor(ctx, path, sizeClass);
     if (shown === undefined) continue;
-    const full = mediaFor(ctx, path, 'image-original') ?? shown;
+    const full = mediaFor(ctx, path, 'original') ?? shown;
     const alt = `image ${dimsOf(original) ?? ''}`.trim();
     const img = `<img src="${escapeHtml(shown.href)}" alt="${escapeHtml(alt)}" loading="lazy">`;
     // An <img> never runs an SVG's script, a page opened from a link would: SVGs get no link.
@@ -424,7 +423,7 @@ function renderRelay(ctx: RenderContext, content: JsonObject, at: ElementAt): st
   return `<details class="relay" open><summary>${summary}</summary><ol class="nested">${nested}</ol></details>`;
 }
 
-/** Where an element is: its media path (see `MediaRef.element`) and how deep in forwards. */
+/** Where an element is: its media path (`MediaRefPlace.elementPath` split at its dots) and how deep in forwards. */
 interface ElementAt {
   readonly path: readonly number[];
   readonly depth: number;
