@@ -55,13 +55,16 @@ export async function obtainPlan(
         targets: plan.targets.length,
       });
       report.planCarried = true;
-      return { planned: carryPlan(deps, options, keeper.targets, report, plan, feed), carried: true };
+      return {
+        planned: carryPlan({ deps, options, known: keeper.targets, report, feed }, plan),
+        carried: true,
+      };
     }
     deps.logger.warn('the carried plan is missing; planning afresh', { key: ref.key });
   } else if (decision.kind === 'plan' && decision.reason !== 'none') {
     deps.logger.info('planning afresh', { reason: decision.reason });
   }
-  const planned = await planTargets(deps, options, keeper.targets, report, signal, feed);
+  const planned = await planTargets({ deps, options, known: keeper.targets, report, signal, feed });
   return { planned, carried: false };
 }
 

@@ -151,7 +151,16 @@ async function archive(
       if (timeLeft && !stop?.aborted) {
         deps.logger.info('the carried plan is done; planning afresh for what arrived since');
         planStartedMs = clock.now();
-        plan = { planned: await planTargets({ deps, options: run, known: keeper.targets, report, signal: planSignal }), carried: false };
+        plan = {
+          planned: await planTargets({
+            deps,
+            options: run,
+            known: keeper.targets,
+            report,
+            signal: planSignal,
+          }),
+          carried: false,
+        };
         await pageTargets(deps, run, keeper, writer, plan.planned.work, report, signal, { fence, stop });
       }
     }
