@@ -121,21 +121,24 @@ export async function mirrorLocalArchive(
   const folder = resolve(root);
   const base = globLiteral(folder).replace(/\/+$/, '');
   await exec(runner, `SET TimeZone = ${sqlString(options.timeZone)}`);
-  await createMirror(
-    runner,
-    MESSAGES_TABLE,
-    `${base}/messages/sdkappid=*/dt=*/*.ndjson.gz`,
-    MESSAGE_MIRROR,
-    'gzip',
-  );
-  await createMirror(runner, RUNS_TABLE, `${base}/runs/sdkappid=*/dt=*/*.json`, RUN_MIRROR, 'uncompressed');
-  await createMirror(
-    runner,
-    MEDIA_TABLE,
-    `${base}/media-manifest/sdkappid=*/dt=*/*.ndjson.gz`,
-    MEDIA_MIRROR,
-    'gzip',
-  );
+  await createMirror(runner, {
+    name: MESSAGES_TABLE,
+    glob: `${base}/messages/sdkappid=*/dt=*/*.ndjson.gz`,
+    columns: MESSAGE_MIRROR,
+    compression: 'gzip',
+  });
+  await createMirror(runner, {
+    name: RUNS_TABLE,
+    glob: `${base}/runs/sdkappid=*/dt=*/*.json`,
+    columns: RUN_MIRROR,
+    compression: 'uncompressed',
+  });
+  await createMirror(runner, {
+    name: MEDIA_TABLE,
+    glob: `${base}/media-manifest/sdkappid=*/dt=*/*.ndjson.gz`,
+    columns: MEDIA_MIRROR,
+    compression: 'gzip',
+  });
   for (const view of VIEWS) {
     await exec(
       runner,
@@ -145,13 +148,17 @@ export async function mirrorLocalArchive(
   return [...new Set([`${folder.replace(/\/+$/, '')}/`, `${base}/`])];
 }
 
-async function createMirror(
-  runner: QueryRunner,
-  name: string,
-  glob: string,
-  columns: readonly MirrorColumn[],
-  compression: string,
-): Promise<void> {
+/** One mirrored table: its name, the files it reads, their columns and their compression. */
+interface MirrorSpec {
+  readonly name: string;
+  readonly glob: string;
+  readonly columns: readonly MirrorColumn[];
+  readonly compression: string;
+}
+
+/** Creates the view `name` over the files of `glob`, or an empty table of its columns when there are none. */
+async function createMirror(runner: QueryRunner, spec: MirrorSpec): Promise<void> {
+  const { name, glob, columns, compression } = spec;
   const found = await collectRows(await runner.run(`SELECT count(*) FROM glob(${sqlString(glob)})`));
   const files = Number(found[0]?.[0] ?? 0);
   const select = files > 0 ? mirrorSql(glob, columns, compression) : emptySql(columns);
