@@ -24,18 +24,27 @@ import type { RunDeps, RunOptions } from './run-options.ts';
 import type { StateKeeper } from './state-keeper.ts';
 import type { WorkFeed } from './work-feed.ts';
 
+/** What carrying a plan works with: the run's deps and options, and its state. */
+export interface PlanCarryContext {
+  deps: RunDeps;
+  options: RunOptions;
+  keeper: StateKeeper;
+}
+
+/** What obtaining the invocation's plan works with. */
+export interface ObtainPlanContext extends PlanCarryContext {
+  report: RunReport;
+  signal?: AbortSignal | undefined;
+  /** Receives every target as it is decided (the caller closes it). */
+  feed?: WorkFeed | undefined;
+}
+
 /**
  * The invocation's work: from the carried plan when it is fresh, else planned now (API calls).
- * Every target also goes to `feed` as it is decided (the caller closes it).
+ * Every target also goes to `ctx.feed` as it is decided (the caller closes it).
  */
-export async function obtainPlan(
-  deps: RunDeps,
-  options: RunOptions,
-  keeper: StateKeeper,
-  report: RunReport,
-  signal: AbortSignal | undefined,
-  feed?: WorkFeed,
-): Promise<{ planned: Planned; carried: boolean }> {
+export async function obtainPlan(ctx: ObtainPlanContext): Promise<{ planned: Planned; carried: boolean }> {
+  const { deps, options, keeper, report, signal, feed } = ctx;
   const ref = keeper.head.plan;
   const decision = decidePlan(ref, {
     nowMs: deps.clock.now(),
@@ -71,15 +80,13 @@ export async function obtainPlan(
 /**
  * At the end of an invocation: a run that is done drops its plan; one with work left keeps the
  * carried plan, or stores the targets of its fresh plan still to do (committed by the head).
- * Every write is behind `fence`.
+ * Every write is behind `ctx.fence`.
  */
 export async function settlePlan(
-  deps: RunDeps,
-  options: RunOptions,
-  keeper: StateKeeper,
+  ctx: PlanCarryContext & { fence: () => Promise<void> },
   outcome: { planned: Planned; carried: boolean; done: boolean; madeAtMs: number },
-  fence: () => Promise<void>,
 ): Promise<void> {
+  const { deps, options, keeper, fence } = ctx;
   const old = keeper.head.plan;
   if (outcome.done || !outcome.carried) {
     const left = outcome.done ? [] : stillToDo(outcome.planned, keeper);

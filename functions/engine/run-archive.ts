@@ -113,7 +113,7 @@ async function archive(
     const planSignal = AbortSignal.any([signal, planAbort.signal, ...(stop ? [stop] : [])]);
     let planStartedMs = clock.now();
     const feed = new WorkFeed();
-    const planning = obtainPlan(deps, run, keeper, report, planSignal, feed).then(
+    const planning = obtainPlan({ deps, options: run, keeper, report, signal: planSignal, feed }).then(
       (made) => {
         report.planMs = clock.now() - report.startedAtMs;
         feed.close();
@@ -145,7 +145,10 @@ async function archive(
     if (plan.carried && report.done) {
       // The carried plan is done, but messages may have arrived since it was made: a run is done
       // only when a fresh plan finds nothing left. Plan afresh now if there is time, else next time.
-      await settlePlan(deps, run, keeper, { ...plan, done: true, madeAtMs: planStartedMs }, fence);
+      await settlePlan(
+        { deps, options: run, keeper, fence },
+        { ...plan, done: true, madeAtMs: planStartedMs },
+      );
       const timeLeft = run.deadlineMs === null || clock.now() < run.deadlineMs;
       report.done = false;
       if (timeLeft && !stop?.aborted) {
@@ -177,7 +180,10 @@ async function archive(
       const left = report.media.pending - report.media.retrying + report.media.pendingBatches;
       if (left > 0) report.done = false;
     }
-    await settlePlan(deps, run, keeper, { ...plan, done: report.done, madeAtMs: planStartedMs }, fence);
+    await settlePlan(
+      { deps, options: run, keeper, fence },
+      { ...plan, done: report.done, madeAtMs: planStartedMs },
+    );
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;
