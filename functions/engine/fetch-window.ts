@@ -13,6 +13,19 @@ import { TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
 import type { PageResult } from './target-work.ts';
 
+/** Which page of which target to fetch. */
+export interface PageFetch {
+  readonly ref: TargetRef;
+  /** The look-back: messages older than this (epoch seconds) are not archived; null = none. */
+  readonly floorTime: number | null;
+  /** The span being paged: only messages inside it are kept. */
+  readonly span: SeqWindow;
+  /** `newerSec`: the oldest time known above the request (an upper bound of its messages' times). */
+  readonly request: { reqMsgSeq: number; reqMsgNumber: number; newerSec?: number | null };
+  /** The target's seq-space incarnation (see continuation.ts), written into every record (default 0). */
+  readonly generation?: number;
+}
+
 /**
  * Fetch the next page of `span` (from `request.reqMsgSeq` down, at most 20 seqs), keep the messages
  * inside the span and the look-back, and say where the span continues: below the smallest seq
@@ -26,15 +39,11 @@ import type { PageResult } from './target-work.ts';
 export async function fetchPage(
   api: ChatApi,
   options: RunOptions,
-  ref: TargetRef,
-  floorTime: number | null,
-  span: SeqWindow,
-  /** `newerSec`: the oldest time known above the request (an upper bound of its messages' times). */
-  request: { reqMsgSeq: number; reqMsgNumber: number; newerSec?: number | null },
+  job: PageFetch,
   signal: AbortSignal | undefined,
-  /** The target's seq-space incarnation (see continuation.ts), written into every record. */
-  generation = 0,
 ): Promise<PageResult> {
+  const { ref, floorTime, span, request } = job;
+  const generation = job.generation ?? 0;
   let { reqMsgSeq, reqMsgNumber } = request;
   const newerSec = request.newerSec ?? null;
   let calls = 0;

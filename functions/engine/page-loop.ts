@@ -111,12 +111,14 @@ export async function pageTargets(
     const task = fetchPage(
       deps.api,
       options,
-      target.ref,
-      range.floorTime,
-      window,
-      request,
+      {
+        ref: target.ref,
+        floorTime: range.floorTime,
+        span: window,
+        request,
+        generation: target.state.generation,
+      },
       signal,
-      target.state.generation,
     ).then(
       (result) => settle(target, span, result, undefined),
       (error: unknown) => settle(target, span, undefined, error),
