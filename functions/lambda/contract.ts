@@ -4,6 +4,12 @@
  * breaks the build instead of an alarm silently watching nothing.
  */
 
+/**
+ * `npm run verify-deploy` also sends `{ "selfCheck": true }`: the function probes its archive
+ * prefix and answers a `StoreSelfCheckReport` instead of archiving (functions/lambda/self-check.ts).
+ */
+export type { SelfCheckEvent, StoreSelfCheckReport } from '../domain/deploy-verdicts.ts';
+
 /** What the state machine sends: one app per invocation, so apps run in parallel. */
 export interface ArchiveEvent {
   sdkAppId: number;

@@ -37,6 +37,7 @@ import { loadLambdaConfig, secretParameters } from './lambda-config.ts';
 import { recordFailedRun, recordLeaseHeld, recordRunMetrics } from './run-metrics.ts';
 import { lambdaRuntime, redactingLogger } from './runtime.ts';
 import { appIndexFor, appSecretsFromSsm, secretsOf, validateEvent } from './secrets-middleware.ts';
+import { answerSelfCheck } from './self-check.ts';
 import { cachedSsm } from './ssm-cache.ts';
 import { timeBudget } from './time-budget.ts';
 
@@ -123,35 +124,40 @@ export function createHandler(options: HandlerOptions = {}) {
   };
 
   // No middy early timeout (0): the engine enforces the hard stop itself and returns after it.
-  return middy(archive, { timeoutEarlyInMillis: 0 })
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(validateEvent(config))
-    .use(
-      cachedSsm({
-        fetchData: Object.fromEntries(parameters.map((p) => [p.internalKey, p.name])),
-        maxAgeMs: cacheSeconds * 1000,
-      }),
-    )
-    .use(appSecretsFromSsm(config, parameters))
-    .use({
-      // Runs first among the onError handlers (middy runs them last-registered first), so the
-      // metric it may add is flushed by logMetrics and the error Step Functions sees is mapped.
-      onError: (request: { event: unknown; context: Context; error: unknown }) => {
-        const secrets = [...secretsOf(request.context).values()];
-        const error = request.error;
-        const mapped = error instanceof Error && counted.has(error) ? error : publicError(error, secrets);
-        if (!counted.has(mapped) && errorNameFor(error) !== 'LeaseHeldError') {
-          const sdkAppId = (request.event as Partial<ArchiveEvent> | null)?.sdkAppId;
-          if (config.apps.some((a) => a.sdkAppId === sdkAppId)) recordFailedRun(metrics, sdkAppId as number);
-        }
-        redactingLogger(logger, () => secrets).error('invocation failed', {
-          errorType: mapped.name,
-          errorMessage: mapped.message,
-        });
-        request.error = mapped;
-      },
-    });
+  return (
+    middy(archive, { timeoutEarlyInMillis: 0 })
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(logMetrics(metrics))
+      // `{ "selfCheck": true }` (npm run verify-deploy): a store probe on this role, nothing archived.
+      .use(answerSelfCheck(storeReady))
+      .use(validateEvent(config))
+      .use(
+        cachedSsm({
+          fetchData: Object.fromEntries(parameters.map((p) => [p.internalKey, p.name])),
+          maxAgeMs: cacheSeconds * 1000,
+        }),
+      )
+      .use(appSecretsFromSsm(config, parameters))
+      .use({
+        // Runs first among the onError handlers (middy runs them last-registered first), so the
+        // metric it may add is flushed by logMetrics and the error Step Functions sees is mapped.
+        onError: (request: { event: unknown; context: Context; error: unknown }) => {
+          const secrets = [...secretsOf(request.context).values()];
+          const error = request.error;
+          const mapped = error instanceof Error && counted.has(error) ? error : publicError(error, secrets);
+          if (!counted.has(mapped) && errorNameFor(error) !== 'LeaseHeldError') {
+            const sdkAppId = (request.event as Partial<ArchiveEvent> | null)?.sdkAppId;
+            if (config.apps.some((a) => a.sdkAppId === sdkAppId))
+              recordFailedRun(metrics, sdkAppId as number);
+          }
+          redactingLogger(logger, () => secrets).error('invocation failed', {
+            errorType: mapped.name,
+            errorMessage: mapped.message,
+          });
+          request.error = mapped;
+        },
+      })
+  );
 }
 
 function resultOf(report: RunReport): ArchiveResult {
