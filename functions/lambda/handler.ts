@@ -4,7 +4,9 @@
  * Middleware, in order:
  *  1. Powertools Logger: Lambda context keys on every JSON log line (keys reset per invocation);
  *  2. Powertools Metrics: flushes the EMF metrics recorded below, on success and on error;
- *  3. the event checked (`{ sdkAppId }` of a configured app) before anything is fetched;
+ *  3. `{ "selfCheck": true }` (npm run verify-deploy) answered with a probe of the archive prefix
+ *     on this role, nothing archived (self-check.ts); any other event checked (`{ sdkAppId }` of a
+ *     configured app) before anything is fetched;
  *  4. @middy/ssm: one batched `GetParameters` (with decryption) for the configured parameters,
  *     cached for `SECRET_CACHE_SECONDS` (default 300) so a rotated key takes effect (ssm-cache.ts).
  *     Prefetch is off: importing this module makes no network call; the fetch happens in the
@@ -124,40 +126,36 @@ export function createHandler(options: HandlerOptions = {}) {
   };
 
   // No middy early timeout (0): the engine enforces the hard stop itself and returns after it.
-  return (
-    middy(archive, { timeoutEarlyInMillis: 0 })
-      .use(injectLambdaContext(logger, { resetKeys: true }))
-      .use(logMetrics(metrics))
-      // `{ "selfCheck": true }` (npm run verify-deploy): a store probe on this role, nothing archived.
-      .use(answerSelfCheck(storeReady))
-      .use(validateEvent(config))
-      .use(
-        cachedSsm({
-          fetchData: Object.fromEntries(parameters.map((p) => [p.internalKey, p.name])),
-          maxAgeMs: cacheSeconds * 1000,
-        }),
-      )
-      .use(appSecretsFromSsm(config, parameters))
-      .use({
-        // Runs first among the onError handlers (middy runs them last-registered first), so the
-        // metric it may add is flushed by logMetrics and the error Step Functions sees is mapped.
-        onError: (request: { event: unknown; context: Context; error: unknown }) => {
-          const secrets = [...secretsOf(request.context).values()];
-          const error = request.error;
-          const mapped = error instanceof Error && counted.has(error) ? error : publicError(error, secrets);
-          if (!counted.has(mapped) && errorNameFor(error) !== 'LeaseHeldError') {
-            const sdkAppId = (request.event as Partial<ArchiveEvent> | null)?.sdkAppId;
-            if (config.apps.some((a) => a.sdkAppId === sdkAppId))
-              recordFailedRun(metrics, sdkAppId as number);
-          }
-          redactingLogger(logger, () => secrets).error('invocation failed', {
-            errorType: mapped.name,
-            errorMessage: mapped.message,
-          });
-          request.error = mapped;
-        },
-      })
-  );
+  return middy(archive, { timeoutEarlyInMillis: 0 })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(answerSelfCheck(storeReady))
+    .use(validateEvent(config))
+    .use(
+      cachedSsm({
+        fetchData: Object.fromEntries(parameters.map((p) => [p.internalKey, p.name])),
+        maxAgeMs: cacheSeconds * 1000,
+      }),
+    )
+    .use(appSecretsFromSsm(config, parameters))
+    .use({
+      // Runs first among the onError handlers (middy runs them last-registered first), so the
+      // metric it may add is flushed by logMetrics and the error Step Functions sees is mapped.
+      onError: (request: { event: unknown; context: Context; error: unknown }) => {
+        const secrets = [...secretsOf(request.context).values()];
+        const error = request.error;
+        const mapped = error instanceof Error && counted.has(error) ? error : publicError(error, secrets);
+        if (!counted.has(mapped) && errorNameFor(error) !== 'LeaseHeldError') {
+          const sdkAppId = (request.event as Partial<ArchiveEvent> | null)?.sdkAppId;
+          if (config.apps.some((a) => a.sdkAppId === sdkAppId)) recordFailedRun(metrics, sdkAppId as number);
+        }
+        redactingLogger(logger, () => secrets).error('invocation failed', {
+          errorType: mapped.name,
+          errorMessage: mapped.message,
+        });
+        request.error = mapped;
+      },
+    });
 }
 
 function resultOf(report: RunReport): ArchiveResult {
