@@ -12,10 +12,10 @@
  * against exactly what was committed.
  */
 import { once } from 'node:events';
-import { promisify } from 'node:util';
-import { createGzip, type Gzip, gzip } from 'node:zlib';
+import type { Gzip } from 'node:zlib';
 import pLimit from 'p-limit';
 import { FingerprintLogBuilder } from '../domain/fingerprint-log.ts';
+import { type GzipSink, gzipSink, gzipText } from '../domain/ndjson-gzip.ts';
 import { dateInZone, fingerprintObjectKey, messageObjectKey } from '../domain/partition.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 import { serializeRecord } from '../domain/record-codec.ts';
@@ -23,7 +23,6 @@ import type { ObjectStore } from '../domain/storage.ts';
 
 /** Object writes of one flush in flight at once. */
 const FLUSH_WRITES_IN_FLIGHT = 8;
-const gzipAsync = promisify(gzip);
 
 /** Lines go to the compressor in batches of about this many bytes: one zlib job per batch, not per page. */
 const BATCH_BYTES = 64 * 1024;
@@ -33,7 +32,8 @@ const ZONE_BLOCK_SECONDS = 900;
 interface Partition {
   readonly dt: string;
   readonly gzip: Gzip;
-  readonly chunks: Buffer[];
+  /** The compressed object being built (`gzip` is its stream). */
+  readonly sink: GzipSink;
   /** Lines not yet handed to the compressor (written in batches of {@link BATCH_BYTES}). */
   pending: string[];
   pendingBytes: number;
@@ -234,7 +234,7 @@ export class PartitionWriter {
       const partition = batch.partitions.get(dt);
       if (!partition) return;
       if (kind === 'fingerprints') {
-        const body = await gzipAsync(partition.prints.build());
+        const body = await gzipText(partition.prints.build());
         await fence();
         await this.options.store.put(key, body, {
           ifNoneMatch: '*',
@@ -246,7 +246,7 @@ export class PartitionWriter {
       this.writePending(partition);
       partition.gzip.end();
       await partition.done;
-      const body = Buffer.concat(partition.chunks);
+      const body = partition.sink.body();
       await fence();
       await this.options.store.put(key, body, {
         ifNoneMatch: '*',
@@ -292,22 +292,14 @@ export class PartitionWriter {
   }
 
   private open(dt: string): Partition {
-    const gzip = createGzip({ level: 6 });
-    const chunks: Buffer[] = [];
-    gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const done = new Promise<void>((resolve, reject) => {
-      gzip.once('end', resolve);
-      gzip.once('error', reject);
-    });
-    // A destroyed (discarded) stream rejects `done`; nobody awaits it then.
-    done.catch(() => undefined);
+    const sink = gzipSink();
     const partition: Partition = {
       dt,
-      gzip,
-      chunks,
+      gzip: sink.stream,
+      sink,
       pending: [],
       pendingBytes: 0,
-      done,
+      done: sink.done,
       prints: new FingerprintLogBuilder(),
       records: 0,
       bytes: 0,

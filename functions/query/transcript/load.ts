@@ -5,7 +5,7 @@
  * rendering of `msg_body` cannot serve here: it lower-cases `MsgContent` keys and drops fields the
  * table does not declare.
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzipNdjson } from '../../domain/ndjson-gzip.ts';
 import { EXTRA_REASON_KEY } from '../../domain/record.ts';
 import { parseRecordLine } from '../../domain/record-codec.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
@@ -61,20 +61,17 @@ export async function loadConversation(
     if (key === undefined) continue;
     const object = await store.get(key);
     if (object === undefined) continue;
-    gunzipSync(object.body)
-      .toString('utf8')
-      .split('\n')
-      .forEach((line, i) => {
-        if (line.length === 0) return;
-        const record = readLine(line);
-        if (record === undefined) {
-          warn(`transcript: line ${i + 1} of ${key} is not a record and names no group: left out\n`);
-          return;
-        }
-        if (record.group_id !== query.groupId) return;
-        if (query.topicId !== null && record.topic_id !== query.topicId) return;
-        records.push(record);
-      });
+    gunzipNdjson(object.body).forEach((line, i) => {
+      if (line.length === 0) return;
+      const record = readLine(line);
+      if (record === undefined) {
+        warn(`transcript: line ${i + 1} of ${key} is not a record and names no group: left out\n`);
+        return;
+      }
+      if (record.group_id !== query.groupId) return;
+      if (query.topicId !== null && record.topic_id !== query.topicId) return;
+      records.push(record);
+    });
   }
   return records;
 }
