@@ -5,6 +5,7 @@ import type { Clock, Logger } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';
 import { type RunDeps, type RunOptions, runArchive } from '../../functions/engine/run-archive.ts';
 import type { Simulator, SimulatorOptions } from '../../functions/simulator/index.ts';
+import { silentLogger, testRunOptions } from './engine-fakes.ts';
 import { type ClientRates, clientFor, startSimulatorForClient } from './tencent.ts';
 
 /** The client's rates in engine tests; {@link startEngineSimulator} allows the same. */
@@ -20,26 +21,8 @@ export function startEngineSimulator(options: Omit<SimulatorOptions, 'rateLimits
   return startSimulatorForClient(ENGINE_CLIENT_RATES, options);
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** Run options at test defaults (a fresh run id, all groups, UTC, no deadline) unless given. */
-export function testRunOptions(sdkAppId: number, over: Partial<RunOptions> = {}): RunOptions {
-  return {
-    sdkAppId,
-    runId: `run${Math.random().toString(36).slice(2, 10)}`,
-    groupIds: undefined,
-    selection: { include: [], exclude: [], types: [] },
-    withRecalledMsg: true,
-    timeZone: 'UTC',
-    initialLookbackDays: null,
-    flushBytes: 64 * 1024 * 1024,
-    checkpointIntervalMs: 60_000,
-    leaseMs: 120_000,
-    deadlineMs: null,
-    concurrency: 16,
-    ...over,
-  };
-}
+// Moved to engine-fakes.ts (no simulator import there, for the engine's unit tests); re-exported here.
+export { silentLogger, testRunOptions };
 
 /** A run of the engine on `store`, with every option at a test default unless given. */
 export function engineRun(
