@@ -1,4 +1,5 @@
-import { ConfigError, GiveUpError } from '../domain/errors.ts';
+import { ConfigError } from '../domain/errors.ts';
+import { isConfigGiveUp } from '../domain/retry-policy.ts';
 import { LeaseHeldError, LeaseLostError, RunFailedError } from '../engine/errors.ts';
 import type { RunReport } from '../engine/report.ts';
 import { QueryUsageError } from '../query/errors.ts';
@@ -27,13 +28,7 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return EXIT.config;
   if (error instanceof LeaseHeldError || error instanceof LeaseLostError) return EXIT.leaseHeld;
   // A wrong key, region or admin account is a configuration problem, even when found mid-run.
-  if (
-    error instanceof RunFailedError &&
-    error.cause instanceof GiveUpError &&
-    error.cause.action === 'fatal-config'
-  ) {
-    return EXIT.config;
-  }
+  if (error instanceof RunFailedError && isConfigGiveUp(error.cause)) return EXIT.config;
   if (error instanceof RunFailedError) return EXIT.failed;
   if (error instanceof QueryUsageError) return EXIT.usage;
   if ((error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS')) return EXIT.usage;

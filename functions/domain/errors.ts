@@ -62,12 +62,16 @@ export class TransportError extends ArchiverError {
   }
 }
 
+/** The retry policy's verdict on a call it gave up on (`functions/domain/retry-policy.ts`). */
+export type GiveUpAction = 'skip-group' | 'fatal-config' | 'fatal' | 'retries-exhausted' | 'shrink-request';
+
 /**
  * A failure the retry policy judged not worth retrying (or retries ran out). `action` is the
- * policy's verdict, so a caller can tell "skip this group" from "stop the run".
+ * policy's verdict; what it means to a caller (skip the target, ask for less, stop the run) is read
+ * with the predicates of `functions/domain/retry-policy.ts`, never by comparing actions.
  */
 export class GiveUpError extends ArchiverError {
-  public readonly action: 'skip-group' | 'fatal-config' | 'fatal' | 'retries-exhausted' | 'shrink-request';
+  public readonly action: GiveUpAction;
   public readonly attempts: number;
   public constructor(
     action: GiveUpError['action'],

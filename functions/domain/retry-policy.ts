@@ -6,7 +6,7 @@
  * retry-or-not decision, while we need the decision to be a pure, table-tested function of the
  * documented error codes (docs/tencent-api.md, Error codes) with the clock and randomness injected.
  */
-import { AbortedError, TencentApiError, TransportError } from './errors.ts';
+import { AbortedError, type GiveUpAction, GiveUpError, TencentApiError, TransportError } from './errors.ts';
 import type { Random } from './ports.ts';
 
 export type FailureClass =
@@ -181,7 +181,7 @@ function classifyTransport(error: TransportError): Verdict {
       const status = error.status ?? 0;
       // The API answers 200 except on network-level errors (docs/tencent-api.md, Request format): 5xx,
       // 408 and 429 are infrastructure hiccups. Other 4xx mean the URL points somewhere that is not the API.
-      if (status >= 500 || status === 408 || status === 429) return v('retry', `HTTP ${status}`);
+      if (isTransientHttpStatus(status)) return v('retry', `HTTP ${status}`);
       return v(
         'fatal-config',
         `HTTP ${status} from the endpoint`,
@@ -189,6 +189,14 @@ function classifyTransport(error: TransportError): Verdict {
       );
     }
   }
+}
+
+/**
+ * An HTTP status worth another try, for the API and for media downloads alike: 5xx, 408 (request
+ * timeout) and 429 (too many requests) are infrastructure hiccups.
+ */
+export function isTransientHttpStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
 }
 
 export interface RetryOptions {
@@ -225,8 +233,6 @@ export function backoffDelayMs(attempt: number, options: RetryOptions, random: R
   const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
 }
-
-export type GiveUpAction = 'skip-group' | 'fatal-config' | 'fatal' | 'retries-exhausted' | 'shrink-request';
 
 export type RetryDecision =
   | {
@@ -306,6 +312,39 @@ export function decideRetry(input: RetryInput): RetryDecision {
       return { kind: 'retry', delayMs: backoff, slowDown: false, verdict };
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a give-up means to its caller: the one reading of GiveUpError's action
+// ---------------------------------------------------------------------------------------------
+
+function gaveUp(error: unknown, ...actions: readonly GiveUpAction[]): error is GiveUpError {
+  return error instanceof GiveUpError && actions.includes(error.action);
+}
+
+/** The group (or topic) cannot be archived (dissolved, invalid, no history): skip it, go on with the others. */
+export function isSkipTarget(error: unknown): error is GiveUpError {
+  return gaveUp(error, 'skip-group');
+}
+
+/** The answer is too big (10018, or past the answer cap): ask for fewer messages. */
+export function isShrinkRequest(error: unknown): error is GiveUpError {
+  return gaveUp(error, 'shrink-request');
+}
+
+/** Stops the whole run, not one target: a bug on our side, or the app's configuration. */
+export function isRunFatal(error: unknown): error is GiveUpError {
+  return gaveUp(error, 'fatal', 'fatal-config');
+}
+
+/** The app's configuration is wrong (key, region, admin account, plan), even when found mid-run. */
+export function isConfigGiveUp(error: unknown): error is GiveUpError {
+  return gaveUp(error, 'fatal-config');
+}
+
+/** Transient failures outlasted the retries: a later run may well succeed. */
+export function isRetriesExhausted(error: unknown): error is GiveUpError {
+  return gaveUp(error, 'retries-exhausted');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,8 +463,7 @@ export function decideMediaRetry(input: MediaRetryInput): MediaDecision {
           ? { kind: 'failed', reason: 'HTTP 403 even with the pre-signed URL from get_cos_sig' }
           : { kind: 'sign', reason: 'HTTP 403' };
       }
-      if (status >= 500 || status === 408 || status === 429)
-        return transient(`HTTP ${status}`, failure.retryAfterMs);
+      if (isTransientHttpStatus(status)) return transient(`HTTP ${status}`, failure.retryAfterMs);
       return { kind: 'failed', reason: `HTTP ${status}` };
     }
   }

@@ -3,11 +3,12 @@
  * an answer that contradicts itself, each asked again smaller).
  */
 import { evaluatePage, inWindow, type SeqWindow, type TargetRef } from '../domain/continuation.ts';
-import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import { InconsistentAnswerError } from '../domain/errors.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
 import { filingTimes, newerBounds } from '../domain/placeholder-time.ts';
 import type { ChatApi } from '../domain/ports.ts';
 import { type ArchiveRecord, type RecordContext, toQuarantinedRecord, toRecord } from '../domain/record.ts';
+import { isShrinkRequest } from '../domain/retry-policy.ts';
 import type { RawMessage, RejectedItem } from '../domain/tencent-types.ts';
 import { TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunOptions } from './run-options.ts';
@@ -79,12 +80,12 @@ export async function fetchPage(
       );
     } catch (error) {
       // 10018: the answer would exceed 1 MB; ask for fewer messages (docs/tencent-api.md, Error codes).
-      if (error instanceof GiveUpError && error.action === 'shrink-request' && reqMsgNumber > 1) {
+      if (isShrinkRequest(error) && reqMsgNumber > 1) {
         reqMsgNumber = Math.ceil(reqMsgNumber / 2);
         continue;
       }
       // Too big even alone: record that seq as a flagged row and go on below it (never an endless retry).
-      if (error instanceof GiveUpError && error.action === 'shrink-request') {
+      if (isShrinkRequest(error)) {
         quarantined.set(reqMsgSeq, {
           text: '',
           reason: `group_msg_get_simple answered 10018 (answer too big) for this seq alone: ${error.message}`,

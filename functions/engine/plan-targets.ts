@@ -13,7 +13,7 @@ import {
   type TargetState,
   targetKey,
 } from '../domain/continuation.ts';
-import { GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import { InconsistentAnswerError } from '../domain/errors.ts';
 import {
   batches,
   decideGroup,
@@ -22,6 +22,7 @@ import {
   selectsGroupId,
 } from '../domain/planner.ts';
 import type { ChatApi } from '../domain/ports.ts';
+import { isSkipTarget } from '../domain/retry-policy.ts';
 import { type GroupInfo, TENCENT_APIS } from '../domain/tencent-types.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
@@ -201,7 +202,7 @@ function readTopics({ ctx, calls, consider }: Reading, groupId: string): void {
           }
         },
         (error: unknown) => {
-          if (error instanceof GiveUpError && error.action === 'skip-group') {
+          if (isSkipTarget(error)) {
             report.errors.push({ groupId, topicId: null, error: error.message });
             return;
           }

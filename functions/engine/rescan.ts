@@ -11,7 +11,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { SeqWindow } from '../domain/continuation.ts';
-import { AbortedError, GiveUpError, InconsistentAnswerError } from '../domain/errors.ts';
+import { AbortedError, InconsistentAnswerError } from '../domain/errors.ts';
 import { FingerprintTable, type TargetPrints } from '../domain/fingerprint-log.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
 import { fingerprintPartitionPrefix, rescanProgressKey } from '../domain/partition.ts';
@@ -26,6 +26,7 @@ import {
   type RescanProgress,
   rescanWindows,
 } from '../domain/rescan-plan.ts';
+import { isRunFatal, isShrinkRequest, isSkipTarget } from '../domain/retry-policy.ts';
 import { contentFingerprint } from '../domain/revisions.ts';
 import { type RawMessage, TENCENT_APIS } from '../domain/tencent-types.ts';
 import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
@@ -87,7 +88,7 @@ export async function rescanTargets(
 
   const checkpoint = async (): Promise<void> => {
     await Promise.all(inFlight);
-    await commitCheckpoint(keeper, writer, [], report, control.fence);
+    await commitCheckpoint({ keeper, writer, report, fence: control.fence }, []);
     lastCheckpoint = clock.now();
     await control.fence();
     await saveProgress({ ...progress, cycle: { ...cycle } });
@@ -139,7 +140,7 @@ export async function rescanTargets(
             if (isRunFatal(error)) fatal = error;
             else if (!(error instanceof AbortedError)) {
               // This target is not compared in this cycle; the report says so and the rest goes on.
-              if (!isSkipped(error)) {
+              if (!isSkipTarget(error)) {
                 report.errors.push({
                   groupId: prints.target.groupId,
                   topicId: prints.target.topicId,
@@ -217,7 +218,7 @@ async function compareWindow(
         signal,
       );
     } catch (error) {
-      if (error instanceof GiveUpError && error.action === 'shrink-request' && reqMsgNumber > 1) {
+      if (isShrinkRequest(error) && reqMsgNumber > 1) {
         // 10018: too large an answer; take the window in halves.
         const half = Math.ceil(reqMsgNumber / 2);
         const upper = await compareWindow(
@@ -296,12 +297,4 @@ async function compareWindow(
     messages.clear();
     return out;
   }
-}
-
-function isSkipped(error: unknown): boolean {
-  return error instanceof GiveUpError && error.action === 'skip-group';
-}
-
-function isRunFatal(error: unknown): boolean {
-  return error instanceof GiveUpError && (error.action === 'fatal' || error.action === 'fatal-config');
 }

@@ -4,7 +4,8 @@
  * rebuilt here from redacted text only (no cause chain, no stack that could quote a secret).
  */
 import { redactSecrets } from '../adapters/logging/redact.ts';
-import { ConfigError, GiveUpError, StorageError } from '../domain/errors.ts';
+import { ConfigError, StorageError } from '../domain/errors.ts';
+import { isConfigGiveUp, isRetriesExhausted } from '../domain/retry-policy.ts';
 import { HardStopError, LeaseHeldError, RunFailedError } from '../engine/errors.ts';
 import { ERROR_NAME } from './contract.ts';
 
@@ -24,11 +25,9 @@ export function errorNameFor(error: unknown): string {
   if (error instanceof StorageError && error.retryable) return ERROR_NAME.transient;
   // The invocation's time ran out mid-run: the next invocation rolls back and continues.
   if (error instanceof RunFailedError && error.cause instanceof HardStopError) return ERROR_NAME.timeout;
-  if (error instanceof RunFailedError && error.cause instanceof GiveUpError) {
-    // A wrong key, region or admin account is configuration, even when found mid-run.
-    if (error.cause.action === 'fatal-config') return ERROR_NAME.config;
-    if (error.cause.action === 'retries-exhausted') return ERROR_NAME.transient;
-  }
+  // A wrong key, region or admin account is configuration, even when found mid-run.
+  if (error instanceof RunFailedError && isConfigGiveUp(error.cause)) return ERROR_NAME.config;
+  if (error instanceof RunFailedError && isRetriesExhausted(error.cause)) return ERROR_NAME.transient;
   if (error instanceof RunFailedError && error.cause instanceof StorageError && error.cause.retryable) {
     return ERROR_NAME.transient;
   }

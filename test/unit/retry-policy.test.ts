@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, TencentApiError, TransportError } from '../../functions/domain/errors.ts';
+import {
+  AbortedError,
+  type GiveUpAction,
+  GiveUpError,
+  TencentApiError,
+  TransportError,
+} from '../../functions/domain/errors.ts';
 import {
   backoffDelayMs,
   classifyFailure,
@@ -11,6 +17,12 @@ import {
   decideMediaRetry,
   decideRetry,
   downloadDeadlineMs,
+  isConfigGiveUp,
+  isRetriesExhausted,
+  isRunFatal,
+  isShrinkRequest,
+  isSkipTarget,
+  isTransientHttpStatus,
   type RetryInput,
 } from '../../functions/domain/retry-policy.ts';
 
@@ -208,5 +220,47 @@ describe('decideRetry', () => {
   it('puts the fix into the give-up message of a configuration error', () => {
     const d = decideRetry(input(api(70016)));
     expect(d.kind === 'give-up' && d.message).toMatch(/region/);
+  });
+});
+
+describe('what a give-up means to its caller (the one reading of GiveUpError.action)', () => {
+  const giveUp = (action: GiveUpAction) => new GiveUpError(action, action, { attempts: 1 });
+  const read = (error: unknown) =>
+    [isSkipTarget, isShrinkRequest, isRunFatal, isConfigGiveUp, isRetriesExhausted].map((p) => p(error));
+
+  it.each<[GiveUpAction, boolean[]]>([
+    ['skip-group', [true, false, false, false, false]],
+    ['shrink-request', [false, true, false, false, false]],
+    ['fatal', [false, false, true, false, false]],
+    ['fatal-config', [false, false, true, true, false]],
+    ['retries-exhausted', [false, false, false, false, true]],
+  ])('%s: skip target, shrink, stop the run, configuration, try later = %j', (action, expected) => {
+    expect(read(giveUp(action))).toEqual(expected);
+  });
+
+  it('reads nothing into an error the client did not give up on', () => {
+    expect(read(api(10010))).toEqual([false, false, false, false, false]);
+    expect(read(new Error('skip-group'))).toEqual([false, false, false, false, false]);
+  });
+
+  it('retries the same HTTP statuses for the API and for media downloads', () => {
+    for (const status of [400, 403, 404, 407, 408, 410, 429, 499, 500, 502, 503, 599]) {
+      const apiVerdict = classifyFailure(
+        new TransportError('p', 'http-status', `HTTP ${status}`, { status }),
+      );
+      const media = decideMediaRetry({
+        failure: { kind: 'http-status', status },
+        attempt: 1,
+        signed: true,
+        options: DEFAULT_MEDIA_RETRY_OPTIONS,
+        random: () => 0.5,
+      });
+      expect([apiVerdict.class === 'retry', media.kind === 'retry']).toEqual([
+        isTransientHttpStatus(status),
+        isTransientHttpStatus(status),
+      ]);
+    }
+    expect([408, 429, 500, 503].map(isTransientHttpStatus)).toEqual([true, true, true, true]);
+    expect([400, 403, 404, 410].map(isTransientHttpStatus)).toEqual([false, false, false, false]);
   });
 });
