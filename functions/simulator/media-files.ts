@@ -133,15 +133,17 @@ export function foldSize(size: number, plan: Pick<MediaUrlPlan, 'maxBytes'>): nu
   return folded < MIN_FOLDED && plan.maxBytes >= 2 * MIN_FOLDED ? folded + MIN_FOLDED : folded;
 }
 
+/** One file a message links to: its kind, id, declared size and file extension (none: no extension). */
+export interface MediaUrlFile {
+  readonly kind: SimMediaKind;
+  readonly fileId: string;
+  readonly size: number;
+  readonly ext?: string | undefined;
+}
+
 /** The URL a message carries for one file. */
-export function mediaUrl(
-  seed: number,
-  plan: MediaUrlPlan,
-  kind: SimMediaKind,
-  fileId: string,
-  size: number,
-  ext: string | undefined,
-): string {
+export function mediaUrl(seed: number, plan: MediaUrlPlan, file: MediaUrlFile): string {
+  const { kind, fileId, size, ext } = file;
   const disallowed =
     plan.disallowedBaseUrl !== undefined &&
     unit(mix(seed, hashString(fileId), SALT_FATE)) < plan.disallowedHostFraction;
@@ -344,7 +346,7 @@ export function chosenMediaElement(
             Size: file.bytes,
             Width: 1000,
             Height: 1000,
-            URL: mediaUrl(seed, plan, 'image', `${uuid}_1`, file.bytes, 'jpg'),
+            URL: mediaUrl(seed, plan, { kind: 'image', fileId: `${uuid}_1`, size: file.bytes, ext: 'jpg' }),
           },
         ],
       },
@@ -353,7 +355,7 @@ export function chosenMediaElement(
   return {
     MsgType: 'TIMFileElem',
     MsgContent: {
-      Url: mediaUrl(seed, plan, 'file', uuid, file.bytes, undefined),
+      Url: mediaUrl(seed, plan, { kind: 'file', fileId: uuid, size: file.bytes }),
       UUID: uuid,
       FileSize: file.bytes,
       FileName: file.fileName ?? `${file.id}.bin`,

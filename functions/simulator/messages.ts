@@ -9,10 +9,10 @@ import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.
 import { createPrng, hashString, hexString, intBetween, mix, type Prng, pick, unit } from './hash.ts';
 import {
   foldSize,
+  type MediaUrlFile,
   type MediaUrlPlan,
   mediaUrl,
   SIM_MEDIA_MAX_BYTES,
-  type SimMediaKind,
 } from './media-files.ts';
 
 /** The element types of docs/tencent-api.md, Message elements. */
@@ -166,7 +166,8 @@ const CUSTOM_DATA: readonly string[] = [
 function messageBody(random: Prng, key: MessageStreamKey, seq: number, timeSec: number): JsonValue[] {
   const primary: ElementType =
     seq % 5 === 0 ? (ELEMENT_TYPES[(seq / 5) % ELEMENT_TYPES.length] ?? 'TIMTextElem') : weightedType(random);
-  const body = [element(primary, random, key, seq, timeSec, 0)];
+  const context: ElementContext = { random, key, seq, timeSec, depth: 0 };
+  const body = [element(primary, context)];
   if (random() < 0.15) {
     // Multi-element bodies; at most one TIMCustomElem per message (docs/tencent-api.md, Message elements).
     let customAllowed = primary !== 'TIMCustomElem';
@@ -176,7 +177,7 @@ function messageBody(random: Prng, key: MessageStreamKey, seq: number, timeSec: 
       if (customAllowed) extras.push('TIMCustomElem');
       const type = pick(random, extras);
       if (type === 'TIMCustomElem') customAllowed = false;
-      body.push(element(type, random, key, seq, timeSec, 0));
+      body.push(element(type, context));
     }
   }
   return body;
@@ -204,25 +205,22 @@ function weightedType(random: Prng): ElementType {
   return 'TIMTextElem';
 }
 
-function element(
-  type: ElementType,
-  random: Prng,
-  key: MessageStreamKey,
-  seq: number,
-  timeSec: number,
-  depth: number,
-): JsonObject {
-  return { MsgType: type, MsgContent: content(type, random, key, seq, timeSec, depth) };
+/** Where an element is made: the stream's generator, the message's seq and time, the relay depth. */
+interface ElementContext {
+  readonly random: Prng;
+  readonly key: MessageStreamKey;
+  readonly seq: number;
+  readonly timeSec: number;
+  /** 0 for a message's own element, 1 inside a merged forward, and so on. */
+  readonly depth: number;
 }
 
-function content(
-  type: ElementType,
-  random: Prng,
-  key: MessageStreamKey,
-  seq: number,
-  timeSec: number,
-  depth: number,
-): JsonObject {
+function element(type: ElementType, context: ElementContext): JsonObject {
+  return { MsgType: type, MsgContent: content(type, context) };
+}
+
+function content(type: ElementType, context: ElementContext): JsonObject {
+  const { random, key } = context;
   switch (type) {
     case 'TIMTextElem':
       return { Text: textContent(random) };
@@ -245,7 +243,7 @@ function content(
     case 'TIMVideoFileElem':
       return videoContent(random, key);
     case 'TIMRelayElem':
-      return relayContent(random, key, seq, timeSec, depth);
+      return relayContent(context);
   }
 }
 
@@ -261,14 +259,8 @@ function isLegacy(random: Prng): boolean {
 }
 
 /** The URL of one file, with its declared size folded into the plan's maximum. */
-function fileUrl(
-  key: MessageStreamKey,
-  kind: SimMediaKind,
-  fileId: string,
-  size: number,
-  ext?: string,
-): string {
-  return mediaUrl(key.seed, key.media, kind, fileId, size, ext);
+function fileUrl(key: MessageStreamKey, file: MediaUrlFile): string {
+  return mediaUrl(key.seed, key.media, file);
 }
 
 function soundContent(random: Prng, key: MessageStreamKey): JsonObject {
@@ -276,7 +268,7 @@ function soundContent(random: Prng, key: MessageStreamKey): JsonObject {
   const size = foldSize(intBetween(random, 2_000, 400_000), key.media);
   const base = { UUID: uuid, Size: size, Second: intBetween(random, 1, 60) };
   if (isLegacy(random)) return base;
-  return { Url: fileUrl(key, 'sound', uuid, size, 'm4a'), ...base, Download_Flag: 2 };
+  return { Url: fileUrl(key, { kind: 'sound', fileId: uuid, size, ext: 'm4a' }), ...base, Download_Flag: 2 };
 }
 
 function imageContent(random: Prng, key: MessageStreamKey): JsonObject {
@@ -291,7 +283,7 @@ function imageContent(random: Prng, key: MessageStreamKey): JsonObject {
       Size: bytes,
       Width: Math.max(1, Math.round(width * scale)),
       Height: Math.max(1, Math.round(height * scale)),
-      URL: fileUrl(key, 'image', `${uuid}_${type}`, bytes, 'jpg'),
+      URL: fileUrl(key, { kind: 'image', fileId: `${uuid}_${type}`, size: bytes, ext: 'jpg' }),
     };
   };
   return {
@@ -307,7 +299,7 @@ function fileContent(random: Prng, key: MessageStreamKey): JsonObject {
   const size = foldSize(intBetween(random, 100, SIM_MEDIA_MAX_BYTES), key.media);
   const base = { UUID: uuid, FileSize: size, FileName: name };
   if (isLegacy(random)) return base;
-  return { Url: fileUrl(key, 'file', uuid, size), ...base, Download_Flag: 2 };
+  return { Url: fileUrl(key, { kind: 'file', fileId: uuid, size }), ...base, Download_Flag: 2 };
 }
 
 function videoContent(random: Prng, key: MessageStreamKey): JsonObject {
@@ -330,20 +322,15 @@ function videoContent(random: Prng, key: MessageStreamKey): JsonObject {
   if (legacy) return video;
   return {
     ...video,
-    VideoUrl: fileUrl(key, 'video', videoUuid, videoSize, 'mp4'),
+    VideoUrl: fileUrl(key, { kind: 'video', fileId: videoUuid, size: videoSize, ext: 'mp4' }),
     VideoDownloadFlag: 2,
-    ThumbUrl: fileUrl(key, 'thumb', thumbUuid, video.ThumbSize as number, 'jpg'),
+    ThumbUrl: fileUrl(key, { kind: 'thumb', fileId: thumbUuid, size: video.ThumbSize as number, ext: 'jpg' }),
     ThumbDownloadFlag: 2,
   };
 }
 
-function relayContent(
-  random: Prng,
-  key: MessageStreamKey,
-  seq: number,
-  timeSec: number,
-  depth: number,
-): JsonObject {
+function relayContent(context: ElementContext): JsonObject {
+  const { random, key, seq, depth } = context;
   const count = intBetween(random, 1, 4);
   const head: JsonObject = {
     Title: pick(random, ['群聊的聊天记录', 'Chat history of alice1 and bob.li']),
@@ -362,13 +349,13 @@ function relayContent(
       depth < 1 && random() < 0.1
         ? 'TIMRelayElem'
         : pick(random, ['TIMTextElem', 'TIMFaceElem', 'TIMImageElem']);
-    const nested = element(nestedType, random, key, seq, timeSec, depth + 1);
+    const nested = element(nestedType, { ...context, depth: depth + 1 });
     const item: JsonObject = {
       From_Account: from,
       GroupId: key.groupId,
       MsgSeq: Math.max(1, seq - count + i),
       MsgRandom: Math.floor(random() * 0x1_0000_0000),
-      MsgTimeStamp: Math.max(0, timeSec - (count - i) * 60),
+      MsgTimeStamp: Math.max(0, context.timeSec - (count - i) * 60),
       MsgBody: [nested],
       CloudCustomData: '',
     };
