@@ -158,11 +158,12 @@ export function buildDataset(
     ...(spec.mediaMaxBytes === undefined ? {} : { maxBytes: spec.mediaMaxBytes }),
     ...mediaOverrides,
   };
+  const scope: DatasetScope = { spec, seed, anchorSec, media };
   const generated = spec.groups;
   const extras: GroupPlan[] = [];
   const extraOrdinals = new Map<string, number>();
   for (const extra of spec.extraGroups ?? []) {
-    const plan = extraGroup(extra, spec, seed, anchorSec, generated + extras.length, media);
+    const plan = extraGroup(scope, extra, generated + extras.length);
     if (extraOrdinals.has(plan.groupId) || generatedOrdinal(spec, seed, plan.groupId) !== undefined)
       throw new ConfigError(`Duplicate group id ${plan.groupId}`, { field: 'dataset' });
     extraOrdinals.set(plan.groupId, plan.ordinal);
@@ -171,7 +172,7 @@ export function buildDataset(
   return {
     groupCount: generated + extras.length,
     groupAt: (ordinal) => {
-      if (ordinal < generated) return generatedGroup(spec, seed, anchorSec, ordinal, media);
+      if (ordinal < generated) return generatedGroup(scope, ordinal);
       const extra = extras[ordinal - generated];
       if (extra === undefined) throw new RangeError(`no group at ordinal ${ordinal}`);
       return extra;
@@ -286,13 +287,16 @@ function generatedGroupId(kind: GeneratedGroupKind, seed: number, index: number)
   return `@TGS#${(index % 3) + 1}${body}`;
 }
 
-function generatedGroup(
-  spec: DatasetSpec,
-  seed: number,
-  anchorSec: number,
-  index: number,
-  media: MediaUrlPlan,
-): GroupPlan {
+/** What every group of a dataset is built from: the spec, the seed, "now" and the media plan. */
+interface DatasetScope {
+  readonly spec: DatasetSpec;
+  readonly seed: number;
+  readonly anchorSec: number;
+  readonly media: MediaUrlPlan;
+}
+
+function generatedGroup(scope: DatasetScope, index: number): GroupPlan {
+  const { spec, seed, anchorSec, media } = scope;
   const random = createPrng(mix(seed, 0x6e0, index));
   const kind = groupKind(spec, random);
   const groupId = generatedGroupId(kind, seed, index);
@@ -313,17 +317,11 @@ function generatedGroup(
     topics: topicSpecs,
     mainMessages: kind === 'TopicCommunity' ? 0 : total,
   };
-  return assemble(plan, seed, window, media, random);
+  return assemble(plan, { seed, window, media, random });
 }
 
-function extraGroup(
-  extra: ExtraGroupSpec,
-  spec: DatasetSpec,
-  seed: number,
-  anchorSec: number,
-  ordinal: number,
-  media: MediaUrlPlan,
-): GroupPlan {
+function extraGroup(scope: DatasetScope, extra: ExtraGroupSpec, ordinal: number): GroupPlan {
+  const { spec, seed, anchorSec, media } = scope;
   const random = createPrng(mix(seed, 0xe87a, hashString(extra.groupId)));
   // Extra groups span the whole history and stay active until a minute before the anchor.
   const window = {
@@ -344,7 +342,7 @@ function extraGroup(
     topics,
     mainMessages: extra.messages,
   };
-  return assemble(plan, seed, window, media, random);
+  return assemble(plan, { seed, window, media, random });
 }
 
 interface TimeWindow {
@@ -396,13 +394,16 @@ interface GroupDraft {
   mainMessages: number;
 }
 
-function assemble(
-  draft: GroupDraft,
-  seed: number,
-  window: TimeWindow,
-  media: MediaUrlPlan,
-  random: Prng,
-): GroupPlan {
+/** How a group's streams are made: the dataset's seed and media plan, its time window and generator. */
+interface AssembleContext {
+  readonly seed: number;
+  readonly window: TimeWindow;
+  readonly media: MediaUrlPlan;
+  readonly random: Prng;
+}
+
+function assemble(draft: GroupDraft, context: AssembleContext): GroupPlan {
+  const { seed, window, media, random } = context;
   const groupHash = hashString(draft.groupId);
   const stream = (topicId: string | undefined, baseCount: number): StreamPlan => ({
     seed,
