@@ -143,10 +143,15 @@ export function groupMsgGetSimple(
 export function sequentialPulls(
   world: SimWorld,
   stream: StreamState,
-  withRecalled: boolean,
-  maxPageBytes: number | undefined,
-  groupId: string,
+  options: {
+    readonly groupId: string;
+    /** `WithRecalledMsg` of every request. */
+    readonly withRecalled: boolean;
+    /** The server's page byte budget, if any (as in {@link groupMsgGetSimple}). */
+    readonly maxPageBytes: number | undefined;
+  },
 ): number {
+  const { groupId, withRecalled, maxPageBytes } = options;
   const overhead = Buffer.byteLength(head(groupId, 0)) + 2;
   const budget = maxPageBytes === undefined ? undefined : maxPageBytes - overhead;
   let calls = 0;

@@ -539,13 +539,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const group = sim.world.group(groupId);
       const stream = group && sim.world.streamOf(group, pullOptions?.topicId);
       if (stream === undefined) return 0;
-      return sequentialPulls(
-        sim.world,
-        stream,
-        pullOptions?.withRecalledMsg ?? true,
-        options.maxPageBytes,
+      return sequentialPulls(sim.world, stream, {
         groupId,
-      );
+        withRecalled: pullOptions?.withRecalledMsg ?? true,
+        maxPageBytes: options.maxPageBytes,
+      });
     },
   };
 }
