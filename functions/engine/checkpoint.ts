@@ -18,17 +18,35 @@ import type { RunReport } from './report.ts';
 import type { StagedTargets, StateKeeper } from './state-keeper.ts';
 import type { TargetWork } from './target-work.ts';
 
+/** What the clean-up of earlier runs' checkpoints deletes with, and logs and times with. */
+export interface CleanupPorts {
+  readonly store: ObjectStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * What a checkpoint is written with: the state, the writer holding the settled records, the report
+ * it counts into, and the fence run before every object write and state commit (it throws to
+ * stop: lease lost, hard stop).
+ */
+export interface CheckpointParts {
+  readonly keeper: StateKeeper;
+  readonly writer: PartitionWriter;
+  readonly report: RunReport;
+  readonly fence: () => Promise<void>;
+}
+
 /**
  * Delete the objects of a checkpoint that never committed, then clear the intent and remember the
  * keys: the run that planned them may be frozen, not dead, and write one late (see lease.ts).
  */
 export async function rollBackPendingWrite(
   keeper: StateKeeper,
-  store: ObjectStore,
-  clock: Clock,
-  logger: Logger,
+  ports: CleanupPorts,
   report: RunReport,
 ): Promise<void> {
+  const { store, clock, logger } = ports;
   const pending = keeper.head.pending;
   if (!pending) return;
   logger.warn('rolling back an uncommitted checkpoint of an earlier run', {
@@ -48,12 +66,8 @@ export async function rollBackPendingWrite(
  * Delete again every remembered rolled-back key (a frozen run that came back may have written
  * one after the rollback), and forget the expired ones.
  */
-export async function sweepRolledBack(
-  keeper: StateKeeper,
-  store: ObjectStore,
-  clock: Clock,
-  logger: Logger,
-): Promise<void> {
+export async function sweepRolledBack(keeper: StateKeeper, ports: CleanupPorts): Promise<void> {
+  const { store, clock, logger } = ports;
   const remembered = keeper.head.rolledBack;
   if (remembered.length === 0) return;
   // Deleting an absent key is not an error, so every remembered key is simply deleted again.
@@ -92,13 +106,9 @@ export function snapshotCheckpoint(
  * targets (a delta, or a new base) → commit (the head names it, the intent is cleared). Paging may
  * go on meanwhile; the next snapshot must wait until this resolves.
  */
-export async function writeCheckpoint(
-  keeper: StateKeeper,
-  writer: PartitionWriter,
-  { planned, staged }: CheckpointSnapshot,
-  report: RunReport,
-  fence: () => Promise<void>,
-): Promise<void> {
+export async function writeCheckpoint(parts: CheckpointParts, snapshot: CheckpointSnapshot): Promise<void> {
+  const { keeper, writer, report, fence } = parts;
+  const { planned, staged } = snapshot;
   await fence();
   const runId = report.runId;
   const intent = [...planned.map((p) => p.key), ...(staged ? [staged.ref.key] : [])];
@@ -122,13 +132,10 @@ export async function writeCheckpoint(
 
 /** A checkpoint at a barrier (the caller drained every page): snapshot and write it. */
 export async function commitCheckpoint(
-  keeper: StateKeeper,
-  writer: PartitionWriter,
+  parts: CheckpointParts,
   targets: readonly TargetWork[],
-  report: RunReport,
-  fence: () => Promise<void>,
 ): Promise<void> {
-  await writeCheckpoint(keeper, writer, snapshotCheckpoint(keeper, writer, targets), report, fence);
+  await writeCheckpoint(parts, snapshotCheckpoint(parts.keeper, parts.writer, targets));
 }
 
 /** Whether the buffer is full enough, or the last checkpoint old enough, to commit now. */

@@ -5,236 +5,307 @@
  * last one after every page has settled).
  */
 import type { RangeProgress } from '../domain/continuation.ts';
-import { AbortedError, GiveUpError } from '../domain/errors.ts';
-import { checkpointDue, commitCheckpoint, snapshotCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { AbortedError } from '../domain/errors.ts';
+import { isRunFatal, isSkipTarget } from '../domain/retry-policy.ts';
+import {
+  type CheckpointParts,
+  checkpointDue,
+  commitCheckpoint,
+  snapshotCheckpoint,
+  writeCheckpoint,
+} from './checkpoint.ts';
 import { describeError as describe } from './errors.ts';
 import { fetchPage } from './fetch-window.ts';
-import type { PartitionWriter } from './partition-writer.ts';
 import { PLANNING_CALLS_IN_FLIGHT } from './plan-targets.ts';
 import { noteQuarantined, type RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
-import type { StateKeeper } from './state-keeper.ts';
 import type { PageResult, Span, TargetWork } from './target-work.ts';
 import type { WorkFeed } from './work-feed.ts';
 
 /** Uncompressed bytes that may wait for the gzip streams before paging pauses. */
 const MAX_COMPRESSION_BACKLOG_BYTES = 8 * 1024 * 1024;
 
+/**
+ * What a run pages (and rescans) with: its ports and options, its state, writer and report, and
+ * the fence run before every object write and state commit (it throws to stop: lease lost, hard
+ * stop).
+ */
+export interface RunContext extends CheckpointParts {
+  readonly deps: RunDeps;
+  readonly options: RunOptions;
+  /** Aborts at once, in-flight requests too. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** How paging is stopped, and whether planning still feeds it. */
+export interface PagingControl {
+  /** Soft stop (Ctrl-C): like the deadline, no new page; drain, commit, report. */
+  readonly stop?: AbortSignal | undefined;
+  /**
+   * Planning still going on: `targets` is its feed's list and grows. Paging waits for more
+   * until the feed closes, and leaves planning its share of the client's slots meanwhile.
+   */
+  readonly planning?: WorkFeed | undefined;
+}
+
 /** The paging loop: round-robin over targets, many pages in flight, checkpoints alongside. */
 export async function pageTargets(
-  deps: RunDeps,
-  options: RunOptions,
-  keeper: StateKeeper,
-  writer: PartitionWriter,
+  run: RunContext,
   targets: TargetWork[],
-  report: RunReport,
-  signal: AbortSignal | undefined,
-  control: {
-    /** Runs before every object write and state commit; throws to stop (lease lost, hard stop). */
-    fence: () => Promise<void>;
-    /** Soft stop (Ctrl-C): like the deadline, no new page; drain, commit, report. */
-    stop?: AbortSignal | undefined;
-    /**
-     * Planning still going on: `targets` is its feed's list and grows. Paging waits for more
-     * until the feed closes, and leaves planning its share of the client's slots meanwhile.
-     */
-    planning?: WorkFeed | undefined;
-  } = { fence: async () => undefined },
+  control: PagingControl = {},
 ): Promise<void> {
-  const { clock } = deps;
-  const inFlight = new Set<Promise<void>>();
-  let lastCheckpoint = clock.now();
-  let cursor = 0;
-  let fatal: unknown;
-  const progress = (): void =>
+  await new PageLoop(run, targets, control).page();
+}
+
+/** The loop's state: the pages in flight, the round-robin cursor, the checkpoint being written. */
+class PageLoop {
+  private readonly inFlight = new Set<Promise<void>>();
+  private lastCheckpoint: number;
+  /** Where the round robin resumes. */
+  private cursor = 0;
+  /** Targets checked for a range with nothing left to fetch (see `absorb`). */
+  private absorbed = 0;
+  /** The first run-fatal error of a page: no new page; the run throws it after the last commit. */
+  private fatal: unknown;
+  /**
+   * The checkpoint being written while paging goes on, if any (it never rejects: a failure is
+   * `commitFailure`). Only one at a time: the next snapshot waits for it.
+   */
+  private committing: Promise<void> | undefined;
+  private commitFailure: { error: unknown } | undefined;
+
+  public constructor(
+    private readonly run: RunContext,
+    private readonly targets: TargetWork[],
+    private readonly control: PagingControl,
+  ) {
+    this.lastCheckpoint = run.deps.clock.now();
+  }
+
+  public async page(): Promise<void> {
+    for (;;) {
+      this.absorb();
+      if (this.stopping()) break;
+      const next = this.step();
+      if (next === 'done') break;
+      if (next !== undefined) await next;
+    }
+    await this.finish();
+  }
+
+  /** No new page: a fatal error, a failed commit, the signal, planning cut short, the deadline or a stop. */
+  private stopping(): boolean {
+    const { options, signal, deps } = this.run;
+    if (this.fatal !== undefined || this.commitFailure !== undefined || signal?.aborted) return true;
+    // Planning failed or was stopped: commit what was fetched, and stop.
+    if (this.control.planning?.incomplete) return true;
+    if (options.deadlineMs !== null && deps.clock.now() >= options.deadlineMs) return true;
+    return this.control.stop?.aborted === true;
+  }
+
+  /**
+   * One turn of the loop: start a checkpoint or a page (undefined: go on at once), or return what to
+   * wait for before the next turn, or 'done' when nothing is left in flight or to page.
+   */
+  private step(): Promise<unknown> | undefined | 'done' {
+    const { writer, options, deps } = this.run;
+    if (checkpointDue(writer, options, this.lastCheckpoint, deps.clock.now())) {
+      if (this.committing === undefined) {
+        this.startCheckpoint();
+        return undefined;
+      }
+      // The last checkpoint is still being written: page on, but never buffer past the flush size.
+      if (writer.bufferedBytes >= options.flushBytes) return this.committing;
+    }
+    // The compressor is behind: fetch no more until it catches up (memory bounded by bytes).
+    if (writer.backlogBytes > MAX_COMPRESSION_BACKLOG_BYTES)
+      return writer.drain(MAX_COMPRESSION_BACKLOG_BYTES / 2);
+    if (this.inFlight.size >= this.maxInFlight()) return this.settled(true);
+    const next = this.pick();
+    if (next) {
+      this.dispatch(next.target, next.span);
+      return undefined;
+    }
+    if (this.control.planning?.open) return this.settled(true);
+    if (this.inFlight.size === 0) return 'done';
+    return this.settled(false);
+  }
+
+  /** The last checkpoint: after every page has settled and the one being written has committed. */
+  private async finish(): Promise<void> {
+    const { report, signal } = this.run;
+    const planning = this.control.planning;
+    await Promise.all(this.inFlight);
+    await this.committing;
+    if (this.commitFailure !== undefined) throw this.commitFailure.error;
+    await commitCheckpoint(this.run, this.targets);
+    this.progress();
+    reportRemaining(this.targets, report);
+    report.done =
+      report.remainingTargets === 0 &&
+      this.fatal === undefined &&
+      !signal?.aborted &&
+      planning?.open !== true;
+    if (planning?.incomplete) report.done = false;
+    if (this.fatal !== undefined) throw this.fatal;
+  }
+
+  private progress(): void {
+    const { deps, report } = this.run;
     deps.onProgress?.({
-      targetsTotal: targets.length,
+      targetsTotal: this.targets.length,
       targetsDone: report.groups.archived,
       messages: report.messages,
       pages: report.pages,
       objects: report.objectsWritten,
     });
+  }
 
-  const finishIfDone = (target: TargetWork): void => {
+  private finishIfDone(target: TargetWork): void {
     while (target.rangeDone && target.failed === undefined && !target.interrupted) {
       target.finishRange();
       if (target.finished) {
-        report.groups.archived++;
+        this.run.report.groups.archived++;
         break;
       }
     }
-  };
+  }
 
-  /** A page settled: its records go to the writer at once, and its span moves down. */
-  const settle = (target: TargetWork, span: Span, result: PageResult | undefined, error: unknown): void => {
-    span.inFlight = false;
-    target.inFlight--;
-    if (result !== undefined) {
-      writer.addAll(result.records, result.filedAt);
-      for (const record of result.records) {
-        report.messages++;
-        if (record.is_place_msg === 1) report.placeholders++;
-        if (record.is_place_msg === 2) report.recalled++;
-        if (record.quarantined) noteQuarantined(report, record);
-      }
-      report.inconsistentAnswers += result.inconsistent ?? 0;
-      report.pages += result.calls;
-      if (result.short) report.shortPages++;
-      // Written records are claimed even if the target failed meanwhile: the state must match the files.
-      target.applyPage(span, result);
-    } else if (target.failed === undefined && !target.interrupted) {
-      if (error instanceof AbortedError) {
-        target.interrupted = true;
-      } else if (error instanceof GiveUpError && isRunFatal(error)) {
-        fatal ??= error;
-      } else {
-        target.failed = error;
-        report.groups.failed++;
-        report.errors.push({
-          groupId: target.ref.groupId,
-          topicId: target.ref.topicId,
-          error: describe(error),
-        });
-      }
+  /**
+   * A range with nothing left to fetch (resumed at its very end) completes at once; so does each
+   * target planning adds later, as it comes.
+   */
+  private absorb(): void {
+    for (; this.absorbed < this.targets.length; this.absorbed++) {
+      this.finishIfDone(this.targets[this.absorbed] as TargetWork);
     }
-    finishIfDone(target);
-    progress();
-  };
+  }
 
-  const dispatch = (target: TargetWork, span: Span): void => {
+  /** Round robin over the targets: the next one with a span free to page, and that span. */
+  private pick(): { target: TargetWork; span: Span } | undefined {
+    const targets = this.targets;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[(this.cursor + i) % targets.length] as TargetWork;
+      const span = target.nextSpan();
+      if (span === undefined) continue;
+      this.cursor = (this.cursor + i + 1) % targets.length;
+      return { target, span };
+    }
+    return undefined;
+  }
+
+  /**
+   * While planning runs, its calls (get_group_info, get_topic, the listing) need the client's
+   * slots too: pages waiting for their own rate limit must not hold every one. Paging leaves them
+   * as many as planning has out (at most its own cap), and one more for the listing; while
+   * planning waits for the listing's next page (1/s), paging may use the rest.
+   */
+  private maxInFlight(): number {
+    const { concurrency } = this.run.options;
+    const planning = this.control.planning;
+    if (!planning?.open) return concurrency;
+    const share = Math.min(PLANNING_CALLS_IN_FLIGHT + 1, concurrency - 1, 1 + planning.callsInFlight);
+    return Math.max(1, concurrency - share);
+  }
+
+  /** Waits for whatever settles first: a page, the checkpoint being written, or (optionally) planning. */
+  private settled(withPlanning: boolean): Promise<unknown> {
+    const planning = this.control.planning;
+    return Promise.race([
+      ...this.inFlight,
+      ...(this.committing ? [this.committing] : []),
+      ...(withPlanning && planning?.open ? [planning.changed()] : []),
+    ]);
+  }
+
+  /** Snapshot now (records settled so far, the states that claim them) and write it meanwhile. */
+  private startCheckpoint(): void {
+    const { keeper, writer, deps } = this.run;
+    const snapshot = snapshotCheckpoint(keeper, writer, this.targets);
+    this.lastCheckpoint = deps.clock.now();
+    this.committing = writeCheckpoint(this.run, snapshot)
+      .then(
+        () => this.progress(),
+        (error: unknown) => {
+          this.commitFailure ??= { error };
+        },
+      )
+      .finally(() => {
+        this.committing = undefined;
+      });
+  }
+
+  private dispatch(target: TargetWork, span: Span): void {
     span.inFlight = true;
     target.inFlight++;
     const range = target.range as RangeProgress;
     // A snapshot: a stop elsewhere in the target may drop the live span meanwhile.
     const window = { lo: span.lo, hi: span.hi };
     const request = target.request(span);
-    const task = fetchPage(
-      deps.api,
-      options,
-      {
-        ref: target.ref,
-        floorTime: range.floorTime,
-        span: window,
-        request,
-        generation: target.state.generation,
-      },
-      signal,
-    ).then(
-      (result) => settle(target, span, result, undefined),
-      (error: unknown) => settle(target, span, undefined, error),
+    const { deps, options, signal } = this.run;
+    const job = {
+      ref: target.ref,
+      floorTime: range.floorTime,
+      span: window,
+      request,
+      generation: target.state.generation,
+    };
+    const task = fetchPage(deps.api, options, job, signal).then(
+      (result) => this.settle(target, span, result, undefined),
+      (error: unknown) => this.settle(target, span, undefined, error),
     );
     const tracked = task.then(() => {
-      inFlight.delete(tracked);
+      this.inFlight.delete(tracked);
     });
-    inFlight.add(tracked);
-  };
-
-  /**
-   * The checkpoint being written while paging goes on, if any (it never rejects: a failure is
-   * `commitFailure`). Only one at a time: the next snapshot waits for it.
-   */
-  let committing: Promise<void> | undefined;
-  let commitFailure: { error: unknown } | undefined;
-  /** Snapshot now (records settled so far, the states that claim them) and write it meanwhile. */
-  const startCheckpoint = (): void => {
-    const snapshot = snapshotCheckpoint(keeper, writer, targets);
-    lastCheckpoint = clock.now();
-    committing = writeCheckpoint(keeper, writer, snapshot, report, control.fence)
-      .then(
-        () => progress(),
-        (error: unknown) => {
-          commitFailure ??= { error };
-        },
-      )
-      .finally(() => {
-        committing = undefined;
-      });
-  };
-  /** Waits for whatever settles first: a page, the checkpoint being written, or (optionally) planning. */
-  const settled = (withPlanning: boolean): Promise<unknown> =>
-    Promise.race([
-      ...inFlight,
-      ...(committing ? [committing] : []),
-      ...(withPlanning && planning?.open ? [planning.changed()] : []),
-    ]);
-
-  /** Round robin over the targets: the next one with a span free to page, and that span. */
-  const pick = (): { target: TargetWork; span: Span } | undefined => {
-    for (let i = 0; i < targets.length; i++) {
-      const target = targets[(cursor + i) % targets.length] as TargetWork;
-      const span = target.nextSpan();
-      if (span === undefined) continue;
-      cursor = (cursor + i + 1) % targets.length;
-      return { target, span };
-    }
-    return undefined;
-  };
-
-  // A range with nothing left to fetch (resumed at its very end) completes at once; so does each
-  // target planning adds later, as it comes.
-  let absorbed = 0;
-  const absorb = (): void => {
-    for (; absorbed < targets.length; absorbed++) finishIfDone(targets[absorbed] as TargetWork);
-  };
-  const planning = control.planning;
-  // While planning runs, its calls (get_group_info, get_topic, the listing) need the client's
-  // slots too: pages waiting for their own rate limit must not hold every one. Paging leaves them
-  // as many as planning has out (at most its own cap), and one more for the listing; while
-  // planning waits for the listing's next page (1/s), paging may use the rest.
-  const planningShare = (): number =>
-    Math.min(PLANNING_CALLS_IN_FLIGHT + 1, options.concurrency - 1, 1 + (planning?.callsInFlight ?? 0));
-  const maxInFlight = (): number =>
-    planning?.open ? Math.max(1, options.concurrency - planningShare()) : options.concurrency;
-  for (;;) {
-    absorb();
-    if (fatal !== undefined || commitFailure !== undefined || signal?.aborted) break;
-    // Planning failed or was stopped: commit what was fetched, and stop.
-    if (planning?.incomplete) break;
-    if (options.deadlineMs !== null && clock.now() >= options.deadlineMs) break;
-    if (control.stop?.aborted) break;
-    if (checkpointDue(writer, options, lastCheckpoint, clock.now())) {
-      if (committing === undefined) {
-        startCheckpoint();
-        continue;
-      }
-      // The last checkpoint is still being written: page on, but never buffer past the flush size.
-      if (writer.bufferedBytes >= options.flushBytes) {
-        await committing;
-        continue;
-      }
-    }
-    if (writer.backlogBytes > MAX_COMPRESSION_BACKLOG_BYTES) {
-      // The compressor is behind: fetch no more until it catches up (memory bounded by bytes).
-      await writer.drain(MAX_COMPRESSION_BACKLOG_BYTES / 2);
-      continue;
-    }
-    if (inFlight.size >= maxInFlight()) {
-      await settled(true);
-      continue;
-    }
-    const next = pick();
-    if (next) {
-      dispatch(next.target, next.span);
-      continue;
-    }
-    if (planning?.open) {
-      await settled(true);
-      continue;
-    }
-    if (inFlight.size === 0) break;
-    await settled(false);
+    this.inFlight.add(tracked);
   }
-  // The last checkpoint: after every page has settled and the one being written has committed.
-  await Promise.all(inFlight);
-  await committing;
-  if (commitFailure !== undefined) throw commitFailure.error;
-  await commitCheckpoint(keeper, writer, targets, report, control.fence);
-  progress();
-  reportRemaining(targets, report);
-  report.done =
-    report.remainingTargets === 0 && fatal === undefined && !signal?.aborted && planning?.open !== true;
-  if (planning?.incomplete) report.done = false;
-  if (fatal !== undefined) throw fatal;
+
+  /** A page settled: its records go to the writer at once, and its span moves down. */
+  private settle(target: TargetWork, span: Span, result: PageResult | undefined, error: unknown): void {
+    span.inFlight = false;
+    target.inFlight--;
+    if (result !== undefined) {
+      this.run.writer.addAll(result.records, result.filedAt);
+      countPage(this.run.report, result);
+      // Written records are claimed even if the target failed meanwhile: the state must match the files.
+      target.applyPage(span, result);
+    } else if (target.failed === undefined && !target.interrupted) {
+      this.fail(target, error);
+    }
+    this.finishIfDone(target);
+    this.progress();
+  }
+
+  /** A page failed: the target stops (interrupted, or failed and reported), or the run does (fatal). */
+  private fail(target: TargetWork, error: unknown): void {
+    const report = this.run.report;
+    if (error instanceof AbortedError) {
+      target.interrupted = true;
+    } else if (isRunFatal(error)) {
+      this.fatal ??= error;
+    } else {
+      target.failed = error;
+      report.groups.failed++;
+      report.errors.push({
+        groupId: target.ref.groupId,
+        topicId: target.ref.topicId,
+        error: describe(error),
+      });
+    }
+  }
+}
+
+/** A page's records and calls, counted into the report. */
+function countPage(report: RunReport, result: PageResult): void {
+  for (const record of result.records) {
+    report.messages++;
+    if (record.is_place_msg === 1) report.placeholders++;
+    if (record.is_place_msg === 2) report.recalled++;
+    if (record.quarantined) noteQuarantined(report, record);
+  }
+  report.inconsistentAnswers += result.inconsistent ?? 0;
+  report.pages += result.calls;
+  if (result.short) report.shortPages++;
 }
 
 /**
@@ -245,7 +316,7 @@ export async function pageTargets(
 export function reportRemaining(targets: readonly TargetWork[], report: RunReport): void {
   // A group that cannot be archived (dissolved mid-run, invalid id) is settled for this run; one that
   // failed transiently is not, so the next invocation tries it again.
-  const remaining = targets.filter((t) => !t.finished && !isSkipped(t.failed));
+  const remaining = targets.filter((t) => !t.finished && !isSkipTarget(t.failed));
   report.remainingTargets = remaining.length;
   // Loops, not spreads: a spread of a million targets overflows the call stack.
   let newest: number | null = null;
@@ -258,13 +329,4 @@ export function reportRemaining(targets: readonly TargetWork[], report: RunRepor
   report.pendingNewestTime = newest;
   report.pendingOldestTime = oldest;
   report.pendingNeverArchived = remaining.filter((t) => t.state.highWater === 0).length;
-}
-
-function isSkipped(error: unknown): boolean {
-  return error instanceof GiveUpError && error.action === 'skip-group';
-}
-
-/** Errors that stop the whole run rather than one group. */
-function isRunFatal(error: GiveUpError): boolean {
-  return error.action === 'fatal' || error.action === 'fatal-config';
 }

@@ -31,10 +31,10 @@ import { contentFingerprint } from '../domain/revisions.ts';
 import { type RawMessage, TENCENT_APIS } from '../domain/tencent-types.ts';
 import { checkpointDue, commitCheckpoint } from './checkpoint.ts';
 import { describeError } from './errors.ts';
+import type { RunContext } from './page-loop.ts';
 import type { PartitionWriter } from './partition-writer.ts';
 import type { RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
-import type { StateKeeper } from './state-keeper.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -45,28 +45,26 @@ interface Revision {
   readonly filedAt: number;
 }
 
+/** How the rescan is stopped softly. */
+export interface RescanControl {
+  /** The soft stop (Ctrl-C): no new page; what was found is committed. */
+  readonly stop?: AbortSignal | undefined;
+}
+
 /**
  * Run (or continue) the rescan cycle. Sets `report.rescan`; returns when the cycle is complete,
- * the deadline came or the signal fired (after committing what it found).
+ * the deadline came or the signal fired (after committing what it found). `run.fence` guards every
+ * object write (lease, hard stop).
  * @throws the run-fatal errors of the client, after committing what was found before
  */
-export async function rescanTargets(
-  deps: RunDeps,
-  options: RunOptions,
-  keeper: StateKeeper,
-  writer: PartitionWriter,
-  report: RunReport,
-  signal: AbortSignal | undefined,
-  /** `fence` guards every object write (lease, hard stop); `stop` is the soft stop (no new page). */
-  control: { fence: () => Promise<void>; stop?: AbortSignal | undefined } = { fence: async () => undefined },
-): Promise<void> {
+export async function rescanTargets(run: RunContext, control: RescanControl = {}): Promise<void> {
+  const { deps, options, report } = run;
   const days = options.rescanDays ?? 0;
   report.rescan.days = days;
   if (days <= 0) return;
   report.rescan.complete = false;
-  const { store, clock } = deps;
   const progressKey = rescanProgressKey(options.sdkAppId);
-  const stored = await store.get(progressKey);
+  const stored = await deps.store.get(progressKey);
   const progress = parseRescanProgress(stored === undefined ? undefined : decoder.decode(stored.body));
   const observedAt = options.observedAtSec ?? Math.floor(report.startedAtMs / 1000);
   const cycle = chooseCycle({
@@ -77,96 +75,156 @@ export async function rescanTargets(
     retentionDays: options.retentionDays ?? days,
     timeZone: options.timeZone,
   });
-  const saveProgress = async (next: RescanProgress): Promise<void> => {
-    await store.put(progressKey, encoder.encode(`${JSON.stringify(next)}\n`), {
+  await new RescanPass(run, control, { progressKey, progress, cycle, observedAt }).scan();
+}
+
+/** Where the cycle stands, as read at the start of this run. */
+interface CycleStart {
+  readonly progressKey: string;
+  readonly progress: RescanProgress;
+  /** Advanced as days and targets are done; saved with every checkpoint. */
+  readonly cycle: RescanCycle;
+  readonly observedAt: number;
+}
+
+/** One run's pass over the cycle: the windows in flight, the last checkpoint, the first fatal error. */
+class RescanPass {
+  private readonly inFlight = new Set<Promise<void>>();
+  private lastCheckpoint: number;
+  private fatal: unknown;
+
+  public constructor(
+    private readonly run: RunContext,
+    private readonly control: RescanControl,
+    private readonly start: CycleStart,
+  ) {
+    this.lastCheckpoint = run.deps.clock.now();
+  }
+
+  public async scan(): Promise<void> {
+    const { cycle, observedAt } = this.start;
+    for (; cycle.dayIndex < cycle.days.length; cycle.dayIndex++, cycle.targetsDone = 0) {
+      await this.scanDay(cycle.days[cycle.dayIndex] as string);
+      await Promise.all(this.inFlight);
+      if (this.stopping()) break;
+    }
+    await this.checkpoint();
+    if (this.fatal !== undefined) throw this.fatal;
+    if (cycle.dayIndex >= cycle.days.length) {
+      await this.run.fence();
+      await this.saveProgress({ version: 1, cycle: null, lastCompletedAtSec: observedAt });
+      this.run.report.rescan.complete = true;
+    }
+  }
+
+  private async saveProgress(next: RescanProgress): Promise<void> {
+    await this.run.deps.store.put(this.start.progressKey, encoder.encode(`${JSON.stringify(next)}\n`), {
       contentType: 'application/json',
     });
-  };
-  const inFlight = new Set<Promise<void>>();
-  let lastCheckpoint = clock.now();
-  let fatal: unknown;
+  }
 
-  const checkpoint = async (): Promise<void> => {
-    await Promise.all(inFlight);
-    await commitCheckpoint({ keeper, writer, report, fence: control.fence }, []);
-    lastCheckpoint = clock.now();
-    await control.fence();
-    await saveProgress({ ...progress, cycle: { ...cycle } });
-  };
-  const stopping = (): boolean =>
-    fatal !== undefined ||
-    signal?.aborted === true ||
-    control.stop?.aborted === true ||
-    (options.deadlineMs !== null && clock.now() >= options.deadlineMs);
+  private async checkpoint(): Promise<void> {
+    await Promise.all(this.inFlight);
+    await commitCheckpoint(this.run, []);
+    this.lastCheckpoint = this.run.deps.clock.now();
+    await this.run.fence();
+    await this.saveProgress({ ...this.start.progress, cycle: { ...this.start.cycle } });
+  }
 
-  for (; cycle.dayIndex < cycle.days.length; cycle.dayIndex++, cycle.targetsDone = 0) {
-    const dt = cycle.days[cycle.dayIndex] as string;
-    const targets = currentGenerations(await loadDay(store, options.sdkAppId, dt));
+  private stopping(): boolean {
+    const { signal, options, deps } = this.run;
+    return (
+      this.fatal !== undefined ||
+      signal?.aborted === true ||
+      this.control.stop?.aborted === true ||
+      (options.deadlineMs !== null && deps.clock.now() >= options.deadlineMs)
+    );
+  }
+
+  /** Every target of one day, from the first one not yet done. */
+  private async scanDay(dt: string): Promise<void> {
+    const { cycle } = this.start;
+    const targets = currentGenerations(await loadDay(this.run.deps.store, this.run.options.sdkAppId, dt));
     // Targets finish in any order; `targetsDone` only advances over a prefix that is finished.
     const finished = new Set<number>();
     const advance = (): void => {
       while (finished.has(cycle.targetsDone)) finished.delete(cycle.targetsDone++);
     };
     for (let index = cycle.targetsDone; index < targets.length; index++) {
-      const prints = targets[index] as TargetPrints;
-      const windows = rescanWindows(prints, cycle);
-      let open = windows.length;
-      const done = (): void => {
+      await this.scanTarget(targets[index] as TargetPrints, () => {
         finished.add(index);
         advance();
-      };
-      if (open === 0) done();
-      for (const window of windows) {
-        for (;;) {
-          if (stopping()) break;
-          if (checkpointDue(writer, options, lastCheckpoint, clock.now())) {
-            await checkpoint();
-            continue;
-          }
-          if (inFlight.size >= options.concurrency) {
-            await Promise.race(inFlight);
-            continue;
-          }
-          break;
-        }
-        if (stopping()) break;
-        const task = compareWindow(deps, options, prints, cycle, window, observedAt, report, signal).then(
-          (revisions) => {
-            addRevisions(writer, revisions);
-            report.messages += revisions.length;
-            if (--open === 0) done();
-          },
-          (error: unknown) => {
-            if (isRunFatal(error)) fatal = error;
-            else if (!(error instanceof AbortedError)) {
-              // This target is not compared in this cycle; the report says so and the rest goes on.
-              if (!isSkipTarget(error)) {
-                report.errors.push({
-                  groupId: prints.target.groupId,
-                  topicId: prints.target.topicId,
-                  error: `rescan: ${describeError(error)}`,
-                });
-              }
-              if (--open === 0) done();
-            }
-          },
-        );
-        const tracked = task.then(() => {
-          inFlight.delete(tracked);
-        });
-        inFlight.add(tracked);
-      }
-      if (stopping()) break;
+      });
+      if (this.stopping()) break;
     }
-    await Promise.all(inFlight);
-    if (stopping()) break;
   }
-  await checkpoint();
-  if (fatal !== undefined) throw fatal;
-  if (cycle.dayIndex >= cycle.days.length) {
-    await control.fence();
-    await saveProgress({ version: 1, cycle: null, lastCompletedAtSec: observedAt });
-    report.rescan.complete = true;
+
+  /** Start comparing each window of one target; `done` runs once the last of them settled. */
+  private async scanTarget(prints: TargetPrints, done: () => void): Promise<void> {
+    const windows = rescanWindows(prints, this.start.cycle);
+    let open = windows.length;
+    if (open === 0) done();
+    const settled = (): void => {
+      if (--open === 0) done();
+    };
+    for (const window of windows) {
+      await this.waitForSlot();
+      if (this.stopping()) break;
+      this.startWindow(prints, window, settled);
+    }
+  }
+
+  /** Commit when a checkpoint is due, and wait while every slot is taken (or until stopping). */
+  private async waitForSlot(): Promise<void> {
+    const { writer, options, deps } = this.run;
+    for (;;) {
+      if (this.stopping()) return;
+      if (checkpointDue(writer, options, this.lastCheckpoint, deps.clock.now())) {
+        await this.checkpoint();
+        continue;
+      }
+      if (this.inFlight.size < options.concurrency) return;
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  /** Compare one window in the background; its revision rows go to the writer as it settles. */
+  private startWindow(prints: TargetPrints, window: SeqWindow, settled: () => void): void {
+    const { deps, options, report, signal, writer } = this.run;
+    const scan = {
+      deps,
+      options,
+      prints,
+      cycle: this.start.cycle,
+      observedAt: this.start.observedAt,
+      report,
+      signal,
+    };
+    const task = compareWindow(scan, window).then(
+      (revisions) => {
+        addRevisions(writer, revisions);
+        report.messages += revisions.length;
+        settled();
+      },
+      (error: unknown) => {
+        if (isRunFatal(error)) this.fatal = error;
+        else if (!(error instanceof AbortedError)) {
+          // This target is not compared in this cycle; the report says so and the rest goes on.
+          if (!isSkipTarget(error)) {
+            report.errors.push({
+              groupId: prints.target.groupId,
+              topicId: prints.target.topicId,
+              error: `rescan: ${describeError(error)}`,
+            });
+          }
+          settled();
+        }
+      },
+    );
+    const tracked = task.then(() => {
+      this.inFlight.delete(tracked);
+    });
+    this.inFlight.add(tracked);
   }
 }
 
@@ -190,22 +248,26 @@ async function loadDay(store: RunDeps['store'], sdkAppId: number, dt: string): P
   return table.targets();
 }
 
+/** One target's comparison in this cycle: what a window is compared with, and counted into. */
+interface WindowScan {
+  readonly deps: RunDeps;
+  readonly options: RunOptions;
+  /** The archive's latest revision of each message of the target. */
+  readonly prints: TargetPrints;
+  readonly cycle: RescanCycle;
+  readonly observedAt: number;
+  readonly report: RunReport;
+  readonly signal: AbortSignal | undefined;
+}
+
 /**
  * Fetch one window with recalled messages and return the revision rows for what changed. Every
  * decision about a message the archive holds uses the fingerprint log's time, not the served one
  * (a deleted message may be served with its time zeroed: see `judgeRescanned` in rescan-plan.ts).
  */
-async function compareWindow(
-  deps: RunDeps,
-  options: RunOptions,
-  prints: TargetPrints,
-  cycle: RescanCycle,
-  window: SeqWindow,
-  observedAt: number,
-  report: RunReport,
-  signal: AbortSignal | undefined,
-): Promise<Revision[]> {
-  const { groupId, topicId, generation } = prints.target;
+async function compareWindow(scan: WindowScan, window: SeqWindow): Promise<Revision[]> {
+  const { deps, options, prints, report, signal } = scan;
+  const { groupId, topicId } = prints.target;
   const seen = new Map<number, RawMessage>();
   let reqMsgSeq = window.hi;
   let expired = false;
@@ -221,27 +283,9 @@ async function compareWindow(
       if (isShrinkRequest(error) && reqMsgNumber > 1) {
         // 10018: too large an answer; take the window in halves.
         const half = Math.ceil(reqMsgNumber / 2);
-        const upper = await compareWindow(
-          deps,
-          options,
-          prints,
-          cycle,
-          { lo: reqMsgSeq - half + 1, hi: reqMsgSeq },
-          observedAt,
-          report,
-          signal,
-        );
-        const lower = await compareWindow(
-          deps,
-          options,
-          prints,
-          cycle,
-          { lo: window.lo, hi: reqMsgSeq - half },
-          observedAt,
-          report,
-          signal,
-        );
-        return [...upper, ...lower, ...changesIn(seen)];
+        const upper = await compareWindow(scan, { lo: reqMsgSeq - half + 1, hi: reqMsgSeq });
+        const lower = await compareWindow(scan, { lo: window.lo, hi: reqMsgSeq - half });
+        return [...upper, ...lower, ...changesIn(scan, seen)];
       }
       throw error;
     }
@@ -269,32 +313,35 @@ async function compareWindow(
     reqMsgSeq = Math.min(...inside.map((m) => m.MsgSeq)) - 1;
   }
   if (expired) return [];
-  return changesIn(seen);
+  return changesIn(scan, seen);
+}
 
-  function changesIn(messages: Map<number, RawMessage>): Revision[] {
-    const horizon =
-      Math.floor(deps.api.serverNowMs() / 1000) -
-      Math.round((options.retentionDays ?? options.rescanDays ?? 0) * 86_400) +
-      RETENTION_MARGIN_SECONDS;
-    const out: Revision[] = [];
-    for (const [seq, raw] of messages) {
-      const archived = prints.find(seq);
-      if (archived === undefined) continue;
-      const ctx = { sdkAppId: options.sdkAppId, groupId, topicId, generation, observedAt };
-      const current = toRecord(raw, ctx);
-      const state = { place: current.is_place_msg, fingerprint: contentFingerprint(current) };
-      const verdict = judgeRescanned(archived, state, cycle, horizon);
-      if (verdict.kind === 'skip') continue;
-      report.rescan.checked++;
-      if (verdict.kind === 'same') continue;
-      report.rescan[verdict.change]++;
-      // The row exactly as served; filed under the archive's time (the original message's day).
-      out.push({
-        record: { ...current, revision: verdict.revision, change: verdict.change },
-        filedAt: verdict.filedAt,
-      });
-    }
-    messages.clear();
-    return out;
+/** The revision rows for the messages served that changed since the archive's latest revision; empties `messages`. */
+function changesIn(scan: WindowScan, messages: Map<number, RawMessage>): Revision[] {
+  const { deps, options, prints, cycle, observedAt, report } = scan;
+  const { groupId, topicId, generation } = prints.target;
+  const horizon =
+    Math.floor(deps.api.serverNowMs() / 1000) -
+    Math.round((options.retentionDays ?? options.rescanDays ?? 0) * 86_400) +
+    RETENTION_MARGIN_SECONDS;
+  const out: Revision[] = [];
+  for (const [seq, raw] of messages) {
+    const archived = prints.find(seq);
+    if (archived === undefined) continue;
+    const ctx = { sdkAppId: options.sdkAppId, groupId, topicId, generation, observedAt };
+    const current = toRecord(raw, ctx);
+    const state = { place: current.is_place_msg, fingerprint: contentFingerprint(current) };
+    const verdict = judgeRescanned(archived, state, cycle, horizon);
+    if (verdict.kind === 'skip') continue;
+    report.rescan.checked++;
+    if (verdict.kind === 'same') continue;
+    report.rescan[verdict.change]++;
+    // The row exactly as served; filed under the archive's time (the original message's day).
+    out.push({
+      record: { ...current, revision: verdict.revision, change: verdict.change },
+      filedAt: verdict.filedAt,
+    });
   }
+  messages.clear();
+  return out;
 }

@@ -88,8 +88,8 @@ async function archive(
     if (hardStop.aborted) throw hardStop.reason;
     await keeper.ensureLease(margin);
   };
-  await rollBackPendingWrite(keeper, store, clock, logger, report);
-  await sweepRolledBack(keeper, store, clock, logger);
+  await rollBackPendingWrite(keeper, deps, report);
+  await sweepRolledBack(keeper, deps);
 
   const writerOptions = {
     sdkAppId: options.sdkAppId,
@@ -107,6 +107,7 @@ async function archive(
   try {
     media = await openMediaStage(deps, run, keeper, signal, fence);
     if (media) writer = new MediaQueueWriter(writerOptions, media);
+    const paging = { deps, options: run, keeper, writer, report, signal, fence };
     // Paging starts on each target as soon as planning decides it. A soft stop during planning
     // abandons the plan (what was fetched is committed); a paging failure stops planning too.
     const planAbort = new AbortController();
@@ -127,11 +128,7 @@ async function archive(
     // Handled here so that a failure waits, unreported, until paging has committed what it fetched.
     planning.catch(() => undefined);
     try {
-      await pageTargets(deps, run, keeper, writer, feed.work, report, signal, {
-        fence,
-        stop,
-        planning: feed,
-      });
+      await pageTargets(paging, feed.work, { stop, planning: feed });
     } catch (error) {
       planAbort.abort(error);
       await planning.catch(() => undefined);
@@ -164,14 +161,14 @@ async function archive(
           }),
           carried: false,
         };
-        await pageTargets(deps, run, keeper, writer, plan.planned.work, report, signal, { fence, stop });
+        await pageTargets(paging, plan.planned.work, { stop });
       }
     }
     // New history first: the rescan starts only once every target is caught up.
     report.rescan.days = run.rescanDays ?? 0;
     if (report.rescan.days > 0) {
       report.rescan.complete = false;
-      if (report.done) await rescanTargets(deps, run, keeper, writer, report, signal, { fence, stop });
+      if (report.done) await rescanTargets(paging, { stop });
       report.done &&= report.rescan.complete;
     }
     if (media) {
