@@ -113,6 +113,12 @@ export class MemoryStore implements StreamingObjectStore {
     return object && new TextDecoder().decode(object.body);
   }
 
+  /** A copy of the body of `key` (gzip objects included), or undefined if absent. */
+  public body(key: string): Uint8Array | undefined {
+    const object = this.objects.get(key);
+    return object && Uint8Array.from(object.body);
+  }
+
   /** Every key, in byte order. */
   public keys(prefix = ''): string[] {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort(byteOrder);
