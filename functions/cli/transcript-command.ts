@@ -26,6 +26,7 @@ import {
   type TranscriptMessage,
 } from '../query/transcript/model.ts';
 import { renderTranscriptHtml } from '../query/transcript/render-html.ts';
+import { EXIT } from './exit-codes.ts';
 import { loadConfigFile } from './load-config.ts';
 import { parseCommandArgs, parseParamWords, QUERY_COMMAND_OPTIONS } from './param-words.ts';
 import { type ExportDeps, isS3Archive, openArchiveRunner } from './query-runners.ts';
@@ -116,7 +117,7 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
   } catch (error) {
     if (!(error instanceof QueryUsageError)) throw error;
     deps.stderr(`${terminalSafe(error.message)}\nUsage:\n${TRANSCRIPT_USAGE}\n`);
-    return 2;
+    return EXIT.usage;
   }
   const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
   const archive = args.archive ?? config?.archive.out ?? './archive';
@@ -168,7 +169,7 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
       (media.missing > 0 ? ` (${media.missing} media elements without an archived copy)` : '') +
       '\n',
   );
-  return 0;
+  return EXIT.done;
 }
 
 /** The media source of the archive's own media manifests (empty when it has none). */
