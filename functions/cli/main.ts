@@ -7,6 +7,7 @@
  *   simulator   start the simulator alone and print how to reach it (npm run simulator)
  *   export      run a named query or SQL over the archive into a CSV/JSONL file, or a transcript (npm run export)
  *   audit       check the archive is complete: every seq once, every gap explained (npm run audit)
+ *   verify-deploy  after a deploy: alarms reach the topic, the function's S3 access, views, schedules
  */
 import { parseArgs } from 'node:util';
 import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
@@ -29,7 +30,8 @@ async function usage(): Promise<string> {
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
   npm run simulator -- [--port <n>]
 ${EXPORT_USAGE}
-${AUDIT_USAGE}`;
+${AUDIT_USAGE}
+  npm run verify-deploy -- --stack <name> [--time-zone <IANA zone>] [--region <region>] [--alarm-wait <seconds>]`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
   // `export` has its own arguments (a query and key=value parameters), so it parses them itself.
   if (command === 'export') return exportCommand(rest);
   if (command === 'audit') return (await import('./audit-command.ts')).runAuditCommand(rest, plainDeps());
+  if (command === 'verify-deploy')
+    return (await import('./verify-deploy-command.ts')).runVerifyDeployCommand(rest, plainDeps());
   const { values } = parseArgs({
     args: rest,
     options: {
