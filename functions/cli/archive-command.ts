@@ -37,7 +37,7 @@ export async function runArchiveCommand(runtime: Runtime, args: ArchiveArgs): Pr
   try {
     for (const index of indexes) {
       if (interrupt.signal.aborted) break;
-      reports.push(await archiveApp(runtime, config, index, store, deadlineMs, interrupt.signal));
+      reports.push(await archiveApp(runtime, { config, index, store, deadlineMs, stop: interrupt.signal }));
     }
   } finally {
     interrupt.dispose();
@@ -57,14 +57,18 @@ export function formatRunReports(reports: readonly RunReport[], location: string
   return `${text}archive: ${terminalSafe(location)}\n`;
 }
 
-async function archiveApp(
-  runtime: Runtime,
-  config: Awaited<ReturnType<typeof loadConfigFile>>,
-  index: number,
-  store: Awaited<ReturnType<typeof openStore>>,
-  deadlineMs: number | undefined,
-  stop: AbortSignal,
-): Promise<RunReport> {
+/** One app's run: the config, which app of it, the store, the deadline and the interrupt's signal. */
+interface AppRun {
+  readonly config: Awaited<ReturnType<typeof loadConfigFile>>;
+  /** The app's index in `config.apps`. */
+  readonly index: number;
+  readonly store: Awaited<ReturnType<typeof openStore>>;
+  readonly deadlineMs: number | undefined;
+  readonly stop: AbortSignal;
+}
+
+async function archiveApp(runtime: Runtime, run: AppRun): Promise<RunReport> {
+  const { config, index, store, deadlineMs, stop } = run;
   const view = createProgressView({
     tty: process.stderr.isTTY === true,
     write: (line) => process.stderr.write(`${line}\n`),
