@@ -9,7 +9,8 @@
  * that arrive after planning, and groups created meanwhile, wait for the next plan.
  */
 import * as z from 'zod';
-import { StateCorruptError, type TargetRef } from './continuation.ts';
+import type { TargetRef } from './continuation.ts';
+import { StateCorruptError } from './errors.ts';
 import { stateKey } from './partition.ts';
 import type { GroupSelection } from './planner.ts';
 import type { PlanRef } from './state-layout.ts';

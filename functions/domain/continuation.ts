@@ -11,7 +11,7 @@
  * do; only then does `highWater` advance to `top`. Nothing is ever claimed that was not written.
  */
 import * as z from 'zod';
-import { ArchiverError } from './errors.ts';
+import { StateCorruptError } from './errors.ts';
 import type { Lease, RolledBackKey } from './lease.ts';
 
 export const STATE_VERSION = 1;
@@ -67,14 +67,6 @@ export interface ArchiveState {
   /** Keys of rolled-back checkpoints, deleted again by every run until they expire (see lease.ts). */
   rolledBack: RolledBackKey[];
   targets: TargetState[];
-}
-
-/** The state object is unreadable or from an unknown version. Never silently restarted from scratch. */
-export class StateCorruptError extends ArchiverError {
-  public constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StateCorruptError';
-  }
 }
 
 const seq = z.number().int().nonnegative();

@@ -129,3 +129,19 @@ export class InconsistentAnswerError extends ArchiverError {
     this.api = api;
   }
 }
+
+/** The state object is unreadable or from an unknown version. Never silently restarted from scratch. */
+export class StateCorruptError extends ArchiverError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StateCorruptError';
+  }
+}
+
+/** A fingerprint log that cannot be read: the rescan of that day must not guess. */
+export class FingerprintLogError extends ArchiverError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'FingerprintLogError';
+  }
+}

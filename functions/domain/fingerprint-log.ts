@@ -17,19 +17,11 @@
  * Memory: the table keeps ~25 bytes per message in typed arrays (1,000,000 messages a day is about
  * 25 MB), one day at a time. Pure.
  */
-import { ArchiverError } from './errors.ts';
+import { FingerprintLogError } from './errors.ts';
 import type { ArchiveRecord } from './record.ts';
 import { contentFingerprint, FINGERPRINT_HEX_LENGTH } from './revisions.ts';
 
 const MAGIC = 'fp1';
-
-/** A fingerprint log that cannot be read: the rescan of that day must not guess. */
-export class FingerprintLogError extends ArchiverError {
-  public constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'FingerprintLogError';
-  }
-}
 
 /** Which message stream a log section belongs to. */
 export interface PrintTarget {

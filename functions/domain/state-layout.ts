@@ -24,11 +24,11 @@ import {
   type PendingWrite,
   parseState,
   STATE_VERSION,
-  StateCorruptError,
   TargetSchema,
   type TargetState,
   targetKey,
 } from './continuation.ts';
+import { StateCorruptError } from './errors.ts';
 import type { Lease, RolledBackKey } from './lease.ts';
 import { stateKey } from './partition.ts';
 

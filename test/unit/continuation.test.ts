@@ -13,10 +13,10 @@ import {
   rangesToArchive,
   rangeWithSpans,
   type SeqWindow,
-  StateCorruptError,
   serializeState,
   type TargetState,
 } from '../../functions/domain/continuation.ts';
+import { StateCorruptError } from '../../functions/domain/errors.ts';
 
 const target = (over: Partial<TargetState> = {}): TargetState => ({
   groupId: 'g',

@@ -5,11 +5,8 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import {
-  FingerprintLogBuilder,
-  FingerprintLogError,
-  FingerprintTable,
-} from '../../functions/domain/fingerprint-log.ts';
+import { FingerprintLogError } from '../../functions/domain/errors.ts';
+import { FingerprintLogBuilder, FingerprintTable } from '../../functions/domain/fingerprint-log.ts';
 import { type RecordContext, toRecord } from '../../functions/domain/record.ts';
 import { CONTENT_FIELDS, classifyChange, contentFingerprint } from '../../functions/domain/revisions.ts';
 import type { JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { StateCorruptError, type TargetState } from '../../../functions/domain/continuation.ts';
+import type { TargetState } from '../../../functions/domain/continuation.ts';
+import { StateCorruptError } from '../../../functions/domain/errors.ts';
 import { stateKey } from '../../../functions/domain/partition.ts';
 import { emptyHead, serializeHead, serializeTargets } from '../../../functions/domain/state-layout.ts';
 import { readStoredState } from '../../../functions/engine/state-reader.ts';
