@@ -98,7 +98,7 @@ export function mediaRefsOfRecord(record: ArchiveRecord, options: ExtractOptions
     ...((record.revision ?? 0) > 0 ? { revision: record.revision } : {}),
   };
   const body = record.msg_body.map((e) => ({ MsgType: e.msg_type, MsgContent: e.msg_content }));
-  return refsOfBody(key, body, '', sizesOf(options));
+  return refsOfBody({ key, imageSizes: sizesOf(options) }, body, '');
 }
 
 /** The media references of a message as the API returned it. */
@@ -110,36 +110,33 @@ export function mediaRefsOfMessage(
   const place = message.IsPlaceMsg;
   if (place !== undefined && place !== 0) return [];
   const key: MediaMessageKey = { ...context, msgSeq: message.MsgSeq, msgTime: message.MsgTimeStamp };
-  return refsOfBody(key, message.MsgBody, '', sizesOf(options));
+  return refsOfBody({ key, imageSizes: sizesOf(options) }, message.MsgBody, '');
 }
 
 function sizesOf(options: ExtractOptions): ReadonlySet<ImageSizeClass> {
   return new Set(options.imageSizes ?? ['original']);
 }
 
-function refsOfBody(
-  key: MediaMessageKey,
-  body: JsonValue | undefined,
-  prefix: string,
-  imageSizes: ReadonlySet<ImageSizeClass>,
-): MediaRef[] {
+/** What every element of one message's body is read with: the message's key and the image sizes wanted. */
+interface BodyWalk {
+  readonly key: MediaMessageKey;
+  readonly imageSizes: ReadonlySet<ImageSizeClass>;
+}
+
+/** The references of a body; `prefix` is the element path of the body's parent (`''` at the top). */
+function refsOfBody(walk: BodyWalk, body: JsonValue | undefined, prefix: string): MediaRef[] {
   if (!Array.isArray(body)) return [];
   const refs: MediaRef[] = [];
   body.forEach((element, index) => {
     if (!isObject(element) || !isObject(element.MsgContent)) return;
     const path = `${prefix}${index}`;
-    refs.push(...refsOfElement(key, str(element.MsgType), element.MsgContent, path, imageSizes));
+    refs.push(...refsOfElement(walk, str(element.MsgType), element.MsgContent, path));
   });
   return refs;
 }
 
-function refsOfElement(
-  key: MediaMessageKey,
-  type: string | null,
-  content: JsonObject,
-  path: string,
-  imageSizes: ReadonlySet<ImageSizeClass>,
-): MediaRef[] {
+function refsOfElement(walk: BodyWalk, type: string | null, content: JsonObject, path: string): MediaRef[] {
+  const { key, imageSizes } = walk;
   const ref = (fields: Omit<MediaRef, keyof MediaMessageKey | 'elementPath'>): MediaRef => ({
     ...key,
     elementPath: path,
@@ -199,7 +196,7 @@ function refsOfElement(
       const list = content.MsgList;
       if (!Array.isArray(list)) return [];
       return list.flatMap((item, i) =>
-        isObject(item) ? refsOfBody(key, item.MsgBody, `${path}.${i}.`, imageSizes) : [],
+        isObject(item) ? refsOfBody(walk, item.MsgBody, `${path}.${i}.`) : [],
       );
     }
     default:
