@@ -86,7 +86,8 @@ interface MemoryObject {
 export interface StoreCall {
   op: StoreOp;
   key: string;
-  options?: PutOptions | Omit<PutStreamOptions, 'signal'>;
+  /** The options of a `put` or `putStream` (without the signal). */
+  options?: PutOptions & Omit<PutStreamOptions, 'signal'>;
 }
 
 /**
