@@ -81,7 +81,14 @@ export class Operations extends Construct {
 
   public constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
-    this.topic = new sns.Topic(this, 'AlarmTopic', {
+    this.topic = this.alarmTopic(props);
+    const alarms = this.createAlarms(props);
+    this.dashboard = this.createDashboard(props, alarms);
+  }
+
+  /** The encrypted topic the alarms publish to, its resource policies and the e-mail subscription. */
+  private alarmTopic(props: OperationsProps): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'tencent-chat-archiver alarms',
       masterKey: props.key,
       enforceSSL: true,
@@ -90,12 +97,12 @@ export class Operations extends Construct {
     // without this statement it would hold only the TLS Deny, and no alarm could publish (AWS
     // Knowledge Center: "Why didn't I receive an SNS notification for my CloudWatch alarm
     // trigger?"). Only alarms of this account may publish (the confused-deputy guard).
-    this.topic.addToResourcePolicy(
+    topic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
+        resources: [topic.topicArn],
         conditions: alarmsOfThisAccount(),
       }),
     );
@@ -112,11 +119,15 @@ export class Operations extends Construct {
       }),
     );
     if (props.alarms.email !== undefined) {
-      this.topic.addSubscription(
+      topic.addSubscription(
         new subscriptions.EmailSubscription(props.alarms.email, { deadLetterQueue: props.deadLetterQueue }),
       );
     }
+    return topic;
+  }
 
+  /** Every alarm, created in the order the template lists them. */
+  private createAlarms(props: OperationsProps): cloudwatch.Alarm[] {
     const runFailed = this.alarm('RunFailedAlarm', {
       alarmDescription:
         "A run failed: an app hit a configuration error or repeated errors (the failed execution names each app's error), or a run timed out, or the deadline check failed.",
@@ -191,8 +202,22 @@ export class Operations extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       }),
     );
+    // The order the dashboard's alarm status widget lists them in.
+    return [
+      runFailed,
+      notStarted,
+      notDone,
+      noProgress,
+      ...retention,
+      ...errors,
+      ...headroom,
+      ...mediaNearRetention,
+    ];
+  }
 
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+  /** The dashboard: the per-app metrics, the runs, the function and the alarms' status. */
+  private createDashboard(props: OperationsProps, alarms: cloudwatch.Alarm[]): cloudwatch.Dashboard {
+    return new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(7),
       widgets: [
         [
@@ -250,16 +275,7 @@ export class Operations extends Construct {
         [
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
-            alarms: [
-              runFailed,
-              notStarted,
-              notDone,
-              noProgress,
-              ...retention,
-              ...errors,
-              ...headroom,
-              ...mediaNearRetention,
-            ],
+            alarms,
             width: 24,
           }),
         ],
