@@ -66,72 +66,11 @@ export class ArchiveAudit extends Construct {
 
   public constructor(scope: Construct, id: string, props: ArchiveAuditProps) {
     super(scope, id);
-    const { config, rawConfig, deploy } = props.stackConfig;
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description:
-        'tencent-chat-archiver audit: Athena on its workgroup, reads of the archive, writes under audits/',
-    });
-    this.logGroup.grantWrite(role);
-    props.query.grantQueryTables(role, AUDIT_TABLES);
-    props.archive.grantAuditReadWrite(role, AUDITS_PREFIX);
-
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      description: 'tencent-chat-archiver: completeness audit of the archive (Athena), report under audits/',
-      entry: `${ROOT}functions/lambda/audit-handler.ts`,
-      handler: 'handler',
-      projectRoot: ROOT,
-      depsLockFilePath: `${ROOT}package-lock.json`,
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: deploy.audit.memoryMb,
-      // A handful of Athena queries per app; the handler stops them 10 s before this.
-      timeout: Duration.minutes(15),
-      role,
-      logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      tracing: lambda.Tracing.ACTIVE,
-      // A failed audit is alarmed on, and the next week's runs anyway: no automatic repeat of
-      // a whole-archive scan.
-      retryAttempts: 0,
-      // An invocation that failed anyway is kept (with its error) in the dead-letter queue.
-      onFailure: new destinations.SqsDestination(props.deadLetterQueue),
-      environment: {
-        [ENV.configFile]: CONFIG_FILE_NAME,
-        [ENV.bucket]: props.archive.bucket.bucketName,
-        [ENV.prefix]: props.archive.prefix,
-        [ENV.stack]: Stack.of(this).stackName,
-        [ENV.workGroup]: props.query.workGroupName,
-        [ENV.database]: props.query.databaseName,
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
-      bundling: bundlingWithConfig(rawConfig),
-    });
-
-    const scheduleRole = new iam.Role(this, 'ScheduleRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
-      description: 'tencent-chat-archiver audit schedule: invoke the audit function',
-    });
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
-      description: 'tencent-chat-archiver: run the completeness audit',
-      schedule: scheduler.ScheduleExpression.expression(
-        `cron(${deploy.audit.cron})`,
-        TimeZone.of(deploy.schedule.timeZone),
-      ),
-      enabled: deploy.audit.enabled,
-      target: new targets.LambdaInvoke(this.function, {
-        role: scheduleRole,
-        input: scheduler.ScheduleTargetInput.fromObject({ source: 'audit-schedule' }),
-        deadLetterQueue: props.deadLetterQueue,
-        retryAttempts: 3,
-        maxEventAge: Duration.hours(1),
-      }),
-    });
+    const role = this.functionRole(props);
+    this.function = this.auditFunction(props, role);
+    const scheduleRole = this.scheduleRole();
+    this.schedule = this.auditSchedule(props, scheduleRole);
 
     // The stack's own findings: two stacks in one account publish under the same names.
     const ofStack = { service: SERVICE_NAME, [STACK_DIMENSION]: Stack.of(this).stackName };
@@ -165,8 +104,98 @@ export class ArchiveAudit extends Construct {
       alarm.addAlarmAction(new actions.SnsAction(props.topic));
       alarm.addOkAction(new actions.SnsAction(props.topic));
     }
+    this.addDashboardWidgets(props, ofStack, unexplained);
+    this.acknowledgeNagFindings(props, role, scheduleRole);
+  }
 
-    const sdkAppIds = config.apps.map((app) => app.sdkAppId);
+  /** The function's role: its log group, Athena on the audit's tables, reads and writes of the archive. */
+  private functionRole(props: ArchiveAuditProps): iam.Role {
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description:
+        'tencent-chat-archiver audit: Athena on its workgroup, reads of the archive, writes under audits/',
+    });
+    this.logGroup.grantWrite(role);
+    props.query.grantQueryTables(role, AUDIT_TABLES);
+    props.archive.grantAuditReadWrite(role, AUDITS_PREFIX);
+    return role;
+  }
+
+  /** The audit function, bundled with the stack's config. */
+  private auditFunction(props: ArchiveAuditProps, role: iam.Role): nodejs.NodejsFunction {
+    const { rawConfig, deploy } = props.stackConfig;
+    return new nodejs.NodejsFunction(this, 'Function', {
+      description: 'tencent-chat-archiver: completeness audit of the archive (Athena), report under audits/',
+      entry: `${ROOT}functions/lambda/audit-handler.ts`,
+      handler: 'handler',
+      projectRoot: ROOT,
+      depsLockFilePath: `${ROOT}package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: deploy.audit.memoryMb,
+      // A handful of Athena queries per app; the handler stops them 10 s before this.
+      timeout: Duration.minutes(15),
+      role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
+      // A failed audit is alarmed on, and the next week's runs anyway: no automatic repeat of
+      // a whole-archive scan.
+      retryAttempts: 0,
+      // An invocation that failed anyway is kept (with its error) in the dead-letter queue.
+      onFailure: new destinations.SqsDestination(props.deadLetterQueue),
+      environment: {
+        [ENV.configFile]: CONFIG_FILE_NAME,
+        [ENV.bucket]: props.archive.bucket.bucketName,
+        [ENV.prefix]: props.archive.prefix,
+        [ENV.stack]: Stack.of(this).stackName,
+        [ENV.workGroup]: props.query.workGroupName,
+        [ENV.database]: props.query.databaseName,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+      bundling: bundlingWithConfig(rawConfig),
+    });
+  }
+
+  /** The role EventBridge Scheduler invokes the function with (this account's schedules only). */
+  private scheduleRole(): iam.Role {
+    return new iam.Role(this, 'ScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+      description: 'tencent-chat-archiver audit schedule: invoke the audit function',
+    });
+  }
+
+  /** The schedule that runs the audit, in the configured time zone. */
+  private auditSchedule(props: ArchiveAuditProps, scheduleRole: iam.Role): scheduler.Schedule {
+    const { deploy } = props.stackConfig;
+    return new scheduler.Schedule(this, 'Schedule', {
+      description: 'tencent-chat-archiver: run the completeness audit',
+      schedule: scheduler.ScheduleExpression.expression(
+        `cron(${deploy.audit.cron})`,
+        TimeZone.of(deploy.schedule.timeZone),
+      ),
+      enabled: deploy.audit.enabled,
+      target: new targets.LambdaInvoke(this.function, {
+        role: scheduleRole,
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'audit-schedule' }),
+        deadLetterQueue: props.deadLetterQueue,
+        retryAttempts: 3,
+        maxEventAge: Duration.hours(1),
+      }),
+    });
+  }
+
+  /** The audit's widgets on the stack's dashboard, when there is one. */
+  private addDashboardWidgets(
+    props: ArchiveAuditProps,
+    ofStack: Record<string, string>,
+    unexplained: cloudwatch.Metric,
+  ): void {
+    const sdkAppIds = props.stackConfig.config.apps.map((app) => app.sdkAppId);
     props.dashboard?.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Audit: unexplained findings',
@@ -205,7 +234,10 @@ export class ArchiveAudit extends Construct {
         width: 8,
       }),
     );
+  }
 
+  /** The cdk-nag findings the audit's grants raise, each with the reason it is accepted. */
+  private acknowledgeNagFindings(props: ArchiveAuditProps, role: iam.Role, scheduleRole: iam.Role): void {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
