@@ -317,6 +317,31 @@ export class RunStateMachine extends Construct {
 
   /** One app: invoke until done, bounded per execution, stopped when it makes no progress. */
   private appLoop(props: RunStateMachineProps): sfn.IChainable {
+    const invoke = this.archiveInvocation(props);
+    const ends = this.appEnds(props);
+    const next = this.nextIterations(invoke);
+    const progressed = resultProgressed();
+    return invoke.next(
+      new sfn.Choice(this, 'AppDone?')
+        .when(sfn.Condition.not(resultComplete()), ends.invalid)
+        .when(sfn.Condition.booleanEquals(lastResult('done'), true), ends.caughtUp)
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.not(progressed),
+            // `withoutProgress` counts the earlier invocations; this one makes it n.
+            sfn.Condition.numberGreaterThanEquals('$.withoutProgress', props.noProgressInvocations - 1),
+          ),
+          ends.stalled,
+        )
+        // `iteration` counts from 0: after invocation n it is n - 1.
+        .when(sfn.Condition.numberGreaterThanEquals('$.iteration', props.maxIterations - 1), ends.behind)
+        .when(progressed, next.withProgress)
+        .otherwise(next.withoutProgress),
+    );
+  }
+
+  /** The invocation of the archiver for one app, its retries, and its catch (the app failed). */
+  private archiveInvocation(props: RunStateMachineProps): tasks.LambdaInvoke {
     const invoke = new tasks.LambdaInvoke(this, 'Archive', {
       lambdaFunction: props.archiver,
       payload: sfn.TaskInput.fromObject({ sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId') }),
@@ -359,27 +384,13 @@ export class RunStateMachine extends Construct {
       },
     });
     invoke.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+    return invoke;
+  }
 
-    const result = (field: string) => `$.last.result.${field}`;
-    const complete = sfn.Condition.and(
-      sfn.Condition.isPresent(result('done')),
-      sfn.Condition.isBoolean(result('done')),
-      sfn.Condition.isPresent(result('runId')),
-      sfn.Condition.isString(result('runId')),
-      sfn.Condition.isPresent(result('messages')),
-      sfn.Condition.isNumeric(result('messages')),
-      sfn.Condition.isPresent(result('remainingTargets')),
-      sfn.Condition.isNumeric(result('remainingTargets')),
-    );
-    const progressed = sfn.Condition.or(
-      sfn.Condition.numberGreaterThan(result('messages'), 0),
-      sfn.Condition.numberLessThanJsonPath(result('remainingTargets'), '$.remainingTargets'),
-      // An invocation that only copied media (the messages were archived earlier) progressed too,
-      // and so did one that only moved the rescan's window on (every target caught up, the rescan
-      // compared archived messages with the server: functions/lambda/contract.ts, rescanChecked).
-      positive(result('mediaDone')),
-      positive(result('rescanChecked')),
-    );
+  /** Where one app's loop ends: an invalid result, caught up, stalled, or behind. */
+  private appEnds(
+    props: RunStateMachineProps,
+  ): Record<'invalid' | 'caughtUp' | 'stalled' | 'behind', sfn.Pass> {
     const invalid = new sfn.Pass(this, 'AppResultInvalid', {
       parameters: {
         sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
@@ -419,6 +430,11 @@ export class RunStateMachine extends Construct {
         remainingTargets: sfn.JsonPath.numberAt('$.last.result.remainingTargets'),
       },
     });
+    return { invalid, caughtUp, stalled, behind };
+  }
+
+  /** The next iteration, counting it as progress or not, then the pause before the next invocation. */
+  private nextIterations(invoke: tasks.LambdaInvoke): { withProgress: sfn.Pass; withoutProgress: sfn.Pass } {
     const nextWithProgress = new sfn.Pass(this, 'NextIteration', {
       parameters: {
         sdkAppId: sfn.JsonPath.numberAt('$.sdkAppId'),
@@ -441,24 +457,40 @@ export class RunStateMachine extends Construct {
     nextWithProgress.next(pause);
     nextWithoutProgress.next(pause);
     pause.next(invoke);
-    return invoke.next(
-      new sfn.Choice(this, 'AppDone?')
-        .when(sfn.Condition.not(complete), invalid)
-        .when(sfn.Condition.booleanEquals(result('done'), true), caughtUp)
-        .when(
-          sfn.Condition.and(
-            sfn.Condition.not(progressed),
-            // `withoutProgress` counts the earlier invocations; this one makes it n.
-            sfn.Condition.numberGreaterThanEquals('$.withoutProgress', props.noProgressInvocations - 1),
-          ),
-          stalled,
-        )
-        // `iteration` counts from 0: after invocation n it is n - 1.
-        .when(sfn.Condition.numberGreaterThanEquals('$.iteration', props.maxIterations - 1), behind)
-        .when(progressed, nextWithProgress)
-        .otherwise(nextWithoutProgress),
-    );
+    return { withProgress: nextWithProgress, withoutProgress: nextWithoutProgress };
   }
+}
+
+/** A field of the last invocation's result. */
+function lastResult(field: string): string {
+  return `$.last.result.${field}`;
+}
+
+/** Whether the invocation's result has every field the loop reads, of the right type. */
+function resultComplete(): sfn.Condition {
+  return sfn.Condition.and(
+    sfn.Condition.isPresent(lastResult('done')),
+    sfn.Condition.isBoolean(lastResult('done')),
+    sfn.Condition.isPresent(lastResult('runId')),
+    sfn.Condition.isString(lastResult('runId')),
+    sfn.Condition.isPresent(lastResult('messages')),
+    sfn.Condition.isNumeric(lastResult('messages')),
+    sfn.Condition.isPresent(lastResult('remainingTargets')),
+    sfn.Condition.isNumeric(lastResult('remainingTargets')),
+  );
+}
+
+/** Whether the invocation made progress (read only once resultComplete() holds). */
+function resultProgressed(): sfn.Condition {
+  return sfn.Condition.or(
+    sfn.Condition.numberGreaterThan(lastResult('messages'), 0),
+    sfn.Condition.numberLessThanJsonPath(lastResult('remainingTargets'), '$.remainingTargets'),
+    // An invocation that only copied media (the messages were archived earlier) progressed too,
+    // and so did one that only moved the rescan's window on (every target caught up, the rescan
+    // compared archived messages with the server: functions/lambda/contract.ts, rescanChecked).
+    positive(lastResult('mediaDone')),
+    positive(lastResult('rescanChecked')),
+  );
 }
 
 /** A number field of the result that is present and above 0 (absent in older results). */
