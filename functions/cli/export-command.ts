@@ -12,8 +12,8 @@
  */
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { formatBytes } from '../adapters/aws/athena-errors.ts';
 import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
+import { formatBytes } from '../adapters/errors.ts';
 import { terminalSafe } from '../adapters/logging/terminal-safe.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { type ExportFormat, formatForPath, renderExport } from '../query/export-format.ts';

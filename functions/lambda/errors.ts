@@ -4,13 +4,13 @@
  * rebuilt here from redacted text only (no cause chain, no stack that could quote a secret).
  */
 import { redactSecrets } from '../adapters/logging/redact.ts';
-import { ConfigError, StorageError } from '../domain/errors.ts';
+import { ArchiverError, ConfigError, StorageError } from '../domain/errors.ts';
 import { isConfigGiveUp, isRetriesExhausted } from '../domain/retry-policy.ts';
 import { HardStopError, LeaseHeldError, RunFailedError } from '../engine/errors.ts';
 import { ERROR_NAME } from './contract.ts';
 
 /** A failure worth retrying later: throttling or an outage outlasted the in-process retries. */
-export class TransientError extends Error {
+export class TransientError extends ArchiverError {
   public constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = ERROR_NAME.transient;

@@ -1,6 +1,6 @@
 /**
  * Errors of the query layer (exports, transcripts, the audit). Each message says what happened and
- * what to do next. The engines' own failures are their adapters' errors (e.g. `athena-errors.ts`).
+ * what to do next. The engines' own failures are their adapters' errors (`functions/adapters/errors.ts`).
  */
 import { ArchiverError } from '../domain/errors.ts';
 

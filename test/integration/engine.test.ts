@@ -11,8 +11,7 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { S3Store } from '../../functions/adapters/s3/s3-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { emptyState, serializeState } from '../../functions/domain/continuation.ts';
-import { StateCorruptError } from '../../functions/domain/errors.ts';
-import { StorageError } from '../../functions/domain/errors.ts';
+import { StateCorruptError, StorageError } from '../../functions/domain/errors.ts';
 import { dateInZone, stateKey } from '../../functions/domain/partition.ts';
 import type { Clock } from '../../functions/domain/ports.ts';
 import type { ObjectStore } from '../../functions/domain/storage.ts';

@@ -7,8 +7,9 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AnswerTooLargeError } from '../../functions/adapters/errors.ts';
 import { TencentClient } from '../../functions/adapters/tencent/client.ts';
-import { AnswerTooLargeError, HttpPoster } from '../../functions/adapters/tencent/http-post.ts';
+import { HttpPoster } from '../../functions/adapters/tencent/http-post.ts';
 import { userSigFromKey } from '../../functions/adapters/tencent/user-sig.ts';
 import { GiveUpError } from '../../functions/domain/errors.ts';
 import { rejection } from '../helpers/assertions.ts';

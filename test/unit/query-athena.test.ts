@@ -17,13 +17,13 @@ import {
 } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type AthenaProgress, runAthenaQuery } from '../../functions/adapters/aws/athena-runner.ts';
 import {
   BytesScannedLimitError,
   QueryCancelledError,
   QueryFailedError,
   QueryTimeoutError,
-} from '../../functions/adapters/aws/athena-errors.ts';
-import { type AthenaProgress, runAthenaQuery } from '../../functions/adapters/aws/athena-runner.ts';
+} from '../../functions/adapters/errors.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
 import { AbortedError } from '../../functions/domain/errors.ts';
 import { collectRows } from '../../functions/query/result.ts';

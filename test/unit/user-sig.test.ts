@@ -1,10 +1,10 @@
 import { deflateSync, inflateSync } from 'node:zlib';
 import { Api } from 'tls-sig-api-v2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { UserSigFormatError } from '../../functions/adapters/errors.ts';
 import {
   decodeUserSig,
   genUserSig,
-  UserSigFormatError,
   userSigFromKey,
   userSigFromReadySig,
   verifyUserSig,

@@ -31,7 +31,7 @@ import {
   QueryExecutionError,
   QueryFailedError,
   QueryTimeoutError,
-} from './athena-errors.ts';
+} from '../errors.ts';
 
 /** What the poller reports after every status check. */
 export interface AthenaProgress {

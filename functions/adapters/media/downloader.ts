@@ -41,6 +41,7 @@ import {
   type MediaRetryOptions,
 } from '../../domain/retry-policy.ts';
 import type { CosSigResult } from '../../domain/tencent-types.ts';
+import { MediaIdleTimeoutError, MediaRefusedError } from '../errors.ts';
 import { type AllowedHostRule, blockedAddressReason, checkMediaUrl } from './host-policy.ts';
 
 /** Asks `get_cos_sig` about one URL. */
@@ -86,15 +87,6 @@ export interface DownloaderStats {
   retries: number;
   signatures: number;
   bytes: number;
-}
-
-/** A rule broke: the URL must not be fetched or the body must not be kept. */
-class Refusal extends Error {
-  public override readonly name = 'Refusal';
-}
-/** Our idle timer fired. */
-class IdleTimeout extends Error {
-  public override readonly name = 'IdleTimeout';
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -194,7 +186,8 @@ export class MediaDownloader implements MediaFetcher {
           };
         }
       } catch (error) {
-        if (error instanceof Refusal) return { status: 'refused', reason: error.message, attempts: attempt };
+        if (error instanceof MediaRefusedError)
+          return { status: 'refused', reason: error.message, attempts: attempt };
         if (signal?.aborted) throw new AbortedError('media download aborted', { cause: error });
         failure = toFailure(error);
       }
@@ -285,16 +278,17 @@ export class MediaDownloader implements MediaFetcher {
     let current = rawUrl;
     for (let hop = 0; ; hop++) {
       const verdict = checkMediaUrl(this.options.allowedHosts, current);
-      if (!verdict.ok) throw new Refusal(hop === 0 ? verdict.reason : `redirect refused: ${verdict.reason}`);
+      if (!verdict.ok)
+        throw new MediaRefusedError(hop === 0 ? verdict.reason : `redirect refused: ${verdict.reason}`);
       const response = await this.requestOnce(verdict.url, verdict.rule, signal);
       const location = response.headers.location;
       if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined) return response;
       response.destroy();
-      if (hop >= this.maxRedirects) throw new Refusal(`more than ${this.maxRedirects} redirects`);
+      if (hop >= this.maxRedirects) throw new MediaRefusedError(`more than ${this.maxRedirects} redirects`);
       try {
         current = new URL(location, verdict.url).href;
       } catch {
-        throw new Refusal('redirect refused: the Location is not a valid URL');
+        throw new MediaRefusedError('redirect refused: the Location is not a valid URL');
       }
     }
   }
@@ -306,7 +300,7 @@ export class MediaDownloader implements MediaFetcher {
   ): Promise<IncomingMessage> {
     if (!rule.allowPrivateAddresses && isIP(url.hostname) !== 0) {
       const reason = blockedAddressReason(url.hostname);
-      if (reason !== undefined) throw new Refusal(`address ${url.hostname} is ${reason}`);
+      if (reason !== undefined) throw new MediaRefusedError(`address ${url.hostname} is ${reason}`);
     }
     this.counters.requests++;
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -320,14 +314,14 @@ export class MediaDownloader implements MediaFetcher {
       let response: IncomingMessage | undefined;
       req.setTimeout(this.idleTimeoutMs, () => {
         if (response) this.timedOut.add(response);
-        req.destroy(new IdleTimeout(`no data for ${this.idleTimeoutMs} ms`));
+        req.destroy(new MediaIdleTimeoutError(`no data for ${this.idleTimeoutMs} ms`));
       });
       req.once('response', (res) => {
         response = res;
         resolve(res);
       });
       req.once('error', (error: NodeJS.ErrnoException) => {
-        if (error.code === 'EMEDIABLOCKED') reject(new Refusal(error.message));
+        if (error.code === 'EMEDIABLOCKED') reject(new MediaRefusedError(error.message));
         else reject(error);
       });
       req.end();
@@ -371,7 +365,7 @@ export class MediaDownloader implements MediaFetcher {
       transform(chunk: Buffer, _encoding, callback) {
         bytes += chunk.length;
         if (bytes > maxBytes) {
-          callback(new Refusal(tooLarge));
+          callback(new MediaRefusedError(tooLarge));
           return;
         }
         if (head.length < HEAD_BYTES)
@@ -390,7 +384,7 @@ export class MediaDownloader implements MediaFetcher {
       // A stream destroyed while still opening creates its file afterwards: wait for it to close.
       if (!out.closed) await once(out, 'close').catch(() => undefined);
       await dispose();
-      if (error instanceof Refusal) return { status: 'refused', reason: error.message };
+      if (error instanceof MediaRefusedError) return { status: 'refused', reason: error.message };
       if (signal?.aborted) throw new AbortedError('media download aborted', { cause: error });
       return {
         status: 'retry',
@@ -447,7 +441,7 @@ const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
 };
 
 function toFailure(error: unknown): MediaFailure {
-  if (error instanceof IdleTimeout) return { kind: 'timeout' };
+  if (error instanceof MediaIdleTimeoutError) return { kind: 'timeout' };
   const code = (error as { code?: unknown } | null)?.code;
   const detail = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
   return { kind: 'network', detail };

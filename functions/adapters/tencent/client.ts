@@ -35,8 +35,9 @@ import {
   type TencentApiKey,
   type TopicInfo,
 } from '../../domain/tencent-types.ts';
+import { AnswerTooLargeError } from '../errors.ts';
 import { redactSecrets } from '../logging/redact.ts';
-import { AnswerTooLargeError, HttpPoster, type PostAnswer } from './http-post.ts';
+import { HttpPoster, type PostAnswer } from './http-post.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
 import {

@@ -15,6 +15,7 @@
  * the plumbing of one request and its answer.
  */
 import { Worker } from 'node:worker_threads';
+import { AnswerTooLargeError } from '../errors.ts';
 import { HTTP_WORKER_SOURCE } from './http-worker-source.ts';
 
 /** What the client needs of an answer. */
@@ -41,19 +42,6 @@ export interface PostAnswer {
 type WorkerReply =
   | ({ id: number; ok: true } & PostAnswer)
   | { id: number; ok: false; error: { name: string; message: string; code?: string } };
-
-/**
- * The answer passed the cap ({@link DEFAULT_MAX_ANSWER_BYTES}) and was cut off unread. The client
- * turns it into a `TransportError` of failure `too-large`, which the retry policy never retries as
- * is (functions/domain/retry-policy.ts).
- */
-export class AnswerTooLargeError extends Error {
-  public readonly code = 'EANSWERTOOLARGE';
-  public constructor(message: string) {
-    super(message);
-    this.name = 'AnswerTooLargeError';
-  }
-}
 
 /**
  * Largest answer read: 8 MiB. A history page is at most 20 messages (`MAX_PAGE_SIZE` in client.ts)

@@ -23,8 +23,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import * as z from 'zod';
-import { ArchiverError, ConfigError, GiveUpError } from '../../domain/errors.ts';
+import { ConfigError, GiveUpError } from '../../domain/errors.ts';
 import type { Clock, Logger } from '../../domain/ports.ts';
+import { UserSigFormatError } from '../errors.ts';
 
 /** `TLS.ver` written by every TLSSigAPIv2 implementation. */
 const SIG_VERSION = '2.0';
@@ -47,14 +48,6 @@ const WARN_INTERVAL_SECONDS = 86_400;
 const USER_SIG_PATTERN = /^[A-Za-z0-9*-]+_{0,2}$/;
 /** Standard base64 (with padding), as used for `TLS.sig` and `TLS.userbuf` inside the document. */
 const STD_BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** The UserSig string could not be decoded into a TLSSigAPIv2 document. The message never contains the sig. */
-export class UserSigFormatError extends ArchiverError {
-  public constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'UserSigFormatError';
-  }
-}
 
 /** The fields of a decoded UserSig. `sig` is the base64 HMAC (`TLS.sig`): treat it as a secret. */
 export interface DecodedUserSig {

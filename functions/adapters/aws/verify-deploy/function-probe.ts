@@ -5,14 +5,7 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { SelfCheckEvent } from '../../../domain/deploy-verdicts.ts';
-
-/** The function failed the invocation (it threw): its error type and message. */
-export class FunctionErrorAnswer extends Error {
-  public constructor(functionName: string, answer: string) {
-    super(`the function ${functionName} failed the self-check invocation: ${answer.slice(0, 500)}`);
-    this.name = 'FunctionErrorAnswer';
-  }
-}
+import { FunctionErrorAnswer } from '../../errors.ts';
 
 /**
  * @throws FunctionErrorAnswer when the function threw; the SDK's error when it could not be invoked
