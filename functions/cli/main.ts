@@ -95,7 +95,7 @@ async function exportCommand(args: string[]): Promise<number> {
   const abort = new AbortController();
   // The first Ctrl-C stops the query cleanly; a second one exits at once.
   const onSigint = () => {
-    if (abort.signal.aborted) process.exit(130);
+    if (abort.signal.aborted) process.exit(EXIT.interrupted);
     abort.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onSigint);
