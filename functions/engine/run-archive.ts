@@ -11,14 +11,12 @@
 import { AbortedError, ArchiverError, GiveUpError } from '../domain/errors.ts';
 import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
-import type { Logger } from '../domain/ports.ts';
-import type { ObjectStore } from '../domain/storage.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
 import { MediaQueueWriter } from './media-queue-writer.ts';
 import { DEFAULT_HEADROOM_DAYS } from './media-report.ts';
 import { MediaStage } from './media-stage.ts';
-import { pageTargets, reportRemaining } from './page-loop.ts';
+import { pageTargets, type RunContext, reportRemaining } from './page-loop.ts';
 import { PartitionWriter } from './partition-writer.ts';
 import { obtainPlan, settlePlan } from './plan-carry.ts';
 import { planTargets } from './plan-targets.ts';
@@ -58,21 +56,29 @@ export async function runArchive(
   }
   const runSignal = signal === undefined ? hardStop.signal : AbortSignal.any([signal, hardStop.signal]);
   try {
-    return await archive(deps, options, report, runSignal, hardStop.signal, stop);
+    return await archive(deps, options, report, { signal: runSignal, hardStop: hardStop.signal, stop });
   } finally {
     timers.abort();
   }
+}
+
+/** How a run stops: its signal (the caller's and the hard stop), the hard stop alone, the soft stop. */
+interface RunSignals {
+  /** Aborts at once (in-flight requests too); nothing is committed after it. */
+  readonly signal: AbortSignal;
+  readonly hardStop: AbortSignal;
+  /** A soft stop (Ctrl-C): no new page; in-flight pages drain, the checkpoint commits. */
+  readonly stop: AbortSignal | undefined;
 }
 
 async function archive(
   deps: RunDeps,
   options: RunOptions,
   report: RunReport,
-  signal: AbortSignal,
-  hardStop: AbortSignal,
-  stop: AbortSignal | undefined,
+  signals: RunSignals,
 ): Promise<RunReport> {
   const { clock, logger, store } = deps;
+  const { signal, hardStop, stop } = signals;
   const keeper = await StateKeeper.open({
     store,
     sdkAppId: options.sdkAppId,
@@ -105,82 +111,9 @@ async function archive(
   let media: MediaStage | undefined;
   let writer = new PartitionWriter(writerOptions);
   try {
-    media = await openMediaStage(deps, run, keeper, signal, fence);
+    media = await openMediaStage({ deps, options: run, keeper, signal, fence });
     if (media) writer = new MediaQueueWriter(writerOptions, media);
-    const paging = { deps, options: run, keeper, writer, report, signal, fence };
-    // Paging starts on each target as soon as planning decides it. A soft stop during planning
-    // abandons the plan (what was fetched is committed); a paging failure stops planning too.
-    const planAbort = new AbortController();
-    const planSignal = AbortSignal.any([signal, planAbort.signal, ...(stop ? [stop] : [])]);
-    let planStartedMs = clock.now();
-    const feed = new WorkFeed();
-    const planning = obtainPlan({ deps, options: run, keeper, report, signal: planSignal, feed }).then(
-      (made) => {
-        report.planMs = clock.now() - report.startedAtMs;
-        feed.close();
-        return made;
-      },
-      (error: unknown) => {
-        feed.close(error);
-        throw error;
-      },
-    );
-    // Handled here so that a failure waits, unreported, until paging has committed what it fetched.
-    planning.catch(() => undefined);
-    try {
-      await pageTargets(paging, feed.work, { stop, planning: feed });
-    } catch (error) {
-      planAbort.abort(error);
-      await planning.catch(() => undefined);
-      throw error;
-    }
-    // Paging may end first (the deadline): the plan is still finished, and carried to the next run,
-    // and what it decided since paging ended is left for that run too.
-    const pagingEndedFirst = feed.open;
-    let plan = await planning;
-    if (pagingEndedFirst) reportRemaining(feed.work, report);
-    if (plan.carried && report.done) {
-      // The carried plan is done, but messages may have arrived since it was made: a run is done
-      // only when a fresh plan finds nothing left. Plan afresh now if there is time, else next time.
-      await settlePlan(
-        { deps, options: run, keeper, fence },
-        { ...plan, done: true, madeAtMs: planStartedMs },
-      );
-      const timeLeft = run.deadlineMs === null || clock.now() < run.deadlineMs;
-      report.done = false;
-      if (timeLeft && !stop?.aborted) {
-        deps.logger.info('the carried plan is done; planning afresh for what arrived since');
-        planStartedMs = clock.now();
-        plan = {
-          planned: await planTargets({
-            deps,
-            options: run,
-            known: keeper.targets,
-            report,
-            signal: planSignal,
-          }),
-          carried: false,
-        };
-        await pageTargets(paging, plan.planned.work, { stop });
-      }
-    }
-    // New history first: the rescan starts only once every target is caught up.
-    report.rescan.days = run.rescanDays ?? 0;
-    if (report.rescan.days > 0) {
-      report.rescan.complete = false;
-      if (report.done) await rescanTargets(paging, { stop });
-      report.done &&= report.rescan.complete;
-    }
-    if (media) {
-      report.media = await media.finish();
-      // Work left for lack of time makes the run not done (run again); retries wait for the next run.
-      const left = report.media.pending - report.media.retrying + report.media.pendingBatches;
-      if (left > 0) report.done = false;
-    }
-    await settlePlan(
-      { deps, options: run, keeper, fence },
-      { ...plan, done: report.done, madeAtMs: planStartedMs },
-    );
+    await planPageAndRescan({ deps, options: run, keeper, writer, report, signal, fence }, signals, media);
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;
@@ -189,7 +122,95 @@ async function archive(
       report.media = await media.finish().catch(() => media?.report);
     }
   }
-  report.finishedAtMs = clock.now();
+  stampReport(deps, report);
+  // The report is an object write too: fenced by the lease (not by the hard stop: it is one small PUT).
+  const reportFence = () => keeper.ensureLease(margin);
+  const ending = { deps, options, keeper, writer, report, fence: reportFence };
+  if (fatal !== undefined) return await failRun(ending, fatal);
+  await writeReport(deps, report, { timeZone: options.timeZone, fence: reportFence });
+  await keeper.release();
+  return report;
+}
+
+/**
+ * The run's work once the state is open: plan while paging (`pageTargets` starts on each target
+ * as planning decides it), plan afresh when a carried plan is done, rescan, finish the media stage,
+ * and carry or drop the plan.
+ */
+async function planPageAndRescan(
+  run: RunContext,
+  signals: RunSignals,
+  media: MediaStage | undefined,
+): Promise<void> {
+  const { deps, options, keeper, report, fence } = run;
+  const { signal, stop } = signals;
+  const { clock } = deps;
+  // Paging starts on each target as soon as planning decides it. A soft stop during planning
+  // abandons the plan (what was fetched is committed); a paging failure stops planning too.
+  const planAbort = new AbortController();
+  const planSignal = AbortSignal.any([signal, planAbort.signal, ...(stop ? [stop] : [])]);
+  let planStartedMs = clock.now();
+  const feed = new WorkFeed();
+  const planning = obtainPlan({ deps, options, keeper, report, signal: planSignal, feed }).then(
+    (made) => {
+      report.planMs = clock.now() - report.startedAtMs;
+      feed.close();
+      return made;
+    },
+    (error: unknown) => {
+      feed.close(error);
+      throw error;
+    },
+  );
+  // Handled here so that a failure waits, unreported, until paging has committed what it fetched.
+  planning.catch(() => undefined);
+  try {
+    await pageTargets(run, feed.work, { stop, planning: feed });
+  } catch (error) {
+    planAbort.abort(error);
+    await planning.catch(() => undefined);
+    throw error;
+  }
+  // Paging may end first (the deadline): the plan is still finished, and carried to the next run,
+  // and what it decided since paging ended is left for that run too.
+  const pagingEndedFirst = feed.open;
+  let plan = await planning;
+  if (pagingEndedFirst) reportRemaining(feed.work, report);
+  if (plan.carried && report.done) {
+    // The carried plan is done, but messages may have arrived since it was made: a run is done
+    // only when a fresh plan finds nothing left. Plan afresh now if there is time, else next time.
+    await settlePlan({ deps, options, keeper, fence }, { ...plan, done: true, madeAtMs: planStartedMs });
+    const timeLeft = options.deadlineMs === null || clock.now() < options.deadlineMs;
+    report.done = false;
+    if (timeLeft && !stop?.aborted) {
+      deps.logger.info('the carried plan is done; planning afresh for what arrived since');
+      planStartedMs = clock.now();
+      plan = {
+        planned: await planTargets({ deps, options, known: keeper.targets, report, signal: planSignal }),
+        carried: false,
+      };
+      await pageTargets(run, plan.planned.work, { stop });
+    }
+  }
+  // New history first: the rescan starts only once every target is caught up.
+  report.rescan.days = options.rescanDays ?? 0;
+  if (report.rescan.days > 0) {
+    report.rescan.complete = false;
+    if (report.done) await rescanTargets(run, { stop });
+    report.done &&= report.rescan.complete;
+  }
+  if (media) {
+    report.media = await media.finish();
+    // Work left for lack of time makes the run not done (run again); retries wait for the next run.
+    const left = report.media.pending - report.media.retrying + report.media.pendingBatches;
+    if (left > 0) report.done = false;
+  }
+  await settlePlan({ deps, options, keeper, fence }, { ...plan, done: report.done, madeAtMs: planStartedMs });
+}
+
+/** The run's end times, the server's clock and the client's counters, into the report. */
+function stampReport(deps: RunDeps, report: RunReport): void {
+  report.finishedAtMs = deps.clock.now();
   report.serverFinishedAtMs = deps.api.serverNowMs();
   report.serverClockOffsetMs = deps.api.serverOffsetMs() ?? null;
   report.elapsedMs = report.finishedAtMs - report.startedAtMs;
@@ -199,38 +220,36 @@ async function archive(
     report.retries = stats.retries;
     report.throttles = stats.throttles;
   }
-  // The report is an object write too: fenced by the lease (not by the hard stop: it is one small PUT).
-  const reportFence = () => keeper.ensureLease(margin);
-  if (fatal !== undefined) {
-    // What this checkpoint buffered or wrote is not committed (its objects are rolled back next run).
-    report.messages -= writer.uncommittedRecords;
-    writer.discard();
-    report.done = false;
-    report.fatalError = describe(fatal);
-    await writeReport(store, report, options.timeZone, logger, reportFence);
-    await keeper.release().catch(() => undefined);
-    if (
-      fatal instanceof ArchiverError &&
-      !(fatal instanceof GiveUpError) &&
-      !(fatal instanceof HardStopError)
-    ) {
-      throw fatal;
-    }
-    throw new RunFailedError(`Run ${options.runId} stopped: ${describe(fatal)}`, report, { cause: fatal });
+}
+
+/**
+ * A run that stopped on `fatal`: what this checkpoint buffered or wrote is not committed (its
+ * objects are rolled back next run); the report says so, the lease is released, and the error is
+ * thrown (an ArchiverError of its own kind as is, else wrapped in RunFailedError with the report).
+ */
+async function failRun(run: Omit<RunContext, 'signal'>, fatal: unknown): Promise<never> {
+  const { deps, options, keeper, writer, report, fence } = run;
+  report.messages -= writer.uncommittedRecords;
+  writer.discard();
+  report.done = false;
+  report.fatalError = describe(fatal);
+  await writeReport(deps, report, { timeZone: options.timeZone, fence });
+  await keeper.release().catch(() => undefined);
+  if (
+    fatal instanceof ArchiverError &&
+    !(fatal instanceof GiveUpError) &&
+    !(fatal instanceof HardStopError)
+  ) {
+    throw fatal;
   }
-  await writeReport(store, report, options.timeZone, logger, reportFence);
-  await keeper.release();
-  return report;
+  throw new RunFailedError(`Run ${options.runId} stopped: ${describe(fatal)}`, report, { cause: fatal });
 }
 
 /** The media stage, when media copying is on; it recovers what a killed run left first. */
 async function openMediaStage(
-  deps: RunDeps,
-  options: RunOptions,
-  keeper: StateKeeper,
-  signal: AbortSignal | undefined,
-  fence: () => Promise<void>,
+  run: Pick<RunContext, 'deps' | 'options' | 'keeper' | 'signal' | 'fence'>,
 ): Promise<MediaStage | undefined> {
+  const { deps, options, keeper, signal, fence } = run;
   const media = options.media;
   if (!media?.enabled) return undefined;
   if (!deps.media) throw new ArchiverError('media copying is enabled but no media downloader was composed');
@@ -262,12 +281,12 @@ async function openMediaStage(
 
 /** Keep the report beside the archive (`runs/…`), so every run leaves evidence. Best effort. */
 async function writeReport(
-  store: ObjectStore,
+  deps: Pick<RunDeps, 'store' | 'logger'>,
   report: RunReport,
-  timeZone: string,
-  logger: Logger,
-  fence: () => Promise<void>,
+  how: { timeZone: string; fence: () => Promise<void> },
 ): Promise<void> {
+  const { store, logger } = deps;
+  const { timeZone, fence } = how;
   const key = runReportKey({
     sdkAppId: report.sdkAppId,
     runId: report.runId,
