@@ -4,27 +4,32 @@
  * order) and long messages (pages cut short at 12 KB). Prints a table; nothing here is asserted by
  * tests.
  *
- *   A  client alone: sustained calls/s at the configured limit, over-limit answers
- *   B  archive CLI, realistic app: 2,000 groups, 10% active, ~200k messages
- *   C  archive CLI, one group with 1,000,000 messages
- *   D  naive sequential pager (one group, one request at a time) on B's data, time-boxed
- *   E  objects written vs number of groups for the same data volume
- *   F  rescan: one group, 600,000 messages over 3 days, 1% changed between two runs (calls, time, RSS)
- *   G  rescan memory: one day of 1,000,000 fingerprints loaded and merged in process
+ *   client-alone            sustained calls/s at the configured limit, over-limit answers
+ *   realistic-app           archive CLI, realistic app: 2,000 groups, 10% active, ~200k messages
+ *   one-million-messages    archive CLI, one group with 1,000,000 messages
+ *   naive-sequential-pager  naive sequential pager (one group, one request at a time) on
+ *                           realistic-app's data, time-boxed
+ *   objects-vs-groups       objects written vs number of groups for the same data volume
+ *   rescan-run              rescan: one group, 600,000 messages over 3 days, 1% changed between two
+ *                           runs (calls, time, RSS)
+ *   rescan-memory           one day of 1,000,000 fingerprints loaded and merged in process
+ *   media-copy              `npm run archive` on a group whose one message holds a 100 MB file (MB/s,
+ *                           peak RSS of the archive process), then the copier alone (HTTP → SHA-256 →
+ *                           temp file → store) on one 100 MB file and on many small files (files/s),
+ *                           in a process of its own
+ *   many-groups             one app with many groups (BENCH_GROUPS, default 200,000), 0.2% active, at
+ *                           the documented limits (list 1/s, info 200/s): planning time vs the API
+ *                           floor, state bytes per checkpoint (first run, then an incremental run
+ *                           touching 20 groups), peak RSS of `npm run archive`
  *
- *   H  media: `npm run archive` on a group whose one message holds a 100 MB file (MB/s, peak RSS of
- *      the archive process), then the copier alone (HTTP → SHA-256 → temp file → store) on one
- *      100 MB file and on many small files (files/s), in a process of its own
- *   I  one app with many groups (BENCH_GROUPS, default 200,000), 0.2% active, at the documented
- *      limits (list 1/s, info 200/s): planning time vs the API floor, state bytes per checkpoint
- *      (first run, then an incremental run touching 20 groups), peak RSS of `npm run archive`
- *
- * B and C run twice: on the simulator's strict default (at most 200 requests ARRIVING in any 1000 ms
- * window) and on the lenient token-bucket reading, side by side. The archive runs as users run it
+ * The names and their order are in bench/sections.ts. realistic-app and one-million-messages run
+ * twice: on the simulator's strict default (at most 200 requests ARRIVING in any 1000 ms window) and
+ * on the lenient token-bucket reading, side by side. The archive runs as users run it
  * (`tsx functions/cli/main.ts archive`), in its own process, whose peak RSS is reported.
  *
- * BENCH_SCALE (default 1) shrinks B, C and E for a quick look, e.g. BENCH_SCALE=0.1.
- * BENCH_ONLY picks sections (e.g. BENCH_ONLY=AC); BENCH_MODES picks readings (sliding,token-bucket).
+ * BENCH_SCALE (default 1) shrinks realistic-app, one-million-messages and objects-vs-groups for a
+ * quick look, e.g. BENCH_SCALE=0.1. BENCH_ONLY picks sections by name, comma-separated (e.g.
+ * BENCH_ONLY=client-alone,one-million-messages); BENCH_MODES picks readings (sliding,token-bucket).
  * BENCH_MEM_TRACE=<module> is preloaded into the archive process too and its stderr shown.
  */
 import { execFile } from 'node:child_process';
@@ -48,6 +53,7 @@ import {
 } from '../functions/simulator/index.ts';
 import { mediaBytes } from '../functions/simulator/media-files.ts';
 import type { RateLimitMode } from '../functions/simulator/rate-limit.ts';
+import { type SectionName, selectSections } from './sections.ts';
 
 const run = promisify(execFile);
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -147,7 +153,7 @@ async function engine(
         },
       ],
       archive: { out: join(dir, 'archive') },
-      // History figures alone; section H measures media copying.
+      // History figures alone; the media-copy section measures media copying.
       media: withMedia
         ? {
             enabled: true,
@@ -234,26 +240,26 @@ const FIGURE_ROWS: [keyof Figures, string, string][] = [
 ];
 
 /** Runs the engine on `dataset` under every reading of the limit and prints the figures side by side. */
-async function engineSection(label: string, title: string, dataset: DatasetSpec): Promise<void> {
+async function engineSection(section: SectionName, title: string, dataset: DatasetSpec): Promise<void> {
   const results: Figures[] = [];
   for (const mode of MODES) {
     await withSim(
       dataset,
       async (sim) => {
         const min = minimumCalls(sim);
-        const result = figures(sim, min, await engine(sim, `${label}: ${title}, ${mode}`));
+        const result = figures(sim, min, await engine(sim, `${section}: ${title}, ${mode}`));
         results.push(result);
-        process.stderr.write(`  ${label} ${mode}: ${JSON.stringify(result)}\n`);
+        process.stderr.write(`  ${section} ${mode}: ${JSON.stringify(result)}\n`);
       },
       mode,
     );
   }
   for (const [key, what, note] of FIGURE_ROWS) {
-    row(`${label} ${what}`, results.map((r) => r[key]).join('  |  '), note);
+    row(`${section}: ${what}`, results.map((r) => r[key]).join('  |  '), note);
   }
 }
 
-async function sectionI(): Promise<void> {
+async function manyGroups(): Promise<void> {
   const groups = Number(process.env.BENCH_GROUPS ?? '200000');
   const spec: DatasetSpec = {
     groups,
@@ -263,25 +269,29 @@ async function sectionI(): Promise<void> {
     typeWeights: { Public: 1, Private: 0, ChatRoom: 0, Community: 0, TopicCommunity: 0, AVChatRoom: 0 },
   };
   await withSim(spec, async (sim) => {
-    const dir = await mkdtemp(join(tmpdir(), 'bench-i-'));
+    const dir = await mkdtemp(join(tmpdir(), 'bench-many-groups-'));
     try {
-      const result = await engine(sim, `I: ${groups} groups in one app`, { dir });
+      const result = await engine(sim, `many-groups: ${groups} groups in one app`, { dir });
       const { report } = result;
       // The floors overlap: info calls run while the listing goes on (the client's documented limits).
       const listFloor = Math.ceil(groups / 10_000) + 1;
       const infoFloor = groups / 50 / 200;
       row(
-        'I planning time vs API floor',
+        'many-groups: planning time vs API floor',
         `${(report.planMs / 1000).toFixed(1)} s vs ${Math.max(listFloor, infoFloor).toFixed(1)} s`,
         `(list ${listFloor} calls at 1/s, info ${groups / 50} calls at 200/s; sequential ${(listFloor + infoFloor).toFixed(1)} s)`,
       );
       row(
-        'I first run: state bytes per checkpoint',
+        'many-groups: first run: state bytes per checkpoint',
         `${Math.round(report.stateBytesWritten / Math.max(1, report.checkpoints))} B`,
         `(${report.checkpoints} checkpoints, ${report.targetsWithWork} targets with work; message objects ${Math.round(report.bytesWritten / Math.max(1, report.checkpoints))} B per checkpoint)`,
       );
-      row('I peak RSS (npm run archive)', `${result.maxRssMb.toFixed(0)} MB`, '(target < 512 MB)');
-      row('I done', String(report.done), `${report.groups.idle} idle, ${report.targetsWithWork} with work`);
+      row('many-groups: peak RSS (npm run archive)', `${result.maxRssMb.toFixed(0)} MB`, '(target < 512 MB)');
+      row(
+        'many-groups: done',
+        String(report.done),
+        `${report.groups.idle} idle, ${report.targetsWithWork} with work`,
+      );
       // An incremental run that touches few targets: its checkpoints write only those.
       const touched: string[] = [];
       for (const g of sim.eachGroup()) {
@@ -289,10 +299,10 @@ async function sectionI(): Promise<void> {
         if (touched.length === 20) break;
       }
       for (const id of touched) sim.appendMessages(id, 5);
-      const again = await engine(sim, `I: ${groups} groups, ${touched.length} touched`, { dir });
+      const again = await engine(sim, `many-groups: ${groups} groups, ${touched.length} touched`, { dir });
       const r2 = again.report;
       row(
-        `I incremental run (${touched.length} targets touched): state bytes per checkpoint`,
+        `many-groups: incremental run (${touched.length} targets touched): state bytes per checkpoint`,
         `${Math.round(r2.stateBytesWritten / Math.max(1, r2.checkpoints))} B`,
         `(${r2.checkpoints} checkpoints, ${r2.messages} messages; planning ${(r2.planMs / 1000).toFixed(1)} s, peak RSS ${again.maxRssMb.toFixed(0)} MB)`,
       );
@@ -302,8 +312,8 @@ async function sectionI(): Promise<void> {
   });
 }
 
-async function sectionA(): Promise<void> {
-  process.stderr.write('A: client at 200/s with 80 ms ± 20 ms latency…\n');
+async function clientAlone(): Promise<void> {
+  process.stderr.write('client-alone: client at 200/s with 80 ms ± 20 ms latency…\n');
   await withSim(
     { groups: 50, activeFraction: 1, messagesPerActiveGroup: [200, 400], historyDays: 10 },
     async (sim) => {
@@ -324,14 +334,14 @@ async function sectionA(): Promise<void> {
         ),
       );
       const seconds = (performance.now() - started) / 1000;
-      row('A client calls', String(n));
+      row('client-alone: client calls', String(n));
       row(
-        'A achieved rate',
+        'client-alone: achieved rate',
         `${(n / seconds).toFixed(1)}/s`,
         `(${((n / seconds / RATE) * 100).toFixed(1)}% of ${RATE}/s)`,
       );
-      row('A over-limit answers', String(sim.stats().overLimit), '(target 0)');
-      row('A peak requests in flight', String(sim.stats().peakInFlight));
+      row('client-alone: over-limit answers', String(sim.stats().overLimit), '(target 0)');
+      row('client-alone: peak requests in flight', String(sim.stats().peakInFlight));
     },
   );
 }
@@ -348,12 +358,12 @@ const realistic = (groups: number, messages: number, spread = 0.5): DatasetSpec 
   };
 };
 
-async function sectionB(): Promise<void> {
-  await engineSection('B', 'realistic app', realistic(2_000, 200_000 * SCALE));
+async function realisticApp(): Promise<void> {
+  await engineSection('realistic-app', 'realistic app', realistic(2_000, 200_000 * SCALE));
 }
 
-async function sectionC(): Promise<void> {
-  await engineSection('C', 'one group with 1M messages', {
+async function oneMillionMessages(): Promise<void> {
+  await engineSection('one-million-messages', 'one group with 1M messages', {
     groups: 0,
     activeFraction: 0,
     messagesPerActiveGroup: [0, 0],
@@ -362,9 +372,9 @@ async function sectionC(): Promise<void> {
   });
 }
 
-async function sectionD(): Promise<void> {
+async function naiveSequentialPager(): Promise<void> {
   const budgetMs = 30_000;
-  process.stderr.write('D: naive sequential pager, 30 s…\n');
+  process.stderr.write('naive-sequential-pager: naive sequential pager, 30 s…\n');
   await withSim(realistic(2_000, 200_000 * SCALE), async (sim) => {
     const client = clientFor(sim, 1);
     const targets = sim
@@ -392,18 +402,25 @@ async function sectionD(): Promise<void> {
     }
     const seconds = (performance.now() - started) / 1000;
     const projected = minimumCalls(sim) / (pages / seconds);
-    row('D naive pages/s', (pages / seconds).toFixed(1), `(${messages} messages in ${seconds.toFixed(0)} s)`);
-    row('D naive projected wall time for B', `${(projected / 60).toFixed(1)} min`);
+    row(
+      'naive-sequential-pager: pages/s',
+      (pages / seconds).toFixed(1),
+      `(${messages} messages in ${seconds.toFixed(0)} s)`,
+    );
+    row(
+      'naive-sequential-pager: projected wall time for realistic-app',
+      `${(projected / 60).toFixed(1)} min`,
+    );
   });
 }
 
-async function sectionE(): Promise<void> {
+async function objectsVsGroups(): Promise<void> {
   const messages = Math.round(20_000 * Math.max(SCALE, 0.25));
   for (const groups of [100, 1_000]) {
     await withSim(realistic(groups, messages, 0), async (sim) => {
-      const { report } = await engine(sim, `E: ${groups} groups`);
+      const { report } = await engine(sim, `objects-vs-groups: ${groups} groups`);
       row(
-        `E objects for ${report.messages} messages in ${groups} groups`,
+        `objects-vs-groups: objects for ${report.messages} messages in ${groups} groups`,
         String(report.objectsWritten),
         '(same days: 30)',
       );
@@ -411,7 +428,7 @@ async function sectionE(): Promise<void> {
   }
 }
 
-async function sectionF(): Promise<void> {
+async function rescanRun(): Promise<void> {
   const messages = Math.round(600_000 * SCALE);
   const spec: DatasetSpec = {
     groups: 0,
@@ -423,10 +440,10 @@ async function sectionF(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-rescan-'));
   try {
     await withSim(spec, async (sim) => {
-      const first = await engine(sim, 'F: first archive', { dir });
+      const first = await engine(sim, 'rescan-run: first archive', { dir });
       const firstCalls = first.report.calls.groupMsgGetSimple ?? 0;
       row(
-        'F first archive (for comparison)',
+        'rescan-run: first archive (for comparison)',
         `${(first.report.elapsedMs / 1000).toFixed(1)} s`,
         `(${firstCalls} calls, ${(firstCalls / (first.report.elapsedMs / 1000)).toFixed(1)} calls/s)`,
       );
@@ -443,32 +460,32 @@ async function sectionF(): Promise<void> {
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 1_100));
-      const { report, maxRssMb } = await engine(sim, 'F: rescan run', { dir });
+      const { report, maxRssMb } = await engine(sim, 'rescan-run: rescan run', { dir });
       const { rescan } = report;
       const seconds = report.elapsedMs / 1000;
-      row('F rescan messages checked', String(rescan.checked), `(${messages} in the window)`);
+      row('rescan-run: messages checked', String(rescan.checked), `(${messages} in the window)`);
       row(
-        'F rescan calls vs minimum',
+        'rescan-run: rescan calls vs minimum',
         `${rescan.calls} / ${Math.ceil(messages / 20)} = ${(rescan.calls / Math.ceil(messages / 20)).toFixed(3)}x`,
       );
       row(
-        'F rescan changes found',
+        'rescan-run: changes found',
         `${rescan.modified} modified, ${rescan.recalled} recalled, ${rescan.deleted} deleted`,
         `(${changed} applied, placeholders skipped)`,
       );
       row(
-        'F rescan run wall time',
+        'rescan-run: rescan run wall time',
         `${seconds.toFixed(1)} s`,
         `(${(rescan.calls / seconds).toFixed(1)} calls/s)`,
       );
-      row('F rescan peak RSS (engine process)', `${maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
+      row('rescan-run: rescan peak RSS (engine process)', `${maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function sectionG(): Promise<void> {
+async function rescanMemory(): Promise<void> {
   const { FingerprintLogBuilder, FingerprintTable } = await import('../functions/domain/fingerprint-log.ts');
   const { toRecord } = await import('../functions/domain/record.ts');
   const entries = 1_000_000;
@@ -499,13 +516,13 @@ async function sectionG(): Promise<void> {
   const after = process.memoryUsage();
   const held = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / 1e6;
   row(
-    'G fingerprints of one day loaded',
+    'rescan-memory: fingerprints of one day loaded',
     `${entries} in ${targets.length} targets`,
     `(${textMb.toFixed(0)} MB of log text)`,
   );
-  row('G load + merge time', `${(ms / 1000).toFixed(2)} s`);
+  row('rescan-memory: load + merge time', `${(ms / 1000).toFixed(2)} s`);
   row(
-    'G memory held by the merged table',
+    'rescan-memory: memory held by the merged table',
     `${held.toFixed(0)} MB`,
     globalThis.gc ? '' : '(run with --expose-gc for exact figures)',
   );
@@ -556,7 +573,7 @@ async function mediaCopy(origin: string, count: number, bytes: number) {
 /** One group whose only message carries one file of `bytes`, on the strict default simulation. */
 const BIG_FILE_GROUP = '@TGS#2BENCHBIGFILE';
 
-async function sectionH(): Promise<void> {
+async function mediaCopySection(): Promise<void> {
   const bytes = 100 * 1024 * 1024;
   await withSim(
     {
@@ -567,19 +584,24 @@ async function sectionH(): Promise<void> {
       extraGroups: [{ groupId: BIG_FILE_GROUP, type: 'Public', messages: 1 }],
     },
     async (sim) => {
-      const { report, maxRssMb } = await engine(sim, 'H: npm run archive, one 100 MB file', undefined, true);
+      const { report, maxRssMb } = await engine(
+        sim,
+        'media-copy: npm run archive, one 100 MB file',
+        undefined,
+        true,
+      );
       const media = report.media;
       if (media?.archived !== 1 || media.bytes !== bytes) {
-        throw new Error(`H: the 100 MB file was not archived: ${JSON.stringify(media)}`);
+        throw new Error(`media-copy: the 100 MB file was not archived: ${JSON.stringify(media)}`);
       }
       const seconds = report.elapsedMs / 1000;
       row(
-        'H npm run archive, one 100 MB file',
+        'media-copy: npm run archive, one 100 MB file',
         `${(media.bytes / 1024 / 1024 / seconds).toFixed(1)} MB/s`,
         `(${seconds.toFixed(1)} s for the whole run, get_cos_sig and manifest included)`,
       );
       row(
-        'H peak RSS of the archive process (100 MB file)',
+        'media-copy: peak RSS of the archive process (100 MB file)',
         `${maxRssMb.toFixed(0)} MB`,
         '(target < 256 MB)',
       );
@@ -589,18 +611,18 @@ async function sectionH(): Promise<void> {
   );
   const server = await mediaOrigin();
   try {
-    process.stderr.write('H: copying one 100 MB file in the copier alone…\n');
+    process.stderr.write('media-copy: copying one 100 MB file in the copier alone…\n');
     const big = await mediaCopy(server.origin, 1, bytes);
     row(
-      'H media copier alone, one 100 MB file',
+      'media-copy: copier alone, one 100 MB file',
       `${(big.bytes / 1024 / 1024 / big.seconds).toFixed(1)} MB/s`,
       `(${big.seconds.toFixed(1)} s, peak RSS ${big.maxRssMb.toFixed(0)} MB)`,
     );
     const count = Math.max(50, Math.round(1_000 * SCALE));
-    process.stderr.write(`H: copying ${count} files of 50 KB…\n`);
+    process.stderr.write(`media-copy: copying ${count} files of 50 KB…\n`);
     const small = await mediaCopy(server.origin, count, 50 * 1024);
     row(
-      `H media copy, ${count} files of 50 KB`,
+      `media-copy: copier alone, ${count} files of 50 KB`,
       `${(small.files / small.seconds).toFixed(0)} files/s`,
       `(${(small.bytes / 1024 / 1024 / small.seconds).toFixed(1)} MB/s, concurrency 16, peak RSS ${small.maxRssMb.toFixed(0)} MB)`,
     );
@@ -609,23 +631,22 @@ async function sectionH(): Promise<void> {
   }
 }
 
-const sections: Record<string, () => Promise<void>> = {
-  A: sectionA,
-  B: sectionB,
-  C: sectionC,
-  D: sectionD,
-  E: sectionE,
-  F: sectionF,
-  G: sectionG,
-  H: sectionH,
-  I: sectionI,
+const sections: Record<SectionName, () => Promise<void>> = {
+  'client-alone': clientAlone,
+  'realistic-app': realisticApp,
+  'one-million-messages': oneMillionMessages,
+  'naive-sequential-pager': naiveSequentialPager,
+  'objects-vs-groups': objectsVsGroups,
+  'rescan-run': rescanRun,
+  'rescan-memory': rescanMemory,
+  'media-copy': mediaCopySection,
+  'many-groups': manyGroups,
 };
-const only = (process.env.BENCH_ONLY ?? 'ABCDEFGHI').split('');
-for (const name of only) await sections[name]?.();
+for (const name of selectSections(process.env.BENCH_ONLY)) await sections[name]();
 
 const width = Math.max(...rows.map((r) => r[0].length));
 process.stdout.write(
   `\nbenchmark (scale ${SCALE}, rate ${RATE}/s, latency 80 ± 20 ms, pages cut at ${MAX_PAGE_BYTES} bytes; ` +
-    `B and C: ${MODES.join('  |  ')})\n`,
+    `realistic-app and one-million-messages: ${MODES.join('  |  ')})\n`,
 );
 for (const [what, value, note] of rows) process.stdout.write(`${what.padEnd(width)}  ${value} ${note}\n`);

@@ -1,0 +1,70 @@
+/**
+ * The bench's sections: the name each is printed under and picked by (`BENCH_ONLY`), in the order
+ * `npm run bench` runs them, and what each measures (docs/benchmarks.md uses the same names).
+ */
+export const SECTIONS = [
+  {
+    name: 'client-alone',
+    measures: 'the client alone: sustained calls/s at the configured limit, over-limit answers',
+  },
+  {
+    name: 'realistic-app',
+    measures: '`npm run archive`, realistic app: 2,000 groups, 10% active, ~200k messages',
+  },
+  { name: 'one-million-messages', measures: '`npm run archive`, one group with 1,000,000 messages' },
+  {
+    name: 'naive-sequential-pager',
+    measures: "a naive sequential pager (one request at a time) on realistic-app's data, time-boxed",
+  },
+  { name: 'objects-vs-groups', measures: 'objects written vs number of groups for the same data volume' },
+  {
+    name: 'rescan-run',
+    measures:
+      'rescan: one group, 600,000 messages over 3 days, 1% changed between two runs (calls, time, RSS)',
+  },
+  {
+    name: 'rescan-memory',
+    measures: 'rescan memory: one day of 1,000,000 fingerprints loaded and merged in process',
+  },
+  {
+    name: 'media-copy',
+    measures:
+      'media: `npm run archive` with one 100 MB file, then the copier alone on one 100 MB file and many small files',
+  },
+  {
+    name: 'many-groups',
+    measures:
+      'one app with many groups (`BENCH_GROUPS`, default 200,000), 0.2% active: planning, state bytes, RSS',
+  },
+] as const;
+
+export type SectionName = (typeof SECTIONS)[number]['name'];
+
+/** A `BENCH_ONLY` value that names no section. */
+export class UnknownSectionError extends Error {
+  public constructor(public readonly names: readonly string[]) {
+    super(
+      `BENCH_ONLY names no section ${names.map((n) => `"${n}"`).join(', ')}; the sections are ${SECTIONS.map((s) => s.name).join(', ')}`,
+    );
+    this.name = 'UnknownSectionError';
+  }
+}
+
+/**
+ * The sections `BENCH_ONLY` picks: a comma-separated list of names (spaces around them ignored),
+ * run in the order given; unset or empty runs every section.
+ */
+export function selectSections(only: string | undefined): SectionName[] {
+  const names = (only ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (names.length === 0) return SECTIONS.map((s) => s.name);
+  const unknown = names.filter((n) => !isSectionName(n));
+  if (unknown.length > 0) throw new UnknownSectionError(unknown);
+  return names as SectionName[];
+}
+
+function isSectionName(name: string): name is SectionName {
+  return SECTIONS.some((s) => s.name === name);
+}
