@@ -116,6 +116,21 @@ export class StorageError extends ArchiverError {
 }
 
 /**
+ * An object in a storage class that cannot be read without a restore (S3 Glacier Flexible
+ * Retrieval, Deep Archive, or an Intelligent-Tiering archive tier: S3 answers `InvalidObjectState`).
+ * A StorageError, so callers that do not expect it fail as before; the audit skips such objects.
+ */
+export class ArchivedObjectError extends StorageError {
+  /** The object's storage class, when S3 names it (`GLACIER`, `DEEP_ARCHIVE`, …). */
+  public readonly storageClass: string | undefined;
+  public constructor(message: string, options: ErrorOptions & { key: string; storageClass?: string }) {
+    super(message, options);
+    this.name = 'ArchivedObjectError';
+    this.storageClass = options.storageClass;
+  }
+}
+
+/**
  * The API's answer contradicts itself or its documentation in a way that retrying smaller requests
  * did not resolve (a repeated `Next`, `IsFinished` 2 over live messages, …). Names the API and what
  * was seen, so the fix can be found; the caller fails the target (or the listing) instead of

@@ -28,13 +28,29 @@ export interface ObjectStore {
    * @throws StorageError for anything else (with `retryable` set for throttling/5xx)
    */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag: string }>;
-  /** The object, or `undefined` if absent. */
+  /**
+   * The object, or `undefined` if absent.
+   * @throws ArchivedObjectError when the object must be restored before it can be read
+   * @throws StorageError for anything else
+   */
   get(key: string): Promise<StoredObject | undefined>;
   /** Delete if present; deleting an absent key is not an error. */
   delete(key: string): Promise<void>;
   /** Every key under `prefix` (recursive), in lexicographic order. */
   list(prefix: string): AsyncIterable<string>;
+  /**
+   * The keys under `prefix` whose storage class cannot be read without a restore (S3 Glacier
+   * Flexible Retrieval and Deep Archive, see {@link ARCHIVED_STORAGE_CLASSES}); absent on stores
+   * without storage classes (a local folder).
+   */
+  listArchived?(prefix: string): AsyncIterable<string>;
 }
+
+/**
+ * S3 storage classes (as ListObjectsV2 names them) whose objects GetObject refuses until restored,
+ * and that Athena skips (docs/audit.md).
+ */
+export const ARCHIVED_STORAGE_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
 /** Options of {@link StreamingObjectStore.putStream}. */
 export interface PutStreamOptions {

@@ -16,6 +16,7 @@ import { LocalFolderStore } from '../../functions/adapters/local-folder/local-fo
 import { runAuditCommand } from '../../functions/cli/audit-command.ts';
 import { EXIT } from '../../functions/cli/exit-codes.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
+import { ArchivedObjectError } from '../../functions/domain/errors.ts';
 import { stateKey } from '../../functions/domain/partition.ts';
 import type { ArchiveRecord } from '../../functions/domain/record.ts';
 import { parseRecordLine, serializeRecord } from '../../functions/domain/record-codec.ts';
@@ -102,7 +103,33 @@ async function copy(): Promise<{ dir: string; store: LocalFolderStore }> {
   return { dir, store: new LocalFolderStore(dir) };
 }
 
-async function audit(dir: string): Promise<AuditReport> {
+/**
+ * A folder in which some objects are in an archived storage class, as S3 shows them: listed by
+ * `listArchived`, and a GET refused with the store's ArchivedObjectError.
+ */
+class ArchivedClassStore extends LocalFolderStore {
+  public constructor(
+    dir: string,
+    /** GET refused (any archived object; an Intelligent-Tiering archive tier shows only so). */
+    private readonly refused: ReadonlySet<string>,
+    /** Listed with an archived storage class (Glacier Flexible Retrieval, Deep Archive). */
+    private readonly listed: ReadonlySet<string> = new Set(),
+  ) {
+    super(dir);
+  }
+
+  public override async get(key: string) {
+    if (this.refused.has(key) || this.listed.has(key))
+      throw new ArchivedObjectError(`${key} is archived`, { key, storageClass: 'GLACIER' });
+    return super.get(key);
+  }
+
+  public async *listArchived(prefix: string): AsyncIterable<string> {
+    for await (const key of this.list(prefix)) if (this.listed.has(key)) yield key;
+  }
+}
+
+async function audit(dir: string, store = new LocalFolderStore(dir)): Promise<AuditReport> {
   const runner = await openArchiveRunner({
     archive: dir,
     timeZone: ZONE,
@@ -111,7 +138,7 @@ async function audit(dir: string): Promise<AuditReport> {
     database: 'd',
   });
   try {
-    return await auditArchive(runner, new LocalFolderStore(dir), { archive: dir, timeZone: ZONE, nowMs: 0 });
+    return await auditArchive(runner, store, { archive: dir, timeZone: ZONE, nowMs: 0 });
   } finally {
     runner.close();
   }
@@ -141,6 +168,36 @@ async function objectsBySize(store: LocalFolderStore): Promise<string[]> {
     (await messageObjects(store)).map(async (k) => [k, (await linesOf(store, k)).length] as const),
   );
   return sized.sort((x, y) => y[1] - x[1]).map(([k]) => k);
+}
+
+/**
+ * The media references of the archive's first captures (original sizes), each with a manifest row
+ * as the media copier writes it and its object under media/.
+ */
+async function mediaOfArchive(store: LocalFolderStore) {
+  const records = (await Promise.all((await messageObjects(store)).map((k) => linesOf(store, k))))
+    .flat()
+    .map(parseRecordLine);
+  const refs = messagesFromRecords(records)
+    .filter((m) => (m.versions[0]?.isPlace ?? 0) === 0)
+    .flatMap((m) => mediaRefsOf({ ...m, versions: m.versions.slice(0, 1) }))
+    .filter((r) => r.sizeClass !== 'large' && r.sizeClass !== 'thumbnail');
+  expect(refs.length).toBeGreaterThan(5);
+  const rows = refs.map((ref, i) =>
+    archivedManifestRow(
+      ref,
+      `media/sha256/${String(i).padStart(64, '0').slice(0, 2)}/${String(i).padStart(64, '0')}`,
+      'application/octet-stream',
+      1,
+    ),
+  );
+  for (const row of rows) await store.put(row.object_key as string, new Uint8Array([1]));
+  return { refs, rows };
+}
+
+async function putManifest(store: LocalFolderStore, rows: readonly unknown[]): Promise<void> {
+  const manifestKey = `media-manifest/sdkappid=${sdkAppId}/dt=2026-01-01/part-test-00000.ndjson.gz`;
+  await store.put(manifestKey, gzipSync(`${rows.map((r) => JSON.stringify(r)).join('\n')}\n`));
 }
 
 const unexplained = (report: AuditReport) => report.findings.filter((f) => !f.explained);
@@ -296,30 +353,9 @@ describe('npm run audit', () => {
 
   it('finds a missing media object, a reference without a manifest row and an orphan media object', async () => {
     const { dir, store } = await copy();
-    // A manifest as the media copier writes it: one row per reference, objects under media/.
-    const records = (await Promise.all((await messageObjects(store)).map((k) => linesOf(store, k))))
-      .flat()
-      .map(parseRecordLine);
-    const refs = messagesFromRecords(records)
-      .filter((m) => (m.versions[0]?.isPlace ?? 0) === 0)
-      .flatMap((m) => mediaRefsOf({ ...m, versions: m.versions.slice(0, 1) }))
-      .filter((r) => r.sizeClass !== 'large' && r.sizeClass !== 'thumbnail');
-    expect(refs.length).toBeGreaterThan(5);
-    const rows = refs.map((ref, i) =>
-      archivedManifestRow(
-        ref,
-        `media/sha256/${String(i).padStart(64, '0').slice(0, 2)}/${String(i).padStart(64, '0')}`,
-        'application/octet-stream',
-        1,
-      ),
-    );
-    for (const row of rows) await store.put(row.object_key as string, new Uint8Array([1]));
+    const { refs, rows } = await mediaOfArchive(store);
     const [dropped, unmanifested, ...kept] = rows;
-    const manifestKey = `media-manifest/sdkappid=${sdkAppId}/dt=2026-01-01/part-test-00000.ndjson.gz`;
-    await store.put(
-      manifestKey,
-      gzipSync(`${[dropped, ...kept].map((r) => JSON.stringify(r)).join('\n')}\n`),
-    );
+    await putManifest(store, [dropped, ...kept]);
     expect(unexplained(await audit(dir))).toEqual([
       expect.objectContaining({
         kind: 'media-unmanifested',
@@ -347,6 +383,61 @@ describe('npm run audit', () => {
       }),
     );
     expect(mediaRefKey(refs[0] as (typeof refs)[number])).toContain(`|${rows[0]?.element_path}|`);
+  });
+});
+
+describe('npm run audit with objects in archived storage classes', () => {
+  it('skips an object whose GET is refused as archived, counted per target and explained', async () => {
+    const { dir, store } = await copy();
+    await putManifest(store, (await mediaOfArchive(store)).rows);
+    const full = await audit(dir);
+    expect(unexplained(full)).toEqual([]);
+    // The object with the most media references, so skipping it shows in the count.
+    const refsIn = async (key: string) =>
+      messagesFromRecords((await linesOf(store, key)).map(parseRecordLine)).flatMap((m) =>
+        mediaRefsOf({ ...m, versions: m.versions.slice(0, 1) }),
+      ).length;
+    const counted = await Promise.all(
+      (await messageObjects(store)).map(async (k) => [k, await refsIn(k)] as const),
+    );
+    const [key] = counted.sort((a, b) => b[1] - a[1])[0] ?? [''];
+    const targets = new Set((await linesOf(store, key)).map(parseRecordLine).map(id));
+
+    const report = await audit(dir, new ArchivedClassStore(dir, new Set([key])));
+
+    expect(unexplained(report)).toEqual([]);
+    expect(report.apps[0]?.unreadableArchived).toBe(1);
+    const skipped = report.findings.filter((f) => f.kind === 'archived-unreadable');
+    expect(skipped.map((f) => `${f.groupId}|${f.topicId ?? ''}`).sort()).toEqual([...targets].sort());
+    for (const f of skipped) expect(f).toMatchObject({ explained: true, objects: [key] });
+    expect(report.apps[0]?.media.references).toBeLessThan(full.apps[0]?.media.references ?? 0);
+  });
+
+  it('reports an object the query skips (Athena skips Glacier) as archived, not as an orphan', async () => {
+    const { dir, store } = await copy();
+    const [key] = await objectsBySize(store);
+    // Out of the tables' reach, as Athena leaves a Glacier Flexible Retrieval object, still listed.
+    const hidden = `${key}.glacier`;
+    await store.put(hidden, (await store.get(key ?? ''))?.body ?? new Uint8Array());
+    await store.delete(key ?? '');
+    expect((await audit(dir)).findings).toContainEqual(
+      expect.objectContaining({ kind: 'orphan-object', objects: [hidden] }),
+    );
+
+    const report = await audit(dir, new ArchivedClassStore(dir, new Set(), new Set([hidden])));
+
+    expect(report.findings.filter((f) => f.kind === 'orphan-object')).toEqual([]);
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({
+        kind: 'archived-unreadable',
+        explained: true,
+        groupId: null,
+        objects: [hidden],
+      }),
+    );
+    expect(report.apps[0]?.unreadableArchived).toBe(1);
+    // Which seqs it holds is unknown without a restore: they still read as missing (docs/audit.md).
+    expect(unexplained(report).map((f) => f.kind)).toContain('missing-seqs');
   });
 });
 

@@ -18,13 +18,19 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ConfigError, PreconditionFailedError, StorageError } from '../../domain/errors.ts';
-import type {
-  ObjectHead,
-  PutOptions,
-  PutStreamOptions,
-  StoredObject,
-  StreamingObjectStore,
+import {
+  ArchivedObjectError,
+  ConfigError,
+  PreconditionFailedError,
+  StorageError,
+} from '../../domain/errors.ts';
+import {
+  ARCHIVED_STORAGE_CLASSES,
+  type ObjectHead,
+  type PutOptions,
+  type PutStreamOptions,
+  type StoredObject,
+  type StreamingObjectStore,
 } from '../../domain/storage.ts';
 import { listPrefixProblem, validateListPrefix, validateObjectKey } from '../object-key.ts';
 
@@ -274,6 +280,7 @@ export class S3Store implements StreamingObjectStore {
       stored = { body: plainBytes(bytes), etag: response.ETag ?? '' };
     } catch (error) {
       if (classifyS3Failure(error) === 'not-found') return undefined;
+      if (nameOf(error) === 'InvalidObjectState') throw this.archivedError(fullKey, key, error);
       throw this.storageError('GetObject', fullKey, key, error);
     }
     // Without an ETag the caller could never make a conditional write on this object.
@@ -315,6 +322,39 @@ export class S3Store implements StreamingObjectStore {
     } catch (error) {
       throw this.storageError('ListObjectsV2', `${this.prefix}${prefix}`, undefined, error);
     }
+  }
+
+  /**
+   * The keys under `prefix` in a storage class GetObject refuses until restored (ListObjectsV2
+   * names each object's class), relative to the store's prefix.
+   * @throws StorageError for an invalid prefix or a failed page
+   */
+  public async *listArchived(prefix: string): AsyncIterable<string> {
+    validateListPrefix(prefix);
+    const pages = paginateListObjectsV2(
+      { client: this.client, pageSize: this.pageSize },
+      { Bucket: this.bucket, Prefix: `${this.prefix}${prefix}` },
+    );
+    try {
+      for await (const page of pages) {
+        for (const object of page.Contents ?? []) {
+          if (object.Key && ARCHIVED_STORAGE_CLASSES.has(object.StorageClass ?? ''))
+            yield object.Key.slice(this.prefix.length);
+        }
+      }
+    } catch (error) {
+      throw this.storageError('ListObjectsV2', `${this.prefix}${prefix}`, undefined, error);
+    }
+  }
+
+  /** GetObject's `InvalidObjectState`: the object is archived and must be restored first. */
+  private archivedError(fullKey: string, key: string, error: unknown): ArchivedObjectError {
+    const storageClass = (error as { StorageClass?: unknown }).StorageClass;
+    const named = typeof storageClass === 'string' ? storageClass : undefined;
+    return new ArchivedObjectError(
+      `S3 GetObject ${this.url(fullKey)}: the object is archived (${named ?? 'an archive tier'}) and must be restored before it can be read`,
+      { cause: error, key, ...(named === undefined ? {} : { storageClass: named }) },
+    );
   }
 
   private fullKey(key: string): string {

@@ -12,6 +12,7 @@
  */
 import type { ObjectStore } from '../../domain/storage.ts';
 import type { ParamValue, QueryRunner } from '../port.ts';
+import { listArchivedObjects, reportArchived } from './archived.ts';
 import { claimedTargets, pendingKeys, readState } from './committed.ts';
 import { auditCoverage } from './coverage.ts';
 import { auditMedia, checkMediaOrphans } from './media.ts';
@@ -92,21 +93,24 @@ async function auditApp(options: {
   const byTarget = groupByTarget(objectTargets);
   const stateTargets = claimedTargets(state, byTarget);
   const pending = pendingKeys(state);
+  const archived = await listArchivedObjects(store, sdkAppId);
 
   checkStateMissing({ sdkAppId, state, objectTargets, finding });
   checkUncommittedRows({ objectTargets, stateTargets, pending, finding });
-  await checkStrayObjects({ store, sdkAppId, objectTargets, pending, finding });
+  await checkStrayObjects({ store, sdkAppId, objectTargets, pending, archived, finding });
   const targets = await auditCoverage({ runner, app, stateTargets, byTarget, finding });
   await checkDuplicates({ runner, app, finding });
   await checkWrongPartition({ runner, app, timeZone, finding });
   await checkRevisionHoles({ runner, app, finding });
-  const media = await auditMedia({ store, sdkAppId, objectTargets, finding });
+  const media = await auditMedia({ store, sdkAppId, objectTargets, archived, finding });
+  const unreadableArchived = reportArchived({ keys: archived, objectTargets, finding });
   return {
     app: {
       sdkAppId,
       targets,
       objects: new Set(objectTargets.map((o) => o.key)).size,
       rows: objectTargets.reduce((n, o) => n + o.rows, 0),
+      unreadableArchived,
       media: media.summary,
     },
     mediaObjects: media.objects,

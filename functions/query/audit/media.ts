@@ -4,6 +4,7 @@
  * copying have none), and, over all apps, every object under `media/` is named by a manifest row.
  */
 import { gunzipSync } from 'node:zlib';
+import { ArchivedObjectError } from '../../domain/errors.ts';
 import { mediaRefKey } from '../../domain/media-refs.ts';
 import { parseRecordLine } from '../../domain/record-codec.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
@@ -18,14 +19,23 @@ interface RefPlace {
   seq: number;
 }
 
-/** The media references of the archived messages (first captures that are no placeholder). */
+/**
+ * The media references of the archived messages (first captures that are no placeholder), and the
+ * objects skipped because their storage class needs a restore (added to `archived`).
+ */
 async function readReferences(
   store: ObjectStore,
   objectTargets: readonly ObjectTarget[],
+  archived: Set<string>,
 ): Promise<Map<string, RefPlace>> {
   const referenced = new Map<string, RefPlace>();
   for (const key of new Set(objectTargets.map((o) => o.key))) {
-    const object = await store.get(key);
+    if (archived.has(key)) continue;
+    const object = await store.get(key).catch((error: unknown) => {
+      if (!(error instanceof ArchivedObjectError)) throw error;
+      archived.add(key);
+      return undefined;
+    });
     if (object === undefined) continue;
     const records = gunzipSync(object.body)
       .toString('utf8')
@@ -120,9 +130,11 @@ export async function auditMedia(options: {
   readonly store: ObjectStore;
   readonly sdkAppId: number;
   readonly objectTargets: readonly ObjectTarget[];
+  /** Objects known to be unreadable; the ones whose GET is refused as archived are added. */
+  readonly archived: Set<string>;
   readonly finding: FindingSink;
 }): Promise<{ summary: AppAudit['media']; objects: string[] }> {
-  const { store, sdkAppId, objectTargets, finding } = options;
+  const { store, sdkAppId, objectTargets, archived, finding } = options;
   const manifest: ManifestRow[] = await readManifest(store, sdkAppId);
   if (manifest.length === 0) {
     return {
@@ -135,16 +147,16 @@ export async function auditMedia(options: {
       objects: [],
     };
   }
-  const referenced = await readReferences(store, objectTargets);
+  const referenced = await readReferences(store, objectTargets, archived);
   checkUnmanifested(referenced, manifest, finding);
   const objects = await checkMissingObjects(store, manifest, finding);
-  const archived = manifest.filter((r) => r.status === 'archived').length;
+  const copied = manifest.filter((r) => r.status === 'archived').length;
   return {
     summary: {
       audited: true,
       references: referenced.size,
       manifestRows: manifest.length,
-      note: `${referenced.size} references, ${manifest.length} manifest rows (${archived} archived, ${manifest.length - archived} expired, refused, failed or without URL)`,
+      note: `${referenced.size} references, ${manifest.length} manifest rows (${copied} archived, ${manifest.length - copied} expired, refused, failed or without URL)`,
     },
     objects,
   };

@@ -20,7 +20,9 @@ export type SeqRanges = [number, number][];
  * - `state-missing`: rows of an app that has no committed state;
  * - `media-unmanifested`: media references of archived messages without a manifest row;
  * - `media-object-missing`: manifest rows `archived` whose object is not in the archive;
- * - `media-orphan`: objects under `media/` that no manifest row names.
+ * - `media-orphan`: objects under `media/` that no manifest row names;
+ * - `archived-unreadable`: message objects in a storage class that needs a restore before it can
+ *   be read (Glacier Flexible Retrieval, Deep Archive): skipped, counted, explained.
  */
 export type FindingKind =
   | 'missing-seqs'
@@ -33,7 +35,8 @@ export type FindingKind =
   | 'state-missing'
   | 'media-unmanifested'
   | 'media-object-missing'
-  | 'media-orphan';
+  | 'media-orphan'
+  | 'archived-unreadable';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -85,6 +88,8 @@ export interface AppAudit {
   readonly targets: readonly TargetAudit[];
   readonly objects: number;
   readonly rows: number;
+  /** Message objects not read because their storage class needs a restore (see `archived-unreadable`). */
+  readonly unreadableArchived: number;
   readonly media: {
     readonly audited: boolean;
     readonly references: number;
@@ -140,6 +145,7 @@ const LABELS: Readonly<Record<FindingKind, string>> = {
   'media-unmanifested': 'media references without a manifest row',
   'media-object-missing': 'archived media whose object is missing',
   'media-orphan': 'media object no manifest row names',
+  'archived-unreadable': 'objects in an archived storage class (not read)',
 };
 
 /** The readable summary. */
@@ -149,7 +155,7 @@ export function formatAuditReport(report: AuditReport): string {
     const sum = (f: (g: TargetGaps) => SeqRanges) =>
       app.targets.reduce((n, t) => n + countRanges(f(t.gaps)), 0);
     lines.push(
-      `app ${app.sdkAppId}: ${app.targets.length} targets, ${app.rows} rows in ${app.objects} objects`,
+      `app ${app.sdkAppId}: ${app.targets.length} targets, ${app.rows} rows in ${app.objects} objects${app.unreadableArchived > 0 ? `; ${app.unreadableArchived} objects in an archived storage class not read` : ''}`,
       `  seqs before the first capture (expired first): ${sum((g) => g.beforeFirstCapture)}; placeholders: ${sum((g) => g.deletedPlaceholders)} deleted, ${sum((g) => g.recalledPlaceholders)} recalled; not yet archived: ${sum((g) => g.notYetArchived)}; unexplained gaps: ${sum((g) => g.unexplained)}`,
       `  media: ${app.media.note}`,
     );

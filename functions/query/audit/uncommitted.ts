@@ -121,13 +121,15 @@ export async function checkStrayObjects(options: {
   readonly sdkAppId: number;
   readonly objectTargets: readonly ObjectTarget[];
   readonly pending: ReadonlySet<string>;
+  /** Objects in an archived storage class: the query skips them (reported as `archived-unreadable`). */
+  readonly archived: ReadonlySet<string>;
   readonly finding: FindingSink;
 }): Promise<void> {
-  const { store, sdkAppId, objectTargets, pending, finding } = options;
+  const { store, sdkAppId, objectTargets, pending, archived, finding } = options;
   const withRows = new Set(objectTargets.map((o) => o.key));
   const stray: string[] = [];
   for await (const key of store.list(`messages/sdkappid=${sdkAppId}/`))
-    if (!withRows.has(key)) stray.push(key);
+    if (!withRows.has(key) && !archived.has(key)) stray.push(key);
   if (stray.length === 0) return;
   const named = stray.filter((k) => pending.has(k));
   const unnamed = stray.filter((k) => !pending.has(k));
