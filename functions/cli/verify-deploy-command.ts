@@ -55,7 +55,8 @@ interface VerifyDeployOptions {
 
 /** One check to run: what it needs of the plan, and what it needs of the caller's credentials. */
 interface PlannedCheck {
-  readonly check: string;
+  /** The checks it reports: each a FAIL when it cannot run at all. */
+  readonly checks: readonly string[];
   /** Said with a FAIL when the check itself could not run (an SDK error). */
   readonly permissions: string;
   readonly run: () => Promise<CheckResult[]>;
@@ -72,24 +73,22 @@ export async function runVerifyDeployCommand(
   const print = printer(deps.stdout, await credentialValues(clients.cloudFormation));
   print(`verify-deploy: stack ${options.stack}\n`);
   const results: CheckResult[] = [];
-  const stack = await guarded(
-    { check: 'stack', permissions: 'cloudformation:DescribeStacks and cloudformation:ListStackResources' },
-    async () => planDeployChecks(await describeStack(clients.cloudFormation, options.stack)),
-  );
-  if ('pass' in stack) {
-    results.push(stack);
-    print(formatResult(stack));
-  } else {
-    for (const result of stack.results) {
+  const report = (found: readonly CheckResult[]) => {
+    for (const result of found) {
       results.push(result);
       print(formatResult(result));
     }
+  };
+  const stack = await guarded(
+    { checks: ['stack'], permissions: 'cloudformation:DescribeStacks and cloudformation:ListStackResources' },
+    async () => planDeployChecks(await describeStack(clients.cloudFormation, options.stack)),
+  );
+  if (Array.isArray(stack)) {
+    report(stack);
+  } else {
+    report(stack.results);
     for (const planned of plannedChecks(stack, clients, options, deps.clock)) {
-      const outcome = await guarded(planned, planned.run);
-      for (const result of 'pass' in outcome ? [outcome] : outcome) {
-        results.push(result);
-        print(formatResult(result));
-      }
+      report(await guarded(planned, planned.run));
     }
   }
   const summary = deployCheckSummary(results);
@@ -139,7 +138,7 @@ function plannedChecks(
   const checks: PlannedCheck[] = [];
   if (plan.schedules.length > 0) {
     checks.push({
-      check: 'schedules',
+      checks: plan.schedules.map((name) => `schedule ${name}`),
       permissions: 'scheduler:GetSchedule',
       run: () => checkSchedules(clients.scheduler, plan.schedules, options.timeZone),
     });
@@ -147,7 +146,7 @@ function plannedChecks(
   const { functionName, workGroup, database, canaryAlarm, topicArn } = plan;
   if (functionName !== undefined) {
     checks.push({
-      check: 'archiver-store',
+      checks: ['archiver-store', 'archiver-missing-key'],
       permissions: `lambda:InvokeFunction on ${functionName}`,
       run: async () => storeProbeVerdicts(await invokeSelfCheck(clients.lambda, functionName)),
     });
@@ -161,7 +160,7 @@ function plannedChecks(
       timeoutMs: 300_000,
     });
     checks.push({
-      check: 'views',
+      checks: VIEWS.map((v) => `view ${v.name}`),
       permissions: 'athena:StartQueryExecution, GetQueryExecution and GetQueryResults',
       run: () =>
         checkViews(
@@ -173,7 +172,7 @@ function plannedChecks(
   }
   if (canaryAlarm !== undefined && topicArn !== undefined) {
     checks.push({
-      check: 'alarm-topic',
+      checks: ['alarm-topic'],
       permissions: 'cloudwatch:DescribeAlarms, SetAlarmState and DescribeAlarmHistory',
       run: async () => [
         await checkAlarmReachesTopic({
@@ -189,21 +188,21 @@ function plannedChecks(
   return checks;
 }
 
-/** `run`'s value, or a FAIL naming the error and the permissions the check needs. */
+/** `run`'s value, or a FAIL for each of its checks naming the error and the permissions they need. */
 async function guarded<T>(
-  check: Pick<PlannedCheck, 'check' | 'permissions'>,
+  planned: Pick<PlannedCheck, 'checks' | 'permissions'>,
   run: () => Promise<T>,
-): Promise<T | CheckResult> {
+): Promise<T | CheckResult[]> {
   try {
     return await run();
   } catch (error) {
     const { name, message } = error instanceof Error ? error : new Error(String(error));
-    return {
-      check: check.check,
+    return planned.checks.map((check) => ({
+      check,
       pass: false,
       detail: `${name}: ${message}`,
-      fix: `the check could not run: check --stack, the region, and that your credentials allow ${check.permissions} (docs/deploy.md lists every permission verify-deploy needs)`,
-    };
+      fix: `the check could not run: check --stack, the region, and that your credentials allow ${planned.permissions} (docs/deploy.md lists every permission verify-deploy needs)`,
+    }));
   }
 }
 

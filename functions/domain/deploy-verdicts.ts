@@ -45,7 +45,8 @@ const LIST_GRANT =
 export function storeProbeVerdicts(answer: unknown): CheckResult[] {
   if (!isStoreReport(answer)) {
     const detail = `the function did not answer the self-check event with a report (it answered ${describe(answer)})`;
-    const fix = 'deploy this version of the stack: older functions do not know the self-check event';
+    const fix =
+      "deploy this version of the stack (older functions do not know the self-check event); if it is deployed, read the function's log (ArchiverLogGroupName) for the error";
     return [
       { check: 'archiver-store', pass: false, detail, fix },
       { check: 'archiver-missing-key', pass: false, detail, fix },

@@ -378,8 +378,28 @@ describe('verify-deploy', () => {
     expect(lineOf(out, 'archiver-store')).toMatch(
       /^FAIL.*AccessDeniedException: denied for \*\*\*[\s\S]*lambda:InvokeFunction/,
     );
+    // The invocation that could not run fails both checks it would have made.
+    expect(lineOf(out, 'archiver-missing-key')).toMatch(/^FAIL.*AccessDeniedException/);
     for (const secret of [ACCESS_KEY_ID, SECRET_KEY, SESSION_TOKEN, 'AKIAOTHERKEYID000001']) {
       expect(out + err).not.toContain(secret);
+    }
+    expect(code).toBe(EXIT.failed);
+  });
+
+  it('fails both store checks, quoting the function, when it throws on the self-check (an older function)', async () => {
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: payload({
+        errorType: 'ConfigError',
+        errorMessage: 'The event must be { "sdkAppId": <number> }',
+      }) as never,
+    });
+    const { code, out } = await verify();
+    for (const check of ['archiver-store', 'archiver-missing-key']) {
+      expect(lineOf(out, check)).toMatch(
+        /^FAIL.*did not answer the self-check event with a report .*functionError.*The event must be[\s\S]*fix: deploy this version/,
+      );
     }
     expect(code).toBe(EXIT.failed);
   });

@@ -1,15 +1,13 @@
 /**
  * Invokes the archiver function with the self-check event (functions/lambda/self-check.ts), so
- * the store probe runs on the function's own role, and returns its answer unchecked (the verdict,
- * functions/domain/deploy-verdicts.ts, checks its shape).
+ * the store probe runs on the function's own role, and returns its answer unchecked: the verdict
+ * (functions/domain/deploy-verdicts.ts) checks its shape. A function that threw answers
+ * `{ functionError, answer }`, which the verdict shows as it is.
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { SelfCheckEvent } from '../../../domain/deploy-verdicts.ts';
-import { FunctionErrorAnswer } from '../../errors.ts';
 
-/**
- * @throws FunctionErrorAnswer when the function threw; the SDK's error when it could not be invoked
- */
+/** @throws the SDK's error when the function could not be invoked (not found, not allowed) */
 export async function invokeSelfCheck(client: LambdaClient, functionName: string): Promise<unknown> {
   const event: SelfCheckEvent = { selfCheck: true };
   const answer = await client.send(
@@ -20,10 +18,13 @@ export async function invokeSelfCheck(client: LambdaClient, functionName: string
     }),
   );
   const text = answer.Payload === undefined ? '' : new TextDecoder().decode(answer.Payload);
-  if (answer.FunctionError !== undefined) throw new FunctionErrorAnswer(functionName, text);
+  let parsed: unknown = text;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch {
-    return text;
+    // Not JSON: shown as text.
   }
+  return answer.FunctionError === undefined
+    ? parsed
+    : { functionError: answer.FunctionError, answer: parsed };
 }
