@@ -12,7 +12,7 @@ import type { SecretResolver } from './adapters/secrets/resolve-secret.ts';
 import { TencentClient } from './adapters/tencent/client.ts';
 import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
-import type { AppConfig, Config } from './config/schema.ts';
+import { type AppConfig, type Config, downloadDeadlineOf } from './config/schema.ts';
 import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
@@ -187,11 +187,7 @@ function mediaDepsFor(
   const fetcher = new MediaDownloader({
     allowedHosts: parseAllowedHosts(config.media.allowedHosts),
     maxBytes: config.media.maxBytes,
-    deadline: {
-      floorMs: config.media.downloadFloorSeconds * 1000,
-      minBytesPerSecond: config.media.minBytesPerSecond,
-      capMs: config.media.downloadCapSeconds * 1000,
-    },
+    deadline: downloadDeadlineOf(config.media),
     tempDir: MEDIA_TEMP_DIR,
     clock: runtime.clock,
     random: runtime.random,

@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { terminalSafeData, terminalSafeJson } from '../adapters/logging/terminal-safe.ts';
 import { openStore } from '../composition.ts';
+import { DEFAULT_ARCHIVE_OUT, DEFAULT_TIME_ZONE } from '../config/schema.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { auditArchive } from '../query/audit/audit.ts';
 import { formatAuditReport } from '../query/audit/report.ts';
@@ -72,8 +73,8 @@ export async function runAuditCommand(argv: readonly string[], deps: AuditDeps):
     return EXIT.usage;
   }
   const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
-  const archive = values.archive ?? config?.archive.out ?? './archive';
-  const timeZone = values['time-zone'] ?? config?.archive.timeZone ?? 'UTC';
+  const archive = values.archive ?? config?.archive.out ?? DEFAULT_ARCHIVE_OUT;
+  const timeZone = values['time-zone'] ?? config?.archive.timeZone ?? DEFAULT_TIME_ZONE;
   const sdkAppIds = apps ?? config?.apps.map((a) => a.sdkAppId);
   const store = deps.store ?? (await openStore(archive));
   const runner = await openArchiveRunner({

@@ -15,6 +15,7 @@ import { dirname, resolve } from 'node:path';
 import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
 import { formatBytes } from '../adapters/errors.ts';
 import { terminalSafe } from '../adapters/logging/terminal-safe.ts';
+import { DEFAULT_ARCHIVE_OUT, DEFAULT_TIME_ZONE } from '../config/schema.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { type ExportFormat, formatForPath, renderExport } from '../query/export-format.ts';
 import {
@@ -179,8 +180,8 @@ export async function runExportCommand(argv: readonly string[], deps: ExportDeps
     return EXIT.usage;
   }
   const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
-  const archive = args.archive ?? config?.archive.out ?? './archive';
-  const timeZone = args.timeZone ?? config?.archive.timeZone ?? 'UTC';
+  const archive = args.archive ?? config?.archive.out ?? DEFAULT_ARCHIVE_OUT;
+  const timeZone = args.timeZone ?? config?.archive.timeZone ?? DEFAULT_TIME_ZONE;
   if (!isS3Archive(archive))
     deps.stderr(`duckdb: querying the local archive ${terminalSafe(archive)} (dt in ${timeZone})\n`);
   const runner = await openArchiveRunner({

@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { systemClock } from '../adapters/system-clock.ts';
+import { DEFAULT_ARCHIVE_OUT } from '../config/schema.ts';
 import { runArchiveCommand } from './archive-command.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { cliRuntime } from './runtime.ts';
@@ -64,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
   const runtime = cliRuntime({ level: values.verbose ? 'debug' : 'info', json: values.json });
   switch (command) {
     case 'demo':
-      return (await import('./demo.ts')).runDemo(runtime, { out: values.out ?? './archive' });
+      return (await import('./demo.ts')).runDemo(runtime, { out: values.out ?? DEFAULT_ARCHIVE_OUT });
     case 'archive':
       return runArchiveCommand(runtime, {
         configPath: values.config,

@@ -11,6 +11,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { terminalSafe, terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { openStore } from '../composition.ts';
+import { DEFAULT_ARCHIVE_OUT, DEFAULT_TIME_ZONE } from '../config/schema.ts';
 import { type MediaRefPlace, mediaRefKey } from '../domain/media-refs.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { QueryUsageError } from '../query/errors.ts';
@@ -120,8 +121,8 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
     return EXIT.usage;
   }
   const config = args.configPath === undefined ? undefined : await loadConfigFile(args.configPath);
-  const archive = args.archive ?? config?.archive.out ?? './archive';
-  const timeZone = args.timeZone ?? config?.archive.timeZone ?? 'UTC';
+  const archive = args.archive ?? config?.archive.out ?? DEFAULT_ARCHIVE_OUT;
+  const timeZone = args.timeZone ?? config?.archive.timeZone ?? DEFAULT_TIME_ZONE;
   const store = deps.store ?? (await openStore(archive));
   const runner = await openArchiveRunner({
     archive,

@@ -8,6 +8,7 @@ import { ConfigError } from '../domain/errors.ts';
 import { DEFAULT_MEDIA_HOSTS, HOST_PATTERN } from '../domain/media-hosts.ts';
 import { IMAGE_SIZE_CLASSES } from '../domain/media-refs.ts';
 import { isTimeZone } from '../domain/partition.ts';
+import type { DownloadDeadlineOptions } from '../domain/retry-policy.ts';
 import { TENCENT_REGION_NAMES } from '../domain/tencent-regions.ts';
 
 /** Where a secret comes from. Secrets are never written into the config itself. */
@@ -27,6 +28,21 @@ export type SecretSource = z.infer<typeof SecretSourceSchema>;
 
 /** Documented default of `group_msg_get_simple`; each add-on pack bought in the console adds 100/s. */
 const DOCUMENTED_HISTORY_RATE = 200;
+
+/*
+ * Defaults are written once, here: each setting's `.default(…)`, and a section left out is parsed
+ * from `{}` (`.prefault`), so its defaults come from its settings. Code outside the schema reads the
+ * parsed config, or the constants below where it has no config (a command run without `--config`,
+ * a client or downloader built without those options).
+ */
+/** `archive.out`. */
+export const DEFAULT_ARCHIVE_OUT = './archive';
+/** `archive.timeZone`. */
+export const DEFAULT_TIME_ZONE = 'UTC';
+/** `apps[].maxConcurrency`: requests in flight per app. */
+export const DEFAULT_MAX_CONCURRENCY = 64;
+/** `apps[].requestTimeoutMs`. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /*
  * Upper bounds. Every duration becomes a timer or a deadline somewhere, and Node fires a timer of
@@ -128,14 +144,14 @@ const AppSchema = z
         getTopic: rate(200, 'the documented limit is 200/s').optional(),
         getCosSig: rate(MAX_RATE).optional(),
       })
-      .default({}),
-    maxConcurrency: z.number().int().min(1).max(512, 'must be at most 512').default(64),
+      .prefault({}),
+    maxConcurrency: z.number().int().min(1).max(512, 'must be at most 512').default(DEFAULT_MAX_CONCURRENCY),
     requestTimeoutMs: z
       .number()
       .int()
       .min(3_001, 'must exceed the server-side 3 s timeout')
       .max(MAX_REQUEST_TIMEOUT_MS, `must be at most ${MAX_REQUEST_TIMEOUT_MS} (10 minutes)`)
-      .default(10_000),
+      .default(DEFAULT_REQUEST_TIMEOUT_MS),
     groups: z
       .strictObject({
         /** Archive exactly these groups (no discovery). */
@@ -144,7 +160,7 @@ const AppSchema = z
         exclude: z.array(z.string().min(1)).default([]),
         types: z.array(z.enum(['Public', 'Private', 'ChatRoom', 'Community', 'Work', 'Meeting'])).default([]),
       })
-      .default({ include: [], exclude: [], types: [] }),
+      .prefault({}),
     withRecalledMsg: z.boolean().default(true),
     /** First run of a group: only this many days back (default: all retained history). */
     initialLookbackDays: upTo(MAX_DAYS, 'days').nullable().default(null),
@@ -239,6 +255,20 @@ const MediaSchema = z.strictObject({
 });
 export type MediaConfig = z.output<typeof MediaSchema>;
 
+/** The `media` section's defaults (the section parsed from `{}`), for code built without a config. */
+export const MEDIA_DEFAULTS: MediaConfig = MediaSchema.parse({});
+
+/** The download time limit of a `media` section, in the downloader's units. */
+export function downloadDeadlineOf(
+  media: Pick<MediaConfig, 'downloadFloorSeconds' | 'minBytesPerSecond' | 'downloadCapSeconds'>,
+): DownloadDeadlineOptions {
+  return {
+    floorMs: media.downloadFloorSeconds * 1000,
+    minBytesPerSecond: media.minBytesPerSecond,
+    capMs: media.downloadCapSeconds * 1000,
+  };
+}
+
 /** Days of history every run re-reads for changes, unless `rescan.days` says otherwise. */
 export const DEFAULT_RESCAN_DAYS = 3;
 
@@ -263,16 +293,16 @@ export const ConfigSchema = z.strictObject({
   archive: z
     .strictObject({
       /** A local folder, or `s3://bucket/prefix`. */
-      out: z.string().min(1).default('./archive'),
+      out: z.string().min(1).default(DEFAULT_ARCHIVE_OUT),
       /** IANA zone for the `dt=` partitions. */
       timeZone: z
         .string()
         .refine(isTimeZone, 'must be an IANA time zone such as UTC or Asia/Shanghai')
-        .default('UTC'),
+        .default(DEFAULT_TIME_ZONE),
       /** Flush partition buffers at this many uncompressed MB. */
       flushMegabytes: z.number().positive().max(1024, 'must be at most 1024 (MB)').default(64),
     })
-    .default({ out: './archive', timeZone: 'UTC', flushMegabytes: 64 }),
+    .prefault({}),
   run: z
     .strictObject({
       checkpointSeconds: upTo(MAX_CHECKPOINT_SECONDS, 'seconds').default(60),
@@ -280,17 +310,8 @@ export const ConfigSchema = z.strictObject({
       /** Stop starting new pages this many seconds after start (CLI); the Lambda uses its remaining time. */
       deadlineSeconds: upTo(MAX_DEADLINE_SECONDS, 'seconds').nullable().default(null),
     })
-    .default({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null }),
-  media: MediaSchema.default({
-    enabled: true,
-    allowedHosts: [...DEFAULT_MEDIA_HOSTS],
-    imageSizes: ['original'],
-    maxBytes: DEFAULT_MEDIA_MAX_BYTES,
-    concurrency: 16,
-    downloadFloorSeconds: 60,
-    minBytesPerSecond: 64 * 1024,
-    downloadCapSeconds: 1_800,
-  }),
+    .prefault({}),
+  media: MediaSchema.prefault({}),
   rescan: z
     .strictObject({
       /**
@@ -304,7 +325,7 @@ export const ConfigSchema = z.strictObject({
         .max(MAX_DAYS, `must be at most ${MAX_DAYS}`)
         .default(DEFAULT_RESCAN_DAYS),
     })
-    .default({ days: DEFAULT_RESCAN_DAYS }),
+    .prefault({}),
 });
 export type Config = z.output<typeof ConfigSchema>;
 

@@ -373,13 +373,6 @@ export interface DownloadDeadlineOptions {
   readonly capMs: number;
 }
 
-/** 60 s, 64 KiB/s, 30 min: a 100 MB file (the largest documented) gets 26 min 30 s. */
-export const DEFAULT_DOWNLOAD_DEADLINE: DownloadDeadlineOptions = {
-  floorMs: 60_000,
-  minBytesPerSecond: 64 * 1024,
-  capMs: 30 * 60_000,
-};
-
 /** The total time limit of a download of `bytes` (the declared size, or the largest accepted). */
 export function downloadDeadlineMs(bytes: number, options: DownloadDeadlineOptions): number {
   const needed = options.floorMs + Math.ceil((Math.max(0, bytes) * 1000) / options.minBytesPerSecond);

@@ -3,7 +3,14 @@
  * whose `field` is the dotted path of the setting and whose message says how to fix it.
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/config/schema.ts';
+import {
+  DEFAULT_ARCHIVE_OUT,
+  DEFAULT_MAX_CONCURRENCY,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_TIME_ZONE,
+  MEDIA_DEFAULTS,
+  parseConfig,
+} from '../../functions/config/schema.ts';
 import { ConfigError } from '../../functions/domain/errors.ts';
 import { thrownAs } from '../helpers/assertions.ts';
 
@@ -45,6 +52,28 @@ describe('parseConfig', () => {
     expect(config.archive).toEqual({ out: './archive', timeZone: 'UTC', flushMegabytes: 64 });
     expect(config.run).toEqual({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null });
     expect(config.rescan).toEqual({ days: 3 });
+  });
+
+  it('writes each default once: a section left out is the section given empty, and the exported defaults are the parsed ones', () => {
+    const config = parseConfig(minimal());
+    const empty = parseConfig({
+      ...withApp((app) => Object.assign(app, { rateLimits: {}, groups: {} })),
+      archive: {},
+      run: {},
+      media: {},
+      rescan: {},
+    });
+    expect(empty).toEqual(config);
+    expect(parseConfig({ ...minimal(), archive: { out: 's3://b/p' } }).archive).toEqual({
+      ...config.archive,
+      out: 's3://b/p',
+    });
+    expect([config.archive.out, config.archive.timeZone]).toEqual([DEFAULT_ARCHIVE_OUT, DEFAULT_TIME_ZONE]);
+    expect([config.apps[0]?.maxConcurrency, config.apps[0]?.requestTimeoutMs]).toEqual([
+      DEFAULT_MAX_CONCURRENCY,
+      DEFAULT_REQUEST_TIMEOUT_MS,
+    ]);
+    expect(config.media).toEqual(MEDIA_DEFAULTS);
   });
 
   it('takes rescan.days from 0 (off) up to the shortest retention, and names the field beyond it', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { downloadDeadlineOf, MEDIA_DEFAULTS } from '../../functions/config/schema.ts';
 import {
   AbortedError,
   type GiveUpAction,
@@ -10,7 +11,6 @@ import {
   backoffDelayMs,
   classifyFailure,
   classifyTencentCode,
-  DEFAULT_DOWNLOAD_DEADLINE,
   DEFAULT_MEDIA_RETRY_OPTIONS,
   DEFAULT_RETRY_OPTIONS,
   DEFAULT_SLOW_DOWN_ATTEMPTS,
@@ -139,7 +139,7 @@ describe('media download time limit', () => {
     ['100 MB (the largest documented file) gets 26 min 26 s', 100_000_000, 1_585_879],
     ['5 GiB is capped at 30 min', 5 * 1024 ** 3, 1_800_000],
   ])('%s', (_name, bytes, expected) => {
-    expect(downloadDeadlineMs(bytes, DEFAULT_DOWNLOAD_DEADLINE)).toBe(expected);
+    expect(downloadDeadlineMs(bytes, downloadDeadlineOf(MEDIA_DEFAULTS))).toBe(expected);
   });
 
   it('ends a download past its limit as failed for this run, not retried', () => {

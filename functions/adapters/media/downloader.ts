@@ -27,12 +27,12 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { downloadDeadlineOf, MEDIA_DEFAULTS } from '../../config/schema.ts';
 import { AbortedError } from '../../domain/errors.ts';
 import type { MediaRef } from '../../domain/media-refs.ts';
 import { contentTypeFits, sizeMatches } from '../../domain/media-verify.ts';
 import type { Clock, FetchedMedia, Logger, MediaFetcher, Random } from '../../domain/ports.ts';
 import {
-  DEFAULT_DOWNLOAD_DEADLINE,
   DEFAULT_MEDIA_RETRY_OPTIONS,
   type DownloadDeadlineOptions,
   decideMediaRetry,
@@ -64,7 +64,7 @@ export interface MediaDownloaderOptions {
   /**
    * Total time of one download, attempts included: `min(capMs, floorMs + size / minBytesPerSecond)`
    * with the declared size (or `maxBytes` when none is declared). Defaults in
-   * {@link DEFAULT_DOWNLOAD_DEADLINE} (60 s, 64 KiB/s, 30 min).
+   * the `media` section's defaults (`MEDIA_DEFAULTS` in functions/config/schema.ts).
    */
   deadline?: Partial<DownloadDeadlineOptions>;
   /** Default 5. */
@@ -106,7 +106,7 @@ export class MediaDownloader implements MediaFetcher {
   public constructor(private readonly options: MediaDownloaderOptions) {
     this.retry = { ...DEFAULT_MEDIA_RETRY_OPTIONS, ...options.retry };
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.deadline = { ...DEFAULT_DOWNLOAD_DEADLINE, ...options.deadline };
+    this.deadline = { ...downloadDeadlineOf(MEDIA_DEFAULTS), ...options.deadline };
     this.maxRedirects = options.maxRedirects ?? 5;
   }
 

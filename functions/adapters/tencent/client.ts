@@ -8,6 +8,7 @@
 import { stringify as losslessStringify } from 'lossless-json';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { z } from 'zod';
+import { DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT_MS } from '../../config/schema.ts';
 import {
   AbortedError,
   ConfigError,
@@ -125,7 +126,7 @@ export class TencentClient implements ChatApi {
     this.baseUrl = baseUrlFor(options);
     const rates = { ...DOCUMENTED_RATE_LIMITS, ...options.rateLimits };
     this.limiter = new RateLimiter(rates, options.clock);
-    const concurrency = options.maxConcurrency ?? 64;
+    const concurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new ConfigError(`maxConcurrency must be a positive integer, got ${concurrency}`, {
         field: 'tencent.maxConcurrency',
@@ -134,7 +135,7 @@ export class TencentClient implements ChatApi {
     this.slots = pLimit(concurrency);
     this.retry = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
     // The config schema requires more than the server's own 3 s; tests use shorter ones.
-    this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   /** The server's current time (epoch ms), estimated from the `Date` headers of its answers. */
