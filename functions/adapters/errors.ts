@@ -54,18 +54,6 @@ export class MediaIdleTimeoutError extends ArchiverError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The post-deploy self-check (adapters/aws/verify-deploy)
-// ---------------------------------------------------------------------------------------------
-
-/** The function failed the self-check invocation (it threw): its error type and message. */
-export class FunctionErrorAnswer extends ArchiverError {
-  public constructor(functionName: string, answer: string, options?: ErrorOptions) {
-    super(`the function ${functionName} failed the self-check invocation: ${answer.slice(0, 500)}`, options);
-    this.name = 'FunctionErrorAnswer';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Athena query runner (adapters/aws/athena-runner.ts)
 // ---------------------------------------------------------------------------------------------
 
