@@ -92,13 +92,7 @@ const BucketSchema = z
       .default('archive'),
     /** `kms`: SSE-KMS with a customer key created by the stack (rotated yearly); `s3`: SSE-S3. */
     encryption: z.enum(['kms', 's3'], { error: 'must be kms or s3' }).default('kms'),
-    lifecycle: LifecycleSchema.default({
-      infrequentAccessAfterDays: 30,
-      glacierInstantRetrievalAfterDays: 90,
-      glacierFlexibleRetrievalAfterDays: null,
-      deepArchiveAfterDays: null,
-      noncurrentVersionExpirationDays: 30,
-    }),
+    lifecycle: LifecycleSchema.prefault({}),
     /** Object Lock default retention (WORM) for compliance; only for a bucket the stack creates. */
     objectLock: z
       .strictObject({
@@ -170,7 +164,7 @@ export const DeploySchema = z.strictObject({
         .default('UTC'),
       enabled: z.boolean().default(true),
     })
-    .default({ cron: '0 2 * * ? *', timeZone: 'UTC', enabled: true }),
+    .prefault({}),
   run: z
     .strictObject({
       /**
@@ -200,12 +194,7 @@ export const DeploySchema = z.strictObject({
       /** The function's timeout; every invocation pages until shortly before it, then commits. */
       timeoutSeconds: z.number().int().min(120, 'must be at least 120 (2 minutes)').max(900).default(900),
     })
-    .default({
-      noProgressInvocations: 3,
-      maxConcurrentApps: DEFAULT_MAX_CONCURRENT_APPS,
-      memoryMb: 1024,
-      timeoutSeconds: 900,
-    }),
+    .prefault({}),
   secrets: z
     .strictObject({
       /** The customer KMS key of the SecureString parameters; omit for the default `aws/ssm` key. */
@@ -215,7 +204,7 @@ export const DeploySchema = z.strictObject({
         .optional(),
     })
     .default({}),
-  bucket: BucketSchema.default(BucketSchema.parse({})),
+  bucket: BucketSchema.prefault({}),
   alarms: z
     .strictObject({
       /** Subscribe this address to the alarm topic (confirm the e-mail AWS sends). */
@@ -227,7 +216,7 @@ export const DeploySchema = z.strictObject({
       /** Alarm when unarchived history is this close (days) to Tencent's retention limit. */
       headroomDays: z.number().positive().default(2),
     })
-    .default({ runNotDoneByHour: 8, errorsPerHour: 5, headroomDays: 2 }),
+    .prefault({}),
   query: z
     .strictObject({
       /** First date the archive can hold (`YYYY-MM-DD`): where Athena's projected `dt` range starts. */
@@ -252,7 +241,7 @@ export const DeploySchema = z.strictObject({
       /** Per-query scan limit of the workgroup, in GB (Athena's minimum is 10 MB). */
       bytesScannedCutoffGb: z.number().min(0.01).default(10),
     })
-    .default({ dtStart: '2025-01-01', bytesScannedCutoffGb: 10 }),
+    .prefault({}),
   audit: z
     .strictObject({
       /**
@@ -266,7 +255,7 @@ export const DeploySchema = z.strictObject({
       /** The audit function's memory. */
       memoryMb: z.number().int().min(256).max(10_240).default(1024),
     })
-    .default({ cron: DEFAULT_AUDIT_CRON, enabled: true, memoryMb: 1024 }),
+    .prefault({}),
   logRetentionDays: z
     .number()
     .refine(
