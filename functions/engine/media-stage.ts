@@ -63,6 +63,14 @@ export interface MediaStageOptions {
   renewEveryMs: number;
 }
 
+/** What ties the media stage to its run: the run's own signal and the fence before each write. */
+export interface MediaStageRun {
+  /** The run's own signal (the hard stop): in-flight downloads are aborted at it. */
+  signal?: AbortSignal | undefined;
+  /** Runs before every write of a media checkpoint; throws to stop it (default: the lease's fence). */
+  fence?: (() => Promise<void>) | undefined;
+}
+
 interface Batch {
   key: string;
   entries: MediaQueueEntry[] | undefined;
@@ -114,9 +122,9 @@ export class MediaStage {
     deps: MediaStageDeps,
     options: MediaStageOptions,
     keeper: StateKeeper,
-    signal?: AbortSignal,
-    fence?: () => Promise<void>,
+    run: MediaStageRun = {},
   ): Promise<MediaStage> {
+    const { signal, fence } = run;
     const ledger = await MediaLedger.open(deps.store, options.sdkAppId);
     const stage = new MediaStage(deps, options, keeper, ledger);
     if (fence) stage.fence = fence;

@@ -274,8 +274,7 @@ async function openMediaStage(
       renewEveryMs: Math.max(100, Math.min(options.checkpointIntervalMs, options.leaseMs / 3)),
     },
     keeper,
-    signal,
-    fence,
+    { signal, fence },
   );
 }
 
