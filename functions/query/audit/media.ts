@@ -3,56 +3,12 @@
  * `archived` row's object exists (only for apps with a manifest: archives made before media
  * copying have none), and, over all apps, every object under `media/` is named by a manifest row.
  */
-import { gunzipSync } from 'node:zlib';
-import { ArchivedObjectError } from '../../domain/errors.ts';
-import { mediaRefKey } from '../../domain/media-refs.ts';
-import { parseRecordLine } from '../../domain/record-codec.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
 import { type ManifestRow, manifestRefKey, readManifest } from '../media-manifest.ts';
-import { mediaRefsOf, messagesFromRecords } from '../transcript/model.ts';
+import type { ParamValue, QueryRunner } from '../port.ts';
+import { type RefPlace, readReferences } from './media-references.ts';
 import { type AppAudit, type Finding, toRanges } from './report.ts';
-import { type FindingSink, type ObjectTarget, targetId } from './targets.ts';
-
-interface RefPlace {
-  groupId: string;
-  topicId: string | null;
-  seq: number;
-}
-
-/**
- * The media references of the archived messages (first captures that are no placeholder), and the
- * objects skipped because their storage class needs a restore (added to `archived`).
- */
-async function readReferences(
-  store: ObjectStore,
-  objectTargets: readonly ObjectTarget[],
-  archived: Set<string>,
-): Promise<Map<string, RefPlace>> {
-  const referenced = new Map<string, RefPlace>();
-  for (const key of new Set(objectTargets.map((o) => o.key))) {
-    if (archived.has(key)) continue;
-    const object = await store.get(key).catch((error: unknown) => {
-      if (!(error instanceof ArchivedObjectError)) throw error;
-      archived.add(key);
-      return undefined;
-    });
-    if (object === undefined) continue;
-    const records = gunzipSync(object.body)
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map(parseRecordLine);
-    for (const message of messagesFromRecords(records)) {
-      if ((message.versions[0]?.isPlace ?? 0) !== 0) continue;
-      for (const ref of mediaRefsOf({ ...message, versions: message.versions.slice(0, 1) })) {
-        // Images: the original is what the copier archives by default; other sizes are opt-in.
-        if (ref.sizeClass === 'large' || ref.sizeClass === 'thumbnail') continue;
-        referenced.set(mediaRefKey(ref), { groupId: ref.groupId, topicId: ref.topicId, seq: ref.msgSeq });
-      }
-    }
-  }
-  return referenced;
-}
+import { type FindingSink, targetId } from './targets.ts';
 
 /** `media-unmanifested`: references with no manifest row, one finding per target. */
 function checkUnmanifested(
@@ -127,14 +83,16 @@ async function checkMissingObjects(
  * {@link checkMediaOrphans}).
  */
 export async function auditMedia(options: {
+  readonly runner: QueryRunner;
+  /** The sdkappid parameter. */
+  readonly app: readonly ParamValue[];
   readonly store: ObjectStore;
   readonly sdkAppId: number;
-  readonly objectTargets: readonly ObjectTarget[];
   /** Objects known to be unreadable; the ones whose GET is refused as archived are added. */
   readonly archived: Set<string>;
   readonly finding: FindingSink;
 }): Promise<{ summary: AppAudit['media']; objects: string[] }> {
-  const { store, sdkAppId, objectTargets, archived, finding } = options;
+  const { runner, app, store, sdkAppId, archived, finding } = options;
   const manifest: ManifestRow[] = await readManifest(store, sdkAppId);
   if (manifest.length === 0) {
     return {
@@ -147,7 +105,7 @@ export async function auditMedia(options: {
       objects: [],
     };
   }
-  const referenced = await readReferences(store, objectTargets, archived);
+  const referenced = await readReferences({ runner, app, store, archived });
   checkUnmanifested(referenced, manifest, finding);
   const objects = await checkMissingObjects(store, manifest, finding);
   const copied = manifest.filter((r) => r.status === 'archived').length;

@@ -74,3 +74,49 @@ export function wrongPartitionSql(dialect: SqlDialect): string {
 WHERE dt <> expected
 ORDER BY 1, 2, 3, 4`;
 }
+
+/** The element types that can reference media (functions/domain/media-refs.ts), and the merged forward. */
+const MEDIA_ELEMENT_TYPES = [
+  'TIMImageElem',
+  'TIMFileElem',
+  'TIMSoundElem',
+  'TIMVideoFileElem',
+  'TIMRelayElem',
+]
+  .map((t) => `'${t}'`)
+  .join(', ');
+
+/**
+ * The media elements of each message's first version within each object (its lowest revision
+ * there, no placeholder): object, message, 1-based element position, type, and for a merged
+ * forward its `MsgList` as JSON text (media nested in it are found from that text). Athena's
+ * UNNEST of an array of rows gives each field a column and reads `msg_content` as a struct whose
+ * fields match case-insensitively; the DuckDB mirror keeps the element a struct and `msg_content`
+ * JSON with the API's keys.
+ */
+export function mediaElementsSql(dialect: SqlDialect): string {
+  const athena = dialect === 'athena';
+  const type = athena ? 'e.msg_type' : 'e.el.msg_type';
+  const list = athena
+    ? 'e.msg_content.msglist'
+    : "CAST(json_extract(e.el.msg_content, '$.MsgList') AS VARCHAR)";
+  const unnest = athena ? 'e(msg_type, msg_content, pos)' : 'e(el, pos)';
+  return `SELECT f.path, f.group_id, f.topic_id, f.msg_seq, e.pos, ${type} AS msg_type,
+  CASE WHEN ${type} = 'TIMRelayElem' THEN ${list} END AS msg_list
+FROM (
+  SELECT "$path" AS path, group_id, topic_id, msg_seq, coalesce(is_place_msg, 0) AS place, msg_body,
+    ${REV} AS rev, min(${REV}) OVER (PARTITION BY "$path", group_id, topic_id, msg_seq) AS first_rev
+  FROM messages WHERE sdkappid = ?
+) f
+CROSS JOIN UNNEST(f.msg_body) WITH ORDINALITY AS ${unnest}
+WHERE f.rev = f.first_rev AND f.place = 0 AND ${type} IN (${MEDIA_ELEMENT_TYPES})`;
+}
+
+/**
+ * Objects holding a row whose body is not (only) its `msg_body` column: a quarantined item, a
+ * message kept as served (`raw`), or a `MsgBody` kept verbatim in `extra` (any mention of it). The
+ * audit reads these few objects themselves, as the transcript does.
+ */
+export const BODY_ELSEWHERE_OBJECTS_SQL = `SELECT DISTINCT "$path" AS path
+FROM messages WHERE sdkappid = ?
+  AND (raw IS NOT NULL OR coalesce(quarantined, false) OR strpos(coalesce(extra, ''), 'MsgBody') > 0)`;
