@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import type { MediaRefPlace, SizeClass } from '../../functions/domain/media-refs.ts';
 import { dateInZone, messageObjectKey } from '../../functions/domain/partition.ts';
 import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../../functions/domain/record.ts';
 import { serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { JsonObject, JsonValue, RawMessage } from '../../functions/domain/tencent-types.ts';
-import type { MediaRefPlace, SizeClass } from '../../functions/domain/media-refs.ts';
 import { archivedManifestRow, pngImage } from './media-fixtures.ts';
 
 export const HOSTILE_APP = 1400000021;

@@ -3,8 +3,8 @@
  * need a browser to decode real files (no binary fixtures in the repository).
  */
 import { crc32, deflateSync } from 'node:zlib';
-import type { ManifestRow } from '../../functions/query/media-manifest.ts';
 import type { MediaRefPlace } from '../../functions/domain/media-refs.ts';
+import type { ManifestRow } from '../../functions/query/media-manifest.ts';
 
 function chunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
