@@ -59,10 +59,19 @@ WHERE m.dt BETWEEN :from AND :to AND m.is_place_msg = 0 AND coalesce(m.revision,
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
     name: 'conversation',
-    description: "A group's conversation for a date range, oldest first",
+    description:
+      "A group's conversation for a date range, oldest first; items the archive could not read are rows marked unreadable, with their exact text in raw",
     params: [{ name: 'group_id', type: 'string', description: 'the GroupId' }, FROM, TO],
-    sql: `SELECT sent_at, sender, text, element_types, is_deleted, is_recalled, is_system, group_id, topic_id, msg_seq, dt
-FROM messages_flat
+    sql: `SELECT sent_at, sender, text, element_types, is_deleted, is_recalled, is_system, group_id, topic_id, msg_seq, dt, unreadable, raw
+FROM (
+  SELECT msg_time, sent_at, sender, text, element_types, is_deleted, is_recalled, is_system,
+    group_id, topic_id, msg_seq, dt, false AS unreadable, CAST(NULL AS varchar) AS raw
+  FROM messages_flat
+  UNION ALL
+  SELECT msg_time, sent_at, sender, 'unreadable: ' || coalesce(reason, 'unknown reason'), '', false, false, false,
+    group_id, topic_id, msg_seq, dt, true, raw
+  FROM messages_unreadable
+) AS conversation
 WHERE dt BETWEEN :from AND :to AND group_id = :group_id
 ORDER BY msg_time, topic_id NULLS FIRST, msg_seq`,
   },

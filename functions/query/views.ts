@@ -7,6 +7,8 @@
  *   before and after.
  * - `messages_flat`: one readable row per message, from the latest revision, with the local time in
  *   the archive zone, the sender, the text, the element types and the deleted/recalled/system flags.
+ * - `messages_unreadable`: one row per quarantined item (kept, not readable as a message), with
+ *   the reason and its exact text in `raw`.
  * - `runs_flat`: one row per archiver run with its counters.
  *
  * Revisions of a message always land in the `dt` of its `MsgTimeStamp`, the same as the original,
@@ -19,6 +21,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { assertTimeZone } from '../domain/partition.ts';
+import { EXTRA_REASON_KEY } from '../domain/record.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
 import { RECORD_COLUMNS } from './message-schema.ts';
 import { MESSAGES_TABLE, RUNS_TABLE } from './tables.ts';
@@ -36,10 +39,11 @@ export interface ViewColumn {
 }
 
 /**
- * What a view reads: the table itself, its latest revision per message, or its revisions above 0
- * with the previous revision's content beside them (`prev_*` columns).
+ * What a view reads: the table itself, its latest revision per message (with `known_msg_time`, the
+ * newest non-zero `msg_time` of all its revisions), its revisions above 0 with the previous
+ * revision's content beside them (`prev_*` columns), or its quarantined (unreadable) items.
  */
-export type ViewSource = 'table' | 'latest' | 'changes';
+export type ViewSource = 'table' | 'latest' | 'changes' | 'unreadable';
 
 /** A view: a name, the table it reads (and how) and its columns. */
 export interface ViewSpec {
@@ -80,6 +84,13 @@ const PARTITION_VIEW_COLUMNS: readonly ViewColumn[] = [
 const MESSAGE_IDENTITY = 'sdkappid, dt, sdk_app_id, group_id, topic_id, coalesce(generation, 0), msg_seq';
 const REVISION_ORDER = 'coalesce(revision, 0), observed_at';
 const REVISION_ORDER_DESC = 'coalesce(revision, 0) DESC, observed_at DESC';
+/**
+ * A message's time as known from any of its revisions: a deletion can come back with a zeroed
+ * `MsgTimeStamp` (docs/changes.md), and its revision keeps what was served. Null when no revision
+ * had a time (first seen zeroed), so a reader sees no time rather than 1970.
+ */
+export const KNOWN_MSG_TIME_COLUMN = 'known_msg_time';
+const KNOWN_MSG_TIME = `nullif(${KNOWN_MSG_TIME_COLUMN}, 0)`;
 
 /** The record columns as they are, for views that pass them through. */
 const pass = (name: string, hiveType: string, comment: string): ViewColumn => ({
@@ -111,12 +122,17 @@ export const MESSAGES_LATEST_VIEW: ViewSpec = {
   columns: [
     ...MESSAGE_KEY_COLUMNS,
     pass('msg_random', 'bigint', 'MsgRandom'),
-    pass('msg_time', 'bigint', 'MsgTimeStamp, epoch seconds'),
+    pass(
+      'msg_time',
+      'bigint',
+      'MsgTimeStamp, epoch seconds, as the latest revision was served (0 when zeroed)',
+    ),
     {
       name: 'sent_at',
       hiveType: 'string',
-      ...localTime('msg_time'),
-      comment: 'Local time in the archive zone, yyyy-MM-dd HH:mm:ss',
+      ...localTime(KNOWN_MSG_TIME),
+      comment:
+        'Local time in the archive zone, yyyy-MM-dd HH:mm:ss (of an earlier revision when zeroed; null if never known)',
     },
     pass('from_account', 'string', 'From_Account'),
     pass('msg_priority', 'bigint', 'MsgPriority'),
@@ -222,12 +238,17 @@ export const MESSAGES_FLAT_VIEW: ViewSpec = {
     { name: 'group_id', hiveType: 'string', ...both('group_id'), comment: 'Group ID' },
     { name: 'topic_id', hiveType: 'string', ...both('topic_id'), comment: 'Topic ID, null outside topics' },
     { name: 'msg_seq', hiveType: 'bigint', ...both('msg_seq'), comment: 'MsgSeq' },
-    { name: 'msg_time', hiveType: 'bigint', ...both('msg_time'), comment: 'Epoch seconds' },
+    {
+      name: 'msg_time',
+      hiveType: 'bigint',
+      ...both(KNOWN_MSG_TIME),
+      comment: 'Epoch seconds (of an earlier revision when a deletion zeroed it; null if never known)',
+    },
     {
       name: 'sent_at',
       hiveType: 'string',
-      ...localTime('msg_time'),
-      comment: 'Local time in the archive zone, yyyy-MM-dd HH:mm:ss',
+      ...localTime(KNOWN_MSG_TIME),
+      comment: 'Local time in the archive zone, yyyy-MM-dd HH:mm:ss (null if never known)',
     },
     { name: 'sender', hiveType: 'string', ...both('from_account'), comment: 'From_Account' },
     { name: 'text', hiveType: 'string', ...both('text'), comment: 'Text elements joined with a newline' },
@@ -384,10 +405,45 @@ export const MESSAGE_MEDIA_VIEW: ViewSpec = {
   ],
 };
 
+/**
+ * The items the archive kept but could not read as messages (quarantined: docs/archive-format.md),
+ * one row each, never merged: several can share seq 0. Their exact text is in `raw`.
+ */
+export const MESSAGES_UNREADABLE_VIEW: ViewSpec = {
+  name: 'messages_unreadable',
+  description: 'One row per item the archive kept but could not read as a message, with its exact text',
+  from: MESSAGES_TABLE,
+  source: 'unreadable',
+  columns: [
+    { name: 'sdk_app_id', hiveType: 'bigint', ...both('sdk_app_id'), comment: 'SDKAppID' },
+    { name: 'group_id', hiveType: 'string', ...both('group_id'), comment: 'Group ID' },
+    { name: 'topic_id', hiveType: 'string', ...both('topic_id'), comment: 'Topic ID, null outside topics' },
+    { name: 'msg_seq', hiveType: 'bigint', ...both('msg_seq'), comment: 'MsgSeq (0 when unreadable)' },
+    { name: 'msg_time', hiveType: 'bigint', ...both('msg_time'), comment: 'The time it was filed at' },
+    {
+      name: 'sent_at',
+      hiveType: 'string',
+      ...localTime('nullif(msg_time, 0)'),
+      comment: 'Local time it was filed at, in the archive zone',
+    },
+    { name: 'sender', hiveType: 'string', ...both('from_account'), comment: 'From_Account, if readable' },
+    {
+      name: 'reason',
+      hiveType: 'string',
+      athena: `json_extract_scalar(extra, '$["${EXTRA_REASON_KEY}"]')`,
+      duckdb: `json_extract_string(extra, '$."${EXTRA_REASON_KEY}"')`,
+      comment: 'Why it could not be read',
+    },
+    { name: 'raw', hiveType: 'string', ...both('raw'), comment: 'Its exact JSON text, as served' },
+    ...PARTITION_VIEW_COLUMNS,
+  ],
+};
+
 export const VIEWS: readonly ViewSpec[] = [
   MESSAGES_LATEST_VIEW,
   MESSAGE_CHANGES_VIEW,
   MESSAGES_FLAT_VIEW,
+  MESSAGES_UNREADABLE_VIEW,
   RUNS_FLAT_VIEW,
   MESSAGE_MEDIA_VIEW,
 ];
@@ -443,7 +499,8 @@ function fromClause(source: ViewSource, table: string): string {
       return table;
     case 'latest':
       return (
-        `(SELECT *, row_number() OVER (PARTITION BY ${MESSAGE_IDENTITY} ORDER BY ${REVISION_ORDER_DESC}) AS revision_rank\n` +
+        `(SELECT *, row_number() OVER (PARTITION BY ${MESSAGE_IDENTITY} ORDER BY ${REVISION_ORDER_DESC}) AS revision_rank,\n` +
+        `    max(msg_time) OVER (PARTITION BY ${MESSAGE_IDENTITY}) AS ${KNOWN_MSG_TIME_COLUMN}\n` +
         `  FROM ${table} WHERE ${notQuarantined}) AS latest\nWHERE revision_rank = 1`
       );
     case 'changes': {
@@ -455,6 +512,8 @@ function fromClause(source: ViewSource, table: string): string {
         'WHERE coalesce(revision, 0) > 0'
       );
     }
+    case 'unreadable':
+      return `(SELECT * FROM ${table} WHERE coalesce(quarantined, false)) AS unreadable`;
   }
 }
 

@@ -23,7 +23,12 @@ import { type HiveType, parseHiveType, toPrestoType } from '../../functions/quer
 import { RECORD_COLUMNS } from '../../functions/query/message-schema.ts';
 import { compiledFor, NAMED_QUERIES } from '../../functions/query/named-queries.ts';
 import { RUN_REPORT_COLUMNS } from '../../functions/query/tables.ts';
-import { athenaViewSql, PREVIOUS_COLUMNS, VIEWS } from '../../functions/query/views.ts';
+import {
+  athenaViewSql,
+  KNOWN_MSG_TIME_COLUMN,
+  PREVIOUS_COLUMNS,
+  VIEWS,
+} from '../../functions/query/views.ts';
 import { ELEMENT_TYPES, generateMessage, streamKey } from '../../functions/simulator/index.ts';
 import { ArchiveQuery, type ArchiveQueryProps } from '../../infra/constructs/archive-query.ts';
 
@@ -330,6 +335,8 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
         'failed',
         // The previous revision's columns, put beside each revision by the `changes` source.
         ...(view.source === 'changes' ? PREVIOUS_COLUMNS.map((c) => `prev_${c}`) : []),
+        // A message's time from any revision, put beside the latest by the `latest` source.
+        ...(view.source === 'latest' ? [KNOWN_MSG_TIME_COLUMN] : []),
       ]);
       // Table aliases of a join view qualify column names (`md.status`): drop them.
       const aliases = [view.alias, view.join?.alias].filter((a): a is string => a !== undefined);
