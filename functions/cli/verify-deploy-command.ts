@@ -163,11 +163,7 @@ function plannedChecks(
       checks: VIEWS.map((v) => `view ${v.name}`),
       permissions: 'athena:StartQueryExecution, GetQueryExecution and GetQueryResults',
       run: () =>
-        checkViews(
-          runner,
-          database,
-          VIEWS.map((v) => v.name),
-        ),
+        checkViews(runner, { database, views: VIEWS.map((v) => v.name), sinceDt: daysAgo(clock, VIEW_DAYS) }),
     });
   }
   if (canaryAlarm !== undefined && topicArn !== undefined) {
@@ -186,6 +182,14 @@ function plannedChecks(
     });
   }
   return checks;
+}
+
+/** The views are probed over this many recent days of `dt`. */
+const VIEW_DAYS = 7;
+
+/** The UTC date `days` before now, `YYYY-MM-DD` (the archive's zone is at most a day away). */
+function daysAgo(clock: Clock, days: number): string {
+  return new Date(clock.now() - days * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** `run`'s value, or a FAIL for each of its checks naming the error and the permissions they need. */

@@ -103,10 +103,16 @@ function stackVerdict(stack: DeployedStack): CheckResult {
   };
 }
 
-/** `SELECT * FROM "<database>"."<view>" LIMIT 1`, identifiers quoted (quotes doubled). */
-export function viewProbeSql(database: string, view: string): string {
+/**
+ * `SELECT * FROM "<database>"."<view>" WHERE dt >= '<sinceDt>' LIMIT 1`, identifiers quoted
+ * (quotes doubled). Every view has the `dt` partition column, and the bound matters: a view's
+ * window function reads every row it may rank before `LIMIT` applies, so without it the probe
+ * would scan the whole archive (and stop at the workgroup's per-query limit on a large one).
+ */
+export function viewProbeSql(database: string, view: string, sinceDt: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(sinceDt)) throw new RangeError(`not a YYYY-MM-DD date: ${sinceDt}`);
   const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-  return `SELECT * FROM ${quote(database)}.${quote(view)} LIMIT 1`;
+  return `SELECT * FROM ${quote(database)}.${quote(view)} WHERE dt >= '${sinceDt}' LIMIT 1`;
 }
 
 /** The passed and failed counts, and the exit code: 0 when every check passed, else 1. */

@@ -30,7 +30,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { VerifyDeployClients } from '../../functions/adapters/aws/verify-deploy/clients.ts';
 import { EXIT } from '../../functions/cli/exit-codes.ts';
 import { runVerifyDeployCommand } from '../../functions/cli/verify-deploy-command.ts';
-import { type DeployedStack, planDeployChecks } from '../../functions/domain/deploy-check.ts';
+import { type DeployedStack, planDeployChecks, viewProbeSql } from '../../functions/domain/deploy-check.ts';
 import type { StoreSelfCheckReport } from '../../functions/domain/deploy-verdicts.ts';
 import { VIEWS } from '../../functions/query/views.ts';
 import { answerBySql } from '../helpers/athena.ts';
@@ -198,7 +198,8 @@ describe('verify-deploy', () => {
     );
     const sql = athena.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input);
     expect(sql.map((q) => q.QueryString)).toEqual(
-      VIEWS.map((v) => `SELECT * FROM "chat_archive"."${v.name}" LIMIT 1`),
+      // The FakeClock starts on 2026-01-01: the views are read from 7 days before.
+      VIEWS.map((v) => `SELECT * FROM "chat_archive"."${v.name}" WHERE dt >= '2025-12-25' LIMIT 1`),
     );
     expect(sql.every((q) => q.WorkGroup === 'chat-archive')).toBe(true);
   });
@@ -237,7 +238,7 @@ describe('verify-deploy', () => {
     athena.on(GetQueryResultsCommand).resolves({ ResultSet: { Rows: [] } });
     const { code, out } = await verify();
     expect(lineOf(out, 'view messages_flat')).toMatch(/^FAIL.*HIVE_BAD_DATA[\s\S]*fix: .*malformed line/);
-    expect(lineOf(out, 'view messages_latest')).toMatch(/^PASS.*no row yet/);
+    expect(lineOf(out, 'view messages_latest')).toMatch(/^PASS.*0 rows \(no row since then/);
     expect(out).toMatch(/\d+ passed, 1 failed/);
     expect(code).toBe(EXIT.failed);
   });
@@ -409,6 +410,15 @@ describe('verify-deploy', () => {
     expect(code).toBe(EXIT.usage);
     expect(err).toContain('--stack <name> is required');
     expect(out).toBe('');
+  });
+});
+
+describe('the view probe', () => {
+  it('bounds the view by dt, quotes the names, and takes only a date as the bound', () => {
+    expect(viewProbeSql('chat"archive', 'messages_flat', '2026-11-30')).toBe(
+      `SELECT * FROM "chat""archive"."messages_flat" WHERE dt >= '2026-11-30' LIMIT 1`,
+    );
+    expect(() => viewProbeSql('db', 'v', "2026-11-30' OR '1'='1")).toThrow(RangeError);
   });
 });
 
