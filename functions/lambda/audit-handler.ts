@@ -135,6 +135,8 @@ export function createAuditHandler(options: AuditHandlerOptions = {}) {
         bytesScanned,
         queries: scanned.size,
         apps: countsPerApp(report),
+        // Message objects not read (Glacier Flexible Retrieval, Deep Archive): docs/audit.md.
+        unreadableArchived: report.apps.reduce((n, a) => n + a.unreadableArchived, 0),
         // The first unexplained findings, named; the report has all of them.
         unexplainedFindings: report.findings
           .filter((f) => !f.explained)

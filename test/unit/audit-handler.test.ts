@@ -200,6 +200,27 @@ describe('audit function', () => {
     expect(JSON.parse(new TextDecoder().decode(stored?.body)).findings).toHaveLength(1);
   });
 
+  it('counts message objects in an archived storage class in its summary, explained, not failing', async () => {
+    // The bucket lists the app's object in Glacier Flexible Retrieval and refuses its GET.
+    const archivedKey = KEY;
+    Object.assign(store, {
+      async *listArchived(prefix: string) {
+        if (archivedKey.startsWith(prefix)) yield archivedKey;
+      },
+    });
+    answer(false);
+    const { result, logs } = await invoke();
+    expect(result).toMatchObject({ unexplained: 0 });
+    expect(logs.find((l) => l.message === 'audit done: every finding explained')).toMatchObject({
+      unreadableArchived: 1,
+    });
+    const report = JSON.parse(new TextDecoder().decode((await store.get(result.reportKey))?.body));
+    expect(report.apps[0].unreadableArchived).toBe(1);
+    expect(report.findings).toEqual([
+      expect.objectContaining({ kind: 'archived-unreadable', explained: true, objects: [archivedKey] }),
+    ]);
+  });
+
   it('an Athena failure fails the invocation (the audit-failed alarm) and writes no report', async () => {
     athena.on(StartQueryExecutionCommand).rejects(new Error('AccessDeniedException: not authorized'));
     await expect(invoke()).rejects.toThrow();
