@@ -8,10 +8,10 @@
 import type { MediaQueueEntry } from '../domain/media-manifest.ts';
 import { serializeQueueEntry } from '../domain/media-manifest.ts';
 import { mediaRefsOfRecord } from '../domain/media-refs.ts';
+import { gzipNdjson } from '../domain/ndjson-gzip.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { MediaStage } from './media-stage.ts';
-import { gzipLines } from './media-stage.ts';
 import { type FlushResult, PartitionWriter, type PlannedObject } from './partition-writer.ts';
 
 export class MediaQueueWriter extends PartitionWriter {
@@ -62,7 +62,7 @@ export class MediaQueueWriter extends PartitionWriter {
     const result = await super.flush(fence);
     const queue = this.detachedQueue;
     if (queue !== undefined) {
-      const body = await gzipLines(queue.entries.map(serializeQueueEntry));
+      const body = await gzipNdjson(queue.entries.map(serializeQueueEntry));
       await fence();
       await this.queueOptions.store.put(queue.key, body, {
         ifNoneMatch: '*',

@@ -11,7 +11,6 @@
  * retention) into a remainder queue object for the next run.
  */
 import { setMaxListeners } from 'node:events';
-import { createGzip, gunzipSync } from 'node:zlib';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { AbortedError } from '../domain/errors.ts';
 import { fenceMarginMs } from '../domain/lease.ts';
@@ -27,6 +26,7 @@ import {
   serializeQueueEntry,
 } from '../domain/media-manifest.ts';
 import type { ImageSizeClass } from '../domain/media-refs.ts';
+import { gunzipNdjson, gzipNdjson } from '../domain/ndjson-gzip.ts';
 import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger, MediaFetcher } from '../domain/ports.ts';
 import type { StreamingObjectStore } from '../domain/storage.ts';
@@ -386,7 +386,7 @@ export class MediaStage {
     await this.ledger.update((p) => [...p, { runId, source, objects: writes.map((w) => w.key) }]);
     for (const write of writes) {
       await this.fence();
-      await this.deps.store.put(write.key, await gzipLines(write.lines), {
+      await this.deps.store.put(write.key, await gzipNdjson(write.lines), {
         ifNoneMatch: '*',
         contentType: 'application/x-ndjson',
         contentEncoding: 'gzip',
@@ -401,24 +401,8 @@ export class MediaStage {
   private async read(key: string): Promise<MediaQueueEntry[]> {
     const stored = await this.deps.store.get(key);
     if (stored === undefined) return [];
-    const text = gunzipSync(stored.body).toString('utf8');
-    return text
-      .split('\n')
+    return gunzipNdjson(stored.body)
       .filter((line) => line !== '')
       .map(parseQueueEntry);
   }
-}
-
-/** Gzip NDJSON of `lines` (streamed through zlib, bounded by the lines themselves). */
-export async function gzipLines(lines: readonly string[]): Promise<Uint8Array> {
-  const gzip = createGzip({ level: 6 });
-  const chunks: Buffer[] = [];
-  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const done = new Promise<void>((resolve, reject) => {
-    gzip.once('end', resolve);
-    gzip.once('error', reject);
-  });
-  gzip.end(`${lines.join('\n')}\n`);
-  await done;
-  return new Uint8Array(Buffer.concat(chunks));
 }

@@ -9,10 +9,10 @@
  * One day of the window is held in memory at a time (a {@link FingerprintTable}, ~25 bytes per
  * message); the cycle's progress (`rescan/…/progress.json`) lets a deadline or a kill resume it.
  */
-import { gunzipSync } from 'node:zlib';
 import type { SeqWindow } from '../domain/continuation.ts';
 import { AbortedError, InconsistentAnswerError } from '../domain/errors.ts';
 import { FingerprintTable, type TargetPrints } from '../domain/fingerprint-log.ts';
+import { gunzipText } from '../domain/ndjson-gzip.ts';
 import { judgePage, retentionHorizonSec } from '../domain/page-trust.ts';
 import { fingerprintPartitionPrefix, rescanProgressKey } from '../domain/partition.ts';
 import { type ArchiveRecord, toRecord } from '../domain/record.ts';
@@ -243,7 +243,7 @@ async function loadDay(store: RunDeps['store'], sdkAppId: number, dt: string): P
     if (!key.endsWith('.fp.gz')) continue;
     const object = await store.get(key);
     if (object === undefined) continue;
-    table.addLog(gunzipSync(object.body).toString('utf8'), key);
+    table.addLog(gunzipText(object.body), key);
   }
   return table.targets();
 }

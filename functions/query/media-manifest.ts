@@ -3,8 +3,8 @@
  * media reference, written by the media copier) for the audit and the transcript's media lookup.
  * Only the columns those need are read, so the reader does not depend on the copier's code.
  */
-import { gunzipSync } from 'node:zlib';
 import { type MediaRefPlace, mediaRefKey, type SizeClass } from '../domain/media-refs.ts';
+import { gunzipNdjson } from '../domain/ndjson-gzip.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 
 /** The manifest columns the audit and the transcript read. */
@@ -44,7 +44,7 @@ export async function readManifest(store: ObjectStore, sdkAppId: number): Promis
     if (!key.endsWith('.ndjson.gz')) continue;
     const object = await store.get(key);
     if (object === undefined) continue;
-    for (const line of gunzipSync(object.body).toString('utf8').split('\n')) {
+    for (const line of gunzipNdjson(object.body)) {
       if (line.length > 0) rows.push(JSON.parse(line) as ManifestRow);
     }
   }

@@ -19,8 +19,9 @@ import {
   serializeQueueEntry,
 } from '../../../functions/domain/media-manifest.ts';
 import type { MediaRef } from '../../../functions/domain/media-refs.ts';
+import { gzipNdjson } from '../../../functions/domain/ndjson-gzip.ts';
 import type { MediaFetcher, MediaFetchResult } from '../../../functions/domain/ports.ts';
-import { gzipLines, MediaStage, type MediaStageOptions } from '../../../functions/engine/media-stage.ts';
+import { MediaStage, type MediaStageOptions } from '../../../functions/engine/media-stage.ts';
 import { StateKeeper } from '../../../functions/engine/state-keeper.ts';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/engine-fakes.ts';
 
@@ -140,7 +141,7 @@ async function openStage(store: MemoryStore, fetcher: MediaFetcher, setup: Stage
 /** Hands `entries` to the stage as a committed message checkpoint would (queue object written first). */
 async function enqueue(store: MemoryStore, stage: MediaStage, entries: MediaQueueEntry[]): Promise<string> {
   const key = stage.nextQueueKey();
-  store.seed(key, await gzipLines(entries.map(serializeQueueEntry)));
+  store.seed(key, await gzipNdjson(entries.map(serializeQueueEntry)));
   stage.enqueue(key, entries);
   return key;
 }
