@@ -16,6 +16,14 @@ import {
 import { definitionFrom } from './asl.ts';
 import { build, CDK_CONTEXT, type Cfn, demoConfig, resourcesOf } from './helpers.ts';
 
+/** A string property as text, each CloudFormation token (Ref, GetAtt, …) in it as `__TOKEN__`. */
+function literalText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map((part) => (typeof part === 'string' ? part : '__TOKEN__')).join(join[0]);
+  return '__TOKEN__';
+}
+
 /** The archiver function's properties (found by its description). */
 function archiverFunction(template: Template): Cfn {
   const found = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).find((f) =>
@@ -224,6 +232,15 @@ describe('one stack for 100 apps, and two stacks in one account', () => {
     const template = build(config).template();
     expect(archiverFunction(template).Environment.Variables.ARCHIVER_CONFIG).toBeUndefined();
     expect(runDefinition(template).States.AllConfiguredApps.Result).toHaveLength(100);
+    // CloudWatch takes at most 500 widgets in one dashboard body (Dashboard Body Structure and
+    // Syntax); the stack's dashboards stay under it at 100 apps.
+    for (const dashboard of Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'))) {
+      const body = literalText(dashboard.Properties.DashboardBody);
+      const widgets = (JSON.parse(body.replace(/"__TOKEN__"|__TOKEN__/g, '"x"')) as { widgets: unknown[] })
+        .widgets;
+      expect(widgets.length).toBeGreaterThan(0);
+      expect(widgets.length).toBeLessThanOrEqual(500);
+    }
   });
 
   it('synthesizes two stacks into one app, each auditing and alarming on its own findings', () => {
