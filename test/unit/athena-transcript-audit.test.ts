@@ -6,15 +6,17 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { AthenaClient, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { runAuditCommand } from '../../functions/cli/audit-command.ts';
 import { EXIT } from '../../functions/cli/exit-codes.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
 import { answerBySql, auditAnswers, type SqlAnswer, seedThreeMessages } from '../helpers/athena.ts';
 import { captureExportIo } from '../helpers/export.ts';
+import { archivedManifestRow } from '../helpers/media-fixtures.ts';
 
 const athena = mockClient(AthenaClient);
 const client = new AthenaClient({ region: 'eu-central-1' });
@@ -96,6 +98,57 @@ describe('audit of an s3:// archive', () => {
     expect(calls).toHaveLength(6);
     expect(io.out.join('')).toContain('(Athena)');
     expect([code, io.out.join('')]).toEqual([EXIT.done, expect.stringContaining('Result: complete.')]);
+  });
+
+  it('finds media references with UNNEST in Athena, nested forwards included, without reading message objects', async () => {
+    // An image at element 0 of seq 2 (manifested), and a forward at element 1 of seq 3 whose
+    // nested message holds a file (no manifest row): Athena returns the elements, not the objects.
+    const image = {
+      groupId: '@TGS#A',
+      topicId: null,
+      msgSeq: 2,
+      elementPath: '0',
+      sizeClass: 'original' as const,
+    };
+    const mediaKey = `media/sha256/ab/${'a'.repeat(64)}`;
+    await store.put(mediaKey, new Uint8Array([1]));
+    const manifest = JSON.stringify(archivedManifestRow(image, mediaKey, 'image/png', 1));
+    await store.put(
+      `media-manifest/sdkappid=${APP}/dt=2024-03-01/part-t-00000.ndjson.gz`,
+      gzipSync(`${manifest}\n`),
+    );
+    const forward = JSON.stringify([{ MsgBody: [{ MsgType: 'TIMFileElem', MsgContent: { Url: 'u' } }] }]);
+    answerBy((sql) => {
+      if (sql.includes('WITH ORDINALITY'))
+        return {
+          columns: ['path', 'group_id', 'topic_id', 'msg_seq', 'pos', 'msg_type', 'msg_list'],
+          rows: [
+            [PATH, '@TGS#A', '', '2', '1', 'TIMImageElem', ''],
+            [PATH, '@TGS#A', '', '3', '2', 'TIMRelayElem', forward],
+          ],
+        };
+      return healthy(sql);
+    });
+    const get = vi.spyOn(store, 'get');
+    const io = captureExportIo({ athenaClient: () => client, store });
+    const code = await runAuditCommand(
+      ['--archive', 's3://bucket/prefix', '--app', String(APP), '--json'],
+      io.deps,
+    );
+
+    const sqls = athena
+      .commandCalls(StartQueryExecutionCommand)
+      .map((c) => c.args[0].input.QueryString ?? '');
+    expect(sqls.find((q) => q.includes('WITH ORDINALITY'))).toContain(
+      'CROSS JOIN UNNEST(f.msg_body) WITH ORDINALITY AS e(msg_type, msg_content, pos)',
+    );
+    expect(get.mock.calls.filter(([key]) => key.startsWith('messages/'))).toEqual([]);
+    const report = JSON.parse(io.out.join(''));
+    expect(report.apps[0].media).toMatchObject({ audited: true, references: 2 });
+    expect([code, report.findings]).toEqual([
+      EXIT.auditUnexplained,
+      [expect.objectContaining({ kind: 'media-unmanifested', groupId: '@TGS#A', seqs: [[3, 3]] })],
+    ]);
   });
 
   it('exits 4 and names the seqs when Athena reports a gap', async () => {
