@@ -17,6 +17,7 @@ import { systemClock } from '../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../functions/cli/query-runners.ts';
 import { auditArchive } from '../functions/query/audit/audit.ts';
 import { readReferences, referencesInObjects } from '../functions/query/audit/media-references.ts';
+import { readObjectTargets } from '../functions/query/audit/targets.ts';
 import type { QueryRunner } from '../functions/query/port.ts';
 import { engineRun, startEngineSimulator } from '../test/helpers/engine.ts';
 import { archivedManifestRow } from '../test/helpers/media-fixtures.ts';
@@ -103,7 +104,8 @@ async function measure(messages: number): Promise<Record<string, string | number
       const auditMs = performance.now() - t0;
       const app = [{ type: 'string' as const, value: String(sdkAppId) }];
       const t1 = performance.now();
-      const bySql = await readReferences({ runner: opened, app, store, archived: new Set() });
+      const objectTargets = await readObjectTargets(opened, app);
+      const bySql = await readReferences({ runner: opened, app, store, objectTargets, archived: new Set() });
       const sqlMs = performance.now() - t1;
       const t2 = performance.now();
       await referencesInObjects(store, keys, new Set());

@@ -25,6 +25,7 @@ import { serializeInline } from '../../functions/domain/state-layout.ts';
 import { auditArchive } from '../../functions/query/audit/audit.ts';
 import { readReferences, referencesInObjects } from '../../functions/query/audit/media-references.ts';
 import type { AuditReport, Finding } from '../../functions/query/audit/report.ts';
+import { readObjectTargets } from '../../functions/query/audit/targets.ts';
 import { mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
 import { listAll } from '../helpers/archive.ts';
@@ -462,7 +463,7 @@ describe('npm run audit with objects in archived storage classes', () => {
 describe('media references found by the query engine', () => {
   it('are the references of reading and parsing every message object', async () => {
     const { dir, store } = await copy();
-    await keepBodyInExtra(store);
+    const extraKey = await keepBodyInExtra(store);
     const runner = await openArchiveRunner({
       archive: dir,
       timeZone: ZONE,
@@ -472,8 +473,10 @@ describe('media references found by the query engine', () => {
     });
     try {
       const app = [{ type: 'string' as const, value: String(sdkAppId) }];
-      const bySql = await readReferences({ runner, app, store, archived: new Set() });
+      const objectTargets = await readObjectTargets(runner, app);
+      const bySql = await readReferences({ runner, app, store, objectTargets, archived: new Set() });
       const byObjects = await referencesInObjects(store, await messageObjects(store), new Set());
+      expect(objectTargets.filter((o) => o.elsewhereRows > 0).map((o) => o.key)).toEqual([extraKey]);
       expect([...bySql.keys()].sort()).toEqual([...byObjects.keys()].sort());
       expect([...bySql.entries()].sort()).toEqual([...byObjects.entries()].sort());
       // The archive covers every kind: images, files, sounds, videos and media nested in a forward.

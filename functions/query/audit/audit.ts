@@ -102,7 +102,7 @@ async function auditApp(options: {
   await checkDuplicates({ runner, app, finding });
   await checkWrongPartition({ runner, app, timeZone, finding });
   await checkRevisionHoles({ runner, app, finding });
-  const media = await auditMedia({ runner, app, store, sdkAppId, archived, finding });
+  const media = await auditMedia({ runner, app, store, sdkAppId, objectTargets, archived, finding });
   const unreadableArchived = reportArchived({ keys: archived, objectTargets, finding });
   return {
     app: {

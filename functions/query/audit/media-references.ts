@@ -2,7 +2,8 @@
  * The media references of the archived messages, for the audit's media checks: found by the query
  * engine (UNNEST over `msg_body`, see {@link mediaElementsSql}) instead of downloading every
  * message object. Only objects holding a row whose body lives elsewhere (quarantined, kept as
- * served, or a `MsgBody` in `extra`) are read and parsed, as before. Either way a message's
+ * served, or a `MsgBody` in `extra`: `elsewhereRows` of the objects query) are read and parsed, as
+ * before. Either way a message's
  * references are those of `mediaRefsOf` (functions/query/transcript/model.ts) over its first
  * version in each object, original image sizes only: the same references as reading every object.
  */
@@ -20,8 +21,8 @@ import {
   type TranscriptElement,
   type TranscriptMessage,
 } from '../transcript/model.ts';
-import { BODY_ELSEWHERE_OBJECTS_SQL, mediaElementsSql } from './sql.ts';
-import { int, rowsOf, text } from './targets.ts';
+import { mediaElementsSql } from './sql.ts';
+import { int, type ObjectTarget, rowsOf, text } from './targets.ts';
 
 /** Where a reference sits, for the findings. */
 export interface RefPlace {
@@ -102,22 +103,19 @@ function relayContent(msgList: string | null): TranscriptElement['content'] {
 }
 
 /**
- * The app's media references through the query engine (`app`: the sdkappid parameter), plus the
- * objects read whole ({@link BODY_ELSEWHERE_OBJECTS_SQL}); archived objects are skipped as in
- * {@link referencesInObjects}.
+ * The app's media references through the query engine (`app`: the sdkappid parameter), plus those
+ * of the objects holding a row whose body is elsewhere (`elsewhereRows` > 0 in `objectTargets`),
+ * read whole; archived objects are skipped as in {@link referencesInObjects}.
  */
 export async function readReferences(options: {
   readonly runner: QueryRunner;
   readonly app: readonly ParamValue[];
   readonly store: ObjectStore;
+  readonly objectTargets: readonly ObjectTarget[];
   readonly archived: Set<string>;
 }): Promise<Map<string, RefPlace>> {
-  const { runner, app, store, archived } = options;
-  const elsewhere = new Set(
-    (await rowsOf(runner, BODY_ELSEWHERE_OBJECTS_SQL, app)).map(
-      (r) => keyOfPath(text(r.path)) ?? text(r.path),
-    ),
-  );
+  const { runner, app, store, objectTargets, archived } = options;
+  const elsewhere = new Set(objectTargets.filter((o) => o.elsewhereRows > 0).map((o) => o.key));
   const messages = new Map<string, SparseMessage>();
   for (const r of await rowsOf(runner, mediaElementsSql(runner.dialect), app)) {
     const key = keyOfPath(text(r.path)) ?? text(r.path);

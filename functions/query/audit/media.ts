@@ -8,7 +8,7 @@ import { type ManifestRow, manifestRefKey, readManifest } from '../media-manifes
 import type { ParamValue, QueryRunner } from '../port.ts';
 import { type RefPlace, readReferences } from './media-references.ts';
 import { type AppAudit, type Finding, toRanges } from './report.ts';
-import { type FindingSink, targetId } from './targets.ts';
+import { type FindingSink, type ObjectTarget, targetId } from './targets.ts';
 
 /** `media-unmanifested`: references with no manifest row, one finding per target. */
 function checkUnmanifested(
@@ -88,11 +88,12 @@ export async function auditMedia(options: {
   readonly app: readonly ParamValue[];
   readonly store: ObjectStore;
   readonly sdkAppId: number;
+  readonly objectTargets: readonly ObjectTarget[];
   /** Objects known to be unreadable; the ones whose GET is refused as archived are added. */
   readonly archived: Set<string>;
   readonly finding: FindingSink;
 }): Promise<{ summary: AppAudit['media']; objects: string[] }> {
-  const { runner, app, store, sdkAppId, archived, finding } = options;
+  const { runner, app, store, sdkAppId, objectTargets, archived, finding } = options;
   const manifest: ManifestRow[] = await readManifest(store, sdkAppId);
   if (manifest.length === 0) {
     return {
@@ -105,7 +106,7 @@ export async function auditMedia(options: {
       objects: [],
     };
   }
-  const referenced = await readReferences({ runner, app, store, archived });
+  const referenced = await readReferences({ runner, app, store, objectTargets, archived });
   checkUnmanifested(referenced, manifest, finding);
   const objects = await checkMissingObjects(store, manifest, finding);
   const copied = manifest.filter((r) => r.status === 'archived').length;

@@ -12,10 +12,21 @@ import type { SqlDialect } from '../port.ts';
 const GEN = 'coalesce(generation, 0)';
 const REV = 'coalesce(revision, 0)';
 
-/** Per target (and object): seq bounds and row counts. One row per (target, object). */
+/**
+ * A row whose body is not (only) its `msg_body` column: a quarantined item, a message kept as served
+ * (`raw`), or a `MsgBody` kept verbatim in `extra` (any mention of it). The audit reads the few
+ * objects holding such rows themselves for their media references, as the transcript does.
+ */
+const BODY_ELSEWHERE =
+  "raw IS NOT NULL OR coalesce(quarantined, false) OR strpos(coalesce(extra, ''), 'MsgBody') > 0";
+
+/**
+ * Per target (and object): seq bounds and row counts, and how many rows keep their body elsewhere
+ * ({@link BODY_ELSEWHERE}). One row per (target, object).
+ */
 export const OBJECT_TARGETS_SQL = `SELECT "$path" AS path, group_id, topic_id, ${GEN} AS gen,
   min(msg_seq) AS first_seq, max(msg_seq) AS last_seq, count(*) AS rows_n,
-  count_if(${REV} > 0) AS revision_rows
+  count_if(${REV} > 0) AS revision_rows, count_if(${BODY_ELSEWHERE}) AS elsewhere_rows
 FROM messages WHERE sdkappid = ?
 GROUP BY 1, 2, 3, 4
 ORDER BY 2, 3, 4, 1`;
@@ -111,12 +122,3 @@ FROM (
 CROSS JOIN UNNEST(f.msg_body) WITH ORDINALITY AS ${unnest}
 WHERE f.rev = f.first_rev AND f.place = 0 AND ${type} IN (${MEDIA_ELEMENT_TYPES})`;
 }
-
-/**
- * Objects holding a row whose body is not (only) its `msg_body` column: a quarantined item, a
- * message kept as served (`raw`), or a `MsgBody` kept verbatim in `extra` (any mention of it). The
- * audit reads these few objects themselves, as the transcript does.
- */
-export const BODY_ELSEWHERE_OBJECTS_SQL = `SELECT DISTINCT "$path" AS path
-FROM messages WHERE sdkappid = ?
-  AND (raw IS NOT NULL OR coalesce(quarantined, false) OR strpos(coalesce(extra, ''), 'MsgBody') > 0)`;

@@ -43,6 +43,8 @@ export interface ObjectTarget {
   lastSeq: number;
   rows: number;
   revisionRows: number;
+  /** Rows whose body is not only in `msg_body` (see `OBJECT_TARGETS_SQL`). */
+  elsewhereRows: number;
 }
 
 /** Every (target, object) pair of an app (`app`: the sdkappid parameter). */
@@ -59,6 +61,7 @@ export async function readObjectTargets(
     lastSeq: int(r.last_seq),
     rows: int(r.rows_n),
     revisionRows: int(r.revision_rows),
+    elsewhereRows: int(r.elsewhere_rows),
   }));
 }
 
