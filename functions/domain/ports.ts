@@ -10,9 +10,13 @@ import type {
   CosSigResult,
   GroupInfo,
   GroupListPage,
+  GroupMemberPage,
+  GroupMemberPageRequest,
+  GroupMembersResult,
   HistoryPage,
   HistoryRequest,
   TopicInfo,
+  UserProfile,
 } from './tencent-types.ts';
 
 /** Time, injected everywhere so tests never really wait. */
@@ -90,6 +94,22 @@ export interface ChatApi extends ServerClock {
   getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]>;
   /** `im_cos_msg/get_cos_sig`: pre-signed URLs (15 minutes) and file status for media URLs. */
   getCosSig(urls: readonly CosSigRequest[], signal?: AbortSignal): Promise<CosSigResult[]>;
+  /**
+   * `portrait_get`: nickname and avatar of any number of accounts (sent 100 a call), one answer per
+   * distinct account, in request order; unknown (never imported, deleted) accounts answer `ok: false`.
+   */
+  getProfiles(accounts: readonly string[], signal?: AbortSignal): Promise<UserProfile[]>;
+  /**
+   * `get_specified_group_member_info`: role and name card of the named accounts in one group (sent 50
+   * a call). A dissolved or unknown group fails the call as history does (10010, 10015).
+   */
+  getGroupMembers(
+    groupId: string,
+    accounts: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<GroupMembersResult>;
+  /** One page of `get_group_member_info` (Offset paging, or `Next` for Community groups). */
+  getGroupMemberPage(request: GroupMemberPageRequest, signal?: AbortSignal): Promise<GroupMemberPage>;
 }
 
 /** This process and its neighbours on the host, for taking over the lease of a crashed run. */

@@ -22,6 +22,9 @@ export const TENCENT_APIS = {
   groupMsgGetSimple: 'group_open_http_svc/group_msg_get_simple',
   getTopic: 'million_group_open_http_svc/get_topic',
   getCosSig: 'im_cos_msg/get_cos_sig',
+  portraitGet: 'profile/portrait_get',
+  getGroupMemberInfo: 'group_open_http_svc/get_group_member_info',
+  getSpecifiedGroupMemberInfo: 'group_open_http_svc/get_specified_group_member_info',
 } as const;
 export type TencentApiKey = keyof typeof TENCENT_APIS;
 
@@ -123,4 +126,70 @@ export interface CosSigResult {
   desc: string;
   status: number;
   preSigUrl: string;
+}
+
+/** The profile tags the archiver reads with `portrait_get` (docs/tencent-api.md, portrait_get). */
+export const PROFILE_TAGS = { nick: 'Tag_Profile_IM_Nick', image: 'Tag_Profile_IM_Image' } as const;
+
+/**
+ * One account of `portrait_get`. An account the API does not know (never imported, or deleted)
+ * comes back with its own non-zero `ResultCode`; any non-zero code means "unknown now", never a
+ * name (docs/tencent-api.md, portrait_get).
+ */
+export type UserProfile =
+  | {
+      ok: true;
+      account: string;
+      /** `Tag_Profile_IM_Nick` exactly as served ('' when unset): may hold any Unicode, controls included. */
+      nick: string;
+      /** `Tag_Profile_IM_Image` (avatar URL) exactly as served ('' when unset). */
+      image: string;
+    }
+  | { ok: false; account: string; resultCode: number; resultInfo: string };
+
+/** Member roles as documented for the member APIs; other strings are kept as served. */
+export type GroupMemberRole = 'Owner' | 'Admin' | 'Member' | (string & {});
+
+/** One member of a group, as `get_group_member_info` / `get_specified_group_member_info` serve it. */
+export interface GroupMember {
+  account: string;
+  role: GroupMemberRole;
+  /** The member's name card in this group exactly as served ('' when unset). */
+  nameCard: string;
+  /** Epoch seconds the member joined; undefined when the answer left it out. */
+  joinTime: number | undefined;
+}
+
+/**
+ * The members of one group named in a `get_specified_group_member_info` request. Accounts the
+ * answer did not list (not, or no longer, members) are in `missing`, in request order.
+ */
+export interface GroupMembersResult {
+  groupId: string;
+  members: GroupMember[];
+  missing: string[];
+}
+
+/** One page of `get_group_member_info`. */
+export interface GroupMemberPage {
+  groupId: string;
+  /** `MemberNum`: the group's member count as the server reports it. */
+  memberNum: number;
+  members: GroupMember[];
+  /**
+   * Where the next page starts: `{ offset }` for ordinary groups, `{ next }` (the cursor) for
+   * Community groups; undefined when this was the last page.
+   */
+  following: { offset: number } | { next: string } | undefined;
+}
+
+/** Where a `get_group_member_info` page starts: an offset, or a Community group's `Next` cursor. */
+export interface GroupMemberPageRequest {
+  groupId: string;
+  /** Members per page, 1..100. */
+  limit: number;
+  /** Ordinary groups: members to skip (default 0). */
+  offset?: number | undefined;
+  /** Community groups: the cursor of the previous page ('' or undefined for the first). */
+  next?: string | undefined;
 }

@@ -21,10 +21,15 @@ import type {
   CosSigResult,
   GroupInfo,
   GroupListPage,
+  GroupMember,
+  GroupMemberPage,
+  GroupMemberPageRequest,
+  GroupMembersResult,
   HistoryPage,
   HistoryRequest,
   RawMessage,
   TopicInfo,
+  UserProfile,
 } from '../../functions/domain/tencent-types.ts';
 import type { RunOptions } from '../../functions/engine/run-options.ts';
 
@@ -293,6 +298,10 @@ export interface FakeChatApiOptions {
   listPageSize?: number;
   /** What {@link ChatApi.serverNowMs} answers; default 2026-01-01. */
   serverNowMs?: () => number;
+  /** Account → nickname; an account not listed is unknown (`portrait_get` answers it `ok: false`). */
+  nicks?: Record<string, string>;
+  /** Group id → its members; a group not listed has none. */
+  members?: Record<string, GroupMember[]>;
 }
 
 /** The largest page `group_msg_get_simple` answers. */
@@ -388,6 +397,38 @@ export class FakeChatApi implements ChatApi {
       status: 0,
       preSigUrl: `${u.rawUrl}?sig=1`,
     }));
+  }
+
+  public async getProfiles(accounts: readonly string[]): Promise<UserProfile[]> {
+    this.calls.push({ api: 'getProfiles', args: [...accounts] });
+    return [...new Set(accounts)].map((account): UserProfile => {
+      const nick = this.options.nicks?.[account];
+      if (nick === undefined) return { ok: false, account, resultCode: 40003, resultInfo: 'unknown account' };
+      return { ok: true, account, nick, image: '' };
+    });
+  }
+
+  public async getGroupMembers(groupId: string, accounts: readonly string[]): Promise<GroupMembersResult> {
+    this.calls.push({ api: 'getGroupMembers', args: { groupId, accounts: [...accounts] } });
+    const all = this.options.members?.[groupId] ?? [];
+    const wanted = [...new Set(accounts)];
+    const members = all.filter((m) => wanted.includes(m.account)).map((m) => ({ ...m }));
+    return { groupId, members, missing: wanted.filter((a) => !members.some((m) => m.account === a)) };
+  }
+
+  public async getGroupMemberPage(request: GroupMemberPageRequest): Promise<GroupMemberPage> {
+    this.calls.push({ api: 'getGroupMemberPage', args: { ...request } });
+    const all = this.options.members?.[request.groupId] ?? [];
+    const start = request.next !== undefined ? Number(request.next || 0) : (request.offset ?? 0);
+    const members = all.slice(start, start + request.limit).map((m) => ({ ...m }));
+    const end = start + members.length;
+    const more = end < all.length;
+    const following = !more
+      ? undefined
+      : request.next !== undefined
+        ? { next: String(end) }
+        : { offset: end };
+    return { groupId: request.groupId, memberNum: all.length, members, following };
   }
 
   private groupIds(): string[] {

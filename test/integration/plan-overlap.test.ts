@@ -67,6 +67,9 @@ function recorded(client: ChatApi, events: string[], onTopics?: () => void): Cha
       return topics;
     },
     getCosSig: (urls, signal) => client.getCosSig(urls, signal),
+    getProfiles: (accounts, signal) => client.getProfiles(accounts, signal),
+    getGroupMembers: (groupId, accounts, signal) => client.getGroupMembers(groupId, accounts, signal),
+    getGroupMemberPage: (request, signal) => client.getGroupMemberPage(request, signal),
     serverNowMs: () => client.serverNowMs(),
     serverOffsetMs: () => client.serverOffsetMs(),
   };

@@ -26,15 +26,21 @@ import {
   type CosSigResult,
   type GroupInfo,
   type GroupListPage,
+  type GroupMember,
+  type GroupMemberPage,
+  type GroupMemberPageRequest,
+  type GroupMembersResult,
   type HistoryPage,
   type HistoryRequest,
   type JsonObject,
   type JsonValue,
+  PROFILE_TAGS,
   type RawMessage,
   type RejectedItem,
   TENCENT_APIS,
   type TencentApiKey,
   type TopicInfo,
+  type UserProfile,
 } from '../../domain/tencent-types.ts';
 import { AnswerTooLargeError } from '../errors.ts';
 import { redactSecrets } from '../logging/redact.ts';
@@ -51,6 +57,7 @@ import {
   RawMessageSchema,
   TopicResponse,
 } from './wire.ts';
+import { type MemberItemWire, MemberListResponse, PortraitResponse } from './wire-identities.ts';
 
 /** Documented per-app limits (docs/tencent-api.md, Rate limits), in calls per second. */
 export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
@@ -60,6 +67,9 @@ export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
   getTopic: 200,
   // Undocumented; only called after a 403 on a media URL, so a modest pace is plenty.
   getCosSig: 50,
+  portraitGet: 200,
+  getGroupMemberInfo: 200,
+  getSpecifiedGroupMemberInfo: 200,
 };
 
 export interface TencentClientOptions extends EndpointChoice {
@@ -97,6 +107,9 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   groupMsgGetSimple: 0,
   getTopic: 0,
   getCosSig: 0,
+  portraitGet: 0,
+  getGroupMemberInfo: 0,
+  getSpecifiedGroupMemberInfo: 0,
 });
 
 /** `get_group_info` takes at most 50 ids per call (docs/tencent-api.md, get_group_info). */
@@ -105,6 +118,14 @@ export const GROUP_INFO_BATCH = 50;
  * `group_msg_get_simple` returns at most 20 messages per call (docs/tencent-api.md, group_msg_get_simple).
  */
 export const MAX_PAGE_SIZE = 20;
+/** `portrait_get` reads at most 100 accounts per call (docs/tencent-api.md, portrait_get). */
+export const PROFILE_BATCH = 100;
+/** `get_specified_group_member_info` takes at most 50 accounts per call (docs/tencent-api.md). */
+export const MEMBER_BATCH = 50;
+/** `get_group_member_info` page size the client allows (docs/tencent-api.md, get_group_member_info). */
+export const MAX_MEMBER_PAGE = 100;
+/** The member fields the archiver asks for. */
+const MEMBER_FIELDS = ['Role', 'NameCard', 'JoinTime'];
 
 export class TencentClient implements ChatApi {
   private readonly baseUrl: string;
@@ -191,6 +212,96 @@ export class TencentClient implements ChatApi {
         lastMsgTime: g.LastMsgTime ?? 0,
       };
     });
+  }
+
+  /** Nickname and avatar of each distinct account, in request order; 100 accounts a call. */
+  public async getProfiles(accounts: readonly string[], signal?: AbortSignal): Promise<UserProfile[]> {
+    const batches = chunk([...new Set(accounts)], PROFILE_BATCH);
+    const answers = await Promise.all(
+      batches.map((batch) =>
+        this.call(
+          'portraitGet',
+          { To_Account: batch, TagList: [PROFILE_TAGS.nick, PROFILE_TAGS.image] },
+          PortraitResponse,
+          signal,
+        ),
+      ),
+    );
+    const byAccount = new Map<string, UserProfile>();
+    for (const item of answers.flatMap((a) => a.UserProfileItem)) {
+      if (item.ResultCode !== 0) {
+        byAccount.set(item.To_Account, {
+          ok: false,
+          account: item.To_Account,
+          resultCode: item.ResultCode,
+          resultInfo: this.redact(item.ResultInfo),
+        });
+        continue;
+      }
+      const tag = (name: string): string => {
+        const value = item.ProfileItem.find((p) => p.Tag === name)?.Value;
+        return typeof value === 'string' ? value : '';
+      };
+      byAccount.set(item.To_Account, {
+        ok: true,
+        account: item.To_Account,
+        nick: tag(PROFILE_TAGS.nick),
+        image: tag(PROFILE_TAGS.image),
+      });
+    }
+    // An account the answer left out is unknown too: never a name the server did not serve.
+    return batches
+      .flat()
+      .map(
+        (account): UserProfile =>
+          byAccount.get(account) ?? { ok: false, account, resultCode: -1, resultInfo: 'not in the answer' },
+      );
+  }
+
+  /** Role and name card of the named accounts in `groupId`; 50 accounts a call. */
+  public async getGroupMembers(
+    groupId: string,
+    accounts: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<GroupMembersResult> {
+    const batches = chunk([...new Set(accounts)], MEMBER_BATCH);
+    const answers = await Promise.all(
+      batches.map((batch) =>
+        this.call(
+          'getSpecifiedGroupMemberInfo',
+          { GroupId: groupId, Member_List_Account: batch, MemberInfoFilter: MEMBER_FIELDS },
+          MemberListResponse,
+          signal,
+        ),
+      ),
+    );
+    const members = answers.flatMap((a) => a.MemberList.map(toMember));
+    const listed = new Set(members.map((m) => m.account));
+    return { groupId, members, missing: batches.flat().filter((a) => !listed.has(a)) };
+  }
+
+  /** One page of a group's members: `offset` paging, or the `next` cursor for Community groups. */
+  public async getGroupMemberPage(
+    request: GroupMemberPageRequest,
+    signal?: AbortSignal,
+  ): Promise<GroupMemberPage> {
+    const { groupId, limit } = request;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_MEMBER_PAGE) {
+      throw new RangeError(`limit must be 1..${MAX_MEMBER_PAGE}, got ${limit}`);
+    }
+    const body: JsonObject = { GroupId: groupId, Limit: limit, MemberInfoFilter: MEMBER_FIELDS };
+    if (request.next !== undefined) body.Next = request.next;
+    else body.Offset = request.offset ?? 0;
+    const res = await this.call('getGroupMemberInfo', body, MemberListResponse, signal);
+    const members = res.MemberList.map(toMember);
+    let following: GroupMemberPage['following'];
+    if (request.next !== undefined || res.Next !== undefined) {
+      following = res.Next ? { next: res.Next } : undefined;
+    } else {
+      const offset = (request.offset ?? 0) + members.length;
+      following = members.length === limit && offset < (res.MemberNum ?? 0) ? { offset } : undefined;
+    }
+    return { groupId, memberNum: res.MemberNum ?? members.length, members, following };
   }
 
   public async getHistory(request: HistoryRequest, signal?: AbortSignal): Promise<HistoryPage> {
@@ -470,6 +581,22 @@ export class TencentClient implements ChatApi {
   private redact(text: string): string {
     return redactSecrets(text, this.options.userSig.secrets());
   }
+}
+
+function toMember(item: MemberItemWire): GroupMember {
+  return {
+    account: item.Member_Account,
+    role: item.Role ?? 'Member',
+    nameCard: item.NameCard ?? '',
+    joinTime: item.JoinTime,
+  };
+}
+
+/** `items` in runs of at most `size`. */
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
