@@ -119,7 +119,8 @@ export async function readReferences(options: {
   const messages = new Map<string, SparseMessage>();
   for (const r of await rowsOf(runner, mediaElementsSql(runner.dialect), app)) {
     const key = keyOfPath(text(r.path)) ?? text(r.path);
-    if (elsewhere.has(key) || archived.has(key)) continue;
+    // (An archived object the query could read, restored, is used: only GETs are refused.)
+    if (elsewhere.has(key)) continue;
     const id = JSON.stringify([key, text(r.group_id), r.topic_id ?? '', int(r.msg_seq)]);
     const m = messages.get(id) ?? {
       groupId: text(r.group_id),
