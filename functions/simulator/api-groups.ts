@@ -80,11 +80,11 @@ export function getAppidGroupList(world: SimWorld, request: RequestOf<'get_appid
 }
 
 /** Every base-info field we return, in the order we return them. */
-function baseInfo(group: GroupState): JsonObject {
+function baseInfo(group: GroupState, name: string): JsonObject {
   const plan = group.plan;
   return {
     Type: plan.type,
-    Name: plan.name,
+    Name: name,
     Introduction: `Introduction of ${plan.name}`,
     Notification: '',
     FaceUrl: '',
@@ -114,7 +114,8 @@ function pickFields(info: JsonObject, filter: readonly string[] | undefined): Js
 
 /**
  * Base info for 1..50 groups. Each entry carries its own ErrorCode: 10010 for a dissolved group,
- * 10015 for an id that never existed; the envelope stays OK. With
+ * 10015 for an id that never existed; the envelope stays OK. `Name` is the current one
+ * (identities.ts: renamed by tests). With
  * `ResponseFilter.GroupBaseInfoFilter` only the named base fields are returned (unknown names are
  * ignored); member lists are not simulated.
  */
@@ -124,7 +125,8 @@ export function getGroupInfo(world: SimWorld, request: RequestOf<'get_group_info
     const group = world.group(groupId);
     if (group === undefined) return { GroupId: groupId, ErrorCode: 10015, ErrorInfo: errorInfo(10015) };
     if (group.deleted) return { GroupId: groupId, ErrorCode: 10010, ErrorInfo: errorInfo(10010) };
-    return { GroupId: groupId, ErrorCode: 0, ErrorInfo: '', ...pickFields(baseInfo(group), filter) };
+    const name = world.identities.groupName(group.plan);
+    return { GroupId: groupId, ErrorCode: 0, ErrorInfo: '', ...pickFields(baseInfo(group, name), filter) };
   });
   return { code: 0, body: JSON.stringify({ ...OK_HEAD, GroupInfo: infos }), messages: 0 };
 }

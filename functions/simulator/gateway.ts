@@ -12,6 +12,9 @@ export const API_NAMES = [
   'group_msg_get_simple',
   'get_topic',
   'get_cos_sig',
+  'portrait_get',
+  'get_group_member_info',
+  'get_specified_group_member_info',
 ] as const;
 export type ApiName = (typeof API_NAMES)[number];
 
@@ -23,7 +26,14 @@ export interface SimulatorApp {
 }
 
 const SERVICES: Record<string, readonly ApiName[]> = {
-  group_open_http_svc: ['get_appid_group_list', 'get_group_info', 'group_msg_get_simple'],
+  group_open_http_svc: [
+    'get_appid_group_list',
+    'get_group_info',
+    'group_msg_get_simple',
+    'get_group_member_info',
+    'get_specified_group_member_info',
+  ],
+  profile: ['portrait_get'],
   million_group_open_http_svc: ['get_topic'],
   im_cos_msg: ['get_cos_sig'],
 };

@@ -12,7 +12,9 @@ export type { MediaFate, SimMediaSpec } from './media-files.ts';
 export type { MediaStats, MediaTruth } from './media-server.ts';
 export type { ElementType, MessageFate, MessageStreamKey } from './messages.ts';
 export { ELEMENT_TYPES, generateMessage, messageFate, streamKey } from './messages.ts';
-export type { Simulator, SimulatorOptions } from './server.ts';
+export type { SimMember, SimRole } from './identities.ts';
+export { HOSTILE_NAMES } from './identities.ts';
+export type { SimIdentityControl, Simulator, SimulatorOptions } from './server.ts';
 export { DEMO_APP, startSimulator } from './server.ts';
 export type { ApiStats, SimulatorStats } from './stats.ts';
 export type {

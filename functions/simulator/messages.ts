@@ -112,13 +112,28 @@ export function generateMessage(key: MessageStreamKey, seq: number, timeSec: num
 
 const NAMES = ['alice', 'bob.li', 'carol_wang', 'dave-zhang', 'erin', 'frank', 'grace', 'heidi'];
 
-/** A sender from the group's pool: a mix of name-like and long numeric UserIDs. */
-function senderAccount(key: MessageStreamKey, random: Prng): string {
-  const poolSize = 3 + (key.groupHash % 38);
-  const member = Math.floor(random() * poolSize);
-  if (member % 3 === 0)
-    return `1441151${String(mix(key.groupHash, member) % 100_000_000_000).padStart(11, '0')}`;
+/** How many accounts send in a group (its topics share the pool): 3..40. */
+export function senderPoolSize(groupHash: number): number {
+  return 3 + (groupHash % 38);
+}
+
+/** The account of pool member `member` of a group: a mix of name-like and long numeric UserIDs. */
+export function poolAccount(groupHash: number, member: number): string {
+  if (member % 3 === 0) return `1441151${String(mix(groupHash, member) % 100_000_000_000).padStart(11, '0')}`;
   return `${NAMES[member % NAMES.length] ?? 'user'}${member}`;
+}
+
+/** A sender from the group's pool. */
+function senderAccount(key: MessageStreamKey, random: Prng): string {
+  return poolAccount(key.groupHash, Math.floor(random() * senderPoolSize(key.groupHash)));
+}
+
+/** Whether `account` has the shape of a pool account (name-like with a valid member number, or numeric). */
+export function isPoolAccountShape(account: string): boolean {
+  if (/^1441151[0-9]{11}$/.test(account)) return true;
+  const match = /^([a-z._-]+?)([1-9][0-9]?)$/.exec(account);
+  const member = Number(match?.[2]);
+  return match !== null && member % 3 !== 0 && member < 40 && NAMES[member % NAMES.length] === match[1];
 }
 
 const TEXTS: readonly string[] = [

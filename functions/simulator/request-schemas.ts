@@ -36,6 +36,16 @@ export const MAX_GROUP_INFO_IDS = 50;
  * reading of 20, the batch functions/adapters/tencent/cos-sig-batcher.ts sends.
  */
 export const MAX_COS_SIG_URLS = 20;
+/** `portrait_get` reads at most 100 accounts ("no more than 100 users", taken as a hard limit). */
+export const MAX_PORTRAIT_ACCOUNTS = 100;
+/** `get_specified_group_member_info` takes at most 50 accounts. */
+export const MAX_SPECIFIED_MEMBERS = 50;
+/**
+ * `get_group_member_info` `Limit`: the sources at hand give no maximum; the simulator takes 100,
+ * the documented sample's value and the client's page (the harsher reading).
+ */
+export const MAX_MEMBER_LIMIT = 100;
+const MEMBER_ROLES = ['Owner', 'Admin', 'Member'] as const;
 /** `ResourceID` is an Integer (the maintained Java SDK's `RawUrlItem.resourceId`): 32-bit signed. */
 const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 } as const;
 
@@ -92,6 +102,27 @@ const CosSigRequest = z.looseObject({
     .max(MAX_COS_SIG_URLS),
 });
 
+const PortraitRequest = z.looseObject({
+  To_Account: z.array(nonEmptyString).min(1).max(MAX_PORTRAIT_ACCOUNTS),
+  TagList: z.array(nonEmptyString).min(1),
+});
+
+const GroupMemberInfoRequest = z.looseObject({
+  GroupId: nonEmptyString,
+  Limit: int.min(1).max(MAX_MEMBER_LIMIT).optional(),
+  Offset: int.nonnegative().optional(),
+  /** Community groups' cursor (a string; '' for the first page). */
+  Next: z.string().optional(),
+  MemberInfoFilter: z.array(z.string()).optional(),
+  MemberRoleFilter: z.array(z.enum(MEMBER_ROLES)).optional(),
+});
+
+const SpecifiedMemberRequest = z.looseObject({
+  GroupId: nonEmptyString,
+  Member_List_Account: z.array(nonEmptyString).min(1).max(MAX_SPECIFIED_MEMBERS),
+  MemberInfoFilter: z.array(z.string()).optional(),
+});
+
 /** Every endpoint's request schema, by command name. */
 export const REQUEST_SCHEMAS = {
   get_appid_group_list: GroupListRequest,
@@ -99,15 +130,28 @@ export const REQUEST_SCHEMAS = {
   group_msg_get_simple: HistoryRequest,
   get_topic: TopicRequest,
   get_cos_sig: CosSigRequest,
+  portrait_get: PortraitRequest,
+  get_group_member_info: GroupMemberInfoRequest,
+  get_specified_group_member_info: SpecifiedMemberRequest,
 } as const satisfies Record<ApiName, z.ZodType>;
 
 /** The checked request of `api`. */
 export type RequestOf<A extends ApiName> = z.output<(typeof REQUEST_SCHEMAS)[A]>;
 
-/** Either the checked request, or the 10004 that answers the whole call. */
+/** Either the checked request, or the 10004 (40001 for the profile service) that answers the whole call. */
 export type RequestCheck<A extends ApiName> =
   | { ok: true; request: RequestOf<A> }
   | { ok: false; failure: ApiFailure };
+
+/**
+ * The profile service answers a bad request with its own code: 40001 is the simulator's reading of
+ * the profile service's "parameter error" (docs/tencent-api.md, portrait_get); the group and
+ * message services answer 10004.
+ */
+function parameterFailure(api: ApiName, details: string): ApiFailure {
+  if (api === 'portrait_get') return new ApiFailure(40001, `Err_Profile_Invalid_Parameters: ${details}`);
+  return new ApiFailure(10004, `Err_SVR_GROUP_INVALID_PARAMETERS: ${details}`);
+}
 
 /** Checks `body` against `api`'s schema without throwing. */
 export function checkRequest<A extends ApiName>(api: A, body: BodyObject): RequestCheck<A> {
@@ -117,7 +161,7 @@ export function checkRequest<A extends ApiName>(api: A, body: BodyObject): Reque
     .slice(0, 3)
     .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
     .join('; ');
-  return { ok: false, failure: new ApiFailure(10004, `Err_SVR_GROUP_INVALID_PARAMETERS: ${details}`) };
+  return { ok: false, failure: parameterFailure(api, details) };
 }
 
 /**

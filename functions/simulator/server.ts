@@ -9,12 +9,14 @@ import { ConfigError } from '../domain/errors.ts';
 import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
 import { groupMsgGetSimple, sequentialPulls } from './api-history.ts';
+import { getGroupMemberInfo, getSpecifiedGroupMemberInfo, portraitGet } from './api-identities.ts';
 import { getTopic } from './api-topic.ts';
 import { buildDataset, type DatasetSpec, DEMO_DATASET } from './dataset.ts';
 import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from './envelope.ts';
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
 import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
 import { createPrng, mix } from './hash.ts';
+import { type SimMember, SimIdentities } from './identities.ts';
 import { type ChosenMediaFile, chosenMediaElement, type SimMediaSpec } from './media-files.ts';
 import { type MediaStats, type MediaTruth, SimMedia } from './media-server.ts';
 import { QuirkState, type SimulatorQuirks } from './quirks.ts';
@@ -155,6 +157,26 @@ export interface Simulator {
    * benchmark compares pull calls with); computed in process, no HTTP.
    */
   sequentialPulls(groupId: string, options?: { topicId?: string; withRecalledMsg?: boolean }): number;
+  /** Identities (identities.ts): what the profile and member APIs serve, and the changes tests make. */
+  readonly identities: SimIdentityControl;
+}
+
+/** Reads and changes the simulated nicknames, group names, roles and name cards. */
+export interface SimIdentityControl {
+  /** The account's current nickname; undefined when `portrait_get` does not know it. */
+  nick(account: string): string | undefined;
+  /** Sets a nickname (an account never seen is imported). */
+  renameUser(account: string, nick: string): void;
+  /** Deletes an account: `portrait_get` answers it unknown, and it leaves every group. */
+  deleteAccount(account: string): void;
+  /** The group's current `Name`. */
+  groupName(groupId: string): string;
+  renameGroup(groupId: string, name: string): void;
+  /** The group's members now, owner first (a dissolved group keeps its list here). */
+  members(groupId: string): SimMember[];
+  setNameCard(groupId: string, account: string, nameCard: string): void;
+  /** Promotes a member to Admin or demotes one to Member. */
+  setRole(groupId: string, account: string, role: 'Admin' | 'Member'): void;
 }
 
 const DEFAULT_RATES: Record<ApiName, number> = {
@@ -163,6 +185,10 @@ const DEFAULT_RATES: Record<ApiName, number> = {
   group_msg_get_simple: 200,
   get_topic: 200,
   get_cos_sig: 100,
+  // 200/s documented for each (docs/tencent-api.md, Rate limits).
+  portrait_get: 200,
+  get_group_member_info: 200,
+  get_specified_group_member_info: 200,
 };
 /** Bodies above this are not JSON we would accept anyway; stop buffering them. */
 const MAX_BODY_BYTES = 1 << 20;
@@ -240,6 +266,12 @@ function dispatch(
     case 'get_cos_sig':
       // Without the media listener the command does not exist here.
       return context.media?.getCosSig(parseRequest(api, body)) ?? failure(10003);
+    case 'portrait_get':
+      return portraitGet(context.world, parseRequest(api, body));
+    case 'get_group_member_info':
+      return getGroupMemberInfo(context.world, parseRequest(api, body));
+    case 'get_specified_group_member_info':
+      return getSpecifiedGroupMemberInfo(context.world, parseRequest(api, body));
   }
 }
 
@@ -306,6 +338,10 @@ class SimulatorServer {
     this.#world = new SimWorld(dataset, now, options.retentionDays ?? 30);
     this.#world.quirks = new QuirkState(options.quirks);
     this.#world.placeholders = options.placeholders ?? 'zeroed';
+    this.#world.identities = new SimIdentities(
+      seed,
+      apps.map((app) => app.adminIdentifier),
+    );
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
       countRejected: options.rateLimitCountsRejected ?? true,
     });
@@ -459,9 +495,30 @@ class SimulatorServer {
   }
 }
 
+/** The identity controls over `world`; group ids are checked (ConfigError for an unknown one). */
+function identityControl(world: SimWorld): SimIdentityControl {
+  const identities = (): SimIdentities => world.identities;
+  const plan = (groupId: string) => {
+    const group = world.group(groupId);
+    if (group === undefined) throw new ConfigError(`Unknown group ${groupId}`, { field: 'groupId' });
+    return group.plan;
+  };
+  return {
+    nick: (account) => identities().nick(account),
+    renameUser: (account, nick) => identities().renameUser(account, nick),
+    deleteAccount: (account) => identities().deleteAccount(account),
+    groupName: (groupId) => identities().groupName(plan(groupId)),
+    renameGroup: (groupId, name) => identities().renameGroup(plan(groupId), name),
+    members: (groupId) => identities().members(plan(groupId)),
+    setNameCard: (groupId, account, nameCard) => identities().setNameCard(plan(groupId), account, nameCard),
+    setRole: (groupId, account, role) => identities().setRole(plan(groupId), account, role),
+  };
+}
+
 /**
  * Starts a Tencent Cloud Chat REST API simulator on 127.0.0.1. It implements
- * get_appid_group_list, get_group_info, group_msg_get_simple and get_topic as documented (see
+ * get_appid_group_list, get_group_info, group_msg_get_simple, get_topic, get_cos_sig, portrait_get,
+ * get_group_member_info and get_specified_group_member_info as documented (see
  * docs/tencent-api.md), choosing the harsher reading wherever the documentation is silent.
  *
  * @throws ConfigError for inconsistent options or dataset specs.
@@ -535,6 +592,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       sim.world.groundTruth(groupId, truthOptions?.topicId, truthOptions?.withRecalledMsg ?? false),
     groups: () => [...sim.world.summaries()],
     eachGroup: () => sim.world.summaries(),
+    identities: identityControl(sim.world),
     sequentialPulls: (groupId, pullOptions) => {
       const group = sim.world.group(groupId);
       const stream = group && sim.world.streamOf(group, pullOptions?.topicId);

@@ -6,6 +6,7 @@
 import { ConfigError } from '../domain/errors.ts';
 import type { GroupType, JsonValue, RawMessage } from '../domain/tencent-types.ts';
 import { type GroupPlan, type ResolvedDataset, type StreamPlan, seqTimeSec } from './dataset.ts';
+import { SimIdentities } from './identities.ts';
 import { generateMessage, messageFate } from './messages.ts';
 import { QuirkState } from './quirks.ts';
 
@@ -114,6 +115,8 @@ export class SimWorld {
   public quirks = new QuirkState();
   /** What deleted and expired placeholders keep (see {@link PlaceholderReading}). */
   public placeholders: PlaceholderReading = 'zeroed';
+  /** Nicknames, group names, members (identities.ts); the server seeds it. */
+  public identities = new SimIdentities(1, []);
   readonly #dataset: ResolvedDataset;
   readonly #now: () => number;
   readonly #retentionSec: number;

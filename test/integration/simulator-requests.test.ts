@@ -60,6 +60,10 @@ const PATHS = {
   group_msg_get_simple: 'group_open_http_svc/group_msg_get_simple',
   get_topic: 'million_group_open_http_svc/get_topic',
   get_cos_sig: 'im_cos_msg/get_cos_sig',
+  // Checked in test/integration/simulator-identities.test.ts.
+  portrait_get: 'profile/portrait_get',
+  get_group_member_info: 'group_open_http_svc/get_group_member_info',
+  get_specified_group_member_info: 'group_open_http_svc/get_specified_group_member_info',
 } as const;
 type Api = keyof typeof PATHS;
 
