@@ -299,7 +299,9 @@ export class TencentClient implements ChatApi {
       following = res.Next ? { next: res.Next } : undefined;
     } else {
       const offset = (request.offset ?? 0) + members.length;
-      following = members.length === limit && offset < (res.MemberNum ?? 0) ? { offset } : undefined;
+      // A full page continues unless MemberNum says it was the last one.
+      const more = members.length === limit && (res.MemberNum === undefined || offset < res.MemberNum);
+      following = more ? { offset } : undefined;
     }
     return { groupId, memberNum: res.MemberNum ?? members.length, members, following };
   }
