@@ -307,6 +307,24 @@ export class S3Store implements StreamingObjectStore {
    * @throws StorageError for an invalid prefix or a failed page
    */
   public async *list(prefix: string): AsyncIterable<string> {
+    for await (const object of this.listObjects(prefix)) yield object.key;
+  }
+
+  /**
+   * The keys under `prefix` in a storage class GetObject refuses until restored (ListObjectsV2
+   * names each object's class), relative to the store's prefix.
+   * @throws StorageError for an invalid prefix or a failed page
+   */
+  public async *listArchived(prefix: string): AsyncIterable<string> {
+    for await (const object of this.listObjects(prefix))
+      if (ARCHIVED_STORAGE_CLASSES.has(object.storageClass)) yield object.key;
+  }
+
+  /**
+   * Every object under `prefix` with its storage class (`''` when S3 names none), page by page.
+   * @throws StorageError for an invalid prefix or a failed page
+   */
+  private async *listObjects(prefix: string): AsyncIterable<{ key: string; storageClass: string }> {
     validateListPrefix(prefix);
     const pages = paginateListObjectsV2(
       { client: this.client, pageSize: this.pageSize },
@@ -316,30 +334,8 @@ export class S3Store implements StreamingObjectStore {
       for await (const page of pages) {
         for (const object of page.Contents ?? []) {
           // Keys ending in `/` are "folder" markers made by the S3 console, not objects.
-          if (object.Key && !object.Key.endsWith('/')) yield object.Key.slice(this.prefix.length);
-        }
-      }
-    } catch (error) {
-      throw this.storageError('ListObjectsV2', `${this.prefix}${prefix}`, undefined, error);
-    }
-  }
-
-  /**
-   * The keys under `prefix` in a storage class GetObject refuses until restored (ListObjectsV2
-   * names each object's class), relative to the store's prefix.
-   * @throws StorageError for an invalid prefix or a failed page
-   */
-  public async *listArchived(prefix: string): AsyncIterable<string> {
-    validateListPrefix(prefix);
-    const pages = paginateListObjectsV2(
-      { client: this.client, pageSize: this.pageSize },
-      { Bucket: this.bucket, Prefix: `${this.prefix}${prefix}` },
-    );
-    try {
-      for await (const page of pages) {
-        for (const object of page.Contents ?? []) {
-          if (object.Key && ARCHIVED_STORAGE_CLASSES.has(object.StorageClass ?? ''))
-            yield object.Key.slice(this.prefix.length);
+          if (object.Key && !object.Key.endsWith('/'))
+            yield { key: object.Key.slice(this.prefix.length), storageClass: object.StorageClass ?? '' };
         }
       }
     } catch (error) {
