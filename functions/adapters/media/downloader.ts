@@ -375,7 +375,7 @@ export class MediaDownloader implements MediaFetcher {
       },
     });
     // unlink, not rm({ force }): rm goes through rimraf (two lstat calls) for one file, a
-    // measurable share of the per-file cost with many small files (bench H).
+    // measurable share of the per-file cost with many small files (the bench's media-copy section).
     const dispose = () => unlink(file).catch(ignoreMissing);
     const out = createWriteStream(file, { flags: 'wx' });
     try {
