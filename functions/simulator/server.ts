@@ -16,7 +16,7 @@ import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from 
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
 import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
 import { createPrng, mix } from './hash.ts';
-import { type SimMember, SimIdentities } from './identities.ts';
+import { SimIdentities, type SimMember } from './identities.ts';
 import { type ChosenMediaFile, chosenMediaElement, type SimMediaSpec } from './media-files.ts';
 import { type MediaStats, type MediaTruth, SimMedia } from './media-server.ts';
 import { QuirkState, type SimulatorQuirks } from './quirks.ts';
