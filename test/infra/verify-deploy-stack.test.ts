@@ -9,7 +9,7 @@ import {
   type DeployedStack,
   planDeployChecks,
 } from '../../functions/domain/deploy-check.ts';
-import { build, type Cfn } from '../infra/helpers.ts';
+import { build, type Cfn } from './helpers.ts';
 
 describe('the check plan on the synthesized stack', () => {
   const json = build().template().toJSON() as {
