@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { type Config, parseConfig } from '../functions/config/schema.ts';
 import { ConfigError } from '../functions/domain/errors.ts';
+import { DEFAULT_HEADROOM_DAYS } from '../functions/domain/media-manifest.ts';
 import { isTimeZone } from '../functions/domain/partition.ts';
 import { secretParameters } from '../functions/lambda/lambda-config.ts';
 
@@ -214,7 +215,7 @@ export const DeploySchema = z.strictObject({
       /** Errors (failed groups, failed invocations) per hour that raise an alarm. */
       errorsPerHour: z.number().int().min(1).default(5),
       /** Alarm when unarchived history is this close (days) to Tencent's retention limit. */
-      headroomDays: z.number().positive().default(2),
+      headroomDays: z.number().positive().default(DEFAULT_HEADROOM_DAYS),
     })
     .prefault({}),
   query: z

@@ -13,6 +13,13 @@ import { type MediaKind, type MediaRef, mediaRefId, type SizeClass } from './med
 import { messageObjectKey, stateKey } from './partition.ts';
 
 /**
+ * Pending media this many days or less from Tencent's retention edge is counted apart in the run
+ * report (`media.nearRetention`): the default of the stack's `alarms.headroomDays` (infra/config.ts)
+ * and of a run that is given none (the CLI).
+ */
+export const DEFAULT_HEADROOM_DAYS = 2;
+
+/**
  * The outcome of one reference:
  * - `archived`: stored, verified (status 200, declared size, fitting content type);
  * - `expired`: 404/410, or `get_cos_sig` says the file is gone (Status 2);

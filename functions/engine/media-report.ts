@@ -1,5 +1,4 @@
-/** Default of `headroomDays` (the stack passes its `alarms.headroomDays`, default 2 too). */
-export const DEFAULT_HEADROOM_DAYS = 2;
+export { DEFAULT_HEADROOM_DAYS } from '../domain/media-manifest.ts';
 
 /** What the media stage did in one run: part of the run report (`media`). */
 export interface MediaReport {

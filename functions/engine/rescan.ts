@@ -34,7 +34,7 @@ import { describeError } from './errors.ts';
 import type { RunContext } from './page-loop.ts';
 import type { PartitionWriter } from './partition-writer.ts';
 import type { RunReport } from './report.ts';
-import type { RunDeps, RunOptions } from './run-options.ts';
+import { type RunDeps, type RunOptions, runObservedAt } from './run-options.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -66,7 +66,7 @@ export async function rescanTargets(run: RunContext, control: RescanControl = {}
   const progressKey = rescanProgressKey(options.sdkAppId);
   const stored = await deps.store.get(progressKey);
   const progress = parseRescanProgress(stored === undefined ? undefined : decoder.decode(stored.body));
-  const observedAt = options.observedAtSec ?? Math.floor(report.startedAtMs / 1000);
+  const observedAt = runObservedAt(options, report.startedAtMs);
   const cycle = chooseCycle({
     progress,
     localNowSec: observedAt,

@@ -22,7 +22,7 @@ import { obtainPlan, settlePlan } from './plan-carry.ts';
 import { planTargets } from './plan-targets.ts';
 import { emptyReport, type RunReport, runReportJson } from './report.ts';
 import { rescanTargets } from './rescan.ts';
-import type { RunDeps, RunOptions } from './run-options.ts';
+import { type RunDeps, type RunOptions, runObservedAt } from './run-options.ts';
 import { StateKeeper } from './state-keeper.ts';
 import { WorkFeed } from './work-feed.ts';
 
@@ -106,7 +106,7 @@ async function archive(
   let fatal: unknown;
   const run: RunOptions = {
     ...options,
-    observedAtSec: options.observedAtSec ?? Math.floor(report.startedAtMs / 1000),
+    observedAtSec: runObservedAt(options, report.startedAtMs),
   };
   let media: MediaStage | undefined;
   let writer = new PartitionWriter(writerOptions);

@@ -90,3 +90,12 @@ export interface RunDeps {
   /** This host's processes: the lease names its holder, and a crashed holder on this host is taken over at once. */
   processes?: HostProcesses;
 }
+
+/**
+ * `observed_at` of what a run writes and compares (epoch seconds): the option when given, else the
+ * second the run started. Every record of a run carries the same value, which is what tells the
+ * rescan which messages this run itself archived (functions/domain/rescan-plan.ts `isCandidate`).
+ */
+export function runObservedAt(options: Pick<RunOptions, 'observedAtSec'>, startedAtMs: number): number {
+  return options.observedAtSec ?? Math.floor(startedAtMs / 1000);
+}

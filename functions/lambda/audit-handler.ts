@@ -27,6 +27,7 @@ import { auditArchive, discoverApps } from '../query/audit/audit.ts';
 import { auditReportKey, countsPerApp, recordAuditMetrics } from './audit-metrics.ts';
 import { ENV, METRICS_NAMESPACE, SERVICE_NAME, STACK_DIMENSION } from './contract.ts';
 import { loadLambdaConfig } from './lambda-config.ts';
+import { DEFAULT_HARD_STOP_MS } from './time-budget.ts';
 
 /** What the function returns (the Scheduler ignores it; a manual `aws lambda invoke` shows it). */
 export interface AuditResult {
@@ -79,7 +80,7 @@ export function createAuditHandler(options: AuditHandlerOptions = {}) {
   const workGroup = required(env, ENV.workGroup);
   const database = required(env, ENV.database);
   const clock = options.clock ?? systemClock;
-  const hardStopMs = options.hardStopMs ?? 10_000;
+  const hardStopMs = options.hardStopMs ?? DEFAULT_HARD_STOP_MS;
   const logger = new Logger({ serviceName: SERVICE_NAME });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   const stackName = env[ENV.stack];

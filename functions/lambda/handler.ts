@@ -41,7 +41,7 @@ import { lambdaRuntime, redactingLogger } from './runtime.ts';
 import { appIndexFor, appSecretsFromSsm, secretsOf, validateEvent } from './secrets-middleware.ts';
 import { answerSelfCheck } from './self-check.ts';
 import { cachedSsm } from './ssm-cache.ts';
-import { timeBudget } from './time-budget.ts';
+import { DEFAULT_HARD_STOP_MS, timeBudget } from './time-budget.ts';
 
 export interface HandlerOptions {
   /** Where the config comes from; default `process.env`. */
@@ -64,7 +64,7 @@ const counted = new WeakSet<object>();
  */
 export function createHandler(options: HandlerOptions = {}) {
   const env = options.env ?? process.env;
-  const hardStopMs = options.hardStopMs ?? 10_000;
+  const hardStopMs = options.hardStopMs ?? DEFAULT_HARD_STOP_MS;
   const config = loadLambdaConfig(env);
   // Lambda keeps /tmp when it restarts a crashed runtime (out of memory, a timeout) in the same
   // sandbox: files of downloads that never finished would take the room sized for this

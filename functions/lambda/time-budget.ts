@@ -8,6 +8,12 @@
  *   Lambda would kill the process (the run then resumes from its last commit on the next call).
  */
 
+/**
+ * What a handler keeps back of the invocation's remaining time for its last checkpoint and reply
+ * when no other margin is given (the archiver's and the audit's handlers).
+ */
+export const DEFAULT_HARD_STOP_MS = 10_000;
+
 export interface TimeBudgetOptions {
   /** The engine's hard stop, before the Lambda timeout. */
   hardStopMs: number;
