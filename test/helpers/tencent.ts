@@ -1,10 +1,15 @@
 import { createConsoleLogger } from '../../functions/adapters/logging/console-logger.ts';
 import { TencentClient, type TencentClientOptions } from '../../functions/adapters/tencent/client.ts';
-import { type UserSigProvider, userSigFromKey } from '../../functions/adapters/tencent/user-sig.ts';
+import {
+  genUserSig,
+  type UserSigProvider,
+  userSigFromKey,
+} from '../../functions/adapters/tencent/user-sig.ts';
 import { TENCENT_APIS, type TencentApiKey } from '../../functions/domain/tencent-types.ts';
 import { createPrng } from '../../functions/simulator/hash.ts';
 import {
   type ApiName,
+  DEMO_APP,
   type Simulator,
   type SimulatorOptions,
   startSimulator,
@@ -72,4 +77,24 @@ export function startSimulatorForClient(
   options: Omit<SimulatorOptions, 'rateLimits'> = {},
 ): Promise<Simulator> {
   return startSimulator({ ...options, rateLimits: simulatorRatesFor(rates) });
+}
+
+/**
+ * The query string of one admin REST call to the simulator's demo app, signed with a fresh
+ * UserSig (`random` as given), for tests that POST raw bodies.
+ */
+export function signedDemoQuery(random: string): URLSearchParams {
+  return new URLSearchParams({
+    sdkappid: String(DEMO_APP.sdkAppId),
+    identifier: DEMO_APP.adminIdentifier,
+    usersig: genUserSig({
+      sdkAppId: DEMO_APP.sdkAppId,
+      key: DEMO_APP.secretKey,
+      identifier: DEMO_APP.adminIdentifier,
+      expireSeconds: 86_400,
+      nowSeconds: Math.floor(Date.now() / 1000),
+    }),
+    random,
+    contenttype: 'json',
+  });
 }

@@ -5,17 +5,15 @@
  * names (functions/simulator/identities.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { genUserSig } from '../../functions/adapters/tencent/user-sig.ts';
 import { GiveUpError } from '../../functions/domain/errors.ts';
 import type { GroupMember } from '../../functions/domain/tencent-types.ts';
 import {
-  DEMO_APP,
   HOSTILE_NAMES,
   type SimMember,
   type Simulator,
   startSimulator,
 } from '../../functions/simulator/index.ts';
-import { clientFor } from '../helpers/tencent.ts';
+import { clientFor, signedDemoQuery } from '../helpers/tencent.ts';
 
 const PLAIN = '@TGS#1NAMES';
 const COMMUNITY = '@TGS#2NAMESCOMM';
@@ -59,19 +57,7 @@ const PATHS = {
 
 /** One signed POST of `body` as JSON; the parsed answer. */
 async function post(api: keyof typeof PATHS, body: object): Promise<Record<string, unknown>> {
-  const query = new URLSearchParams({
-    sdkappid: String(DEMO_APP.sdkAppId),
-    identifier: DEMO_APP.adminIdentifier,
-    usersig: genUserSig({
-      sdkAppId: DEMO_APP.sdkAppId,
-      key: DEMO_APP.secretKey,
-      identifier: DEMO_APP.adminIdentifier,
-      expireSeconds: 86_400,
-      nowSeconds: Math.floor(Date.now() / 1000),
-    }),
-    random: '9',
-    contenttype: 'json',
-  });
+  const query = signedDemoQuery('9');
   const response = await fetch(`${sim.url}/v4/${PATHS[api]}?${query}`, {
     method: 'POST',
     body: JSON.stringify(body),

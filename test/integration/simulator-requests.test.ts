@@ -6,11 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { cosSigBatcher } from '../../functions/adapters/tencent/cos-sig-batcher.ts';
-import { genUserSig } from '../../functions/adapters/tencent/user-sig.ts';
 import { mediaRefsOfMessage } from '../../functions/domain/media-refs.ts';
 import { DEMO_APP, type Simulator, startSimulator } from '../../functions/simulator/index.ts';
 import { MAX_COS_SIG_URLS, REQUEST_SCHEMAS } from '../../functions/simulator/request-schemas.ts';
-import { clientFor } from '../helpers/tencent.ts';
+import { clientFor, signedDemoQuery } from '../helpers/tencent.ts';
 
 const PLAIN = '@TGS#1STRICT';
 const TOPICS = '@TGS#_@TGS#cSTRICT';
@@ -69,19 +68,7 @@ type Api = keyof typeof PATHS;
 
 /** One signed POST of a JSON text; the answer's envelope and body. */
 async function post(api: Api, body: string): Promise<{ ActionStatus: string; ErrorCode: number }> {
-  const query = new URLSearchParams({
-    sdkappid: String(DEMO_APP.sdkAppId),
-    identifier: DEMO_APP.adminIdentifier,
-    usersig: genUserSig({
-      sdkAppId: DEMO_APP.sdkAppId,
-      key: DEMO_APP.secretKey,
-      identifier: DEMO_APP.adminIdentifier,
-      expireSeconds: 86_400,
-      nowSeconds: Math.floor(Date.now() / 1000),
-    }),
-    random: '7',
-    contenttype: 'json',
-  });
+  const query = signedDemoQuery('7');
   const response = await fetch(`${sim.url}/v4/${PATHS[api]}?${query}`, { method: 'POST', body });
   expect(response.status).toBe(200);
   return (await response.json()) as { ActionStatus: string; ErrorCode: number };
