@@ -55,6 +55,10 @@ export type GroupInfo =
       nextMsgSeq: number;
       /** Epoch seconds of the last message, 0 if none. */
       lastMsgTime: number;
+      /** `Name` exactly as served (any Unicode, '' included); undefined when the answer left it out. */
+      name?: string | undefined;
+      /** `Owner_Account` as served ('' for a group without owner); undefined when left out. */
+      ownerAccount?: string | undefined;
     }
   | { ok: false; groupId: string; errorCode: number; errorInfo: string };
 

@@ -46,7 +46,7 @@ describe('TencentClient APIs against the simulator', () => {
     expect(pages.at(-1)?.next).toBe(0n);
   });
 
-  it('reads Type, NextMsgSeq and LastMsgTime for up to 50 groups, with per-group errors', async () => {
+  it('reads Type, NextMsgSeq, LastMsgTime, Name and Owner_Account for up to 50 groups, with per-group errors', async () => {
     const { client } = clientFor(sim);
     const g = historyGroup();
     const infos = await client.getGroupInfo([g.groupId, '@TGS#doesnotexist']);
@@ -56,6 +56,9 @@ describe('TencentClient APIs against the simulator', () => {
       type: g.type,
       nextMsgSeq: g.nextMsgSeq,
       lastMsgTime: g.lastMsgTime,
+      name: sim.identities.groupName(g.groupId),
+      // The owner is listed first (functions/simulator/identities.ts members).
+      ownerAccount: sim.identities.members(g.groupId)[0]?.account,
     });
     expect(infos[1]).toMatchObject({ ok: false, groupId: '@TGS#doesnotexist', errorCode: 10015 });
     await expect(client.getGroupInfo(Array.from({ length: 51 }, (_, i) => `g${i}`))).rejects.toThrow(

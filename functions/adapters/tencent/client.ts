@@ -195,7 +195,10 @@ export class TencentClient implements ChatApi {
       'getGroupInfo',
       {
         GroupIdList: [...groupIds],
-        ResponseFilter: { GroupBaseInfoFilter: ['Type', 'NextMsgSeq', 'LastMsgTime'] },
+        // Name and Owner_Account cost nothing extra: the identity capture records them (issue 24).
+        ResponseFilter: {
+          GroupBaseInfoFilter: ['Type', 'NextMsgSeq', 'LastMsgTime', 'Name', 'Owner_Account'],
+        },
       },
       GroupInfoResponse,
       signal,
@@ -210,6 +213,8 @@ export class TencentClient implements ChatApi {
         type: g.Type ?? 'Unknown',
         nextMsgSeq: g.NextMsgSeq ?? 0,
         lastMsgTime: g.LastMsgTime ?? 0,
+        name: g.Name,
+        ownerAccount: g.Owner_Account,
       };
     });
   }

@@ -30,6 +30,8 @@ export const GroupInfoResponse = z.looseObject({
         ErrorCode: int.optional().default(0),
         ErrorInfo: z.string().optional().default(''),
         Type: z.string().optional(),
+        Name: z.string().optional(),
+        Owner_Account: z.string().optional(),
         NextMsgSeq: int.nonnegative().optional(),
         LastMsgTime: int.nonnegative().optional(),
       }),
