@@ -205,6 +205,27 @@ export function stateKey(sdkAppId: number): string {
   return `state/sdkappid=${sdkAppId}/state.json`;
 }
 
+/**
+ * The audit's running totals of one app (docs/audit.md): `audits/totals/sdkappid=<id>/totals.json.gz`.
+ *
+ * @throws RangeError for a non-positive or non-integer `sdkAppId`.
+ */
+export function auditTotalsKey(sdkAppId: number): string {
+  assertSdkAppId(sdkAppId);
+  return `audits/totals/sdkappid=${sdkAppId}/totals.json.gz`;
+}
+
+/**
+ * Where one audit's Athena `UNLOAD` writes a large result: `audits/unload/<runId>/` (empty before
+ * the query, as UNLOAD requires).
+ *
+ * @throws RangeError for an invalid `runId`.
+ */
+export function auditUnloadPrefix(runId: string): string {
+  assertRunId(runId);
+  return `audits/unload/${runId}/`;
+}
+
 /** Input of {@link runReportKey}. */
 export interface RunReportKeyInput {
   sdkAppId: number;
