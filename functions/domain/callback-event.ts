@@ -136,3 +136,23 @@ export function toCallbackEventRow(received: ReceivedCallback): CallbackEventRow
     reason: decoded.reason,
   };
 }
+
+/**
+ * Where one batch of a receiver's rows is stored: `callbacks/sdkappid=<id>/dt=<date>/<receiver>-<n>.ndjson.gz`,
+ * `dt` the date of arrival in the configured time zone. A receiver's id is unique to its process
+ * and its batch numbers increase, so every key is written once (create-only).
+ */
+export function callbackObjectKey(input: {
+  sdkAppId: number;
+  dt: string;
+  receiverId: string;
+  batch: number;
+}): string {
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(input.receiverId)) {
+    throw new RangeError(
+      `receiver id must be 1-128 characters of [A-Za-z0-9._-], got ${JSON.stringify(input.receiverId)}`,
+    );
+  }
+  const batch = String(input.batch).padStart(9, '0');
+  return `callbacks/sdkappid=${input.sdkAppId}/dt=${input.dt}/${input.receiverId}-${batch}.ndjson.gz`;
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { type CallbackEventRow, toCallbackEventRow } from '../../../functions/domain/callback-event.ts';
+import { gunzipNdjson } from '../../../functions/domain/ndjson-gzip.ts';
+import type { Clock } from '../../../functions/domain/ports.ts';
+import { CallbackRecorder } from '../../../functions/engine/callback-recorder.ts';
+import { MemoryStore } from '../../helpers/engine-fakes.ts';
+
+/** A clock whose sleeps wait until the test releases them: the batch window is under test control. */
+class GateClock implements Clock {
+  private waiting: (() => void)[] = [];
+  now(): number {
+    return Date.UTC(2026, 11, 7, 16, 30);
+  }
+  sleep(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const now = this.waiting;
+    this.waiting = [];
+    for (const resolve of now) resolve();
+  }
+  get sleepers(): number {
+    return this.waiting.length;
+  }
+}
+
+const AT = Date.UTC(2026, 11, 7, 16, 30); // 2026-12-08 00:30 in Shanghai
+function row(seq: number, app = 1400000001, receivedAt = AT): CallbackEventRow {
+  const body = JSON.stringify({ GroupId: 'g', MsgSeq: seq, EventTime: receivedAt - 5 });
+  return toCallbackEventRow({
+    sdkAppId: app,
+    command: 'Group.CallbackAfterSendMsg',
+    requestTime: Math.floor(receivedAt / 1000),
+    receivedAt,
+    body: new TextEncoder().encode(body),
+  });
+}
+
+async function stored(store: MemoryStore): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const key of store.keys('callbacks/'))
+    out[key] = (await gunzipNdjson(store.body(key) as Uint8Array)).map((line) => JSON.parse(line));
+  return out;
+}
+
+const settled = async <T>(promise: Promise<T>) => {
+  let state = 'pending';
+  promise.then(
+    () => (state = 'resolved'),
+    () => (state = 'rejected'),
+  );
+  await new Promise((r) => setImmediate(r));
+  return state;
+};
+
+describe('CallbackRecorder', () => {
+  it('acks no row before its batch is stored, and stores a batch as one create-only object', async () => {
+    const store = new MemoryStore();
+    const clock = new GateClock();
+    const recorder = new CallbackRecorder({ store, clock, timeZone: 'Asia/Shanghai', receiverId: 'r1' });
+    const first = recorder.record(row(1));
+    const second = recorder.record(row(2));
+    expect(await settled(first)).toBe('pending');
+    expect(store.keys()).toEqual([]);
+    expect(clock.sleepers).toBe(1); // one window for the batch, not one per row
+    clock.release();
+    await Promise.all([first, second]);
+    const objects = await stored(store);
+    expect(Object.keys(objects)).toEqual([
+      'callbacks/sdkappid=1400000001/dt=2026-12-08/r1-000000000.ndjson.gz',
+    ]);
+    expect(Object.values(objects)[0]).toEqual([row(1), row(2)]);
+    expect(store.calls.filter((c) => c.op === 'put').map((c) => c.options?.ifNoneMatch)).toEqual(['*']);
+    expect(recorder.stats).toEqual({ rowsStored: 2, objectsStored: 1, failedWrites: 0 });
+  });
+
+  it('writes at once when a batch is full, and one object per app and date', async () => {
+    const store = new MemoryStore();
+    const clock = new GateClock();
+    const recorder = new CallbackRecorder({ store, clock, timeZone: 'UTC', receiverId: 'r1', maxRows: 3 });
+    const day2 = AT + 86_400_000;
+    await Promise.all([
+      recorder.record(row(1)),
+      recorder.record(row(2, 1400000002)),
+      recorder.record(row(3, 1400000001, day2)),
+    ]);
+    expect(store.keys()).toEqual([
+      'callbacks/sdkappid=1400000001/dt=2026-12-07/r1-000000000.ndjson.gz',
+      'callbacks/sdkappid=1400000001/dt=2026-12-08/r1-000000002.ndjson.gz',
+      'callbacks/sdkappid=1400000002/dt=2026-12-07/r1-000000001.ndjson.gz',
+    ]);
+  });
+
+  it('rejects the rows of a batch whose write failed (nothing acked is lost), and goes on with the next batch', async () => {
+    const store = new MemoryStore().fail({ op: 'put', key: (k) => k.startsWith('callbacks/') });
+    const clock = new GateClock();
+    const recorder = new CallbackRecorder({ store, clock, timeZone: 'UTC', receiverId: 'r1' });
+    const lost = recorder.record(row(1));
+    clock.release();
+    await expect(lost).rejects.toThrow();
+    const kept = recorder.record(row(2));
+    clock.release();
+    await kept;
+    const objects = await stored(store);
+    expect(Object.values(objects).flat()).toEqual([row(2)]);
+    expect(recorder.stats).toMatchObject({ rowsStored: 1, failedWrites: 1 });
+  });
+
+  it('drain writes what is waiting without waiting for the window', async () => {
+    const store = new MemoryStore();
+    const recorder = new CallbackRecorder({
+      store,
+      clock: new GateClock(),
+      timeZone: 'UTC',
+      receiverId: 'r1',
+    });
+    const pending = recorder.record(row(1));
+    await recorder.drain();
+    await pending;
+    expect(store.keys('callbacks/')).toHaveLength(1);
+  });
+});
