@@ -2,12 +2,14 @@
  * The media stage (functions/engine/media-stage.ts) with a fake MediaFetcher and a memory store:
  * a file is stored once however many references point at it, a refusal is recorded without a
  * download, a failed download is queued for the next run and copied there, and each batch is
- * committed through the ledger (intent, objects, source deleted, commit). No network, no disk.
+ * committed through the ledger (intent, objects, source deleted, commit), and with a byte budget
+ * (functions/engine/media-budget.ts) the temp files never add up to more than it. No network, no disk.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { ByteBudget } from '../../../functions/domain/byte-budget.ts';
 import {
   type MediaManifestRow,
   type MediaQueueEntry,
@@ -21,6 +23,7 @@ import {
 import type { MediaRef } from '../../../functions/domain/media-refs.ts';
 import { gzipNdjson } from '../../../functions/domain/ndjson-gzip.ts';
 import type { MediaFetcher, MediaFetchResult } from '../../../functions/domain/ports.ts';
+import { withByteBudget } from '../../../functions/engine/media-budget.ts';
 import { MediaStage, type MediaStageOptions } from '../../../functions/engine/media-stage.ts';
 import { StateKeeper } from '../../../functions/engine/state-keeper.ts';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/engine-fakes.ts';
@@ -62,6 +65,45 @@ class TableFetcher implements MediaFetcher {
       attempts: 1,
       open: () => Readable.from([bytes]),
       dispose: async () => undefined,
+    };
+  }
+}
+
+/**
+ * A MediaFetcher whose temp files are `declaredSize` bytes (`maxBytes` when none is declared): it
+ * counts the bytes of the files that exist, from the start of a download to its `dispose`, and
+ * keeps each download going for a few turns of the event loop so that many overlap.
+ */
+class SizedFetcher implements MediaFetcher {
+  public inFlight = 0;
+  public peak = 0;
+  public started = 0;
+
+  public constructor(private readonly maxBytes: number) {}
+
+  public refusal(): string | undefined {
+    return undefined;
+  }
+
+  public async download(ref: MediaRef): Promise<MediaFetchResult> {
+    const bytes = ref.declaredSize ?? this.maxBytes;
+    this.inFlight += bytes;
+    this.peak = Math.max(this.peak, this.inFlight);
+    const turns = (this.started++ % 5) + 1;
+    for (let n = 0; n < turns; n++) await new Promise<void>((resolve) => setImmediate(resolve));
+    const body = Buffer.alloc(bytes, ref.msgSeq % 251);
+    body.write(`${ref.msgSeq}:`);
+    return {
+      status: 'archived',
+      sha256: createHash('sha256').update(body).digest('hex'),
+      bytes,
+      contentType: 'application/octet-stream',
+      reason: null,
+      attempts: 1,
+      open: () => Readable.from([body]),
+      dispose: async () => {
+        this.inFlight -= bytes;
+      },
     };
   }
 }
@@ -312,5 +354,69 @@ describe('MediaStage', () => {
     const remainder = store.keys(mediaQueuePrefix(APP));
     expect(remainder).toHaveLength(1);
     expect(remainder[0]).not.toBe(source);
+  });
+
+  it('keeps the temp files within the byte budget at every moment, files of mixed sizes, and copies them all', async () => {
+    const store = new MemoryStore();
+    const maxBytes = 4_000;
+    const budget = 10_000;
+    const fetcher = new SizedFetcher(maxBytes);
+    // Eight downloads at once could hold 8 x 4,000 bytes; the budget allows 10,000.
+    const { stage, keeper } = await openStage(
+      store,
+      withByteBudget(fetcher, new ByteBudget(budget), maxBytes),
+      {
+        runId: 'run-a',
+        concurrency: 8,
+      },
+    );
+    const sizes = [3_900, 120, 2_500, null, 40, 3_000, 800, 4_000, 1, 1_700];
+    const refs = Array.from({ length: 60 }, (_, i) => ({
+      ...ref(i + 1, `https://cdn.test/f${i + 1}.bin`),
+      kind: 'file' as const,
+      declaredSize: sizes[i % sizes.length] ?? null,
+    }));
+    for (let at = 0; at < refs.length; at += 15) {
+      await enqueue(store, stage, refs.slice(at, at + 15).map(entry));
+    }
+    const report = await stage.finish();
+    await keeper.release();
+
+    expect(fetcher.peak).toBeLessThanOrEqual(budget);
+    // The budget, not the concurrency, was the bound: it was nearly full at times.
+    expect(fetcher.peak).toBeGreaterThan(budget - maxBytes);
+    expect(fetcher.inFlight).toBe(0);
+    expect(report).toMatchObject({ references: 60, archived: 60, pending: 0, errors: 0 });
+    expect((await manifestRows(store)).map((r) => r.status)).toEqual(Array(60).fill('archived'));
+  });
+
+  it('leaves a download waiting for its bytes to the next run when the stage stops', async () => {
+    const store = new MemoryStore();
+    const release: (() => void)[] = [];
+    /** Holds every download until the test lets it go. */
+    const held: MediaFetcher = {
+      refusal: () => undefined,
+      download: async (r) => {
+        await new Promise<void>((resolve) => release.push(resolve));
+        return { status: 'failed', reason: `held ${r.msgSeq}`, attempts: 1 };
+      },
+    };
+    const budget = new ByteBudget(1_000);
+    const { stage, keeper } = await openStage(store, withByteBudget(held, budget, 1_000), {
+      runId: 'run-a',
+      concurrency: 4,
+    });
+    const sized = (seq: number) => ({ ...ref(seq, `https://cdn.test/${seq}.bin`), declaredSize: 600 });
+    await enqueue(store, stage, [entry(sized(1)), entry(sized(2))]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // The first download holds 600 bytes; the second waits for its 600.
+    expect([budget.inUse, budget.waiting, release.length]).toEqual([600, 1, 1]);
+
+    stage.close();
+    for (const go of release) go();
+    const report = await stage.finish().catch(() => stage.report);
+    await keeper.release();
+    expect([budget.inUse, budget.waiting, release.length]).toEqual([0, 0, 1]);
+    expect(report.archived).toBe(0);
   });
 });
