@@ -1,0 +1,98 @@
+/**
+ * The callback receiver's decision for one request (issue 25, docs/callbacks.md): authenticate,
+ * record durably, then answer. The HTTP adapter (functions/adapters/callbacks/receiver-server.ts)
+ * only moves bytes; everything that decides what is kept and what is answered is here.
+ *
+ * - A request for an app the receiver does not serve, or one whose Sign or time fails, is answered
+ *   401 and leaves nothing in the record; each refusal is counted by reason.
+ * - An authentic request is recorded (its body verbatim, quarantined if malformed) and only then
+ *   answered `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`. If the record cannot be
+ *   written, the answer is 500: Tencent sees a failure, and nothing it was told is kept was lost.
+ */
+import {
+  CALLBACK_REFUSALS,
+  type CallbackQuery,
+  type CallbackRefusal,
+  verifyCallback,
+} from '../domain/callback-auth.ts';
+import { toCallbackEventRow } from '../domain/callback-event.ts';
+import type { Clock } from '../domain/ports.ts';
+import type { CallbackRecorder } from './callback-recorder.ts';
+
+/** The answer Tencent expects from a callback URL. */
+export const CALLBACK_OK = '{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}';
+
+export interface ReceiverAnswer {
+  status: number;
+  body: string;
+}
+
+export interface ReceiverStats {
+  accepted: number;
+  quarantined: number;
+  refused: Record<CallbackRefusal, number>;
+  /** Authentic requests answered 500 because their record could not be written. */
+  unrecorded: number;
+  /** Requests refused (413) because their body was over the cap, before any check. */
+  tooLarge: number;
+}
+
+export interface CallbackReceiverOptions {
+  /** The callback token of each app served, by SDKAppID. */
+  readonly tokens: ReadonlyMap<number, string>;
+  readonly recorder: CallbackRecorder;
+  readonly clock: Clock;
+}
+
+const failure = (status: number, info: string): ReceiverAnswer => ({
+  status,
+  body: JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: info, ErrorCode: status }),
+});
+
+export class CallbackReceiver {
+  readonly stats: ReceiverStats = {
+    accepted: 0,
+    quarantined: 0,
+    refused: Object.fromEntries(CALLBACK_REFUSALS.map((r) => [r, 0])) as Record<CallbackRefusal, number>,
+    unrecorded: 0,
+    tooLarge: 0,
+  };
+
+  constructor(private readonly options: CallbackReceiverOptions) {}
+
+  /** The answer to a body over the adapter's cap (read no further). */
+  tooLarge(capBytes: number): ReceiverAnswer {
+    this.stats.tooLarge += 1;
+    return failure(413, `the body is over ${capBytes} bytes`);
+  }
+
+  private refuse(refusal: CallbackRefusal): ReceiverAnswer {
+    this.stats.refused[refusal] += 1;
+    return failure(401, refusal);
+  }
+
+  async handle(query: CallbackQuery, body: Uint8Array): Promise<ReceiverAnswer> {
+    const receivedAt = this.options.clock.now();
+    const sdkAppId = /^[0-9]{1,12}$/.test(query.sdkAppId ?? '') ? Number(query.sdkAppId) : undefined;
+    const token = sdkAppId === undefined ? undefined : this.options.tokens.get(sdkAppId);
+    if (sdkAppId === undefined || token === undefined) return this.refuse('wrong-app');
+    const verdict = verifyCallback(query, { sdkAppId, token, nowSeconds: Math.floor(receivedAt / 1000) });
+    if (!verdict.ok) return this.refuse(verdict.refusal);
+    const row = toCallbackEventRow({
+      sdkAppId,
+      command: verdict.command,
+      requestTime: verdict.requestTime,
+      receivedAt,
+      body,
+    });
+    try {
+      await this.options.recorder.record(row);
+    } catch {
+      this.stats.unrecorded += 1;
+      return failure(500, 'the event could not be recorded');
+    }
+    this.stats.accepted += 1;
+    if (row.quarantined) this.stats.quarantined += 1;
+    return { status: 200, body: CALLBACK_OK };
+  }
+}
