@@ -54,6 +54,7 @@ import {
 import { mediaBytes } from '../functions/simulator/media-files.ts';
 import type { RateLimitMode } from '../functions/simulator/rate-limit.ts';
 import { type SectionName, selectSections } from './sections.ts';
+import { CallTrace, describeTrace, type TraceSummary } from './trace.ts';
 
 const run = promisify(execFile);
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -74,7 +75,7 @@ async function withSim<T>(
   dataset: DatasetSpec,
   body: (sim: Simulator) => Promise<T>,
   rateLimitMode: RateLimitMode = 'sliding',
-  extra: Pick<SimulatorOptions, 'mediaMessages'> = {},
+  extra: Pick<SimulatorOptions, 'mediaMessages' | 'latencyMs' | 'jitterMs'> = {},
 ): Promise<T> {
   const sim = await startSimulator({
     ...LATENCY,
@@ -127,16 +128,23 @@ function minimumCalls(sim: Simulator): number {
 interface EngineResult {
   report: RunReport;
   maxRssMb: number;
+  /** The whole `npm run archive` process, from its start to its exit (ms). */
+  processMs: number;
+  trace: TraceSummary | undefined;
+}
+
+interface EngineOptions {
+  /** Archive into this folder and keep it (an incremental run follows). */
+  keep?: { dir: string };
+  /** Copy media from the simulator's media listener (default off: history figures alone). */
+  withMedia?: boolean;
+  /** Sample the simulator's call counters while the process runs (bench/trace.ts). */
+  trace?: boolean;
 }
 
 /** Runs `npm run archive` (the CLI as users run it) against `sim` in its own process. */
-async function engine(
-  sim: Simulator,
-  label: string,
-  keep?: { dir: string },
-  /** Copy media from the simulator's media listener (default off: history figures alone). */
-  withMedia = false,
-): Promise<EngineResult> {
+async function engine(sim: Simulator, label: string, options: EngineOptions = {}): Promise<EngineResult> {
+  const { keep, withMedia = false } = options;
   const dir = keep?.dir ?? (await mkdtemp(join(tmpdir(), 'bench-')));
   try {
     const app = sim.apps[0];
@@ -170,6 +178,8 @@ async function engine(
     const preload = [join(process.cwd(), 'bench/rss-probe.mjs'), process.env.BENCH_MEM_TRACE]
       .filter((m): m is string => m !== undefined)
       .map((m) => `--import=${m.startsWith('.') ? join(process.cwd(), m) : m}`);
+    const trace = options.trace ? new CallTrace(sim) : undefined;
+    const started = performance.now();
     const { stderr } = await run(
       'npm',
       ['run', '--silent', 'archive', '--', '--config', join(dir, 'config.json')],
@@ -183,6 +193,8 @@ async function engine(
         },
       },
     );
+    const processMs = performance.now() - started;
+    const traced = trace?.stop();
     if (process.env.BENCH_MEM_TRACE) process.stderr.write(stderr);
     const runsDir = join(dir, 'archive', 'runs');
     const reports = (await readdir(runsDir, { recursive: true })).filter((f) => f.endsWith('.json'));
@@ -192,7 +204,7 @@ async function engine(
     const report = JSON.parse(await readFile(join(runsDir, latest), 'utf8')) as RunReport;
     const rssKb = (await readFile(rssFile, 'utf8')).split('\n').filter(Boolean).map(Number);
     const maxRssMb = Math.max(...rssKb) / 1024;
-    return { report, maxRssMb };
+    return { report, maxRssMb, processMs, trace: traced };
   } finally {
     if (keep === undefined) await rm(dir, { recursive: true, force: true });
   }
@@ -271,7 +283,7 @@ async function manyGroups(): Promise<void> {
   await withSim(spec, async (sim) => {
     const dir = await mkdtemp(join(tmpdir(), 'bench-many-groups-'));
     try {
-      const result = await engine(sim, `many-groups: ${groups} groups in one app`, { dir });
+      const result = await engine(sim, `many-groups: ${groups} groups in one app`, { keep: { dir } });
       const { report } = result;
       // The floors overlap: info calls run while the listing goes on (the client's documented limits).
       const listFloor = Math.ceil(groups / 10_000) + 1;
@@ -299,7 +311,9 @@ async function manyGroups(): Promise<void> {
         if (touched.length === 20) break;
       }
       for (const id of touched) sim.appendMessages(id, 5);
-      const again = await engine(sim, `many-groups: ${groups} groups, ${touched.length} touched`, { dir });
+      const again = await engine(sim, `many-groups: ${groups} groups, ${touched.length} touched`, {
+        keep: { dir },
+      });
       const r2 = again.report;
       row(
         `many-groups: incremental run (${touched.length} targets touched): state bytes per checkpoint`,
@@ -440,7 +454,7 @@ async function rescanRun(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-rescan-'));
   try {
     await withSim(spec, async (sim) => {
-      const first = await engine(sim, 'rescan-run: first archive', { dir });
+      const first = await engine(sim, 'rescan-run: first archive', { keep: { dir } });
       const firstCalls = first.report.calls.groupMsgGetSimple ?? 0;
       row(
         'rescan-run: first archive (for comparison)',
@@ -460,7 +474,7 @@ async function rescanRun(): Promise<void> {
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 1_100));
-      const { report, maxRssMb } = await engine(sim, 'rescan-run: rescan run', { dir });
+      const { report, maxRssMb } = await engine(sim, 'rescan-run: rescan run', { keep: { dir } });
       const { rescan } = report;
       const seconds = report.elapsedMs / 1000;
       row('rescan-run: messages checked', String(rescan.checked), `(${messages} in the window)`);
@@ -584,12 +598,9 @@ async function mediaCopySection(): Promise<void> {
       extraGroups: [{ groupId: BIG_FILE_GROUP, type: 'Public', messages: 1 }],
     },
     async (sim) => {
-      const { report, maxRssMb } = await engine(
-        sim,
-        'media-copy: npm run archive, one 100 MB file',
-        undefined,
-        true,
-      );
+      const { report, maxRssMb } = await engine(sim, 'media-copy: npm run archive, one 100 MB file', {
+        withMedia: true,
+      });
       const media = report.media;
       if (media?.archived !== 1 || media.bytes !== bytes) {
         throw new Error(`media-copy: the 100 MB file was not archived: ${JSON.stringify(media)}`);
@@ -631,6 +642,135 @@ async function mediaCopySection(): Promise<void> {
   }
 }
 
+/**
+ * Issue 23's busy app: 2,000 groups of which 86% have messages (Communities with topics among
+ * them, AVChatRoom groups skipped), 6 days of history, about 180,000 messages, the largest group
+ * 12,000 (three big groups among the 2,000).
+ */
+const BUSY_BIG_GROUPS = [12_000, 8_000, 5_000];
+const busyDataset = (): DatasetSpec => ({
+  groups: 2_000 - BUSY_BIG_GROUPS.length,
+  activeFraction: 0.86,
+  messagesPerActiveGroup: [1, Math.max(1, Math.round(200 * SCALE))],
+  historyDays: 6,
+  extraGroups: BUSY_BIG_GROUPS.map((messages, i) => ({
+    groupId: `@TGS#1BUSY${i}`,
+    type: 'Public',
+    messages: Math.max(1, Math.round(messages * SCALE)),
+  })),
+});
+
+/** Simulator calls so far (all, get_topic, get_group_info) and frequency-limit answers. */
+function callCounts(sim: Simulator): { all: number; topics: number; infos: number; overLimit: number } {
+  const { perApi, totalCalls, overLimit } = sim.stats();
+  return { all: totalCalls, topics: perApi.get_topic.calls, infos: perApi.get_group_info.calls, overLimit };
+}
+
+/** One busy run's figures, each in a row of its own (`label` names the run). */
+function busyRows(
+  label: string,
+  sim: Simulator,
+  result: EngineResult,
+  /** The minimum pulls for the run, and the simulator's counts before it. */
+  baseline: { min: number; before: ReturnType<typeof callCounts> },
+): void {
+  const { report, maxRssMb, processMs, trace } = result;
+  const { min, before } = baseline;
+  const after = callCounts(sim);
+  const pulls = report.calls.groupMsgGetSimple ?? 0;
+  const floor = min / RATE;
+  const seconds = processMs / 1000;
+  row(
+    `${label}: messages, targets`,
+    `${report.messages}${report.done ? '' : ' (NOT done)'} in ${report.targetsWithWork} targets`,
+    `(${report.groups.seen} groups seen, ${report.topics} topics)`,
+  );
+  row(
+    `${label}: wall (whole npm run archive process) / rate floor`,
+    `${seconds.toFixed(1)} s / ${floor.toFixed(1)} s = ${(seconds / floor).toFixed(3)}x`,
+    `(target <= 1.10x; the run itself ${(report.elapsedMs / 1000).toFixed(1)} s, planning ${(report.planMs / 1000).toFixed(1)} s)`,
+  );
+  row(
+    `${label}: requests/s, whole process`,
+    `${((after.all - before.all) / seconds).toFixed(1)}/s`,
+    `(${after.all - before.all} requests: ${after.infos - before.infos} get_group_info, ${after.topics - before.topics} get_topic)`,
+  );
+  row(
+    `${label}: frequency-limit answers`,
+    `${after.overLimit - before.overLimit}`,
+    `(client saw ${report.throttles}; target 0)`,
+  );
+  row(`${label}: pull calls / minimum`, `${pulls} / ${min} = ${(pulls / Math.max(1, min)).toFixed(4)}x`);
+  row(`${label}: peak RSS (archive process)`, `${maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
+  if (trace) row(`${label}: trace`, describeTrace(trace));
+}
+
+/** Issue 23's 2,000-group busy app, on the strict reading, traced (bench/trace.ts). */
+async function busyApp(): Promise<void> {
+  await withSim(busyDataset(), async (sim) => {
+    const min = minimumCalls(sim);
+    const before = callCounts(sim);
+    const result = await engine(sim, 'busy-app: 2,000 groups, 86% active, strict', { trace: true });
+    busyRows('busy-app', sim, result, { min, before });
+  });
+}
+
+/**
+ * New messages for the second run of `busy-50k`: 3 in 8 of the archived streams (a group's own, or
+ * each topic of a topic community) get 1 to 39 (about 20 on average). Returns how many streams and
+ * messages, and the minimum pulls they need (20 a page).
+ */
+function appendToStreams(sim: Simulator): { streams: number; messages: number; minimum: number } {
+  let streams = 0;
+  let messages = 0;
+  let minimum = 0;
+  let i = 0;
+  const add = (groupId: string, topicId?: string) => {
+    i++;
+    if (i % 8 >= 3) return; // 3 streams in 8
+    const n = 1 + ((i * 7919) % 39); // 1..39, about 20 on average
+    sim.appendMessages(groupId, n, topicId === undefined ? undefined : { topicId });
+    streams++;
+    messages += n;
+    minimum += Math.ceil(n / 20);
+  };
+  for (const g of sim.eachGroup()) {
+    if (g.deleted || g.type === 'AVChatRoom' || g.type === 'BChatRoom') continue;
+    if (!g.topicsEnabled) add(g.groupId);
+    for (const t of g.topics) add(g.groupId, t.topicId);
+  }
+  return { streams, messages, minimum };
+}
+
+/** Issue 23's 50,000-group app, 20 ± 10 ms: a first run, then a second one with many new messages. */
+async function busy50k(): Promise<void> {
+  const groups = Math.max(100, Math.round(50_000 * SCALE));
+  const spec: DatasetSpec = { groups, activeFraction: 0.62, messagesPerActiveGroup: [1, 7], historyDays: 6 };
+  const dir = await mkdtemp(join(tmpdir(), 'bench-busy-50k-'));
+  try {
+    await withSim(
+      spec,
+      async (sim) => {
+        const min1 = minimumCalls(sim);
+        const before1 = callCounts(sim);
+        const first = await engine(sim, `busy-50k: ${groups} groups, run 1`, { keep: { dir }, trace: true });
+        busyRows('busy-50k run 1', sim, first, { min: min1, before: before1 });
+        const added = appendToStreams(sim);
+        process.stderr.write(`busy-50k: ${added.messages} new messages in ${added.streams} targets\n`);
+        // The simulator's window must not hold run 1's last requests when run 2 starts.
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
+        const before2 = callCounts(sim);
+        const second = await engine(sim, `busy-50k: ${groups} groups, run 2`, { keep: { dir }, trace: true });
+        busyRows('busy-50k run 2', sim, second, { min: added.minimum, before: before2 });
+      },
+      'sliding',
+      { latencyMs: 20, jitterMs: 10 },
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const sections: Record<SectionName, () => Promise<void>> = {
   'client-alone': clientAlone,
   'realistic-app': realisticApp,
@@ -641,6 +781,8 @@ const sections: Record<SectionName, () => Promise<void>> = {
   'rescan-memory': rescanMemory,
   'media-copy': mediaCopySection,
   'many-groups': manyGroups,
+  'busy-app': busyApp,
+  'busy-50k': busy50k,
 };
 for (const name of selectSections(process.env.BENCH_ONLY)) await sections[name]();
 

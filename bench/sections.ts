@@ -36,6 +36,15 @@ export const SECTIONS = [
     measures:
       'one app with many groups (`BENCH_GROUPS`, default 200,000), 0.2% active: planning, state bytes, RSS',
   },
+  {
+    name: 'busy-app',
+    measures:
+      '`npm run archive`, busy app: 2,000 groups, 86% active, topics, ~180k messages over 6 days; traced',
+  },
+  {
+    name: 'busy-50k',
+    measures: '`npm run archive`, 50,000 groups at 20 ± 10 ms: a first run, then one with many new messages',
+  },
 ] as const;
 
 export type SectionName = (typeof SECTIONS)[number]['name'];
