@@ -181,8 +181,27 @@ describe('media downloader: verification', () => {
     });
     await expectRefused(
       await downloader().d.download(ref(`${main.origin}/chunked`)),
-      /size 70003 bytes differs/,
+      /the body is longer than the declared 70000 bytes/,
     );
+  });
+
+  it('stops writing a body at its declared size: the temp file never outgrows its reservation (issue 22)', async () => {
+    // A server that sends more than declared and then never ends the answer.
+    let closed = false;
+    main.routes.set('/endless', (_req, res) => {
+      res.on('close', () => {
+        closed = true;
+      });
+      res.writeHead(200, { 'content-type': 'image/jpeg' });
+      res.write(BODY);
+      res.write(BODY);
+    });
+    const { d } = downloader({ idleTimeoutMs: 60_000 });
+    await expectRefused(
+      await d.download(ref(`${main.origin}/endless`, { declaredSize: 1_000 })),
+      /the body is longer than the declared 1000 bytes/,
+    );
+    await expect.poll(() => closed).toBe(true);
   });
 
   it('refuses a 200 HTML error page as an image (by type, and by its bytes under a lying type)', async () => {

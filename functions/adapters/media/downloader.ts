@@ -9,7 +9,7 @@
  * Rules (issue 10): allowed hosts only, HTTPS unless the host's rule allows HTTP, no private,
  * loopback, link-local or metadata addresses unless the rule allows them, redirects only to allowed
  * hosts, at most `maxBytes` (checked against the declared size, Content-Length and while
- * streaming), an idle timeout and a total time limit per download (issue 21: from the declared
+ * streaming), never more than the declared size on disk (a longer body is refused as it streams), an idle timeout and a total time limit per download (issue 21: from the declared
  * size and a minimum rate, capped), HTTP 200 only, the declared size exactly, a content type and
  * first bytes that fit the element (sniffed: functions/domain/media-verify.ts). Retries, expiry
  * and signing follow `decideMediaRetry` (functions/domain/retry-policy.ts); a 403 asks
@@ -359,13 +359,19 @@ export class MediaDownloader implements MediaFetcher {
     const hash = createHash('sha256');
     let bytes = 0;
     let head = Buffer.alloc(0);
-    const maxBytes = this.options.maxBytes;
-    const tooLarge = this.tooLarge('the body');
+    // The temp file never grows past the declared size (it would be refused for its size anyway),
+    // so the bytes the download reserved of the temp folder's budget hold (engine/media-budget.ts).
+    const declared = ref.declaredSize;
+    const limit = declared === null ? this.options.maxBytes : Math.min(declared, this.options.maxBytes);
+    const overLimit =
+      declared !== null && declared <= this.options.maxBytes
+        ? `the body is longer than the declared ${declared} bytes`
+        : this.tooLarge('the body');
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         bytes += chunk.length;
-        if (bytes > maxBytes) {
-          callback(new MediaRefusedError(tooLarge));
+        if (bytes > limit) {
+          callback(new MediaRefusedError(overLimit));
           return;
         }
         if (head.length < HEAD_BYTES)
