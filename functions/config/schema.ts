@@ -312,6 +312,26 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
   media: MediaSchema.prefault({}),
+  /** Names as of message time (docs/names.md, Capture; docs/configuration.md). */
+  identities: z
+    .strictObject({
+      /** Record nicknames, group names, name cards and roles every run. */
+      enabled: z.boolean().default(true),
+      /** The identity lookups' largest share of a run's API calls; the rest wait for the next run. */
+      maxCallShare: z
+        .number({ error: 'must be a fraction of the calls, 0 to 0.5' })
+        .min(0, 'must be 0 (no lookups) or more')
+        .max(0.5, 'must be at most 0.5 (half the calls)')
+        .default(0.05),
+      /** Lookups of each kind (users, groups, members) kept pending for the next run, at most. */
+      maxPending: z
+        .number({ error: 'must be a whole number of lookups' })
+        .int('must be a whole number of lookups')
+        .min(0, 'must be 0 or more')
+        .max(10_000_000, 'must be at most 10,000,000')
+        .default(100_000),
+    })
+    .prefault({}),
   rescan: z
     .strictObject({
       /**

@@ -13,6 +13,8 @@ import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
+import { captureForRun, type IdentityRunOptions, withIdentities } from './identity-capture.ts';
+import { IdentityTap } from './identity-tap.ts';
 import { MediaQueueWriter } from './media-queue-writer.ts';
 import { DEFAULT_HEADROOM_DAYS } from './media-report.ts';
 import { MediaStage } from './media-stage.ts';
@@ -28,6 +30,9 @@ import { WorkFeed } from './work-feed.ts';
 
 export type { Progress, RunDeps, RunOptions } from './run-options.ts';
 
+/** A run's options with the identity capture's (issue 24; absent: no capture). */
+export type ArchiveOptions = RunOptions & { identities?: IdentityRunOptions };
+
 /**
  * Archive one app until every selected target is caught up, the deadline comes or `stop` fires.
  * @param signal aborts at once (in-flight requests too); nothing is committed after it
@@ -38,7 +43,7 @@ export type { Progress, RunDeps, RunOptions } from './run-options.ts';
  */
 export async function runArchive(
   deps: RunDeps,
-  options: RunOptions,
+  options: ArchiveOptions,
   signal?: AbortSignal,
   stop?: AbortSignal,
 ): Promise<RunReport> {
@@ -72,13 +77,16 @@ interface RunSignals {
 }
 
 async function archive(
-  deps: RunDeps,
-  options: RunOptions,
+  runDeps: RunDeps,
+  options: ArchiveOptions,
   report: RunReport,
   signals: RunSignals,
 ): Promise<RunReport> {
-  const { clock, logger, store } = deps;
   const { signal, hardStop, stop } = signals;
+  // The identity capture learns the run's senders and groups from the calls the run makes anyway.
+  const tap = options.identities?.enabled ? new IdentityTap(runDeps.api) : undefined;
+  const deps = tap ? { ...runDeps, api: tap } : runDeps;
+  const { clock, logger, store } = deps;
   const keeper = await StateKeeper.open({
     store,
     sdkAppId: options.sdkAppId,
@@ -114,6 +122,10 @@ async function archive(
     media = await openMediaStage({ deps, options: run, keeper, signal, fence });
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     await planPageAndRescan({ deps, options: run, keeper, writer, report, signal, fence }, signals, media);
+    if (tap) {
+      const identities = { tap, options: { ...run, identities: options.identities }, fence, signal, stop };
+      withIdentities(report).identities = await captureForRun(deps, identities);
+    }
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;

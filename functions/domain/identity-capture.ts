@@ -1,0 +1,382 @@
+/**
+ * The identity capture's pure part (issue 24, docs/names.md "Capture"): the rows an answer gives
+ * (functions/domain/identity-rows.ts), the compact last-known values they are compared with (a
+ * short hash of `identityValues` per key, in shards), the lookup budget, and the state objects'
+ * keys and formats. No I/O: the engine (functions/engine/identity-capture.ts) reads and writes.
+ *
+ * State under `state/identities/sdkappid=<id>/`:
+ * - `head.json`: the committed version and what is still to be looked up (pending);
+ * - `<kind>/<shard>.json`: key → value hash of every identity the archive holds a row for, in
+ *   {@link IDENTITY_SHARDS} shards per kind by the key's hash, so a run loads only the shards it
+ *   touches, one at a time;
+ * - `intent-<version>.json`: a commit in progress (its rows, shard changes and pending), written
+ *   before anything else of the commit, so a killed commit is finished by the next run (rolled
+ *   forward) instead of being redone against answers that may have changed.
+ */
+import { createHash } from 'node:crypto';
+import { StateCorruptError } from './errors.ts';
+import {
+  type GroupMemberRow,
+  type GroupNameRow,
+  IDENTITY_KINDS,
+  type IdentityKind,
+  type IdentityRow,
+  identityKey,
+  identityValues,
+  type UserNameRow,
+} from './identity-rows.ts';
+import { isJsonObject, isSafeInt, isString } from './json-guards.ts';
+import type { GroupInfo, GroupMember, UserProfile } from './tencent-types.ts';
+
+/** Shards per kind: 256 (two hex digits of the key's SHA-256). */
+export const IDENTITY_SHARDS = 256;
+/** `portrait_get` accounts a call (docs/tencent-api.md). */
+export const PROFILE_BATCH = 100;
+/** `get_group_info` groups a call. */
+export const GROUP_INFO_BATCH = 50;
+/** `get_specified_group_member_info` accounts a call. */
+export const MEMBER_BATCH = 50;
+/** Group error codes that mean the group is gone: 10010 dissolved, 10015 unknown id. */
+export const DISSOLVED_CODES: ReadonlySet<number> = new Set([10010, 10015]);
+
+// ---------------------------------------------------------------------------------------------
+// Rows from answers
+// ---------------------------------------------------------------------------------------------
+
+export function userRow(sdkAppId: number, profile: UserProfile, observedAt: number): UserNameRow {
+  return profile.ok
+    ? {
+        sdk_app_id: sdkAppId,
+        account: profile.account,
+        nick: profile.nick,
+        image: profile.image,
+        status: 'active',
+        result_code: null,
+        observed_at: observedAt,
+      }
+    : {
+        sdk_app_id: sdkAppId,
+        account: profile.account,
+        nick: null,
+        image: null,
+        status: 'gone',
+        result_code: profile.resultCode,
+        observed_at: observedAt,
+      };
+}
+
+/** The row of a group's info, or undefined when the answer does not say (another error, no `Name`). */
+export function groupRow(sdkAppId: number, info: GroupInfo, observedAt: number): GroupNameRow | undefined {
+  if (!info.ok) {
+    if (!DISSOLVED_CODES.has(info.errorCode)) return undefined;
+    return {
+      sdk_app_id: sdkAppId,
+      group_id: info.groupId,
+      name: null,
+      type: null,
+      owner_account: null,
+      status: 'dissolved',
+      error_code: info.errorCode,
+      observed_at: observedAt,
+    };
+  }
+  if (info.name === undefined) return undefined;
+  return {
+    sdk_app_id: sdkAppId,
+    group_id: info.groupId,
+    name: info.name,
+    type: info.type,
+    owner_account: info.ownerAccount ?? '',
+    status: 'active',
+    error_code: null,
+    observed_at: observedAt,
+  };
+}
+
+/** A member's row; `member` undefined: the answer did not list the account (`left`). */
+export function memberRow(
+  sdkAppId: number,
+  at: { groupId: string; account: string; observedAt: number },
+  member: GroupMember | undefined,
+): GroupMemberRow {
+  return {
+    sdk_app_id: sdkAppId,
+    group_id: at.groupId,
+    account: at.account,
+    role: member ? member.role : null,
+    name_card: member ? member.nameCard : null,
+    status: member ? 'member' : 'left',
+    observed_at: at.observedAt,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Change detection
+// ---------------------------------------------------------------------------------------------
+
+/** The short hash of a row's values the state keeps (64 bits of SHA-256: collisions negligible). */
+export function valueHash(row: IdentityRow): string {
+  return createHash('sha256').update(identityValues(row)).digest('hex').slice(0, 16);
+}
+
+/** The shard (two hex digits) a key lives in. */
+export function shardOf(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 2);
+}
+
+/** One shard: key → value hash. */
+export type ShardHashes = Map<string, string>;
+
+/**
+ * The rows of `observed` (one kind, all in one shard) whose values differ from what `shard` holds,
+ * and the shard's changes (key → new hash). A key observed twice keeps its last observation.
+ */
+export function changedRows<R extends IdentityRow>(
+  kind: IdentityKind,
+  observed: readonly R[],
+  shard: ShardHashes,
+): { rows: R[]; changes: Record<string, string> } {
+  const last = new Map<string, R>();
+  for (const row of observed) last.set(identityKey(kind, row), row);
+  const rows: R[] = [];
+  const changes: Record<string, string> = {};
+  for (const [key, row] of last) {
+    const hash = valueHash(row);
+    if (shard.get(key) === hash) continue;
+    rows.push(row);
+    changes[key] = hash;
+  }
+  return { rows, changes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lookup budget
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Identity calls allowed so that they are at most `share` of all calls: with `otherCalls` made by
+ * the rest of the run, `n / (otherCalls + n) <= share`.
+ */
+export function identityCallBudget(otherCalls: number, share: number): number {
+  if (share <= 0) return 0;
+  if (share >= 1) return Number.MAX_SAFE_INTEGER;
+  return Math.floor((share * otherCalls) / (1 - share) + 1e-9);
+}
+
+/** What is to be looked up (or is left pending): each list in priority order, pending first. */
+export interface IdentityWork {
+  groups: string[];
+  users: string[];
+  /** `[groupId, account]` pairs. */
+  members: [string, string][];
+}
+
+/** The calls a run makes within its budget, and what is left for the next run. */
+export interface LookupPlan {
+  groupBatches: string[][];
+  userBatches: string[][];
+  memberBatches: { groupId: string; accounts: string[] }[];
+  left: IdentityWork;
+}
+
+/** Splits `items` into batches of `size`. */
+function batchesOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Distinct items, first occurrence first. */
+export function distinct<T>(items: Iterable<T>, keyOf: (item: T) => string = String): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const item of items) {
+    const key = keyOf(item);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(item);
+  }
+  return out;
+}
+
+/**
+ * Batches the work at the API maximums (groups 50, users 100, members 50 per group) and takes them
+ * in order (groups, users, members; each list's own order, pending first) until `budget` calls.
+ */
+export function planLookups(work: IdentityWork, budget: number): LookupPlan {
+  let left = budget;
+  const take = <T>(batches: T[][]): { taken: T[][]; rest: T[] } => {
+    const n = Math.max(0, Math.min(left, batches.length));
+    left -= n;
+    return { taken: batches.slice(0, n), rest: batches.slice(n).flat() };
+  };
+  const groups = take(batchesOf(work.groups, GROUP_INFO_BATCH));
+  const users = take(batchesOf(work.users, PROFILE_BATCH));
+  const byGroup = new Map<string, string[]>();
+  for (const [groupId, account] of work.members) {
+    const list = byGroup.get(groupId) ?? [];
+    list.push(account);
+    byGroup.set(groupId, list);
+  }
+  const memberBatches: LookupPlan['memberBatches'] = [];
+  const membersLeft: [string, string][] = [];
+  for (const [groupId, accounts] of byGroup) {
+    for (const batch of batchesOf(accounts, MEMBER_BATCH)) {
+      if (left > 0) {
+        left--;
+        memberBatches.push({ groupId, accounts: batch });
+      } else {
+        for (const account of batch) membersLeft.push([groupId, account]);
+      }
+    }
+  }
+  return {
+    groupBatches: groups.taken,
+    userBatches: users.taken,
+    memberBatches,
+    left: { groups: groups.rest, users: users.rest, members: membersLeft },
+  };
+}
+
+/** Keeps at most `max` items of each kind (the first ones); returns how many were dropped. */
+export function capWork(work: IdentityWork, max: number): { work: IdentityWork; dropped: number } {
+  const dropped =
+    Math.max(0, work.groups.length - max) +
+    Math.max(0, work.users.length - max) +
+    Math.max(0, work.members.length - max);
+  return {
+    work: {
+      groups: work.groups.slice(0, max),
+      users: work.users.slice(0, max),
+      members: work.members.slice(0, max),
+    },
+    dropped,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// State objects
+// ---------------------------------------------------------------------------------------------
+
+function prefix(sdkAppId: number): string {
+  if (!Number.isSafeInteger(sdkAppId) || sdkAppId <= 0)
+    throw new RangeError(`sdkAppId must be a positive integer, got ${sdkAppId}`);
+  return `state/identities/sdkappid=${sdkAppId}`;
+}
+
+export function identityHeadKey(sdkAppId: number): string {
+  return `${prefix(sdkAppId)}/head.json`;
+}
+
+export function identityIntentKey(sdkAppId: number, version: number): string {
+  return `${prefix(sdkAppId)}/intent-${String(version).padStart(10, '0')}.json`;
+}
+
+export function identityShardKey(sdkAppId: number, kind: IdentityKind, shard: string): string {
+  return `${prefix(sdkAppId)}/${kind}/${shard}.json`;
+}
+
+/**
+ * The rows object of commit `version`: `identities/<kind>/sdkappid=<id>/dt=<dt>/<version>.ndjson.gz`
+ * (identity-rows.ts `identityLocationTemplate`). Derived from the version: written create-only, a
+ * commit rolled forward writes the same key once.
+ */
+export function identityRowsKey(kind: IdentityKind, sdkAppId: number, dt: string, version: number): string {
+  prefix(sdkAppId);
+  return `identities/${kind}/sdkappid=${sdkAppId}/dt=${dt}/${String(version).padStart(10, '0')}.ndjson.gz`;
+}
+
+export interface IdentityHead {
+  version: number;
+  pending: IdentityWork;
+}
+
+export const emptyIdentityHead = (): IdentityHead => ({
+  version: 0,
+  pending: { groups: [], users: [], members: [] },
+});
+
+/** A commit: written first as the intent, then applied (rows, shards, head). */
+export interface IdentityCommit {
+  version: number;
+  /** The `dt` of the rows objects (the date of the run's observed_at). */
+  dt: string;
+  rows: { [K in IdentityKind]: IdentityRow[] };
+  /** kind → shard → key → new value hash. */
+  shards: { [K in IdentityKind]: Record<string, Record<string, string>> };
+  pending: IdentityWork;
+}
+
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const isPairArray = (v: unknown): v is [string, string][] =>
+  Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && isString(p[0]) && isString(p[1]));
+
+function parseWork(value: unknown, location: string): IdentityWork {
+  if (
+    !isJsonObject(value) ||
+    !isStringArray(value.groups) ||
+    !isStringArray(value.users) ||
+    !isPairArray(value.members)
+  ) {
+    throw new StateCorruptError(`${location}: pending is not { groups, users, members }`);
+  }
+  return { groups: value.groups, users: value.users, members: value.members };
+}
+
+function parseJson(text: string, location: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new StateCorruptError(`${location}: not JSON`, { cause: error });
+  }
+  if (!isJsonObject(value)) throw new StateCorruptError(`${location}: not a JSON object`);
+  return value;
+}
+
+export function parseIdentityHead(text: string, location: string): IdentityHead {
+  const value = parseJson(text, location);
+  if (!isSafeInt(value.version) || value.version < 0)
+    throw new StateCorruptError(`${location}: version is not a whole number`);
+  return { version: value.version, pending: parseWork(value.pending, location) };
+}
+
+export function parseShard(text: string, location: string): ShardHashes {
+  const value = parseJson(text, location);
+  const hashes = value.hashes;
+  if (!isJsonObject(hashes)) throw new StateCorruptError(`${location}: hashes is not an object`);
+  const out: ShardHashes = new Map();
+  for (const [key, hash] of Object.entries(hashes)) {
+    if (!isString(hash)) throw new StateCorruptError(`${location}: the hash of ${key} is not a string`);
+    out.set(key, hash);
+  }
+  return out;
+}
+
+export function serializeShard(shard: ShardHashes): string {
+  return `${JSON.stringify({ hashes: Object.fromEntries(shard) })}\n`;
+}
+
+export function parseIdentityCommit(text: string, location: string): IdentityCommit {
+  const value = parseJson(text, location);
+  const rows = value.rows;
+  const shards = value.shards;
+  if (!isSafeInt(value.version) || !isString(value.dt) || !isJsonObject(rows) || !isJsonObject(shards))
+    throw new StateCorruptError(`${location}: not an identity commit`);
+  const commit: IdentityCommit = {
+    version: value.version,
+    dt: value.dt,
+    rows: { users: [], groups: [], members: [] },
+    shards: { users: {}, groups: {}, members: {} },
+    pending: parseWork(value.pending, location),
+  };
+  for (const kind of IDENTITY_KINDS) {
+    const kindRows = rows[kind];
+    const kindShards = shards[kind];
+    if (!Array.isArray(kindRows) || !kindRows.every(isJsonObject) || !isJsonObject(kindShards))
+      throw new StateCorruptError(`${location}: rows or shards of ${kind} are missing`);
+    commit.rows[kind] = kindRows as unknown as IdentityRow[];
+    commit.shards[kind] = kindShards as Record<string, Record<string, string>>;
+  }
+  return commit;
+}

@@ -1,0 +1,401 @@
+/**
+ * Identity capture (issue 24, docs/names.md "Capture"): after a run's history, look up the names of
+ * the accounts that sent the messages it fetched and of the groups it archived (nicknames 100 a
+ * call, group infos 50 a call, name cards and roles 50 senders a call per group), within a budget
+ * of the run's calls, and write only the rows whose values changed (functions/domain/identity-rows.ts).
+ *
+ * Exactly once: a commit is first written whole as an intent (`intent-<version>.json`, create-only),
+ * then applied: the rows objects (create-only, keys derived from the version), the changed shards of
+ * last-known values, the head. A run finds an intent for the version after its head's and applies
+ * it before anything else, so a kill anywhere gives each change once. Every write is fenced by the
+ * run's lease (the `fence` given).
+ */
+import pLimit from 'p-limit';
+import { AbortedError, PreconditionFailedError, StateCorruptError } from '../domain/errors.ts';
+import {
+  capWork,
+  changedRows,
+  distinct,
+  emptyIdentityHead,
+  groupRow,
+  type IdentityCommit,
+  type IdentityHead,
+  type IdentityWork,
+  identityCallBudget,
+  identityHeadKey,
+  identityIntentKey,
+  identityRowsKey,
+  identityShardKey,
+  type LookupPlan,
+  memberRow,
+  parseIdentityCommit,
+  parseIdentityHead,
+  parseShard,
+  planLookups,
+  serializeShard,
+  shardOf,
+  userRow,
+} from '../domain/identity-capture.ts';
+import { IDENTITY_KINDS, type IdentityKind, type IdentityRow, identityKey } from '../domain/identity-rows.ts';
+import { gzipNdjson } from '../domain/ndjson-gzip.ts';
+import { dateInZone } from '../domain/partition.ts';
+import type { Clock, Logger } from '../domain/ports.ts';
+import type { ObjectStore } from '../domain/storage.ts';
+import type { GroupInfo } from '../domain/tencent-types.ts';
+import { describeError } from './errors.ts';
+import type { IdentityTap } from './identity-tap.ts';
+import { type RunDeps, type RunOptions, runObservedAt } from './run-options.ts';
+
+/** The `identities.*` config as a run uses it. */
+export interface IdentityRunOptions {
+  enabled: boolean;
+  /** The identity calls' largest share of the run's calls (0.05: at most 5 %). */
+  maxCallShare: number;
+  /** Items of each kind kept pending at most; beyond, the newest are dropped (looked up when seen again). */
+  maxPending: number;
+}
+
+export const DEFAULT_IDENTITY_OPTIONS: IdentityRunOptions = {
+  enabled: true,
+  maxCallShare: 0.05,
+  maxPending: 100_000,
+};
+
+/** Identity lookups in flight at once (the client paces them with everything else). */
+const LOOKUPS_IN_FLIGHT = 8;
+
+type PerKind = Record<IdentityKind, number>;
+
+/** What the capture did, for the run report (`identities`). */
+export interface IdentityReport {
+  /** Calls made: `get_group_info`, `portrait_get`, `get_specified_group_member_info`. */
+  calls: { groupInfo: number; profiles: number; members: number };
+  /** Calls the budget allowed. */
+  budget: number;
+  /** The run's other calls (the budget's base). */
+  otherCalls: number;
+  /** Groups whose name came with planning's own `get_group_info` call (no extra call). */
+  groupsFromPlanning: number;
+  /** Rows written per kind. */
+  rows: PerKind;
+  /** Left for the next run, per kind. */
+  pending: PerKind;
+  /** Pending items dropped over `maxPending`. */
+  dropped: number;
+  /** Lookup calls that failed (their items stay pending). */
+  failedCalls: number;
+  /** Whether a killed run's commit was finished first. */
+  rolledForward: boolean;
+  elapsedMs: number;
+}
+
+/**
+ * The run report with the capture's part: `identities` is kept beside the report's own keys (the
+ * report's type and the runs table are another module's: functions/engine/report.ts,
+ * functions/query/tables.ts), so it is in the stored JSON and the returned report.
+ */
+export function withIdentities<R extends object>(report: R): R & { identities?: IdentityReport } {
+  return report as R & { identities?: IdentityReport };
+}
+
+export interface IdentityContext {
+  tap: IdentityTap;
+  store: ObjectStore;
+  clock: Clock;
+  logger: Logger;
+  /** Checks the lease (and the hard stop) right before a write. */
+  fence: () => Promise<void>;
+  sdkAppId: number;
+  timeZone: string;
+  /** `observed_at` of the rows (the run's). */
+  observedAt: number;
+  options: IdentityRunOptions;
+  /** False when the run is out of time: nothing is looked up, the run's work goes pending. */
+  lookUp: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+/** How run-archive.ts hands a run to the capture. */
+export interface RunIdentities {
+  tap: IdentityTap;
+  options: Pick<RunOptions, 'sdkAppId' | 'timeZone' | 'observedAtSec' | 'deadlineMs'> & {
+    identities?: IdentityRunOptions | undefined;
+  };
+  fence: () => Promise<void>;
+  signal?: AbortSignal | undefined;
+  /** The soft stop: when it fired, nothing is looked up (the run's work goes pending). */
+  stop?: AbortSignal | undefined;
+}
+
+/** The capture at the end of a run (after its history and rescan): the run's options and deps. */
+export function captureForRun(
+  deps: Pick<RunDeps, 'store' | 'clock' | 'logger'>,
+  run: RunIdentities,
+): Promise<IdentityReport> {
+  const { options, stop } = run;
+  const { clock } = deps;
+  return captureIdentities({
+    ...deps,
+    ...run,
+    sdkAppId: options.sdkAppId,
+    timeZone: options.timeZone,
+    observedAt: runObservedAt(options, clock.now()),
+    options: options.identities ?? DEFAULT_IDENTITY_OPTIONS,
+    lookUp: !stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs),
+  });
+}
+
+const zero = (): PerKind => ({ users: 0, groups: 0, members: 0 });
+
+/** Look up, compare and commit the run's identities. */
+export async function captureIdentities(ctx: IdentityContext): Promise<IdentityReport> {
+  const started = ctx.clock.now();
+  const { head, rolledForward } = await openIdentityState(ctx);
+  const report: IdentityReport = {
+    calls: { groupInfo: 0, profiles: 0, members: 0 },
+    budget: 0,
+    otherCalls: ctx.tap.calls,
+    groupsFromPlanning: 0,
+    rows: zero(),
+    pending: zero(),
+    dropped: 0,
+    failedCalls: 0,
+    rolledForward,
+    elapsedMs: 0,
+  };
+  const work = runWork(ctx.tap, head.pending);
+  // Groups planning already read cost no call.
+  const fromPlanning: GroupInfo[] = [];
+  work.groups = work.groups.filter((groupId) => {
+    const info = ctx.tap.infos.get(groupId);
+    if (info) fromPlanning.push(info);
+    return info === undefined;
+  });
+  report.groupsFromPlanning = fromPlanning.length;
+  report.budget = ctx.lookUp ? identityCallBudget(report.otherCalls, ctx.options.maxCallShare) : 0;
+  const plan = planLookups(work, report.budget);
+  const observed = await lookUp(ctx, plan, report);
+  observed.groups.push(...fromPlanning.flatMap((info) => groupRow(ctx.sdkAppId, info, ctx.observedAt) ?? []));
+  const capped = capWork(observed.left, ctx.options.maxPending);
+  report.dropped = capped.dropped;
+  report.pending = {
+    users: capped.work.users.length,
+    groups: capped.work.groups.length,
+    members: capped.work.members.length,
+  };
+  const commit = await diff(ctx, observed, head.version + 1);
+  commit.pending = capped.work;
+  for (const kind of IDENTITY_KINDS) report.rows[kind] = commit.rows[kind].length;
+  const anyRows = IDENTITY_KINDS.some((kind) => commit.rows[kind].length > 0);
+  if (anyRows || JSON.stringify(commit.pending) !== JSON.stringify(head.pending)) {
+    await writeIntent(ctx, commit);
+    await applyCommit(ctx, commit);
+  }
+  report.elapsedMs = ctx.clock.now() - started;
+  return report;
+}
+
+/** The run's work: what was pending first, then the groups and senders of this run. */
+function runWork(tap: IdentityTap, pending: IdentityWork): IdentityWork {
+  const groups = [...pending.groups, ...tap.senders.keys()];
+  const users = [...pending.users];
+  const members: [string, string][] = [...pending.members];
+  for (const [groupId, accounts] of tap.senders) {
+    for (const account of accounts) {
+      users.push(account);
+      members.push([groupId, account]);
+    }
+  }
+  return {
+    groups: distinct(groups),
+    users: distinct(users),
+    members: distinct(members, (pair) => `${pair[0]}\n${pair[1]}`),
+  };
+}
+
+/** What the lookups observed, per kind, and what is left for the next run. */
+interface Observed {
+  users: IdentityRow[];
+  groups: IdentityRow[];
+  members: IdentityRow[];
+  left: IdentityWork;
+}
+
+/** Makes the planned calls; a failed call's items go back to the pending work. */
+async function lookUp(ctx: IdentityContext, plan: LookupPlan, report: IdentityReport): Promise<Observed> {
+  const { sdkAppId, observedAt, signal } = ctx;
+  const api = ctx.tap.inner;
+  const limit = pLimit(LOOKUPS_IN_FLIGHT);
+  const observed: Observed = { users: [], groups: [], members: [], left: plan.left };
+  const failed: IdentityWork = { groups: [], users: [], members: [] };
+  const guard = async <T>(call: () => Promise<T>, onFail: () => void): Promise<T | undefined> => {
+    try {
+      return await limit(call);
+    } catch (error) {
+      if (error instanceof AbortedError || signal?.aborted) throw error;
+      report.failedCalls++;
+      ctx.logger.warn('an identity lookup failed; its names stay pending', { error: describeError(error) });
+      onFail();
+      return undefined;
+    }
+  };
+  const dissolved = new Set<string>();
+  await Promise.all(
+    plan.groupBatches.map(async (batch) => {
+      report.calls.groupInfo++;
+      const infos = await guard(
+        () => api.getGroupInfo(batch, signal),
+        () => failed.groups.push(...batch),
+      );
+      for (const info of infos ?? []) {
+        if (!info.ok) dissolved.add(info.groupId);
+        const row = groupRow(sdkAppId, info, observedAt);
+        if (row) observed.groups.push(row);
+      }
+    }),
+  );
+  for (const info of ctx.tap.infos.values()) if (!info.ok) dissolved.add(info.groupId);
+  await Promise.all([
+    ...plan.userBatches.map(async (batch) => {
+      report.calls.profiles++;
+      const profiles = await guard(
+        () => api.getProfiles(batch, signal),
+        () => failed.users.push(...batch),
+      );
+      for (const profile of profiles ?? []) observed.users.push(userRow(sdkAppId, profile, observedAt));
+    }),
+    ...plan.memberBatches
+      .filter((batch) => !dissolved.has(batch.groupId))
+      .map(async ({ groupId, accounts }) => {
+        report.calls.members++;
+        const result = await guard(
+          () => api.getGroupMembers(groupId, accounts, signal),
+          () => failed.members.push(...accounts.map((a): [string, string] => [groupId, a])),
+        );
+        if (result === undefined) return;
+        const byAccount = new Map(result.members.map((m) => [m.account, m]));
+        for (const account of accounts) {
+          const at = { groupId, account, observedAt };
+          observed.members.push(memberRow(sdkAppId, at, byAccount.get(account)));
+        }
+      }),
+  ]);
+  observed.left = {
+    groups: [...failed.groups, ...plan.left.groups],
+    users: [...failed.users, ...plan.left.users],
+    members: [...failed.members, ...plan.left.members],
+  };
+  return observed;
+}
+
+/** Compares the observed rows with the shards they fall in (one shard loaded at a time). */
+async function diff(ctx: IdentityContext, observed: Observed, version: number): Promise<IdentityCommit> {
+  const commit: IdentityCommit = {
+    version,
+    dt: dateInZone(ctx.observedAt, ctx.timeZone),
+    rows: { users: [], groups: [], members: [] },
+    shards: { users: {}, groups: {}, members: {} },
+    pending: { groups: [], users: [], members: [] },
+  };
+  for (const kind of IDENTITY_KINDS) {
+    const byShard = new Map<string, IdentityRow[]>();
+    for (const row of observed[kind]) {
+      const shard = shardOf(identityKey(kind, row));
+      const list = byShard.get(shard) ?? [];
+      list.push(row);
+      byShard.set(shard, list);
+    }
+    for (const shard of [...byShard.keys()].sort()) {
+      const hashes = await readShard(ctx, kind, shard);
+      const { rows, changes } = changedRows(kind, byShard.get(shard) ?? [], hashes);
+      if (rows.length === 0) continue;
+      commit.rows[kind].push(...rows);
+      commit.shards[kind][shard] = changes;
+    }
+  }
+  return commit;
+}
+
+async function readShard(ctx: IdentityContext, kind: IdentityKind, shard: string) {
+  const key = identityShardKey(ctx.sdkAppId, kind, shard);
+  const object = await ctx.store.get(key);
+  return object === undefined ? new Map<string, string>() : parseShard(decode(object.body), key);
+}
+
+const decode = (body: Uint8Array): string => new TextDecoder().decode(body);
+const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** The head, after finishing a commit a killed run left (its intent for the next version). */
+async function openIdentityState(
+  ctx: IdentityContext,
+): Promise<{ head: IdentityHead; rolledForward: boolean }> {
+  const headKey = identityHeadKey(ctx.sdkAppId);
+  const stored = await ctx.store.get(headKey);
+  let head = stored === undefined ? emptyIdentityHead() : parseIdentityHead(decode(stored.body), headKey);
+  const intentKey = identityIntentKey(ctx.sdkAppId, head.version + 1);
+  const intent = await ctx.store.get(intentKey);
+  if (intent === undefined) {
+    // A run killed after its head and before deleting its intent left it: done, only tidied here.
+    if (head.version > 0) {
+      await ctx.fence();
+      await ctx.store.delete(identityIntentKey(ctx.sdkAppId, head.version));
+    }
+    return { head, rolledForward: false };
+  }
+  const commit = parseIdentityCommit(decode(intent.body), intentKey);
+  if (commit.version !== head.version + 1)
+    throw new StateCorruptError(`${intentKey}: holds version ${commit.version}, not ${head.version + 1}`);
+  ctx.logger.info('finishing the identity commit a stopped run left', { version: commit.version });
+  await applyCommit(ctx, commit);
+  head = { version: commit.version, pending: commit.pending };
+  return { head, rolledForward: true };
+}
+
+async function writeIntent(ctx: IdentityContext, commit: IdentityCommit): Promise<void> {
+  await ctx.fence();
+  await ctx.store.put(
+    identityIntentKey(ctx.sdkAppId, commit.version),
+    encode(`${JSON.stringify(commit)}\n`),
+    {
+      ifNoneMatch: '*',
+      contentType: 'application/json',
+    },
+  );
+}
+
+/** Applies a commit written as an intent; every step can be repeated (a rolled-forward commit). */
+async function applyCommit(ctx: IdentityContext, commit: IdentityCommit): Promise<void> {
+  const { store, sdkAppId } = ctx;
+  for (const kind of IDENTITY_KINDS) {
+    const rows = commit.rows[kind];
+    if (rows.length === 0) continue;
+    const body = await gzipNdjson(rows.map((row) => JSON.stringify(row)));
+    await ctx.fence();
+    try {
+      await store.put(identityRowsKey(kind, sdkAppId, commit.dt, commit.version), body, {
+        ifNoneMatch: '*',
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+      });
+    } catch (error) {
+      // Written by the run that was stopped: the same rows (the intent's), once.
+      if (!(error instanceof PreconditionFailedError)) throw error;
+    }
+  }
+  for (const kind of IDENTITY_KINDS) {
+    for (const [shard, changes] of Object.entries(commit.shards[kind])) {
+      const hashes = await readShard(ctx, kind, shard);
+      for (const [key, hash] of Object.entries(changes)) hashes.set(key, hash);
+      await ctx.fence();
+      await store.put(identityShardKey(sdkAppId, kind, shard), encode(serializeShard(hashes)), {
+        contentType: 'application/json',
+      });
+    }
+  }
+  const head: IdentityHead = { version: commit.version, pending: commit.pending };
+  await ctx.fence();
+  await store.put(identityHeadKey(sdkAppId), encode(`${JSON.stringify(head)}\n`), {
+    contentType: 'application/json',
+  });
+  await store.delete(identityIntentKey(sdkAppId, commit.version));
+}
