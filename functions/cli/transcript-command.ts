@@ -7,25 +7,31 @@
  * with DuckDB, `s3://…` with Athena (only the objects that hold the conversation are then read
  * from the bucket). Files appear only when complete (temp name, then rename).
  */
+import { statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { terminalSafe, terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { openStore } from '../composition.ts';
 import { DEFAULT_ARCHIVE_OUT, DEFAULT_TIME_ZONE } from '../config/schema.ts';
+import { identityTimeline } from '../domain/identity-timeline.ts';
 import { type MediaRefPlace, mediaRefKey } from '../domain/media-refs.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { archivedCopies } from '../query/media-manifest.ts';
 import { type NamedQuery, parseParams } from '../query/named-queries.ts';
+import type { QueryRunner } from '../query/port.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { loadConversation } from '../query/transcript/load.ts';
+import { loadIdentities } from '../query/transcript/load-identities.ts';
 import {
   type ArchivedMedia,
   mediaRefsOf,
   messagesFromRecords,
   relativeHref,
+  type TranscriptGroup,
   type TranscriptMessage,
 } from '../query/transcript/model.ts';
+import { groupOf, transcriptFileName, transcriptTitle, withNames } from '../query/transcript/names.ts';
 import { renderTranscriptHtml } from '../query/transcript/render-html.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadConfigFile } from './load-config.ts';
@@ -45,7 +51,7 @@ const TRANSCRIPT_PARAMS: NamedQuery = {
 };
 
 export const TRANSCRIPT_USAGE = `  npm run export -- transcript --params group_id=<id> from=<YYYY-MM-DD> to=<YYYY-MM-DD> [topic_id=<id>]
-                    --out <chat.html> [--archive <dir|s3://bucket/prefix>] [--config <file.json>]
+                    [--out <chat.html | folder/>] [--archive <dir|s3://bucket/prefix>] [--config <file.json>]
                     [--time-zone <IANA zone>] [--title <text>] [--workgroup <name>] [--database <name>]`;
 
 /**
@@ -68,6 +74,7 @@ interface TranscriptArgs {
   readonly topicId: string | null;
   readonly from: string;
   readonly to: string;
+  /** The page's path, or a folder (ending in a separator) to hold `<group name>.html`. */
   readonly out: string;
   readonly archive: string | undefined;
   readonly configPath: string | undefined;
@@ -88,11 +95,12 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
   if (topicId === '')
     throw new QueryUsageError('--params topic_id: must not be empty', { field: '--params topic_id' });
   const params = parseParams(TRANSCRIPT_PARAMS, rest);
-  const out = values.out;
-  if (out === undefined || !/\.html?$/i.test(out)) {
-    throw new QueryUsageError('--out <file.html> is required (the transcript is an HTML file)', {
-      field: '--out',
-    });
+  const out = outPath(values.out);
+  if (!isFolder(out) && !/\.html?$/i.test(out)) {
+    throw new QueryUsageError(
+      '--out must name an .html file (the transcript is an HTML page) or a folder (then named after the group)',
+      { field: '--out' },
+    );
   }
   const text = (name: string) => String(params.get(name)?.value ?? '');
   return {
@@ -108,6 +116,21 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
     workGroup: values.workgroup ?? DEFAULT_WORKGROUP,
     database: values.database ?? DEFAULT_DATABASE,
   };
+}
+
+/** `--out` as given; a folder as `<folder>/` (the current one when absent). */
+function outPath(out: string | undefined): string {
+  if (out === undefined) return './';
+  if (isFolder(out)) return out;
+  try {
+    return statSync(out).isDirectory() ? `${out}/` : out;
+  } catch {
+    return out;
+  }
+}
+
+function isFolder(out: string): boolean {
+  return out.endsWith('/') || out.endsWith('\\');
 }
 
 /** Runs the command; usage errors print the usage and return 2, other errors propagate. */
@@ -133,19 +156,21 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
     ...(deps.signal ? { signal: deps.signal } : {}),
     ...(deps.athenaClient ? { athenaClient: deps.athenaClient } : {}),
   });
-  let messages: TranscriptMessage[];
+  let named: { messages: TranscriptMessage[]; group: TranscriptGroup | undefined };
   try {
     if (!isS3Archive(archive)) deps.stderr(`duckdb: reading the local archive ${terminalSafe(archive)}\n`);
-    messages = messagesFromRecords(
-      await loadConversation(runner, store, args, (line) => deps.stderr(terminalSafeLines(line))),
-    );
+    named = await loadNamedMessages(runner, store, args, (line) => deps.stderr(terminalSafeLines(line)));
   } finally {
     runner.close();
   }
+  const { messages, group } = named;
+  const out = isFolder(args.out)
+    ? join(args.out, transcriptFileName(group, args.groupId, args.topicId))
+    : args.out;
   const source = deps.mediaSource ?? (await manifestSource(store));
-  const media = await copyMedia(messages, store, source, args.out);
+  const media = await copyMedia(messages, store, source, out);
   const html = renderTranscriptHtml({
-    title: args.title ?? `Chat ${args.groupId}${args.topicId === null ? '' : ` / ${args.topicId}`}`,
+    title: args.title ?? transcriptTitle(group, args.groupId, args.topicId),
     source: archive,
     groupId: args.groupId,
     topicId: args.topicId,
@@ -155,22 +180,46 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
     generatedAtMs: deps.clock.now(),
     messages,
     media: (ref) => media.map.get(mediaRefKey(ref)),
+    ...(group === undefined ? {} : { group }),
   });
-  const temp = `${args.out}.partial`;
+  const temp = `${out}.partial`;
   try {
     await writeFile(temp, html, 'utf8');
-    await rename(temp, args.out);
+    await rename(temp, out);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
   deps.stdout(
-    `wrote ${messages.length} messages to ${terminalSafe(args.out)}` +
+    `wrote ${messages.length} messages to ${terminalSafe(out)}` +
       (media.copied > 0 ? ` and ${media.copied} media files to ${terminalSafe(media.folder)}` : '') +
       (media.missing > 0 ? ` (${media.missing} media elements without an archived copy)` : '') +
       '\n',
   );
   return EXIT.done;
+}
+
+/**
+ * The conversation's messages, each with its sender's name as of its time, and the group's names,
+ * from the identity rows of the apps that hold it (docs/names.md); without rows, the messages as
+ * before names and no group.
+ */
+async function loadNamedMessages(
+  runner: QueryRunner,
+  store: ObjectStore,
+  args: TranscriptArgs,
+  warn: (line: string) => void,
+): Promise<{ messages: TranscriptMessage[]; group: TranscriptGroup | undefined }> {
+  const conversation = await loadConversation(runner, store, args, warn);
+  const messages = messagesFromRecords(conversation.records);
+  const accounts = new Set(messages.flatMap((m) => (m.sender === null ? [] : [m.sender])));
+  const rows = await loadIdentities(
+    store,
+    { sdkAppIds: conversation.sdkAppIds, groupId: args.groupId, accounts },
+    warn,
+  );
+  const timeline = identityTimeline(args.groupId, rows);
+  return { messages: withNames(messages, timeline), group: groupOf(messages, timeline) };
 }
 
 /** The media source of the archive's own media manifests (empty when it has none). */

@@ -9,6 +9,12 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import {
+  type GroupMemberRow,
+  type GroupNameRow,
+  IDENTITY_KINDS,
+  type UserNameRow,
+} from '../../functions/domain/identity-rows.ts';
 import type { MediaRefPlace, SizeClass } from '../../functions/domain/media-refs.ts';
 import { dateInZone, messageObjectKey } from '../../functions/domain/partition.ts';
 import { type ArchiveRecord, toQuarantinedRecord, toRecord } from '../../functions/domain/record.ts';
@@ -187,4 +193,84 @@ export async function writeHostileArchive(
     gzipSync(`${rows.join('\n')}\n`),
   );
   return records;
+}
+
+/** A 5,000-character name without a space (the page clips it to a line and keeps the whole text). */
+export const LONG_NAME = 'L'.repeat(4990).concat('-name-end');
+/** Names with a bidi override, and with controls (NUL, BEL, a terminal escape). */
+export const BIDI_NAME = 'Bob\u202Egnp.exe';
+export const CONTROL_NAME = 'Frank\u0000\u0007\u001b[2J';
+/** The group's name before and after its rename at seq 10: a path, a bidi override, a NUL, markup. */
+export const GROUP_NAME_BEFORE = 'Night shift';
+export const GROUP_NAME_AFTER = '../Ops\u202E/night\u0000 <b>';
+
+/**
+ * The identity rows of the hostile conversation (docs/names.md), as the capture writes them:
+ * carol is renamed from `Carol` to `Carol Chen` between her seq 8 and 9 and is an Admin; bob (an
+ * Owner) has a bidi nickname, mallory a 5,000-character one, erin an empty one (shown by account),
+ * frank one with controls; dave's account is deleted before his seq 12 (his last known name
+ * stays); the group is renamed before seq 10 to a name with a path, a bidi override and a NUL.
+ */
+export function hostileIdentityRows(): {
+  users: UserNameRow[];
+  groups: GroupNameRow[];
+  members: GroupMemberRow[];
+} {
+  const before = HOSTILE_T0 - 3600;
+  const user = (account: string, nick: string | null, at: number): UserNameRow => ({
+    sdk_app_id: HOSTILE_APP,
+    account,
+    nick,
+    image: nick === null ? null : '',
+    status: nick === null ? 'gone' : 'active',
+    result_code: nick === null ? 40006 : null,
+    observed_at: at,
+  });
+  const member = (account: string, role: string): GroupMemberRow => ({
+    sdk_app_id: HOSTILE_APP,
+    group_id: HOSTILE_GROUP,
+    account,
+    role,
+    name_card: '',
+    status: 'member',
+    observed_at: before,
+  });
+  const group = (name: string, at: number): GroupNameRow => ({
+    sdk_app_id: HOSTILE_APP,
+    group_id: HOSTILE_GROUP,
+    name,
+    type: 'Public',
+    owner_account: 'bob',
+    status: 'active',
+    error_code: null,
+    observed_at: at,
+  });
+  return {
+    users: [
+      user('carol', 'Carol', before),
+      user('carol', 'Carol Chen', HOSTILE_T0 + 9),
+      user('bob', BIDI_NAME, before),
+      user('mallory', LONG_NAME, before),
+      user('erin', '', before),
+      user('frank', CONTROL_NAME, before),
+      user('dave', 'Dave', before),
+      user('dave', null, HOSTILE_T0 + 5),
+      // Another app's row for the same account: not this archive's app, never shown.
+      { ...user('carol', 'Other app Carol', before), sdk_app_id: HOSTILE_APP + 1 },
+    ],
+    groups: [group(GROUP_NAME_BEFORE, before), group(GROUP_NAME_AFTER, HOSTILE_T0 + 10)],
+    members: [member('carol', 'Admin'), member('bob', 'Owner'), member('erin', 'Member')],
+  };
+}
+
+/** Writes {@link hostileIdentityRows} under `identities/<kind>/sdkappid=…/dt=…/`, one object per kind. */
+export async function writeHostileIdentities(store: LocalFolderStore): Promise<void> {
+  const rows = hostileIdentityRows();
+  for (const kind of IDENTITY_KINDS) {
+    const lines = rows[kind].map((row) => JSON.stringify(row));
+    await store.put(
+      `identities/${kind}/sdkappid=${HOSTILE_APP}/dt=${HOSTILE_DT}/part-hostile-00000.ndjson.gz`,
+      gzipSync(`${lines.join('\n')}\n`),
+    );
+  }
 }

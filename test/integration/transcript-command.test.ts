@@ -15,10 +15,14 @@ import { runExportCommand } from '../../functions/cli/export-command.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import {
+  BIDI_NAME,
+  CONTROL_NAME,
   HOSTILE_DT,
   HOSTILE_GROUP,
+  LONG_NAME,
   UNREADABLE_TEXT,
   writeHostileArchive,
+  writeHostileIdentities,
 } from '../helpers/hostile-transcript.ts';
 
 let dir = '';
@@ -31,12 +35,16 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Archives the messages `seqs` (all when undefined) in a fresh archive and writes `outName`. */
-async function transcribe(name: string, outName: string, seqs?: readonly number[]) {
+/**
+ * Archives the messages `seqs` (all when undefined) in a fresh archive, with the identity rows
+ * when `names`, and writes `outName` (a folder when it ends in `/`).
+ */
+async function transcribe(name: string, outName: string, seqs?: readonly number[], names = false) {
   const archive = join(dir, name, 'archive');
   const store = new LocalFolderStore(archive);
   await writeHostileArchive(store, seqs);
-  const out = join(dir, name, outName);
+  if (names) await writeHostileIdentities(store);
+  const out = join(dir, name, outName) + (outName.endsWith('/') ? '/' : '');
   const io = captureExportIo({ store, clock: new FakeClock(Date.UTC(2026, 11, 2)) });
   const code = await runExportCommand(
     ['transcript', '--params', `group_id=${HOSTILE_GROUP}`, `from=${HOSTILE_DT}`, `to=${HOSTILE_DT}`].concat([
@@ -50,8 +58,13 @@ async function transcribe(name: string, outName: string, seqs?: readonly number[
     io.deps,
   );
   expect(code, io.err.join('')).toBe(0);
+  // Into a folder: the page is named by the command (said on stdout; plain names only here).
+  const written = outName.endsWith('/')
+    ? (/wrote \d+ messages to (.*?\.html)/.exec(io.out.join(''))?.[1] ?? out)
+    : out;
   return {
-    html: await readFile(out, 'utf8'),
+    written,
+    html: await readFile(written, 'utf8'),
     out: io.out.join(''),
     folder: join(dir, name, `${outName.replace(/\.html$/, '')}_files`),
   };
@@ -107,5 +120,63 @@ describe('transcript command', () => {
     expect(out).toContain('\\u001b]0;pwned\\u0007\\u202elmth.exe.html');
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the raw controls are what must not appear.
     expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
+  });
+
+  it('without identity rows, shows senders by account and titles the page by group id, as before names', async () => {
+    const { html } = await transcribe('no-names', 'plain.html');
+    expect(html).toContain(`<title>Chat ${HOSTILE_GROUP}</title>`);
+    expect(html).not.toMatch(/class="(?:who|people|group-names|renamed)"/);
+    expect(html).toContain('<div class="meta" dir="ltr"><bdi class="sender">carol</bdi> <time>');
+  });
+});
+
+/** The `<article>` of message `seq`. */
+function article(html: string, seq: number): string {
+  return new RegExp(`<article [^>]*id="m--${seq}">[\\s\\S]*?</article>`).exec(html)?.[0] ?? '';
+}
+
+describe('transcript command with names (issue 24)', () => {
+  it('names each sender as of the message, notes a rename where it happens, and names the file after the group', async () => {
+    const { html, written } = await transcribe('names', 'out/', undefined, true);
+    // The group's last name, with a path, a bidi override, a NUL and markup: a safe file name.
+    expect(written.split('/').at(-1)).toBe('_Ops_night_ _b_.html');
+    expect(html).toContain('<title>../Ops⟨U+202E⟩/night⟨U+0000⟩ &lt;b&gt;</title>');
+    expect(html).toMatch(
+      /Group names: <bdi class="name"[^>]*>Night shift<\/bdi>, later <bdi class="name"[^>]*>\.\.\/Ops/,
+    );
+    expect(html).toContain('(from 2026-12-01 09:00:10)');
+
+    // Carol: "Carol" before her rename, "Carol Chen" after, an Admin badge, the account beside it.
+    for (const seq of [7, 8]) expect(article(html, seq)).toContain('title="Carol">Carol</bdi>');
+    for (const seq of [9, 10, 11])
+      expect(article(html, seq)).toContain('title="Carol Chen">Carol Chen</bdi>');
+    expect(article(html, 9)).toContain('<span class="account">(<bdi>carol</bdi>)</span>');
+    expect(article(html, 9)).toContain('<span class="badge role">Admin</span>');
+    // The note on the first message under the new name only, and in the list of people.
+    expect(html.match(/class="renamed"/g)).toHaveLength(1);
+    expect(article(html, 9)).toMatch(
+      /name changed: <bdi class="name"[^>]*>Carol<\/bdi>, later <bdi class="name"[^>]*>Carol Chen<\/bdi>/,
+    );
+    expect(html).toMatch(
+      /<li dir="ltr"><bdi class="name"[^>]*>Carol<\/bdi>, later <bdi class="name"[^>]*>Carol Chen<\/bdi> <span class="account">/,
+    );
+
+    // Hostile names: escaped, invisible characters as tokens, isolated; the long one kept whole.
+    expect(article(html, 3)).toContain('>Bob<span class="cc">⟨U+202E⟩</span>gnp.exe</bdi>');
+    expect(article(html, 3)).toContain('<span class="badge role">Owner</span>');
+    expect(article(html, 5)).toContain(`title="${LONG_NAME}">${LONG_NAME}</bdi>`);
+    expect(article(html, 15)).toContain(
+      '>Frank<span class="cc">⟨U+0000⟩</span><span class="cc">⟨U+0007⟩</span><span class="cc">⟨U+001B⟩</span>[2J</bdi>',
+    );
+    expect(html).not.toContain(BIDI_NAME);
+    expect(html).not.toContain(CONTROL_NAME);
+    // An empty nickname: the account is the name (not repeated beside it), the role as text.
+    expect(article(html, 13)).toContain('<bdi class="sender" title="erin">erin</bdi> <span class="role">');
+    // A deleted account keeps its last known name, marked.
+    expect(article(html, 12)).toContain('title="Dave">Dave</bdi>');
+    expect(article(html, 12)).toContain('account deleted; last known name');
+    // Another app's row is not this archive's; a sender without rows reads as before.
+    expect(html).not.toContain('Other app Carol');
+    expect(article(html, 1)).toContain('<bdi class="sender">alice');
   });
 });

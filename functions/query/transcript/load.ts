@@ -36,6 +36,19 @@ export function keyOfPath(path: string): string | undefined {
   return at < 0 ? undefined : path.slice(at);
 }
 
+/** The conversation's records, and the apps whose objects hold them (whose names apply). */
+export interface Conversation {
+  readonly records: TranscriptRecord[];
+  readonly sdkAppIds: number[];
+}
+
+/** The app of a message object key (`messages/sdkappid=<id>/…`), if it names one. */
+export function sdkAppIdOfKey(key: string): number | undefined {
+  const match = /^messages\/sdkappid=(\d+)\//.exec(key);
+  const id = match === null ? Number.NaN : Number(match[1]);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
 /**
  * Every record of the conversation, every revision included, in no particular order. A stored
  * line that does not parse as a record is kept as an unreadable one ({@link unreadableLine}) when
@@ -47,7 +60,7 @@ export async function loadConversation(
   store: ObjectStore,
   query: ConversationQuery,
   warn: (message: string) => void = () => {},
-): Promise<TranscriptRecord[]> {
+): Promise<Conversation> {
   const values: ParamValue[] = [
     { type: 'date', value: query.from },
     { type: 'date', value: query.to },
@@ -56,9 +69,12 @@ export async function loadConversation(
   ];
   const rows = await collectRows(await runner.run(conversationObjectsSql(query.topicId !== null), values));
   const records: TranscriptRecord[] = [];
+  const apps = new Set<number>();
   for (const [path] of rows) {
     const key = path == null ? undefined : keyOfPath(path);
     if (key === undefined) continue;
+    const app = sdkAppIdOfKey(key);
+    if (app !== undefined) apps.add(app);
     const object = await store.get(key);
     if (object === undefined) continue;
     gunzipNdjson(object.body).forEach((line, i) => {
@@ -73,7 +89,7 @@ export async function loadConversation(
       records.push(record);
     });
   }
-  return records;
+  return { records, sdkAppIds: [...apps].sort((a, b) => a - b) };
 }
 
 function readLine(line: string): TranscriptRecord | undefined {

@@ -5,6 +5,7 @@
  * message, and archived media are found through a lookup that may be empty.
  */
 import { fitsAthenaType, MSG_CONTENT_TYPE } from '../../domain/athena-fit.ts';
+import type { SenderAt } from '../../domain/identity-timeline.ts';
 import { hasExactKeys, isJsonObject, parseLosslessJson } from '../../domain/json-guards.ts';
 import { type MediaRefPlace, mediaRefKey, type SizeClass } from '../../domain/media-refs.ts';
 import { type ArchiveRecord, EXTRA_REASON_KEY } from '../../domain/record.ts';
@@ -46,6 +47,11 @@ export interface TranscriptMessage {
   /** Epoch seconds (`MsgTimeStamp`). */
   readonly time: number;
   readonly sender: string | null;
+  /**
+   * The sender as of the message's time (name, role, deleted account), when the archive's identity
+   * rows name them (docs/names.md); absent otherwise, and the sender is shown by account as before.
+   */
+  readonly from?: SenderAt;
   readonly isSystem: boolean;
   /** At least one; the last is the current state. */
   readonly versions: readonly MessageVersion[];
@@ -111,6 +117,19 @@ export interface TranscriptInput {
   readonly generatedAtMs: number;
   readonly messages: readonly TranscriptMessage[];
   readonly media: MediaLookup;
+  /** What the archive's identity rows say of the group; absent when they name it not. */
+  readonly group?: TranscriptGroup;
+}
+
+/** The group's names over the transcript (docs/names.md), for the page's header. */
+export interface TranscriptGroup {
+  /**
+   * The names valid at the transcript's messages, in order, each with the time of the first
+   * message under it (null for the first); one entry when it was not renamed within the transcript.
+   */
+  readonly names: readonly { readonly name: string; readonly since: number | null }[];
+  /** When the archive first saw the group dissolved; null when it has not. */
+  readonly dissolvedSince: number | null;
 }
 
 /** The fields of an archive record the transcript reads; revision columns are optional. */

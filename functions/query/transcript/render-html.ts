@@ -19,6 +19,7 @@
  * Pure: no clock, no I/O; the caller passes the time it was generated.
  */
 import { createHash } from 'node:crypto';
+import type { SenderAt } from '../../domain/identity-timeline.ts';
 import { isJsonObject } from '../../domain/json-guards.ts';
 import type { ImageSizeClass, MediaRefPlace, SizeClass } from '../../domain/media-refs.ts';
 import type { JsonObject, JsonValue } from '../../domain/tencent-types.ts';
@@ -28,6 +29,7 @@ import {
   type MessageVersion,
   relayItems,
   type TranscriptElement,
+  type TranscriptGroup,
   type TranscriptInput,
   type TranscriptMessage,
 } from './model.ts';
@@ -53,7 +55,7 @@ const HTML_ESCAPES: Readonly<Record<string, string>> = {
  * interlinear annotations, tag characters, and lone surrogates (which are not text at all). Tab and
  * line feed are listed too: {@link visibleText} keeps them where a line break is expected.
  */
-const INVISIBLE =
+export const INVISIBLE_CHARS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
   /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u3164\uffa0\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\u{e0000}-\u{e007f}]|\u034f|\u17b4|\u17b5/u;
 
@@ -64,8 +66,8 @@ const INVISIBLE =
 const EMOJI_PARTS =
   /\p{Extended_Pictographic}[\u{fe0f}\u{1f3fb}-\u{1f3ff}]?\u200d(?=\p{Extended_Pictographic})|\u{1f3f4}[\u{e0020}-\u{e007e}]+\u{e007f}/u;
 
-const TEXT_CHARS = new RegExp(`(${EMOJI_PARTS.source})|${INVISIBLE.source}`, 'gu');
-const FIELD_CHARS = new RegExp(INVISIBLE.source, 'gu');
+const TEXT_CHARS = new RegExp(`(${EMOJI_PARTS.source})|${INVISIBLE_CHARS.source}`, 'gu');
+const FIELD_CHARS = new RegExp(INVISIBLE_CHARS.source, 'gu');
 
 /** `⟨U+202E⟩`: how an invisible character is shown. */
 export function codePointToken(ch: string): string {
@@ -243,6 +245,8 @@ interface RenderContext {
   readonly media: MediaLookup;
   readonly clocks: Clocks;
   readonly message: TranscriptMessage;
+  /** The names this sender was shown under before, when this message is the first under a new one. */
+  readonly earlierNames?: readonly string[];
 }
 
 function mediaFor(ctx: RenderContext, element: readonly number[], sizeClass: SizeClass) {
@@ -560,10 +564,44 @@ function renderMeta(ctx: RenderContext, topics: boolean, badges: readonly string
   const seq = m.unreadable !== undefined && m.seq === 0 ? 'seq unknown' : `#${m.seq}`;
   const topic = topics && m.topicId !== null ? ` ${userHtml(m.topicId, 'topic')}` : '';
   const badgeHtml = badges.map((label) => ` <span class="badge">${userHtml(label)}</span>`).join('');
+  const who = m.from === undefined ? userHtml(sender, 'sender') : whoHtml(m.from);
   return (
-    `<div class="meta" dir="ltr">${userHtml(sender, 'sender')} ` +
+    `<div class="meta" dir="ltr">${who} ` +
     `<time>${escapeHtml(ctx.clocks.time(m.time))}</time> <span class="seq">${escapeHtml(seq)}</span>${topic}${badgeHtml}</div>`
   );
+}
+
+/**
+ * A name a person reads: isolated, clipped to one line when long (the whole text stays in the page
+ * and in the `title` tooltip, invisible characters as tokens there too).
+ */
+function nameHtml(name: string, className: string): string {
+  return `<bdi class="${className}" title="${visibleText(name, false)}">${visibleText(name, false, markToken)}</bdi>`;
+}
+
+/** Owner and Admin get a badge; another role served is shown as plain text. */
+function roleHtml(role: string | null): string {
+  if (role === null) return '';
+  if (role === 'Owner' || role === 'Admin') return ` <span class="badge role">${escapeHtml(role)}</span>`;
+  return ` <span class="role">${userHtml(role)}</span>`;
+}
+
+/**
+ * The sender as of the message's time (docs/names.md): the name shown, the account id beside it
+ * (unless the name is the account), the role, and marks for a deleted account or a member who
+ * left. Left to right, whatever the name's direction.
+ */
+function whoHtml(from: SenderAt): string {
+  const account =
+    from.source === 'account' ? '' : ` <span class="account">(${userHtml(from.account)})</span>`;
+  const gone = from.gone ? ' <span class="badge gone">account deleted; last known name</span>' : '';
+  const left = from.left ? ' <span class="role">left the group</span>' : '';
+  return `<bdi class="who" dir="ltr">${nameHtml(from.name, 'sender')}${account}${roleHtml(from.role)}${gone}${left}</bdi>`;
+}
+
+/** `Alice, later Alice Chen`: the names a sender was shown under, in order. */
+function namesHtml(names: readonly string[]): string {
+  return names.map((n, i) => `${i === 0 ? '' : ', later '}${nameHtml(n, 'name')}`).join('');
 }
 
 function renderMessage(ctx: RenderContext, topics: boolean): string {
@@ -585,8 +623,18 @@ function renderMessage(ctx: RenderContext, topics: boolean): string {
     m.unreadable === undefined ? renderVersionContent(ctx, current) : renderUnreadable(m.unreadable);
   return (
     `<article class="${classes.join(' ')}" id="${escapeHtml(messageAnchor(m))}">` +
-    `${renderMeta(ctx, topics, badges)}<div class="body">${body}</div>${renderHistory(ctx)}</article>`
+    `${renderMeta(ctx, topics, badges)}${renamedNote(ctx)}<div class="body">${body}</div>${renderHistory(ctx)}</article>`
   );
+}
+
+/**
+ * On the first message under a sender's new name: `Alice, later Alice Chen`, so the change shows
+ * where it happens (the header's list of people shows every sender's names at once).
+ */
+function renamedNote(ctx: RenderContext): string {
+  const from = ctx.message.from;
+  if (from === undefined || ctx.earlierNames === undefined || ctx.earlierNames.length === 0) return '';
+  return `<div class="renamed" dir="ltr">name changed: ${namesHtml([...ctx.earlierNames, from.name])}</div>`;
 }
 
 /** The article's id: `m-<topic>-<seq>`, with the raw text's length for an unreadable item. */
@@ -620,6 +668,13 @@ bdi, code, time, .seq { unicode-bidi: isolate; }
 .system { background: #f9fafb; border-style: dashed; text-align: center; }
 .deleted .body, .recalled .body { color: var(--muted); }
 .placeholder { font-style: italic; color: #b45309; }
+bdi.sender[title], bdi.name { display: inline-block; max-width: min(100%, 36em); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; vertical-align: bottom; }
+.account, .role { color: var(--muted); font-weight: 400; }
+.badge.role { background: #dbeafe; color: #1e40af; }
+.badge.gone { background: #fee2e2; color: #991b1b; }
+.renamed { font-size: 12px; color: #92400e; }
+.people { margin-top: 6px; font-size: 13px; }
+.people ul { margin: 4px 0; padding-left: 20px; }
 .badge { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 4px; background: #fef3c7; color: #92400e; }
 .missing { color: #b91c1c; font-size: 13px; }
 figure.image { margin: 4px 0; }
@@ -665,12 +720,63 @@ export function contentSecurityPolicy(): string {
   ].join('; ');
 }
 
+/**
+ * What the identity rows say of the group: its name (and renames within the transcript, with the
+ * time of the first message under each), and when it was first seen dissolved.
+ */
+function groupHeader(group: TranscriptGroup | undefined, clocks: Clocks): string {
+  if (group === undefined) return '';
+  const names = group.names
+    .map(
+      (n, i) =>
+        `${i === 0 ? '' : ', later '}${nameHtml(n.name, 'name')}${
+          n.since === null ? '' : ` (from ${escapeHtml(clocks.dateTime(n.since))})`
+        }`,
+    )
+    .join('');
+  const dissolved =
+    group.dissolvedSince === null
+      ? ''
+      : ` Dissolved: first seen dissolved ${escapeHtml(clocks.dateTime(group.dissolvedSince))}; the name is the last known one.`;
+  return `<p class="group-names" dir="ltr">Group name${group.names.length > 1 ? 's' : ''}: ${names === '' ? 'none known' : names}.${dissolved}</p>\n`;
+}
+
+/**
+ * Who is who: every sender the identity rows name, in order of first message, with every name
+ * shown in the transcript (`Alice, later Alice Chen`), the account id and the roles. Empty when
+ * no sender is named (the page is then as it was before names).
+ */
+function peopleHtml(messages: readonly TranscriptMessage[]): string {
+  const people = new Map<string, { names: string[]; roles: string[]; last: SenderAt }>();
+  for (const m of messages) {
+    const from = m.from;
+    if (from === undefined) continue;
+    const person = people.get(from.account) ?? { names: [], roles: [], last: from };
+    if (person.names.at(-1) !== from.name) person.names.push(from.name);
+    if (from.role !== null && !person.roles.includes(from.role)) person.roles.push(from.role);
+    person.last = from;
+    people.set(from.account, person);
+  }
+  if (people.size === 0) return '';
+  const items = [...people.entries()].map(
+    ([account, p]) =>
+      `<li dir="ltr">${namesHtml(p.names)} <span class="account">(${userHtml(account)})</span>${p.roles
+        .map((r) => roleHtml(r))
+        .join(
+          '',
+        )}${p.last.gone ? ' <span class="badge gone">account deleted; last known name</span>' : ''}</li>`,
+  );
+  return `<details class="people" open><summary>${people.size} ${people.size === 1 ? 'person' : 'people'} named in this transcript (names as of each message's time)</summary><ul>${items.join('')}</ul></details>\n`;
+}
+
 /** The whole transcript page. */
 export function renderTranscriptHtml(input: TranscriptInput): string {
   const clocks = clocksFor(input.timeZone);
   const topics = input.messages.some((m) => m.topicId !== null);
   const parts: string[] = [];
   let day = '';
+  // Each sender's names so far, to note the first message under a new one.
+  const shown = new Map<string, string[]>();
   for (const message of input.messages) {
     const d = clocks.day(message.time);
     if (d !== day) {
@@ -680,7 +786,17 @@ export function renderTranscriptHtml(input: TranscriptInput): string {
         `<h2 class="day" id="d-${escapeHtml(d.replaceAll(' ', '-'))}"><span>${escapeHtml(label)}</span></h2>`,
       );
     }
-    parts.push(renderMessage({ media: input.media, clocks, message }, topics));
+    const from = message.from;
+    const names = from === undefined ? undefined : shown.get(from.account);
+    const renamed = from !== undefined && names !== undefined && names.at(-1) !== from.name;
+    parts.push(
+      renderMessage(
+        { media: input.media, clocks, message, ...(renamed ? { earlierNames: [...(names ?? [])] } : {}) },
+        topics,
+      ),
+    );
+    if (from !== undefined && (names === undefined || renamed))
+      shown.set(from.account, [...(names ?? []), from.name]);
   }
   const counts = {
     messages: input.messages.length,
@@ -703,8 +819,8 @@ export function renderTranscriptHtml(input: TranscriptInput): string {
 <header>
 <h1>${userHtml(input.title)}</h1>
 <p>Group <code>${userHtml(input.groupId)}</code>${input.topicId === null ? '' : `, topic <code>${userHtml(input.topicId)}</code>`}, ${escapeHtml(input.from)} to ${escapeHtml(input.to)}; times in ${escapeHtml(input.timeZone)}.</p>
-<p>${counts.messages} messages (${counts.placeholders} deleted or recalled, ${counts.changed} changed after capture${counts.unreadable > 0 ? `, ${counts.unreadable} unreadable` : ''}). From ${userHtml(input.source)}, generated ${escapeHtml(generated)}.</p>
-</header>
+${groupHeader(input.group, clocks)}<p>${counts.messages} messages (${counts.placeholders} deleted or recalled, ${counts.changed} changed after capture${counts.unreadable > 0 ? `, ${counts.unreadable} unreadable` : ''}). From ${userHtml(input.source)}, generated ${escapeHtml(generated)}.</p>
+${peopleHtml(input.messages)}</header>
 <main>
 ${counts.messages === 0 ? '<p class="empty">No archived messages in this range.</p>' : parts.join('\n')}
 </main>
