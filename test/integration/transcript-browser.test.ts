@@ -35,7 +35,9 @@ import {
   HOSTILE_DT,
   HOSTILE_GROUP,
   HOSTILE_TEXTS,
+  LONG_NAME,
   writeHostileArchive,
+  writeHostileIdentities,
 } from '../helpers/hostile-transcript.ts';
 import { archivedManifestRow, pngImage, wavTone } from '../helpers/media-fixtures.ts';
 
@@ -328,9 +330,16 @@ async function metadataLines(page: Page): Promise<MetaLine[]> {
   )) as MetaLine[];
 }
 
-/** Sender, time and seq in this order in the DOM and on screen, each bidi-isolated. */
+/**
+ * Sender (by account, or by name with account and role: `bdi.who`), time and seq in this order in
+ * the DOM and on screen, each bidi-isolated.
+ */
 function expectInOrder(meta: MetaLine): void {
-  expect(meta.parts.map((p) => `${p.tag}.${p.cls}`)).toEqual(['bdi.sender', 'time.', 'span.seq']);
+  expect(meta.parts.map((p) => `${p.tag}.${p.cls}`)).toEqual([
+    expect.stringMatching(/^bdi\.(?:sender|who)$/),
+    'time.',
+    'span.seq',
+  ]);
   for (const part of meta.parts) expect(part.isolate).toBe('isolate');
   const [, time, seq] = meta.parts;
   expect(time?.text).toMatch(/^(?:\d\d:\d\d:\d\d|invalid time)$/);
@@ -460,6 +469,93 @@ describe.skipIf(!HAVE_CHROMIUM)('the hostile transcript of issue 21 in headless 
       await page.close();
     } finally {
       await rm(hostileDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+/** The name element of the message `seq`: its text, tooltip, and widths (laid out, content, card). */
+async function nameBox(page: Page, seq: number) {
+  return page.$eval(`#m--${seq} .meta .sender`, (el) => {
+    const e = el as unknown as {
+      textContent: string;
+      clientWidth: number;
+      scrollWidth: number;
+      getAttribute(name: string): string | null;
+      closest(selector: string): { clientWidth: number } | null;
+    };
+    return {
+      text: e.textContent,
+      title: e.getAttribute('title') ?? '',
+      width: e.clientWidth,
+      contentWidth: e.scrollWidth,
+      cardWidth: e.closest('article')?.clientWidth ?? 0,
+    };
+  });
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('names in the hostile transcript in headless Chromium (issue 24)', () => {
+  it('shows names as of each message with a rename in the middle, hostile names safe and long ones clipped', async () => {
+    const namesDir = await mkdtemp(join(tmpdir(), 'transcript-names-'));
+    try {
+      const archive = join(namesDir, 'archive');
+      const store = new LocalFolderStore(archive);
+      await writeHostileArchive(store);
+      await writeHostileIdentities(store);
+      const io = captureExportIo({ store, clock: new FakeClock(Date.UTC(2026, 11, 2)) });
+      const code = await runExportCommand(
+        [
+          'transcript',
+          '--params',
+          `group_id=${HOSTILE_GROUP}`,
+          `from=${HOSTILE_DT}`,
+          `to=${HOSTILE_DT}`,
+        ].concat(['--out', `${namesDir}/`, '--archive', archive, '--time-zone', 'UTC']),
+        io.deps,
+      );
+      expect(code, io.err.join('')).toBe(0);
+      // Named after the group's hostile name, made safe.
+      const out = join(namesDir, '_Ops_night_ _b_.html');
+
+      const problems: string[] = [];
+      const page = await watchedPage(problems);
+      await page.goto(pathToFileURL(out).href, { waitUntil: 'load' });
+      expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
+      expect(await page.title()).toBe('../Ops⟨U+202E⟩/night⟨U+0000⟩ <b>');
+      expect(await page.$$eval('script, iframe, object, embed, b', (s) => s.length)).toBe(0);
+
+      // What a person reads: the old name before the rename, the new one after, and the note.
+      const text = async (selector: string) =>
+        // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees.
+        (await page.$eval(selector, (m) => (m as unknown as { innerText: string }).innerText)).replace(
+          /\s+/g,
+          ' ',
+        );
+      expect(await text('#m--8 .meta')).toMatch(/^Carol \(carol\) Admin \d\d:\d\d:\d\d #8/);
+      expect(await text('#m--9 .meta')).toMatch(/^Carol Chen \(carol\) Admin \d\d:\d\d:\d\d #9/);
+      expect(await text('#m--9 .renamed')).toBe('name changed: Carol, later Carol Chen');
+      expect(await text('#m--12 .meta')).toContain('Dave (dave) account deleted; last known name');
+      expect(await text('#m--3 .meta')).toMatch(/^Bob⟨U\+202E⟩gnp\.exe \(bob\) Owner \d\d:/);
+      expect(await text('header')).toContain('Carol, later Carol Chen (carol) Admin');
+
+      // The 5,000-character name: clipped to the card, its whole text in the page and the tooltip.
+      const long = await nameBox(page, 5);
+      expect(long.text).toBe(LONG_NAME);
+      expect(long.title).toBe(LONG_NAME);
+      expect(long.contentWidth).toBeGreaterThan(long.width);
+      expect(long.width).toBeLessThanOrEqual(long.cardWidth);
+
+      // Every metadata line still reads name, time, seq; no card is wider than the column.
+      const metas = await metadataLines(page);
+      expect(metas).toHaveLength(16);
+      for (const meta of metas) expectInOrder(meta);
+      expect(await overflow(page)).toEqual({ cards: [], pageWidth: 960 });
+
+      await mkdir(OUTPUT, { recursive: true });
+      await page.screenshot({ path: join(OUTPUT, 'transcript-names.png'), fullPage: false });
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      await rm(namesDir, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -172,6 +172,7 @@ describe('transcript command with names (issue 24)', () => {
     expect(html).not.toContain(CONTROL_NAME);
     // An empty nickname: the account is the name (not repeated beside it), the role as text.
     expect(article(html, 13)).toContain('<bdi class="sender" title="erin">erin</bdi> <span class="role">');
+    expect(html).toMatch(/<li dir="ltr"><bdi class="name" title="erin">erin<\/bdi> <span class="role">/);
     // A deleted account keeps its last known name, marked.
     expect(article(html, 12)).toContain('title="Dave">Dave</bdi>');
     expect(article(html, 12)).toContain('account deleted; last known name');

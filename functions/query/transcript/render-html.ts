@@ -760,7 +760,11 @@ function peopleHtml(messages: readonly TranscriptMessage[]): string {
   if (people.size === 0) return '';
   const items = [...people.entries()].map(
     ([account, p]) =>
-      `<li dir="ltr">${namesHtml(p.names)} <span class="account">(${userHtml(account)})</span>${p.roles
+      `<li dir="ltr">${namesHtml(p.names)}${
+        p.names.length === 1 && p.names[0] === account
+          ? ''
+          : ` <span class="account">(${userHtml(account)})</span>`
+      }${p.roles
         .map((r) => roleHtml(r))
         .join(
           '',
