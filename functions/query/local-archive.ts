@@ -1,6 +1,6 @@
 /**
- * A local archive folder as tables: the same `messages` and `runs` tables and the same views as on
- * Athena, created through a DuckDB query runner, so a local archive is queried with the same
+ * A local archive folder as tables: the same `messages`, `runs`, `media` and identity tables and the
+ * same views as on Athena, created through a DuckDB query runner, so a local archive is queried with the same
  * commands. The SQL lives here (the query layer); the runner only executes it.
  *
  * How the mirror matches Athena:
@@ -16,9 +16,11 @@
  *   `*` or `?` in it would match other folders, or none (see {@link globLiteral}).
  */
 import { resolve } from 'node:path';
+import { IDENTITY_KINDS } from '../domain/identity-rows.ts';
 import { MANIFEST_COLUMNS } from '../domain/media-manifest.ts';
 import { assertTimeZone } from '../domain/partition.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
+import { IDENTITY_TABLES, identityColumns, identityFolder } from './identity-tables.ts';
 import { MEDIA_COLUMN_SPEC, MEDIA_TABLE } from './media-table.ts';
 import { RECORD_COLUMNS } from './message-schema.ts';
 import type { QueryRunner } from './port.ts';
@@ -52,6 +54,17 @@ const MEDIA_MIRROR: readonly MirrorColumn[] = MANIFEST_COLUMNS.map((name) => ({
   key: name,
   name,
   type: toDuckDbType(parseHiveType(MEDIA_COLUMN_SPEC[name][0])),
+}));
+
+/** The identity tables' mirrors, from the same column lists as the Glue tables. */
+const IDENTITY_MIRRORS = IDENTITY_KINDS.map((kind) => ({
+  kind,
+  name: IDENTITY_TABLES[kind],
+  columns: identityColumns(kind).map((c) => ({
+    key: c.name,
+    name: c.name,
+    type: toDuckDbType(parseHiveType(c.type)),
+  })),
 }));
 
 const PARTITIONS = ['sdkappid', 'dt'] as const;
@@ -102,8 +115,10 @@ export interface LocalArchiveOptions {
 }
 
 /**
- * Creates `messages`, `runs`, `messages_flat` and `runs_flat` over the folder `root` (the folder
- * `archive.out` points at) in a DuckDB runner. Folders without files yet give empty tables.
+ * Creates the tables (`messages`, `runs`, `media`, `identity_users`, `identity_groups`,
+ * `identity_members`) and the views over the folder `root` (the folder `archive.out` points at) in
+ * a DuckDB runner. Folders without files yet give empty tables, so every view works on an archive
+ * that has no identity rows yet (its names fall back to the account).
  *
  * @returns the directories the tables read, each as a path and as the glob-escaped form the views
  *   name it by (both end in `/`): what DuckDB must still be allowed to read once file access is
@@ -139,6 +154,14 @@ export async function mirrorLocalArchive(
     columns: MEDIA_MIRROR,
     compression: 'gzip',
   });
+  for (const mirror of IDENTITY_MIRRORS) {
+    await createMirror(runner, {
+      name: mirror.name,
+      glob: `${base}/${identityFolder(mirror.kind)}sdkappid=*/dt=*/*.ndjson.gz`,
+      columns: mirror.columns,
+      compression: 'gzip',
+    });
+  }
   for (const view of VIEWS) {
     await exec(
       runner,

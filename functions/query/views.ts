@@ -23,6 +23,7 @@ import { Buffer } from 'node:buffer';
 import { assertTimeZone } from '../domain/partition.ts';
 import { EXTRA_REASON_KEY } from '../domain/record.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
+import { IDENTITY_TABLES } from './identity-tables.ts';
 import { RECORD_COLUMNS } from './message-schema.ts';
 import { MESSAGES_TABLE, RUNS_TABLE } from './tables.ts';
 
@@ -39,11 +40,38 @@ export interface ViewColumn {
 }
 
 /**
+ * An identity table read as versions (SCD2, docs/names.md): each row with, per key (ordered by
+ * `observed_at`), its rank `scd_version` (1 for the key's first row), the next row's `observed_at`
+ * (`scd_next_observed_at`), the last non-null value of each `carry` column up to it
+ * (`known_<column>`), and how many rows with `liveStatus` the key has up to it (`scd_live_count`)
+ * and in all (`scd_live_total`): rows after the key's last live row have both equal.
+ */
+export interface Scd2Source {
+  readonly kind: 'scd2';
+  /** The columns that name one identity, after `sdkappid` (the window partition). */
+  readonly key: readonly string[];
+  /** The value columns: a tie-break after `observed_at`, so both engines order rows alike. */
+  readonly values: readonly string[];
+  /** Value columns carried forward over rows where they are null (a gone account's nick). */
+  readonly carry: readonly string[];
+  /** The status of a row that holds values (`active`, `member`). */
+  readonly liveStatus: string;
+}
+
+/**
  * What a view reads: the table itself, its latest revision per message (with `known_msg_time`, the
  * newest non-zero `msg_time` of all its revisions), its revisions above 0 with the previous
- * revision's content beside them (`prev_*` columns), or its quarantined (unreadable) items.
+ * revision's content beside them (`prev_*` columns), its quarantined (unreadable) items, or an
+ * identity table's versions ({@link Scd2Source}).
  */
-export type ViewSource = 'table' | 'latest' | 'changes' | 'unreadable';
+export type ViewSource = 'table' | 'latest' | 'changes' | 'unreadable' | Scd2Source;
+
+/** A LEFT JOIN of a view: the table or view it reads, its alias and its condition. */
+export interface ViewJoin {
+  readonly table: string;
+  readonly alias: string;
+  readonly on: string;
+}
 
 /** A view: a name, the table it reads (and how) and its columns. */
 export interface ViewSpec {
@@ -52,9 +80,9 @@ export interface ViewSpec {
   readonly from: string;
   readonly source?: ViewSource;
   readonly columns: readonly ViewColumn[];
-  /** Alias of `from`, and a LEFT JOIN of a second table (columns then use qualified names). */
+  /** Alias of `from`, and LEFT JOINs of other tables or views (columns then use qualified names). */
   readonly alias?: string;
-  readonly join?: { readonly table: string; readonly alias: string; readonly on: string };
+  readonly joins?: readonly ViewJoin[];
 }
 
 /** The same expression in both dialects. */
@@ -349,13 +377,15 @@ export const MESSAGE_MEDIA_VIEW: ViewSpec = {
   description: 'One row per media reference with its outcome, joined to its message',
   from: 'media',
   alias: 'md',
-  join: {
-    table: MESSAGES_TABLE,
-    alias: 'm',
-    on:
-      'm.sdkappid = md.sdkappid AND m.dt = md.dt AND m.group_id = md.group_id AND ' +
-      "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = coalesce(md.revision, 0)",
-  },
+  joins: [
+    {
+      table: MESSAGES_TABLE,
+      alias: 'm',
+      on:
+        'm.sdkappid = md.sdkappid AND m.dt = md.dt AND m.group_id = md.group_id AND ' +
+        "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = coalesce(md.revision, 0)",
+    },
+  ],
   columns: [
     { name: 'sdk_app_id', hiveType: 'bigint', ...both('md.sdk_app_id'), comment: 'SDKAppID' },
     { name: 'group_id', hiveType: 'string', ...both('md.group_id'), comment: 'Group ID' },
@@ -439,6 +469,268 @@ export const MESSAGES_UNREADABLE_VIEW: ViewSpec = {
   ],
 };
 
+// ---------------------------------------------------------------------------------------------
+// Names as of message time (issue 24, docs/names.md)
+// ---------------------------------------------------------------------------------------------
+
+/** `valid_from`: null for the key's first row (it stands for the time before it too), else `observed_at`. */
+const VALID_FROM: ViewColumn = {
+  name: 'valid_from',
+  hiveType: 'bigint',
+  ...both('CASE WHEN scd_version = 1 THEN NULL ELSE observed_at END'),
+  comment: 'Epoch seconds from which this row holds; null for the first row of its key (holds since ever)',
+};
+const VALID_TO: ViewColumn = {
+  name: 'valid_to',
+  hiveType: 'bigint',
+  ...both('scd_next_observed_at'),
+  comment: 'Epoch seconds at which the next row takes over (exclusive); null for the latest row',
+};
+const OBSERVED_AT_COLUMN = pass(
+  'observed_at',
+  'bigint',
+  'When the archiver observed this row, epoch seconds',
+);
+const IDENTITY_PARTITION_COLUMNS: readonly ViewColumn[] = [
+  { name: 'sdkappid', hiveType: 'string', ...both('sdkappid'), comment: 'Partition: the SDKAppID' },
+  { name: 'dt', hiveType: 'string', ...both('dt'), comment: 'Partition: the date the row was observed' },
+];
+
+/**
+ * For a key whose latest rows have `status` (the key is gone or dissolved now): when the archive
+ * first saw it so, on each of the key's rows; else null.
+ */
+function sinceNow(status: string, key: readonly string[]): string {
+  const partition = ['sdkappid', ...key].join(', ');
+  return `min(CASE WHEN status = ${sqlString(status)} AND scd_live_count = scd_live_total THEN observed_at END) OVER (PARTITION BY ${partition})`;
+}
+
+export const USER_NAMES_VIEW: ViewSpec = {
+  name: 'user_names',
+  description: 'Nicknames over time (SCD2): one row per observed change, valid from valid_from to valid_to',
+  from: IDENTITY_TABLES.users,
+  source: {
+    kind: 'scd2',
+    key: ['sdk_app_id', 'account'],
+    values: ['nick', 'image', 'result_code'],
+    carry: ['nick', 'image'],
+    liveStatus: 'active',
+  },
+  columns: [
+    pass('sdk_app_id', 'bigint', 'SDKAppID'),
+    pass('account', 'string', 'UserID'),
+    {
+      name: 'nick',
+      hiveType: 'string',
+      ...both('known_nick'),
+      comment: 'Nickname as served; on a gone row the last one known',
+    },
+    {
+      name: 'image',
+      hiveType: 'string',
+      ...both('known_image'),
+      comment: 'Avatar URL as served; on a gone row the last one known',
+    },
+    pass('status', 'string', 'active, or gone: the API no longer knows the account'),
+    pass('result_code', 'bigint', 'ResultCode of a gone row'),
+    {
+      name: 'gone_since',
+      hiveType: 'bigint',
+      ...both(sinceNow('gone', ['sdk_app_id', 'account'])),
+      comment: 'For an account gone now: when the archive first saw it gone (epoch seconds); else null',
+    },
+    OBSERVED_AT_COLUMN,
+    VALID_FROM,
+    VALID_TO,
+    ...IDENTITY_PARTITION_COLUMNS,
+  ],
+};
+
+export const GROUP_NAMES_VIEW: ViewSpec = {
+  name: 'group_names',
+  description: 'Group names and types over time (SCD2): one row per observed change',
+  from: IDENTITY_TABLES.groups,
+  source: {
+    kind: 'scd2',
+    key: ['sdk_app_id', 'group_id'],
+    values: ['name', 'type', 'owner_account', 'error_code'],
+    carry: ['name', 'type', 'owner_account'],
+    liveStatus: 'active',
+  },
+  columns: [
+    pass('sdk_app_id', 'bigint', 'SDKAppID'),
+    pass('group_id', 'string', 'Group ID'),
+    {
+      name: 'name',
+      hiveType: 'string',
+      ...both('known_name'),
+      comment: 'Name; on a dissolved row the last known',
+    },
+    {
+      name: 'type',
+      hiveType: 'string',
+      ...both('known_type'),
+      comment: 'Type; on a dissolved row the last known',
+    },
+    {
+      name: 'owner_account',
+      hiveType: 'string',
+      ...both('known_owner_account'),
+      comment: 'Owner_Account; on a dissolved row the last known',
+    },
+    pass('status', 'string', 'active, or dissolved'),
+    pass('error_code', 'bigint', 'ErrorCode of a dissolved row'),
+    {
+      name: 'dissolved_since',
+      hiveType: 'bigint',
+      ...both(sinceNow('dissolved', ['sdk_app_id', 'group_id'])),
+      comment:
+        'For a group dissolved now: when the archive first saw it dissolved (epoch seconds); else null',
+    },
+    OBSERVED_AT_COLUMN,
+    VALID_FROM,
+    VALID_TO,
+    ...IDENTITY_PARTITION_COLUMNS,
+  ],
+};
+
+export const GROUP_MEMBERS_VIEW: ViewSpec = {
+  name: 'group_members',
+  description: 'Member roles and name cards over time (SCD2): one row per observed change',
+  from: IDENTITY_TABLES.members,
+  source: {
+    kind: 'scd2',
+    key: ['sdk_app_id', 'group_id', 'account'],
+    values: ['role', 'name_card'],
+    carry: [],
+    liveStatus: 'member',
+  },
+  columns: [
+    pass('sdk_app_id', 'bigint', 'SDKAppID'),
+    pass('group_id', 'string', 'Group ID'),
+    pass('account', 'string', 'UserID of the member'),
+    pass('role', 'string', 'Owner, Admin, Member or as served; null when left'),
+    pass('name_card', 'string', "NameCard as served ('' when unset); null when left"),
+    pass('status', 'string', 'member, or left: no longer listed'),
+    OBSERVED_AT_COLUMN,
+    VALID_FROM,
+    VALID_TO,
+    ...IDENTITY_PARTITION_COLUMNS,
+  ],
+};
+
+/** What the names of a message row are looked up by: its alias, sender column and time (epoch seconds). */
+export interface NamesLookup {
+  readonly alias: string;
+  readonly sender: string;
+  readonly time: string;
+}
+
+/**
+ * The row of an SCD2 view (alias `x`) valid at `time`: `valid_from <= t < valid_to`, open ends
+ * null. A message whose time is not known (null) takes the latest row.
+ */
+function validAt(x: string, time: string): string {
+  return (
+    `(${x}.valid_from IS NULL OR ${time} IS NULL OR ${x}.valid_from <= ${time}) AND ` +
+    `(${x}.valid_to IS NULL OR (${time} IS NOT NULL AND ${time} < ${x}.valid_to))`
+  );
+}
+
+/** The LEFT JOINs of the member, user and group rows valid at a message's time (aliases gm, un, gn). */
+export function namesJoins(m: NamesLookup): ViewJoin[] {
+  const sender = `${m.alias}.${m.sender}`;
+  const app = (x: string) => `${x}.sdk_app_id = ${m.alias}.sdk_app_id`;
+  return [
+    {
+      table: GROUP_MEMBERS_VIEW.name,
+      alias: 'gm',
+      on: `${app('gm')} AND gm.group_id = ${m.alias}.group_id AND gm.account = ${sender} AND ${validAt('gm', m.time)}`,
+    },
+    {
+      table: USER_NAMES_VIEW.name,
+      alias: 'un',
+      on: `${app('un')} AND un.account = ${sender} AND ${validAt('un', m.time)}`,
+    },
+    {
+      table: GROUP_NAMES_VIEW.name,
+      alias: 'gn',
+      on: `${app('gn')} AND gn.group_id = ${m.alias}.group_id AND ${validAt('gn', m.time)}`,
+    },
+  ];
+}
+
+/**
+ * The name columns of a message row joined by {@link namesJoins}, as docs/names.md states the rule:
+ * the name card (member, not empty), else the nickname (not empty; a gone account's last known),
+ * else the account.
+ */
+export function namesColumns(m: NamesLookup): ViewColumn[] {
+  const nameCard = "gm.status = 'member' AND gm.name_card <> ''";
+  const nick = "un.nick <> ''";
+  const pick = (card: string, nickname: string, account: string) =>
+    `CASE WHEN ${nameCard} THEN ${card} WHEN ${nick} THEN ${nickname} ELSE ${account} END`;
+  return [
+    {
+      name: 'from_name',
+      hiveType: 'string',
+      ...both(pick('gm.name_card', 'un.nick', `${m.alias}.${m.sender}`)),
+      comment: 'Name card in the group at msg_time, else nickname at msg_time, else the account',
+    },
+    {
+      name: 'from_name_source',
+      hiveType: 'string',
+      ...both(pick("'name_card'", "'nick'", "'account'")),
+      comment: 'Which one from_name is: name_card, nick or account',
+    },
+    {
+      name: 'from_role',
+      hiveType: 'string',
+      ...both("CASE WHEN gm.status = 'member' THEN gm.role END"),
+      comment: 'Role in the group at msg_time (Owner, Admin, Member, ...); null when none is known',
+    },
+    {
+      name: 'from_gone',
+      hiveType: 'boolean',
+      ...both('un.gone_since IS NOT NULL'),
+      comment: 'The API no longer knows the account: from_name is its last known name',
+    },
+    { name: 'group_name', hiveType: 'string', ...both('gn.name'), comment: 'Group name at msg_time' },
+    { name: 'group_type', hiveType: 'string', ...both('gn.type'), comment: 'Group type at msg_time' },
+    {
+      name: 'group_dissolved',
+      hiveType: 'boolean',
+      ...both('gn.dissolved_since IS NOT NULL'),
+      comment: 'The group is dissolved: group_name is its last known name',
+    },
+  ];
+}
+
+const NAMED_MESSAGE: NamesLookup = { alias: 'm', sender: 'sender', time: 'm.msg_time' };
+
+/** `messages_flat` with the names valid at each message's time (docs/names.md). */
+export const MESSAGES_NAMED_VIEW: ViewSpec = {
+  name: 'messages_named',
+  description: 'messages_flat with the sender name, role and group name valid at each message time',
+  from: MESSAGES_FLAT_VIEW.name,
+  alias: 'm',
+  joins: namesJoins(NAMED_MESSAGE),
+  columns: [
+    ...MESSAGES_FLAT_VIEW.columns
+      .filter((c) => c.name !== 'sdkappid' && c.name !== 'dt')
+      .map((c) => ({ ...c, ...both(`m.${c.name}`) })),
+    ...namesColumns(NAMED_MESSAGE),
+    { name: 'sdkappid', hiveType: 'string', ...both('m.sdkappid'), comment: 'Partition: the SDKAppID' },
+    {
+      name: 'dt',
+      hiveType: 'string',
+      ...both('m.dt'),
+      comment: 'Partition: filter on it to limit bytes scanned',
+    },
+  ],
+};
+
+/** The views, each after the views it reads (DuckDB binds a view when it is created). */
 export const VIEWS: readonly ViewSpec[] = [
   MESSAGES_LATEST_VIEW,
   MESSAGE_CHANGES_VIEW,
@@ -446,14 +738,21 @@ export const VIEWS: readonly ViewSpec[] = [
   MESSAGES_UNREADABLE_VIEW,
   RUNS_FLAT_VIEW,
   MESSAGE_MEDIA_VIEW,
+  USER_NAMES_VIEW,
+  GROUP_NAMES_VIEW,
+  GROUP_MEMBERS_VIEW,
+  MESSAGES_NAMED_VIEW,
 ];
 
 /** ` alias LEFT JOIN <table> alias ON …` of a join view ('' otherwise), tables named by `table`. */
 function joinClause(view: ViewSpec, table: (name: string) => string): string {
   const alias = view.alias ? ` ${view.alias}` : '';
-  return view.join
-    ? `${alias}\nLEFT JOIN ${table(view.join.table)} ${view.join.alias} ON ${view.join.on}`
-    : alias;
+  return `${alias}${renderJoins(view.joins ?? [], table)}`;
+}
+
+/** `\nLEFT JOIN <table> alias ON …` for each join, tables named by `table`. */
+export function renderJoins(joins: readonly ViewJoin[], table: (name: string) => string): string {
+  return joins.map((j) => `\nLEFT JOIN ${table(j.table)} ${j.alias} ON ${j.on}`).join('');
 }
 
 /** A SQL string literal, quotes doubled (both dialects). */
@@ -466,7 +765,7 @@ export function sqlIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-function selectList(view: ViewSpec, dialect: 'athena' | 'duckdb', timeZone: string): string {
+function selectList(view: ViewSpec, dialect: ViewDialect, timeZone: string): string {
   assertTimeZone(timeZone);
   const zone = sqlString(timeZone);
   return view.columns
@@ -491,9 +790,48 @@ export const PREVIOUS_COLUMNS = [
   'from_account',
 ] as const;
 
-/** The FROM clause for a view's source over `table` (already quoted). Same SQL in both dialects. */
-function fromClause(source: ViewSource, table: string): string {
+/** The SQL dialects the views are rendered in. */
+export type ViewDialect = 'athena' | 'duckdb';
+
+/** Names of the columns an {@link Scd2Source} puts beside each row. */
+export const SCD2_COLUMNS = [
+  'scd_version',
+  'scd_next_observed_at',
+  'scd_live_count',
+  'scd_live_total',
+] as const;
+
+/**
+ * `last_value(<column>) IGNORE NULLS` over `window`: Trino puts the null treatment after the call,
+ * DuckDB inside it (and refuses Trino's form).
+ */
+function lastKnown(column: string, window: string, dialect: ViewDialect): string {
+  return dialect === 'athena'
+    ? `last_value(${column}) IGNORE NULLS OVER (${window})`
+    : `last_value(${column} IGNORE NULLS) OVER (${window})`;
+}
+
+/** The versions of an identity table (see {@link Scd2Source}). */
+function scd2From(source: Scd2Source, table: string, dialect: ViewDialect): string {
+  const partition = `PARTITION BY ${['sdkappid', ...source.key].map(sqlIdentifier).join(', ')}`;
+  const tieBreak = ['status', ...source.values].map((c) => `${sqlIdentifier(c)} NULLS LAST`);
+  const ordered = `${partition} ORDER BY ${['observed_at', ...tieBreak].join(', ')}`;
+  const upToRow = `${ordered} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`;
+  const live = `CASE WHEN status = ${sqlString(source.liveStatus)} THEN 1 END`;
+  const columns = [
+    `row_number() OVER (${ordered}) AS scd_version`,
+    `lead(observed_at) OVER (${ordered}) AS scd_next_observed_at`,
+    `count(${live}) OVER (${upToRow}) AS scd_live_count`,
+    `count(${live}) OVER (${partition}) AS scd_live_total`,
+    ...source.carry.map((c) => `${lastKnown(sqlIdentifier(c), upToRow, dialect)} AS known_${c}`),
+  ];
+  return `(SELECT *,\n    ${columns.join(',\n    ')}\n  FROM ${table}) AS versions`;
+}
+
+/** The FROM clause for a view's source over `table` (already quoted). */
+function fromClause(source: ViewSource, table: string, dialect: ViewDialect): string {
   const notQuarantined = 'NOT coalesce(quarantined, false)';
+  if (typeof source === 'object') return scd2From(source, table, dialect);
   switch (source) {
     case 'table':
       return table;
@@ -521,12 +859,12 @@ function fromClause(source: ViewSource, table: string): string {
 export function athenaViewSql(view: ViewSpec, ctx: { database: string; timeZone: string }): string {
   const qualified = (name: string) => `${sqlIdentifier(ctx.database)}.${sqlIdentifier(name)}`;
   const table = qualified(view.from);
-  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', table)}${joinClause(view, qualified)}`;
+  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', table, 'athena')}${joinClause(view, qualified)}`;
 }
 
 /** The view's SELECT for DuckDB, reading the DuckDB mirror of the table. */
 export function duckdbViewSql(view: ViewSpec, ctx: { timeZone: string }): string {
-  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', sqlIdentifier(view.from))}${joinClause(view, sqlIdentifier)}`;
+  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', sqlIdentifier(view.from), 'duckdb')}${joinClause(view, sqlIdentifier)}`;
 }
 
 /** `CREATE OR REPLACE VIEW` for Athena: the fallback if the Glue encoding ever stops working. */

@@ -1,6 +1,6 @@
 /**
- * Athena over the archive: a Glue database with the `messages` and `runs` tables (partition
- * projection, no crawler, no partition upkeep), the `messages_flat` and `runs_flat` views, a
+ * Athena over the archive: a Glue database with the `messages`, `runs`, `media` and identity tables
+ * (partition projection, no crawler, no partition upkeep), the views (functions/query/views.ts), a
  * workgroup with enforced, encrypted results and a per-query scan limit, and saved queries for the
  * common questions.
  *
@@ -16,6 +16,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { parseHiveType } from '../../functions/query/hive-types.ts';
+import { IDENTITY_TABLES, identityTables } from '../../functions/query/identity-tables.ts';
 import { mediaTable } from '../../functions/query/media-table.ts';
 import { compiledFor, NAMED_QUERIES, savedQueryDescription } from '../../functions/query/named-queries.ts';
 import {
@@ -29,6 +30,7 @@ import {
 } from '../../functions/query/tables.ts';
 import {
   athenaCreateViewSql,
+  MESSAGES_NAMED_VIEW,
   prestoViewOriginalText,
   VIEWS,
   type ViewSpec,
@@ -60,6 +62,15 @@ export interface ArchiveQueryProps {
 }
 
 const MIN_CUTOFF = 10 * 1024 * 1024;
+
+/** The folder of the identity rows (`identities/<kind>/…`) under the archive prefix. */
+const IDENTITIES_PREFIX = 'identities/';
+
+/** The tables and views that read identity rows. */
+const NAME_READERS: ReadonlySet<string> = new Set([
+  ...Object.values(IDENTITY_TABLES),
+  ...VIEWS.filter((v) => v === MESSAGES_NAMED_VIEW || typeof v.source === 'object').map((v) => v.name),
+]);
 
 /** What running a query in the workgroup takes: start, poll, read, stop. */
 const RUN_QUERY_ACTIONS = [
@@ -118,14 +129,22 @@ export class ArchiveQuery extends Construct {
       dtStart: props.dtStart,
     };
     const tables: Record<string, glue.CfnTable> = {};
-    for (const definition of [messagesTable(location), runsTable(location), mediaTable(location)]) {
+    const definitions = [
+      messagesTable(location),
+      runsTable(location),
+      mediaTable(location),
+      ...identityTables(location),
+    ];
+    for (const definition of definitions) {
       tables[definition.name] = this.externalTable(definition, account);
     }
     const viewContext = { database: this.databaseName, timeZone: props.timeZone };
     for (const view of VIEWS) {
       const table = this.view(view, viewContext, account);
-      const source = tables[view.from];
-      if (source) table.node.addDependency(source);
+      for (const read of [view.from, ...(view.joins ?? []).map((j) => j.table)]) {
+        const source = tables[read];
+        if (source) table.node.addDependency(source);
+      }
       tables[view.name] = table;
     }
     this.tables = tables;
@@ -264,7 +283,8 @@ export class ArchiveQuery extends Construct {
   /**
    * What a function needs to run its own queries over `tables` of the archive, and no more (for
    * people and tools, {@link grantQuery}): start, poll, read and stop queries in the workgroup; read
-   * those tables' definitions; read and list `<prefix>messages/`; write and read Athena's results
+   * those tables' definitions; read and list `<prefix>messages/` (and `<prefix>identities/` when a
+   * table or view of names is among them); write and read Athena's results
    * under `results/` with the results key. The archive bucket's key is the caller's to grant.
    * @throws RangeError for a table the construct does not define
    */
@@ -293,16 +313,21 @@ export class ArchiveQuery extends Construct {
         ),
       ],
     });
+    // The name views read the identity rows (issue 24): only a grant that includes them reads them.
+    const folders = [
+      'messages/',
+      ...(tables.some((t) => NAME_READERS.has(t)) ? [IDENTITIES_PREFIX] : []),
+    ].map((folder) => `${this.prefix}${folder}*`);
     add({
       sid: 'QueryArchiveObjects',
       actions: ['s3:GetObject'],
-      resources: [this.bucket.arnForObjects(`${this.prefix}messages/*`)],
+      resources: folders.map((folder) => this.bucket.arnForObjects(folder)),
     });
     add({
       sid: 'QueryArchiveList',
       actions: ['s3:ListBucket'],
       resources: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${this.prefix}messages/*`] } },
+      conditions: { StringLike: { 's3:prefix': folders } },
     });
     add({
       sid: 'QueryBuckets',
@@ -332,7 +357,7 @@ export class ArchiveQuery extends Construct {
 
   /**
    * Lets `grantee` run queries in the workgroup: Athena on the workgroup, Glue reads on the
-   * database and its tables, reads of the archive's message and run prefixes, and results.
+   * database and its tables, reads of the archive's message, run and identity prefixes, and results.
    */
   public grantQuery(grantee: iam.IGrantable): void {
     const stack = Stack.of(this);
@@ -359,6 +384,7 @@ export class ArchiveQuery extends Construct {
     });
     this.bucket.grantRead(grantee, `${this.prefix}messages/*`);
     this.bucket.grantRead(grantee, `${this.prefix}runs/*`);
+    this.bucket.grantRead(grantee, `${this.prefix}${IDENTITIES_PREFIX}*`);
     this.resultsBucket.grantReadWrite(grantee);
   }
 }
