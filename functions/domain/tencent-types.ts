@@ -85,6 +85,16 @@ export interface RawMessage extends JsonObject {
 }
 
 /**
+ * A one-to-one message exactly as `admin_getroammsg` returned it (docs/tencent-api.md,
+ * admin_getroammsg), validated for the fields the archive relies on: `MsgKey` identifies it
+ * (an opaque string), `MsgTimeStamp` files it. `MsgSeq` is chosen by the client and may repeat.
+ */
+export interface RoamMessage extends JsonObject {
+  MsgKey: string;
+  MsgTimeStamp: number;
+}
+
+/**
  * An item of a history page that failed the page schema (e.g. a null `MsgTimeStamp`), kept verbatim
  * so it can be archived as a flagged row instead of failing the whole page.
  */
