@@ -163,6 +163,60 @@ export function identityCallBudget(otherCalls: number, share: number): number {
   return Math.floor((share * otherCalls) / (1 - share) + 1e-9);
 }
 
+/** The budget of a run with work to do: the share of its other calls, at least `minCalls`. */
+export function runCallBudget(otherCalls: number, share: number, minCalls: number): number {
+  return Math.max(minCalls, identityCallBudget(otherCalls, share));
+}
+
+/** Roll-call slots: the known groups are checked (get_group_info) a slot a time, round the slots (15 groups a slot for a million). */
+export const ROLL_CALL_SLOTS = 65_536;
+
+/** A group's roll-call slot (FNV-1a of the id: cheap enough for a million ids a run). */
+export function rollCallSlot(groupId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < groupId.length; i++) {
+    hash ^= groupId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % ROLL_CALL_SLOTS;
+}
+
+/**
+ * The known groups to check this run, slot by slot from `cursor`, at most `capacity` of them, and
+ * the cursor for the next run (the first slot not checked whole). A dissolved group is no longer
+ * listed, and an idle group's rename is seen by no other call: the roll call finds both, with the
+ * calls the run's own lookups left over. `known` is iterated once (no copy of it is kept).
+ */
+export function pickRollCall(
+  known: Iterable<string>,
+  knownCount: number,
+  at: { cursor: number; capacity: number },
+): { groupIds: string[]; cursor: number } {
+  const { cursor, capacity } = at;
+  if (capacity <= 0 || knownCount === 0) return { groupIds: [], cursor };
+  const perSlot = knownCount / ROLL_CALL_SLOTS;
+  const window = Math.min(ROLL_CALL_SLOTS, Math.max(1, Math.floor(capacity / perSlot)));
+  const bySlot = new Map<number, Set<string>>();
+  for (const groupId of known) {
+    const offset = (rollCallSlot(groupId) - cursor + ROLL_CALL_SLOTS) % ROLL_CALL_SLOTS;
+    if (offset >= window) continue;
+    const set = bySlot.get(offset) ?? new Set<string>();
+    set.add(groupId);
+    bySlot.set(offset, set);
+  }
+  const groupIds: string[] = [];
+  let whole = 0;
+  for (let offset = 0; offset < window; offset++) {
+    const slot = [...(bySlot.get(offset) ?? [])].sort();
+    const room = capacity - groupIds.length;
+    groupIds.push(...slot.slice(0, room));
+    if (slot.length > room) break;
+    whole++;
+  }
+  // A slot larger than the capacity is left after its first groups (the next round sees them again).
+  return { groupIds, cursor: (cursor + Math.max(1, whole)) % ROLL_CALL_SLOTS };
+}
+
 /** What is to be looked up (or is left pending): each list in priority order, pending first. */
 export interface IdentityWork {
   groups: string[];
@@ -289,11 +343,14 @@ export function identityRowsKey(kind: IdentityKind, sdkAppId: number, dt: string
 export interface IdentityHead {
   version: number;
   pending: IdentityWork;
+  /** The roll call's next slot (pickRollCall). */
+  rollCall: number;
 }
 
 export const emptyIdentityHead = (): IdentityHead => ({
   version: 0,
   pending: { groups: [], users: [], members: [] },
+  rollCall: 0,
 });
 
 /** A commit: written first as the intent, then applied (rows, shards, head). */
@@ -305,6 +362,7 @@ export interface IdentityCommit {
   /** kind → shard → key → new value hash. */
   shards: { [K in IdentityKind]: Record<string, Record<string, string>> };
   pending: IdentityWork;
+  rollCall: number;
 }
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
@@ -334,11 +392,16 @@ function parseJson(text: string, location: string): Record<string, unknown> {
   return value;
 }
 
+function rollCallOf(value: Record<string, unknown>): number {
+  const at = value.rollCall ?? 0;
+  return isSafeInt(at) && at >= 0 && at < ROLL_CALL_SLOTS ? at : 0;
+}
+
 export function parseIdentityHead(text: string, location: string): IdentityHead {
   const value = parseJson(text, location);
   if (!isSafeInt(value.version) || value.version < 0)
     throw new StateCorruptError(`${location}: version is not a whole number`);
-  return { version: value.version, pending: parseWork(value.pending, location) };
+  return { version: value.version, pending: parseWork(value.pending, location), rollCall: rollCallOf(value) };
 }
 
 export function parseShard(text: string, location: string): ShardHashes {
@@ -369,6 +432,7 @@ export function parseIdentityCommit(text: string, location: string): IdentityCom
     rows: { users: [], groups: [], members: [] },
     shards: { users: {}, groups: {}, members: {} },
     pending: parseWork(value.pending, location),
+    rollCall: rollCallOf(value),
   };
   for (const kind of IDENTITY_KINDS) {
     const kindRows = rows[kind];

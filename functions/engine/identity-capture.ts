@@ -17,11 +17,11 @@ import {
   changedRows,
   distinct,
   emptyIdentityHead,
+  GROUP_INFO_BATCH,
   groupRow,
   type IdentityCommit,
   type IdentityHead,
   type IdentityWork,
-  identityCallBudget,
   identityHeadKey,
   identityIntentKey,
   identityRowsKey,
@@ -31,7 +31,9 @@ import {
   parseIdentityCommit,
   parseIdentityHead,
   parseShard,
+  pickRollCall,
   planLookups,
+  runCallBudget,
   serializeShard,
   shardOf,
   userRow,
@@ -53,12 +55,15 @@ export interface IdentityRunOptions {
   maxCallShare: number;
   /** Items of each kind kept pending at most; beyond, the newest are dropped (looked up when seen again). */
   maxPending: number;
+  /** Calls a run may always make, whatever the share (a small run's lookups and the roll call). */
+  minCalls: number;
 }
 
 export const DEFAULT_IDENTITY_OPTIONS: IdentityRunOptions = {
   enabled: true,
   maxCallShare: 0.05,
   maxPending: 100_000,
+  minCalls: 4,
 };
 
 /** Identity lookups in flight at once (the client paces them with everything else). */
@@ -76,6 +81,8 @@ export interface IdentityReport {
   otherCalls: number;
   /** Groups whose name came with planning's own `get_group_info` call (no extra call). */
   groupsFromPlanning: number;
+  /** Known groups checked by the roll call (dissolved groups, renames of idle groups). */
+  rollCall: number;
   /** Rows written per kind. */
   rows: PerKind;
   /** Left for the next run, per kind. */
@@ -112,6 +119,8 @@ export interface IdentityContext {
   options: IdentityRunOptions;
   /** False when the run is out of time: nothing is looked up, the run's work goes pending. */
   lookUp: boolean;
+  /** The groups the archive knows (for the roll call), as the run's state holds them. */
+  known?: { readonly size: number; values(): Iterable<{ groupId: string }> } | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -123,6 +132,7 @@ export interface RunIdentities {
   };
   fence: () => Promise<void>;
   signal?: AbortSignal | undefined;
+  known?: IdentityContext['known'];
   /** The soft stop: when it fired, nothing is looked up (the run's work goes pending). */
   stop?: AbortSignal | undefined;
 }
@@ -156,6 +166,7 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
     budget: 0,
     otherCalls: ctx.tap.calls,
     groupsFromPlanning: 0,
+    rollCall: 0,
     rows: zero(),
     pending: zero(),
     dropped: 0,
@@ -172,8 +183,11 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
     return info === undefined;
   });
   report.groupsFromPlanning = fromPlanning.length;
-  report.budget = ctx.lookUp ? identityCallBudget(report.otherCalls, ctx.options.maxCallShare) : 0;
+  const { maxCallShare, minCalls } = ctx.options;
+  report.budget = ctx.lookUp ? runCallBudget(report.otherCalls, maxCallShare, minCalls) : 0;
   const plan = planLookups(work, report.budget);
+  const rollCall = addRollCall(ctx, { plan, work, cursor: head.rollCall, budget: report.budget });
+  report.rollCall = rollCall.checked;
   const observed = await lookUp(ctx, plan, report);
   observed.groups.push(...fromPlanning.flatMap((info) => groupRow(ctx.sdkAppId, info, ctx.observedAt) ?? []));
   const capped = capWork(observed.left, ctx.options.maxPending);
@@ -185,14 +199,39 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
   };
   const commit = await diff(ctx, observed, head.version + 1);
   commit.pending = capped.work;
+  commit.rollCall = rollCall.cursor;
   for (const kind of IDENTITY_KINDS) report.rows[kind] = commit.rows[kind].length;
   const anyRows = IDENTITY_KINDS.some((kind) => commit.rows[kind].length > 0);
-  if (anyRows || JSON.stringify(commit.pending) !== JSON.stringify(head.pending)) {
+  const headChanged =
+    commit.rollCall !== head.rollCall || JSON.stringify(commit.pending) !== JSON.stringify(head.pending);
+  if (anyRows || headChanged) {
     await writeIntent(ctx, commit);
     await applyCommit(ctx, commit);
   }
   report.elapsedMs = ctx.clock.now() - started;
   return report;
+}
+
+/**
+ * Known groups no other lookup of this run covers, checked with the calls left over (50 a call),
+ * added to the plan's group calls; the next cursor.
+ */
+function addRollCall(
+  ctx: IdentityContext,
+  at: { plan: LookupPlan; work: IdentityWork; cursor: number; budget: number },
+): { checked: number; cursor: number } {
+  const { plan, work, cursor, budget } = at;
+  const used = plan.groupBatches.length + plan.userBatches.length + plan.memberBatches.length;
+  const known = ctx.known;
+  if (known === undefined || budget - used <= 0) return { checked: 0, cursor };
+  const covered = new Set([...work.groups, ...ctx.tap.infos.keys()]);
+  const ids = function* () {
+    for (const target of known.values()) if (!covered.has(target.groupId)) yield target.groupId;
+  };
+  const picked = pickRollCall(ids(), known.size, { cursor, capacity: (budget - used) * GROUP_INFO_BATCH });
+  for (let i = 0; i < picked.groupIds.length; i += GROUP_INFO_BATCH)
+    plan.groupBatches.push(picked.groupIds.slice(i, i + GROUP_INFO_BATCH));
+  return { checked: picked.groupIds.length, cursor: picked.cursor };
 }
 
 /** The run's work: what was pending first, then the groups and senders of this run. */
@@ -296,6 +335,7 @@ async function diff(ctx: IdentityContext, observed: Observed, version: number): 
     rows: { users: [], groups: [], members: [] },
     shards: { users: {}, groups: {}, members: {} },
     pending: { groups: [], users: [], members: [] },
+    rollCall: 0,
   };
   for (const kind of IDENTITY_KINDS) {
     const byShard = new Map<string, IdentityRow[]>();
@@ -312,6 +352,10 @@ async function diff(ctx: IdentityContext, observed: Observed, version: number): 
       commit.rows[kind].push(...rows);
       commit.shards[kind][shard] = changes;
     }
+    // In key order, whatever the shards' order: the same rows give the same object.
+    const keyed = commit.rows[kind].map((row) => [identityKey(kind, row), row] as const);
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    commit.rows[kind] = keyed.map(([, row]) => row);
   }
   return commit;
 }
@@ -336,9 +380,10 @@ async function openIdentityState(
   const intent = await ctx.store.get(intentKey);
   if (intent === undefined) {
     // A run killed after its head and before deleting its intent left it: done, only tidied here.
-    if (head.version > 0) {
+    const done = head.version > 0 ? identityIntentKey(ctx.sdkAppId, head.version) : undefined;
+    if (done !== undefined && (await ctx.store.get(done)) !== undefined) {
       await ctx.fence();
-      await ctx.store.delete(identityIntentKey(ctx.sdkAppId, head.version));
+      await ctx.store.delete(done);
     }
     return { head, rolledForward: false };
   }
@@ -347,7 +392,7 @@ async function openIdentityState(
     throw new StateCorruptError(`${intentKey}: holds version ${commit.version}, not ${head.version + 1}`);
   ctx.logger.info('finishing the identity commit a stopped run left', { version: commit.version });
   await applyCommit(ctx, commit);
-  head = { version: commit.version, pending: commit.pending };
+  head = { version: commit.version, pending: commit.pending, rollCall: commit.rollCall };
   return { head, rolledForward: true };
 }
 
@@ -392,7 +437,7 @@ async function applyCommit(ctx: IdentityContext, commit: IdentityCommit): Promis
       });
     }
   }
-  const head: IdentityHead = { version: commit.version, pending: commit.pending };
+  const head: IdentityHead = { version: commit.version, pending: commit.pending, rollCall: commit.rollCall };
   await ctx.fence();
   await store.put(identityHeadKey(sdkAppId), encode(`${JSON.stringify(head)}\n`), {
     contentType: 'application/json',

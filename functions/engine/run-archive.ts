@@ -123,8 +123,8 @@ async function archive(
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     await planPageAndRescan({ deps, options: run, keeper, writer, report, signal, fence }, signals, media);
     if (tap) {
-      const identities = { tap, options: { ...run, identities: options.identities }, fence, signal, stop };
-      withIdentities(report).identities = await captureForRun(deps, identities);
+      const at = { options: { ...run, identities: options.identities }, known: keeper.targets };
+      withIdentities(report).identities = await captureForRun(deps, { tap, ...at, fence, signal, stop });
     }
   } catch (error) {
     if (hardStop.aborted) fatal = hardStop.reason;
