@@ -1,6 +1,7 @@
 /**
- * The paging loop: round-robin over the targets, many pages in flight under the client's rate
- * limit (each target's spans paged in parallel, each span sequentially by following), every page's
+ * The paging loop: the longest chains first (functions/engine/span-queue.ts), many pages in flight
+ * under the client's rate limit (each target's spans paged in parallel, each span sequentially by
+ * following), every page's
  * records handed to the writer as they come, and checkpoints written while paging goes on (the
  * last one after every page has settled).
  */
@@ -19,6 +20,7 @@ import { fetchPage } from './fetch-window.ts';
 import { PLANNING_CALLS_IN_FLIGHT } from './plan-targets.ts';
 import { noteQuarantined, type RunReport } from './report.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
+import { SpanQueue } from './span-queue.ts';
 import type { PageResult, Span, TargetWork } from './target-work.ts';
 import type { WorkFeed } from './work-feed.ts';
 
@@ -48,7 +50,7 @@ export interface PagingControl {
   readonly planning?: WorkFeed | undefined;
 }
 
-/** The paging loop: round-robin over targets, many pages in flight, checkpoints alongside. */
+/** The paging loop: longest spans first, many pages in flight, checkpoints alongside. */
 export async function pageTargets(
   run: RunContext,
   targets: TargetWork[],
@@ -57,12 +59,12 @@ export async function pageTargets(
   await new PageLoop(run, targets, control).page();
 }
 
-/** The loop's state: the pages in flight, the round-robin cursor, the checkpoint being written. */
+/** The loop's state: the pages in flight, the spans waiting, the checkpoint being written. */
 class PageLoop {
   private readonly inFlight = new Set<Promise<void>>();
   private lastCheckpoint: number;
-  /** Where the round robin resumes. */
-  private cursor = 0;
+  /** The spans with seqs left and no page in flight, longest first. */
+  private readonly waiting = new SpanQueue();
   /** Targets checked for a range with nothing left to fetch (see `absorb`). */
   private absorbed = 0;
   /** The first run-fatal error of a page: no new page; the run throws it after the last commit. */
@@ -177,19 +179,29 @@ class PageLoop {
    */
   private absorb(): void {
     for (; this.absorbed < this.targets.length; this.absorbed++) {
-      this.finishIfDone(this.targets[this.absorbed] as TargetWork);
+      const target = this.targets[this.absorbed] as TargetWork;
+      this.finishIfDone(target);
+      this.queueSpans(target);
     }
   }
 
-  /** Round robin over the targets: the next one with a span free to page, and that span. */
+  /** Queues the spans of `target` that have seqs left and no page in flight. */
+  private queueSpans(target: TargetWork): void {
+    if (target.finished || target.failed !== undefined || target.interrupted) return;
+    for (const span of target.spans)
+      if (!span.inFlight && span.hi >= span.lo) this.waiting.push(target, span);
+  }
+
+  /**
+   * The waiting span with the most seqs left, and its target. Entries gone stale while they waited
+   * (the target failed or was stopped, a stop dropped the span, its range was finished) are skipped.
+   */
   private pick(): { target: TargetWork; span: Span } | undefined {
-    const targets = this.targets;
-    for (let i = 0; i < targets.length; i++) {
-      const target = targets[(this.cursor + i) % targets.length] as TargetWork;
-      const span = target.nextSpan();
-      if (span === undefined) continue;
-      this.cursor = (this.cursor + i + 1) % targets.length;
-      return { target, span };
+    for (let next = this.waiting.pop(); next !== undefined; next = this.waiting.pop()) {
+      const { target, span } = next;
+      if (target.failed !== undefined || target.interrupted || target.finished) continue;
+      if (span.inFlight || span.hi < span.lo || !target.spans.includes(span)) continue;
+      return next;
     }
     return undefined;
   }
@@ -273,6 +285,7 @@ class PageLoop {
       this.fail(target, error);
     }
     this.finishIfDone(target);
+    this.queueSpans(target);
     this.progress();
   }
 

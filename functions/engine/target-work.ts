@@ -21,6 +21,8 @@ export interface Span {
   readonly lo: number;
   hi: number;
   inFlight: boolean;
+  /** Waiting in the page loop's queue (functions/engine/span-queue.ts). */
+  queued: boolean;
   /** Oldest `MsgTimeStamp` archived from this span so far (zeroed placeholders have none). */
   oldestTime: number | null;
 }
@@ -173,6 +175,6 @@ export class TargetWork {
   private startRange(): void {
     const range = this.range;
     const spans: SeqWindow[] = range ? planSpans(pendingSpans(range, this.floor), this.maxSpans) : [];
-    this.spans = spans.map((w) => ({ lo: w.lo, hi: w.hi, inFlight: false, oldestTime: null }));
+    this.spans = spans.map((w) => ({ lo: w.lo, hi: w.hi, inFlight: false, queued: false, oldestTime: null }));
   }
 }

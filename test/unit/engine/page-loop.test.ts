@@ -95,6 +95,35 @@ describe('pageTargets', () => {
     expect(await committed(store, BETA)).toMatchObject({ highWater: 12, inProgress: null });
   });
 
+  it('pages the longest chain first, so that it does not start last and run alone at the end (issue 23)', async () => {
+    const LONG = '@TGS#long';
+    const { chat, run, report } = await setup(
+      {
+        groups: {
+          [ALPHA]: messageRun(20, NOW_SEC - 86_400),
+          [BETA]: messageRun(30, NOW_SEC - 86_400),
+          [LONG]: messageRun(70, NOW_SEC - 86_400),
+        },
+      },
+      { concurrency: 2 },
+    );
+
+    // Listed last, as a listing may hand out a big group after a thousand small ones.
+    await pageTargets(run, [target(ALPHA, 20), target(BETA, 30), target(LONG, 70)]);
+
+    const order = chat.historyRequests.map((r) => `${r.groupId} ${window(r)}`);
+    // The long one at once and at every turn while it has more left than the others.
+    expect(order.slice(0, 2)).toEqual([`${LONG} 70/20`, `${BETA} 30/20`]);
+    expect(order.filter((o) => o.startsWith(LONG))).toEqual([
+      `${LONG} 70/20`,
+      `${LONG} 50/20`,
+      `${LONG} 30/20`,
+      `${LONG} 10/10`,
+    ]);
+    expect(order.indexOf(`${ALPHA} 20/20`)).toBeGreaterThan(order.indexOf(`${LONG} 50/20`));
+    expect(report).toMatchObject({ messages: 120, done: true, remainingTargets: 0 });
+  });
+
   it('goes on below empty pages (seqs that no longer exist) and claims the whole range', async () => {
     // Only seqs 1..10 exist; 11..50 were deleted: the server answers their pages empty and complete.
     const { store, chat, run, report } = await setup({
