@@ -13,8 +13,11 @@ import { TencentClient } from './adapters/tencent/client.ts';
 import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import { type AppConfig, type Config, downloadDeadlineOf } from './config/schema.ts';
+import { ConfigError } from './domain/errors.ts';
 import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
+import { CallbackReceiver } from './engine/callback-receiver.ts';
+import { CallbackRecorder } from './engine/callback-recorder.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
 
 /** Process-wide services that entry points provide. */
@@ -200,4 +203,36 @@ function mediaDepsFor(
 function isStreaming(store: ObjectStore): store is StreamingObjectStore {
   const candidate = store as Partial<StreamingObjectStore>;
   return typeof candidate.putStream === 'function' && typeof candidate.head === 'function';
+}
+
+/**
+ * The callback receiver for the apps of `config` that have a `callbackToken` (docs/callbacks.md).
+ * @throws ConfigError when no app has one
+ */
+export async function composeReceiver(
+  config: Config,
+  runtime: Runtime,
+  where: { store: ObjectStore; receiverId: string },
+): Promise<{ receiver: CallbackReceiver; recorder: CallbackRecorder; apps: number[] }> {
+  const tokens = new Map<number, string>();
+  for (const [index, app] of config.apps.entries()) {
+    if (app.callbackToken === undefined) continue;
+    const token = await runtime.resolveSecret(app.callbackToken, `apps.${index}.callbackToken`);
+    runtime.secrets.add(() => [token]);
+    tokens.set(app.sdkAppId, token);
+  }
+  if (tokens.size === 0) {
+    throw new ConfigError(
+      'apps.0.callbackToken: no app has a callbackToken; set it to the callback token of the app (Chat console, Callback configuration), e.g. { "env": "TENCENT_CALLBACK_TOKEN" }',
+      { field: 'apps.0.callbackToken' },
+    );
+  }
+  const recorder = new CallbackRecorder({
+    store: where.store,
+    clock: runtime.clock,
+    timeZone: config.archive.timeZone,
+    receiverId: where.receiverId,
+  });
+  const receiver = new CallbackReceiver({ tokens, recorder, clock: runtime.clock });
+  return { receiver, recorder, apps: [...tokens.keys()] };
 }

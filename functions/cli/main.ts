@@ -8,6 +8,7 @@
  *   export      run a named query or SQL over the archive into a CSV/JSONL file, or a transcript (npm run export)
  *   audit       check the archive is complete: every seq once, every gap explained (npm run audit)
  *   verify-deploy  after a deploy: alarms reach the topic, the function's S3 access, views, schedules
+ *   receiver    receive Tencent's callbacks and record them into the archive (npm run receiver)
  */
 import { parseArgs } from 'node:util';
 import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
@@ -30,6 +31,7 @@ async function usage(): Promise<string> {
   npm start                                   demo: simulator -> ./archive
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
   npm run simulator -- [--port <n>]
+  npm run receiver -- --config <file.json> [--port <n>] [--host <address>] [--out <dir|s3://bucket/prefix>]
 ${EXPORT_USAGE}
 ${AUDIT_USAGE}
   npm run verify-deploy -- --stack <name> [--time-zone <IANA zone>] [--region <region>] [--alarm-wait <seconds>]`;
@@ -52,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       deadline: { type: 'string' },
       app: { type: 'string' },
       port: { type: 'string' },
+      host: { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -75,6 +78,13 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'simulator':
       return (await import('./simulator-command.ts')).runSimulatorCommand(values.port);
+    case 'receiver':
+      return (await import('./receiver-command.ts')).runReceiverCommand(runtime, {
+        configPath: values.config,
+        port: values.port,
+        host: values.host,
+        out: values.out,
+      });
     default:
       process.stderr.write(`Unknown command ${JSON.stringify(command)}.\n${await usage()}\n`);
       return EXIT.usage;

@@ -123,6 +123,8 @@ const AppSchema = z
     secretKey: SecretSourceSchema.optional(),
     /** Or a ready-made admin UserSig (cannot be renewed by the archiver). */
     userSig: SecretSourceSchema.optional(),
+    /** The app's callback token (Chat console, callback configuration), for `npm run receiver` (docs/callbacks.md). */
+    callbackToken: SecretSourceSchema.optional(),
     userSigLifetimeSeconds: z
       .number()
       .int()
