@@ -313,6 +313,53 @@ describe('RateLimiter', () => {
     expect(busiest(unreported)).toBeGreaterThan(200);
   });
 
+  /**
+   * The event loop itself stalls (issue 23: CPU hogs on a 2-core machine): 64 callers at 200/s; a
+   * permitted request goes out on the next turn of the loop (the hop to the transport thread), so
+   * every request permitted just before a stall leaves at its end, together with the burst the
+   * pacer lets out when it wakes late; the answers that came in meanwhile are read late too.
+   * Requests arrive 40 ± 20 ms after they left (virtual time on the server's side too, counted at
+   * arrival), answers 40 ms after that. `reportLate` says whether the answers tell the limiter how
+   * late each request left. Returns the arrival times.
+   */
+  async function stalledLoopRun(reportLate: boolean): Promise<number[]> {
+    const time = new VirtualTime(T0);
+    const limiter = new RateLimiter({ a: 200 }, time);
+    const random = lcg(23);
+    // At the first burst, mid-run for 300 ms, and for longer than a window (1,200 ms).
+    time.stall(T0, 300);
+    time.stall(T0 + 4_000, 300);
+    time.stall(T0 + 9_000, 1_200);
+    const arrivals: number[] = [];
+    let calls = 3_000;
+    const caller = async (): Promise<void> => {
+      for (; calls > 0; calls--) {
+        const permit = await limiter.acquire('a');
+        await time.sleep(0); // the hop to the transport: a stall now delays the send
+        const sentAt = time.now();
+        const arrival = sentAt + 40 + (random() * 2 - 1) * 20;
+        arrivals.push(arrival);
+        await time.sleep(arrival + 40 - time.now()); // read when the loop gets to it
+        limiter.answered('a', permit, 'accepted', {
+          rttMs: arrival + 40 - sentAt,
+          lateMs: reportLate ? sentAt - permit.sentAtMs : 0,
+        });
+      }
+    };
+    const callers = Array.from({ length: 64 }, caller);
+    await time.run();
+    await Promise.all(callers);
+    return arrivals;
+  }
+
+  it('after a stalled event loop, never lets more arrive in any window than the limit (the delayed sends and the late burst together)', async () => {
+    const arrivals = await stalledLoopRun(true);
+    expect(arrivals.length).toBeGreaterThanOrEqual(3_000);
+    expect(busiest(arrivals)).toBeLessThanOrEqual(200);
+    // Paced on the permits alone, the sends the stall held back land in the next window's count.
+    expect(busiest(await stalledLoopRun(false))).toBeGreaterThan(200);
+  });
+
   it('the same check fails for sends on a fixed schedule released late (the GCRA failure)', () => {
     // What a scheduled pacer does: slots 5 ms apart; those due in the stall all go at its end.
     const slots = Array.from({ length: 1_400 }, (_, i) => T0 + i * 5);
