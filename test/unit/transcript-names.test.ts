@@ -5,13 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { identityTimeline } from '../../functions/domain/identity-timeline.ts';
-import type { TranscriptGroup, TranscriptMessage } from '../../functions/query/transcript/model.ts';
+import {
+  NO_MEDIA,
+  type TranscriptGroup,
+  type TranscriptMessage,
+} from '../../functions/query/transcript/model.ts';
 import {
   groupOf,
   transcriptFileName,
   transcriptTitle,
   withNames,
 } from '../../functions/query/transcript/names.ts';
+import { renderTranscriptHtml } from '../../functions/query/transcript/render-html.ts';
 
 const named = (name: string): TranscriptGroup => ({ names: [{ name, since: null }], dissolvedSince: null });
 const G = '@TGS#1144GY2BFPB';
@@ -60,5 +65,62 @@ describe('without identity rows', () => {
     expect(groupOf([message], timeline)).toBeUndefined();
     expect(transcriptTitle(undefined, G, null)).toBe(`Chat ${G}`);
     expect(transcriptTitle(named('  '), G, 'T')).toBe(`Chat ${G} / T`);
+  });
+});
+
+describe('a dissolved group in the page header', () => {
+  it('keeps the last known name and says when the archive first saw it dissolved', () => {
+    const row = (name: string | null, at: number, status: 'active' | 'dissolved') => ({
+      sdk_app_id: 1,
+      group_id: G,
+      name,
+      type: name === null ? null : 'Public',
+      owner_account: name === null ? null : 'o',
+      status,
+      error_code: status === 'dissolved' ? 10010 : null,
+      observed_at: at,
+    });
+    const timeline = identityTimeline(G, {
+      users: [],
+      members: [],
+      groups: [row('Launch', 100, 'active'), row(null, 5000, 'dissolved')],
+    });
+    const message: TranscriptMessage = {
+      groupId: G,
+      topicId: null,
+      seq: 1,
+      time: 1000,
+      sender: 'alice',
+      isSystem: false,
+      versions: [
+        {
+          revision: 0,
+          observedAt: null,
+          change: null,
+          isPlace: 0,
+          body: [{ type: 'TIMTextElem', content: { Text: 'hi' } }],
+          cloudCustomData: null,
+        },
+      ],
+    };
+    const group = groupOf([message], timeline);
+    expect(group).toEqual({ names: [{ name: 'Launch', since: null }], dissolvedSince: 5000 });
+    const html = renderTranscriptHtml({
+      title: transcriptTitle(group, G, null),
+      source: './archive',
+      groupId: G,
+      topicId: null,
+      from: '1970-01-01',
+      to: '1970-01-01',
+      timeZone: 'UTC',
+      generatedAtMs: 0,
+      messages: [message],
+      media: NO_MEDIA,
+      ...(group === undefined ? {} : { group }),
+    });
+    expect(html).toContain('<title>Launch</title>');
+    expect(html).toContain(
+      'Group name: <bdi class="name" title="Launch">Launch</bdi>. Dissolved: first seen dissolved 1970-01-01 01:23:20; the name is the last known one.',
+    );
   });
 });
