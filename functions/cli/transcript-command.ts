@@ -52,7 +52,9 @@ const TRANSCRIPT_PARAMS: NamedQuery = {
 
 export const TRANSCRIPT_USAGE = `  npm run export -- transcript --params group_id=<id> from=<YYYY-MM-DD> to=<YYYY-MM-DD> [topic_id=<id>]
                     [--out <chat.html | folder/>] [--archive <dir|s3://bucket/prefix>] [--config <file.json>]
-                    [--time-zone <IANA zone>] [--title <text>] [--workgroup <name>] [--database <name>]`;
+                    [--time-zone <IANA zone>] [--title <text>] [--workgroup <name>] [--database <name>]
+                    [--no-names]   senders by account and the title by group id (names as of each
+                                   message's time are shown by default, docs/names.md)`;
 
 /**
  * Where the archived copy of a media reference is: its object key in the archive store. By default
@@ -82,6 +84,8 @@ interface TranscriptArgs {
   readonly title: string | undefined;
   readonly workGroup: string;
   readonly database: string;
+  /** `--no-names` turns them off: the archive's identity rows are then not read. */
+  readonly names: boolean;
 }
 
 /** @throws QueryUsageError naming the flag or parameter. */
@@ -89,7 +93,11 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
   const { values, positionals } = parseCommandArgs(argv, {
     ...QUERY_COMMAND_OPTIONS,
     title: { type: 'string' },
+    names: { type: 'boolean' },
+    'no-names': { type: 'boolean' },
   });
+  if (values.names === true && values['no-names'] === true)
+    throw new QueryUsageError('--names and --no-names: give one of them', { field: '--no-names' });
   const raw = parseParamWords([...(values.params ?? []), ...positionals]);
   const { topic_id: topicId, ...rest } = raw;
   if (topicId === '')
@@ -115,6 +123,7 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
     title: values.title,
     workGroup: values.workgroup ?? DEFAULT_WORKGROUP,
     database: values.database ?? DEFAULT_DATABASE,
+    names: values['no-names'] !== true,
   };
 }
 
@@ -212,6 +221,7 @@ async function loadNamedMessages(
 ): Promise<{ messages: TranscriptMessage[]; group: TranscriptGroup | undefined }> {
   const conversation = await loadConversation(runner, store, args, warn);
   const messages = messagesFromRecords(conversation.records);
+  if (!args.names) return { messages, group: undefined };
   const accounts = new Set(messages.flatMap((m) => (m.sender === null ? [] : [m.sender])));
   const rows = await loadIdentities(
     store,

@@ -39,7 +39,13 @@ afterAll(async () => {
  * Archives the messages `seqs` (all when undefined) in a fresh archive, with the identity rows
  * when `names`, and writes `outName` (a folder when it ends in `/`).
  */
-async function transcribe(name: string, outName: string, seqs?: readonly number[], names = false) {
+async function transcribe(
+  name: string,
+  outName: string,
+  seqs?: readonly number[],
+  names = false,
+  flags: readonly string[] = [],
+) {
   const archive = join(dir, name, 'archive');
   const store = new LocalFolderStore(archive);
   await writeHostileArchive(store, seqs);
@@ -54,6 +60,7 @@ async function transcribe(name: string, outName: string, seqs?: readonly number[
       archive,
       '--time-zone',
       'UTC',
+      ...flags,
     ]),
     io.deps,
   );
@@ -179,5 +186,12 @@ describe('transcript command with names (issue 24)', () => {
     // Another app's row is not this archive's; a sender without rows reads as before.
     expect(html).not.toContain('Other app Carol');
     expect(article(html, 1)).toContain('<bdi class="sender">alice');
+  });
+
+  it('--no-names: the page as before names, with the identity rows in the archive', async () => {
+    const { html } = await transcribe('no-names-flag', 'plain.html', undefined, true, ['--no-names']);
+    expect(html).toContain(`<title>Chat ${HOSTILE_GROUP}</title>`);
+    expect(html).not.toMatch(/class="(?:who|people|group-names|renamed)"/);
+    expect(html).not.toContain('Carol Chen');
   });
 });
