@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type RunningReceiver,
+  startReceiverServer,
+} from '../../functions/adapters/callbacks/receiver-server.ts';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import type { CallbackEventRow } from '../../functions/domain/callback-event.ts';
+import { gunzipNdjson } from '../../functions/domain/ndjson-gzip.ts';
+import { CallbackReceiver } from '../../functions/engine/callback-receiver.ts';
+import { CallbackRecorder } from '../../functions/engine/callback-recorder.ts';
+import { CallbackSender, recallEvent, sendMsgEvent } from '../../functions/simulator/callbacks.ts';
+import { MemoryStore } from '../helpers/engine-fakes.ts';
+
+const APP = 1400000001;
+const TOKEN = 'sim-callback-token';
+let running: RunningReceiver | undefined;
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
+
+async function setup() {
+  const store = new MemoryStore();
+  const recorder = new CallbackRecorder({
+    store,
+    clock: systemClock,
+    timeZone: 'UTC',
+    receiverId: 't',
+    maxWaitMs: 1,
+  });
+  const receiver = new CallbackReceiver({ tokens: new Map([[APP, TOKEN]]), recorder, clock: systemClock });
+  running = await startReceiverServer({ receiver });
+  const sender = new CallbackSender({ url: running.url, token: TOKEN, sdkAppId: APP, now: Date.now });
+  const rows = async (): Promise<CallbackEventRow[]> => {
+    const out: CallbackEventRow[] = [];
+    for (const key of store.keys('callbacks/'))
+      out.push(...(await gunzipNdjson(store.body(key) as Uint8Array)).map((l) => JSON.parse(l)));
+    return out.sort((a, b) => a.received_at - b.received_at);
+  };
+  return { sender, receiver, rows };
+}
+
+const group = { groupId: '@TGS#1', type: 'Public' };
+const message = (seq: number) => ({
+  MsgSeq: seq,
+  MsgTimeStamp: 1_800_000_000 + seq,
+  MsgRandom: seq * 7,
+  From_Account: `user_${seq}`,
+  MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: `hello ${seq}` } }],
+});
+const seqOf = (row: CallbackEventRow) => (JSON.parse(row.body) as { MsgSeq: number }).MsgSeq;
+
+describe("the simulator's callbacks, received by the project's receiver", () => {
+  it('sends signed events the receiver accepts, each with its command and EventTime', async () => {
+    const { sender, rows } = await setup();
+    sender.emit('Group.CallbackAfterSendMsg', sendMsgEvent(group, message(1)));
+    sender.emit('Group.CallbackAfterRecallMsg', recallEvent(group, { seqs: [1], operator: 'admin' }));
+    await sender.flush();
+    expect(sender.stats()).toEqual({ emitted: 2, sent: 2, acked: 2, failed: 0, dropped: 0 });
+    const [sent, recall] = await rows();
+    expect(JSON.parse(sent?.body as string)).toMatchObject({
+      CallbackCommand: 'Group.CallbackAfterSendMsg',
+      GroupId: '@TGS#1',
+      From_Account: 'user_1',
+      MsgSeq: 1,
+      Random: 7,
+    });
+    expect(JSON.parse(recall?.body as string)).toMatchObject({
+      Operator_Account: 'admin',
+      MsgSeqList: [{ MsgSeq: 1 }],
+    });
+    expect(sent?.event_time).toEqual(expect.any(Number));
+  });
+
+  it('drops, duplicates, delays, sends stale and wrongly signed, and replays with a changed body, as injected', async () => {
+    const { sender, receiver, rows } = await setup();
+    sender.inject(
+      { kind: 'drop' },
+      { kind: 'duplicate' },
+      { kind: 'stale' },
+      { kind: 'wrong-sign' },
+      {
+        kind: 'replay-changed',
+        change: { MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'forged' } }] },
+      },
+      { kind: 'reorder' },
+    );
+    for (let seq = 1; seq <= 7; seq++)
+      sender.emit('Group.CallbackAfterSendMsg', sendMsgEvent(group, message(seq)));
+    await sender.flush();
+    expect(sender.stats()).toEqual({ emitted: 7, sent: 8, acked: 6, failed: 2, dropped: 1 });
+    expect(receiver.stats.refused).toMatchObject({ stale: 1, forged: 1 });
+    const stored = await rows();
+    console.log(stored.map((r) => [seqOf(r), r.received_at]));
+    // 1 dropped; 2 twice; 3 stale and 4 forged refused; 5 and its forged replay; 6 held until 7 was answered.
+    expect(stored.map(seqOf).sort()).toEqual([2, 2, 5, 5, 6, 7]);
+    const at = (seq: number) => Math.min(...stored.filter((r) => seqOf(r) === seq).map((r) => r.received_at));
+    expect(at(6)).toBeGreaterThanOrEqual(at(7)); // 6 was held until 7 was answered
+    const [a, b] = stored.filter((r) => seqOf(r) === 2);
+    expect([a?.event_key, a?.body_sha256]).toEqual([b?.event_key, b?.body_sha256]);
+    const [c, d] = stored.filter((r) => seqOf(r) === 5);
+    expect(c?.event_key).toBe(d?.event_key);
+    expect(c?.body_sha256).not.toBe(d?.body_sha256);
+  });
+});
