@@ -106,7 +106,10 @@ export class CallbackSender implements SimCallbackControl {
     }
     const held = this.#held;
     this.#held = [];
-    this.#track(this.#post(url, text).finally(() => held.forEach((release) => release())));
+    const release = () => {
+      for (const send of held) send();
+    };
+    this.#track(this.#post(url, text).finally(release));
     if (fault?.kind === 'duplicate') this.#track(this.#post(url, text));
     if (fault?.kind === 'replay-changed')
       this.#track(this.#post(url, JSON.stringify({ ...body, ...fault.change })));
