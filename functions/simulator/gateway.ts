@@ -15,6 +15,7 @@ export const API_NAMES = [
   'portrait_get',
   'get_group_member_info',
   'get_specified_group_member_info',
+  'admin_getroammsg',
 ] as const;
 export type ApiName = (typeof API_NAMES)[number];
 
@@ -36,6 +37,7 @@ const SERVICES: Record<string, readonly ApiName[]> = {
   profile: ['portrait_get'],
   million_group_open_http_svc: ['get_topic'],
   im_cos_msg: ['get_cos_sig'],
+  openim: ['admin_getroammsg'],
 };
 
 /** Where a URL path leads. */

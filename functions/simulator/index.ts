@@ -3,6 +3,7 @@
  * the benchmark and the demo. See `startSimulator`.
  */
 
+export type { C2cConversationSpec, C2cDatasetSpec } from './c2c-world.ts';
 export type { DatasetSpec, ExtraGroupSpec, GeneratedGroupKind } from './dataset.ts';
 export { buildDataset, DEMO_DATASET, plansOf, seqTimeSec } from './dataset.ts';
 export type { FaultSpec } from './faults.ts';
@@ -14,7 +15,7 @@ export type { MediaFate, SimMediaSpec } from './media-files.ts';
 export type { MediaStats, MediaTruth } from './media-server.ts';
 export type { ElementType, MessageFate, MessageStreamKey } from './messages.ts';
 export { ELEMENT_TYPES, generateMessage, messageFate, streamKey } from './messages.ts';
-export type { SimIdentityControl, Simulator, SimulatorOptions } from './server.ts';
+export type { SimC2cControl, SimIdentityControl, Simulator, SimulatorOptions } from './server.ts';
 export { DEMO_APP, startSimulator } from './server.ts';
 export type { ApiStats, SimulatorStats } from './stats.ts';
 export type {

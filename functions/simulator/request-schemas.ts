@@ -10,6 +10,7 @@
  * double exactly.
  */
 import * as z from 'zod';
+import { RoamRequest } from './api-roam.ts';
 import { ApiFailure, type BodyObject } from './envelope.ts';
 import type { ApiName } from './gateway.ts';
 
@@ -133,6 +134,8 @@ export const REQUEST_SCHEMAS = {
   portrait_get: PortraitRequest,
   get_group_member_info: GroupMemberInfoRequest,
   get_specified_group_member_info: SpecifiedMemberRequest,
+  // Checked by api-roam.ts itself: the openim service answers 90001/90003/90008, not 10004.
+  admin_getroammsg: RoamRequest,
 } as const satisfies Record<ApiName, z.ZodType>;
 
 /** The checked request of `api`. */

@@ -6,11 +6,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../domain/errors.ts';
-import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.ts';
+import type { JsonObject, JsonValue, RawMessage, RoamMessage } from '../domain/tencent-types.ts';
 import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
 import { groupMsgGetSimple, sequentialPulls } from './api-history.ts';
 import { getGroupMemberInfo, getSpecifiedGroupMemberInfo, portraitGet } from './api-identities.ts';
+import { adminGetRoamMsg } from './api-roam.ts';
 import { getTopic } from './api-topic.ts';
+import { type C2cDatasetSpec, C2cWorld } from './c2c-world.ts';
 import { buildDataset, type DatasetSpec, DEMO_DATASET } from './dataset.ts';
 import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from './envelope.ts';
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
@@ -43,6 +45,8 @@ export interface SimulatorOptions {
    * served streamed like every file. The stream needs that many messages (`extraGroups`).
    */
   mediaMessages?: { groupId: string; topicId?: string; files: ChosenMediaFile[] }[];
+  /** One-to-one conversations served by `admin_getroammsg` (c2c-world.ts); a few generated ones by default. */
+  c2c?: C2cDatasetSpec;
   /** Default 1. */
   seed?: number;
   /** Epoch ms; default Date.now. Drives sig expiry, retention, append timestamps and the dataset anchor. */
@@ -159,6 +163,20 @@ export interface Simulator {
   sequentialPulls(groupId: string, options?: { topicId?: string; withRecalledMsg?: boolean }): number;
   /** Identities (identities.ts): what the profile and member APIs serve, and the changes tests make. */
   readonly identities: SimIdentityControl;
+  /** One-to-one conversations (c2c-world.ts). */
+  readonly c2c: SimC2cControl;
+}
+
+/** Reads and changes the simulated one-to-one conversations. */
+export interface SimC2cControl {
+  /** Every conversation's two accounts. */
+  pairs(): [string, string][];
+  /** What `operator` sees of the conversation with `peer` right now, oldest first (recalls flagged). */
+  visible(operator: string, peer: string): RoamMessage[];
+  /** Appends `count` messages stamped `now()`, alternating senders. */
+  append(a: string, b: string, count: number): void;
+  /** Recalls a message by its `MsgKey`: it then reads with `MsgFlagBits` 8. */
+  recall(a: string, b: string, msgKey: string): void;
 }
 
 /** Reads and changes the simulated nicknames, group names, roles and name cards. */
@@ -189,6 +207,7 @@ const DEFAULT_RATES: Record<ApiName, number> = {
   portrait_get: 200,
   get_group_member_info: 200,
   get_specified_group_member_info: 200,
+  admin_getroammsg: 200,
 };
 /** Bodies above this are not JSON we would accept anyway; stop buffering them. */
 const MAX_BODY_BYTES = 1 << 20;
@@ -252,7 +271,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 function dispatch(
   api: ApiName,
   body: BodyObject,
-  context: { world: SimWorld; media: SimMedia | undefined; maxPageBytes: number | undefined },
+  context: { world: SimWorld; c2c: C2cWorld; media: SimMedia | undefined; maxPageBytes: number | undefined },
 ): ApiAnswer {
   switch (api) {
     case 'get_appid_group_list':
@@ -272,6 +291,8 @@ function dispatch(
       return getGroupMemberInfo(context.world, parseRequest(api, body));
     case 'get_specified_group_member_info':
       return getSpecifiedGroupMemberInfo(context.world, parseRequest(api, body));
+    case 'admin_getroammsg':
+      return adminGetRoamMsg(context.c2c, context.world.identities, body);
   }
 }
 
@@ -297,6 +318,7 @@ function jsonOutcome(answer: ApiAnswer): Outcome {
 class SimulatorServer {
   readonly #config: Config;
   readonly #world: SimWorld;
+  readonly #c2c: C2cWorld;
   readonly #limiter: RateLimiter<ApiName>;
   readonly #faults = new FaultQueue();
   readonly #stats = new StatsRecorder();
@@ -342,6 +364,12 @@ class SimulatorServer {
       seed,
       apps.map((app) => app.adminIdentifier),
     );
+    this.#c2c = new C2cWorld(options.c2c ?? {}, {
+      seed,
+      now,
+      retentionDays: options.retentionDays ?? 30,
+      identities: this.#world.identities,
+    });
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
       countRejected: options.rateLimitCountsRejected ?? true,
     });
@@ -354,6 +382,10 @@ class SimulatorServer {
 
   get world(): SimWorld {
     return this.#world;
+  }
+
+  get c2c(): C2cWorld {
+    return this.#c2c;
   }
 
   get faults(): FaultQueue {
@@ -448,6 +480,7 @@ class SimulatorServer {
     try {
       return dispatch(api, body, {
         world: this.#world,
+        c2c: this.#c2c,
         media: this.#media,
         maxPageBytes: this.#config.maxPageBytes,
       });
@@ -518,7 +551,7 @@ function identityControl(world: SimWorld): SimIdentityControl {
 /**
  * Starts a Tencent Cloud Chat REST API simulator on 127.0.0.1. It implements
  * get_appid_group_list, get_group_info, group_msg_get_simple, get_topic, get_cos_sig, portrait_get,
- * get_group_member_info and get_specified_group_member_info as documented (see
+ * get_group_member_info, get_specified_group_member_info and admin_getroammsg as documented (see
  * docs/tencent-api.md), choosing the harsher reading wherever the documentation is silent.
  *
  * @throws ConfigError for inconsistent options or dataset specs.
@@ -593,6 +626,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     groups: () => [...sim.world.summaries()],
     eachGroup: () => sim.world.summaries(),
     identities: identityControl(sim.world),
+    c2c: {
+      pairs: () => sim.c2c.pairs(),
+      visible: (operator, peer) => sim.c2c.visible(operator, peer),
+      append: (a, b, count) => sim.c2c.append(a, b, count),
+      recall: (a, b, msgKey) => sim.c2c.recall(a, b, msgKey),
+    },
     sequentialPulls: (groupId, pullOptions) => {
       const group = sim.world.group(groupId);
       const stream = group && sim.world.streamOf(group, pullOptions?.topicId);

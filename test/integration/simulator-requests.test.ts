@@ -63,6 +63,8 @@ const PATHS = {
   portrait_get: 'profile/portrait_get',
   get_group_member_info: 'group_open_http_svc/get_group_member_info',
   get_specified_group_member_info: 'group_open_http_svc/get_specified_group_member_info',
+  // Checked in test/integration/simulator-roam.test.ts (its service answers 90001/90003/90008).
+  admin_getroammsg: 'openim/admin_getroammsg',
 } as const;
 type Api = keyof typeof PATHS;
 
