@@ -12,12 +12,14 @@ import type { SecretResolver } from './adapters/secrets/resolve-secret.ts';
 import { TencentClient } from './adapters/tencent/client.ts';
 import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
-import { type AppConfig, type Config, downloadDeadlineOf } from './config/schema.ts';
+import { type AppConfig, type Config, downloadDeadlineOf, mediaTempBytesOf } from './config/schema.ts';
+import { ByteBudget } from './domain/byte-budget.ts';
 import { ConfigError } from './domain/errors.ts';
 import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
 import { CallbackReceiver } from './engine/callback-receiver.ts';
 import { CallbackRecorder } from './engine/callback-recorder.ts';
+import { withByteBudget } from './engine/media-budget.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
 
 /** Process-wide services that entry points provide. */
@@ -174,8 +176,9 @@ export async function composeAppRun(
 
 /**
  * The media downloader for one app: the configured host rules and size limit, temp files in the
- * system temp folder (Lambda: /tmp), and `get_cos_sig` through the app's client for URLs that
- * answer 403. A store that cannot stream (a test double) turns media copying off, with a warning.
+ * system temp folder (Lambda: /tmp) within the byte budget ({@link mediaTempBudget}), and
+ * `get_cos_sig` through the app's client for URLs that answer 403. A store that cannot stream (a
+ * test double) turns media copying off, with a warning.
  */
 function mediaDepsFor(
   config: Config,
@@ -187,7 +190,7 @@ function mediaDepsFor(
     runtime.logger.warn('media copying is off: this archive store cannot stream large objects');
     return undefined;
   }
-  const fetcher = new MediaDownloader({
+  const downloader = new MediaDownloader({
     allowedHosts: parseAllowedHosts(config.media.allowedHosts),
     maxBytes: config.media.maxBytes,
     deadline: downloadDeadlineOf(config.media),
@@ -197,7 +200,16 @@ function mediaDepsFor(
     logger: runtime.logger,
     signer: cosSigBatcher(client),
   });
+  const fetcher = withByteBudget(downloader, mediaTempBudget(config), config.media.maxBytes);
   return { fetcher, store };
+}
+
+/**
+ * The bytes of media temp files allowed at once (`media.tempBytes`, default `media.concurrency` x
+ * `media.maxBytes`); the stack sizes the function's /tmp from the same setting (infra/config.ts).
+ */
+export function mediaTempBudget(config: Config): ByteBudget {
+  return new ByteBudget(mediaTempBytesOf(config.media));
 }
 
 function isStreaming(store: ObjectStore): store is StreamingObjectStore {

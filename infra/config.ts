@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
-import { type Config, parseConfig } from '../functions/config/schema.ts';
+import { type Config, mediaTempBoundOf, parseConfig } from '../functions/config/schema.ts';
 import { ConfigError } from '../functions/domain/errors.ts';
 import { DEFAULT_HEADROOM_DAYS } from '../functions/domain/media-manifest.ts';
 import { isTimeZone } from '../functions/domain/partition.ts';
@@ -283,25 +283,30 @@ export const EPHEMERAL_STORAGE_MAX_MB = 10_240;
 const MIB = 1024 * 1024;
 
 /**
- * The `/tmp` the archiver function needs: every download in flight at once (`media.concurrency`)
- * may be a file of `media.maxBytes`, each written to the media temp folder before its upload
- * (functions/composition.ts), plus {@link EPHEMERAL_STORAGE_BASE_MB} for everything else.
- * @throws ConfigError naming media.concurrency and media.maxBytes when that exceeds Lambda's 10,240 MB
+ * The `/tmp` the archiver function needs: the media temp files at their most
+ * ({@link mediaTempBoundOf}: the byte budget `media.tempBytes`, by default `media.concurrency` x
+ * `media.maxBytes`, that downloads reserve before they start: functions/engine/media-budget.ts),
+ * plus {@link EPHEMERAL_STORAGE_BASE_MB} for everything else.
+ * @throws ConfigError naming the media setting to lower when that exceeds Lambda's 10,240 MB
  */
 export function ephemeralStorageMb(config: Config, source = 'archiver config'): number {
-  if (!config.media.enabled) return EPHEMERAL_STORAGE_BASE_MB;
-  const mediaMb = Math.ceil((config.media.concurrency * config.media.maxBytes) / MIB);
-  const needed = mediaMb + EPHEMERAL_STORAGE_BASE_MB;
-  if (needed > EPHEMERAL_STORAGE_MAX_MB) {
-    const fitting = Math.floor(
-      ((EPHEMERAL_STORAGE_MAX_MB - EPHEMERAL_STORAGE_BASE_MB) * MIB) / config.media.maxBytes,
-    );
+  const media = config.media;
+  if (!media.enabled) return EPHEMERAL_STORAGE_BASE_MB;
+  const needed = Math.ceil(mediaTempBoundOf(media) / MIB) + EPHEMERAL_STORAGE_BASE_MB;
+  if (needed <= EPHEMERAL_STORAGE_MAX_MB) return needed;
+  const room = (EPHEMERAL_STORAGE_MAX_MB - EPHEMERAL_STORAGE_BASE_MB) * MIB;
+  const tooMuch = `need ${needed} MB of /tmp (with ${EPHEMERAL_STORAGE_BASE_MB} MB to spare), more than the ${EPHEMERAL_STORAGE_MAX_MB} MB Lambda allows`;
+  if (media.tempBytes !== undefined) {
     throw new ConfigError(
-      `Invalid ${source}:\n  - media.concurrency, media.maxBytes: ${config.media.concurrency} downloads in flight x ${config.media.maxBytes} bytes each need ${needed} MB of /tmp (with ${EPHEMERAL_STORAGE_BASE_MB} MB to spare), more than the ${EPHEMERAL_STORAGE_MAX_MB} MB Lambda allows; lower media.concurrency to ${fitting} or less, or media.maxBytes`,
-      { field: 'media.concurrency' },
+      `Invalid ${source}:\n  - media.tempBytes: ${media.tempBytes} bytes of media temp files at once ${tooMuch}; lower media.tempBytes to ${room} or less`,
+      { field: 'media.tempBytes' },
     );
   }
-  return needed;
+  const fitting = Math.floor(room / media.maxBytes);
+  throw new ConfigError(
+    `Invalid ${source}:\n  - media.concurrency, media.maxBytes: ${media.concurrency} downloads in flight x ${media.maxBytes} bytes each ${tooMuch}; lower media.concurrency to ${fitting} or less, or media.maxBytes, or set media.tempBytes (the bytes of downloads in flight at once) to ${room} or less`,
+    { field: 'media.concurrency' },
+  );
 }
 
 /** The archiver config (as the Lambda will see it) and the deploy settings. */

@@ -254,8 +254,38 @@ const MediaSchema = z.strictObject({
     .max(1024 ** 3, 'must be at most 1073741824 (1 GiB/s)')
     .default(64 * 1024),
   downloadCapSeconds: upTo(86_400, 'seconds').default(1_800),
+  /**
+   * Bytes of media temp files at once (issue 22): a download reserves its declared size (maxBytes
+   * when none is declared) before it starts and gives it back once its temp file is gone. Default
+   * concurrency x maxBytes (see mediaTempBytesOf); in the stack it sizes the function's /tmp.
+   */
+  tempBytes: z
+    .number({ error: 'must be a whole number of bytes, e.g. 4294967296 (4 GiB)' })
+    .int('must be a whole number of bytes, e.g. 4294967296 (4 GiB)')
+    .min(1, 'must be a whole number of bytes, at least 1')
+    .optional(),
 });
 export type MediaConfig = z.output<typeof MediaSchema>;
+
+type MediaTempSettings = Pick<MediaConfig, 'tempBytes' | 'concurrency' | 'maxBytes'>;
+
+/**
+ * The byte budget of media downloads in flight: `media.tempBytes`, by default `concurrency` x
+ * `maxBytes`, and never more than that (at most `concurrency` downloads of at most `maxBytes` each
+ * are in flight, so a larger budget changes nothing).
+ */
+export function mediaTempBytesOf(media: MediaTempSettings): number {
+  const most = media.concurrency * media.maxBytes;
+  return Math.min(media.tempBytes ?? most, most);
+}
+
+/**
+ * The most bytes the media temp folder holds at once: the budget, or one file of `maxBytes` alone
+ * when that is larger (a reservation above the budget runs alone: functions/domain/byte-budget.ts).
+ */
+export function mediaTempBoundOf(media: MediaTempSettings): number {
+  return Math.max(mediaTempBytesOf(media), media.maxBytes);
+}
 
 /** The `media` section's defaults (the section parsed from `{}`), for code built without a config. */
 export const MEDIA_DEFAULTS: MediaConfig = MediaSchema.parse({});
