@@ -1,10 +1,13 @@
 /**
- * `npm run audit -- --archive <dir|s3://…> [--config file] [--app id] [--json] [--report file.json]`
+ * `npm run audit -- --archive <dir|s3://…> [--config file] [--app id] [--json] [--report file.json]
+ *   [--incremental [--full]]`
  *
  * The completeness audit (see `functions/query/audit/audit.ts`): a readable summary on stdout (or
  * the JSON report with --json; --report also writes it to a file). Exit 0 when every finding is
  * explained, EXIT.auditUnexplained otherwise, 2 for a usage error. A local archive is queried with
- * DuckDB, `s3://…` with Athena (the tables and workgroup the stack creates).
+ * DuckDB, `s3://…` with Athena (the tables and workgroup the stack creates). `--incremental` reads
+ * only the partitions new or changed since the running totals it keeps in the archive, `--full`
+ * with it reads every partition and rewrites them (docs/audit.md).
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -22,7 +25,8 @@ import { loadConfigFile } from './load-config.ts';
 import { type ExportDeps, openArchiveRunner } from './query-runners.ts';
 
 export const AUDIT_USAGE = `  npm run audit -- --archive <dir|s3://bucket/prefix> [--config <file.json>] [--app <sdkAppId>] [--json]
-                   [--report <file.json>] [--time-zone <IANA zone>] [--workgroup <name>] [--database <name>]`;
+                   [--report <file.json>] [--time-zone <IANA zone>] [--workgroup <name>] [--database <name>]
+                   [--incremental [--full]]`;
 
 export interface AuditDeps extends ExportDeps {
   readonly store?: ObjectStore;
@@ -42,6 +46,8 @@ function parse(argv: readonly string[]) {
         'time-zone': { type: 'string' },
         workgroup: { type: 'string' },
         database: { type: 'string' },
+        incremental: { type: 'boolean', default: false },
+        full: { type: 'boolean', default: false },
       },
     }).values;
   } catch (error) {
@@ -66,6 +72,10 @@ export async function runAuditCommand(argv: readonly string[], deps: AuditDeps):
         { field: '--archive' },
       );
     }
+    if (values.full && !values.incremental)
+      throw new QueryUsageError('--full goes with --incremental (without it every audit reads everything)', {
+        field: '--full',
+      });
     if (values.report !== undefined) await assertOutputFolder(values.report, '--report');
   } catch (error) {
     if (!(error instanceof QueryUsageError)) throw error;
@@ -93,6 +103,7 @@ export async function runAuditCommand(argv: readonly string[], deps: AuditDeps):
       timeZone,
       nowMs: deps.clock.now(),
       ...(sdkAppIds === undefined ? {} : { sdkAppIds }),
+      ...(values.incremental ? { incremental: { full: values.full } } : {}),
     });
     const json = `${JSON.stringify(report, null, 2)}\n`;
     if (values.report !== undefined) await writeFile(values.report, json, 'utf8');

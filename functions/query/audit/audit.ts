@@ -15,6 +15,7 @@ import type { ParamValue, QueryRunner } from '../port.ts';
 import { listArchivedObjects, reportArchived } from './archived.ts';
 import { claimedTargets, pendingKeys, readState } from './committed.ts';
 import { auditCoverage } from './coverage.ts';
+import { auditAppIncremental } from './incremental.ts';
 import { auditMedia, checkMediaOrphans } from './media.ts';
 import type { AppAudit, AuditReport, Finding } from './report.ts';
 import { checkDuplicates, checkRevisionHoles, checkWrongPartition } from './row-checks.ts';
@@ -28,6 +29,12 @@ export interface AuditOptions {
   /** Apps to audit; default: every app with a state or messages in the archive. */
   readonly sdkAppIds?: readonly number[];
   readonly nowMs: number;
+  /**
+   * Audit incrementally: read only the partitions new or changed since the app's running totals,
+   * kept in the archive (incremental.ts); `full` reads every partition and rewrites the totals.
+   * Absent: the full audit, which neither reads nor writes totals.
+   */
+  readonly incremental?: { readonly full: boolean };
 }
 
 /** Apps found in the archive: under `state/` and `messages/`. */
@@ -54,7 +61,17 @@ export async function auditArchive(
   const manifestObjects = new Set<string>();
   let mediaAudited = false;
   for (const sdkAppId of apps) {
-    const audit = await auditApp({ runner, store, sdkAppId, timeZone: options.timeZone, findings });
+    const audit =
+      options.incremental === undefined
+        ? await auditApp({ runner, store, sdkAppId, timeZone: options.timeZone, findings })
+        : await auditAppIncremental({
+            runner,
+            store,
+            sdkAppId,
+            timeZone: options.timeZone,
+            full: options.incremental.full,
+            findings,
+          });
     audits.push(audit.app);
     for (const key of audit.mediaObjects) manifestObjects.add(key);
     mediaAudited ||= audit.app.media.audited;

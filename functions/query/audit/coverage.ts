@@ -166,6 +166,21 @@ export async function auditCoverage(options: {
   const { runner, app, stateTargets, byTarget, finding } = options;
   const holes = await readHoles(runner, app);
   const placeholders = await readPlaceholders(runner, app);
+  return coverageOf({ stateTargets, byTarget, holes, placeholders, finding });
+}
+
+/**
+ * Every target's coverage from its holes and placeholders (queried by {@link auditCoverage}, or
+ * derived from the incremental audit's totals, derive.ts).
+ */
+export function coverageOf(options: {
+  readonly stateTargets: ReadonlyMap<string, TargetState>;
+  readonly byTarget: ReadonlyMap<string, readonly ObjectTarget[]>;
+  readonly holes: ReadonlyMap<string, readonly number[]>;
+  readonly placeholders: ReadonlyMap<string, Placeholders>;
+  readonly finding: FindingSink;
+}): TargetAudit[] {
+  const { stateTargets, byTarget, holes, placeholders, finding } = options;
   const ids = new Set([...stateTargets.keys(), ...byTarget.keys()]);
   return [...ids].sort().map((id) =>
     auditTarget({

@@ -22,7 +22,8 @@ import {
   type TranscriptMessage,
 } from '../transcript/model.ts';
 import { mediaElementsSql } from './sql.ts';
-import { int, type ObjectTarget, rowsOf, text } from './targets.ts';
+import { int, type ObjectTarget, text } from './targets.ts';
+import { largeResultRows } from './unload.ts';
 
 /** Where a reference sits, for the findings. */
 export interface RefPlace {
@@ -32,11 +33,20 @@ export interface RefPlace {
 }
 
 /** Adds the references of a message's first version (original image sizes; what the copier archives by default). */
-function addReferences(referenced: Map<string, RefPlace>, message: TranscriptMessage): void {
+/** Per reference, the message objects it was found in (filled when asked for). */
+export type RefObjects = Map<string, Set<string>>;
+
+function addReferences(
+  referenced: Map<string, RefPlace>,
+  message: TranscriptMessage,
+  at: { readonly key: string; readonly objects: RefObjects | undefined },
+): void {
   if ((message.versions[0]?.isPlace ?? 0) !== 0) return;
   for (const ref of mediaRefsOf({ ...message, versions: message.versions.slice(0, 1) })) {
     if (ref.sizeClass === 'large' || ref.sizeClass === 'thumbnail') continue;
-    referenced.set(mediaRefKey(ref), { groupId: ref.groupId, topicId: ref.topicId, seq: ref.msgSeq });
+    const refKey = mediaRefKey(ref);
+    referenced.set(refKey, { groupId: ref.groupId, topicId: ref.topicId, seq: ref.msgSeq });
+    at.objects?.set(refKey, (at.objects.get(refKey) ?? new Set()).add(at.key));
   }
 }
 
@@ -48,6 +58,7 @@ export async function referencesInObjects(
   store: ObjectStore,
   keys: Iterable<string>,
   archived: Set<string>,
+  objects?: RefObjects,
 ): Promise<Map<string, RefPlace>> {
   const referenced = new Map<string, RefPlace>();
   for (const key of keys) {
@@ -63,13 +74,14 @@ export async function referencesInObjects(
       .split('\n')
       .filter((l) => l.length > 0)
       .map(parseRecordLine);
-    for (const message of messagesFromRecords(records)) addReferences(referenced, message);
+    for (const message of messagesFromRecords(records)) addReferences(referenced, message, { key, objects });
   }
   return referenced;
 }
 
 /** A message of one object, rebuilt from its media elements (other positions left empty). */
 interface SparseMessage {
+  readonly key: string;
   readonly groupId: string;
   readonly topicId: string | null;
   readonly seq: number;
@@ -113,16 +125,23 @@ export async function readReferences(options: {
   readonly store: ObjectStore;
   readonly objectTargets: readonly ObjectTarget[];
   readonly archived: Set<string>;
+  /** Only these `dt` partitions (their values follow the app's in `app`); default every partition. */
+  readonly partitions?: readonly string[];
+  /** Filled with the objects each reference was found in. */
+  readonly objects?: RefObjects;
 }): Promise<Map<string, RefPlace>> {
   const { runner, app, store, objectTargets, archived } = options;
   const elsewhere = new Set(objectTargets.filter((o) => o.elsewhereRows > 0).map((o) => o.key));
   const messages = new Map<string, SparseMessage>();
-  for (const r of await rowsOf(runner, mediaElementsSql(runner.dialect), app)) {
+  const sql = mediaElementsSql(runner.dialect, options.partitions?.length ?? 0);
+  // One row per media element: on Athena over S3 through UNLOAD (unload.ts), not paged.
+  for await (const r of largeResultRows({ runner, store, sql, values: app })) {
     const key = keyOfPath(text(r.path)) ?? text(r.path);
     // (An archived object the query could read, restored, is used: only GETs are refused.)
     if (elsewhere.has(key)) continue;
     const id = JSON.stringify([key, text(r.group_id), r.topic_id ?? '', int(r.msg_seq)]);
     const m = messages.get(id) ?? {
+      key,
       groupId: text(r.group_id),
       topicId: r.topic_id ?? null,
       seq: int(r.msg_seq),
@@ -135,7 +154,8 @@ export async function readReferences(options: {
     };
     messages.set(id, m);
   }
-  const referenced = await referencesInObjects(store, elsewhere, archived);
-  for (const m of messages.values()) addReferences(referenced, asMessage(m));
+  const referenced = await referencesInObjects(store, elsewhere, archived, options.objects);
+  for (const m of messages.values())
+    addReferences(referenced, asMessage(m), { key: m.key, objects: options.objects });
   return referenced;
 }

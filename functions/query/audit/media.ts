@@ -96,30 +96,55 @@ export async function auditMedia(options: {
   const { runner, app, store, sdkAppId, objectTargets, archived, finding } = options;
   const manifest: ManifestRow[] = await readManifest(store, sdkAppId);
   if (manifest.length === 0) {
-    return {
-      summary: {
-        audited: false,
-        references: 0,
-        manifestRows: 0,
-        note: 'not audited: the archive has no media manifest for this app',
-      },
-      objects: [],
-    };
+    return { summary: NO_MEDIA_MANIFEST, objects: [] };
   }
   const referenced = await readReferences({ runner, app, store, objectTargets, archived });
+  return checkMedia({ store, manifest, referenced, references: referenced.size, finding });
+}
+
+/** A reference no manifest row names in `manifest` (the incremental audit keeps these, totals.ts). */
+export function unmanifestedOf(
+  referenced: ReadonlyMap<string, RefPlace>,
+  manifest: readonly ManifestRow[],
+): Map<string, RefPlace> {
+  const rows = new Set(manifest.map((r) => manifestRefKey(r)));
+  return new Map([...referenced].filter(([key]) => !rows.has(key)));
+}
+
+/**
+ * The media checks of one app with a manifest, from its references (all of them, or only those no
+ * manifest row named before: the incremental audit's): `media-unmanifested` and
+ * `media-object-missing`, and the summary; `references` is how many references there are in all.
+ */
+export async function checkMedia(options: {
+  readonly store: ObjectStore;
+  readonly manifest: readonly ManifestRow[];
+  readonly referenced: ReadonlyMap<string, RefPlace>;
+  readonly references: number;
+  readonly finding: FindingSink;
+}): Promise<{ summary: AppAudit['media']; objects: string[] }> {
+  const { store, manifest, referenced, references, finding } = options;
   checkUnmanifested(referenced, manifest, finding);
   const objects = await checkMissingObjects(store, manifest, finding);
   const copied = manifest.filter((r) => r.status === 'archived').length;
   return {
     summary: {
       audited: true,
-      references: referenced.size,
+      references,
       manifestRows: manifest.length,
-      note: `${referenced.size} references, ${manifest.length} manifest rows (${copied} archived, ${manifest.length - copied} expired, refused, failed or without URL)`,
+      note: `${references} references, ${manifest.length} manifest rows (${copied} archived, ${manifest.length - copied} expired, refused, failed or without URL)`,
     },
     objects,
   };
 }
+
+/** The summary of an app without a media manifest. */
+export const NO_MEDIA_MANIFEST: AppAudit['media'] = {
+  audited: false,
+  references: 0,
+  manifestRows: 0,
+  note: 'not audited: the archive has no media manifest for this app',
+};
 
 /**
  * `media-orphan`: objects under `media/` that no manifest row names. Media objects are shared by

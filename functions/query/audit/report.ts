@@ -90,6 +90,11 @@ export interface AppAudit {
   readonly rows: number;
   /** Message objects not read because their storage class needs a restore (see `archived-unreadable`). */
   readonly unreadableArchived: number;
+  /**
+   * Incremental audits only: the app's `dt` partitions, how many of them this audit read (new or
+   * changed since the running totals), and whether it read them all (`--full`, the first audit).
+   */
+  readonly partitions?: { readonly total: number; readonly read: number; readonly full: boolean };
   readonly media: {
     readonly audited: boolean;
     readonly references: number;
@@ -159,6 +164,10 @@ export function formatAuditReport(report: AuditReport): string {
       `  seqs before the first capture (expired first): ${sum((g) => g.beforeFirstCapture)}; placeholders: ${sum((g) => g.deletedPlaceholders)} deleted, ${sum((g) => g.recalledPlaceholders)} recalled; not yet archived: ${sum((g) => g.notYetArchived)}; unexplained gaps: ${sum((g) => g.unexplained)}`,
       `  media: ${app.media.note}`,
     );
+    if (app.partitions !== undefined)
+      lines.push(
+        `  incremental: read ${app.partitions.read} of ${app.partitions.total} dt partitions${app.partitions.full ? ' (all: --full, or no running totals yet)' : ' (new or changed since the running totals)'}`,
+      );
   }
   const shown = [...report.findings].sort((a, b) => Number(a.explained) - Number(b.explained));
   for (const f of shown) {

@@ -20,8 +20,19 @@ async function findingsPerTarget(options: {
   readonly finding: FindingSink;
 }): Promise<void> {
   const { runner, sql, values, kind, detail, finding } = options;
+  findingsOfRows({ rows: await rowsOf(runner, sql, values), kind, detail, finding });
+}
+
+/** One finding of `kind` per target of `rows` (rows shaped as the query's). */
+function findingsOfRows(options: {
+  readonly rows: readonly Row[];
+  readonly kind: Finding['kind'];
+  readonly detail: (rows: Row[]) => string;
+  readonly finding: FindingSink;
+}): void {
+  const { kind, detail, finding } = options;
   const per = new Map<string, Row[]>();
-  for (const r of await rowsOf(runner, sql, values)) {
+  for (const r of options.rows) {
     const id = targetId(text(r.group_id), r.topic_id ?? null, int(r.gen));
     per.set(id, [...(per.get(id) ?? []), r]);
   }
@@ -39,6 +50,31 @@ async function findingsPerTarget(options: {
   }
 }
 
+type RowKind = 'duplicate-rows' | 'wrong-partition' | 'revision-hole';
+
+const DETAIL: Readonly<Record<RowKind, (rows: Row[]) => string>> = {
+  'duplicate-rows': (rows) =>
+    `${rows.length} rows for ${new Set(rows.map((r) => `${r.msg_seq}/${r.rev}`)).size} (seq, revision) pairs`,
+  'wrong-partition': (rows) =>
+    rows
+      .slice(0, 3)
+      .map((r) => `seq ${r.msg_seq} in dt=${r.dt}, belongs in dt=${r.expected}`)
+      .join('; '),
+  'revision-hole': (rows) =>
+    rows
+      .slice(0, 3)
+      .map((r) => `seq ${r.msg_seq}: ${r.revisions} of revisions 0-${r.last_revision}`)
+      .join('; '),
+};
+
+/**
+ * The findings of one row check from rows shaped as its query's (the incremental audit derives
+ * them from its totals, derive.ts).
+ */
+export function reportRows(kind: RowKind, rows: readonly Row[], finding: FindingSink): void {
+  findingsOfRows({ rows, kind, detail: DETAIL[kind], finding });
+}
+
 export interface RowCheckOptions {
   readonly runner: QueryRunner;
   /** The sdkappid parameter. */
@@ -53,8 +89,7 @@ export function checkDuplicates(options: RowCheckOptions): Promise<void> {
     sql: DUPLICATES_SQL,
     values: options.app,
     kind: 'duplicate-rows',
-    detail: (rows) =>
-      `${rows.length} rows for ${new Set(rows.map((r) => `${r.msg_seq}/${r.rev}`)).size} (seq, revision) pairs`,
+    detail: DETAIL['duplicate-rows'],
     finding: options.finding,
   });
 }
@@ -66,11 +101,7 @@ export function checkWrongPartition(options: RowCheckOptions & { readonly timeZo
     sql: wrongPartitionSql(options.runner.dialect),
     values: [{ type: 'string', value: options.timeZone }, ...options.app],
     kind: 'wrong-partition',
-    detail: (rows) =>
-      rows
-        .slice(0, 3)
-        .map((r) => `seq ${r.msg_seq} in dt=${r.dt}, belongs in dt=${r.expected}`)
-        .join('; '),
+    detail: DETAIL['wrong-partition'],
     finding: options.finding,
   });
 }
@@ -82,11 +113,7 @@ export function checkRevisionHoles(options: RowCheckOptions): Promise<void> {
     sql: REVISION_HOLES_SQL,
     values: options.app,
     kind: 'revision-hole',
-    detail: (rows) =>
-      rows
-        .slice(0, 3)
-        .map((r) => `seq ${r.msg_seq}: ${r.revisions} of revisions 0-${r.last_revision}`)
-        .join('; '),
+    detail: DETAIL['revision-hole'],
     finding: options.finding,
   });
 }

@@ -24,12 +24,57 @@ const BODY_ELSEWHERE =
  * Per target (and object): seq bounds and row counts, and how many rows keep their body elsewhere
  * ({@link BODY_ELSEWHERE}). One row per (target, object).
  */
-export const OBJECT_TARGETS_SQL = `SELECT "$path" AS path, group_id, topic_id, ${GEN} AS gen,
+export const OBJECT_TARGETS_SQL = objectTargetsSql(0);
+
+/**
+ * `AND dt IN (?, …)` for `partitions` parameters (none: every partition). The incremental audit
+ * reads only the partitions that are new or changed since its totals (incremental.ts).
+ */
+export function partitionFilter(partitions: number): string {
+  return partitions === 0 ? '' : ` AND dt IN (${Array.from({ length: partitions }, () => '?').join(', ')})`;
+}
+
+/** {@link OBJECT_TARGETS_SQL} over `partitions` `dt` parameters after the sdkappid (0: all). */
+export function objectTargetsSql(partitions: number): string {
+  return `SELECT "$path" AS path, group_id, topic_id, ${GEN} AS gen,
   min(msg_seq) AS first_seq, max(msg_seq) AS last_seq, count(*) AS rows_n,
   count_if(${REV} > 0) AS revision_rows, count_if(${BODY_ELSEWHERE}) AS elsewhere_rows
-FROM messages WHERE sdkappid = ?
+FROM messages WHERE sdkappid = ?${partitionFilter(partitions)}
 GROUP BY 1, 2, 3, 4
 ORDER BY 2, 3, 4, 1`;
+}
+
+/**
+ * The incremental audit's seq ranges: per object and target, the runs of consecutive seqs that
+ * have a revision-0 row (gaps and islands: a seq minus its rank is constant along a run). One row
+ * per run, normally one per (object, target).
+ */
+export function revisionZeroRangesSql(partitions: number): string {
+  return `SELECT path, group_id, topic_id, gen, min(msg_seq) AS lo, max(msg_seq) AS hi FROM (
+  SELECT path, group_id, topic_id, gen, msg_seq,
+    msg_seq - row_number() OVER (PARTITION BY path, group_id, topic_id, gen ORDER BY msg_seq) AS island
+  FROM (SELECT DISTINCT "$path" AS path, group_id, topic_id, ${GEN} AS gen, msg_seq
+    FROM messages WHERE sdkappid = ?${partitionFilter(partitions)} AND ${REV} = 0) s
+) i
+GROUP BY path, group_id, topic_id, gen, island`;
+}
+
+/**
+ * The incremental audit's exceptional rows: revisions above 0, placeholders, rows without a
+ * message time (zeroed placeholders), a (seq, revision) held more than once in one object, and rows
+ * whose message time falls on another date than their `dt` folder (parameters: sdkappid, the
+ * partitions, then the zone; the date is compared in the WHERE clause, where Athena takes
+ * parameters). Few rows on a healthy archive.
+ */
+export function exceptionalRowsSql(dialect: SqlDialect, partitions: number): string {
+  return `SELECT path, group_id, topic_id, gen, msg_seq, rev, place, msg_time, dt, n FROM (
+  SELECT "$path" AS path, group_id, topic_id, ${GEN} AS gen, msg_seq, ${REV} AS rev,
+    coalesce(is_place_msg, 0) AS place, coalesce(msg_time, 0) AS msg_time, dt,
+    count(*) OVER (PARTITION BY "$path", group_id, topic_id, ${GEN}, msg_seq, ${REV}) AS n
+  FROM messages WHERE sdkappid = ?${partitionFilter(partitions)}
+) x
+WHERE rev > 0 OR place <> 0 OR msg_time <= 0 OR n > 1 OR dt <> ${localDate(dialect)}`;
+}
 
 /** Holes in each target's seqs: `(msg_seq, next_seq)` with nothing in between. */
 export const GAPS_SQL = `SELECT group_id, topic_id, gen, msg_seq, next_seq FROM (
@@ -105,7 +150,7 @@ const MEDIA_ELEMENT_TYPES = [
  * fields match case-insensitively; the DuckDB mirror keeps the element a struct and `msg_content`
  * JSON with the API's keys.
  */
-export function mediaElementsSql(dialect: SqlDialect): string {
+export function mediaElementsSql(dialect: SqlDialect, partitions = 0): string {
   const athena = dialect === 'athena';
   const type = athena ? 'e.msg_type' : 'e.el.msg_type';
   const list = athena
@@ -117,7 +162,7 @@ export function mediaElementsSql(dialect: SqlDialect): string {
 FROM (
   SELECT "$path" AS path, group_id, topic_id, msg_seq, coalesce(is_place_msg, 0) AS place, msg_body,
     ${REV} AS rev, min(${REV}) OVER (PARTITION BY "$path", group_id, topic_id, msg_seq) AS first_rev
-  FROM messages WHERE sdkappid = ?
+  FROM messages WHERE sdkappid = ?${partitionFilter(partitions)}
 ) f
 CROSS JOIN UNNEST(f.msg_body) WITH ORDINALITY AS ${unnest}
 WHERE f.rev = f.first_rev AND f.place = 0 AND ${type} IN (${MEDIA_ELEMENT_TYPES})`;
