@@ -129,24 +129,28 @@ export type ShardHashes = Map<string, string>;
 
 /**
  * The rows of `observed` (one kind, all in one shard) whose values differ from what `shard` holds,
- * and the shard's changes (key → new hash). A key observed twice keeps its last observation.
+ * the shard's changes (key → new hash), and how many of the rows are a key's first. A key
+ * observed twice keeps its last observation.
  */
 export function changedRows<R extends IdentityRow>(
   kind: IdentityKind,
   observed: readonly R[],
   shard: ShardHashes,
-): { rows: R[]; changes: Record<string, string> } {
+): { rows: R[]; changes: Record<string, string>; firstRows: number } {
   const last = new Map<string, R>();
   for (const row of observed) last.set(identityKey(kind, row), row);
   const rows: R[] = [];
   const changes: Record<string, string> = {};
+  let firstRows = 0;
   for (const [key, row] of last) {
     const hash = valueHash(row);
-    if (shard.get(key) === hash) continue;
+    const held = shard.get(key);
+    if (held === hash) continue;
+    if (held === undefined) firstRows++;
     rows.push(row);
     changes[key] = hash;
   }
-  return { rows, changes };
+  return { rows, changes, firstRows };
 }
 
 // ---------------------------------------------------------------------------------------------

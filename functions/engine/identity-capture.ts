@@ -66,6 +66,9 @@ export const DEFAULT_IDENTITY_OPTIONS: IdentityRunOptions = {
   minCalls: 4,
 };
 
+/** Shard objects read or written at once (one shard is a few hundred kB at most). */
+const SHARDS_IN_FLIGHT = 16;
+
 /** Identity lookups in flight at once (the client paces them with everything else). */
 const LOOKUPS_IN_FLIGHT = 8;
 
@@ -85,6 +88,8 @@ export interface IdentityReport {
   rollCall: number;
   /** Rows written per kind. */
   rows: PerKind;
+  /** Of those, rows of a key the archive had no row for (a first sighting, not a change). */
+  firstRows: number;
   /** Left for the next run, per kind. */
   pending: PerKind;
   /** Pending items dropped over `maxPending`. */
@@ -168,6 +173,7 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
     groupsFromPlanning: 0,
     rollCall: 0,
     rows: zero(),
+    firstRows: 0,
     pending: zero(),
     dropped: 0,
     failedCalls: 0,
@@ -197,7 +203,7 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
     groups: capped.work.groups.length,
     members: capped.work.members.length,
   };
-  const commit = await diff(ctx, observed, head.version + 1);
+  const commit = await diff(ctx, observed, { version: head.version + 1, report });
   commit.pending = capped.work;
   commit.rollCall = rollCall.cursor;
   for (const kind of IDENTITY_KINDS) report.rows[kind] = commit.rows[kind].length;
@@ -328,7 +334,12 @@ async function lookUp(ctx: IdentityContext, plan: LookupPlan, report: IdentityRe
 }
 
 /** Compares the observed rows with the shards they fall in (one shard loaded at a time). */
-async function diff(ctx: IdentityContext, observed: Observed, version: number): Promise<IdentityCommit> {
+async function diff(
+  ctx: IdentityContext,
+  observed: Observed,
+  at: { version: number; report: IdentityReport },
+): Promise<IdentityCommit> {
+  const { version, report } = at;
   const commit: IdentityCommit = {
     version,
     dt: dateInZone(ctx.observedAt, ctx.timeZone),
@@ -345,13 +356,19 @@ async function diff(ctx: IdentityContext, observed: Observed, version: number): 
       list.push(row);
       byShard.set(shard, list);
     }
-    for (const shard of [...byShard.keys()].sort()) {
-      const hashes = await readShard(ctx, kind, shard);
-      const { rows, changes } = changedRows(kind, byShard.get(shard) ?? [], hashes);
-      if (rows.length === 0) continue;
-      commit.rows[kind].push(...rows);
-      commit.shards[kind][shard] = changes;
-    }
+    const shardIo = pLimit(SHARDS_IN_FLIGHT);
+    await Promise.all(
+      [...byShard.keys()].map((shard) =>
+        shardIo(async () => {
+          const hashes = await readShard(ctx, kind, shard);
+          const { rows, changes, firstRows } = changedRows(kind, byShard.get(shard) ?? [], hashes);
+          report.firstRows += firstRows;
+          if (rows.length === 0) return;
+          commit.rows[kind].push(...rows);
+          commit.shards[kind][shard] = changes;
+        }),
+      ),
+    );
     // In key order, whatever the shards' order: the same rows give the same object.
     const keyed = commit.rows[kind].map((row) => [identityKey(kind, row), row] as const);
     keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -427,16 +444,23 @@ async function applyCommit(ctx: IdentityContext, commit: IdentityCommit): Promis
       if (!(error instanceof PreconditionFailedError)) throw error;
     }
   }
-  for (const kind of IDENTITY_KINDS) {
-    for (const [shard, changes] of Object.entries(commit.shards[kind])) {
-      const hashes = await readShard(ctx, kind, shard);
-      for (const [key, hash] of Object.entries(changes)) hashes.set(key, hash);
-      await ctx.fence();
-      await store.put(identityShardKey(sdkAppId, kind, shard), encode(serializeShard(hashes)), {
-        contentType: 'application/json',
-      });
-    }
-  }
+  const shardIo = pLimit(SHARDS_IN_FLIGHT);
+  const shardWrites = IDENTITY_KINDS.flatMap((kind) =>
+    Object.entries(commit.shards[kind]).map(([shard, changes]) =>
+      shardIo(async () => {
+        const hashes = await readShard(ctx, kind, shard);
+        for (const [key, hash] of Object.entries(changes)) hashes.set(key, hash);
+        await ctx.fence();
+        await store.put(identityShardKey(sdkAppId, kind, shard), encode(serializeShard(hashes)), {
+          contentType: 'application/json',
+        });
+      }),
+    ),
+  );
+  // Every write settles before the head is written (a failed one fails the commit: rolled forward next run).
+  const settled = await Promise.allSettled(shardWrites);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
   const head: IdentityHead = { version: commit.version, pending: commit.pending, rollCall: commit.rollCall };
   await ctx.fence();
   await store.put(identityHeadKey(sdkAppId), encode(`${JSON.stringify(head)}\n`), {
