@@ -15,6 +15,8 @@ import type {
   GroupMembersResult,
   HistoryPage,
   HistoryRequest,
+  RoamPage,
+  RoamRequest,
   TopicInfo,
   UserProfile,
 } from './tencent-types.ts';
@@ -110,6 +112,16 @@ export interface ChatApi extends ServerClock {
   ): Promise<GroupMembersResult>;
   /** One page of `get_group_member_info` (Offset paging, or `Next` for Community groups). */
   getGroupMemberPage(request: GroupMemberPageRequest, signal?: AbortSignal): Promise<GroupMemberPage>;
+}
+
+/**
+ * One-to-one history (issue 26; docs/one-to-one.md). Apart from {@link ChatApi} for now, so the
+ * API's wrappers (the identity tap) need not change in the same step; the Tencent client and the
+ * test fake implement both.
+ */
+export interface RoamApi {
+  /** One page of `admin_getroammsg`, paced with every other call. */
+  getRoamMessages(request: RoamRequest, signal?: AbortSignal): Promise<RoamPage>;
 }
 
 /** This process and its neighbours on the host, for taking over the lease of a crashed run. */

@@ -25,6 +25,7 @@ export const TENCENT_APIS = {
   portraitGet: 'profile/portrait_get',
   getGroupMemberInfo: 'group_open_http_svc/get_group_member_info',
   getSpecifiedGroupMemberInfo: 'group_open_http_svc/get_specified_group_member_info',
+  adminGetRoamMsg: 'openim/admin_getroammsg',
 } as const;
 export type TencentApiKey = keyof typeof TENCENT_APIS;
 
@@ -92,6 +93,34 @@ export interface RawMessage extends JsonObject {
 export interface RoamMessage extends JsonObject {
   MsgKey: string;
   MsgTimeStamp: number;
+}
+
+/** One `admin_getroammsg` call (docs/tencent-api.md, admin_getroammsg): a window of one side's view. */
+export interface RoamRequest {
+  /** The side whose view is read. */
+  operatorAccount: string;
+  peerAccount: string;
+  /** Messages wanted, 1..100. */
+  maxCnt: number;
+  /** The window, epoch seconds, both ends inclusive. */
+  minTime: number;
+  /** On a continuation: the previous page's `lastMsgTime`. */
+  maxTime: number;
+  /** On a continuation: the previous page's `lastMsgKey`. */
+  lastMsgKey?: string | undefined;
+}
+
+/** One page of `admin_getroammsg`. */
+export interface RoamPage {
+  /** `Complete` 1: nothing of the window is left. */
+  complete: boolean;
+  /** Where the next page starts (`MaxTime` and `LastMsgKey` of the continuation); 0 and '' for an empty page. */
+  lastMsgTime: number;
+  lastMsgKey: string;
+  /** The messages in the order served (newest first in the simulator; never relied on). */
+  messages: RoamMessage[];
+  /** Items the page schema rejected (absent when every item was valid). */
+  rejected?: RejectedItem[];
 }
 
 /**

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AbortedError, PreconditionFailedError, StorageError } from '../../functions/domain/errors.ts';
 import type { LeaseHolder } from '../../functions/domain/lease.ts';
-import type { ChatApi, HostProcesses, Logger } from '../../functions/domain/ports.ts';
+import type { ChatApi, HostProcesses, Logger, RoamApi } from '../../functions/domain/ports.ts';
 import type {
   ObjectHead,
   PutOptions,
@@ -28,6 +28,9 @@ import type {
   HistoryPage,
   HistoryRequest,
   RawMessage,
+  RoamMessage,
+  RoamPage,
+  RoamRequest,
   TopicInfo,
   UserProfile,
 } from '../../functions/domain/tencent-types.ts';
@@ -302,6 +305,8 @@ export interface FakeChatApiOptions {
   nicks?: Record<string, string>;
   /** Group id → its members; a group not listed has none. */
   members?: Record<string, GroupMember[]>;
+  /** One-to-one conversations: both sides see all `messages` (any order). */
+  c2c?: { accounts: readonly [string, string]; messages: RoamMessage[] }[];
 }
 
 /** The largest page `group_msg_get_simple` answers. */
@@ -313,7 +318,7 @@ export const PAGE_MESSAGES = 20;
  * `[reqMsgSeq - n + 1, reqMsgSeq]` with `n` at most 20, `IsFinished` 1 (0 when more than 20 were asked
  * and seqs remain below). Every call is recorded in `calls`.
  */
-export class FakeChatApi implements ChatApi {
+export class FakeChatApi implements ChatApi, RoamApi {
   public readonly calls: { api: string; args: unknown }[] = [];
   private readonly options: FakeChatApiOptions;
   private historyCalls = 0;
@@ -375,6 +380,36 @@ export class FakeChatApi implements ChatApi {
       .sort((a, b) => b.MsgSeq - a.MsgSeq);
     const isFinished = request.reqMsgNumber > PAGE_MESSAGES && lo > 1 ? 0 : 1;
     return { groupId: request.groupId, isFinished, messages: structuredClone(messages) };
+  }
+
+  /**
+   * `admin_getroammsg` as the simulator's strict reading serves it (functions/simulator/api-roam.ts):
+   * the inclusive window newest first (a second's messages in reverse of their order in `c2c`),
+   * `maxCnt` a page, continuing after `lastMsgKey`. @throws Error for a `lastMsgKey` not in the window
+   */
+  public async getRoamMessages(request: RoamRequest): Promise<RoamPage> {
+    this.calls.push({ api: 'getRoamMessages', args: { ...request } });
+    const { operatorAccount: a, peerAccount: b } = request;
+    const pair = this.options.c2c?.find(
+      ({ accounts: [x, y] }) => (x === a && y === b) || (x === b && y === a),
+    );
+    const window = (pair?.messages ?? [])
+      .filter((m) => m.MsgTimeStamp >= request.minTime && m.MsgTimeStamp <= request.maxTime)
+      .sort((x, y) => x.MsgTimeStamp - y.MsgTimeStamp)
+      .reverse();
+    let start = 0;
+    if (request.lastMsgKey !== undefined) {
+      start = window.findIndex((m) => m.MsgKey === request.lastMsgKey) + 1;
+      if (start === 0) throw new Error(`LastMsgKey ${request.lastMsgKey} is not in the window`);
+    }
+    const page = window.slice(start, start + request.maxCnt);
+    const last = page.at(-1);
+    return {
+      complete: start + page.length >= window.length,
+      lastMsgTime: last?.MsgTimeStamp ?? 0,
+      lastMsgKey: last?.MsgKey ?? '',
+      messages: structuredClone(page),
+    };
   }
 
   public async getTopics(groupId: string): Promise<TopicInfo[]> {

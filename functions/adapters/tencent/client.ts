@@ -17,7 +17,7 @@ import {
   TransportError,
 } from '../../domain/errors.ts';
 import { parseLosslessJson } from '../../domain/json-guards.ts';
-import type { ChatApi, Clock, Logger, Random } from '../../domain/ports.ts';
+import type { ChatApi, Clock, Logger, Random, RoamApi } from '../../domain/ports.ts';
 import { RateLimiter, type SendPermit } from '../../domain/rate-limiter.ts';
 import { DEFAULT_RETRY_OPTIONS, decideRetry, type RetryOptions } from '../../domain/retry-policy.ts';
 import { ServerClockEstimate } from '../../domain/server-clock.ts';
@@ -37,6 +37,8 @@ import {
   PROFILE_TAGS,
   type RawMessage,
   type RejectedItem,
+  type RoamPage,
+  type RoamRequest,
   TENCENT_APIS,
   type TencentApiKey,
   type TopicInfo,
@@ -58,6 +60,7 @@ import {
   TopicResponse,
 } from './wire.ts';
 import { type MemberItemWire, MemberListResponse, PortraitResponse } from './wire-identities.ts';
+import { RoamResponse, splitRoamItems } from './wire-roam.ts';
 
 /** Documented per-app limits (docs/tencent-api.md, Rate limits), in calls per second. */
 export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
@@ -70,6 +73,7 @@ export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
   portraitGet: 200,
   getGroupMemberInfo: 200,
   getSpecifiedGroupMemberInfo: 200,
+  adminGetRoamMsg: 200,
 };
 
 export interface TencentClientOptions extends EndpointChoice {
@@ -110,6 +114,7 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   portraitGet: 0,
   getGroupMemberInfo: 0,
   getSpecifiedGroupMemberInfo: 0,
+  adminGetRoamMsg: 0,
 });
 
 /** `get_group_info` takes at most 50 ids per call (docs/tencent-api.md, get_group_info). */
@@ -124,10 +129,12 @@ export const PROFILE_BATCH = 100;
 export const MEMBER_BATCH = 50;
 /** `get_group_member_info` page size the client allows (docs/tencent-api.md, get_group_member_info). */
 export const MAX_MEMBER_PAGE = 100;
+/** `admin_getroammsg` `MaxCnt`: no bound is documented; 100, the sample's (docs/tencent-api.md, admin_getroammsg). */
+export const MAX_ROAM_COUNT = 100;
 /** The member fields the archiver asks for. */
 const MEMBER_FIELDS = ['Role', 'NameCard', 'JoinTime'];
 
-export class TencentClient implements ChatApi {
+export class TencentClient implements ChatApi, RoamApi {
   private readonly baseUrl: string;
   private readonly limiter: RateLimiter;
   private readonly slots: LimitFunction;
@@ -343,6 +350,32 @@ export class TencentClient implements ChatApi {
     return {
       groupId: res.GroupId ?? request.groupId,
       isFinished: res.IsFinished,
+      messages,
+      ...(rejected.length > 0 ? { rejected } : {}),
+    };
+  }
+
+  /** One page of a one-to-one conversation from one side (`admin_getroammsg`), paced like every call. */
+  public async getRoamMessages(request: RoamRequest, signal?: AbortSignal): Promise<RoamPage> {
+    const { maxCnt, minTime, maxTime, lastMsgKey } = request;
+    if (!Number.isInteger(maxCnt) || maxCnt < 1 || maxCnt > MAX_ROAM_COUNT)
+      throw new RangeError(`maxCnt must be 1..${MAX_ROAM_COUNT}, got ${maxCnt}`);
+    if (!Number.isSafeInteger(minTime) || !Number.isSafeInteger(maxTime) || minTime < 0 || minTime > maxTime)
+      throw new RangeError(`the window must be 0 <= minTime <= maxTime, got ${minTime}..${maxTime}`);
+    const body: JsonObject = {
+      Operator_Account: request.operatorAccount,
+      Peer_Account: request.peerAccount,
+      MaxCnt: maxCnt,
+      MinTime: minTime,
+      MaxTime: maxTime,
+    };
+    if (lastMsgKey !== undefined) body.LastMsgKey = lastMsgKey;
+    const res = await this.call('adminGetRoamMsg', body, RoamResponse, signal);
+    const { messages, rejected } = splitRoamItems(res.MsgList);
+    return {
+      complete: res.Complete === 1,
+      lastMsgTime: res.LastMsgTime,
+      lastMsgKey: res.LastMsgKey,
       messages,
       ...(rejected.length > 0 ? { rejected } : {}),
     };
