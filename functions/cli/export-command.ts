@@ -39,7 +39,9 @@ import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts'
 export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
                     [--archive <dir|s3://bucket/prefix>] [--config <file.json>] [--time-zone <IANA zone>]
                     [--workgroup <name>] [--database <name>] [--timeout <seconds>] [--raw-csv]
-                    [--allow-file-access]
+                    [--allow-file-access] [--no-names]
+      --no-names           named queries without from_name, from_role and group_name (on by default:
+                           the names valid at each message's time, docs/names.md)
       --allow-file-access  a local archive's SQL may read and write any file you can (read_text,
                            COPY … TO); without it, it reads only the archive and runs only SELECTs
 ${TRANSCRIPT_USAGE}
@@ -62,6 +64,8 @@ export interface ExportArgs {
   readonly rawCsv: boolean;
   /** `--allow-file-access`: DuckDB's file access stays open (see query-runners.ts). */
   readonly allowFileAccess: boolean;
+  /** `--names` (default) / `--no-names`: named queries with the name columns (docs/names.md). */
+  readonly names: boolean;
 }
 
 /**
@@ -76,7 +80,12 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     timeout: { type: 'string' },
     'raw-csv': { type: 'boolean', default: false },
     'allow-file-access': { type: 'boolean', default: false },
+    names: { type: 'boolean' },
+    'no-names': { type: 'boolean' },
   });
+  if (values.names === true && values['no-names'] === true) {
+    throw new QueryUsageError('--names and --no-names: give one of them', { field: '--no-names' });
+  }
   const [target, ...extra] = positionals;
   if (target === undefined) throw new QueryUsageError('name a query or give SQL', { field: 'query' });
   const rawParams = parseParamWords([...(values.params ?? []), ...extra]);
@@ -119,6 +128,7 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     timeoutMs: parseTimeout(values.timeout),
     rawCsv: values['raw-csv'] ?? false,
     allowFileAccess: values['allow-file-access'] ?? false,
+    names: values['no-names'] !== true,
   };
 }
 
@@ -198,7 +208,9 @@ export async function runExportCommand(argv: readonly string[], deps: ExportDeps
   });
   try {
     const rows = await exportWith(args, () =>
-      'name' in args.query ? runNamedQuery(runner, args.query, args.params) : runner.run(args.query.sql),
+      'name' in args.query
+        ? runNamedQuery(runner, args.query, args.params, { names: args.names })
+        : runner.run(args.query.sql),
     );
     deps.stdout(`wrote ${rows} rows to ${terminalSafe(args.out)}\n`);
     return EXIT.done;

@@ -11,11 +11,14 @@
  * so the named queries themselves are plain SQL both engines accept. Message queries read the
  * latest revision of each message (`messages_flat`, `messages_latest`); `changes` reads the
  * revisions themselves (`message_changes`). `duckdbSql` exists for a
- * query that ever needs a translation.
+ * query that ever needs a translation. Queries that show a sender have a names variant
+ * (`namesSql`: `messages_named`, or the same joins for unreadable items and changes) that adds
+ * `from_name`, `from_role` and `group_name`; without names, the columns are exactly as before.
  */
 import { QueryUsageError } from './errors.ts';
 import type { ParamValue, QueryResult, QueryRunner, SqlDialect } from './port.ts';
 import { isRealDate } from './tables.ts';
+import { type NamesLookup, namesColumns, namesJoins, renderJoins } from './views.ts';
 
 export type ParamType = 'string' | 'date' | 'integer';
 
@@ -35,7 +38,26 @@ export interface NamedQuery {
   readonly sql: string;
   /** DuckDB SQL with `:param` markers, only where it differs from `sql`. */
   readonly duckdbSql?: string;
+  /**
+   * The same query with names (docs/names.md): today's columns plus `from_name`, `from_role` and
+   * `group_name`, for queries that show a sender. Same SQL in both dialects.
+   */
+  readonly namesSql?: string;
 }
+
+/** The name columns a names query reads from a message row (alias `m`) joined by `namesJoins`. */
+function nameColumns(m: NamesLookup, names: readonly string[]): Record<string, string> {
+  const columns = namesColumns(m);
+  return Object.fromEntries(
+    names.map((name) => [name, columns.find((c) => c.name === name)?.athena ?? 'NULL'] as const),
+  );
+}
+
+const UNREADABLE: NamesLookup = { alias: 'u', sender: 'sender', time: 'nullif(u.msg_time, 0)' };
+const UNREADABLE_NAMES = nameColumns(UNREADABLE, ['from_name', 'from_role', 'group_name']);
+const CHANGE: NamesLookup = { alias: 'c', sender: 'sender', time: 'c.msg_time' };
+const CHANGE_NAMES = nameColumns(CHANGE, ['from_name', 'from_role', 'group_name']);
+const joinsSql = (m: NamesLookup) => renderJoins(namesJoins(m), (name) => name);
 
 const FROM: QueryParamSpec = { name: 'from', type: 'date', description: 'first dt, YYYY-MM-DD (inclusive)' };
 const TO: QueryParamSpec = { name: 'to', type: 'date', description: 'last dt, YYYY-MM-DD (inclusive)' };
@@ -74,6 +96,19 @@ FROM (
 ) AS conversation
 WHERE dt BETWEEN :from AND :to AND group_id = :group_id
 ORDER BY msg_time, topic_id NULLS FIRST, msg_seq`,
+    namesSql: `SELECT sent_at, sender, from_name, from_role, text, element_types, is_deleted, is_recalled, is_system, group_id, group_name, topic_id, msg_seq, dt, unreadable, raw
+FROM (
+  SELECT msg_time, sent_at, sender, from_name, from_role, text, element_types, is_deleted, is_recalled, is_system,
+    group_id, group_name, topic_id, msg_seq, dt, false AS unreadable, CAST(NULL AS varchar) AS raw
+  FROM messages_named
+  UNION ALL
+  SELECT u.msg_time, u.sent_at, u.sender, ${UNREADABLE_NAMES.from_name}, ${UNREADABLE_NAMES.from_role},
+    'unreadable: ' || coalesce(u.reason, 'unknown reason'), '', false, false, false,
+    u.group_id, ${UNREADABLE_NAMES.group_name}, u.topic_id, u.msg_seq, u.dt, true, u.raw
+  FROM messages_unreadable u${joinsSql(UNREADABLE)}
+) AS conversation
+WHERE dt BETWEEN :from AND :to AND group_id = :group_id
+ORDER BY msg_time, topic_id NULLS FIRST, msg_seq`,
   },
   {
     name: 'text-search',
@@ -81,6 +116,10 @@ ORDER BY msg_time, topic_id NULLS FIRST, msg_seq`,
     params: [{ name: 'text', type: 'string', description: 'the text to look for' }, FROM, TO],
     sql: `SELECT sent_at, group_id, topic_id, sender, text, msg_seq, dt
 FROM messages_flat
+WHERE dt BETWEEN :from AND :to AND strpos(lower(text), lower(:text)) > 0
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
+    namesSql: `SELECT sent_at, group_id, group_name, topic_id, sender, from_name, from_role, text, msg_seq, dt
+FROM messages_named
 WHERE dt BETWEEN :from AND :to AND strpos(lower(text), lower(:text)) > 0
 ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
   },
@@ -104,6 +143,11 @@ ORDER BY dt, sdk_app_id, group_id`,
     sql: `SELECT sent_at, group_id, topic_id, msg_seq, sender,
   CASE WHEN is_recalled THEN 'recalled' ELSE 'deleted' END AS status, dt
 FROM messages_flat
+WHERE dt BETWEEN :from AND :to AND (is_deleted OR is_recalled)
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
+    namesSql: `SELECT sent_at, group_id, group_name, topic_id, msg_seq, sender, from_name, from_role,
+  CASE WHEN is_recalled THEN 'recalled' ELSE 'deleted' END AS status, dt
+FROM messages_named
 WHERE dt BETWEEN :from AND :to AND (is_deleted OR is_recalled)
 ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq`,
   },
@@ -141,6 +185,15 @@ ORDER BY dt, group_id, topic_id NULLS FIRST, msg_seq, element_path NULLS FIRST`,
 FROM message_changes
 WHERE dt BETWEEN :from AND :to
 ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq, revision`,
+    namesSql: `SELECT observed_on, sent_at, group_id, group_name, topic_id, msg_seq, sender, from_name, from_role, change, revision,
+  text_before, text_after, cloud_custom_data_before, cloud_custom_data_after, dt
+FROM (
+  SELECT c.*, ${CHANGE_NAMES.from_name} AS from_name, ${CHANGE_NAMES.from_role} AS from_role,
+    ${CHANGE_NAMES.group_name} AS group_name
+  FROM message_changes c${joinsSql(CHANGE)}
+) AS changes
+WHERE dt BETWEEN :from AND :to
+ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq, revision`,
   },
   {
     name: 'runs',
@@ -176,8 +229,14 @@ export function compileSql(template: string): CompiledSql {
   return { sql, order };
 }
 
-/** The SQL of a query for an engine, compiled. */
-export function compiledFor(query: NamedQuery, engine: SqlDialect): CompiledSql {
+/** Whether a query's result gains the name columns (`npm run export --names`, docs/names.md). */
+export interface NamesOption {
+  readonly names?: boolean;
+}
+
+/** The SQL of a query for an engine, compiled; with names when asked and the query has them. */
+export function compiledFor(query: NamedQuery, engine: SqlDialect, options: NamesOption = {}): CompiledSql {
+  if (options.names === true && query.namesSql !== undefined) return compileSql(query.namesSql);
   return compileSql(engine === 'duckdb' ? (query.duckdbSql ?? query.sql) : query.sql);
 }
 
@@ -271,18 +330,19 @@ export function orderedValues(compiled: CompiledSql, values: ReadonlyMap<string,
   });
 }
 
-/** Runs a named query with its validated parameters, in the runner's dialect. */
+/** Runs a named query with its validated parameters, in the runner's dialect (without names unless asked). */
 export function runNamedQuery(
   runner: QueryRunner,
   query: NamedQuery,
   values: ReadonlyMap<string, ParamValue>,
+  options: NamesOption = {},
 ): Promise<QueryResult> {
-  const compiled = compiledFor(query, runner.dialect);
+  const compiled = compiledFor(query, runner.dialect, options);
   return runner.run(compiled.sql, orderedValues(compiled, values));
 }
 
 /** A one-line description for a saved query, with its parameters in placeholder order. */
-export function savedQueryDescription(query: NamedQuery): string {
-  const order = compiledFor(query, 'athena').order;
+export function savedQueryDescription(query: NamedQuery, options: NamesOption = {}): string {
+  const order = compiledFor(query, 'athena', options).order;
   return `${query.description}. Parameters in order: ${order.join(', ')} (quote strings and dates: '2024-03-01').`;
 }

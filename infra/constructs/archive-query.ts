@@ -172,12 +172,13 @@ export class ArchiveQuery extends Construct {
       },
     });
 
+    // With names (the stack always has the identity tables; without rows the names are the accounts).
     for (const query of NAMED_QUERIES) {
       this.savedQuery(
         `Query-${query.name}`,
         query.name,
-        savedQueryDescription(query),
-        compiledFor(query, 'athena').sql,
+        savedQueryDescription(query, { names: true }),
+        compiledFor(query, 'athena', { names: true }).sql,
       );
     }
     // Fallback if Athena ever reports a view as stale: recreate it from SQL with these.

@@ -408,12 +408,18 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
     );
     for (const query of NAMED_QUERIES) {
       const found = saved.find((s) => s.Name === query.name);
-      expect(found?.QueryString).toBe(compiledFor(query, 'athena').sql);
+      expect(found?.QueryString).toBe(compiledFor(query, 'athena', { names: true }).sql);
       expect(found?.Database).toBe('chat_archive');
     }
     expect(saved.map((s) => s.Name)).toEqual(
-      expect.arrayContaining(['create-view-messages_flat', 'create-view-runs_flat']),
+      expect.arrayContaining([
+        'create-view-messages_flat',
+        'create-view-runs_flat',
+        'create-view-messages_named',
+      ]),
     );
+    // The saved conversation shows names (docs/names.md).
+    expect(saved.find((s) => s.Name === 'conversation')?.QueryString).toContain('from_name, from_role');
     expect(saved.find((s) => s.Name === 'create-view-messages_flat')?.QueryString).toMatch(
       /^CREATE OR REPLACE VIEW "chat_archive"\."messages_flat" AS\nSELECT/,
     );

@@ -6,15 +6,18 @@
  * in the middle, the first row extended backwards, a promotion at an exact boundary, a gone account
  * and a dissolved group keeping their last names, a member who left, the name card over the
  * nickname, an empty name card or nickname falling back, and hostile names coming back byte-exact.
- * An archive without identity rows keeps every view and named query working.
+ * An archive without identity rows keeps every view and named query working. `npm run export`
+ * adds from_name, from_role and group_name by default and writes exactly today's columns with
+ * `--no-names`.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { runExportCommand } from '../../functions/cli/export-command.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import {
   type GroupMemberRow,
@@ -32,6 +35,7 @@ import { NAMED_QUERIES, parseParams, runNamedQuery } from '../../functions/query
 import type { QueryRunner } from '../../functions/query/port.ts';
 import { collectRows } from '../../functions/query/result.ts';
 import { VIEWS } from '../../functions/query/views.ts';
+import { captureExportIo } from '../helpers/export.ts';
 
 const ZONE = 'UTC';
 const APP = 1400000000;
@@ -332,19 +336,110 @@ describe('an archive without identity rows', () => {
           ),
         ).toEqual([['alice', 'alice', 'account', null, 'false', null]]);
         for (const query of NAMED_QUERIES) {
-          const params = Object.fromEntries(
-            query.params.map((p) => [
-              p.name,
-              p.type === 'date' ? (p.name === 'from' ? '2026-11-01' : '2026-11-30') : G1,
-            ]),
-          );
-          await collectRows(await runNamedQuery(local, query, parseParams(query, params)));
+          for (const names of [false, true])
+            await collectRows(
+              await runNamedQuery(local, query, parseParams(query, paramsOf(query)), { names }),
+            );
         }
       } finally {
         local.close();
       }
     } finally {
       await rm(bare, { recursive: true, force: true });
+    }
+  });
+});
+
+type Query = (typeof NAMED_QUERIES)[number];
+const namedQuery = (name: string) => NAMED_QUERIES.find((q) => q.name === name) as Query;
+
+/** Values for every parameter of a query: the whole month, group G1, text 'm5'. */
+function paramsOf(query: Query): Record<string, string> {
+  const values: Record<string, string> = { from: '2026-11-01', to: '2026-11-30', group_id: G1, text: 'm5' };
+  return Object.fromEntries(query.params.map((p) => [p.name, values[p.name] ?? 'x']));
+}
+
+const CONVERSATION = ['conversation', '--params', `group_id=${G1}`, 'from=2026-11-01', 'to=2026-11-30'];
+
+describe('npm run export with and without names', () => {
+  const exportTo = async (file: string, ...flags: string[]) => {
+    const io = captureExportIo();
+    const code = await runExportCommand(
+      [...CONVERSATION, '--out', file, '--archive', dir, ...flags],
+      io.deps,
+    );
+    expect(code, io.err.join('')).toBe(0);
+    return readFile(file, 'utf8');
+  };
+
+  it('adds from_name, from_role and group_name by default (CSV), the name as of each message', async () => {
+    const csv = (await exportTo(join(dir, 'named.csv'))).split('\r\n');
+    expect(csv[0]).toBe(
+      'sent_at,sender,from_name,from_role,text,element_types,is_deleted,is_recalled,is_system,group_id,group_name,topic_id,msg_seq,dt,unreadable,raw',
+    );
+    // Alice's and Bob's lines (hostile names hold commas and line breaks: left out here).
+    const plainLines = csv
+      .map((line) => line.split(','))
+      .filter((f) => ['alice', 'bob'].includes(f[1] ?? ''));
+    const bySeq = new Map(plainLines.map((fields) => [fields[12], fields]));
+    expect(bySeq.get('1')?.slice(1, 4)).toEqual(['alice', 'Alice', 'Member']);
+    expect(bySeq.get('5')?.slice(1, 4)).toEqual(['alice', 'Alice Chen', 'Admin']);
+    expect(bySeq.get('5')?.[10]).toBe('Operations');
+    expect(bySeq.get('2')?.slice(1, 4)).toEqual(['bob', 'Bobby (ops)', 'Member']);
+  });
+
+  it('writes the names into JSON Lines too', async () => {
+    const lines = (await exportTo(join(dir, 'named.jsonl'))).trimEnd().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.find((r) => r.msg_seq === 1)).toMatchObject({
+      sender: 'alice',
+      from_name: 'Alice',
+      from_role: 'Member',
+      group_name: 'Ops',
+    });
+    expect(records.find((r) => r.sender === 'h-long')?.from_name).toBe(HOSTILE.long);
+    expect(records.find((r) => r.sender === 'h-control')?.from_name).toBe(HOSTILE.control);
+  });
+
+  it('writes exactly the columns without names with --no-names', async () => {
+    const plain = (await exportTo(join(dir, 'plain.csv'), '--no-names')).split('\r\n');
+    const query = namedQuery('conversation');
+    const expected = await runNamedQuery(db, query, parseParams(query, paramsOf(query)));
+    expect(plain[0]).toBe(expected.columns.map((c) => c.name).join(','));
+    expect(plain[0]).toBe(
+      'sent_at,sender,text,element_types,is_deleted,is_recalled,is_system,group_id,topic_id,msg_seq,dt,unreadable,raw',
+    );
+    expect(plain.filter((line) => line !== '')).toHaveLength(Object.keys(MESSAGES).length + 1);
+  });
+
+  it('refuses --names with --no-names, naming the flags', async () => {
+    const io = captureExportIo();
+    const out = join(dir, 'x.csv');
+    const code = await runExportCommand(
+      [...CONVERSATION, '--out', out, '--archive', dir, '--names', '--no-names'],
+      io.deps,
+    );
+    expect(code).toBe(2);
+    expect(io.err.join('')).toContain('--names and --no-names');
+  });
+});
+
+describe('the other named queries with names on DuckDB', () => {
+  it.each(['text-search', 'deleted-recalled', 'changes'])('%s gains the name columns', async (name) => {
+    const query = namedQuery(name);
+    const plain = await runNamedQuery(db, query, parseParams(query, paramsOf(query)));
+    const named = await runNamedQuery(db, query, parseParams(query, paramsOf(query)), { names: true });
+    const added = ['from_name', 'from_role', 'group_name'];
+    const columns = named.columns.map((c) => c.name);
+    expect(columns.filter((c) => !added.includes(c))).toEqual(plain.columns.map((c) => c.name));
+    expect(columns).toEqual(expect.arrayContaining(added));
+    await collectRows(plain);
+    const got = await collectRows(named);
+    if (name === 'text-search') {
+      const at = (c: string) => columns.indexOf(c);
+      expect(got.map((r) => [r[at('sender')], r[at('from_name')], r[at('group_name')]])).toEqual([
+        ['alice', 'Alice Chen', 'Operations'],
+      ]);
     }
   });
 });

@@ -25,10 +25,17 @@ describe('NAMED_QUERIES', () => {
     expect(new Set(NAMED_QUERIES.map((q) => q.name)).size).toBe(NAMED_QUERIES.length);
   });
 
-  it.each(NAMED_QUERIES.flatMap((q) => [[q.name, 'athena', q] as const, [q.name, 'duckdb', q] as const]))(
-    '%s (%s): placeholders are exactly the declared parameters, and no value is pasted in',
-    (_name, engine, query) => {
-      const compiled = compiledFor(query, engine);
+  it.each(
+    NAMED_QUERIES.flatMap((q) =>
+      [false, true].flatMap((names) => [
+        [q.name, 'athena', names, q] as const,
+        [q.name, 'duckdb', names, q] as const,
+      ]),
+    ),
+  )(
+    '%s (%s, names %s): placeholders are exactly the declared parameters, and no value is pasted in',
+    (_name, engine, names, query) => {
+      const compiled = compiledFor(query, engine, { names });
       expect(new Set(compiled.order)).toEqual(new Set(query.params.map((p) => p.name)));
       expect(compiled.sql.split('?').length - 1).toBe(compiled.order.length);
       expect(compiled.sql).not.toMatch(/(?<![:\w]):[a-z_]/);
@@ -37,7 +44,21 @@ describe('NAMED_QUERIES', () => {
 
   it('filters every message query by the dt partition, so Athena reads only those days', () => {
     for (const query of NAMED_QUERIES)
-      expect(query.sql, query.name).toMatch(/WHERE dt BETWEEN :from AND :to/);
+      for (const sql of [query.sql, query.namesSql ?? query.sql])
+        expect(sql, query.name).toMatch(/WHERE dt BETWEEN :from AND :to/);
+  });
+
+  it('has a names variant for every query that shows a sender: the same columns plus the names', () => {
+    const withSender = NAMED_QUERIES.filter((q) => /\bsender\b/.test(q.sql.split('\nFROM')[0] ?? ''));
+    expect(withSender.map((q) => q.name).sort()).toEqual(
+      ['changes', 'conversation', 'deleted-recalled', 'text-search'].sort(),
+    );
+    for (const query of withSender) {
+      expect(query.namesSql, query.name).toMatch(/^SELECT [\s\S]*\bfrom_name, from_role\b/);
+      expect(query.namesSql, query.name).toMatch(/\bgroup_name\b/);
+      // Without names, the SQL (and so the columns) is exactly the query's own.
+      expect(compiledFor(query, 'athena', { names: false }).sql).toBe(compiledFor(query, 'athena').sql);
+    }
   });
 
   it('describes saved queries with their parameters in placeholder order', () => {
