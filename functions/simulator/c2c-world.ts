@@ -1,7 +1,7 @@
 /**
  * The simulated app's one-to-one conversations (issue 26; docs/one-to-one.md): which pairs talked,
  * their messages as `admin_getroammsg` serves them (docs/tencent-api.md, admin_getroammsg), and the
- * changes tests make (new messages, recalls).
+ * changes tests make (new messages, recalls, one side deleting messages from its own view).
  *
  * Messages are generated per conversation on first use from their own seeded stream, so a
  * simulator that is never asked for one-to-one history pays nothing and the group datasets stay
@@ -41,6 +41,8 @@ export interface C2cDatasetSpec {
 interface StoredMessage {
   message: RoamMessage;
   recalled: boolean;
+  /** Sides that deleted it from their view (`deleteMessages`, a cleared conversation). */
+  hiddenFrom?: Set<string>;
 }
 
 interface Conversation {
@@ -138,7 +140,7 @@ export class C2cWorld {
     if (conversation === undefined) return [];
     const oldest = this.nowSec() - this.#retentionSec;
     return this.#stored(conversation)
-      .filter((s) => s.message.MsgTimeStamp >= oldest)
+      .filter((s) => s.message.MsgTimeStamp >= oldest && s.hiddenFrom?.has(operator) !== true)
       .map((s) => (s.recalled ? recalledView(s.message) : s.message));
   }
 
@@ -162,6 +164,31 @@ export class C2cWorld {
     if (found === undefined)
       throw new ConfigError(`No message ${msgKey} between ${a} and ${b}`, { field: 'msgKey' });
     found.recalled = true;
+  }
+
+  /**
+   * Deletes messages from `side`'s view only, as a client's `deleteMessages` or a cleared
+   * conversation does: the peer still sees them (docs/tencent-api.md, admin_getroammsg).
+   * Every message of the conversation when `msgKeys` is undefined.
+   * @throws ConfigError for an unknown pair, a side not in it, or a key that is not there
+   */
+  public deleteFor(side: string, peer: string, msgKeys?: readonly string[]): void {
+    const conversation = this.#get(side, peer);
+    if (!conversation.accounts.includes(side))
+      throw new ConfigError(`${side} is not in the conversation`, { field: 'side' });
+    const stored = this.#stored(conversation);
+    const chosen =
+      msgKeys === undefined
+        ? stored
+        : msgKeys.map((key) => {
+            const found = stored.find((s) => s.message.MsgKey === key);
+            if (found === undefined) throw new ConfigError(`No message ${key}`, { field: 'msgKeys' });
+            return found;
+          });
+    for (const s of chosen) {
+      s.hiddenFrom ??= new Set();
+      s.hiddenFrom.add(side);
+    }
   }
 
   #get(a: string, b: string): Conversation {

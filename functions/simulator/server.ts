@@ -177,6 +177,8 @@ export interface SimC2cControl {
   append(a: string, b: string, count: number): void;
   /** Recalls a message by its `MsgKey`: it then reads with `MsgFlagBits` 8. */
   recall(a: string, b: string, msgKey: string): void;
+  /** Deletes messages (all when no keys are given) from `side`'s view only; `peer` still sees them. */
+  deleteFor(side: string, peer: string, msgKeys?: readonly string[]): void;
 }
 
 /** Reads and changes the simulated nicknames, group names, roles and name cards. */
@@ -631,6 +633,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       visible: (operator, peer) => sim.c2c.visible(operator, peer),
       append: (a, b, count) => sim.c2c.append(a, b, count),
       recall: (a, b, msgKey) => sim.c2c.recall(a, b, msgKey),
+      deleteFor: (side, peer, msgKeys) => sim.c2c.deleteFor(side, peer, msgKeys),
     },
     sequentialPulls: (groupId, pullOptions) => {
       const group = sim.world.group(groupId);

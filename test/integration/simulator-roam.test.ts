@@ -15,6 +15,8 @@ const ALICE = 'alice.c2c';
 const BOB = 'bob,"c2c"';
 const CAROL = 'carol.c2c';
 const LONELY = 'lonely.c2c';
+const DAVE = 'dave.c2c';
+const ERIN = 'erin.c2c';
 const MESSAGES = 400;
 
 let sim: Simulator;
@@ -28,6 +30,7 @@ beforeAll(async () => {
         { accounts: [ALICE, BOB], messages: MESSAGES },
         { accounts: [ALICE, CAROL], messages: 30 },
         { accounts: [LONELY, CAROL], messages: 0 },
+        { accounts: [DAVE, ERIN], messages: 60 },
       ],
     },
     // Raw requests are not paced here: only the API's own rules refuse anything.
@@ -154,6 +157,24 @@ describe('simulator: admin_getroammsg paging', () => {
       expect(served?.MsgTimeStamp).toBe(target.MsgTimeStamp);
       expect(messages).toHaveLength(30);
     }
+  });
+});
+
+describe('simulator: admin_getroammsg perspectives', () => {
+  it('hides what one side deleted from that side only: both sides together still give every message once', async () => {
+    const all = [...sim.c2c.visible(DAVE, ERIN)].reverse();
+    const deleted = all.filter((_, i) => i % 4 === 1).map((m) => m.MsgKey);
+    sim.c2c.deleteFor(DAVE, ERIN, deleted);
+    const fromDave = await pullAll(DAVE, ERIN, 13);
+    const fromErin = await pullAll(ERIN, DAVE, 13);
+    expect(keys(fromErin.messages)).toEqual(keys(all));
+    expect(keys(fromDave.messages)).toEqual(keys(all).filter((k) => !deleted.includes(k)));
+    const union = new Map([...fromDave.messages, ...fromErin.messages].map((m) => [m.MsgKey, m]));
+    expect(union.size).toBe(all.length);
+    // A side that cleared the conversation sees nothing; the other side still sees it all.
+    sim.c2c.deleteFor(ERIN, DAVE);
+    expect((await pullAll(ERIN, DAVE, 13)).messages).toEqual([]);
+    expect(keys((await pullAll(DAVE, ERIN, 13)).messages)).toEqual(keys(fromDave.messages));
   });
 });
 
