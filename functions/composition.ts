@@ -17,7 +17,7 @@ import { ByteBudget } from './domain/byte-budget.ts';
 import { ConfigError } from './domain/errors.ts';
 import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
-import { CallbackReceiver } from './engine/callback-receiver.ts';
+import { CallbackReceiver, type CallbackSink } from './engine/callback-receiver.ts';
 import { CallbackRecorder } from './engine/callback-recorder.ts';
 import { withByteBudget } from './engine/media-budget.ts';
 import type { RunDeps, RunOptions } from './engine/run-archive.ts';
@@ -247,4 +247,13 @@ export async function composeReceiver(
   });
   const receiver = new CallbackReceiver({ tokens, recorder, clock: runtime.clock });
   return { receiver, recorder, apps: [...tokens.keys()] };
+}
+
+/**
+ * The AWS callback receiver's durable path: Firehose (functions/adapters/aws/firehose-sink.ts).
+ * The SDK is loaded only here, so the archiver's bundle does not carry it.
+ */
+export async function composeLambdaCallbackSink(streamName: string): Promise<CallbackSink> {
+  const { firehoseSink } = await import('./adapters/aws/firehose-sink.ts');
+  return firehoseSink(streamName);
 }

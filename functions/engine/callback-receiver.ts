@@ -15,9 +15,16 @@ import {
   type CallbackRefusal,
   verifyCallback,
 } from '../domain/callback-auth.ts';
-import { toCallbackEventRow } from '../domain/callback-event.ts';
+import { type CallbackEventRow, toCallbackEventRow } from '../domain/callback-event.ts';
 import type { Clock } from '../domain/ports.ts';
-import type { CallbackRecorder } from './callback-recorder.ts';
+
+/**
+ * Where authentic rows go: `record` resolves once the row is durable (the local recorder's object
+ * is written, or Firehose has accepted the record) and rejects when it is not.
+ */
+export interface CallbackSink {
+  record(row: CallbackEventRow): Promise<void>;
+}
 
 /** The answer Tencent expects from a callback URL. */
 export const CALLBACK_OK = '{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}';
@@ -40,7 +47,8 @@ export interface ReceiverStats {
 export interface CallbackReceiverOptions {
   /** The callback token of each app served, by SDKAppID. */
   readonly tokens: ReadonlyMap<number, string>;
-  readonly recorder: CallbackRecorder;
+  /** The local recorder (functions/engine/callback-recorder.ts) or the Lambda's Firehose sink. */
+  readonly recorder: CallbackSink;
   readonly clock: Clock;
 }
 

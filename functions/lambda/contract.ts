@@ -52,6 +52,8 @@ export const APP_DIMENSION = 'SdkAppId';
  * apps, and each stack's alarm watches its own findings.
  */
 export const STACK_DIMENSION = 'Stack';
+/** The callback receiver's refusal reason (functions/domain/callback-auth.ts, `too-large`). */
+export const REFUSAL_DIMENSION = 'Refusal';
 
 /** Metric names, emitted once per invocation per app. */
 export const METRIC = {
@@ -98,6 +100,14 @@ export const METRIC = {
   auditFindings: 'AuditFindings',
   /** Sent by the audit function: bytes its Athena queries scanned (what the audit costs). */
   auditBytesScanned: 'AuditBytesScanned',
+  /** Sent by the callback receiver: authentic events recorded (per app). */
+  callbacksAccepted: 'CallbacksAccepted',
+  /** Sent by the callback receiver: authentic events kept as quarantined (malformed body). */
+  callbacksQuarantined: 'CallbacksQuarantined',
+  /** Sent by the callback receiver: requests refused (forged, stale, unknown app…), by `Refusal`. */
+  callbacksRefused: 'CallbacksRefused',
+  /** Sent by the callback receiver: authentic events answered 500 because the record failed. */
+  callbacksUnrecorded: 'CallbacksUnrecorded',
 } as const;
 
 /**
@@ -131,6 +141,8 @@ export const ENV = {
   headroomDays: 'ALARM_HEADROOM_DAYS',
   /** The stack's name: the audit's metrics carry it as {@link STACK_DIMENSION}. */
   stack: 'ARCHIVER_STACK',
+  /** The callback receiver's Firehose delivery stream. */
+  callbackStream: 'CALLBACK_DELIVERY_STREAM',
   /** The audit function's Athena workgroup and Glue database. */
   workGroup: 'ATHENA_WORKGROUP',
   database: 'GLUE_DATABASE',

@@ -1,0 +1,162 @@
+/**
+ * The AWS callback receiver's handler (functions/lambda/callback-handler.ts), with SSM and Firehose
+ * mocked at the SDK level (no local server exists for either).
+ */
+import { randomUUID } from 'node:crypto';
+import { FirehoseClient, PutRecordCommand } from '@aws-sdk/client-firehose';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { firehoseSink } from '../../functions/adapters/aws/firehose-sink.ts';
+import { parseConfig } from '../../functions/config/schema.ts';
+import { callbackSign } from '../../functions/domain/callback-auth.ts';
+import { CALLBACK_OK } from '../../functions/engine/callback-receiver.ts';
+import { callbackTokenParameters, createCallbackHandler } from '../../functions/lambda/callback-handler.ts';
+
+const APP = 1400000001;
+const TOKEN = 'a-callback-token-from-ssm';
+const PARAMETER = '/tencent-chat-archiver/1400000001/callback-token';
+const ssm = mockClient(SSMClient);
+const firehose = mockClient(FirehoseClient);
+let stdout: string[] = [];
+
+const app = (over: Record<string, unknown> = {}) => ({
+  sdkAppId: APP,
+  region: 'singapore',
+  secretKey: { ssmParameter: '/tencent-chat-archiver/1400000001/secret-key' },
+  callbackToken: { ssmParameter: PARAMETER },
+  ...over,
+});
+const env = (apps = [app()]) => ({
+  ARCHIVER_CONFIG: JSON.stringify({ apps, archive: { timeZone: 'UTC' } }),
+  ARCHIVE_BUCKET: 'bucket',
+  CALLBACK_DELIVERY_STREAM: 'callbacks-stream',
+});
+
+function context(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'callbacks',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:callbacks',
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/callbacks',
+    logStreamName: 'stream',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function request(
+  over: { query?: Record<string, string>; body?: string; method?: string } = {},
+): APIGatewayProxyEventV2 {
+  const time = String(Math.floor(Date.now() / 1000));
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    queryStringParameters: {
+      SdkAppid: String(APP),
+      CallbackCommand: 'Group.CallbackAfterSendMsg',
+      RequestTime: time,
+      Sign: callbackSign(TOKEN, time),
+      ...over.query,
+    },
+    requestContext: { http: { method: over.method ?? 'POST' } } as APIGatewayProxyEventV2['requestContext'],
+    body: over.body ?? JSON.stringify({ GroupId: 'g', MsgSeq: 1, EventTime: 1 }),
+    isBase64Encoded: false,
+  };
+}
+
+beforeEach(() => {
+  ssm.reset();
+  firehose.reset();
+  ssm.on(GetParametersCommand).resolves({
+    Parameters: [{ Name: PARAMETER, Type: 'SecureString', Value: TOKEN, Version: 1 }],
+    InvalidParameters: [],
+  });
+  firehose.on(PutRecordCommand).resolves({ RecordId: 'r1' });
+  stdout = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+});
+afterEach(() => vi.restoreAllMocks());
+
+const handler = () =>
+  createCallbackHandler({ env: env(), sink: firehoseSink('callbacks-stream', new FirehoseClient({})) });
+
+describe('the AWS callback receiver', () => {
+  it('puts an authentic event into Firehose before answering OK, and counts it per app', async () => {
+    const answer = await handler()(request(), context());
+    expect(answer).toMatchObject({ statusCode: 200, body: CALLBACK_OK });
+    const puts = firehose.commandCalls(PutRecordCommand);
+    expect(puts).toHaveLength(1);
+    const input = puts[0]?.args[0].input;
+    expect(input?.DeliveryStreamName).toBe('callbacks-stream');
+    const row = JSON.parse(new TextDecoder().decode(input?.Record?.Data));
+    expect(row).toMatchObject({
+      sdk_app_id: APP,
+      callback_command: 'Group.CallbackAfterSendMsg',
+      quarantined: false,
+    });
+    expect(stdout.join('')).toContain('"CallbacksAccepted"');
+  });
+
+  it('answers 500 (not OK) when Firehose refuses the record', async () => {
+    firehose.on(PutRecordCommand).rejects(new Error('ServiceUnavailableException'));
+    const answer = await handler()(request(), context());
+    expect(answer).toMatchObject({ statusCode: 500 });
+    expect(stdout.join('')).toContain('"CallbacksUnrecorded"');
+  });
+
+  it('refuses a forged Sign, an unknown app and a GET without a record, counting refusals by reason', async () => {
+    const h = handler();
+    const forged = await h(request({ query: { Sign: 'f'.repeat(64) } }), context());
+    const other = await h(request({ query: { SdkAppid: '1400000002' } }), context());
+    const get = await h(request({ method: 'GET' }), context());
+    expect([forged, other, get].map((a) => a.statusCode)).toEqual([401, 401, 405]);
+    expect(firehose.commandCalls(PutRecordCommand)).toHaveLength(0);
+    const emitted = stdout.join('');
+    expect(emitted).toContain('"Refusal":"forged"');
+    expect(emitted).toContain('"Refusal":"wrong-app"');
+  });
+
+  it('refuses a body over the cap with 413 before any check', async () => {
+    const h = createCallbackHandler({
+      env: env(),
+      sink: firehoseSink('s', new FirehoseClient({})),
+      maxBodyBytes: 100,
+    });
+    const answer = await h(request({ body: 'x'.repeat(101) }), context());
+    expect(answer).toMatchObject({ statusCode: 413 });
+    expect(firehose.commandCalls(PutRecordCommand)).toHaveLength(0);
+  });
+
+  it('reads the token from SSM once (cached), and never writes it to a log line or an answer', async () => {
+    const h = handler();
+    const answers = [await h(request(), context()), await h(request({ query: { Sign: 'x' } }), context())];
+    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(1);
+    expect(JSON.stringify(answers)).not.toContain(TOKEN);
+    expect(stdout.join('')).not.toContain(TOKEN);
+  });
+});
+
+describe('callbackTokenParameters', () => {
+  it('names the field and the fix when a token is not in SSM, or no app has one', () => {
+    const parse = (apps: unknown[]) => parseConfig({ apps, archive: { timeZone: 'UTC' } }, 'test');
+    expect(() => callbackTokenParameters(parse([app({ callbackToken: { env: 'TOKEN' } })]))).toThrow(
+      /apps\.0\.callbackToken: the Lambda reads the callback token only from SSM/,
+    );
+    expect(() => callbackTokenParameters(parse([app({ callbackToken: undefined })]))).toThrow(
+      /apps\.0\.callbackToken: the callback receiver needs at least one app/,
+    );
+  });
+});
