@@ -628,13 +628,11 @@ export interface NamesLookup {
 
 /**
  * The row of an SCD2 view (alias `x`) valid at `time`: `valid_from <= t < valid_to`, open ends
- * null. A message whose time is not known (null) takes the latest row.
+ * null, exactly docs/names.md's predicate. A message whose time is not known (null) matches only a
+ * key's only row (both ends open), as the transcripts read it too.
  */
 function validAt(x: string, time: string): string {
-  return (
-    `(${x}.valid_from IS NULL OR ${time} IS NULL OR ${x}.valid_from <= ${time}) AND ` +
-    `(${x}.valid_to IS NULL OR (${time} IS NOT NULL AND ${time} < ${x}.valid_to))`
-  );
+  return `(${x}.valid_from IS NULL OR ${x}.valid_from <= ${time}) AND (${x}.valid_to IS NULL OR ${time} < ${x}.valid_to)`;
 }
 
 /** The LEFT JOINs of the member, user and group rows valid at a message's time (aliases gm, un, gn). */

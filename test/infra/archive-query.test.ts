@@ -435,6 +435,8 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
     expect(policy).toContain(':table/chat_archive/*');
     expect(policy).toContain(`${BUCKET}/${PREFIX}/messages/*`);
     expect(policy).toContain(`${BUCKET}/${PREFIX}/runs/*`);
+    // The name views read the identity rows.
+    expect(policy).toContain(`${BUCKET}/${PREFIX}/identities/*`);
   });
 
   it.each([

@@ -198,7 +198,15 @@ beforeAll(async () => {
     G1,
     Object.entries(MESSAGES).map(([seq, [from, at]]) => message(Number(seq), from, at)),
   );
-  await writeMessages(dir, G2, [message(100, 'alice', T0 + 5)]);
+  // Seq 101: a deletion that came back with a zeroed time, never known (msg_time null).
+  const zeroed: RawMessage = {
+    IsPlaceMsg: 1,
+    MsgBody: [],
+    From_Account: 'bob',
+    MsgSeq: 101,
+    MsgTimeStamp: 0,
+  };
+  await writeMessages(dir, G2, [message(100, 'alice', T0 + 5), zeroed]);
   await writeIdentities(dir, IDENTITIES);
   db = await open(dir);
 });
@@ -287,9 +295,23 @@ describe('messages_named on DuckDB', () => {
   });
 
   it('keeps a dissolved group’s last known name, marked dissolved', async () => {
-    expect(await named(G2)).toEqual([
-      ['100', 'alice', 'Alice', 'nick', null, 'false', 'Old team', 'Work', 'true'],
+    expect((await named(G2))[0]).toEqual([
+      '100',
+      'alice',
+      'Alice',
+      'nick',
+      null,
+      'false',
+      'Old team',
+      'Work',
+      'true',
     ]);
+  });
+
+  it('matches a message whose time is unknown only to a key’s only row (docs/names.md)', async () => {
+    // Bob has one user row (it holds at any time); G2 has three (none holds at an unknown time).
+    expect((await named(G2))[1]).toEqual(['101', 'bob', 'Bob', 'nick', null, 'false', null, null, 'false']);
+    expect(await rows('SELECT msg_time FROM messages_flat WHERE msg_seq = 101')).toEqual([[null]]);
   });
 
   it('gives hostile names back byte for byte; an empty name card or nickname falls back', async () => {
