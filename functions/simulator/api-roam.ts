@@ -5,7 +5,8 @@
  * - the request is checked by {@link RoamRequest}: a wrong JSON type (`"100"` is not 100), a
  *   missing field, `MaxCnt` outside 1..100 or `MinTime` > `MaxTime` is 90001; `Operator_Account`
  *   missing, not a string or unknown is 90008, `Peer_Account` likewise 90003;
- * - both times inclusive; newest first, inside a page too; a page ends at `MaxCnt` messages or
+ * - both times inclusive; pages move backwards in time, newest first inside a page too unless the
+ *   dataset asks for the samples' ascending order (`pageOrder`); a page ends at `MaxCnt` messages or
  *   before the answer's JSON would pass 13,312 bytes, never with fewer than one message;
  * - a continuation names the previous page's `LastMsgKey` with `MaxTime` = its `LastMsgTime`, and
  *   goes on right after that message; a key that is not one of the operator's messages at
@@ -96,7 +97,7 @@ export function adminGetRoamMsg(
       MsgCnt: page.length,
       LastMsgTime: last?.MsgTimeStamp ?? 0,
       LastMsgKey: last?.MsgKey ?? '',
-      MsgList: page,
+      MsgList: world.pageOrder === 'ascending' ? [...page].reverse() : page,
     };
   };
   let text = JSON.stringify(answer(left.length === 0));

@@ -33,6 +33,12 @@ export interface C2cDatasetSpec {
   conversations?: readonly C2cConversationSpec[];
   /** Share of messages recalled (`MsgFlagBits` 8); default 0.03. */
   recalledFraction?: number;
+  /**
+   * Order of the messages inside a page: `newest-first` (default), or `ascending` as the
+   * documentation's samples list them (docs/tencent-api.md, admin_getroammsg). Pages move
+   * backwards in time either way; a client must not depend on the order inside one.
+   */
+  pageOrder?: 'newest-first' | 'ascending';
   /** Days back the messages reach (under the retention); default 5, or half the retention when shorter. */
   spanDays?: number;
 }
@@ -77,6 +83,8 @@ export class C2cWorld {
   readonly #retentionSec: number;
   readonly #recalledFraction: number;
   readonly #spanSec: number;
+  /** See {@link C2cDatasetSpec.pageOrder}. */
+  public readonly pageOrder: 'newest-first' | 'ascending';
   readonly #conversations = new Map<string, Conversation>();
 
   public constructor(
@@ -88,6 +96,7 @@ export class C2cWorld {
     this.#startSec = Math.floor(options.now() / 1000);
     this.#retentionSec = Math.round(options.retentionDays * DAY);
     this.#recalledFraction = spec.recalledFraction ?? 0.03;
+    this.pageOrder = spec.pageOrder ?? 'newest-first';
     // Default: 5 days, or half the retention when that is shorter (tests use short retentions).
     this.#spanSec =
       spec.spanDays === undefined

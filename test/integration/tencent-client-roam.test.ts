@@ -72,6 +72,27 @@ describe('TencentClient.getRoamMessages', () => {
     expect(fromFake.calls).toBe(Math.ceil(MESSAGES / 9));
   });
 
+  it("does not depend on the order inside a page: the samples' ascending pages give the same messages", async () => {
+    const ascending = await startSimulator({
+      seed: 126,
+      media: false,
+      c2c: {
+        generated: 0,
+        pageOrder: 'ascending',
+        conversations: [{ accounts: [ALICE, BOB], messages: MESSAGES }],
+      },
+    });
+    try {
+      const { client: other } = clientFor(ascending, { clock: systemClock });
+      const { messages, calls } = await pullAll(other, BOB, ALICE);
+      expect(calls).toBeGreaterThan(1);
+      expect(messages).toHaveLength(MESSAGES);
+      expect(new Set(keys(messages))).toEqual(new Set(keys(ascending.c2c.visible(ALICE, BOB))));
+    } finally {
+      await ascending.stop();
+    }
+  });
+
   it('paces the calls at the API budget: no frequency-limit answer', async () => {
     const rates = { adminGetRoamMsg: 20 };
     const paced = await startSimulatorForClient(rates, {
