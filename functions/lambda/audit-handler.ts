@@ -24,6 +24,7 @@ import { ConfigError } from '../domain/errors.ts';
 import type { Clock } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { auditArchive, discoverApps } from '../query/audit/audit.ts';
+import { auditModeOf } from './audit-event.ts';
 import { auditReportKey, countsPerApp, recordAuditMetrics } from './audit-metrics.ts';
 import { ENV, METRICS_NAMESPACE, SERVICE_NAME, STACK_DIMENSION } from './contract.ts';
 import { loadLambdaConfig } from './lambda-config.ts';
@@ -92,7 +93,8 @@ export function createAuditHandler(options: AuditHandlerOptions = {}) {
   const client = options.athenaClient?.() ?? createAthenaClient();
   const { timeZone } = config.archive;
 
-  const audit = async (_event: unknown, context: Context): Promise<AuditResult> => {
+  const audit = async (event: unknown, context: Context): Promise<AuditResult> => {
+    const incremental = auditModeOf(event);
     const store = await storeReady;
     // The last poll of each query carries its final scan size.
     const scanned = new Map<string, number>();
@@ -122,6 +124,7 @@ export function createAuditHandler(options: AuditHandlerOptions = {}) {
         timeZone,
         nowMs: clock.now(),
         ...(scope.sdkAppIds === undefined ? {} : { sdkAppIds: scope.sdkAppIds }),
+        ...(incremental === undefined ? {} : { incremental }),
       });
       const bytesScanned = [...scanned.values()].reduce((sum, n) => sum + n, 0);
       const reportKey = auditReportKey(report, context.awsRequestId, timeZone);
@@ -138,6 +141,10 @@ export function createAuditHandler(options: AuditHandlerOptions = {}) {
         apps: countsPerApp(report),
         // Message objects not read (Glacier Flexible Retrieval, Deep Archive): docs/audit.md.
         unreadableArchived: report.apps.reduce((n, a) => n + a.unreadableArchived, 0),
+        // Incremental audits: dt partitions read (new or changed) of all, per app.
+        ...(incremental === undefined
+          ? {}
+          : { partitions: report.apps.map((a) => ({ sdkAppId: a.sdkAppId, ...a.partitions })) }),
         // The first unexplained findings, named; the report has all of them.
         unexplainedFindings: report.findings
           .filter((f) => !f.explained)

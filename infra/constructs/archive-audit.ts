@@ -6,8 +6,8 @@
  * (Athena error or timeout: then nothing was proven that week).
  *
  * Least privilege: Athena on the workgroup, Glue reads on the database and its tables, reads of
- * the prefixes the audit looks at, Athena's results bucket, writes under `audits/` only, and the
- * archive key through S3 only. No SSM parameter: the audit never calls Tencent.
+ * the prefixes the audit looks at, Athena's results bucket, writes under `audits/` only (deletes
+ * under `audits/unload/` only, the UNLOAD files it has read), and the archive key through S3 only. No SSM parameter: the audit never calls Tencent.
  */
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
@@ -39,6 +39,10 @@ import { bundlingWithConfig, CONFIG_FILE_NAME } from './archiver-function.ts';
 
 /** The prefix of the audit reports inside the archive prefix. */
 export const AUDITS_PREFIX = 'audits/';
+/** The incremental audit's running totals, one object per app (functions/query/audit/totals.ts). */
+export const AUDIT_TOTALS_PREFIX = `${AUDITS_PREFIX}totals/`;
+/** Where the audit's Athena UNLOAD writes a large result, read and deleted by the audit (unload.ts). */
+export const AUDIT_UNLOAD_PREFIX = `${AUDITS_PREFIX}unload/`;
 /** The tables the audit's SQL reads (functions/query/audit/sql.ts). */
 export const AUDIT_TABLES = ['messages'] as const;
 
@@ -118,7 +122,40 @@ export class ArchiveAudit extends Construct {
     this.logGroup.grantWrite(role);
     props.query.grantQueryTables(role, AUDIT_TABLES);
     props.archive.grantAuditReadWrite(role, AUDITS_PREFIX);
+    this.grantTotalsAndUnload(props, role);
     return role;
+  }
+
+  /**
+   * The incremental audit reads its totals back (and replaces them, a put under audits/); its
+   * media query's UNLOAD writes under audits/unload/ with the function's own credentials, which
+   * it then lists, reads and deletes. Nothing else may be deleted.
+   */
+  private grantTotalsAndUnload(props: ArchiveAuditProps, role: iam.Role): void {
+    const { bucket, prefix } = props.archive;
+    const unload = bucket.arnForObjects(`${prefix}${AUDIT_UNLOAD_PREFIX}*`);
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'AuditTotalsAndUnloadRead',
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(`${prefix}${AUDIT_TOTALS_PREFIX}*`), unload],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'AuditUnloadWrite',
+        actions: ['s3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: [unload],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'AuditUnloadList',
+        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${prefix}${AUDIT_UNLOAD_PREFIX}*`] } },
+      }),
+    );
   }
 
   /** The audit function, bundled with the stack's config. */
@@ -181,7 +218,9 @@ export class ArchiveAudit extends Construct {
       enabled: deploy.audit.enabled,
       target: new targets.LambdaInvoke(this.function, {
         role: scheduleRole,
-        input: scheduler.ScheduleTargetInput.fromObject({ source: 'audit-schedule' }),
+        // Incremental: only the partitions new or changed since the last audit are read
+        // (docs/audit.md); `{ "incremental": true, "full": true }` by hand reads them all.
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'audit-schedule', incremental: true }),
         deadLetterQueue: props.deadLetterQueue,
         retryAttempts: 3,
         maxEventAge: Duration.hours(1),
@@ -246,7 +285,9 @@ export class ArchiveAudit extends Construct {
     const stack = Stack.of(this);
     const prefixArn = props.archive.objectsFindingResource();
     for (const resource of [
-      ...[...AUDIT_READ_PREFIXES, AUDITS_PREFIX].map((p) => `${prefixArn.slice(0, -1)}${p}*`),
+      ...[...AUDIT_READ_PREFIXES, AUDITS_PREFIX, AUDIT_TOTALS_PREFIX, AUDIT_UNLOAD_PREFIX].map(
+        (p) => `${prefixArn.slice(0, -1)}${p}*`,
+      ),
       `<${stack.getLogicalId(props.query.resultsBucket.node.defaultChild as s3.CfnBucket)}.Arn>/results/*`,
     ]) {
       Validations.of(role).acknowledge({

@@ -65,6 +65,8 @@ describe('the audit function', () => {
       Target: { RetryPolicy: { MaximumRetryAttempts: 3 } },
     });
     expect(json(audit?.Target.DeadLetterConfig)).toMatch(/DeadLettersQueue/);
+    // Incremental: only the partitions new or changed since the last audit's totals are read.
+    expect(JSON.parse(audit?.Target.Input)).toEqual({ source: 'audit-schedule', incremental: true });
 
     const config = demoConfig();
     config.deploy.audit = { cron: '30 6 1 * ? *', enabled: false };
@@ -118,12 +120,17 @@ describe('the audit role', () => {
   const statements = auditStatements();
   const granted = statements.flatMap(actions);
 
-  it('has no managed policy, no SSM, no delete, and no wildcard resource except for X-Ray', () => {
+  it('has no managed policy, no SSM, no delete but of its UNLOAD files, and no wildcard resource except for X-Ray', () => {
     const role = Object.entries(resourcesOf(template, 'AWS::IAM::Role')).find(([id]) =>
       id.startsWith('AuditRole'),
     );
     expect(role?.[1].Properties.ManagedPolicyArns).toBeUndefined();
-    expect(granted.filter((a) => /^ssm:|Delete|^s3:\*|^athena:\*|^glue:\*/.test(a))).toEqual([]);
+    expect(granted.filter((a) => /^ssm:|^s3:\*|^athena:\*|^glue:\*/.test(a))).toEqual([]);
+    const deletes = statements.filter((s) => actions(s).some((a) => a.includes('Delete')));
+    expect(deletes.flatMap(actions).filter((a) => a.includes('Delete'))).toEqual(['s3:DeleteObject']);
+    expect(json(deletes.map((s) => s.Resource))).toMatch(
+      /^\[\{"Fn::Join":.*\/archive\/audits\/unload\/\*"\]\]\}\]$/,
+    );
     const wildcard = statements.filter((s) => json(s.Resource) === '"*"');
     expect(wildcard.flatMap(actions).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
@@ -157,6 +164,12 @@ describe('the audit role', () => {
     expect(reads).not.toMatch(/\/archive\/\*"|\/archive\/media\/\*/);
     const lists = statements.filter((s) => actions(s).includes('s3:ListBucket'));
     expect(lists.every((s) => json(s.Condition).includes('s3:prefix'))).toBe(true);
+    // The incremental audit's totals, and its UNLOAD files (listed, read, multipart-aborted).
+    expect(reads).toContain('/archive/audits/totals/*');
+    expect(reads).toContain('/archive/audits/unload/*');
+    const unloadList = lists.find((s) => json(s.Condition).includes('audits/unload/'));
+    expect(actions(unloadList as Statement).sort()).toEqual(['s3:GetBucketLocation', 's3:ListBucket']);
+    expect(json(unloadList?.Condition)).toBe('{"StringLike":{"s3:prefix":["archive/audits/unload/*"]}}');
     const keys = statements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.every((s) => json(s.Condition).includes('kms:ViaService'))).toBe(true);
