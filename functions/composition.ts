@@ -20,7 +20,7 @@ import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
 import { CallbackReceiver, type CallbackSink } from './engine/callback-receiver.ts';
 import { CallbackRecorder } from './engine/callback-recorder.ts';
 import { withByteBudget } from './engine/media-budget.ts';
-import type { RunDeps, RunOptions } from './engine/run-archive.ts';
+import type { ArchiveOptions, RunDeps } from './engine/run-archive.ts';
 
 /** Process-wide services that entry points provide. */
 /** The media downloader's temp folder (the Lambda empties it at init: functions/lambda/handler.ts). */
@@ -108,7 +108,7 @@ export async function composeAppRun(
     /** The stack's `alarms.headroomDays` (the Lambda); default DEFAULT_HEADROOM_DAYS. */
     mediaHeadroomDays?: number;
   } = {},
-): Promise<{ deps: RunDeps; options: RunOptions; client: TencentClient }> {
+): Promise<{ deps: RunDeps; options: ArchiveOptions; client: TencentClient }> {
   const app = config.apps[index];
   if (!app) throw new RangeError(`no app at index ${index}`);
   const userSig = await userSigFor(app, index, runtime);
@@ -147,7 +147,7 @@ export async function composeAppRun(
     ...(media ? { media } : {}),
     ...(runtime.processes ? { processes: runtime.processes } : {}),
   };
-  const options: RunOptions = {
+  const options: ArchiveOptions = {
     sdkAppId: app.sdkAppId,
     runId: overrides.runId ?? newRunId(runtime.clock),
     groupIds: app.groups.ids,
@@ -170,6 +170,7 @@ export async function composeAppRun(
     rescanDays: config.rescan.days,
     retentionDays: app.retentionDays,
     hardStopAtMs: overrides.hardStopAtMs ?? null,
+    identities: { ...config.identities },
   };
   return { deps, options, client };
 }

@@ -362,6 +362,13 @@ export const ConfigSchema = z.strictObject({
         .min(0, 'must be 0 or more')
         .max(10_000_000, 'must be at most 10,000,000')
         .default(100_000),
+      /** Identity calls a run may always make, whatever the share (a small run names its senders). */
+      minCalls: z
+        .number({ error: 'must be a whole number of calls' })
+        .int('must be a whole number of calls')
+        .min(0, 'must be 0 or more')
+        .max(10_000, 'must be at most 10,000')
+        .default(4),
     })
     .prefault({}),
   rescan: z

@@ -122,8 +122,8 @@ export interface IdentityContext {
   /** `observed_at` of the rows (the run's). */
   observedAt: number;
   options: IdentityRunOptions;
-  /** False when the run is out of time: nothing is looked up, the run's work goes pending. */
-  lookUp: boolean;
+  /** False once the run is out of time (its deadline, a soft stop): no lookup starts, the rest goes pending. */
+  mayStart: () => boolean;
   /** The groups the archive knows (for the roll call), as the run's state holds them. */
   known?: { readonly size: number; values(): Iterable<{ groupId: string }> } | undefined;
   signal?: AbortSignal | undefined;
@@ -156,7 +156,7 @@ export function captureForRun(
     timeZone: options.timeZone,
     observedAt: runObservedAt(options, clock.now()),
     options: options.identities ?? DEFAULT_IDENTITY_OPTIONS,
-    lookUp: !stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs),
+    mayStart: () => !stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs),
   });
 }
 
@@ -190,7 +190,7 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
   });
   report.groupsFromPlanning = fromPlanning.length;
   const { maxCallShare, minCalls } = ctx.options;
-  report.budget = ctx.lookUp ? runCallBudget(report.otherCalls, maxCallShare, minCalls) : 0;
+  report.budget = ctx.mayStart() ? runCallBudget(report.otherCalls, maxCallShare, minCalls) : 0;
   const plan = planLookups(work, report.budget);
   const rollCall = addRollCall(ctx, { plan, work, cursor: head.rollCall, budget: report.budget });
   report.rollCall = rollCall.checked;
@@ -273,9 +273,18 @@ async function lookUp(ctx: IdentityContext, plan: LookupPlan, report: IdentityRe
   const limit = pLimit(LOOKUPS_IN_FLIGHT);
   const observed: Observed = { users: [], groups: [], members: [], left: plan.left };
   const failed: IdentityWork = { groups: [], users: [], members: [] };
-  const guard = async <T>(call: () => Promise<T>, onFail: () => void): Promise<T | undefined> => {
+  type Api = keyof IdentityReport['calls'];
+  const guard = async <T>(api: Api, call: () => Promise<T>, onFail: () => void): Promise<T | undefined> => {
     try {
-      return await limit(call);
+      return await limit(async () => {
+        // Out of time (the deadline, or a soft stop): no new lookup; its items stay pending.
+        if (!ctx.mayStart()) {
+          onFail();
+          return undefined;
+        }
+        report.calls[api]++;
+        return await call();
+      });
     } catch (error) {
       if (error instanceof AbortedError || signal?.aborted) throw error;
       report.failedCalls++;
@@ -287,8 +296,8 @@ async function lookUp(ctx: IdentityContext, plan: LookupPlan, report: IdentityRe
   const dissolved = new Set<string>();
   await Promise.all(
     plan.groupBatches.map(async (batch) => {
-      report.calls.groupInfo++;
       const infos = await guard(
+        'groupInfo',
         () => api.getGroupInfo(batch, signal),
         () => failed.groups.push(...batch),
       );
@@ -302,8 +311,8 @@ async function lookUp(ctx: IdentityContext, plan: LookupPlan, report: IdentityRe
   for (const info of ctx.tap.infos.values()) if (!info.ok) dissolved.add(info.groupId);
   await Promise.all([
     ...plan.userBatches.map(async (batch) => {
-      report.calls.profiles++;
       const profiles = await guard(
+        'profiles',
         () => api.getProfiles(batch, signal),
         () => failed.users.push(...batch),
       );
@@ -312,8 +321,8 @@ async function lookUp(ctx: IdentityContext, plan: LookupPlan, report: IdentityRe
     ...plan.memberBatches
       .filter((batch) => !dissolved.has(batch.groupId))
       .map(async ({ groupId, accounts }) => {
-        report.calls.members++;
         const result = await guard(
+          'members',
           () => api.getGroupMembers(groupId, accounts, signal),
           () => failed.members.push(...accounts.map((a): [string, string] => [groupId, a])),
         );
