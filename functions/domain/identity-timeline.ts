@@ -24,6 +24,12 @@ export interface SenderAt {
   readonly role: string | null;
   /** The account's row valid at the time says `gone`: the nickname (if any) is the last known one. */
   readonly gone: boolean;
+  /**
+   * When the account is gone now (its latest row): the `observed_at` of the first `gone` row since
+   * its last live one, else null. A deleted account cannot send, so its messages are almost all
+   * from before: this says the account has since been deleted (the views' `gone_since`).
+   */
+  readonly goneSince: number | null;
   /** The member's row valid at the time says `left`. */
   readonly left: boolean;
 }
@@ -155,6 +161,7 @@ function senderAt(
     account,
     role: isMember ? (member?.row.role ?? null) : null,
     gone: user?.row.status === 'gone',
+    goneSince: sinceOf(users, (r) => r.status === 'gone'),
     left: member?.row.status === 'left',
   };
   if (card !== '') return { ...base, name: card, source: 'name_card' };
@@ -162,21 +169,30 @@ function senderAt(
   return { ...base, name: account, source: 'account' };
 }
 
+/**
+ * When the stretch of rows matching `test` that ends at period `at` (default: the latest) began:
+ * the `observed_at` of its first row; null when the row at `at` does not match.
+ */
+function sinceOf<R extends { observed_at: number }>(
+  periods: readonly Period<R>[],
+  test: (row: R) => boolean,
+  at: number = periods.length - 1,
+): number | null {
+  const row = periods[at]?.row;
+  if (row === undefined || !test(row)) return null;
+  let first = at;
+  while (first > 0 && test((periods[first - 1] as Period<R>).row)) first--;
+  return periods[first]?.row.observed_at ?? null;
+}
+
 function groupAt(groupId: string, t: number, groups: readonly Period<GroupNameRow>[]): GroupAt | undefined {
   const at = periodAt(groups, t);
   if (at === undefined) return undefined;
-  const dissolved = at.row.status === 'dissolved';
-  let since: number | null = null;
-  if (dissolved) {
-    let first = at.index;
-    while (first > 0 && groups[first - 1]?.row.status === 'dissolved') first--;
-    since = groups[first]?.row.observed_at ?? null;
-  }
   return {
     groupId,
     name: carried(groups, at, (r) => r.name),
     type: carried(groups, at, (r) => r.type),
-    dissolved,
-    dissolvedSince: since,
+    dissolved: at.row.status === 'dissolved',
+    dissolvedSince: sinceOf(groups, (r) => r.status === 'dissolved', at.index),
   };
 }

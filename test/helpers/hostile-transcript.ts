@@ -209,7 +209,8 @@ export const GROUP_NAME_AFTER = '../Ops\u202E/night\u0000 <b>';
  * carol is renamed from `Carol` to `Carol Chen` between her seq 8 and 9 and is an Admin; bob (an
  * Owner) has a bidi nickname, mallory a 5,000-character one, erin an empty one (shown by account),
  * frank one with controls; dave's account is deleted before his seq 12 (his last known name
- * stays); the group is renamed before seq 10 to a name with a path, a bidi override and a NUL.
+ * stays), erin's after her seq 13 (the account has since been deleted); the group is renamed
+ * before seq 10 to a name with a path, a bidi override and a NUL.
  */
 export function hostileIdentityRows(): {
   users: UserNameRow[];
@@ -255,6 +256,7 @@ export function hostileIdentityRows(): {
       user('frank', CONTROL_NAME, before),
       user('dave', 'Dave', before),
       user('dave', null, HOSTILE_T0 + 5),
+      user('erin', null, HOSTILE_T0 + 20),
       // Another app's row for the same account: not this archive's app, never shown.
       { ...user('carol', 'Other app Carol', before), sdk_app_id: HOSTILE_APP + 1 },
     ],

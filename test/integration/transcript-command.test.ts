@@ -183,6 +183,11 @@ describe('transcript command with names (issue 24)', () => {
     // A deleted account keeps its last known name, marked.
     expect(article(html, 12)).toContain('title="Dave">Dave</bdi>');
     expect(article(html, 12)).toContain('account deleted; last known name');
+    // Deleted after her message: the message says the account has since been deleted.
+    expect(article(html, 13)).toContain('<span class="badge gone">account since deleted</span>');
+    expect(html).toMatch(
+      /<li dir="ltr"><bdi class="name"[^>]*>Dave<\/bdi> <span class="account">\(<bdi>dave<\/bdi>\)<\/span> <span class="badge gone">account deleted<\/span><\/li>/,
+    );
     // Another app's row is not this archive's; a sender without rows reads as before.
     expect(html).not.toContain('Other app Carol');
     expect(article(html, 1)).toContain('<bdi class="sender">alice');

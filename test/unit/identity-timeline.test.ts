@@ -110,6 +110,7 @@ describe('identityTimeline: senders', () => {
       source: 'account',
       role: null,
       gone: false,
+      goneSince: null,
       left: false,
     });
   });
@@ -120,8 +121,26 @@ describe('identityTimeline: senders', () => {
       groups: [],
       members: [],
     });
-    expect(gone.senderAt('dave', 1500)).toMatchObject({ name: 'Dave', source: 'nick', gone: false });
-    expect(gone.senderAt('dave', 2500)).toMatchObject({ name: 'Dave', source: 'nick', gone: true });
+    // Gone now: every message says the account has since been deleted (the first gone row's time).
+    expect(gone.senderAt('dave', 1500)).toMatchObject({
+      name: 'Dave',
+      source: 'nick',
+      gone: false,
+      goneSince: 2000,
+    });
+    expect(gone.senderAt('dave', 2500)).toMatchObject({
+      name: 'Dave',
+      source: 'nick',
+      gone: true,
+      goneSince: 2000,
+    });
+    // Deleted, then known again (an account re-created under the same id): not gone now.
+    const back = identityTimeline(G, {
+      users: [user('dave', 'Dave', 1000), user('dave', null, 2000, 'gone'), user('dave', 'Dave 2', 3000)],
+      groups: [],
+      members: [],
+    });
+    expect(back.senderAt('dave', 2500)).toMatchObject({ name: 'Dave', gone: true, goneSince: null });
     // Never seen alive: no name to carry, the account is shown.
     const never = identityTimeline(G, { users: [user('eve', null, 1000, 'gone')], groups: [], members: [] });
     expect(never.senderAt('eve', 500)).toMatchObject({ name: 'eve', source: 'account', gone: true });

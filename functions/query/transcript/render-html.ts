@@ -594,7 +594,11 @@ function roleHtml(role: string | null): string {
 function whoHtml(from: SenderAt): string {
   const account =
     from.source === 'account' ? '' : ` <span class="account">(${userHtml(from.account)})</span>`;
-  const gone = from.gone ? ' <span class="badge gone">account deleted; last known name</span>' : '';
+  const gone = from.gone
+    ? ' <span class="badge gone">account deleted; last known name</span>'
+    : from.goneSince === null
+      ? ''
+      : ' <span class="badge gone">account since deleted</span>';
   const left = from.left ? ' <span class="role">left the group</span>' : '';
   return `<bdi class="who" dir="ltr">${nameHtml(from.name, 'sender')}${account}${roleHtml(from.role)}${gone}${left}</bdi>`;
 }
@@ -768,7 +772,7 @@ function peopleHtml(messages: readonly TranscriptMessage[]): string {
         .map((r) => roleHtml(r))
         .join(
           '',
-        )}${p.last.gone ? ' <span class="badge gone">account deleted; last known name</span>' : ''}</li>`,
+        )}${p.last.goneSince === null ? '' : ' <span class="badge gone">account deleted</span>'}</li>`,
   );
   return `<details class="people" open><summary>${people.size} ${people.size === 1 ? 'person' : 'people'} named in this transcript (names as of each message's time)</summary><ul>${items.join('')}</ul></details>\n`;
 }
