@@ -90,8 +90,8 @@ async function namedRows(): Promise<NamedRow[]> {
       sender: sender as string,
       msgTime: Number(msgTime),
       fromName: fromName as string,
-      fromRole,
-      groupName,
+      fromRole: fromRole ?? null,
+      groupName: groupName ?? null,
     }));
   } finally {
     db.close();
