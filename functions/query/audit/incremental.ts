@@ -43,6 +43,12 @@ export async function listPartitions(store: ObjectStore, sdkAppId: number): Prom
   return partitions;
 }
 
+/**
+ * More changed partitions than this are read without a `dt` filter (every partition, as `--full`):
+ * one parameter each would make a long statement for little saving.
+ */
+export const MAX_FILTERED_PARTITIONS = 400;
+
 const sameKeys = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((k, i) => k === b[i]);
 
@@ -145,7 +151,7 @@ export async function auditAppIncremental(options: {
           store,
           sdkAppId,
           timeZone,
-          partitions: previous === undefined ? null : changed,
+          partitions: previous === undefined || changed.length > MAX_FILTERED_PARTITIONS ? null : changed,
           listed,
           manifest,
           archived,
@@ -187,7 +193,7 @@ export async function auditAppIncremental(options: {
       rows: objectTargets.reduce((n, o) => n + o.rows, 0),
       unreadableArchived,
       media: media.summary,
-      partitions: { total: all.length, read: changed.length, full: previous === undefined },
+      partitions: { total: all.length, read: read.size, full: read.size > 0 && read.size >= all.length },
     },
     mediaObjects: media.objects,
   };
