@@ -206,6 +206,20 @@ export const DeploySchema = z.strictObject({
     })
     .default({}),
   bucket: BucketSchema.prefault({}),
+  /**
+   * The callback receiver (docs/callbacks.md): deployed when an app has `callbackToken` (an SSM
+   * parameter); a Lambda behind a Function URL that puts each authentic event into Firehose.
+   */
+  callbacks: z
+    .strictObject({
+      /** The receiver's reserved concurrency: its throttle, and what it can never take from the archiver. */
+      reservedConcurrency: z.number().int().min(1).max(1000).default(20),
+      /** Forged or stale requests in 5 minutes that raise an alarm. */
+      refusedAlarmThreshold: z.number().int().min(1).default(10),
+      /** Seconds Firehose buffers before writing an object (60-900): fewer, larger objects when longer. */
+      bufferSeconds: z.number().int().min(60).max(900).default(300),
+    })
+    .prefault({}),
   alarms: z
     .strictObject({
       /** Subscribe this address to the alarm topic (confirm the e-mail AWS sends). */

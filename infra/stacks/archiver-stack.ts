@@ -8,6 +8,7 @@ import type { Construct, IConstruct } from 'constructs';
 import type { StackConfig } from '../config.ts';
 import { ArchiveAudit } from '../constructs/archive-audit.ts';
 import { ArchiveQuery } from '../constructs/archive-query.ts';
+import { CallbackReceiver, callbackTokenParameterNames } from '../constructs/callback-receiver.ts';
 import { TencentChatArchiver } from '../constructs/tencent-chat-archiver.ts';
 
 /**
@@ -33,6 +34,8 @@ export class ArchiverStack extends Stack {
   public readonly archiver: TencentChatArchiver;
   public readonly query: ArchiveQuery;
   public readonly audit: ArchiveAudit;
+  /** Present when an app has a `callbackToken` (docs/callbacks.md). */
+  public readonly callbacks: CallbackReceiver | undefined;
 
   public constructor(scope: Construct, id: string, props: ArchiverStackProps) {
     super(scope, id, props);
@@ -65,6 +68,17 @@ export class ArchiverStack extends Stack {
       dashboard: this.archiver.operations.dashboard,
     });
 
+    // Tencent's callbacks, recorded as they happen, for the apps that have a callback token.
+    this.callbacks =
+      callbackTokenParameterNames(props.stackConfig).length === 0
+        ? undefined
+        : new CallbackReceiver(this, 'Callbacks', {
+            stackConfig: props.stackConfig,
+            archive: this.archiver.archive,
+            topic: this.archiver.operations.topic,
+            logRetention: deploy.logRetentionDays as logs.RetentionDays,
+          });
+
     pinStatefulLogicalIds(this.archiver, this.query);
 
     new CfnOutput(this, 'ArchiveBucketName', {
@@ -88,6 +102,13 @@ export class ArchiverStack extends Stack {
         'Audit now: aws lambda invoke --function-name <this> out.json (report under <prefix>audits/)',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.archiver.operations.topic.topicArn });
+    if (this.callbacks !== undefined) {
+      new CfnOutput(this, 'CallbackUrl', {
+        value: this.callbacks.url.url,
+        description:
+          "Tencent's callback URL (Chat console, Callback configuration), with the callback token in SSM: docs/callbacks.md",
+      });
+    }
   }
 }
 

@@ -95,6 +95,22 @@ describe('cdk-nag', () => {
     }
   });
 
+  it('passes with the callback receiver, and needs each of its acknowledgements', () => {
+    const config = demoConfig();
+    config.apps = config.apps.map((app) => ({
+      ...app,
+      callbackToken: { ssmParameter: `/tencent-chat-archiver/${app.sdkAppId}/callback-token` },
+    }));
+    const { app } = build(config);
+    const { violations, used } = nag(app);
+    expect(violations).toEqual([]);
+    const receiverAcks = acknowledgements(app).filter((ack) => ack.path.includes('/Callbacks/'));
+    expect(receiverAcks.length).toBeGreaterThan(0);
+    expect(receiverAcks.filter((ack) => !used.has(ack.id)).map((ack) => `${ack.id} on ${ack.path}`)).toEqual(
+      [],
+    );
+  });
+
   it('does find problems (a bucket with no settings fails the check)', () => {
     const { app, stack } = build();
     new s3.Bucket(stack, 'CarelessBucket');

@@ -1,0 +1,91 @@
+/**
+ * Issue 25: the callback receiver in the stack (infra/constructs/callback-receiver.ts): created
+ * only for apps with a callback token, a Function URL without IAM auth (the Sign is the
+ * authentication), reserved concurrency, Firehose into callbacks/ by app and date in the
+ * configured zone, alarms on the stack's topic, and the token only as an SSM parameter name.
+ */
+import { describe, expect, it } from 'vitest';
+import { build, type Cfn, demoConfig, onlyResource, resourcesOf } from './helpers.ts';
+
+const TOKEN_PARAMETER = '/tencent-chat-archiver/1400000000/callback-token';
+
+function withReceiver(deploy: Record<string, unknown> = {}) {
+  const config = demoConfig();
+  config.apps = config.apps.map((app) => ({ ...app, callbackToken: { ssmParameter: TOKEN_PARAMETER } }));
+  config.archive = { timeZone: 'Asia/Shanghai' };
+  config.deploy = { ...config.deploy, ...deploy };
+  return config;
+}
+
+const built = build(withReceiver({ callbacks: { reservedConcurrency: 7 } }));
+const template = built.template();
+const json = JSON.stringify(template.toJSON());
+
+function receiverFunction(): Cfn {
+  const found = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).find((f) =>
+    String(f.Properties.Description).includes('receives Tencent IM callbacks'),
+  );
+  if (!found) throw new Error('no receiver function');
+  return found.Properties;
+}
+
+describe('the callback receiver in the stack', () => {
+  it('is not deployed when no app has a callback token', () => {
+    const plain = build().template();
+    expect(Object.keys(resourcesOf(plain, 'AWS::Lambda::Url'))).toEqual([]);
+    expect(Object.keys(resourcesOf(plain, 'AWS::KinesisFirehose::DeliveryStream'))).toEqual([]);
+  });
+
+  it('answers on a Function URL without IAM auth, with reserved concurrency and a short timeout', () => {
+    const url = onlyResource(template, 'AWS::Lambda::Url');
+    expect(url.Properties.AuthType).toBe('NONE');
+    const fn = receiverFunction();
+    expect(fn.ReservedConcurrentExecutions).toBe(7);
+    expect(fn.Timeout).toBeLessThanOrEqual(10);
+    expect(Object.keys(template.toJSON().Outputs)).toContain('CallbackUrl');
+  });
+
+  it('writes through Firehose under callbacks/, partitioned by app and by date in the configured zone', () => {
+    const stream = onlyResource(template, 'AWS::KinesisFirehose::DeliveryStream').Properties;
+    const s3 = stream.ExtendedS3DestinationConfiguration;
+    expect(s3.Prefix).toBe(
+      'archive/callbacks/sdkappid=!{partitionKeyFromQuery:sdk_app_id}/dt=!{timestamp:yyyy-MM-dd}/',
+    );
+    expect(s3.CustomTimeZone).toBe('Asia/Shanghai');
+    expect(s3.CompressionFormat).toBe('GZIP');
+    expect(s3.DynamicPartitioningConfiguration.Enabled).toBe(true);
+    expect(JSON.stringify(s3.ProcessingConfiguration)).toContain('{sdk_app_id:.sdk_app_id}');
+    expect(stream.DeliveryStreamEncryptionConfigurationInput).toEqual({ KeyType: 'AWS_OWNED_CMK' });
+  });
+
+  it('lets the function put into its stream and read only its apps’ token parameters; the token value is nowhere', () => {
+    const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Cfn[],
+    );
+    const put = statements.find((s) => s.Sid === 'PutCallbacks');
+    expect(put.Action).toBe('firehose:PutRecord');
+    const tokens = statements.find((s) => s.Sid === 'CallbackTokens');
+    expect(tokens.Action).toBe('ssm:GetParameters');
+    expect(JSON.stringify(tokens.Resource)).toContain(
+      'parameter/tencent-chat-archiver/1400000000/callback-token',
+    );
+    const delivery = statements.filter((s) => s.Sid === 'DeliverObjects');
+    expect(JSON.stringify(delivery)).toContain('callbacks/*');
+    expect(JSON.stringify(delivery)).not.toContain('messages/');
+    // Only the parameter's name is in the template; the environment names no token.
+    expect(JSON.stringify(receiverFunction().Environment)).not.toMatch(/token/i);
+    expect(json).not.toContain('a-real-token');
+  });
+
+  it('alarms on errors, unrecorded events, latency and forged or stale requests, on the stack topic', () => {
+    const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter((a) =>
+      /callback/i.test(String(a.Properties.AlarmDescription)),
+    );
+    const descriptions = alarms.map((a) => String(a.Properties.AlarmDescription));
+    expect(descriptions.some((d) => d.includes('failed invocations'))).toBe(true);
+    expect(descriptions.some((d) => d.includes('answered 500'))).toBe(true);
+    expect(descriptions.some((d) => d.includes('p99'))).toBe(true);
+    expect(descriptions.some((d) => d.includes('Forged or stale'))).toBe(true);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+  });
+});
