@@ -14,20 +14,25 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { identityRowsKey } from '../../functions/domain/identity-capture.ts';
+import { IDENTITY_KINDS, type IdentityKind, type IdentityRow } from '../../functions/domain/identity-rows.ts';
 import { dateInZone, messageObjectKey, runReportKey } from '../../functions/domain/partition.ts';
 import { toRecord } from '../../functions/domain/record.ts';
 import { RECORD_KEYS, serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
 import { type HiveType, parseHiveType, toPrestoType } from '../../functions/query/hive-types.ts';
+import { IDENTITY_TABLES } from '../../functions/query/identity-tables.ts';
 import { RECORD_COLUMNS } from '../../functions/query/message-schema.ts';
 import { compiledFor, NAMED_QUERIES } from '../../functions/query/named-queries.ts';
 import { RUN_REPORT_COLUMNS } from '../../functions/query/tables.ts';
 import {
   athenaViewSql,
+  duckdbViewSql,
   KNOWN_MSG_TIME_COLUMN,
   PREVIOUS_COLUMNS,
   SCD2_COLUMNS,
+  USER_NAMES_VIEW,
   VIEWS,
 } from '../../functions/query/views.ts';
 import { ELEMENT_TYPES, generateMessage, streamKey } from '../../functions/simulator/index.ts';
@@ -287,6 +292,76 @@ describe('ArchiveQuery: the runs table agrees with the run report', () => {
         ),
       ).toBe(`${ROOT}${key.slice(0, key.lastIndexOf('/') + 1)}`);
     }
+  });
+});
+
+describe('ArchiveQuery: the identity tables agree with the capture', () => {
+  const { template } = build();
+  const rows: Record<IdentityKind, IdentityRow> = {
+    users: {
+      sdk_app_id: 1,
+      account: 'a',
+      nick: 'n',
+      image: '',
+      status: 'active',
+      result_code: null,
+      observed_at: 1,
+    },
+    groups: {
+      sdk_app_id: 1,
+      group_id: 'g',
+      name: null,
+      type: null,
+      owner_account: null,
+      status: 'dissolved',
+      error_code: 10010,
+      observed_at: 1,
+    },
+    members: {
+      sdk_app_id: 1,
+      group_id: 'g',
+      account: 'a',
+      role: 'Admin',
+      name_card: '',
+      status: 'member',
+      observed_at: 1,
+    },
+  };
+
+  it.each(IDENTITY_KINDS)(
+    '%s: a column per row key, typed to fit, located where the capture writes',
+    (kind) => {
+      const table = tableInput(template, IDENTITY_TABLES[kind]);
+      const columns = table.StorageDescriptor.Columns;
+      expect(columns.map((c) => c.Name)).toEqual(Object.keys(rows[kind]));
+      const written = JSON.parse(JSON.stringify(rows[kind])) as Record<string, unknown>;
+      for (const c of columns) expect(fitsHive(parseHiveType(c.Type), written[c.Name]), c.Name).toBe(true);
+      expect(table.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(
+        'org.openx.data.jsonserde.JsonSerDe',
+      );
+      expect(table.Parameters).toMatchObject({ 'projection.enabled': 'true', compressionType: 'gzip' });
+      for (const zone of ZONES) {
+        for (const t of INSTANTS) {
+          const dt = dateInZone(t, zone);
+          const key = identityRowsKey(kind, APPS[0] as number, dt, 7);
+          expect(
+            fillTemplate(
+              table.Parameters['storage.location.template'] as string,
+              APPS[0] as number,
+              dt,
+              'yyyy-MM-dd',
+            ),
+          ).toBe(`${ROOT}${key.slice(0, key.lastIndexOf('/') + 1)}`);
+        }
+      }
+    },
+  );
+
+  it('renders last_value IGNORE NULLS in each dialect’s own syntax', () => {
+    const ctx = { database: 'chat_archive', timeZone: 'UTC' };
+    expect(athenaViewSql(USER_NAMES_VIEW, ctx)).toContain('last_value("nick") IGNORE NULLS OVER (');
+    expect(duckdbViewSql(USER_NAMES_VIEW, ctx)).toContain('last_value("nick" IGNORE NULLS) OVER (');
+    expect(athenaViewSql(USER_NAMES_VIEW, ctx)).not.toContain('"nick" IGNORE NULLS)');
   });
 });
 
