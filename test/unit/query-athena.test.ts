@@ -279,6 +279,21 @@ describe('export command on an s3:// archive (Athena)', () => {
     expect(io.out.join('')).toBe(`wrote 1 rows to ${file}\n`);
   });
 
+  it.each([
+    [[], 'messages_named'],
+    [['--no-names'], 'messages_flat'],
+  ])('runs the names variant unless %j (issue 24): reads %s', async (flags, view) => {
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: ID });
+    athena.on(GetQueryExecutionCommand).resolves(status('SUCCEEDED'));
+    athena.on(GetQueryResultsCommand).resolves(page([row('group_id', 'messages')]));
+    const params = ['group_id=g', 'from=2024-03-01', 'to=2024-03-02'];
+    const out = ['--out', join(dir, 'out.csv'), '--archive', 's3://bucket/prefix', ...flags];
+    expect(await runExportCommand(['conversation', '--params', ...params, ...out], deps().deps)).toBe(0);
+    const sql = athena.commandCalls(StartQueryExecutionCommand)[0]?.args[0].input.QueryString ?? '';
+    expect(sql).toContain(`FROM ${view}`);
+    expect(sql.includes('from_name, from_role')).toBe(view === 'messages_named');
+  });
+
   it('leaves no file (not even a partial one) when the query fails', async () => {
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: ID });
     athena.on(GetQueryExecutionCommand).resolves(status('FAILED', { reason: 'boom' }));
