@@ -1,7 +1,9 @@
 /**
  * `npm start`: the whole engine on the built-in simulator, archiving into a local folder.
- * Run 1 archives all retained history; then new messages arrive and a group is dissolved, and
- * run 2 archives only what is new. It ends with a sample query over the archive (DuckDB).
+ * Run 1 archives all retained history; then new messages arrive, a group is dissolved, and a
+ * member and a group are renamed, and run 2 archives only what is new and records the new names;
+ * the renamed member writes again and run 3 archives it. It ends with the renamed group's
+ * transcript, names as of message time (docs/names.md), and a sample query over the archive (DuckDB).
  */
 import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { createSecretResolver } from '../adapters/secrets/resolve-secret.ts';
@@ -12,6 +14,7 @@ import { runArchive } from '../engine/run-archive.ts';
 import { demoQueryHintForS3, runDemoQuery } from '../query/demo-query.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { startSimulator } from '../simulator/index.ts';
+import { appendUntilSentBy, type DemoRename, renameASender, showNames } from './demo-names.ts';
 import { EXIT } from './exit-codes.ts';
 import { createProgressView } from './progress.ts';
 import { isS3Archive, openArchiveRunner } from './query-runners.ts';
@@ -38,6 +41,8 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
           },
         ],
         archive: { out: options.out, timeZone: 'UTC' },
+        // A small app: names may take half of a run's calls, so run 1 records every name it saw.
+        identities: { maxCallShare: 0.5 },
         // The simulator's media listener is on loopback over HTTP: allowed explicitly, for it alone.
         ...(simulator.mediaUrl === undefined
           ? {}
@@ -85,12 +90,24 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
     if (grow1) simulator.appendMessages(grow1.groupId, 25);
     if (grow2) simulator.appendMessages(grow2.groupId, 7);
     if (dissolve) simulator.deleteGroup(dissolve.groupId);
+    const rename = grow1 ? renameASender(simulator, app.sdkAppId, grow1.groupId) : undefined;
     out(
       `\nMeanwhile: 25 new messages in ${grow1?.groupId}, 7 in ${grow2?.groupId}, and ${dissolve?.groupId} was dissolved.`,
     );
+    if (rename) out(renameLine(rename));
     out('Run 2: only what is new; idle groups cost no history call.');
     const second = await runOnce('run 2');
     out(formatReport(second));
+    let third = second;
+    if (rename) {
+      const count = appendUntilSentBy(simulator, rename.groupId, rename.account);
+      out(
+        `\nLater: ${count} new message${count === 1 ? '' : 's'} in ${rename.groupId}, the last one by ${rename.account}.`,
+      );
+      out('Run 3: the new messages, under the name run 2 recorded.');
+      third = await runOnce('run 3');
+      out(formatReport(third));
+    }
 
     out(`\nThe archive (${store.location}):`);
     await printTree(store, out);
@@ -100,13 +117,26 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
       );
     }
 
+    if (rename && !isS3Archive(options.out)) {
+      out('');
+      const context = { sim: simulator, store, archive: options.out, timeZone: config.archive.timeZone };
+      for (const line of await showNames({ ...context, clock: runtime.clock }, rename)) out(line);
+    }
+
     // Querying: the same named queries as on Athena, here with DuckDB over the local folder.
     out('');
     for (const line of await demoQuery(options.out, config.archive.timeZone, runtime)) out(line);
-    return first.done && second.done ? EXIT.done : EXIT.notDone;
+    return first.done && second.done && third.done ? EXIT.done : EXIT.notDone;
   } finally {
     await simulator.stop();
   }
+}
+
+function renameLine(rename: DemoRename): string {
+  return (
+    `Also: ${rename.account}, shown as "${rename.before}" in ${rename.groupId}, took the name card "${rename.after}", ` +
+    `and the group was renamed from "${rename.groupBefore}" to "${rename.groupAfter}".`
+  );
 }
 
 /** The demo's closing query: DuckDB over a local archive, a hint for S3. */

@@ -286,7 +286,7 @@ describe('CLI archive runs', () => {
 });
 
 describe('npm start (the demo)', () => {
-  it('archives twice into --out, prints both reports and the tree, and leaks no secret', async () => {
+  it('archives three times into --out, prints the reports, the tree and names as of message time (transcript, export), and leaks no secret', async () => {
     const dir = await folder();
     const out = join(dir, 'archive');
     // Safety nets only (nothing here is timed): the demo pages the simulator's whole history at the
@@ -295,7 +295,8 @@ describe('npm start (the demo)', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('Run 1: everything the simulator retains.');
     expect(result.stdout).toContain('Run 2: only what is new');
-    expect(result.stdout.match(/^run \S+ \(app 1400000000\): done in /gm)).toHaveLength(2);
+    expect(result.stdout).toContain('Run 3: the new messages, under the name run 2 recorded.');
+    expect(result.stdout.match(/^run \S+ \(app 1400000000\): done in /gm)).toHaveLength(3);
     expect(result.stdout).toMatch(/^ {2}messages: 32 \(/m);
     expect(result.stdout).toContain(`The archive (${out}):`);
     expect(result.stdout).toContain('state/sdkappid=1400000000/');
@@ -303,5 +304,39 @@ describe('npm start (the demo)', () => {
     const written = await everythingWritten([result], out);
     expect(written).toContain('"msg_seq":');
     expect(secretsIn(written, DEMO_APP.secretKey)).toEqual([]);
+
+    // Names as of message time (issue 24): the renamed member's first message under the old name,
+    // the one after run 2 recorded the rename under the new one, in the renamed group's transcript.
+    const also =
+      /^Also: (\S+), shown as "(.+)" in (\S+), took the name card "(.+)", and the group was renamed from "(.+)" to "(.+)"\.$/m.exec(
+        result.stdout,
+      );
+    expect(also, result.stdout).not.toBeNull();
+    const [, account, before, , after, groupBefore, groupAfter] = also ?? [];
+    const named = [...result.stdout.matchAll(/^ {2}#\d+ at \S+: "(.+)" \((\w+), [^)]*\) in "(.+)"$/gm)];
+    expect(named.map((m) => [m[1], m[3]])).toEqual([
+      [before, groupBefore],
+      [after, groupAfter],
+    ]);
+    expect(named[1]?.[2]).toBe('name_card');
+    const pages = await readdir(`${out}-transcripts`);
+    expect(pages).toContain(`${groupAfter}.html`);
+    const page = await readFile(join(`${out}-transcripts`, `${groupAfter}.html`), 'utf8');
+    expect(page).toContain(`<title>${groupAfter}</title>`);
+    expect(page).toContain(`title="${before}">${before}</bdi> <span class="account">(<bdi>${account}</bdi>)`);
+    expect(page).toContain(`title="${after}">${after}</bdi> <span class="account">(<bdi>${account}</bdi>)`);
+    expect(page).toMatch(/<div class="renamed" dir="ltr">name changed: /);
+    // The export with names: the table of the member's first and last rows, and the CSV file.
+    const table = result.stdout.split('The export "conversation" with names')[1]?.split('\n\n')[1] ?? '';
+    const fromNames = table
+      .split('\n')
+      .slice(2)
+      .map((line) =>
+        line.includes(after ?? '\u0000') ? after : line.includes(before ?? '\u0000') ? before : line,
+      );
+    expect(fromNames).toEqual([before, after]);
+    const csv = await readFile(join(`${out}-transcripts`, 'conversation.csv'), 'utf8');
+    expect(csv.split('\n')[0]).toMatch(/from_name,from_role,.*group_name/);
+    expect(csv).toContain(`,${after},`);
   }, 180_000);
 });
