@@ -25,10 +25,19 @@ import { BUNDLING } from './archiver-function.ts';
  * The write-once prefixes (under the archive prefix) whose objects are locked: every key there is
  * created once and never rewritten (functions/domain/partition.ts: message parts, fingerprint logs
  * and run reports named by run id and part; functions/domain/media-manifest.ts: manifest parts
- * likewise, media files by content). Never `state/` (rewritten every checkpoint, media queue and
+ * likewise, media files by content; functions/domain/identity-capture.ts: identity rows by commit
+ * version; callback rows by receiver and batch, or by Firehose's own unique names). Never `state/` (rewritten every checkpoint, media queue and
  * ledger too) nor `rescan/` (its progress object is rewritten).
  */
-export const LOCKED_PREFIXES = ['messages/', 'fingerprints/', 'media/', 'media-manifest/', 'runs/'] as const;
+export const LOCKED_PREFIXES = [
+  'messages/',
+  'fingerprints/',
+  'media/',
+  'media-manifest/',
+  'runs/',
+  'identities/',
+  'callbacks/',
+] as const;
 
 export interface ObjectLockRetentionProps {
   archive: ArchiveBucket;

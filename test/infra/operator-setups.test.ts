@@ -264,6 +264,8 @@ describe('Object Lock on', () => {
       { prefix: 'archive/media/' },
       { prefix: 'archive/media-manifest/' },
       { prefix: 'archive/runs/' },
+      { prefix: 'archive/identities/' },
+      { prefix: 'archive/callbacks/' },
     ]);
     const statements = policyStatements(t, 'ArchiverObjectLockRole').filter((s) =>
       actionsOf(s).some((a) => a.startsWith('s3:')),

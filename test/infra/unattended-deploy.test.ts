@@ -332,13 +332,15 @@ describe('the archive’s stateful resources and their keeping', () => {
     expect(classes(byPrefix(custom, 'archive/fingerprints/'))).toEqual(['STANDARD_IA', 'GLACIER_IR']);
   });
 
-  it('locks every create-only prefix (messages, fingerprints, media, media manifests, run reports), never state/', () => {
+  it('locks every create-only prefix (messages, fingerprints, media, media manifests, run reports, identity and callback rows), never state/', () => {
     const rule: Cfn = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule');
     const prefixes = (rule.Properties.EventPattern.detail.object.key as { prefix: string }[]).map(
       (k) => k.prefix,
     );
     expect([...prefixes].sort()).toEqual(
-      ['messages/', 'fingerprints/', 'media/', 'media-manifest/', 'runs/'].map((p) => `archive/${p}`).sort(),
+      ['messages/', 'fingerprints/', 'media/', 'media-manifest/', 'runs/', 'identities/', 'callbacks/']
+        .map((p) => `archive/${p}`)
+        .sort(),
     );
   });
 });
