@@ -77,6 +77,34 @@ describe('transcript of an s3:// archive', () => {
     expect(html).toContain('hello &lt;3&gt;');
     expect(io.out.join('')).toBe(`wrote 3 messages to ${out}\n`);
   });
+
+  it('names the senders from the identity rows read from the bucket, with no other Athena query (issue 24)', async () => {
+    answerBy(() => ({ columns: ['path'], rows: [[PATH]] }));
+    const row = { sdk_app_id: APP, account: 'alice', nick: 'Alice', image: '', status: 'active' };
+    await store.put(
+      `identities/users/sdkappid=${APP}/dt=2024-02-01/v1.ndjson.gz`,
+      gzipSync(`${JSON.stringify({ ...row, result_code: null, observed_at: 1706745600 })}\n`),
+    );
+    const io = captureExportIo({ athenaClient: () => client, store });
+    const code = await runExportCommand(
+      ['transcript', '--params', 'group_id=@TGS#A', 'from=2024-03-01', 'to=2024-03-01'].concat([
+        '--out',
+        `${dir}/`,
+        '--archive',
+        's3://bucket/prefix',
+      ]),
+      io.deps,
+    );
+    expect(code, io.err.join('')).toBe(0);
+    expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(1);
+    // No group row: the page is named after the group id.
+    const html = await readFile(join(dir, '@TGS#A.html'), 'utf8');
+    expect(
+      html.match(
+        /<bdi class="sender" title="Alice">Alice<\/bdi> <span class="account">\(<bdi>alice<\/bdi>\)/g,
+      ),
+    ).toHaveLength(3);
+  });
 });
 
 describe('audit of an s3:// archive', () => {
