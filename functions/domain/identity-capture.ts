@@ -8,7 +8,7 @@
  * - `head.json`: the committed version and what is still to be looked up (pending);
  * - `<kind>/<shard>.json`: key → value hash of every identity the archive holds a row for, in
  *   {@link IDENTITY_SHARDS} shards per kind by the key's hash, so a run loads only the shards it
- *   touches, one at a time;
+ *   touches, a few at a time;
  * - `intent-<version>.json`: a commit in progress (its rows, shard changes and pending), written
  *   before anything else of the commit, so a killed commit is finished by the next run (rolled
  *   forward) instead of being redone against answers that may have changed.
@@ -28,8 +28,12 @@ import {
 import { isJsonObject, isSafeInt, isString } from './json-guards.ts';
 import type { GroupInfo, GroupMember, UserProfile } from './tencent-types.ts';
 
-/** Shards per kind: 256 (two hex digits of the key's SHA-256). */
-export const IDENTITY_SHARDS = 256;
+/**
+ * Shards per kind: 64 (the first byte of the key's SHA-256, modulo 64). A first run writes at most
+ * 3 x 64 shard objects (each PUT costs tens of ms); a million groups make shards of about 16,000
+ * keys (under 1 MB), and only a few are held at once.
+ */
+export const IDENTITY_SHARDS = 64;
 /** `portrait_get` accounts a call (docs/tencent-api.md). */
 export const PROFILE_BATCH = 100;
 /** `get_group_info` groups a call. */
@@ -119,9 +123,10 @@ export function valueHash(row: IdentityRow): string {
   return createHash('sha256').update(identityValues(row)).digest('hex').slice(0, 16);
 }
 
-/** The shard (two hex digits) a key lives in. */
+/** The shard a key lives in: two hex digits, 00 to 3f. */
 export function shardOf(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 2);
+  const first = createHash('sha256').update(key).digest()[0] ?? 0;
+  return (first % IDENTITY_SHARDS).toString(16).padStart(2, '0');
 }
 
 /** One shard: key → value hash. */

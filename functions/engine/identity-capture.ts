@@ -66,11 +66,11 @@ export const DEFAULT_IDENTITY_OPTIONS: IdentityRunOptions = {
   minCalls: 4,
 };
 
-/** Shard objects read or written at once (one shard is a few hundred kB at most). */
+/** Shard objects read or written at once (one shard is under 1 MB for a million keys). */
 const SHARDS_IN_FLIGHT = 16;
 
 /** Identity lookups in flight at once (the client paces them with everything else). */
-const LOOKUPS_IN_FLIGHT = 8;
+const LOOKUPS_IN_FLIGHT = 32;
 
 type PerKind = Record<IdentityKind, number>;
 
