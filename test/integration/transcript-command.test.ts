@@ -12,13 +12,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
+import { identityTimeline } from '../../functions/domain/identity-timeline.ts';
+import { collectRows } from '../../functions/query/result.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import {
   BIDI_NAME,
   CONTROL_NAME,
+  HOSTILE_APP,
   HOSTILE_DT,
   HOSTILE_GROUP,
+  hostileIdentityRows,
+  hostileRecords,
   LONG_NAME,
   UNREADABLE_TEXT,
   writeHostileArchive,
@@ -198,5 +204,40 @@ describe('transcript command with names (issue 24)', () => {
     expect(html).toContain(`<title>Chat ${HOSTILE_GROUP}</title>`);
     expect(html).not.toMatch(/class="(?:who|people|group-names|renamed)"/);
     expect(html).not.toContain('Carol Chen');
+  });
+
+  it('names every message as the messages_named view does (DuckDB over the same archive)', async () => {
+    await transcribe('agree', 'agree.html', undefined, true);
+    const runner = await openArchiveRunner({
+      archive: join(dir, 'agree', 'archive'),
+      timeZone: 'UTC',
+      clock: new FakeClock(Date.UTC(2026, 11, 2)),
+      workGroup: 'primary',
+      database: 'chat_archive',
+    });
+    let viewed: (string | null)[][];
+    try {
+      viewed = await collectRows(
+        await runner.run(
+          'SELECT CAST(msg_seq AS VARCHAR), from_name, from_role, group_name FROM messages_named WHERE group_id = ? ORDER BY msg_seq',
+          [{ type: 'string', value: HOSTILE_GROUP }],
+        ),
+      );
+    } finally {
+      runner.close();
+    }
+    // This app's rows, as the transcript's loader keeps them.
+    const rows = hostileIdentityRows();
+    const timeline = identityTimeline(HOSTILE_GROUP, {
+      ...rows,
+      users: rows.users.filter((r) => r.sdk_app_id === HOSTILE_APP),
+    });
+    const readable = hostileRecords().filter((r) => r.quarantined !== true);
+    expect(viewed).toHaveLength(readable.length);
+    const expected = readable.map((r) => {
+      const from = timeline.senderAt(r.from_account ?? '', r.msg_time);
+      return [String(r.msg_seq), from.name, from.role, timeline.groupAt(r.msg_time)?.name ?? null];
+    });
+    expect(viewed).toEqual(expected);
   });
 });
