@@ -83,11 +83,15 @@ export class FingerprintLogBuilder {
   public add(record: ArchiveRecord, filedAt = record.msg_time): void {
     const entry = printEntryOf(record, filedAt);
     if (entry === undefined) return;
-    const id = targetId({
-      groupId: record.group_id,
-      topicId: record.topic_id,
-      generation: record.generation,
-    });
+    this.addEntry(
+      { groupId: record.group_id, topicId: record.topic_id, generation: record.generation },
+      entry,
+    );
+  }
+
+  /** Adds one entry of `target` (a record's is {@link printEntryOf} it). */
+  public addEntry(target: PrintTarget, entry: PrintEntry): void {
+    const id = targetId(target);
     if (id !== this.#lastId) {
       this.#lines.push(`T ${id}`);
       this.#lastId = id;
@@ -100,8 +104,13 @@ export class FingerprintLogBuilder {
   }
 
   public build(): string {
+    return this.blocks().join('');
+  }
+
+  /** The log text as built so far, in blocks (to compress without joining them first). */
+  public blocks(): readonly string[] {
     this.#seal();
-    return this.#blocks.join('');
+    return this.#blocks;
   }
 
   #seal(): void {

@@ -5,6 +5,7 @@
  * once. Compression is computation, not I/O: the domain may hold it.
  */
 import { Buffer } from 'node:buffer';
+import { once } from 'node:events';
 import { createGzip, type Gzip, gunzipSync, gzip } from 'node:zlib';
 
 /** zlib's level for every archive object: the default trade of size against CPU. */
@@ -46,6 +47,21 @@ export function gzipText(text: string): Promise<Uint8Array> {
       error ? reject(error) : resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)),
     );
   });
+}
+
+/**
+ * Text given in blocks, gzipped through one stream: neither the whole text nor its UTF-8 bytes are
+ * held at once, only a block at a time and the compressed output.
+ */
+export async function gzipBlocks(blocks: readonly string[]): Promise<Uint8Array> {
+  const sink = gzipSink();
+  for (const block of blocks) {
+    if (!sink.stream.write(block, 'utf8')) await once(sink.stream, 'drain');
+  }
+  sink.stream.end();
+  await sink.done;
+  const body = sink.body();
+  return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
 }
 
 /** The text of a gzip body. */

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import type { Gzip } from 'node:zlib';
 import pLimit from 'p-limit';
 import { FingerprintLogBuilder } from '../domain/fingerprint-log.ts';
-import { type GzipSink, gzipSink, gzipText } from '../domain/ndjson-gzip.ts';
+import { type GzipSink, gzipBlocks, gzipSink } from '../domain/ndjson-gzip.ts';
 import { dateInZone, fingerprintObjectKey, messageObjectKey } from '../domain/partition.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 import { serializeRecord } from '../domain/record-codec.ts';
@@ -234,7 +234,7 @@ export class PartitionWriter {
       const partition = batch.partitions.get(dt);
       if (!partition) return;
       if (kind === 'fingerprints') {
-        const body = await gzipText(partition.prints.build());
+        const body = await gzipBlocks(partition.prints.blocks());
         await fence();
         await this.options.store.put(key, body, {
           ifNoneMatch: '*',

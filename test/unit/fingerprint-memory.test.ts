@@ -7,7 +7,12 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { FingerprintLogBuilder, FingerprintTable } from '../../functions/domain/fingerprint-log.ts';
+import {
+  FingerprintLogBuilder,
+  FingerprintTable,
+  type PrintEntry,
+  printEntryOf,
+} from '../../functions/domain/fingerprint-log.ts';
 import type { ArchiveRecord } from '../../functions/domain/record.ts';
 import { toRecord } from '../../functions/domain/record.ts';
 
@@ -39,35 +44,46 @@ const record = (groupId: string, seq: number): ArchiveRecord => ({
   msg_time: 1_765_000_000 + seq,
 });
 
+/** A day's log text of `targets` targets of `per` messages each, as the builder writes it. */
+function dayLog(targets: number, per: number): string {
+  const lines = ['fp1'];
+  for (let t = 0; t < targets; t++) {
+    lines.push(`T ["@TGS#2${String(t).padStart(10, '0')}",null,0]`);
+    for (let seq = per; seq >= 1; seq--)
+      lines.push(`${seq} 0 0 0123456789abcdef ${1_765_000_000 + seq} 1765000000`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 describe('fingerprint table memory', () => {
-  it('holds a day of 10,000 targets of 5 messages in under 400 bytes per target (was ~1,800)', () => {
-    const builder = new FingerprintLogBuilder();
-    for (let t = 0; t < 10_000; t++) {
-      for (let seq = 5; seq >= 1; seq--) builder.add(record(`@TGS#2${String(t).padStart(10, '0')}`, seq));
-    }
-    const text = builder.build();
+  it('holds a day of 30,000 targets of 5 messages in under 600 bytes per target (was ~1,750)', () => {
+    const text = dayLog(30_000, 5);
     const before = used();
     const table = new FingerprintTable();
     table.addLog(text, 'day');
     const targets = table.targets();
     const perTarget = (used() - before) / targets.length;
-    expect(targets).toHaveLength(10_000);
+    expect(targets).toHaveLength(30_000);
     expect(targets[123]?.size).toBe(5);
-    expect(targets[123]?.find(3)?.seq).toBe(3);
-    expect(perTarget).toBeLessThan(400);
+    expect(targets[123]?.find(3)?.msgTime).toBe(1_765_000_003);
+    expect(perTarget).toBeLessThan(600);
   });
 });
 
 describe('fingerprint log builder', () => {
   it('builds the log of one target with 150,000 entries in one object (no spread of its lines)', () => {
     const builder = new FingerprintLogBuilder();
-    for (let seq = 150_000; seq >= 1; seq--) builder.add(record('@TGS#1BIG', seq));
+    const target = { groupId: '@TGS#1BIG', topicId: null, generation: 0 };
+    const entry = printEntryOf(record('@TGS#1BIG', 1)) as PrintEntry;
+    for (let seq = 150_000; seq >= 1; seq--) {
+      builder.addEntry(target, { ...entry, seq, msgTime: 1_765_000_000 + seq });
+    }
     const table = new FingerprintTable();
     table.addLog(builder.build(), 'big');
-    const [target] = table.targets();
-    expect(target?.size).toBe(150_000);
-    expect(target?.at(0).seq).toBe(1);
-    expect(target?.find(123_456)?.msgTime).toBe(1_765_123_456);
+    const [prints] = table.targets();
+    expect(prints?.size).toBe(150_000);
+    expect(prints?.at(0).seq).toBe(1);
+    expect(prints?.find(123_456)?.msgTime).toBe(1_765_123_456);
   });
 
   it('writes a target header wherever the target changes, and the reader merges its sections', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   gunzipNdjson,
   gunzipText,
+  gzipBlocks,
   gzipNdjson,
   gzipSink,
   gzipText,
@@ -40,5 +41,11 @@ describe('the gzip NDJSON codec', () => {
     const sink = gzipSink();
     sink.stream.destroy(new Error('discarded'));
     await expect(sink.done).rejects.toThrow('discarded');
+  });
+
+  it('gzips text given in blocks as the same text, multi-byte characters across blocks included', async () => {
+    const blocks = ['fp1\nT ["g",null,0]\n', 'é 𠮷\n'.repeat(50_000), '', 'end\n'];
+    expect(gunzipText(await gzipBlocks(blocks))).toBe(blocks.join(''));
+    expect(gunzipText(await gzipBlocks([]))).toBe('');
   });
 });
