@@ -638,7 +638,9 @@ function validAt(x: string, time: string): string {
 /** The LEFT JOINs of the member, user and group rows valid at a message's time (aliases gm, un, gn). */
 export function namesJoins(m: NamesLookup): ViewJoin[] {
   const sender = `${m.alias}.${m.sender}`;
-  const app = (x: string) => `${x}.sdk_app_id = ${m.alias}.sdk_app_id`;
+  // The partition too: a filter on the message's sdkappid then prunes the identity objects.
+  const app = (x: string) =>
+    `${x}.sdkappid = ${m.alias}.sdkappid AND ${x}.sdk_app_id = ${m.alias}.sdk_app_id`;
   return [
     {
       table: GROUP_MEMBERS_VIEW.name,
