@@ -53,6 +53,7 @@ import {
 } from '../functions/simulator/index.ts';
 import { mediaBytes } from '../functions/simulator/media-files.ts';
 import type { RateLimitMode } from '../functions/simulator/rate-limit.ts';
+import { identitiesSection } from './identities.ts';
 import { type SectionName, selectSections } from './sections.ts';
 import { CallTrace, describeTrace, type TraceSummary } from './trace.ts';
 
@@ -783,6 +784,7 @@ const sections: Record<SectionName, () => Promise<void>> = {
   'many-groups': manyGroups,
   'busy-app': busyApp,
   'busy-50k': busy50k,
+  identities: () => identitiesSection(row, SCALE),
 };
 for (const name of selectSections(process.env.BENCH_ONLY)) await sections[name]();
 

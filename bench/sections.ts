@@ -45,6 +45,11 @@ export const SECTIONS = [
     name: 'busy-50k',
     measures: '`npm run archive`, 50,000 groups at 20 ± 10 ms: a first run, then one with many new messages',
   },
+  {
+    name: 'identities',
+    measures:
+      'names (issue 24): identity calls and their share of calls and wall time, realistic app and 1,000,000 groups 5% active (`BENCH_ID_GROUPS`); changed rows on a rerun without changes',
+  },
 ] as const;
 
 export type SectionName = (typeof SECTIONS)[number]['name'];
