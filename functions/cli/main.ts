@@ -30,7 +30,7 @@ async function usage(): Promise<string> {
   return `Usage:
   npm start                                   demo: simulator -> ./archive
   npm run archive -- --config <file.json> [--out <dir|s3://bucket/prefix>] [--deadline <seconds>] [--app <sdkAppId>] [--json] [--verbose]
-  npm run simulator -- [--port <n>]
+  npm run simulator -- [--port <n>] [--callbacks-to <url> [--callback-token-file <path>]]
   npm run receiver -- --config <file.json> [--port <n>] [--host <address>] [--out <dir|s3://bucket/prefix>]
 ${EXPORT_USAGE}
 ${AUDIT_USAGE}
@@ -55,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       app: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
+      'callbacks-to': { type: 'string' },
+      'callback-token-file': { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -77,7 +79,10 @@ async function main(argv: string[]): Promise<number> {
         app: values.app,
       });
     case 'simulator':
-      return (await import('./simulator-command.ts')).runSimulatorCommand(values.port);
+      return (await import('./simulator-command.ts')).runSimulatorCommand(values.port, '.tmp', {
+        to: values['callbacks-to'],
+        tokenFile: values['callback-token-file'],
+      });
     case 'receiver':
       return (await import('./receiver-command.ts')).runReceiverCommand(runtime, {
         configPath: values.config,

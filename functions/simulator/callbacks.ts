@@ -220,3 +220,119 @@ export function destroyEvent(group: {
     MemberList: group.members.map((account) => ({ Member_Account: account })),
   };
 }
+
+/** The simulator's controls that change what the API serves, and what callbacks they emit. */
+interface CallbackSource {
+  appendMessages(groupId: string, count: number, options?: { topicId?: string }): void;
+  deleteGroup(groupId: string): void;
+  recreateGroup(groupId: string, count: number): void;
+  modifyMessage(
+    groupId: string,
+    seq: number,
+    change?: { topicId?: string; body?: JsonValue[]; cloudCustomData?: string },
+  ): void;
+  recallMessage(groupId: string, seq: number, options?: { topicId?: string }): void;
+  groundTruth(
+    groupId: string,
+    options?: { topicId?: string; withRecalledMsg?: boolean },
+  ): Iterable<RawMessage>;
+  readonly identities: {
+    groupName(groupId: string): string;
+    members(groupId: string): readonly { account: string; role: string }[];
+  };
+}
+
+/** The stored message `seq` of a stream as the API serves it now (recalled ones included). */
+function messageAt(source: CallbackSource, groupId: string, seq: number, topicId?: string) {
+  for (const message of source.groundTruth(groupId, { withRecalledMsg: true, ...topicOption(topicId) })) {
+    if (message.MsgSeq === seq) return message;
+    if (message.MsgSeq < seq) return undefined;
+  }
+  return undefined;
+}
+
+const topicOption = (topicId: string | undefined) => (topicId === undefined ? {} : { topicId });
+const accountOf = (message: RawMessage | undefined) =>
+  typeof message?.From_Account === 'string' ? message.From_Account : '';
+
+/**
+ * The simulator's controls, each also emitting the callback Tencent would send for it
+ * (docs/callbacks.md, The simulator's callbacks): `appendMessages` one `Group.CallbackAfterSendMsg`
+ * per new message (as the API serves it), `recallMessage` `Group.CallbackAfterRecallMsg` (the
+ * operator defaults to the sender), `modifyMessage` `Group.CallbackAfterModifyMsg` (the new body),
+ * `deleteGroup` and `recreateGroup` `Group.CallbackAfterGroupDestroyed` (name, owner and members
+ * as they were), then the re-created group's messages.
+ */
+export function withCallbacks<S extends CallbackSource>(
+  sim: S,
+  sender: CallbackSender,
+  groupType: (groupId: string) => string,
+) {
+  const group = (groupId: string) => ({ groupId, type: groupType(groupId) });
+  const sendNewest = (groupId: string, count: number, topicId?: string) => {
+    const fresh: RawMessage[] = [];
+    for (const message of sim.groundTruth(groupId, topicOption(topicId))) {
+      if (fresh.length >= count) break;
+      fresh.push(message);
+    }
+    for (const message of fresh.reverse())
+      sender.emit('Group.CallbackAfterSendMsg', sendMsgEvent(group(groupId), message, topicId));
+  };
+  const destroy = (groupId: string) => {
+    const members = sim.identities.members(groupId);
+    return destroyEvent({
+      ...group(groupId),
+      name: sim.identities.groupName(groupId),
+      owner: members.find((m) => m.role === 'Owner')?.account ?? '',
+      members: members.map((m) => m.account),
+    });
+  };
+  return {
+    ...sim,
+    callbacks: sender as SimCallbackControl,
+    appendMessages(groupId: string, count: number, options?: { topicId?: string }) {
+      sim.appendMessages(groupId, count, options);
+      sendNewest(groupId, count, options?.topicId);
+    },
+    recallMessage(groupId: string, seq: number, options?: { topicId?: string; operator?: string }) {
+      const sender0 = accountOf(messageAt(sim, groupId, seq, options?.topicId));
+      sim.recallMessage(
+        groupId,
+        seq,
+        options?.topicId === undefined ? undefined : { topicId: options.topicId },
+      );
+      const recall = {
+        seqs: [seq],
+        operator: options?.operator ?? sender0,
+        ...topicOption(options?.topicId),
+      };
+      sender.emit('Group.CallbackAfterRecallMsg', recallEvent(group(groupId), recall));
+    },
+    modifyMessage(
+      groupId: string,
+      seq: number,
+      change?: { topicId?: string; body?: JsonValue[]; cloudCustomData?: string },
+    ) {
+      sim.modifyMessage(groupId, seq, change);
+      const edited = messageAt(sim, groupId, seq, change?.topicId);
+      const edit = {
+        seq,
+        operator: accountOf(edited),
+        body: (edited?.MsgBody ?? []) as JsonValue,
+        ...topicOption(change?.topicId),
+      };
+      sender.emit('Group.CallbackAfterModifyMsg', modifyEvent(groupId, edit));
+    },
+    deleteGroup(groupId: string) {
+      const event = destroy(groupId);
+      sim.deleteGroup(groupId);
+      sender.emit('Group.CallbackAfterGroupDestroyed', event);
+    },
+    recreateGroup(groupId: string, count: number) {
+      const event = destroy(groupId);
+      sim.recreateGroup(groupId, count);
+      sender.emit('Group.CallbackAfterGroupDestroyed', event);
+      sendNewest(groupId, count);
+    },
+  };
+}

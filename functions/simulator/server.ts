@@ -13,6 +13,12 @@ import { getGroupMemberInfo, getSpecifiedGroupMemberInfo, portraitGet } from './
 import { adminGetRoamMsg } from './api-roam.ts';
 import { getTopic } from './api-topic.ts';
 import { type C2cDatasetSpec, C2cWorld } from './c2c-world.ts';
+import {
+  CallbackSender,
+  type SimCallbackControl,
+  type SimCallbacksOptions,
+  withCallbacks,
+} from './callbacks.ts';
 import { buildDataset, type DatasetSpec, DEMO_DATASET } from './dataset.ts';
 import { type ApiAnswer, ApiFailure, type BodyObject, failure, parseBody } from './envelope.ts';
 import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BODY } from './faults.ts';
@@ -99,6 +105,11 @@ export interface SimulatorOptions {
    * media-files.ts; defaults are small shares of each). `false`: no listener, made-up COS URLs.
    */
   media?: SimMediaSpec | false;
+  /**
+   * Third-party callbacks (callbacks.ts, docs/callbacks.md): every append, recall, edit and
+   * dissolution is POSTed, signed with `token`, to `url`. None by default.
+   */
+  callbacks?: SimCallbacksOptions;
 }
 
 export interface Simulator {
@@ -144,7 +155,7 @@ export interface Simulator {
     change?: { topicId?: string; body?: JsonValue[]; cloudCustomData?: string },
   ): void;
   /** Recalls a stored message: it then reads as `IsPlaceMsg` 2, sender and time kept. */
-  recallMessage(groupId: string, seq: number, options?: { topicId?: string }): void;
+  recallMessage(groupId: string, seq: number, options?: { topicId?: string; operator?: string }): void;
   /** Deletes a stored message: it then reads as an `IsPlaceMsg` 1 placeholder. */
   deleteMessage(groupId: string, seq: number, options?: { topicId?: string }): void;
   /** Every message the API would return right now, newest first (lazy). */
@@ -165,6 +176,8 @@ export interface Simulator {
   readonly identities: SimIdentityControl;
   /** One-to-one conversations (c2c-world.ts). */
   readonly c2c: SimC2cControl;
+  /** The callbacks sent (faults, flush, counts), with `callbacks` in the options. */
+  readonly callbacks?: SimCallbackControl;
 }
 
 /** Reads and changes the simulated one-to-one conversations. */
@@ -588,7 +601,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     sim.server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = sim.server.address() as AddressInfo;
-  return {
+  const control: Simulator = {
     url: `http://127.0.0.1:${port}`,
     mediaUrl: mediaUrls?.baseUrl,
     disallowedMediaUrl: mediaUrls?.disallowedBaseUrl,
@@ -646,4 +659,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       });
     },
   };
+  if (options.callbacks === undefined) return control;
+  const sender = new CallbackSender({
+    ...options.callbacks,
+    sdkAppId: (apps[0] ?? DEMO_APP).sdkAppId,
+    now: options.now ?? Date.now,
+  });
+  return withCallbacks(control, sender, (groupId) => sim.world.group(groupId)?.plan.type ?? '');
 }

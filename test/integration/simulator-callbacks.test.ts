@@ -9,6 +9,7 @@ import { gunzipNdjson } from '../../functions/domain/ndjson-gzip.ts';
 import { CallbackReceiver } from '../../functions/engine/callback-receiver.ts';
 import { CallbackRecorder } from '../../functions/engine/callback-recorder.ts';
 import { CallbackSender, recallEvent, sendMsgEvent } from '../../functions/simulator/callbacks.ts';
+import { startSimulator } from '../../functions/simulator/index.ts';
 import { MemoryStore } from '../helpers/engine-fakes.ts';
 
 const APP = 1400000001;
@@ -19,7 +20,7 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function setup() {
+async function setup(app = APP) {
   const store = new MemoryStore();
   const recorder = new CallbackRecorder({
     store,
@@ -28,7 +29,7 @@ async function setup() {
     receiverId: 't',
     maxWaitMs: 1,
   });
-  const receiver = new CallbackReceiver({ tokens: new Map([[APP, TOKEN]]), recorder, clock: systemClock });
+  const receiver = new CallbackReceiver({ tokens: new Map([[app, TOKEN]]), recorder, clock: systemClock });
   running = await startReceiverServer({ receiver });
   const sender = new CallbackSender({ url: running.url, token: TOKEN, sdkAppId: APP, now: Date.now });
   const rows = async (): Promise<CallbackEventRow[]> => {
@@ -37,7 +38,7 @@ async function setup() {
       out.push(...(await gunzipNdjson(store.body(key) as Uint8Array)).map((l) => JSON.parse(l)));
     return out.sort((a, b) => a.received_at - b.received_at);
   };
-  return { sender, receiver, rows };
+  return { sender, receiver, rows, url: running.url };
 }
 
 const group = { groupId: '@TGS#1', type: 'Public' };
@@ -91,7 +92,6 @@ describe("the simulator's callbacks, received by the project's receiver", () => 
     expect(sender.stats()).toEqual({ emitted: 7, sent: 8, acked: 6, failed: 2, dropped: 1 });
     expect(receiver.stats.refused).toMatchObject({ stale: 1, forged: 1 });
     const stored = await rows();
-    console.log(stored.map((r) => [seqOf(r), r.received_at]));
     // 1 dropped; 2 twice; 3 stale and 4 forged refused; 5 and its forged replay; 6 held until 7 was answered.
     expect(stored.map(seqOf).sort()).toEqual([2, 2, 5, 5, 6, 7]);
     const at = (seq: number) => Math.min(...stored.filter((r) => seqOf(r) === seq).map((r) => r.received_at));
@@ -101,5 +101,60 @@ describe("the simulator's callbacks, received by the project's receiver", () => 
     const [c, d] = stored.filter((r) => seqOf(r) === 5);
     expect(c?.event_key).toBe(d?.event_key);
     expect(c?.body_sha256).not.toBe(d?.body_sha256);
+  });
+});
+
+describe('startSimulator({ callbacks }): every change it makes reaches the receiver', () => {
+  it('appended, recalled and edited messages and a dissolved group are recorded as rows, as the API serves them', async () => {
+    const probe = await startSimulator({ media: false });
+    const sdkAppId = probe.apps[0]?.sdkAppId as number;
+    await probe.stop();
+    const { rows, receiver, url } = await setup(sdkAppId);
+    const sim = await startSimulator({ media: false, callbacks: { url, token: TOKEN } });
+    try {
+      const [chat, other] = sim.groups().filter((g) => !g.deleted && !g.topicsEnabled && g.nextMsgSeq > 1);
+      if (chat === undefined || other === undefined) throw new Error('the dataset has no two plain groups');
+      sim.appendMessages(chat.groupId, 3);
+      const [third, second, first] = [...sim.groundTruth(chat.groupId)].slice(0, 3);
+      sim.recallMessage(chat.groupId, first?.MsgSeq as number);
+      sim.recallMessage(chat.groupId, second?.MsgSeq as number, { operator: 'moderator' });
+      const body = [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'edited text' } }];
+      sim.modifyMessage(chat.groupId, third?.MsgSeq as number, { body });
+      const members = sim.identities.members(other.groupId).map((m) => m.account);
+      const name = sim.identities.groupName(other.groupId);
+      sim.deleteGroup(other.groupId);
+      await sim.callbacks?.flush();
+      expect(sim.callbacks?.stats()).toEqual({ emitted: 7, sent: 7, acked: 7, failed: 0, dropped: 0 });
+      expect(receiver.stats.accepted).toBe(7);
+      const events = (await rows()).map((r) => JSON.parse(r.body));
+      const byCommand = (command: string) => events.filter((e) => e.CallbackCommand === command);
+      const sent = byCommand('Group.CallbackAfterSendMsg');
+      expect(sent.map((e) => [e.GroupId, e.MsgSeq, e.From_Account, e.Random, e.MsgTime, e.MsgBody])).toEqual(
+        [first, second, third].map((m) => [
+          chat.groupId,
+          m?.MsgSeq,
+          m?.From_Account,
+          m?.MsgRandom,
+          m?.MsgTimeStamp,
+          m?.MsgBody,
+        ]),
+      );
+      expect(
+        byCommand('Group.CallbackAfterRecallMsg').map((e) => [e.Operator_Account, e.MsgSeqList]),
+      ).toEqual([
+        [first?.From_Account, [{ MsgSeq: first?.MsgSeq }]],
+        ['moderator', [{ MsgSeq: second?.MsgSeq }]],
+      ]);
+      expect(byCommand('Group.CallbackAfterModifyMsg')).toEqual([
+        expect.objectContaining({ GroupId: chat.groupId, MsgSeq: third?.MsgSeq, MsgBody: body }),
+      ]);
+      const [destroyed] = byCommand('Group.CallbackAfterGroupDestroyed');
+      expect(destroyed).toMatchObject({ GroupId: other.groupId, Type: other.type, Name: name });
+      expect(destroyed.Owner_Account).toBe(members[0]);
+      expect(destroyed.MemberList.map((m: { Member_Account: string }) => m.Member_Account)).toEqual(members);
+      expect(members.length).toBeGreaterThan(0);
+    } finally {
+      await sim.stop();
+    }
   });
 });
