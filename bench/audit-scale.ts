@@ -6,15 +6,20 @@
  * copied), and the DuckDB audit runs over the folder. Printed per size: messages (rows), message
  * objects and their bytes (gzip, what Athena scans per query over text files), the number of
  * queries the audit ran, the audit's wall time, and the media step's two ways (the query engine's
- * UNNEST, and GET + gunzip of every message object) timed alone. Nothing here is asserted by tests.
+ * UNNEST, and GET + gunzip of every message object) timed alone. Then the incremental audit
+ * (functions/query/audit/incremental.ts): its first run (every partition, writing the totals: their
+ * gzip and JSON bytes), and a second after the newest partition appears (kept back until then, as
+ * a new day's): queries, partitions read, their gzip bytes (what Athena scans per query) and wall
+ * time. Nothing here is asserted by tests.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { LocalFolderStore } from '../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../functions/cli/query-runners.ts';
+import { auditTotalsKey } from '../functions/domain/partition.ts';
 import { auditArchive } from '../functions/query/audit/audit.ts';
 import { readReferences, referencesInObjects } from '../functions/query/audit/media-references.ts';
 import { readObjectTargets } from '../functions/query/audit/targets.ts';
@@ -69,6 +74,63 @@ async function fillArchive(dir: string, messages: number) {
   }
 }
 
+/**
+ * The incremental audit: the newest partition kept back, a first audit (all partitions, totals
+ * written), the partition back, a second audit (the new partition only).
+ */
+async function measureIncremental(options: {
+  readonly runner: QueryRunner;
+  readonly store: LocalFolderStore;
+  readonly sdkAppId: number;
+  readonly keys: readonly string[];
+  readonly dir: string;
+}): Promise<Record<string, number>> {
+  const { store, sdkAppId, keys, dir } = options;
+  const dtOf = (key: string) => /\/dt=([^/]+)\//.exec(key)?.[1] ?? '';
+  const newest = keys.map(dtOf).sort().at(-1) ?? '';
+  const kept = new Map<string, Uint8Array>();
+  for (const key of keys.filter((k) => dtOf(k) === newest)) {
+    kept.set(key, (await store.get(key))?.body ?? new Uint8Array());
+    await store.delete(key);
+  }
+  const first = counting(options.runner);
+  const t0 = performance.now();
+  await auditArchive(first.runner, store, {
+    archive: dir,
+    timeZone: ZONE,
+    nowMs: Date.now(),
+    incremental: { full: false },
+  });
+  const firstMs = performance.now() - t0;
+  const totals = (await store.get(auditTotalsKey(sdkAppId)))?.body ?? new Uint8Array();
+  let newBytes = 0;
+  for (const [key, body] of kept) {
+    await store.put(key, body);
+    newBytes += body.length;
+  }
+  const second = counting(options.runner);
+  const t1 = performance.now();
+  const report = await auditArchive(second.runner, store, {
+    archive: dir,
+    timeZone: ZONE,
+    nowMs: Date.now(),
+    incremental: { full: false },
+  });
+  const secondMs = performance.now() - t1;
+  return {
+    incrFirstMs: Math.round(firstMs),
+    incrFirstQueries: first.queries(),
+    totalsGzipBytes: totals.length,
+    totalsJsonBytes: gunzipSync(totals).length,
+    incrPartitions: report.apps[0]?.partitions?.total ?? 0,
+    incrRead: report.apps[0]?.partitions?.read ?? 0,
+    incrReadGzipBytes: newBytes,
+    incrQueries: second.queries(),
+    incrMs: Math.round(secondMs),
+    incrUnexplained: report.unexplained,
+  };
+}
+
 async function measure(messages: number): Promise<Record<string, string | number>> {
   const dir = await mkdtemp(join(tmpdir(), 'audit-scale-'));
   try {
@@ -110,7 +172,9 @@ async function measure(messages: number): Promise<Record<string, string | number
       const t2 = performance.now();
       await referencesInObjects(store, keys, new Set());
       const getMs = performance.now() - t2;
+      const incremental = await measureIncremental({ runner: opened, store, sdkAppId, keys, dir });
       return {
+        ...incremental,
         messages: report.apps[0]?.rows ?? 0,
         objects: keys.length,
         gzipBytes: bytes,
