@@ -181,13 +181,10 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
     elapsedMs: 0,
   };
   const work = runWork(ctx.tap, head.pending);
-  // Groups planning already read cost no call.
-  const fromPlanning: GroupInfo[] = [];
-  work.groups = work.groups.filter((groupId) => {
-    const info = ctx.tap.infos.get(groupId);
-    if (info) fromPlanning.push(info);
-    return info === undefined;
-  });
+  // Every group planning read (up to MAX_TAPPED_INFOS, archived or idle) is compared at no call:
+  // an idle group's rename is found too.
+  const fromPlanning: GroupInfo[] = [...ctx.tap.infos.values()];
+  work.groups = work.groups.filter((groupId) => !ctx.tap.infos.has(groupId));
   report.groupsFromPlanning = fromPlanning.length;
   const { maxCallShare, minCalls } = ctx.options;
   report.budget = ctx.mayStart() ? runCallBudget(report.otherCalls, maxCallShare, minCalls) : 0;

@@ -168,6 +168,20 @@ describe('identity capture', () => {
     ]);
   });
 
+  it("records an idle group's rename from planning's info call, at no call", async () => {
+    const w = world();
+    await w.run();
+    w.api.names['@TGS#b'] = 'Quiet group, renamed';
+    const calls = w.api.calls.length;
+    const second = await w.run();
+    expect(second.rows).toEqual({ users: 0, groups: 1, members: 0 });
+    expect(
+      w.api.calls.slice(calls).filter((c) => c.api !== 'listGroups' && c.api !== 'getGroupInfo'),
+    ).toEqual([]);
+    const renamed = rowsOf(w.store, 'groups').filter((r) => r.observed_at === NOW_SEC + 2 * 3600);
+    expect(renamed.map((r) => [r.group_id, r.name])).toEqual([['@TGS#b', 'Quiet group, renamed']]);
+  });
+
   it('writes a gone, a dissolved and a left row once each', async () => {
     const w = world();
     await w.run();
