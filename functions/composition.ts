@@ -14,13 +14,14 @@ import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import { type AppConfig, type Config, downloadDeadlineOf, mediaTempBytesOf } from './config/schema.ts';
 import { ByteBudget } from './domain/byte-budget.ts';
+import { configPairs } from './domain/c2c-pairs.ts';
 import { ConfigError } from './domain/errors.ts';
 import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
 import { CallbackReceiver, type CallbackSink } from './engine/callback-receiver.ts';
 import { CallbackRecorder } from './engine/callback-recorder.ts';
 import { withByteBudget } from './engine/media-budget.ts';
-import type { ArchiveOptions, RunDeps } from './engine/run-archive.ts';
+import type { ArchiveDeps, ArchiveOptions, RunDeps } from './engine/run-archive.ts';
 
 /** Process-wide services that entry points provide. */
 /** The media downloader's temp folder (the Lambda empties it at init: functions/lambda/handler.ts). */
@@ -108,7 +109,7 @@ export async function composeAppRun(
     /** The stack's `alarms.headroomDays` (the Lambda); default DEFAULT_HEADROOM_DAYS. */
     mediaHeadroomDays?: number;
   } = {},
-): Promise<{ deps: RunDeps; options: ArchiveOptions; client: TencentClient }> {
+): Promise<{ deps: ArchiveDeps; options: ArchiveOptions; client: TencentClient }> {
   const app = config.apps[index];
   if (!app) throw new RangeError(`no app at index ${index}`);
   const userSig = await userSigFor(app, index, runtime);
@@ -137,8 +138,9 @@ export async function composeAppRun(
         ? null
         : runtime.clock.now() + config.run.deadlineSeconds * 1000;
   const media = config.media.enabled ? mediaDepsFor(config, client, store, runtime) : undefined;
-  const deps: RunDeps = {
+  const deps: ArchiveDeps = {
     api: client,
+    roam: client,
     store,
     clock: runtime.clock,
     logger: runtime.logger,
@@ -171,6 +173,7 @@ export async function composeAppRun(
     retentionDays: app.retentionDays,
     hardStopAtMs: overrides.hardStopAtMs ?? null,
     identities: { ...config.identities },
+    ...(app.c2c ? { c2c: { pairs: configPairs(app.c2c), concurrency: app.c2c.maxConcurrency } } : {}),
   };
   return { deps, options, client };
 }

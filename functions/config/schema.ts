@@ -104,6 +104,35 @@ function endpointProblem(text: string): string | undefined {
   return undefined;
 }
 
+/** A Tencent account name (`UserID`: at most 32 bytes, docs/tencent-api.md). */
+const C2cAccount = z.string({ error: 'must be an account (UserID)' }).min(1, 'must not be empty').max(32);
+
+/**
+ * `apps[].c2c`. A pair of an account with itself is refused (no such conversation); a pair listed
+ * twice, in either order, or an account listed twice, is kept once (docs/configuration.md).
+ */
+const C2cSchema = z
+  .strictObject({
+    accounts: z.array(C2cAccount).optional(),
+    pairs: z.array(z.tuple([C2cAccount, C2cAccount])).optional(),
+    /** One-to-one conversations paged at once (one conversation is bound by round trips). */
+    maxConcurrency: z.number().int().min(1).max(512, 'must be at most 512').default(16),
+  })
+  .superRefine((c2c, ctx) => {
+    c2c.pairs?.forEach(([a, b], i) => {
+      if (a === b) {
+        ctx.addIssue({ code: 'custom', path: ['pairs', i], message: `pairs "${a}" with itself` });
+      }
+    });
+    if ((c2c.accounts?.length ?? 0) < 2 && (c2c.pairs?.length ?? 0) === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['accounts'],
+        message: 'name at least two accounts, or list pairs',
+      });
+    }
+  });
+
 const AppSchema = z
   .strictObject({
     sdkAppId: z.number({ error: 'must be the numeric SDKAppID from the console' }).int().positive(),
@@ -168,6 +197,8 @@ const AppSchema = z
     initialLookbackDays: upTo(MAX_DAYS, 'days').nullable().default(null),
     /** The plan's history retention in days (7, 30, 60, 90…), for lag and headroom metrics. */
     retentionDays: upTo(MAX_DAYS, 'days').int('must be a whole number of days').default(7),
+    /** One-to-one history (docs/one-to-one.md): every pair among `accounts`, and `pairs`. */
+    c2c: C2cSchema.optional(),
   })
   .superRefine((app, ctx) => {
     if (app.region === undefined && app.endpoint === undefined) {

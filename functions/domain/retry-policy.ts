@@ -146,6 +146,16 @@ const CODE_TABLE: ReadonlyMap<number, Verdict> = new Map([
   [10044, v('skip-group', 'this group type keeps no history, e.g. AVChatRoom (10044)')],
   [11000, v('skip-group', 'Community features are not enabled for this app (11000)')],
   [110003, v('skip-group', 'the topic has been deleted (110003)')],
+  // One-to-one history, admin_getroammsg (docs/tencent-api.md, admin_getroammsg): a gone account
+  // skips the pair (skip-group: the pass skips that one target and goes on).
+  [
+    90001,
+    v('fatal', 'the one-to-one history request was malformed (90001)', 'This is a bug; please report it.'),
+  ],
+  [90003, v('skip-group', 'the peer account does not exist (90003)')],
+  [90008, v('skip-group', 'the operator account does not exist (90008)')],
+  [90009, v('fatal-config', 'the request needs App admin rights (90009)', NOT_ADMIN)],
+  [91000, v('retry', 'one-to-one service internal error (91000)')],
 ]);
 
 /** Classify one `ErrorCode` from the API envelope. */

@@ -11,6 +11,9 @@
 import { AbortedError, ArchiverError, GiveUpError } from '../domain/errors.ts';
 import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
+import type { RoamApi } from '../domain/ports.ts';
+import { type C2cRunOptions, c2cForRun } from './c2c-pass.ts';
+import { withC2c } from './c2c-report.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
 import { captureForRun, type IdentityRunOptions, withIdentities } from './identity-capture.ts';
@@ -30,8 +33,10 @@ import { WorkFeed } from './work-feed.ts';
 
 export type { Progress, RunDeps, RunOptions } from './run-options.ts';
 
-/** A run's options with the identity capture's (issue 24; absent: no capture). */
-export type ArchiveOptions = RunOptions & { identities?: IdentityRunOptions };
+/** A run's options with the identity capture's (issue 24; absent: no capture) and the one-to-one pass's (issue 26). */
+export type ArchiveOptions = RunOptions & { identities?: IdentityRunOptions; c2c?: C2cRunOptions };
+/** A run's ports with the one-to-one history API (required when `options.c2c` is set). */
+export type ArchiveDeps = RunDeps & { roam?: RoamApi };
 
 /**
  * Archive one app until every selected target is caught up, the deadline comes or `stop` fires.
@@ -42,7 +47,7 @@ export type ArchiveOptions = RunOptions & { identities?: IdentityRunOptions };
  * @throws RunFailedError on a fatal error or the hard stop, after committing what was safely archived
  */
 export async function runArchive(
-  deps: RunDeps,
+  deps: ArchiveDeps,
   options: ArchiveOptions,
   signal?: AbortSignal,
   stop?: AbortSignal,
@@ -77,7 +82,7 @@ interface RunSignals {
 }
 
 async function archive(
-  runDeps: RunDeps,
+  runDeps: ArchiveDeps,
   options: ArchiveOptions,
   report: RunReport,
   signals: RunSignals,
@@ -122,6 +127,12 @@ async function archive(
     media = await openMediaStage({ deps, options: run, keeper, signal, fence });
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     await planPageAndRescan({ deps, options: run, keeper, writer, report, signal, fence }, signals, media);
+    if (options.c2c) {
+      const observedAtSec = run.observedAtSec ?? Math.floor(report.startedAtMs / 1000);
+      const c2c = await c2cForRun(deps, { ...run, c2c: options.c2c }, { fence, signal, stop, observedAtSec });
+      withC2c(report).c2c = c2c;
+      report.done &&= c2c.done;
+    }
     if (tap) {
       const at = { options: { ...run, identities: options.identities }, known: keeper.targets };
       withIdentities(report).identities = await captureForRun(deps, { tap, ...at, fence, signal, stop });

@@ -1,0 +1,77 @@
+/**
+ * What the one-to-one pass did in a run (issue 26; docs/one-to-one.md), merged into the run report
+ * as its `c2c` field (functions/engine/run-archive.ts).
+ */
+
+/** Skipped pairs named in the report; the count goes on past it. */
+const MAX_NAMED_SKIPS = 100;
+
+export interface C2cReport {
+  /** Pairs in the shards this run read (all known pairs when the run got through every shard). */
+  pairsKnown: number;
+  /** Pairs the config named that the state did not know yet. */
+  pairsAdded: number;
+  /** Pairs whose window this run paged. */
+  pairsPulled: number;
+  /** Pairs whose window closed (caught up). */
+  pairsCaughtUp: number;
+  /** Pairs whose window is left open for the next run (deadline or stop). */
+  pairsLeftOpen: number;
+  /** Pairs skipped this run because an account is gone (90003/90008): never pulled again. */
+  pairsSkipped: number;
+  /** The first skipped pairs, with the reason. */
+  skipped: { conversation: string; reason: string }[];
+  messages: number;
+  /** Of `messages`, recalled when fetched (`MsgFlagBits` 8). */
+  recalled: number;
+  /** Items the page schema rejected, stored as quarantined rows. */
+  quarantined: number;
+  /** Messages served again (the window's inclusive lower second, a repeated key) and dropped. */
+  duplicates: number;
+  pages: number;
+  objectsWritten: number;
+  bytesWritten: number;
+  stateBytesWritten: number;
+  checkpoints: number;
+  /** Objects of an unfinished checkpoint of an earlier run, deleted before this run went on. */
+  rolledBackObjects: number;
+  /** The most pair states held in memory at once (the shards in flight, not every known pair). */
+  peakPairsLoaded: number;
+  /** Every due pair is caught up. */
+  done: boolean;
+}
+
+export function emptyC2cReport(): C2cReport {
+  return {
+    pairsKnown: 0,
+    pairsAdded: 0,
+    pairsPulled: 0,
+    pairsCaughtUp: 0,
+    pairsLeftOpen: 0,
+    pairsSkipped: 0,
+    skipped: [],
+    messages: 0,
+    recalled: 0,
+    quarantined: 0,
+    duplicates: 0,
+    pages: 0,
+    objectsWritten: 0,
+    bytesWritten: 0,
+    stateBytesWritten: 0,
+    checkpoints: 0,
+    rolledBackObjects: 0,
+    peakPairsLoaded: 0,
+    done: false,
+  };
+}
+
+/** Count a skipped pair, naming it while there is room. */
+export function noteSkipped(report: C2cReport, conversation: string, reason: string): void {
+  report.pairsSkipped++;
+  if (report.skipped.length < MAX_NAMED_SKIPS) report.skipped.push({ conversation, reason });
+}
+
+/** The run report with its `c2c` field (absent when the app has no `c2c` config). */
+export function withC2c<R extends object>(report: R): R & { c2c?: C2cReport } {
+  return report as R & { c2c?: C2cReport };
+}
