@@ -8,6 +8,10 @@
  * - An authentic request is recorded (its body verbatim, quarantined if malformed) and only then
  *   answered `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`. If the record cannot be
  *   written, the answer is 500: Tencent sees a failure, and nothing it was told is kept was lost.
+ * - In forward mode (functions/engine/callback-forwarder.ts) an authentic request is recorded,
+ *   then forwarded unchanged to the app's own server, whose answer is returned. A request whose
+ *   record failed is still forwarded (counted as `unrecorded`): the app's own callbacks, such as a
+ *   "before" callback that blocks a message, never depend on the archive's storage.
  */
 import {
   CALLBACK_REFUSALS,
@@ -17,6 +21,7 @@ import {
 } from '../domain/callback-auth.ts';
 import { type CallbackEventRow, toCallbackEventRow } from '../domain/callback-event.ts';
 import type { Clock } from '../domain/ports.ts';
+import type { CallbackForwarder } from './callback-forwarder.ts';
 
 /**
  * Where authentic rows go: `record` resolves once the row is durable (the local recorder's object
@@ -31,7 +36,16 @@ export const CALLBACK_OK = '{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}';
 
 export interface ReceiverAnswer {
   status: number;
-  body: string;
+  /** A string, or the app server's bytes as it sent them (forward mode). */
+  body: string | Uint8Array;
+  /** Default application/json. */
+  contentType?: string;
+}
+
+/** What forward mode passes on besides the body: the query as received, the content type. */
+export interface ForwardableRequest {
+  rawQuery: string;
+  contentType: string | undefined;
 }
 
 export interface ReceiverStats {
@@ -50,6 +64,8 @@ export interface CallbackReceiverOptions {
   /** The local recorder (functions/engine/callback-recorder.ts) or the Lambda's Firehose sink. */
   readonly recorder: CallbackSink;
   readonly clock: Clock;
+  /** Forward mode, for the apps that have a target (`apps[].callbacks.forwardTo`). */
+  readonly forwarder?: CallbackForwarder;
 }
 
 const failure = (status: number, info: string): ReceiverAnswer => ({
@@ -79,7 +95,12 @@ export class CallbackReceiver {
     return failure(401, refusal);
   }
 
-  async handle(query: CallbackQuery, body: Uint8Array): Promise<ReceiverAnswer> {
+  /** `request` (the raw query and content type) is needed only to forward. */
+  async handle(
+    query: CallbackQuery,
+    body: Uint8Array,
+    request?: ForwardableRequest,
+  ): Promise<ReceiverAnswer> {
     const receivedAt = this.options.clock.now();
     const sdkAppId = /^[0-9]{1,12}$/.test(query.sdkAppId ?? '') ? Number(query.sdkAppId) : undefined;
     const token = sdkAppId === undefined ? undefined : this.options.tokens.get(sdkAppId);
@@ -93,14 +114,17 @@ export class CallbackReceiver {
       receivedAt,
       body,
     });
+    const forwarder = this.options.forwarder;
+    const forwarding = request !== undefined && forwarder?.has(sdkAppId) === true;
     try {
       await this.options.recorder.record(row);
+      this.stats.accepted += 1;
+      if (row.quarantined) this.stats.quarantined += 1;
     } catch {
       this.stats.unrecorded += 1;
-      return failure(500, 'the event could not be recorded');
+      if (!forwarding) return failure(500, 'the event could not be recorded');
     }
-    this.stats.accepted += 1;
-    if (row.quarantined) this.stats.quarantined += 1;
+    if (forwarding) return forwarder.forward(sdkAppId, { ...request, body });
     return { status: 200, body: CALLBACK_OK };
   }
 }

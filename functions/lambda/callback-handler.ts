@@ -110,7 +110,14 @@ function bodyBytes(event: APIGatewayProxyEventV2): Uint8Array {
 }
 
 function response(answer: ReceiverAnswer): APIGatewayProxyStructuredResultV2 {
-  return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: answer.body };
+  const headers = { 'content-type': answer.contentType ?? 'application/json' };
+  if (typeof answer.body === 'string') return { statusCode: answer.status, headers, body: answer.body };
+  return {
+    statusCode: answer.status,
+    headers,
+    body: Buffer.from(answer.body).toString('base64'),
+    isBase64Encoded: true,
+  };
 }
 
 function recordMetrics(metrics: Metrics, receiver: CallbackReceiver, queriedApp: string | undefined): void {

@@ -54,7 +54,7 @@ async function readBody(request: IncomingMessage, cap: number): Promise<Uint8Arr
 
 function send(response: ServerResponse, answer: ReceiverAnswer, close = false): void {
   response.writeHead(answer.status, {
-    'content-type': 'application/json',
+    'content-type': answer.contentType ?? 'application/json',
     'content-length': Buffer.byteLength(answer.body),
     ...(close ? { connection: 'close' } : {}),
   });
@@ -72,7 +72,16 @@ async function serve(options: ReceiverServerOptions, request: IncomingMessage, r
     send(response, options.receiver.tooLarge(cap), true);
     return;
   }
-  send(response, await options.receiver.handle(queryOf(request.url), body));
+  const url = request.url ?? '/';
+  const question = url.indexOf('?');
+  const contentType = request.headers['content-type'];
+  send(
+    response,
+    await options.receiver.handle(queryOf(url), body, {
+      rawQuery: question < 0 ? '' : url.slice(question + 1),
+      contentType,
+    }),
+  );
 }
 
 /** Starts listening; resolves once the port is bound. */

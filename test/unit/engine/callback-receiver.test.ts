@@ -55,7 +55,7 @@ describe('CallbackReceiver', () => {
       await receiver.handle(query({ sdkAppId: '14e8' }), body(5)),
     ];
     expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 401, 401]);
-    expect(answers.map((a) => JSON.parse(a.body).ErrorInfo)).toEqual([
+    expect(answers.map((a) => JSON.parse(String(a.body)).ErrorInfo)).toEqual([
       'forged',
       'stale',
       'no-sign',
