@@ -19,6 +19,7 @@ import { resolve } from 'node:path';
 import { IDENTITY_KINDS } from '../domain/identity-rows.ts';
 import { MANIFEST_COLUMNS } from '../domain/media-manifest.ts';
 import { assertTimeZone } from '../domain/partition.ts';
+import { CALLBACK_EVENTS_TABLE, CALLBACKS_FOLDER, callbackEventColumns } from './callback-tables.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
 import { IDENTITY_TABLES, identityColumns, identityFolder } from './identity-tables.ts';
 import { MEDIA_COLUMN_SPEC, MEDIA_TABLE } from './media-table.ts';
@@ -65,6 +66,13 @@ const IDENTITY_MIRRORS = IDENTITY_KINDS.map((kind) => ({
     name: c.name,
     type: toDuckDbType(parseHiveType(c.type)),
   })),
+}));
+
+/** The callback rows' mirror (issue 25), from the same column list as the Glue table. */
+const CALLBACK_MIRROR: readonly MirrorColumn[] = callbackEventColumns().map((c) => ({
+  key: c.name,
+  name: c.name,
+  type: toDuckDbType(parseHiveType(c.type)),
 }));
 
 const PARTITIONS = ['sdkappid', 'dt'] as const;
@@ -116,7 +124,7 @@ export interface LocalArchiveOptions {
 
 /**
  * Creates the tables (`messages`, `runs`, `media`, `identity_users`, `identity_groups`,
- * `identity_members`) and the views over the folder `root` (the folder `archive.out` points at) in
+ * `identity_members`, `callback_events`) and the views over the folder `root` (the folder `archive.out` points at) in
  * a DuckDB runner. Folders without files yet give empty tables, so every view works on an archive
  * that has no identity rows yet (its names fall back to the account).
  *
@@ -162,6 +170,12 @@ export async function mirrorLocalArchive(
       compression: 'gzip',
     });
   }
+  await createMirror(runner, {
+    name: CALLBACK_EVENTS_TABLE,
+    glob: `${base}/${CALLBACKS_FOLDER}sdkappid=*/dt=*/*.ndjson.gz`,
+    columns: CALLBACK_MIRROR,
+    compression: 'gzip',
+  });
   for (const view of VIEWS) {
     await exec(
       runner,

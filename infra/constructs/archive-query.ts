@@ -15,6 +15,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import {
+  CALLBACK_EVENTS_TABLE,
+  CALLBACKS_FOLDER,
+  callbackEventsTable,
+} from '../../functions/query/callback-tables.ts';
 import { parseHiveType } from '../../functions/query/hive-types.ts';
 import { IDENTITY_TABLES, identityTables } from '../../functions/query/identity-tables.ts';
 import { mediaTable } from '../../functions/query/media-table.ts';
@@ -134,6 +139,7 @@ export class ArchiveQuery extends Construct {
       runsTable(location),
       mediaTable(location),
       ...identityTables(location),
+      callbackEventsTable(location),
     ];
     for (const definition of definitions) {
       tables[definition.name] = this.externalTable(definition, account);
@@ -318,6 +324,7 @@ export class ArchiveQuery extends Construct {
     const folders = [
       'messages/',
       ...(tables.some((t) => NAME_READERS.has(t)) ? [IDENTITIES_PREFIX] : []),
+      ...(tables.includes(CALLBACK_EVENTS_TABLE) ? [CALLBACKS_FOLDER] : []),
     ].map((folder) => `${this.prefix}${folder}*`);
     add({
       sid: 'QueryArchiveObjects',
@@ -386,6 +393,7 @@ export class ArchiveQuery extends Construct {
     this.bucket.grantRead(grantee, `${this.prefix}messages/*`);
     this.bucket.grantRead(grantee, `${this.prefix}runs/*`);
     this.bucket.grantRead(grantee, `${this.prefix}${IDENTITIES_PREFIX}*`);
+    this.bucket.grantRead(grantee, `${this.prefix}${CALLBACKS_FOLDER}*`);
     this.resultsBucket.grantReadWrite(grantee);
   }
 }

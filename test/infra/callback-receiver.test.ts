@@ -88,4 +88,26 @@ describe('the callback receiver in the stack', () => {
     expect(descriptions.some((d) => d.includes('Forged or stale'))).toBe(true);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
   });
+
+  it('adds the callback_events table over callbacks/, projected by app and arrival date', () => {
+    const table = Object.values(resourcesOf(template, 'AWS::Glue::Table')).find(
+      (t) => t.Properties.TableInput.Name === 'callback_events',
+    )?.Properties.TableInput;
+    expect(JSON.stringify(table.StorageDescriptor.Location)).toContain('/archive/callbacks/');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena projection placeholders, not a JS template.
+    expect(JSON.stringify(table.Parameters)).toContain('callbacks/sdkappid=${sdkappid}/dt=${dt}/');
+    expect(table.StorageDescriptor.Columns.map((c: Cfn) => c.Name)).toEqual([
+      'sdk_app_id',
+      'callback_command',
+      'received_at',
+      'event_time',
+      'request_time',
+      'event_key',
+      'body_sha256',
+      'body',
+      'body_encoding',
+      'quarantined',
+      'reason',
+    ]);
+  });
 });
