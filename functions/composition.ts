@@ -18,6 +18,7 @@ import { configPairs } from './domain/c2c-pairs.ts';
 import { ConfigError } from './domain/errors.ts';
 import type { Clock, HostProcesses, Logger, Random } from './domain/ports.ts';
 import type { ObjectStore, StreamingObjectStore } from './domain/storage.ts';
+import { CallbackForwarder, type ForwardTarget } from './engine/callback-forwarder.ts';
 import { CallbackReceiver, type CallbackSink } from './engine/callback-receiver.ts';
 import { CallbackRecorder } from './engine/callback-recorder.ts';
 import { withByteBudget } from './engine/media-budget.ts';
@@ -229,7 +230,12 @@ export async function composeReceiver(
   config: Config,
   runtime: Runtime,
   where: { store: ObjectStore; receiverId: string },
-): Promise<{ receiver: CallbackReceiver; recorder: CallbackRecorder; apps: number[] }> {
+): Promise<{
+  receiver: CallbackReceiver;
+  recorder: CallbackRecorder;
+  forwarder: CallbackForwarder | undefined;
+  apps: number[];
+}> {
   const tokens = new Map<number, string>();
   for (const [index, app] of config.apps.entries()) {
     if (app.callbackToken === undefined) continue;
@@ -249,8 +255,30 @@ export async function composeReceiver(
     timeZone: config.archive.timeZone,
     receiverId: where.receiverId,
   });
-  const receiver = new CallbackReceiver({ tokens, recorder, clock: runtime.clock });
-  return { receiver, recorder, apps: [...tokens.keys()] };
+  const forwarder = await composeCallbackForwarder(config);
+  const receiver = new CallbackReceiver({
+    tokens,
+    recorder,
+    clock: runtime.clock,
+    ...(forwarder === undefined ? {} : { forwarder }),
+  });
+  return { receiver, recorder, forwarder, apps: [...tokens.keys()] };
+}
+
+/** Forward mode for the apps with `apps[].callbacks.forwardTo`; undefined when none has it. */
+export async function composeCallbackForwarder(config: Config): Promise<CallbackForwarder | undefined> {
+  const targets = new Map<number, ForwardTarget>();
+  for (const app of config.apps) {
+    if (app.callbacks === undefined) continue;
+    targets.set(app.sdkAppId, {
+      url: app.callbacks.forwardTo,
+      onFailure: app.callbacks.onForwardFailure,
+      timeoutMs: app.callbacks.forwardTimeoutMs,
+    });
+  }
+  if (targets.size === 0) return undefined;
+  const { httpForwarder } = await import('./adapters/callbacks/http-forwarder.ts');
+  return new CallbackForwarder(targets, httpForwarder);
 }
 
 /**

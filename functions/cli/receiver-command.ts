@@ -50,14 +50,16 @@ export async function runReceiverCommand(runtime: Runtime, args: ReceiverArgs): 
   const port = parsePort(args.port);
   // Inert unless a test arms a pause point (functions/adapters/pause-at.ts).
   const store = pausingStore(await openStore(args.out ?? config.archive.out), process.env[PAUSE_AT_ENV]);
-  const { receiver, recorder, apps } = await composeReceiver(config, runtime, {
+  const { receiver, recorder, forwarder, apps } = await composeReceiver(config, runtime, {
     store,
     receiverId: receiverIdOf(runtime.clock.now()),
   });
   const running = await startReceiverServer({ receiver, port, host: args.host ?? '127.0.0.1' });
   process.stderr.write(
     `Receiving callbacks for ${apps.join(', ')} on ${terminalSafe(running.url)}; ` +
-      `recording into ${terminalSafe(store.location)}. Ctrl-C to stop.\n`,
+      `recording into ${terminalSafe(store.location)}` +
+      (forwarder === undefined ? '' : "; forwarding to the apps' own callback URLs (apps[].callbacks)") +
+      '. Ctrl-C to stop.\n',
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
@@ -65,6 +67,7 @@ export async function runReceiverCommand(runtime: Runtime, args: ReceiverArgs): 
   });
   await running.close();
   await recorder.drain();
-  process.stdout.write(`${JSON.stringify({ receiver: receiver.stats, recorder: recorder.stats })}\n`);
+  const counts = { receiver: receiver.stats, recorder: recorder.stats, forwarder: forwarder?.stats };
+  process.stdout.write(`${JSON.stringify(counts)}\n`);
   return EXIT.done;
 }

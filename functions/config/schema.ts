@@ -154,6 +154,32 @@ const AppSchema = z
     userSig: SecretSourceSchema.optional(),
     /** The app's callback token (Chat console, callback configuration), for `npm run receiver` (docs/callbacks.md). */
     callbackToken: SecretSourceSchema.optional(),
+    /**
+     * Forward mode (docs/callbacks.md): the app's own callback URL, which the receiver forwards
+     * each authentic event to after recording it, answering with that server's answer; when it
+     * does not answer within `forwardTimeoutMs`, `fail-open` answers OK, `fail-closed` an error.
+     */
+    callbacks: z
+      .strictObject({
+        forwardTo: z.string().refine((text) => {
+          const url = URL.canParse(text) ? new URL(text) : undefined;
+          return (
+            (url?.protocol === 'https:' || url?.protocol === 'http:') &&
+            url.username === '' &&
+            url.hash === ''
+          );
+        }, "must be an http(s) URL without user name or fragment (the app's existing callback URL)"),
+        onForwardFailure: z
+          .enum(['fail-open', 'fail-closed'], { error: 'must be "fail-open" or "fail-closed"' })
+          .default('fail-open'),
+        forwardTimeoutMs: z
+          .number()
+          .int()
+          .min(50)
+          .max(1_900, "must be at most 1900 (Tencent waits 2 s for the receiver's answer)")
+          .default(1_800),
+      })
+      .optional(),
     userSigLifetimeSeconds: z
       .number()
       .int()

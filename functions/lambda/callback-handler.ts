@@ -13,7 +13,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DEFAULT_MAX_BODY_BYTES } from '../adapters/callbacks/receiver-server.ts';
 import { systemClock } from '../adapters/system-clock.ts';
-import { composeLambdaCallbackSink } from '../composition.ts';
+import { composeCallbackForwarder, composeLambdaCallbackSink } from '../composition.ts';
 import { type Config, parseLambdaEnv } from '../config/schema.ts';
 import { CALLBACK_REFUSALS } from '../domain/callback-auth.ts';
 import { ConfigError } from '../domain/errors.ts';
@@ -155,6 +155,8 @@ export function createCallbackHandler(options: CallbackHandlerOptions = {}) {
     throw new ConfigError(`${ENV.callbackStream} is not set`, { field: ENV.callbackStream });
   }
   const sink = options.sink ?? composeLambdaCallbackSink(stream as string);
+  // Forward mode (apps[].callbacks.forwardTo): the app's own server answers Tencent.
+  const forwarding = composeCallbackForwarder(config);
   const cap = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const cacheSeconds = parseLambdaEnv(env)[ENV.secretCacheSeconds];
   const logger = new Logger({ serviceName: SERVICE_NAME });
@@ -162,7 +164,13 @@ export function createCallbackHandler(options: CallbackHandlerOptions = {}) {
 
   const receive = async (event: APIGatewayProxyEventV2, context: Context) => {
     const tokens = (context as ContextWithTokens)[TOKENS] ?? new Map<number, string>();
-    const receiver = new CallbackReceiver({ tokens, recorder: await sink, clock: systemClock });
+    const forwarder = await forwarding;
+    const receiver = new CallbackReceiver({
+      tokens,
+      recorder: await sink,
+      clock: systemClock,
+      ...(forwarder === undefined ? {} : { forwarder }),
+    });
     const body = bodyBytes(event);
     let answer: ReceiverAnswer;
     if (event.requestContext.http.method !== 'POST') {
@@ -174,6 +182,7 @@ export function createCallbackHandler(options: CallbackHandlerOptions = {}) {
       answer = await receiver.handle(
         { sdkAppId: q.SdkAppid, command: q.CallbackCommand, sign: q.Sign, requestTime: q.RequestTime },
         body,
+        { rawQuery: event.rawQueryString ?? '', contentType: event.headers?.['content-type'] },
       );
     }
     recordMetrics(metrics, receiver, event.queryStringParameters?.SdkAppid);

@@ -3,6 +3,8 @@
  * mocked at the SDK level (no local server exists for either).
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FirehoseClient, PutRecordCommand } from '@aws-sdk/client-firehose';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -146,6 +148,55 @@ describe('the AWS callback receiver', () => {
     expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(1);
     expect(JSON.stringify(answers)).not.toContain(TOKEN);
     expect(stdout.join('')).not.toContain(TOKEN);
+  });
+});
+
+describe('the AWS callback receiver in forward mode (apps[].callbacks)', () => {
+  it("records into Firehose, forwards the raw query and body to the app's server, returns its answer; down: fail-closed", async () => {
+    const got: { url: string; body: string }[] = [];
+    const server = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      got.push({ url: req.url ?? '', body });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ActionStatus":"OK","ErrorInfo":"no","ErrorCode":1}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const forwardTo = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb`;
+    try {
+      const h = createCallbackHandler({
+        env: env([app({ callbacks: { forwardTo, onForwardFailure: 'fail-closed' } })]),
+        sink: firehoseSink('callbacks-stream', new FirehoseClient({})),
+      });
+      const event = { ...request(), rawQueryString: 'SdkAppid=1400000001&Sign=abc&RequestTime=1' };
+      const answer = await h(event, context());
+      expect(answer).toMatchObject({ statusCode: 200, isBase64Encoded: true });
+      expect(Buffer.from(String(answer.body), 'base64').toString()).toBe(
+        '{"ActionStatus":"OK","ErrorInfo":"no","ErrorCode":1}',
+      );
+      expect(got).toEqual([{ url: `/cb?${event.rawQueryString}`, body: event.body }]);
+      expect(firehose.commandCalls(PutRecordCommand)).toHaveLength(1);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      const down = await h(request(), context());
+      expect(down).toMatchObject({ statusCode: 502 });
+      expect(firehose.commandCalls(PutRecordCommand)).toHaveLength(2);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('refuses a forwardTo that is not an http(s) URL, naming the field', () => {
+    const parse = (apps: unknown[]) => parseConfig({ apps, archive: { timeZone: 'UTC' } }, 'test');
+    expect(() => parse([app({ callbacks: { forwardTo: 'ftp://x.example/cb' } })])).toThrow(
+      /apps\.0\.callbacks\.forwardTo/,
+    );
+    expect(parse([app({ callbacks: { forwardTo: 'https://x.example/cb' } })]).apps[0]?.callbacks).toEqual({
+      forwardTo: 'https://x.example/cb',
+      onForwardFailure: 'fail-open',
+      forwardTimeoutMs: 1800,
+    });
   });
 });
 
