@@ -10,6 +10,7 @@ import {
   needsPull,
   newPairState,
   openWindow,
+  pairShard,
   parseShard,
   serializeShard,
 } from '../../../functions/domain/c2c-pairs.ts';
@@ -130,5 +131,18 @@ describe('retry policy: openim codes', () => {
     expect(classifyTencentCode(90008).class).toBe('skip-group');
     expect(classifyTencentCode(90009).class).toBe('fatal-config');
     expect(classifyTencentCode(91000).class).toBe('retry');
+  });
+});
+
+describe('pairShard', () => {
+  it('spreads similar conversations evenly over the shards', () => {
+    const counts = new Array<number>(256).fill(0);
+    for (let i = 0; i < 256_000; i++) {
+      const shard = pairShard(JSON.stringify([`u${i}`, `v${i}`]), 256);
+      counts[shard] = (counts[shard] ?? 0) + 1;
+    }
+    // 1,000 a shard on average: none empty, none more than 20% off.
+    expect(Math.min(...counts)).toBeGreaterThan(800);
+    expect(Math.max(...counts)).toBeLessThan(1_200);
   });
 });
