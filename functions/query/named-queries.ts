@@ -15,6 +15,7 @@
  * (`namesSql`: `messages_named`, or the same joins for unreadable items and changes) that adds
  * `from_name`, `from_role` and `group_name`; without names, the columns are exactly as before.
  */
+import { CALLBACK_QUERIES } from './callback-views.ts';
 import { QueryUsageError } from './errors.ts';
 import type { ParamValue, QueryResult, QueryRunner, SqlDialect } from './port.ts';
 import { isRealDate } from './tables.ts';
@@ -203,6 +204,7 @@ ORDER BY msg_time, group_id, topic_id NULLS FIRST, msg_seq, revision`,
 WHERE dt BETWEEN :from AND :to
 ORDER BY started_at, run_id`,
   },
+  ...CALLBACK_QUERIES,
 ];
 
 /** Looks up a named query. */

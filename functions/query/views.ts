@@ -19,9 +19,11 @@
  * the Glue view encoding safe: Athena marks a view "stale" when the column types stored in Glue
  * differ from what its SQL returns, and an explicit CAST makes them equal by construction.
  */
+
 import { Buffer } from 'node:buffer';
 import { assertTimeZone } from '../domain/partition.ts';
 import { EXTRA_REASON_KEY } from '../domain/record.ts';
+import { CALLBACK_MESSAGES_VIEW } from './callback-views.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
 import { IDENTITY_TABLES } from './identity-tables.ts';
 import { RECORD_COLUMNS } from './message-schema.ts';
@@ -742,6 +744,7 @@ export const VIEWS: readonly ViewSpec[] = [
   GROUP_NAMES_VIEW,
   GROUP_MEMBERS_VIEW,
   MESSAGES_NAMED_VIEW,
+  CALLBACK_MESSAGES_VIEW,
 ];
 
 /** ` alias LEFT JOIN <table> alias ON …` of a join view ('' otherwise), tables named by `table`. */
