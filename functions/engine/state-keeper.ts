@@ -15,6 +15,7 @@ import {
   DEFAULT_LAYOUT_BOUNDS,
   decideLayout,
   emptyHead,
+  encodeTargets,
   type LayoutBounds,
   namedTargetObjects,
   type ReadHead,
@@ -22,7 +23,6 @@ import {
   sameTargetState,
   serializeHead,
   serializeInline,
-  serializeTargets,
   type TargetsObjectRef,
   targetsObjectKey,
 } from '../domain/state-layout.ts';
@@ -150,19 +150,19 @@ export class StateKeeper {
     }
     if (changed.size === 0 && this.read.layout === 'head') return undefined;
     const sdkAppId = this.options.sdkAppId;
-    const deltaText = serializeTargets(sdkAppId, changed.values());
+    const delta = encodeTargets(sdkAppId, changed.values());
     const kind = decideLayout(
       this.read,
-      deltaText.length,
+      delta.byteLength,
       this.options.layoutBounds ?? DEFAULT_LAYOUT_BOUNDS,
     );
     const part = this.nextPart++;
-    let text = deltaText;
+    let body = delta;
     let count = changed.size;
     if (kind === 'compact') {
       const known = this.known;
       count = 0;
-      text = serializeTargets(
+      body = encodeTargets(
         sdkAppId,
         (function* () {
           for (const [key, t] of known) {
@@ -177,7 +177,6 @@ export class StateKeeper {
         })(),
       );
     }
-    const body = encoder.encode(text);
     const objectKind = kind === 'compact' ? 'base' : 'delta';
     return {
       kind: objectKind,

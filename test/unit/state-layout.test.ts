@@ -3,6 +3,7 @@ import { emptyState, serializeState, type TargetState } from '../../functions/do
 import {
   decideLayout,
   emptyHead,
+  encodeTargets,
   HEAD_VERSION,
   mergeTargets,
   parseHead,
@@ -136,5 +137,18 @@ describe('sameTargetState', () => {
         inProgress: { top: 9, cursor: 5, floorTime: null, topTime: 3, todo: [{ lo: 2, hi: 5 }] },
       }),
     ).toBe(false);
+  });
+});
+
+describe('encodeTargets', () => {
+  it('gives the bytes of serializeTargets, for none, one, and many targets across its blocks', () => {
+    const many = Array.from({ length: 3_000 }, (_, i) =>
+      target(`@TGS#${i}-名前-𠮷`, { topicId: i % 3 === 0 ? `@TOPIC#${i}` : null }),
+    );
+    for (const targets of [[], [target('@TGS#1')], many]) {
+      const bytes = encodeTargets(1400000000, targets);
+      expect(new TextDecoder().decode(bytes)).toBe(serializeTargets(1400000000, targets));
+      expect(parseTargets(new TextDecoder().decode(bytes), 1400000000, 'x')).toEqual(targets);
+    }
   });
 });
