@@ -104,7 +104,7 @@ function endpointProblem(text: string): string | undefined {
   return undefined;
 }
 
-/** A Tencent account name (`UserID`: at most 32 bytes, docs/tencent-api.md). */
+/** An account (`UserID`) of a one-to-one pair: 1 to 32 characters, as `adminIdentifier`. */
 const C2cAccount = z.string({ error: 'must be an account (UserID)' }).min(1, 'must not be empty').max(32);
 
 /**
