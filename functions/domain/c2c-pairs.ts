@@ -125,21 +125,30 @@ export function needsPull(state: C2cPairState, inConfig: boolean): boolean {
 }
 
 /**
- * Opens the pair's window at `nowSec` (the server's time): from the newest archived second
- * (inclusive, so that second's later messages come too) or the retention's start, to now; read
- * from the pair's first account's side.
+ * Seconds the window reaches past the estimated server now: the estimate of the server's clock
+ * (functions/domain/server-clock.ts) may lag it by up to about half a second, and a message of the
+ * server's current second must not fall outside the window (the next window starts at the newest
+ * archived second anyway, so reaching ahead never skips or repeats a message).
+ */
+export const WINDOW_AHEAD_SEC = 2;
+
+/**
+ * Opens the pair's window at `nowSec` (the server's time, estimated): from the newest archived
+ * second (inclusive, so that second's later messages come too) or the retention's start, to now
+ * and {@link WINDOW_AHEAD_SEC}; read from the pair's first account's side.
  */
 export function openWindow(state: C2cPairState, nowSec: number, retentionDays: number): C2cPairState {
   if (state.window !== null) return state;
   const floor = Math.max(0, nowSec - retentionDays * 86_400);
   const minTime = Math.min(nowSec, Math.max(floor, state.archivedTime ?? floor));
+  const maxTime = nowSec + WINDOW_AHEAD_SEC;
   return {
     ...state,
     window: {
       minTime,
-      maxTime: nowSec,
+      maxTime,
       operator: state.a,
-      cursorTime: nowSec,
+      cursorTime: maxTime,
       cursorKey: '',
       newestTime: null,
       newestKeys: [],

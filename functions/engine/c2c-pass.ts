@@ -264,6 +264,7 @@ class C2cPass {
       shard.pairs.set(conversation, next);
       shard.version++;
     };
+    let resumed = pair.window !== null;
     set(openWindow(pair, nowSec(), options.retentionDays));
     const seen = new Set<string>();
     while (pair.window !== null && !this.stopped()) {
@@ -293,6 +294,11 @@ class C2cPass {
       report.duplicates += outcome.duplicates;
       this.addRows(pair, page, outcome.fresh);
       set(outcome.next);
+      // A window an earlier run opened ends at that run's now: read on to this run's now.
+      if (resumed && pair.window === null) {
+        resumed = false;
+        set(openWindow(pair, nowSec(), options.retentionDays));
+      }
       if (this.checkpointDue()) this.maybeCheckpoint();
     }
     if (pair.window === null) report.pairsCaughtUp++;

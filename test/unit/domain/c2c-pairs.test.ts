@@ -80,7 +80,7 @@ describe('c2c pair state', () => {
       pulledAt: NOW - 90,
     };
     const open = openWindow(state, NOW, 7);
-    expect(open.window).toMatchObject({ minTime: NOW - 100, maxTime: NOW, operator: 'a', cursorKey: '' });
+    expect(open.window).toMatchObject({ minTime: NOW - 100, maxTime: NOW + 2, operator: 'a', cursorKey: '' });
     const page = {
       complete: true,
       lastMsgTime: NOW - 100,

@@ -147,6 +147,15 @@ describe('the one-to-one pass', () => {
     const head = parseC2cHead(store.text(c2cHeadKey(APP)) as string, APP);
     expect(head.pending).toBeNull();
 
+    // Messages after the first run's window: the resumed window ends at that run's now, and the
+    // run reads on to its own.
+    clock.advance(600_000);
+    ab.messages.push(
+      ...conversation('bob', 'alice', 7, clock.now() / 1000 - 400).map((m, i) => ({
+        ...m,
+        MsgKey: `after-${i}`,
+      })),
+    );
     const calls = api.calls.length;
     const second = await runArchive(deps, { ...options, runId: 'run2' });
 
@@ -155,7 +164,7 @@ describe('the one-to-one pass', () => {
     const resumed = api.calls.slice(calls).find((c) => c.api === 'getRoamMessages')?.args as RoamRequest;
     expect(resumed.lastMsgKey).toBe(ab.messages[150]?.MsgKey);
     const rows = archivedC2c(store);
-    expect(rows.length).toBe(450);
+    expect(rows.length).toBe(457);
     expect(rows.sort()).toEqual(expectedKeys([ab]).sort());
   });
 
