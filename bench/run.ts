@@ -54,6 +54,7 @@ import {
 import { mediaBytes } from '../functions/simulator/media-files.ts';
 import type { RateLimitMode } from '../functions/simulator/rate-limit.ts';
 import { identitiesSection } from './identities.ts';
+import { receiverSection } from './receiver.ts';
 import { type SectionName, selectSections } from './sections.ts';
 import { CallTrace, describeTrace, type TraceSummary } from './trace.ts';
 
@@ -785,6 +786,7 @@ const sections: Record<SectionName, () => Promise<void>> = {
   'busy-app': busyApp,
   'busy-50k': busy50k,
   identities: () => identitiesSection(row, SCALE),
+  receiver: () => receiverSection(row, SCALE),
 };
 for (const name of selectSections(process.env.BENCH_ONLY)) await sections[name]();
 

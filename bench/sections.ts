@@ -50,6 +50,11 @@ export const SECTIONS = [
     measures:
       'names (issue 24): identity calls and their share of calls and wall time, realistic app and 1,000,000 groups 5% active (`BENCH_ID_GROUPS`); changed rows on a rerun without changes',
   },
+  {
+    name: 'receiver',
+    measures:
+      'callbacks (issue 25): `npm run receiver` under signed load from another process for 60 s: events/s, ack p50/p99, forward mode, peak RSS, lost events',
+  },
 ] as const;
 
 export type SectionName = (typeof SECTIONS)[number]['name'];

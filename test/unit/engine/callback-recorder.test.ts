@@ -71,7 +71,12 @@ describe('CallbackRecorder', () => {
     ]);
     expect(Object.values(objects)[0]).toEqual([row(1), row(2)]);
     expect(store.calls.filter((c) => c.op === 'put').map((c) => c.options?.ifNoneMatch)).toEqual(['*']);
-    expect(recorder.stats).toEqual({ rowsStored: 2, objectsStored: 1, failedWrites: 0 });
+    expect(recorder.stats).toEqual({
+      rowsStored: 2,
+      objectsStored: 1,
+      failedWrites: 0,
+      writeMs: expect.any(Number),
+    });
   });
 
   it('writes at once when a batch is full, and one object per app and date', async () => {
@@ -118,5 +123,48 @@ describe('CallbackRecorder', () => {
     await recorder.drain();
     await pending;
     expect(store.keys('callbacks/')).toHaveLength(1);
+  });
+});
+
+/** A store whose puts wait until the test releases them, counting how many wait at once. */
+class GatedStore extends MemoryStore {
+  private gates: (() => void)[] = [];
+  maxWaiting = 0;
+  override async put(...args: Parameters<MemoryStore['put']>) {
+    await new Promise<void>((resolve) => {
+      this.gates.push(resolve);
+      this.maxWaiting = Math.max(this.maxWaiting, this.gates.length);
+    });
+    return super.put(...args);
+  }
+  async releaseAll(): Promise<void> {
+    while (this.gates.length > 0) {
+      for (const open of this.gates.splice(0)) open();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+describe('CallbackRecorder group commit under slow writes', () => {
+  it('writes at most maxConcurrentWrites objects at once; rows that arrive meanwhile go together in the next one', async () => {
+    const store = new GatedStore();
+    const clock = new GateClock();
+    const recorder = new CallbackRecorder({
+      store,
+      clock,
+      timeZone: 'UTC',
+      receiverId: 'r',
+      maxRows: 1,
+      maxConcurrentWrites: 2,
+    });
+    const acks = Array.from({ length: 10 }, (_, i) => recorder.record(row(i + 1)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(store.maxWaiting).toBe(2);
+    await store.releaseAll();
+    await Promise.all(acks);
+    await recorder.drain();
+    expect(store.maxWaiting).toBe(2);
+    // 1 and 2 alone, then 3-10 gathered while those two were written: 3 objects, not 10.
+    expect(recorder.stats).toMatchObject({ rowsStored: 10, objectsStored: 3 });
   });
 });
