@@ -119,6 +119,11 @@ describe('one-to-one history through the CLI', () => {
       const killed = await runKilledAt(t, point, { timeoutMs: 120_000 });
       expect(killed.paused).toBe(true);
       expect(killed.result.signal).toBe('SIGKILL');
+      if (point.startsWith('c2c/')) {
+        // Killed mid-checkpoint: its intent names objects it did not all write.
+        const left = await t.store.get(c2cHeadKey(t.sdkAppId));
+        expect(parseC2cHead(new TextDecoder().decode(left?.body), t.sdkAppId).pending).not.toBeNull();
+      }
       // The killed run left an intent (or a committed cursor); new messages arrive meanwhile.
       t.sim.c2c.append(DAVE, ERIN, 12);
       let code: number | null = null;
