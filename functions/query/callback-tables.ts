@@ -7,17 +7,13 @@
  * replayed request with a changed body (the Sign does not cover it).
  */
 import type { CallbackEventRow } from '../domain/callback-event.ts';
-import { ATHENA_SERDE } from './message-schema.ts';
 import {
   type ArchiveLocationProps,
   type ArchiveTableDefinition,
-  archiveRootUrl,
-  assertProps,
+  type ColumnSpec,
+  columnsOf,
   type GlueColumn,
-  JSON_TABLE_PARAMETERS,
-  MESSAGES_SERDE_PARAMETERS,
-  PARTITION_KEYS,
-  projection,
+  rowTable,
 } from './tables.ts';
 
 export const CALLBACK_EVENTS_TABLE = 'callback_events';
@@ -25,8 +21,6 @@ export const CALLBACK_EVENTS_TABLE = 'callback_events';
 export const CALLBACKS_FOLDER = 'callbacks/';
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena projection placeholders, not a JS template.
 const CALLBACKS_LOCATION_TEMPLATE = 'callbacks/sdkappid=${sdkappid}/dt=${dt}/';
-
-type ColumnSpec<Row> = { readonly [K in keyof Row]-?: readonly [type: string, comment: string] };
 
 const COLUMNS: ColumnSpec<CallbackEventRow> = {
   sdk_app_id: ['bigint', 'Tencent SDKAppID (from the authenticated query)'],
@@ -44,26 +38,17 @@ const COLUMNS: ColumnSpec<CallbackEventRow> = {
 
 /** The table's columns, in the row model's key order. */
 export function callbackEventColumns(): GlueColumn[] {
-  return Object.entries(COLUMNS).map(([name, [type, comment]]) => ({ name, type, comment }));
+  return columnsOf(COLUMNS);
 }
-
-const CALLBACK_PARTITION_KEYS: readonly GlueColumn[] = PARTITION_KEYS.map((c) =>
-  c.name === 'dt'
-    ? { ...c, comment: 'Date the receiver got the request, in the archive time zone (YYYY-MM-DD)' }
-    : c,
-);
 
 /** gzip NDJSON, partitioned and projected like `messages` (dt: the arrival date). */
 export function callbackEventsTable(props: ArchiveLocationProps): ArchiveTableDefinition {
-  assertProps(props);
-  return {
+  return rowTable(props, {
     name: CALLBACK_EVENTS_TABLE,
     description: `Tencent IM callbacks as the receiver recorded them, dt = arrival date in ${props.timeZone}`,
     columns: callbackEventColumns(),
-    partitionKeys: CALLBACK_PARTITION_KEYS,
-    location: `${archiveRootUrl(props.bucketName, props.prefix)}${CALLBACKS_FOLDER}`,
-    serdeLibrary: ATHENA_SERDE,
-    serdeParameters: MESSAGES_SERDE_PARAMETERS,
-    parameters: { ...JSON_TABLE_PARAMETERS, ...projection(props, CALLBACKS_LOCATION_TEMPLATE) },
-  };
+    folder: CALLBACKS_FOLDER,
+    locationTemplate: CALLBACKS_LOCATION_TEMPLATE,
+    dtComment: 'Date the receiver got the request, in the archive time zone (YYYY-MM-DD)',
+  });
 }

@@ -13,17 +13,13 @@ import {
   identityLocationTemplate,
   type UserNameRow,
 } from '../domain/identity-rows.ts';
-import { ATHENA_SERDE } from './message-schema.ts';
 import {
   type ArchiveLocationProps,
   type ArchiveTableDefinition,
-  archiveRootUrl,
-  assertProps,
+  type ColumnSpec,
+  columnsOf,
   type GlueColumn,
-  JSON_TABLE_PARAMETERS,
-  MESSAGES_SERDE_PARAMETERS,
-  PARTITION_KEYS,
-  projection,
+  rowTable,
 } from './tables.ts';
 
 /** The table of each kind. `identity_` keeps them together, and apart from the views' names. */
@@ -32,8 +28,6 @@ export const IDENTITY_TABLES: { readonly [K in IdentityKind]: string } = {
   groups: 'identity_groups',
   members: 'identity_members',
 };
-
-type ColumnSpec<Row> = { readonly [K in keyof Row]-?: readonly [type: string, comment: string] };
 
 const OBSERVED_AT = ['bigint', 'Epoch seconds of the run that observed this value'] as const;
 
@@ -76,7 +70,7 @@ const SPECS: { readonly [K in IdentityKind]: Readonly<Record<string, readonly [s
 
 /** The columns of one kind's table, in the row model's key order. */
 export function identityColumns(kind: IdentityKind): GlueColumn[] {
-  return Object.entries(SPECS[kind]).map(([name, [type, comment]]) => ({ name, type, comment }));
+  return columnsOf(SPECS[kind]);
 }
 
 /** The folder of one kind under the archive root: `identities/<kind>/`. */
@@ -84,25 +78,16 @@ export function identityFolder(kind: IdentityKind): string {
   return identityLocationTemplate(kind).split('sdkappid=')[0] as string;
 }
 
-const IDENTITY_PARTITION_KEYS: readonly GlueColumn[] = PARTITION_KEYS.map((c) =>
-  c.name === 'dt'
-    ? { ...c, comment: 'Date the run observed the value, in the archive time zone (YYYY-MM-DD)' }
-    : c,
-);
-
 /** One kind's table: gzip NDJSON, partitioned and projected like `messages` (dt: the observed date). */
 export function identityTable(kind: IdentityKind, props: ArchiveLocationProps): ArchiveTableDefinition {
-  assertProps(props);
-  return {
+  return rowTable(props, {
     name: IDENTITY_TABLES[kind],
     description: `Identity changes (${kind}) as observed by the archiver runs, dt = observed date in ${props.timeZone}`,
     columns: identityColumns(kind),
-    partitionKeys: IDENTITY_PARTITION_KEYS,
-    location: `${archiveRootUrl(props.bucketName, props.prefix)}${identityFolder(kind)}`,
-    serdeLibrary: ATHENA_SERDE,
-    serdeParameters: MESSAGES_SERDE_PARAMETERS,
-    parameters: { ...JSON_TABLE_PARAMETERS, ...projection(props, identityLocationTemplate(kind)) },
-  };
+    folder: identityFolder(kind),
+    locationTemplate: identityLocationTemplate(kind),
+    dtComment: 'Date the run observed the value, in the archive time zone (YYYY-MM-DD)',
+  });
 }
 
 /** The three identity tables. */

@@ -179,6 +179,42 @@ export const PARTITION_KEYS: readonly GlueColumn[] = PARTITION_COLUMNS.map((c) =
 /** Shared table parameters: gzip NDJSON files. */
 export const JSON_TABLE_PARAMETERS = { EXTERNAL: 'TRUE', classification: 'json', compressionType: 'gzip' };
 
+/** The Glue columns of a row model: each key's Hive type and comment; a missing key fails the typecheck. */
+export type ColumnSpec<Row> = { readonly [K in keyof Row]-?: readonly [type: string, comment: string] };
+
+/** The columns of a {@link ColumnSpec}, in the row model's key order. */
+export function columnsOf(spec: Readonly<Record<string, readonly [string, string]>>): GlueColumn[] {
+  return Object.entries(spec).map(([name, [type, comment]]) => ({ name, type, comment }));
+}
+
+/** A gzip NDJSON table of rows other than messages, partitioned and projected like `messages`. */
+export interface RowTableSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly columns: GlueColumn[];
+  /** Its folder under the archive root, e.g. `callbacks/`. */
+  readonly folder: string;
+  /** The projection's location template under the archive root, `<folder>sdkappid=${sdkappid}/dt=${dt}/`. */
+  readonly locationTemplate: string;
+  /** What its `dt` is (the comment of the partition key). */
+  readonly dtComment: string;
+}
+
+/** The Glue definition of a {@link RowTableSpec}. */
+export function rowTable(props: ArchiveLocationProps, spec: RowTableSpec): ArchiveTableDefinition {
+  assertProps(props);
+  return {
+    name: spec.name,
+    description: spec.description,
+    columns: spec.columns,
+    partitionKeys: PARTITION_KEYS.map((c) => (c.name === 'dt' ? { ...c, comment: spec.dtComment } : c)),
+    location: `${archiveRootUrl(props.bucketName, props.prefix)}${spec.folder}`,
+    serdeLibrary: ATHENA_SERDE,
+    serdeParameters: MESSAGES_SERDE_PARAMETERS,
+    parameters: { ...JSON_TABLE_PARAMETERS, ...projection(props, spec.locationTemplate) },
+  };
+}
+
 /** The messages table: one row per archived message, columns exactly `RECORD_COLUMNS`. */
 export function messagesTable(props: ArchiveLocationProps): ArchiveTableDefinition {
   assertProps(props);
