@@ -75,3 +75,15 @@ export function noteSkipped(report: C2cReport, conversation: string, reason: str
 export function withC2c<R extends object>(report: R): R & { c2c?: C2cReport } {
   return report as R & { c2c?: C2cReport };
 }
+
+/**
+ * The report's one-to-one line for `formatReport` (functions/engine/report.ts), e.g.
+ * `  one-to-one: 3 pairs known, 3 pulled, 3 caught up, 0 left open, 0 skipped; 290 messages (2 recalled, 0 quarantined) in 17 pages`.
+ */
+export function formatC2cLine(c2c: C2cReport): string {
+  return (
+    `  one-to-one: ${c2c.pairsKnown} pairs known, ${c2c.pairsPulled} pulled, ${c2c.pairsCaughtUp} caught up, ` +
+    `${c2c.pairsLeftOpen} left open, ${c2c.pairsSkipped} skipped (account gone); ` +
+    `${c2c.messages} messages (${c2c.recalled} recalled, ${c2c.quarantined} quarantined) in ${c2c.pages} pages`
+  );
+}

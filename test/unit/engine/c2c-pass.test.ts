@@ -19,7 +19,7 @@ import { GiveUpError, StorageError } from '../../../functions/domain/errors.ts';
 import type { RoamApi } from '../../../functions/domain/ports.ts';
 import type { RoamMessage, RoamRequest } from '../../../functions/domain/tencent-types.ts';
 import type { C2cRunOptions } from '../../../functions/engine/c2c-pass.ts';
-import type { C2cReport } from '../../../functions/engine/c2c-report.ts';
+import { type C2cReport, formatC2cLine } from '../../../functions/engine/c2c-report.ts';
 import { runArchive } from '../../../functions/engine/run-archive.ts';
 import {
   FakeChatApi,
@@ -196,6 +196,9 @@ describe('the one-to-one pass', () => {
         .sort(),
     ).toEqual([conversationOf('alice', 'carol'), conversationOf('bob', 'carol')]);
     expect(archivedC2c(store).length).toBe(10);
+    expect(formatC2cLine(c2cOf(report))).toBe(
+      '  one-to-one: 3 pairs known, 3 pulled, 1 caught up, 0 left open, 2 skipped (account gone); 10 messages (0 recalled, 0 quarantined) in 1 pages',
+    );
   });
 
   it('rolls back a checkpoint that died after its intent, and archives every message once', async () => {
