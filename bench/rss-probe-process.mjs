@@ -1,7 +1,7 @@
 /**
  * Preloaded (NODE_OPTIONS=--import) into every Node process that `npm run archive` starts, by
  * bench/rss-process.ts: each appends one JSON line to $BENCH_RSS_FILE when it exits, with its pid,
- * parent pid, the script it ran and its peak RSS (KiB), so the process that did the work is named,
+ * parent pid, the script it ran, its peak RSS (KiB) and its CPU time (ms), so the process that did the work is named,
  * not guessed (npm, the tsx launcher and the node process that runs functions/cli/main.ts are three
  * processes). With $BENCH_RSS_TRACE set, the process whose argv names functions/cli/main.ts also
  * appends a line of process.memoryUsage() (bytes) every $BENCH_RSS_TRACE_MS (default 1000) to it.
@@ -12,7 +12,9 @@ const file = process.env.BENCH_RSS_FILE;
 const script = process.argv.slice(1).join(' ');
 if (file) {
   process.on('exit', () => {
-    const line = { pid: process.pid, ppid: process.ppid, script, maxRssKb: process.resourceUsage().maxRSS };
+    const usage = process.resourceUsage();
+    const cpuMs = Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000);
+    const line = { pid: process.pid, ppid: process.ppid, script, maxRssKb: usage.maxRSS, cpuMs };
     appendFileSync(file, `${JSON.stringify(line)}\n`);
   });
 }

@@ -24,12 +24,16 @@ export interface ProcessPeak {
   ppid: number;
   script: string;
   maxRssKb: number;
+  /** User and system CPU time. */
+  cpuMs: number;
 }
 
 export interface ArchiveProcessResult {
   report: RunReport;
   /** Peak RSS of the process that ran functions/cli/main.ts (the one doing the work), MB. */
   workerRssMb: number;
+  /** Its CPU time (user and system), ms. */
+  workerCpuMs: number;
   /** Every Node process of the tree (npm, tsx's launcher, the worker). */
   processes: ProcessPeak[];
   wallMs: number;
@@ -59,6 +63,8 @@ async function writeConfig(sim: Simulator, dir: string, media: MediaSetting): Pr
     ],
     archive: { out: join(dir, 'archive') },
     ...(media === 'off' ? { media: { enabled: false } } : {}),
+    // An experiment: BENCH_RSS_IDENTITIES=off leaves the identity capture out.
+    ...(process.env.BENCH_RSS_IDENTITIES === 'off' ? { identities: { enabled: false } } : {}),
   };
   const path = join(dir, 'config.json');
   await writeFile(path, JSON.stringify(config));
@@ -126,7 +132,7 @@ export async function runArchiveProcess(
   const latest = reports.sort().at(-1);
   if (latest === undefined) throw new Error('the run wrote no report');
   const report = JSON.parse(await readFile(join(runsDir, latest), 'utf8')) as RunReport;
-  return { report, workerRssMb: worker.maxRssKb / 1024, processes, wallMs };
+  return { report, workerRssMb: worker.maxRssKb / 1024, workerCpuMs: worker.cpuMs, processes, wallMs };
 }
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -167,7 +173,7 @@ function describe(label: string, r: ArchiveProcessResult): string {
   const tree = r.processes.map(
     (p) => `${p.script.split(' ')[0]?.split('/').at(-1)}=${(p.maxRssKb / 1024).toFixed(0)}`,
   );
-  return `${label}: ${r.report.messages} messages, ${r.report.targetsWithWork} targets with work, wall ${(r.wallMs / 1000).toFixed(1)} s, peak RSS of the archive process ${r.workerRssMb.toFixed(0)} MB (tree: ${tree.join(', ')})`;
+  return `${label}: ${r.report.messages} messages, ${r.report.targetsWithWork} targets with work, wall ${(r.wallMs / 1000).toFixed(1)} s, peak RSS of the archive process ${r.workerRssMb.toFixed(0)} MB, its CPU ${(r.workerCpuMs / 1000).toFixed(1)} s (tree: ${tree.join(', ')})`;
 }
 
 async function busy50k(): Promise<void> {
