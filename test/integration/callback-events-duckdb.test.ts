@@ -7,18 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type RunningReceiver,
-  startReceiverServer,
-} from '../../functions/adapters/callbacks/receiver-server.ts';
+import type { RunningReceiver } from '../../functions/adapters/callbacks/receiver-server.ts';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
-import { CallbackReceiver } from '../../functions/engine/callback-receiver.ts';
-import { CallbackRecorder } from '../../functions/engine/callback-recorder.ts';
 import type { QueryRunner } from '../../functions/query/port.ts';
 import { collectRows } from '../../functions/query/result.ts';
-import { CallbackSender, recallEvent, sendMsgEvent } from '../../functions/simulator/callbacks.ts';
+import { recallEvent, sendMsgEvent } from '../../functions/simulator/callbacks.ts';
+import { startTestReceiver } from '../helpers/callbacks.ts';
 
 const APP = 1400000001;
 const TOKEN = 'duckdb-callback-token';
@@ -28,16 +24,14 @@ let running: RunningReceiver | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'callback-events-'));
-  const store = new LocalFolderStore(dir);
-  const recorder = new CallbackRecorder({
-    store,
-    clock: systemClock,
+  const test = await startTestReceiver({
+    store: new LocalFolderStore(dir),
+    sdkAppId: APP,
+    token: TOKEN,
     timeZone: 'Asia/Shanghai',
-    receiverId: 'duck',
   });
-  const receiver = new CallbackReceiver({ tokens: new Map([[APP, TOKEN]]), recorder, clock: systemClock });
-  running = await startReceiverServer({ receiver });
-  const sender = new CallbackSender({ url: running.url, token: TOKEN, sdkAppId: APP, now: Date.now });
+  running = test.running;
+  const { sender, recorder } = test;
   const group = { groupId: '@TGS#1', type: 'Public' };
   const message = (seq: number) => ({
     MsgSeq: seq,

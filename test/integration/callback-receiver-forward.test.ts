@@ -2,20 +2,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpForwarder } from '../../functions/adapters/callbacks/http-forwarder.ts';
-import {
-  type RunningReceiver,
-  startReceiverServer,
-} from '../../functions/adapters/callbacks/receiver-server.ts';
-import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { callbackSign } from '../../functions/domain/callback-auth.ts';
-import { gunzipNdjson } from '../../functions/domain/ndjson-gzip.ts';
 import {
   CallbackForwarder,
   FORWARD_FAILED_CLOSED,
   type ForwardFailureMode,
 } from '../../functions/engine/callback-forwarder.ts';
-import { CALLBACK_OK, CallbackReceiver } from '../../functions/engine/callback-receiver.ts';
-import { CallbackRecorder } from '../../functions/engine/callback-recorder.ts';
+import { CALLBACK_OK } from '../../functions/engine/callback-receiver.ts';
+import { startTestReceiver, storedCallbackRows } from '../helpers/callbacks.ts';
 import { MemoryStore } from '../helpers/engine-fakes.ts';
 
 const APP = 1400000001;
@@ -60,30 +54,11 @@ async function appServer(answer: { status: number; body: string; type: string },
 
 async function receiverTo(url: string, onFailure: ForwardFailureMode = 'fail-open', timeoutMs = 1800) {
   const store = new MemoryStore();
-  const recorder = new CallbackRecorder({
-    store,
-    clock: systemClock,
-    timeZone: 'UTC',
-    receiverId: 't',
-    maxWaitMs: 1,
-  });
   const forwarder = new CallbackForwarder(new Map([[APP, { url, onFailure, timeoutMs }]]), httpForwarder);
-  const receiver = new CallbackReceiver({
-    tokens: new Map([[APP, TOKEN]]),
-    recorder,
-    clock: systemClock,
-    forwarder,
-  });
-  const running: RunningReceiver = await startReceiverServer({ receiver });
-  closers.unshift(() => running.close());
-  const stored = async () => {
-    const bodies: string[] = [];
-    for (const key of store.keys('callbacks/'))
-      for (const line of await gunzipNdjson(store.body(key) as Uint8Array))
-        bodies.push(JSON.parse(line).body);
-    return bodies;
-  };
-  return { url: running.url, stored, forwarder };
+  const test = await startTestReceiver({ store, sdkAppId: APP, token: TOKEN, forwarder });
+  closers.unshift(() => test.close());
+  const stored = async () => (await storedCallbackRows(store)).map((row) => row.body);
+  return { url: test.url, stored, forwarder };
 }
 
 function query(sign?: string): string {

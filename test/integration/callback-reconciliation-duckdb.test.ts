@@ -17,23 +17,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type RunningReceiver,
-  startReceiverServer,
-} from '../../functions/adapters/callbacks/receiver-server.ts';
+import type { RunningReceiver } from '../../functions/adapters/callbacks/receiver-server.ts';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { dateInZone } from '../../functions/domain/partition.ts';
 import { toRecord } from '../../functions/domain/record.ts';
 import type { JsonObject, RawMessage } from '../../functions/domain/tencent-types.ts';
-import { CallbackReceiver } from '../../functions/engine/callback-receiver.ts';
-import { CallbackRecorder } from '../../functions/engine/callback-recorder.ts';
 import { PartitionWriter } from '../../functions/engine/partition-writer.ts';
 import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
 import type { QueryRunner } from '../../functions/query/port.ts';
 import { collectRows } from '../../functions/query/result.ts';
-import { CallbackSender, sendMsgEvent } from '../../functions/simulator/callbacks.ts';
+import { sendMsgEvent } from '../../functions/simulator/callbacks.ts';
+import { startTestReceiver } from '../helpers/callbacks.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 
 const APP = 1400000001;
@@ -67,15 +63,16 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'callback-reconciliation-'));
   const store = new LocalFolderStore(dir);
   const clock = new FakeClock(T0 * 1000);
-  const recorder = new CallbackRecorder({ store, clock, timeZone: ZONE, receiverId: 'recon', maxRows: 1 });
-  const receiver = new CallbackReceiver({ tokens: new Map([[APP, TOKEN]]), recorder, clock });
-  running = await startReceiverServer({ receiver });
-  const sender = new CallbackSender({
-    url: running.url,
-    token: TOKEN,
+  const test = await startTestReceiver({
+    store,
     sdkAppId: APP,
-    now: () => clock.now(),
+    token: TOKEN,
+    clock,
+    timeZone: ZONE,
+    maxRows: 1,
   });
+  running = test.running;
+  const { sender, recorder } = test;
   // Faults are taken one per event, in emit order: seq 1 duplicated, seq 5 dropped (a lost callback).
   sender.inject({ kind: 'duplicate' }, { kind: 'drop' });
   sender.emit('Group.CallbackAfterSendMsg', sent(1, 'm1'));

@@ -1,15 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type RunningReceiver,
-  startReceiverServer,
-} from '../../functions/adapters/callbacks/receiver-server.ts';
-import { systemClock } from '../../functions/adapters/system-clock.ts';
+import type { RunningReceiver } from '../../functions/adapters/callbacks/receiver-server.ts';
 import type { CallbackEventRow } from '../../functions/domain/callback-event.ts';
-import { gunzipNdjson } from '../../functions/domain/ndjson-gzip.ts';
-import { CallbackReceiver } from '../../functions/engine/callback-receiver.ts';
-import { CallbackRecorder } from '../../functions/engine/callback-recorder.ts';
 import { CallbackSender, recallEvent, sendMsgEvent } from '../../functions/simulator/callbacks.ts';
 import { startSimulator } from '../../functions/simulator/index.ts';
+import { startTestReceiver, storedCallbackRows } from '../helpers/callbacks.ts';
 import { MemoryStore } from '../helpers/engine-fakes.ts';
 
 const APP = 1400000001;
@@ -22,23 +16,10 @@ afterEach(async () => {
 
 async function setup(app = APP) {
   const store = new MemoryStore();
-  const recorder = new CallbackRecorder({
-    store,
-    clock: systemClock,
-    timeZone: 'UTC',
-    receiverId: 't',
-    maxWaitMs: 1,
-  });
-  const receiver = new CallbackReceiver({ tokens: new Map([[app, TOKEN]]), recorder, clock: systemClock });
-  running = await startReceiverServer({ receiver });
-  const sender = new CallbackSender({ url: running.url, token: TOKEN, sdkAppId: APP, now: Date.now });
-  const rows = async (): Promise<CallbackEventRow[]> => {
-    const out: CallbackEventRow[] = [];
-    for (const key of store.keys('callbacks/'))
-      out.push(...(await gunzipNdjson(store.body(key) as Uint8Array)).map((l) => JSON.parse(l)));
-    return out.sort((a, b) => a.received_at - b.received_at);
-  };
-  return { sender, receiver, rows, url: running.url };
+  const test = await startTestReceiver({ store, sdkAppId: app, token: TOKEN });
+  running = test.running;
+  const sender = new CallbackSender({ url: test.url, token: TOKEN, sdkAppId: APP, now: Date.now });
+  return { sender, receiver: test.receiver, rows: () => storedCallbackRows(store), url: test.url };
 }
 
 const group = { groupId: '@TGS#1', type: 'Public' };
