@@ -702,7 +702,13 @@ function busyRows(
     `${after.overLimit - before.overLimit}`,
     `(client saw ${report.throttles}; target 0)`,
   );
-  row(`${label}: pull calls / minimum`, `${pulls} / ${min} = ${(pulls / Math.max(1, min)).toFixed(4)}x`);
+  // The rescan's pages (rescan.days of history read again for changes) are not new history.
+  const fresh = pulls - report.rescan.calls;
+  row(
+    `${label}: pull calls / minimum`,
+    `${fresh} / ${min} = ${(fresh / Math.max(1, min)).toFixed(4)}x`,
+    `(and ${report.rescan.calls} rescan calls, ${report.rescan.days} days)`,
+  );
   row(`${label}: peak RSS (archive process)`, `${maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
   if (trace) row(`${label}: trace`, describeTrace(trace));
 }

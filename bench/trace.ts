@@ -25,6 +25,8 @@ export class CallTrace {
   private readonly samples: Sample[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = performance.now();
+  /** The counters when the trace started. */
+  private base: Sample | undefined;
 
   public constructor(private readonly sim: Simulator) {
     this.sample();
@@ -40,11 +42,20 @@ export class CallTrace {
 
   private sample(): void {
     const { perApi } = this.sim.stats();
-    this.samples.push({
+    const now = {
       atMs: performance.now() - this.startedAt,
       pulls: perApi.group_msg_get_simple.calls,
       planning: perApi.get_group_info.calls + perApi.get_topic.calls + perApi.get_appid_group_list.calls,
       topics: perApi.get_topic.calls,
+    };
+    // Counted from the trace's start: an earlier run on the same simulator is not this one's.
+    this.base ??= { ...now, atMs: 0 };
+    const base = this.base;
+    this.samples.push({
+      atMs: now.atMs,
+      pulls: now.pulls - base.pulls,
+      planning: now.planning - base.planning,
+      topics: now.topics - base.topics,
     });
   }
 }
