@@ -13,7 +13,7 @@
  *
  * The HTTP call is behind {@link ForwardPort} (functions/adapters/callbacks/http-forwarder.ts).
  */
-import { CALLBACK_OK, type ReceiverAnswer } from './callback-receiver.ts';
+import { CALLBACK_OK, type ReceiverAnswer } from '../domain/callback-answer.ts';
 
 export type ForwardFailureMode = 'fail-open' | 'fail-closed';
 

@@ -13,6 +13,8 @@
  *   record failed is still forwarded (counted as `unrecorded`): the app's own callbacks, such as a
  *   "before" callback that blocks a message, never depend on the archive's storage.
  */
+
+import { CALLBACK_OK, type ReceiverAnswer } from '../domain/callback-answer.ts';
 import {
   CALLBACK_REFUSALS,
   type CallbackQuery,
@@ -31,16 +33,7 @@ export interface CallbackSink {
   record(row: CallbackEventRow): Promise<void>;
 }
 
-/** The answer Tencent expects from a callback URL. */
-export const CALLBACK_OK = '{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}';
-
-export interface ReceiverAnswer {
-  status: number;
-  /** A string, or the app server's bytes as it sent them (forward mode). */
-  body: string | Uint8Array;
-  /** Default application/json. */
-  contentType?: string;
-}
+export { CALLBACK_OK, type ReceiverAnswer } from '../domain/callback-answer.ts';
 
 /** What forward mode passes on besides the body: the query as received, the content type. */
 export interface ForwardableRequest {
