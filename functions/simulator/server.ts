@@ -25,6 +25,7 @@ import { DEFAULT_HTTP_FAULT_BODY, FaultQueue, type FaultSpec, MALFORMED_JSON_BOD
 import { type ApiName, checkQuery, type Route, route, type SimulatorApp } from './gateway.ts';
 import { createPrng, mix } from './hash.ts';
 import { SimIdentities, type SimMember } from './identities.ts';
+import { IdentitySchedule, type ScheduledIdentityChange } from './identity-schedule.ts';
 import { type ChosenMediaFile, chosenMediaElement, type SimMediaSpec } from './media-files.ts';
 import { type MediaStats, type MediaTruth, SimMedia } from './media-server.ts';
 import { QuirkState, type SimulatorQuirks } from './quirks.ts';
@@ -97,6 +98,11 @@ export interface SimulatorOptions {
   placeholders?: PlaceholderReading;
   /** JSON size budget of one group_msg_get_simple answer; longer pages are cut short (IsFinished 0). */
   maxPageBytes?: number;
+  /**
+   * Identity changes made at set times of the simulator's clock (identity-schedule.ts): renames,
+   * name cards, roles, deleted accounts, dissolved groups, between runs or mid-run. Default none.
+   */
+  identitySchedule?: readonly ScheduledIdentityChange[];
   /** TCP port on 127.0.0.1; default 0 (any free port). */
   port?: number;
   /**
@@ -340,6 +346,8 @@ class SimulatorServer {
   readonly #jitter: () => number;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #media: SimMedia | undefined;
+  /** Set by startSimulator once the controls exist; applied at each request's arrival. */
+  identitySchedule: IdentitySchedule | undefined;
   readonly server: Server;
 
   public constructor(
@@ -473,6 +481,7 @@ class SimulatorServer {
 
   /** Gateway checks, rate limit, body parse, then the API itself; records the outcome. */
   #answer(request: Incoming): ApiAnswer {
+    this.identitySchedule?.applyDue(this.#config.now());
     const answer = this.#decide(request);
     this.#stats.envelope(request.api, answer.code, answer.messages);
     return answer;
@@ -659,11 +668,39 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       });
     },
   };
-  if (options.callbacks === undefined) return control;
-  const sender = new CallbackSender({
-    ...options.callbacks,
-    sdkAppId: (apps[0] ?? DEMO_APP).sdkAppId,
-    now: options.now ?? Date.now,
-  });
-  return withCallbacks(control, sender, (groupId) => sim.world.group(groupId)?.plan.type ?? '');
+  const simulator =
+    options.callbacks === undefined
+      ? control
+      : withCallbacks(
+          control,
+          new CallbackSender({
+            ...options.callbacks,
+            sdkAppId: (apps[0] ?? DEMO_APP).sdkAppId,
+            now: options.now ?? Date.now,
+          }),
+          (groupId) => sim.world.group(groupId)?.plan.type ?? '',
+        );
+  // Through the controls, so a dissolution also sends its callback when callbacks are on.
+  sim.identitySchedule = new IdentitySchedule(options.identitySchedule ?? [], (change) =>
+    applyIdentityChange(simulator, change),
+  );
+  return simulator;
+}
+
+/** One scheduled identity change, made through the simulator's own controls. */
+function applyIdentityChange(sim: Simulator, change: ScheduledIdentityChange): void {
+  switch (change.kind) {
+    case 'rename-user':
+      return sim.identities.renameUser(change.account, change.nick);
+    case 'delete-account':
+      return sim.identities.deleteAccount(change.account);
+    case 'rename-group':
+      return sim.identities.renameGroup(change.groupId, change.name);
+    case 'name-card':
+      return sim.identities.setNameCard(change.groupId, change.account, change.nameCard);
+    case 'role':
+      return sim.identities.setRole(change.groupId, change.account, change.role);
+    case 'dissolve-group':
+      return sim.deleteGroup(change.groupId);
+  }
 }
