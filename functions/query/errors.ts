@@ -14,3 +14,19 @@ export class QueryUsageError extends ArchiverError {
     this.field = options?.field;
   }
 }
+
+/**
+ * Another audit of the same app replaced the totals while this one ran: this audit's report is
+ * still right, but its totals are not kept (functions/query/audit/totals.ts, docs/audit.md).
+ */
+export class AuditTotalsConflictError extends ArchiverError {
+  public readonly key: string;
+  public constructor(key: string, options?: ErrorOptions) {
+    super(
+      `another audit replaced ${key} while this one ran: its totals were not kept; run the audit again when the other has finished`,
+      options,
+    );
+    this.name = 'AuditTotalsConflictError';
+    this.key = key;
+  }
+}

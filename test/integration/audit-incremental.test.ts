@@ -19,7 +19,7 @@ import { auditTotalsKey } from '../../functions/domain/partition.ts';
 import { parseRecordLine, serializeRecord } from '../../functions/domain/record-codec.ts';
 import { type AuditOptions, auditArchive } from '../../functions/query/audit/audit.ts';
 import type { AuditReport, Finding } from '../../functions/query/audit/report.ts';
-import { AuditTotalsConflictError } from '../../functions/query/audit/totals.ts';
+import { AuditTotalsConflictError } from '../../functions/query/errors.ts';
 import type { ParamValue, QueryRunner } from '../../functions/query/port.ts';
 import { mediaRefsOf, messagesFromRecords } from '../../functions/query/transcript/model.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';

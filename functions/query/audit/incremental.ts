@@ -123,7 +123,7 @@ export interface IncrementalAppResult {
  * One app, incrementally: the partitions to read, then every check from the totals, in the full
  * audit's order (audit.ts, `auditApp`); the totals are written last.
  *
- * @throws AuditTotalsConflictError (totals.ts) when another audit replaced the totals meanwhile
+ * @throws AuditTotalsConflictError (functions/query/errors.ts) when another audit replaced the totals meanwhile
  */
 export async function auditAppIncremental(options: {
   readonly runner: QueryRunner;

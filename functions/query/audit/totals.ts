@@ -8,26 +8,10 @@
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as z from 'zod';
-import { ArchiverError, PreconditionFailedError } from '../../domain/errors.ts';
+import { PreconditionFailedError } from '../../domain/errors.ts';
 import { auditTotalsKey } from '../../domain/partition.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
-
-/**
- * Another audit of the same app replaced the totals while this one ran: this audit's report is
- * still right, but its totals are not kept. (Kept here rather than in functions/query/errors.ts,
- * which this change does not own; see docs/audit.md.)
- */
-export class AuditTotalsConflictError extends ArchiverError {
-  public readonly key: string;
-  public constructor(key: string, options?: ErrorOptions) {
-    super(
-      `another audit replaced ${key} while this one ran: its totals were not kept; run the audit again when the other has finished`,
-      options,
-    );
-    this.name = 'AuditTotalsConflictError';
-    this.key = key;
-  }
-}
+import { AuditTotalsConflictError } from '../errors.ts';
 
 /**
  * The layout of the totals; an object of another version is not read (the audit recomputes
