@@ -4,11 +4,13 @@
  * host takes over a dead run's lease at once (never exit 75) — with new messages arriving between runs. Afterwards every message
  * the simulator holds is in the archive exactly once, in the `dt` folder of the configured zone.
  */
+
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
+import { identityHeadKey } from '../../functions/domain/identity-capture.ts';
 import { mediaLedgerKey } from '../../functions/domain/media-manifest.ts';
 import { dateInZone, rescanProgressKey, stateKey } from '../../functions/domain/partition.ts';
 import { auditArchive } from '../../functions/query/audit/audit.ts';
@@ -228,6 +230,13 @@ describe('archive CLI killed with SIGKILL at named points', () => {
           !/^fingerprints\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/part-[\w-]+-\d{5}\.fp\.gz$/.test(k) &&
           k !== rescanProgressKey(sdkAppId) &&
           k !== stateKey(sdkAppId) &&
+          // Names as of message time (docs/names.md): rows by commit version, the head and the
+          // shards of last-known values; never an intent (a commit in progress) once runs are done.
+          !/^identities\/(users|groups|members)\/sdkappid=\d+\/dt=\d{4}-\d{2}-\d{2}\/\d{10}\.ndjson\.gz$/.test(
+            k,
+          ) &&
+          k !== identityHeadKey(sdkAppId) &&
+          !/^state\/identities\/sdkappid=\d+\/(users|groups|members)\/[0-9a-f]{2}\.json$/.test(k) &&
           !named.has(k),
       );
       expect(unexpected).toEqual([]);
