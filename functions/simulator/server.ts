@@ -691,16 +691,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 function applyIdentityChange(sim: Simulator, change: ScheduledIdentityChange): void {
   switch (change.kind) {
     case 'rename-user':
-      return sim.identities.renameUser(change.account, change.nick);
+      sim.identities.renameUser(change.account, change.nick);
+      return;
     case 'delete-account':
-      return sim.identities.deleteAccount(change.account);
+      sim.identities.deleteAccount(change.account);
+      return;
     case 'rename-group':
-      return sim.identities.renameGroup(change.groupId, change.name);
+      sim.identities.renameGroup(change.groupId, change.name);
+      return;
     case 'name-card':
-      return sim.identities.setNameCard(change.groupId, change.account, change.nameCard);
+      sim.identities.setNameCard(change.groupId, change.account, change.nameCard);
+      return;
     case 'role':
-      return sim.identities.setRole(change.groupId, change.account, change.role);
+      sim.identities.setRole(change.groupId, change.account, change.role);
+      return;
     case 'dissolve-group':
-      return sim.deleteGroup(change.groupId);
+      sim.deleteGroup(change.groupId);
+      return;
   }
 }
