@@ -137,11 +137,24 @@ class GatedStore extends MemoryStore {
     });
     return super.put(...args);
   }
-  async releaseAll(): Promise<void> {
-    while (this.gates.length > 0) {
-      for (const open of this.gates.splice(0)) open();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+  /** Resolves once `count` writes wait at the gate (polled: gzip runs on the thread pool). */
+  async waiting(count: number): Promise<void> {
+    for (let waited = 0; this.gates.length < count; waited++) {
+      if (waited > 10_000) throw new Error(`${this.gates.length} writes waiting, expected ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
+  }
+  /** Opens the gate for every write until `done` settles. */
+  async releaseUntil(done: Promise<unknown>): Promise<void> {
+    let settled = false;
+    const watched = done.finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      for (const open of this.gates.splice(0)) open();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await watched;
   }
 }
 
@@ -158,10 +171,9 @@ describe('CallbackRecorder group commit under slow writes', () => {
       maxConcurrentWrites: 2,
     });
     const acks = Array.from({ length: 10 }, (_, i) => recorder.record(row(i + 1)));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await store.waiting(2);
     expect(store.maxWaiting).toBe(2);
-    await store.releaseAll();
-    await Promise.all(acks);
+    await store.releaseUntil(Promise.all(acks));
     await recorder.drain();
     expect(store.maxWaiting).toBe(2);
     // 1 and 2 alone, then 3-10 gathered while those two were written: 3 objects, not 10.
