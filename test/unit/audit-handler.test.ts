@@ -13,6 +13,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { auditTotalsKey } from '../../functions/domain/partition.ts';
 import type { createAuditHandler as CreateAuditHandler } from '../../functions/lambda/audit-handler.ts';
 import { answerBySql, auditAnswers, seedThreeMessages } from '../helpers/athena.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
@@ -99,7 +100,10 @@ function answer(gap: boolean) {
   });
 }
 
-async function invoke(env: Record<string, string> = ENV) {
+async function invoke(
+  env: Record<string, string> = ENV,
+  event: Record<string, unknown> = { source: 'audit-schedule' },
+) {
   const handler = createAuditHandler({
     env,
     athenaClient: () => new AthenaClient({ region: 'eu-central-1' }),
@@ -107,12 +111,21 @@ async function invoke(env: Record<string, string> = ENV) {
     clock: new FakeClock(Date.UTC(2026, 11, 1, 2, 0)),
   });
   const ctx = context();
-  const result = await handler({ source: 'audit-schedule' }, ctx);
+  const result = await handler(event, ctx);
   const emf = stdout.filter((l) => l.includes('"CloudWatchMetrics"')).map((l) => JSON.parse(l));
   const logs = stdout
     .filter((l) => l.startsWith('{') && !l.includes('"CloudWatchMetrics"'))
     .map((l) => JSON.parse(l));
-  return { result, emf, logs, requestId: ctx.awsRequestId };
+  const queries = athena.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input);
+  return { result, emf, logs, queries, requestId: ctx.awsRequestId };
+}
+
+/** One invocation with `event`, its queries and log lines only (the earlier ones forgotten). */
+async function invokeAlone(event: Record<string, unknown>) {
+  athena.resetHistory();
+  stdout.length = 0;
+  const { result, logs, queries } = await invoke(ENV, event);
+  return { result, queries, done: logs.find((l) => String(l.message).startsWith('audit done')) };
 }
 
 /** The value of `metric` in the EMF lines with exactly these dimensions. */
@@ -227,5 +240,37 @@ describe('audit function', () => {
     const keys: string[] = [];
     for await (const key of store.list('audits/')) keys.push(key);
     expect(keys).toEqual([]);
+  });
+});
+
+// The incremental mode (functions/lambda/audit-event.ts): the schedule's `{ incremental: true }`
+// keeps running totals under `audits/totals/`, so a second audit with nothing new runs no query;
+// `full: true` reads every partition again.
+describe('audit function, incremental', () => {
+  it('keeps running totals: a second audit with nothing new runs no query; full: true reads every partition', async () => {
+    answerBySql(athena, auditAnswers(`s3://bucket/archive/${KEY}`, '@TGS#B'));
+
+    const first = await invokeAlone({ source: 'audit-schedule', incremental: true });
+    expect(first.result.unexplained).toBe(0);
+    // No totals yet: every partition, no dt filter (objects, seq ranges, exceptional rows).
+    expect(first.queries).toHaveLength(3);
+    const params = first.queries.flatMap((q) => q.ExecutionParameters ?? []);
+    expect(params.filter((p) => /^'\d{4}-\d{2}-\d{2}'$/.test(p))).toEqual([]);
+    expect(first.done.partitions).toEqual([{ sdkAppId: APP, total: 1, read: 1, full: true }]);
+    expect(await store.get(auditTotalsKey(APP))).toBeDefined();
+
+    const second = await invokeAlone({ source: 'audit-schedule', incremental: true });
+    expect(second.queries).toEqual([]);
+    expect(second.result.unexplained).toBe(0);
+    expect(second.done.partitions).toEqual([{ sdkAppId: APP, total: 1, read: 0, full: false }]);
+
+    const full = await invokeAlone({ incremental: true, full: true });
+    expect(full.queries).toHaveLength(3);
+    expect(full.done.partitions).toEqual([{ sdkAppId: APP, total: 1, read: 1, full: true }]);
+
+    // Without `incremental`: the full audit (its six queries), totals neither read nor needed.
+    const plain = await invokeAlone({ source: 'manual' });
+    expect(plain.queries).toHaveLength(6);
+    expect(plain.done.partitions).toBeUndefined();
   });
 });
