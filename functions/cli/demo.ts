@@ -9,7 +9,7 @@ import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { createSecretResolver } from '../adapters/secrets/resolve-secret.ts';
 import { composeAppRun, openStore, type Runtime } from '../composition.ts';
 import { parseConfig } from '../config/schema.ts';
-import { formatReport } from '../engine/report.ts';
+import { formatReport } from '../engine/report-format.ts';
 import { runArchive } from '../engine/run-archive.ts';
 import { demoQueryHintForS3, runDemoQuery } from '../query/demo-query.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';

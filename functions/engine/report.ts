@@ -1,10 +1,11 @@
 /**
- * The run report: written into the archive (`runs/…json`) and printed at the end of every run.
+ * The run report: written into the archive (`runs/…json`) and printed at the end of every run
+ * (functions/engine/report-format.ts prints it, with the sections other passes add).
  */
 import { hasLoneSurrogate, wellFormedJson } from '../domain/json-guards.ts';
 import { type ArchiveRecord, EXTRA_REASON_KEY } from '../domain/record.ts';
 import type { JsonObject, JsonValue } from '../domain/tencent-types.ts';
-import { emptyMediaReport, formatMediaReport, type MediaReport } from './media-report.ts';
+import { emptyMediaReport, type MediaReport } from './media-report.ts';
 
 export interface RunReport {
   runId: string;
@@ -210,47 +211,4 @@ export function emptyReport(runId: string, sdkAppId: number, startedAtMs: number
       complete: true,
     },
   };
-}
-
-/** A few lines for people. */
-export function formatReport(report: RunReport): string {
-  const skipped = Object.entries(report.groups.skipped)
-    .map(([reason, n]) => `${reason} ${n}`)
-    .join(', ');
-  const calls = Object.entries(report.calls)
-    .map(([api, n]) => `${api} ${n}`)
-    .join(', ');
-  return [
-    `run ${report.runId} (app ${report.sdkAppId}): ${report.done ? 'done' : 'NOT done, run again to continue'} in ${(report.elapsedMs / 1000).toFixed(1)} s`,
-    `  groups: ${report.groups.seen} seen, ${report.groups.idle} idle, ${report.groups.archived} caught up, ${report.groups.failed} failed${skipped ? `, skipped: ${skipped}` : ''}; topics ${report.topics}`,
-    ...(report.planCarried
-      ? [
-          `  plan: carried on from an earlier invocation of this run (no listing), ${report.targetsWithWork} targets with work`,
-        ]
-      : []),
-    `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled${report.quarantined ? `, ${report.quarantined} quarantined` : ''}) in ${report.pages} pages`,
-    ...(report.quarantinedItems ?? []).map(
-      (q) =>
-        `  quarantined: ${q.groupId}${q.topicId ? ` / ${q.topicId}` : ''} seq ${q.msgSeq}: ${q.reason} (archived as a flagged row, its exact text in raw)`,
-    ),
-    ...(report.quarantined > (report.quarantinedItems?.length ?? 0)
-      ? [`  quarantined: ${report.quarantined - (report.quarantinedItems?.length ?? 0)} more not listed`]
-      : []),
-    ...report.seqResets.map(
-      (r) =>
-        `  seq reset: ${r.groupId}${r.topicId ? ` / ${r.topicId}` : ''}: newest seq ${r.newestSeq} below the archived ${r.highWater}; archived as generation ${r.generation}`,
-    ),
-    `  calls: ${calls || 'none'}; retries ${report.retries}, throttled ${report.throttles}`,
-    ...(report.rescan.days > 0
-      ? [
-          `  rescan (${report.rescan.days} days): ${report.rescan.checked} checked in ${report.rescan.calls} calls; changes: ${report.rescan.modified} modified, ${report.rescan.recalled} recalled, ${report.rescan.deleted} deleted, ${report.rescan.restored} restored${report.rescan.complete ? '' : '; NOT complete, run again to continue'}`,
-        ]
-      : []),
-    `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints (state: ${report.stateBytesWritten} bytes)${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
-    ...(report.media && report.media.references + report.media.queuedFromEarlierRuns > 0
-      ? [formatMediaReport(report.media)]
-      : []),
-    ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
-    ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
-  ].join('\n');
 }

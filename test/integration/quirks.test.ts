@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { InconsistentAnswerError } from '../../functions/domain/errors.ts';
-import { formatReport } from '../../functions/engine/report.ts';
+import { formatReport } from '../../functions/engine/report-format.ts';
 import {
   PLACEHOLDER_READINGS,
   type PlaceholderReading,

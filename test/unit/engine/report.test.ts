@@ -3,11 +3,11 @@ import { toQuarantinedRecord, toRecord } from '../../../functions/domain/record.
 import { emptyMediaReport } from '../../../functions/engine/media-report.ts';
 import {
   emptyReport,
-  formatReport,
   MAX_REPORTED_QUARANTINED,
   noteQuarantined,
   runReportJson,
 } from '../../../functions/engine/report.ts';
+import { formatReport } from '../../../functions/engine/report-format.ts';
 import { textMessage } from '../../helpers/engine-fakes.ts';
 
 const APP = 1400000001;

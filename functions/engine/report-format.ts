@@ -1,0 +1,103 @@
+/**
+ * The run report as people read it: what `npm run archive` and the demo print at the end of a run.
+ * Besides the report's own counters, it prints the sections other passes add to the same report
+ * object (they live beside its keys, see {@link StoredRunReport}): the identity capture's
+ * (functions/engine/identity-capture.ts, issue 24) and the one-to-one pass's
+ * (functions/engine/c2c-report.ts, issue 26). It is its own module because the identity capture
+ * imports the engine's errors, which import the report's type: the report module cannot import it
+ * back without a cycle.
+ */
+import { type C2cReport, formatC2cLine } from './c2c-report.ts';
+import type { IdentityReport } from './identity-capture.ts';
+import { formatMediaReport } from './media-report.ts';
+import type { RunReport } from './report.ts';
+
+/**
+ * The run report as stored under `runs/` and returned by a run: {@link RunReport} with the
+ * sections a pass adds when it ran (`withIdentities`, `withC2c`). The runs table lists exactly
+ * these keys (functions/query/tables.ts, checked by test/unit/query-layout.test.ts).
+ */
+export type StoredRunReport = RunReport & { identities?: IdentityReport; c2c?: C2cReport };
+
+/** A few lines for people. */
+export function formatReport(report: StoredRunReport): string {
+  const skipped = Object.entries(report.groups.skipped)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  const calls = Object.entries(report.calls)
+    .map(([api, n]) => `${api} ${n}`)
+    .join(', ');
+  return [
+    `run ${report.runId} (app ${report.sdkAppId}): ${report.done ? 'done' : 'NOT done, run again to continue'} in ${(report.elapsedMs / 1000).toFixed(1)} s`,
+    `  groups: ${report.groups.seen} seen, ${report.groups.idle} idle, ${report.groups.archived} caught up, ${report.groups.failed} failed${skipped ? `, skipped: ${skipped}` : ''}; topics ${report.topics}`,
+    ...(report.planCarried
+      ? [
+          `  plan: carried on from an earlier invocation of this run (no listing), ${report.targetsWithWork} targets with work`,
+        ]
+      : []),
+    `  messages: ${report.messages} (${report.placeholders} placeholders, ${report.recalled} recalled${report.quarantined ? `, ${report.quarantined} quarantined` : ''}) in ${report.pages} pages`,
+    ...(report.quarantinedItems ?? []).map(
+      (q) =>
+        `  quarantined: ${q.groupId}${q.topicId ? ` / ${q.topicId}` : ''} seq ${q.msgSeq}: ${q.reason} (archived as a flagged row, its exact text in raw)`,
+    ),
+    ...(report.quarantined > (report.quarantinedItems?.length ?? 0)
+      ? [`  quarantined: ${report.quarantined - (report.quarantinedItems?.length ?? 0)} more not listed`]
+      : []),
+    ...report.seqResets.map(
+      (r) =>
+        `  seq reset: ${r.groupId}${r.topicId ? ` / ${r.topicId}` : ''}: newest seq ${r.newestSeq} below the archived ${r.highWater}; archived as generation ${r.generation}`,
+    ),
+    `  calls: ${calls || 'none'}; retries ${report.retries}, throttled ${report.throttles}`,
+    ...(report.rescan.days > 0
+      ? [
+          `  rescan (${report.rescan.days} days): ${report.rescan.checked} checked in ${report.rescan.calls} calls; changes: ${report.rescan.modified} modified, ${report.rescan.recalled} recalled, ${report.rescan.deleted} deleted, ${report.rescan.restored} restored${report.rescan.complete ? '' : '; NOT complete, run again to continue'}`,
+        ]
+      : []),
+    `  objects: ${report.objectsWritten} written (${report.bytesWritten} bytes gzip), ${report.checkpoints} checkpoints (state: ${report.stateBytesWritten} bytes)${report.rolledBackObjects ? `, ${report.rolledBackObjects} rolled back` : ''}`,
+    ...(report.media && report.media.references + report.media.queuedFromEarlierRuns > 0
+      ? [formatMediaReport(report.media)]
+      : []),
+    ...(report.identities ? formatIdentityLines(report.identities) : []),
+    ...(report.c2c ? formatC2cLines(report.c2c) : []),
+    ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
+    ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
+  ].join('\n');
+}
+
+/**
+ * The identity capture's lines (issue 24): calls by API against the budget, rows written by kind
+ * (first sightings among them), what is left for the next run, and what went wrong.
+ */
+export function formatIdentityLines(identities: IdentityReport): string[] {
+  const { calls, rows, pending } = identities;
+  const callCount = calls.groupInfo + calls.profiles + calls.members;
+  const rowCount = rows.users + rows.groups + rows.members;
+  const pendingCount = pending.users + pending.groups + pending.members;
+  const trouble = [
+    ...(identities.failedCalls ? [`${identities.failedCalls} calls failed (their items stay pending)`] : []),
+    ...(identities.dropped ? [`${identities.dropped} pending items dropped over identities.maxPending`] : []),
+    ...(identities.rolledForward ? ["finished an interrupted run's commit first"] : []),
+  ];
+  return [
+    `  names: ${callCount} calls (${calls.groupInfo} group info, ${calls.profiles} profiles, ${calls.members} members) of a budget of ${identities.budget}; ` +
+      `${rowCount} rows written (${rows.users} users, ${rows.groups} groups, ${rows.members} members; ${identities.firstRows} first sightings)` +
+      (pendingCount
+        ? `; ${pendingCount} left for the next run (${pending.users} users, ${pending.groups} groups, ${pending.members} members)`
+        : ''),
+    ...(trouble.length ? [`  names: ${trouble.join('; ')}`] : []),
+  ];
+}
+
+/**
+ * The one-to-one pass's lines (issue 26): its line from functions/engine/c2c-report.ts, the
+ * duplicates it dropped, and each skipped pair it names.
+ */
+export function formatC2cLines(c2c: C2cReport): string[] {
+  return [
+    `${formatC2cLine(c2c)}; ${c2c.duplicates} duplicates dropped${c2c.done ? '' : '; NOT done, run again to continue'}`,
+    ...c2c.skipped.map((s) => `  one-to-one skipped: ${s.conversation}: ${s.reason}`),
+    ...(c2c.pairsSkipped > c2c.skipped.length
+      ? [`  one-to-one skipped: ${c2c.pairsSkipped - c2c.skipped.length} more not listed`]
+      : []),
+  ];
+}
