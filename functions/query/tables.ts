@@ -3,7 +3,7 @@
  * location. The CDK construct renders these into `AWS::Glue::Table`; the DuckDB adapter reads the
  * same column lists. Everything is derived from the writer's own sources of truth:
  * `RECORD_COLUMNS` / `PARTITION_COLUMNS` / `MESSAGE_LOCATION_TEMPLATE` for messages. Run reports
- * are the engine's `RunReport`; the query layer does not import the engine, so it lists the
+ * are the engine's `StoredRunReport`; the query layer does not import the engine, so it lists the
  * report's keys itself and a test fails (at typecheck and at run time) if the two disagree
  * (test/unit/query-layout.test.ts).
  */
@@ -242,9 +242,12 @@ export interface RunReportColumn {
 }
 
 /**
- * Column name and Hive type per `RunReport` key, optional ones included: its keys must be exactly
+ * Column name and Hive type per key of the stored run report (the engine's `StoredRunReport`:
+ * `RunReport` and the sections other passes add), optional ones included: its keys must be exactly
  * the report's (checked by a test that sees both layers). Nested camelCase keys
- * (`errors[].groupId`) become lower-case struct fields, which the case-insensitive SerDe matches.
+ * (`errors[].groupId`) become lower-case struct fields, which the case-insensitive SerDe matches;
+ * every struct field must be a key of a real report (test/unit/runs-columns.test.ts). A key a
+ * struct does not list is skipped by the SerDe, so a section may gain keys before the table does.
  */
 const RUN_REPORT_SPEC = {
   runId: ['run_id', 'string'],
@@ -300,12 +303,22 @@ const RUN_REPORT_SPEC = {
     'media',
     'struct<references:bigint,queuedfromearlierruns:bigint,archived:bigint,bytes:bigint,storedbytes:bigint,deduplicated:bigint,expired:bigint,refused:bigint,failed:bigint,retrying:bigint,nourl:bigint,pending:bigint,pendingbatches:bigint,errors:bigint,manifestobjects:bigint,checkpoints:bigint,rolledbackobjects:bigint>',
   ],
+  // The identity capture's section (issue 24): null in runs without it.
+  identities: [
+    'identities',
+    'struct<calls:struct<groupinfo:bigint,profiles:bigint,members:bigint>,budget:bigint,othercalls:bigint,groupsfromplanning:bigint,rollcall:bigint,rows:struct<users:bigint,groups:bigint,members:bigint>,firstrows:bigint,pending:struct<users:bigint,groups:bigint,members:bigint>,dropped:bigint,failedcalls:bigint,rolledforward:boolean,elapsedms:bigint>',
+  ],
+  // The one-to-one pass's section (issue 26): null for an app without `c2c`.
+  c2c: [
+    'c2c',
+    'struct<pairsknown:bigint,pairsadded:bigint,pairspulled:bigint,pairscaughtup:bigint,pairsleftopen:bigint,pairsskipped:bigint,skipped:array<struct<conversation:string,reason:string>>,messages:bigint,recalled:bigint,quarantined:bigint,duplicates:bigint,pages:bigint,objectswritten:bigint,byteswritten:bigint,statebyteswritten:bigint,checkpoints:bigint,rolledbackobjects:bigint,peakpairsloaded:bigint,done:boolean>',
+  ],
 } as const satisfies Readonly<Record<string, readonly [name: string, type: string]>>;
 
-/** The keys of a stored run report (the engine's `RunReport`, optional keys included). */
+/** The keys of a stored run report (the engine's `StoredRunReport`, optional keys included). */
 export type RunReportKey = keyof typeof RUN_REPORT_SPEC;
 
-/** The runs table columns, in `RunReport` declaration order. */
+/** The runs table columns, in `StoredRunReport` declaration order. */
 export const RUN_REPORT_COLUMNS: readonly RunReportColumn[] = Object.entries(RUN_REPORT_SPEC).map(
   ([key, [name, type]]) => ({ name, key: key as RunReportKey, type }),
 );
