@@ -19,6 +19,11 @@ export interface C2cHead {
   readonly shardKeys: readonly (string | null)[];
   /** The checkpoint under way: the objects it writes (rows and shards), or null. */
   readonly pending: { readonly runId: string; readonly objects: readonly string[] } | null;
+  /**
+   * The witnesses' cursor object (functions/domain/c2c-witness.ts: which recorded callback objects
+   * were read), or null before the first; absent from heads written before witnesses.
+   */
+  readonly witnessKey: string | null;
 }
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -42,10 +47,24 @@ export function c2cShardKey(input: { sdkAppId: number; shard: number; runId: str
   return `${root(input.sdkAppId)}shard-${shard}/${input.runId}-${String(input.part).padStart(5, '0')}.ndjson`;
 }
 
+/** `state/c2c/sdkappid=<id>/witness/<run>-<part>.json`: the witnesses' cursor, create-only like a shard. */
+export function c2cWitnessKey(input: { sdkAppId: number; runId: string; part: number }): string {
+  if (!RUN_ID.test(input.runId)) throw new RangeError(`invalid runId ${JSON.stringify(input.runId)}`);
+  if (!Number.isSafeInteger(input.part) || input.part < 0) throw new RangeError('invalid part');
+  return `${root(input.sdkAppId)}witness/${input.runId}-${String(input.part).padStart(5, '0')}.json`;
+}
+
 /** An empty head with `shards` shards. */
 export function emptyC2cHead(sdkAppId: number, shards: number): C2cHead {
   if (!Number.isSafeInteger(shards) || shards < 1) throw new RangeError('shards must be a positive integer');
-  return { version: 1, sdkAppId, shards, shardKeys: new Array<null>(shards).fill(null), pending: null };
+  return {
+    version: 1,
+    sdkAppId,
+    shards,
+    shardKeys: new Array<null>(shards).fill(null),
+    pending: null,
+    witnessKey: null,
+  };
 }
 
 export function serializeC2cHead(head: C2cHead): string {
@@ -60,7 +79,7 @@ export function parseC2cHead(text: string, sdkAppId: number): C2cHead {
   if (!isJsonObject(v) || v.version !== 1 || v.sdkAppId !== sdkAppId) {
     throw new TypeError(`not a version-1 one-to-one state head of app ${sdkAppId}`);
   }
-  const { shards, shardKeys, pending } = v;
+  const { shards, shardKeys, pending, witnessKey = null } = v;
   if (!isSafeInt(shards) || shards < 1) throw new TypeError('head.shards must be a positive integer');
   if (!Array.isArray(shardKeys) || shardKeys.length !== shards) {
     throw new TypeError('head.shardKeys must have one entry per shard');
@@ -78,5 +97,13 @@ export function parseC2cHead(text: string, sdkAppId: number): C2cHead {
     }
     intent = { runId: pending.runId, objects: pending.objects as string[] };
   }
-  return { version: 1, sdkAppId, shards, shardKeys: shardKeys as (string | null)[], pending: intent };
+  if (witnessKey !== null && !isString(witnessKey)) throw new TypeError('head.witnessKey: a key or null');
+  return {
+    version: 1,
+    sdkAppId,
+    shards,
+    shardKeys: shardKeys as (string | null)[],
+    pending: intent,
+    witnessKey,
+  };
 }

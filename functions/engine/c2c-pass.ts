@@ -39,6 +39,7 @@ import type { Clock, Logger, RoamApi } from '../domain/ports.ts';
 import { isSkipTarget } from '../domain/retry-policy.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { RoamPage } from '../domain/tencent-types.ts';
+import { discoverFromCallbacks } from './c2c-discovery.ts';
 import { type C2cReport, emptyC2cReport, noteSkipped } from './c2c-report.ts';
 import { C2cStateStore } from './c2c-state-store.ts';
 
@@ -65,6 +66,8 @@ export interface C2cPassOptions {
   readonly pairs: readonly SortedPair[];
   /** Shards of a new state (default DEFAULT_C2C_SHARDS); an existing state keeps its own. */
   readonly shards?: number | undefined;
+  /** Read the recorded `C2C.CallbackAfterSendMsg` events first (functions/engine/c2c-discovery.ts). */
+  readonly fromCallbacks?: boolean | undefined;
 }
 
 export interface C2cPassDeps {
@@ -131,6 +134,7 @@ class C2cPass {
     const opened = await C2cStateStore.open(deps, options.sdkAppId, options.shards ?? DEFAULT_C2C_SHARDS);
     this.state = opened.state;
     this.report.rolledBackObjects = opened.rolledBack;
+    if (options.fromCallbacks === true) await this.discover(opened.state);
     const shards = opened.state.head.shards;
     for (const pair of options.pairs) {
       const conversation = JSON.stringify(pair);
@@ -150,6 +154,22 @@ class C2cPass {
     deps.signal.throwIfAborted();
     this.report.done = this.allHandedOut && this.report.pairsLeftOpen === 0;
     return this.report;
+  }
+
+  /** Pairs and their newest message times from the recorded callbacks, committed before the pull. */
+  private async discover(state: C2cStateStore): Promise<void> {
+    const { deps, options, report } = this;
+    const found = await discoverFromCallbacks(deps, state, {
+      sdkAppId: options.sdkAppId,
+      runId: options.runId,
+      timeZone: options.timeZone,
+      retentionDays: options.retentionDays,
+      nextPart: () => this.shardPart++,
+    });
+    report.callbackObjectsRead = found.callbackObjects;
+    report.callbackSightings = found.sightings;
+    report.pairsDiscovered = found.pairsDiscovered;
+    report.pairsWitnessed = found.pairsWitnessed;
   }
 
   private stopped(): boolean {
@@ -445,6 +465,8 @@ export interface C2cRunOptions {
   readonly concurrency: number;
   /** Shards of a new state (tests); default DEFAULT_C2C_SHARDS. */
   readonly shards?: number | undefined;
+  /** `c2c.fromCallbacks`: pairs from the recorded one-to-one send callbacks. */
+  readonly fromCallbacks?: boolean | undefined;
 }
 
 /** The pass within a run: after the group paging, on the run's lease, deadline and stops. */

@@ -11,6 +11,14 @@ export interface C2cReport {
   pairsKnown: number;
   /** Pairs the config named that the state did not know yet. */
   pairsAdded: number;
+  /** Pairs a witness (a recorded `C2C.CallbackAfterSendMsg`) named that the state did not know yet. */
+  pairsDiscovered: number;
+  /** Pairs whose newest witnessed message time (`knownTime`) moved this run. */
+  pairsWitnessed: number;
+  /** Recorded callback objects read this run (each once: functions/engine/c2c-discovery.ts). */
+  callbackObjectsRead: number;
+  /** One-to-one send events among them that named a pair. */
+  callbackSightings: number;
   /** Pairs whose window this run paged. */
   pairsPulled: number;
   /** Pairs whose window closed (caught up). */
@@ -45,6 +53,10 @@ export function emptyC2cReport(): C2cReport {
   return {
     pairsKnown: 0,
     pairsAdded: 0,
+    pairsDiscovered: 0,
+    pairsWitnessed: 0,
+    callbackObjectsRead: 0,
+    callbackSightings: 0,
     pairsPulled: 0,
     pairsCaughtUp: 0,
     pairsLeftOpen: 0,
