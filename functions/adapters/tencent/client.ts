@@ -46,6 +46,7 @@ import {
 } from '../../domain/tencent-types.ts';
 import { AnswerTooLargeError } from '../errors.ts';
 import { redactSecrets } from '../logging/redact.ts';
+import { ExchangeSignals } from './exchange-signal.ts';
 import { HttpPoster, type PostAnswer } from './http-post.ts';
 import { baseUrlFor, type EndpointChoice } from './regions.ts';
 import type { UserSigProvider } from './user-sig.ts';
@@ -143,6 +144,8 @@ export class TencentClient implements ChatApi, RoamApi {
   /** The server's clock, from the `Date` header of every answer. */
   private readonly serverClock = new ServerClockEstimate();
   private readonly http = new HttpPoster();
+  /** Each exchange's signal: the caller's and its timeout, released when it settles. */
+  private readonly exchanges = new ExchangeSignals();
   private readonly counters: ClientStats = {
     requests: ZERO_REQUESTS(),
     retries: 0,
@@ -522,15 +525,11 @@ export class TencentClient implements ChatApi, RoamApi {
     const path = TENCENT_APIS[api];
     this.counters.requests[api]++;
     const url = this.buildUrl(path);
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const exchange = this.exchanges.open(signal, this.timeoutMs);
     let response: PostAnswer;
     try {
       const sentMs = this.options.clock.now();
-      response = await this.http.post(
-        url,
-        losslessStringify(body) ?? '{}',
-        signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      );
+      response = await this.http.post(url, losslessStringify(body) ?? '{}', exchange.signal);
       onTiming({ rttMs: response.rttMs, lateMs: Math.max(0, response.startedAtMs - permittedAtMs) });
       if (response.date !== null) {
         this.serverClock.observe(Date.parse(response.date), sentMs, this.options.clock.now());
@@ -540,12 +539,14 @@ export class TencentClient implements ChatApi, RoamApi {
       if (error instanceof AnswerTooLargeError) {
         throw new TransportError(path, 'too-large', error.message, { cause: error });
       }
-      if (timeout.aborted) {
+      if (exchange.timedOut()) {
         throw new TransportError(path, 'timeout', `no answer within ${this.timeoutMs} ms`, { cause: error });
       }
       throw new TransportError(path, 'network', `network error: ${this.describeCause(error)}`, {
         cause: error,
       });
+    } finally {
+      exchange.release();
     }
     if (response.status !== 200) {
       throw new TransportError(path, 'http-status', `HTTP ${response.status} ${response.statusText}`.trim(), {
