@@ -90,6 +90,22 @@ export const METRIC = {
   messagesRecalled: 'MessagesRecalled',
   messagesDeleted: 'MessagesDeleted',
   messagesRestored: 'MessagesRestored',
+  /** Identity lookups of the run (issue 24): the three APIs' calls together. */
+  identityCalls: 'IdentityCalls',
+  /** Identity rows written (changes and first sightings, every kind). */
+  identityRows: 'IdentityRows',
+  /** Accounts, groups and members whose names are left for the next run (budget, failed calls). */
+  identityPending: 'IdentityPending',
+  /** Identity lookups that failed (their items stay pending). */
+  identityFailedCalls: 'IdentityFailedCalls',
+  /** One-to-one pairs whose window the run paged (issue 26). */
+  c2cPairsPulled: 'C2cPairsPulled',
+  /** One-to-one pairs skipped because an account is gone. */
+  c2cPairsSkipped: 'C2cPairsSkipped',
+  /** One-to-one messages archived (with `MessagesArchived`: what the pull found new). */
+  c2cMessagesArchived: 'C2cMessagesArchived',
+  /** One-to-one messages served again and dropped (deduplicated by `MsgKey`). */
+  c2cDuplicates: 'C2cDuplicatesDropped',
   /** Sent by the run state machine: a run that found another in progress and did nothing. */
   runsSkipped: 'RunsSkipped',
   /** Sent by the run state machine: a run with an app that stopped making progress. */

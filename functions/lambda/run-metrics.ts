@@ -1,9 +1,11 @@
 /**
  * CloudWatch metrics (EMF, through Powertools Metrics) from a run report: what was archived, how
- * hard Tencent pushed back, how close unarchived history is to falling out of retention, and what
- * the rescan found changed after archiving (per change kind).
+ * hard Tencent pushed back, how close unarchived history is to falling out of retention, what
+ * the rescan found changed after archiving (per change kind), and, when they ran, what the
+ * identity capture and the one-to-one pass did.
  */
 import type { RunReport } from '../engine/report.ts';
+import type { StoredRunReport } from '../engine/report-format.ts';
 import { APP_DIMENSION, METRIC } from './contract.ts';
 
 /** The part of Powertools Metrics used here (a fake in unit tests). */
@@ -41,7 +43,7 @@ export function freshness(report: RunReport, retentionDays: number, nowMs: numbe
 /** Record one invocation's metrics, dimensioned by app. */
 export function recordRunMetrics(
   metrics: MetricsSink,
-  report: RunReport,
+  report: StoredRunReport,
   retentionDays: number,
   nowMs: number,
 ): void {
@@ -64,9 +66,28 @@ export function recordRunMetrics(
     metrics.addMetric(METRIC.mediaArchived, 'Count', report.media.archived);
     metrics.addMetric(METRIC.mediaPendingNearRetention, 'Count', report.media.nearRetention);
   }
+  recordSectionMetrics(metrics, report);
   const { lagSeconds, headroomDays } = freshness(report, retentionDays, nowMs);
   metrics.addMetric(METRIC.lagSeconds, 'Seconds', lagSeconds);
   if (headroomDays !== undefined) metrics.addMetric(METRIC.retentionHeadroomDays, 'None', headroomDays);
+}
+
+/** The identity capture's and the one-to-one pass's counts, each when the run has the section. */
+function recordSectionMetrics(metrics: MetricsSink, report: StoredRunReport): void {
+  const { identities, c2c } = report;
+  if (identities) {
+    const { calls, rows, pending } = identities;
+    metrics.addMetric(METRIC.identityCalls, 'Count', calls.groupInfo + calls.profiles + calls.members);
+    metrics.addMetric(METRIC.identityRows, 'Count', rows.users + rows.groups + rows.members);
+    metrics.addMetric(METRIC.identityPending, 'Count', pending.users + pending.groups + pending.members);
+    metrics.addMetric(METRIC.identityFailedCalls, 'Count', identities.failedCalls);
+  }
+  if (c2c) {
+    metrics.addMetric(METRIC.c2cPairsPulled, 'Count', c2c.pairsPulled);
+    metrics.addMetric(METRIC.c2cPairsSkipped, 'Count', c2c.pairsSkipped);
+    metrics.addMetric(METRIC.c2cMessagesArchived, 'Count', c2c.messages);
+    metrics.addMetric(METRIC.c2cDuplicates, 'Count', c2c.duplicates);
+  }
 }
 
 /** A run that failed before producing a report still counts as an error for its app. */

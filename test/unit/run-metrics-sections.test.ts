@@ -1,0 +1,75 @@
+/**
+ * The archiver Lambda's metrics for the run report's sections (functions/lambda/run-metrics.ts):
+ * the identity capture's (issue 24) and the one-to-one pass's (issue 26), each only when the run
+ * has the section, summed over kinds and APIs as docs/operations.md describes them.
+ */
+import { describe, expect, it } from 'vitest';
+import { emptyC2cReport } from '../../functions/engine/c2c-report.ts';
+import type { IdentityReport } from '../../functions/engine/identity-capture.ts';
+import { emptyReport } from '../../functions/engine/report.ts';
+import type { StoredRunReport } from '../../functions/engine/report-format.ts';
+import { type MetricsSink, recordRunMetrics } from '../../functions/lambda/run-metrics.ts';
+
+const NOW = Date.UTC(2026, 11, 7);
+
+function recorded(report: StoredRunReport): Map<string, number> {
+  const metrics = new Map<string, number>();
+  const sink: MetricsSink = {
+    addDimensions: () => undefined,
+    addMetric: (name, unit, value) => {
+      expect(unit).toBe(
+        name === 'LagSeconds' ? 'Seconds' : name === 'RetentionHeadroomDays' ? 'None' : 'Count',
+      );
+      expect(metrics.has(name), name).toBe(false);
+      metrics.set(name, value);
+    },
+  };
+  recordRunMetrics(sink, report, 7, NOW);
+  return metrics;
+}
+
+const IDENTITIES: IdentityReport = {
+  calls: { groupInfo: 2, profiles: 3, members: 5 },
+  budget: 40,
+  otherCalls: 800,
+  groupsFromPlanning: 1,
+  rollCall: 1,
+  rows: { users: 4, groups: 1, members: 6 },
+  firstRows: 7,
+  pending: { users: 100, groups: 0, members: 20 },
+  dropped: 0,
+  failedCalls: 2,
+  rolledForward: false,
+  elapsedMs: 800,
+};
+
+describe('run metrics of the report sections', () => {
+  it('records the identity calls, rows, pending items and failed calls, summed over APIs and kinds', () => {
+    const metrics = recorded({ ...emptyReport('r', 1400000000, NOW), identities: IDENTITIES });
+    expect([...metrics].filter(([name]) => name.startsWith('Identity'))).toEqual([
+      ['IdentityCalls', 10],
+      ['IdentityRows', 11],
+      ['IdentityPending', 120],
+      ['IdentityFailedCalls', 2],
+    ]);
+  });
+
+  it('records the one-to-one pairs pulled and skipped, messages and duplicates', () => {
+    const c2c = { ...emptyC2cReport(), pairsPulled: 3, pairsSkipped: 1, messages: 290, duplicates: 6 };
+    const metrics = recorded({ ...emptyReport('r', 1400000000, NOW), messages: 40, c2c });
+    expect([...metrics].filter(([name]) => name.startsWith('C2c'))).toEqual([
+      ['C2cPairsPulled', 3],
+      ['C2cPairsSkipped', 1],
+      ['C2cMessagesArchived', 290],
+      ['C2cDuplicatesDropped', 6],
+    ]);
+    // The group messages stay their own metric: the alarm over both adds them up.
+    expect(metrics.get('MessagesArchived')).toBe(40);
+  });
+
+  it('records neither when the run has no such section', () => {
+    const names = [...recorded(emptyReport('r', 1400000000, NOW)).keys()];
+    expect(names.filter((n) => n.startsWith('Identity') || n.startsWith('C2c'))).toEqual([]);
+    expect(names).toContain('MessagesArchived');
+  });
+});
