@@ -43,6 +43,7 @@ import { PreconditionFailedError, StateCorruptError } from '../domain/errors.ts'
 import { gunzipNdjson, gzipNdjson } from '../domain/ndjson-gzip.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
+import type { RunDeps, RunOptions } from './run-options.ts';
 
 /** Default raw objects a commit takes (each at most a receiver batch or a Firehose buffer). */
 export const DEFAULT_MAX_OBJECTS = 64;
@@ -101,22 +102,22 @@ export async function materializeCallbacks(
     elapsedMs: 0,
   };
   let head = await readHead(ctx);
-  const pending = await readIntent(ctx, head.version + 1);
+  const pending = await readIntent(ctx, head.head.version + 1);
   if (pending !== undefined) {
     ctx.logger.info('finishing the callback materialization a stopped run left', {
       version: pending.version,
     });
     head = await applyCommit(ctx, head, pending, report);
     report.rolledForward = true;
-  } else await tidyDoneIntent(ctx, head);
-  const done = new Set(head.done);
+  } else await tidyDoneIntent(ctx, head.head);
+  const done = new Set(head.head.done);
   const todo: string[] = [];
   for await (const key of ctx.store.list(rawCallbacksPrefix(ctx.sdkAppId)))
     if (key.endsWith('.ndjson.gz') && !done.has(key)) todo.push(key);
   todo.sort();
   const max = Math.max(1, ctx.maxObjects ?? DEFAULT_MAX_OBJECTS);
   while (todo.length > 0 && (ctx.mayStart?.() ?? true)) {
-    const intent: CallbackIntent = { version: head.version + 1, objects: todo.splice(0, max) };
+    const intent: CallbackIntent = { version: head.head.version + 1, objects: todo.splice(0, max) };
     await ctx.fence();
     await ctx.store.put(
       callbackIntentKey(ctx.sdkAppId, intent.version),
@@ -133,10 +134,17 @@ export async function materializeCallbacks(
   return report;
 }
 
-async function readHead(ctx: CallbackMaterializeContext): Promise<CallbackHead> {
+/** The head and its ETag: the commit replaces exactly what it read (undefined: none yet). */
+interface HeadAt {
+  head: CallbackHead;
+  etag: string | undefined;
+}
+
+async function readHead(ctx: CallbackMaterializeContext): Promise<HeadAt> {
   const key = callbackHeadKey(ctx.sdkAppId);
   const stored = await ctx.store.get(key);
-  return stored === undefined ? emptyCallbackHead() : parseCallbackHead(decode(stored.body), key);
+  if (stored === undefined) return { head: emptyCallbackHead(), etag: undefined };
+  return { head: parseCallbackHead(decode(stored.body), key), etag: stored.etag };
 }
 
 async function readIntent(
@@ -180,11 +188,12 @@ async function readEvents(
 /** Applies a commit whose intent is written; every step can be repeated. Returns the new head. */
 async function applyCommit(
   ctx: CallbackMaterializeContext,
-  head: CallbackHead,
+  at: HeadAt,
   intent: CallbackIntent,
   report: CallbackMaterializeReport,
-): Promise<CallbackHead> {
+): Promise<HeadAt> {
   const { store, sdkAppId } = ctx;
+  const { head } = at;
   const events = await readEvents(ctx, intent, report);
   const shards = new Set(events.map((e) => seenShardOf(e.event_key)));
   const seen: SeenIndex = new Map();
@@ -219,7 +228,9 @@ async function applyCommit(
   const done = [...new Set([...head.done, ...intent.objects])].sort();
   const next: CallbackHead = { version: intent.version, done, shards: shardVersions };
   await ctx.fence();
-  await store.put(callbackHeadKey(sdkAppId), encode(`${JSON.stringify(next)}\n`), {
+  // Conditional: a second materializer of the app (no lease outside a run) fails here.
+  const { etag } = await store.put(callbackHeadKey(sdkAppId), encode(`${JSON.stringify(next)}\n`), {
+    ...(at.etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: at.etag }),
     contentType: 'application/json',
   });
   await store.delete(callbackIntentKey(sdkAppId, intent.version));
@@ -230,7 +241,7 @@ async function applyCommit(
   addCounts(report, result.counts);
   report.objects += intent.objects.length;
   report.commits++;
-  return next;
+  return { head: next, etag };
 }
 
 async function readSeenShard(
@@ -266,4 +277,27 @@ async function createOnce(
 
 function addCounts(report: CallbackMaterializeReport, counts: MaterializeCounts): void {
   for (const key of Object.keys(counts) as (keyof MaterializeCounts)[]) report[key] += counts[key];
+}
+
+/** The `callbacks` part of a run's options (set for an app with a `callbackToken`). */
+export interface CallbackRunOptions {
+  /** Raw objects a commit takes at most (default {@link DEFAULT_MAX_OBJECTS}). */
+  maxObjects?: number;
+}
+
+/** The step at the end of a run (functions/engine/run-archive.ts): the run's store, lease and deadline. */
+export function callbacksForRun(
+  deps: Pick<RunDeps, 'store' | 'clock' | 'logger'>,
+  options: Pick<RunOptions, 'sdkAppId' | 'timeZone' | 'deadlineMs'> & { callbacks: CallbackRunOptions },
+  at: { fence: () => Promise<void>; stop?: AbortSignal | undefined },
+): Promise<CallbackMaterializeReport> {
+  const { clock } = deps;
+  return materializeCallbacks({
+    ...deps,
+    fence: at.fence,
+    sdkAppId: options.sdkAppId,
+    timeZone: options.timeZone,
+    ...(options.callbacks.maxObjects === undefined ? {} : { maxObjects: options.callbacks.maxObjects }),
+    mayStart: () => !at.stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs),
+  });
 }
