@@ -174,7 +174,15 @@ export async function composeAppRun(
     retentionDays: app.retentionDays,
     hardStopAtMs: overrides.hardStopAtMs ?? null,
     identities: { ...config.identities },
-    ...(app.c2c ? { c2c: { pairs: configPairs(app.c2c), concurrency: app.c2c.maxConcurrency } } : {}),
+    ...(app.c2c
+      ? {
+          c2c: {
+            pairs: configPairs(app.c2c),
+            concurrency: app.c2c.maxConcurrency,
+            fromCallbacks: app.c2c.fromCallbacks,
+          },
+        }
+      : {}),
   };
   return { deps, options, client };
 }

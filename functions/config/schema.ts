@@ -117,6 +117,11 @@ const C2cSchema = z
     pairs: z.array(z.tuple([C2cAccount, C2cAccount])).optional(),
     /** One-to-one conversations paged at once (one conversation is bound by round trips). */
     maxConcurrency: z.number().int().min(1).max(512, 'must be at most 512').default(16),
+    /**
+     * Pairs from the recorded `C2C.CallbackAfterSendMsg` events (the receiver's
+     * `callbacks/sdkappid=<id>/`), each with its newest message time (docs/one-to-one.md).
+     */
+    fromCallbacks: z.boolean({ error: 'must be true or false' }).default(false),
   })
   .superRefine((c2c, ctx) => {
     c2c.pairs?.forEach(([a, b], i) => {
@@ -124,11 +129,11 @@ const C2cSchema = z
         ctx.addIssue({ code: 'custom', path: ['pairs', i], message: `pairs "${a}" with itself` });
       }
     });
-    if ((c2c.accounts?.length ?? 0) < 2 && (c2c.pairs?.length ?? 0) === 0) {
+    if ((c2c.accounts?.length ?? 0) < 2 && (c2c.pairs?.length ?? 0) === 0 && !c2c.fromCallbacks) {
       ctx.addIssue({
         code: 'custom',
         path: ['accounts'],
-        message: 'name at least two accounts, or list pairs',
+        message: 'name at least two accounts, list pairs, or set fromCallbacks',
       });
     }
   });
