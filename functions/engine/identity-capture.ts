@@ -11,7 +11,7 @@
  * run's lease (the `fence` given).
  */
 import pLimit from 'p-limit';
-import { AbortedError, PreconditionFailedError, StateCorruptError } from '../domain/errors.ts';
+import { PreconditionFailedError, StateCorruptError } from '../domain/errors.ts';
 import {
   capWork,
   changedRows,
@@ -27,7 +27,6 @@ import {
   identityRowsKey,
   identityShardKey,
   type LookupPlan,
-  memberRow,
   parseIdentityCommit,
   parseIdentityHead,
   parseShard,
@@ -36,7 +35,6 @@ import {
   runCallBudget,
   serializeShard,
   shardOf,
-  userRow,
 } from '../domain/identity-capture.ts';
 import { IDENTITY_KINDS, type IdentityKind, type IdentityRow, identityKey } from '../domain/identity-rows.ts';
 import { gzipNdjson } from '../domain/ndjson-gzip.ts';
@@ -44,7 +42,16 @@ import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { GroupInfo } from '../domain/tencent-types.ts';
-import { describeError } from './errors.ts';
+import {
+  type LookupContext,
+  lookUpGroups,
+  lookUpMembers,
+  lookUpUsers,
+  noCalls,
+  noRows,
+  type ObservedRows,
+  type Prefetched,
+} from './identity-lookups.ts';
 import type { IdentityTap } from './identity-tap.ts';
 import { type RunDeps, type RunOptions, runObservedAt } from './run-options.ts';
 
@@ -127,6 +134,8 @@ export interface IdentityContext {
   /** The groups the archive knows (for the roll call), as the run's state holds them. */
   known?: { readonly size: number; values(): Iterable<{ groupId: string }> } | undefined;
   signal?: AbortSignal | undefined;
+  /** What was looked up while paging (identity-prefetch.ts): not looked up again, within the same budget. */
+  prefetched?: Prefetched | undefined;
 }
 
 /** How run-archive.ts hands a run to the capture. */
@@ -140,6 +149,7 @@ export interface RunIdentities {
   known?: IdentityContext['known'];
   /** The soft stop: when it fired, nothing is looked up (the run's work goes pending). */
   stop?: AbortSignal | undefined;
+  prefetched?: Prefetched | undefined;
 }
 
 /** The capture at the end of a run (after its history and rescan): the run's options and deps. */
@@ -166,8 +176,9 @@ const zero = (): PerKind => ({ users: 0, groups: 0, members: 0 });
 export async function captureIdentities(ctx: IdentityContext): Promise<IdentityReport> {
   const started = ctx.clock.now();
   const { head, rolledForward } = await openIdentityState(ctx);
+  const prefetched = ctx.prefetched;
   const report: IdentityReport = {
-    calls: { groupInfo: 0, profiles: 0, members: 0 },
+    calls: { ...noCalls(), ...prefetched?.calls },
     budget: 0,
     otherCalls: ctx.tap.calls,
     groupsFromPlanning: 0,
@@ -176,22 +187,25 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
     firstRows: 0,
     pending: zero(),
     dropped: 0,
-    failedCalls: 0,
+    failedCalls: prefetched?.failedCalls ?? 0,
     rolledForward,
     elapsedMs: 0,
   };
-  const work = runWork(ctx.tap, head.pending);
+  const work = runWork(ctx.tap, head.pending, prefetched);
   // Every group planning read (up to MAX_TAPPED_INFOS, archived or idle) is compared at no call:
   // an idle group's rename is found too.
   const fromPlanning: GroupInfo[] = [...ctx.tap.infos.values()];
   work.groups = work.groups.filter((groupId) => !ctx.tap.infos.has(groupId));
   report.groupsFromPlanning = fromPlanning.length;
   const { maxCallShare, minCalls } = ctx.options;
-  report.budget = ctx.mayStart() ? runCallBudget(report.otherCalls, maxCallShare, minCalls) : 0;
-  const plan = planLookups(work, report.budget);
-  const rollCall = addRollCall(ctx, { plan, work, cursor: head.rollCall, budget: report.budget });
+  report.budget = runCallBudget(report.otherCalls, maxCallShare, minCalls);
+  const spent = report.calls.groupInfo + report.calls.profiles + report.calls.members;
+  const left = ctx.mayStart() ? Math.max(0, report.budget - spent) : 0;
+  const plan = planLookups(work, left);
+  const rollCall = addRollCall(ctx, { plan, work, cursor: head.rollCall, budget: left });
   report.rollCall = rollCall.checked;
   const observed = await lookUp(ctx, plan, report);
+  for (const kind of IDENTITY_KINDS) observed[kind].push(...(prefetched?.observed[kind] ?? []));
   observed.groups.push(...fromPlanning.flatMap((info) => groupRow(ctx.sdkAppId, info, ctx.observedAt) ?? []));
   const capped = capWork(observed.left, ctx.options.maxPending);
   report.dropped = capped.dropped;
@@ -237,8 +251,11 @@ function addRollCall(
   return { checked: picked.groupIds.length, cursor: picked.cursor };
 }
 
-/** The run's work: what was pending first, then the groups and senders of this run. */
-function runWork(tap: IdentityTap, pending: IdentityWork): IdentityWork {
+/**
+ * The run's work: what was pending first, then the groups and senders of this run, but for what
+ * was looked up while paging.
+ */
+function runWork(tap: IdentityTap, pending: IdentityWork, prefetched: Prefetched | undefined): IdentityWork {
   const groups = [...pending.groups, ...tap.senders.keys()];
   const users = [...pending.users];
   const members: [string, string][] = [...pending.members];
@@ -248,89 +265,70 @@ function runWork(tap: IdentityTap, pending: IdentityWork): IdentityWork {
       members.push([groupId, account]);
     }
   }
+  const userDone = (account: string) => prefetched?.users.has(account) === true;
+  const memberDone = (pair: [string, string]) => prefetched?.members.get(pair[0])?.has(pair[1]) === true;
   return {
     groups: distinct(groups),
-    users: distinct(users),
-    members: distinct(members, (pair) => `${pair[0]}\n${pair[1]}`),
+    users: distinct(users.filter((account) => !userDone(account))),
+    members: distinct(
+      members.filter((pair) => !memberDone(pair)),
+      (pair) => `${pair[0]}\n${pair[1]}`,
+    ),
   };
 }
 
 /** What the lookups observed, per kind, and what is left for the next run. */
-interface Observed {
-  users: IdentityRow[];
-  groups: IdentityRow[];
-  members: IdentityRow[];
+interface Observed extends ObservedRows {
   left: IdentityWork;
 }
 
 /** Makes the planned calls; a failed call's items go back to the pending work. */
 async function lookUp(ctx: IdentityContext, plan: LookupPlan, report: IdentityReport): Promise<Observed> {
-  const { sdkAppId, observedAt, signal } = ctx;
-  const api = ctx.tap.inner;
   const limit = pLimit(LOOKUPS_IN_FLIGHT);
-  const observed: Observed = { users: [], groups: [], members: [], left: plan.left };
-  const failed: IdentityWork = { groups: [], users: [], members: [] };
-  type Api = keyof IdentityReport['calls'];
-  const guard = async <T>(api: Api, call: () => Promise<T>, onFail: () => void): Promise<T | undefined> => {
-    try {
-      return await limit(async () => {
-        // Out of time (the deadline, or a soft stop): no new lookup; its items stay pending.
-        if (!ctx.mayStart()) {
-          onFail();
-          return undefined;
-        }
-        report.calls[api]++;
-        return await call();
-      });
-    } catch (error) {
-      if (error instanceof AbortedError || signal?.aborted) throw error;
-      report.failedCalls++;
-      ctx.logger.warn('an identity lookup failed; its names stay pending', { error: describeError(error) });
-      onFail();
-      return undefined;
-    }
+  const lookup: LookupContext = {
+    api: ctx.tap.inner,
+    logger: ctx.logger,
+    sdkAppId: ctx.sdkAppId,
+    observedAt: ctx.observedAt,
+    mayStart: ctx.mayStart,
+    signal: ctx.signal,
+    calls: report.calls,
+    failed: { calls: 0 },
   };
-  const dissolved = new Set<string>();
+  const observed: Observed = { ...noRows(), left: plan.left };
+  const failed: IdentityWork = { groups: [], users: [], members: [] };
+  const gone = new Set<string>();
   await Promise.all(
-    plan.groupBatches.map(async (batch) => {
-      const infos = await guard(
-        'groupInfo',
-        () => api.getGroupInfo(batch, signal),
-        () => failed.groups.push(...batch),
-      );
-      for (const info of infos ?? []) {
-        if (!info.ok) dissolved.add(info.groupId);
-        const row = groupRow(sdkAppId, info, observedAt);
-        if (row) observed.groups.push(row);
-      }
-    }),
-  );
-  for (const info of ctx.tap.infos.values()) if (!info.ok) dissolved.add(info.groupId);
-  await Promise.all([
-    ...plan.userBatches.map(async (batch) => {
-      const profiles = await guard(
-        'profiles',
-        () => api.getProfiles(batch, signal),
-        () => failed.users.push(...batch),
-      );
-      for (const profile of profiles ?? []) observed.users.push(userRow(sdkAppId, profile, observedAt));
-    }),
-    ...plan.memberBatches
-      .filter((batch) => !dissolved.has(batch.groupId))
-      .map(async ({ groupId, accounts }) => {
-        const result = await guard(
-          'members',
-          () => api.getGroupMembers(groupId, accounts, signal),
-          () => failed.members.push(...accounts.map((a): [string, string] => [groupId, a])),
-        );
-        if (result === undefined) return;
-        const byAccount = new Map(result.members.map((m) => [m.account, m]));
-        for (const account of accounts) {
-          const at = { groupId, account, observedAt };
-          observed.members.push(memberRow(sdkAppId, at, byAccount.get(account)));
-        }
+    plan.groupBatches.map((batch) =>
+      limit(async () => {
+        const got = await lookUpGroups(lookup, batch);
+        if (got === undefined) return void failed.groups.push(...batch);
+        observed.groups.push(...got.rows);
+        for (const groupId of got.gone) gone.add(groupId);
       }),
+    ),
+  );
+  for (const info of ctx.tap.infos.values()) if (!info.ok) gone.add(info.groupId);
+  await Promise.all([
+    ...plan.userBatches.map((batch) =>
+      limit(async () => {
+        const rows = await lookUpUsers(lookup, batch);
+        if (rows === undefined) return void failed.users.push(...batch);
+        observed.users.push(...rows);
+      }),
+    ),
+    ...plan.memberBatches
+      .filter((batch) => !gone.has(batch.groupId))
+      .map(({ groupId, accounts }) =>
+        limit(async () => {
+          const rows = await lookUpMembers(lookup, groupId, accounts);
+          if (rows === undefined)
+            return void failed.members.push(...accounts.map((a): [string, string] => [groupId, a]));
+          observed.members.push(...rows);
+        }),
+      ),
   ]);
+  report.failedCalls += lookup.failed.calls;
   observed.left = {
     groups: [...failed.groups, ...plan.left.groups],
     users: [...failed.users, ...plan.left.users],

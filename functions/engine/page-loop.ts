@@ -5,7 +5,7 @@
  * records handed to the writer as they come, and checkpoints written while paging goes on (the
  * last one after every page has settled).
  */
-import type { RangeProgress } from '../domain/continuation.ts';
+import type { RangeProgress, TargetRef } from '../domain/continuation.ts';
 import { AbortedError } from '../domain/errors.ts';
 import { isRunFatal, isSkipTarget } from '../domain/retry-policy.ts';
 import {
@@ -37,6 +37,16 @@ export interface RunContext extends CheckpointParts {
   readonly options: RunOptions;
   /** Aborts at once, in-flight requests too. */
   readonly signal: AbortSignal | undefined;
+  /** Told of each target paging takes on and of each it pages to its end (the identity capture's). */
+  readonly observer?: TargetObserver | undefined;
+}
+
+/** What the paging loop tells about its targets (functions/engine/identity-prefetch.ts listens). */
+export interface TargetObserver {
+  /** A target was handed to paging. */
+  added(ref: TargetRef): void;
+  /** A target was paged to its end (not called for a failed or stopped one). */
+  finished(ref: TargetRef): void;
 }
 
 /** How paging is stopped, and whether planning still feeds it. */
@@ -168,6 +178,7 @@ class PageLoop {
       target.finishRange();
       if (target.finished) {
         this.run.report.groups.archived++;
+        this.run.observer?.finished(target.ref);
         break;
       }
     }
@@ -180,6 +191,7 @@ class PageLoop {
   private absorb(): void {
     for (; this.absorbed < this.targets.length; this.absorbed++) {
       const target = this.targets[this.absorbed] as TargetWork;
+      this.run.observer?.added(target.ref);
       this.finishIfDone(target);
       this.queueSpans(target);
     }

@@ -16,7 +16,13 @@ import { type C2cRunOptions, c2cForRun } from './c2c-pass.ts';
 import { withC2c } from './c2c-report.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
-import { captureForRun, type IdentityRunOptions, withIdentities } from './identity-capture.ts';
+import {
+  captureForRun,
+  DEFAULT_IDENTITY_OPTIONS,
+  type IdentityRunOptions,
+  withIdentities,
+} from './identity-capture.ts';
+import { IdentityPrefetch } from './identity-prefetch.ts';
 import { IdentityTap } from './identity-tap.ts';
 import { MediaQueueWriter } from './media-queue-writer.ts';
 import { DEFAULT_HEADROOM_DAYS } from './media-report.ts';
@@ -122,11 +128,14 @@ async function archive(
     observedAtSec: runObservedAt(options, report.startedAtMs),
   };
   let media: MediaStage | undefined;
+  let prefetch: IdentityPrefetch | undefined;
   let writer = new PartitionWriter(writerOptions);
   try {
     media = await openMediaStage({ deps, options: run, keeper, signal, fence });
     if (media) writer = new MediaQueueWriter(writerOptions, media);
-    await planPageAndRescan({ deps, options: run, keeper, writer, report, signal, fence }, signals, media);
+    prefetch = tap && prefetchFor({ deps, options, run, tap, signals });
+    const context = { deps, options: run, keeper, writer, report, signal, fence, observer: prefetch };
+    await planPageAndRescan(context, signals, media);
     if (options.c2c) {
       const observedAtSec = run.observedAtSec ?? Math.floor(report.startedAtMs / 1000);
       const c2c = await c2cForRun(deps, { ...run, c2c: options.c2c }, { fence, signal, stop, observedAtSec });
@@ -135,9 +144,13 @@ async function archive(
     }
     if (tap) {
       const at = { options: { ...run, identities: options.identities }, known: keeper.targets };
-      withIdentities(report).identities = await captureForRun(deps, { tap, ...at, fence, signal, stop });
+      const prefetched = await prefetch?.drain();
+      const capture = { tap, ...at, fence, signal, stop, prefetched };
+      withIdentities(report).identities = await captureForRun(deps, capture);
     }
   } catch (error) {
+    // No lookup outlives the run (what they saw is dropped: looked up again next run).
+    await prefetch?.drain().catch(() => undefined);
     if (hardStop.aborted) fatal = hardStop.reason;
     else if (!(stop?.aborted && error instanceof AbortedError)) fatal = error;
     if (media) {
@@ -229,6 +242,28 @@ async function planPageAndRescan(
     if (left > 0) report.done = false;
   }
   await settlePlan({ deps, options, keeper, fence }, { ...plan, done: report.done, madeAtMs: planStartedMs });
+}
+
+/** Identity lookups while paging (identity-prefetch.ts), on the capture's options and clock. */
+function prefetchFor(at: {
+  deps: RunDeps;
+  options: ArchiveOptions;
+  run: RunOptions;
+  tap: IdentityTap;
+  signals: RunSignals;
+}): IdentityPrefetch {
+  const { deps, options, run, tap, signals } = at;
+  const { clock } = deps;
+  return new IdentityPrefetch({
+    tap,
+    logger: deps.logger,
+    sdkAppId: options.sdkAppId,
+    observedAt: runObservedAt(run, clock.now()),
+    options: options.identities ?? DEFAULT_IDENTITY_OPTIONS,
+    mayStart: () =>
+      !signals.stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs),
+    signal: signals.signal,
+  });
 }
 
 /** The run's end times, the server's clock and the client's counters, into the report. */

@@ -1,0 +1,113 @@
+/**
+ * Identity lookups while paging (functions/engine/identity-prefetch.ts), through runArchive over the
+ * in-memory fakes: a group's senders are looked up once its paging ends, before the run's last
+ * page; nothing is looked up twice after paging; and the budget holds at every moment, not only
+ * at the end.
+ */
+import { describe, expect, it } from 'vitest';
+import { runCallBudget } from '../../../functions/domain/identity-capture.ts';
+import type { GroupMember, RawMessage } from '../../../functions/domain/tencent-types.ts';
+import { DEFAULT_IDENTITY_OPTIONS, type IdentityReport } from '../../../functions/engine/identity-capture.ts';
+import { type ArchiveOptions, runArchive } from '../../../functions/engine/run-archive.ts';
+import {
+  FakeChatApi,
+  FakeClock,
+  MemoryStore,
+  silentLogger,
+  testRunOptions,
+  textMessage,
+} from '../../helpers/engine-fakes.ts';
+
+const APP = 1400000001;
+const NOW_SEC = Date.UTC(2026, 0, 1) / 1000;
+const IDENTITY_APIS = new Set(['getProfiles', 'getGroupMembers']);
+
+function messagesFrom(senders: readonly string[], count: number): RawMessage[] {
+  return Array.from({ length: count }, (_, i) =>
+    textMessage(i + 1, NOW_SEC - 86_400 + i, `m${i + 1}`, senders[i % senders.length]),
+  );
+}
+
+const member = (account: string): GroupMember => ({
+  account,
+  role: 'Member',
+  nameCard: '',
+  joinTime: undefined,
+});
+
+async function archive(api: FakeChatApi, over: Partial<ArchiveOptions> = {}) {
+  const options: ArchiveOptions = {
+    ...testRunOptions(APP, { observedAtSec: NOW_SEC, concurrency: 4 }),
+    identities: { ...DEFAULT_IDENTITY_OPTIONS, maxCallShare: 0.5 },
+    ...over,
+  };
+  const deps = { api, store: new MemoryStore(), clock: new FakeClock(NOW_SEC * 1000), logger: silentLogger };
+  const report = await runArchive(deps, options);
+  return (report as typeof report & { identities: IdentityReport }).identities;
+}
+
+describe('identity lookups while paging', () => {
+  it("looks up a group's senders once its paging ends, before the run's last page, and never twice", async () => {
+    const short = ['ann', 'ben'];
+    const long = Array.from({ length: 120 }, (_, i) => `u${i}`);
+    const api = new FakeChatApi({
+      groups: { '@TGS#short': messagesFrom(short, 6), '@TGS#long': messagesFrom(long, 600) },
+      members: { '@TGS#short': short.map(member), '@TGS#long': long.map(member) },
+    });
+    const identities = await archive(api);
+
+    const lastPage = api.calls.findLastIndex((c) => c.api === 'getHistory');
+    const shortMembers = api.calls.findIndex(
+      (c) => c.api === 'getGroupMembers' && (c.args as { groupId: string }).groupId === '@TGS#short',
+    );
+    expect(shortMembers).toBeGreaterThan(-1);
+    expect(shortMembers).toBeLessThan(lastPage);
+    // 120 senders of the long group + 2: two full nickname calls would need 200; one of 100 is
+    // made while paging (once 100 wait), the rest (22) after it. Members: 1 call for the short
+    // group, 3 (50 + 50 + 20) for the long one. Each (group, account) once.
+    const memberCalls = api.calls.filter((c) => c.api === 'getGroupMembers');
+    const asked = memberCalls.flatMap((c) => {
+      const { groupId, accounts } = c.args as { groupId: string; accounts: string[] };
+      return accounts.map((a) => `${groupId}/${a}`);
+    });
+    expect(asked).toHaveLength(122);
+    expect(new Set(asked).size).toBe(122);
+    const profiles = api.calls.filter((c) => c.api === 'getProfiles').flatMap((c) => c.args as string[]);
+    expect(profiles).toHaveLength(122);
+    expect(new Set(profiles).size).toBe(122);
+    // The fake's infos carry no name, so the group names are asked after paging (1 call of 2).
+    expect(identities.calls).toEqual({ groupInfo: 1, profiles: 2, members: 4 });
+    expect(identities.rows.users).toBe(122);
+    expect(identities.rows.members).toBe(122);
+  });
+
+  it('keeps to the budget at every moment: no lookup before the run has made the calls that pay for it', async () => {
+    const senders = Array.from({ length: 400 }, (_, i) => `u${i}`);
+    const groups: Record<string, RawMessage[]> = {};
+    const members: Record<string, GroupMember[]> = {};
+    for (let g = 0; g < 8; g++) {
+      const own = senders.slice(g * 50, g * 50 + 50);
+      groups[`@TGS#g${g}`] = messagesFrom(own, 100 + 40 * g);
+      members[`@TGS#g${g}`] = own.map(member);
+    }
+    const api = new FakeChatApi({ groups, members });
+    const share = 0.1;
+    const identities = await archive(api, {
+      identities: { ...DEFAULT_IDENTITY_OPTIONS, maxCallShare: share, minCalls: 1 },
+    });
+    let other = 0;
+    let own = 0;
+    for (const call of api.calls) {
+      if (!IDENTITY_APIS.has(call.api)) {
+        other++;
+        continue;
+      }
+      own++;
+      // The call was allowed by the calls made before it (the prefetch's rule, and the capture's).
+      expect(own).toBeLessThanOrEqual(runCallBudget(other, share, 1));
+    }
+    expect(own).toBe(identities.calls.profiles + identities.calls.members);
+    expect(own).toBeLessThanOrEqual(identities.budget);
+    expect(identities.pending.members + identities.pending.users).toBeGreaterThan(0);
+  });
+});
