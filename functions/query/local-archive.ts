@@ -1,7 +1,7 @@
 /**
- * A local archive folder as tables: the same `messages`, `runs`, `media` and identity tables and the
- * same views as on Athena, created through a DuckDB query runner, so a local archive is queried with the same
- * commands. The SQL lives here (the query layer); the runner only executes it.
+ * A local archive folder as tables: the same `messages`, `runs`, `media`, identity, callback and
+ * one-to-one tables and the same views as on Athena, created through a DuckDB query runner, so a
+ * local archive is queried with the same commands. The SQL lives here (the query layer); the runner only executes it.
  *
  * How the mirror matches Athena:
  * - `read_json` over the `sdkappid=*\/dt=*` folders with `hive_partitioning = true` and
@@ -19,6 +19,7 @@ import { resolve } from 'node:path';
 import { IDENTITY_KINDS } from '../domain/identity-rows.ts';
 import { MANIFEST_COLUMNS } from '../domain/media-manifest.ts';
 import { assertTimeZone } from '../domain/partition.ts';
+import { C2C_FOLDER, C2C_MESSAGES_TABLE, c2cColumns } from './c2c-tables.ts';
 import { CALLBACK_EVENTS_TABLE, CALLBACKS_FOLDER, callbackEventColumns } from './callback-tables.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
 import { IDENTITY_TABLES, identityColumns, identityFolder } from './identity-tables.ts';
@@ -75,6 +76,13 @@ const CALLBACK_MIRROR: readonly MirrorColumn[] = callbackEventColumns().map((c) 
   type: toDuckDbType(parseHiveType(c.type)),
 }));
 
+/** The one-to-one rows' mirror (issue 26), from the same column list as the Glue table. */
+const C2C_MIRROR: readonly MirrorColumn[] = c2cColumns().map((c) => ({
+  key: c.name,
+  name: c.name,
+  type: toDuckDbType(parseHiveType(c.type), { jsonFields: new Set(['msg_content']) }),
+}));
+
 const PARTITIONS = ['sdkappid', 'dt'] as const;
 
 /**
@@ -124,7 +132,7 @@ export interface LocalArchiveOptions {
 
 /**
  * Creates the tables (`messages`, `runs`, `media`, `identity_users`, `identity_groups`,
- * `identity_members`, `callback_events`) and the views over the folder `root` (the folder `archive.out` points at) in
+ * `identity_members`, `callback_events`, `c2c_messages`) and the views over the folder `root` (the folder `archive.out` points at) in
  * a DuckDB runner. Folders without files yet give empty tables, so every view works on an archive
  * that has no identity rows yet (its names fall back to the account).
  *
@@ -174,6 +182,12 @@ export async function mirrorLocalArchive(
     name: CALLBACK_EVENTS_TABLE,
     glob: `${base}/${CALLBACKS_FOLDER}sdkappid=*/dt=*/*.ndjson.gz`,
     columns: CALLBACK_MIRROR,
+    compression: 'gzip',
+  });
+  await createMirror(runner, {
+    name: C2C_MESSAGES_TABLE,
+    glob: `${base}/${C2C_FOLDER}sdkappid=*/dt=*/*.ndjson.gz`,
+    columns: C2C_MIRROR,
     compression: 'gzip',
   });
   for (const view of VIEWS) {

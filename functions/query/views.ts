@@ -23,6 +23,7 @@
 import { Buffer } from 'node:buffer';
 import { assertTimeZone } from '../domain/partition.ts';
 import { EXTRA_REASON_KEY } from '../domain/record.ts';
+import { C2C_MESSAGES_CURRENT_VIEW, CONVERSATIONS_VIEW } from './c2c-tables.ts';
 import { CALLBACK_MESSAGES_VIEW } from './callback-views.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
 import { IDENTITY_TABLES } from './identity-tables.ts';
@@ -66,7 +67,17 @@ export interface Scd2Source {
  * revision's content beside them (`prev_*` columns), its quarantined (unreadable) items, or an
  * identity table's versions ({@link Scd2Source}).
  */
-export type ViewSource = 'table' | 'latest' | 'changes' | 'unreadable' | Scd2Source;
+export type ViewSource = 'table' | 'latest' | 'changes' | 'unreadable' | Scd2Source | LatestBySource;
+
+/**
+ * The latest revision per message of a table whose identity is not the group one (`c2c_messages`:
+ * app, conversation, `msg_key`): quarantined rows left out, windows partitioned by `sdkappid, dt`
+ * first, so a `dt` filter still prunes.
+ */
+export interface LatestBySource {
+  readonly kind: 'latest';
+  readonly identity: readonly string[];
+}
 
 /** A LEFT JOIN of a view: the table or view it reads, its alias and its condition. */
 export interface ViewJoin {
@@ -85,6 +96,8 @@ export interface ViewSpec {
   /** Alias of `from`, and LEFT JOINs of other tables or views (columns then use qualified names). */
   readonly alias?: string;
   readonly joins?: readonly ViewJoin[];
+  /** GROUP BY of an aggregating view (its columns are then aggregates or these). */
+  readonly groupBy?: readonly string[];
 }
 
 /** The same expression in both dialects. */
@@ -745,12 +758,15 @@ export const VIEWS: readonly ViewSpec[] = [
   GROUP_MEMBERS_VIEW,
   MESSAGES_NAMED_VIEW,
   CALLBACK_MESSAGES_VIEW,
+  C2C_MESSAGES_CURRENT_VIEW,
+  CONVERSATIONS_VIEW,
 ];
 
 /** ` alias LEFT JOIN <table> alias ON …` of a join view ('' otherwise), tables named by `table`. */
 function joinClause(view: ViewSpec, table: (name: string) => string): string {
   const alias = view.alias ? ` ${view.alias}` : '';
-  return `${alias}${renderJoins(view.joins ?? [], table)}`;
+  const groupBy = view.groupBy ? `\nGROUP BY ${view.groupBy.map(sqlIdentifier).join(', ')}` : '';
+  return `${alias}${renderJoins(view.joins ?? [], table)}${groupBy}`;
 }
 
 /** `\nLEFT JOIN <table> alias ON …` for each join, tables named by `table`. */
@@ -831,10 +847,21 @@ function scd2From(source: Scd2Source, table: string, dialect: ViewDialect): stri
   return `(SELECT *,\n    ${columns.join(',\n    ')}\n  FROM ${table}) AS versions`;
 }
 
+/** The latest revision per identity of a {@link LatestBySource}. */
+function latestBy(source: LatestBySource, table: string): string {
+  const identity = ['sdkappid', 'dt', ...source.identity].map(sqlIdentifier).join(', ');
+  return (
+    `(SELECT *, row_number() OVER (PARTITION BY ${identity} ORDER BY ${REVISION_ORDER_DESC}) AS revision_rank\n` +
+    `  FROM ${table} WHERE NOT coalesce(quarantined, false)) AS latest\nWHERE revision_rank = 1`
+  );
+}
+
 /** The FROM clause for a view's source over `table` (already quoted). */
 function fromClause(source: ViewSource, table: string, dialect: ViewDialect): string {
   const notQuarantined = 'NOT coalesce(quarantined, false)';
-  if (typeof source === 'object') return scd2From(source, table, dialect);
+  if (typeof source === 'object') {
+    return source.kind === 'scd2' ? scd2From(source, table, dialect) : latestBy(source, table);
+  }
   switch (source) {
     case 'table':
       return table;

@@ -1,6 +1,6 @@
 /**
- * Athena over the archive: a Glue database with the `messages`, `runs`, `media` and identity tables
- * (partition projection, no crawler, no partition upkeep), the views (functions/query/views.ts), a
+ * Athena over the archive: a Glue database with the `messages`, `runs`, `media`, identity, callback
+ * and one-to-one (`c2c_messages`) tables (partition projection, no crawler, no partition upkeep), the views (functions/query/views.ts), a
  * workgroup with enforced, encrypted results and a per-query scan limit, and saved queries for the
  * common questions.
  *
@@ -15,6 +15,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import {
+  C2C_FOLDER,
+  C2C_MESSAGES_CURRENT_VIEW,
+  C2C_MESSAGES_TABLE,
+  CONVERSATIONS_VIEW,
+  c2cMessagesTable,
+} from '../../functions/query/c2c-tables.ts';
 import {
   CALLBACK_EVENTS_TABLE,
   CALLBACKS_FOLDER,
@@ -74,7 +81,16 @@ const IDENTITIES_PREFIX = 'identities/';
 /** The tables and views that read identity rows. */
 const NAME_READERS: ReadonlySet<string> = new Set([
   ...Object.values(IDENTITY_TABLES),
-  ...VIEWS.filter((v) => v === MESSAGES_NAMED_VIEW || typeof v.source === 'object').map((v) => v.name),
+  ...VIEWS.filter(
+    (v) => v === MESSAGES_NAMED_VIEW || (typeof v.source === 'object' && v.source.kind === 'scd2'),
+  ).map((v) => v.name),
+]);
+
+/** The table and views that read the one-to-one rows (`c2c/…`). */
+const C2C_READERS: ReadonlySet<string> = new Set([
+  C2C_MESSAGES_TABLE,
+  C2C_MESSAGES_CURRENT_VIEW.name,
+  CONVERSATIONS_VIEW.name,
 ]);
 
 /** What running a query in the workgroup takes: start, poll, read, stop. */
@@ -140,6 +156,7 @@ export class ArchiveQuery extends Construct {
       mediaTable(location),
       ...identityTables(location),
       callbackEventsTable(location),
+      c2cMessagesTable(location),
     ];
     for (const definition of definitions) {
       tables[definition.name] = this.externalTable(definition, account);
@@ -325,6 +342,7 @@ export class ArchiveQuery extends Construct {
       'messages/',
       ...(tables.some((t) => NAME_READERS.has(t)) ? [IDENTITIES_PREFIX] : []),
       ...(tables.includes(CALLBACK_EVENTS_TABLE) ? [CALLBACKS_FOLDER] : []),
+      ...(tables.some((t) => C2C_READERS.has(t)) ? [C2C_FOLDER] : []),
     ].map((folder) => `${this.prefix}${folder}*`);
     add({
       sid: 'QueryArchiveObjects',
@@ -394,6 +412,7 @@ export class ArchiveQuery extends Construct {
     this.bucket.grantRead(grantee, `${this.prefix}runs/*`);
     this.bucket.grantRead(grantee, `${this.prefix}${IDENTITIES_PREFIX}*`);
     this.bucket.grantRead(grantee, `${this.prefix}${CALLBACKS_FOLDER}*`);
+    this.bucket.grantRead(grantee, `${this.prefix}${C2C_FOLDER}*`);
     this.resultsBucket.grantReadWrite(grantee);
   }
 }

@@ -14,6 +14,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import {
+  C2C_RECORD_KEYS,
+  c2cObjectKey,
+  serializeC2cRecord,
+  toC2cRecord,
+} from '../../functions/domain/c2c-record.ts';
 import { identityRowsKey } from '../../functions/domain/identity-capture.ts';
 import { IDENTITY_KINDS, type IdentityKind, type IdentityRow } from '../../functions/domain/identity-rows.ts';
 import { dateInZone, messageObjectKey, runReportKey } from '../../functions/domain/partition.ts';
@@ -21,6 +27,7 @@ import { toRecord } from '../../functions/domain/record.ts';
 import { RECORD_KEYS, serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
+import { C2C_MESSAGES_TABLE } from '../../functions/query/c2c-tables.ts';
 import { type HiveType, parseHiveType, toPrestoType } from '../../functions/query/hive-types.ts';
 import { IDENTITY_TABLES } from '../../functions/query/identity-tables.ts';
 import { RECORD_COLUMNS } from '../../functions/query/message-schema.ts';
@@ -357,6 +364,44 @@ describe('ArchiveQuery: the identity tables agree with the capture', () => {
     },
   );
 
+  it('c2c_messages: a column per row key, typed to fit, located where the one-to-one pass writes', () => {
+    const table = tableInput(template, C2C_MESSAGES_TABLE);
+    const columns = table.StorageDescriptor.Columns;
+    const row = toC2cRecord(
+      {
+        From_Account: 'b"ob',
+        To_Account: 'alice',
+        MsgKey: '1_2_3',
+        MsgSeq: 7,
+        MsgRandom: 9,
+        MsgTimeStamp: 1_700_000_000,
+        MsgFlagBits: 0,
+        MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'hi' } }],
+        CloudCustomData: '',
+        IsPeerRead: 1,
+      },
+      { sdkAppId: APPS[0] as number, accounts: ['b"ob', 'alice'], source: 'roam', observedAt: 1_700_000_100 },
+    );
+    expect(columns.map((c) => c.Name)).toEqual([...C2C_RECORD_KEYS]);
+    const written = JSON.parse(serializeC2cRecord(row)) as Record<string, unknown>;
+    for (const c of columns) expect(fitsHive(parseHiveType(c.Type), written[c.Name]), c.Name).toBe(true);
+    expect(table.Parameters).toMatchObject({ 'projection.enabled': 'true', compressionType: 'gzip' });
+    for (const zone of ZONES) {
+      for (const t of INSTANTS) {
+        const dt = dateInZone(t, zone);
+        const key = c2cObjectKey({ sdkAppId: APPS[0] as number, dt, runId: 'r1', part: 3 });
+        expect(
+          fillTemplate(
+            table.Parameters['storage.location.template'] as string,
+            APPS[0] as number,
+            dt,
+            'yyyy-MM-dd',
+          ),
+        ).toBe(`${ROOT}${key.slice(0, key.lastIndexOf('/') + 1)}`);
+      }
+    }
+  });
+
   it('renders last_value IGNORE NULLS in each dialect’s own syntax', () => {
     const ctx = { database: 'chat_archive', timeZone: 'UTC' };
     expect(athenaViewSql(USER_NAMES_VIEW, ctx)).toContain('last_value("nick") IGNORE NULLS OVER (');
@@ -416,7 +461,7 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
         // A message's time from any revision, put beside the latest by the `latest` source.
         ...(view.source === 'latest' ? [KNOWN_MSG_TIME_COLUMN] : []),
         // An identity table's versions: rank, next row's time, live counts, carried values.
-        ...(typeof view.source === 'object'
+        ...(typeof view.source === 'object' && view.source.kind === 'scd2'
           ? [...SCD2_COLUMNS, ...view.source.carry.map((c) => `known_${c}`)]
           : []),
       ]);
@@ -428,6 +473,8 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
       for (const column of view.columns) {
         const identifiers = column.athena
           .replace(qualifier, '')
+          // A lambda's variable is upper case (`E -> E.msg_type`): its fields are not columns.
+          .replace(/\b[A-Z]\.[a-z_.]+/g, '')
           .replace(/'[^']*'|\{zone\}/g, '')
           .replace(/"([a-z_]+)"/g, '$1')
           .match(/\b[a-z_][a-z0-9_]*\b(?!\s*\()/g);
