@@ -14,7 +14,7 @@
  * the body).
  */
 import { callbackSign } from '../domain/callback-auth.ts';
-import type { JsonObject, JsonValue, RawMessage } from '../domain/tencent-types.ts';
+import type { JsonObject, JsonValue, RawMessage, RoamMessage } from '../domain/tencent-types.ts';
 
 export type CallbackFault =
   | { kind: 'drop' }
@@ -174,6 +174,28 @@ export function sendMsgEvent(
   return event;
 }
 
+/**
+ * `C2C.CallbackAfterSendMsg` for one stored one-to-one message (docs/tencent-api.md, Third-party
+ * callbacks): sender, receiver, `MsgSeq`, `MsgRandom`, `MsgTime`, `MsgKey`, the delivery result
+ * and the body.
+ */
+export function c2cSendMsgEvent(message: RoamMessage): JsonObject {
+  const event: JsonObject = {
+    From_Account: message.From_Account ?? '',
+    To_Account: message.To_Account ?? '',
+    MsgSeq: message.MsgSeq ?? 0,
+    MsgRandom: message.MsgRandom ?? 0,
+    MsgTime: message.MsgTimeStamp,
+    MsgKey: message.MsgKey,
+    OnlineOnlyFlag: 0,
+    SendMsgResult: 0,
+    ErrorInfo: 'send msg succeed',
+    MsgBody: (message.MsgBody ?? []) as JsonValue,
+  };
+  if (message.CloudCustomData !== undefined) event.CloudCustomData = message.CloudCustomData;
+  return event;
+}
+
 /** `Group.CallbackAfterRecallMsg`: who recalled which seqs. */
 export function recallEvent(
   group: { groupId: string; type: string },
@@ -240,6 +262,10 @@ interface CallbackSource {
     groupName(groupId: string): string;
     members(groupId: string): readonly { account: string; role: string }[];
   };
+  readonly c2c: {
+    append(a: string, b: string, count: number): void;
+    visible(operator: string, peer: string): RoamMessage[];
+  };
 }
 
 /** The stored message `seq` of a stream as the API serves it now (recalled ones included). */
@@ -261,7 +287,8 @@ const accountOf = (message: RawMessage | undefined) =>
  * per new message (as the API serves it), `recallMessage` `Group.CallbackAfterRecallMsg` (the
  * operator defaults to the sender), `modifyMessage` `Group.CallbackAfterModifyMsg` (the new body),
  * `deleteGroup` and `recreateGroup` `Group.CallbackAfterGroupDestroyed` (name, owner and members
- * as they were), then the re-created group's messages.
+ * as they were), then the re-created group's messages, and `c2c.append` one `C2C.CallbackAfterSendMsg`
+ * per new one-to-one message.
  */
 export function withCallbacks<S extends CallbackSource>(
   sim: S,
@@ -290,6 +317,16 @@ export function withCallbacks<S extends CallbackSource>(
   return {
     ...sim,
     callbacks: sender as SimCallbackControl,
+    c2c: {
+      ...sim.c2c,
+      append(a: string, b: string, count: number) {
+        const before = new Set(sim.c2c.visible(a, b).map((m) => m.MsgKey));
+        sim.c2c.append(a, b, count);
+        for (const message of sim.c2c.visible(a, b)) {
+          if (!before.has(message.MsgKey)) sender.emit('C2C.CallbackAfterSendMsg', c2cSendMsgEvent(message));
+        }
+      },
+    },
     appendMessages(groupId: string, count: number, options?: { topicId?: string }) {
       sim.appendMessages(groupId, count, options);
       sendNewest(groupId, count, options?.topicId);
