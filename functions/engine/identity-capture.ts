@@ -85,6 +85,8 @@ type PerKind = Record<IdentityKind, number>;
 export interface IdentityReport {
   /** Calls made: `get_group_info`, `portrait_get`, `get_specified_group_member_info`. */
   calls: { groupInfo: number; profiles: number; members: number };
+  /** Of those, calls made while paging (functions/engine/identity-prefetch.ts). */
+  duringPaging: number;
   /** Calls the budget allowed. */
   budget: number;
   /** The run's other calls (the budget's base). */
@@ -105,6 +107,7 @@ export interface IdentityReport {
   failedCalls: number;
   /** Whether a killed run's commit was finished first. */
   rolledForward: boolean;
+  /** The capture's time after paging (its lookups while paging overlap the pulls). */
   elapsedMs: number;
 }
 
@@ -179,6 +182,9 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
   const prefetched = ctx.prefetched;
   const report: IdentityReport = {
     calls: { ...noCalls(), ...prefetched?.calls },
+    duringPaging: prefetched
+      ? prefetched.calls.groupInfo + prefetched.calls.profiles + prefetched.calls.members
+      : 0,
     budget: 0,
     otherCalls: ctx.tap.calls,
     groupsFromPlanning: 0,
