@@ -218,6 +218,11 @@ export const DeploySchema = z.strictObject({
       refusedAlarmThreshold: z.number().int().min(1).default(10),
       /** Seconds Firehose buffers before writing an object (60-900): fewer, larger objects when longer. */
       bufferSeconds: z.number().int().min(60).max(900).default(300),
+      /**
+       * New messages the nightly pull must archive for an app in a day without one recorded
+       * callback of that app to raise the silence alarm (callbacks stopped arriving); 0: no alarm.
+       */
+      silenceAlarmMinMessages: z.number().int().min(0).default(1),
     })
     .prefault({}),
   alarms: z

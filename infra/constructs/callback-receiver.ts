@@ -10,7 +10,8 @@
  * - Reserved concurrency caps what a flood (real or forged) can cost and keeps the account's other
  *   functions, the archiver included, their concurrency.
  * - Alarms: the function's errors, its p99 duration (Tencent waits 2 s), events it could not record
- *   (answered 500), and forged or stale requests.
+ *   (answered 500), forged or stale requests, and, per app, callbacks that stopped arriving while
+ *   the nightly pull still finds new messages (the silence alarm, docs/operations.md).
  * - Least privilege: the function may put into its stream and read its apps' token parameters;
  *   Firehose may write only under `callbacks/` (and its error prefix) with the archive key.
  */
@@ -26,6 +27,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
+  APP_DIMENSION,
   ENV,
   METRIC,
   METRICS_NAMESPACE,
@@ -59,6 +61,14 @@ export function callbackTokenParameterNames(stackConfig: StackConfig): string[] 
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIVE_MINUTES = Duration.minutes(5);
+const ONE_DAY = Duration.days(1);
+
+/** The apps whose callbacks the receiver verifies: those with a token in an SSM parameter. */
+function receiverAppIds(stackConfig: StackConfig): number[] {
+  return stackConfig.config.apps.flatMap((app) =>
+    app.callbackToken !== undefined && 'ssmParameter' in app.callbackToken ? [app.sdkAppId] : [],
+  );
+}
 
 export class CallbackReceiver extends Construct {
   public readonly function: nodejs.NodejsFunction;
@@ -252,12 +262,14 @@ export class CallbackReceiver extends Construct {
         metric: this.function.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES }),
         threshold: 1,
       }),
-      this.alarm('UnrecordedAlarm', {
-        alarmDescription:
-          'Authentic callbacks could not be put into Firehose and were answered 500 (Tencent does not retry them by default): check the delivery stream and the function log.',
-        metric: metric(METRIC.callbacksUnrecorded),
-        threshold: 1,
-      }),
+      // Per app: the function publishes CallbacksUnrecorded with the app's dimension only.
+      ...receiverAppIds(props.stackConfig).map((sdkAppId) =>
+        this.alarm(`UnrecordedAlarm${sdkAppId}`, {
+          alarmDescription: `Authentic callbacks of app ${sdkAppId} could not be put into Firehose and were answered 500 (Tencent does not retry them by default): check the delivery stream and the function log.`,
+          metric: metric(METRIC.callbacksUnrecorded, { [APP_DIMENSION]: String(sdkAppId) }),
+          threshold: 1,
+        }),
+      ),
       this.alarm('LatencyAlarm', {
         alarmDescription:
           'The callback receiver answers slowly (p99 over 1 s for 15 minutes); Tencent gives up after 2 s.',
@@ -271,12 +283,50 @@ export class CallbackReceiver extends Construct {
         metric: refused,
         threshold: props.stackConfig.deploy.callbacks.refusedAlarmThreshold,
       }),
+      ...this.silenceAlarms(props),
     ];
     for (const alarm of alarms) {
       alarm.addAlarmAction(new actions.SnsAction(props.topic));
       alarm.addOkAction(new actions.SnsAction(props.topic));
     }
     return alarms;
+  }
+
+  /**
+   * Per app: a day in which the archiver's runs archived at least
+   * `deploy.callbacks.silenceAlarmMinMessages` new messages (group and one-to-one) while the
+   * receiver recorded no event of that app. Days without runs, or without new messages, give no
+   * data and never breach.
+   */
+  private silenceAlarms(props: CallbackReceiverProps): cloudwatch.Alarm[] {
+    const minMessages = props.stackConfig.deploy.callbacks.silenceAlarmMinMessages;
+    if (minMessages === 0) return [];
+    return receiverAppIds(props.stackConfig).map((sdkAppId) => {
+      const perApp = (name: string) =>
+        new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: name,
+          dimensionsMap: { service: SERVICE_NAME, [APP_DIMENSION]: String(sdkAppId) },
+          statistic: 'Sum',
+          period: ONE_DAY,
+        });
+      const silence = new cloudwatch.MathExpression({
+        expression: `IF(FILL(pulled, 0) + FILL(pulledc2c, 0) >= ${minMessages} AND FILL(recorded, 0) + FILL(quarantined, 0) == 0, 1, 0)`,
+        usingMetrics: {
+          pulled: perApp(METRIC.messagesArchived),
+          pulledc2c: perApp(METRIC.c2cMessagesArchived),
+          recorded: perApp(METRIC.callbacksAccepted),
+          quarantined: perApp(METRIC.callbacksQuarantined),
+        },
+        label: `App ${sdkAppId}: new messages pulled while no callback was recorded`,
+        period: ONE_DAY,
+      });
+      return this.alarm(`SilenceAlarm${sdkAppId}`, {
+        alarmDescription: `Callbacks of app ${sdkAppId} stopped arriving: in a day the nightly pull archived new messages but the callback receiver recorded no event of the app. Check the callback URL and token in the Chat console, the receiver's log and its CallbacksRefused metric (docs/operations.md, "Callbacks stopped").`,
+        metric: silence,
+        threshold: 1,
+      });
+    });
   }
 
   private alarm(

@@ -4,6 +4,7 @@
  * authentication), reserved concurrency, Firehose into callbacks/ by app and date in the
  * configured zone, alarms on the stack's topic, and the token only as an SSM parameter name.
  */
+import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { build, type Cfn, demoConfig, onlyResource, resourcesOf } from './helpers.ts';
 
@@ -27,6 +28,12 @@ function receiverFunction(): Cfn {
   );
   if (!found) throw new Error('no receiver function');
   return found.Properties;
+}
+
+function alarmsWith(t: Template, text: string): Cfn[] {
+  return Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter((a) =>
+    String(a.Properties.AlarmDescription).includes(text),
+  );
 }
 
 describe('the callback receiver in the stack', () => {
@@ -87,6 +94,79 @@ describe('the callback receiver in the stack', () => {
     expect(descriptions.some((d) => d.includes('p99'))).toBe(true);
     expect(descriptions.some((d) => d.includes('Forged or stale'))).toBe(true);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+  });
+
+  it('alarms per app on unrecorded events, on the metric the function publishes (with the app dimension)', () => {
+    const unrecorded = alarmsWith(template, 'answered 500');
+    expect(unrecorded).toHaveLength(1);
+    expect(unrecorded[0]?.Properties.Dimensions).toEqual(
+      expect.arrayContaining([{ Name: 'SdkAppId', Value: '1400000000' }]),
+    );
+  });
+
+  it('alarms when an app’s callbacks stop while the pull still archives new messages (a day, group and one-to-one)', () => {
+    const [silence, ...more] = alarmsWith(template, 'stopped arriving');
+    expect(more).toEqual([]);
+    const p = silence?.Properties;
+    expect(p).toMatchObject({
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(p.AlarmActions).toHaveLength(1);
+    expect(p.OKActions).toHaveLength(1);
+    const queries = p.Metrics as Cfn[];
+    const expression = queries.find((q) => q.Expression !== undefined);
+    expect(expression.ReturnData).toBe(true);
+    expect(expression.Expression).toBe(
+      'IF(FILL(pulled, 0) + FILL(pulledc2c, 0) >= 1 AND FILL(recorded, 0) + FILL(quarantined, 0) == 0, 1, 0)',
+    );
+    const byId: Record<string, Cfn> = Object.fromEntries(
+      queries.filter((q) => q.MetricStat !== undefined).map((q) => [q.Id, q.MetricStat]),
+    );
+    expect(Object.keys(byId).sort()).toEqual(['pulled', 'pulledc2c', 'quarantined', 'recorded']);
+    const names = {
+      pulled: 'MessagesArchived',
+      pulledc2c: 'C2cMessagesArchived',
+      recorded: 'CallbacksAccepted',
+      quarantined: 'CallbacksQuarantined',
+    };
+    for (const [id, stat] of Object.entries(byId)) {
+      expect(stat).toMatchObject({ Period: 86_400, Stat: 'Sum' });
+      expect(stat.Metric.MetricName).toBe(names[id as keyof typeof names]);
+      expect(stat.Metric.Namespace).toBe('TencentChatArchiver');
+      // The dimensions the Lambdas publish per app (functions/lambda/run-metrics.ts, callback-handler.ts).
+      expect(stat.Metric.Dimensions).toHaveLength(2);
+      expect(stat.Metric.Dimensions).toEqual(
+        expect.arrayContaining([
+          { Name: 'service', Value: 'tencent-chat-archiver' },
+          { Name: 'SdkAppId', Value: '1400000000' },
+        ]),
+      );
+    }
+  });
+
+  it('has one silence alarm per app with a callback token, none without the receiver, none when turned off', () => {
+    const config = withReceiver({ callbacks: { silenceAlarmMinMessages: 25 } });
+    const base = config.apps[0] as Record<string, unknown>;
+    config.apps = [
+      base,
+      { ...base, sdkAppId: 1400000001, callbackToken: { ssmParameter: '/t/1400000001/callback-token' } },
+      { ...base, sdkAppId: 1400000002, callbackToken: undefined },
+    ];
+    const alarms = alarmsWith(build(config).template(), 'stopped arriving');
+    expect(alarms.map((a) => a.Properties.AlarmDescription.match(/app (\d+)/)?.[1]).sort()).toEqual([
+      '1400000000',
+      '1400000001',
+    ]);
+    for (const alarm of alarms) {
+      expect(JSON.stringify(alarm.Properties.Metrics)).toContain('>= 25 AND');
+    }
+    expect(alarmsWith(build().template(), 'stopped arriving')).toEqual([]);
+    const off = build(withReceiver({ callbacks: { silenceAlarmMinMessages: 0 } })).template();
+    expect(alarmsWith(off, 'stopped arriving')).toEqual([]);
+    expect(alarmsWith(off, 'answered 500')).toHaveLength(1);
   });
 
   it('adds the callback_events table over callbacks/, projected by app and arrival date', () => {
