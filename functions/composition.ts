@@ -183,6 +183,8 @@ export async function composeAppRun(
           },
         }
       : {}),
+    // An app with a callback token has a receiver recording its callbacks: materialize them.
+    ...(app.callbackToken ? { callbacks: {} } : {}),
   };
   return { deps, options, client };
 }

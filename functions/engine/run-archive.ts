@@ -14,6 +14,7 @@ import { runReportKey } from '../domain/partition.ts';
 import type { RoamApi } from '../domain/ports.ts';
 import { type C2cRunOptions, c2cForRun } from './c2c-pass.ts';
 import { withC2c } from './c2c-report.ts';
+import { type CallbackRunOptions, callbacksForRun, withCallbacks } from './callback-materialize.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
 import {
@@ -40,7 +41,12 @@ import { WorkFeed } from './work-feed.ts';
 export type { Progress, RunDeps, RunOptions } from './run-options.ts';
 
 /** A run's options with the identity capture's (issue 24; absent: no capture) and the one-to-one pass's (issue 26). */
-export type ArchiveOptions = RunOptions & { identities?: IdentityRunOptions; c2c?: C2cRunOptions };
+export type ArchiveOptions = RunOptions & {
+  identities?: IdentityRunOptions;
+  c2c?: C2cRunOptions;
+  /** Set for an app with a `callbackToken`: materialize its recorded callbacks (callback-materialize.ts). */
+  callbacks?: CallbackRunOptions;
+};
 /** A run's ports with the one-to-one history API (required when `options.c2c` is set). */
 export type ArchiveDeps = RunDeps & { roam?: RoamApi };
 
@@ -141,6 +147,10 @@ async function archive(
       const c2c = await c2cForRun(deps, { ...run, c2c: options.c2c }, { fence, signal, stop, observedAtSec });
       withC2c(report).c2c = c2c;
       report.done &&= c2c.done;
+    }
+    if (options.callbacks) {
+      const callbacks = { ...run, callbacks: options.callbacks };
+      withCallbacks(report).callbacks = await callbacksForRun(deps, callbacks, { fence, stop });
     }
     if (tap) {
       const at = { options: { ...run, identities: options.identities }, known: keeper.targets };
