@@ -3,21 +3,27 @@
  * Besides the report's own counters, it prints the sections other passes add to the same report
  * object (they live beside its keys, see {@link StoredRunReport}): the identity capture's
  * (functions/engine/identity-capture.ts, issue 24) and the one-to-one pass's
- * (functions/engine/c2c-report.ts, issue 26). It is its own module because the identity capture
+ * (functions/engine/c2c-report.ts, issue 26) and the callback materialization's
+ * (functions/engine/callback-materialize.ts, issue 25). It is its own module because the identity capture
  * imports the engine's errors, which import the report's type: the report module cannot import it
  * back without a cycle.
  */
 import { type C2cReport, formatC2cLine } from './c2c-report.ts';
+import type { CallbackMaterializeReport } from './callback-materialize.ts';
 import type { IdentityReport } from './identity-capture.ts';
 import { formatMediaReport } from './media-report.ts';
 import type { RunReport } from './report.ts';
 
 /**
  * The run report as stored under `runs/` and returned by a run: {@link RunReport} with the
- * sections a pass adds when it ran (`withIdentities`, `withC2c`). The runs table lists exactly
+ * sections a pass adds when it ran (`withIdentities`, `withC2c`, `withCallbacks`). The runs table lists exactly
  * these keys (functions/query/tables.ts, checked by test/unit/query-layout.test.ts).
  */
-export type StoredRunReport = RunReport & { identities?: IdentityReport; c2c?: C2cReport };
+export type StoredRunReport = RunReport & {
+  identities?: IdentityReport;
+  c2c?: C2cReport;
+  callbacks?: CallbackMaterializeReport;
+};
 
 /** A few lines for people. */
 export function formatReport(report: StoredRunReport): string {
@@ -59,6 +65,7 @@ export function formatReport(report: StoredRunReport): string {
       : []),
     ...(report.identities ? formatIdentityLines(report.identities) : []),
     ...(report.c2c ? formatC2cLines(report.c2c) : []),
+    ...(report.callbacks ? formatCallbackLines(report.callbacks) : []),
     ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
     ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
   ].join('\n');
@@ -79,7 +86,7 @@ export function formatIdentityLines(identities: IdentityReport): string[] {
     ...(identities.rolledForward ? ["finished an interrupted run's commit first"] : []),
   ];
   return [
-    `  names: ${callCount} calls (${calls.groupInfo} group info, ${calls.profiles} profiles, ${calls.members} members) of a budget of ${identities.budget}; ` +
+    `  names: ${callCount} calls (${calls.groupInfo} group info, ${calls.profiles} profiles, ${calls.members} members; ${identities.duringPaging} while paging) of a budget of ${identities.budget}; ` +
       `${rowCount} rows written (${rows.users} users, ${rows.groups} groups, ${rows.members} members; ${identities.firstRows} first sightings)` +
       (pendingCount
         ? `; ${pendingCount} left for the next run (${pending.users} users, ${pending.groups} groups, ${pending.members} members)`
@@ -99,5 +106,29 @@ export function formatC2cLines(c2c: C2cReport): string[] {
     ...(c2c.pairsSkipped > c2c.skipped.length
       ? [`  one-to-one skipped: ${c2c.pairsSkipped - c2c.skipped.length} more not listed`]
       : []),
+  ];
+}
+
+/**
+ * The callback materialization's lines (issue 25): the recorded events read and what they became,
+ * and what is left or looked wrong (a replayed event with another body is kept and flagged).
+ */
+export function formatCallbackLines(callbacks: CallbackMaterializeReport): string[] {
+  const c = callbacks;
+  const trouble = [
+    ...(c.replayed ? [`${c.replayed} events delivered again with another body (kept, flagged)`] : []),
+    ...(c.unreadable + c.unreadableLines
+      ? [
+          `${c.unreadable} unreadable or quarantined events and ${c.unreadableLines} unreadable lines (kept in callback_events)`,
+        ]
+      : []),
+    ...(c.objectsLeft ? [`${c.objectsLeft} recorded objects left for the next run`] : []),
+    ...(c.rolledForward ? ["finished an interrupted run's commit first"] : []),
+  ];
+  return [
+    `  callbacks: ${c.events} events from ${c.objects} recorded objects in ${c.commits} commits; ` +
+      `${c.messages} messages, ${c.revisions} revisions, ${c.dissolutions} dissolutions; ` +
+      `${c.duplicates} duplicates, ${c.onlineOnly} online-only, ${c.ignored} other commands`,
+    ...(trouble.length ? [`  callbacks: ${trouble.join('; ')}`] : []),
   ];
 }

@@ -306,12 +306,17 @@ const RUN_REPORT_SPEC = {
   // The identity capture's section (issue 24): null in runs without it.
   identities: [
     'identities',
-    'struct<calls:struct<groupinfo:bigint,profiles:bigint,members:bigint>,budget:bigint,othercalls:bigint,groupsfromplanning:bigint,rollcall:bigint,rows:struct<users:bigint,groups:bigint,members:bigint>,firstrows:bigint,pending:struct<users:bigint,groups:bigint,members:bigint>,dropped:bigint,failedcalls:bigint,rolledforward:boolean,elapsedms:bigint>',
+    'struct<calls:struct<groupinfo:bigint,profiles:bigint,members:bigint>,duringpaging:bigint,budget:bigint,othercalls:bigint,groupsfromplanning:bigint,rollcall:bigint,rows:struct<users:bigint,groups:bigint,members:bigint>,firstrows:bigint,pending:struct<users:bigint,groups:bigint,members:bigint>,dropped:bigint,failedcalls:bigint,rolledforward:boolean,elapsedms:bigint>',
   ],
   // The one-to-one pass's section (issue 26): null for an app without `c2c`.
   c2c: [
     'c2c',
     'struct<pairsknown:bigint,pairsadded:bigint,pairspulled:bigint,pairscaughtup:bigint,pairsleftopen:bigint,pairsskipped:bigint,skipped:array<struct<conversation:string,reason:string>>,messages:bigint,recalled:bigint,quarantined:bigint,duplicates:bigint,pages:bigint,objectswritten:bigint,byteswritten:bigint,statebyteswritten:bigint,checkpoints:bigint,rolledbackobjects:bigint,peakpairsloaded:bigint,done:boolean>',
+  ],
+  // The callback materialization's section (issue 25): null for an app without a callback token.
+  callbacks: [
+    'callbacks',
+    'struct<events:bigint,duplicates:bigint,replayed:bigint,unreadable:bigint,onlineonly:bigint,ignored:bigint,messages:bigint,revisions:bigint,dissolutions:bigint,objects:bigint,objectsleft:bigint,unreadablelines:bigint,commits:bigint,rolledforward:boolean,elapsedms:bigint>',
   ],
 } as const satisfies Readonly<Record<string, readonly [name: string, type: string]>>;
 

@@ -69,7 +69,13 @@ describe('query code layout', () => {
     const report: (keyof Required<StoredRunReport>)[] = [] as RunReportKey[];
     expect([spec, report]).toEqual([[], []]);
     // The optional keys an empty report does not have: a fatal error, and the passes' sections.
-    const keys = new Set<string>([...Object.keys(emptyReport('r', 1, 0)), 'fatalError', 'identities', 'c2c']);
+    const keys = new Set<string>([
+      ...Object.keys(emptyReport('r', 1, 0)),
+      'fatalError',
+      'identities',
+      'c2c',
+      'callbacks',
+    ]);
     expect(new Set(RUN_REPORT_COLUMNS.map((c) => c.key))).toEqual(keys);
   });
 });

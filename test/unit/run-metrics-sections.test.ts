@@ -30,6 +30,7 @@ function recorded(report: StoredRunReport): Map<string, number> {
 
 const IDENTITIES: IdentityReport = {
   calls: { groupInfo: 2, profiles: 3, members: 5 },
+  duringPaging: 4,
   budget: 40,
   otherCalls: 800,
   groupsFromPlanning: 1,

@@ -6,6 +6,7 @@
  * in the literals fails the typecheck).
  */
 import { describe, expect, it } from 'vitest';
+import { emptyCounts } from '../../functions/domain/callback-materialize.ts';
 import type { JsonValue } from '../../functions/domain/tencent-types.ts';
 import { emptyC2cReport, noteSkipped } from '../../functions/engine/c2c-report.ts';
 import type { IdentityReport } from '../../functions/engine/identity-capture.ts';
@@ -17,6 +18,7 @@ import { RUN_REPORT_COLUMNS } from '../../functions/query/tables.ts';
 function storedReport(): StoredRunReport {
   const identities: IdentityReport = {
     calls: { groupInfo: 1, profiles: 2, members: 3 },
+    duringPaging: 1,
     budget: 10,
     otherCalls: 200,
     groupsFromPlanning: 4,
@@ -31,7 +33,16 @@ function storedReport(): StoredRunReport {
   };
   const c2c = { ...emptyC2cReport(), messages: 3 };
   noteSkipped(c2c, '["a","b"]', 'account gone');
-  const report: StoredRunReport = { ...emptyReport('run1', 1400000001, 0), identities, c2c };
+  const callbacks = {
+    ...emptyCounts(),
+    objects: 1,
+    objectsLeft: 0,
+    unreadableLines: 0,
+    commits: 1,
+    rolledForward: false,
+    elapsedMs: 30,
+  };
+  const report: StoredRunReport = { ...emptyReport('run1', 1400000001, 0), identities, c2c, callbacks };
   report.errors.push({ groupId: 'g', topicId: null, error: 'x' });
   report.seqResets.push({ groupId: 'g', topicId: null, highWater: 5, newestSeq: 1, generation: 1 });
   report.quarantinedItems.push({ groupId: 'g', topicId: null, msgSeq: 3, reason: 'r' });
@@ -63,7 +74,7 @@ describe('the runs table against a stored run report', () => {
     const stored = JSON.parse(runReportJson(storedReport())) as Record<string, JsonValue>;
     const nested = RUN_REPORT_COLUMNS.filter((c) => /^(struct|array)</.test(c.type));
     expect(nested.map((c) => c.key)).toEqual(
-      expect.arrayContaining(['groups', 'rescan', 'media', 'identities', 'c2c']),
+      expect.arrayContaining(['groups', 'rescan', 'media', 'identities', 'c2c', 'callbacks']),
     );
     for (const column of nested) {
       expect(misfits(parseHiveType(column.type), stored[column.key], column.name)).toEqual([]);
@@ -79,9 +90,16 @@ describe('the runs table against a stored run report', () => {
     ]);
   });
 
-  it('declares every key of the identity section (all are counters of the run)', () => {
-    const identities = parseHiveType(RUN_REPORT_COLUMNS.find((c) => c.key === 'identities')?.type ?? '');
-    const fields = identities.kind === 'struct' ? identities.fields.map(([name]) => name) : [];
-    expect(fields).toEqual(Object.keys(storedReport().identities ?? {}).map((k) => k.toLowerCase()));
+  it('declares every key of the identity and callback sections (all are counters of the run)', () => {
+    const report = storedReport();
+    for (const key of ['identities', 'callbacks'] as const) {
+      const type = parseHiveType(RUN_REPORT_COLUMNS.find((c) => c.key === key)?.type ?? '');
+      const fields = type.kind === 'struct' ? type.fields.map(([name]) => name) : [];
+      expect(fields.sort(), key).toEqual(
+        Object.keys(report[key] ?? {})
+          .map((k) => k.toLowerCase())
+          .sort(),
+      );
+    }
   });
 });

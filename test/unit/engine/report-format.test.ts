@@ -1,9 +1,11 @@
 /**
- * The printed run report's sections added by other passes: the identity capture's (issue 24) and
- * the one-to-one pass's (issue 26), each printed only when the run report has it.
+ * The printed run report's sections added by other passes: the identity capture's (issue 24), the
+ * one-to-one pass's (issue 26) and the callback materialization's (issue 25), each printed only
+ * when the run report has it.
  */
 import { describe, expect, it } from 'vitest';
 import { emptyC2cReport, noteSkipped } from '../../../functions/engine/c2c-report.ts';
+import type { CallbackMaterializeReport } from '../../../functions/engine/callback-materialize.ts';
 import type { IdentityReport } from '../../../functions/engine/identity-capture.ts';
 import { emptyReport } from '../../../functions/engine/report.ts';
 import { formatReport, type StoredRunReport } from '../../../functions/engine/report-format.ts';
@@ -13,6 +15,7 @@ const APP = 1400000001;
 function identities(over: Partial<IdentityReport> = {}): IdentityReport {
   return {
     calls: { groupInfo: 2, profiles: 3, members: 4 },
+    duringPaging: 1,
     budget: 40,
     otherCalls: 800,
     groupsFromPlanning: 5,
@@ -38,7 +41,7 @@ describe('formatReport: the identity capture', () => {
   it('prints calls by API against the budget and rows by kind with first sightings', () => {
     const report: StoredRunReport = { ...emptyReport('run1', APP, 0), identities: identities() };
     expect(linesOf(report, '  names:')).toEqual([
-      '  names: 9 calls (2 group info, 3 profiles, 4 members) of a budget of 40; 15 rows written (6 users, 1 groups, 8 members; 11 first sightings)',
+      '  names: 9 calls (2 group info, 3 profiles, 4 members; 1 while paging) of a budget of 40; 15 rows written (6 users, 1 groups, 8 members; 11 first sightings)',
     ]);
   });
 
@@ -53,7 +56,7 @@ describe('formatReport: the identity capture', () => {
       }),
     };
     expect(linesOf(report, '  names:')).toEqual([
-      '  names: 9 calls (2 group info, 3 profiles, 4 members) of a budget of 40; 15 rows written (6 users, 1 groups, 8 members; 11 first sightings); 127 left for the next run (120 users, 0 groups, 7 members)',
+      '  names: 9 calls (2 group info, 3 profiles, 4 members; 1 while paging) of a budget of 40; 15 rows written (6 users, 1 groups, 8 members; 11 first sightings); 127 left for the next run (120 users, 0 groups, 7 members)',
       "  names: 2 calls failed (their items stay pending); 3 pending items dropped over identities.maxPending; finished an interrupted run's commit first",
     ]);
   });
@@ -96,5 +99,49 @@ describe('formatReport: the one-to-one pass', () => {
 
   it('prints nothing about one-to-one history when the app has no c2c config', () => {
     expect(linesOf(emptyReport('run1', APP, 0), '  one-to-one')).toEqual([]);
+  });
+});
+
+describe('formatReport: the callback materialization', () => {
+  const callbacks: CallbackMaterializeReport = {
+    events: 40,
+    duplicates: 3,
+    replayed: 0,
+    unreadable: 0,
+    onlineOnly: 2,
+    ignored: 5,
+    messages: 25,
+    revisions: 4,
+    dissolutions: 1,
+    objects: 6,
+    objectsLeft: 0,
+    unreadableLines: 0,
+    commits: 2,
+    rolledForward: false,
+    elapsedMs: 300,
+  };
+
+  it('prints the events read and what they became', () => {
+    expect(linesOf({ ...emptyReport('run1', APP, 0), callbacks }, '  callbacks:')).toEqual([
+      '  callbacks: 40 events from 6 recorded objects in 2 commits; 25 messages, 4 revisions, 1 dissolutions; 3 duplicates, 2 online-only, 5 other commands',
+    ]);
+  });
+
+  it('adds replayed bodies, unreadable events, objects left and a rolled-forward commit', () => {
+    const troubled = {
+      ...callbacks,
+      replayed: 2,
+      unreadable: 1,
+      unreadableLines: 3,
+      objectsLeft: 4,
+      rolledForward: true,
+    };
+    expect(linesOf({ ...emptyReport('run1', APP, 0), callbacks: troubled }, '  callbacks:')[1]).toBe(
+      "  callbacks: 2 events delivered again with another body (kept, flagged); 1 unreadable or quarantined events and 3 unreadable lines (kept in callback_events); 4 recorded objects left for the next run; finished an interrupted run's commit first",
+    );
+  });
+
+  it('prints nothing about callbacks for an app without a callback token', () => {
+    expect(linesOf(emptyReport('run1', APP, 0), '  callbacks:')).toEqual([]);
   });
 });
