@@ -8,6 +8,15 @@
  */
 import type { CallbackEventRow } from '../domain/callback-event.ts';
 import {
+  CALLBACK_ROWS_FOLDER,
+  type CallbackMessageRow,
+  type CallbackProvenance,
+  type CallbackRevisionRow,
+  type CallbackRowKind,
+  type DissolutionRow,
+} from '../domain/callback-materialize.ts';
+import { RECORD_COLUMNS } from './message-schema.ts';
+import {
   type ArchiveLocationProps,
   type ArchiveTableDefinition,
   type ColumnSpec,
@@ -51,4 +60,113 @@ export function callbackEventsTable(props: ArchiveLocationProps): ArchiveTableDe
     locationTemplate: CALLBACKS_LOCATION_TEMPLATE,
     dtComment: 'Date the receiver got the request, in the archive time zone (YYYY-MM-DD)',
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Materialized rows (functions/domain/callback-materialize.ts)
+// ---------------------------------------------------------------------------------------------
+
+export const CALLBACK_MESSAGE_ROWS_TABLE = 'callback_message_rows';
+export const CALLBACK_REVISIONS_TABLE = 'callback_revisions';
+export const GROUP_DISSOLUTIONS_TABLE = 'group_dissolutions';
+
+const PROVENANCE: ColumnSpec<CallbackProvenance> = {
+  event_key: ['string', 'The event this row came from (callback_events.event_key)'],
+  body_sha256: ['string', 'The hash of the delivered body it was read from'],
+  event_time: ['bigint', 'EventTime, epoch milliseconds'],
+  received_at: ['bigint', 'When the receiver got the event, epoch milliseconds'],
+  replayed: ['boolean', 'True when an earlier delivery of this event came with another body'],
+};
+
+const MESSAGE_EXTRA: ColumnSpec<Pick<CallbackMessageRow, 'source' | 'unconfirmed'>> = {
+  source: ['string', "Always 'callback'"],
+  unconfirmed: ['boolean', 'Always true: the Sign does not cover the body'],
+};
+
+const recordColumn = (name: string): readonly [string, string] => {
+  const column = RECORD_COLUMNS.find((c) => c.name === name);
+  if (column === undefined) throw new RangeError(`no message column ${name}`);
+  return [column.athenaType, column.comment];
+};
+
+const REVISION_COLUMNS: ColumnSpec<CallbackRevisionRow> = {
+  sdk_app_id: ['bigint', 'Tencent SDKAppID'],
+  group_id: ['string', 'GroupId'],
+  topic_id: ['string', 'TopicId, null outside topics'],
+  msg_seq: ['bigint', 'MsgSeq of the message changed'],
+  change: ['string', 'recalled or modified'],
+  changed_by: ['string', 'Operator_Account: who recalled or edited it'],
+  changed_at: ['bigint', 'EventTime of the recall or edit, epoch milliseconds'],
+  msg_body: recordColumn('msg_body'),
+  text: ['string', 'Text elements of the new content joined with a newline (null for a recall)'],
+  cloud_custom_data: ['string', 'CloudCustomData of the new content'],
+  ...PROVENANCE,
+};
+
+const DISSOLUTION_COLUMNS: ColumnSpec<DissolutionRow> = {
+  sdk_app_id: ['bigint', 'Tencent SDKAppID'],
+  group_id: ['string', 'GroupId of the dissolved group'],
+  group_type: ['string', 'Type, e.g. Public, Work'],
+  name: ['string', 'Name of the group when it was dissolved'],
+  owner_account: ['string', 'Owner_Account'],
+  members: ['array<string>', 'Member_Account of every member listed by the event'],
+  dissolved_at: ['bigint', 'EventTime of the dissolution, epoch milliseconds'],
+  ...PROVENANCE,
+};
+
+/** One table of materialized rows: its name, its kind's folder and its columns. */
+export interface CallbackRowTable {
+  readonly name: string;
+  readonly kind: CallbackRowKind;
+  readonly description: string;
+  readonly dtComment: string;
+  readonly columns: GlueColumn[];
+}
+
+export const CALLBACK_ROW_TABLES: readonly CallbackRowTable[] = [
+  {
+    name: CALLBACK_MESSAGE_ROWS_TABLE,
+    kind: 'messages',
+    description: 'Group messages as send callbacks told them, once per event and body (unconfirmed)',
+    dtComment: 'The message date (MsgTime) in the archive time zone, as messages.dt',
+    columns: [
+      ...RECORD_COLUMNS.map((c) => ({ name: c.name, type: c.athenaType, comment: c.comment })),
+      ...columnsOf(PROVENANCE),
+      ...columnsOf(MESSAGE_EXTRA),
+    ],
+  },
+  {
+    name: CALLBACK_REVISIONS_TABLE,
+    kind: 'revisions',
+    description: 'Recalls and edits as callbacks told them: who (changed_by) and when (changed_at)',
+    dtComment: 'The date of the recall or edit (EventTime) in the archive time zone',
+    columns: columnsOf(REVISION_COLUMNS),
+  },
+  {
+    name: GROUP_DISSOLUTIONS_TABLE,
+    kind: 'dissolutions',
+    description: 'Groups dissolved, as Group.CallbackAfterGroupDestroyed told it: when, owner, name, members',
+    dtComment: 'The date of the dissolution (EventTime) in the archive time zone',
+    columns: columnsOf(DISSOLUTION_COLUMNS),
+  },
+];
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Athena projection placeholders, not a JS template.
+const PARTITION_TEMPLATE = 'sdkappid=${sdkappid}/dt=${dt}/';
+
+/** The folder of one kind of materialized rows under the archive root. */
+export const callbackRowsFolder = (kind: CallbackRowKind) => `${CALLBACK_ROWS_FOLDER}${kind}/`;
+
+/** gzip NDJSON under `callback-rows/<kind>/sdkappid=<id>/dt=<date>/`, partitioned and projected like `messages`. */
+export function callbackRowTables(props: ArchiveLocationProps): ArchiveTableDefinition[] {
+  return CALLBACK_ROW_TABLES.map((table) =>
+    rowTable(props, {
+      name: table.name,
+      description: table.description,
+      columns: table.columns,
+      folder: callbackRowsFolder(table.kind),
+      locationTemplate: `${callbackRowsFolder(table.kind)}${PARTITION_TEMPLATE}`,
+      dtComment: table.dtComment,
+    }),
+  );
 }

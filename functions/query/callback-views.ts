@@ -15,6 +15,8 @@
  * newline, as `messages.text`). The pull side is the first capture (revision 0) of messages sent
  * since the app's first recorded callback: before it, a missing callback means nothing.
  */
+
+import { MATERIALIZED_QUERIES } from './callback-materialized-queries.ts';
 import { CALLBACK_EVENTS_TABLE } from './callback-tables.ts';
 
 /** A view column's shape (functions/query/views.ts, which imports this file, defines it). */
@@ -174,4 +176,5 @@ FROM compared
 WHERE side = 'callback-only'
 ORDER BY sdk_app_id, group_id, topic, msg_seq`,
   },
+  ...MATERIALIZED_QUERIES,
 ];

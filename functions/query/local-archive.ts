@@ -20,7 +20,13 @@ import { IDENTITY_KINDS } from '../domain/identity-rows.ts';
 import { MANIFEST_COLUMNS } from '../domain/media-manifest.ts';
 import { assertTimeZone } from '../domain/partition.ts';
 import { C2C_FOLDER, C2C_MESSAGES_TABLE, c2cColumns } from './c2c-tables.ts';
-import { CALLBACK_EVENTS_TABLE, CALLBACKS_FOLDER, callbackEventColumns } from './callback-tables.ts';
+import {
+  CALLBACK_EVENTS_TABLE,
+  CALLBACK_ROW_TABLES,
+  CALLBACKS_FOLDER,
+  callbackEventColumns,
+  callbackRowsFolder,
+} from './callback-tables.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
 import { IDENTITY_TABLES, identityColumns, identityFolder } from './identity-tables.ts';
 import { MEDIA_COLUMN_SPEC, MEDIA_TABLE } from './media-table.ts';
@@ -77,6 +83,17 @@ const CALLBACK_MIRROR: readonly MirrorColumn[] = callbackEventColumns().map((c) 
 }));
 
 /** The one-to-one rows' mirror (issue 26), from the same column list as the Glue table. */
+/** The materialized callback rows' mirrors (issue 25), from the same column lists as the Glue tables. */
+const CALLBACK_ROW_MIRRORS = CALLBACK_ROW_TABLES.map((table) => ({
+  name: table.name,
+  folder: callbackRowsFolder(table.kind),
+  columns: table.columns.map((c) => ({
+    key: c.name,
+    name: c.name,
+    type: toDuckDbType(parseHiveType(c.type), { jsonFields: new Set(['msg_content']) }),
+  })),
+}));
+
 const C2C_MIRROR: readonly MirrorColumn[] = c2cColumns().map((c) => ({
   key: c.name,
   name: c.name,
@@ -190,6 +207,14 @@ export async function mirrorLocalArchive(
     columns: C2C_MIRROR,
     compression: 'gzip',
   });
+  for (const mirror of CALLBACK_ROW_MIRRORS) {
+    await createMirror(runner, {
+      name: mirror.name,
+      glob: `${base}/${mirror.folder}sdkappid=*/dt=*/*.ndjson.gz`,
+      columns: mirror.columns,
+      compression: 'gzip',
+    });
+  }
   for (const view of VIEWS) {
     await exec(
       runner,
