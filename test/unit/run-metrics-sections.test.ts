@@ -3,11 +3,13 @@
  * the identity capture's (issue 24) and the one-to-one pass's (issue 26), each only when the run
  * has the section, summed over kinds and APIs as docs/operations.md describes them.
  */
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { emptyC2cReport } from '../../functions/engine/c2c-report.ts';
 import type { IdentityReport } from '../../functions/engine/identity-capture.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
 import type { StoredRunReport } from '../../functions/engine/report-format.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/lambda/contract.ts';
 import { type MetricsSink, recordRunMetrics } from '../../functions/lambda/run-metrics.ts';
 
 const NOW = Date.UTC(2026, 11, 7);
@@ -72,5 +74,23 @@ describe('run metrics of the report sections', () => {
     const names = [...recorded(emptyReport('r', 1400000000, NOW)).keys()];
     expect(names.filter((n) => n.startsWith('Identity') || n.startsWith('C2c'))).toEqual([]);
     expect(names).toContain('MessagesArchived');
+  });
+});
+
+describe('run metrics through Powertools', () => {
+  it('are published with the service and SdkAppId dimensions, which the per-app alarms watch (infra/constructs/callback-receiver.ts)', () => {
+    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+    const c2c = { ...emptyC2cReport(), messages: 7 };
+    recordRunMetrics(metrics, { ...emptyReport('r', 1400000000, NOW), messages: 40, c2c }, 7, NOW);
+    const emf = metrics.serializeMetrics();
+    const [directive] = emf._aws.CloudWatchMetrics;
+    expect(directive?.Namespace).toBe('TencentChatArchiver');
+    expect(directive?.Dimensions).toEqual([['service', 'SdkAppId']]);
+    expect(emf).toMatchObject({
+      service: 'tencent-chat-archiver',
+      SdkAppId: '1400000000',
+      MessagesArchived: 40,
+      C2cMessagesArchived: 7,
+    });
   });
 });
