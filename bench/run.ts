@@ -261,9 +261,12 @@ async function engineSection(section: SectionName, title: string, dataset: Datas
       dataset,
       async (sim) => {
         const min = minimumCalls(sim);
-        const result = figures(sim, min, await engine(sim, `${section}: ${title}, ${mode}`));
+        const measured = await engine(sim, `${section}: ${title}, ${mode}`, { trace: true });
+        const result = figures(sim, min, measured);
         results.push(result);
         process.stderr.write(`  ${section} ${mode}: ${JSON.stringify(result)}\n`);
+        if (measured.trace)
+          process.stderr.write(`  ${section} ${mode}: trace: ${describeTrace(measured.trace)}\n`);
       },
       mode,
     );
