@@ -10,7 +10,8 @@
  *   partition columns last, in Athena's order.
  * - Where DuckDB differs, the difference is contained: DuckDB matches JSON keys to struct fields
  *   case-sensitively, so `msg_content` (the API's mixed-case `MsgContent`) and the run report's
- *   `errors` are read as JSON instead of structs; the views read neither.
+ *   `errors`, `media` and passes' sections (`identities`, `c2c`, `callbacks`) are read as JSON
+ *   instead of structs; the views read them with JSON paths.
  * - Athena's hidden `"$path"` (the object a row came from) is a column named `$path` here.
  * - The archive folder's own name is matched literally: DuckDB reads every path as a glob, so a `[`,
  *   `*` or `?` in it would match other folders, or none (see {@link globLiteral}).
@@ -50,7 +51,7 @@ const MESSAGE_MIRROR: readonly MirrorColumn[] = RECORD_COLUMNS.map((c) => ({
 }));
 
 /** Run-report columns whose nested keys are camelCase: read as JSON (see the file header). */
-const RUN_JSON_COLUMNS = new Set(['errors', 'media']);
+const RUN_JSON_COLUMNS = new Set(['errors', 'media', 'identities', 'c2c', 'callbacks']);
 
 const RUN_MIRROR: readonly MirrorColumn[] = RUN_REPORT_COLUMNS.map((c) => ({
   key: c.key,
