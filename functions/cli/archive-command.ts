@@ -5,7 +5,7 @@ import { composeAppRun, openStore, type Runtime } from '../composition.ts';
 import { MAX_DEADLINE_SECONDS } from '../config/schema.ts';
 import { ConfigError } from '../domain/errors.ts';
 import type { RunReport } from '../engine/report.ts';
-import { formatReport } from '../engine/report-format.ts';
+import { formatReport, type StoredRunReport } from '../engine/report-format.ts';
 import { runArchive } from '../engine/run-archive.ts';
 import { EXIT, exitCodeForReports } from './exit-codes.ts';
 import { loadConfigFile } from './load-config.ts';
@@ -53,7 +53,7 @@ export async function runArchiveCommand(runtime: Runtime, args: ArchiveArgs): Pr
  * The reports as printed, every string in them (group ids and error texts come from the server)
  * with control and bidi characters escaped.
  */
-export function formatRunReports(reports: readonly RunReport[], location: string): string {
+export function formatRunReports(reports: readonly StoredRunReport[], location: string): string {
   const text = reports.map((report) => `${formatReport(terminalSafeData(report))}\n`).join('');
   return `${text}archive: ${terminalSafe(location)}\n`;
 }

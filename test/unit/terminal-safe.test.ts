@@ -12,6 +12,7 @@ import {
   terminalSafeLines,
 } from '../../functions/adapters/logging/terminal-safe.ts';
 import { formatRunReports } from '../../functions/cli/archive-command.ts';
+import { emptyC2cReport, noteSkipped } from '../../functions/engine/c2c-report.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
 
 /** Set the title, clear the screen, forge a log line, and spoof with an override and a C1 CSI. */
@@ -66,6 +67,17 @@ describe('CLI printers', () => {
     expect(text).toContain(`FATAL: ${terminalSafe(HOSTILE)}`);
     expect(text).toContain('archive: /tmp/archive\\u001b[2J\n');
     // The report's own line breaks stay: one line per item, none forged.
+    expect(text.split('\n').filter((l) => l.startsWith('error forged'))).toEqual([]);
+  });
+
+  it('print a one-to-one pair with hostile account ids escaped (the c2c section of the report)', () => {
+    const c2c = { ...emptyC2cReport(), done: true };
+    noteSkipped(c2c, JSON.stringify([HOSTILE, 'bob']), `account gone: ${HOSTILE}`);
+    const text = formatRunReports([{ ...emptyReport('run1', 1400000000, 0), c2c }], '/tmp/archive');
+    expect(text).not.toMatch(RAW);
+    expect(text).toContain(
+      `one-to-one skipped: ${terminalSafe(JSON.stringify([HOSTILE, 'bob']))}: account gone:`,
+    );
     expect(text.split('\n').filter((l) => l.startsWith('error forged'))).toEqual([]);
   });
 
