@@ -358,7 +358,10 @@ async function diff(
     pending: { groups: [], users: [], members: [] },
     rollCall: 0,
   };
-  for (const kind of IDENTITY_KINDS) {
+  // The three kinds' shards share the 16 reads in flight (the kinds one after the other left the
+  // store idle at each kind's last reads).
+  const shardIo = pLimit(SHARDS_IN_FLIGHT);
+  const diffKind = async (kind: IdentityKind): Promise<void> => {
     const byShard = new Map<string, IdentityRow[]>();
     for (const row of observed[kind]) {
       const shard = shardOf(identityKey(kind, row));
@@ -366,7 +369,6 @@ async function diff(
       list.push(row);
       byShard.set(shard, list);
     }
-    const shardIo = pLimit(SHARDS_IN_FLIGHT);
     await Promise.all(
       [...byShard.keys()].map((shard) =>
         shardIo(async () => {
@@ -383,7 +385,8 @@ async function diff(
     const keyed = commit.rows[kind].map((row) => [identityKey(kind, row), row] as const);
     keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     commit.rows[kind] = keyed.map(([, row]) => row);
-  }
+  };
+  await Promise.all(IDENTITY_KINDS.map(diffKind));
   return commit;
 }
 
