@@ -28,13 +28,21 @@ export interface CallbackCursor {
   readonly read: readonly string[];
 }
 
+/** Which hourly `get_history` files the pass has fetched (functions/domain/history-file.ts). */
+export interface HistoryFilesCursor {
+  /** Beijing hours (`YYYYMMDDHH`) whose C2C files were all fetched, kept, and read; sorted. */
+  readonly fetched: readonly string[];
+}
+
 /** The witnesses' cursor object. */
 export interface WitnessCursor {
   readonly version: 1;
   readonly callbacks: CallbackCursor | null;
+  /** Absent from cursors written before the hourly files: null. */
+  readonly historyFiles: HistoryFilesCursor | null;
 }
 
-export const EMPTY_WITNESS_CURSOR: WitnessCursor = { version: 1, callbacks: null };
+export const EMPTY_WITNESS_CURSOR: WitnessCursor = { version: 1, callbacks: null, historyFiles: null };
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -46,8 +54,19 @@ export function serializeWitnessCursor(cursor: WitnessCursor): string {
 export function parseWitnessCursor(text: string): WitnessCursor {
   const v: unknown = JSON.parse(text);
   if (!isJsonObject(v) || v.version !== 1) throw new TypeError('not a version-1 witness cursor');
-  const callbacks = v.callbacks;
-  if (callbacks === null) return EMPTY_WITNESS_CURSOR;
+  const { callbacks, historyFiles = null } = v;
+  let files: HistoryFilesCursor | null = null;
+  if (historyFiles !== null) {
+    if (
+      !isJsonObject(historyFiles) ||
+      !Array.isArray(historyFiles.fetched) ||
+      !historyFiles.fetched.every(isString)
+    ) {
+      throw new TypeError('witness cursor: historyFiles must be null or { fetched: hours }');
+    }
+    files = { fetched: historyFiles.fetched as string[] };
+  }
+  if (callbacks === null) return { version: 1, callbacks: null, historyFiles: files };
   if (
     !isJsonObject(callbacks) ||
     !isString(callbacks.from) ||
@@ -57,7 +76,11 @@ export function parseWitnessCursor(text: string): WitnessCursor {
   ) {
     throw new TypeError('witness cursor: callbacks must be null or { from: YYYY-MM-DD, read: keys }');
   }
-  return { version: 1, callbacks: { from: callbacks.from, read: callbacks.read as string[] } };
+  return {
+    version: 1,
+    callbacks: { from: callbacks.from, read: callbacks.read as string[] },
+    historyFiles: files,
+  };
 }
 
 /** The date after `date` (`YYYY-MM-DD`, calendar arithmetic). */

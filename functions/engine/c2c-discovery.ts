@@ -1,13 +1,16 @@
 /**
- * Pair discovery from the recorded callbacks (issue 26; docs/one-to-one.md, Witnesses), run by the
- * one-to-one pass before it pulls: reads the recorded callback objects the cursor has not read
- * (functions/domain/c2c-witness.ts), takes the pair and time each `C2C.CallbackAfterSendMsg` names,
- * and commits them into the pairs' shards with the new cursor, exactly once:
+ * Pair discovery (issue 26; docs/one-to-one.md, Witnesses), run by the one-to-one pass before it
+ * pulls: the recorded `C2C.CallbackAfterSendMsg` objects the cursor has not read
+ * (functions/domain/c2c-witness.ts), and the hourly C2C `get_history` files not fetched yet
+ * (functions/domain/history-file.ts: checked against the answer's sizes and MD5s and kept raw once
+ * under `history-files/`). Each names pairs and message times, committed into the pairs' shards
+ * with the new cursor, exactly once:
  *
  * intent (the shard objects and the cursor object about to be written) → the changed shards (each
  * read, merged and written create-only, one at a time) → the cursor → the head naming them with the
  * intent cleared → the replaced objects deleted. A run that dies before the head leaves an intent
- * the next run rolls back (C2cStateStore.open), and the same callbacks are read again.
+ * the next run rolls back (C2cStateStore.open), and the same callbacks and hours are read again
+ * (a raw file kept already is not written twice: its key is the file's).
  */
 import {
   type C2cPairState,
@@ -24,6 +27,7 @@ import {
   callbackDatePrefix,
   datesBetween,
   EMPTY_WITNESS_CURSOR,
+  type HistoryFilesCursor,
   type PairSighting,
   parseWitnessCursor,
   serializeWitnessCursor,
@@ -31,7 +35,17 @@ import {
   type WitnessCursor,
   withSighting,
 } from '../domain/c2c-witness.ts';
-import { StateCorruptError } from '../domain/errors.ts';
+import { PreconditionFailedError, StateCorruptError } from '../domain/errors.ts';
+import {
+  beijingHourStart,
+  fetchableHours,
+  HISTORY_FILE_EMPTY_AFTER_SEC,
+  type HistoryFilesApi,
+  historyFileKey,
+  historyFileMessages,
+  sightingOfHistoryLine,
+  verifyHistoryFile,
+} from '../domain/history-file.ts';
 import { gunzipNdjson } from '../domain/ndjson-gzip.ts';
 import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
@@ -49,6 +63,10 @@ export interface DiscoveryOptions {
   readonly retentionDays: number;
   /** The pass's next object part (shards and cursor share the pass's numbering). */
   readonly nextPart: () => number;
+  /** Read the recorded `C2C.CallbackAfterSendMsg` events (`c2c.fromCallbacks`). */
+  readonly fromCallbacks: boolean;
+  /** Fetch the hourly C2C files not fetched yet (`get_history`), when given. */
+  readonly historyFiles?: HistoryFilesApi | undefined;
 }
 
 /** What discovery did, for the run report. */
@@ -63,53 +81,165 @@ export interface DiscoveryOutcome {
   pairsDiscovered: number;
   /** Pairs whose `knownTime` moved. */
   pairsWitnessed: number;
+  /** Beijing hours whose C2C files were all fetched, checked and kept this run. */
+  historyHours: number;
+  /** Hourly files whose raw copy this run wrote (a file kept by an earlier, killed run is not counted). */
+  historyFilesKept: number;
+  /** Hourly files whose size or MD5 did not match the answer: their hour is fetched again next run. */
+  historyFilesRejected: number;
+  /** Lines of the hourly files that named a pair. */
+  historySightings: number;
 }
 
-/** Read the unread callbacks and commit what they name. */
-export async function discoverFromCallbacks(
+/** Read what the witnesses report since the cursor, and commit it with the new cursor. */
+export async function discoverPairs(
   deps: { store: ObjectStore; clock: Clock; logger: Logger; signal: AbortSignal },
   state: C2cStateStore,
   options: DiscoveryOptions,
 ): Promise<DiscoveryOutcome> {
-  const { store, clock } = deps;
-  const cursor = await readCursor(store, state.head.witnessKey);
-  const nowSec = Math.floor(clock.now() / 1000);
-  const today = dateInZone(nowSec, options.timeZone);
-  const previous: CallbackCursor = cursor.callbacks ?? {
-    from: dateInZone(Math.max(0, nowSec - options.retentionDays * 86_400), options.timeZone),
-    read: [],
-  };
+  const cursor = await readCursor(deps.store, state.head.witnessKey);
+  const nowSec = Math.floor(deps.clock.now() / 1000);
   const outcome: DiscoveryOutcome = {
     callbackObjects: 0,
     unreadableObjects: 0,
     sightings: 0,
     pairsDiscovered: 0,
     pairsWitnessed: 0,
+    historyHours: 0,
+    historyFilesKept: 0,
+    historyFilesRejected: 0,
+    historySightings: 0,
+  };
+  const found = new Map<string, PairSighting>();
+  const work = { nowSec, options, found, outcome };
+  const next: WitnessCursor = {
+    version: 1,
+    callbacks: options.fromCallbacks ? await readCallbacks(deps, cursor.callbacks, work) : cursor.callbacks,
+    historyFiles: options.historyFiles
+      ? await readHistoryFiles({ ...deps, api: options.historyFiles }, state, cursor.historyFiles, work)
+      : cursor.historyFiles,
+  };
+  if (found.size === 0 && JSON.stringify(next) === JSON.stringify(cursor)) return outcome;
+  await commit(deps, state, { found, cursor: next, options, outcome });
+  return outcome;
+}
+
+interface Work {
+  readonly nowSec: number;
+  readonly options: DiscoveryOptions;
+  readonly found: Map<string, PairSighting>;
+  readonly outcome: DiscoveryOutcome;
+}
+
+/** Keeps the newest time per pair. */
+function note(found: Map<string, PairSighting>, sighting: PairSighting): void {
+  const conversation = JSON.stringify(sighting.pair);
+  const known = found.get(conversation);
+  if (known === undefined || known.time < sighting.time) found.set(conversation, sighting);
+}
+
+/** The recorded callback objects not read yet: what they name into `found`; the next cursor. */
+async function readCallbacks(
+  deps: { store: ObjectStore; logger: Logger; signal: AbortSignal },
+  cursor: CallbackCursor | null,
+  work: Work,
+): Promise<CallbackCursor> {
+  const { store } = deps;
+  const { nowSec, options, outcome } = work;
+  const today = dateInZone(nowSec, options.timeZone);
+  const previous: CallbackCursor = cursor ?? {
+    from: dateInZone(Math.max(0, nowSec - options.retentionDays * 86_400), options.timeZone),
+    read: [],
   };
   const seen = new Set(previous.read);
   const newlyRead: string[] = [];
-  const found = new Map<string, PairSighting>();
   for (const dt of datesBetween(previous.from, today)) {
     for await (const key of store.list(callbackDatePrefix(options.sdkAppId, dt))) {
       deps.signal.throwIfAborted();
       if (seen.has(key) || !key.endsWith('.ndjson.gz')) continue;
       newlyRead.push(key);
       outcome.callbackObjects++;
-      if (!(await readCallbackObject(deps, key, found, outcome))) outcome.unreadableObjects++;
+      if (!(await readCallbackObject(deps, key, work))) outcome.unreadableObjects++;
     }
   }
   const closedBefore = dateInZone(Math.max(0, nowSec - CALLBACK_DATE_GRACE_SEC), options.timeZone);
-  const next: WitnessCursor = {
-    version: 1,
-    callbacks: advanceCallbackCursor(previous, newlyRead, closedBefore),
-  };
-  const unchanged =
-    cursor.callbacks !== null &&
-    next.callbacks?.from === cursor.callbacks.from &&
-    next.callbacks.read.length === cursor.callbacks.read.length;
-  if (found.size === 0 && unchanged) return outcome;
-  await commit(deps, state, { found, cursor: next, options, outcome });
-  return outcome;
+  return advanceCallbackCursor(previous, newlyRead, closedBefore);
+}
+
+/**
+ * The hours within the files' 7 days not fetched yet: each hour's C2C files downloaded, checked
+ * against the sizes and MD5s the answer states, kept raw once (create-only, a deterministic key),
+ * and their pairs into `found`. An hour is fetched once all its files passed; a file that fails the
+ * check leaves its hour for the next run. An hour Tencent still has no file for
+ * HISTORY_FILE_EMPTY_AFTER_SEC after it ended is taken as an hour without messages.
+ */
+async function readHistoryFiles(
+  deps: { api: HistoryFilesApi; logger: Logger; signal: AbortSignal },
+  state: C2cStateStore,
+  cursor: HistoryFilesCursor | null,
+  work: Work,
+): Promise<HistoryFilesCursor> {
+  const { nowSec, options, outcome } = work;
+  const hours = fetchableHours(nowSec);
+  const fetched = new Set((cursor?.fetched ?? []).filter((h) => hours.includes(h)));
+  for (const hour of hours) {
+    if (fetched.has(hour)) continue;
+    deps.signal.throwIfAborted();
+    const entries = await deps.api.getHistoryFiles('C2C', hour, deps.signal);
+    if (entries === null) {
+      if (beijingHourStart(hour) + 3_600 + HISTORY_FILE_EMPTY_AFTER_SEC <= nowSec) fetched.add(hour);
+      continue;
+    }
+    let passed = true;
+    for (const [index, entry] of entries.entries()) {
+      const bytes = await deps.api.download(entry.url, deps.signal);
+      const checked = verifyHistoryFile(entry, bytes);
+      if (!checked.ok) {
+        // The URL is not logged: a download link may carry a signature.
+        deps.logger.warn(
+          'an hourly history file does not match its answer; its hour is fetched again next run',
+          {
+            hour,
+            index,
+            reason: checked.reason,
+          },
+        );
+        outcome.historyFilesRejected++;
+        passed = false;
+        break;
+      }
+      const key = historyFileKey({
+        sdkAppId: options.sdkAppId,
+        chatType: 'C2C',
+        hour,
+        index,
+        gzipMd5: entry.gzipMd5,
+      });
+      if (await keepOnce(state, key, bytes)) outcome.historyFilesKept++;
+      for (const line of historyFileMessages(checked.text).messages) {
+        const sighting = sightingOfHistoryLine(line);
+        if (sighting === null) continue;
+        outcome.historySightings++;
+        note(work.found, sighting);
+      }
+    }
+    if (passed) {
+      fetched.add(hour);
+      outcome.historyHours++;
+    }
+  }
+  return { fetched: [...fetched].sort() };
+}
+
+/** Writes the raw file create-only; false when an earlier run kept it already. */
+async function keepOnce(state: C2cStateStore, key: string, body: Uint8Array): Promise<boolean> {
+  try {
+    await state.create(key, body, 'application/gzip');
+    return true;
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) return false;
+    throw error;
+  }
 }
 
 async function readCursor(store: ObjectStore, key: string | null): Promise<WitnessCursor> {
@@ -127,8 +257,7 @@ async function readCursor(store: ObjectStore, key: string | null): Promise<Witne
 async function readCallbackObject(
   deps: { store: ObjectStore; logger: Logger },
   key: string,
-  found: Map<string, PairSighting>,
-  outcome: DiscoveryOutcome,
+  work: Work,
 ): Promise<boolean> {
   const stored = await deps.store.get(key);
   if (!stored) return true; // deleted since the listing (a lifecycle rule): nothing to read
@@ -148,10 +277,8 @@ async function readCallbackObject(
     }
     const sighting = sightingOfCallback(row);
     if (sighting === null) continue;
-    outcome.sightings++;
-    const conversation = JSON.stringify(sighting.pair);
-    const known = found.get(conversation);
-    if (known === undefined || known.time < sighting.time) found.set(conversation, sighting);
+    work.outcome.sightings++;
+    note(work.found, sighting);
   }
   return true;
 }

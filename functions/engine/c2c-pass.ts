@@ -33,13 +33,14 @@ import {
 } from '../domain/c2c-record.ts';
 import { c2cShardKey, DEFAULT_C2C_SHARDS } from '../domain/c2c-state.ts';
 import { ArchiverError } from '../domain/errors.ts';
+import type { HistoryFilesApi } from '../domain/history-file.ts';
 import { gzipNdjson } from '../domain/ndjson-gzip.ts';
 import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger, RoamApi } from '../domain/ports.ts';
 import { isSkipTarget } from '../domain/retry-policy.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { RoamPage } from '../domain/tencent-types.ts';
-import { discoverFromCallbacks } from './c2c-discovery.ts';
+import { discoverPairs } from './c2c-discovery.ts';
 import { type C2cReport, emptyC2cReport, noteSkipped } from './c2c-report.ts';
 import { C2cStateStore } from './c2c-state-store.ts';
 
@@ -81,6 +82,8 @@ export interface C2cPassDeps {
   readonly fence: () => Promise<void>;
   readonly signal: AbortSignal;
   readonly stop?: AbortSignal | undefined;
+  /** The hourly `get_history` files (functions/domain/history-file.ts): fetched before the pull when given. */
+  readonly historyFiles?: HistoryFilesApi | undefined;
 }
 
 interface OpenShard {
@@ -134,7 +137,7 @@ class C2cPass {
     const opened = await C2cStateStore.open(deps, options.sdkAppId, options.shards ?? DEFAULT_C2C_SHARDS);
     this.state = opened.state;
     this.report.rolledBackObjects = opened.rolledBack;
-    if (options.fromCallbacks === true) await this.discover(opened.state);
+    if (options.fromCallbacks === true || deps.historyFiles !== undefined) await this.discover(opened.state);
     const shards = opened.state.head.shards;
     for (const pair of options.pairs) {
       const conversation = JSON.stringify(pair);
@@ -156,20 +159,26 @@ class C2cPass {
     return this.report;
   }
 
-  /** Pairs and their newest message times from the recorded callbacks, committed before the pull. */
+  /** Pairs and their newest message times from the witnesses, committed before the pull. */
   private async discover(state: C2cStateStore): Promise<void> {
     const { deps, options, report } = this;
-    const found = await discoverFromCallbacks(deps, state, {
+    const found = await discoverPairs(deps, state, {
       sdkAppId: options.sdkAppId,
       runId: options.runId,
       timeZone: options.timeZone,
       retentionDays: options.retentionDays,
       nextPart: () => this.shardPart++,
+      fromCallbacks: options.fromCallbacks === true,
+      historyFiles: deps.historyFiles,
     });
     report.callbackObjectsRead = found.callbackObjects;
     report.callbackSightings = found.sightings;
     report.pairsDiscovered = found.pairsDiscovered;
     report.pairsWitnessed = found.pairsWitnessed;
+    report.historyHours = found.historyHours;
+    report.historyFilesKept = found.historyFilesKept;
+    report.historyFilesRejected = found.historyFilesRejected;
+    report.historySightings = found.historySightings;
   }
 
   private stopped(): boolean {
@@ -477,6 +486,8 @@ export async function c2cForRun(
     readonly clock: Clock;
     readonly logger: Logger;
     readonly api: { serverNowMs(): number };
+    /** The hourly files' API, when the composition gives one (functions/domain/history-file.ts). */
+    readonly historyFiles?: HistoryFilesApi | undefined;
   },
   options: Omit<C2cPassOptions, 'pairs' | 'concurrency' | 'shards' | 'observedAtSec' | 'retentionDays'> & {
     readonly c2c: C2cRunOptions;
@@ -485,10 +496,10 @@ export async function c2cForRun(
   },
   run: Pick<C2cPassDeps, 'fence' | 'signal' | 'stop'> & { observedAtSec: number },
 ): Promise<C2cReport> {
-  const { roam, store, clock, logger, api } = deps;
+  const { roam, store, clock, logger, api, historyFiles } = deps;
   if (!roam) throw new ArchiverError('one-to-one history is configured but no RoamApi was composed');
   return runC2cPass(
-    { roam, store, clock, logger, serverNowMs: () => api.serverNowMs(), ...run },
+    { roam, store, clock, logger, serverNowMs: () => api.serverNowMs(), historyFiles, ...run },
     {
       ...options,
       ...options.c2c,

@@ -19,6 +19,14 @@ export interface C2cReport {
   callbackObjectsRead: number;
   /** One-to-one send events among them that named a pair. */
   callbackSightings: number;
+  /** Beijing hours whose hourly C2C files were all fetched, checked and kept this run. */
+  historyHours: number;
+  /** Hourly files whose raw copy this run wrote under `history-files/`. */
+  historyFilesKept: number;
+  /** Hourly files whose size or MD5 did not match the answer (their hour is fetched again next run). */
+  historyFilesRejected: number;
+  /** Lines of the hourly files that named a pair. */
+  historySightings: number;
   /** Pairs whose window this run paged. */
   pairsPulled: number;
   /** Pairs whose window closed (caught up). */
@@ -57,6 +65,10 @@ export function emptyC2cReport(): C2cReport {
     pairsWitnessed: 0,
     callbackObjectsRead: 0,
     callbackSightings: 0,
+    historyHours: 0,
+    historyFilesKept: 0,
+    historyFilesRejected: 0,
+    historySightings: 0,
     pairsPulled: 0,
     pairsCaughtUp: 0,
     pairsLeftOpen: 0,

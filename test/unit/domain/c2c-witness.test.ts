@@ -79,8 +79,14 @@ describe('the callback cursor', () => {
   });
 
   it('round-trips, and refuses a cursor of another shape', () => {
-    const cursor = { version: 1 as const, callbacks: { from: '2026-03-02', read: [key('2026-03-02', 2)] } };
+    const cursor = {
+      version: 1 as const,
+      callbacks: { from: '2026-03-02', read: [key('2026-03-02', 2)] },
+      historyFiles: { fetched: ['2026030100'] },
+    };
     expect(parseWitnessCursor(serializeWitnessCursor(cursor))).toEqual(cursor);
+    // A cursor written before the hourly files reads as without them.
+    expect(parseWitnessCursor('{"version":1,"callbacks":null}').historyFiles).toBeNull();
     expect(() => parseWitnessCursor('{"version":1,"callbacks":{"from":"03/02/2026","read":[]}}')).toThrow(
       TypeError,
     );

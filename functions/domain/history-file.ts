@@ -1,0 +1,179 @@
+/**
+ * Tencent's hourly message files (`v4/open_msg_svc/get_history`; docs/tencent-api.md, get_history)
+ * as a witness of one-to-one pairs (issue 26; docs/one-to-one.md, Witnesses): the hours a daily job
+ * may fetch, the check of a downloaded file against the sizes and MD5s the answer states, where its
+ * raw copy is kept, and the pairs and times its lines name.
+ *
+ * Hours are Beijing hours (`MsgTime` `YYYYMMDDHH`, "MsgTime 使用的是北京时间，不支持其他时区"; UTC+8, no
+ * daylight saving). A file is made after its hour ("一般1小时内处理完毕") and deleted 7 days later.
+ */
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { type SortedPair, sortPair } from './c2c-pairs.ts';
+import type { PairSighting } from './c2c-witness.ts';
+import { isJsonObject, isString } from './json-guards.ts';
+
+const HOUR = 3_600;
+const BEIJING_OFFSET_SEC = 8 * HOUR;
+/** The files are kept 7 days (docs/tencent-api.md, get_history). */
+export const HISTORY_FILE_DAYS = 7;
+/** A file is asked for once its hour ended this long ago ("一般1小时内处理完毕"). */
+export const HISTORY_FILE_READY_SEC = HOUR;
+/**
+ * The oldest hour asked for starts this long after the 7 days' edge: a file made an hour after its
+ * hour is deleted 7 days after it was made, so the margin keeps clear of files about to go.
+ */
+export const HISTORY_FILE_EDGE_SEC = 2 * HOUR;
+
+const HOUR_NAME = /^(\d{4})(\d{2})(\d{2})(\d{2})$/;
+
+/** The Beijing hour (`YYYYMMDDHH`) holding `epochSec`. */
+export function beijingHour(epochSec: number): string {
+  const d = new Date((Math.floor(epochSec / HOUR) * HOUR + BEIJING_OFFSET_SEC) * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}`;
+}
+
+/** When a Beijing hour starts, epoch seconds. @throws RangeError for a name that is not an hour */
+export function beijingHourStart(hour: string): number {
+  const m = HOUR_NAME.exec(hour);
+  if (m === null) throw new RangeError(`not an hour YYYYMMDDHH: ${JSON.stringify(hour)}`);
+  const [, y, mo, d, h] = m.map(Number) as [number, number, number, number, number];
+  const ms = Date.UTC(y, mo - 1, d, h);
+  if (beijingHour(ms / 1000 - BEIJING_OFFSET_SEC) !== hour) throw new RangeError(`no such hour ${hour}`);
+  return ms / 1000 - BEIJING_OFFSET_SEC;
+}
+
+/**
+ * The hours whose file can be fetched at `nowSec`, oldest first: ended at least
+ * {@link HISTORY_FILE_READY_SEC} ago, and starting inside the 7 days less {@link HISTORY_FILE_EDGE_SEC}.
+ */
+export function fetchableHours(nowSec: number): string[] {
+  const oldest = Math.ceil((nowSec - HISTORY_FILE_DAYS * 86_400 + HISTORY_FILE_EDGE_SEC) / HOUR) * HOUR;
+  const out: string[] = [];
+  for (let start = oldest; start + HOUR + HISTORY_FILE_READY_SEC <= nowSec; start += HOUR) {
+    out.push(beijingHour(start));
+  }
+  return out;
+}
+
+/** One `File[]` entry of a `get_history` answer. */
+export interface HistoryFileEntry {
+  readonly url: string;
+  /** The size and MD5 (hex) of the gzip file as downloaded. */
+  readonly gzipSize: number;
+  readonly gzipMd5: string;
+  /** The size and MD5 (hex) of the file once unzipped. */
+  readonly fileSize: number;
+  readonly fileMd5: string;
+}
+
+const md5Hex = (data: Uint8Array) => createHash('md5').update(data).digest('hex');
+
+/** A downloaded file, checked: its text, or why it does not match what the answer states. */
+export type VerifiedHistoryFile = { ok: true; text: string } | { ok: false; reason: string };
+
+/** Checks a download against the answer's `GzipSize`/`GzipMD5`, then `FileSize`/`FileMD5` once unzipped. */
+export function verifyHistoryFile(entry: HistoryFileEntry, gzip: Uint8Array): VerifiedHistoryFile {
+  if (gzip.byteLength !== entry.gzipSize) {
+    return { ok: false, reason: `gzip size ${gzip.byteLength}, the answer says ${entry.gzipSize}` };
+  }
+  if (md5Hex(gzip) !== entry.gzipMd5.toLowerCase()) return { ok: false, reason: 'gzip MD5 differs' };
+  let plain: Uint8Array;
+  try {
+    plain = gunzipSync(gzip);
+  } catch (error) {
+    return { ok: false, reason: `not gzip: ${String(error)}` };
+  }
+  if (plain.byteLength !== entry.fileSize) {
+    return { ok: false, reason: `file size ${plain.byteLength}, the answer says ${entry.fileSize}` };
+  }
+  if (md5Hex(plain) !== entry.fileMd5.toLowerCase()) return { ok: false, reason: 'file MD5 differs' };
+  return { ok: true, text: new TextDecoder().decode(plain) };
+}
+
+/**
+ * Where the raw copy of a file is kept, once (create-only):
+ * `history-files/sdkappid=<id>/chat=<c2c|group>/hour=<YYYYMMDDHH>/<index>-<gzip md5>.json.gz`,
+ * the same key for the same file whichever run fetched it.
+ */
+export function historyFileKey(input: {
+  sdkAppId: number;
+  chatType: 'C2C' | 'Group';
+  hour: string;
+  index: number;
+  gzipMd5: string;
+}): string {
+  beijingHourStart(input.hour);
+  if (!/^[0-9a-fA-F]{32}$/.test(input.gzipMd5)) throw new RangeError('gzipMd5 must be 32 hex digits');
+  if (!Number.isSafeInteger(input.index) || input.index < 0) throw new RangeError('invalid index');
+  const chat = input.chatType === 'C2C' ? 'c2c' : 'group';
+  return `history-files/sdkappid=${input.sdkAppId}/chat=${chat}/hour=${input.hour}/${input.index}-${input.gzipMd5.toLowerCase()}.json.gz`;
+}
+
+/**
+ * The messages of a file: the documented layout (a first line ending in `"MsgList":[`, one message
+ * a line with a trailing comma, a last line `]}`), or the same as one JSON document. A line that is
+ * not a JSON object is counted, not thrown.
+ */
+export function historyFileMessages(text: string): {
+  messages: Record<string, unknown>[];
+  unreadable: number;
+} {
+  try {
+    const whole: unknown = JSON.parse(text);
+    if (isJsonObject(whole) && Array.isArray(whole.MsgList)) {
+      const messages = whole.MsgList.filter(isJsonObject);
+      return { messages, unreadable: whole.MsgList.length - messages.length };
+    }
+  } catch {
+    // Line by line, as the documentation's parser reads it.
+  }
+  const messages: Record<string, unknown>[] = [];
+  let unreadable = 0;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim().replace(/,$/, '');
+    if (line === '' || line === ']}' || line.endsWith('"MsgList":[')) continue;
+    try {
+      const value: unknown = JSON.parse(line);
+      if (isJsonObject(value)) messages.push(value);
+      else unreadable++;
+    } catch {
+      unreadable++;
+    }
+  }
+  return { messages, unreadable };
+}
+
+/**
+ * The pair and time a C2C file's line names: `From_Account` and `To_Account`, different and not
+ * empty, and `MsgTimestamp` (the files' spelling) or `MsgTimeStamp`, seconds. What a C2C line holds
+ * is not shown in the documentation's sample (a group one): a line without them names nothing.
+ */
+export function sightingOfHistoryLine(line: Record<string, unknown>): PairSighting | null {
+  const from = line.From_Account;
+  const to = line.To_Account;
+  if (!isString(from) || !isString(to) || from === '' || to === '' || from === to) return null;
+  const time = line.MsgTimestamp ?? line.MsgTimeStamp;
+  if (typeof time !== 'number' || !Number.isSafeInteger(time) || time < 0) return null;
+  const pair: SortedPair = sortPair(from, to);
+  return { pair, time };
+}
+
+/** The port the hourly-file job calls (an adapter over `get_history` and the download; tests fake it). */
+export interface HistoryFilesApi {
+  /**
+   * `get_history` for one Beijing hour of one chat type: its files, or null when Tencent has none
+   * (1004: not made yet, or no message in the hour).
+   */
+  getHistoryFiles(
+    chatType: 'C2C' | 'Group',
+    hour: string,
+    signal?: AbortSignal,
+  ): Promise<HistoryFileEntry[] | null>;
+  /** The bytes at a file's URL, as downloaded. */
+  download(url: string, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+/** An hour whose `get_history` says "none" this long after it ended is taken as an hour without messages. */
+export const HISTORY_FILE_EMPTY_AFTER_SEC = 6 * HOUR;
