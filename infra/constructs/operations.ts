@@ -273,6 +273,12 @@ export class Operations extends Construct {
           ),
         ],
         [
+          this.graph('Names: lookup calls', METRIC.identityCalls, props.sdkAppIds, 'Sum'),
+          this.graph('Names: rows written', METRIC.identityRows, props.sdkAppIds, 'Sum'),
+          this.graph('One-to-one: messages archived', METRIC.c2cMessagesArchived, props.sdkAppIds, 'Sum'),
+          this.graph('One-to-one: pairs pulled', METRIC.c2cPairsPulled, props.sdkAppIds, 'Sum'),
+        ],
+        [
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
             alarms,

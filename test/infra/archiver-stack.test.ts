@@ -480,6 +480,15 @@ describe('operations', () => {
     );
     expect(put?.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'TencentChatArchiver' } });
   });
+
+  it('graphs the names and one-to-one counts per app on the dashboard', () => {
+    const body = JSON.stringify(Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'))[0]);
+    for (const metric of ['IdentityCalls', 'IdentityRows', 'C2cMessagesArchived', 'C2cPairsPulled']) {
+      expect(body).toMatch(new RegExp(`TencentChatArchiver[^\\]]*${metric}[^\\]]*SdkAppId[^\\]]*1400000000`));
+    }
+    expect(body).toContain('Names: lookup calls');
+    expect(body).toContain('One-to-one: messages archived');
+  });
 });
 
 describe('the query side', () => {
