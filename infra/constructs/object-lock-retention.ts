@@ -26,7 +26,8 @@ import { BUNDLING } from './archiver-function.ts';
  * created once and never rewritten (functions/domain/partition.ts: message parts, fingerprint logs
  * and run reports named by run id and part; functions/domain/media-manifest.ts: manifest parts
  * likewise, media files by content; functions/domain/identity-capture.ts: identity rows by commit
- * version; callback rows by receiver and batch, or by Firehose's own unique names). Never `state/` (rewritten every checkpoint, media queue and
+ * version; callback rows by receiver and batch, or by Firehose's own unique names;
+ * functions/domain/callback-materialize.ts: materialized callback rows by commit version). Never `state/` (rewritten every checkpoint, media queue and
  * ledger too) nor `rescan/` (its progress object is rewritten).
  */
 export const LOCKED_PREFIXES = [
@@ -37,6 +38,7 @@ export const LOCKED_PREFIXES = [
   'runs/',
   'identities/',
   'callbacks/',
+  'callback-rows/',
 ] as const;
 
 export interface ObjectLockRetentionProps {

@@ -338,7 +338,16 @@ describe('the archive’s stateful resources and their keeping', () => {
       (k) => k.prefix,
     );
     expect([...prefixes].sort()).toEqual(
-      ['messages/', 'fingerprints/', 'media/', 'media-manifest/', 'runs/', 'identities/', 'callbacks/']
+      [
+        'messages/',
+        'fingerprints/',
+        'media/',
+        'media-manifest/',
+        'runs/',
+        'identities/',
+        'callbacks/',
+        'callback-rows/',
+      ]
         .map((p) => `archive/${p}`)
         .sort(),
     );
