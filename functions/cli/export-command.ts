@@ -16,6 +16,11 @@ import type { AthenaProgress } from '../adapters/aws/athena-runner.ts';
 import { formatBytes } from '../adapters/errors.ts';
 import { terminalSafe } from '../adapters/logging/terminal-safe.ts';
 import { DEFAULT_ARCHIVE_OUT, DEFAULT_TIME_ZONE } from '../config/schema.ts';
+import {
+  C2C_CONVERSATION_QUERY_NAME,
+  conversationParams,
+  parseConversationFlag,
+} from '../query/c2c-queries.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { type ExportFormat, formatForPath, renderExport } from '../query/export-format.ts';
 import {
@@ -37,9 +42,12 @@ import { runTranscriptCommand, TRANSCRIPT_USAGE } from './transcript-command.ts'
 
 /** The export lines of the CLI usage (main.ts prints them under its own "Usage:"). */
 export const EXPORT_USAGE = `  npm run export -- <named query | "SQL"> [--params key=value ...] --out <file.csv|file.jsonl>
+  npm run export -- --conversation <a,b | ["a","b"]> [--params from=<YYYY-MM-DD> to=<YYYY-MM-DD>] --out <file.csv|file.jsonl>
                     [--archive <dir|s3://bucket/prefix>] [--config <file.json>] [--time-zone <IANA zone>]
                     [--workgroup <name>] [--database <name>] [--timeout <seconds>] [--raw-csv]
                     [--allow-file-access] [--no-names]
+      --conversation a,b   one one-to-one conversation, the pair in either order (a JSON array when an
+                           account holds a comma); every day unless --params from/to narrow it
       --no-names           named queries without from_name, from_role and group_name (on by default:
                            the names valid at each message's time, docs/names.md)
       --allow-file-access  a local archive's SQL may read and write any file you can (read_text,
@@ -82,33 +90,15 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     'allow-file-access': { type: 'boolean', default: false },
     names: { type: 'boolean' },
     'no-names': { type: 'boolean' },
+    conversation: { type: 'string' },
   });
   if (values.names === true && values['no-names'] === true) {
     throw new QueryUsageError('--names and --no-names: give one of them', { field: '--no-names' });
   }
-  const [target, ...extra] = positionals;
-  if (target === undefined) throw new QueryUsageError('name a query or give SQL', { field: 'query' });
-  const rawParams = parseParamWords([...(values.params ?? []), ...extra]);
-  const named = findNamedQuery(target);
-  let query: ExportArgs['query'];
-  let params = new Map<string, ParamValue>();
-  if (named) {
-    query = named;
-    params = parseParams(named, rawParams);
-  } else if (/\s/.test(target.trim())) {
-    if (Object.keys(rawParams).length > 0) {
-      throw new QueryUsageError('--params: only named queries take parameters; write values into your SQL', {
-        field: '--params',
-      });
-    }
-    query = { sql: target };
-  } else {
-    throw new QueryUsageError(
-      `unknown named query ${JSON.stringify(target)} (known: ${NAMED_QUERIES.map((q) => q.name).join(', ')}); ` +
-        'SQL must be quoted as one argument',
-      { field: 'query' },
-    );
-  }
+  const { query, params } =
+    values.conversation === undefined
+      ? queryOf(positionals, values.params ?? [])
+      : conversationOf(values.conversation, positionals, values.params ?? []);
   if (values.out === undefined)
     throw new QueryUsageError('--out <file.csv|file.jsonl> is required', { field: '--out' });
   const format = formatForPath(values.out);
@@ -130,6 +120,52 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
     allowFileAccess: values['allow-file-access'] ?? false,
     names: values['no-names'] !== true,
   };
+}
+
+type QueryAndParams = Pick<ExportArgs, 'query' | 'params'>;
+
+/** The query of the first word (a named query, or SQL) and its `key=value` parameters. */
+function queryOf(positionals: readonly string[], paramWords: readonly string[]): QueryAndParams {
+  const [target, ...extra] = positionals;
+  if (target === undefined) throw new QueryUsageError('name a query or give SQL', { field: 'query' });
+  const rawParams = parseParamWords([...paramWords, ...extra]);
+  const named = findNamedQuery(target);
+  if (named) return { query: named, params: parseParams(named, rawParams) };
+  if (/\s/.test(target.trim())) {
+    if (Object.keys(rawParams).length > 0) {
+      throw new QueryUsageError('--params: only named queries take parameters; write values into your SQL', {
+        field: '--params',
+      });
+    }
+    return { query: { sql: target }, params: new Map() };
+  }
+  throw new QueryUsageError(
+    `unknown named query ${JSON.stringify(target)} (known: ${NAMED_QUERIES.map((q) => q.name).join(', ')}); ` +
+      'SQL must be quoted as one argument',
+    { field: 'query' },
+  );
+}
+
+/** `--conversation a,b`: the named query of one one-to-one conversation, the pair sorted (c2c-queries.ts). */
+function conversationOf(
+  flag: string,
+  positionals: readonly string[],
+  paramWords: readonly string[],
+): QueryAndParams {
+  const field = '--conversation';
+  if (positionals.some((word) => !word.includes('='))) {
+    throw new QueryUsageError(`${field}: give it instead of a query, not with one`, { field });
+  }
+  const query = findNamedQuery(C2C_CONVERSATION_QUERY_NAME);
+  if (query === undefined) throw new Error(`named query ${C2C_CONVERSATION_QUERY_NAME} is missing`);
+  const { from, to, ...other } = parseParamWords([...paramWords, ...positionals]);
+  const unknown = Object.keys(other)[0];
+  if (unknown !== undefined) {
+    throw new QueryUsageError(`--params ${unknown}: ${field} takes only from and to`, {
+      field: `--params ${unknown}`,
+    });
+  }
+  return { query, params: parseParams(query, conversationParams(parseConversationFlag(flag), { from, to })) };
 }
 
 function parseTimeout(text: string | undefined): number | undefined {

@@ -1,5 +1,6 @@
 /**
  * `npm run export -- transcript --params group_id=… from=… to=… [topic_id=…] --out chat.html`
+ * `npm run export -- transcript --conversation a,b [--params from=… to=…] --out chat.html`
  *
  * Writes one conversation as an HTML page (see `functions/query/transcript/render-html.ts`) and,
  * when media are archived, a folder beside it (`chat_files/`) with copies of the media the page
@@ -16,11 +17,17 @@ import { DEFAULT_ARCHIVE_OUT, DEFAULT_TIME_ZONE } from '../config/schema.ts';
 import { identityTimeline } from '../domain/identity-timeline.ts';
 import { type MediaRefPlace, mediaRefKey } from '../domain/media-refs.ts';
 import type { ObjectStore } from '../domain/storage.ts';
+import { ALL_DAYS, parseConversationFlag } from '../query/c2c-queries.ts';
 import { QueryUsageError } from '../query/errors.ts';
 import { archivedCopies } from '../query/media-manifest.ts';
 import { type NamedQuery, parseParams } from '../query/named-queries.ts';
 import type { QueryRunner } from '../query/port.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
+import {
+  type C2cConversationQuery,
+  loadC2cConversation,
+  messagesFromC2cRecords,
+} from '../query/transcript/c2c.ts';
 import { loadConversation } from '../query/transcript/load.ts';
 import { loadIdentities } from '../query/transcript/load-identities.ts';
 import {
@@ -50,7 +57,14 @@ const TRANSCRIPT_PARAMS: NamedQuery = {
   sql: '',
 };
 
+/** A conversation transcript's parameters: only the date range, every day by default. */
+const CONVERSATION_PARAMS: NamedQuery = {
+  ...TRANSCRIPT_PARAMS,
+  params: TRANSCRIPT_PARAMS.params.filter((p) => p.name !== 'group_id'),
+};
+
 export const TRANSCRIPT_USAGE = `  npm run export -- transcript --params group_id=<id> from=<YYYY-MM-DD> to=<YYYY-MM-DD> [topic_id=<id>]
+  npm run export -- transcript --conversation <a,b | ["a","b"]> [--params from=<YYYY-MM-DD> to=<YYYY-MM-DD>]
                     [--out <chat.html | folder/>] [--archive <dir|s3://bucket/prefix>] [--config <file.json>]
                     [--time-zone <IANA zone>] [--title <text>] [--workgroup <name>] [--database <name>]
                     [--no-names]   senders by account and the title by group id (names as of each
@@ -72,6 +86,8 @@ export interface TranscriptDeps extends ExportDeps {
 }
 
 interface TranscriptArgs {
+  /** `--conversation`: a one-to-one conversation's pair, sorted; null for a group's transcript. */
+  readonly conversation: readonly [string, string] | null;
   readonly groupId: string;
   readonly topicId: string | null;
   readonly from: string;
@@ -95,6 +111,7 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
     title: { type: 'string' },
     names: { type: 'boolean' },
     'no-names': { type: 'boolean' },
+    conversation: { type: 'string' },
   });
   if (values.names === true && values['no-names'] === true)
     throw new QueryUsageError('--names and --no-names: give one of them', { field: '--no-names' });
@@ -102,7 +119,20 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
   const { topic_id: topicId, ...rest } = raw;
   if (topicId === '')
     throw new QueryUsageError('--params topic_id: must not be empty', { field: '--params topic_id' });
-  const params = parseParams(TRANSCRIPT_PARAMS, rest);
+  const conversation = values.conversation === undefined ? null : parseConversationFlag(values.conversation);
+  if (conversation !== null && (rest.group_id !== undefined || topicId !== undefined)) {
+    throw new QueryUsageError('--conversation: a one-to-one conversation has no group_id or topic_id', {
+      field: '--conversation',
+    });
+  }
+  const params =
+    conversation === null
+      ? parseParams(TRANSCRIPT_PARAMS, rest)
+      : parseParams(CONVERSATION_PARAMS, {
+          from: rest.from ?? ALL_DAYS.from,
+          to: rest.to ?? ALL_DAYS.to,
+          ...rest,
+        });
   const out = outPath(values.out);
   if (!isFolder(out) && !/\.html?$/i.test(out)) {
     throw new QueryUsageError(
@@ -112,6 +142,7 @@ export function parseTranscriptArgs(argv: readonly string[]): TranscriptArgs {
   }
   const text = (name: string) => String(params.get(name)?.value ?? '');
   return {
+    conversation,
     groupId: text('group_id'),
     topicId: topicId ?? null,
     from: text('from'),
@@ -168,18 +199,33 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
   let named: { messages: TranscriptMessage[]; group: TranscriptGroup | undefined };
   try {
     if (!isS3Archive(archive)) deps.stderr(`duckdb: reading the local archive ${terminalSafe(archive)}\n`);
-    named = await loadNamedMessages(runner, store, args, (line) => deps.stderr(terminalSafeLines(line)));
+    const warn = (line: string) => deps.stderr(terminalSafeLines(line));
+    named =
+      args.conversation === null
+        ? await loadNamedMessages(runner, store, args, warn)
+        : await loadConversationMessages(runner, store, { ...args, pair: args.conversation }, warn);
   } finally {
     runner.close();
   }
   const { messages, group } = named;
+  const pair = args.conversation;
   const out = isFolder(args.out)
-    ? join(args.out, transcriptFileName(group, args.groupId, args.topicId))
+    ? join(
+        args.out,
+        pair === null
+          ? transcriptFileName(group, args.groupId, args.topicId)
+          : transcriptFileName(undefined, `${pair[0]} - ${pair[1]}`, null),
+      )
     : args.out;
-  const source = deps.mediaSource ?? (await manifestSource(store));
+  // One-to-one media are not archived yet (docs/one-to-one.md): each shows as not archived.
+  const source = pair !== null ? undefined : (deps.mediaSource ?? (await manifestSource(store)));
   const media = await copyMedia(messages, store, source, out);
   const html = renderTranscriptHtml({
-    title: args.title ?? transcriptTitle(group, args.groupId, args.topicId),
+    title:
+      args.title ??
+      (pair === null
+        ? transcriptTitle(group, args.groupId, args.topicId)
+        : conversationTitle(messages, pair)),
     source: archive,
     groupId: args.groupId,
     topicId: args.topicId,
@@ -190,6 +236,7 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
     messages,
     media: (ref) => media.map.get(mediaRefKey(ref)),
     ...(group === undefined ? {} : { group }),
+    ...(pair === null ? {} : { conversation: pair }),
   });
   const temp = `${out}.partial`;
   try {
@@ -230,6 +277,35 @@ async function loadNamedMessages(
   );
   const timeline = identityTimeline(args.groupId, rows);
   return { messages: withNames(messages, timeline), group: groupOf(messages, timeline) };
+}
+
+/**
+ * A one-to-one conversation's messages, each with its sender's nickname as of its time (the
+ * `identities/users/` rows of the apps that hold it; no group, so no name card); without rows, by
+ * account.
+ */
+async function loadConversationMessages(
+  runner: QueryRunner,
+  store: ObjectStore,
+  query: C2cConversationQuery & { readonly names: boolean },
+  warn: (line: string) => void,
+): Promise<{ messages: TranscriptMessage[]; group: undefined }> {
+  const conversation = await loadC2cConversation(runner, store, query, warn);
+  const messages = messagesFromC2cRecords(conversation.records);
+  if (!query.names) return { messages, group: undefined };
+  const rows = await loadIdentities(
+    store,
+    { sdkAppIds: conversation.sdkAppIds, groupId: null, accounts: new Set(query.pair) },
+    warn,
+  );
+  return { messages: withNames(messages, identityTimeline('', rows)), group: undefined };
+}
+
+/** `<name of a> and <name of b>`: each account's name at its last message, else the account. */
+function conversationTitle(messages: readonly TranscriptMessage[], pair: readonly [string, string]): string {
+  const nameOf = (account: string) =>
+    messages.findLast((m) => m.sender === account && m.from !== undefined)?.from?.name ?? account;
+  return `${nameOf(pair[0])} and ${nameOf(pair[1])}`;
 }
 
 /** The media source of the archive's own media manifests (empty when it has none). */

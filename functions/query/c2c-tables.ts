@@ -7,12 +7,15 @@
  * - `c2c_messages_current`: one row per message (app, conversation, `msg_key`), its latest
  *   revision, quarantined items left out; the pair's two accounts, the local time, the text and
  *   the element types beside the row's columns.
+ * - `c2c_messages_unreadable`: one row per item the archive kept but could not read as a message
+ *   (quarantined), with its pair, the reason and its exact text.
  * - `conversations`: one row per app and sorted pair: its accounts, the first and last message
  *   time and the number of messages (recalled ones counted, and counted apart).
  *
  * The column list is typed by `C2cRecord`, so a row key without a column fails the typecheck.
  */
 import { C2C_LOCATION_TEMPLATE, type C2cRecord, MSG_FLAG_RECALLED } from '../domain/c2c-record.ts';
+import { EXTRA_REASON_KEY } from '../domain/record.ts';
 import { RECORD_COLUMNS } from './message-schema.ts';
 import {
   type ArchiveLocationProps,
@@ -158,6 +161,35 @@ export const C2C_MESSAGES_CURRENT_VIEW = {
     pass('change', 'string', 'What the latest revision changed (null for revision 0)'),
     pass('sdkappid', 'string', 'Partition: the SDKAppID'),
     pass('dt', 'string', 'Partition: filter on it to limit bytes scanned'),
+  ] satisfies ViewColumn[],
+};
+
+export const C2C_MESSAGES_UNREADABLE_VIEW = {
+  name: 'c2c_messages_unreadable',
+  description:
+    'One row per one-to-one item the archive kept but could not read as a message, with its exact text',
+  from: C2C_MESSAGES_TABLE,
+  source: 'unreadable' as const,
+  columns: [
+    pass('sdk_app_id', 'bigint', 'SDKAppID'),
+    pass('conversation', 'string', 'The sorted pair as a JSON array'),
+    { name: 'account_a', hiveType: 'string', ...account(0), comment: 'The lower account of the pair' },
+    { name: 'account_b', hiveType: 'string', ...account(1), comment: 'The higher account of the pair' },
+    pass('msg_key', 'string', 'MsgKey, if readable'),
+    pass('from_account', 'string', 'From_Account, if readable'),
+    pass('to_account', 'string', 'To_Account, if readable'),
+    pass('msg_time', 'bigint', 'The time it was filed at'),
+    { name: 'sent_at', hiveType: 'string', ...localTime('msg_time'), comment: 'Local time it was filed at' },
+    {
+      name: 'reason',
+      hiveType: 'string',
+      athena: `json_extract_scalar(extra, '$["${EXTRA_REASON_KEY}"]')`,
+      duckdb: `json_extract_string(extra, '$."${EXTRA_REASON_KEY}"')`,
+      comment: 'Why it could not be read',
+    },
+    pass('raw', 'string', 'Its exact JSON text, as served'),
+    pass('sdkappid', 'string', 'Partition: the SDKAppID'),
+    pass('dt', 'string', 'Partition: the date it was filed under'),
   ] satisfies ViewColumn[],
 };
 

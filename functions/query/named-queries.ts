@@ -15,6 +15,7 @@
  * (`namesSql`: `messages_named`, or the same joins for unreadable items and changes) that adds
  * `from_name`, `from_role` and `group_name`; without names, the columns are exactly as before.
  */
+import { C2C_QUERIES } from './c2c-queries.ts';
 import { CALLBACK_QUERIES } from './callback-views.ts';
 import { QueryUsageError } from './errors.ts';
 import type { ParamValue, QueryResult, QueryRunner, SqlDialect } from './port.ts';
@@ -205,6 +206,7 @@ WHERE dt BETWEEN :from AND :to
 ORDER BY started_at, run_id`,
   },
   ...CALLBACK_QUERIES,
+  ...C2C_QUERIES,
 ];
 
 /** Looks up a named query. */

@@ -23,7 +23,7 @@
 import { Buffer } from 'node:buffer';
 import { assertTimeZone } from '../domain/partition.ts';
 import { EXTRA_REASON_KEY } from '../domain/record.ts';
-import { C2C_MESSAGES_CURRENT_VIEW, CONVERSATIONS_VIEW } from './c2c-tables.ts';
+import { C2C_MESSAGES_CURRENT_VIEW, C2C_MESSAGES_UNREADABLE_VIEW, CONVERSATIONS_VIEW } from './c2c-tables.ts';
 import { CALLBACK_MESSAGES_VIEW } from './callback-views.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
 import { IDENTITY_TABLES } from './identity-tables.ts';
@@ -759,6 +759,7 @@ export const VIEWS: readonly ViewSpec[] = [
   MESSAGES_NAMED_VIEW,
   CALLBACK_MESSAGES_VIEW,
   C2C_MESSAGES_CURRENT_VIEW,
+  C2C_MESSAGES_UNREADABLE_VIEW,
   CONVERSATIONS_VIEW,
 ];
 

@@ -19,6 +19,7 @@ import {
   C2C_FOLDER,
   C2C_MESSAGES_CURRENT_VIEW,
   C2C_MESSAGES_TABLE,
+  C2C_MESSAGES_UNREADABLE_VIEW,
   CONVERSATIONS_VIEW,
   c2cMessagesTable,
 } from '../../functions/query/c2c-tables.ts';
@@ -90,6 +91,7 @@ const NAME_READERS: ReadonlySet<string> = new Set([
 const C2C_READERS: ReadonlySet<string> = new Set([
   C2C_MESSAGES_TABLE,
   C2C_MESSAGES_CURRENT_VIEW.name,
+  C2C_MESSAGES_UNREADABLE_VIEW.name,
   CONVERSATIONS_VIEW.name,
 ]);
 

@@ -18,6 +18,7 @@ import {
   conversationOf,
   parseC2cRecordLine,
   serializeC2cRecord,
+  toQuarantinedC2cRecord,
 } from '../../functions/domain/c2c-record.ts';
 import { runArchive } from '../../functions/engine/run-archive.ts';
 import type { QueryRunner } from '../../functions/query/port.ts';
@@ -40,6 +41,7 @@ let dir = '';
 let db: QueryRunner;
 let archived: C2cRecord[] = [];
 let revised: C2cRecord;
+let unreadable: C2cRecord;
 
 async function rowsOf(store: LocalFolderStore): Promise<{ key: string; row: C2cRecord }[]> {
   const out: { key: string; row: C2cRecord }[] = [];
@@ -104,7 +106,22 @@ beforeAll(async () => {
     observed_at: (first.row.observed_at ?? 0) + 60,
   };
   const folder = first.key.slice(0, first.key.lastIndexOf('/') + 1);
-  await store.put(`${folder}part-rescan-00000.ndjson.gz`, gzipSync(`${serializeC2cRecord(revised)}\n`));
+  // An item the page schema rejected, kept as a flagged row with its exact text.
+  unreadable = toQuarantinedC2cRecord(
+    {
+      text: '{"MsgKey":7,"From_Account":"bob","MsgTimeStamp":"x"',
+      reason: 'MsgKey is not a string',
+      msgSeq: null,
+    },
+    {
+      sdkAppId: first.row.sdk_app_id,
+      accounts: [ALICE, BOB],
+      source: 'roam',
+      fallbackTime: first.row.msg_time,
+    },
+  );
+  const lines = [revised, unreadable].map((r) => `${serializeC2cRecord(r)}\n`).join('');
+  await store.put(`${folder}part-rescan-00000.ndjson.gz`, gzipSync(lines));
   db = await openArchiveRunner({
     archive: dir,
     timeZone: 'Asia/Shanghai',
@@ -127,7 +144,7 @@ describe('c2c_messages on DuckDB', () => {
     const sql =
       'SELECT count(*), count(*) FILTER (WHERE revision > 0), count(DISTINCT sdkappid) FROM c2c_messages';
     const [count, revisions, apps] = (await rows(sql))[0] ?? [];
-    expect(Number(count)).toBe(archived.length + 1);
+    expect(Number(count)).toBe(archived.length + 2);
     expect(Number(revisions)).toBe(1);
     expect(Number(apps)).toBe(1);
     const [mismatched] =
@@ -169,6 +186,15 @@ describe('c2c_messages_current on DuckDB', () => {
     expect(found[0]?.[0]).toBe(expected);
     expect(found[0]?.[1]).toBe((withText.msg_body ?? []).map((e) => e.msg_type).join(','));
     expect(found[0]?.[2]).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+  });
+});
+
+describe('c2c_messages_unreadable on DuckDB', () => {
+  it('lists the flagged item with its pair, reason and exact text', async () => {
+    const found = await rows(
+      'SELECT account_a, account_b, msg_key, reason, raw FROM c2c_messages_unreadable',
+    );
+    expect(found).toEqual([[ALICE, BOB, null, 'MsgKey is not a string', unreadable.raw]]);
   });
 });
 

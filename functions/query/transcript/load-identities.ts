@@ -12,10 +12,10 @@ import type { IdentityRowSet } from '../../domain/identity-timeline.ts';
 import { gunzipNdjson } from '../../domain/ndjson-gzip.ts';
 import type { ObjectStore } from '../../domain/storage.ts';
 
-/** Whose rows: the apps, the group and its senders. */
+/** Whose rows: the apps, the group and its senders (null for a one-to-one conversation: users only). */
 export interface IdentityQuery {
   readonly sdkAppIds: readonly number[];
-  readonly groupId: string;
+  readonly groupId: string | null;
   readonly accounts: ReadonlySet<string>;
 }
 

@@ -44,6 +44,11 @@ export interface TranscriptMessage {
   readonly groupId: string;
   readonly topicId: string | null;
   readonly seq: number;
+  /**
+   * A one-to-one message's `MsgKey` (its identity; its `MsgSeq` is chosen by the client and not
+   * unique): the page then names the message by it, not by seq. Absent for group messages.
+   */
+  readonly key?: string;
   /** Epoch seconds (`MsgTimeStamp`). */
   readonly time: number;
   readonly sender: string | null;
@@ -119,6 +124,8 @@ export interface TranscriptInput {
   readonly media: MediaLookup;
   /** What the archive's identity rows say of the group; absent when they name it not. */
   readonly group?: TranscriptGroup;
+  /** A one-to-one conversation's two accounts: the header names them instead of a group. */
+  readonly conversation?: readonly [string, string];
 }
 
 /** The group's names over the transcript (docs/names.md), for the page's header. */

@@ -561,13 +561,14 @@ function renderHistory(ctx: RenderContext): string {
 function renderMeta(ctx: RenderContext, topics: boolean, badges: readonly string[]): string {
   const m = ctx.message;
   const sender = m.isSystem ? 'system' : (m.sender ?? 'unknown sender');
-  const seq = m.unreadable !== undefined && m.seq === 0 ? 'seq unknown' : `#${m.seq}`;
+  const seq =
+    m.key !== undefined ? '' : m.unreadable !== undefined && m.seq === 0 ? 'seq unknown' : `#${m.seq}`;
   const topic = topics && m.topicId !== null ? ` ${userHtml(m.topicId, 'topic')}` : '';
   const badgeHtml = badges.map((label) => ` <span class="badge">${userHtml(label)}</span>`).join('');
   const who = m.from === undefined ? userHtml(sender, 'sender') : whoHtml(m.from);
   return (
     `<div class="meta" dir="ltr">${who} ` +
-    `<time>${escapeHtml(ctx.clocks.time(m.time))}</time> <span class="seq">${escapeHtml(seq)}</span>${topic}${badgeHtml}</div>`
+    `<time>${escapeHtml(ctx.clocks.time(m.time))}</time>${seq === '' ? '' : ` <span class="seq">${escapeHtml(seq)}</span>`}${topic}${badgeHtml}</div>`
   );
 }
 
@@ -641,8 +642,12 @@ function renamedNote(ctx: RenderContext): string {
   return `<div class="renamed" dir="ltr">name changed: ${namesHtml([...ctx.earlierNames, from.name])}</div>`;
 }
 
-/** The article's id: `m-<topic>-<seq>`, with the raw text's length for an unreadable item. */
+/**
+ * The article's id: `m-<topic>-<seq>`, with the raw text's length for an unreadable item; a
+ * one-to-one message's `k-<MsgKey>`.
+ */
 function messageAnchor(m: TranscriptMessage): string {
+  if (m.key !== undefined) return `k-${m.key}`;
   const base = `m-${m.topicId ?? ''}-${m.seq}`;
   return m.unreadable === undefined ? base : `${base}-unreadable-${m.unreadable.raw.length}`;
 }
@@ -777,6 +782,16 @@ function peopleHtml(messages: readonly TranscriptMessage[]): string {
   return `<details class="people" open><summary>${people.size} ${people.size === 1 ? 'person' : 'people'} named in this transcript (names as of each message's time)</summary><ul>${items.join('')}</ul></details>\n`;
 }
 
+/** What the transcript is of: a group (and topic), or a one-to-one conversation's two accounts. */
+function subjectHtml(input: TranscriptInput): string {
+  if (input.conversation !== undefined) {
+    const [a, b] = input.conversation;
+    return `One-to-one conversation of <code>${userHtml(a)}</code> and <code>${userHtml(b)}</code>`;
+  }
+  const topic = input.topicId === null ? '' : `, topic <code>${userHtml(input.topicId)}</code>`;
+  return `Group <code>${userHtml(input.groupId)}</code>${topic}`;
+}
+
 /** The whole transcript page. */
 export function renderTranscriptHtml(input: TranscriptInput): string {
   const clocks = clocksFor(input.timeZone);
@@ -826,7 +841,7 @@ export function renderTranscriptHtml(input: TranscriptInput): string {
 <body>
 <header>
 <h1>${userHtml(input.title)}</h1>
-<p>Group <code>${userHtml(input.groupId)}</code>${input.topicId === null ? '' : `, topic <code>${userHtml(input.topicId)}</code>`}, ${escapeHtml(input.from)} to ${escapeHtml(input.to)}; times in ${escapeHtml(input.timeZone)}.</p>
+<p>${subjectHtml(input)}, ${escapeHtml(input.from)} to ${escapeHtml(input.to)}; times in ${escapeHtml(input.timeZone)}.</p>
 ${groupHeader(input.group, clocks)}<p>${counts.messages} messages (${counts.placeholders} deleted or recalled, ${counts.changed} changed after capture${counts.unreadable > 0 ? `, ${counts.unreadable} unreadable` : ''}). From ${userHtml(input.source)}, generated ${escapeHtml(generated)}.</p>
 ${peopleHtml(input.messages)}</header>
 <main>
