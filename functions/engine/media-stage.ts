@@ -73,7 +73,23 @@ export interface MediaStageRun {
 
 interface Batch {
   key: string;
+  /** Its references, or undefined: read from the queue object when its turn comes. */
   entries: MediaQueueEntry[] | undefined;
+  /** How many references it holds, when known (a batch of this run's, kept in memory or not). */
+  count: number | undefined;
+}
+
+/**
+ * References of waiting batches kept in memory at most; the batches beyond wait as their queue
+ * objects (already written by their checkpoint) and are read back in their turn, so a media stage
+ * slower than paging holds what is in flight, not what the run has archived (issue 23).
+ */
+export const MAX_WAITING_IN_MEMORY = 20_000;
+
+/** A final manifest row of a batch, serialized, with its message's time (its day's object). */
+interface ManifestLine {
+  readonly msgTime: number;
+  readonly line: string;
 }
 
 /** Assumed per-download speed before one finished (bytes per ms ≈ 2 MB/s). */
@@ -83,6 +99,14 @@ export class MediaStage {
   public readonly report: MediaReport = emptyMediaReport();
   private readonly waiting: Batch[] = [];
   private readonly running = new Set<Promise<void>>();
+  /** References of the waiting batches held in memory. */
+  private waitingInMemory = 0;
+  /**
+   * References of the running batches not started yet (a batch being read counts as a full round
+   * of downloads): the next batch starts only when fewer than `concurrency` are left, so only the
+   * batches that keep every download slot busy are in memory at once.
+   */
+  private unstarted = 0;
   private readonly limit: LimitFunction;
   /** Media writes at once: few, so the checkpoints' own writes are not starved of I/O threads. */
   private readonly writeSlots: LimitFunction = pLimit(2);
@@ -131,7 +155,7 @@ export class MediaStage {
     stage.runSignal = signal;
     stage.report.rolledBackObjects = await recoverMediaCheckpoints(ledger, deps.store, deps.logger);
     for await (const key of deps.store.list(mediaQueuePrefix(options.sdkAppId))) {
-      stage.waiting.push({ key, entries: undefined });
+      stage.waiting.push({ key, entries: undefined, count: undefined });
     }
     stage.report.queuedFromEarlierRuns = stage.waiting.length;
     if (signal) signal.addEventListener('abort', () => stage.abort.abort(signal.reason), { once: true });
@@ -163,7 +187,11 @@ export class MediaStage {
   /** A message checkpoint committed this queue object: its references may be copied now. */
   public enqueue(key: string, entries: MediaQueueEntry[]): void {
     this.report.references += entries.length;
-    this.waiting.push({ key, entries });
+    const count = entries.length;
+    if (this.waitingInMemory + count <= MAX_WAITING_IN_MEMORY) {
+      this.waitingInMemory += count;
+      this.waiting.push({ key, entries, count });
+    } else this.waiting.push({ key, entries: undefined, count });
     this.pump();
   }
 
@@ -179,7 +207,7 @@ export class MediaStage {
     clearInterval(this.renewTimer);
     clearTimeout(this.deadlineTimer);
     this.report.pendingBatches = this.waiting.length;
-    for (const batch of this.waiting) this.report.pending += batch.entries?.length ?? 0;
+    for (const batch of this.waiting) this.report.pending += batch.count ?? 0;
     await this.countPending();
     if (this.failure !== undefined) throw this.failure;
     return this.report;
@@ -237,11 +265,25 @@ export class MediaStage {
     return this.abort.signal.aborted || this.failure !== undefined;
   }
 
-  /** Start batches while downloads have room; a batch is small (one checkpoint's references). */
+  /**
+   * Start batches while downloads would otherwise wait: a batch is one checkpoint's references, and
+   * a new one starts only when fewer than `concurrency` references of the running ones are left to
+   * start.
+   */
   private pump(): void {
-    while (!this.stopped && this.waiting.length > 0 && this.running.size < this.options.concurrency) {
+    const { concurrency } = this.options;
+    while (
+      !this.stopped &&
+      this.waiting.length > 0 &&
+      this.running.size < concurrency &&
+      (this.running.size === 0 || this.unstarted < concurrency)
+    ) {
       const batch = this.waiting.shift() as Batch;
-      const task = this.process(batch)
+      if (batch.entries !== undefined) this.waitingInMemory -= batch.entries.length;
+      // Until it is read, a batch counts as a full round, so no other starts meanwhile.
+      const counted = batch.entries?.length ?? concurrency;
+      this.unstarted += counted;
+      const task = this.process(batch, counted)
         .catch((error: unknown) => {
           // A storage or lease failure: stop copying; the queue object stays for the next run.
           this.failure ??= error;
@@ -255,14 +297,16 @@ export class MediaStage {
     }
   }
 
-  private async process(batch: Batch): Promise<void> {
+  private async process(batch: Batch, counted: number): Promise<void> {
     let entries: MediaQueueEntry[];
     try {
       entries = batch.entries ?? (await this.read(batch.key));
     } catch (error) {
+      this.unstarted -= counted;
       this.report.uncountedBatches++;
       throw error;
     }
+    this.unstarted += entries.length - counted;
     try {
       await this.copyBatch(batch.key, entries);
     } catch (error) {
@@ -273,18 +317,21 @@ export class MediaStage {
   }
 
   private async copyBatch(key: string, entries: MediaQueueEntry[]): Promise<void> {
-    const finals: MediaManifestRow[] = [];
+    const finals: ManifestLine[] = [];
     const remainder: MediaQueueEntry[] = [];
     let attempted = 0;
     await Promise.all(
       entries.map((entry) =>
         this.limit(async () => {
+          this.unstarted--;
+          if (this.unstarted < this.options.concurrency) this.pump();
           const done = await this.copyOne(entry);
           if (done === undefined) remainder.push(entry);
           else {
             attempted++;
             if ('ref' in done) remainder.push(done);
-            else finals.push(done);
+            // Kept as its line: the row's object is not held until the batch commits.
+            else finals.push({ msgTime: done.msg_time, line: serializeManifestRow(done) });
           }
         }),
       ),
@@ -357,16 +404,12 @@ export class MediaStage {
   }
 
   /** Intent → manifest objects and remainder → delete the source → commit. */
-  private async commit(
-    source: string,
-    finals: MediaManifestRow[],
-    remainder: MediaQueueEntry[],
-  ): Promise<void> {
+  private async commit(source: string, finals: ManifestLine[], remainder: MediaQueueEntry[]): Promise<void> {
     const byDay = new Map<string, string[]>();
-    for (const row of finals) {
-      const dt = dateInZone(row.msg_time, this.options.timeZone);
+    for (const { msgTime, line } of finals) {
+      const dt = dateInZone(msgTime, this.options.timeZone);
       const lines = byDay.get(dt) ?? [];
-      lines.push(serializeManifestRow(row));
+      lines.push(line);
       byDay.set(dt, lines);
     }
     const writes = [...byDay].map(([dt, lines]) => ({
