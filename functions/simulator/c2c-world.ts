@@ -153,6 +153,20 @@ export class C2cWorld {
       .map((s) => (s.recalled ? recalledView(s.message) : s.message));
   }
 
+  /**
+   * Every message of every conversation sent from `fromSec` to `toSec` (both inclusive), as sent
+   * (recalls and one side's deletions do not hide them), oldest first: what an hourly file holds.
+   */
+  public sentBetween(fromSec: number, toSec: number): RoamMessage[] {
+    const out: RoamMessage[] = [];
+    for (const conversation of this.#conversations.values()) {
+      for (const s of this.#stored(conversation)) {
+        if (s.message.MsgTimeStamp >= fromSec && s.message.MsgTimeStamp <= toSec) out.push(s.message);
+      }
+    }
+    return out.sort((a, b) => a.MsgTimeStamp - b.MsgTimeStamp);
+  }
+
   /** Appends `count` messages stamped now, alternating senders. @throws ConfigError for an unknown pair */
   public append(a: string, b: string, count: number): void {
     const conversation = this.#get(a, b);

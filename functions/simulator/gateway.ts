@@ -16,6 +16,7 @@ export const API_NAMES = [
   'get_group_member_info',
   'get_specified_group_member_info',
   'admin_getroammsg',
+  'get_history',
 ] as const;
 export type ApiName = (typeof API_NAMES)[number];
 
@@ -38,6 +39,7 @@ const SERVICES: Record<string, readonly ApiName[]> = {
   million_group_open_http_svc: ['get_topic'],
   im_cos_msg: ['get_cos_sig'],
   openim: ['admin_getroammsg'],
+  open_msg_svc: ['get_history'],
 };
 
 /** Where a URL path leads. */

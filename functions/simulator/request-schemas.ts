@@ -136,6 +136,8 @@ export const REQUEST_SCHEMAS = {
   get_specified_group_member_info: SpecifiedMemberRequest,
   // Checked by api-roam.ts itself: the openim service answers 90001/90003/90008, not 10004.
   admin_getroammsg: RoamRequest,
+  // Checked by api-history-files.ts itself: the service answers 1001/1002, not 10004.
+  get_history: z.looseObject({}),
 } as const satisfies Record<ApiName, z.ZodType>;
 
 /** The checked request of `api`. */

@@ -9,6 +9,7 @@ import { ConfigError } from '../domain/errors.ts';
 import type { JsonObject, JsonValue, RawMessage, RoamMessage } from '../domain/tencent-types.ts';
 import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
 import { groupMsgGetSimple, sequentialPulls } from './api-history.ts';
+import { SimHistoryFiles } from './api-history-files.ts';
 import { getGroupMemberInfo, getSpecifiedGroupMemberInfo, portraitGet } from './api-identities.ts';
 import { adminGetRoamMsg } from './api-roam.ts';
 import { getTopic } from './api-topic.ts';
@@ -229,6 +230,8 @@ const DEFAULT_RATES: Record<ApiName, number> = {
   get_group_member_info: 200,
   get_specified_group_member_info: 200,
   admin_getroammsg: 200,
+  // "10次/秒" (docs/tencent-api.md, get_history).
+  get_history: 10,
 };
 /** Bodies above this are not JSON we would accept anyway; stop buffering them. */
 const MAX_BODY_BYTES = 1 << 20;
@@ -292,7 +295,15 @@ function readBody(req: IncomingMessage): Promise<string> {
 function dispatch(
   api: ApiName,
   body: BodyObject,
-  context: { world: SimWorld; c2c: C2cWorld; media: SimMedia | undefined; maxPageBytes: number | undefined },
+  context: {
+    world: SimWorld;
+    c2c: C2cWorld;
+    media: SimMedia | undefined;
+    maxPageBytes: number | undefined;
+    historyFiles: SimHistoryFiles;
+    nowSec: number;
+    baseUrl: string;
+  },
 ): ApiAnswer {
   switch (api) {
     case 'get_appid_group_list':
@@ -314,6 +325,8 @@ function dispatch(
       return getSpecifiedGroupMemberInfo(context.world, parseRequest(api, body));
     case 'admin_getroammsg':
       return adminGetRoamMsg(context.c2c, context.world.identities, body);
+    case 'get_history':
+      return context.historyFiles.answer(body, context.nowSec, context.baseUrl);
   }
 }
 
@@ -340,6 +353,7 @@ class SimulatorServer {
   readonly #config: Config;
   readonly #world: SimWorld;
   readonly #c2c: C2cWorld;
+  readonly #historyFiles: SimHistoryFiles;
   readonly #limiter: RateLimiter<ApiName>;
   readonly #faults = new FaultQueue();
   readonly #stats = new StatsRecorder();
@@ -393,6 +407,7 @@ class SimulatorServer {
       retentionDays: options.retentionDays ?? 30,
       identities: this.#world.identities,
     });
+    this.#historyFiles = new SimHistoryFiles(this.#c2c);
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
       countRejected: options.rateLimitCountsRejected ?? true,
     });
@@ -429,6 +444,10 @@ class SimulatorServer {
     });
     const text = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://simulator');
+    if (req.method === 'GET' && url.pathname.startsWith('/history-files/')) {
+      this.#sendHistoryFile(res, url.pathname);
+      return;
+    }
     const target = route(url.pathname);
     const api = target.kind === 'api' ? target.api : undefined;
     this.#stats.call(api);
@@ -507,6 +526,9 @@ class SimulatorServer {
         c2c: this.#c2c,
         media: this.#media,
         maxPageBytes: this.#config.maxPageBytes,
+        historyFiles: this.#historyFiles,
+        nowSec: Math.floor(this.#config.now() / 1000),
+        baseUrl: this.#baseUrl(),
       });
     } catch (error) {
       if (error instanceof ApiFailure) return failure(error.code, error.message);
@@ -525,6 +547,26 @@ class SimulatorServer {
       action();
     }, delay);
     this.#timers.add(timer);
+  }
+
+  /** This server's own address, for the hourly files' download links (api-history-files.ts). */
+  #baseUrl(): string {
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null
+      ? `http://127.0.0.1:${address.port}`
+      : 'http://127.0.0.1';
+  }
+
+  /** GET of an hourly file (api-history-files.ts): its gzip bytes, or 404 for a file never answered. */
+  #sendHistoryFile(res: ServerResponse, pathname: string): void {
+    const body = this.#historyFiles.download(pathname);
+    if (body === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('no such file');
+    } else {
+      res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': body.byteLength });
+      res.end(body);
+    }
   }
 
   #send(res: ServerResponse, outcome: Outcome): void {
@@ -575,7 +617,8 @@ function identityControl(world: SimWorld): SimIdentityControl {
 /**
  * Starts a Tencent Cloud Chat REST API simulator on 127.0.0.1. It implements
  * get_appid_group_list, get_group_info, group_msg_get_simple, get_topic, get_cos_sig, portrait_get,
- * get_group_member_info, get_specified_group_member_info and admin_getroammsg as documented (see
+ * get_group_member_info, get_specified_group_member_info, admin_getroammsg and get_history (with the
+ * hourly files' downloads, api-history-files.ts) as documented (see
  * docs/tencent-api.md), choosing the harsher reading wherever the documentation is silent.
  *
  * @throws ConfigError for inconsistent options or dataset specs.

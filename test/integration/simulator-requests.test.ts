@@ -65,6 +65,8 @@ const PATHS = {
   get_specified_group_member_info: 'group_open_http_svc/get_specified_group_member_info',
   // Checked in test/integration/simulator-roam.test.ts (its service answers 90001/90003/90008).
   admin_getroammsg: 'openim/admin_getroammsg',
+  // Checked in test/integration/simulator-history-files.test.ts (its service answers 1001/1002).
+  get_history: 'open_msg_svc/get_history',
 } as const;
 type Api = keyof typeof PATHS;
 
