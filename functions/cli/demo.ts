@@ -1,9 +1,11 @@
 /**
  * `npm start`: the whole engine on the built-in simulator, archiving into a local folder.
- * Run 1 archives all retained history; then new messages arrive, a group is dissolved, and a
+ * Run 1 archives all retained history, groups and one-to-one conversations; then new messages
+ * arrive (in groups and in one conversation, one of them recalled), a group is dissolved, and a
  * member and a group are renamed, and run 2 archives only what is new and records the new names;
  * the renamed member writes again and run 3 archives it. It ends with the renamed group's
- * transcript, names as of message time (docs/names.md), and a sample query over the archive (DuckDB).
+ * transcript, names as of message time (docs/names.md), the conversation's transcript, and a
+ * sample query over the archive (DuckDB).
  */
 import { terminalSafeLines } from '../adapters/logging/terminal-safe.ts';
 import { createSecretResolver } from '../adapters/secrets/resolve-secret.ts';
@@ -14,6 +16,7 @@ import { runArchive } from '../engine/run-archive.ts';
 import { demoQueryHintForS3, runDemoQuery } from '../query/demo-query.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { startSimulator } from '../simulator/index.ts';
+import { changeAConversation, demoPairs, showConversation } from './demo-c2c.ts';
 import { appendUntilSentBy, type DemoRename, renameASender, showNames } from './demo-names.ts';
 import { EXIT } from './exit-codes.ts';
 import { createProgressView } from './progress.ts';
@@ -38,6 +41,8 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
             endpoint: simulator.url,
             adminIdentifier: app.adminIdentifier,
             secretKey: { env: DEMO_KEY_VARIABLE },
+            // The simulator's one-to-one conversations (docs/one-to-one.md): archived beside the groups.
+            c2c: { pairs: demoPairs(simulator) },
           },
         ],
         archive: { out: options.out, timeZone: 'UTC' },
@@ -91,9 +96,15 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
     if (grow2) simulator.appendMessages(grow2.groupId, 7);
     if (dissolve) simulator.deleteGroup(dissolve.groupId);
     const rename = grow1 ? renameASender(simulator, app.sdkAppId, grow1.groupId) : undefined;
+    const conversation = changeAConversation(simulator);
     out(
       `\nMeanwhile: 25 new messages in ${grow1?.groupId}, 7 in ${grow2?.groupId}, and ${dissolve?.groupId} was dissolved.`,
     );
+    if (conversation) {
+      out(
+        `And ${conversation.added} new one-to-one messages between ${conversation.pair[0]} and ${conversation.pair[1]}, one of them recalled.`,
+      );
+    }
     if (rename) out(renameLine(rename));
     out('Run 2: only what is new; idle groups cost no history call.');
     const second = await runOnce('run 2');
@@ -121,6 +132,16 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
       out('');
       const context = { sim: simulator, store, archive: options.out, timeZone: config.archive.timeZone };
       for (const line of await showNames({ ...context, clock: runtime.clock }, rename)) out(line);
+    }
+    if (conversation && !isS3Archive(options.out)) {
+      out('');
+      const context = {
+        store,
+        archive: options.out,
+        timeZone: config.archive.timeZone,
+        clock: runtime.clock,
+      };
+      for (const line of await showConversation(context, conversation)) out(line);
     }
 
     // Querying: the same named queries as on Athena, here with DuckDB over the local folder.

@@ -112,14 +112,18 @@ export function parseConversationFlag(text: string): [string, string] {
   return compareCodePoints(a, b) <= 0 ? [a, b] : [b, a];
 }
 
-/** The named query's raw parameters for a pair and an optional date range (default every day). */
+/**
+ * The named query's raw parameters for a pair (either order: sorted here) and an optional date
+ * range (default every day).
+ */
 export function conversationParams(
   pair: readonly [string, string],
   range: { readonly from?: string | undefined; readonly to?: string | undefined },
 ): Record<string, string> {
+  const [a, b] = compareCodePoints(pair[0], pair[1]) <= 0 ? pair : [pair[1], pair[0]];
   return {
-    account_a: pair[0],
-    account_b: pair[1],
+    account_a: a,
+    account_b: b,
     from: range.from ?? ALL_DAYS.from,
     to: range.to ?? ALL_DAYS.to,
   };

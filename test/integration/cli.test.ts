@@ -338,5 +338,38 @@ describe('npm start (the demo)', () => {
     const csv = await readFile(join(`${out}-transcripts`, 'conversation.csv'), 'utf8');
     expect(csv.split('\n')[0]).toMatch(/from_name,from_role,.*group_name/);
     expect(csv).toContain(`,${after},`);
+
+    // One-to-one (issue 26): every run pulls the conversations; run 2 the 6 new messages (one
+    // recalled); the conversation's transcript holds each message once, as the export does.
+    const pulled = [
+      ...result.stdout.matchAll(/^ {2}one-to-one: (\d+) pairs known.*?; (\d+) messages \((\d+) recalled/gm),
+    ];
+    expect(pulled).toHaveLength(3);
+    expect(Number(pulled[0]?.[2])).toBeGreaterThan(0);
+    expect(pulled.slice(1).map((m) => [Number(m[2]), Number(m[3])])).toEqual([
+      [6, 1],
+      [0, 0],
+    ]);
+    const store = new LocalFolderStore(out);
+    let c2cRows = 0;
+    for await (const key of store.list('c2c/')) {
+      const body = (await store.get(key))?.body as Uint8Array;
+      c2cRows += gunzipSync(body)
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== '').length;
+    }
+    expect(c2cRows).toBe(pulled.reduce((n, m) => n + Number(m[2]), 0));
+    expect(result.stdout).toMatch(
+      /^And 6 new one-to-one messages between (.+) and (.+), one of them recalled\.$/m,
+    );
+    const transcript = /^Conversation transcript: wrote (\d+) messages to (.+\.html)/m.exec(result.stdout);
+    expect(transcript, result.stdout).not.toBeNull();
+    const excerpt = /^Its last 5 of (\d+) messages/m.exec(result.stdout);
+    expect(Number(excerpt?.[1])).toBe(Number(transcript?.[1]));
+    expect(Number(excerpt?.[1])).toBeGreaterThan(6);
+    const conversationPage = await readFile(transcript?.[2] as string, 'utf8');
+    expect(conversationPage).toContain('One-to-one conversation of');
+    expect(conversationPage.match(/<article /g)).toHaveLength(Number(transcript?.[1]));
   }, 180_000);
 });
