@@ -9,7 +9,8 @@
  *   the archive zone, the sender, the text, the element types and the deleted/recalled/system flags.
  * - `messages_unreadable`: one row per quarantined item (kept, not readable as a message), with
  *   the reason and its exact text in `raw`.
- * - `runs_flat`: one row per archiver run with its counters.
+ * - `runs_flat`: one row per archiver run with its counters (and the name lookups and one-to-one
+ *   counts of the runs that had those passes).
  *
  * Revisions of a message always land in the `dt` of its `MsgTimeStamp`, the same as the original,
  * so the window functions partition by `dt` too: a `dt` filter on a view is pushed below the window
@@ -345,6 +346,20 @@ export const MESSAGES_FLAT_VIEW: ViewSpec = {
   ],
 };
 
+/**
+ * The sum of a run report section's counters, e.g. `identities` `calls.profiles`: struct fields on
+ * Athena (lower case, as the SerDe maps them), JSON paths on DuckDB (the report's own keys).
+ */
+function sectionSum(section: string, paths: readonly string[]): { athena: string; duckdb: string } {
+  return {
+    // Quoted: `groups` and `rows` are keywords in some SQL dialects.
+    athena: paths
+      .map((p) => [section, ...p.toLowerCase().split('.')].map((n) => `"${n}"`).join('.'))
+      .join(' + '),
+    duckdb: paths.map((p) => `CAST(${section}->>'$.${p}' AS BIGINT)`).join(' + '),
+  };
+}
+
 export const RUNS_FLAT_VIEW: ViewSpec = {
   name: 'runs_flat',
   description: 'One readable row per archiver run',
@@ -375,6 +390,31 @@ export const RUNS_FLAT_VIEW: ViewSpec = {
       athena: 'cardinality(errors)',
       duckdb: 'json_array_length(errors)',
       comment: 'Targets that failed',
+    },
+    // The passes' sections: structs on Athena, JSON on DuckDB (camelCase keys, functions/query/local-archive.ts).
+    {
+      name: 'identity_calls',
+      hiveType: 'bigint',
+      ...sectionSum('identities', ['calls.groupInfo', 'calls.profiles', 'calls.members']),
+      comment: 'Name lookups (three APIs), null when names were not captured',
+    },
+    {
+      name: 'identity_rows',
+      hiveType: 'bigint',
+      ...sectionSum('identities', ['rows.users', 'rows.groups', 'rows.members']),
+      comment: 'Name rows written (every kind)',
+    },
+    {
+      name: 'c2c_pairs_pulled',
+      hiveType: 'bigint',
+      ...sectionSum('c2c', ['pairsPulled']),
+      comment: 'One-to-one pairs paged, null without c2c',
+    },
+    {
+      name: 'c2c_messages',
+      hiveType: 'bigint',
+      ...sectionSum('c2c', ['messages']),
+      comment: 'One-to-one messages archived',
     },
     {
       name: 'fatal_error',

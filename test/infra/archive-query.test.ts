@@ -20,13 +20,18 @@ import {
   serializeC2cRecord,
   toC2cRecord,
 } from '../../functions/domain/c2c-record.ts';
+import { emptyCounts } from '../../functions/domain/callback-materialize.ts';
 import { identityRowsKey } from '../../functions/domain/identity-capture.ts';
 import { IDENTITY_KINDS, type IdentityKind, type IdentityRow } from '../../functions/domain/identity-rows.ts';
 import { dateInZone, messageObjectKey, runReportKey } from '../../functions/domain/partition.ts';
 import { toRecord } from '../../functions/domain/record.ts';
 import { RECORD_KEYS, serializeRecord } from '../../functions/domain/record-codec.ts';
 import type { RawMessage } from '../../functions/domain/tencent-types.ts';
+import { emptyC2cReport } from '../../functions/engine/c2c-report.ts';
+import type { CallbackMaterializeReport } from '../../functions/engine/callback-materialize.ts';
+import type { IdentityReport } from '../../functions/engine/identity-capture.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
+import type { StoredRunReport } from '../../functions/engine/report-format.ts';
 import { C2C_MESSAGES_TABLE } from '../../functions/query/c2c-tables.ts';
 import { type HiveType, parseHiveType, toPrestoType } from '../../functions/query/hive-types.ts';
 import { IDENTITY_TABLES } from '../../functions/query/identity-tables.ts';
@@ -259,11 +264,39 @@ describe('ArchiveQuery: the runs table agrees with the run report', () => {
   const table = tableInput(template, 'runs');
 
   it('maps every report key (camelCase) to a snake_case column the case-insensitive SerDe finds', () => {
-    const report = {
+    const identities: IdentityReport = {
+      calls: { groupInfo: 1, profiles: 2, members: 3 },
+      duringPaging: 1,
+      budget: 10,
+      otherCalls: 100,
+      groupsFromPlanning: 0,
+      rollCall: 0,
+      rows: { users: 1, groups: 1, members: 1 },
+      firstRows: 3,
+      pending: { users: 0, groups: 0, members: 0 },
+      dropped: 0,
+      failedCalls: 0,
+      rolledForward: false,
+      elapsedMs: 5,
+    };
+    const callbacks: CallbackMaterializeReport = {
+      ...emptyCounts(),
+      objects: 1,
+      objectsLeft: 0,
+      unreadableLines: 0,
+      commits: 1,
+      rolledForward: false,
+      elapsedMs: 5,
+    };
+    // Every section a run can add (the passes'), so each column has its key.
+    const report: StoredRunReport = {
       ...emptyReport('r1', APPS[0] as number, 1_710_000_000_000),
       errors: [{ groupId: '@TGS#a', topicId: null, error: 'x' }],
       calls: { groupMsgGetSimple: 3 },
       fatalError: 'boom',
+      identities,
+      c2c: emptyC2cReport(),
+      callbacks,
     };
     const written = JSON.parse(JSON.stringify(report)) as Record<string, unknown>;
     const columns = table.StorageDescriptor.Columns;
@@ -454,8 +487,10 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
       const known = new Set([
         ...sources.flatMap((source) => source.StorageDescriptor.Columns.map((c) => c.Name)),
         ...sources.flatMap((source) => source.PartitionKeys.map((c) => c.Name)),
-        'seen',
-        'failed',
+        // Struct fields the SQL reaches through a column (`"groups".seen`, `identities.calls.profiles`).
+        ...sources.flatMap((source) =>
+          source.StorageDescriptor.Columns.flatMap((c) => structFieldNames(parseHiveType(c.Type))),
+        ),
         // The previous revision's columns, put beside each revision by the `changes` source.
         ...(view.source === 'changes' ? PREVIOUS_COLUMNS.map((c) => `prev_${c}`) : []),
         // A message's time from any revision, put beside the latest by the `latest` source.
@@ -621,3 +656,12 @@ describe('ArchiveQuery: cdk-nag', () => {
     ).toEqual([]);
   });
 });
+
+/** The field names of every struct inside a type, at any depth. */
+function structFieldNames(type: HiveType): string[] {
+  if (type.kind === 'struct')
+    return type.fields.flatMap(([name, field]) => [name, ...structFieldNames(field)]);
+  if (type.kind === 'array') return structFieldNames(type.of);
+  if (type.kind === 'map') return structFieldNames(type.value);
+  return [];
+}

@@ -1,8 +1,9 @@
 /**
  * The runs table's sections on DuckDB (issues 24 and 26): the engine archives groups with the
  * identity capture on and one-to-one pairs over the simulator into a temp folder, twice; the run
- * reports it wrote are read back through the local archive's `runs` table
- * (functions/query/local-archive.ts), and each section is the one the run returned.
+ * reports it wrote are read back through the local archive's `runs` table and `runs_flat` view
+ * (functions/query/local-archive.ts, functions/query/views.ts), and each section and count is the
+ * one the run returned.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -103,5 +104,28 @@ describe('the runs table with the identity and one-to-one sections, on DuckDB', 
       // No callback token in this app: no section, a null column.
       expect(row.callbacks).toBeNull();
     });
+  });
+
+  it('gives the counts per run in runs_flat', async () => {
+    const rows = await rowsOf(
+      'SELECT run_id, identity_calls, identity_rows, c2c_pairs_pulled, c2c_messages FROM runs_flat ORDER BY started_at',
+    );
+    expect(
+      rows.map((r) =>
+        [r.run_id, r.identity_calls, r.identity_rows, r.c2c_pairs_pulled, r.c2c_messages].map(String),
+      ),
+    ).toEqual(
+      reports.map((r) => {
+        const calls = r.identities?.calls;
+        const written = r.identities?.rows;
+        return [
+          r.runId,
+          (calls?.groupInfo ?? 0) + (calls?.profiles ?? 0) + (calls?.members ?? 0),
+          (written?.users ?? 0) + (written?.groups ?? 0) + (written?.members ?? 0),
+          r.c2c?.pairsPulled,
+          r.c2c?.messages,
+        ].map(String);
+      }),
+    );
   });
 });
