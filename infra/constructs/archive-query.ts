@@ -15,6 +15,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CALLBACK_ROWS_FOLDER } from '../../functions/domain/callback-materialize.ts';
 import {
   C2C_FOLDER,
   C2C_MESSAGES_CURRENT_VIEW,
@@ -25,8 +26,10 @@ import {
 } from '../../functions/query/c2c-tables.ts';
 import {
   CALLBACK_EVENTS_TABLE,
+  CALLBACK_ROW_TABLES,
   CALLBACKS_FOLDER,
   callbackEventsTable,
+  callbackRowTables,
 } from '../../functions/query/callback-tables.ts';
 import { parseHiveType } from '../../functions/query/hive-types.ts';
 import { IDENTITY_TABLES, identityTables } from '../../functions/query/identity-tables.ts';
@@ -158,6 +161,7 @@ export class ArchiveQuery extends Construct {
       mediaTable(location),
       ...identityTables(location),
       callbackEventsTable(location),
+      ...callbackRowTables(location),
       c2cMessagesTable(location),
     ];
     for (const definition of definitions) {
@@ -344,6 +348,7 @@ export class ArchiveQuery extends Construct {
       'messages/',
       ...(tables.some((t) => NAME_READERS.has(t)) ? [IDENTITIES_PREFIX] : []),
       ...(tables.includes(CALLBACK_EVENTS_TABLE) ? [CALLBACKS_FOLDER] : []),
+      ...(tables.some((t) => CALLBACK_ROW_TABLES.some((c) => c.name === t)) ? [CALLBACK_ROWS_FOLDER] : []),
       ...(tables.some((t) => C2C_READERS.has(t)) ? [C2C_FOLDER] : []),
     ].map((folder) => `${this.prefix}${folder}*`);
     add({
@@ -414,6 +419,7 @@ export class ArchiveQuery extends Construct {
     this.bucket.grantRead(grantee, `${this.prefix}runs/*`);
     this.bucket.grantRead(grantee, `${this.prefix}${IDENTITIES_PREFIX}*`);
     this.bucket.grantRead(grantee, `${this.prefix}${CALLBACKS_FOLDER}*`);
+    this.bucket.grantRead(grantee, `${this.prefix}${CALLBACK_ROWS_FOLDER}*`);
     this.bucket.grantRead(grantee, `${this.prefix}${C2C_FOLDER}*`);
     this.resultsBucket.grantReadWrite(grantee);
   }
