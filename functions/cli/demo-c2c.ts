@@ -44,6 +44,12 @@ export function changeAConversation(sim: Simulator): DemoC2cChange | undefined {
   return { pair, added: DEMO_C2C_NEW_MESSAGES, recalledKey };
 }
 
+/** What the demo prints of the change. */
+export function changeLine(change: DemoC2cChange): string {
+  const [a, b] = change.pair;
+  return `And ${change.added} new one-to-one messages between ${a} and ${b}, one of them recalled.`;
+}
+
 /** What the demo needs to write and read the conversation. */
 export interface DemoC2cContext {
   readonly store: ObjectStore;

@@ -16,7 +16,7 @@ import { runArchive } from '../engine/run-archive.ts';
 import { demoQueryHintForS3, runDemoQuery } from '../query/demo-query.ts';
 import { DEFAULT_DATABASE, DEFAULT_WORKGROUP } from '../query/tables.ts';
 import { startSimulator } from '../simulator/index.ts';
-import { changeAConversation, demoPairs, showConversation } from './demo-c2c.ts';
+import { changeAConversation, changeLine, demoPairs, showConversation } from './demo-c2c.ts';
 import { appendUntilSentBy, type DemoRename, renameASender, showNames } from './demo-names.ts';
 import { EXIT } from './exit-codes.ts';
 import { createProgressView } from './progress.ts';
@@ -100,11 +100,7 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
     out(
       `\nMeanwhile: 25 new messages in ${grow1?.groupId}, 7 in ${grow2?.groupId}, and ${dissolve?.groupId} was dissolved.`,
     );
-    if (conversation) {
-      out(
-        `And ${conversation.added} new one-to-one messages between ${conversation.pair[0]} and ${conversation.pair[1]}, one of them recalled.`,
-      );
-    }
+    if (conversation) out(changeLine(conversation));
     if (rename) out(renameLine(rename));
     out('Run 2: only what is new; idle groups cost no history call.');
     const second = await runOnce('run 2');
@@ -128,20 +124,12 @@ export async function runDemo(runtime: Runtime, options: { out: string }): Promi
       );
     }
 
+    const local = { store, archive: options.out, timeZone: config.archive.timeZone, clock: runtime.clock };
     if (rename && !isS3Archive(options.out)) {
-      out('');
-      const context = { sim: simulator, store, archive: options.out, timeZone: config.archive.timeZone };
-      for (const line of await showNames({ ...context, clock: runtime.clock }, rename)) out(line);
+      for (const line of ['', ...(await showNames({ ...local, sim: simulator }, rename))]) out(line);
     }
     if (conversation && !isS3Archive(options.out)) {
-      out('');
-      const context = {
-        store,
-        archive: options.out,
-        timeZone: config.archive.timeZone,
-        clock: runtime.clock,
-      };
-      for (const line of await showConversation(context, conversation)) out(line);
+      for (const line of ['', ...(await showConversation(local, conversation))]) out(line);
     }
 
     // Querying: the same named queries as on Athena, here with DuckDB over the local folder.
