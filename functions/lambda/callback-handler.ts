@@ -122,12 +122,19 @@ function response(answer: ReceiverAnswer): APIGatewayProxyStructuredResultV2 {
 
 function recordMetrics(metrics: Metrics, receiver: CallbackReceiver, queriedApp: string | undefined): void {
   const s = receiver.stats;
-  const perApp = metrics.singleMetric();
   if (s.accepted + s.unrecorded > 0 && queriedApp !== undefined) {
-    perApp.addDimension(APP_DIMENSION, queriedApp);
-    perApp.addMetric(METRIC.callbacksAccepted, MetricUnit.Count, s.accepted);
-    perApp.addMetric(METRIC.callbacksQuarantined, MetricUnit.Count, s.quarantined);
-    perApp.addMetric(METRIC.callbacksUnrecorded, MetricUnit.Count, s.unrecorded);
+    const counts = [
+      [METRIC.callbacksAccepted, s.accepted],
+      [METRIC.callbacksQuarantined, s.quarantined],
+      [METRIC.callbacksUnrecorded, s.unrecorded],
+    ] as const;
+    // One single metric each: a single metric is published at its addMetric, which also clears
+    // its dimensions, so a second addMetric on it would go out without the app's.
+    for (const [name, count] of counts) {
+      const perApp = metrics.singleMetric();
+      perApp.addDimension(APP_DIMENSION, queriedApp);
+      perApp.addMetric(name, MetricUnit.Count, count);
+    }
   }
   for (const refusal of [...CALLBACK_REFUSALS, 'too-large'] as const) {
     const count = refusal === 'too-large' ? s.tooLarge : s.refused[refusal];

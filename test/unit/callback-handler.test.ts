@@ -92,6 +92,26 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
+/**
+ * The EMF line that carries `metric`: its dimension sets and values. The per-app alarms
+ * (infra/constructs/callback-receiver.ts) watch exactly `service` and `SdkAppId`.
+ */
+function emfWith(metric: string): { dimensions: string[][]; line: Record<string, unknown> } {
+  const lines = stdout
+    .join('')
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes('"_aws"'))
+    .map(
+      (l) =>
+        JSON.parse(l) as Record<string, unknown> & {
+          _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] };
+        },
+    );
+  const line = lines.find((l) => metric in l);
+  if (line === undefined) throw new Error(`no EMF line with ${metric}`);
+  return { dimensions: line._aws.CloudWatchMetrics[0]?.Dimensions ?? [], line };
+}
+
 const handler = () =>
   createCallbackHandler({ env: env(), sink: firehoseSink('callbacks-stream', new FirehoseClient({})) });
 
@@ -109,14 +129,23 @@ describe('the AWS callback receiver', () => {
       callback_command: 'Group.CallbackAfterSendMsg',
       quarantined: false,
     });
-    expect(stdout.join('')).toContain('"CallbacksAccepted"');
+    const accepted = emfWith('CallbacksAccepted');
+    expect(accepted.dimensions).toEqual([['service', 'SdkAppId']]);
+    expect(accepted.line).toMatchObject({ SdkAppId: String(APP), CallbacksAccepted: 1 });
+    // Each per-app count carries the app (the silence alarm adds accepted and quarantined).
+    expect(emfWith('CallbacksQuarantined').line).toMatchObject({
+      SdkAppId: String(APP),
+      CallbacksQuarantined: 0,
+    });
   });
 
   it('answers 500 (not OK) when Firehose refuses the record', async () => {
     firehose.on(PutRecordCommand).rejects(new Error('ServiceUnavailableException'));
     const answer = await handler()(request(), context());
     expect(answer).toMatchObject({ statusCode: 500 });
-    expect(stdout.join('')).toContain('"CallbacksUnrecorded"');
+    const unrecorded = emfWith('CallbacksUnrecorded');
+    expect(unrecorded.dimensions).toEqual([['service', 'SdkAppId']]);
+    expect(unrecorded.line).toMatchObject({ SdkAppId: String(APP), CallbacksUnrecorded: 1 });
   });
 
   it('refuses a forged Sign, an unknown app and a GET without a record, counting refusals by reason', async () => {
