@@ -11,6 +11,7 @@ import { parseAllowedHosts } from './adapters/media/host-policy.ts';
 import type { SecretResolver } from './adapters/secrets/resolve-secret.ts';
 import { TencentClient } from './adapters/tencent/client.ts';
 import { cosSigBatcher } from './adapters/tencent/cos-sig-batcher.ts';
+import { TencentHistoryFiles } from './adapters/tencent/history-files.ts';
 import { type UserSigProvider, userSigFromKey, userSigFromReadySig } from './adapters/tencent/user-sig.ts';
 import { type AppConfig, type Config, downloadDeadlineOf, mediaTempBytesOf } from './config/schema.ts';
 import { ByteBudget } from './domain/byte-budget.ts';
@@ -149,6 +150,9 @@ export async function composeAppRun(
     ...(overrides.onProgress ? { onProgress: overrides.onProgress } : {}),
     ...(media ? { media } : {}),
     ...(runtime.processes ? { processes: runtime.processes } : {}),
+    // Read by the one-to-one pass (c2cForRun in functions/engine/c2c-pass.ts), which runArchive
+    // hands these deps to; ArchiveDeps (functions/engine/run-archive.ts) does not name it yet.
+    ...(app.c2c?.fromHistoryFiles ? { historyFiles: new TencentHistoryFiles(client) } : {}),
   };
   const options: ArchiveOptions = {
     sdkAppId: app.sdkAppId,

@@ -137,3 +137,15 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hourly history files (adapters/tencent/history-files.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** An hourly file could not be downloaded; the message never holds its URL (it may be signed). */
+export class HistoryFileDownloadError extends ArchiverError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'HistoryFileDownloadError';
+  }
+}

@@ -122,6 +122,11 @@ const C2cSchema = z
      * `callbacks/sdkappid=<id>/`), each with its newest message time (docs/one-to-one.md).
      */
     fromCallbacks: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * Pairs from Tencent's hourly C2C files (`get_history`, the last 7 days), each file checked
+     * against its stated sizes and MD5s and kept raw under `history-files/` (docs/one-to-one.md).
+     */
+    fromHistoryFiles: z.boolean({ error: 'must be true or false' }).default(false),
   })
   .superRefine((c2c, ctx) => {
     c2c.pairs?.forEach(([a, b], i) => {
@@ -129,11 +134,12 @@ const C2cSchema = z
         ctx.addIssue({ code: 'custom', path: ['pairs', i], message: `pairs "${a}" with itself` });
       }
     });
-    if ((c2c.accounts?.length ?? 0) < 2 && (c2c.pairs?.length ?? 0) === 0 && !c2c.fromCallbacks) {
+    const witnessed = c2c.fromCallbacks || c2c.fromHistoryFiles;
+    if ((c2c.accounts?.length ?? 0) < 2 && (c2c.pairs?.length ?? 0) === 0 && !witnessed) {
       ctx.addIssue({
         code: 'custom',
         path: ['accounts'],
-        message: 'name at least two accounts, list pairs, or set fromCallbacks',
+        message: 'name at least two accounts, list pairs, or set fromCallbacks or fromHistoryFiles',
       });
     }
   });

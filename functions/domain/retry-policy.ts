@@ -153,6 +153,12 @@ const CODE_TABLE: ReadonlyMap<number, Verdict> = new Map([
     v('fatal', 'the one-to-one history request was malformed (90001)', 'This is a bug; please report it.'),
   ],
   [90003, v('skip-group', 'the peer account does not exist (90003)')],
+  // get_history's own codes (docs/tencent-api.md, get_history).
+  [1001, v('fatal', 'the get_history request is invalid (1001)', 'This is a bug; please report it.')],
+  [1002, v('fatal', 'a get_history parameter is invalid (1002)', 'This is a bug; please report it.')],
+  [1003, v('retry', 'get_history system error (1003)')],
+  [1004, v('skip-group', 'no hourly file: not made yet, or no message in the hour (1004)')],
+  [1005, v('skip-group', 'the hourly file has expired (1005)')],
   [90008, v('skip-group', 'the operator account does not exist (90008)')],
   [90009, v('fatal-config', 'the request needs App admin rights (90009)', NOT_ADMIN)],
   [91000, v('retry', 'one-to-one service internal error (91000)')],

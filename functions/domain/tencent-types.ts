@@ -26,6 +26,7 @@ export const TENCENT_APIS = {
   getGroupMemberInfo: 'group_open_http_svc/get_group_member_info',
   getSpecifiedGroupMemberInfo: 'group_open_http_svc/get_specified_group_member_info',
   adminGetRoamMsg: 'openim/admin_getroammsg',
+  openMsgGetHistory: 'open_msg_svc/get_history',
 } as const;
 export type TencentApiKey = keyof typeof TENCENT_APIS;
 

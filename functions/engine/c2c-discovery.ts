@@ -85,7 +85,7 @@ export interface DiscoveryOutcome {
   historyHours: number;
   /** Hourly files whose raw copy this run wrote (a file kept by an earlier, killed run is not counted). */
   historyFilesKept: number;
-  /** Hourly files whose size or MD5 did not match the answer: their hour is fetched again next run. */
+  /** Hourly files not downloaded, or whose size or MD5 did not match the answer: their hour is fetched again next run. */
   historyFilesRejected: number;
   /** Lines of the hourly files that named a pair. */
   historySightings: number;
@@ -192,7 +192,23 @@ async function readHistoryFiles(
     }
     let passed = true;
     for (const [index, entry] of entries.entries()) {
-      const bytes = await deps.api.download(entry.url, deps.signal);
+      let bytes: Uint8Array;
+      try {
+        bytes = await deps.api.download(entry.url, deps.signal);
+      } catch (error) {
+        if (deps.signal.aborted) throw error;
+        deps.logger.warn(
+          'an hourly history file could not be downloaded; its hour is fetched again next run',
+          {
+            hour,
+            index,
+            reason: error instanceof Error ? error.message : String(error),
+          },
+        );
+        outcome.historyFilesRejected++;
+        passed = false;
+        break;
+      }
       const checked = verifyHistoryFile(entry, bytes);
       if (!checked.ok) {
         // The URL is not logged: a download link may carry a signature.

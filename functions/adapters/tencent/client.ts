@@ -16,6 +16,7 @@ import {
   TencentApiError,
   TransportError,
 } from '../../domain/errors.ts';
+import type { HistoryFileEntry } from '../../domain/history-file.ts';
 import { parseLosslessJson } from '../../domain/json-guards.ts';
 import type { ChatApi, Clock, Logger, Random, RoamApi } from '../../domain/ports.ts';
 import { RateLimiter, type SendPermit } from '../../domain/rate-limiter.ts';
@@ -60,6 +61,7 @@ import {
   RawMessageSchema,
   TopicResponse,
 } from './wire.ts';
+import { HistoryFilesResponse } from './wire-history-files.ts';
 import { type MemberItemWire, MemberListResponse, PortraitResponse } from './wire-identities.ts';
 import { RoamResponse, splitRoamItems } from './wire-roam.ts';
 
@@ -75,6 +77,8 @@ export const DOCUMENTED_RATE_LIMITS: Readonly<Record<TencentApiKey, number>> = {
   getGroupMemberInfo: 200,
   getSpecifiedGroupMemberInfo: 200,
   adminGetRoamMsg: 200,
+  // "10次/秒" (docs/tencent-api.md, get_history).
+  openMsgGetHistory: 10,
 };
 
 export interface TencentClientOptions extends EndpointChoice {
@@ -116,6 +120,7 @@ const ZERO_REQUESTS = (): Record<TencentApiKey, number> => ({
   getGroupMemberInfo: 0,
   getSpecifiedGroupMemberInfo: 0,
   adminGetRoamMsg: 0,
+  openMsgGetHistory: 0,
 });
 
 /** `get_group_info` takes at most 50 ids per call (docs/tencent-api.md, get_group_info). */
@@ -382,6 +387,37 @@ export class TencentClient implements ChatApi, RoamApi {
       messages,
       ...(rejected.length > 0 ? { rejected } : {}),
     };
+  }
+
+  /**
+   * The files of one Beijing hour (`get_history`; docs/tencent-api.md, get_history), or null when
+   * there is none (1004: not made yet or no message; 1005: expired). The URLs are returned, never logged.
+   */
+  public async getHistoryFiles(
+    chatType: 'C2C' | 'Group',
+    hour: string,
+    signal?: AbortSignal,
+  ): Promise<HistoryFileEntry[] | null> {
+    try {
+      const res = await this.call(
+        'openMsgGetHistory',
+        { ChatType: chatType, MsgTime: hour },
+        HistoryFilesResponse,
+        signal,
+      );
+      return res.File.map((f) => ({
+        url: f.URL,
+        gzipSize: f.GzipSize,
+        gzipMd5: f.GzipMD5,
+        fileSize: f.FileSize,
+        fileMd5: f.FileMD5,
+      }));
+    } catch (error) {
+      const code =
+        error instanceof GiveUpError && error.cause instanceof TencentApiError ? error.cause.code : 0;
+      if (code === 1004 || code === 1005) return null;
+      throw error;
+    }
   }
 
   public async getTopics(groupId: string, signal?: AbortSignal): Promise<TopicInfo[]> {

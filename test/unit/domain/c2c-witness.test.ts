@@ -101,7 +101,7 @@ describe('the callback cursor', () => {
   });
 });
 
-describe('c2c.fromCallbacks', () => {
+describe('c2c.fromCallbacks and c2c.fromHistoryFiles', () => {
   const app = (c2c: unknown) => ({
     apps: [{ sdkAppId: 1400000000, region: 'singapore', secretKey: { env: 'K' }, c2c }],
   });
@@ -109,6 +109,13 @@ describe('c2c.fromCallbacks', () => {
   it('is off by default, and a section with it alone is complete', () => {
     expect(parseConfig(app({ accounts: ['a', 'b'] })).apps[0]?.c2c?.fromCallbacks).toBe(false);
     expect(parseConfig(app({ fromCallbacks: true })).apps[0]?.c2c?.fromCallbacks).toBe(true);
+  });
+
+  it('fromHistoryFiles alone is complete too, off by default', () => {
+    expect(parseConfig(app({ accounts: ['a', 'b'] })).apps[0]?.c2c?.fromHistoryFiles).toBe(false);
+    expect(parseConfig(app({ fromHistoryFiles: true })).apps[0]?.c2c?.fromHistoryFiles).toBe(true);
+    const error = thrownAs(ConfigError, () => parseConfig(app({ fromHistoryFiles: 1 }), 'cfg'));
+    expect(error.message).toContain('apps.0.c2c.fromHistoryFiles');
   });
 
   it('must be a boolean, naming the field', () => {
