@@ -5,7 +5,6 @@
  * objects (so a rolled-back checkpoint leaves no queue either), and hands it to the media stage
  * once the checkpoint has committed.
  */
-import type { MediaQueueEntry } from '../domain/media-manifest.ts';
 import { serializeQueueEntry } from '../domain/media-manifest.ts';
 import { mediaRefsOfRecord } from '../domain/media-refs.ts';
 import { gzipNdjson } from '../domain/ndjson-gzip.ts';
@@ -15,12 +14,16 @@ import type { MediaStage } from './media-stage.ts';
 import { type FlushResult, PartitionWriter, type PlannedObject } from './partition-writer.ts';
 
 export class MediaQueueWriter extends PartitionWriter {
-  /** References of the records buffered since the last batch was detached. */
-  private entries: MediaQueueEntry[] = [];
+  /**
+   * References of the records buffered since the last batch was detached, as their queue lines:
+   * a line holds less than the entry's objects, and the stage reads the written object back in its
+   * turn (issue 23: a checkpoint's references were held three times, as objects).
+   */
+  private lines: string[] = [];
   /** The queue object of the detached batch, written by its flush. */
-  private detachedQueue: { key: string; entries: MediaQueueEntry[] } | undefined;
+  private detachedQueue: { key: string; lines: string[] } | undefined;
   /** The queue object of the last flush, handed to the media stage once its checkpoint commits. */
-  private flushed: { key: string; entries: MediaQueueEntry[] } | undefined;
+  private flushed: { key: string; count: number } | undefined;
 
   public constructor(
     private readonly queueOptions: { sdkAppId: number; runId: string; timeZone: string; store: ObjectStore },
@@ -44,17 +47,17 @@ export class MediaQueueWriter extends PartitionWriter {
       if ((record.revision ?? 0) !== 0 && record.change !== 'modified' && record.change !== 'restored')
         continue;
       for (const ref of mediaRefsOfRecord(record, { imageSizes: this.stage.imageSizes })) {
-        this.entries.push({ ref, attempts: 0, lastError: null });
+        this.lines.push(serializeQueueEntry({ ref, attempts: 0, lastError: null }));
       }
     }
   }
 
   /** The batch's references go with it, as one queue object named in the same intent. */
   protected override detached(): PlannedObject[] {
-    if (this.entries.length === 0) return [];
+    if (this.lines.length === 0) return [];
     const key = this.stage.nextQueueKey();
-    this.detachedQueue = { key, entries: this.entries };
-    this.entries = [];
+    this.detachedQueue = { key, lines: this.lines };
+    this.lines = [];
     return [{ key, dt: '', kind: 'media-queue' }];
   }
 
@@ -62,7 +65,7 @@ export class MediaQueueWriter extends PartitionWriter {
     const result = await super.flush(fence);
     const queue = this.detachedQueue;
     if (queue !== undefined) {
-      const body = await gzipNdjson(queue.entries.map(serializeQueueEntry));
+      const body = await gzipNdjson(queue.lines);
       await fence();
       await this.queueOptions.store.put(queue.key, body, {
         ifNoneMatch: '*',
@@ -71,7 +74,7 @@ export class MediaQueueWriter extends PartitionWriter {
       });
       result.objects++;
       result.bytes += body.length;
-      this.flushed = queue;
+      this.flushed = { key: queue.key, count: queue.lines.length };
       this.detachedQueue = undefined;
     }
     return result;
@@ -79,14 +82,14 @@ export class MediaQueueWriter extends PartitionWriter {
 
   public override discard(): void {
     super.discard();
-    this.entries = [];
+    this.lines = [];
     this.detachedQueue = undefined;
   }
 
   /** The checkpoint committed: its queue object is durable, copy its media now. */
   public override committed(): void {
     super.committed();
-    if (this.flushed) this.stage.enqueue(this.flushed.key, this.flushed.entries);
+    if (this.flushed) this.stage.enqueueStored(this.flushed.key, this.flushed.count);
     this.flushed = undefined;
   }
 }

@@ -184,6 +184,16 @@ export class MediaStage {
     return this.options.imageSizes;
   }
 
+  /**
+   * A message checkpoint committed this queue object of `count` references: they may be copied
+   * now, read from the object in their turn (nothing of them is held meanwhile).
+   */
+  public enqueueStored(key: string, count: number): void {
+    this.report.references += count;
+    this.waiting.push({ key, entries: undefined, count });
+    this.pump();
+  }
+
   /** A message checkpoint committed this queue object: its references may be copied now. */
   public enqueue(key: string, entries: MediaQueueEntry[]): void {
     this.report.references += entries.length;

@@ -55,11 +55,11 @@ function rec(message: RawMessage, over: Partial<RecordContext> = {}): ArchiveRec
 /** The three members of MediaStage the writer uses; everything it is handed is recorded. */
 function fakeStage(imageSizes: readonly ImageSizeClass[] = ['original']) {
   let part = 0;
-  const enqueued: { key: string; entries: MediaQueueEntry[] }[] = [];
+  const enqueued: { key: string; count: number }[] = [];
   const stage = {
     imageSizes,
     nextQueueKey: () => mediaQueueKey(APP, 'runA', part++),
-    enqueue: (key: string, entries: MediaQueueEntry[]) => enqueued.push({ key, entries }),
+    enqueueStored: (key: string, count: number) => enqueued.push({ key, count }),
   };
   return { stage: stage as unknown as MediaStage, enqueued };
 }
@@ -106,7 +106,7 @@ describe('MediaQueueWriter', () => {
 
     expect(enqueued).toEqual([]);
     writer.committed();
-    expect(enqueued).toEqual([{ key: queueKey, entries }]);
+    expect(enqueued).toEqual([{ key: queueKey, count: entries.length }]);
     writer.committed();
     expect(enqueued).toHaveLength(1);
   });
@@ -167,7 +167,7 @@ describe('MediaQueueWriter', () => {
     writer.committed();
     await writer.flush();
     writer.committed();
-    expect(enqueued.map((q) => [q.key, q.entries.map((e) => e.ref.msgSeq)])).toEqual([
+    expect(enqueued.map((q) => [q.key, queueIn(store, q.key).map((e) => e.ref.msgSeq)])).toEqual([
       [mediaQueueKey(APP, 'runA', 0), [1]],
       [mediaQueueKey(APP, 'runA', 1), [2]],
     ]);
