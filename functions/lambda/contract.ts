@@ -106,6 +106,12 @@ export const METRIC = {
   c2cMessagesArchived: 'C2cMessagesArchived',
   /** One-to-one messages served again and dropped (deduplicated by `MsgKey`). */
   c2cDuplicates: 'C2cDuplicatesDropped',
+  /** Recorded callback events the run materialized (issue 25; duplicates included). */
+  callbackEventsMaterialized: 'CallbackEventsMaterialized',
+  /** Message rows the materialization wrote from callbacks. */
+  callbackMessagesMaterialized: 'CallbackMessagesMaterialized',
+  /** Known events delivered again with another body (kept and flagged: a change, or a forged body). */
+  callbackBodiesReplayed: 'CallbackBodiesReplayed',
   /** Sent by the run state machine: a run that found another in progress and did nothing. */
   runsSkipped: 'RunsSkipped',
   /** Sent by the run state machine: a run with an app that stopped making progress. */

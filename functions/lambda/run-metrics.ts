@@ -2,7 +2,7 @@
  * CloudWatch metrics (EMF, through Powertools Metrics) from a run report: what was archived, how
  * hard Tencent pushed back, how close unarchived history is to falling out of retention, what
  * the rescan found changed after archiving (per change kind), and, when they ran, what the
- * identity capture and the one-to-one pass did.
+ * identity capture, the one-to-one pass and the callback materialization did.
  */
 import type { RunReport } from '../engine/report.ts';
 import type { StoredRunReport } from '../engine/report-format.ts';
@@ -72,9 +72,9 @@ export function recordRunMetrics(
   if (headroomDays !== undefined) metrics.addMetric(METRIC.retentionHeadroomDays, 'None', headroomDays);
 }
 
-/** The identity capture's and the one-to-one pass's counts, each when the run has the section. */
+/** The passes' counts (names, one-to-one, callbacks), each when the run has the section. */
 function recordSectionMetrics(metrics: MetricsSink, report: StoredRunReport): void {
-  const { identities, c2c } = report;
+  const { identities, c2c, callbacks } = report;
   if (identities) {
     const { calls, rows, pending } = identities;
     metrics.addMetric(METRIC.identityCalls, 'Count', calls.groupInfo + calls.profiles + calls.members);
@@ -87,6 +87,11 @@ function recordSectionMetrics(metrics: MetricsSink, report: StoredRunReport): vo
     metrics.addMetric(METRIC.c2cPairsSkipped, 'Count', c2c.pairsSkipped);
     metrics.addMetric(METRIC.c2cMessagesArchived, 'Count', c2c.messages);
     metrics.addMetric(METRIC.c2cDuplicates, 'Count', c2c.duplicates);
+  }
+  if (callbacks) {
+    metrics.addMetric(METRIC.callbackEventsMaterialized, 'Count', callbacks.events);
+    metrics.addMetric(METRIC.callbackMessagesMaterialized, 'Count', callbacks.messages);
+    metrics.addMetric(METRIC.callbackBodiesReplayed, 'Count', callbacks.replayed);
   }
 }
 

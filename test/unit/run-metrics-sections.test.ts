@@ -1,10 +1,12 @@
 /**
  * The archiver Lambda's metrics for the run report's sections (functions/lambda/run-metrics.ts):
- * the identity capture's (issue 24) and the one-to-one pass's (issue 26), each only when the run
- * has the section, summed over kinds and APIs as docs/operations.md describes them.
+ * the identity capture's (issue 24), the one-to-one pass's (issue 26) and the callback
+ * materialization's (issue 25), each only when the run has the section, summed over kinds and
+ * APIs as docs/operations.md describes them.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
+import { emptyCounts } from '../../functions/domain/callback-materialize.ts';
 import { emptyC2cReport } from '../../functions/engine/c2c-report.ts';
 import type { IdentityReport } from '../../functions/engine/identity-capture.ts';
 import { emptyReport } from '../../functions/engine/report.ts';
@@ -70,9 +72,30 @@ describe('run metrics of the report sections', () => {
     expect(metrics.get('MessagesArchived')).toBe(40);
   });
 
-  it('records neither when the run has no such section', () => {
+  it('records the callback events materialized, the messages they gave and the bodies replayed', () => {
+    const callbacks = {
+      ...emptyCounts(),
+      events: 40,
+      messages: 25,
+      replayed: 2,
+      objects: 3,
+      objectsLeft: 0,
+      unreadableLines: 0,
+      commits: 1,
+      rolledForward: false,
+      elapsedMs: 10,
+    };
+    const metrics = recorded({ ...emptyReport('r', 1400000000, NOW), callbacks });
+    expect([...metrics].filter(([name]) => name.startsWith('Callback'))).toEqual([
+      ['CallbackEventsMaterialized', 40],
+      ['CallbackMessagesMaterialized', 25],
+      ['CallbackBodiesReplayed', 2],
+    ]);
+  });
+
+  it('records none of them when the run has no such section', () => {
     const names = [...recorded(emptyReport('r', 1400000000, NOW)).keys()];
-    expect(names.filter((n) => n.startsWith('Identity') || n.startsWith('C2c'))).toEqual([]);
+    expect(names.filter((n) => /^(Identity|C2c|Callback)/.test(n))).toEqual([]);
     expect(names).toContain('MessagesArchived');
   });
 });
