@@ -132,5 +132,7 @@ describe('pair discovery from callbacks, killed', () => {
       ];
       expect(ids.sort()).toEqual(expected.sort());
     },
+    // Real processes on a shared machine: two archive runs, each up to a few minutes when busy.
+    360_000,
   );
 });

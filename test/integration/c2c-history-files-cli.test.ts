@@ -87,5 +87,5 @@ describe('a pair discovered only through the hourly files', () => {
     // Only hours not taken as fetched are asked again (the newest ones, still without a file).
     expect(t.sim.stats().perApi.get_history.calls).toBeLessThan(10);
     expect((await archivedIds(t.store)).length).toBe(expected.length);
-  });
+  }, 360_000);
 });
