@@ -39,10 +39,12 @@ import {
   seenShardOf,
   serializeSeenShard,
 } from '../domain/callback-materialize.ts';
+import type { Reconciliation } from '../domain/callback-reconcile.ts';
 import { PreconditionFailedError, StateCorruptError } from '../domain/errors.ts';
 import { gunzipNdjson, gzipNdjson } from '../domain/ndjson-gzip.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
+import { reconcileCallbacks } from './callback-reconcile.ts';
 import type { RunDeps, RunOptions } from './run-options.ts';
 
 /** Default raw objects a commit takes (each at most a receiver batch or a Firehose buffer). */
@@ -60,6 +62,8 @@ export interface CallbackMaterializeContext {
   maxObjects?: number;
   /** False once the run is out of time: no new commit starts (the rest waits for the next run). */
   mayStart?: () => boolean;
+  /** Told each commit this run applies: its version and the dates of its message rows. */
+  onCommit?: (version: number, messageDts: readonly string[]) => void;
 }
 
 /** What the step did, for the run report (`callbacks`). */
@@ -74,6 +78,11 @@ export interface CallbackMaterializeReport extends MaterializeCounts {
   /** Whether a killed run's commit was finished first. */
   rolledForward: boolean;
   elapsedMs: number;
+  /**
+   * The callbacks against the pull (functions/engine/callback-reconcile.ts): absent when the app
+   * has no recorded callback yet, or the run stopped before it.
+   */
+  reconciliation?: Reconciliation;
 }
 
 /**
@@ -239,6 +248,10 @@ async function applyCommit(
     if (old !== undefined) await store.delete(seenShardKey(sdkAppId, shard, old));
   }
   addCounts(report, result.counts);
+  ctx.onCommit?.(
+    intent.version,
+    [...result.rows.entries()].filter(([, rows]) => rows.messages.length > 0).map(([dt]) => dt),
+  );
   report.objects += intent.objects.length;
   report.commits++;
   return { head: next, etag };
@@ -285,19 +298,50 @@ export interface CallbackRunOptions {
   maxObjects?: number;
 }
 
-/** The step at the end of a run (functions/engine/run-archive.ts): the run's store, lease and deadline. */
-export function callbacksForRun(
+/**
+ * The step at the end of a run (functions/engine/run-archive.ts): the run's store, lease and
+ * deadline. After the materialization, the reconciliation with the pull, unless the run is out of
+ * time or objects are left (a callback not materialized yet would count as lost).
+ */
+export async function callbacksForRun(
   deps: Pick<RunDeps, 'store' | 'clock' | 'logger'>,
-  options: Pick<RunOptions, 'sdkAppId' | 'timeZone' | 'deadlineMs'> & { callbacks: CallbackRunOptions },
+  options: Pick<RunOptions, 'sdkAppId' | 'timeZone' | 'deadlineMs' | 'runId' | 'retentionDays'> & {
+    callbacks: CallbackRunOptions;
+  },
   at: { fence: () => Promise<void>; stop?: AbortSignal | undefined },
 ): Promise<CallbackMaterializeReport> {
   const { clock } = deps;
-  return materializeCallbacks({
+  const mayStart = () =>
+    !at.stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs);
+  const versions = new Set<number>();
+  const dts = new Set<string>();
+  const report = await materializeCallbacks({
     ...deps,
     fence: at.fence,
     sdkAppId: options.sdkAppId,
     timeZone: options.timeZone,
     ...(options.callbacks.maxObjects === undefined ? {} : { maxObjects: options.callbacks.maxObjects }),
-    mayStart: () => !at.stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs),
+    mayStart,
+    onCommit: (version, messageDts) => {
+      versions.add(version);
+      for (const dt of messageDts) dts.add(dt);
+    },
   });
+  if (report.objectsLeft > 0 || !mayStart()) return report;
+  const started = clock.now();
+  const reconciliation = await reconcileCallbacks(
+    {
+      ...deps,
+      fence: at.fence,
+      sdkAppId: options.sdkAppId,
+      timeZone: options.timeZone,
+      runId: options.runId,
+      nowSec: Math.floor(clock.now() / 1000),
+      retentionDays: options.retentionDays,
+    },
+    { versions, dts },
+  );
+  if (reconciliation !== undefined) report.reconciliation = reconciliation;
+  report.elapsedMs += clock.now() - started;
+  return report;
 }
