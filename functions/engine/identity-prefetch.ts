@@ -13,6 +13,7 @@
  */
 import pLimit from 'p-limit';
 import type { TargetRef } from '../domain/continuation.ts';
+import { AbortedError } from '../domain/errors.ts';
 import { MEMBER_BATCH, PROFILE_BATCH, runCallBudget } from '../domain/identity-capture.ts';
 import type { Logger } from '../domain/ports.ts';
 import type { IdentityRunOptions } from './identity-capture.ts';
@@ -60,15 +61,18 @@ export class IdentityPrefetch implements TargetObserver {
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
   private abort: unknown;
+  /** Aborts the lookups in flight when the run is out of time as paging ends (see drain). */
+  private readonly cancel = new AbortController();
 
   public constructor(private readonly ctx: PrefetchContext) {
+    const signals = ctx.signal === undefined ? [this.cancel.signal] : [ctx.signal, this.cancel.signal];
     this.lookup = {
       api: ctx.tap.inner,
       logger: ctx.logger,
       sdkAppId: ctx.sdkAppId,
       observedAt: ctx.observedAt,
       mayStart: () => !this.closed && ctx.mayStart(),
-      signal: ctx.signal,
+      signal: AbortSignal.any(signals),
       calls: noCalls(),
       failed: { calls: 0 },
     };
@@ -89,11 +93,14 @@ export class IdentityPrefetch implements TargetObserver {
   }
 
   /**
-   * No new lookup; resolves when those in flight have settled, with what they observed. Throws the
-   * abort that stopped one (the run is stopping).
+   * No new lookup; resolves when those in flight have settled, with what they observed. A run out
+   * of time (its deadline, a soft stop) does not wait for them: they are aborted, and their items
+   * stay pending. Throws the abort of the run's own signal (the run is stopping).
    */
   public async drain(): Promise<Prefetched> {
     this.closed = true;
+    if (!this.ctx.mayStart())
+      this.cancel.abort(new AbortedError('the run is out of time: lookups left pending'));
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     if (this.abort !== undefined) throw this.abort;
     return {
@@ -160,9 +167,9 @@ export class IdentityPrefetch implements TargetObserver {
       if (this.closed || groupInfo + profiles + members >= budget) return;
       await lookup();
     }).catch((error: unknown) => {
-      // An abort (the run is stopping): no more lookups; drain() reports it.
-      this.abort ??= error;
       this.closed = true;
+      // Cancelled by drain (out of time): the items stay pending. Else the run is stopping: drain() throws it.
+      if (this.ctx.signal?.aborted || !this.cancel.signal.aborted) this.abort ??= error;
     });
     const tracked = task.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);

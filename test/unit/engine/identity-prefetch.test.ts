@@ -5,8 +5,15 @@
  * at the end.
  */
 import { describe, expect, it } from 'vitest';
+import { AbortedError } from '../../../functions/domain/errors.ts';
 import { runCallBudget } from '../../../functions/domain/identity-capture.ts';
-import type { GroupMember, RawMessage } from '../../../functions/domain/tencent-types.ts';
+import type {
+  GroupMember,
+  GroupMembersResult,
+  HistoryPage,
+  HistoryRequest,
+  RawMessage,
+} from '../../../functions/domain/tencent-types.ts';
 import { DEFAULT_IDENTITY_OPTIONS, type IdentityReport } from '../../../functions/engine/identity-capture.ts';
 import { type ArchiveOptions, runArchive } from '../../../functions/engine/run-archive.ts';
 import {
@@ -35,13 +42,17 @@ const member = (account: string): GroupMember => ({
   joinTime: undefined,
 });
 
-async function archive(api: FakeChatApi, over: Partial<ArchiveOptions> = {}) {
+async function archive(
+  api: FakeChatApi,
+  over: Partial<ArchiveOptions> = {},
+  clock = new FakeClock(NOW_SEC * 1000),
+) {
   const options: ArchiveOptions = {
     ...testRunOptions(APP, { observedAtSec: NOW_SEC, concurrency: 4 }),
     identities: { ...DEFAULT_IDENTITY_OPTIONS, maxCallShare: 0.5 },
     ...over,
   };
-  const deps = { api, store: new MemoryStore(), clock: new FakeClock(NOW_SEC * 1000), logger: silentLogger };
+  const deps = { api, store: new MemoryStore(), clock, logger: silentLogger };
   const report = await runArchive(deps, options);
   return (report as typeof report & { identities: IdentityReport }).identities;
 }
@@ -109,5 +120,37 @@ describe('identity lookups while paging', () => {
     expect(own).toBe(identities.calls.profiles + identities.calls.members);
     expect(own).toBeLessThanOrEqual(identities.budget);
     expect(identities.pending.members + identities.pending.users).toBeGreaterThan(0);
+  });
+
+  it('does not wait for the lookups in flight when paging ends at the deadline: their items stay pending', async () => {
+    const clock = new FakeClock(NOW_SEC * 1000);
+    const deadlineMs = clock.now() + 60_000;
+    /** Member lookups answer only when aborted; the long group's 10th page comes after the deadline. */
+    class SlowLookups extends FakeChatApi {
+      public pages = 0;
+      public override async getHistory(request: HistoryRequest): Promise<HistoryPage> {
+        if (request.groupId === '@TGS#long' && ++this.pages === 10) clock.advance(120_000);
+        return super.getHistory(request);
+      }
+      public override getGroupMembers(
+        groupId: string,
+        accounts: readonly string[],
+        signal?: AbortSignal,
+      ): Promise<GroupMembersResult> {
+        this.calls.push({ api: 'getGroupMembers', args: { groupId, accounts: [...accounts] } });
+        return new Promise((_, reject) =>
+          signal?.addEventListener('abort', () => reject(new AbortedError('aborted')), { once: true }),
+        );
+      }
+    }
+    const api = new SlowLookups({
+      groups: { '@TGS#short': messagesFrom(['ann', 'ben'], 6), '@TGS#long': messagesFrom(['cy'], 600) },
+      members: { '@TGS#short': [member('ann'), member('ben')] },
+    });
+    const identities = await archive(api, { deadlineMs }, clock);
+    // The short group's lookup was made while paging, then given up at the deadline.
+    expect(api.calls.some((c) => c.api === 'getGroupMembers')).toBe(true);
+    expect(identities.rows.members).toBe(0);
+    expect(identities.pending.members).toBe(3);
   });
 });
