@@ -8,6 +8,8 @@
  * imports the engine's errors, which import the report's type: the report module cannot import it
  * back without a cycle.
  */
+
+import type { ReconcileGroup, Reconciliation } from '../domain/callback-reconcile.ts';
 import { type C2cReport, formatC2cLine } from './c2c-report.ts';
 import type { CallbackMaterializeReport } from './callback-materialize.ts';
 import type { IdentityReport } from './identity-capture.ts';
@@ -130,5 +132,30 @@ export function formatCallbackLines(callbacks: CallbackMaterializeReport): strin
       `${c.messages} messages, ${c.revisions} revisions, ${c.dissolutions} dissolutions; ` +
       `${c.duplicates} duplicates, ${c.onlineOnly} online-only, ${c.ignored} other commands`,
     ...(trouble.length ? [`  callbacks: ${trouble.join('; ')}`] : []),
+    ...(c.reconciliation ? formatReconciliationLines(c.reconciliation) : []),
+  ];
+}
+
+/**
+ * The callbacks against the pull (functions/domain/callback-reconcile.ts): the run's counts, the
+ * loss rate, and the groups with lost callbacks, differences or callback-only messages.
+ */
+export function formatReconciliationLines(r: Reconciliation): string[] {
+  const rate =
+    r.lossRate === null
+      ? 'no loss rate (nothing pulled since callbacks began)'
+      : `loss rate ${(r.lossRate * 100).toFixed(1)}%`;
+  const where = (g: ReconcileGroup) => `${g.groupId}${g.topicId ? ` / ${g.topicId}` : ''}`;
+  return [
+    `  callbacks against the pull: ${r.bothEqual} both and equal, ${r.different} different (flagged, both kept), ` +
+      `${r.pullPlaceholder} placeholders in the pull, ${r.callbackOnly} callback-only (unconfirmed), ` +
+      `${r.pullOnly} pull-only (callback lost); ${rate}`,
+    ...r.groups.map(
+      (g) =>
+        `  callbacks against the pull: ${where(g)}: ${g.pullOnly} pull-only, ${g.different} different, ${g.callbackOnly} callback-only`,
+    ),
+    ...(r.groupsNotListed
+      ? [`  callbacks against the pull: ${r.groupsNotListed} more groups not listed`]
+      : []),
   ];
 }

@@ -313,10 +313,11 @@ const RUN_REPORT_SPEC = {
     'c2c',
     'struct<pairsknown:bigint,pairsadded:bigint,pairspulled:bigint,pairscaughtup:bigint,pairsleftopen:bigint,pairsskipped:bigint,skipped:array<struct<conversation:string,reason:string>>,messages:bigint,recalled:bigint,quarantined:bigint,duplicates:bigint,pages:bigint,objectswritten:bigint,byteswritten:bigint,statebyteswritten:bigint,checkpoints:bigint,rolledbackobjects:bigint,peakpairsloaded:bigint,done:boolean>',
   ],
-  // The callback materialization's section (issue 25): null for an app without a callback token.
+  // The callback materialization's section (issue 25): null for an app without a callback token;
+  // `reconciliation` null when the run did not reconcile (functions/domain/callback-reconcile.ts).
   callbacks: [
     'callbacks',
-    'struct<events:bigint,duplicates:bigint,replayed:bigint,unreadable:bigint,onlineonly:bigint,ignored:bigint,messages:bigint,revisions:bigint,dissolutions:bigint,objects:bigint,objectsleft:bigint,unreadablelines:bigint,commits:bigint,rolledforward:boolean,elapsedms:bigint>',
+    'struct<events:bigint,duplicates:bigint,replayed:bigint,unreadable:bigint,onlineonly:bigint,ignored:bigint,messages:bigint,revisions:bigint,dissolutions:bigint,objects:bigint,objectsleft:bigint,unreadablelines:bigint,commits:bigint,rolledforward:boolean,elapsedms:bigint,reconciliation:struct<bothequal:bigint,callbackonly:bigint,different:bigint,pullplaceholder:bigint,pullonly:bigint,lossrate:double,groups:array<struct<groupid:string,topicid:string,bothequal:bigint,callbackonly:bigint,different:bigint,pullplaceholder:bigint,pullonly:bigint>>,groupsnotlisted:bigint>>',
   ],
 } as const satisfies Readonly<Record<string, readonly [name: string, type: string]>>;
 

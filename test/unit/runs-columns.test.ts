@@ -41,6 +41,26 @@ function storedReport(): StoredRunReport {
     commits: 1,
     rolledForward: false,
     elapsedMs: 30,
+    reconciliation: {
+      bothEqual: 5,
+      callbackOnly: 1,
+      different: 0,
+      pullPlaceholder: 0,
+      pullOnly: 1,
+      lossRate: 1 / 6,
+      groups: [
+        {
+          groupId: 'g',
+          topicId: null,
+          bothEqual: 0,
+          callbackOnly: 1,
+          different: 0,
+          pullPlaceholder: 0,
+          pullOnly: 1,
+        },
+      ],
+      groupsNotListed: 0,
+    },
   };
   const report: StoredRunReport = { ...emptyReport('run1', 1400000001, 0), identities, c2c, callbacks };
   report.errors.push({ groupId: 'g', topicId: null, error: 'x' });

@@ -141,6 +141,58 @@ describe('formatReport: the callback materialization', () => {
     );
   });
 
+  it('prints the callbacks against the pull: counts, loss rate and the groups to look at', () => {
+    const reconciliation = {
+      bothEqual: 95,
+      callbackOnly: 3,
+      different: 1,
+      pullPlaceholder: 0,
+      pullOnly: 4,
+      lossRate: 0.04,
+      groups: [
+        {
+          groupId: 'g1',
+          topicId: null,
+          bothEqual: 0,
+          callbackOnly: 0,
+          different: 1,
+          pullPlaceholder: 0,
+          pullOnly: 4,
+        },
+        {
+          groupId: 'g2',
+          topicId: 't',
+          bothEqual: 0,
+          callbackOnly: 3,
+          different: 0,
+          pullPlaceholder: 0,
+          pullOnly: 0,
+        },
+      ],
+      groupsNotListed: 2,
+    };
+    const report = { ...emptyReport('run1', APP, 0), callbacks: { ...callbacks, reconciliation } };
+    expect(linesOf(report, '  callbacks against the pull:')).toEqual([
+      '  callbacks against the pull: 95 both and equal, 1 different (flagged, both kept), 0 placeholders in the pull, 3 callback-only (unconfirmed), 4 pull-only (callback lost); loss rate 4.0%',
+      '  callbacks against the pull: g1: 4 pull-only, 1 different, 0 callback-only',
+      '  callbacks against the pull: g2 / t: 0 pull-only, 0 different, 3 callback-only',
+      '  callbacks against the pull: 2 more groups not listed',
+    ]);
+    const quiet = {
+      ...reconciliation,
+      bothEqual: 0,
+      pullOnly: 0,
+      lossRate: null,
+      groups: [],
+      groupsNotListed: 0,
+    };
+    expect(
+      linesOf({ ...report, callbacks: { ...callbacks, reconciliation: quiet } }, '  callbacks against'),
+    ).toEqual([
+      '  callbacks against the pull: 0 both and equal, 1 different (flagged, both kept), 0 placeholders in the pull, 3 callback-only (unconfirmed), 0 pull-only (callback lost); no loss rate (nothing pulled since callbacks began)',
+    ]);
+  });
+
   it('prints nothing about callbacks for an app without a callback token', () => {
     expect(linesOf(emptyReport('run1', APP, 0), '  callbacks:')).toEqual([]);
   });
