@@ -9,6 +9,7 @@
  * object write is fenced by the lease (checked on this run's clock, with a margin, right before it).
  */
 import { AbortedError, ArchiverError, GiveUpError } from '../domain/errors.ts';
+import type { HistoryFilesApi } from '../domain/history-file.ts';
 import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
 import type { RoamApi } from '../domain/ports.ts';
@@ -47,8 +48,11 @@ export type ArchiveOptions = RunOptions & {
   /** Set for an app with a `callbackToken`: materialize its recorded callbacks (callback-materialize.ts). */
   callbacks?: CallbackRunOptions;
 };
-/** A run's ports with the one-to-one history API (required when `options.c2c` is set). */
-export type ArchiveDeps = RunDeps & { roam?: RoamApi };
+/**
+ * A run's ports with the one-to-one history API (required when `options.c2c` is set) and the hourly
+ * history files (`c2c.fromHistoryFiles`, functions/engine/c2c-discovery.ts).
+ */
+export type ArchiveDeps = RunDeps & { roam?: RoamApi; historyFiles?: HistoryFilesApi | undefined };
 
 /**
  * Archive one app until every selected target is caught up, the deadline comes or `stop` fires.
