@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   type MediaQueueEntry,
@@ -28,7 +30,8 @@ function fileMessage(seq: number, name = `f${seq}.txt`): RawMessage {
   };
 }
 
-function imageMessage(seq: number): RawMessage {
+/** An image of three sizes; `urlOf` names each size's URL (o, l, t). */
+function imageMessage(seq: number, urlOf = (size: string) => `https://cos.example/${size}`): RawMessage {
   return {
     ...textMessage(seq, DAY0 + seq),
     MsgBody: [
@@ -38,9 +41,9 @@ function imageMessage(seq: number): RawMessage {
           UUID: `img${seq}`,
           ImageFormat: 3,
           ImageInfoArray: [
-            { Type: 1, Size: 100, URL: 'https://cos.example/o' },
-            { Type: 2, Size: 50, URL: 'https://cos.example/l' },
-            { Type: 3, Size: 10, URL: 'https://cos.example/t' },
+            { Type: 1, Size: 100, URL: urlOf('o') },
+            { Type: 2, Size: 50, URL: urlOf('l') },
+            { Type: 3, Size: 10, URL: urlOf('t') },
           ],
         },
       },
@@ -192,5 +195,29 @@ describe('MediaQueueWriter', () => {
     writer.committed();
     expect(enqueued).toEqual([]);
     expect(store.keys('state/')).toEqual([]);
+  });
+
+  it("holds a checkpoint's buffered references as their lines: under 600 bytes each with their records (entry objects: about 810)", () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heapInUse = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const { stage } = fakeStage();
+    const writer = newWriter(new MemoryStore(), stage);
+    const before = heapInUse();
+    const count = 20_000;
+    // One original-size image each, with a long URL, as a busy group's checkpoint would buffer.
+    for (let seq = 1; seq <= count; seq++) {
+      const urlOf = (size: string) => `https://cos.example.com/im/${seq}/${size}-0123456789abcdef.jpg`;
+      writer.addAll([rec(imageMessage(seq, urlOf))]);
+    }
+    const perReference = (heapInUse() - before) / count;
+    expect(writer.bufferedRecords).toBe(count);
+    // Measured about 410 with lines (the records' fingerprint log and compressor input included);
+    // the entry objects the writer held before cost about 810 in this test.
+    expect(perReference).toBeLessThan(600);
   });
 });
