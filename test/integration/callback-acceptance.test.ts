@@ -7,52 +7,30 @@
  * earlier ones with `source = 'pull'`, the recall's revision row names the admin and the time, and
  * the dissolution is recorded with the group's members.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { findNamedQuery, parseParams, runNamedQuery } from '../../functions/query/named-queries.ts';
 import { collectRows } from '../../functions/query/result.ts';
-import { startSimulator } from '../../functions/simulator/index.ts';
-import { startTestReceiver } from '../helpers/callbacks.ts';
-import { startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
+import { startCallbackArchive, storedRunReports } from '../helpers/callback-archive.ts';
+import { useProcessCleanups } from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();
 const TOKEN = 'acceptance-callback-token';
 
 describe('callbacks end to end (issue 25 acceptance)', () => {
   it("keeps a dissolved group's last messages (source callback) and who recalled what, when", async () => {
-    const probe = await startSimulator({ media: false });
-    const sdkAppId = probe.apps[0]?.sdkAppId as number;
-    await probe.stop();
-    const dir = await mkdtemp(join(tmpdir(), 'callback-acceptance-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const archiveDir = join(dir, 'archive');
-    const tokenFile = join(dir, 'callback-token');
-    await writeFile(tokenFile, TOKEN);
-    const receiver = await startTestReceiver({
-      store: new LocalFolderStore(archiveDir),
-      sdkAppId,
+    const { t, receiver, archiveDir } = await startCallbackArchive(cleanups, {
+      tempPrefix: 'callback-acceptance-',
       token: TOKEN,
-    });
-    cleanups.push(() => receiver.close());
-    const t = await startProcessArchive(cleanups, {
-      tempPrefix: 'callback-acceptance-run-',
       simulator: {
         seed: 11,
         latencyMs: 1,
         retentionDays: 3_650,
         dataset: { groups: 4, activeFraction: 1, messagesPerActiveGroup: [5, 10], historyDays: 1 },
         media: false,
-        callbacks: { url: receiver.url, token: TOKEN },
       },
-      app: { callbackToken: { file: tokenFile } },
-      archive: { out: archiveDir },
     });
-    expect(t.sdkAppId).toBe(sdkAppId);
     const first = await t.spawnArchive().done;
     expect(first.code, first.stderr).toBe(0);
 
@@ -109,12 +87,7 @@ describe('callbacks end to end (issue 25 acceptance)', () => {
     expect(changedAt).toBeLessThanOrEqual(Date.now());
 
     // The run report's section: the second run materialized what the receiver recorded since the first.
-    const store = new LocalFolderStore(archiveDir);
-    const reports: Record<string, unknown>[] = [];
-    for await (const key of store.list('runs/')) {
-      const object = await store.get(key);
-      if (object) reports.push(JSON.parse(new TextDecoder().decode(object.body)) as Record<string, unknown>);
-    }
+    const reports = await storedRunReports(archiveDir);
     const sections = reports.map((r) => r.callbacks).filter((c) => c !== undefined);
     expect(sections).toContainEqual(
       expect.objectContaining({ messages: newSeqs.length, revisions: 1, dissolutions: 1, duplicates: 0 }),
