@@ -57,7 +57,7 @@ function canonicalKeyOrder(a: string, b: string): number {
  * was a tenth of the run's CPU. Properties whose value is undefined are left out, and an undefined
  * array item is written as null, as `JSON.stringify` does.
  */
-function canonicalJson(value: JsonValue | undefined): string | undefined {
+export function canonicalJson(value: JsonValue | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'bigint') return value.toString();
   if (Array.isArray(value)) {

@@ -1,0 +1,220 @@
+/**
+ * Changes to one-to-one messages after they were archived (issue 26, deliverable 4;
+ * docs/one-to-one.md, docs/changes.md): the pure rules a rescan of a pair's recent window applies.
+ *
+ * - {@link c2cFingerprint}: a compact digest of everything about a one-to-one message that can
+ *   change under the same `MsgKey` (`MsgFlagBits`, `MsgBody`, `CloudCustomData`, the accounts,
+ *   `MsgRandom`, the time and any field without a column, via `extra`), except `IsPeerRead`: the
+ *   read receipt changes when the peer reads the message, and is not an edit.
+ * - {@link C2cPrint}: what the archive keeps of each message of a pair's rescan window (its key,
+ *   time, latest revision, flag bits and fingerprint), one short array per message in the pair's
+ *   state line ({@link serializePrints}, {@link parsePrints}), kept for the messages of the last
+ *   `rescan.days` only ({@link prunePrints}).
+ * - {@link classifyC2cChange} and {@link c2cRevisions}: what a re-paged window shows against the
+ *   prints: a revision row (`revision` one above the archived one, `observed_at` the run's,
+ *   `change` recalled, restored or modified) for each message whose content changed, and the
+ *   prints to commit with those rows, in the same checkpoint (so a rerun after a kill finds the
+ *   new revision in the prints and writes it no second time).
+ *
+ * A message the window no longer shows is not a change here: the pass reads one side of the
+ * pair, and a side that deleted a message (a client's `deleteMessages`, a cleared conversation)
+ * hides it from that side only; the other side and the archive still hold it. Pure.
+ */
+import { createHash } from 'node:crypto';
+import { type C2cRecord, type C2cRecordContext, MSG_FLAG_RECALLED, toC2cRecord } from './c2c-record.ts';
+import type { ChangeKind } from './record.ts';
+import { canonicalJson, FINGERPRINT_HEX_LENGTH } from './revisions.ts';
+import type { JsonObject, JsonValue, RoamMessage } from './tencent-types.ts';
+
+/** The row fields that describe a one-to-one message's content (identity and version columns left out). */
+export const C2C_CONTENT_FIELDS = [
+  'from_account',
+  'to_account',
+  'msg_random',
+  'msg_time',
+  'msg_flag_bits',
+  'msg_body',
+  'cloud_custom_data',
+  'extra',
+] as const satisfies readonly (keyof C2cRecord)[];
+
+/** The `extra` key of the read receipt, left out of the fingerprint. */
+const READ_RECEIPT_KEY = 'IsPeerRead';
+
+function withoutReadReceipt(extra: JsonObject | null): JsonObject | null {
+  if (extra === null || !Object.hasOwn(extra, READ_RECEIPT_KEY)) return extra;
+  const rest: JsonObject = {};
+  for (const key of Object.keys(extra)) if (key !== READ_RECEIPT_KEY) rest[key] = extra[key] as JsonValue;
+  return Object.keys(rest).length === 0 ? null : rest;
+}
+
+/**
+ * The fingerprint of a one-to-one row's content: 16 lowercase hex digits (the first 64 bits of a
+ * SHA-256 over the canonical JSON of the content fields, as functions/domain/revisions.ts does
+ * for group rows). Equal content gives equal fingerprints whatever the server's key order, and
+ * whatever the read receipt says.
+ */
+export function c2cFingerprint(record: C2cRecord): string {
+  const content: { [key: string]: JsonValue } = {};
+  for (const field of C2C_CONTENT_FIELDS) content[field] = record[field] as unknown as JsonValue;
+  content.extra = withoutReadReceipt(record.extra);
+  // A message with a lone surrogate: its columns hold U+FFFD, so its exact text tells edits apart.
+  if (record.raw !== null && !record.quarantined) content.raw = record.raw;
+  const text = canonicalJson(content) ?? '';
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, FINGERPRINT_HEX_LENGTH);
+}
+
+/** What the archive keeps of one message of a pair's rescan window. */
+export interface C2cPrint {
+  readonly msgKey: string;
+  /** `msg_time`, epoch seconds: the print is dropped once it is older than the rescan window. */
+  readonly msgTime: number;
+  /** The latest revision archived. */
+  readonly revision: number;
+  /** `msg_flag_bits` of that revision (null when the API left it out). */
+  readonly flagBits: number | null;
+  readonly fingerprint: string;
+}
+
+/** The print of a row's content, or undefined for a quarantined row (never compared). */
+export function c2cPrintOf(record: C2cRecord): C2cPrint | undefined {
+  if (record.quarantined || record.msg_key === null) return undefined;
+  return {
+    msgKey: record.msg_key,
+    msgTime: record.msg_time,
+    revision: record.revision,
+    flagBits: record.msg_flag_bits,
+    fingerprint: c2cFingerprint(record),
+  };
+}
+
+const isRecalled = (flagBits: number | null): boolean => flagBits === MSG_FLAG_RECALLED;
+
+/**
+ * The change from `archived` (the latest revision the archive holds) to `current` (what the
+ * window shows now), or null when the content is the same. `MsgFlagBits` 8 is a recall (as
+ * `c2c_messages_current.is_recalled` reads it); a recalled message shown again with other flag
+ * bits is restored; any other difference is an edit.
+ */
+export function classifyC2cChange(
+  archived: Pick<C2cPrint, 'flagBits' | 'fingerprint'>,
+  current: Pick<C2cPrint, 'flagBits' | 'fingerprint'>,
+): ChangeKind | null {
+  if (archived.fingerprint === current.fingerprint) return null;
+  if (isRecalled(current.flagBits) && !isRecalled(archived.flagBits)) return 'recalled';
+  if (!isRecalled(current.flagBits) && isRecalled(archived.flagBits)) return 'restored';
+  return 'modified';
+}
+
+/** The pair and the run a rescan page belongs to. */
+export interface C2cRescanContext {
+  readonly sdkAppId: number;
+  readonly accounts: readonly [string, string];
+  /** Epoch seconds of the run: the revision rows' `observed_at`. */
+  readonly observedAt: number;
+}
+
+/** What one re-paged page of a pair's window gives. */
+export interface C2cRescanOutcome {
+  /** A revision row per changed message, in page order. */
+  readonly rows: C2cRecord[];
+  /** The prints of the changed messages, to replace theirs in the pair's state with the rows. */
+  readonly prints: C2cPrint[];
+  /** Messages of the page the prints do not hold (not archived yet: the pull's, not the rescan's). */
+  readonly unknown: number;
+}
+
+/**
+ * Compares one page of a pair's re-paged window (`admin_getroammsg` from the window's start) with
+ * the prints the archive holds for the pair. A message whose key comes twice in the page is
+ * compared once. `prints` is not changed: the caller commits the outcome's rows and prints together.
+ */
+export function c2cRevisions(
+  prints: ReadonlyMap<string, C2cPrint>,
+  page: readonly RoamMessage[],
+  ctx: C2cRescanContext,
+): C2cRescanOutcome {
+  const rows: C2cRecord[] = [];
+  const changed: C2cPrint[] = [];
+  const done = new Set<string>();
+  let unknown = 0;
+  const base: C2cRecordContext = { sdkAppId: ctx.sdkAppId, accounts: ctx.accounts, source: 'roam' };
+  for (const served of page) {
+    const current = toC2cRecord(served, base);
+    const key = current.msg_key as string;
+    if (done.has(key)) continue;
+    done.add(key);
+    const archived = prints.get(key);
+    if (archived === undefined) {
+      unknown++;
+      continue;
+    }
+    const print = { flagBits: current.msg_flag_bits, fingerprint: c2cFingerprint(current) };
+    const change = classifyC2cChange(archived, print);
+    if (change === null) continue;
+    const revision = archived.revision + 1;
+    rows.push(toC2cRecord(served, { ...base, revision, change, observedAt: ctx.observedAt }));
+    changed.push({ msgKey: key, msgTime: current.msg_time, revision, ...print });
+  }
+  return { rows, prints: changed, unknown };
+}
+
+/**
+ * The prints of the window from `windowStart` (epoch seconds, inclusive) on: `base` with `updates`
+ * in place of the entries of the same key (the higher revision kept), sorted by time then key.
+ */
+export function prunePrints(
+  base: Iterable<C2cPrint>,
+  updates: Iterable<C2cPrint>,
+  windowStart: number,
+): C2cPrint[] {
+  const byKey = new Map<string, C2cPrint>();
+  for (const list of [base, updates]) {
+    for (const p of list) {
+      if (p.msgTime < windowStart) continue;
+      const held = byKey.get(p.msgKey);
+      if (held === undefined || p.revision >= held.revision) byKey.set(p.msgKey, p);
+    }
+  }
+  return [...byKey.values()].sort((x, y) =>
+    x.msgTime !== y.msgTime ? x.msgTime - y.msgTime : x.msgKey < y.msgKey ? -1 : x.msgKey > y.msgKey ? 1 : 0,
+  );
+}
+
+/** One print as the pair's state line holds it: `[msgKey, msgTime, revision, flagBits, fingerprint]`. */
+export type SerializedPrint = [string, number, number, number | null, string];
+
+export function serializePrints(prints: readonly C2cPrint[]): SerializedPrint[] {
+  return prints.map((p) => [p.msgKey, p.msgTime, p.revision, p.flagBits, p.fingerprint]);
+}
+
+const FINGERPRINT = new RegExp(`^[0-9a-f]{${FINGERPRINT_HEX_LENGTH}}$`);
+
+/**
+ * @throws TypeError when `value` is not a list of serialized prints
+ */
+export function parsePrints(value: unknown): C2cPrint[] {
+  if (!Array.isArray(value)) throw new TypeError('prints must be an array');
+  return value.map((item: unknown, i) => {
+    if (!Array.isArray(item) || item.length !== 5) throw new TypeError(`prints[${i}] must have 5 fields`);
+    const [msgKey, msgTime, revision, flagBits, fingerprint] = item as unknown[];
+    if (
+      typeof msgKey !== 'string' ||
+      !Number.isSafeInteger(msgTime) ||
+      !Number.isSafeInteger(revision) ||
+      (revision as number) < 0 ||
+      !(flagBits === null || Number.isSafeInteger(flagBits)) ||
+      typeof fingerprint !== 'string' ||
+      !FINGERPRINT.test(fingerprint)
+    ) {
+      throw new TypeError(`prints[${i}] is not [msgKey, msgTime, revision, flagBits, fingerprint]`);
+    }
+    return {
+      msgKey,
+      msgTime: msgTime as number,
+      revision: revision as number,
+      flagBits: flagBits as number | null,
+      fingerprint,
+    };
+  });
+}
