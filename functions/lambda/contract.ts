@@ -112,6 +112,17 @@ export const METRIC = {
   callbackMessagesMaterialized: 'CallbackMessagesMaterialized',
   /** Known events delivered again with another body (kept and flagged: a change, or a forged body). */
   callbackBodiesReplayed: 'CallbackBodiesReplayed',
+  /**
+   * The run's reconciliation of the callbacks with the pull (functions/domain/callback-reconcile.ts),
+   * when it ran: messages in both and equal, only in callbacks (unconfirmed), different (flagged),
+   * only in the pull (a callback lost), and the loss rate in percent (unit None, like
+   * RetentionHeadroomDays; only when anything was pulled).
+   */
+  callbackMessagesBothEqual: 'CallbackMessagesBothEqual',
+  callbackOnlyMessages: 'CallbackOnlyMessages',
+  callbackMessagesDifferent: 'CallbackMessagesDifferent',
+  pullOnlyMessages: 'PullOnlyMessages',
+  callbackLossRate: 'CallbackLossRatePercent',
   /** Sent by the run state machine: a run that found another in progress and did nothing. */
   runsSkipped: 'RunsSkipped',
   /** Sent by the run state machine: a run with an app that stopped making progress. */

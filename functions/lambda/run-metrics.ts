@@ -92,6 +92,14 @@ function recordSectionMetrics(metrics: MetricsSink, report: StoredRunReport): vo
     metrics.addMetric(METRIC.callbackEventsMaterialized, 'Count', callbacks.events);
     metrics.addMetric(METRIC.callbackMessagesMaterialized, 'Count', callbacks.messages);
     metrics.addMetric(METRIC.callbackBodiesReplayed, 'Count', callbacks.replayed);
+    const r = callbacks.reconciliation;
+    if (r) {
+      metrics.addMetric(METRIC.callbackMessagesBothEqual, 'Count', r.bothEqual);
+      metrics.addMetric(METRIC.callbackOnlyMessages, 'Count', r.callbackOnly);
+      metrics.addMetric(METRIC.callbackMessagesDifferent, 'Count', r.different);
+      metrics.addMetric(METRIC.pullOnlyMessages, 'Count', r.pullOnly);
+      if (r.lossRate !== null) metrics.addMetric(METRIC.callbackLossRate, 'None', r.lossRate * 100);
+    }
   }
 }
 

@@ -22,7 +22,11 @@ function recorded(report: StoredRunReport): Map<string, number> {
     addDimensions: () => undefined,
     addMetric: (name, unit, value) => {
       expect(unit).toBe(
-        name === 'LagSeconds' ? 'Seconds' : name === 'RetentionHeadroomDays' ? 'None' : 'Count',
+        name === 'LagSeconds'
+          ? 'Seconds'
+          : name === 'RetentionHeadroomDays' || name === 'CallbackLossRatePercent'
+            ? 'None'
+            : 'Count',
       );
       expect(metrics.has(name), name).toBe(false);
       metrics.set(name, value);
@@ -91,6 +95,45 @@ describe('run metrics of the report sections', () => {
       ['CallbackMessagesMaterialized', 25],
       ['CallbackBodiesReplayed', 2],
     ]);
+  });
+
+  it("records the reconciliation's counts and loss rate when the run reconciled", () => {
+    const reconciliation = {
+      bothEqual: 95,
+      callbackOnly: 3,
+      different: 1,
+      pullPlaceholder: 0,
+      pullOnly: 4,
+      lossRate: 0.04,
+      groups: [],
+      groupsNotListed: 0,
+    };
+    const callbacks = {
+      ...emptyCounts(),
+      objects: 0,
+      objectsLeft: 0,
+      unreadableLines: 0,
+      commits: 0,
+      rolledForward: false,
+      elapsedMs: 0,
+      reconciliation,
+    };
+    const metrics = recorded({ ...emptyReport('r', 1400000000, NOW), callbacks });
+    expect(
+      [...metrics].filter(([name]) =>
+        /^(CallbackMessages[BD]|CallbackOnly|PullOnly|CallbackLoss)/.test(name),
+      ),
+    ).toEqual([
+      ['CallbackMessagesBothEqual', 95],
+      ['CallbackOnlyMessages', 3],
+      ['CallbackMessagesDifferent', 1],
+      ['PullOnlyMessages', 4],
+      ['CallbackLossRatePercent', 4],
+    ]);
+    const nothingPulled = { ...callbacks, reconciliation: { ...reconciliation, lossRate: null } };
+    const quiet = recorded({ ...emptyReport('r', 1400000000, NOW), callbacks: nothingPulled });
+    expect(quiet.has('CallbackLossRatePercent')).toBe(false);
+    expect(quiet.get('PullOnlyMessages')).toBe(4);
   });
 
   it('records none of them when the run has no such section', () => {
