@@ -184,6 +184,7 @@ export async function composeAppRun(
             pairs: configPairs(app.c2c),
             concurrency: app.c2c.maxConcurrency,
             fromCallbacks: app.c2c.fromCallbacks,
+            rescanDays: config.rescan.days,
           },
         }
       : {}),

@@ -5,6 +5,7 @@
  * text of the state's shards. No I/O, clock or environment: times come in as arguments.
  */
 import { c2cIdentity, compareCodePoints, conversationOf } from './c2c-record.ts';
+import { type C2cPrint, parsePrints, type SerializedPrint, serializePrints } from './c2c-revision.ts';
 import { isJsonObject, isSafeInt, isString } from './json-guards.ts';
 import type { RoamMessage } from './tencent-types.ts';
 
@@ -92,6 +93,11 @@ export interface C2cPairState {
   readonly window: C2cWindow | null;
   /** Why the pair is no longer pulled (an account gone: 90003/90008), or null. */
   readonly skipped: string | null;
+  /**
+   * The prints of the pair's messages archived inside the rescan window (functions/domain/c2c-revision.ts),
+   * what a rescan compares the re-paged window with; absent or empty when none.
+   */
+  readonly prints?: readonly C2cPrint[] | undefined;
 }
 
 /** A pair the state has not seen yet. */
@@ -235,6 +241,7 @@ type PairTuple = [
   number | null,
   WindowTuple | null,
   string | null,
+  SerializedPrint[]?,
 ];
 
 /** One shard's pairs as text: a JSON array per line, in the order given. */
@@ -254,6 +261,7 @@ export function serializeShard(states: Iterable<C2cPairState>): string {
         : [w.minTime, w.maxTime, w.operator, w.cursorTime, w.cursorKey, w.newestTime, [...w.newestKeys]],
       s.skipped,
     ];
+    if (s.prints !== undefined && s.prints.length > 0) tuple.push(serializePrints(s.prints));
     lines.push(JSON.stringify(tuple));
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
@@ -289,10 +297,10 @@ export function parseShard(text: string): C2cPairState[] {
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const v: unknown = JSON.parse(line);
-    if (!Array.isArray(v) || v.length !== 8 || isJsonObject(v)) {
-      throw new TypeError('a c2c pair state must be an array of 8');
+    if (!Array.isArray(v) || (v.length !== 8 && v.length !== 9) || isJsonObject(v)) {
+      throw new TypeError('a c2c pair state must be an array of 8 or 9');
     }
-    const [a, b, archivedTime, edgeKeys, knownTime, pulledAt, window, skipped] = v as unknown[];
+    const [a, b, archivedTime, edgeKeys, knownTime, pulledAt, window, skipped, prints] = v as unknown[];
     if (
       !isString(a) ||
       !isString(b) ||
@@ -305,7 +313,8 @@ export function parseShard(text: string): C2cPairState[] {
     ) {
       throw new TypeError('a c2c pair state has a field of the wrong type, or its pair is not sorted');
     }
-    out.push({ a, b, archivedTime, edgeKeys, knownTime, pulledAt, window: parseWindow(window), skipped });
+    const state = { a, b, archivedTime, edgeKeys, knownTime, pulledAt, window: parseWindow(window), skipped };
+    out.push(prints === undefined ? state : { ...state, prints: parsePrints(prints) });
   }
   return out;
 }

@@ -31,6 +31,7 @@ import {
   toC2cRecord,
   toQuarantinedC2cRecord,
 } from '../domain/c2c-record.ts';
+import { type C2cPrint, c2cPrintOf, prunePrints } from '../domain/c2c-revision.ts';
 import { c2cShardKey, DEFAULT_C2C_SHARDS } from '../domain/c2c-state.ts';
 import { ArchiverError } from '../domain/errors.ts';
 import type { HistoryFilesApi } from '../domain/history-file.ts';
@@ -69,6 +70,11 @@ export interface C2cPassOptions {
   readonly shards?: number | undefined;
   /** Read the recorded `C2C.CallbackAfterSendMsg` events first (functions/engine/c2c-discovery.ts). */
   readonly fromCallbacks?: boolean | undefined;
+  /**
+   * `rescan.days`: the prints of messages archived within these days are kept in their pair's state
+   * (functions/domain/c2c-revision.ts), for the rescan to compare with; 0 or absent keeps none.
+   */
+  readonly rescanDays?: number | undefined;
 }
 
 export interface C2cPassDeps {
@@ -321,8 +327,8 @@ class C2cPass {
       report.pages++;
       const outcome = applyPage(pair, page, seen, nowSec());
       report.duplicates += outcome.duplicates;
-      this.addRows(pair, page, outcome.fresh);
-      set(outcome.next);
+      const prints = this.addRows(pair, page, outcome.fresh);
+      set(this.withPrints(outcome.next, prints));
       // A window an earlier run opened ends at that run's now: read on to this run's now.
       if (resumed && pair.window === null) {
         resumed = false;
@@ -334,7 +340,16 @@ class C2cPass {
     else report.pairsLeftOpen++;
   }
 
-  private addRows(pair: C2cPairState, page: RoamPage, fresh: RoamPage['messages']): void {
+  /** The pair's prints with `added`, those older than the rescan window dropped (none kept without a rescan). */
+  private withPrints(pair: C2cPairState, added: readonly C2cPrint[]): C2cPairState {
+    const days = this.options.rescanDays ?? 0;
+    if (days <= 0) return pair.prints === undefined ? pair : { ...pair, prints: undefined };
+    const windowStart = Math.floor(this.deps.serverNowMs() / 1000) - days * 86_400;
+    return { ...pair, prints: prunePrints(pair.prints ?? [], added, windowStart) };
+  }
+
+  /** Adds a page's fresh rows and quarantined items to the buffer; returns the fresh rows' prints. */
+  private addRows(pair: C2cPairState, page: RoamPage, fresh: RoamPage['messages']): C2cPrint[] {
     const { options } = this;
     const ctx = {
       sdkAppId: options.sdkAppId,
@@ -349,9 +364,12 @@ class C2cPass {
       this.rows.set(dt, lines);
       this.bufferedBytes += line.length + 1;
     };
+    const prints: C2cPrint[] = [];
     for (const m of fresh) {
       const record = toC2cRecord(m, ctx);
       add(serializeC2cRecord(record), record.msg_time);
+      const print = c2cPrintOf(record);
+      if (print !== undefined) prints.push(print);
       this.report.messages++;
       if (record.msg_flag_bits === 8) this.report.recalled++;
     }
@@ -361,6 +379,7 @@ class C2cPass {
       add(serializeC2cRecord(record), record.msg_time);
       this.report.quarantined++;
     }
+    return prints;
   }
 
   private checkpointDue(): boolean {
@@ -476,6 +495,8 @@ export interface C2cRunOptions {
   readonly shards?: number | undefined;
   /** `c2c.fromCallbacks`: pairs from the recorded one-to-one send callbacks. */
   readonly fromCallbacks?: boolean | undefined;
+  /** `rescan.days`: how long the archived messages' prints are kept (C2cPassOptions.rescanDays). */
+  readonly rescanDays?: number | undefined;
 }
 
 /** The pass within a run: after the group paging, on the run's lease, deadline and stops. */
