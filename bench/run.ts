@@ -44,8 +44,10 @@ import { createConsoleLogger } from '../functions/adapters/logging/console-logge
 import { systemClock } from '../functions/adapters/system-clock.ts';
 import { TencentClient } from '../functions/adapters/tencent/client.ts';
 import { userSigFromKey } from '../functions/adapters/tencent/user-sig.ts';
+import type { C2cReport } from '../functions/engine/c2c-report.ts';
 import type { RunReport } from '../functions/engine/report.ts';
 import {
+  type C2cConversationSpec,
   type DatasetSpec,
   type Simulator,
   type SimulatorOptions,
@@ -77,7 +79,7 @@ async function withSim<T>(
   dataset: DatasetSpec,
   body: (sim: Simulator) => Promise<T>,
   rateLimitMode: RateLimitMode = 'sliding',
-  extra: Pick<SimulatorOptions, 'mediaMessages' | 'latencyMs' | 'jitterMs'> = {},
+  extra: Pick<SimulatorOptions, 'mediaMessages' | 'latencyMs' | 'jitterMs' | 'c2c'> = {},
 ): Promise<T> {
   const sim = await startSimulator({
     ...LATENCY,
@@ -142,6 +144,8 @@ interface EngineOptions {
   withMedia?: boolean;
   /** Sample the simulator's call counters while the process runs (bench/trace.ts). */
   trace?: boolean;
+  /** The app's `c2c` section (docs/configuration.md): archive one-to-one conversations too. */
+  c2c?: Record<string, unknown>;
 }
 
 /** Runs `npm run archive` (the CLI as users run it) against `sim` in its own process. */
@@ -160,6 +164,7 @@ async function engine(sim: Simulator, label: string, options: EngineOptions = {}
           adminIdentifier: app.adminIdentifier,
           secretKey: { file: join(dir, 'key') },
           retentionDays: 3650,
+          ...(options.c2c === undefined ? {} : { c2c: options.c2c }),
         },
       ],
       archive: { out: join(dir, 'archive') },
@@ -782,6 +787,76 @@ async function busy50k(): Promise<void> {
   }
 }
 
+/**
+ * Issue 26's one-to-one scenario: 2,000 pairs, 1 in 50 with 2,000 to 4,999 messages and the rest
+ * with 1 to 12, 5 days of history, no groups; about 150,000 messages, about 9,000 calls at 200/s.
+ * BENCH_SCALE scales the pairs and the big pairs' messages.
+ */
+function c2cDataset(): { pairs: [string, string][]; conversations: C2cConversationSpec[] } {
+  const count = Math.max(50, Math.round(2_000 * SCALE));
+  const conversations: C2cConversationSpec[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = String(i).padStart(4, '0');
+    const big = i % 50 === 7;
+    const messages = big
+      ? Math.max(1, Math.round((2_000 + ((i * 7919) % 3_000)) * SCALE))
+      : 1 + ((i * 31) % 12);
+    conversations.push({ accounts: [`buyer-${n}`, `seller-${n}`], messages });
+  }
+  const pairs = conversations.map((c) => [...c.accounts].sort() as [string, string]);
+  return { pairs, conversations };
+}
+
+/** One-to-one (issue 26): `npm run archive` with the pairs in the config, strict reading. */
+async function c2cSection(): Promise<void> {
+  const { pairs, conversations } = c2cDataset();
+  const dataset: DatasetSpec = {
+    groups: 0,
+    activeFraction: 0,
+    messagesPerActiveGroup: [0, 0],
+    historyDays: 1,
+  };
+  const c2c = { generated: 0, conversations, spanDays: 5 };
+  await withSim(
+    dataset,
+    async (sim) => {
+      // The pass reads each pair from the side of its first account, sorted (docs/one-to-one.md).
+      const min = pairs.reduce((n, [a, b]) => n + sim.c2c.sequentialPulls(a, b), 0);
+      const before = callCounts(sim);
+      const result = await engine(sim, `c2c: ${pairs.length} pairs, strict`, { c2c: { pairs } });
+      const { report, maxRssMb, processMs } = result;
+      const pass = (report as RunReport & { c2c?: C2cReport }).c2c;
+      if (pass === undefined) throw new Error('c2c: the run report has no c2c section');
+      const calls = report.calls.adminGetRoamMsg ?? 0;
+      const seconds = processMs / 1000;
+      const floor = min / RATE;
+      row(
+        'c2c: messages, pairs',
+        `${pass.messages}${report.done ? '' : ' (NOT done)'} in ${pass.pairsPulled} pairs`,
+        `(${pass.pairsCaughtUp} caught up, ${pass.duplicates} duplicates dropped, ${pass.recalled} recalled)`,
+      );
+      row(
+        'c2c: admin_getroammsg calls / minimum',
+        `${calls} / ${min} = ${(calls / Math.max(1, min)).toFixed(4)}x`,
+        `(target <= 1.05x; ${((calls / Math.max(1, pass.messages)) * 1000).toFixed(1)} calls per 1,000 messages, minimum ${((min / Math.max(1, pass.messages)) * 1000).toFixed(1)})`,
+      );
+      row(
+        'c2c: wall (whole npm run archive process) / rate floor',
+        `${seconds.toFixed(1)} s / ${floor.toFixed(1)} s = ${(seconds / floor).toFixed(3)}x`,
+        `(target <= 1.15x; the run itself ${(report.elapsedMs / 1000).toFixed(1)} s)`,
+      );
+      row(
+        'c2c: frequency-limit answers',
+        `${callCounts(sim).overLimit - before.overLimit}`,
+        `(client saw ${report.throttles}; target 0)`,
+      );
+      row('c2c: peak RSS (archive process)', `${maxRssMb.toFixed(0)} MB`, '(target < 256 MB)');
+    },
+    'sliding',
+    { c2c },
+  );
+}
+
 const sections: Record<SectionName, () => Promise<void>> = {
   'client-alone': clientAlone,
   'realistic-app': realisticApp,
@@ -796,6 +871,7 @@ const sections: Record<SectionName, () => Promise<void>> = {
   'busy-50k': busy50k,
   identities: () => identitiesSection(row, SCALE),
   receiver: () => receiverSection(row, SCALE),
+  c2c: c2cSection,
 };
 for (const name of selectSections(process.env.BENCH_ONLY)) await sections[name]();
 

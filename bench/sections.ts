@@ -55,6 +55,11 @@ export const SECTIONS = [
     measures:
       'callbacks (issue 25): `npm run receiver` under signed load from another process for 60 s: events/s, ack p50/p99, forward mode, peak RSS, lost events',
   },
+  {
+    name: 'c2c',
+    measures:
+      'one-to-one (issue 26): `npm run archive`, 2,000 pairs (1 in 50 with thousands of messages), ~150k messages: calls vs minimum, wall vs rate floor, RSS',
+  },
 ] as const;
 
 export type SectionName = (typeof SECTIONS)[number]['name'];

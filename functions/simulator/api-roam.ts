@@ -114,3 +114,37 @@ export function adminGetRoamMsg(
   if (page.length < left.length) text = JSON.stringify(answer(false));
   return { code: 0, body: text, messages: page.length };
 }
+
+/**
+ * The calls a sequential pager needs to read `operator`'s view of the conversation with `peer`
+ * whole: `MaxCnt` 100 (the engine's, functions/engine/c2c-pass.ts), the first call with `MaxTime`
+ * now, each next one with the page before's `LastMsgKey`/`LastMsgTime`, until `Complete`. The pages
+ * are {@link adminGetRoamMsg}'s own, called in process (no HTTP, no rate limit), so they are cut at
+ * `MaxCnt` or the 13 KiB answer exactly as served. The minimum the benchmark compares calls with
+ * (bench/run.ts, section `c2c`); at least 1 (an empty conversation still takes one call).
+ */
+export function sequentialRoamPulls(
+  world: C2cWorld,
+  identities: SimIdentities,
+  pair: { operator: string; peer: string },
+): number {
+  const maxTime = world.nowSec() + 2;
+  let cursor: { key: string; time: number } | undefined;
+  for (let calls = 1; ; calls++) {
+    const body: BodyObject = {
+      Operator_Account: pair.operator,
+      Peer_Account: pair.peer,
+      MaxCnt: MAX_ROAM_COUNT,
+      MinTime: 0,
+      MaxTime: cursor?.time ?? maxTime,
+      ...(cursor === undefined ? {} : { LastMsgKey: cursor.key }),
+    };
+    const page = JSON.parse(adminGetRoamMsg(world, identities, body).body) as {
+      Complete: number;
+      LastMsgKey: string;
+      LastMsgTime: number;
+    };
+    if (page.Complete === 1) return calls;
+    cursor = { key: page.LastMsgKey, time: page.LastMsgTime };
+  }
+}

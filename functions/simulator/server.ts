@@ -11,7 +11,7 @@ import { getAppidGroupList, getGroupInfo } from './api-groups.ts';
 import { groupMsgGetSimple, sequentialPulls } from './api-history.ts';
 import { SimHistoryFiles } from './api-history-files.ts';
 import { getGroupMemberInfo, getSpecifiedGroupMemberInfo, portraitGet } from './api-identities.ts';
-import { adminGetRoamMsg } from './api-roam.ts';
+import { adminGetRoamMsg, sequentialRoamPulls } from './api-roam.ts';
 import { getTopic } from './api-topic.ts';
 import { type C2cDatasetSpec, C2cWorld } from './c2c-world.ts';
 import {
@@ -199,6 +199,11 @@ export interface SimC2cControl {
   recall(a: string, b: string, msgKey: string): void;
   /** Deletes messages (all when no keys are given) from `side`'s view only; `peer` still sees them. */
   deleteFor(side: string, peer: string, msgKeys?: readonly string[]): void;
+  /**
+   * The calls a sequential pager needs for `operator`'s whole view of the conversation with `peer`
+   * (`sequentialRoamPulls` in api-roam.ts; the minimum the benchmark compares with); no HTTP.
+   */
+  sequentialPulls(operator: string, peer: string): number;
 }
 
 /** Reads and changes the simulated nicknames, group names, roles and name cards. */
@@ -699,6 +704,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       append: (a, b, count) => sim.c2c.append(a, b, count),
       recall: (a, b, msgKey) => sim.c2c.recall(a, b, msgKey),
       deleteFor: (side, peer, msgKeys) => sim.c2c.deleteFor(side, peer, msgKeys),
+      sequentialPulls: (operator, peer) =>
+        sequentialRoamPulls(sim.c2c, sim.world.identities, { operator, peer }),
     },
     sequentialPulls: (groupId, pullOptions) => {
       const group = sim.world.group(groupId);

@@ -109,6 +109,16 @@ describe('simulator: admin_getroammsg paging', () => {
     }
   });
 
+  it('counts in process the pages a sequential pager takes over HTTP (the bench minimum)', async () => {
+    const fromAlice = await pullAll(ALICE, BOB, MAX_ROAM_COUNT);
+    expect(sim.c2c.sequentialPulls(ALICE, BOB)).toBe(fromAlice.pages.length);
+    expect(sim.c2c.sequentialPulls(DAVE, ERIN)).toBe(
+      (await pullAll(DAVE, ERIN, MAX_ROAM_COUNT)).pages.length,
+    );
+    // An empty conversation still takes one call.
+    expect(sim.c2c.sequentialPulls(LONELY, CAROL)).toBe(1);
+  });
+
   it('continues inside one second: one message a page still gives each once', async () => {
     const { pages, messages } = await pullAll(CAROL, ALICE, 1);
     expect(keys(messages)).toEqual(keys(newestFirst(sim.c2c.visible(ALICE, CAROL))));
