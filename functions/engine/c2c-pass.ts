@@ -31,7 +31,7 @@ import {
   toC2cRecord,
   toQuarantinedC2cRecord,
 } from '../domain/c2c-record.ts';
-import { type C2cPrint, c2cPrintOf, prunePrints } from '../domain/c2c-revision.ts';
+import { type C2cPrint, c2cPrintOf, c2cRevisions, prunePrints } from '../domain/c2c-revision.ts';
 import { c2cShardKey, DEFAULT_C2C_SHARDS } from '../domain/c2c-state.ts';
 import { ArchiverError } from '../domain/errors.ts';
 import type { HistoryFilesApi } from '../domain/history-file.ts';
@@ -161,7 +161,7 @@ class C2cPass {
     await this.checkpointing;
     if (this.failure !== undefined) throw this.failure;
     deps.signal.throwIfAborted();
-    this.report.done = this.allHandedOut && this.report.pairsLeftOpen === 0;
+    this.report.done = this.allHandedOut && this.report.pairsLeftOpen === 0 && this.report.rescanLeft === 0;
     return this.report;
   }
 
@@ -210,7 +210,7 @@ class C2cPass {
       if (this.stopped()) return;
       const shard = await this.loadShard(index, key, configured);
       for (const [conversation, pair] of [...shard.pairs]) {
-        if (!needsPull(pair, this.configSet.has(conversation))) continue;
+        if (!needsPull(pair, this.configSet.has(conversation)) && !this.needsRescan(pair)) continue;
         if (this.stopped()) return;
         shard.inFlight++;
         yield { shard, conversation };
@@ -276,7 +276,11 @@ class C2cPass {
       if (next.done) return;
       const { shard, conversation } = next.value;
       try {
-        await this.pullPair(shard, conversation);
+        const before = (shard.pairs.get(conversation) as C2cPairState).archivedTime;
+        if (needsPull(shard.pairs.get(conversation) as C2cPairState, this.configSet.has(conversation))) {
+          await this.pullPair(shard, conversation);
+        }
+        await this.rescanPair(shard, conversation, before);
       } catch (error) {
         this.failure ??= error;
       } finally {
@@ -340,12 +344,98 @@ class C2cPass {
     else report.pairsLeftOpen++;
   }
 
+  /** The rescan window's start on the server's clock (epoch seconds), or null when the rescan is off. */
+  private rescanStart(): number | null {
+    const days = this.options.rescanDays ?? 0;
+    return days > 0 ? Math.floor(this.deps.serverNowMs() / 1000) - days * 86_400 : null;
+  }
+
+  /** Whether a pair has archived messages in the rescan window (a quiet pair's included). */
+  private needsRescan(pair: C2cPairState): boolean {
+    const start = this.rescanStart();
+    if (start === null || pair.skipped !== null || pair.prints === undefined) return false;
+    return pair.prints.some((p) => p.msgTime >= start);
+  }
+
+  /**
+   * Re-pages the part of the pair's rescan window archived before this run (`before`: the pair's
+   * `archivedTime` when the run took it; messages this run archived were just read) and writes a
+   * revision row per message whose content changed (functions/domain/c2c-revision.ts), its print
+   * replaced in the same synchronous step, so a checkpoint holds both or neither. No cursor is
+   * kept: a run that stops mid-window reads it again next run (the committed prints hold the
+   * revisions already written).
+   */
+  private async rescanPair(shard: OpenShard, conversation: string, before: number | null): Promise<void> {
+    const { deps, options, report } = this;
+    const start = this.rescanStart();
+    let pair = shard.pairs.get(conversation) as C2cPairState;
+    if (start === null || pair.window !== null || pair.skipped !== null || pair.prints === undefined) return;
+    const prints = new Map<string, C2cPrint>();
+    for (const p of pair.prints)
+      if (p.msgTime >= start && before !== null && p.msgTime <= before) prints.set(p.msgKey, p);
+    const times = [...prints.values()].map((p) => p.msgTime);
+    if (times.length === 0 || this.stopped()) {
+      if (times.length > 0) report.rescanLeft++;
+      return;
+    }
+    report.pairsRescanned++;
+    const request = {
+      operatorAccount: pair.a,
+      peerAccount: pair.b,
+      maxCnt: MAX_CNT,
+      minTime: Math.min(...times),
+    };
+    let cursor: { maxTime: number; lastMsgKey?: string } = { maxTime: Math.max(...times) };
+    for (;;) {
+      let page: RoamPage;
+      try {
+        page = await deps.roam.getRoamMessages({ ...request, ...cursor }, deps.signal);
+      } catch (error) {
+        if (!isSkipTarget(error)) throw error;
+        return; // the next pull marks the pair skipped
+      }
+      // From here to the end of the loop body nothing awaits: rows and prints move together.
+      report.rescanPages++;
+      const ctx = {
+        sdkAppId: options.sdkAppId,
+        accounts: [pair.a, pair.b] as const,
+        observedAt: options.observedAtSec,
+      };
+      const outcome = c2cRevisions(prints, page.messages, ctx);
+      for (const row of outcome.rows) this.bufferRow(serializeC2cRecord(row), row.msg_time);
+      for (const p of outcome.prints) prints.set(p.msgKey, p);
+      report.revisions += outcome.rows.length;
+      pair = shard.pairs.get(conversation) as C2cPairState;
+      shard.pairs.set(conversation, {
+        ...pair,
+        prints: prunePrints(pair.prints ?? [], outcome.prints, start),
+      });
+      shard.version++;
+      if (page.complete) return;
+      cursor = { maxTime: page.lastMsgTime, lastMsgKey: page.lastMsgKey };
+      if (this.checkpointDue()) this.maybeCheckpoint();
+      if (this.stopped()) {
+        report.rescanLeft++;
+        return;
+      }
+    }
+  }
+
   /** The pair's prints with `added`, those older than the rescan window dropped (none kept without a rescan). */
   private withPrints(pair: C2cPairState, added: readonly C2cPrint[]): C2cPairState {
     const days = this.options.rescanDays ?? 0;
     if (days <= 0) return pair.prints === undefined ? pair : { ...pair, prints: undefined };
     const windowStart = Math.floor(this.deps.serverNowMs() / 1000) - days * 86_400;
     return { ...pair, prints: prunePrints(pair.prints ?? [], added, windowStart) };
+  }
+
+  /** Buffers one row's line under its date. */
+  private bufferRow(line: string, time: number): void {
+    const dt = dateInZone(time, this.options.timeZone);
+    const lines = this.rows.get(dt) ?? [];
+    lines.push(line);
+    this.rows.set(dt, lines);
+    this.bufferedBytes += line.length + 1;
   }
 
   /** Adds a page's fresh rows and quarantined items to the buffer; returns the fresh rows' prints. */
@@ -357,13 +447,7 @@ class C2cPass {
       source: 'roam' as const,
       observedAt: options.observedAtSec,
     };
-    const add = (line: string, time: number): void => {
-      const dt = dateInZone(time, options.timeZone);
-      const lines = this.rows.get(dt) ?? [];
-      lines.push(line);
-      this.rows.set(dt, lines);
-      this.bufferedBytes += line.length + 1;
-    };
+    const add = (line: string, time: number): void => this.bufferRow(line, time);
     const prints: C2cPrint[] = [];
     for (const m of fresh) {
       const record = toC2cRecord(m, ctx);

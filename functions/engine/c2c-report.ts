@@ -53,7 +53,15 @@ export interface C2cReport {
   rolledBackObjects: number;
   /** The most pair states held in memory at once (the shards in flight, not every known pair). */
   peakPairsLoaded: number;
-  /** Every due pair is caught up. */
+  /** Pairs whose rescan window (`rescan.days`) was re-paged for changes this run. */
+  pairsRescanned: number;
+  /** Pages the rescan read. */
+  rescanPages: number;
+  /** Revision rows written: messages recalled, restored or edited since they were archived. */
+  revisions: number;
+  /** Pairs whose rescan the run's stop or deadline cut (read again next run). */
+  rescanLeft: number;
+  /** Every due pair is caught up, and rescanned. */
   done: boolean;
 }
 
@@ -85,6 +93,10 @@ export function emptyC2cReport(): C2cReport {
     checkpoints: 0,
     rolledBackObjects: 0,
     peakPairsLoaded: 0,
+    pairsRescanned: 0,
+    rescanPages: 0,
+    revisions: 0,
+    rescanLeft: 0,
     done: false,
   };
 }
