@@ -417,6 +417,19 @@ export const RUNS_FLAT_VIEW: ViewSpec = {
       comment: 'One-to-one messages archived',
     },
     {
+      name: 'callback_pull_only',
+      hiveType: 'bigint',
+      ...sectionSum('callbacks', ['reconciliation.pullOnly']),
+      comment: 'Messages pulled whose callback was lost, null when not reconciled',
+    },
+    {
+      name: 'callback_loss_rate',
+      hiveType: 'double',
+      athena: '"callbacks"."reconciliation"."lossrate"',
+      duckdb: "CAST(callbacks->>'$.reconciliation.lossRate' AS DOUBLE)",
+      comment: 'Share of the messages pulled since callbacks began whose callback was lost',
+    },
+    {
       name: 'fatal_error',
       hiveType: 'string',
       ...both('fatal_error'),

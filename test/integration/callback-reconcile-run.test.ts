@@ -4,10 +4,13 @@
  * first run, one group gets 2 messages and is dissolved (its callbacks are their only copy), and
  * another gets 5, the callback of its 3rd dropped and the 4th's replayed with another body. The
  * next run's report counts exactly that: 3 in both and equal, 1 different, 2 callback-only, 1
- * pull-only (a loss rate of 1 in 5), and names both groups; it is printed, and stored for the runs
- * table.
+ * pull-only (a loss rate of 1 in 5), and names both groups; it is printed, and read back from
+ * `runs_flat` on DuckDB.
  */
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../functions/adapters/system-clock.ts';
+import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
+import { collectRows } from '../../functions/query/result.ts';
 import { startCallbackArchive, storedRunReports } from '../helpers/callback-archive.ts';
 import { useProcessCleanups } from '../helpers/process-archive.ts';
 
@@ -87,6 +90,25 @@ describe('callbacks against the pull, in the run report', () => {
         groupsNotListed: 0,
       },
     ]);
+    const db = await openArchiveRunner({
+      archive: archiveDir,
+      timeZone: 'UTC',
+      clock: systemClock,
+      workGroup: 'wg',
+      database: 'db',
+    });
+    try {
+      const flat = await collectRows(
+        await db.run('SELECT callback_pull_only, callback_loss_rate FROM runs_flat ORDER BY started_at'),
+      );
+      // The first run had no callback to reconcile: null; the second, its counts.
+      expect(flat.map((r) => r.map((v) => (v === null ? null : Number(v))))).toEqual([
+        [null, null],
+        [1, 0.2],
+      ]);
+    } finally {
+      db.close();
+    }
     expect(second.stdout).toContain(
       '  callbacks against the pull: 3 both and equal, 1 different (flagged, both kept), 0 placeholders in the pull, 2 callback-only (unconfirmed), 1 pull-only (callback lost); loss rate 20.0%',
     );
