@@ -338,6 +338,7 @@ export async function callbacksForRun(
       runId: options.runId,
       nowSec: Math.floor(clock.now() / 1000),
       retentionDays: options.retentionDays,
+      mayContinue: mayStart,
     },
     { versions, dts },
   );

@@ -38,6 +38,8 @@ export interface ReconcileContext {
   nowSec: number;
   /** The plan's retention: no pull can first capture an older message. */
   retentionDays?: number | null | undefined;
+  /** False once the run is out of time: the reconciliation stops and reports nothing (no partial counts). */
+  mayContinue?: () => boolean;
 }
 
 /** What this run's materialization did: the versions it committed and the dates of their messages. */
@@ -53,7 +55,7 @@ const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 const decode = (body: Uint8Array): string => new TextDecoder().decode(body);
 const DAY = 86_400;
 
-/** The run's counts; undefined when the app has no recorded callback yet. */
+/** The run's counts; undefined when the app has no recorded callback yet, or the run ran out of time. */
 export async function reconcileCallbacks(
   ctx: ReconcileContext,
   thisRun: MaterializedThisRun,
@@ -65,6 +67,10 @@ export async function reconcileCallbacks(
   const reconciler = new Reconciler(firstSec);
   const dts = [...new Set([...thisRun.dts, ...pullDts])].sort();
   for (const dt of dts) {
+    if (!(ctx.mayContinue?.() ?? true)) {
+      ctx.logger.warn('out of time: callbacks not reconciled in this run', { dates: dts.length });
+      return undefined;
+    }
     for await (const { rows, version } of callbackMessageObjects(ctx, dt))
       for (const row of rows) reconciler.addCallback(row, thisRun.versions.has(version));
     const runPart = `part-${ctx.runId}-`;

@@ -10,6 +10,7 @@ import { callbackObjectKey, toCallbackEventRow } from '../../../functions/domain
 import { gzipNdjson } from '../../../functions/domain/ndjson-gzip.ts';
 import { messageObjectKey } from '../../../functions/domain/partition.ts';
 import { toRecord } from '../../../functions/domain/record.ts';
+import type { ObjectStore } from '../../../functions/domain/storage.ts';
 import type { RawMessage } from '../../../functions/domain/tencent-types.ts';
 import { callbacksForRun } from '../../../functions/engine/callback-materialize.ts';
 import { sendMsgEvent } from '../../../functions/simulator/callbacks.ts';
@@ -133,6 +134,33 @@ describe('callbacksForRun: reconciliation', () => {
     await seedPull(store, 'run2', [message(9, 'sent after the pull')]);
     const next = await nightly(store, 'run2');
     expect(next.reconciliation).toMatchObject({ bothEqual: 1, callbackOnly: 0, pullOnly: 0, lossRate: 0 });
+  });
+
+  it('reports no partial counts when the run stops during the reconciliation', async () => {
+    const store = new MemoryStore();
+    await seedCallbacks(store, [{ group: LIVE, msg: message(2, 'equal') }]);
+    await seedPull(store, 'run1', [message(2, 'equal'), message(3, 'lost')]);
+    const stop = new AbortController();
+    // The run is stopped (a Ctrl-C, the deadline) once the reconciliation starts looking for the pull's dates.
+    const stopping: ObjectStore = {
+      location: store.location,
+      get: (key) => store.get(key),
+      put: (key, body, options) => store.put(key, body, options),
+      delete: (key) => store.delete(key),
+      list: (prefix) => {
+        if (prefix.startsWith('messages/')) stop.abort();
+        return store.list(prefix);
+      },
+    };
+    const options = { sdkAppId: APP, timeZone: 'UTC', deadlineMs: null, runId: 'run1', retentionDays: 7 };
+    const deps = { store: stopping, clock: new FakeClock(T0 + 2 * 3600_000), logger: silentLogger };
+    const stopped = await callbacksForRun(
+      deps,
+      { ...options, callbacks: {} },
+      { fence: async () => undefined, stop: stop.signal },
+    );
+    expect(stopped.messages).toBe(1);
+    expect(stopped.reconciliation).toBeUndefined();
   });
 
   it('reports nothing for an app that never recorded a callback', async () => {
