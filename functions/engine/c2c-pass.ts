@@ -373,9 +373,12 @@ class C2cPass {
     const prints = new Map<string, C2cPrint>();
     for (const p of pair.prints)
       if (p.msgTime >= start && before !== null && p.msgTime <= before) prints.set(p.msgKey, p);
-    const times = [...prints.values()].map((p) => p.msgTime);
-    if (times.length === 0 || this.stopped()) {
-      if (times.length > 0) report.rescanLeft++;
+    // Prints are kept sorted by time (prunePrints): the first and last in the range bound it.
+    const range = [...prints.values()];
+    const oldest = range[0]?.msgTime;
+    const newest = range.at(-1)?.msgTime;
+    if (oldest === undefined || newest === undefined || this.stopped()) {
+      if (oldest !== undefined) report.rescanLeft++;
       return;
     }
     report.pairsRescanned++;
@@ -383,9 +386,9 @@ class C2cPass {
       operatorAccount: pair.a,
       peerAccount: pair.b,
       maxCnt: MAX_CNT,
-      minTime: Math.min(...times),
+      minTime: oldest,
     };
-    let cursor: { maxTime: number; lastMsgKey?: string } = { maxTime: Math.max(...times) };
+    let cursor: { maxTime: number; lastMsgKey?: string } = { maxTime: newest };
     for (;;) {
       let page: RoamPage;
       try {
