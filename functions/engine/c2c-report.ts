@@ -114,12 +114,17 @@ export function withC2c<R extends object>(report: R): R & { c2c?: C2cReport } {
 
 /**
  * The report's one-to-one line for `formatReport` (functions/engine/report.ts), e.g.
- * `  one-to-one: 3 pairs known, 3 pulled, 3 caught up, 0 left open, 0 skipped; 290 messages (2 recalled, 0 quarantined) in 17 pages`.
+ * `  one-to-one: 3 pairs known, 3 pulled, 3 caught up, 0 left open, 0 skipped; 290 messages (2 recalled, 0 quarantined) in 17 pages`,
+ * and when the run rescanned pairs (docs/one-to-one.md), e.g. `; rescan: 2 pairs, 3 pages, 1 revisions, 0 pairs left`.
  */
 export function formatC2cLine(c2c: C2cReport): string {
+  const rescanned = c2c.pairsRescanned > 0 || c2c.rescanLeft > 0;
   return (
     `  one-to-one: ${c2c.pairsKnown} pairs known, ${c2c.pairsPulled} pulled, ${c2c.pairsCaughtUp} caught up, ` +
     `${c2c.pairsLeftOpen} left open, ${c2c.pairsSkipped} skipped (account gone); ` +
-    `${c2c.messages} messages (${c2c.recalled} recalled, ${c2c.quarantined} quarantined) in ${c2c.pages} pages`
+    `${c2c.messages} messages (${c2c.recalled} recalled, ${c2c.quarantined} quarantined) in ${c2c.pages} pages` +
+    (rescanned
+      ? `; rescan: ${c2c.pairsRescanned} pairs, ${c2c.rescanPages} pages, ${c2c.revisions} revisions, ${c2c.rescanLeft} pairs left`
+      : '')
   );
 }

@@ -15,7 +15,7 @@ import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { configPairs } from '../../functions/domain/c2c-pairs.ts';
 import { type C2cRecord, parseC2cRecordLine } from '../../functions/domain/c2c-record.ts';
-import type { C2cReport } from '../../functions/engine/c2c-report.ts';
+import { type C2cReport, formatC2cLine } from '../../functions/engine/c2c-report.ts';
 import { runArchive } from '../../functions/engine/run-archive.ts';
 import { collectRows } from '../../functions/query/result.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
@@ -100,6 +100,8 @@ describe('the one-to-one rescan', () => {
 
     const second = await run(nowSec + 60);
     expect(second).toMatchObject({ messages: 0, revisions: 1, pairsRescanned: 1, rescanLeft: 0 });
+    expect(formatC2cLine(second)).toMatch(/; rescan: 1 pairs, \d+ pages, 1 revisions, 0 pairs left$/);
+    expect(formatC2cLine(first)).not.toContain('rescan');
     const revisions = (await rowsOf(store)).filter((r) => r.revision > 0);
     expect(revisions).toHaveLength(1);
     expect(revisions[0]).toMatchObject({
