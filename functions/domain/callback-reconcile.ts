@@ -147,6 +147,15 @@ export class Reconciler {
       this.#count({ groupId: record.group_id, topicId: record.topic_id }, 'pullOnly');
   }
 
+  /**
+   * Whether a pull record of this message could still change the counts when it is not this run's:
+   * a callback of this run not yet matched (an earlier run's pull is counted only against it).
+   */
+  public awaitsEarlierPull(groupId: string, topicId: string | null, seq: number): boolean {
+    const side = this.#partition.get(keyOf(groupId, topicId, seq));
+    return side?.thisRun === true && side.pull === undefined;
+  }
+
   /** Counts the partition's callback messages of this run, and forgets the partition. */
   public closePartition(): void {
     for (const side of this.#partition.values()) {

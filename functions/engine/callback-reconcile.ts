@@ -5,7 +5,8 @@
  *
  * It reads, one date at a time (memory: one partition's callback messages and one object's records):
  * - the dates whose callback messages this run materialized: every materialized callback message
- *   object of the date and every message object the pull wrote for it (any run);
+ *   object of the date, this run's message objects, and an earlier run's only when the
+ *   fingerprint log beside it names a message a callback of this run awaits;
  * - the dates the pull wrote this run (its objects are named by the run id: a listing per date
  *   within the retention, from the app's first recorded callback on): those objects, with the
  *   date's callback messages.
@@ -17,8 +18,9 @@ import type { CallbackMessageRow } from '../domain/callback-materialize.ts';
 import { CALLBACK_ROWS_FOLDER, parseEventLines, rawCallbacksPrefix } from '../domain/callback-materialize.ts';
 import { Reconciler, type Reconciliation } from '../domain/callback-reconcile.ts';
 import { PreconditionFailedError } from '../domain/errors.ts';
+import { FingerprintTable } from '../domain/fingerprint-log.ts';
 import { isJsonObject, isSafeInt, isString } from '../domain/json-guards.ts';
-import { gunzipNdjson } from '../domain/ndjson-gzip.ts';
+import { gunzipNdjson, gunzipText } from '../domain/ndjson-gzip.ts';
 import { dateInZone, messagePartitionPrefix } from '../domain/partition.ts';
 import type { Logger } from '../domain/ports.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
@@ -79,6 +81,7 @@ export async function reconcileCallbacks(
     for await (const key of ctx.store.list(pullPrefix)) {
       if (!key.endsWith('.ndjson.gz')) continue;
       const mine = key.startsWith(`${prefix}${runPart}`);
+      if (!mine && !(await earlierObjectMatters(ctx, key, reconciler))) continue;
       for (const record of await readRecords(ctx.store, key)) reconciler.addPull(record, mine);
     }
     reconciler.closePartition();
@@ -104,6 +107,32 @@ async function datesPulledThisRun(ctx: ReconcileContext, firstDt: string): Promi
     }
   }
   return out;
+}
+
+/**
+ * Whether an earlier run's message object holds a message a callback of this run awaits, by the
+ * fingerprint log beside it (same name under `fingerprints/`, a few bytes per message): most of a
+ * day's objects are then never read. Without a readable log, the object is read.
+ */
+async function earlierObjectMatters(
+  ctx: ReconcileContext,
+  key: string,
+  reconciler: Reconciler,
+): Promise<boolean> {
+  const logKey = key.replace(/^messages\//, 'fingerprints/').replace(/\.ndjson\.gz$/, '.fp.gz');
+  const log = await ctx.store.get(logKey);
+  if (log === undefined) return true;
+  const table = new FingerprintTable();
+  try {
+    table.addLog(gunzipText(log.body), logKey);
+  } catch {
+    return true;
+  }
+  for (const target of table.targets())
+    for (let i = 0; i < target.size; i++)
+      if (reconciler.awaitsEarlierPull(target.target.groupId, target.target.topicId, target.at(i).seq))
+        return true;
+  return false;
 }
 
 /** The version a materialized rows object is named by (functions/domain/callback-materialize.ts). */

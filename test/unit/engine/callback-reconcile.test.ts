@@ -7,8 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { callbackObjectKey, toCallbackEventRow } from '../../../functions/domain/callback-event.ts';
-import { gzipNdjson } from '../../../functions/domain/ndjson-gzip.ts';
-import { messageObjectKey } from '../../../functions/domain/partition.ts';
+import { FingerprintLogBuilder } from '../../../functions/domain/fingerprint-log.ts';
+import { gzipNdjson, gzipText } from '../../../functions/domain/ndjson-gzip.ts';
+import { fingerprintObjectKey, messageObjectKey } from '../../../functions/domain/partition.ts';
 import { toRecord } from '../../../functions/domain/record.ts';
 import type { ObjectStore } from '../../../functions/domain/storage.ts';
 import type { RawMessage } from '../../../functions/domain/tencent-types.ts';
@@ -161,6 +162,46 @@ describe('callbacksForRun: reconciliation', () => {
     );
     expect(stopped.messages).toBe(1);
     expect(stopped.reconciliation).toBeUndefined();
+  });
+
+  it("reads an earlier run's message object only when its fingerprint log holds an awaited message", async () => {
+    const store = new MemoryStore();
+    // An earlier run pulled seq 20 (part 0) and seq 21 (part 1); tonight a callback of seq 20 arrives late.
+    for (const [part, seq] of [
+      [0, 20],
+      [1, 21],
+    ] as const) {
+      const record = toRecord(message(seq, `m${seq}`), {
+        sdkAppId: APP,
+        groupId: LIVE.groupId,
+        topicId: null,
+        observedAt: sec(T0),
+      });
+      const name = { sdkAppId: APP, dt: DT, runId: 'run0', part };
+      store.seed(messageObjectKey(name), await gzipNdjson([JSON.stringify(record)]));
+      const log = new FingerprintLogBuilder();
+      log.add(record);
+      store.seed(fingerprintObjectKey(name), await gzipText(log.build()));
+    }
+    await seedCallbacks(store, [{ group: LIVE, msg: message(20, 'm20') }]);
+    const read: string[] = [];
+    const counting: ObjectStore = {
+      location: store.location,
+      get: (key) => {
+        if (key.startsWith('messages/')) read.push(key);
+        return store.get(key);
+      },
+      put: (key, body, options) => store.put(key, body, options),
+      delete: (key) => store.delete(key),
+      list: (prefix) => store.list(prefix),
+    };
+    const report = await callbacksForRun(
+      { store: counting, clock: new FakeClock(T0 + 2 * 3600_000), logger: silentLogger },
+      { sdkAppId: APP, timeZone: 'UTC', deadlineMs: null, runId: 'run1', retentionDays: 7, callbacks: {} },
+      { fence: async () => undefined },
+    );
+    expect(report.reconciliation).toMatchObject({ bothEqual: 1, callbackOnly: 0, pullOnly: 0 });
+    expect(read).toEqual([messageObjectKey({ sdkAppId: APP, dt: DT, runId: 'run0', part: 0 })]);
   });
 
   it('reports nothing for an app that never recorded a callback', async () => {
