@@ -12,6 +12,7 @@ import { c2cHeadKey, parseC2cHead } from '../../../functions/domain/c2c-state.ts
 import type { RoamApi } from '../../../functions/domain/ports.ts';
 import type { RoamMessage } from '../../../functions/domain/tencent-types.ts';
 import type { C2cRunOptions } from '../../../functions/engine/c2c-pass.ts';
+import type { C2cReport } from '../../../functions/engine/c2c-report.ts';
 import { runArchive } from '../../../functions/engine/run-archive.ts';
 import {
   FakeChatApi,
@@ -102,6 +103,41 @@ describe('prints for the one-to-one rescan', () => {
     const expected = messages.filter((m) => m.MsgTimeStamp >= nowSec - 24 * HOUR).map((m) => m.MsgKey);
     const [later] = pairStates(store);
     expect(later?.prints?.map((p) => p.msgKey)).toEqual(expected);
+  });
+
+  it('leaves a rescan cut by the deadline for the next run, which writes the revision once', async () => {
+    const messages: RoamMessage[] = Array.from({ length: 450 }, (_, i) => ({
+      ...(hourly(1, NOW_SEC - 30_000 + i * 60, 'm')[0] as RoamMessage),
+      MsgKey: `m-${i}`,
+    }));
+    const { store, clock, deps } = setup(messages);
+    const options = { ...testRunOptions(APP), retentionDays: 7, c2c: c2cOptions({ rescanDays: 1 }) };
+    expect((await runArchive(deps, options)).done).toBe(true);
+
+    // The oldest message is recalled: the rescan pages backwards, so it is on its last page.
+    messages[0] = { ...(messages[0] as RoamMessage), MsgFlagBits: 8, MsgBody: [] };
+    // Every page takes a second; the deadline comes in the rescan's second page.
+    const slow: RoamApi = {
+      getRoamMessages: async (request) => {
+        clock.advance(1_000);
+        return deps.roam.getRoamMessages(request);
+      },
+    };
+    const cut = await runArchive(
+      { ...deps, roam: slow },
+      { ...options, runId: 'run2', deadlineMs: clock.now() + 2_500 },
+    );
+    const c2c = (r: object) => (r as { c2c?: C2cReport }).c2c as C2cReport;
+    expect(cut.done).toBe(false);
+    expect(c2c(cut)).toMatchObject({ pairsRescanned: 1, revisions: 0, rescanLeft: 1 });
+
+    const next = await runArchive(deps, { ...options, runId: 'run3' });
+    expect(next.done).toBe(true);
+    expect(c2c(next)).toMatchObject({ revisions: 1, rescanLeft: 0 });
+    const again = await runArchive(deps, { ...options, runId: 'run4' });
+    expect(c2c(again)).toMatchObject({ revisions: 0 });
+    const [pair] = pairStates(store);
+    expect(pair?.prints?.find((p) => p.msgKey === 'm-0')).toMatchObject({ revision: 1, flagBits: 8 });
   });
 
   it('keeps none when the rescan is off', async () => {
