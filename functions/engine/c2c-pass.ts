@@ -408,12 +408,15 @@ class C2cPass {
       for (const row of outcome.rows) this.bufferRow(serializeC2cRecord(row), row.msg_time);
       for (const p of outcome.prints) prints.set(p.msgKey, p);
       report.revisions += outcome.rows.length;
-      pair = shard.pairs.get(conversation) as C2cPairState;
-      shard.pairs.set(conversation, {
-        ...pair,
-        prints: prunePrints(pair.prints ?? [], outcome.prints, start),
-      });
-      shard.version++;
+      if (outcome.prints.length > 0) {
+        // Only a change rewrites the shard: an unchanged window costs its calls, not state writes.
+        pair = shard.pairs.get(conversation) as C2cPairState;
+        shard.pairs.set(conversation, {
+          ...pair,
+          prints: prunePrints(pair.prints ?? [], outcome.prints, start),
+        });
+        shard.version++;
+      }
       if (page.complete) return;
       cursor = { maxTime: page.lastMsgTime, lastMsgKey: page.lastMsgKey };
       if (this.checkpointDue()) this.maybeCheckpoint();
