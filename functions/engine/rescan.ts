@@ -144,7 +144,13 @@ class RescanPass {
   /** Every target of one day, from the first one not yet done. */
   private async scanDay(dt: string): Promise<void> {
     const { cycle } = this.start;
-    const targets = currentGenerations(await loadDay(this.run.deps.store, this.run.options.sdkAppId, dt));
+    const { deps, options } = this.run;
+    // Logs this run wrote hold only prints it observed, after the cycle began: never candidates.
+    const own =
+      options.observedAtSec !== undefined && options.observedAtSec >= cycle.startedAtSec
+        ? options.runId
+        : undefined;
+    const targets = currentGenerations(await loadDay(deps.store, options.sdkAppId, { dt, own }));
     // Targets finish in any order; `targetsDone` only advances over a prefix that is finished.
     const finished = new Set<number>();
     const advance = (): void => {
@@ -236,11 +242,27 @@ function addRevisions(writer: PartitionWriter, revisions: readonly Revision[]): 
   );
 }
 
-/** Every fingerprint log of one day, merged. */
-async function loadDay(store: RunDeps['store'], sdkAppId: number, dt: string): Promise<TargetPrints[]> {
+/**
+ * Every fingerprint log of one day, merged; none when every log of the day is `own`'s (the run's
+ * own logs hold no candidate: a first run's rescan then reads nothing back).
+ */
+async function loadDay(
+  store: RunDeps['store'],
+  sdkAppId: number,
+  day: { dt: string; own: string | undefined },
+): Promise<TargetPrints[]> {
+  const keys: string[] = [];
+  for await (const key of store.list(fingerprintPartitionPrefix(sdkAppId, day.dt)))
+    if (key.endsWith('.fp.gz')) keys.push(key);
+  const own = day.own;
+  const isOwn = (key: string) => {
+    const name = key.slice(key.lastIndexOf('/') + 1);
+    const part = name.slice(`part-${own}-`.length, -'.fp.gz'.length);
+    return name.startsWith(`part-${own}-`) && /^[0-9]+$/.test(part);
+  };
+  if (own !== undefined && keys.every(isOwn)) return [];
   const table = new FingerprintTable();
-  for await (const key of store.list(fingerprintPartitionPrefix(sdkAppId, dt))) {
-    if (!key.endsWith('.fp.gz')) continue;
+  for (const key of keys) {
     const object = await store.get(key);
     if (object === undefined) continue;
     table.addLog(gunzipText(object.body), key);

@@ -209,4 +209,27 @@ describe('rescanTargets', () => {
     expect(api.calls).toEqual([]);
     expect(store.text(rescanProgressKey(APP))).toBeUndefined();
   });
+
+  it("reads none of a run's own fingerprint logs back (nothing in them is a candidate), and the next run reads them", async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const nowSec = clock.now() / 1000;
+    const api = new FakeChatApi({
+      groups: { [GROUP]: messageRun(10, nowSec - 11 * 3600, 3600) },
+      serverNowMs: () => clock.now(),
+    });
+    const deps = { api, store, clock, logger: silentLogger };
+    const logReads = () =>
+      store.calls.filter((c) => c.op === 'get' && c.key.startsWith('fingerprints/')).length;
+
+    const first = await runArchive(deps, testRunOptions(APP, { runId: 'run1', rescanDays: 3 }));
+    expect(store.keys('fingerprints/').length).toBeGreaterThan(0);
+    expect(logReads()).toBe(0);
+    expect(first.rescan).toMatchObject({ checked: 0, complete: true });
+
+    clock.advance(HOUR_MS);
+    const second = await runArchive(deps, testRunOptions(APP, { runId: 'run2', rescanDays: 3 }));
+    expect(logReads()).toBeGreaterThan(0);
+    expect(second.rescan).toMatchObject({ checked: 10, complete: true });
+  });
 });
