@@ -266,6 +266,7 @@ describe('Object Lock on', () => {
       { prefix: 'archive/runs/' },
       { prefix: 'archive/identities/' },
       { prefix: 'archive/callbacks/' },
+      { prefix: 'archive/callback-rows/' },
     ]);
     const statements = policyStatements(t, 'ArchiverObjectLockRole').filter((s) =>
       actionsOf(s).some((a) => a.startsWith('s3:')),
