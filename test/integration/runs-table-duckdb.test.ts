@@ -107,8 +107,9 @@ describe('the runs table with the identity and one-to-one sections, on DuckDB', 
   });
 
   it('gives the counts per run in runs_flat', async () => {
+    // By run id ('first' < 'second'): started_at is to the second, and two quick runs share one.
     const rows = await rowsOf(
-      'SELECT run_id, identity_calls, identity_rows, c2c_pairs_pulled, c2c_messages FROM runs_flat ORDER BY started_at',
+      'SELECT run_id, identity_calls, identity_rows, c2c_pairs_pulled, c2c_messages FROM runs_flat ORDER BY run_id',
     );
     expect(
       rows.map((r) =>
