@@ -31,7 +31,7 @@ import {
   toC2cRecord,
   toQuarantinedC2cRecord,
 } from '../domain/c2c-record.ts';
-import { type C2cPrint, c2cPrintOf, c2cRevisions, prunePrints } from '../domain/c2c-revision.ts';
+import { type C2cPrint, c2cPrintOf, prunePrints } from '../domain/c2c-revision.ts';
 import { c2cShardKey, DEFAULT_C2C_SHARDS } from '../domain/c2c-state.ts';
 import { ArchiverError } from '../domain/errors.ts';
 import type { HistoryFilesApi } from '../domain/history-file.ts';
@@ -43,6 +43,7 @@ import type { ObjectStore } from '../domain/storage.ts';
 import type { RoamPage } from '../domain/tencent-types.ts';
 import { discoverPairs } from './c2c-discovery.ts';
 import { type C2cReport, emptyC2cReport, noteSkipped } from './c2c-report.ts';
+import { type C2cPairSlot, type C2cRescanHost, needsRescan, rescanPair } from './c2c-rescan.ts';
 import { C2cStateStore } from './c2c-state-store.ts';
 
 /** `MaxCnt` of every call: the sample's; the 13 KiB answer cap decides the page size anyway. */
@@ -210,7 +211,8 @@ class C2cPass {
       if (this.stopped()) return;
       const shard = await this.loadShard(index, key, configured);
       for (const [conversation, pair] of [...shard.pairs]) {
-        if (!needsPull(pair, this.configSet.has(conversation)) && !this.needsRescan(pair)) continue;
+        if (!needsPull(pair, this.configSet.has(conversation)) && !needsRescan(pair, this.rescanStart()))
+          continue;
         if (this.stopped()) return;
         shard.inFlight++;
         yield { shard, conversation };
@@ -280,7 +282,7 @@ class C2cPass {
         if (needsPull(shard.pairs.get(conversation) as C2cPairState, this.configSet.has(conversation))) {
           await this.pullPair(shard, conversation);
         }
-        await this.rescanPair(shard, conversation, before);
+        await rescanPair(this.rescanHost(), this.slot(shard, conversation), before);
       } catch (error) {
         this.failure ??= error;
       } finally {
@@ -350,81 +352,31 @@ class C2cPass {
     return days > 0 ? Math.floor(this.deps.serverNowMs() / 1000) - days * 86_400 : null;
   }
 
-  /** Whether a pair has archived messages in the rescan window (a quiet pair's included). */
-  private needsRescan(pair: C2cPairState): boolean {
-    const start = this.rescanStart();
-    if (start === null || pair.skipped !== null || pair.prints === undefined) return false;
-    return pair.prints.some((p) => p.msgTime >= start);
+  /** What the rescan (functions/engine/c2c-rescan.ts) needs of the pass. */
+  private rescanHost(): C2cRescanHost {
+    const { deps, options, report } = this;
+    return {
+      roam: deps.roam,
+      signal: deps.signal,
+      sdkAppId: options.sdkAppId,
+      observedAtSec: options.observedAtSec,
+      report,
+      rescanStart: () => this.rescanStart(),
+      stopped: () => this.stopped(),
+      bufferRow: (line, time) => this.bufferRow(line, time),
+      checkpointIfDue: () => this.maybeCheckpoint(),
+    };
   }
 
-  /**
-   * Re-pages the part of the pair's rescan window archived before this run (`before`: the pair's
-   * `archivedTime` when the run took it; messages this run archived were just read) and writes a
-   * revision row per message whose content changed (functions/domain/c2c-revision.ts), its print
-   * replaced in the same synchronous step, so a checkpoint holds both or neither. No cursor is
-   * kept: a run that stops mid-window reads it again next run (the committed prints hold the
-   * revisions already written).
-   */
-  private async rescanPair(shard: OpenShard, conversation: string, before: number | null): Promise<void> {
-    const { deps, options, report } = this;
-    const start = this.rescanStart();
-    let pair = shard.pairs.get(conversation) as C2cPairState;
-    if (start === null || pair.window !== null || pair.skipped !== null || pair.prints === undefined) return;
-    const prints = new Map<string, C2cPrint>();
-    for (const p of pair.prints)
-      if (p.msgTime >= start && before !== null && p.msgTime <= before) prints.set(p.msgKey, p);
-    // Prints are kept sorted by time (prunePrints): the first and last in the range bound it.
-    const range = [...prints.values()];
-    const oldest = range[0]?.msgTime;
-    const newest = range.at(-1)?.msgTime;
-    if (oldest === undefined || newest === undefined || this.stopped()) {
-      if (oldest !== undefined) report.rescanLeft++;
-      return;
-    }
-    report.pairsRescanned++;
-    const request = {
-      operatorAccount: pair.a,
-      peerAccount: pair.b,
-      maxCnt: MAX_CNT,
-      minTime: oldest,
-    };
-    let cursor: { maxTime: number; lastMsgKey?: string } = { maxTime: newest };
-    for (;;) {
-      let page: RoamPage;
-      try {
-        page = await deps.roam.getRoamMessages({ ...request, ...cursor }, deps.signal);
-      } catch (error) {
-        if (!isSkipTarget(error)) throw error;
-        return; // the next pull marks the pair skipped
-      }
-      // From here to the end of the loop body nothing awaits: rows and prints move together.
-      report.rescanPages++;
-      const ctx = {
-        sdkAppId: options.sdkAppId,
-        accounts: [pair.a, pair.b] as const,
-        observedAt: options.observedAtSec,
-      };
-      const outcome = c2cRevisions(prints, page.messages, ctx);
-      for (const row of outcome.rows) this.bufferRow(serializeC2cRecord(row), row.msg_time);
-      for (const p of outcome.prints) prints.set(p.msgKey, p);
-      report.revisions += outcome.rows.length;
-      if (outcome.prints.length > 0) {
-        // Only a change rewrites the shard: an unchanged window costs its calls, not state writes.
-        pair = shard.pairs.get(conversation) as C2cPairState;
-        shard.pairs.set(conversation, {
-          ...pair,
-          prints: prunePrints(pair.prints ?? [], outcome.prints, start),
-        });
+  /** A pair's state in its open shard; replacing it counts a change of the shard. */
+  private slot(shard: OpenShard, conversation: string): C2cPairSlot {
+    return {
+      get: () => shard.pairs.get(conversation) as C2cPairState,
+      set: (next) => {
+        shard.pairs.set(conversation, next);
         shard.version++;
-      }
-      if (page.complete) return;
-      cursor = { maxTime: page.lastMsgTime, lastMsgKey: page.lastMsgKey };
-      if (this.checkpointDue()) this.maybeCheckpoint();
-      if (this.stopped()) {
-        report.rescanLeft++;
-        return;
-      }
-    }
+      },
+    };
   }
 
   /** The pair's prints with `added`, those older than the rescan window dropped (none kept without a rescan). */
