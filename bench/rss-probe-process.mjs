@@ -2,7 +2,7 @@
  * Preloaded (NODE_OPTIONS=--import) into every Node process that `npm run archive` starts, by
  * bench/rss-process.ts: each appends one JSON line to $BENCH_RSS_FILE when it exits, with its pid,
  * parent pid, the script it ran, its peak RSS (KiB) and its CPU time (ms), so the process that did the work is named,
- * not guessed (npm, the tsx launcher and the node process that runs functions/cli/main.ts are three
+ * not guessed (npm and the node process that runs functions/cli/main.ts are two
  * processes). With $BENCH_RSS_TRACE set, the process whose argv names functions/cli/main.ts also
  * appends a line of process.memoryUsage() (bytes) every $BENCH_RSS_TRACE_MS (default 1000) to it.
  */
@@ -19,7 +19,7 @@ if (file) {
   });
 }
 const trace = process.env.BENCH_RSS_TRACE;
-/** The node process that runs main.ts itself (tsx's launcher names it further along its argv). */
+/** The node process that runs main.ts itself (`node --import tsx functions/cli/main.ts`). */
 const isArchiveWorker = process.argv[1]?.endsWith('functions/cli/main.ts') === true;
 if (trace && isArchiveWorker) {
   const started = Date.now();

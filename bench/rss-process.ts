@@ -2,7 +2,7 @@
  * Peak RSS of `npm run archive` as users run it (issue 23, deliverable 3), for the bench and by hand.
  *
  * {@link runArchiveProcess} starts `npm run archive` against a simulator in its own process tree
- * (npm → the tsx launcher → the node process that runs functions/cli/main.ts) with
+ * (npm → the node process that runs functions/cli/main.ts with tsx's loader, `node --import tsx`) with
  * bench/rss-probe-process.mjs preloaded into each, and reports every process's peak RSS by name: the
  * figure that counts is the process that does the work ({@link ArchiveProcessResult.workerRssMb}).
  *
@@ -34,7 +34,7 @@ export interface ArchiveProcessResult {
   workerRssMb: number;
   /** Its CPU time (user and system), ms. */
   workerCpuMs: number;
-  /** Every Node process of the tree (npm, tsx's launcher, the worker). */
+  /** Every Node process of the tree (npm, the worker). */
   processes: ProcessPeak[];
   wallMs: number;
 }
@@ -81,8 +81,16 @@ function runNpmArchive(configPath: string, env: NodeJS.ProcessEnv): Promise<void
     flags === undefined
       ? ['npm', ['run', '--silent', 'archive', '--', '--config', configPath]]
       : [
-          'node_modules/.bin/tsx',
-          [...flags.split(' ').filter(Boolean), 'functions/cli/main.ts', 'archive', '--config', configPath],
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            ...flags.split(' ').filter(Boolean),
+            'functions/cli/main.ts',
+            'archive',
+            '--config',
+            configPath,
+          ],
         ];
   return new Promise((resolve, reject) => {
     const child = spawn(command as string, args as string[], {
@@ -124,7 +132,7 @@ export async function runArchiveProcess(
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as ProcessPeak);
-  // tsx's launcher names main.ts further along its argv; the worker runs it as its script.
+  // The worker runs main.ts as its script (a launcher, if any, would name it further along its argv).
   const worker = processes.find((p) => p.script.split(' ')[0]?.endsWith('functions/cli/main.ts'));
   if (worker === undefined) throw new Error(`no archive process among ${JSON.stringify(processes)}`);
   const runsDir = join(dir, 'archive', 'runs');

@@ -25,7 +25,7 @@
  * The names and their order are in bench/sections.ts. realistic-app and one-million-messages run
  * twice: on the simulator's strict default (at most 200 requests ARRIVING in any 1000 ms window) and
  * on the lenient token-bucket reading, side by side. The archive runs as users run it
- * (`tsx functions/cli/main.ts archive`), in its own process, whose peak RSS is reported.
+ * (`node --import tsx functions/cli/main.ts archive`), in its own process, whose peak RSS is reported.
  *
  * BENCH_SCALE (default 1) shrinks realistic-app, one-million-messages and objects-vs-groups for a
  * quick look, e.g. BENCH_SCALE=0.1. BENCH_ONLY picks sections by name, comma-separated (e.g.
