@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunReport } from '../functions/engine/report.ts';
 import { type DatasetSpec, type Simulator, startSimulator } from '../functions/simulator/index.ts';
+import { atNormalPriority, priorityNote, raiseSimulatorPriority } from './priority.ts';
 
 /** One Node process of the `npm run archive` tree, as the probe saw it when it exited. */
 export interface ProcessPeak {
@@ -92,8 +93,9 @@ function runNpmArchive(configPath: string, env: NodeJS.ProcessEnv): Promise<void
             configPath,
           ],
         ];
+  const [niced, nicedArgs] = atNormalPriority(command as string, args as string[]);
   return new Promise((resolve, reject) => {
-    const child = spawn(command as string, args as string[], {
+    const child = spawn(niced, nicedArgs, {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -219,6 +221,8 @@ async function oneMillion(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const which = process.argv[2];
+  raiseSimulatorPriority();
+  console.log(priorityNote());
   if (which === 'busy-50k') await busy50k();
   else if (which === 'one-million') await oneMillion();
   else throw new Error('usage: npx tsx bench/rss-process.ts busy-50k | one-million');

@@ -56,6 +56,7 @@ import {
 import { mediaBytes } from '../functions/simulator/media-files.ts';
 import type { RateLimitMode } from '../functions/simulator/rate-limit.ts';
 import { identitiesSection } from './identities.ts';
+import { atNormalPriority, priorityNote, raiseSimulatorPriority } from './priority.ts';
 import { receiverSection } from './receiver.ts';
 import { type SectionName, selectSections } from './sections.ts';
 import { CallTrace, describeTrace, type TraceSummary } from './trace.ts';
@@ -187,19 +188,23 @@ async function engine(sim: Simulator, label: string, options: EngineOptions = {}
       .map((m) => `--import=${m.startsWith('.') ? join(process.cwd(), m) : m}`);
     const trace = options.trace ? new CallTrace(sim) : undefined;
     const started = performance.now();
-    const { stderr } = await run(
-      'npm',
-      ['run', '--silent', 'archive', '--', '--config', join(dir, 'config.json')],
-      {
-        maxBuffer: 64 * 1024 * 1024,
-        env: {
-          ...process.env,
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          BENCH_RSS_FILE: rssFile,
-          NODE_OPTIONS: [process.env.NODE_OPTIONS, ...preload].filter(Boolean).join(' '),
-        },
+    const [command, args] = atNormalPriority('npm', [
+      'run',
+      '--silent',
+      'archive',
+      '--',
+      '--config',
+      join(dir, 'config.json'),
+    ]);
+    const { stderr } = await run(command, args, {
+      maxBuffer: 64 * 1024 * 1024,
+      env: {
+        ...process.env,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        BENCH_RSS_FILE: rssFile,
+        NODE_OPTIONS: [process.env.NODE_OPTIONS, ...preload].filter(Boolean).join(' '),
       },
-    );
+    });
     const processMs = performance.now() - started;
     const traced = trace?.stop();
     if (process.env.BENCH_MEM_TRACE) process.stderr.write(stderr);
@@ -873,11 +878,13 @@ const sections: Record<SectionName, () => Promise<void>> = {
   receiver: () => receiverSection(row, SCALE),
   c2c: c2cSection,
 };
+raiseSimulatorPriority();
+process.stderr.write(`${priorityNote()}\n`);
 for (const name of selectSections(process.env.BENCH_ONLY)) await sections[name]();
 
 const width = Math.max(...rows.map((r) => r[0].length));
 process.stdout.write(
   `\nbenchmark (scale ${SCALE}, rate ${RATE}/s, latency 80 ± 20 ms, pages cut at ${MAX_PAGE_BYTES} bytes; ` +
-    `realistic-app and one-million-messages: ${MODES.join('  |  ')})\n`,
+    `realistic-app and one-million-messages: ${MODES.join('  |  ')}; ${priorityNote()})\n`,
 );
 for (const [what, value, note] of rows) process.stdout.write(`${what.padEnd(width)}  ${value} ${note}\n`);
