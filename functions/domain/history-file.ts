@@ -10,8 +10,10 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { type SortedPair, sortPair } from './c2c-pairs.ts';
+import { conversationOf } from './c2c-record.ts';
 import type { PairSighting } from './c2c-witness.ts';
 import { isJsonObject, isString } from './json-guards.ts';
+import { dateInZone, isFileableTime } from './partition.ts';
 
 const HOUR = 3_600;
 const BEIJING_OFFSET_SEC = 8 * HOUR;
@@ -99,7 +101,7 @@ export function verifyHistoryFile(entry: HistoryFileEntry, gzip: Uint8Array): Ve
  */
 export function historyFileKey(input: {
   sdkAppId: number;
-  chatType: 'C2C' | 'Group';
+  chatType: HistoryChatType;
   hour: string;
   index: number;
   gzipMd5: string;
@@ -177,3 +179,139 @@ export interface HistoryFilesApi {
 
 /** An hour whose `get_history` says "none" this long after it ended is taken as an hour without messages. */
 export const HISTORY_FILE_EMPTY_AFTER_SEC = 6 * HOUR;
+
+// ---------------------------------------------------------------------------------------------
+// The files as a second witness (issue 26, deliverable 3; docs/one-to-one.md, Witnesses): each kept
+// file's message identities as rows under `history-file-messages/`, and one row per fetched hour
+// under `history-file-hours/` (which hours the files cover), both create-only, one object per file
+// or hour, so reconciliation is a join (functions/query/history-file-tables.ts).
+// ---------------------------------------------------------------------------------------------
+
+/** The chat types of `get_history`, and how keys and rows name them. */
+export type HistoryChatType = 'C2C' | 'Group';
+export type HistoryChat = 'c2c' | 'group';
+export const chatOf = (chatType: HistoryChatType): HistoryChat => (chatType === 'C2C' ? 'c2c' : 'group');
+
+/** One message identity of a kept file (the `history_file_messages` table's row). */
+export interface HistoryIndexRow {
+  readonly sdk_app_id: number;
+  readonly chat: HistoryChat;
+  /** The file's Beijing hour, `YYYYMMDDHH`. */
+  readonly hour: string;
+  /** The kept raw file's key (under `history-files/`). */
+  readonly file_key: string;
+  /** Group lines: `GroupId`. */
+  readonly group_id: string | null;
+  /** C2C lines: the sorted pair as c2c_messages writes it (a JSON array). */
+  readonly conversation: string | null;
+  readonly from_account: string | null;
+  readonly to_account: string | null;
+  readonly msg_seq: number | null;
+  readonly msg_random: number | null;
+  readonly msg_key: string | null;
+  /** `MsgTimestamp` (or `MsgTimeStamp`), epoch seconds. */
+  readonly msg_time: number | null;
+  /** The date `msg_time` is archived under (`dt` of messages / c2c_messages): a join on it prunes. */
+  readonly msg_dt: string | null;
+}
+
+/** One fetched hour (the `history_file_hours` table's row): the hours the files cover. */
+export interface HistoryHourRow {
+  readonly sdk_app_id: number;
+  readonly chat: HistoryChat;
+  readonly hour: string;
+  /** When the hour starts and ends (inclusive), epoch seconds. */
+  readonly hour_start: number;
+  readonly hour_end: number;
+  /** Files of the hour (0: Tencent had none six hours after it ended, an hour without messages). */
+  readonly files: number;
+  /** Message rows indexed for the hour. */
+  readonly messages: number;
+  readonly run_id: string;
+}
+
+const text = (v: unknown): string | null => (isString(v) && v !== '' ? v : null);
+const integer = (v: unknown): number | null =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null;
+
+/**
+ * The identity row of a file's line, or null when the line names no message of its chat type: a
+ * group line needs `GroupId` and `MsgSeq` (the documented sample's identity), a C2C line two
+ * different accounts and a time (docs/tencent-api.md, get_history). `dtOf` files a time under the
+ * archive's date.
+ */
+export function historyIndexRow(
+  line: Record<string, unknown>,
+  file: { sdkAppId: number; chatType: HistoryChatType; hour: string; fileKey: string },
+  dtOf: (epochSec: number) => string,
+): HistoryIndexRow | null {
+  const time = integer(line.MsgTimestamp ?? line.MsgTimeStamp);
+  const from = text(line.From_Account);
+  const to = text(line.To_Account);
+  const groupId = text(line.GroupId);
+  const seq = integer(line.MsgSeq);
+  let conversation: string | null = null;
+  if (file.chatType === 'Group') {
+    if (groupId === null || seq === null) return null;
+  } else {
+    if (from === null || to === null || from === to || time === null) return null;
+    conversation = conversationOf(from, to);
+  }
+  return {
+    sdk_app_id: file.sdkAppId,
+    chat: chatOf(file.chatType),
+    hour: file.hour,
+    file_key: file.fileKey,
+    group_id: file.chatType === 'Group' ? groupId : null,
+    conversation,
+    from_account: from,
+    to_account: file.chatType === 'C2C' ? to : null,
+    msg_seq: seq,
+    msg_random: integer(line.MsgRandom),
+    msg_key: text(line.MsgKey),
+    msg_time: time,
+    msg_dt: time === null || !isFileableTime(time) ? null : dtOf(time),
+  };
+}
+
+/**
+ * Where a kept file's identity rows go, once (create-only):
+ * `history-file-messages/sdkappid=<id>/dt=<date of the hour's start>/<chat>-<hour>-<index>-<gzip md5>.ndjson.gz`.
+ */
+export function historyIndexKey(input: {
+  sdkAppId: number;
+  chatType: HistoryChatType;
+  hour: string;
+  index: number;
+  gzipMd5: string;
+  timeZone: string;
+}): string {
+  const raw = historyFileKey(input);
+  const name = raw.slice(raw.lastIndexOf('/') + 1).replace(/\.json\.gz$/, '');
+  const dt = dateInZone(beijingHourStart(input.hour), input.timeZone);
+  return `${HISTORY_INDEX_FOLDER}sdkappid=${input.sdkAppId}/dt=${dt}/${chatOf(input.chatType)}-${input.hour}-${name}.ndjson.gz`;
+}
+
+/** Where an hour's row goes once all its files are kept and indexed (create-only). */
+export function historyHourKey(input: {
+  sdkAppId: number;
+  chatType: HistoryChatType;
+  hour: string;
+  timeZone: string;
+}): string {
+  return `${historyHourDatePrefix(input.sdkAppId, dateInZone(beijingHourStart(input.hour), input.timeZone))}${chatOf(input.chatType)}-${input.hour}.ndjson.gz`;
+}
+
+/** The hour rows filed under one date (listed to learn which hours are fetched). */
+export function historyHourDatePrefix(sdkAppId: number, dt: string): string {
+  return `${HISTORY_HOURS_FOLDER}sdkappid=${sdkAppId}/dt=${dt}/`;
+}
+
+/** The hour an hour row's key names, with its chat, or null for another key. */
+export function hourOfHourKey(key: string): { chat: HistoryChat; hour: string } | null {
+  const m = /\/(c2c|group)-(\d{10})\.ndjson\.gz$/.exec(key);
+  return m === null ? null : { chat: m[1] as HistoryChat, hour: m[2] as string };
+}
+
+export const HISTORY_INDEX_FOLDER = 'history-file-messages/';
+export const HISTORY_HOURS_FOLDER = 'history-file-hours/';

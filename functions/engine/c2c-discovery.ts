@@ -2,8 +2,8 @@
  * Pair discovery (issue 26; docs/one-to-one.md, Witnesses), run by the one-to-one pass before it
  * pulls: the recorded `C2C.CallbackAfterSendMsg` objects the cursor has not read
  * (functions/domain/c2c-witness.ts), and the hourly C2C `get_history` files not fetched yet
- * (functions/domain/history-file.ts: checked against the answer's sizes and MD5s and kept raw once
- * under `history-files/`). Each names pairs and message times, committed into the pairs' shards
+ * (functions/engine/history-files.ts: checked against the answer's sizes and MD5s, kept raw and
+ * indexed once). Each names pairs and message times, committed into the pairs' shards
  * with the new cursor, exactly once:
  *
  * intent (the shard objects and the cursor object about to be written) → the changed shards (each
@@ -35,22 +35,14 @@ import {
   type WitnessCursor,
   withSighting,
 } from '../domain/c2c-witness.ts';
-import { PreconditionFailedError, StateCorruptError } from '../domain/errors.ts';
-import {
-  beijingHourStart,
-  fetchableHours,
-  HISTORY_FILE_EMPTY_AFTER_SEC,
-  type HistoryFilesApi,
-  historyFileKey,
-  historyFileMessages,
-  sightingOfHistoryLine,
-  verifyHistoryFile,
-} from '../domain/history-file.ts';
+import { StateCorruptError } from '../domain/errors.ts';
+import { fetchableHours, type HistoryFilesApi, sightingOfHistoryLine } from '../domain/history-file.ts';
 import { gunzipNdjson } from '../domain/ndjson-gzip.ts';
 import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { C2cStateStore } from './c2c-state-store.ts';
+import { type CreateOnly, fetchHistoryHour, hourIsEmpty, writeHourRow } from './history-files.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -89,6 +81,8 @@ export interface DiscoveryOutcome {
   historyFilesRejected: number;
   /** Lines of the hourly files that named a pair. */
   historySightings: number;
+  /** Message identities of the hours fetched this run, under `history-file-messages/`. */
+  historyMessagesIndexed: number;
 }
 
 /** Read what the witnesses report since the cursor, and commit it with the new cursor. */
@@ -109,6 +103,7 @@ export async function discoverPairs(
     historyFilesKept: 0,
     historyFilesRejected: 0,
     historySightings: 0,
+    historyMessagesIndexed: 0,
   };
   const found = new Map<string, PairSighting>();
   const work = { nowSec, options, found, outcome };
@@ -167,11 +162,11 @@ async function readCallbacks(
 }
 
 /**
- * The hours within the files' 7 days not fetched yet: each hour's C2C files downloaded, checked
- * against the sizes and MD5s the answer states, kept raw once (create-only, a deterministic key),
- * and their pairs into `found`. An hour is fetched once all its files passed; a file that fails the
- * check leaves its hour for the next run. An hour Tencent still has no file for
- * HISTORY_FILE_EMPTY_AFTER_SEC after it ended is taken as an hour without messages.
+ * The hours within the files' 7 days not fetched yet: each hour's C2C files fetched, checked, kept
+ * raw and indexed once (functions/engine/history-files.ts), their pairs into `found`, and the hour's
+ * row written. An hour is fetched once all its files passed; a file that fails the check leaves its
+ * hour for the next run. An hour Tencent still has no file for HISTORY_FILE_EMPTY_AFTER_SEC after
+ * it ended is taken as an hour without messages.
  */
 async function readHistoryFiles(
   deps: { api: HistoryFilesApi; logger: Logger; signal: AbortSignal },
@@ -182,80 +177,30 @@ async function readHistoryFiles(
   const { nowSec, options, outcome } = work;
   const hours = fetchableHours(nowSec);
   const fetched = new Set((cursor?.fetched ?? []).filter((h) => hours.includes(h)));
+  const create: CreateOnly = (key, body, type) => state.create(key, body, type);
+  const onLine = (line: Record<string, unknown>) => {
+    const sighting = sightingOfHistoryLine(line);
+    if (sighting === null) return;
+    outcome.historySightings++;
+    note(work.found, sighting);
+  };
   for (const hour of hours) {
     if (fetched.has(hour)) continue;
     deps.signal.throwIfAborted();
-    const entries = await deps.api.getHistoryFiles('C2C', hour, deps.signal);
-    if (entries === null) {
-      if (beijingHourStart(hour) + 3_600 + HISTORY_FILE_EMPTY_AFTER_SEC <= nowSec) fetched.add(hour);
+    const job = { sdkAppId: options.sdkAppId, chatType: 'C2C' as const, hour, timeZone: options.timeZone };
+    const got = await fetchHistoryHour({ ...deps, create }, job, onLine);
+    outcome.historyFilesKept += got.filesKept;
+    if (got.status === 'rejected') {
+      outcome.historyFilesRejected++;
       continue;
     }
-    let passed = true;
-    for (const [index, entry] of entries.entries()) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await deps.api.download(entry.url, deps.signal);
-      } catch (error) {
-        if (deps.signal.aborted) throw error;
-        deps.logger.warn(
-          'an hourly history file could not be downloaded; its hour is fetched again next run',
-          {
-            hour,
-            index,
-            reason: error instanceof Error ? error.message : String(error),
-          },
-        );
-        outcome.historyFilesRejected++;
-        passed = false;
-        break;
-      }
-      const checked = verifyHistoryFile(entry, bytes);
-      if (!checked.ok) {
-        // The URL is not logged: a download link may carry a signature.
-        deps.logger.warn(
-          'an hourly history file does not match its answer; its hour is fetched again next run',
-          {
-            hour,
-            index,
-            reason: checked.reason,
-          },
-        );
-        outcome.historyFilesRejected++;
-        passed = false;
-        break;
-      }
-      const key = historyFileKey({
-        sdkAppId: options.sdkAppId,
-        chatType: 'C2C',
-        hour,
-        index,
-        gzipMd5: entry.gzipMd5,
-      });
-      if (await keepOnce(state, key, bytes)) outcome.historyFilesKept++;
-      for (const line of historyFileMessages(checked.text).messages) {
-        const sighting = sightingOfHistoryLine(line);
-        if (sighting === null) continue;
-        outcome.historySightings++;
-        note(work.found, sighting);
-      }
-    }
-    if (passed) {
-      fetched.add(hour);
-      outcome.historyHours++;
-    }
+    if (got.status === 'none' && !hourIsEmpty(hour, nowSec)) continue;
+    outcome.historyMessagesIndexed += got.messages;
+    await writeHourRow(create, job, { files: got.files, messages: got.messages, runId: options.runId });
+    fetched.add(hour);
+    if (got.status === 'kept') outcome.historyHours++;
   }
   return { fetched: [...fetched].sort() };
-}
-
-/** Writes the raw file create-only; false when an earlier run kept it already. */
-async function keepOnce(state: C2cStateStore, key: string, body: Uint8Array): Promise<boolean> {
-  try {
-    await state.create(key, body, 'application/gzip');
-    return true;
-  } catch (error) {
-    if (error instanceof PreconditionFailedError) return false;
-    throw error;
-  }
 }
 
 async function readCursor(store: ObjectStore, key: string | null): Promise<WitnessCursor> {
