@@ -62,6 +62,12 @@ export interface MediaManifestRow {
   attempts: number;
   /** The message revision the reference belongs to (0: first capture; >0: a later edit's files). */
   revision: number;
+  /**
+   * A one-to-one message's `MsgKey` (functions/domain/c2c-media.ts): `group_id` is then its
+   * conversation (`["alice","bob"]`) and `topic_id` null. Null for group messages (and in rows
+   * written before one-to-one media).
+   */
+  msg_key: string | null;
 }
 
 export const MANIFEST_COLUMNS: readonly (keyof MediaManifestRow)[] = [
@@ -86,6 +92,7 @@ export const MANIFEST_COLUMNS: readonly (keyof MediaManifestRow)[] = [
   'fetched_at',
   'attempts',
   'revision',
+  'msg_key',
 ];
 
 /** The result of copying one reference (what the manifest row records beyond the reference). */
@@ -130,6 +137,7 @@ export function manifestRow(
     fetched_at: fetchedAtMs,
     attempts,
     revision: ref.revision ?? 0,
+    msg_key: ref.msgKey ?? null,
   };
 }
 
@@ -144,6 +152,7 @@ export function manifestRowId(row: MediaManifestRow): string {
     elementPath: row.element_path,
     sizeClass: row.size_class,
     revision: row.revision ?? 0,
+    ...(row.msg_key == null ? {} : { msgKey: row.msg_key }),
   });
 }
 
@@ -159,6 +168,8 @@ export function parseManifestRow(line: string): MediaManifestRow {
   const value = JSON.parse(line) as Record<string, unknown>;
   // Rows written before revisions existed have no revision: they belong to the first capture.
   value.revision ??= 0;
+  // Rows written before one-to-one media have no msg_key: they are group rows.
+  value.msg_key ??= null;
   for (const key of MANIFEST_COLUMNS) {
     if (!(key in value)) throw new TypeError(`manifest row lacks ${key}`);
   }

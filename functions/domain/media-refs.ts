@@ -26,12 +26,19 @@ export type ImageSizeClass = (typeof IMAGE_SIZE_CLASSES)[number];
 /** `ImageInfoArray[].Type` → size class (docs/tencent-api.md, Message elements). */
 const IMAGE_TYPES: Readonly<Record<number, ImageSizeClass>> = { 1: 'original', 2: 'large', 3: 'thumbnail' };
 
-/** The message a reference belongs to: the archive's message key plus its time. */
+/**
+ * The message a reference belongs to: the archive's message key plus its time. A one-to-one
+ * message (functions/domain/c2c-media.ts) has `groupId` its conversation (`["alice","bob"]`, the
+ * `c2c_messages.conversation`), `topicId` null, its `MsgSeq` (0 when absent) and `msgKey`: its
+ * `MsgKey`, what tells it apart (a one-to-one `MsgSeq` is chosen by the client and repeats).
+ */
 export interface MediaMessageKey {
   sdkAppId: number;
   groupId: string;
   topicId: string | null;
   msgSeq: number;
+  /** A one-to-one message's `MsgKey`; absent for group messages. */
+  msgKey?: string;
   /** Epoch seconds (`MsgTimeStamp`): decides the partition and the retention left. */
   msgTime: number;
   /**
@@ -71,10 +78,21 @@ export interface ExtractOptions {
  * Where a reference sits within one app, whatever the revision: what the transcript, the manifest
  * reader and the audit match references on.
  */
-export type MediaRefPlace = Pick<MediaRef, 'groupId' | 'topicId' | 'msgSeq' | 'elementPath' | 'sizeClass'>;
+export type MediaRefPlace = Pick<
+  MediaRef,
+  'groupId' | 'topicId' | 'msgSeq' | 'msgKey' | 'elementPath' | 'sizeClass'
+>;
 
-/** The key of a reference's place: `group|topic|seq|2.0.1|large` (the one key format of a reference). */
+/**
+ * The key of a reference's place: `group|topic|seq|2.0.1|large` (the one key format of a
+ * reference); a one-to-one message's `c2c|["<conversation>","<MsgKey>","2.0.1"]|large` (no group
+ * key reads so: it would need a group `c2c` whose topic id starts with `[`, and topic ids start
+ * with `@TGS#`, docs/tencent-api.md).
+ */
 export function mediaRefKey(ref: MediaRefPlace): string {
+  if (ref.msgKey !== undefined) {
+    return `c2c|${JSON.stringify([ref.groupId, ref.msgKey, ref.elementPath])}|${ref.sizeClass}`;
+  }
   return [ref.groupId, ref.topicId ?? '', ref.msgSeq, ref.elementPath, ref.sizeClass].join('|');
 }
 
@@ -111,6 +129,15 @@ export function mediaRefsOfMessage(
   if (place !== undefined && place !== 0) return [];
   const key: MediaMessageKey = { ...context, msgSeq: message.MsgSeq, msgTime: message.MsgTimeStamp };
   return refsOfBody({ key, imageSizes: sizesOf(options) }, message.MsgBody, '');
+}
+
+/** The media references of a message body (`MsgBody` as the API serves it) of the message `key`. */
+export function mediaRefsOfBody(
+  key: MediaMessageKey,
+  body: JsonValue | undefined,
+  options: ExtractOptions = {},
+): MediaRef[] {
+  return refsOfBody({ key, imageSizes: sizesOf(options) }, body, '');
 }
 
 function sizesOf(options: ExtractOptions): ReadonlySet<ImageSizeClass> {

@@ -19,6 +19,8 @@ export interface ManifestRow {
   readonly object_key: string | null;
   readonly content_type: string | null;
   readonly bytes: number | null;
+  /** A one-to-one message's `MsgKey` (`group_id` is then its conversation); null or absent for groups. */
+  readonly msg_key?: string | null;
 }
 
 /** The reference a row is about, in the domain's model (`functions/domain/media-refs.ts`). */
@@ -27,6 +29,7 @@ export function manifestRowRef(row: ManifestRow): MediaRefPlace {
     groupId: row.group_id,
     topicId: row.topic_id,
     msgSeq: row.msg_seq,
+    ...(row.msg_key == null ? {} : { msgKey: row.msg_key }),
     elementPath: row.element_path,
     sizeClass: row.size_class,
   };

@@ -50,6 +50,10 @@ export const MEDIA_COLUMN_SPEC: {
     'bigint',
     'Revision of the message the reference belongs to (0: first capture; null in older rows)',
   ],
+  msg_key: [
+    'string',
+    'MsgKey of a one-to-one message (group_id is then its conversation); null for group messages',
+  ],
 };
 
 export function mediaTable(props: ArchiveLocationProps): ArchiveTableDefinition {
