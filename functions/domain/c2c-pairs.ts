@@ -75,6 +75,30 @@ export interface C2cWindow {
   readonly cursorKey: string;
   readonly newestTime: number | null;
   readonly newestKeys: readonly string[];
+  /**
+   * The parts of the window still to read once it was split ({@link splitSpan}), each paged on its
+   * own; absent while the window is one span (`[minTime, maxTime]` at `cursorTime`/`cursorKey`).
+   */
+  readonly spans?: readonly C2cSpan[] | undefined;
+}
+
+/**
+ * A part of a window paged on its own: the seconds `[minTime, maxTime]` (both inclusive, disjoint
+ * from every other span of the window), read backwards from `cursorTime` (after `cursorKey`, empty
+ * before its first page). `maxTime` names the span: it never changes while the span is read.
+ */
+export interface C2cSpan {
+  readonly minTime: number;
+  readonly maxTime: number;
+  readonly cursorTime: number;
+  readonly cursorKey: string;
+}
+
+/** The spans of a window still to read: its `spans`, or the window itself as one span. */
+export function windowSpans(window: C2cWindow): readonly C2cSpan[] {
+  if (window.spans !== undefined) return window.spans;
+  const { minTime, maxTime, cursorTime, cursorKey } = window;
+  return [{ minTime, maxTime, cursorTime, cursorKey }];
 }
 
 /** What the state keeps per pair. */
@@ -170,19 +194,32 @@ export interface PageOutcome {
 }
 
 /**
- * Applies one page of the open window: drops messages already archived (the inclusive lower
- * second's `edgeKeys`, and any `MsgKey` in `seen`, the identities this run archived for the pair,
- * which it extends), moves the cursor to the page's continuation point, and closes the window at
- * `nowSec` when the page is the last.
+ * Applies one page of the open window's span named by `page.span` (the span's `maxTime`; the
+ * window's only span when absent): drops messages already archived (the inclusive lower second's `edgeKeys`, and any
+ * `MsgKey` in `seen`, the identities this run archived for the pair, which it extends), moves the
+ * span's cursor to the page's continuation point (a complete page ends the span), and closes the
+ * window at `nowSec` when its last span ends.
  */
 export function applyPage(
   state: C2cPairState,
-  page: { complete: boolean; lastMsgTime: number; lastMsgKey: string; messages: readonly RoamMessage[] },
+  page: {
+    complete: boolean;
+    lastMsgTime: number;
+    lastMsgKey: string;
+    messages: readonly RoamMessage[];
+    span?: number | undefined;
+  },
   seen: Set<string>,
   nowSec: number,
 ): PageOutcome {
+  const spanMaxTime = page.span;
   const window = state.window;
   if (window === null) throw new RangeError('applyPage needs an open window');
+  const spans = windowSpans(window);
+  const span = spanMaxTime === undefined ? spans[0] : spans.find((s) => s.maxTime === spanMaxTime);
+  if (span === undefined || (spanMaxTime === undefined && spans.length > 1)) {
+    throw new RangeError('applyPage names no span of the window');
+  }
   const conversation = pairConversation(state);
   const edge = new Set(window.minTime === state.archivedTime ? state.edgeKeys : []);
   const fresh: RoamMessage[] = [];
@@ -202,15 +239,68 @@ export function applyPage(
       newestKeys = [m.MsgKey];
     } else if (m.MsgTimeStamp === newestTime) newestKeys.push(m.MsgKey);
   }
-  if (page.complete) return { fresh, duplicates, next: closeWindow(state, newestTime, newestKeys, nowSec) };
+  const left = spans.filter((s) => s !== span);
+  if (page.complete && left.length === 0) {
+    return { fresh, duplicates, next: closeWindow(state, newestTime, newestKeys, nowSec) };
+  }
+  const cursor = { cursorTime: page.lastMsgTime, cursorKey: page.lastMsgKey };
+  if (window.spans === undefined) {
+    return {
+      fresh,
+      duplicates,
+      next: { ...state, window: { ...window, ...cursor, newestTime, newestKeys } },
+    };
+  }
+  const nextSpans = page.complete ? left : spans.map((s) => (s === span ? { ...s, ...cursor } : s));
   return {
     fresh,
     duplicates,
-    next: {
-      ...state,
-      window: { ...window, cursorTime: page.lastMsgTime, cursorKey: page.lastMsgKey, newestTime, newestKeys },
-    },
+    next: { ...state, window: { ...window, spans: nextSpans, newestTime, newestKeys } },
   };
+}
+
+/**
+ * Splits what is left of the window's span `spanMaxTime` into `parts` spans by time, so that they
+ * can be paged at once: the first keeps the span's cursor and its newest seconds, each other one
+ * is a whole range of older seconds read from its top without a `LastMsgKey`. The spans stay
+ * disjoint, so no message is served by two of them. Fewer parts when the span has fewer seconds
+ * left; the state unchanged when it cannot be split (1 part, or 1 second left).
+ * Only a span with no request in flight may be split: the answer of one sent before would
+ * belong to a range that no longer exists.
+ */
+export function splitSpan(state: C2cPairState, spanMaxTime: number, parts: number): C2cPairState {
+  const window = state.window;
+  if (window === null) return state;
+  const spans = windowSpans(window);
+  const span = spans.find((s) => s.maxTime === spanMaxTime);
+  if (span === undefined) return state;
+  const seconds = span.cursorTime - span.minTime + 1;
+  const n = Math.min(Math.floor(parts), seconds);
+  if (n < 2) return state;
+  const pieces: C2cSpan[] = [];
+  let hi = span.cursorTime;
+  for (let i = 0; i < n; i++) {
+    const size = Math.floor(seconds / n) + (i < seconds % n ? 1 : 0);
+    const lo = hi - size + 1;
+    pieces.push(
+      i === 0 ? { ...span, minTime: lo } : { minTime: lo, maxTime: hi, cursorTime: hi, cursorKey: '' },
+    );
+    hi = lo - 1;
+  }
+  const nextSpans = spans.flatMap((s) => (s === span ? pieces : [s]));
+  return { ...state, window: { ...window, spans: nextSpans } };
+}
+
+/**
+ * The pages a span still needs, estimated from the pages read in it so far (`pagesRead`, at least
+ * one) and the seconds they covered (from the span's top, or the window's newest message when
+ * newer messages are not there yet: a quiet stretch before the first message is no page).
+ */
+export function estimatePagesLeft(window: C2cWindow, span: C2cSpan, pagesRead: number): number {
+  const top = Math.min(span.maxTime, window.newestTime ?? span.maxTime);
+  const covered = Math.max(1, top - span.cursorTime + 1);
+  const left = span.cursorTime - span.minTime + 1;
+  return (left / covered) * Math.max(1, pagesRead);
 }
 
 function closeWindow(
@@ -231,7 +321,8 @@ function closeWindow(
 // The state's text: one shard object is one JSON line per pair (compact arrays)
 // ---------------------------------------------------------------------------------------------
 
-type WindowTuple = [number, number, string, number, string, number | null, string[]];
+type SpanTuple = [number, number, number, string];
+type WindowTuple = [number, number, string, number, string, number | null, string[], SpanTuple[]?];
 type PairTuple = [
   string,
   string,
@@ -256,9 +347,7 @@ export function serializeShard(states: Iterable<C2cPairState>): string {
       [...s.edgeKeys],
       s.knownTime,
       s.pulledAt,
-      w === null
-        ? null
-        : [w.minTime, w.maxTime, w.operator, w.cursorTime, w.cursorKey, w.newestTime, [...w.newestKeys]],
+      w === null ? null : windowTuple(w),
       s.skipped,
     ];
     if (s.prints !== undefined && s.prints.length > 0) tuple.push(serializePrints(s.prints));
@@ -267,13 +356,30 @@ export function serializeShard(states: Iterable<C2cPairState>): string {
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
+function windowTuple(w: C2cWindow): WindowTuple {
+  const tuple: WindowTuple = [
+    w.minTime,
+    w.maxTime,
+    w.operator,
+    w.cursorTime,
+    w.cursorKey,
+    w.newestTime,
+    [...w.newestKeys],
+  ];
+  if (w.spans !== undefined)
+    tuple.push(w.spans.map((s): SpanTuple => [s.minTime, s.maxTime, s.cursorTime, s.cursorKey]));
+  return tuple;
+}
+
 const intOrNull = (v: unknown): v is number | null => v === null || isSafeInt(v);
 const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 
 function parseWindow(v: unknown): C2cWindow | null {
   if (v === null) return null;
-  if (!Array.isArray(v) || v.length !== 7) throw new TypeError('a c2c window must be an array of 7');
-  const [minTime, maxTime, operator, cursorTime, cursorKey, newestTime, newestKeys] = v as unknown[];
+  if (!Array.isArray(v) || (v.length !== 7 && v.length !== 8)) {
+    throw new TypeError('a c2c window must be an array of 7 or 8');
+  }
+  const [minTime, maxTime, operator, cursorTime, cursorKey, newestTime, newestKeys, spans] = v as unknown[];
   if (
     !isSafeInt(minTime) ||
     !isSafeInt(maxTime) ||
@@ -285,7 +391,21 @@ function parseWindow(v: unknown): C2cWindow | null {
   ) {
     throw new TypeError('a c2c window has a field of the wrong type');
   }
-  return { minTime, maxTime, operator, cursorTime, cursorKey, newestTime, newestKeys };
+  const window = { minTime, maxTime, operator, cursorTime, cursorKey, newestTime, newestKeys };
+  return spans === undefined ? window : { ...window, spans: parseSpans(spans) };
+}
+
+function parseSpans(v: unknown): C2cSpan[] {
+  if (!Array.isArray(v) || v.length === 0)
+    throw new TypeError("a c2c window's spans must be a non-empty array");
+  return v.map((t: unknown) => {
+    if (!Array.isArray(t) || t.length !== 4) throw new TypeError('a c2c span must be an array of 4');
+    const [minTime, maxTime, cursorTime, cursorKey] = t as unknown[];
+    if (!isSafeInt(minTime) || !isSafeInt(maxTime) || !isSafeInt(cursorTime) || !isString(cursorKey)) {
+      throw new TypeError('a c2c span has a field of the wrong type');
+    }
+    return { minTime, maxTime, cursorTime, cursorKey };
+  });
 }
 
 /**
