@@ -16,9 +16,15 @@
  *   prints to commit with those rows, in the same checkpoint (so a rerun after a kill finds the
  *   new revision in the prints and writes it no second time).
  *
- * A message the window no longer shows is not a change here: the pass reads one side of the
- * pair, and a side that deleted a message (a client's `deleteMessages`, a cleared conversation)
- * hides it from that side only; the other side and the archive still hold it. Pure.
+ * - {@link c2cDeletion}: a message neither side shows any more (the pass looks from the second side
+ *   only for what the first side's window missed, functions/engine/c2c-rescan.ts) is a revision
+ *   `change` deleted, its columns null but the identity and the archived time; its print says so
+ *   ({@link isDeletedPrint}), so it is written once. A message one side still shows is no change:
+ *   a side that deleted it (`delete_c2c_msg_ramble`, a client's `deleteMessages`, a cleared
+ *   conversation) hides it from that side only (docs/tencent-api.md, admin_getroammsg).
+ *
+ * A served placeholder (`IsPlaceMsg` 1, as group history marks deleted messages; Tencent documents
+ * none for one-to-one history) counts as not shown ({@link isRoamPlaceholder}). Pure.
  */
 import { createHash } from 'node:crypto';
 import { type C2cRecord, type C2cRecordContext, MSG_FLAG_RECALLED, toC2cRecord } from './c2c-record.ts';
@@ -91,6 +97,58 @@ export function c2cPrintOf(record: C2cRecord): C2cPrint | undefined {
 const isRecalled = (flagBits: number | null): boolean => flagBits === MSG_FLAG_RECALLED;
 
 /**
+ * Whether a served item is a placeholder (`IsPlaceMsg` 1, group history's mark of a deleted
+ * message): the rescan counts it as not shown. Tencent documents no placeholder in one-to-one
+ * history; the simulator serves one only when asked (`c2c.deletedView`, functions/simulator/c2c-world.ts).
+ */
+export function isRoamPlaceholder(served: RoamMessage): boolean {
+  return served.IsPlaceMsg === 1;
+}
+
+/** The deletion row of a message: its identity and archived time, every content column null. */
+function deletionRecord(
+  archived: Pick<C2cPrint, 'msgKey' | 'msgTime' | 'revision'>,
+  ctx: C2cRescanContext,
+): C2cRecord {
+  const served: RoamMessage = { MsgKey: archived.msgKey, MsgTimeStamp: archived.msgTime };
+  return toC2cRecord(served, {
+    sdkAppId: ctx.sdkAppId,
+    accounts: ctx.accounts,
+    source: 'roam',
+    revision: archived.revision + 1,
+    change: 'deleted',
+    observedAt: ctx.observedAt,
+  });
+}
+
+/** Whether a print is of a deletion row ({@link c2cDeletion}): its fingerprint is the deletion's. */
+export function isDeletedPrint(print: C2cPrint): boolean {
+  if (print.flagBits !== null || print.revision === 0) return false;
+  // The fingerprint covers the content columns only: the app, the pair and the revision do not change it.
+  const ctx = { sdkAppId: 1, accounts: ['a', 'b'] as const, observedAt: 0 };
+  return print.fingerprint === c2cFingerprint(deletionRecord(print, ctx));
+}
+
+/**
+ * The revision row of a message neither side of its pair shows any more, and its print: `revision`
+ * one above the archived one, `change` deleted, `observed_at` the run's, `msg_key` and `msg_time`
+ * (the archived time, so the row goes in the message's own `dt=`) kept, every other column null.
+ */
+export function c2cDeletion(archived: C2cPrint, ctx: C2cRescanContext): { row: C2cRecord; print: C2cPrint } {
+  const row = deletionRecord(archived, ctx);
+  return {
+    row,
+    print: {
+      msgKey: archived.msgKey,
+      msgTime: archived.msgTime,
+      revision: row.revision,
+      flagBits: null,
+      fingerprint: c2cFingerprint(row),
+    },
+  };
+}
+
+/**
  * The change from `archived` (the latest revision the archive holds) to `current` (what the
  * window shows now), or null when the content is the same. `MsgFlagBits` 8 is a recall (as
  * `c2c_messages_current.is_recalled` reads it); a recalled message shown again with other flag
@@ -122,6 +180,8 @@ export interface C2cRescanOutcome {
   readonly prints: C2cPrint[];
   /** Messages of the page the prints do not hold (not archived yet: the pull's, not the rescan's). */
   readonly unknown: number;
+  /** Keys of the prints the page shows (placeholders left out): the rest were not shown. */
+  readonly shown: string[];
 }
 
 /**
@@ -137,26 +197,30 @@ export function c2cRevisions(
   const rows: C2cRecord[] = [];
   const changed: C2cPrint[] = [];
   const done = new Set<string>();
+  const shown: string[] = [];
   let unknown = 0;
   const base: C2cRecordContext = { sdkAppId: ctx.sdkAppId, accounts: ctx.accounts, source: 'roam' };
   for (const served of page) {
     const current = toC2cRecord(served, base);
     const key = current.msg_key as string;
-    if (done.has(key)) continue;
+    if (done.has(key) || isRoamPlaceholder(served)) continue;
     done.add(key);
     const archived = prints.get(key);
     if (archived === undefined) {
       unknown++;
       continue;
     }
+    shown.push(key);
     const print = { flagBits: current.msg_flag_bits, fingerprint: c2cFingerprint(current) };
-    const change = classifyC2cChange(archived, print);
+    let change = classifyC2cChange(archived, print);
     if (change === null) continue;
+    // Shown again after its deletion row: restored (or recalled meanwhile).
+    if (isDeletedPrint(archived)) change = isRecalled(print.flagBits) ? 'recalled' : 'restored';
     const revision = archived.revision + 1;
     rows.push(toC2cRecord(served, { ...base, revision, change, observedAt: ctx.observedAt }));
     changed.push({ msgKey: key, msgTime: current.msg_time, revision, ...print });
   }
-  return { rows, prints: changed, unknown };
+  return { rows, prints: changed, unknown, shown };
 }
 
 /**

@@ -362,6 +362,7 @@ class C2cPass {
       observedAtSec: options.observedAtSec,
       report,
       rescanStart: () => this.rescanStart(),
+      deletionFloor: () => Math.floor(deps.serverNowMs() / 1000) - options.retentionDays * 86_400 + 3_600,
       stopped: () => this.stopped(),
       bufferRow: (line, time) => this.bufferRow(line, time),
       checkpointIfDue: () => this.maybeCheckpoint(),

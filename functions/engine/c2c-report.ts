@@ -57,8 +57,14 @@ export interface C2cReport {
   pairsRescanned: number;
   /** Pages the rescan read. */
   rescanPages: number;
-  /** Revision rows written: messages recalled, restored or edited since they were archived. */
+  /** Revision rows written: messages recalled, restored, edited or deleted since they were archived. */
   revisions: number;
+  /** Pairs whose first side's window missed archived messages, so the second side was read. */
+  otherSideReads: number;
+  /** Of `revisions`, messages neither side shows any more (`change` deleted). */
+  deletions: number;
+  /** Archived messages the first side no longer shows but the second does (deleted for one side: no row). */
+  deletedForOneSide: number;
   /** Pairs whose rescan the run's stop or deadline cut (read again next run). */
   rescanLeft: number;
   /** Every due pair is caught up, and rescanned. */
@@ -96,6 +102,9 @@ export function emptyC2cReport(): C2cReport {
     pairsRescanned: 0,
     rescanPages: 0,
     revisions: 0,
+    otherSideReads: 0,
+    deletions: 0,
+    deletedForOneSide: 0,
     rescanLeft: 0,
     done: false,
   };
@@ -124,7 +133,7 @@ export function formatC2cLine(c2c: C2cReport): string {
     `${c2c.pairsLeftOpen} left open, ${c2c.pairsSkipped} skipped (account gone); ` +
     `${c2c.messages} messages (${c2c.recalled} recalled, ${c2c.quarantined} quarantined) in ${c2c.pages} pages` +
     (rescanned
-      ? `; rescan: ${c2c.pairsRescanned} pairs, ${c2c.rescanPages} pages, ${c2c.revisions} revisions, ${c2c.rescanLeft} pairs left`
+      ? `; rescan: ${c2c.pairsRescanned} pairs, ${c2c.rescanPages} pages, ${c2c.revisions} revisions${c2c.deletions > 0 ? ` (${c2c.deletions} deleted)` : ''}, ${c2c.rescanLeft} pairs left`
       : '')
   );
 }

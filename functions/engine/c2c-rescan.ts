@@ -6,7 +6,13 @@
  */
 import type { C2cPairState } from '../domain/c2c-pairs.ts';
 import { serializeC2cRecord } from '../domain/c2c-record.ts';
-import { type C2cPrint, c2cRevisions, prunePrints } from '../domain/c2c-revision.ts';
+import {
+  type C2cPrint,
+  c2cDeletion,
+  c2cRevisions,
+  isDeletedPrint,
+  prunePrints,
+} from '../domain/c2c-revision.ts';
 import type { RoamApi } from '../domain/ports.ts';
 import { isSkipTarget } from '../domain/retry-policy.ts';
 import type { RoamPage } from '../domain/tencent-types.ts';
@@ -25,6 +31,11 @@ export interface C2cRescanHost {
   readonly report: C2cReport;
   /** The rescan window's start on the server's clock (epoch seconds), or null when the rescan is off. */
   rescanStart(): number | null;
+  /**
+   * The oldest message time (epoch seconds, server's clock) a missing message may be taken as
+   * deleted: an hour inside the retention, so expiry is not mistaken for deletion (docs/changes.md).
+   */
+  deletionFloor(): number;
   /** The run stops (failure, abort, stop, deadline). */
   stopped(): boolean;
   /** Buffers one row's line under its date, for the next checkpoint. */
@@ -47,11 +58,14 @@ export function needsRescan(pair: C2cPairState, start: number | null): boolean {
 
 /**
  * Re-pages the part of the pair's rescan window archived before this run (`before`: the pair's
- * `archivedTime` when the run took it; messages this run archived were just read) and writes a
- * revision row per message whose content changed (functions/domain/c2c-revision.ts), its print
- * replaced in the same synchronous step, so a checkpoint holds both or neither. No cursor is
- * kept: a run that stops mid-window reads it again next run (the committed prints hold the
- * revisions already written).
+ * `archivedTime` when the run took it; messages this run archived were just read) from the pair's
+ * first account's side and writes a revision row per message whose content changed
+ * (functions/domain/c2c-revision.ts), its print replaced in the same synchronous step, so a
+ * checkpoint holds both or neither. When that side's whole window missed archived messages, the
+ * range of those messages is read from the second account's side: a message shown there is
+ * compared the same way (one side deleted it for itself: no row), one shown on neither side is a
+ * `deleted` revision. No cursor is kept: a run that stops mid-window reads it again next run (the
+ * committed prints hold the revisions already written); a stop never counts as a deletion.
  */
 export async function rescanPair(
   host: C2cRescanHost,
@@ -67,45 +81,117 @@ export async function rescanPair(
     if (p.msgTime >= start && before !== null && p.msgTime <= before) prints.set(p.msgKey, p);
   // Prints are kept sorted by time (prunePrints): the first and last in the range bound it.
   const range = [...prints.values()];
-  const oldest = range[0]?.msgTime;
-  const newest = range.at(-1)?.msgTime;
+  const oldest = range[0];
+  const newest = range.at(-1);
   if (oldest === undefined || newest === undefined || host.stopped()) {
     if (oldest !== undefined) report.rescanLeft++;
     return;
   }
   report.pairsRescanned++;
-  const request = { operatorAccount: pair.a, peerAccount: pair.b, maxCnt: MAX_CNT, minTime: oldest };
+  const first = { operator: pair.a, peer: pair.b, from: oldest.msgTime, to: newest.msgTime };
+  const shown = await readSide(host, slot, first, { prints, start });
+  if (shown === null) return;
+  // Only messages old enough to be archived, not yet deleted, and not at the retention edge.
+  const floor = host.deletionFloor();
+  const missing = [...prints.values()].filter(
+    (p) => !shown.has(p.msgKey) && !isDeletedPrint(p) && p.msgTime >= floor,
+  );
+  const low = missing[0];
+  const high = missing.at(-1);
+  if (low === undefined || high === undefined) return;
+  report.otherSideReads++;
+  const others = new Map(missing.map((p) => [p.msgKey, p]));
+  const second = { operator: pair.b, peer: pair.a, from: low.msgTime, to: high.msgTime };
+  const shownThere = await readSide(host, slot, second, { prints: others, start });
+  if (shownThere === null) return;
+  // Nothing awaits from here: the deletion rows and their prints move together.
   const ctx = {
     sdkAppId: host.sdkAppId,
     accounts: [pair.a, pair.b] as const,
     observedAt: host.observedAtSec,
   };
-  let cursor: { maxTime: number; lastMsgKey?: string } = { maxTime: newest };
+  const deleted = [...others.values()]
+    .filter((p) => !shownThere.has(p.msgKey))
+    .map((p) => c2cDeletion(p, ctx));
+  for (const { row } of deleted) host.bufferRow(serializeC2cRecord(row), row.msg_time);
+  report.deletions += deleted.length;
+  report.revisions += deleted.length;
+  report.deletedForOneSide += others.size - deleted.length;
+  if (deleted.length > 0) {
+    const held = slot.get();
+    slot.set({
+      ...held,
+      prints: prunePrints(
+        held.prints ?? [],
+        deleted.map((d) => d.print),
+        start,
+      ),
+    });
+  }
+}
+
+/** One side's view of a time range, both ends inclusive. */
+interface SideRange {
+  readonly operator: string;
+  readonly peer: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Pages one side's view of the range until `Complete` and writes a revision row per changed
+ * message of `prints` (updated in place as the pair's state is). Returns the keys of `prints` the
+ * side showed, or null when the read did not finish (the run stopped: counted in `rescanLeft`; or
+ * an account is gone: the next pull marks the pair skipped).
+ */
+async function readSide(
+  host: C2cRescanHost,
+  slot: C2cPairSlot,
+  side: SideRange,
+  held: { prints: Map<string, C2cPrint>; start: number },
+): Promise<Set<string> | null> {
+  const { report } = host;
+  const { prints, start } = held;
+  const pair = slot.get();
+  const request = {
+    operatorAccount: side.operator,
+    peerAccount: side.peer,
+    maxCnt: MAX_CNT,
+    minTime: side.from,
+  };
+  const ctx = {
+    sdkAppId: host.sdkAppId,
+    accounts: [pair.a, pair.b] as const,
+    observedAt: host.observedAtSec,
+  };
+  const shown = new Set<string>();
+  let cursor: { maxTime: number; lastMsgKey?: string } = { maxTime: side.to };
   for (;;) {
     let page: RoamPage;
     try {
       page = await host.roam.getRoamMessages({ ...request, ...cursor }, host.signal);
     } catch (error) {
       if (!isSkipTarget(error)) throw error;
-      return; // the next pull marks the pair skipped
+      return null;
     }
     // From here to the end of the loop body nothing awaits: rows and prints move together.
     report.rescanPages++;
     const outcome = c2cRevisions(prints, page.messages, ctx);
+    for (const key of outcome.shown) shown.add(key);
     for (const row of outcome.rows) host.bufferRow(serializeC2cRecord(row), row.msg_time);
     for (const p of outcome.prints) prints.set(p.msgKey, p);
     report.revisions += outcome.rows.length;
     if (outcome.prints.length > 0) {
       // Only a change rewrites the shard: an unchanged window costs its calls, not state writes.
-      const held = slot.get();
-      slot.set({ ...held, prints: prunePrints(held.prints ?? [], outcome.prints, start) });
+      const current = slot.get();
+      slot.set({ ...current, prints: prunePrints(current.prints ?? [], outcome.prints, start) });
     }
-    if (page.complete) return;
+    if (page.complete) return shown;
     cursor = { maxTime: page.lastMsgTime, lastMsgKey: page.lastMsgKey };
     host.checkpointIfDue();
     if (host.stopped()) {
       report.rescanLeft++;
-      return;
+      return null;
     }
   }
 }

@@ -39,6 +39,14 @@ export interface C2cDatasetSpec {
    * backwards in time either way; a client must not depend on the order inside one.
    */
   pageOrder?: 'newest-first' | 'ascending';
+  /**
+   * What a side sees of a message it deleted (`deleteFor`; a message both sides deleted is deleted
+   * for both): `absent` (default, the strictest reading: Tencent documents that a side's deletion
+   * hides the message from that side, and no placeholder in one-to-one history; docs/tencent-api.md,
+   * admin_getroammsg), or `placeholder`: served as group history serves a deleted message, with
+   * `IsPlaceMsg` 1, an empty body and no `CloudCustomData`, accounts, key and time kept.
+   */
+  deletedView?: 'absent' | 'placeholder';
   /** Days back the messages reach (under the retention); default 5, or half the retention when shorter. */
   spanDays?: number;
 }
@@ -85,6 +93,7 @@ export class C2cWorld {
   readonly #spanSec: number;
   /** See {@link C2cDatasetSpec.pageOrder}. */
   public readonly pageOrder: 'newest-first' | 'ascending';
+  readonly #deletedView: 'absent' | 'placeholder';
   readonly #conversations = new Map<string, Conversation>();
 
   public constructor(
@@ -97,6 +106,7 @@ export class C2cWorld {
     this.#retentionSec = Math.round(options.retentionDays * DAY);
     this.#recalledFraction = spec.recalledFraction ?? 0.03;
     this.pageOrder = spec.pageOrder ?? 'newest-first';
+    this.#deletedView = spec.deletedView ?? 'absent';
     // Default: 5 days, or half the retention when that is shorter (tests use short retentions).
     this.#spanSec =
       spec.spanDays === undefined
@@ -142,15 +152,25 @@ export class C2cWorld {
 
   /**
    * The messages `operator` sees with `peer` right now, in the server's order (oldest first);
-   * recalled ones with `MsgFlagBits` 8, an empty body and no `CloudCustomData`. Empty when they never talked.
+   * recalled ones with `MsgFlagBits` 8, an empty body and no `CloudCustomData`; those `operator`
+   * deleted left out, or placeholders (`deletedView`). Empty when they never talked.
    */
   public visible(operator: string, peer: string): RoamMessage[] {
     const conversation = this.#conversations.get(pairKey(operator, peer));
     if (conversation === undefined) return [];
     const oldest = this.nowSec() - this.#retentionSec;
+    const placeholders = this.#deletedView === 'placeholder';
     return this.#stored(conversation)
-      .filter((s) => s.message.MsgTimeStamp >= oldest && s.hiddenFrom?.has(operator) !== true)
-      .map((s) => (s.recalled ? recalledView(s.message) : s.message));
+      .filter(
+        (s) => s.message.MsgTimeStamp >= oldest && (placeholders || s.hiddenFrom?.has(operator) !== true),
+      )
+      .map((s) =>
+        s.hiddenFrom?.has(operator) === true
+          ? placeholderView(s.message)
+          : s.recalled
+            ? recalledView(s.message)
+            : s.message,
+      );
   }
 
   /**
@@ -280,4 +300,10 @@ export class C2cWorld {
 function recalledView(message: RoamMessage): RoamMessage {
   const { CloudCustomData: _dropped, ...rest } = message;
   return { ...rest, MsgFlagBits: 8, MsgBody: [] };
+}
+
+/** A deleted message as a placeholder (`deletedView: 'placeholder'`): `IsPlaceMsg` 1, no content. */
+function placeholderView(message: RoamMessage): RoamMessage {
+  const { CloudCustomData: _dropped, IsPeerRead: _read, ...rest } = message;
+  return { ...rest, MsgFlagBits: 0, IsPlaceMsg: 1, MsgBody: [] };
 }

@@ -188,6 +188,47 @@ describe('simulator: admin_getroammsg perspectives', () => {
   });
 });
 
+describe('simulator: what a side sees of a message it deleted (c2c.deletedView)', () => {
+  it('nothing by default; a placeholder (IsPlaceMsg 1, no content) when asked; the peer sees the message', async () => {
+    const views = new Map<string, RoamMessage[][]>();
+    for (const deletedView of ['absent', 'placeholder'] as const) {
+      const other = await startSimulator({
+        seed: 27,
+        media: false,
+        c2c: {
+          generated: 0,
+          recalledFraction: 0,
+          deletedView,
+          conversations: [{ accounts: [DAVE, ERIN], messages: 8 }],
+        },
+      });
+      try {
+        const all = other.c2c.visible(DAVE, ERIN);
+        const gone = all[3] as RoamMessage;
+        other.c2c.deleteFor(DAVE, ERIN, [gone.MsgKey]);
+        other.c2c.deleteFor(ERIN, DAVE, [gone.MsgKey]);
+        other.c2c.deleteFor(ERIN, DAVE, [(all[5] as RoamMessage).MsgKey]);
+        views.set(deletedView, [all, other.c2c.visible(DAVE, ERIN), other.c2c.visible(ERIN, DAVE)]);
+      } finally {
+        await other.stop();
+      }
+    }
+    const [all, dave, erin] = views.get('absent') as RoamMessage[][];
+    expect(keys(dave as RoamMessage[])).toEqual(keys(all as RoamMessage[]).filter((_, i) => i !== 3));
+    expect(keys(erin as RoamMessage[])).toEqual(
+      keys(all as RoamMessage[]).filter((_, i) => i !== 3 && i !== 5),
+    );
+    const [allP, daveP, erinP] = views.get('placeholder') as RoamMessage[][];
+    expect(keys(daveP as RoamMessage[])).toEqual(keys(allP as RoamMessage[]));
+    expect(keys(erinP as RoamMessage[])).toEqual(keys(allP as RoamMessage[]));
+    const original = allP?.[3] as RoamMessage;
+    const { CloudCustomData: _cc, IsPeerRead: _read, ...kept } = original;
+    expect(erinP?.[3]).toEqual({ ...kept, MsgFlagBits: 0, IsPlaceMsg: 1, MsgBody: [] });
+    expect(daveP?.[5]).toEqual(allP?.[5]);
+    expect(erinP?.[5]).toMatchObject({ IsPlaceMsg: 1, MsgBody: [] });
+  });
+});
+
 describe('simulator: admin_getroammsg requests', () => {
   const valid = { Operator_Account: ALICE, Peer_Account: BOB, MaxCnt: 10, MinTime: 0, MaxTime: 2 ** 31 };
 

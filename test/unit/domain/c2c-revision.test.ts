@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { type C2cRecord, toC2cRecord } from '../../../functions/domain/c2c-record.ts';
 import {
   type C2cPrint,
+  c2cDeletion,
   c2cFingerprint,
   c2cPrintOf,
   c2cRevisions,
   classifyC2cChange,
+  isDeletedPrint,
+  isRoamPlaceholder,
   parsePrints,
   prunePrints,
   serializePrints,
@@ -121,6 +124,60 @@ describe('c2cRevisions', () => {
     const out = c2cRevisions(prints, [recalled(message(1)), recalled(message(1)), message(9)], ctx);
     expect(out.rows).toHaveLength(1);
     expect(out.unknown).toBe(1);
+  });
+});
+
+describe('deletions', () => {
+  const rescan = { sdkAppId: CTX.sdkAppId, accounts: CTX.accounts, observedAt: 1_800_000_000 };
+
+  it('gives a deleted revision with the identity and the archived time, every content column null', () => {
+    const archived = printsOf([message(3)]).get(message(3).MsgKey) as C2cPrint;
+    const { row, print } = c2cDeletion(archived, rescan);
+    expect(row).toEqual({
+      sdk_app_id: CTX.sdkAppId,
+      conversation: '["alice","bob"]',
+      from_account: null,
+      to_account: null,
+      msg_key: archived.msgKey,
+      msg_seq: null,
+      msg_random: null,
+      msg_time: archived.msgTime,
+      msg_flag_bits: null,
+      msg_body: null,
+      cloud_custom_data: null,
+      source: 'roam',
+      extra: null,
+      revision: 1,
+      observed_at: 1_800_000_000,
+      change: 'deleted',
+      quarantined: false,
+      raw: null,
+    });
+    expect(print).toEqual({ ...c2cPrintOf(row), revision: 1 });
+    expect(isDeletedPrint(print)).toBe(true);
+    expect(isDeletedPrint(archived)).toBe(false);
+    // A later deletion (after a restore) is told apart as well; a recall is not a deletion.
+    expect(isDeletedPrint(c2cDeletion({ ...archived, revision: 2 }, rescan).print)).toBe(true);
+    const recall = c2cRevisions(printsOf([message(3)]), [recalled(message(3))], rescan).prints[0] as C2cPrint;
+    expect(isDeletedPrint(recall)).toBe(false);
+  });
+
+  it('lists the prints a page shows, placeholders left out; a deleted message shown again is restored', () => {
+    const page = [message(1), message(2), message(3)];
+    const prints = printsOf(page);
+    const placeholder = { ...message(2), IsPlaceMsg: 1, MsgBody: [] };
+    expect(isRoamPlaceholder(placeholder)).toBe(true);
+    expect(isRoamPlaceholder(message(2))).toBe(false);
+    const outcome = c2cRevisions(prints, [message(1), placeholder, message(3)], rescan);
+    expect(outcome.shown).toEqual([message(1).MsgKey, message(3).MsgKey]);
+    expect(outcome.rows).toEqual([]);
+
+    const deleted = c2cDeletion(prints.get(message(2).MsgKey) as C2cPrint, rescan).print;
+    prints.set(deleted.msgKey, deleted);
+    const back = c2cRevisions(prints, [message(2)], rescan);
+    expect(back.rows.map((r) => [r.revision, r.change, r.msg_body?.length])).toEqual([[2, 'restored', 1]]);
+    const again = c2cRevisions(prints, [recalled(message(2))], rescan);
+    expect(again.rows.map((r) => [r.revision, r.change])).toEqual([[2, 'recalled']]);
   });
 });
 
