@@ -217,8 +217,8 @@ export async function runTranscriptCommand(argv: readonly string[], deps: Transc
           : transcriptFileName(undefined, `${pair[0]} - ${pair[1]}`, null),
       )
     : args.out;
-  // One-to-one media are not archived yet (docs/one-to-one.md): each shows as not archived.
-  const source = pair !== null ? undefined : (deps.mediaSource ?? (await manifestSource(store)));
+  // One-to-one media are in the same manifest, keyed by conversation and MsgKey (docs/one-to-one.md).
+  const source = deps.mediaSource ?? (await manifestSource(store));
   const media = await copyMedia(messages, store, source, out);
   const html = renderTranscriptHtml({
     title:

@@ -312,6 +312,8 @@ export function mediaRefsOf(message: TranscriptMessage): MediaRefPlace[] {
           groupId: message.groupId,
           topicId: message.topicId,
           msgSeq: message.seq,
+          // A one-to-one message's media are keyed by its MsgKey (functions/domain/c2c-media.ts).
+          ...(message.key === undefined ? {} : { msgKey: message.key }),
           elementPath,
           sizeClass,
         };

@@ -254,6 +254,7 @@ function mediaFor(ctx: RenderContext, element: readonly number[], sizeClass: Siz
     groupId: ctx.message.groupId,
     topicId: ctx.message.topicId,
     msgSeq: ctx.message.seq,
+    ...(ctx.message.key === undefined ? {} : { msgKey: ctx.message.key }),
     elementPath: element.join('.'),
     sizeClass,
   };
