@@ -153,6 +153,8 @@ export async function composeAppRun(
     // Read by the one-to-one pass (c2cForRun in functions/engine/c2c-pass.ts), which runArchive
     // hands these deps to; ArchiveDeps (functions/engine/run-archive.ts) does not name it yet.
     ...(app.c2c?.fromHistoryFiles ? { historyFiles: new TencentHistoryFiles(client) } : {}),
+    // The group files (`historyFiles.groups`), fetched by runArchive (functions/engine/history-files.ts).
+    ...(app.historyFiles.groups ? { groupHistoryFiles: new TencentHistoryFiles(client) } : {}),
   };
   const options: ArchiveOptions = {
     sdkAppId: app.sdkAppId,

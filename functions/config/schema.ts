@@ -236,6 +236,15 @@ const AppSchema = z
     retentionDays: upTo(MAX_DAYS, 'days').int('must be a whole number of days').default(7),
     /** One-to-one history (docs/one-to-one.md): every pair among `accounts`, and `pairs`. */
     c2c: C2cSchema.optional(),
+    /**
+     * Tencent's hourly files (`get_history`, the last 7 days) as a second witness
+     * (docs/one-to-one.md, Witnesses): `groups` keeps the group files raw under `history-files/`
+     * and their message identities under `history-file-messages/`, for reconciliation
+     * (docs/querying.md). The C2C files are `c2c.fromHistoryFiles`.
+     */
+    historyFiles: z
+      .strictObject({ groups: z.boolean({ error: 'must be true or false' }).default(false) })
+      .prefault({}),
   })
   .superRefine((app, ctx) => {
     if (app.region === undefined && app.endpoint === undefined) {

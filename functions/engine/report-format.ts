@@ -12,6 +12,7 @@
 import type { ReconcileGroup, Reconciliation } from '../domain/callback-reconcile.ts';
 import { type C2cReport, formatC2cLine } from './c2c-report.ts';
 import type { CallbackMaterializeReport } from './callback-materialize.ts';
+import type { HistoryFilesReport } from './history-files.ts';
 import type { IdentityReport } from './identity-capture.ts';
 import { formatMediaReport } from './media-report.ts';
 import type { RunReport } from './report.ts';
@@ -25,6 +26,8 @@ export type StoredRunReport = RunReport & {
   identities?: IdentityReport;
   c2c?: C2cReport;
   callbacks?: CallbackMaterializeReport;
+  /** The group hourly files (`historyFiles.groups`, functions/engine/history-files.ts). */
+  historyFiles?: HistoryFilesReport;
 };
 
 /** A few lines for people. */
@@ -68,6 +71,7 @@ export function formatReport(report: StoredRunReport): string {
     ...(report.identities ? formatIdentityLines(report.identities) : []),
     ...(report.c2c ? formatC2cLines(report.c2c) : []),
     ...(report.callbacks ? formatCallbackLines(report.callbacks) : []),
+    ...(report.historyFiles ? [formatHistoryFilesLine(report.historyFiles)] : []),
     ...report.errors.map((e) => `  error: ${e.groupId}${e.topicId ? ` / ${e.topicId}` : ''}: ${e.error}`),
     ...(report.fatalError ? [`  FATAL: ${report.fatalError}`] : []),
   ].join('\n');
@@ -158,4 +162,12 @@ export function formatReconciliationLines(r: Reconciliation): string[] {
       ? [`  callbacks against the pull: ${r.groupsNotListed} more groups not listed`]
       : []),
   ];
+}
+
+/**
+ * The group hourly files' line, e.g. `  group history files: 164 hours fetched (0 left), 12 files
+ * kept, 0 rejected, 2,310 messages indexed`.
+ */
+export function formatHistoryFilesLine(h: HistoryFilesReport): string {
+  return `  group history files: ${h.hours} hours fetched (${h.hoursLeft} left), ${h.filesKept} files kept, ${h.filesRejected} rejected, ${h.messagesIndexed} messages indexed${h.unreadableLines ? `, ${h.unreadableLines} lines unreadable` : ''}`;
 }

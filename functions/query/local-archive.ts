@@ -28,6 +28,14 @@ import {
   callbackEventColumns,
   callbackRowsFolder,
 } from './callback-tables.ts';
+import {
+  HISTORY_FILE_HOURS_TABLE,
+  HISTORY_FILE_MESSAGES_TABLE,
+  HISTORY_HOURS_FOLDER,
+  HISTORY_INDEX_FOLDER,
+  historyFileHourColumns,
+  historyFileMessageColumns,
+} from './history-file-tables.ts';
 import { parseHiveType, toDuckDbType } from './hive-types.ts';
 import { IDENTITY_TABLES, identityColumns, identityFolder } from './identity-tables.ts';
 import { MEDIA_COLUMN_SPEC, MEDIA_TABLE } from './media-table.ts';
@@ -51,7 +59,7 @@ const MESSAGE_MIRROR: readonly MirrorColumn[] = RECORD_COLUMNS.map((c) => ({
 }));
 
 /** Run-report columns whose nested keys are camelCase: read as JSON (see the file header). */
-const RUN_JSON_COLUMNS = new Set(['errors', 'media', 'identities', 'c2c', 'callbacks']);
+const RUN_JSON_COLUMNS = new Set(['errors', 'media', 'identities', 'c2c', 'callbacks', 'history_files']);
 
 const RUN_MIRROR: readonly MirrorColumn[] = RUN_REPORT_COLUMNS.map((c) => ({
   key: c.key,
@@ -99,6 +107,15 @@ const C2C_MIRROR: readonly MirrorColumn[] = c2cColumns().map((c) => ({
   key: c.name,
   name: c.name,
   type: toDuckDbType(parseHiveType(c.type), { jsonFields: new Set(['msg_content']) }),
+}));
+
+/** The hourly files' identity and hour rows (issue 26), from the same column lists as the Glue tables. */
+const HISTORY_MIRRORS = [
+  { name: HISTORY_FILE_MESSAGES_TABLE, folder: HISTORY_INDEX_FOLDER, columns: historyFileMessageColumns() },
+  { name: HISTORY_FILE_HOURS_TABLE, folder: HISTORY_HOURS_FOLDER, columns: historyFileHourColumns() },
+].map((t) => ({
+  ...t,
+  columns: t.columns.map((c) => ({ key: c.name, name: c.name, type: toDuckDbType(parseHiveType(c.type)) })),
 }));
 
 const PARTITIONS = ['sdkappid', 'dt'] as const;
@@ -208,6 +225,14 @@ export async function mirrorLocalArchive(
     columns: C2C_MIRROR,
     compression: 'gzip',
   });
+  for (const mirror of HISTORY_MIRRORS) {
+    await createMirror(runner, {
+      name: mirror.name,
+      glob: `${base}/${mirror.folder}sdkappid=*/dt=*/*.ndjson.gz`,
+      columns: mirror.columns,
+      compression: 'gzip',
+    });
+  }
   for (const mirror of CALLBACK_ROW_MIRRORS) {
     await createMirror(runner, {
       name: mirror.name,

@@ -319,6 +319,11 @@ const RUN_REPORT_SPEC = {
     'callbacks',
     'struct<events:bigint,duplicates:bigint,replayed:bigint,unreadable:bigint,onlineonly:bigint,ignored:bigint,messages:bigint,revisions:bigint,dissolutions:bigint,objects:bigint,objectsleft:bigint,unreadablelines:bigint,commits:bigint,rolledforward:boolean,elapsedms:bigint,reconciliation:struct<bothequal:bigint,callbackonly:bigint,different:bigint,pullplaceholder:bigint,pullonly:bigint,lossrate:double,groups:array<struct<groupid:string,topicid:string,bothequal:bigint,callbackonly:bigint,different:bigint,pullplaceholder:bigint,pullonly:bigint>>,groupsnotlisted:bigint>>',
   ],
+  // The group hourly files' section (issue 26): null for an app without `historyFiles.groups`.
+  historyFiles: [
+    'history_files',
+    'struct<hours:bigint,hoursleft:bigint,fileskept:bigint,filesrejected:bigint,messagesindexed:bigint,unreadablelines:bigint,done:boolean>',
+  ],
 } as const satisfies Readonly<Record<string, readonly [name: string, type: string]>>;
 
 /** The keys of a stored run report (the engine's `StoredRunReport`, optional keys included). */

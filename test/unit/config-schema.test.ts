@@ -48,6 +48,7 @@ describe('parseConfig', () => {
       withRecalledMsg: true,
       initialLookbackDays: null,
       retentionDays: 7,
+      historyFiles: { groups: false },
     });
     expect(config.archive).toEqual({ out: './archive', timeZone: 'UTC', flushMegabytes: 64 });
     expect(config.run).toEqual({ checkpointSeconds: 60, leaseSeconds: 180, deadlineSeconds: null });

@@ -75,6 +75,7 @@ describe('query code layout', () => {
       'identities',
       'c2c',
       'callbacks',
+      'historyFiles',
     ]);
     expect(new Set(RUN_REPORT_COLUMNS.map((c) => c.key))).toEqual(keys);
   });

@@ -62,7 +62,22 @@ function storedReport(): StoredRunReport {
       groupsNotListed: 0,
     },
   };
-  const report: StoredRunReport = { ...emptyReport('run1', 1400000001, 0), identities, c2c, callbacks };
+  const historyFiles = {
+    hours: 3,
+    hoursLeft: 1,
+    filesKept: 2,
+    filesRejected: 0,
+    messagesIndexed: 40,
+    unreadableLines: 0,
+    done: false,
+  };
+  const report: StoredRunReport = {
+    ...emptyReport('run1', 1400000001, 0),
+    identities,
+    c2c,
+    callbacks,
+    historyFiles,
+  };
   report.errors.push({ groupId: 'g', topicId: null, error: 'x' });
   report.seqResets.push({ groupId: 'g', topicId: null, highWater: 5, newestSeq: 1, generation: 1 });
   report.quarantinedItems.push({ groupId: 'g', topicId: null, msgSeq: 3, reason: 'r' });
@@ -94,7 +109,7 @@ describe('the runs table against a stored run report', () => {
     const stored = JSON.parse(runReportJson(storedReport())) as Record<string, JsonValue>;
     const nested = RUN_REPORT_COLUMNS.filter((c) => /^(struct|array)</.test(c.type));
     expect(nested.map((c) => c.key)).toEqual(
-      expect.arrayContaining(['groups', 'rescan', 'media', 'identities', 'c2c', 'callbacks']),
+      expect.arrayContaining(['groups', 'rescan', 'media', 'identities', 'c2c', 'callbacks', 'historyFiles']),
     );
     for (const column of nested) {
       expect(misfits(parseHiveType(column.type), stored[column.key], column.name)).toEqual([]);
