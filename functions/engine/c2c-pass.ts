@@ -42,6 +42,7 @@ import { isSkipTarget } from '../domain/retry-policy.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { RoamPage } from '../domain/tencent-types.ts';
 import { discoverPairs } from './c2c-discovery.ts';
+import { type C2cMediaBatch, C2cMediaQueue, type C2cMediaStage } from './c2c-media.ts';
 import { type C2cReport, emptyC2cReport, noteSkipped } from './c2c-report.ts';
 import { type C2cPairSlot, type C2cRescanHost, needsRescan, rescanPair } from './c2c-rescan.ts';
 import { C2cStateStore } from './c2c-state-store.ts';
@@ -91,6 +92,8 @@ export interface C2cPassDeps {
   readonly stop?: AbortSignal | undefined;
   /** The hourly `get_history` files (functions/domain/history-file.ts): fetched before the pull when given. */
   readonly historyFiles?: HistoryFilesApi | undefined;
+  /** The run's media stage, when media copying is on: the rows' media are queued with their checkpoint (c2c-media.ts). */
+  readonly media?: C2cMediaStage | undefined;
 }
 
 interface OpenShard {
@@ -106,6 +109,8 @@ interface OpenShard {
 interface Snapshot {
   readonly rows: { key: string; lines: string[] }[];
   readonly shards: { shard: OpenShard; version: number; key: string; body: Uint8Array }[];
+  /** The media references of `rows`, as one queue object (c2c-media.ts). */
+  readonly media: C2cMediaBatch | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -131,12 +136,14 @@ class C2cPass {
   private failure: unknown;
   private allHandedOut = false;
   private waiters: (() => void)[] = [];
+  private readonly media: C2cMediaQueue | undefined;
 
   public constructor(
     private readonly deps: C2cPassDeps,
     private readonly options: C2cPassOptions,
   ) {
     this.lastCheckpointMs = deps.clock.now();
+    this.media = deps.media && new C2cMediaQueue(deps.media, deps.store);
   }
 
   public async run(): Promise<C2cReport> {
@@ -364,7 +371,10 @@ class C2cPass {
       rescanStart: () => this.rescanStart(),
       deletionFloor: () => Math.floor(deps.serverNowMs() / 1000) - options.retentionDays * 86_400 + 3_600,
       stopped: () => this.stopped(),
-      bufferRow: (line, time) => this.bufferRow(line, time),
+      bufferRow: (line, time) => {
+        this.bufferRow(line, time);
+        this.media?.addLine(line);
+      },
       checkpointIfDue: () => this.maybeCheckpoint(),
     };
   }
@@ -411,6 +421,7 @@ class C2cPass {
     for (const m of fresh) {
       const record = toC2cRecord(m, ctx);
       add(serializeC2cRecord(record), record.msg_time);
+      this.media?.add(record);
       const print = c2cPrintOf(record);
       if (print !== undefined) prints.push(print);
       this.report.messages++;
@@ -489,14 +500,19 @@ class C2cPass {
         body: encoder.encode(serializeShard(shard.pairs.values())),
       });
     }
-    return { rows, shards };
+    return { rows, shards, media: this.media?.detach() };
   }
 
   /** Intent → row objects → shard objects → head (intent cleared) → replaced shards deleted. */
   private async writeSnapshot(snapshot: Snapshot): Promise<void> {
     const state = this.state as C2cStateStore;
     const { options, report } = this;
-    const objects = [...snapshot.rows.map((r) => r.key), ...snapshot.shards.map((s) => s.key)];
+    const { media } = snapshot;
+    const objects = [
+      ...snapshot.rows.map((r) => r.key),
+      ...(media ? [media.key] : []),
+      ...snapshot.shards.map((s) => s.key),
+    ];
     await state.write({ ...state.head, pending: { runId: options.runId, objects } });
     for (const row of snapshot.rows) {
       const body = await gzipNdjson(row.lines);
@@ -504,6 +520,7 @@ class C2cPass {
       report.objectsWritten++;
       report.bytesWritten += body.byteLength;
     }
+    if (media) await this.media?.write(media, this.deps.fence);
     for (const s of snapshot.shards) await state.create(s.key, s.body, 'application/x-ndjson');
     const shardKeys = [...state.head.shardKeys];
     const replaced: string[] = [];
@@ -514,6 +531,7 @@ class C2cPass {
     }
     await state.write({ ...state.head, shardKeys, pending: null });
     for (const s of snapshot.shards) s.shard.committedVersion = s.version;
+    if (media) this.media?.committed(media);
     report.checkpoints++;
     report.stateBytesWritten += snapshot.shards.reduce((n, s) => n + s.body.byteLength, 0);
     await state.deleteReplaced(replaced, this.deps.logger);
@@ -558,7 +576,7 @@ export async function c2cForRun(
     /** The plan's retention (the oldest a window reaches back); unknown: 7 days, the config's default. */
     readonly retentionDays?: number | null | undefined;
   },
-  run: Pick<C2cPassDeps, 'fence' | 'signal' | 'stop'> & { observedAtSec: number },
+  run: Pick<C2cPassDeps, 'fence' | 'signal' | 'stop' | 'media'> & { observedAtSec: number },
 ): Promise<C2cReport> {
   const { roam, store, clock, logger, api, historyFiles } = deps;
   if (!roam) throw new ArchiverError('one-to-one history is configured but no RoamApi was composed');

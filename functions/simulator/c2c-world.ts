@@ -13,6 +13,7 @@ import { ConfigError } from '../domain/errors.ts';
 import type { JsonValue, RoamMessage } from '../domain/tencent-types.ts';
 import { createPrng, hashString, intBetween, mix, type Prng, pick } from './hash.ts';
 import type { SimIdentities } from './identities.ts';
+import type { MediaUrlPlan } from './media-files.ts';
 import { generateMessage, poolAccount, streamKey } from './messages.ts';
 
 /** One conversation the dataset holds. */
@@ -91,6 +92,8 @@ export class C2cWorld {
   readonly #retentionSec: number;
   readonly #recalledFraction: number;
   readonly #spanSec: number;
+  /** The media listener's URL plan (the groups'), or undefined: the default host, as before. */
+  readonly #media: MediaUrlPlan | undefined;
   /** See {@link C2cDatasetSpec.pageOrder}. */
   public readonly pageOrder: 'newest-first' | 'ascending';
   readonly #deletedView: 'absent' | 'placeholder';
@@ -98,9 +101,17 @@ export class C2cWorld {
 
   public constructor(
     spec: C2cDatasetSpec,
-    options: { seed: number; now: () => number; retentionDays: number; identities: SimIdentities },
+    options: {
+      seed: number;
+      now: () => number;
+      retentionDays: number;
+      identities: SimIdentities;
+      /** Media URLs and sizes as the groups' (the simulator's media listener serves them). */
+      media?: MediaUrlPlan | undefined;
+    },
   ) {
     this.#seed = options.seed;
+    this.#media = options.media;
     this.#now = options.now;
     this.#startSec = Math.floor(options.now() / 1000);
     this.#retentionSec = Math.round(options.retentionDays * DAY);
@@ -272,8 +283,9 @@ export class C2cWorld {
     at: { from: string; to: string; timeSec: number; index: number },
   ): StoredMessage {
     const [a, b] = conversation.accounts;
+    const key = streamKey(this.#seed, `c2c\n${pairKey(a, b)}`);
     const generated = generateMessage(
-      streamKey(this.#seed, `c2c\n${pairKey(a, b)}`),
+      this.#media === undefined ? key : { ...key, media: this.#media },
       at.index + 1,
       at.timeSec,
     );

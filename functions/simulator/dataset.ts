@@ -124,6 +124,8 @@ export interface ResolvedDataset {
   ordinalOf(groupId: string): number | undefined;
   readonly deletedFraction: number;
   readonly recalledFraction: number;
+  /** How the groups' media URLs and sizes are made (the one-to-one messages' too, with a media listener). */
+  readonly media: MediaUrlPlan;
 }
 
 /** Every plan of the catalogue, in order (generated one by one: iterate, do not keep them all). */
@@ -180,6 +182,7 @@ export function buildDataset(
     ordinalOf: (groupId) => extraOrdinals.get(groupId) ?? generatedOrdinal(spec, seed, groupId),
     deletedFraction: spec.deletedFraction ?? 0.005,
     recalledFraction: spec.recalledFraction ?? 0.005,
+    media,
   };
 }
 

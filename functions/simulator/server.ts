@@ -411,6 +411,8 @@ class SimulatorServer {
       now,
       retentionDays: options.retentionDays ?? 30,
       identities: this.#world.identities,
+      // With a media listener, one-to-one media are served like the groups' (docs/one-to-one.md).
+      ...(media ? { media: dataset.media } : {}),
     });
     this.#historyFiles = new SimHistoryFiles(this.#c2c);
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
