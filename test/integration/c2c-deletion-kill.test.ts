@@ -1,0 +1,139 @@
+/**
+ * One-to-one deletions in the rescan under kills (issue 26, deliverable 4; docs/one-to-one.md,
+ * functions/engine/c2c-rescan.ts): the real CLI over the simulator (`rescan.days` its default 3)
+ * archives the conversations; messages inside the window are then deleted for both sides (and
+ * others for one side only), and the next run is SIGKILLed at a named point
+ * (functions/adapters/pause-at.ts) before its revision object or its state is written; rerun: each
+ * message deleted for both sides is one `deleted` revision row, one side's deletions none.
+ */
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import type { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
+import { type C2cRecord, parseC2cRecordLine } from '../../functions/domain/c2c-record.ts';
+import { c2cHeadKey, parseC2cHead } from '../../functions/domain/c2c-state.ts';
+import { runKilledAt, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
+
+const cleanups = useProcessCleanups();
+
+const ALICE = 'alice.dk';
+const BOB = 'bob.dk';
+const DAVE = 'dave.dk';
+const ERIN = 'erin.dk';
+const DAY = 86_400;
+
+async function start() {
+  return startProcessArchive(cleanups, {
+    tempPrefix: 'c2c-deletion-kill-',
+    simulator: {
+      seed: 2629,
+      latencyMs: 2,
+      retentionDays: 30,
+      media: false,
+      dataset: { groups: 1, activeFraction: 1, messagesPerActiveGroup: [3, 5], historyDays: 1 },
+      c2c: {
+        generated: 0,
+        recalledFraction: 0,
+        spanDays: 5,
+        conversations: [
+          { accounts: [ALICE, BOB], messages: 300 },
+          { accounts: [DAVE, ERIN], messages: 120 },
+        ],
+      },
+    },
+    app: {
+      c2c: {
+        pairs: [
+          [ALICE, BOB],
+          [DAVE, ERIN],
+        ],
+        maxConcurrency: 1,
+      },
+    },
+    archive: { flushMegabytes: 0.02 },
+    run: { checkpointSeconds: 0.3, leaseSeconds: 30 },
+    media: { enabled: false },
+  });
+}
+
+async function archivedRows(store: LocalFolderStore): Promise<C2cRecord[]> {
+  const rows: C2cRecord[] = [];
+  for await (const key of store.list('c2c/')) {
+    if (!key.endsWith('.ndjson.gz')) continue;
+    const object = await store.get(key);
+    for (const line of gunzipSync(object?.body as Uint8Array)
+      .toString('utf8')
+      .split('\n')) {
+      if (line !== '') rows.push(parseC2cRecordLine(line));
+    }
+  }
+  return rows;
+}
+
+describe('one-to-one deletions in the rescan under kills', () => {
+  it.each(['c2c/:1', 'state/c2c/:2'])(
+    'killed with SIGKILL before write %s of the rescanning run, rerun: each deletion one revision row',
+    async (point) => {
+      const t = await start();
+      const first = await t.spawnArchive({ timeoutMs: 120_000 }).done;
+      expect(first.code, first.stderr).toBe(0);
+      const archived = await archivedRows(t.store);
+      expect(archived.length).toBe(420);
+
+      // Delete messages of both pairs well inside the window (3 days back, minus margins): three
+      // for both sides, one for the first side only.
+      const nowSec = Math.floor(Date.now() / 1000);
+      const deleted: string[] = [];
+      for (const [a, b] of [
+        [ALICE, BOB],
+        [DAVE, ERIN],
+      ] as const) {
+        const inWindow = t.sim.c2c
+          .visible(a, b)
+          .filter((m) => m.MsgTimeStamp > nowSec - 3 * DAY + 3_600 && m.MsgTimeStamp < nowSec - 600);
+        expect(inWindow.length).toBeGreaterThan(4);
+        const keys = [inWindow[0], inWindow[Math.floor(inWindow.length / 2)], inWindow.at(-1)].map(
+          (m) => m?.MsgKey as string,
+        );
+        t.sim.c2c.deleteFor(a, b, keys);
+        t.sim.c2c.deleteFor(b, a, keys);
+        t.sim.c2c.deleteFor(a, b, [inWindow[1]?.MsgKey as string]);
+        deleted.push(...keys);
+      }
+
+      const killed = await runKilledAt(t, point, { timeoutMs: 120_000 });
+      expect(killed.paused).toBe(true);
+      expect(killed.result.signal).toBe('SIGKILL');
+      // Killed mid-checkpoint: its intent names the revision rows and shards it did not all write.
+      const left = parseC2cHead(
+        new TextDecoder().decode((await t.store.get(c2cHeadKey(t.sdkAppId)))?.body),
+        t.sdkAppId,
+      );
+      expect(left.pending?.objects.some((k) => k.startsWith('c2c/'))).toBe(true);
+      let code: number | null = null;
+      for (let attempt = 0; attempt < 4 && code !== 0; attempt++) {
+        const rerun = await t.spawnArchive({ timeoutMs: 120_000 }).done;
+        code = rerun.code;
+        expect([0, 3], rerun.stderr).toContain(code);
+      }
+      expect(code).toBe(0);
+      const head = parseC2cHead(
+        new TextDecoder().decode((await t.store.get(c2cHeadKey(t.sdkAppId)))?.body),
+        t.sdkAppId,
+      );
+      expect(head.pending).toBeNull();
+
+      const rows = await archivedRows(t.store);
+      const revisions = rows.filter((r) => r.revision > 0);
+      expect(revisions.map((r) => r.msg_key).sort()).toEqual([...deleted].sort());
+      for (const r of revisions)
+        expect(r).toMatchObject({ revision: 1, change: 'deleted', msg_body: null, from_account: null });
+      expect(rows.filter((r) => r.revision === 0)).toHaveLength(420);
+
+      // The prints committed with the rows: a further run finds nothing new.
+      const again = await t.spawnArchive({ timeoutMs: 120_000 }).done;
+      expect(again.code, again.stderr).toBe(0);
+      expect((await archivedRows(t.store)).length).toBe(rows.length);
+    },
+    360_000,
+  );
+});
