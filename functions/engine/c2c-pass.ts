@@ -531,7 +531,10 @@ class C2cPass {
     }
     await state.write({ ...state.head, shardKeys, pending: null });
     for (const s of snapshot.shards) s.shard.committedVersion = s.version;
-    if (media) this.media?.committed(media);
+    if (media) {
+      this.media?.committed(media);
+      report.mediaReferences += media.lines.length;
+    }
     report.checkpoints++;
     report.stateBytesWritten += snapshot.shards.reduce((n, s) => n + s.body.byteLength, 0);
     await state.deleteReplaced(replaced, this.deps.logger);

@@ -67,6 +67,11 @@ export interface C2cReport {
   deletedForOneSide: number;
   /** Pairs whose rescan the run's stop or deadline cut (read again next run). */
   rescanLeft: number;
+  /**
+   * Media references of the rows this run committed, handed to the media stage (functions/engine/c2c-media.ts):
+   * the one-to-one share of the run report's `media.references`; their outcomes are counted there.
+   */
+  mediaReferences: number;
   /** Every due pair is caught up, and rescanned. */
   done: boolean;
 }
@@ -106,6 +111,7 @@ export function emptyC2cReport(): C2cReport {
     deletions: 0,
     deletedForOneSide: 0,
     rescanLeft: 0,
+    mediaReferences: 0,
     done: false,
   };
 }
@@ -124,7 +130,8 @@ export function withC2c<R extends object>(report: R): R & { c2c?: C2cReport } {
 /**
  * The report's one-to-one line for `formatReport` (functions/engine/report.ts), e.g.
  * `  one-to-one: 3 pairs known, 3 pulled, 3 caught up, 0 left open, 0 skipped; 290 messages (2 recalled, 0 quarantined) in 17 pages`,
- * and when the run rescanned pairs (docs/one-to-one.md), e.g. `; rescan: 2 pairs, 3 pages, 1 revisions, 0 pairs left`.
+ * with `, 41 media references` when its rows had media to copy (their outcomes are in the `media:`
+ * line), and when the run rescanned pairs (docs/one-to-one.md), e.g. `; rescan: 2 pairs, 3 pages, 1 revisions, 0 pairs left`.
  */
 export function formatC2cLine(c2c: C2cReport): string {
   const rescanned = c2c.pairsRescanned > 0 || c2c.rescanLeft > 0;
@@ -132,6 +139,7 @@ export function formatC2cLine(c2c: C2cReport): string {
     `  one-to-one: ${c2c.pairsKnown} pairs known, ${c2c.pairsPulled} pulled, ${c2c.pairsCaughtUp} caught up, ` +
     `${c2c.pairsLeftOpen} left open, ${c2c.pairsSkipped} skipped (account gone); ` +
     `${c2c.messages} messages (${c2c.recalled} recalled, ${c2c.quarantined} quarantined) in ${c2c.pages} pages` +
+    (c2c.mediaReferences > 0 ? `, ${c2c.mediaReferences} media references` : '') +
     (rescanned
       ? `; rescan: ${c2c.pairsRescanned} pairs, ${c2c.rescanPages} pages, ${c2c.revisions} revisions${c2c.deletions > 0 ? ` (${c2c.deletions} deleted)` : ''}, ${c2c.rescanLeft} pairs left`
       : '')
