@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type C2cRecord, toC2cRecord, toQuarantinedC2cRecord } from '../../functions/domain/c2c-record.ts';
+import { type C2cPrint, c2cDeletion, c2cPrintOf } from '../../functions/domain/c2c-revision.ts';
 import type { RoamMessage } from '../../functions/domain/tencent-types.ts';
 import { messagesFromC2cRecords } from '../../functions/query/transcript/c2c.ts';
 import { NO_MEDIA } from '../../functions/query/transcript/model.ts';
@@ -129,5 +130,31 @@ describe('a one-to-one transcript on hostile content', () => {
     expect(html).toContain('history: 2 versions');
     expect(html).toContain('&lt;b&gt;not json');
     expect(html).toContain('reason: <bdi>not JSON</bdi>');
+  });
+
+  it('shows a message neither side shows any more as deleted, with its history', () => {
+    const first = toC2cRecord(message('k-deleted', 4, MALLORY, text('said once')), CTX);
+    const { row } = c2cDeletion(c2cPrintOf(first) as C2cPrint, { ...CTX, observedAt: T0 + 600 });
+    const messages = messagesFromC2cRecords([row, first]);
+    expect(messages.map((m) => [m.key, m.sender])).toEqual([['k-deleted', MALLORY]]);
+    expect(messages[0]?.versions.map((v) => [v.revision, v.isPlace, v.change])).toEqual([
+      [0, 0, null],
+      [1, 1, 'deleted'],
+    ]);
+    const html = renderTranscriptHtml({
+      title: 'deleted',
+      source: './archive',
+      groupId: '',
+      topicId: null,
+      from: '2026-12-01',
+      to: '2026-12-01',
+      timeZone: 'UTC',
+      generatedAtMs: Date.UTC(2026, 11, 2),
+      messages,
+      media: NO_MEDIA,
+      conversation: PAIR,
+    });
+    expect(html).toMatch(/<article class="msg deleted changed" id="k-k-deleted">/);
+    expect(html).toContain('said once');
   });
 });

@@ -126,7 +126,8 @@ function messageOf(
         revision,
         observedAt: r.observed_at,
         change: r.change,
-        isPlace: r.msg_flag_bits === MSG_FLAG_RECALLED ? 2 : 0,
+        // A deletion row (neither side shows the message: docs/one-to-one.md) reads as a placeholder.
+        isPlace: r.msg_flag_bits === MSG_FLAG_RECALLED ? 2 : r.change === 'deleted' ? 1 : 0,
         body: message?.MsgBody === undefined ? [] : elementsOf(message.MsgBody),
         cloudCustomData: typeof custom === 'string' ? custom : null,
       };
