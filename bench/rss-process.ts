@@ -9,7 +9,10 @@
  * By hand: `npx tsx bench/rss-process.ts busy-50k` (50,000 groups, two runs) or
  * `npx tsx bench/rss-process.ts one-million` (one group with 1,000,000 messages), both at 20 ± 10 ms
  * latency on the strict default; BENCH_SCALE shrinks them; BENCH_RSS_TRACE=<file> samples
- * process.memoryUsage() of the archive process every second into that file.
+ * process.memoryUsage() of the archive process every second into that file. BENCH_RSS_MEDIA:
+ * `off` (default: history alone), `default` (a user's config: copying on, every reference refused)
+ * or `copy` (the simulator's files allowed and copied; for one-million, folded below
+ * BENCH_RSS_MEDIA_BYTES, default 16,000, so the run's files fit the disk).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -40,8 +43,20 @@ export interface ArchiveProcessResult {
   wallMs: number;
 }
 
-/** How the archive is configured: media copying off (history alone), or the config's default (on). */
-export type MediaSetting = 'off' | 'default';
+/**
+ * How the archive is configured: media copying off (history alone), the config's default (on, the
+ * simulator's host not allowed: every reference refused), or `copy` (on, the simulator's media
+ * listener allowed: every file it serves is downloaded and stored).
+ */
+export type MediaSetting = 'off' | 'default' | 'copy';
+
+/** Media settings of the config: none for the default, as a user's first config. */
+function mediaConfig(sim: Simulator, media: MediaSetting): Record<string, unknown> {
+  if (media === 'off') return { media: { enabled: false } };
+  if (media === 'default') return {};
+  const host = new URL(sim.mediaUrl ?? '').host;
+  return { media: { enabled: true, allowedHosts: [{ host, allowHttp: true, allowPrivateAddresses: true }] } };
+}
 
 /**
  * The archive config for the simulator's first app, archiving into `dir/archive`. With media
@@ -63,7 +78,7 @@ async function writeConfig(sim: Simulator, dir: string, media: MediaSetting): Pr
       },
     ],
     archive: { out: join(dir, 'archive') },
-    ...(media === 'off' ? { media: { enabled: false } } : {}),
+    ...mediaConfig(sim, media),
     // An experiment: BENCH_RSS_IDENTITIES=off leaves the identity capture out.
     ...(process.env.BENCH_RSS_IDENTITIES === 'off' ? { identities: { enabled: false } } : {}),
   };
@@ -146,7 +161,12 @@ export async function runArchiveProcess(
 }
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
-const MEDIA: MediaSetting = process.env.BENCH_RSS_MEDIA === 'default' ? 'default' : 'off';
+const MEDIA: MediaSetting =
+  process.env.BENCH_RSS_MEDIA === 'default' || process.env.BENCH_RSS_MEDIA === 'copy'
+    ? process.env.BENCH_RSS_MEDIA
+    : 'off';
+/** With media copied, the simulator's files are folded below this (bytes): the run copies them all. */
+const COPY_MAX_BYTES = Number(process.env.BENCH_RSS_MEDIA_BYTES ?? '16000');
 /** The independent measurement's latency: 20 ± 10 ms, the jitter on the way in. */
 const LATENCY = { latencyMs: 20, jitterMs: 10 };
 
@@ -183,7 +203,12 @@ function describe(label: string, r: ArchiveProcessResult): string {
   const tree = r.processes.map(
     (p) => `${p.script.split(' ')[0]?.split('/').at(-1)}=${(p.maxRssKb / 1024).toFixed(0)}`,
   );
-  return `${label}: ${r.report.messages} messages, ${r.report.targetsWithWork} targets with work, wall ${(r.wallMs / 1000).toFixed(1)} s, peak RSS of the archive process ${r.workerRssMb.toFixed(0)} MB, its CPU ${(r.workerCpuMs / 1000).toFixed(1)} s (tree: ${tree.join(', ')})`;
+  const m = r.report.media;
+  const media =
+    m === undefined || m === null
+      ? ''
+      : `, media: ${m.references} references, ${m.archived} archived (${(m.bytes / 1e6).toFixed(0)} MB), ${m.refused} refused, ${m.expired} expired, ${m.retrying} retrying, ${m.pending} pending`;
+  return `${label}: ${r.report.messages} messages${media}, ${r.report.targetsWithWork} targets with work, wall ${(r.wallMs / 1000).toFixed(1)} s, peak RSS of the archive process ${r.workerRssMb.toFixed(0)} MB, its CPU ${(r.workerCpuMs / 1000).toFixed(1)} s (tree: ${tree.join(', ')})`;
 }
 
 async function busy50k(): Promise<void> {
@@ -208,6 +233,7 @@ async function oneMillion(): Promise<void> {
     messagesPerActiveGroup: [0, 0],
     historyDays: 30,
     extraGroups: [{ groupId: '@TGS#1MILLION', type: 'Public', messages: Math.round(1_000_000 * SCALE) }],
+    ...(MEDIA === 'copy' ? { mediaMaxBytes: COPY_MAX_BYTES } : {}),
   };
   const sim = await startSimulator({ ...LATENCY, dataset, seed: 3, retentionDays: 3650 });
   const dir = await mkdtemp(join(tmpdir(), 'rss-1m-'));

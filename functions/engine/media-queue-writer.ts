@@ -7,21 +7,21 @@
  */
 import { serializeQueueEntry } from '../domain/media-manifest.ts';
 import { mediaRefsOfRecord } from '../domain/media-refs.ts';
-import { gzipNdjson } from '../domain/ndjson-gzip.ts';
 import type { ArchiveRecord } from '../domain/record.ts';
 import type { ObjectStore } from '../domain/storage.ts';
+import { GzipLines } from './media-ndjson.ts';
 import type { MediaStage } from './media-stage.ts';
 import { type FlushResult, PartitionWriter, type PlannedObject } from './partition-writer.ts';
 
 export class MediaQueueWriter extends PartitionWriter {
   /**
-   * References of the records buffered since the last batch was detached, as their queue lines:
-   * a line holds less than the entry's objects, and the stage reads the written object back in its
-   * turn (issue 23: a checkpoint's references were held three times, as objects).
+   * References of the records buffered since the last batch was detached, as their queue lines
+   * gzipped as they come; the stage reads the written object back in its turn (issue 23: a
+   * checkpoint's references were held three times as objects, then twice as lines).
    */
-  private lines: string[] = [];
+  private lines = new GzipLines();
   /** The queue object of the detached batch, written by its flush. */
-  private detachedQueue: { key: string; lines: string[] } | undefined;
+  private detachedQueue: { key: string; lines: GzipLines } | undefined;
   /** The queue object of the last flush, handed to the media stage once its checkpoint commits. */
   private flushed: { key: string; count: number } | undefined;
 
@@ -54,10 +54,10 @@ export class MediaQueueWriter extends PartitionWriter {
 
   /** The batch's references go with it, as one queue object named in the same intent. */
   protected override detached(): PlannedObject[] {
-    if (this.lines.length === 0) return [];
+    if (this.lines.count === 0) return [];
     const key = this.stage.nextQueueKey();
     this.detachedQueue = { key, lines: this.lines };
-    this.lines = [];
+    this.lines = new GzipLines();
     return [{ key, dt: '', kind: 'media-queue' }];
   }
 
@@ -65,7 +65,7 @@ export class MediaQueueWriter extends PartitionWriter {
     const result = await super.flush(fence);
     const queue = this.detachedQueue;
     if (queue !== undefined) {
-      const body = await gzipNdjson(queue.lines);
+      const body = await queue.lines.end();
       await fence();
       await this.queueOptions.store.put(queue.key, body, {
         ifNoneMatch: '*',
@@ -74,7 +74,7 @@ export class MediaQueueWriter extends PartitionWriter {
       });
       result.objects++;
       result.bytes += body.length;
-      this.flushed = { key: queue.key, count: queue.lines.length };
+      this.flushed = { key: queue.key, count: queue.lines.count };
       this.detachedQueue = undefined;
     }
     return result;
@@ -82,7 +82,9 @@ export class MediaQueueWriter extends PartitionWriter {
 
   public override discard(): void {
     super.discard();
-    this.lines = [];
+    this.lines.discard();
+    this.lines = new GzipLines();
+    this.detachedQueue?.lines.discard();
     this.detachedQueue = undefined;
   }
 

@@ -26,13 +26,13 @@ import {
   serializeQueueEntry,
 } from '../domain/media-manifest.ts';
 import type { ImageSizeClass } from '../domain/media-refs.ts';
-import { gunzipNdjson, gzipNdjson } from '../domain/ndjson-gzip.ts';
 import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger, MediaFetcher } from '../domain/ports.ts';
 import type { StreamingObjectStore } from '../domain/storage.ts';
 import { describeError } from './errors.ts';
 import { copyMedia } from './media-copy.ts';
 import { MediaLedger, recoverMediaCheckpoints } from './media-ledger.ts';
+import { GzipLines, gunzipLines } from './media-ndjson.ts';
 import { emptyMediaReport, type MediaReport, nearRetentionCutoffSec } from './media-report.ts';
 import type { StateKeeper } from './state-keeper.ts';
 
@@ -85,12 +85,6 @@ interface Batch {
  * slower than paging holds what is in flight, not what the run has archived (issue 23).
  */
 export const MAX_WAITING_IN_MEMORY = 20_000;
-
-/** A final manifest row of a batch, serialized, with its message's time (its day's object). */
-interface ManifestLine {
-  readonly msgTime: number;
-  readonly line: string;
-}
 
 /** Assumed per-download speed before one finished (bytes per ms ≈ 2 MB/s). */
 const INITIAL_RATE = 2_000;
@@ -240,7 +234,7 @@ export class MediaStage {
             return;
           }
           try {
-            for (const e of await this.read(batch.key)) times.push(e.ref.msgTime);
+            for await (const e of this.read(batch.key)) times.push(e.ref.msgTime);
           } catch (error) {
             this.report.uncountedBatches++;
             this.deps.logger.warn('could not read a media queue object to count its pending files', {
@@ -290,10 +284,9 @@ export class MediaStage {
     ) {
       const batch = this.waiting.shift() as Batch;
       if (batch.entries !== undefined) this.waitingInMemory -= batch.entries.length;
-      // Until it is read, a batch counts as a full round, so no other starts meanwhile.
-      const counted = batch.entries?.length ?? concurrency;
-      this.unstarted += counted;
-      const task = this.process(batch, counted)
+      // Until it is read to its end, a batch counts as a full round, so no other starts meanwhile.
+      this.unstarted += concurrency;
+      const task = this.process(batch)
         .catch((error: unknown) => {
           // A storage or lease failure: stop copying; the queue object stays for the next run.
           this.failure ??= error;
@@ -307,54 +300,85 @@ export class MediaStage {
     }
   }
 
-  private async process(batch: Batch, counted: number): Promise<void> {
-    let entries: MediaQueueEntry[];
+  /**
+   * One batch, streamed (issue 23): its references are read a line at a time and handed to the
+   * download slots at most {@link sliceOf} ahead of them, their final rows and remainder gzipped as
+   * they come; so a batch holds a slice of references, not the checkpoint's list as lines, objects
+   * and rows.
+   */
+  private async process(batch: Batch): Promise<void> {
+    const out = new BatchOutput();
+    const window = new SliceWindow(sliceOf(this.options.concurrency));
+    let failure: { error: unknown } | undefined;
     try {
-      entries = batch.entries ?? (await this.read(batch.key));
+      for await (const entry of this.entriesOf(batch)) {
+        out.times.push(entry.ref.msgTime);
+        this.unstarted++;
+        await window.enter();
+        void this.limit(() => this.copyInto(entry, out))
+          .catch((error: unknown) => {
+            failure ??= { error };
+          })
+          .finally(() => window.leave());
+        if (failure) break;
+      }
     } catch (error) {
-      this.unstarted -= counted;
+      failure ??= { error };
       this.report.uncountedBatches++;
-      throw error;
+    } finally {
+      // The batch no longer counts as a round of references still to read.
+      this.unstarted -= this.options.concurrency;
     }
-    this.unstarted += entries.length - counted;
+    await window.drained();
     try {
-      await this.copyBatch(batch.key, entries);
+      if (failure !== undefined) throw failure.error;
+      await this.settle(batch.key, out);
     } catch (error) {
       // Not committed: the queue object stays, every reference in it is still pending.
-      for (const e of entries) this.pendingMsgTimes.push(e.ref.msgTime);
+      for (const t of out.times) this.pendingMsgTimes.push(t);
       throw error;
+    } finally {
+      out.discard();
     }
   }
 
-  private async copyBatch(key: string, entries: MediaQueueEntry[]): Promise<void> {
-    const finals: ManifestLine[] = [];
-    const remainder: MediaQueueEntry[] = [];
-    let attempted = 0;
-    await Promise.all(
-      entries.map((entry) =>
-        this.limit(async () => {
-          this.unstarted--;
-          if (this.unstarted < this.options.concurrency) this.pump();
-          const done = await this.copyOne(entry);
-          if (done === undefined) remainder.push(entry);
-          else {
-            attempted++;
-            if ('ref' in done) remainder.push(done);
-            // Kept as its line: the row's object is not held until the batch commits.
-            else finals.push({ msgTime: done.msg_time, line: serializeManifestRow(done) });
-          }
-        }),
-      ),
-    );
-    if (attempted === 0) {
-      // Nothing was tried (deadline): leave the queue object as it is.
-      this.report.pending += entries.length;
-      for (const e of entries) this.pendingMsgTimes.push(e.ref.msgTime);
+  /** The references of a batch: those handed over, or its queue object's, read as they are used. */
+  private async *entriesOf(batch: Batch): AsyncGenerator<MediaQueueEntry> {
+    const { entries } = batch;
+    if (entries !== undefined) {
+      // Dropped from the batch as they are read: the stage no longer holds the list.
+      batch.entries = [];
+      yield* entries;
       return;
     }
-    await this.commit(key, finals, remainder);
-    this.report.pending += remainder.length;
-    for (const e of remainder) this.pendingMsgTimes.push(e.ref.msgTime);
+    yield* this.read(batch.key);
+  }
+
+  /** Copy one reference of a batch and record its outcome there. */
+  private async copyInto(entry: MediaQueueEntry, out: BatchOutput): Promise<void> {
+    this.unstarted--;
+    if (this.unstarted < this.options.concurrency) this.pump();
+    const done = await this.copyOne(entry);
+    if (done === undefined) out.remain(entry);
+    else {
+      out.attempted++;
+      if ('ref' in done) out.remain(done);
+      // Gzipped as it comes: the row is not held until the batch commits.
+      else out.finalRow(dateInZone(done.msg_time, this.options.timeZone), serializeManifestRow(done));
+    }
+  }
+
+  /** Commit a batch whose references all had their turn (or leave it whole when none was tried). */
+  private async settle(key: string, out: BatchOutput): Promise<void> {
+    if (out.attempted === 0) {
+      // Nothing was tried (deadline): leave the queue object as it is.
+      this.report.pending += out.times.length;
+      for (const t of out.times) this.pendingMsgTimes.push(t);
+      return;
+    }
+    await this.commit(key, out);
+    this.report.pending += out.remainder.count;
+    for (const t of out.remainderTimes) this.pendingMsgTimes.push(t);
   }
 
   /** Copy one reference: a final row, an entry to retry in a later run, or undefined (not started). */
@@ -414,15 +438,8 @@ export class MediaStage {
   }
 
   /** Intent → manifest objects and remainder → delete the source → commit. */
-  private async commit(source: string, finals: ManifestLine[], remainder: MediaQueueEntry[]): Promise<void> {
-    const byDay = new Map<string, string[]>();
-    for (const { msgTime, line } of finals) {
-      const dt = dateInZone(msgTime, this.options.timeZone);
-      const lines = byDay.get(dt) ?? [];
-      lines.push(line);
-      byDay.set(dt, lines);
-    }
-    const writes = [...byDay].map(([dt, lines]) => ({
+  private async commit(source: string, out: BatchOutput): Promise<void> {
+    const writes = [...out.byDay].map(([dt, lines]) => ({
       key: manifestObjectKey({
         sdkAppId: this.options.sdkAppId,
         dt,
@@ -431,15 +448,15 @@ export class MediaStage {
       }),
       lines,
     }));
-    if (remainder.length > 0)
-      writes.push({ key: this.nextQueueKey(), lines: remainder.map(serializeQueueEntry) });
+    if (out.remainder.count > 0) writes.push({ key: this.nextQueueKey(), lines: out.remainder });
     const runId = this.options.runId;
     // Fenced like every checkpoint write: the lease (renewed if it runs short), and the hard stop.
     await this.fence();
     await this.ledger.update((p) => [...p, { runId, source, objects: writes.map((w) => w.key) }]);
     for (const write of writes) {
+      const body = await write.lines.end();
       await this.fence();
-      await this.deps.store.put(write.key, await gzipNdjson(write.lines), {
+      await this.deps.store.put(write.key, body, {
         ifNoneMatch: '*',
         contentType: 'application/x-ndjson',
         contentEncoding: 'gzip',
@@ -447,15 +464,74 @@ export class MediaStage {
     }
     await this.deps.store.delete(source);
     await this.ledger.update((p) => p.filter((e) => e.source !== source));
-    this.report.manifestObjects += byDay.size;
+    this.report.manifestObjects += out.byDay.size;
     this.report.checkpoints++;
   }
 
-  private async read(key: string): Promise<MediaQueueEntry[]> {
+  /** The references of a queue object, read a line at a time (none when it is gone). */
+  private async *read(key: string): AsyncGenerator<MediaQueueEntry> {
     const stored = await this.deps.store.get(key);
-    if (stored === undefined) return [];
-    return gunzipNdjson(stored.body)
-      .filter((line) => line !== '')
-      .map(parseQueueEntry);
+    if (stored === undefined) return;
+    for await (const line of gunzipLines(stored.body)) yield parseQueueEntry(line);
+  }
+}
+
+/** A batch's outcomes as they come: final rows by day and the remainder, gzipped; message times. */
+class BatchOutput {
+  public readonly byDay = new Map<string, GzipLines>();
+  public readonly remainder = new GzipLines();
+  /** Message times (epoch s) of every reference read, and of those left in the remainder. */
+  public readonly times: number[] = [];
+  public readonly remainderTimes: number[] = [];
+  /** References tried (a final row, or a failure to retry later). */
+  public attempted = 0;
+
+  public finalRow(dt: string, line: string): void {
+    let lines = this.byDay.get(dt);
+    if (lines === undefined) {
+      lines = new GzipLines();
+      this.byDay.set(dt, lines);
+    }
+    lines.push(line);
+  }
+
+  public remain(entry: MediaQueueEntry): void {
+    this.remainder.push(serializeQueueEntry(entry));
+    this.remainderTimes.push(entry.ref.msgTime);
+  }
+
+  public discard(): void {
+    for (const lines of this.byDay.values()) lines.discard();
+    this.remainder.discard();
+  }
+}
+
+/** References of one batch handed to the download slots ahead of them: a few rounds. */
+export function sliceOf(concurrency: number): number {
+  return Math.max(4 * concurrency, 64);
+}
+
+/** At most `size` references of a batch between being read and being done. */
+class SliceWindow {
+  private inside = 0;
+  private wake: (() => void) | undefined;
+
+  public constructor(private readonly size: number) {}
+
+  public async enter(): Promise<void> {
+    while (this.inside >= this.size) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.inside++;
+  }
+
+  public leave(): void {
+    this.inside--;
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Settles once every reference that entered has left. */
+  public async drained(): Promise<void> {
+    while (this.inside > 0) await new Promise<void>((resolve) => (this.wake = resolve));
   }
 }
