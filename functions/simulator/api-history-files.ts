@@ -10,7 +10,8 @@
  * - a group line is the documentation's sample (`GroupId`, `From_Account`, `MsgTimestamp`, `MsgSeq`,
  *   `MsgBody`: no `MsgRandom`, no `MsgKey`); it holds the messages of the groups' own streams that
  *   are not deleted when the file is made, dissolved groups' too (they were sent); topic messages
- *   are left out (whether Tencent's files hold them is not documented);
+ *   are left out (whether Tencent's files hold them is not documented), and so are groups whose
+ *   type keeps no history (AVChatRoom);
  * - the files are made once, when first asked for, and then stay as they were (a snapshot: later
  *   recalls and messages do not change them); each holds at most {@link LINES_PER_FILE} messages,
  *   so a busy hour has several (`File[]`); the answer states each file's `FileSize`/`FileMD5` and
@@ -21,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { beijingHour, beijingHourStart } from '../domain/history-file.ts';
+import { TYPES_WITHOUT_HISTORY } from '../domain/planner.ts';
 import type { JsonObject } from '../domain/tencent-types.ts';
 import type { C2cWorld } from './c2c-world.ts';
 import { type ApiAnswer, ApiFailure, type BodyObject, OK_HEAD } from './envelope.ts';
@@ -155,6 +157,8 @@ export class SimHistoryFiles {
     const nowSec = world.nowSec();
     const found: { time: number; line: string }[] = [];
     for (const summary of world.summaries()) {
+      // Tencent keeps no history of these (docs/tencent-api.md): no file line either.
+      if (TYPES_WITHOUT_HISTORY.has(summary.type)) continue;
       const group = world.group(summary.groupId);
       if (group === undefined) continue;
       for (const seq of seqsBetween(world, group.main, start, start + HOUR - 1)) {

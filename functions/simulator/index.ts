@@ -15,7 +15,13 @@ export type { MediaFate, SimMediaSpec } from './media-files.ts';
 export type { MediaStats, MediaTruth } from './media-server.ts';
 export type { ElementType, MessageFate, MessageStreamKey } from './messages.ts';
 export { ELEMENT_TYPES, generateMessage, messageFate, streamKey } from './messages.ts';
-export type { SimC2cControl, SimIdentityControl, Simulator, SimulatorOptions } from './server.ts';
+export type {
+  SimC2cControl,
+  SimHistoryFilesControl,
+  SimIdentityControl,
+  Simulator,
+  SimulatorOptions,
+} from './server.ts';
 export { DEMO_APP, startSimulator } from './server.ts';
 export type { ApiStats, SimulatorStats } from './stats.ts';
 export type {

@@ -183,6 +183,8 @@ export interface Simulator {
   readonly identities: SimIdentityControl;
   /** One-to-one conversations (c2c-world.ts). */
   readonly c2c: SimC2cControl;
+  /** The hourly `get_history` files (api-history-files.ts). */
+  readonly historyFiles: SimHistoryFilesControl;
   /** The callbacks sent (faults, flush, counts), with `callbacks` in the options. */
   readonly callbacks?: SimCallbackControl;
 }
@@ -204,6 +206,14 @@ export interface SimC2cControl {
    * (`sequentialRoamPulls` in api-roam.ts; the minimum the benchmark compares with); no HTTP.
    */
   sequentialPulls(operator: string, peer: string): number;
+}
+
+/** The hourly files' test hooks (api-history-files.ts). */
+export interface SimHistoryFilesControl {
+  /** Makes an hour's files now (as Tencent does after the hour): later changes do not alter them. */
+  make(chatType: 'C2C' | 'Group', hour: string): number;
+  /** Leaves a message out of the files made from now on (a gap in Tencent's witness). */
+  leaveOut(message: { groupId: string; seq: number } | { msgKey: string }): void;
 }
 
 /** Reads and changes the simulated nicknames, group names, roles and name cards. */
@@ -414,7 +424,7 @@ class SimulatorServer {
       // With a media listener, one-to-one media are served like the groups' (docs/one-to-one.md).
       ...(media ? { media: dataset.media } : {}),
     });
-    this.#historyFiles = new SimHistoryFiles(this.#c2c);
+    this.#historyFiles = new SimHistoryFiles(this.#c2c, this.#world);
     this.#limiter = new RateLimiter({ ...DEFAULT_RATES, ...options.rateLimits }, this.#config.rateLimitMode, {
       countRejected: options.rateLimitCountsRejected ?? true,
     });
@@ -431,6 +441,11 @@ class SimulatorServer {
 
   get c2c(): C2cWorld {
     return this.#c2c;
+  }
+
+  /** The hourly `get_history` files (api-history-files.ts): make an hour's now, or leave a message out. */
+  get historyFiles(): SimHistoryFiles {
+    return this.#historyFiles;
   }
 
   get faults(): FaultQueue {
@@ -700,6 +715,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     groups: () => [...sim.world.summaries()],
     eachGroup: () => sim.world.summaries(),
     identities: identityControl(sim.world),
+    historyFiles: {
+      make: (chatType, hour) => sim.historyFiles.make(chatType, hour),
+      leaveOut: (message) => sim.historyFiles.leaveOut(message),
+    },
     c2c: {
       pairs: () => sim.c2c.pairs(),
       visible: (operator, peer) => sim.c2c.visible(operator, peer),
