@@ -8,6 +8,7 @@
  * `--callback-token-file <path>` or made up and written to `.tmp/simulator.callback-token`
  * (mode 600); the config written names it as `callbackToken: { file }`, so
  * `npm run receiver -- --config .tmp/simulator.config.json` receives them (docs/callbacks.md).
+ * Commands on stdin (functions/cli/simulator-console.ts) add messages, recall one or dissolve a group.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../domain/errors.ts';
 import { type Simulator, startSimulator } from '../simulator/index.ts';
 import { EXIT } from './exit-codes.ts';
+import { SIMULATOR_CONSOLE_HELP, startSimulatorConsole } from './simulator-console.ts';
 
 export interface SimulatorCallbackArgs {
   /** `--callbacks-to`: the receiver's URL. */
@@ -49,6 +51,13 @@ function callbackUrl(text: string): string {
   return url.toString();
 }
 
+/** ` --port <n>` when the callback URL's port is not the receiver's default (8080). */
+function receiverPortArg(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port !== '' ? parsed.port : parsed.protocol === 'https:' ? '443' : '80';
+  return port === '8080' ? '' : ` --port ${port}`;
+}
+
 export async function runSimulatorCommand(
   port: string | undefined,
   folder = '.tmp',
@@ -76,10 +85,13 @@ export async function runSimulatorCommand(
       `Wrote ${configFile}; in another terminal: npm run archive -- --config ${configFile}\n` +
       (url === undefined
         ? ''
-        : `Callbacks go to ${url} (token in ${token?.file}); to receive them: npm run receiver -- --config ${configFile}\n`) +
+        : `Callbacks go to ${url} (token in ${token?.file}); to receive them: npm run receiver -- --config ${configFile}${receiverPortArg(url)}\n`) +
+      `${SIMULATOR_CONSOLE_HELP}\n` +
       'Press Ctrl-C to stop.\n',
   );
+  const stopConsole = startSimulatorConsole(simulator, process.stdin, (text) => process.stdout.write(text));
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  stopConsole();
   await simulator.callbacks?.flush();
   await simulator.stop();
   return EXIT.done;

@@ -9,6 +9,8 @@
  *   the archive zone, the sender, the text, the element types and the deleted/recalled/system flags.
  * - `messages_unreadable`: one row per quarantined item (kept, not readable as a message), with
  *   the reason and its exact text in `raw`.
+ * - `messages_with_source`: every group message once, from the pull, callbacks or both
+ *   (functions/query/callback-materialized-queries.ts).
  * - `runs_flat`: one row per archiver run with its counters (and the name lookups and one-to-one
  *   counts of the runs that had those passes).
  *
@@ -25,6 +27,7 @@ import { Buffer } from 'node:buffer';
 import { assertTimeZone } from '../domain/partition.ts';
 import { EXTRA_REASON_KEY } from '../domain/record.ts';
 import { C2C_MESSAGES_CURRENT_VIEW, C2C_MESSAGES_UNREADABLE_VIEW, CONVERSATIONS_VIEW } from './c2c-tables.ts';
+import { MESSAGES_WITH_SOURCE_VIEW } from './callback-materialized-queries.ts';
 import { CALLBACK_MESSAGES_VIEW } from './callback-views.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
 import { IDENTITY_TABLES } from './identity-tables.ts';
@@ -68,7 +71,28 @@ export interface Scd2Source {
  * revision's content beside them (`prev_*` columns), its quarantined (unreadable) items, or an
  * identity table's versions ({@link Scd2Source}).
  */
-export type ViewSource = 'table' | 'latest' | 'changes' | 'unreadable' | Scd2Source | LatestBySource;
+export type ViewSource =
+  | 'table'
+  | 'latest'
+  | 'changes'
+  | 'unreadable'
+  | Scd2Source
+  | LatestBySource
+  | SqlSource;
+
+/**
+ * A view over its own SELECT, for what a column list over one table cannot say (a UNION ALL:
+ * `messages_with_source`, functions/query/callback-materialized-queries.ts).
+ */
+export interface SqlSource {
+  readonly kind: 'sql';
+  /** The tables it reads. */
+  readonly tables: readonly string[];
+  /** The columns its SELECT returns (what the view's columns may use). */
+  readonly columns: readonly string[];
+  /** The SELECT, each table named by `table` (quoted; qualified by the database on Athena). */
+  readonly sql: (table: (name: string) => string) => string;
+}
 
 /**
  * The latest revision per message of a table whose identity is not the group one (`c2c_messages`:
@@ -811,6 +835,7 @@ export const VIEWS: readonly ViewSpec[] = [
   GROUP_MEMBERS_VIEW,
   MESSAGES_NAMED_VIEW,
   CALLBACK_MESSAGES_VIEW,
+  MESSAGES_WITH_SOURCE_VIEW,
   C2C_MESSAGES_CURRENT_VIEW,
   C2C_MESSAGES_UNREADABLE_VIEW,
   CONVERSATIONS_VIEW,
@@ -910,10 +935,16 @@ function latestBy(source: LatestBySource, table: string): string {
   );
 }
 
-/** The FROM clause for a view's source over `table` (already quoted). */
-function fromClause(source: ViewSource, table: string, dialect: ViewDialect): string {
+/** The FROM clause for a view's source over `table` (already quoted); `qualify` names the others. */
+function fromClause(
+  source: ViewSource,
+  table: string,
+  dialect: ViewDialect,
+  qualify: (name: string) => string,
+): string {
   const notQuarantined = 'NOT coalesce(quarantined, false)';
   if (typeof source === 'object') {
+    if (source.kind === 'sql') return `(${source.sql(qualify)}) AS merged`;
     return source.kind === 'scd2' ? scd2From(source, table, dialect) : latestBy(source, table);
   }
   switch (source) {
@@ -943,12 +974,12 @@ function fromClause(source: ViewSource, table: string, dialect: ViewDialect): st
 export function athenaViewSql(view: ViewSpec, ctx: { database: string; timeZone: string }): string {
   const qualified = (name: string) => `${sqlIdentifier(ctx.database)}.${sqlIdentifier(name)}`;
   const table = qualified(view.from);
-  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', table, 'athena')}${joinClause(view, qualified)}`;
+  return `SELECT\n${selectList(view, 'athena', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', table, 'athena', qualified)}${joinClause(view, qualified)}`;
 }
 
 /** The view's SELECT for DuckDB, reading the DuckDB mirror of the table. */
 export function duckdbViewSql(view: ViewSpec, ctx: { timeZone: string }): string {
-  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', sqlIdentifier(view.from), 'duckdb')}${joinClause(view, sqlIdentifier)}`;
+  return `SELECT\n${selectList(view, 'duckdb', ctx.timeZone)}\nFROM ${fromClause(view.source ?? 'table', sqlIdentifier(view.from), 'duckdb', sqlIdentifier)}${joinClause(view, sqlIdentifier)}`;
 }
 
 /** `CREATE OR REPLACE VIEW` for Athena: the fallback if the Glue encoding ever stops working. */

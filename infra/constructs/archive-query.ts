@@ -90,6 +90,17 @@ const NAME_READERS: ReadonlySet<string> = new Set([
   ).map((v) => v.name),
 ]);
 
+/** The tables and views that read the materialized callback rows (`callback-rows/…`). */
+const CALLBACK_ROW_READERS: ReadonlySet<string> = new Set([
+  ...CALLBACK_ROW_TABLES.map((t) => t.name),
+  ...VIEWS.filter(
+    (v) =>
+      typeof v.source === 'object' &&
+      v.source.kind === 'sql' &&
+      v.source.tables.some((t) => CALLBACK_ROW_TABLES.some((c) => c.name === t)),
+  ).map((v) => v.name),
+]);
+
 /** The table and views that read the one-to-one rows (`c2c/…`). */
 const C2C_READERS: ReadonlySet<string> = new Set([
   C2C_MESSAGES_TABLE,
@@ -170,7 +181,8 @@ export class ArchiveQuery extends Construct {
     const viewContext = { database: this.databaseName, timeZone: props.timeZone };
     for (const view of VIEWS) {
       const table = this.view(view, viewContext, account);
-      for (const read of [view.from, ...(view.joins ?? []).map((j) => j.table)]) {
+      const ownSql = typeof view.source === 'object' && view.source.kind === 'sql' ? view.source.tables : [];
+      for (const read of [view.from, ...(view.joins ?? []).map((j) => j.table), ...ownSql]) {
         const source = tables[read];
         if (source) table.node.addDependency(source);
       }
@@ -348,7 +360,7 @@ export class ArchiveQuery extends Construct {
       'messages/',
       ...(tables.some((t) => NAME_READERS.has(t)) ? [IDENTITIES_PREFIX] : []),
       ...(tables.includes(CALLBACK_EVENTS_TABLE) ? [CALLBACKS_FOLDER] : []),
-      ...(tables.some((t) => CALLBACK_ROW_TABLES.some((c) => c.name === t)) ? [CALLBACK_ROWS_FOLDER] : []),
+      ...(tables.some((t) => CALLBACK_ROW_READERS.has(t)) ? [CALLBACK_ROWS_FOLDER] : []),
       ...(tables.some((t) => C2C_READERS.has(t)) ? [C2C_FOLDER] : []),
     ].map((folder) => `${this.prefix}${folder}*`);
     add({

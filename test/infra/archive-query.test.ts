@@ -493,6 +493,8 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
         ),
         // The previous revision's columns, put beside each revision by the `changes` source.
         ...(view.source === 'changes' ? PREVIOUS_COLUMNS.map((c) => `prev_${c}`) : []),
+        // What a view over its own SELECT returns (`messages_with_source`).
+        ...(typeof view.source === 'object' && view.source.kind === 'sql' ? view.source.columns : []),
         // A message's time from any revision, put beside the latest by the `latest` source.
         ...(view.source === 'latest' ? [KNOWN_MSG_TIME_COLUMN] : []),
         // An identity table's versions: rank, next row's time, live counts, carried values.
