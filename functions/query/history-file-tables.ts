@@ -14,7 +14,8 @@
  *   message: no row of its group and seq other than a deletion placeholder; a one-to-one message:
  *   no row of its pair, sender, time and random, and of its `MsgKey` when the line has one);
  * - `archive_missing_from_history_files`: first captures (revision 0, not quarantined, not a
- *   deletion placeholder) whose hour the files cover but whose identity no file holds.
+ *   deletion placeholder; group messages outside topics, since whether the files hold topic
+ *   messages is not documented) whose hour the files cover but whose identity no file holds.
  *
  * Every join is on equal columns, the partitions among them (`sdkappid`, and `dt` against the
  * message's date, `msg_dt`), so Athena prunes; filter the views on `dt` to bound a query.
@@ -164,7 +165,7 @@ function missingFromFilesSql(table: (name: string) => string): string {
     m.from_account, CAST(NULL AS VARCHAR) AS to_account, m.msg_seq, m.msg_random, CAST(NULL AS VARCHAR) AS msg_key,
     m.msg_time, CAST(NULL AS VARCHAR) AS file_key, m.sdkappid, m.dt
   FROM ${table(MESSAGES_TABLE)} m ${covered('m', 'group')}
-  WHERE coalesce(m.revision, 0) = 0 AND ${STANDS_FOR('m', true)} AND NOT EXISTS (
+  WHERE coalesce(m.revision, 0) = 0 AND m.topic_id IS NULL AND ${STANDS_FOR('m', true)} AND NOT EXISTS (
     SELECT 1 FROM ${files} h
     WHERE h.sdkappid = m.sdkappid AND h.dt = hr.dt AND h.chat = 'group' AND h.hour = hr.hour
       AND h.group_id = m.group_id AND h.msg_seq = m.msg_seq)
