@@ -27,7 +27,13 @@
  * none for one-to-one history) counts as not shown ({@link isRoamPlaceholder}). Pure.
  */
 import { createHash } from 'node:crypto';
-import { type C2cRecord, type C2cRecordContext, MSG_FLAG_RECALLED, toC2cRecord } from './c2c-record.ts';
+import {
+  type C2cRecord,
+  type C2cRecordContext,
+  compareCodePoints,
+  MSG_FLAG_RECALLED,
+  toC2cRecord,
+} from './c2c-record.ts';
 import type { ChangeKind } from './record.ts';
 import { canonicalJson, FINGERPRINT_HEX_LENGTH } from './revisions.ts';
 import type { JsonObject, JsonValue, RoamMessage } from './tencent-types.ts';
@@ -80,17 +86,34 @@ export interface C2cPrint {
   /** `msg_flag_bits` of that revision (null when the API left it out). */
   readonly flagBits: number | null;
   readonly fingerprint: string;
+  /**
+   * Who sent it: 0 the pair's lower account (the conversation's first), 1 the higher; undefined
+   * when unknown (prints written before it was kept, a row without both accounts). A deletion row
+   * keeps the sender and the receiver with it ({@link c2cDeletion}).
+   */
+  readonly sender?: 0 | 1 | undefined;
+}
+
+/** The sender of a row as a print keeps it ({@link C2cPrint.sender}). */
+function senderOf(record: C2cRecord): 0 | 1 | undefined {
+  const { from_account: from, to_account: to } = record;
+  if (from === null || to === null) return undefined;
+  if (record.conversation === JSON.stringify([from, to])) return 0;
+  if (record.conversation === JSON.stringify([to, from])) return 1;
+  return undefined;
 }
 
 /** The print of a row's content, or undefined for a quarantined row (never compared). */
 export function c2cPrintOf(record: C2cRecord): C2cPrint | undefined {
   if (record.quarantined || record.msg_key === null) return undefined;
+  const sender = senderOf(record);
   return {
     msgKey: record.msg_key,
     msgTime: record.msg_time,
     revision: record.revision,
     flagBits: record.msg_flag_bits,
     fingerprint: c2cFingerprint(record),
+    ...(sender === undefined ? {} : { sender }),
   };
 }
 
@@ -105,12 +128,18 @@ export function isRoamPlaceholder(served: RoamMessage): boolean {
   return served.IsPlaceMsg === 1;
 }
 
-/** The deletion row of a message: its identity and archived time, every content column null. */
+/** The deletion row of a message: its identity, accounts and archived time, every content column null. */
 function deletionRecord(
-  archived: Pick<C2cPrint, 'msgKey' | 'msgTime' | 'revision'>,
+  archived: Pick<C2cPrint, 'msgKey' | 'msgTime' | 'revision' | 'sender'>,
   ctx: C2cRescanContext,
 ): C2cRecord {
   const served: RoamMessage = { MsgKey: archived.msgKey, MsgTimeStamp: archived.msgTime };
+  if (archived.sender !== undefined) {
+    const [a, b] = ctx.accounts;
+    const pair = compareCodePoints(a, b) <= 0 ? [a, b] : [b, a];
+    served.From_Account = pair[archived.sender] as string;
+    served.To_Account = pair[1 - archived.sender] as string;
+  }
   return toC2cRecord(served, {
     sdkAppId: ctx.sdkAppId,
     accounts: ctx.accounts,
@@ -121,18 +150,22 @@ function deletionRecord(
   });
 }
 
-/** Whether a print is of a deletion row ({@link c2cDeletion}): its fingerprint is the deletion's. */
-export function isDeletedPrint(print: C2cPrint): boolean {
+/**
+ * Whether a print of the pair `accounts` (either order) is of a deletion row ({@link c2cDeletion}):
+ * its fingerprint is the deletion's.
+ */
+export function isDeletedPrint(print: C2cPrint, accounts: readonly [string, string]): boolean {
   if (print.flagBits !== null || print.revision === 0) return false;
-  // The fingerprint covers the content columns only: the app, the pair and the revision do not change it.
-  const ctx = { sdkAppId: 1, accounts: ['a', 'b'] as const, observedAt: 0 };
+  // The fingerprint covers the content columns only: the app and the revision do not change it.
+  const ctx = { sdkAppId: 1, accounts, observedAt: 0 };
   return print.fingerprint === c2cFingerprint(deletionRecord(print, ctx));
 }
 
 /**
  * The revision row of a message neither side of its pair shows any more, and its print: `revision`
- * one above the archived one, `change` deleted, `observed_at` the run's, `msg_key` and `msg_time`
- * (the archived time, so the row goes in the message's own `dt=`) kept, every other column null.
+ * one above the archived one, `change` deleted, `observed_at` the run's, `msg_key`, `msg_time`
+ * (the archived time, so the row goes in the message's own `dt=`) and, when the print knows the
+ * sender, `from_account` and `to_account` kept; every other column null.
  */
 export function c2cDeletion(archived: C2cPrint, ctx: C2cRescanContext): { row: C2cRecord; print: C2cPrint } {
   const row = deletionRecord(archived, ctx);
@@ -144,6 +177,7 @@ export function c2cDeletion(archived: C2cPrint, ctx: C2cRescanContext): { row: C
       revision: row.revision,
       flagBits: null,
       fingerprint: c2cFingerprint(row),
+      ...(archived.sender === undefined ? {} : { sender: archived.sender }),
     },
   };
 }
@@ -215,10 +249,17 @@ export function c2cRevisions(
     let change = classifyC2cChange(archived, print);
     if (change === null) continue;
     // Shown again after its deletion row: restored (or recalled meanwhile).
-    if (isDeletedPrint(archived)) change = isRecalled(print.flagBits) ? 'recalled' : 'restored';
+    if (isDeletedPrint(archived, ctx.accounts)) change = isRecalled(print.flagBits) ? 'recalled' : 'restored';
     const revision = archived.revision + 1;
     rows.push(toC2cRecord(served, { ...base, revision, change, observedAt: ctx.observedAt }));
-    changed.push({ msgKey: key, msgTime: current.msg_time, revision, ...print });
+    const sender = senderOf(current);
+    changed.push({
+      msgKey: key,
+      msgTime: current.msg_time,
+      revision,
+      ...print,
+      ...(sender === undefined ? {} : { sender }),
+    });
   }
   return { rows, prints: changed, unknown, shown };
 }
@@ -245,11 +286,20 @@ export function prunePrints(
   );
 }
 
-/** One print as the pair's state line holds it: `[msgKey, msgTime, revision, flagBits, fingerprint]`. */
-export type SerializedPrint = [string, number, number, number | null, string];
+/**
+ * One print as the pair's state line holds it: `[msgKey, msgTime, revision, flagBits, fingerprint]`,
+ * and the sender (0 or 1) as a 6th element when known.
+ */
+export type SerializedPrint =
+  | [string, number, number, number | null, string]
+  | [string, number, number, number | null, string, 0 | 1];
 
 export function serializePrints(prints: readonly C2cPrint[]): SerializedPrint[] {
-  return prints.map((p) => [p.msgKey, p.msgTime, p.revision, p.flagBits, p.fingerprint]);
+  return prints.map((p) =>
+    p.sender === undefined
+      ? [p.msgKey, p.msgTime, p.revision, p.flagBits, p.fingerprint]
+      : [p.msgKey, p.msgTime, p.revision, p.flagBits, p.fingerprint, p.sender],
+  );
 }
 
 const FINGERPRINT = new RegExp(`^[0-9a-f]{${FINGERPRINT_HEX_LENGTH}}$`);
@@ -260,8 +310,9 @@ const FINGERPRINT = new RegExp(`^[0-9a-f]{${FINGERPRINT_HEX_LENGTH}}$`);
 export function parsePrints(value: unknown): C2cPrint[] {
   if (!Array.isArray(value)) throw new TypeError('prints must be an array');
   return value.map((item: unknown, i) => {
-    if (!Array.isArray(item) || item.length !== 5) throw new TypeError(`prints[${i}] must have 5 fields`);
-    const [msgKey, msgTime, revision, flagBits, fingerprint] = item as unknown[];
+    if (!Array.isArray(item) || (item.length !== 5 && item.length !== 6))
+      throw new TypeError(`prints[${i}] must have 5 or 6 fields`);
+    const [msgKey, msgTime, revision, flagBits, fingerprint, sender] = item as unknown[];
     if (
       typeof msgKey !== 'string' ||
       !Number.isSafeInteger(msgTime) ||
@@ -269,9 +320,10 @@ export function parsePrints(value: unknown): C2cPrint[] {
       (revision as number) < 0 ||
       !(flagBits === null || Number.isSafeInteger(flagBits)) ||
       typeof fingerprint !== 'string' ||
-      !FINGERPRINT.test(fingerprint)
+      !FINGERPRINT.test(fingerprint) ||
+      (item.length === 6 && sender !== 0 && sender !== 1)
     ) {
-      throw new TypeError(`prints[${i}] is not [msgKey, msgTime, revision, flagBits, fingerprint]`);
+      throw new TypeError(`prints[${i}] is not [msgKey, msgTime, revision, flagBits, fingerprint, sender?]`);
     }
     return {
       msgKey,
@@ -279,6 +331,7 @@ export function parsePrints(value: unknown): C2cPrint[] {
       revision: revision as number,
       flagBits: flagBits as number | null,
       fingerprint,
+      ...(item.length === 6 ? { sender: sender as 0 | 1 } : {}),
     };
   });
 }

@@ -94,7 +94,7 @@ export async function rescanPair(
   // Only messages old enough to be archived, not yet deleted, and not at the retention edge.
   const floor = host.deletionFloor();
   const missing = [...prints.values()].filter(
-    (p) => !shown.has(p.msgKey) && !isDeletedPrint(p) && p.msgTime >= floor,
+    (p) => !shown.has(p.msgKey) && !isDeletedPrint(p, [pair.a, pair.b]) && p.msgTime >= floor,
   );
   const low = missing[0];
   const high = missing.at(-1);

@@ -126,7 +126,12 @@ describe('one-to-one deletions in the rescan under kills', () => {
       const revisions = rows.filter((r) => r.revision > 0);
       expect(revisions.map((r) => r.msg_key).sort()).toEqual([...deleted].sort());
       for (const r of revisions)
-        expect(r).toMatchObject({ revision: 1, change: 'deleted', msg_body: null, from_account: null });
+        expect(r).toMatchObject({ revision: 1, change: 'deleted', msg_body: null, msg_flag_bits: null });
+      // The deletion keeps who sent the message to whom (the print holds the sender).
+      for (const r of revisions) {
+        const original = rows.find((o) => o.revision === 0 && o.msg_key === r.msg_key);
+        expect([r.from_account, r.to_account]).toEqual([original?.from_account, original?.to_account]);
+      }
       expect(rows.filter((r) => r.revision === 0)).toHaveLength(420);
 
       // The prints committed with the rows: a further run finds nothing new.

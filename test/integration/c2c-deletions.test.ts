@@ -127,8 +127,10 @@ describe('one-to-one deletions in the rescan', () => {
     expect(revisions.find((r) => r.change === 'deleted')).toMatchObject({
       conversation: both.conversation,
       msg_time: both.msg_time,
-      from_account: null,
+      from_account: both.from_account,
+      to_account: both.to_account,
       msg_body: null,
+      msg_flag_bits: null,
       revision: 1,
       observed_at: nowSec + 60,
     });

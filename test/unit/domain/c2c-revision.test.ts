@@ -130,14 +130,17 @@ describe('c2cRevisions', () => {
 describe('deletions', () => {
   const rescan = { sdkAppId: CTX.sdkAppId, accounts: CTX.accounts, observedAt: 1_800_000_000 };
 
-  it('gives a deleted revision with the identity and the archived time, every content column null', () => {
+  it('gives a deleted revision with the identity, the accounts and the archived time, every content column null', () => {
     const archived = printsOf([message(3)]).get(message(3).MsgKey) as C2cPrint;
+    // Sent by bob, the pair's higher account.
+    expect(archived.sender).toBe(1);
+    expect(printsOf([message(2)]).get(message(2).MsgKey)?.sender).toBe(0);
     const { row, print } = c2cDeletion(archived, rescan);
     expect(row).toEqual({
       sdk_app_id: CTX.sdkAppId,
       conversation: '["alice","bob"]',
-      from_account: null,
-      to_account: null,
+      from_account: 'bob',
+      to_account: 'alice',
       msg_key: archived.msgKey,
       msg_seq: null,
       msg_random: null,
@@ -153,13 +156,20 @@ describe('deletions', () => {
       quarantined: false,
       raw: null,
     });
-    expect(print).toEqual({ ...c2cPrintOf(row), revision: 1 });
-    expect(isDeletedPrint(print)).toBe(true);
-    expect(isDeletedPrint(archived)).toBe(false);
+    expect(print).toEqual({ ...c2cPrintOf(row), revision: 1, sender: 1 });
+    // Without the sender (a print written before it was kept): the accounts are null too.
+    const { sender: _s, ...unknown } = archived;
+    const bare = c2cDeletion(unknown, rescan);
+    expect(bare.row).toMatchObject({ from_account: null, to_account: null, change: 'deleted' });
+    expect(bare.print.sender).toBeUndefined();
+    expect(isDeletedPrint(bare.print, CTX.accounts)).toBe(true);
+    expect(isDeletedPrint(print, ['alice', 'carol'])).toBe(false);
+    expect(isDeletedPrint(print, CTX.accounts)).toBe(true);
+    expect(isDeletedPrint(archived, CTX.accounts)).toBe(false);
     // A later deletion (after a restore) is told apart as well; a recall is not a deletion.
-    expect(isDeletedPrint(c2cDeletion({ ...archived, revision: 2 }, rescan).print)).toBe(true);
+    expect(isDeletedPrint(c2cDeletion({ ...archived, revision: 2 }, rescan).print, CTX.accounts)).toBe(true);
     const recall = c2cRevisions(printsOf([message(3)]), [recalled(message(3))], rescan).prints[0] as C2cPrint;
-    expect(isDeletedPrint(recall)).toBe(false);
+    expect(isDeletedPrint(recall, CTX.accounts)).toBe(false);
   });
 
   it('lists the prints a page shows, placeholders left out; a deleted message shown again is restored', () => {
@@ -204,5 +214,7 @@ describe('prints in the pair state', () => {
     expect(() => parsePrints([['k', 1, -1, 0, '0123456789abcdef']])).toThrow(TypeError);
     expect(() => parsePrints([['k', 1.5, 0, 0, '0123456789abcdef']])).toThrow(TypeError);
     expect(() => parsePrints([['k', 1, 0, 0, 'XYZ']])).toThrow(TypeError);
+    expect(parsePrints([['k', 1, 0, 0, '0123456789abcdef', 1]])[0]?.sender).toBe(1);
+    expect(() => parsePrints([['k', 1, 0, 0, '0123456789abcdef', 2]])).toThrow(TypeError);
   });
 });

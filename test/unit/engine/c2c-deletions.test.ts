@@ -129,8 +129,8 @@ describe('one-to-one deletions in the rescan', () => {
       conversation: '["alice","bob"]',
       msg_time: messages[3]?.MsgTimeStamp,
       revision: 1,
-      from_account: null,
-      to_account: null,
+      from_account: 'bob',
+      to_account: 'alice',
       msg_body: null,
       msg_flag_bits: null,
       cloud_custom_data: null,
@@ -138,7 +138,7 @@ describe('one-to-one deletions in the rescan', () => {
       quarantined: false,
     });
     const k3 = prints(store).find((p) => p.msgKey === 'k3');
-    expect(k3 && isDeletedPrint(k3)).toBe(true);
+    expect(k3 && isDeletedPrint(k3, ['alice', 'bob'])).toBe(true);
 
     // The next run: the same views, nothing new; the second side is still looked at (k2, k5).
     calls.length = 0;
