@@ -1,6 +1,6 @@
 /**
- * Athena over the archive: a Glue database with the `messages`, `runs`, `media`, identity, callback
- * and one-to-one (`c2c_messages`) tables (partition projection, no crawler, no partition upkeep), the views (functions/query/views.ts), a
+ * Athena over the archive: a Glue database with the `messages`, `runs`, `media`, identity, callback,
+ * one-to-one (`c2c_messages`) and hourly-file (`history_file_messages`, `history_file_hours`) tables (partition projection, no crawler, no partition upkeep), the views (functions/query/views.ts), a
  * workgroup with enforced, encrypted results and a per-query scan limit, and saved queries for the
  * common questions.
  *
@@ -31,6 +31,16 @@ import {
   callbackEventsTable,
   callbackRowTables,
 } from '../../functions/query/callback-tables.ts';
+import {
+  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW,
+  HISTORY_FILE_HOURS_TABLE,
+  HISTORY_FILE_MESSAGES_TABLE,
+  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW,
+  HISTORY_HOURS_FOLDER,
+  HISTORY_INDEX_FOLDER,
+  historyFileHoursTable,
+  historyFileMessagesTable,
+} from '../../functions/query/history-file-tables.ts';
 import { parseHiveType } from '../../functions/query/hive-types.ts';
 import { IDENTITY_TABLES, identityTables } from '../../functions/query/identity-tables.ts';
 import { mediaTable } from '../../functions/query/media-table.ts';
@@ -107,6 +117,16 @@ const C2C_READERS: ReadonlySet<string> = new Set([
   C2C_MESSAGES_CURRENT_VIEW.name,
   C2C_MESSAGES_UNREADABLE_VIEW.name,
   CONVERSATIONS_VIEW.name,
+  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW.name,
+  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW.name,
+]);
+
+/** The tables and views that read the hourly files' identity and hour rows (issue 26). */
+const HISTORY_FILE_READERS: ReadonlySet<string> = new Set([
+  HISTORY_FILE_MESSAGES_TABLE,
+  HISTORY_FILE_HOURS_TABLE,
+  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW.name,
+  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW.name,
 ]);
 
 /** What running a query in the workgroup takes: start, poll, read, stop. */
@@ -174,6 +194,8 @@ export class ArchiveQuery extends Construct {
       callbackEventsTable(location),
       ...callbackRowTables(location),
       c2cMessagesTable(location),
+      historyFileMessagesTable(location),
+      historyFileHoursTable(location),
     ];
     for (const definition of definitions) {
       tables[definition.name] = this.externalTable(definition, account);
@@ -362,6 +384,9 @@ export class ArchiveQuery extends Construct {
       ...(tables.includes(CALLBACK_EVENTS_TABLE) ? [CALLBACKS_FOLDER] : []),
       ...(tables.some((t) => CALLBACK_ROW_READERS.has(t)) ? [CALLBACK_ROWS_FOLDER] : []),
       ...(tables.some((t) => C2C_READERS.has(t)) ? [C2C_FOLDER] : []),
+      ...(tables.some((t) => HISTORY_FILE_READERS.has(t))
+        ? [HISTORY_INDEX_FOLDER, HISTORY_HOURS_FOLDER]
+        : []),
     ].map((folder) => `${this.prefix}${folder}*`);
     add({
       sid: 'QueryArchiveObjects',
@@ -433,6 +458,8 @@ export class ArchiveQuery extends Construct {
     this.bucket.grantRead(grantee, `${this.prefix}${CALLBACKS_FOLDER}*`);
     this.bucket.grantRead(grantee, `${this.prefix}${CALLBACK_ROWS_FOLDER}*`);
     this.bucket.grantRead(grantee, `${this.prefix}${C2C_FOLDER}*`);
+    this.bucket.grantRead(grantee, `${this.prefix}${HISTORY_INDEX_FOLDER}*`);
+    this.bucket.grantRead(grantee, `${this.prefix}${HISTORY_HOURS_FOLDER}*`);
     this.resultsBucket.grantReadWrite(grantee);
   }
 }

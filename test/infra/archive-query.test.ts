@@ -297,6 +297,15 @@ describe('ArchiveQuery: the runs table agrees with the run report', () => {
       identities,
       c2c: emptyC2cReport(),
       callbacks,
+      historyFiles: {
+        hours: 1,
+        hoursLeft: 0,
+        filesKept: 1,
+        filesRejected: 0,
+        messagesIndexed: 2,
+        unreadableLines: 0,
+        done: true,
+      },
     };
     const written = JSON.parse(JSON.stringify(report)) as Record<string, unknown>;
     const columns = table.StorageDescriptor.Columns;
