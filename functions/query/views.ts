@@ -447,6 +447,24 @@ export const RUNS_FLAT_VIEW: ViewSpec = {
       comment: 'Messages pulled whose callback was lost, null when not reconciled',
     },
     {
+      name: 'callback_matched',
+      hiveType: 'bigint',
+      ...sectionSum('callbacks', [
+        'reconciliation.bothEqual',
+        'reconciliation.different',
+        'reconciliation.pullPlaceholder',
+      ]),
+      comment:
+        'Messages pulled whose callback came (equal, different or a placeholder): sum(callback_pull_only) / sum(callback_pull_only + callback_matched) is the loss rate of many runs',
+    },
+    {
+      name: 'callback_only',
+      hiveType: 'bigint',
+      ...sectionSum('callbacks', ['reconciliation.callbackOnly']),
+      comment:
+        'Messages only callbacks hold (a dissolved group, an expired message), null when not reconciled',
+    },
+    {
       name: 'callback_loss_rate',
       hiveType: 'double',
       athena: '"callbacks"."reconciliation"."lossrate"',

@@ -99,12 +99,14 @@ describe('callbacks against the pull, in the run report', () => {
     });
     try {
       const flat = await collectRows(
-        await db.run('SELECT callback_pull_only, callback_loss_rate FROM runs_flat ORDER BY started_at'),
+        await db.run(
+          'SELECT callback_pull_only, callback_matched, callback_only, callback_loss_rate FROM runs_flat ORDER BY started_at, callback_pull_only NULLS FIRST',
+        ),
       );
-      // The first run had no callback to reconcile: null; the second, its counts.
+      // The first run had no callback to reconcile: null; the second, its counts (4 matched: 3 equal, 1 different).
       expect(flat.map((r) => r.map((v) => (v === null ? null : Number(v))))).toEqual([
-        [null, null],
-        [1, 0.2],
+        [null, null, null, null],
+        [1, 4, 2, 0.2],
       ]);
     } finally {
       db.close();
