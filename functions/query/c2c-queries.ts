@@ -31,7 +31,7 @@ const WHERE = 'dt BETWEEN :from AND :to AND account_a = :account_a AND account_b
 /** The items of the pair the archive could not read (`c2c_messages_unreadable`). */
 const UNREADABLE = (nameColumns: string) => `SELECT msg_time, sent_at, from_account,${nameColumns}
     to_account, 'unreadable: ' || coalesce(reason, 'unknown reason') AS text, '' AS element_types,
-    false AS is_recalled, msg_key, CAST(NULL AS bigint) AS msg_seq, CAST(NULL AS bigint) AS msg_random,
+    false AS is_recalled, false AS is_deleted, msg_key, CAST(NULL AS bigint) AS msg_seq, CAST(NULL AS bigint) AS msg_random,
     CAST(0 AS bigint) AS revision, sdk_app_id, dt, true AS unreadable, raw
   FROM c2c_messages_unreadable
   WHERE ${WHERE}`;
@@ -52,9 +52,9 @@ export const C2C_QUERIES: readonly C2cQuery[] = [
       { name: 'from', type: 'date', description: 'first dt, YYYY-MM-DD (inclusive)' },
       { name: 'to', type: 'date', description: 'last dt, YYYY-MM-DD (inclusive)' },
     ],
-    sql: `SELECT sent_at, from_account, to_account, text, element_types, is_recalled, msg_key, msg_seq, revision, sdk_app_id, dt, unreadable, raw
+    sql: `SELECT sent_at, from_account, to_account, text, element_types, is_recalled, is_deleted, msg_key, msg_seq, revision, sdk_app_id, dt, unreadable, raw
 FROM (
-  SELECT msg_time, sent_at, from_account, to_account, text, element_types, is_recalled, msg_key, msg_seq,
+  SELECT msg_time, sent_at, from_account, to_account, text, element_types, is_recalled, is_deleted, msg_key, msg_seq,
     msg_random, revision, sdk_app_id, dt, false AS unreadable, CAST(NULL AS varchar) AS raw
   FROM c2c_messages_current
   WHERE ${WHERE}
@@ -62,12 +62,12 @@ FROM (
   ${UNREADABLE('')}
 ) AS conversation
 ORDER BY msg_time, msg_seq, msg_random, msg_key`,
-    namesSql: `SELECT sent_at, from_account, from_name, from_gone, to_account, text, element_types, is_recalled, msg_key, msg_seq, revision, sdk_app_id, dt, unreadable, raw
+    namesSql: `SELECT sent_at, from_account, from_name, from_gone, to_account, text, element_types, is_recalled, is_deleted, msg_key, msg_seq, revision, sdk_app_id, dt, unreadable, raw
 FROM (
   SELECT m.msg_time, m.sent_at, m.from_account,
     CASE WHEN un.nick <> '' THEN un.nick ELSE m.from_account END AS from_name,
     un.gone_since IS NOT NULL AS from_gone,
-    m.to_account, m.text, m.element_types, m.is_recalled, m.msg_key, m.msg_seq, m.msg_random, m.revision,
+    m.to_account, m.text, m.element_types, m.is_recalled, m.is_deleted, m.msg_key, m.msg_seq, m.msg_random, m.revision,
     m.sdk_app_id, m.dt,
     false AS unreadable, CAST(NULL AS varchar) AS raw
   FROM c2c_messages_current m

@@ -132,6 +132,12 @@ export const C2C_MESSAGES_CURRENT_VIEW = {
       comment: 'Recalled (MsgFlagBits 8)',
     },
     {
+      name: 'is_deleted',
+      hiveType: 'boolean',
+      ...both(`coalesce(change, '') = 'deleted'`),
+      comment: 'Deleted: neither side of the pair shows it any more (docs/one-to-one.md)',
+    },
+    {
       name: 'text',
       hiveType: 'string',
       athena:

@@ -150,13 +150,18 @@ describe('one-to-one deletions in the rescan', () => {
     try {
       const rows = await collectRows(
         await db.run(
-          'SELECT msg_key, revision, change, is_recalled, text FROM c2c_messages_current WHERE revision > 0 ORDER BY change',
+          'SELECT msg_key, revision, change, is_recalled, is_deleted, text, from_account FROM c2c_messages_current WHERE revision > 0 ORDER BY change',
         ),
       );
-      expect(rows.map((r) => [r[0], Number(r[1]), r[2], String(r[3]), r[4]])).toEqual([
-        [both.msg_key, 1, 'deleted', 'false', null],
-        [recalled, 1, 'recalled', 'true', null],
+      expect(rows.map((r) => [r[0], Number(r[1]), r[2], String(r[3]), String(r[4]), r[5]])).toEqual([
+        [both.msg_key, 1, 'deleted', 'false', 'true', null],
+        [recalled, 1, 'recalled', 'true', 'false', null],
       ]);
+      expect(rows[0]?.[6]).toBe(both.from_account);
+      const [deletedCount] =
+        (await collectRows(await db.run('SELECT count(*) FROM c2c_messages_current WHERE is_deleted')))[0] ??
+        [];
+      expect(Number(deletedCount)).toBe(1);
       const [count] = (await collectRows(await db.run('SELECT count(*) FROM c2c_messages_current')))[0] ?? [];
       expect(Number(count)).toBe(150);
     } finally {
