@@ -10,6 +10,7 @@ import { groupRow, memberRow, userRow } from '../domain/identity-capture.ts';
 import type { IdentityRow } from '../domain/identity-rows.ts';
 import type { ChatApi, Logger } from '../domain/ports.ts';
 import { describeError } from './errors.ts';
+import type { IdentityCommits } from './identity-commits.ts';
 
 /** Calls made, per API: `get_group_info`, `portrait_get`, `get_specified_group_member_info`. */
 export interface IdentityCalls {
@@ -18,26 +19,32 @@ export interface IdentityCalls {
   members: number;
 }
 
-/** Rows observed, per kind. */
-export interface ObservedRows {
-  users: IdentityRow[];
-  groups: IdentityRow[];
-  members: IdentityRow[];
-}
-
-/** What was looked up while paging, for the capture after it. */
+/** What was looked up while paging, for the capture after it (its rows are committed already or buffered in `commits`). */
 export interface Prefetched {
-  observed: ObservedRows;
+  /** The run's commits, holding what the lookups while paging observed and have not committed yet. */
+  commits: IdentityCommits;
   calls: IdentityCalls;
   failedCalls: number;
   /** Accounts whose nickname was looked up. */
   users: ReadonlySet<string>;
-  /** Group id → accounts whose name card and role were looked up. */
-  members: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Group id → the accounts whose name card and role were looked up, as text: each between two `\n`. */
+  members: ReadonlyMap<string, string>;
+  /** The groups whose senders were handed to the lookups (their names are asked after paging unless planning gave them). */
+  groups: readonly string[];
+  /** Handed to the lookups and not looked up (the budget, a failed call, the run out of time): pending. */
+  left: PrefetchLeft;
+}
+
+/** What the lookups while paging leave pending, at most `maxPending` of each kind (the rest dropped). */
+export interface PrefetchLeft {
+  users: string[];
+  /** Group id → its accounts, joined by `\n`. */
+  members: Map<string, string>;
+  /** Items beyond `maxPending`, dropped. */
+  dropped: number;
 }
 
 export const noCalls = (): IdentityCalls => ({ groupInfo: 0, profiles: 0, members: 0 });
-export const noRows = (): ObservedRows => ({ users: [], groups: [], members: [] });
 
 /** What a lookup needs: the API (not the tap: these calls are not the run's own), and where rows go. */
 export interface LookupContext {

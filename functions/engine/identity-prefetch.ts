@@ -6,9 +6,12 @@
  * so the lookups take no pull's place; made after paging, the same calls came after the last
  * pull and lengthened the run by their own pacing (about 1 s on the benchmark's realistic app).
  *
- * Only reads: the rows are compared and committed after paging, by identity-capture.ts, which
- * looks up what is left (partial batches, groups still paging at the end, failed calls) within
- * what is left of the run's budget. The budget holds at every moment: a lookup is made only while
+ * A group's senders are taken from the tap when its paging ends (the tap forgets them), and the
+ * rows go to the run's commits (identity-commits.ts), which compare and commit them a slice at a
+ * time: what the lookups hold follows what is in flight, not the run's senders. What they were
+ * handed and did not look up (partial batches, calls the budget refused, failed calls, lookups
+ * given up at the deadline) is kept as pending for identity-capture.ts, which looks up what is left
+ * (those, and groups still paging at the end) within what is left of the run's budget. The budget holds at every moment: a lookup is made only while
  * the calls made so far stay within the share of the run's other calls made so far.
  */
 import pLimit from 'p-limit';
@@ -17,13 +20,14 @@ import { AbortedError } from '../domain/errors.ts';
 import { MEMBER_BATCH, PROFILE_BATCH, runCallBudget } from '../domain/identity-capture.ts';
 import type { Logger } from '../domain/ports.ts';
 import type { IdentityRunOptions } from './identity-capture.ts';
+import type { IdentityCommits } from './identity-commits.ts';
 import {
   type LookupContext,
   lookUpMembers,
   lookUpUsers,
   noCalls,
-  noRows,
   type Prefetched,
+  type PrefetchLeft,
 } from './identity-lookups.ts';
 import type { IdentityTap } from './identity-tap.ts';
 import type { TargetObserver } from './page-loop.ts';
@@ -42,6 +46,8 @@ export interface PrefetchContext {
   /** `observed_at` of the rows (the run's). */
   observedAt: number;
   options: IdentityRunOptions;
+  /** Where the rows go (compared and committed a slice at a time). */
+  commits: IdentityCommits;
   /** False once the run is out of time (its deadline, a soft stop). */
   mayStart: () => boolean;
   signal?: AbortSignal | undefined;
@@ -51,11 +57,14 @@ export class IdentityPrefetch implements TargetObserver {
   /** Group id → its targets handed to paging and not finished. */
   private readonly open = new Map<string, number>();
   private readonly users = new Set<string>();
-  private readonly members = new Map<string, Set<string>>();
+  /** Group id → accounts whose name card and role were looked up, each between two `\n`. */
+  private readonly members = new Map<string, string>();
+  private readonly groups: string[] = [];
   /** Accounts waiting for a full `portrait_get` batch. */
   private waitingUsers: string[] = [];
   private readonly queued = new Set<string>();
-  private readonly observed = noRows();
+  private readonly left: PrefetchLeft = { users: [], members: new Map(), dropped: 0 };
+  private leftMembers = 0;
   private readonly lookup: LookupContext;
   private readonly limit = pLimit(PREFETCH_IN_FLIGHT);
   private readonly inFlight = new Set<Promise<void>>();
@@ -103,21 +112,27 @@ export class IdentityPrefetch implements TargetObserver {
       this.cancel.abort(new AbortedError('the run is out of time: lookups left pending'));
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     if (this.abort !== undefined) throw this.abort;
+    this.leaveUsers(this.waitingUsers);
+    this.waitingUsers = [];
     return {
-      observed: this.observed,
+      commits: this.ctx.commits,
       calls: this.lookup.calls,
       failedCalls: this.lookup.failed.calls,
       users: this.users,
       members: this.members,
+      groups: this.groups,
+      left: this.left,
     };
   }
 
-  /** The group's senders not looked up yet: their cards and roles now, their nicknames in batches. */
+  /** The group's senders, taken from the tap: their cards and roles now, their nicknames in batches. */
   private groupDone(groupId: string): void {
-    const senders = this.ctx.tap.senders.get(groupId);
-    if (senders === undefined || this.closed) return;
+    if (this.closed) return;
+    const senders = this.ctx.tap.take(groupId);
+    if (senders === undefined) return;
     const done = this.members.get(groupId);
-    const fresh = [...senders].filter((account) => !done?.has(account));
+    if (done === undefined && !this.ctx.tap.infos.has(groupId)) this.groups.push(groupId);
+    const fresh = [...senders].filter((account) => !done?.includes(`\n${account}\n`));
     // Nicknames before name cards, as after paging (functions/domain/identity-capture.ts planLookups):
     // when the budget binds, a nickname call names up to 100 accounts everywhere.
     for (const account of fresh) {
@@ -127,46 +142,73 @@ export class IdentityPrefetch implements TargetObserver {
     }
     while (this.waitingUsers.length >= PROFILE_BATCH) {
       const batch = this.waitingUsers.splice(0, PROFILE_BATCH);
-      this.start(() => this.lookUpUsers(batch));
+      this.start(
+        () => this.lookUpUsers(batch),
+        () => this.leaveUsers(batch),
+      );
     }
     for (let i = 0; i < fresh.length; i += MEMBER_BATCH) {
       const batch = fresh.slice(i, i + MEMBER_BATCH);
-      this.start(() => this.lookUpMembers(groupId, batch));
+      this.start(
+        () => this.lookUpMembers(groupId, batch),
+        () => this.leaveMembers(groupId, batch),
+      );
     }
   }
 
-  private async lookUpMembers(groupId: string, accounts: string[]): Promise<void> {
+  private async lookUpMembers(groupId: string, accounts: string[]): Promise<boolean> {
     const rows = await lookUpMembers(this.lookup, groupId, accounts);
-    if (rows === undefined) return;
-    this.observed.members.push(...rows);
-    let done = this.members.get(groupId);
-    if (done === undefined) {
-      done = new Set();
-      this.members.set(groupId, done);
-    }
-    for (const account of accounts) done.add(account);
+    if (rows === undefined) return false;
+    this.members.set(groupId, `${this.members.get(groupId) ?? '\n'}${accounts.join('\n')}\n`);
+    await this.ctx.commits.add('members', rows);
+    return true;
   }
 
-  private async lookUpUsers(accounts: string[]): Promise<void> {
+  private async lookUpUsers(accounts: string[]): Promise<boolean> {
     const rows = await lookUpUsers(this.lookup, accounts);
     for (const account of accounts) this.queued.delete(account);
-    if (rows === undefined) return;
-    this.observed.users.push(...rows);
+    if (rows === undefined) return false;
     for (const account of accounts) this.users.add(account);
+    await this.ctx.commits.add('users', rows);
+    return true;
+  }
+
+  /** Accounts whose nickname was not looked up, pending (at most `maxPending`). */
+  private leaveUsers(accounts: readonly string[]): void {
+    for (const account of accounts) {
+      this.queued.delete(account);
+      if (this.users.has(account)) continue;
+      if (this.left.users.length < this.ctx.options.maxPending) this.left.users.push(account);
+      else this.left.dropped++;
+    }
+  }
+
+  /** A group's accounts whose name card and role were not looked up, pending (at most `maxPending`). */
+  private leaveMembers(groupId: string, accounts: readonly string[]): void {
+    const kept = accounts.slice(0, Math.max(0, this.ctx.options.maxPending - this.leftMembers));
+    this.left.dropped += accounts.length - kept.length;
+    if (kept.length === 0) return;
+    this.leftMembers += kept.length;
+    const held = this.left.members.get(groupId);
+    const text = kept.join('\n');
+    this.left.members.set(groupId, held === undefined ? text : `${held}\n${text}`);
   }
 
   /**
    * Runs `lookup` when a slot is free, if the budget allows one more call then: the calls made so
    * far stay within the share of the run's other calls so far (the same rule as after paging).
+   * What is not looked up (no room in the budget, a failed call, the run out of time) is left
+   * pending by `leave`.
    */
-  private start(lookup: () => Promise<void>): void {
+  private start(lookup: () => Promise<boolean>, leave: () => void): void {
     const task = this.limit(async () => {
       const { maxCallShare, minCalls } = this.ctx.options;
       const { groupInfo, profiles, members } = this.lookup.calls;
       const budget = runCallBudget(this.ctx.tap.calls, maxCallShare, minCalls);
-      if (this.closed || groupInfo + profiles + members >= budget) return;
-      await lookup();
+      if (this.closed || groupInfo + profiles + members >= budget) return leave();
+      if (!(await lookup())) leave();
     }).catch((error: unknown) => {
+      leave();
       this.closed = true;
       // Cancelled by drain (out of time): the items stay pending. Else the run is stopping: drain() throws it.
       if (this.ctx.signal?.aborted || !this.cancel.signal.aborted) this.abort ??= error;

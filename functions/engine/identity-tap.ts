@@ -24,7 +24,11 @@ import type {
 export const MAX_TAPPED_INFOS = 20_000;
 
 export class IdentityTap implements ChatApi {
-  /** Group id → the accounts that sent the messages fetched from it, first seen first. */
+  /**
+   * Group id → the accounts that sent the messages fetched from it, first seen first, until they
+   * are taken (identity-prefetch.ts takes a group's when its paging ends): the groups still paging
+   * and those paged otherwise (the rescan) are held, not every group of the run.
+   */
   public readonly senders = new Map<string, Set<string>>();
   /** Group id → the info planning read (only infos with a name, or a dissolved group's). */
   public readonly infos = new Map<string, GroupInfo>();
@@ -36,6 +40,13 @@ export class IdentityTap implements ChatApi {
     public readonly inner: ChatApi,
     private readonly maxInfos = MAX_TAPPED_INFOS,
   ) {}
+
+  /** The senders seen in `groupId` so far, forgotten here (later pages of the group start afresh). */
+  public take(groupId: string): Set<string> | undefined {
+    const accounts = this.senders.get(groupId);
+    this.senders.delete(groupId);
+    return accounts;
+  }
 
   public serverNowMs(): number {
     return this.inner.serverNowMs();

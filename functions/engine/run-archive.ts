@@ -24,6 +24,7 @@ import {
   type IdentityRunOptions,
   withIdentities,
 } from './identity-capture.ts';
+import { IdentityCommits } from './identity-commits.ts';
 import { IdentityPrefetch } from './identity-prefetch.ts';
 import { IdentityTap } from './identity-tap.ts';
 import { MediaQueueWriter } from './media-queue-writer.ts';
@@ -143,7 +144,7 @@ async function archive(
   try {
     media = await openMediaStage({ deps, options: run, keeper, signal, fence });
     if (media) writer = new MediaQueueWriter(writerOptions, media);
-    prefetch = tap && prefetchFor({ deps, options, run, tap, signals });
+    prefetch = tap && prefetchFor({ deps, options, run, tap, signals, fence });
     const context = { deps, options: run, keeper, writer, report, signal, fence, observer: prefetch };
     await planPageAndRescan(context, signals, media);
     if (options.c2c) {
@@ -258,22 +259,33 @@ async function planPageAndRescan(
   await settlePlan({ deps, options, keeper, fence }, { ...plan, done: report.done, madeAtMs: planStartedMs });
 }
 
-/** Identity lookups while paging (identity-prefetch.ts), on the capture's options and clock. */
+/**
+ * Identity lookups while paging (identity-prefetch.ts), on the capture's options and clock, their
+ * rows committed a slice at a time (identity-commits.ts) by the commits the capture finishes.
+ */
 function prefetchFor(at: {
   deps: RunDeps;
   options: ArchiveOptions;
   run: RunOptions;
   tap: IdentityTap;
   signals: RunSignals;
+  fence: () => Promise<void>;
 }): IdentityPrefetch {
-  const { deps, options, run, tap, signals } = at;
-  const { clock } = deps;
+  const { deps, options, run, tap, signals, fence } = at;
+  const { clock, logger, store } = deps;
+  const observedAt = runObservedAt(run, clock.now());
+  const { sdkAppId, timeZone } = options;
+  const identities = options.identities ?? DEFAULT_IDENTITY_OPTIONS;
   return new IdentityPrefetch({
     tap,
-    logger: deps.logger,
-    sdkAppId: options.sdkAppId,
-    observedAt: runObservedAt(run, clock.now()),
-    options: options.identities ?? DEFAULT_IDENTITY_OPTIONS,
+    logger,
+    sdkAppId,
+    observedAt,
+    options: identities,
+    commits: new IdentityCommits(
+      { store, logger, fence, sdkAppId, timeZone, observedAt },
+      identities.sliceRows,
+    ),
     mayStart: () =>
       !signals.stop?.aborted && (options.deadlineMs === null || clock.now() < options.deadlineMs),
     signal: signals.signal,
