@@ -14,12 +14,12 @@
  * from the committed cursors. Every write is behind the run's lease fence.
  */
 
+import pLimit, { type LimitFunction } from 'p-limit';
 import {
-  applyPage,
   type C2cPairState,
   needsPull,
   newPairState,
-  openWindow,
+  type PageOutcome,
   pairConversation,
   pairShard,
   type SortedPair,
@@ -38,22 +38,23 @@ import type { HistoryFilesApi } from '../domain/history-file.ts';
 import { gzipNdjson } from '../domain/ndjson-gzip.ts';
 import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger, RoamApi } from '../domain/ports.ts';
-import { isSkipTarget } from '../domain/retry-policy.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import type { RoamPage } from '../domain/tencent-types.ts';
 import { discoverPairs } from './c2c-discovery.ts';
 import { type C2cMediaBatch, C2cMediaQueue, type C2cMediaStage } from './c2c-media.ts';
-import { type C2cReport, emptyC2cReport, noteSkipped } from './c2c-report.ts';
+import { type C2cPullHost, pullPair } from './c2c-pull.ts';
+import { type C2cReport, emptyC2cReport } from './c2c-report.ts';
 import { type C2cPairSlot, type C2cRescanHost, needsRescan, rescanPair } from './c2c-rescan.ts';
 import { C2cStateStore } from './c2c-state-store.ts';
 
-/** `MaxCnt` of every call: the sample's; the 13 KiB answer cap decides the page size anyway. */
-const MAX_CNT = 100;
 /**
- * Shards held at once: the one whose pairs are being handed out and those with pairs still in
- * flight or not yet committed. The next shard is read only when there is room (the memory bound).
+ * Pair states held at once (the memory bound): the shards whose pairs are being handed out, in
+ * flight or not yet committed. The next shard is read only while fewer are held (or none), so a
+ * run holds at most this many and one shard more: with 1,000,000 known pairs in 256 shards, about
+ * 3 shards; with a few thousand pairs, all of them, so that no shard waiting on one big pair keeps
+ * the others' pairs from being paged.
  */
-const MAX_OPEN_SHARDS = 3;
+export const DEFAULT_MAX_PAIR_STATES = 8_192;
 
 export interface C2cPassOptions {
   readonly sdkAppId: number;
@@ -64,8 +65,10 @@ export interface C2cPassOptions {
   readonly observedAtSec: number;
   readonly checkpointIntervalMs: number;
   readonly flushBytes: number;
-  /** Pairs paged at once. */
+  /** Requests in flight, and pairs paged at once (a big pair's spans share the requests). */
   readonly concurrency: number;
+  /** Pair states held at once (default {@link DEFAULT_MAX_PAIR_STATES}). */
+  readonly maxPairStates?: number | undefined;
   /** The pairs the config names (functions/domain/c2c-pairs.ts `configPairs`). */
   readonly pairs: readonly SortedPair[];
   /** Shards of a new state (default DEFAULT_C2C_SHARDS); an existing state keeps its own. */
@@ -135,7 +138,12 @@ class C2cPass {
   private checkpointing: Promise<void> | null = null;
   private failure: unknown;
   private allHandedOut = false;
+  /** The feed waits for room: no pair can be handed out until a shard is dropped. */
+  private roomBlocked = false;
   private waiters: (() => void)[] = [];
+  /** The pass's request slots, and its API bounded by them (pulls and rescans alike). */
+  private readonly requests: LimitFunction;
+  private readonly roam: RoamApi;
   private readonly media: C2cMediaQueue | undefined;
 
   public constructor(
@@ -143,6 +151,10 @@ class C2cPass {
     private readonly options: C2cPassOptions,
   ) {
     this.lastCheckpointMs = deps.clock.now();
+    this.requests = pLimit(Math.max(1, options.concurrency));
+    this.roam = {
+      getRoamMessages: (request, signal) => this.requests(() => deps.roam.getRoamMessages(request, signal)),
+    };
     this.media = deps.media && new C2cMediaQueue(deps.media, deps.store);
   }
 
@@ -230,17 +242,22 @@ class C2cPass {
     this.allHandedOut = true;
   }
 
-  /** Waits until fewer than MAX_OPEN_SHARDS shards are held: pairs settle, checkpoints commit. */
+  /** Waits until fewer than `maxPairStates` pair states are held: pairs settle, checkpoints commit. */
   private async makeRoom(): Promise<void> {
+    const bound = this.options.maxPairStates ?? DEFAULT_MAX_PAIR_STATES;
     for (;;) {
       this.dropSettledShards();
-      if (this.open.size < MAX_OPEN_SHARDS || this.stopped()) return;
+      let held = 0;
+      for (const s of this.open.values()) held += s.pairs.size;
+      if (this.open.size === 0 || held < bound || this.stopped()) return;
       if (this.checkpointing !== null) {
         await this.checkpointing;
       } else if ([...this.open.values()].some((s) => s.exhausted && s.inFlight === 0)) {
         await this.checkpoint();
       } else {
+        this.roomBlocked = true;
         await new Promise<void>((resolve) => this.waiters.push(resolve));
+        this.roomBlocked = false;
       }
     }
   }
@@ -287,7 +304,7 @@ class C2cPass {
       try {
         const before = (shard.pairs.get(conversation) as C2cPairState).archivedTime;
         if (needsPull(shard.pairs.get(conversation) as C2cPairState, this.configSet.has(conversation))) {
-          await this.pullPair(shard, conversation);
+          await pullPair(this.pullHost(), this.slot(shard, conversation), conversation);
         }
         await rescanPair(this.rescanHost(), this.slot(shard, conversation), before);
       } catch (error) {
@@ -300,57 +317,37 @@ class C2cPass {
     }
   }
 
-  /** Page one pair's window until it closes, or the run stops (the cursor is kept for the next). */
-  private async pullPair(shard: OpenShard, conversation: string): Promise<void> {
+  /** What a pull (functions/engine/c2c-pull.ts) needs of the pass. */
+  private pullHost(): C2cPullHost {
     const { deps, options, report } = this;
-    const nowSec = () => Math.floor(deps.serverNowMs() / 1000);
-    let pair = shard.pairs.get(conversation) as C2cPairState;
-    if (this.stopped()) return;
-    report.pairsPulled++;
-    const set = (next: C2cPairState): void => {
-      pair = next;
-      shard.pairs.set(conversation, next);
-      shard.version++;
+    return {
+      roam: this.roam,
+      signal: deps.signal,
+      report,
+      retentionDays: options.retentionDays,
+      nowSec: () => Math.floor(deps.serverNowMs() / 1000),
+      stopped: () => this.stopped(),
+      takePage: (before, page, outcome) => this.takePage(before, page, outcome),
+      checkpointIfDue: () => {
+        if (this.checkpointDue()) this.maybeCheckpoint();
+      },
+      idleSlots: () => this.idleSlots(),
     };
-    let resumed = pair.window !== null;
-    set(openWindow(pair, nowSec(), options.retentionDays));
-    const seen = new Set<string>();
-    while (pair.window !== null && !this.stopped()) {
-      const w = pair.window;
-      let page: RoamPage;
-      try {
-        page = await deps.roam.getRoamMessages(
-          {
-            operatorAccount: w.operator,
-            peerAccount: w.operator === pair.a ? pair.b : pair.a,
-            maxCnt: MAX_CNT,
-            minTime: w.minTime,
-            maxTime: w.cursorTime,
-            ...(w.cursorKey === '' ? {} : { lastMsgKey: w.cursorKey }),
-          },
-          deps.signal,
-        );
-      } catch (error) {
-        if (!isSkipTarget(error)) throw error;
-        noteSkipped(report, conversation, error.message);
-        set({ ...pair, window: null, skipped: error.message });
-        return;
-      }
-      // From here to the end of the loop body nothing awaits: rows and state move together.
-      report.pages++;
-      const outcome = applyPage(pair, page, seen, nowSec());
-      report.duplicates += outcome.duplicates;
-      const prints = this.addRows(pair, page, outcome.fresh);
-      set(this.withPrints(outcome.next, prints));
-      // A window an earlier run opened ends at that run's now: read on to this run's now.
-      if (resumed && pair.window === null) {
-        resumed = false;
-        set(openWindow(pair, nowSec(), options.retentionDays));
-      }
-      if (this.checkpointDue()) this.maybeCheckpoint();
-    }
-    if (pair.window === null) report.pairsCaughtUp++;
-    else report.pairsLeftOpen++;
+  }
+
+  /** A page's fresh rows into the buffer; the pair's next state with their prints. */
+  private takePage(before: C2cPairState, page: RoamPage, outcome: PageOutcome): C2cPairState {
+    return this.withPrints(outcome.next, this.addRows(before, page, outcome.fresh));
+  }
+
+  /**
+   * Request slots no call waits for, once no pair is left to hand out (or none can be, until a
+   * shard is dropped): a big pair's span may then be split to use them (functions/engine/c2c-pull.ts).
+   */
+  private idleSlots(): number {
+    if (!this.allHandedOut && !this.roomBlocked) return 0;
+    const used = this.requests.activeCount + this.requests.pendingCount;
+    return Math.max(0, this.requests.concurrency - used);
   }
 
   /** The rescan window's start on the server's clock (epoch seconds), or null when the rescan is off. */
@@ -363,7 +360,7 @@ class C2cPass {
   private rescanHost(): C2cRescanHost {
     const { deps, options, report } = this;
     return {
-      roam: deps.roam,
+      roam: this.roam,
       signal: deps.signal,
       sdkAppId: options.sdkAppId,
       observedAtSec: options.observedAtSec,
@@ -555,6 +552,8 @@ export interface C2cRunOptions {
   /** The pairs the config names, sorted and once each (`configPairs`). */
   readonly pairs: readonly SortedPair[];
   readonly concurrency: number;
+  /** Pair states held at once (tests, the state bench); default DEFAULT_MAX_PAIR_STATES. */
+  readonly maxPairStates?: number | undefined;
   /** Shards of a new state (tests); default DEFAULT_C2C_SHARDS. */
   readonly shards?: number | undefined;
   /** `c2c.fromCallbacks`: pairs from the recorded one-to-one send callbacks. */

@@ -53,6 +53,8 @@ export interface C2cReport {
   rolledBackObjects: number;
   /** The most pair states held in memory at once (the shards in flight, not every known pair). */
   peakPairsLoaded: number;
+  /** Spans added by splitting big pairs' windows to use idle request slots (functions/engine/c2c-pull.ts). */
+  spansSplit: number;
   /** Pairs whose rescan window (`rescan.days`) was re-paged for changes this run. */
   pairsRescanned: number;
   /** Pages the rescan read. */
@@ -104,6 +106,7 @@ export function emptyC2cReport(): C2cReport {
     checkpoints: 0,
     rolledBackObjects: 0,
     peakPairsLoaded: 0,
+    spansSplit: 0,
     pairsRescanned: 0,
     rescanPages: 0,
     revisions: 0,
