@@ -11,6 +11,8 @@
  *   the reason and its exact text in `raw`.
  * - `messages_with_source`: every group message once, from the pull, callbacks or both
  *   (functions/query/callback-materialized-queries.ts).
+ * - `history_files_missing_from_archive`, `archive_missing_from_history_files`: the hourly
+ *   `get_history` files against the archive, both ways (functions/query/history-file-tables.ts).
  * - `runs_flat`: one row per archiver run with its counters (and the name lookups and one-to-one
  *   counts of the runs that had those passes).
  *
@@ -29,6 +31,10 @@ import { EXTRA_REASON_KEY } from '../domain/record.ts';
 import { C2C_MESSAGES_CURRENT_VIEW, C2C_MESSAGES_UNREADABLE_VIEW, CONVERSATIONS_VIEW } from './c2c-tables.ts';
 import { MESSAGES_WITH_SOURCE_VIEW } from './callback-materialized-queries.ts';
 import { CALLBACK_MESSAGES_VIEW } from './callback-views.ts';
+import {
+  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW,
+  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW,
+} from './history-file-tables.ts';
 import { parseHiveType, toDuckDbType, toPrestoType } from './hive-types.ts';
 import { IDENTITY_TABLES } from './identity-tables.ts';
 import { RECORD_COLUMNS } from './message-schema.ts';
@@ -857,6 +863,8 @@ export const VIEWS: readonly ViewSpec[] = [
   C2C_MESSAGES_CURRENT_VIEW,
   C2C_MESSAGES_UNREADABLE_VIEW,
   CONVERSATIONS_VIEW,
+  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW,
+  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW,
 ];
 
 /** ` alias LEFT JOIN <table> alias ON …` of a join view ('' otherwise), tables named by `table`. */
