@@ -115,8 +115,11 @@ const C2cSchema = z
   .strictObject({
     accounts: z.array(C2cAccount).optional(),
     pairs: z.array(z.tuple([C2cAccount, C2cAccount])).optional(),
-    /** One-to-one conversations paged at once (one conversation is bound by round trips). */
-    maxConcurrency: z.number().int().min(1).max(512, 'must be at most 512').default(16),
+    /**
+     * Requests of the one-to-one pass in flight, and pairs paged at once (docs/one-to-one.md): 200/s
+     * at round trips of 80 to 100 ms needs 20 or more; a big pair's window is split to use idle ones.
+     */
+    maxConcurrency: z.number().int().min(1).max(512, 'must be at most 512').default(32),
     /**
      * Pairs from the recorded `C2C.CallbackAfterSendMsg` events (the receiver's
      * `callbacks/sdkappid=<id>/`), each with its newest message time (docs/one-to-one.md).

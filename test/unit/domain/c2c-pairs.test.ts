@@ -26,7 +26,7 @@ const app = (c2c: unknown) => ({
 describe('c2c config', () => {
   it('keeps every pair once, sorted, from accounts and pairs in either order', () => {
     const config = parseConfig(app({ accounts: ['bob', 'alice', 'bob'], pairs: [['carol', 'alice']] }));
-    expect(config.apps[0]?.c2c?.maxConcurrency).toBe(16);
+    expect(config.apps[0]?.c2c?.maxConcurrency).toBe(32);
     expect(configPairs(config.apps[0]?.c2c)).toEqual([
       ['alice', 'bob'],
       ['alice', 'carol'],
