@@ -13,6 +13,7 @@ import type { HistoryFilesApi } from '../domain/history-file.ts';
 import { fenceMarginMs } from '../domain/lease.ts';
 import { runReportKey } from '../domain/partition.ts';
 import type { RoamApi } from '../domain/ports.ts';
+import { rollBackC2cBeforeMedia } from './c2c-media.ts';
 import { type C2cRunOptions, c2cForRun } from './c2c-pass.ts';
 import { withC2c } from './c2c-report.ts';
 import { type CallbackRunOptions, callbacksForRun, withCallbacks } from './callback-materialize.ts';
@@ -142,17 +143,26 @@ async function archive(
   let prefetch: IdentityPrefetch | undefined;
   let writer = new PartitionWriter(writerOptions);
   try {
+    // A one-to-one checkpoint a killed run left holds a media queue object: gone before the stage lists the queue.
+    const c2cRolledBack = await rollBackC2cBeforeMedia({ ...deps, fence }, options);
     media = await openMediaStage({ deps, options: run, keeper, signal, fence });
     if (media) writer = new MediaQueueWriter(writerOptions, media);
     prefetch = tap && prefetchFor({ deps, options, run, tap, signals, fence });
     const context = { deps, options: run, keeper, writer, report, signal, fence, observer: prefetch };
-    await planPageAndRescan(context, signals, media);
-    if (options.c2c) {
-      const observedAtSec = run.observedAtSec ?? Math.floor(report.startedAtMs / 1000);
-      const c2c = await c2cForRun(deps, { ...run, c2c: options.c2c }, { fence, signal, stop, observedAtSec });
-      withC2c(report).c2c = c2c;
-      report.done &&= c2c.done;
-    }
+    const c2cOptions = options.c2c;
+    // The one-to-one pass runs before the media stage finishes: its media go through the stage too.
+    const c2cPass =
+      c2cOptions &&
+      (async () => {
+        const observedAtSec = run.observedAtSec ?? Math.floor(report.startedAtMs / 1000);
+        const at = { fence, signal, stop, observedAtSec, media };
+        const c2c = await c2cForRun(deps, { ...run, c2c: c2cOptions }, at);
+        c2c.rolledBackObjects += c2cRolledBack;
+        withC2c(report).c2c = c2c;
+      });
+    await planPageAndRescan(context, signals, media, c2cPass);
+    const c2c = withC2c(report).c2c;
+    if (c2c) report.done &&= c2c.done;
     if (options.callbacks) {
       const callbacks = { ...run, callbacks: options.callbacks };
       withCallbacks(report).callbacks = await callbacksForRun(deps, callbacks, { fence, stop });
@@ -185,13 +195,15 @@ async function archive(
 
 /**
  * The run's work once the state is open: plan while paging (`pageTargets` starts on each target
- * as planning decides it), plan afresh when a carried plan is done, rescan, finish the media stage,
- * and carry or drop the plan.
+ * as planning decides it), plan afresh when a carried plan is done, rescan, run the one-to-one
+ * pass (`c2cPass`, whose media go through the stage too), finish the media stage, and carry or
+ * drop the plan (the pass's `done` is not the plan's: the caller adds it).
  */
 async function planPageAndRescan(
   run: RunContext,
   signals: RunSignals,
   media: MediaStage | undefined,
+  c2cPass?: () => Promise<void>,
 ): Promise<void> {
   const { deps, options, keeper, report, fence } = run;
   const { signal, stop } = signals;
@@ -250,6 +262,7 @@ async function planPageAndRescan(
     if (report.done) await rescanTargets(run, { stop });
     report.done &&= report.rescan.complete;
   }
+  await c2cPass?.();
   if (media) {
     report.media = await media.finish();
     // Work left for lack of time makes the run not done (run again); retries wait for the next run.
