@@ -267,6 +267,32 @@ export function distinct<T>(items: Iterable<T>, keyOf: (item: T) => string = Str
  * in order (groups, users, members; each list's own order, pending first) until `budget` calls.
  */
 export function planLookups(work: IdentityWork, budget: number): LookupPlan {
+  const byGroup = new Map<string, string[]>();
+  for (const [groupId, account] of work.members) {
+    const list = byGroup.get(groupId) ?? [];
+    list.push(account);
+    byGroup.set(groupId, list);
+  }
+  return planGroupedLookups({ groups: work.groups, users: work.users, members: byGroup }, budget).plan;
+}
+
+/** Work whose members are grouped (group id → its distinct accounts, in order): no pair is an object. */
+export interface GroupedWork {
+  groups: string[];
+  users: string[];
+  members: ReadonlyMap<string, Iterable<string>>;
+}
+
+/**
+ * {@link planLookups} over grouped members; at most `keepLeft` members are left (listed in
+ * `plan.left`), the rest counted in `dropped` (they would be dropped as pending anyway: what a
+ * failed call leaves comes before them).
+ */
+export function planGroupedLookups(
+  work: GroupedWork,
+  budget: number,
+  keepLeft = Number.POSITIVE_INFINITY,
+): { plan: LookupPlan; dropped: number } {
   let left = budget;
   const take = <T>(batches: T[][]): { taken: T[][]; rest: T[] } => {
     const n = Math.max(0, Math.min(left, batches.length));
@@ -275,30 +301,29 @@ export function planLookups(work: IdentityWork, budget: number): LookupPlan {
   };
   const groups = take(batchesOf(work.groups, GROUP_INFO_BATCH));
   const users = take(batchesOf(work.users, PROFILE_BATCH));
-  const byGroup = new Map<string, string[]>();
-  for (const [groupId, account] of work.members) {
-    const list = byGroup.get(groupId) ?? [];
-    list.push(account);
-    byGroup.set(groupId, list);
-  }
   const memberBatches: LookupPlan['memberBatches'] = [];
   const membersLeft: [string, string][] = [];
-  for (const [groupId, accounts] of byGroup) {
-    for (const batch of batchesOf(accounts, MEMBER_BATCH)) {
+  let dropped = 0;
+  for (const [groupId, accounts] of work.members) {
+    for (const batch of batchesOf([...accounts], MEMBER_BATCH)) {
       if (left > 0) {
         left--;
         memberBatches.push({ groupId, accounts: batch });
-      } else {
-        for (const account of batch) membersLeft.push([groupId, account]);
+        continue;
+      }
+      for (const account of batch) {
+        if (membersLeft.length < keepLeft) membersLeft.push([groupId, account]);
+        else dropped++;
       }
     }
   }
-  return {
+  const plan = {
     groupBatches: groups.taken,
     userBatches: users.taken,
     memberBatches,
     left: { groups: groups.rest, users: users.rest, members: membersLeft },
   };
+  return { plan, dropped };
 }
 
 /** Keeps at most `max` items of each kind (the first ones); returns how many were dropped. */

@@ -14,11 +14,12 @@ import {
   capWork,
   distinct,
   GROUP_INFO_BATCH,
+  type GroupedWork,
   groupRow,
   type IdentityWork,
   type LookupPlan,
   pickRollCall,
-  planLookups,
+  planGroupedLookups,
   runCallBudget,
 } from '../domain/identity-capture.ts';
 import type { IdentityKind } from '../domain/identity-rows.ts';
@@ -160,7 +161,8 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
   const started = ctx.clock.now();
   const prefetched = ctx.prefetched;
   const commits = prefetched?.commits ?? new IdentityCommits(ctx, ctx.options.sliceRows);
-  const head = await commits.head();
+  const opened = await commits.head();
+  const cursor = opened.rollCall;
   const report: IdentityReport = {
     calls: { ...noCalls(), ...prefetched?.calls },
     duringPaging: prefetched
@@ -178,7 +180,7 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
     rolledForward: false,
     elapsedMs: 0,
   };
-  const work = runWork(ctx.tap, head.pending, prefetched);
+  const work = runWork(ctx.tap, opened.pending, prefetched);
   // Every group planning read (up to MAX_TAPPED_INFOS, archived or idle) is compared at no call:
   // an idle group's rename is found too.
   work.groups = work.groups.filter((groupId) => !ctx.tap.infos.has(groupId));
@@ -187,14 +189,16 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
   report.budget = runCallBudget(report.otherCalls, maxCallShare, minCalls);
   const spent = report.calls.groupInfo + report.calls.profiles + report.calls.members;
   const left = ctx.mayStart() ? Math.max(0, report.budget - spent) : 0;
-  const plan = planLookups(work, left);
-  const rollCall = addRollCall(ctx, { plan, work, cursor: head.rollCall, budget: left });
+  // What is left beyond maxPending would be dropped as pending: counted, not listed.
+  const { plan, dropped } = planGroupedLookups(work, left, ctx.options.maxPending);
+  report.dropped += dropped;
+  const rollCall = addRollCall(ctx, { plan, groups: work.groups, cursor, budget: left });
   report.rollCall = rollCall.checked;
   const failed = await lookUp(ctx, plan, { report, commits });
-  const fromPlanning = [...ctx.tap.infos.values()].flatMap(
-    (info) => groupRow(ctx.sdkAppId, info, ctx.observedAt) ?? [],
-  );
-  await commits.add('groups', fromPlanning);
+  for (const info of ctx.tap.infos.values()) {
+    const row = groupRow(ctx.sdkAppId, info, ctx.observedAt);
+    if (row) await commits.add('groups', [row]);
+  }
   const capped = capWork(failed, ctx.options.maxPending);
   report.dropped += capped.dropped;
   report.pending = {
@@ -216,13 +220,13 @@ export async function captureIdentities(ctx: IdentityContext): Promise<IdentityR
  */
 function addRollCall(
   ctx: IdentityContext,
-  at: { plan: LookupPlan; work: IdentityWork; cursor: number; budget: number },
+  at: { plan: LookupPlan; groups: readonly string[]; cursor: number; budget: number },
 ): { checked: number; cursor: number } {
-  const { plan, work, cursor, budget } = at;
+  const { plan, groups, cursor, budget } = at;
   const used = plan.groupBatches.length + plan.userBatches.length + plan.memberBatches.length;
   const known = ctx.known;
   if (known === undefined || budget - used <= 0) return { checked: 0, cursor };
-  const covered = new Set([...work.groups, ...ctx.tap.infos.keys()]);
+  const covered = new Set([...groups, ...ctx.tap.infos.keys()]);
   const ids = function* () {
     for (const target of known.values()) if (!covered.has(target.groupId)) yield target.groupId;
   };
@@ -235,41 +239,46 @@ function addRollCall(
 /**
  * The run's work: what was pending first, then what the lookups while paging left and the groups
  * and senders the tap still holds (groups still paging at the end, the rescan's), but for what was
- * looked up while paging.
+ * looked up while paging; each kind distinct, first seen first, members grouped (no pair an object).
  */
-function runWork(tap: IdentityTap, pending: IdentityWork, prefetched: Prefetched | undefined): IdentityWork {
-  const groups = [...pending.groups, ...(prefetched?.groups ?? []), ...tap.senders.keys()];
-  const users = [...pending.users, ...(prefetched?.left.users ?? [])];
-  const members: [string, string][] = [...pending.members];
-  for (const [groupId, text] of prefetched?.left.members ?? [])
-    for (const account of text.split('\n')) members.push([groupId, account]);
-  for (const [groupId, accounts] of tap.senders) {
-    for (const account of accounts) {
-      users.push(account);
-      members.push([groupId, account]);
-    }
-  }
-  const userDone = (account: string) => prefetched?.users.has(account) === true;
+function runWork(tap: IdentityTap, pending: IdentityWork, prefetched: Prefetched | undefined): GroupedWork {
+  const groups = distinct([...pending.groups, ...(prefetched?.groups ?? []), ...tap.senders.keys()]);
+  const users = new Set<string>();
+  const addUser = (account: string): void => {
+    if (prefetched?.users.has(account) !== true) users.add(account);
+  };
+  const members = new Map<string, Set<string>>();
   // A group's looked-up accounts as a set, made when the group is first asked about.
   const doneSets = new Map<string, ReadonlySet<string>>();
-  const memberDone = ([groupId, account]: [string, string]): boolean => {
+  const addMember = (groupId: string, account: string): void => {
     const text = prefetched?.members.get(groupId);
-    if (text === undefined) return false;
-    let done = doneSets.get(groupId);
-    if (done === undefined) {
-      done = new Set(text.split('\n'));
-      doneSets.set(groupId, done);
+    if (text !== undefined) {
+      let done = doneSets.get(groupId);
+      if (done === undefined) {
+        done = new Set(text.split('\n'));
+        doneSets.set(groupId, done);
+      }
+      if (done.has(account)) return;
     }
-    return account !== '' && done.has(account);
+    let accounts = members.get(groupId);
+    if (accounts === undefined) {
+      accounts = new Set();
+      members.set(groupId, accounts);
+    }
+    accounts.add(account);
   };
-  return {
-    groups: distinct(groups),
-    users: distinct(users.filter((account) => !userDone(account))),
-    members: distinct(
-      members.filter((pair) => !memberDone(pair)),
-      (pair) => `${pair[0]}\n${pair[1]}`,
-    ),
-  };
+  for (const account of pending.users) addUser(account);
+  for (const account of prefetched?.left.users ?? []) addUser(account);
+  for (const [groupId, account] of pending.members) addMember(groupId, account);
+  for (const [groupId, text] of prefetched?.left.members ?? [])
+    for (const account of text.split('\n')) addMember(groupId, account);
+  for (const [groupId, accounts] of tap.senders) {
+    for (const account of accounts) {
+      addUser(account);
+      addMember(groupId, account);
+    }
+  }
+  return { groups, users: [...users], members };
 }
 
 /**
