@@ -846,6 +846,11 @@ async function c2cSection(): Promise<void> {
         `(target <= 1.05x; ${((calls / Math.max(1, pass.messages)) * 1000).toFixed(1)} calls per 1,000 messages, minimum ${((min / Math.max(1, pass.messages)) * 1000).toFixed(1)})`,
       );
       row(
+        'c2c: spans split, most pair states held',
+        `${pass.spansSplit ?? 0} spans, ${pass.peakPairsLoaded} pair states`,
+        '(big pairs split to use idle request slots; states bounded by DEFAULT_MAX_PAIR_STATES)',
+      );
+      row(
         'c2c: wall (whole npm run archive process) / rate floor',
         `${seconds.toFixed(1)} s / ${floor.toFixed(1)} s = ${(seconds / floor).toFixed(3)}x`,
         `(target <= 1.15x; the run itself ${(report.elapsedMs / 1000).toFixed(1)} s)`,
