@@ -19,6 +19,7 @@ import { withC2c } from './c2c-report.ts';
 import { type CallbackRunOptions, callbacksForRun, withCallbacks } from './callback-materialize.ts';
 import { rollBackPendingWrite, sweepRolledBack } from './checkpoint.ts';
 import { describeError as describe, HardStopError, RunFailedError } from './errors.ts';
+import { fetchGroupHistoryFiles, withHistoryFiles } from './history-files.ts';
 import {
   captureForRun,
   DEFAULT_IDENTITY_OPTIONS,
@@ -51,10 +52,15 @@ export type ArchiveOptions = RunOptions & {
   callbacks?: CallbackRunOptions;
 };
 /**
- * A run's ports with the one-to-one history API (required when `options.c2c` is set) and the hourly
- * history files (`c2c.fromHistoryFiles`, functions/engine/c2c-discovery.ts).
+ * A run's ports with the one-to-one history API (required when `options.c2c` is set), the hourly
+ * C2C files (`c2c.fromHistoryFiles`, functions/engine/c2c-discovery.ts) and the hourly group files
+ * (`historyFiles.groups`, functions/engine/history-files.ts: fetched when given).
  */
-export type ArchiveDeps = RunDeps & { roam?: RoamApi; historyFiles?: HistoryFilesApi | undefined };
+export type ArchiveDeps = RunDeps & {
+  roam?: RoamApi;
+  historyFiles?: HistoryFilesApi | undefined;
+  groupHistoryFiles?: HistoryFilesApi | undefined;
+};
 
 /**
  * Archive one app until every selected target is caught up, the deadline comes or `stop` fires.
@@ -166,6 +172,12 @@ async function archive(
     if (options.callbacks) {
       const callbacks = { ...run, callbacks: options.callbacks };
       withCallbacks(report).callbacks = await callbacksForRun(deps, callbacks, { fence, stop });
+    }
+    if (deps.groupHistoryFiles) {
+      const api = deps.groupHistoryFiles;
+      const files = await fetchGroupHistoryFiles({ ...deps, api }, options, { fence, signal, stop });
+      withHistoryFiles(report).historyFiles = files;
+      report.done &&= files.done;
     }
     if (tap) {
       const at = { options: { ...run, identities: options.identities }, known: keeper.targets };
