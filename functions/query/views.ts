@@ -499,7 +499,9 @@ export const MESSAGE_MEDIA_VIEW: ViewSpec = {
       alias: 'm',
       on:
         'm.sdkappid = md.sdkappid AND m.dt = md.dt AND m.group_id = md.group_id AND ' +
-        "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = coalesce(md.revision, 0)",
+        "coalesce(m.topic_id, '') = coalesce(md.topic_id, '') AND m.msg_seq = md.msg_seq AND coalesce(m.revision, 0) = coalesce(md.revision, 0) AND " +
+        // A one-to-one message's row (group_id its conversation, docs/one-to-one.md) joins no group message.
+        'md.msg_key IS NULL',
     },
   ],
   columns: [
