@@ -6,7 +6,13 @@
  * the next run, each change once.
  */
 import { describe, expect, it } from 'vitest';
-import { identityHeadKey, pickRollCall, planLookups } from '../../../functions/domain/identity-capture.ts';
+import {
+  capWork,
+  identityHeadKey,
+  pickRollCall,
+  planGroupedLookups,
+  planLookups,
+} from '../../../functions/domain/identity-capture.ts';
 import { gunzipNdjson } from '../../../functions/domain/ndjson-gzip.ts';
 import type { GroupInfo, GroupMember, RawMessage } from '../../../functions/domain/tencent-types.ts';
 import { DEFAULT_IDENTITY_OPTIONS, type IdentityReport } from '../../../functions/engine/identity-capture.ts';
@@ -349,6 +355,30 @@ describe('identity capture in slices', () => {
 });
 
 describe('identity capture, pure rules', () => {
+  it('lists at most keepLeft members left and counts the rest: the same pending and dropped as capping after', () => {
+    const members = new Map<string, string[]>();
+    const pairs: [string, string][] = [];
+    for (let g = 0; g < 40; g++) {
+      const accounts = Array.from({ length: 1 + ((g * 37) % 120) }, (_, i) => `a${(g * 13 + i) % 300}`);
+      members.set(`g${g}`, accounts);
+      for (const account of accounts) pairs.push([`g${g}`, account]);
+    }
+    const work = { groups: [], users: [] };
+    for (const [budget, keep] of [
+      [0, 500],
+      [7, 500],
+      [30, 100],
+      [200, 500],
+      [3, 0],
+    ] as const) {
+      const whole = capWork(planLookups({ ...work, members: pairs }, budget).left, keep);
+      const grouped = planGroupedLookups({ ...work, members }, budget, keep);
+      const capped = capWork(grouped.plan.left, keep);
+      expect(capped.work.members, `budget ${budget}`).toEqual(whole.work.members);
+      expect(grouped.dropped + capped.dropped, `budget ${budget}`).toBe(whole.dropped);
+    }
+  });
+
   it('plans groups, then users, then members within the budget; the rest is left in order', () => {
     const plan = planLookups(
       {
