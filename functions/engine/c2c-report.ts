@@ -142,7 +142,9 @@ export function formatC2cLine(c2c: C2cReport): string {
     `  one-to-one: ${c2c.pairsKnown} pairs known, ${c2c.pairsPulled} pulled, ${c2c.pairsCaughtUp} caught up, ` +
     `${c2c.pairsLeftOpen} left open, ${c2c.pairsSkipped} skipped (account gone); ` +
     `${c2c.messages} messages (${c2c.recalled} recalled, ${c2c.quarantined} quarantined) in ${c2c.pages} pages` +
-    (c2c.mediaReferences > 0 ? `, ${c2c.mediaReferences} media references` : '') +
+    (c2c.mediaReferences > 0
+      ? `, ${c2c.mediaReferences} media reference${c2c.mediaReferences === 1 ? '' : 's'}`
+      : '') +
     (rescanned
       ? `; rescan: ${c2c.pairsRescanned} pairs, ${c2c.rescanPages} pages, ${c2c.revisions} revisions${c2c.deletions > 0 ? ` (${c2c.deletions} deleted)` : ''}, ${c2c.rescanLeft} pairs left`
       : '')
