@@ -35,8 +35,13 @@ import { dateInZone } from '../domain/partition.ts';
 import type { Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 
-/** Observed rows compared and committed at a time (one intent each). */
-export const SLICE_ROWS = 20_000;
+/**
+ * Observed rows compared and committed at a time (one intent each). A slice costs about 1 KB of
+ * heap a row while it is compared and committed (its rows, keys, changes, the intent's text and
+ * bytes, the rows object's lines): 20,000 raised the 50,000-group run's peak by about 30 MB
+ * (docs/benchmarks.md "Memory on busy apps"); each slice also rereads and rewrites its shards.
+ */
+export const SLICE_ROWS = 10_000;
 
 /** Shard objects read or written at once (one shard is under 1 MB for a million keys). */
 const SHARDS_IN_FLIGHT = 16;
