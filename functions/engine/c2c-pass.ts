@@ -205,6 +205,7 @@ class C2cPass {
     report.historyFilesKept = found.historyFilesKept;
     report.historyFilesRejected = found.historyFilesRejected;
     report.historySightings = found.historySightings;
+    report.historyMessagesIndexed = found.historyMessagesIndexed;
   }
 
   private stopped(): boolean {

@@ -27,6 +27,8 @@ export interface C2cReport {
   historyFilesRejected: number;
   /** Lines of the hourly files that named a pair. */
   historySightings: number;
+  /** Message identities of the hours fetched this run, under `history-file-messages/` (functions/engine/history-files.ts). */
+  historyMessagesIndexed: number;
   /** Pairs whose window this run paged. */
   pairsPulled: number;
   /** Pairs whose window closed (caught up). */
@@ -90,6 +92,7 @@ export function emptyC2cReport(): C2cReport {
     historyFilesKept: 0,
     historyFilesRejected: 0,
     historySightings: 0,
+    historyMessagesIndexed: 0,
     pairsPulled: 0,
     pairsCaughtUp: 0,
     pairsLeftOpen: 0,
