@@ -20,9 +20,11 @@
  * counted as ignored.
  *
  * State under `state/callbacks/sdkappid=<id>/` (docs/archive-format.md):
- * - `head.json`: the committed version, the raw objects done, and the version of each seen shard;
- * - `seen/<shard>/<version>.json`: event key → body hashes materialized, in {@link SEEN_SHARDS}
- *   shards by the key's first byte; create-only, a new version for each commit that changes it;
+ * - `head.json`: the committed version, the raw objects done (those of an arrival date before its
+ *   `doneBefore` are all done and not listed), and the version of each seen shard;
+ * - `seen/<shard>/<version>.json`: event key → body hashes materialized and when it was first
+ *   received, in {@link SEEN_SHARDS} shards by the key's first byte; create-only, a new version for
+ *   each commit that changes it, without the keys older than {@link LATE_EVENT_DAYS};
  * - `intent-<version>.json`: the raw objects a commit takes, written create-only before anything
  *   else of it. Rows depend only on those objects and the shards the head names, so a commit a
  *   kill stopped is redone to the same bytes under the same keys by the next run.
@@ -435,19 +437,76 @@ export function callbackRowsKey(
 
 export interface CallbackHead {
   version: number;
-  /** Raw object keys materialized, sorted. */
+  /** Raw object keys materialized under `dt` at or after {@link CallbackHead.doneBefore}, sorted. */
   done: string[];
   /** Shard → the version of its newest seen object (absent: empty). */
   shards: Record<string, number>;
+  /**
+   * Every raw object of a `dt` (its arrival date) before this one is done, and no longer listed in
+   * `done` nor looked for: what bounds the head (absent: none yet).
+   */
+  doneBefore?: string;
+}
+
+/** How far back a commit keeps state: set once in its intent, so a commit redone gives the same bytes. */
+export interface CallbackHorizon {
+  /** The head's `doneBefore` after the commit. */
+  doneBefore: string;
+  /** Seen entries first received before this (epoch ms) are dropped from the shards the commit rewrites. */
+  seenSinceMs: number;
 }
 
 export interface CallbackIntent {
   version: number;
   /** The raw object keys this commit takes, in order. */
   objects: string[];
+  /** Absent in an intent written before horizons existed: nothing is dropped. */
+  horizon?: CallbackHorizon;
 }
 
 export const emptyCallbackHead = (): CallbackHead => ({ version: 0, done: [], shards: {} });
+
+/**
+ * Days a raw object may appear after its arrival date, and a duplicate delivery after the first:
+ * Firehose retries a delivery to S3 for up to 24 hours, Tencent retries a callback (if at all)
+ * within seconds, and the receiver refuses a `RequestTime` more than 60 s off (docs/callbacks.md).
+ * State older than that is dropped, so the head and the seen shards stop growing with time.
+ */
+export const LATE_EVENT_DAYS = 3;
+
+const DT_IN_KEY = /\/dt=(\d{4}-\d{2}-\d{2})\//;
+
+/** The arrival date of a raw object (`callbacks/sdkappid=<id>/dt=<date>/…`), undefined if the key has none. */
+export function rawObjectDt(key: string): string | undefined {
+  return DT_IN_KEY.exec(key)?.[1];
+}
+
+/**
+ * The horizon of a commit: `doneBefore` is `cutoffDt` (the arrival date {@link LATE_EVENT_DAYS}
+ * before now), but never past the oldest raw object still to do after this commit (a backlog keeps
+ * its dates open), nor back from the head's own. `seenSinceMs` is now less those days.
+ */
+export function commitHorizon(args: {
+  cutoffDt: string;
+  nowMs: number;
+  /** The raw objects listed and not yet taken after this commit's. */
+  remaining: readonly string[];
+  head: CallbackHead;
+}): CallbackHorizon {
+  const open = args.remaining.map(rawObjectDt).filter((d): d is string => d !== undefined);
+  let doneBefore = args.cutoffDt;
+  for (const dt of open) if (dt < doneBefore) doneBefore = dt;
+  if (args.head.doneBefore !== undefined && args.head.doneBefore > doneBefore)
+    doneBefore = args.head.doneBefore;
+  return { doneBefore, seenSinceMs: args.nowMs - LATE_EVENT_DAYS * 86_400_000 };
+}
+
+/** The head's `done` after a commit: its objects added, those before the horizon dropped. */
+export function doneAfter(head: CallbackHead, intent: CallbackIntent): string[] {
+  const before = intent.horizon?.doneBefore;
+  const keep = (key: string) => before === undefined || (rawObjectDt(key) ?? before) >= before;
+  return [...new Set([...head.done, ...intent.objects])].filter(keep).sort();
+}
 
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
 
@@ -460,31 +519,83 @@ export function parseCallbackHead(text: string, key: string): CallbackHead {
     isJsonObject(value.shards) &&
     Object.values(value.shards).every(isSafeInt)
   ) {
-    return { version: value.version, done: value.done, shards: value.shards as Record<string, number> };
+    const doneBefore = value.doneBefore;
+    if (doneBefore === undefined || (isString(doneBefore) && /^\d{4}-\d{2}-\d{2}$/.test(doneBefore))) {
+      return {
+        version: value.version,
+        done: value.done,
+        shards: value.shards as Record<string, number>,
+        ...(doneBefore === undefined ? {} : { doneBefore }),
+      };
+    }
   }
   throw new StateCorruptError(`${key}: not a callback materialization head`);
 }
 
 export function parseCallbackIntent(text: string, key: string): CallbackIntent {
   const value: unknown = JSON.parse(text);
-  if (isJsonObject(value) && isSafeInt(value.version) && isStringArray(value.objects))
-    return { version: value.version, objects: value.objects };
+  if (isJsonObject(value) && isSafeInt(value.version) && isStringArray(value.objects)) {
+    const h = value.horizon;
+    if (h === undefined) return { version: value.version, objects: value.objects };
+    if (isJsonObject(h) && isString(h.doneBefore) && isSafeInt(h.seenSinceMs))
+      return {
+        version: value.version,
+        objects: value.objects,
+        horizon: { doneBefore: h.doneBefore, seenSinceMs: h.seenSinceMs },
+      };
+  }
   throw new StateCorruptError(`${key}: not a callback materialization intent`);
 }
 
-export function parseSeenShard(text: string, key: string): SeenIndex {
+/**
+ * A seen shard: event key → body hashes, and when each key was first received (epoch ms; a shard
+ * written before this was kept has none, and its keys are never dropped).
+ */
+export interface SeenShard {
+  index: SeenIndex;
+  firstAt: Map<string, number>;
+}
+
+/** Reads `{ key: [hashes] }` (the first format) or `{ "keys": { key: [hashes] }, "firstAt": { key: ms } }`. */
+export function parseSeenShard(text: string, key: string): SeenShard {
   const value: unknown = JSON.parse(text);
   if (!isJsonObject(value)) throw new StateCorruptError(`${key}: not a seen shard`);
+  const dated = isJsonObject(value.keys) && isJsonObject(value.firstAt);
+  const entries = dated ? (value.keys as JsonObject) : value;
   const index: SeenIndex = new Map();
-  for (const [eventKey, hashes] of Object.entries(value)) {
+  const firstAt = new Map<string, number>();
+  for (const [eventKey, hashes] of Object.entries(entries)) {
     if (!isStringArray(hashes)) throw new StateCorruptError(`${key}: ${eventKey} has no hash list`);
     index.set(eventKey, hashes);
   }
-  return index;
+  if (dated) {
+    for (const [eventKey, at] of Object.entries(value.firstAt as JsonObject)) {
+      if (!isSafeInt(at)) throw new StateCorruptError(`${key}: ${eventKey} has no first time`);
+      firstAt.set(eventKey, at);
+    }
+  }
+  return { index, firstAt };
+}
+
+/** Drops the keys first received before `sinceMs` (keys without a time are kept). */
+export function pruneSeenShard(shard: SeenShard, sinceMs: number): SeenShard {
+  const index: SeenIndex = new Map();
+  const firstAt = new Map<string, number>();
+  for (const [eventKey, hashes] of shard.index) {
+    const at = shard.firstAt.get(eventKey);
+    if (at !== undefined && at < sinceMs) continue;
+    index.set(eventKey, hashes);
+    if (at !== undefined) firstAt.set(eventKey, at);
+  }
+  return { index, firstAt };
 }
 
 /** A shard's entries in key order: the same entries give the same bytes. */
-export function serializeSeenShard(index: SeenIndex): string {
-  const keys = [...index.keys()].sort();
-  return `${JSON.stringify(Object.fromEntries(keys.map((k) => [k, index.get(k) ?? []])))}\n`;
+export function serializeSeenShard(shard: SeenShard): string {
+  const keys = [...shard.index.keys()].sort();
+  const dated = keys.filter((k) => shard.firstAt.has(k));
+  return `${JSON.stringify({
+    keys: Object.fromEntries(keys.map((k) => [k, shard.index.get(k) ?? []])),
+    firstAt: Object.fromEntries(dated.map((k) => [k, shard.firstAt.get(k)])),
+  })}\n`;
 }

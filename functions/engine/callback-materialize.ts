@@ -21,20 +21,27 @@ import type { CallbackEventRow } from '../domain/callback-event.ts';
 import {
   CALLBACK_ROW_KINDS,
   type CallbackHead,
+  type CallbackHorizon,
   type CallbackIntent,
   callbackHeadKey,
   callbackIntentKey,
   callbackRowsKey,
+  commitHorizon,
+  doneAfter,
   emptyCallbackHead,
   emptyCounts,
+  LATE_EVENT_DAYS,
   type MaterializeCounts,
   materializeEvents,
   parseCallbackHead,
   parseCallbackIntent,
   parseEventLines,
   parseSeenShard,
+  pruneSeenShard,
   rawCallbacksPrefix,
+  rawObjectDt,
   type SeenIndex,
+  type SeenShard,
   seenShardKey,
   seenShardOf,
   serializeSeenShard,
@@ -42,6 +49,7 @@ import {
 import type { Reconciliation } from '../domain/callback-reconcile.ts';
 import { PreconditionFailedError, StateCorruptError } from '../domain/errors.ts';
 import { gunzipNdjson, gzipNdjson } from '../domain/ndjson-gzip.ts';
+import { dateInZone, isFileableTime } from '../domain/partition.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { reconcileCallbacks } from './callback-reconcile.ts';
@@ -119,14 +127,16 @@ export async function materializeCallbacks(
     head = await applyCommit(ctx, head, pending, report);
     report.rolledForward = true;
   } else await tidyDoneIntent(ctx, head.head);
-  const done = new Set(head.head.done);
-  const todo: string[] = [];
-  for await (const key of ctx.store.list(rawCallbacksPrefix(ctx.sdkAppId)))
-    if (key.endsWith('.ndjson.gz') && !done.has(key)) todo.push(key);
-  todo.sort();
+  const todo = await listTodo(ctx, head.head);
   const max = Math.max(1, ctx.maxObjects ?? DEFAULT_MAX_OBJECTS);
   while (todo.length > 0 && (ctx.mayStart?.() ?? true)) {
-    const intent: CallbackIntent = { version: head.head.version + 1, objects: todo.splice(0, max) };
+    const objects = todo.splice(0, max);
+    const horizon = horizonFor(ctx, head.head, todo);
+    const intent: CallbackIntent = {
+      version: head.head.version + 1,
+      objects,
+      ...(horizon === undefined ? {} : { horizon }),
+    };
     await ctx.fence();
     await ctx.store.put(
       callbackIntentKey(ctx.sdkAppId, intent.version),
@@ -141,6 +151,35 @@ export async function materializeCallbacks(
   report.objectsLeft = todo.length;
   report.elapsedMs = ctx.clock.now() - started;
   return report;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The raw objects not done yet, sorted (so by arrival date): the app's whole prefix is listed (a
+ * listing is 1,000 keys a call), and the objects of a date before the head's `doneBefore` are done.
+ */
+async function listTodo(ctx: CallbackMaterializeContext, head: CallbackHead): Promise<string[]> {
+  const done = new Set(head.done);
+  const todo: string[] = [];
+  for await (const key of ctx.store.list(rawCallbacksPrefix(ctx.sdkAppId))) {
+    const dt = rawObjectDt(key);
+    const before = head.doneBefore !== undefined && dt !== undefined && dt < head.doneBefore;
+    if (key.endsWith('.ndjson.gz') && !done.has(key) && !before) todo.push(key);
+  }
+  return todo.sort();
+}
+
+/** The horizon of a commit ({@link commitHorizon}); none while the clock is too early to date. */
+function horizonFor(
+  ctx: CallbackMaterializeContext,
+  head: CallbackHead,
+  remaining: readonly string[],
+): CallbackHorizon | undefined {
+  const nowMs = ctx.clock.now();
+  const cutoffSec = Math.floor((nowMs - LATE_EVENT_DAYS * DAY_MS) / 1000);
+  if (!isFileableTime(cutoffSec)) return undefined;
+  return commitHorizon({ cutoffDt: dateInZone(cutoffSec, ctx.timeZone), nowMs, remaining, head });
 }
 
 /** The head and its ETag: the commit replaces exactly what it read (undefined: none yet). */
@@ -206,12 +245,16 @@ async function applyCommit(
   const events = await readEvents(ctx, intent, report);
   const shards = new Set(events.map((e) => seenShardOf(e.event_key)));
   const seen: SeenIndex = new Map();
-  const loaded = new Map<string, SeenIndex>();
+  const loaded = new Map<string, SeenShard>();
   for (const shard of shards) {
-    const index = await readSeenShard(ctx, shard, head.shards[shard]);
-    loaded.set(shard, index);
-    for (const [key, hashes] of index) seen.set(key, hashes);
+    const stored = await readSeenShard(ctx, shard, head.shards[shard]);
+    loaded.set(shard, stored);
+    for (const [key, hashes] of stored.index) seen.set(key, hashes);
   }
+  // When each event key was first received (this commit's deliveries; earlier ones are in the shards).
+  const firstAt = new Map<string, number>();
+  for (const e of events)
+    firstAt.set(e.event_key, Math.min(firstAt.get(e.event_key) ?? e.received_at, e.received_at));
   const result = materializeEvents(events, seen, ctx.timeZone);
   for (const [dt, byKind] of [...result.rows.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const kind of CALLBACK_ROW_KINDS) {
@@ -228,14 +271,26 @@ async function applyCommit(
   }
   const shardVersions = { ...head.shards };
   for (const [shard, added] of [...result.added.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const index = loaded.get(shard) ?? new Map<string, string[]>();
-    for (const [key, hashes] of added) index.set(key, [...(index.get(key) ?? []), ...hashes]);
-    const text = serializeSeenShard(index);
+    const stored = loaded.get(shard) ?? {
+      index: new Map<string, string[]>(),
+      firstAt: new Map<string, number>(),
+    };
+    for (const [key, hashes] of added) {
+      if (!stored.index.has(key)) stored.firstAt.set(key, firstAt.get(key) ?? 0);
+      stored.index.set(key, [...(stored.index.get(key) ?? []), ...hashes]);
+    }
+    const since = intent.horizon?.seenSinceMs;
+    const text = serializeSeenShard(since === undefined ? stored : pruneSeenShard(stored, since));
     await createOnce(ctx, seenShardKey(sdkAppId, shard, intent.version), encode(text), 'application/json');
     shardVersions[shard] = intent.version;
   }
-  const done = [...new Set([...head.done, ...intent.objects])].sort();
-  const next: CallbackHead = { version: intent.version, done, shards: shardVersions };
+  const doneBefore = intent.horizon?.doneBefore ?? head.doneBefore;
+  const next: CallbackHead = {
+    version: intent.version,
+    done: doneAfter(head, intent),
+    shards: shardVersions,
+    ...(doneBefore === undefined ? {} : { doneBefore }),
+  };
   await ctx.fence();
   // Conditional: a second materializer of the app (no lease outside a run) fails here.
   const { etag } = await store.put(callbackHeadKey(sdkAppId), encode(`${JSON.stringify(next)}\n`), {
@@ -261,8 +316,8 @@ async function readSeenShard(
   ctx: CallbackMaterializeContext,
   shard: string,
   version: number | undefined,
-): Promise<SeenIndex> {
-  if (version === undefined) return new Map();
+): Promise<SeenShard> {
+  if (version === undefined) return { index: new Map(), firstAt: new Map() };
   const key = seenShardKey(ctx.sdkAppId, shard, version);
   const stored = await ctx.store.get(key);
   if (stored === undefined) throw new StateCorruptError(`${key}: named by the head but missing`);

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { callbackObjectKey, toCallbackEventRow } from '../../../functions/domain/callback-event.ts';
+import { LATE_EVENT_DAYS } from '../../../functions/domain/callback-materialize.ts';
 import { gunzipNdjson, gzipNdjson } from '../../../functions/domain/ndjson-gzip.ts';
 import type { JsonObject } from '../../../functions/domain/tencent-types.ts';
 import { materializeCallbacks } from '../../../functions/engine/callback-materialize.ts';
@@ -56,10 +57,10 @@ async function seedObject(store: MemoryStore, rows: ReturnType<typeof raw>[], dt
   return key;
 }
 
-function run(store: MemoryStore, maxObjects?: number) {
+function run(store: MemoryStore, maxObjects?: number, clock = new FakeClock()) {
   return materializeCallbacks({
     store,
-    clock: new FakeClock(),
+    clock,
     logger: silentLogger,
     fence: async () => undefined,
     sdkAppId: APP,
@@ -208,4 +209,68 @@ describe('materializeCallbacks', () => {
       });
     }
   }
+
+  it('keeps its state bounded over months: the head and the seen shards drop what is past the late-event window, exactly once kept', async () => {
+    // Prepare: 60 days of callbacks, 40 events a day in one raw object each (arrival date = that day).
+    const store = new MemoryStore();
+    const start = Date.UTC(2026, 8, 1, 12);
+    const clock = new FakeClock(start);
+    const dtOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const stateSize = () => {
+      const head = JSON.parse(
+        new TextDecoder().decode(store.body(`state/callbacks/sdkappid=${APP}/head.json`)),
+      );
+      const seenKeys = store
+        .keys(`state/callbacks/sdkappid=${APP}/seen/`)
+        .map((k) => JSON.parse(new TextDecoder().decode(store.body(k))) as { keys: Record<string, unknown> })
+        .reduce((n, shard) => n + Object.keys(shard.keys).length, 0);
+      return { done: head.done.length as number, seenKeys, doneBefore: head.doneBefore as string };
+    };
+    const sizes: ReturnType<typeof stateSize>[] = [];
+    let seq = 1;
+    let yesterday: ReturnType<typeof send>[] = [];
+
+    const state = `state/callbacks/sdkappid=${APP}/`;
+    const faults = new Map<number, { prefix: string; when: 'before' | 'after' }>([
+      [30, { prefix: `${state}head.json`, when: 'before' }],
+      [45, { prefix: `${state}seen/`, when: 'after' }],
+    ]);
+
+    // Act: a nightly run each day (two of them failing at a write first); on day 59 a duplicate of
+    // day 58's events and a late object of day 57.
+    for (let day = 0; day < 60; day++) {
+      const at = start + day * DAY;
+      const events = Array.from({ length: 40 }, (_, i) => send(seq++, at + i * 1000));
+      await seedObject(store, events, dtOf(at));
+      if (day === 59) {
+        await seedObject(store, yesterday, dtOf(at));
+        await seedObject(store, [send(seq++, at - 2 * DAY)], dtOf(at - 2 * DAY));
+      }
+      yesterday = events;
+      clock.advance(day === 0 ? 0 : DAY);
+      const fault = faults.get(day);
+      if (fault !== undefined) {
+        // A write fails; the next run, an hour later, redoes the commit by its intent's horizon.
+        store.fail({ op: 'put', key: (k) => k.startsWith(fault.prefix), when: fault.when });
+        await expect(run(store, undefined, clock)).rejects.toThrow();
+        clock.advance(3_600_000);
+      }
+      const report = await run(store, undefined, clock);
+      if (day === 59) expect(report).toMatchObject({ duplicates: 40, messages: 41 });
+      sizes.push(stateSize());
+    }
+
+    // Assess: every message once; the state of day 59 no larger than of a week in, far below 60 days'.
+    const seqs = rowsOf(store, 'messages').map((m) => m.msg_seq as number);
+    expect(seqs.length).toBe(60 * 40 + 1);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    const last = sizes.at(-1);
+    expect(last?.done).toBeLessThanOrEqual(LATE_EVENT_DAYS + 3);
+    // A shard drops old keys when a commit rewrites it: a shard no event touched for a day keeps a day more.
+    const bound = (LATE_EVENT_DAYS + 4) * 40;
+    expect(last?.seenKeys).toBeLessThanOrEqual(bound);
+    expect(last?.doneBefore).toBe(dtOf(start + (59 - LATE_EVENT_DAYS) * DAY));
+    expect(Math.max(...sizes.map((s) => s.seenKeys))).toBeLessThanOrEqual(bound + 1);
+    expect(Math.max(...sizes.map((s) => s.done))).toBeLessThanOrEqual(LATE_EVENT_DAYS + 3);
+  });
 });
