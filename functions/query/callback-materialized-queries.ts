@@ -61,9 +61,10 @@ const FIRST_CAPTURE = 'coalesce(pl.revision, 0) = 0 AND NOT coalesce(pl.quaranti
 /**
  * Every message once, with its source: the pull's first captures (each with the callback that told
  * it, if any: 'both', else 'pull'), then the callback messages the pull never archived ('callback',
- * unconfirmed). A UNION ALL of two branches joined on `sdkappid` and `dt` (a callback row's `dt` is
- * its message's date, as the pull's), so a `dt` filter on the view reaches both tables in both
- * branches and prunes their partitions, which a full outer join would not promise.
+ * unconfirmed: an anti-join, no correlated subquery). A UNION ALL of two branches joined on
+ * `sdkappid` and `dt` (a callback row's `dt` is its message's date, as the pull's), so a `dt`
+ * filter on the view reaches both tables in both branches and prunes their partitions, which a full
+ * outer join would not promise.
  */
 const messagesWithSourceSql = (
   table: (name: string) => string,
@@ -79,7 +80,8 @@ const messagesWithSourceSql = (
   SELECT ${SIDE_COLUMNS.map((c) => `cb.${c}`).join(', ')}, 'callback' AS source, true AS unconfirmed,
     false AS differs, cb.sdkappid, cb.dt
   FROM ${firstDeliveries(table(CALLBACK_MESSAGE_ROWS))} cb
-  WHERE NOT EXISTS (SELECT 1 FROM ${table(MESSAGES)} pl WHERE ${SAME_MESSAGE} AND ${FIRST_CAPTURE})`;
+    LEFT JOIN (SELECT * FROM ${table(MESSAGES)} pl WHERE ${FIRST_CAPTURE}) pl ON ${SAME_MESSAGE}
+  WHERE pl.msg_seq IS NULL`;
 
 const pass = (name: string, hiveType: string, comment: string) => ({
   name,
