@@ -25,6 +25,9 @@ beforeAll(async () => {
   sim = await startSimulator({
     seed: 264,
     media: false,
+    // No group message: a Group hour has no file (1004); group files are tested in
+    // test/integration/history-files-reconcile.test.ts.
+    dataset: { groups: 1, activeFraction: 0, messagesPerActiveGroup: [1, 1], historyDays: 1 },
     c2c: {
       generated: 0,
       recalledFraction: 0,
