@@ -846,8 +846,8 @@ async function c2cSection(): Promise<void> {
         `(target <= 1.05x; ${((calls / Math.max(1, pass.messages)) * 1000).toFixed(1)} calls per 1,000 messages, minimum ${((min / Math.max(1, pass.messages)) * 1000).toFixed(1)})`,
       );
       row(
-        'c2c: spans split, most pair states held',
-        `${pass.spansSplit ?? 0} spans, ${pass.peakPairsLoaded} pair states`,
+        'c2c: spans split, most pair states held, checkpoints',
+        `${pass.spansSplit ?? 0} spans, ${pass.peakPairsLoaded} pair states, ${pass.checkpoints} checkpoints, ${pass.objectsWritten} row objects`,
         '(big pairs split to use idle request slots; states bounded by DEFAULT_MAX_PAIR_STATES)',
       );
       row(
