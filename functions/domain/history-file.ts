@@ -116,35 +116,59 @@ export function historyFileKey(input: {
 /**
  * The messages of a file: the documented layout (a first line ending in `"MsgList":[`, one message
  * a line with a trailing comma, a last line `]}`), or the same as one JSON document. A line that is
- * not a JSON object is counted, not thrown.
+ * not a JSON object is counted, not thrown. Holds every message at once: see
+ * {@link eachHistoryMessage} for one at a time.
  */
 export function historyFileMessages(text: string): {
   messages: Record<string, unknown>[];
   unreadable: number;
 } {
-  try {
-    const whole: unknown = JSON.parse(text);
-    if (isJsonObject(whole) && Array.isArray(whole.MsgList)) {
-      const messages = whole.MsgList.filter(isJsonObject);
-      return { messages, unreadable: whole.MsgList.length - messages.length };
-    }
-  } catch {
-    // Line by line, as the documentation's parser reads it.
-  }
   const messages: Record<string, unknown>[] = [];
   let unreadable = 0;
-  for (const raw of text.split('\n')) {
-    const line = raw.trim().replace(/,$/, '');
+  for (const item of eachHistoryMessage(text)) {
+    if (item === null) unreadable++;
+    else messages.push(item);
+  }
+  return { messages, unreadable };
+}
+
+/**
+ * The messages of a file one at a time (null for a line that is not a JSON object). In the
+ * documented layout (the first line ends in `"MsgList":[`) each line is parsed on its own, so only
+ * one message's object is held at a time, whatever the file's size; any other text is read as one
+ * JSON document.
+ */
+export function* eachHistoryMessage(text: string): Generator<Record<string, unknown> | null> {
+  const firstEnd = text.indexOf('\n');
+  const first = (firstEnd < 0 ? text : text.slice(0, firstEnd)).trim();
+  if (!first.endsWith('"MsgList":[')) {
+    let whole: unknown;
+    try {
+      whole = JSON.parse(text);
+    } catch {
+      whole = undefined; // Line by line below, as the documentation's parser reads it.
+    }
+    if (isJsonObject(whole) && Array.isArray(whole.MsgList)) {
+      for (const item of whole.MsgList) yield isJsonObject(item) ? item : null;
+      return;
+    }
+  }
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf('\n', start);
+    const line = text
+      .slice(start, end < 0 ? text.length : end)
+      .trim()
+      .replace(/,$/, '');
+    start = end < 0 ? text.length : end + 1;
     if (line === '' || line === ']}' || line.endsWith('"MsgList":[')) continue;
     try {
       const value: unknown = JSON.parse(line);
-      if (isJsonObject(value)) messages.push(value);
-      else unreadable++;
+      yield isJsonObject(value) ? value : null;
     } catch {
-      unreadable++;
+      yield null;
     }
   }
-  return { messages, unreadable };
 }
 
 /**

@@ -13,17 +13,17 @@
  * names the fetched hours) and by {@link fetchGroupHistoryFiles} for `Group` (the hour rows are
  * its cursor).
  */
+import { once } from 'node:events';
 import { PreconditionFailedError } from '../domain/errors.ts';
 import {
   beijingHourStart,
+  eachHistoryMessage,
   fetchableHours,
   HISTORY_FILE_EMPTY_AFTER_SEC,
   type HistoryChatType,
   type HistoryFilesApi,
   type HistoryHourRow,
-  type HistoryIndexRow,
   historyFileKey,
-  historyFileMessages,
   historyHourDatePrefix,
   historyHourKey,
   historyIndexKey,
@@ -31,7 +31,7 @@ import {
   hourOfHourKey,
   verifyHistoryFile,
 } from '../domain/history-file.ts';
-import { gzipText } from '../domain/ndjson-gzip.ts';
+import { gzipSink, gzipText } from '../domain/ndjson-gzip.ts';
 import { dateInZone } from '../domain/partition.ts';
 import type { Clock, Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
@@ -108,17 +108,23 @@ export async function fetchHistoryHour(
     const file = { ...job, index, gzipMd5: entry.gzipMd5 };
     const fileKey = historyFileKey(file);
     if (await createOnce(deps.create, fileKey, bytes, 'application/gzip')) outcome.filesKept++;
-    const parsed = historyFileMessages(checked.text);
-    outcome.unreadableLines += parsed.unreadable;
-    const rows: HistoryIndexRow[] = [];
-    for (const line of parsed.messages) {
-      onLine?.(line);
-      const row = historyIndexRow(line, { ...job, fileKey }, dtOf);
-      if (row === null) outcome.unreadableLines++;
-      else rows.push(row);
+    // One message at a time into the gzip stream: a busy hour's file is never held as objects.
+    const sink = gzipSink();
+    let rows = 0;
+    for (const line of eachHistoryMessage(checked.text)) {
+      const row = line === null ? null : historyIndexRow(line, { ...job, fileKey }, dtOf);
+      if (line !== null) onLine?.(line);
+      if (row === null) {
+        outcome.unreadableLines++;
+        continue;
+      }
+      rows++;
+      if (!sink.stream.write(`${JSON.stringify(row)}\n`, 'utf8')) await once(sink.stream, 'drain');
     }
-    outcome.messages += rows.length;
-    const body = await gzipText(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    sink.stream.end();
+    await sink.done;
+    outcome.messages += rows;
+    const body = new Uint8Array(sink.body());
     if (await createOnce(deps.create, historyIndexKey(file), body, 'application/gzip')) {
       outcome.indexesWritten++;
     }
