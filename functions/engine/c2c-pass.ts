@@ -333,6 +333,7 @@ class C2cPass {
         if (this.checkpointDue()) this.maybeCheckpoint();
       },
       idleSlots: () => this.idleSlots(),
+      slots: this.requests.concurrency,
     };
   }
 

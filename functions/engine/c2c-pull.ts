@@ -30,10 +30,19 @@ const MAX_CNT = 100;
 
 /**
  * A span is split only into parts of at least this many pages (estimated): each part costs up to
- * one partial page more than paging it whole, so the extra calls stay under 1/8 of the pages of
+ * one partial page more than paging it whole, so the extra calls stay under 1/20 of the pages of
  * the spans split, which only happens when slots would otherwise be idle (the night's tail).
  */
-export const MIN_SPAN_PAGES = 8;
+export const MIN_SPAN_PAGES = 20;
+
+/**
+ * Spans a pass may add by splitting: one per request slot, and this many per page it has read.
+ * Each costs at most one call more than paging its range whole (a partial last page, or one call
+ * for a range with no message: the estimate cannot tell a window reaching back past a pair's
+ * first message), so past a few thousand pages the calls stay within about 1.03x the minimum
+ * whatever the estimates.
+ */
+export const SPLIT_BUDGET = 0.03;
 
 /** What a pull needs of the pass. */
 export interface C2cPullHost {
@@ -52,6 +61,8 @@ export interface C2cPullHost {
   checkpointIfDue(): void;
   /** Request slots that nothing waits for (no pair left to hand out takes them): 0 when busy. */
   idleSlots(): number;
+  /** The pass's request slots. */
+  readonly slots: number;
 }
 
 interface Pull {
@@ -163,7 +174,8 @@ async function pageSpan(pull: Pull, spanMaxTime: number): Promise<void> {
 
 /**
  * Splits the span into as many parts as there are idle request slots (and one for itself), when
- * it has pages enough left for each part: its first part goes on here, the others start now.
+ * it has pages enough left for each part and the pass's budget of spans allows: its first part
+ * goes on here, the others start now.
  */
 function maybeSplit(pull: Pull, spanMaxTime: number, pagesRead: number): void {
   const idle = pull.host.idleSlots();
@@ -172,7 +184,9 @@ function maybeSplit(pull: Pull, spanMaxTime: number, pagesRead: number): void {
   const span = spanOf(pair, spanMaxTime);
   if (span === undefined || pair.window === null) return;
   const pagesLeft = estimatePagesLeft(pair.window, span, pagesRead);
-  const parts = Math.min(idle + 1, Math.floor(pagesLeft / MIN_SPAN_PAGES));
+  const { report, slots } = pull.host;
+  const budget = slots + Math.floor(SPLIT_BUDGET * report.pages) - report.spansSplit;
+  const parts = Math.min(idle + 1, Math.floor(pagesLeft / MIN_SPAN_PAGES), budget + 1);
   if (parts < 2) return;
   const next = splitSpan(pair, spanMaxTime, parts);
   if (next === pair || next.window === null) return;
