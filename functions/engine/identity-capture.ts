@@ -268,7 +268,7 @@ function runWork(tap: IdentityTap, pending: IdentityWork, prefetched: Prefetched
     accounts.add(account);
   };
   for (const account of pending.users) addUser(account);
-  for (const account of prefetched?.left.users ?? []) addUser(account);
+  for (const text of prefetched?.left.users ?? []) for (const account of text.split('\n')) addUser(account);
   for (const [groupId, account] of pending.members) addMember(groupId, account);
   for (const [groupId, text] of prefetched?.left.members ?? [])
     for (const account of text.split('\n')) addMember(groupId, account);

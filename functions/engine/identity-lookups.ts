@@ -37,6 +37,7 @@ export interface Prefetched {
 
 /** What the lookups while paging leave pending, at most `maxPending` of each kind (the rest dropped). */
 export interface PrefetchLeft {
+  /** Accounts, joined by `\n`, a batch a string (one string per account held 4 times the bytes). */
   users: string[];
   /** Group id → its accounts, joined by `\n`. */
   members: Map<string, string>;

@@ -65,6 +65,7 @@ export class IdentityPrefetch implements TargetObserver {
   private readonly queued = new Set<string>();
   private readonly left: PrefetchLeft = { users: [], members: new Map(), dropped: 0 };
   private leftMembers = 0;
+  private leftUsers = 0;
   private readonly lookup: LookupContext;
   private readonly limit = pLimit(PREFETCH_IN_FLIGHT);
   private readonly inFlight = new Set<Promise<void>>();
@@ -173,14 +174,17 @@ export class IdentityPrefetch implements TargetObserver {
     return true;
   }
 
-  /** Accounts whose nickname was not looked up, pending (at most `maxPending`). */
+  /** Accounts whose nickname was not looked up, pending (at most `maxPending`), as one text. */
   private leaveUsers(accounts: readonly string[]): void {
+    const kept: string[] = [];
     for (const account of accounts) {
       this.queued.delete(account);
       if (this.users.has(account)) continue;
-      if (this.left.users.length < this.ctx.options.maxPending) this.left.users.push(account);
+      if (this.leftUsers < this.ctx.options.maxPending) kept.push(account);
       else this.left.dropped++;
     }
+    this.leftUsers += kept.length;
+    if (kept.length > 0) this.left.users.push(kept.join('\n'));
   }
 
   /** A group's accounts whose name card and role were not looked up, pending (at most `maxPending`). */
