@@ -27,7 +27,9 @@ import { BUNDLING } from './archiver-function.ts';
  * and run reports named by run id and part; functions/domain/media-manifest.ts: manifest parts
  * likewise, media files by content; functions/domain/identity-capture.ts: identity rows by commit
  * version; callback rows by receiver and batch, or by Firehose's own unique names;
- * functions/domain/callback-materialize.ts: materialized callback rows by commit version). Never `state/` (rewritten every checkpoint, media queue and
+ * functions/domain/callback-materialize.ts: materialized callback rows by commit version;
+ * functions/domain/c2c-record.ts: one-to-one rows by run and part; functions/domain/history-file.ts:
+ * the hourly files by hour, index and MD5, their message identities and hour rows likewise). Never `state/` (rewritten every checkpoint, media queue and
  * ledger too) nor `rescan/` (its progress object is rewritten).
  */
 export const LOCKED_PREFIXES = [
@@ -39,6 +41,10 @@ export const LOCKED_PREFIXES = [
   'identities/',
   'callbacks/',
   'callback-rows/',
+  'c2c/',
+  'history-files/',
+  'history-file-messages/',
+  'history-file-hours/',
 ] as const;
 
 export interface ObjectLockRetentionProps {

@@ -267,6 +267,10 @@ describe('Object Lock on', () => {
       { prefix: 'archive/identities/' },
       { prefix: 'archive/callbacks/' },
       { prefix: 'archive/callback-rows/' },
+      { prefix: 'archive/c2c/' },
+      { prefix: 'archive/history-files/' },
+      { prefix: 'archive/history-file-messages/' },
+      { prefix: 'archive/history-file-hours/' },
     ]);
     const statements = policyStatements(t, 'ArchiverObjectLockRole').filter((s) =>
       actionsOf(s).some((a) => a.startsWith('s3:')),

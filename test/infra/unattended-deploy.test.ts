@@ -332,7 +332,7 @@ describe('the archive’s stateful resources and their keeping', () => {
     expect(classes(byPrefix(custom, 'archive/fingerprints/'))).toEqual(['STANDARD_IA', 'GLACIER_IR']);
   });
 
-  it('locks every create-only prefix (messages, fingerprints, media, media manifests, run reports, identity and callback rows), never state/', () => {
+  it('locks every create-only prefix (messages, fingerprints, media, media manifests, run reports, identity and callback rows, one-to-one rows, hourly files and their indexes), never state/', () => {
     const rule: Cfn = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule');
     const prefixes = (rule.Properties.EventPattern.detail.object.key as { prefix: string }[]).map(
       (k) => k.prefix,
@@ -347,6 +347,10 @@ describe('the archive’s stateful resources and their keeping', () => {
         'identities/',
         'callbacks/',
         'callback-rows/',
+        'c2c/',
+        'history-files/',
+        'history-file-messages/',
+        'history-file-hours/',
       ]
         .map((p) => `archive/${p}`)
         .sort(),
