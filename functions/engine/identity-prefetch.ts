@@ -75,6 +75,7 @@ export class IdentityPrefetch implements TargetObserver {
   private readonly cancel = new AbortController();
 
   public constructor(private readonly ctx: PrefetchContext) {
+    ctx.tap.onCrowded = () => this.handIdle();
     const signals = ctx.signal === undefined ? [this.cancel.signal] : [ctx.signal, this.cancel.signal];
     this.lookup = {
       api: ctx.tap.inner,
@@ -124,6 +125,17 @@ export class IdentityPrefetch implements TargetObserver {
       groups: this.groups,
       left: this.left,
     };
+  }
+
+  /**
+   * The groups the tap holds senders of and no paging is under way for (the rescan reads history
+   * outside paging), handed over as if their paging had ended: the tap holds at most about
+   * MAX_HELD_GROUPS groups, not every group the rescan read.
+   */
+  private handIdle(): void {
+    if (this.closed) return;
+    const idle = [...this.ctx.tap.senders.keys()].filter((groupId) => !this.open.has(groupId));
+    for (const groupId of idle.slice(0, Math.ceil(idle.length / 2))) this.groupDone(groupId);
   }
 
   /** The group's senders, taken from the tap: their cards and roles now, their nicknames in batches. */

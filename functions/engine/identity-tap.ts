@@ -23,6 +23,12 @@ import type {
 /** Group infos kept from planning, at most (a million-group app lists them all: the rest are asked again). */
 export const MAX_TAPPED_INFOS = 20_000;
 
+/**
+ * Groups whose senders the tap holds before the groups no paging is under way for are handed to
+ * the lookups (the rescan reads groups one after another: a group 1,000 groups back is done).
+ */
+export const MAX_HELD_GROUPS = 1_000;
+
 export class IdentityTap implements ChatApi {
   /**
    * Group id → the accounts that sent the messages fetched from it, first seen first, until they
@@ -34,6 +40,11 @@ export class IdentityTap implements ChatApi {
   public readonly infos = new Map<string, GroupInfo>();
   /** Calls made through the tap (the run's calls other than the capture's own). */
   public calls = 0;
+  /**
+   * Told when the tap starts holding a group's senders while it holds {@link MAX_HELD_GROUPS} or
+   * more (identity-prefetch.ts then takes the groups no paging is under way for: the rescan's).
+   */
+  public onCrowded: (() => void) | undefined;
 
   public constructor(
     /** The API itself: the capture's own calls go here, not counted as the run's other calls. */
@@ -84,6 +95,7 @@ export class IdentityTap implements ChatApi {
       if (accounts === undefined) {
         accounts = new Set();
         this.senders.set(request.groupId, accounts);
+        if (this.senders.size > MAX_HELD_GROUPS) this.onCrowded?.();
       }
       accounts.add(from);
     }

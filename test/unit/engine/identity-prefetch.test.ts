@@ -15,6 +15,9 @@ import type {
   RawMessage,
 } from '../../../functions/domain/tencent-types.ts';
 import { DEFAULT_IDENTITY_OPTIONS, type IdentityReport } from '../../../functions/engine/identity-capture.ts';
+import { IdentityCommits } from '../../../functions/engine/identity-commits.ts';
+import { IdentityPrefetch } from '../../../functions/engine/identity-prefetch.ts';
+import { IdentityTap, MAX_HELD_GROUPS } from '../../../functions/engine/identity-tap.ts';
 import { type ArchiveOptions, runArchive } from '../../../functions/engine/run-archive.ts';
 import {
   FakeChatApi,
@@ -152,5 +155,43 @@ describe('identity lookups while paging', () => {
     expect(api.calls.some((c) => c.api === 'getGroupMembers')).toBe(true);
     expect(identities.rows.members).toBe(0);
     expect(identities.pending.members).toBe(3);
+  });
+
+  it('hands over the groups read outside paging (the rescan) once the tap holds 1,000: it never holds them all', async () => {
+    const groups: Record<string, RawMessage[]> = {};
+    for (let g = 0; g < 2_500; g++) groups[`@TGS#r${g}`] = messagesFrom([`s${g}`], 1);
+    const api = new FakeChatApi({ groups });
+    const tap = new IdentityTap(api);
+    const commits = new IdentityCommits({
+      store: new MemoryStore(),
+      logger: silentLogger,
+      fence: async () => undefined,
+      sdkAppId: APP,
+      timeZone: 'UTC',
+      observedAt: NOW_SEC,
+    });
+    const options = { ...DEFAULT_IDENTITY_OPTIONS, maxCallShare: 0.5 };
+    const prefetch = new IdentityPrefetch({
+      tap,
+      logger: silentLogger,
+      sdkAppId: APP,
+      observedAt: NOW_SEC,
+      options,
+      commits,
+      mayStart: () => true,
+    });
+    let most = 0;
+    for (const groupId of Object.keys(groups)) {
+      await tap.getHistory({ groupId, reqMsgNumber: 20, withRecalledMsg: false });
+      most = Math.max(most, tap.senders.size);
+    }
+    expect(most).toBeLessThanOrEqual(MAX_HELD_GROUPS + 1);
+    const done = await prefetch.drain();
+    // Every group read is either still held by the tap or was handed to the lookups.
+    expect(done.groups.length + tap.senders.size).toBe(2_500);
+    const memberCalls = api.calls.filter((c) => c.api === 'getGroupMembers').length;
+    let leftMembers = 0;
+    for (const text of done.left.members.values()) leftMembers += text.split('\n').length;
+    expect(memberCalls + leftMembers).toBe(done.groups.length);
   });
 });
