@@ -15,39 +15,20 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CALLBACK_ROWS_FOLDER } from '../../functions/domain/callback-materialize.ts';
+import { c2cMessagesTable } from '../../functions/query/c2c-tables.ts';
+import { callbackEventsTable, callbackRowTables } from '../../functions/query/callback-tables.ts';
 import {
-  C2C_FOLDER,
-  C2C_MESSAGES_CURRENT_VIEW,
-  C2C_MESSAGES_TABLE,
-  C2C_MESSAGES_UNREADABLE_VIEW,
-  CONVERSATIONS_VIEW,
-  c2cMessagesTable,
-} from '../../functions/query/c2c-tables.ts';
-import {
-  CALLBACK_EVENTS_TABLE,
-  CALLBACK_ROW_TABLES,
-  CALLBACKS_FOLDER,
-  callbackEventsTable,
-  callbackRowTables,
-} from '../../functions/query/callback-tables.ts';
-import {
-  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW,
-  HISTORY_FILE_HOURS_TABLE,
-  HISTORY_FILE_MESSAGES_TABLE,
-  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW,
-  HISTORY_HOURS_FOLDER,
-  HISTORY_INDEX_FOLDER,
   historyFileHoursTable,
   historyFileMessagesTable,
 } from '../../functions/query/history-file-tables.ts';
 import { parseHiveType } from '../../functions/query/hive-types.ts';
-import { IDENTITY_TABLES, identityTables } from '../../functions/query/identity-tables.ts';
+import { identityTables } from '../../functions/query/identity-tables.ts';
 import { mediaTable } from '../../functions/query/media-table.ts';
 import { compiledFor, NAMED_QUERIES, savedQueryDescription } from '../../functions/query/named-queries.ts';
 import {
   type ArchiveLocationProps,
   type ArchiveTableDefinition,
+  archiveRootUrl,
   DEFAULT_DATABASE,
   DEFAULT_WORKGROUP,
   messagesTable,
@@ -56,7 +37,6 @@ import {
 } from '../../functions/query/tables.ts';
 import {
   athenaCreateViewSql,
-  MESSAGES_NAMED_VIEW,
   prestoViewOriginalText,
   VIEWS,
   type ViewSpec,
@@ -89,45 +69,41 @@ export interface ArchiveQueryProps {
 
 const MIN_CUTOFF = 10 * 1024 * 1024;
 
-/** The folder of the identity rows (`identities/<kind>/…`) under the archive prefix. */
-const IDENTITIES_PREFIX = 'identities/';
+/**
+ * The tables and views a view reads, as its declaration names them: `from`, its joins, and the
+ * tables of its own SQL.
+ */
+export function viewReads(view: ViewSpec): string[] {
+  const ownSql = typeof view.source === 'object' && view.source.kind === 'sql' ? view.source.tables : [];
+  return [view.from, ...(view.joins ?? []).map((j) => j.table), ...ownSql];
+}
 
-/** The tables and views that read identity rows. */
-const NAME_READERS: ReadonlySet<string> = new Set([
-  ...Object.values(IDENTITY_TABLES),
-  ...VIEWS.filter(
-    (v) => v === MESSAGES_NAMED_VIEW || (typeof v.source === 'object' && v.source.kind === 'scd2'),
-  ).map((v) => v.name),
-]);
-
-/** The tables and views that read the materialized callback rows (`callback-rows/…`). */
-const CALLBACK_ROW_READERS: ReadonlySet<string> = new Set([
-  ...CALLBACK_ROW_TABLES.map((t) => t.name),
-  ...VIEWS.filter(
-    (v) =>
-      typeof v.source === 'object' &&
-      v.source.kind === 'sql' &&
-      v.source.tables.some((t) => CALLBACK_ROW_TABLES.some((c) => c.name === t)),
-  ).map((v) => v.name),
-]);
-
-/** The table and views that read the one-to-one rows (`c2c/…`). */
-const C2C_READERS: ReadonlySet<string> = new Set([
-  C2C_MESSAGES_TABLE,
-  C2C_MESSAGES_CURRENT_VIEW.name,
-  C2C_MESSAGES_UNREADABLE_VIEW.name,
-  CONVERSATIONS_VIEW.name,
-  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW.name,
-  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW.name,
-]);
-
-/** The tables and views that read the hourly files' identity and hour rows (issue 26). */
-const HISTORY_FILE_READERS: ReadonlySet<string> = new Set([
-  HISTORY_FILE_MESSAGES_TABLE,
-  HISTORY_FILE_HOURS_TABLE,
-  HISTORY_FILES_MISSING_FROM_ARCHIVE_VIEW.name,
-  ARCHIVE_MISSING_FROM_HISTORY_FILES_VIEW.name,
-]);
+/**
+ * The archive folders (under the prefix) a query over `names` reads: each table's own folder, and
+ * for a view the folders of every table it reads, through the views it reads.
+ * @param folders the folder of each table
+ * @throws RangeError for a name that is neither a table nor a view
+ */
+export function foldersRead(
+  names: readonly string[],
+  folders: ReadonlyMap<string, string>,
+  views: readonly ViewSpec[] = VIEWS,
+): string[] {
+  const byName = new Map(views.map((v) => [v.name, v]));
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const folder = folders.get(name);
+    const view = byName.get(name);
+    if (folder !== undefined) found.add(folder);
+    else if (view) for (const read of viewReads(view)) visit(read);
+    else throw new RangeError(`no table or view ${name}`);
+  };
+  for (const name of names) visit(name);
+  return [...found].sort();
+}
 
 /** What running a query in the workgroup takes: start, poll, read, stop. */
 const RUN_QUERY_ACTIONS = [
@@ -152,6 +128,8 @@ export class ArchiveQuery extends Construct {
   private readonly bucket: s3.IBucket;
   private readonly prefix: string;
   private readonly resultsKey: kms.IKey | undefined;
+  /** Each table's folder under the archive prefix (`messages/`, `callbacks/`, …). */
+  private readonly tableFolders = new Map<string, string>();
 
   public constructor(scope: Construct, id: string, props: ArchiveQueryProps) {
     super(scope, id);
@@ -186,6 +164,7 @@ export class ArchiveQuery extends Construct {
       dtStart: props.dtStart,
     };
     const tables: Record<string, glue.CfnTable> = {};
+    const root = archiveRootUrl(location.bucketName, location.prefix);
     const definitions = [
       messagesTable(location),
       runsTable(location),
@@ -199,12 +178,16 @@ export class ArchiveQuery extends Construct {
     ];
     for (const definition of definitions) {
       tables[definition.name] = this.externalTable(definition, account);
+      // Each table reads one folder of the archive: what a query over it must be allowed to read.
+      if (!definition.location.startsWith(root)) {
+        throw new RangeError(`table ${definition.name} is not under the archive root ${root}`);
+      }
+      this.tableFolders.set(definition.name, definition.location.slice(root.length));
     }
     const viewContext = { database: this.databaseName, timeZone: props.timeZone };
     for (const view of VIEWS) {
       const table = this.view(view, viewContext, account);
-      const ownSql = typeof view.source === 'object' && view.source.kind === 'sql' ? view.source.tables : [];
-      for (const read of [view.from, ...(view.joins ?? []).map((j) => j.table), ...ownSql]) {
+      for (const read of viewReads(view)) {
         const source = tables[read];
         if (source) table.node.addDependency(source);
       }
@@ -347,9 +330,11 @@ export class ArchiveQuery extends Construct {
   /**
    * What a function needs to run its own queries over `tables` of the archive, and no more (for
    * people and tools, {@link grantQuery}): start, poll, read and stop queries in the workgroup; read
-   * those tables' definitions; read and list `<prefix>messages/` (and `<prefix>identities/` when a
-   * table or view of names is among them); write and read Athena's results
-   * under `results/` with the results key. The archive bucket's key is the caller's to grant.
+   * those tables' definitions; read and list the folder of each table, and of each table a view
+   * among them reads, through the views it reads ({@link foldersRead}: `callback_messages` reads
+   * `callbacks/`, `messages_with_source` `messages/` and the callback message rows); write and
+   * read Athena's results under `results/` with the results key. The archive bucket's key is the
+   * caller's to grant.
    * @throws RangeError for a table the construct does not define
    */
   public grantQueryTables(grantee: iam.IGrantable, tables: readonly string[]): void {
@@ -377,17 +362,8 @@ export class ArchiveQuery extends Construct {
         ),
       ],
     });
-    // The name views read the identity rows (issue 24): only a grant that includes them reads them.
-    const folders = [
-      'messages/',
-      ...(tables.some((t) => NAME_READERS.has(t)) ? [IDENTITIES_PREFIX] : []),
-      ...(tables.includes(CALLBACK_EVENTS_TABLE) ? [CALLBACKS_FOLDER] : []),
-      ...(tables.some((t) => CALLBACK_ROW_READERS.has(t)) ? [CALLBACK_ROWS_FOLDER] : []),
-      ...(tables.some((t) => C2C_READERS.has(t)) ? [C2C_FOLDER] : []),
-      ...(tables.some((t) => HISTORY_FILE_READERS.has(t))
-        ? [HISTORY_INDEX_FOLDER, HISTORY_HOURS_FOLDER]
-        : []),
-    ].map((folder) => `${this.prefix}${folder}*`);
+    // A view reads the folders of every table it reads, through the views it reads.
+    const folders = foldersRead(tables, this.tableFolders).map((folder) => `${this.prefix}${folder}*`);
     add({
       sid: 'QueryArchiveObjects',
       actions: ['s3:GetObject'],
@@ -427,7 +403,7 @@ export class ArchiveQuery extends Construct {
 
   /**
    * Lets `grantee` run queries in the workgroup: Athena on the workgroup, Glue reads on the
-   * database and its tables, reads of the archive's message, run and identity prefixes, and results.
+   * database and its tables, reads of every table's folder under the archive prefix, and results.
    */
   public grantQuery(grantee: iam.IGrantable): void {
     const stack = Stack.of(this);
@@ -452,14 +428,9 @@ export class ArchiveQuery extends Construct {
         glueArn('table', `${this.databaseName}/*`),
       ],
     });
-    this.bucket.grantRead(grantee, `${this.prefix}messages/*`);
-    this.bucket.grantRead(grantee, `${this.prefix}runs/*`);
-    this.bucket.grantRead(grantee, `${this.prefix}${IDENTITIES_PREFIX}*`);
-    this.bucket.grantRead(grantee, `${this.prefix}${CALLBACKS_FOLDER}*`);
-    this.bucket.grantRead(grantee, `${this.prefix}${CALLBACK_ROWS_FOLDER}*`);
-    this.bucket.grantRead(grantee, `${this.prefix}${C2C_FOLDER}*`);
-    this.bucket.grantRead(grantee, `${this.prefix}${HISTORY_INDEX_FOLDER}*`);
-    this.bucket.grantRead(grantee, `${this.prefix}${HISTORY_HOURS_FOLDER}*`);
+    for (const folder of new Set(this.tableFolders.values())) {
+      this.bucket.grantRead(grantee, `${this.prefix}${folder}*`);
+    }
     this.resultsBucket.grantReadWrite(grantee);
   }
 }

@@ -603,8 +603,11 @@ describe('ArchiveQuery: views, workgroup, saved queries', () => {
     expect(policy).toContain(':table/chat_archive/*');
     expect(policy).toContain(`${BUCKET}/${PREFIX}/messages/*`);
     expect(policy).toContain(`${BUCKET}/${PREFIX}/runs/*`);
-    // The name views read the identity rows.
-    expect(policy).toContain(`${BUCKET}/${PREFIX}/identities/*`);
+    // Every table's folder: the name views read the identity rows, the media views the manifest,
+    // the callback views the recorded events and the rows materialized from them.
+    for (const folder of ['identities/users/', 'media-manifest/', 'callbacks/', 'callback-rows/', 'c2c/']) {
+      expect(policy).toContain(`${BUCKET}/${PREFIX}/${folder}`);
+    }
   });
 
   it.each([
