@@ -7,17 +7,19 @@
  * (functions/engine/media-stage.ts) once the head has committed, as the group checkpoints do with
  * functions/engine/media-queue-writer.ts. So a reference is queued exactly when its row is committed:
  * a rolled-back checkpoint leaves neither, a committed one both, and the stage gives each reference
- * one manifest row.
+ * one manifest row. The queue lines are gzipped as they come ({@link GzipLines}, as the group
+ * path's functions/engine/media-queue-writer.ts does; issue 23): a checkpoint's references are held
+ * as a block of text and compressed bytes, never as a list of lines.
  */
 import { mediaRefsOfC2cRecord } from '../domain/c2c-media.ts';
 import { type C2cRecord, parseC2cRecordLine } from '../domain/c2c-record.ts';
 import { DEFAULT_C2C_SHARDS } from '../domain/c2c-state.ts';
 import { serializeQueueEntry } from '../domain/media-manifest.ts';
 import type { ImageSizeClass } from '../domain/media-refs.ts';
-import { gzipNdjson } from '../domain/ndjson-gzip.ts';
 import type { Logger } from '../domain/ports.ts';
 import type { ObjectStore } from '../domain/storage.ts';
 import { C2cStateStore } from './c2c-state-store.ts';
+import { GzipLines } from './media-ndjson.ts';
 
 /** What the queue needs of the media stage: its queue keys, image sizes, and the hand-over. */
 export interface C2cMediaStage {
@@ -26,15 +28,16 @@ export interface C2cMediaStage {
   enqueueStored(key: string, count: number): void;
 }
 
-/** One checkpoint's references: the queue object's key and its lines. */
+/** One checkpoint's references: the queue object's key, its lines (gzipped as they came), their count. */
 export interface C2cMediaBatch {
   readonly key: string;
-  readonly lines: readonly string[];
+  readonly lines: GzipLines;
+  readonly count: number;
 }
 
 export class C2cMediaQueue {
-  /** Queue lines of the rows buffered since the last snapshot. */
-  private lines: string[] = [];
+  /** Queue lines of the rows buffered since the last snapshot, gzipped as they come. */
+  private lines = new GzipLines();
   /** References queued so far (the report's `c2c.mediaReferences`). */
   public queued = 0;
 
@@ -67,18 +70,19 @@ export class C2cMediaQueue {
 
   /** The snapshot's batch (synchronous, with the rows): undefined when it holds no reference. */
   public detach(): C2cMediaBatch | undefined {
-    if (this.lines.length === 0) return undefined;
-    const batch = { key: this.stage.nextQueueKey(), lines: this.lines };
-    this.lines = [];
+    if (this.lines.count === 0) return undefined;
+    const batch = { key: this.stage.nextQueueKey(), lines: this.lines, count: this.lines.count };
+    this.lines = new GzipLines();
     return batch;
   }
 
   /**
    * Write the batch's queue object, create-only, behind the fence (after the intent that names it).
+   * Ending the lines twice gives the same body (GzipLines.end), so a second call writes the same object.
    * @returns its size in bytes
    */
   public async write(batch: C2cMediaBatch, fence: () => Promise<void>): Promise<number> {
-    const body = await gzipNdjson(batch.lines);
+    const body = await batch.lines.end();
     await fence();
     await this.store.put(batch.key, body, {
       ifNoneMatch: '*',
@@ -90,7 +94,7 @@ export class C2cMediaQueue {
 
   /** The checkpoint that wrote the batch committed: its media may be copied now. */
   public committed(batch: C2cMediaBatch): void {
-    this.stage.enqueueStored(batch.key, batch.lines.length);
+    this.stage.enqueueStored(batch.key, batch.count);
   }
 }
 

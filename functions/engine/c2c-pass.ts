@@ -532,7 +532,7 @@ class C2cPass {
     for (const s of snapshot.shards) s.shard.committedVersion = s.version;
     if (media) {
       this.media?.committed(media);
-      report.mediaReferences += media.lines.length;
+      report.mediaReferences += media.count;
     }
     report.checkpoints++;
     report.stateBytesWritten += snapshot.shards.reduce((n, s) => n + s.body.byteLength, 0);
