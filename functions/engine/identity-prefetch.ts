@@ -62,6 +62,7 @@ export class IdentityPrefetch implements TargetObserver {
   private readonly groups: string[] = [];
   /** Accounts waiting for a full `portrait_get` batch. */
   private waitingUsers: string[] = [];
+  /** Accounts waiting, being looked up, or left pending (or dropped): each is handled once a run. */
   private readonly queued = new Set<string>();
   private readonly left: PrefetchLeft = { users: [], members: new Map(), dropped: 0 };
   private leftMembers = 0;
@@ -143,9 +144,13 @@ export class IdentityPrefetch implements TargetObserver {
     if (this.closed) return;
     const senders = this.ctx.tap.take(groupId);
     if (senders === undefined) return;
-    const done = this.members.get(groupId);
-    if (done === undefined && !this.ctx.tap.infos.has(groupId)) this.groups.push(groupId);
-    const fresh = [...senders].filter((account) => !done?.includes(`\n${account}\n`));
+    const doneText = this.members.get(groupId);
+    const leftText = this.left.members.get(groupId);
+    if (doneText === undefined && leftText === undefined && !this.ctx.tap.infos.has(groupId))
+      this.groups.push(groupId);
+    // A group handed over again (the rescan read it after its paging): not what was looked up or left.
+    const seen = new Set([...(doneText?.split('\n') ?? []), ...(leftText?.split('\n') ?? [])]);
+    const fresh = [...senders].filter((account) => !seen.has(account));
     // Nicknames before name cards, as after paging (functions/domain/identity-capture.ts planLookups):
     // when the budget binds, a nickname call names up to 100 accounts everywhere.
     for (const account of fresh) {
@@ -179,18 +184,20 @@ export class IdentityPrefetch implements TargetObserver {
 
   private async lookUpUsers(accounts: string[]): Promise<boolean> {
     const rows = await lookUpUsers(this.lookup, accounts);
-    for (const account of accounts) this.queued.delete(account);
     if (rows === undefined) return false;
-    for (const account of accounts) this.users.add(account);
+    for (const account of accounts) {
+      this.queued.delete(account);
+      this.users.add(account);
+    }
     await this.ctx.commits.add('users', rows);
     return true;
   }
 
-  /** Accounts whose nickname was not looked up, pending (at most `maxPending`), as one text. */
+  /** Accounts whose nickname was not looked up, pending once each (at most `maxPending`), as one text. */
   private leaveUsers(accounts: readonly string[]): void {
     const kept: string[] = [];
+    // They stay in `queued`: not queued again this run, so each is left once.
     for (const account of accounts) {
-      this.queued.delete(account);
       if (this.users.has(account)) continue;
       if (this.leftUsers < this.ctx.options.maxPending) kept.push(account);
       else this.left.dropped++;

@@ -194,4 +194,46 @@ describe('identity lookups while paging', () => {
     for (const text of done.left.members.values()) leftMembers += text.split('\n').length;
     expect(memberCalls + leftMembers).toBe(done.groups.length);
   });
+
+  it('leaves each refused account and pair pending once, though its group is handed over twice', async () => {
+    const groups: Record<string, RawMessage[]> = {};
+    for (let g = 0; g < 40; g++) groups[`@TGS#d${g}`] = messagesFrom([`s${g}`, `s${g + 1}`], 2);
+    const api = new FakeChatApi({ groups });
+    const tap = new IdentityTap(api);
+    const commits = new IdentityCommits({
+      store: new MemoryStore(),
+      logger: silentLogger,
+      fence: async () => undefined,
+      sdkAppId: APP,
+      timeZone: 'UTC',
+      observedAt: NOW_SEC,
+    });
+    // No budget: every lookup is refused, its items left pending.
+    const options = { ...DEFAULT_IDENTITY_OPTIONS, maxCallShare: 0, minCalls: 0 };
+    const prefetch = new IdentityPrefetch({
+      tap,
+      logger: silentLogger,
+      sdkAppId: APP,
+      observedAt: NOW_SEC,
+      options,
+      commits,
+      mayStart: () => true,
+    });
+    for (let round = 0; round < 2; round++) {
+      for (const groupId of Object.keys(groups)) {
+        const ref = { groupId, topicId: null, generation: 0 };
+        prefetch.added(ref);
+        await tap.getHistory({ groupId, reqMsgNumber: 20, withRecalledMsg: false });
+        prefetch.finished(ref);
+      }
+    }
+    const done = await prefetch.drain();
+    const users = done.left.users.flatMap((text) => text.split('\n'));
+    expect(users.sort()).toEqual(Array.from({ length: 41 }, (_, i) => `s${i}`).sort());
+    const pairs = [...done.left.members].flatMap(([g, text]) => text.split('\n').map((a) => `${g}/${a}`));
+    expect(pairs).toHaveLength(80);
+    expect(new Set(pairs).size).toBe(80);
+    expect(done.left.dropped).toBe(0);
+    expect(done.groups).toHaveLength(40);
+  });
 });
