@@ -5,13 +5,12 @@
  * SIGKILLed at named points before a c2c object or a write of the pass's state
  * (functions/adapters/pause-at.ts), then rerun, leave every message exactly once.
  */
-import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { type C2cRecord, conversationOf, parseC2cRecordLine } from '../../functions/domain/c2c-record.ts';
-import { c2cHeadKey, parseC2cHead } from '../../functions/domain/c2c-state.ts';
+import { type C2cRecord, conversationOf } from '../../functions/domain/c2c-record.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
-import { runKilledAt, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
+import { c2cRows, readC2cHead, rerunUntilDone, startC2cProcessArchive } from '../helpers/c2c.ts';
+import { runKilledAt, useProcessCleanups } from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();
 
@@ -26,59 +25,34 @@ const PAIRS = [
   [DAVE, ERIN],
 ] as const;
 
-async function start(prefix: string) {
-  return startProcessArchive(cleanups, {
+function start(prefix: string) {
+  return startC2cProcessArchive(cleanups, {
     tempPrefix: prefix,
-    simulator: {
-      seed: 26,
-      latencyMs: 2,
-      retentionDays: 30,
-      media: false,
-      dataset: { groups: 2, activeFraction: 1, messagesPerActiveGroup: [5, 10], historyDays: 2 },
-      c2c: {
-        generated: 0,
-        conversations: [
-          { accounts: [ALICE, BOB], messages: 400 },
-          { accounts: [ALICE, CAROL], messages: 60 },
-          { accounts: [DAVE, ERIN], messages: 150 },
-          { accounts: [BOB, CAROL], messages: 0 },
-        ],
-      },
+    seed: 26,
+    dataset: { groups: 2, activeFraction: 1, messagesPerActiveGroup: [5, 10], historyDays: 2 },
+    c2c: {
+      conversations: [
+        { accounts: [ALICE, BOB], messages: 400 },
+        { accounts: [ALICE, CAROL], messages: 60 },
+        { accounts: [DAVE, ERIN], messages: 150 },
+        { accounts: [BOB, CAROL], messages: 0 },
+      ],
     },
     // Both orders of a pair and every pair among the accounts: each conversation read once.
     app: {
-      c2c: {
-        pairs: [
-          [BOB, ALICE],
-          [ALICE, BOB],
-          [ERIN, DAVE],
-        ],
-        accounts: [ALICE, BOB, CAROL],
-      },
+      pairs: [
+        [BOB, ALICE],
+        [ALICE, BOB],
+        [ERIN, DAVE],
+      ],
+      accounts: [ALICE, BOB, CAROL],
     },
-    archive: { flushMegabytes: 0.02 },
-    run: { checkpointSeconds: 0.3, leaseSeconds: 30 },
-    media: { enabled: false },
   });
-}
-
-async function archivedRows(store: LocalFolderStore): Promise<C2cRecord[]> {
-  const rows: C2cRecord[] = [];
-  for await (const key of store.list('c2c/')) {
-    if (!key.endsWith('.ndjson.gz')) continue;
-    const object = await store.get(key);
-    for (const line of gunzipSync(object?.body as Uint8Array)
-      .toString('utf8')
-      .split('\n')) {
-      if (line !== '') rows.push(parseC2cRecordLine(line));
-    }
-  }
-  return rows;
 }
 
 /** Every message once: the archive's identities are exactly what each pair's both sides see now. */
 async function expectExactlyOnce(sim: Simulator, store: LocalFolderStore): Promise<C2cRecord[]> {
-  const rows = await archivedRows(store);
+  const rows = await c2cRows(store);
   const ids = rows.map((r) => `${r.conversation} ${r.msg_key}`);
   expect(ids.length).toBe(new Set(ids).size);
   const expected: string[] = [];
@@ -121,20 +95,12 @@ describe('one-to-one history through the CLI', () => {
       expect(killed.result.signal).toBe('SIGKILL');
       if (point.startsWith('c2c/')) {
         // Killed mid-checkpoint: its intent names objects it did not all write.
-        const left = await t.store.get(c2cHeadKey(t.sdkAppId));
-        expect(parseC2cHead(new TextDecoder().decode(left?.body), t.sdkAppId).pending).not.toBeNull();
+        expect((await readC2cHead(t)).pending).not.toBeNull();
       }
       // The killed run left an intent (or a committed cursor); new messages arrive meanwhile.
       t.sim.c2c.append(DAVE, ERIN, 12);
-      let code: number | null = null;
-      for (let attempt = 0; attempt < 4 && code !== 0; attempt++) {
-        const rerun = await t.spawnArchive({ timeoutMs: 120_000 }).done;
-        code = rerun.code;
-        expect([0, 3], rerun.stderr).toContain(code);
-      }
-      expect(code).toBe(0);
-      const stored = await t.store.get(c2cHeadKey(t.sdkAppId));
-      const head = parseC2cHead(new TextDecoder().decode(stored?.body), t.sdkAppId);
+      await rerunUntilDone(t);
+      const head = await readC2cHead(t);
       expect(head.pending).toBeNull();
       await expectExactlyOnce(t.sim, t.store);
     },

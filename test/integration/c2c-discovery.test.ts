@@ -15,13 +15,9 @@ import type { RoamRequest } from '../../functions/domain/tencent-types.ts';
 import type { C2cReport } from '../../functions/engine/c2c-report.ts';
 import { runArchive } from '../../functions/engine/run-archive.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
+import { startC2cSimulator } from '../helpers/c2c.ts';
 import { startTestReceiver, type TestReceiver } from '../helpers/callbacks.ts';
-import {
-  ENGINE_CLIENT_RATES,
-  silentLogger,
-  startEngineSimulator,
-  testRunOptions,
-} from '../helpers/engine.ts';
+import { ENGINE_CLIENT_RATES, silentLogger, testRunOptions } from '../helpers/engine.ts';
 import { MemoryStore } from '../helpers/engine-fakes.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
@@ -36,13 +32,9 @@ let receiver: TestReceiver;
 const store = new MemoryStore();
 beforeAll(async () => {
   receiver = await startTestReceiver({ store, sdkAppId: 1400000000, token: TOKEN });
-  sim = await startEngineSimulator({
+  sim = await startC2cSimulator({
     seed: 262,
-    media: false,
-    retentionDays: 30,
-    dataset: { groups: 1, activeFraction: 1, messagesPerActiveGroup: [3, 5], historyDays: 1 },
     c2c: {
-      generated: 0,
       recalledFraction: 0,
       conversations: [
         { accounts: [ALICE, BOB], messages: 20 },

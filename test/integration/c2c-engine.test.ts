@@ -14,12 +14,8 @@ import type { RoamRequest } from '../../functions/domain/tencent-types.ts';
 import type { C2cReport } from '../../functions/engine/c2c-report.ts';
 import { runArchive } from '../../functions/engine/run-archive.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
-import {
-  ENGINE_CLIENT_RATES,
-  silentLogger,
-  startEngineSimulator,
-  testRunOptions,
-} from '../helpers/engine.ts';
+import { startC2cSimulator } from '../helpers/c2c.ts';
+import { ENGINE_CLIENT_RATES, silentLogger, testRunOptions } from '../helpers/engine.ts';
 import { MemoryStore } from '../helpers/engine-fakes.ts';
 import { clientFor } from '../helpers/tencent.ts';
 
@@ -29,13 +25,9 @@ const CAROL = 'carol.c2c';
 
 let sim: Simulator;
 beforeAll(async () => {
-  sim = await startEngineSimulator({
+  sim = await startC2cSimulator({
     seed: 261,
-    media: false,
-    retentionDays: 30,
-    dataset: { groups: 1, activeFraction: 1, messagesPerActiveGroup: [3, 5], historyDays: 1 },
     c2c: {
-      generated: 0,
       recalledFraction: 0,
       conversations: [
         { accounts: [ALICE, BOB], messages: 500 },

@@ -12,23 +12,15 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { runExportCommand } from '../../functions/cli/export-command.ts';
 import { configPairs } from '../../functions/domain/c2c-pairs.ts';
 import { identityRowsKey } from '../../functions/domain/identity-capture.ts';
 import type { UserNameRow } from '../../functions/domain/identity-rows.ts';
 import type { RoamMessage } from '../../functions/domain/tencent-types.ts';
-import { runArchive } from '../../functions/engine/run-archive.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
-import {
-  ENGINE_CLIENT_RATES,
-  silentLogger,
-  startEngineSimulator,
-  testRunOptions,
-} from '../helpers/engine.ts';
+import { c2cEngine, startC2cSimulator } from '../helpers/c2c.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { clientFor } from '../helpers/tencent.ts';
 
 const ALICE = 'alice.c2c';
 const BOB = 'bob\u202e"<b>,x';
@@ -41,13 +33,9 @@ let served: RoamMessage[] = [];
 let renameAt = 0;
 
 beforeAll(async () => {
-  sim = await startEngineSimulator({
+  sim = await startC2cSimulator({
     seed: 2606,
-    media: false,
-    retentionDays: 30,
-    dataset: { groups: 1, activeFraction: 1, messagesPerActiveGroup: [3, 5], historyDays: 1 },
     c2c: {
-      generated: 0,
       recalledFraction: 0.05,
       conversations: [
         { accounts: [BOB, ALICE], messages: 80 },
@@ -58,30 +46,25 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'c2c-export-'));
   archive = join(dir, 'archive');
   const store = new LocalFolderStore(archive);
-  const { client, app } = clientFor(sim, { clock: systemClock, rateLimits: ENGINE_CLIENT_RATES });
-  const report = await runArchive(
-    { api: client, roam: client, store, clock: systemClock, logger: silentLogger },
-    {
-      ...testRunOptions(app.sdkAppId),
-      retentionDays: 30,
-      timeZone: 'UTC',
-      c2c: {
-        pairs: configPairs({
-          pairs: [
-            [BOB, ALICE],
-            [ALICE, CAROL],
-          ],
-        }),
-        concurrency: 2,
-      },
+  const engine = c2cEngine(sim, store);
+  const report = await engine.run({
+    timeZone: 'UTC',
+    c2c: {
+      pairs: configPairs({
+        pairs: [
+          [BOB, ALICE],
+          [ALICE, CAROL],
+        ],
+      }),
+      concurrency: 2,
     },
-  );
+  });
   expect(report.done).toBe(true);
   served = sim.c2c.visible(ALICE, BOB);
   // Alice is "Alice" from the start, "Alice Chen" from the middle message's time on.
   renameAt = (served[Math.floor(served.length / 2)] as RoamMessage).MsgTimeStamp;
   const user = (nick: string, observedAt: number): UserNameRow => ({
-    sdk_app_id: app.sdkAppId,
+    sdk_app_id: engine.sdkAppId,
     account: ALICE,
     nick,
     image: '',
@@ -91,7 +74,7 @@ beforeAll(async () => {
   });
   const rows = [user('Alice', (served[0] as RoamMessage).MsgTimeStamp - 10), user('Alice Chen', renameAt)];
   await store.put(
-    identityRowsKey('users', app.sdkAppId, '2026-01-01', 1),
+    identityRowsKey('users', engine.sdkAppId, '2026-01-01', 1),
     gzipSync(`${rows.map((r) => JSON.stringify(r)).join('\n')}\n`),
   );
 }, 120_000);

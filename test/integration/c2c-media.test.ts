@@ -19,6 +19,7 @@ import { conversationOf, parseC2cRecordLine, toC2cRecord } from '../../functions
 import { c2cHeadKey, parseC2cHead } from '../../functions/domain/c2c-state.ts';
 import { type MediaManifestRow, mediaQueuePrefix } from '../../functions/domain/media-manifest.ts';
 import type { MediaRef } from '../../functions/domain/media-refs.ts';
+import { rerunUntilDone } from '../helpers/c2c.ts';
 import { captureExportIo } from '../helpers/export.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { expectedMediaRefs, mediaProblems, readManifest } from '../helpers/media.ts';
@@ -101,16 +102,6 @@ async function expectRowsOnce(t: ProcessArchive): Promise<void> {
   );
 }
 
-async function runUntilDone(t: ProcessArchive): Promise<void> {
-  let code: number | null = null;
-  for (let attempt = 0; attempt < 4 && code !== 0; attempt++) {
-    const rerun = await t.spawnArchive({ timeoutMs: 120_000 }).done;
-    code = rerun.code;
-    expect([0, 3], rerun.stderr).toContain(code);
-  }
-  expect(code).toBe(0);
-}
-
 describe('one-to-one media through the CLI', () => {
   it('copies each reference once beside the groups’, adds none on a second run, and the transcript shows them', async () => {
     // Prepare
@@ -187,7 +178,7 @@ describe('one-to-one media through the CLI', () => {
         expect(queued).toHaveLength(1);
         expect(await t.store.get(queued[0] as string)).toBeDefined();
       }
-      await runUntilDone(t);
+      await rerunUntilDone(t);
       // Assess
       await expectRowsOnce(t);
       await expectMediaOnce(t);

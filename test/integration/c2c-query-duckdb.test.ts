@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
@@ -16,21 +16,13 @@ import { configPairs } from '../../functions/domain/c2c-pairs.ts';
 import {
   type C2cRecord,
   conversationOf,
-  parseC2cRecordLine,
   serializeC2cRecord,
   toQuarantinedC2cRecord,
 } from '../../functions/domain/c2c-record.ts';
-import { runArchive } from '../../functions/engine/run-archive.ts';
 import type { QueryRunner } from '../../functions/query/port.ts';
 import { collectRows } from '../../functions/query/result.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
-import {
-  ENGINE_CLIENT_RATES,
-  silentLogger,
-  startEngineSimulator,
-  testRunOptions,
-} from '../helpers/engine.ts';
-import { clientFor } from '../helpers/tencent.ts';
+import { c2cEngine, c2cRowsWithKeys, startC2cSimulator } from '../helpers/c2c.ts';
 
 const ALICE = 'alice.c2c';
 const BOB = 'bob]"c2c,\'x';
@@ -43,26 +35,10 @@ let archived: C2cRecord[] = [];
 let revised: C2cRecord;
 let unreadable: C2cRecord;
 
-async function rowsOf(store: LocalFolderStore): Promise<{ key: string; row: C2cRecord }[]> {
-  const out: { key: string; row: C2cRecord }[] = [];
-  for await (const key of store.list('c2c/')) {
-    if (!key.endsWith('.ndjson.gz')) continue;
-    const body = (await store.get(key))?.body as Uint8Array;
-    for (const line of gunzipSync(body).toString('utf8').split('\n')) {
-      if (line !== '') out.push({ key, row: parseC2cRecordLine(line) });
-    }
-  }
-  return out;
-}
-
 beforeAll(async () => {
-  sim = await startEngineSimulator({
+  sim = await startC2cSimulator({
     seed: 2605,
-    media: false,
-    retentionDays: 30,
-    dataset: { groups: 1, activeFraction: 1, messagesPerActiveGroup: [3, 5], historyDays: 1 },
     c2c: {
-      generated: 0,
       recalledFraction: 0,
       conversations: [
         { accounts: [ALICE, BOB], messages: 120 },
@@ -72,26 +48,20 @@ beforeAll(async () => {
   });
   dir = await mkdtemp(join(tmpdir(), 'c2c-duckdb-'));
   const store = new LocalFolderStore(dir);
-  const { client, app } = clientFor(sim, { clock: systemClock, rateLimits: ENGINE_CLIENT_RATES });
-  const report = await runArchive(
-    { api: client, roam: client, store, clock: systemClock, logger: silentLogger },
-    {
-      ...testRunOptions(app.sdkAppId),
-      retentionDays: 30,
-      timeZone: 'Asia/Shanghai',
-      c2c: {
-        pairs: configPairs({
-          pairs: [
-            [BOB, ALICE],
-            [ALICE, CAROL],
-          ],
-        }),
-        concurrency: 2,
-      },
+  const report = await c2cEngine(sim, store).run({
+    timeZone: 'Asia/Shanghai',
+    c2c: {
+      pairs: configPairs({
+        pairs: [
+          [BOB, ALICE],
+          [ALICE, CAROL],
+        ],
+      }),
+      concurrency: 2,
     },
-  );
+  });
   expect(report.done).toBe(true);
-  const stored = await rowsOf(store);
+  const stored = await c2cRowsWithKeys(store);
   archived = stored.map((s) => s.row);
   // A recall seen after the pull, as the rescan appends it: revision 1 in the message's own dt.
   const first = stored.find(

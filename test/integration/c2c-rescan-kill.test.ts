@@ -4,12 +4,15 @@
  * window are then recalled, and the next run is SIGKILLed at a named point (functions/adapters/pause-at.ts)
  * before its revision rows or its state are written; rerun: each recall is one revision row.
  */
-import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import type { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { type C2cRecord, parseC2cRecordLine } from '../../functions/domain/c2c-record.ts';
-import { c2cHeadKey, parseC2cHead } from '../../functions/domain/c2c-state.ts';
-import { runKilledAt, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
+import {
+  c2cRows,
+  inRescanWindow,
+  readC2cHead,
+  rerunUntilDone,
+  startTwoPairRescanArchive,
+} from '../helpers/c2c.ts';
+import { runKilledAt, useProcessCleanups } from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();
 
@@ -17,54 +20,16 @@ const ALICE = 'alice.rk';
 const BOB = 'bob.rk';
 const DAVE = 'dave.rk';
 const ERIN = 'erin.rk';
-const DAY = 86_400;
 
-async function start() {
-  return startProcessArchive(cleanups, {
+function start() {
+  return startTwoPairRescanArchive(cleanups, {
     tempPrefix: 'c2c-rescan-kill-',
-    simulator: {
-      seed: 2627,
-      latencyMs: 2,
-      retentionDays: 30,
-      media: false,
-      dataset: { groups: 1, activeFraction: 1, messagesPerActiveGroup: [3, 5], historyDays: 1 },
-      c2c: {
-        generated: 0,
-        recalledFraction: 0,
-        spanDays: 5,
-        conversations: [
-          { accounts: [ALICE, BOB], messages: 300 },
-          { accounts: [DAVE, ERIN], messages: 120 },
-        ],
-      },
-    },
-    app: {
-      c2c: {
-        pairs: [
-          [ALICE, BOB],
-          [DAVE, ERIN],
-        ],
-        maxConcurrency: 1,
-      },
-    },
-    archive: { flushMegabytes: 0.02 },
-    run: { checkpointSeconds: 0.3, leaseSeconds: 30 },
-    media: { enabled: false },
+    seed: 2627,
+    pairs: [
+      [ALICE, BOB],
+      [DAVE, ERIN],
+    ],
   });
-}
-
-async function archivedRows(store: LocalFolderStore): Promise<C2cRecord[]> {
-  const rows: C2cRecord[] = [];
-  for await (const key of store.list('c2c/')) {
-    if (!key.endsWith('.ndjson.gz')) continue;
-    const object = await store.get(key);
-    for (const line of gunzipSync(object?.body as Uint8Array)
-      .toString('utf8')
-      .split('\n')) {
-      if (line !== '') rows.push(parseC2cRecordLine(line));
-    }
-  }
-  return rows;
 }
 
 describe('the one-to-one rescan under kills', () => {
@@ -74,7 +39,7 @@ describe('the one-to-one rescan under kills', () => {
       const t = await start();
       const first = await t.spawnArchive({ timeoutMs: 120_000 }).done;
       expect(first.code, first.stderr).toBe(0);
-      const archived = await archivedRows(t.store);
+      const archived = await c2cRows(t.store);
       expect(archived.length).toBe(420);
 
       // Recall messages of both pairs well inside the window (3 days back, minus margins).
@@ -84,9 +49,7 @@ describe('the one-to-one rescan under kills', () => {
         [ALICE, BOB],
         [DAVE, ERIN],
       ] as const) {
-        const inWindow = t.sim.c2c
-          .visible(a, b)
-          .filter((m) => m.MsgTimeStamp > nowSec - 3 * DAY + 3_600 && m.MsgTimeStamp < nowSec - 600);
+        const inWindow = inRescanWindow(t.sim, [a, b], nowSec);
         expect(inWindow.length).toBeGreaterThan(3);
         for (const m of [inWindow[0], inWindow[Math.floor(inWindow.length / 2)], inWindow.at(-1)]) {
           const key = m?.MsgKey as string;
@@ -99,25 +62,13 @@ describe('the one-to-one rescan under kills', () => {
       expect(killed.paused).toBe(true);
       expect(killed.result.signal).toBe('SIGKILL');
       // Killed mid-checkpoint: its intent names the revision rows and shards it did not all write.
-      const left = parseC2cHead(
-        new TextDecoder().decode((await t.store.get(c2cHeadKey(t.sdkAppId)))?.body),
-        t.sdkAppId,
-      );
+      const left = await readC2cHead(t);
       expect(left.pending?.objects.some((k) => k.startsWith('c2c/'))).toBe(true);
-      let code: number | null = null;
-      for (let attempt = 0; attempt < 4 && code !== 0; attempt++) {
-        const rerun = await t.spawnArchive({ timeoutMs: 120_000 }).done;
-        code = rerun.code;
-        expect([0, 3], rerun.stderr).toContain(code);
-      }
-      expect(code).toBe(0);
-      const head = parseC2cHead(
-        new TextDecoder().decode((await t.store.get(c2cHeadKey(t.sdkAppId)))?.body),
-        t.sdkAppId,
-      );
+      await rerunUntilDone(t);
+      const head = await readC2cHead(t);
       expect(head.pending).toBeNull();
 
-      const rows = await archivedRows(t.store);
+      const rows = await c2cRows(t.store);
       const revisions = rows.filter((r) => r.revision > 0);
       expect(revisions.map((r) => r.msg_key).sort()).toEqual([...recalled].sort());
       for (const r of revisions)
@@ -127,7 +78,7 @@ describe('the one-to-one rescan under kills', () => {
       // The prints committed with the rows: a further run finds nothing new.
       const again = await t.spawnArchive({ timeoutMs: 120_000 }).done;
       expect(again.code, again.stderr).toBe(0);
-      expect((await archivedRows(t.store)).length).toBe(rows.length);
+      expect((await c2cRows(t.store)).length).toBe(rows.length);
     },
     360_000,
   );

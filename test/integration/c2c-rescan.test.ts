@@ -8,24 +8,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { systemClock } from '../../functions/adapters/system-clock.ts';
 import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
-import { configPairs } from '../../functions/domain/c2c-pairs.ts';
-import { type C2cRecord, parseC2cRecordLine } from '../../functions/domain/c2c-record.ts';
-import { type C2cReport, formatC2cLine } from '../../functions/engine/c2c-report.ts';
-import { runArchive } from '../../functions/engine/run-archive.ts';
+import type { C2cRecord } from '../../functions/domain/c2c-record.ts';
+import { formatC2cLine } from '../../functions/engine/c2c-report.ts';
 import { collectRows } from '../../functions/query/result.ts';
 import type { Simulator } from '../../functions/simulator/index.ts';
-import {
-  ENGINE_CLIENT_RATES,
-  silentLogger,
-  startEngineSimulator,
-  testRunOptions,
-} from '../helpers/engine.ts';
-import { clientFor } from '../helpers/tencent.ts';
+import { c2cRescanRuns, c2cRows, startC2cSimulator } from '../helpers/c2c.ts';
 
 const ALICE = 'alice.rescan';
 const BOB = 'bob.rescan';
@@ -34,30 +25,10 @@ const DAY = 86_400;
 let sim: Simulator;
 let dir = '';
 
-async function rowsOf(store: LocalFolderStore): Promise<C2cRecord[]> {
-  const out: C2cRecord[] = [];
-  for await (const key of store.list('c2c/')) {
-    if (!key.endsWith('.ndjson.gz')) continue;
-    const body = (await store.get(key))?.body as Uint8Array;
-    for (const line of gunzipSync(body).toString('utf8').split('\n')) {
-      if (line !== '') out.push(parseC2cRecordLine(line));
-    }
-  }
-  return out;
-}
-
 beforeAll(async () => {
-  sim = await startEngineSimulator({
+  sim = await startC2cSimulator({
     seed: 2626,
-    media: false,
-    retentionDays: 30,
-    dataset: { groups: 1, activeFraction: 1, messagesPerActiveGroup: [3, 5], historyDays: 1 },
-    c2c: {
-      generated: 0,
-      recalledFraction: 0,
-      spanDays: 5,
-      conversations: [{ accounts: [ALICE, BOB], messages: 150 }],
-    },
+    c2c: { recalledFraction: 0, spanDays: 5, conversations: [{ accounts: [ALICE, BOB], messages: 150 }] },
   });
   dir = await mkdtemp(join(tmpdir(), 'c2c-rescan-'));
 }, 120_000);
@@ -70,25 +41,11 @@ afterAll(async () => {
 describe('the one-to-one rescan', () => {
   it('turns a recall inside rescan.days into one revision row, read recalled by c2c_messages_current', async () => {
     const store = new LocalFolderStore(dir);
-    const { client, app } = clientFor(sim, { clock: systemClock, rateLimits: ENGINE_CLIENT_RATES });
-    const run = async (observedAtSec: number) => {
-      const report = await runArchive(
-        { api: client, roam: client, store, clock: systemClock, logger: silentLogger },
-        {
-          ...testRunOptions(app.sdkAppId),
-          observedAtSec,
-          retentionDays: 30,
-          timeZone: 'Asia/Shanghai',
-          c2c: { pairs: configPairs({ pairs: [[BOB, ALICE]] }), concurrency: 1, rescanDays: 3 },
-        },
-      );
-      expect(report.done).toBe(true);
-      return (report as { c2c?: C2cReport }).c2c as C2cReport;
-    };
+    const run = c2cRescanRuns(sim, store, [BOB, ALICE]);
     const nowSec = Math.floor(Date.now() / 1000);
     const first = await run(nowSec);
     expect(first.revisions).toBe(0);
-    const archived = await rowsOf(store);
+    const archived = await c2cRows(store);
     expect(archived.length).toBe(150);
     const inWindow = archived.filter((r) => r.msg_time > nowSec - 3 * DAY + 600 && r.msg_time < nowSec - 600);
     const older = archived.filter((r) => r.msg_time < nowSec - 3 * DAY - 600);
@@ -102,7 +59,7 @@ describe('the one-to-one rescan', () => {
     expect(second).toMatchObject({ messages: 0, revisions: 1, pairsRescanned: 1, rescanLeft: 0 });
     expect(formatC2cLine(second)).toMatch(/; rescan: 1 pairs, \d+ pages, 1 revisions, 0 pairs left$/);
     expect(formatC2cLine(first)).not.toContain('rescan');
-    const revisions = (await rowsOf(store)).filter((r) => r.revision > 0);
+    const revisions = (await c2cRows(store)).filter((r) => r.revision > 0);
     expect(revisions).toHaveLength(1);
     expect(revisions[0]).toMatchObject({
       msg_key: target.msg_key,
@@ -117,7 +74,7 @@ describe('the one-to-one rescan', () => {
 
     const third = await run(nowSec + 120);
     expect(third).toMatchObject({ messages: 0, revisions: 0 });
-    expect((await rowsOf(store)).filter((r) => r.revision > 0)).toHaveLength(1);
+    expect((await c2cRows(store)).filter((r) => r.revision > 0)).toHaveLength(1);
 
     const db = await openArchiveRunner({
       archive: dir,

@@ -8,15 +8,10 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
 import { historyFileMessages } from '../../functions/domain/history-file.ts';
+import { listKeys } from '../helpers/c2c.ts';
 import { runKilledAt, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();
-
-async function list(store: LocalFolderStore, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const key of store.list(prefix)) out.push(key);
-  return out.sort();
-}
 
 async function lines(store: LocalFolderStore, key: string): Promise<string[]> {
   const body = (await store.get(key))?.body as Uint8Array;
@@ -55,16 +50,16 @@ describe('the group hourly files, killed', () => {
     });
     expect(killed.paused).toBe(true);
     expect(killed.result.signal).toBe('SIGKILL');
-    const keptBefore = await list(t.store, 'history-files/');
+    const keptBefore = await listKeys(t.store, 'history-files/');
     expect(keptBefore.length).toBe(1);
-    expect(await list(t.store, 'history-file-messages/')).toEqual([]);
+    expect(await listKeys(t.store, 'history-file-messages/')).toEqual([]);
     const rerun = await t.spawnArchive({ timeoutMs: 180_000 }).done;
 
     // Assess
     expect(rerun.code, rerun.stderr).toBe(0);
-    const kept = await list(t.store, 'history-files/');
+    const kept = await listKeys(t.store, 'history-files/');
     expect(kept).toEqual(expect.arrayContaining(keptBefore));
-    const indexes = await list(t.store, 'history-file-messages/');
+    const indexes = await listKeys(t.store, 'history-file-messages/');
     const name = (k: string) =>
       k.replace(/^.*\/chat=group\/hour=(\d+)\/(\d+-[0-9a-f]+)\.json\.gz$/, 'group-$1-$2');
     const indexName = (k: string) => k.replace(/^.*\//, '').replace(/\.ndjson\.gz$/, '');
@@ -82,7 +77,7 @@ describe('the group hourly files, killed', () => {
       ).toEqual(raw.messages.map((m) => `${m.GroupId} ${m.MsgSeq}`));
       expect(new Set(rows.map((r) => r.file_key))).toEqual(new Set([key]));
     }
-    const hourRows = await list(t.store, 'history-file-hours/');
+    const hourRows = await listKeys(t.store, 'history-file-hours/');
     const hours = hourRows.map((k) => k.replace(/^.*\/group-(\d+)\.ndjson\.gz$/, '$1'));
     expect(hours.length).toBe(new Set(hours).size);
     for (const key of kept) expect(hours).toContain(key.replace(/^.*\/hour=(\d+)\/.*$/, '$1'));

@@ -14,6 +14,7 @@ import { openArchiveRunner } from '../../functions/cli/query-runners.ts';
 import { conversationOf } from '../../functions/domain/c2c-record.ts';
 import { beijingHour, fetchableHours } from '../../functions/domain/history-file.ts';
 import { collectRows } from '../../functions/query/result.ts';
+import { listKeys } from '../helpers/c2c.ts';
 import { startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();
@@ -21,12 +22,6 @@ const cleanups = useProcessCleanups();
 const ALICE = 'alice.hr';
 const BOB = 'bob.hr';
 const ZONE = 'Asia/Shanghai';
-
-async function list(t: { store: { list(prefix: string): AsyncIterable<string> } }, prefix: string) {
-  const out: string[] = [];
-  for await (const key of t.store.list(prefix)) out.push(key);
-  return out.sort();
-}
 
 describe('the hourly files as a second witness', () => {
   it('lists on DuckDB what the files hold and the archive lacks, and the reverse, nothing else', async () => {
@@ -86,8 +81,8 @@ describe('the hourly files as a second witness', () => {
 
     // Assess: one index object per kept file, one hour row per hour and chat.
     expect(run.code, run.stderr).toBe(0);
-    const files = await list(t, 'history-files/');
-    const indexes = await list(t, 'history-file-messages/');
+    const files = await listKeys(t.store, 'history-files/');
+    const indexes = await listKeys(t.store, 'history-file-messages/');
     expect(files.some((k) => k.includes('/chat=group/'))).toBe(true);
     expect(files.some((k) => k.includes('/chat=c2c/'))).toBe(true);
     const name = (k: string) =>
