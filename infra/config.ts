@@ -223,6 +223,20 @@ export const DeploySchema = z.strictObject({
        * callback of that app to raise the silence alarm (callbacks stopped arriving); 0: no alarm.
        */
       silenceAlarmMinMessages: z.number().int().min(0).default(1),
+      /**
+       * The loss rate (percent: pull-only / (pull-only + matched) messages, summed over a day) above
+       * which an app with a callback token raises the loss-rate alarm; 0: no alarm.
+       */
+      lossRateAlarmPercent: z
+        .number()
+        .min(0, 'must be a percentage from 0 (no alarm) to 100')
+        .max(100, 'must be a percentage from 0 (no alarm) to 100')
+        .default(5),
+      /**
+       * Messages the day's reconciliation must have compared (pull-only plus matched) before the
+       * loss-rate alarm judges the rate: a few lost of a handful is noise.
+       */
+      lossRateAlarmMinMessages: z.number().int().min(1, 'must be at least 1').default(20),
     })
     .prefault({}),
   alarms: z

@@ -123,6 +123,12 @@ export const METRIC = {
   callbackMessagesDifferent: 'CallbackMessagesDifferent',
   pullOnlyMessages: 'PullOnlyMessages',
   callbackLossRate: 'CallbackLossRatePercent',
+  /**
+   * Messages pulled whose callback came (equal, different or a placeholder; `callback_matched` in
+   * `runs_flat`): with PullOnlyMessages, the loss rate of many runs, which the loss-rate alarm
+   * sums over a day (infra/constructs/callback-loss-alarm.ts).
+   */
+  callbackMessagesMatched: 'CallbackMessagesMatched',
   /** Sent by the run state machine: a run that found another in progress and did nothing. */
   runsSkipped: 'RunsSkipped',
   /** Sent by the run state machine: a run with an app that stopped making progress. */

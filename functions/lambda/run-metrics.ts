@@ -98,6 +98,11 @@ function recordSectionMetrics(metrics: MetricsSink, report: StoredRunReport): vo
       metrics.addMetric(METRIC.callbackOnlyMessages, 'Count', r.callbackOnly);
       metrics.addMetric(METRIC.callbackMessagesDifferent, 'Count', r.different);
       metrics.addMetric(METRIC.pullOnlyMessages, 'Count', r.pullOnly);
+      metrics.addMetric(
+        METRIC.callbackMessagesMatched,
+        'Count',
+        r.bothEqual + r.different + r.pullPlaceholder,
+      );
       if (r.lossRate !== null) metrics.addMetric(METRIC.callbackLossRate, 'None', r.lossRate * 100);
     }
   }

@@ -11,7 +11,8 @@
  *   functions, the archiver included, their concurrency.
  * - Alarms: the function's errors, its p99 duration (Tencent waits 2 s), events it could not record
  *   (answered 500), forged or stale requests, and, per app, callbacks that stopped arriving while
- *   the nightly pull still finds new messages (the silence alarm, docs/operations.md).
+ *   the nightly pull still finds new messages (the silence alarm, docs/operations.md), and a day's
+ *   loss rate over the configured percent (the loss-rate alarm, ./callback-loss-alarm.ts).
  * - Least privilege: the function may put into its stream and read its apps' token parameters;
  *   Firehose may write only under `callbacks/` (and its error prefix) with the archive key.
  */
@@ -37,6 +38,7 @@ import {
 import type { StackConfig } from '../config.ts';
 import type { ArchiveBucket } from './archive-bucket.ts';
 import { bundlingWithConfig, CONFIG_FILE_NAME } from './archiver-function.ts';
+import { lossRateAlarms } from './callback-loss-alarm.ts';
 
 /** Where Firehose writes the callback rows, under the archive prefix. */
 export const CALLBACKS_PREFIX = 'callbacks/';
@@ -284,6 +286,7 @@ export class CallbackReceiver extends Construct {
         threshold: props.stackConfig.deploy.callbacks.refusedAlarmThreshold,
       }),
       ...this.silenceAlarms(props),
+      ...lossRateAlarms(this, receiverAppIds(props.stackConfig), props.stackConfig.deploy.callbacks),
     ];
     for (const alarm of alarms) {
       alarm.addAlarmAction(new actions.SnsAction(props.topic));

@@ -169,6 +169,67 @@ describe('the callback receiver in the stack', () => {
     expect(alarmsWith(off, 'answered 500')).toHaveLength(1);
   });
 
+  it('alarms when a day’s loss rate (pull-only of pull-only plus matched, summed) is above the setting', () => {
+    const [loss, ...more] = alarmsWith(template, 'are being lost');
+    expect(more).toEqual([]);
+    const p = loss?.Properties;
+    expect(p).toMatchObject({
+      Threshold: 5,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(p.AlarmDescription).toContain('more than 5%');
+    expect(p.AlarmDescription).toContain('CallbacksUnrecorded');
+    expect(p.AlarmActions).toHaveLength(1);
+    expect(p.OKActions).toHaveLength(1);
+    const queries = p.Metrics as Cfn[];
+    const expression = queries.find((q) => q.Expression !== undefined);
+    expect(expression.ReturnData).toBe(true);
+    expect(expression.Expression).toBe('IF(lost + matched >= 20, 100 * lost / (lost + matched), 0)');
+    const byId: Record<string, Cfn> = Object.fromEntries(
+      queries.filter((q) => q.MetricStat !== undefined).map((q) => [q.Id, q.MetricStat]),
+    );
+    expect(Object.keys(byId).sort()).toEqual(['lost', 'matched']);
+    const names = { lost: 'PullOnlyMessages', matched: 'CallbackMessagesMatched' };
+    for (const [id, stat] of Object.entries(byId)) {
+      expect(stat).toMatchObject({ Period: 86_400, Stat: 'Sum' });
+      expect(stat.Metric.MetricName).toBe(names[id as keyof typeof names]);
+      expect(stat.Metric.Namespace).toBe('TencentChatArchiver');
+      // The archiver publishes them per app (functions/lambda/run-metrics.ts).
+      expect(stat.Metric.Dimensions).toHaveLength(2);
+      expect(stat.Metric.Dimensions).toEqual(
+        expect.arrayContaining([
+          { Name: 'service', Value: 'tencent-chat-archiver' },
+          { Name: 'SdkAppId', Value: '1400000000' },
+        ]),
+      );
+    }
+  });
+
+  it('has one loss-rate alarm per app with a callback token, as configured, none without the receiver or at 0', () => {
+    const config = withReceiver({ callbacks: { lossRateAlarmPercent: 2.5, lossRateAlarmMinMessages: 200 } });
+    const base = config.apps[0] as Record<string, unknown>;
+    config.apps = [
+      base,
+      { ...base, sdkAppId: 1400000001, callbackToken: { ssmParameter: '/t/1400000001/callback-token' } },
+      { ...base, sdkAppId: 1400000002, callbackToken: undefined },
+    ];
+    const alarms = alarmsWith(build(config).template(), 'are being lost');
+    expect(alarms.map((a) => a.Properties.AlarmDescription.match(/app (\d+)/)?.[1]).sort()).toEqual([
+      '1400000000',
+      '1400000001',
+    ]);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.Threshold).toBe(2.5);
+      expect(JSON.stringify(alarm.Properties.Metrics)).toContain('lost + matched >= 200,');
+    }
+    expect(alarmsWith(build().template(), 'are being lost')).toEqual([]);
+    const off = build(withReceiver({ callbacks: { lossRateAlarmPercent: 0 } })).template();
+    expect(alarmsWith(off, 'are being lost')).toEqual([]);
+    expect(alarmsWith(off, 'stopped arriving')).toHaveLength(1);
+  });
+
   it('adds the callback_events table over callbacks/, projected by app and arrival date', () => {
     const table = Object.values(resourcesOf(template, 'AWS::Glue::Table')).find(
       (t) => t.Properties.TableInput.Name === 'callback_events',

@@ -63,6 +63,9 @@ describe('parseStackConfig', () => {
     ['deploy.alarms.runNotDoneByHour', { alarms: { runNotDoneByHour: 24 } }],
     ['deploy.logRetentionDays', { logRetentionDays: 45 }],
     ['deploy.secrets.kmsKeyArn', { secrets: { kmsKeyArn: 'alias/aws/ssm' } }],
+    ['deploy.callbacks.lossRateAlarmPercent', { callbacks: { lossRateAlarmPercent: 105 } }],
+    ['deploy.callbacks.lossRateAlarmPercent', { callbacks: { lossRateAlarmPercent: -1 } }],
+    ['deploy.callbacks.lossRateAlarmMinMessages', { callbacks: { lossRateAlarmMinMessages: 0 } }],
     ['deploy.scheduel', { scheduel: {} }],
   ])('names %s', (field, deploy) => {
     expect(fieldOf(withDeploy(deploy))).toBe(field);

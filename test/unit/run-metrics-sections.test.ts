@@ -102,7 +102,7 @@ describe('run metrics of the report sections', () => {
       bothEqual: 95,
       callbackOnly: 3,
       different: 1,
-      pullPlaceholder: 0,
+      pullPlaceholder: 2,
       pullOnly: 4,
       lossRate: 0.04,
       groups: [],
@@ -121,13 +121,15 @@ describe('run metrics of the report sections', () => {
     const metrics = recorded({ ...emptyReport('r', 1400000000, NOW), callbacks });
     expect(
       [...metrics].filter(([name]) =>
-        /^(CallbackMessages[BD]|CallbackOnly|PullOnly|CallbackLoss)/.test(name),
+        /^(CallbackMessages(BothEqual|Different|Matched)|CallbackOnly|PullOnly|CallbackLoss)/.test(name),
       ),
     ).toEqual([
       ['CallbackMessagesBothEqual', 95],
       ['CallbackOnlyMessages', 3],
       ['CallbackMessagesDifferent', 1],
       ['PullOnlyMessages', 4],
+      // Matched: equal, different and placeholders, the denominator of the loss rate with pull-only.
+      ['CallbackMessagesMatched', 98],
       ['CallbackLossRatePercent', 4],
     ]);
     const nothingPulled = { ...callbacks, reconciliation: { ...reconciliation, lossRate: null } };
