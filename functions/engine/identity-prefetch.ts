@@ -136,11 +136,12 @@ export class IdentityPrefetch implements TargetObserver {
   private handIdle(): void {
     if (this.closed) return;
     const idle = [...this.ctx.tap.senders.keys()].filter((groupId) => !this.open.has(groupId));
-    for (const groupId of idle.slice(0, Math.ceil(idle.length / 2))) this.groupDone(groupId);
+    // Their name cards wait for after paging, behind the nicknames (as when the tap held them).
+    for (const groupId of idle.slice(0, Math.ceil(idle.length / 2))) this.groupDone(groupId, false);
   }
 
-  /** The group's senders, taken from the tap: their cards and roles now, their nicknames in batches. */
-  private groupDone(groupId: string): void {
+  /** The group's senders, taken from the tap: their nicknames in batches, their cards and roles now (or left pending, `cardsNow` false). */
+  private groupDone(groupId: string, cardsNow = true): void {
     if (this.closed) return;
     const senders = this.ctx.tap.take(groupId);
     if (senders === undefined) return;
@@ -167,6 +168,10 @@ export class IdentityPrefetch implements TargetObserver {
     }
     for (let i = 0; i < fresh.length; i += MEMBER_BATCH) {
       const batch = fresh.slice(i, i + MEMBER_BATCH);
+      if (!cardsNow) {
+        this.leaveMembers(groupId, batch);
+        continue;
+      }
       this.start(
         () => this.lookUpMembers(groupId, batch),
         () => this.leaveMembers(groupId, batch),
