@@ -114,25 +114,6 @@ export function historyFileKey(input: {
 }
 
 /**
- * The messages of a file: the documented layout (a first line ending in `"MsgList":[`, one message
- * a line with a trailing comma, a last line `]}`), or the same as one JSON document. A line that is
- * not a JSON object is counted, not thrown. Holds every message at once: see
- * {@link eachHistoryMessage} for one at a time.
- */
-export function historyFileMessages(text: string): {
-  messages: Record<string, unknown>[];
-  unreadable: number;
-} {
-  const messages: Record<string, unknown>[] = [];
-  let unreadable = 0;
-  for (const item of eachHistoryMessage(text)) {
-    if (item === null) unreadable++;
-    else messages.push(item);
-  }
-  return { messages, unreadable };
-}
-
-/**
  * The messages of a file one at a time (null for a line that is not a JSON object). In the
  * documented layout (the first line ends in `"MsgList":[`) each line is parsed on its own, so only
  * one message's object is held at a time, whatever the file's size; any other text is read as one

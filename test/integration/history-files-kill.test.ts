@@ -7,8 +7,8 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { LocalFolderStore } from '../../functions/adapters/local-folder/local-folder-store.ts';
-import { historyFileMessages } from '../../functions/domain/history-file.ts';
 import { listKeys } from '../helpers/c2c.ts';
+import { historyFileMessages } from '../helpers/history-files.ts';
 import { runKilledAt, startProcessArchive, useProcessCleanups } from '../helpers/process-archive.ts';
 
 const cleanups = useProcessCleanups();

@@ -8,12 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   beijingHour,
-  historyFileMessages,
   sightingOfHistoryLine,
   verifyHistoryFile,
 } from '../../functions/domain/history-file.ts';
 import { LINES_PER_FILE } from '../../functions/simulator/api-history-files.ts';
 import { type Simulator, startSimulator } from '../../functions/simulator/index.ts';
+import { historyFileMessages } from '../helpers/history-files.ts';
 import { signedDemoQuery } from '../helpers/tencent.ts';
 
 const ALICE = 'alice.hf';

@@ -11,10 +11,10 @@ import {
   beijingHourStart,
   fetchableHours,
   historyFileKey,
-  historyFileMessages,
   sightingOfHistoryLine,
   verifyHistoryFile,
 } from '../../../functions/domain/history-file.ts';
+import { historyFileMessages } from '../../helpers/history-files.ts';
 
 const md5 = (data: Uint8Array | string) => createHash('md5').update(data).digest('hex');
 
